@@ -1,0 +1,388 @@
+//! Reading TOML configuration files with every error reported at once.
+//!
+//! serde's derive stops at the first bad key, and a sysadmin fixing a config
+//! file one error per run soon gives up; so configuration is read through a
+//! [`Document`] that records each problem (with file, line, column, the key
+//! and what was expected), lets reading go on with the default, and reports
+//! everything at the end, unknown keys included. Each binary describes its
+//! own keys with the typed getters here, then validates the result into the
+//! type it uses.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::RangeInclusive;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, as the user named it.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// Dotted key, e.g. `metrics.interval_seconds`; empty for syntax errors.
+    pub key: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "`{}`: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} error{} in configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsed TOML file being read key by key.
+#[derive(Debug)]
+pub struct Document<'i> {
+    file: String,
+    source: &'i str,
+    root: Spanned<DeTable<'i>>,
+    errors: RefCell<Vec<ConfigError>>,
+    read: RefCell<BTreeSet<String>>,
+}
+
+/// A table of the document, e.g. `[metrics]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Section<'d, 'i> {
+    doc: &'d Document<'i>,
+    name: &'static str,
+    table: Option<&'d DeTable<'i>>,
+}
+
+impl<'i> Document<'i> {
+    /// Parses `source`; syntax errors are all returned at once.
+    pub fn parse(file: impl Into<String>, source: &'i str) -> Result<Self, ConfigErrors> {
+        let file = file.into();
+        let (root, syntax) = DeTable::parse_recoverable(source);
+        if !syntax.is_empty() {
+            let errors = syntax
+                .iter()
+                .map(|e| {
+                    let (line, column) = line_column(source, e.span().map_or(0, |s| s.start));
+                    ConfigError {
+                        file: file.clone(),
+                        line,
+                        column,
+                        key: String::new(),
+                        message: format!("invalid TOML: {}", e.message()),
+                    }
+                })
+                .collect();
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Self {
+            file,
+            source,
+            root,
+            errors: RefCell::default(),
+            read: RefCell::default(),
+        })
+    }
+
+    /// The table `[name]`; a missing table reads as all defaults.
+    pub fn section(&self, name: &'static str) -> Section<'_, 'i> {
+        self.read.borrow_mut().insert(name.to_owned());
+        let table = match self.root.get_ref().get(name) {
+            None => None,
+            Some(value) => match value.get_ref() {
+                DeValue::Table(t) => Some(t),
+                other => {
+                    self.error(
+                        value.span().start,
+                        name,
+                        format!("expected a table, found {}", kind(other)),
+                    );
+                    None
+                }
+            },
+        };
+        Section {
+            doc: self,
+            name,
+            table,
+        }
+    }
+
+    /// Reports unknown keys and returns every error found, or `Ok`.
+    pub fn finish(self) -> Result<(), ConfigErrors> {
+        let read = self.read.borrow();
+        for (key, value) in self.root.get_ref().iter() {
+            let name = key.get_ref().as_ref();
+            if !read.contains(name) {
+                self.error(key.span().start, name, "unknown section".to_owned());
+                continue;
+            }
+            if let DeValue::Table(table) = value.get_ref() {
+                for (sub, _) in table.iter() {
+                    let path = format!("{name}.{}", sub.get_ref());
+                    if !read.contains(&path) {
+                        let known: Vec<&str> = read
+                            .iter()
+                            .filter_map(|k| k.strip_prefix(name)?.strip_prefix('.'))
+                            .collect();
+                        self.error(
+                            sub.span().start,
+                            &path,
+                            format!("unknown key (known keys here: {})", known.join(", ")),
+                        );
+                    }
+                }
+            }
+        }
+        drop(read);
+        let mut errors = self.errors.into_inner();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        errors.sort_by_key(|e| (e.line, e.column));
+        Err(ConfigErrors(errors))
+    }
+
+    fn error(&self, offset: usize, key: &str, message: String) {
+        let (line, column) = line_column(self.source, offset);
+        self.errors.borrow_mut().push(ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            key: key.to_owned(),
+            message,
+        });
+    }
+}
+
+impl<'d, 'i> Section<'d, 'i> {
+    fn value(&self, key: &str) -> Option<(&'d Spanned<DeValue<'i>>, String)> {
+        let path = format!("{}.{key}", self.name);
+        self.doc.read.borrow_mut().insert(path.clone());
+        Some((self.table?.get(key)?, path))
+    }
+
+    fn wrong(&self, value: &Spanned<DeValue<'_>>, path: &str, expected: &str) {
+        self.doc.error(
+            value.span().start,
+            path,
+            format!("expected {expected}, found {}", describe(value.get_ref())),
+        );
+    }
+
+    /// A string; `None` when absent.
+    pub fn string(&self, key: &str) -> Option<String> {
+        let (value, path) = self.value(key)?;
+        match value.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            _ => {
+                self.wrong(value, &path, "a string");
+                None
+            }
+        }
+    }
+
+    /// A boolean, or `default`.
+    pub fn boolean(&self, key: &str, default: bool) -> bool {
+        let Some((value, path)) = self.value(key) else {
+            return default;
+        };
+        match value.get_ref() {
+            DeValue::Boolean(b) => *b,
+            _ => {
+                self.wrong(value, &path, "true or false");
+                default
+            }
+        }
+    }
+
+    /// A whole number in `range` (`unit` names what it counts), or `default`.
+    pub fn integer(&self, key: &str, default: u64, range: RangeInclusive<u64>, unit: &str) -> u64 {
+        let Some((value, path)) = self.value(key) else {
+            return default;
+        };
+        let expected = format!(
+            "a whole number of {unit} from {} to {}",
+            range.start(),
+            range.end()
+        );
+        let parsed = match value.get_ref() {
+            DeValue::Integer(i) => {
+                u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
+            _ => None,
+        };
+        match parsed {
+            Some(n) if range.contains(&n) => n,
+            _ => {
+                self.wrong(value, &path, &expected);
+                default
+            }
+        }
+    }
+
+    /// One of `allowed`, or `default`.
+    pub fn choice(
+        &self,
+        key: &str,
+        default: &'static str,
+        allowed: &[&'static str],
+    ) -> &'static str {
+        let Some((value, path)) = self.value(key) else {
+            return default;
+        };
+        let found = match value.get_ref() {
+            DeValue::String(s) => allowed.iter().find(|a| **a == s.as_ref()).copied(),
+            _ => None,
+        };
+        found.unwrap_or_else(|| {
+            self.wrong(value, &path, &format!("one of {}", quoted(allowed)));
+            default
+        })
+    }
+
+    /// A list of strings, or `default`.
+    pub fn strings(&self, key: &str, default: &[&str]) -> Vec<String> {
+        let owned = || default.iter().map(|s| (*s).to_owned()).collect();
+        let Some((value, path)) = self.value(key) else {
+            return owned();
+        };
+        let list = match value.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .map(|item| match item.get_ref() {
+                    DeValue::String(s) => Some(s.to_string()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        list.unwrap_or_else(|| {
+            self.wrong(value, &path, "a list of strings");
+            owned()
+        })
+    }
+
+    /// Records a problem with a value that parsed but does not make sense.
+    pub fn invalid(&self, key: &str, message: impl Into<String>) {
+        if let Some((value, path)) = self.value(key) {
+            self.doc.error(value.span().start, &path, message.into());
+        }
+    }
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = source.get(..offset).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+fn kind(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn describe(value: &DeValue<'_>) -> String {
+    match value {
+        DeValue::String(s) => format!("{s:?}"),
+        DeValue::Integer(i) => i.to_string(),
+        DeValue::Float(x) => x.to_string(),
+        DeValue::Boolean(b) => b.to_string(),
+        other => kind(other).to_owned(),
+    }
+}
+
+fn quoted(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<(u64, bool, &'static str), ConfigErrors> {
+        let doc = Document::parse("t.toml", text)?;
+        let s = doc.section("metrics");
+        let n = s.integer("interval_seconds", 10, 1..=3600, "seconds");
+        let b = s.boolean("enabled", true);
+        let level = doc
+            .section("log")
+            .choice("level", "info", &["info", "debug"]);
+        doc.finish()?;
+        Ok((n, b, level))
+    }
+
+    #[test]
+    fn defaults_when_empty() {
+        assert_eq!(read("").unwrap(), (10, true, "info"));
+        assert_eq!(
+            read("[metrics]\ninterval_seconds = 0x10\n").unwrap(),
+            (16, true, "info")
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_place() {
+        let text = "[metrics]\ninterval_seconds = \"ten\"\nenabled = 3\ncolour = 1\n[log]\nlevel = \"loud\"\n[extra]\n";
+        let errors = read(text).unwrap_err().0;
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "t.toml:2:20: `metrics.interval_seconds`: expected a whole number of seconds from 1 to 3600, found \"ten\"",
+                "t.toml:3:11: `metrics.enabled`: expected true or false, found 3",
+                "t.toml:4:1: `metrics.colour`: unknown key (known keys here: enabled, interval_seconds)",
+                "t.toml:6:9: `log.level`: expected one of \"info\", \"debug\", found \"loud\"",
+                "t.toml:7:2: `extra`: unknown section",
+            ]
+        );
+    }
+
+    #[test]
+    fn out_of_range_and_syntax_errors() {
+        let errors = read("[metrics]\ninterval_seconds = 0\n").unwrap_err().0;
+        assert!(errors[0].message.contains("from 1 to 3600"), "{errors:?}");
+        let errors = read("[metrics\n").unwrap_err().0;
+        assert_eq!(errors[0].line, 1);
+        assert!(errors[0].message.starts_with("invalid TOML"), "{errors:?}");
+    }
+}

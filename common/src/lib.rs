@@ -1,0 +1,14 @@
+//! The contract between the Atalaya agent and collector.
+//!
+//! Everything both sides must agree on lives here, and nothing here does
+//! I/O: no files, no sockets, no clock reads outside [`model::Timestamp::now`].
+//! That keeps the contract testable byte by byte.
+//!
+//! # Layout
+//! - [`model`]: the inventory of a host, health samples, timestamps.
+//! - [`diff`]: inventory deltas, computed and applied without I/O.
+//! - [`config`]: reading TOML configuration with every error reported at once.
+
+pub mod config;
+pub mod diff;
+pub mod model;

@@ -1,0 +1,9 @@
+//! The data Atalaya knows about a host: inventory, health samples, time.
+
+pub mod inventory;
+pub mod metrics;
+mod time;
+
+pub use inventory::*;
+pub use metrics::*;
+pub use time::{Timestamp, TimestampError};
