@@ -1,0 +1,10 @@
+//! The `network` part of the inventory.
+
+use atalaya_common::model::*;
+
+use crate::root::{Gaps, Root};
+
+/// Reads the `network` part of the inventory.
+pub fn collect(_root: &Root, _gaps: &mut Gaps) -> Network {
+    Default::default()
+}

@@ -1,0 +1,16 @@
+//! The Atalaya agent: knows the host it runs on.
+//!
+//! It inventories hardware and software and samples health, reading
+//! everything through a [`root::Root`] so the same code runs on the live
+//! host and on fixture trees.
+//!
+//! # Layout
+//! - [`root`]: the filesystem root being read, and the record of what could not be read.
+//! - [`inventory`]: one source per part of the inventory.
+//! - [`metrics`]: the health sampler.
+//! - [`config`]: the agent's configuration file.
+
+pub mod config;
+pub mod inventory;
+pub mod metrics;
+pub mod root;
