@@ -1,1 +1,113 @@
+//! The agent's configuration file (`config/agent.toml` is the commented example).
+//!
+//! Read in two steps, like ripgrep's low- and high-level arguments: the TOML
+//! is read key by key through [`atalaya_common::config::Document`] (every
+//! error collected, with file, line and key), then checked as a whole into
+//! [`AgentConfig`], the type the agent uses.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use atalaya_common::config::{ConfigErrors, Document};
+
+/// The agent's settings, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// Where the agent keeps its identity and outbox.
+    pub state_dir: PathBuf,
+    /// The filesystem root to inventory (`/` for this host).
+    pub root: PathBuf,
+    /// Time between two full inventories.
+    pub inventory_interval: Duration,
+    /// Re-inventory software when the package database changes.
+    pub watch_package_database: bool,
+    /// Time between two health samples.
+    pub metrics_interval: Duration,
+    /// Length of the top-processes lists.
+    pub top_processes: usize,
+    /// Log level name.
+    pub log_level: &'static str,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self::parse("(defaults)", "").expect("an empty file is a valid configuration")
+    }
+}
+
+impl AgentConfig {
+    /// Parses a configuration; `file` names it in error messages.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ConfigErrors> {
+        let doc = Document::parse(file, text)?;
+        let agent = doc.section("agent");
+        let state_dir = agent
+            .string("state_dir")
+            .unwrap_or_else(|| "/var/lib/atalaya-agent".into());
+        let root = agent.string("root").unwrap_or_else(|| "/".into());
+        for (key, value) in [("state_dir", &state_dir), ("root", &root)] {
+            if !Path::new(value).is_absolute() {
+                agent.invalid(key, format!("expected an absolute path, found {value:?}"));
+            }
+        }
+        let inventory = doc.section("inventory");
+        let inventory_interval =
+            inventory.integer("interval_seconds", 3600, 60..=604_800, "seconds");
+        let watch_package_database = inventory.boolean("watch_package_database", true);
+        let metrics = doc.section("metrics");
+        let metrics_interval = metrics.integer("interval_seconds", 10, 1..=3600, "seconds");
+        let top_processes = metrics.integer("top_processes", 5, 0..=50, "processes");
+        let log_level = doc.section("log").choice(
+            "level",
+            "info",
+            &["error", "warn", "info", "debug", "trace"],
+        );
+        doc.finish()?;
+        Ok(Self {
+            state_dir: state_dir.into(),
+            root: root.into(),
+            inventory_interval: Duration::from_secs(inventory_interval),
+            watch_package_database,
+            metrics_interval: Duration::from_secs(metrics_interval),
+            top_processes: usize::try_from(top_processes).unwrap_or(5),
+            log_level,
+        })
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Self::parse(&path.display().to_string(), &text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/agent.toml");
+        let config = AgentConfig::load(Path::new(path)).unwrap();
+        assert_eq!(config, AgentConfig::default());
+        assert_eq!(config.metrics_interval, Duration::from_secs(10));
+        assert_eq!(config.top_processes, 5);
+    }
+
+    #[test]
+    fn all_errors_are_reported_together() {
+        let text = "[agent]\nroot = \"host\"\n[metrics]\ninterval_seconds = 0\ntop = 5\n[log]\nlevel = 3\n";
+        let errors = AgentConfig::parse("agent.toml", text).unwrap_err();
+        let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "agent.toml:2:8: `agent.root`: expected an absolute path, found \"host\"",
+                "agent.toml:4:20: `metrics.interval_seconds`: expected a whole number of seconds from 1 to 3600, found 0",
+                "agent.toml:5:1: `metrics.top`: unknown key (known keys here: interval_seconds, top_processes)",
+                "agent.toml:7:9: `log.level`: expected one of \"error\", \"warn\", \"info\", \"debug\", \"trace\", found 3",
+            ]
+        );
+    }
+}

