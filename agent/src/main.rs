@@ -110,6 +110,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )?;
                 }
                 writeln!(err, "{:<10} {:>8.2} ms", "total", ms(elapsed))?;
+                // The process's own high-water mark, read after the output
+                // was written: what `agent-bench` reports as peak RSS.
+                if let Some(peak) = atalaya_agent::metrics::own_peak_rss_bytes() {
+                    writeln!(err, "peak_rss   {:>8.2} MiB", peak as f64 / 1_048_576.0)?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -140,10 +140,11 @@ pub fn inventory(out: &mut impl Write, inv: &Inventory) -> io::Result<()> {
     }
     line(out, "Memory", memory)?;
     for disk in &inv.storage.disks {
-        let kind = match disk.rotational {
-            Some(true) => " HDD",
-            Some(false) => " SSD",
-            None => "",
+        // USB sticks and card readers claim to rotate; say nothing for them.
+        let kind = match (disk.removable, disk.rotational) {
+            (false, Some(true)) => " HDD",
+            (false, Some(false)) => " SSD",
+            _ => "",
         };
         line(
             out,

@@ -52,7 +52,7 @@ pub fn collect(root: &Root, gaps: &mut Gaps) -> Storage {
     let disks = match root.list("/sys/block") {
         Ok(names) => names
             .into_iter()
-            .filter(|n| !VIRTUAL_BLOCK.iter().any(|p| n.starts_with(p)) || n.starts_with("mmcblk"))
+            .filter(|n| !VIRTUAL_BLOCK.iter().any(|p| n.starts_with(p)))
             .map(|name| disk(root, name))
             .collect(),
         Err(err) => {
@@ -82,7 +82,10 @@ fn disk(root: &Root, name: String) -> Disk {
         .or_else(|| root.value(format!("{dir}/serial")))
         .or_else(|| udev_serial(root, &dir));
     Disk {
-        model: root.value(format!("{dir}/device/model")),
+        // eMMC and SD cards name their model in `name`.
+        model: root
+            .value(format!("{dir}/device/model"))
+            .or_else(|| root.value(format!("{dir}/device/name"))),
         vendor: root
             .value(format!("{dir}/device/vendor"))
             .filter(|v| !v.starts_with("0x")),
