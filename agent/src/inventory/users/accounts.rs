@@ -177,6 +177,7 @@ fn parse_group_line(line: &str) -> Option<Group> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

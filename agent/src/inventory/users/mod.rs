@@ -140,6 +140,7 @@ fn last_login(root: &Root, gaps: &mut Gaps) -> Option<Login> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::utmp::tests::record;
     use super::utmp::{DEAD_PROCESS, USER_PROCESS};

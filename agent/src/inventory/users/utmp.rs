@@ -119,6 +119,7 @@ pub fn last_user_session<F: Read + Seek>(file: &mut F, len: u64) -> io::Result<O
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub mod tests {
     use super::*;
     use proptest::prelude::*;
