@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this script).
+# Works on a fresh Debian machine with only the Rust toolchain: it installs
+# the system packages the tests need, then checks formatting and lints and
+# runs every test of the workspace against one shared build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use, as "command package" pairs: the live-host
+# tests compare the agent with dpkg-query and nproc.
+needed=()
+while read -r cmd pkg; do
+    command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
+done <<'LIST'
+dpkg-query dpkg
+nproc coreutils
+LIST
+if ((${#needed[@]})); then
+    echo "installing: ${needed[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${needed[@]}"
+fi
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
