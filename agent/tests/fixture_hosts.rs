@@ -3,6 +3,8 @@
 //! here as a diff to review; accept a deliberate one with
 //! `INSTA_UPDATE=always cargo test -p atalaya-agent --test fixture_hosts`.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -12,14 +14,18 @@ use atalaya_agent::summary;
 use atalaya_common::model::Inventory;
 
 fn fixture(host: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(host)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(host)
 }
 
 /// dpkg keeps no install date; the agent takes it from the mtime of the
 /// package's file list, which a git checkout does not preserve. Pin them.
 fn pin_dpkg_dates(root: &Path) {
     let info = root.join("var/lib/dpkg/info");
-    let Ok(entries) = std::fs::read_dir(&info) else { return };
+    let Ok(entries) = std::fs::read_dir(&info) else {
+        return;
+    };
     let when = UNIX_EPOCH + Duration::from_secs(1_768_435_200); // 2026-01-15T00:00:00Z
     for entry in entries {
         let path = entry.unwrap().path();
@@ -76,6 +82,10 @@ fn arch_desktop() {
 #[test]
 fn a_missing_root_is_reported_not_a_crash() {
     let (inv, _) = inventory::collect(&Root::new("/nonexistent/atalaya-root"));
-    assert!(inv.host.unavailable.len() >= 5, "{:?}", inv.host.unavailable);
+    assert!(
+        inv.host.unavailable.len() >= 5,
+        "{:?}",
+        inv.host.unavailable
+    );
     assert!(inv.software.packages.is_empty());
 }

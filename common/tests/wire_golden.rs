@@ -5,6 +5,8 @@
 //! the protocol version and regenerate the files with
 //! `ATALAYA_BLESS=1 cargo test -p atalaya-common --test wire_golden`.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
@@ -45,7 +47,10 @@ fn sample_inventory() -> Inventory {
         mac: Some("52:54:00:6b:1e:21".into()),
         mtu: Some(1500),
         state: "up".into(),
-        addresses: vec![IpNet { address: IpAddr::V4(Ipv4Addr::new(10, 10, 4, 21)), prefix: 24 }],
+        addresses: vec![IpNet {
+            address: IpAddr::V4(Ipv4Addr::new(10, 10, 4, 21)),
+            prefix: 24,
+        }],
         ..Interface::default()
     }];
     inv.services.listeners = vec![Listener {
@@ -67,14 +72,26 @@ fn upgraded(inv: &Inventory) -> Inventory {
 
 /// Compares `bytes` with the hex file `name`, or rewrites it when blessing.
 fn check(name: &str, bytes: &[u8]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().chunks(32).map(|c| c.concat() + "\n").collect();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let hex: String = bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .chunks(32)
+        .map(|c| c.concat() + "\n")
+        .collect();
     if std::env::var_os("ATALAYA_BLESS").is_some() {
         std::fs::write(&path, &hex).unwrap();
         return;
     }
-    let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(hex, golden, "the wire form of {name} changed; see this file's header");
+    let golden =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        hex, golden,
+        "the wire form of {name} changed; see this file's header"
+    );
 }
 
 #[test]
@@ -91,20 +108,33 @@ fn delta_wire_bytes_are_stable() {
     let delta = diff::diff(&inv, &upgraded(&inv));
     let bytes = postcard::to_stdvec(&delta).unwrap();
     check("delta-one-package-upgraded.postcard.hex", &bytes);
-    assert_eq!(postcard::from_bytes::<InventoryDelta>(&bytes).unwrap(), delta);
+    assert_eq!(
+        postcard::from_bytes::<InventoryDelta>(&bytes).unwrap(),
+        delta
+    );
 }
 
 #[test]
 fn json_form_has_the_eight_documented_keys() {
     let value = serde_json::to_value(sample_inventory()).unwrap();
-    let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut expected = ["host", "os", "hardware", "software", "network", "storage", "users", "services"];
+    let keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "host", "os", "hardware", "software", "network", "storage", "users", "services",
+    ];
     expected.sort();
     let mut keys = keys;
     keys.sort();
     assert_eq!(keys, expected);
     assert_eq!(value["host"]["boot_time"], "2026-11-18T11:06:40Z");
-    assert_eq!(value["network"]["interfaces"][0]["addresses"][0]["address"], "10.10.4.21");
+    assert_eq!(
+        value["network"]["interfaces"][0]["addresses"][0]["address"],
+        "10.10.4.21"
+    );
     let back: Inventory = serde_json::from_value(value).unwrap();
     assert_eq!(back, sample_inventory());
 }
@@ -113,6 +143,9 @@ fn json_form_has_the_eight_documented_keys() {
 fn truncated_wire_bytes_are_an_error_not_a_panic() {
     let bytes = postcard::to_stdvec(&sample_inventory()).unwrap();
     for len in 0..bytes.len() {
-        assert!(postcard::from_bytes::<Inventory>(&bytes[..len]).is_err(), "prefix of {len} bytes decoded");
+        assert!(
+            postcard::from_bytes::<Inventory>(&bytes[..len]).is_err(),
+            "prefix of {len} bytes decoded"
+        );
     }
 }

@@ -61,10 +61,8 @@ fn fqdn(root: &Root, hostname: &str) -> Option<String> {
         for line in hosts.lines() {
             let line = line.split('#').next().unwrap_or("");
             let names: Vec<&str> = line.split_whitespace().skip(1).collect();
-            if names.contains(&hostname) || names.iter().any(|n| n.starts_with(&prefix)) {
-                if let Some(full) = names.iter().find(|n| n.starts_with(&prefix)) {
-                    return Some((*full).to_owned());
-                }
+            if let Some(full) = names.iter().find(|n| n.starts_with(&prefix)) {
+                return Some((*full).to_owned());
             }
         }
     }

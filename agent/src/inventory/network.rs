@@ -37,13 +37,13 @@ pub fn collect(root: &Root, gaps: &mut Gaps) -> Network {
     match root.read("/proc/net/fib_trie") {
         Ok(trie) => {
             for address in local_ipv4_addresses(&trie) {
-                if let Some((iface, prefix)) = owner_of(address, &routes) {
-                    if let Some(i) = interfaces.get_mut(iface) {
-                        i.addresses.push(IpNet {
-                            address: IpAddr::V4(address),
-                            prefix,
-                        });
-                    }
+                if let Some((iface, prefix)) = owner_of(address, &routes)
+                    && let Some(i) = interfaces.get_mut(iface)
+                {
+                    i.addresses.push(IpNet {
+                        address: IpAddr::V4(address),
+                        prefix,
+                    });
                 }
             }
         }
@@ -153,10 +153,10 @@ fn local_ipv4_addresses(trie: &str) -> Vec<Ipv4Addr> {
         let t = line.trim_start();
         if let Some(leaf) = t.strip_prefix("|-- ") {
             last_leaf = leaf.trim().parse::<Ipv4Addr>().ok();
-        } else if t.starts_with("/32 host LOCAL") {
-            if let Some(a) = last_leaf {
-                found.push(a);
-            }
+        } else if t.starts_with("/32 host LOCAL")
+            && let Some(a) = last_leaf
+        {
+            found.push(a);
         }
     }
     found.sort();
@@ -231,12 +231,12 @@ fn dns(root: &Root) -> Dns {
         .map(|t| parse_resolv_conf(&t))
         .unwrap_or_default();
     let stub = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 53));
-    if dns.servers == [stub] {
-        if let Ok(text) = root.read("/run/systemd/resolve/resolv.conf") {
-            let upstream = parse_resolv_conf(&text);
-            if !upstream.servers.is_empty() {
-                dns.servers = upstream.servers;
-            }
+    if dns.servers == [stub]
+        && let Ok(text) = root.read("/run/systemd/resolve/resolv.conf")
+    {
+        let upstream = parse_resolv_conf(&text);
+        if !upstream.servers.is_empty() {
+            dns.servers = upstream.servers;
         }
     }
     dns
