@@ -215,6 +215,7 @@ fn arm_part_name(implementer: u32, part: u32) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
     use super::*;
 

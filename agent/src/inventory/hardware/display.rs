@@ -98,6 +98,9 @@ pub fn parse_edid(edid: &[u8]) -> Result<Monitor, EdidError> {
         height_cm: (base[22] != 0).then_some(base[22]),
         ..Monitor::default()
     };
+    // Laptop panels rarely have a name (0xFC) but carry their part number
+    // in the last unspecified-text (0xFE) descriptor; that is the model then.
+    let mut part = None;
     for descriptor in base[54..126].chunks_exact(18) {
         // Display descriptors start with three zero bytes, then the tag.
         if descriptor[..3] != [0, 0, 0] {
@@ -106,10 +109,12 @@ pub fn parse_edid(edid: &[u8]) -> Result<Monitor, EdidError> {
         let text = descriptor_text(&descriptor[5..]);
         match descriptor[3] {
             0xfc => monitor.model = text,
+            0xfe if text.is_some() => part = text,
             0xff => monitor.serial = text,
             _ => {}
         }
     }
+    monitor.model = monitor.model.or(part);
     if monitor.serial.is_none() {
         let serial = u32::from_le_bytes([base[12], base[13], base[14], base[15]]);
         monitor.serial = (serial != 0).then(|| serial.to_string());
@@ -140,6 +145,7 @@ fn descriptor_text(bytes: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
     use super::*;
 

@@ -204,6 +204,7 @@ pub fn chassis_type(code: u8) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
     use super::*;
 

@@ -13,7 +13,7 @@
 //! - [`ids`]: name lookups in `pci.ids` and `usb.ids`.
 //! - [`pci`]: PCI devices.
 //! - [`usb`]: USB devices.
-//! - [`power`]: batteries.
+//! - [`power`]: the batteries of the machine.
 //! - [`display`]: GPUs and monitors (EDID).
 
 use atalaya_common::model::*;
@@ -86,4 +86,5 @@ fn memory_modules(root: &Root, gaps: &mut Gaps) -> Vec<MemoryModule> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests;

@@ -57,6 +57,7 @@ pub fn uah_to_uwh(charge_uah: u64, voltage_uv: u64) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
     use super::*;
 
