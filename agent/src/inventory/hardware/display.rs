@@ -215,6 +215,37 @@ mod tests {
     }
 
     #[test]
+    fn corrupt_edid_is_a_gap_and_disconnected_connectors_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let drm = dir.path().join("sys/class/drm");
+        let connector = |name: &str, status: &str, edid: &[u8]| {
+            std::fs::create_dir_all(drm.join(name)).unwrap();
+            std::fs::write(drm.join(name).join("status"), status).unwrap();
+            std::fs::write(drm.join(name).join("edid"), edid).unwrap();
+        };
+        let mut bad = edid();
+        bad[127] ^= 0xff;
+        connector("card0-DP-1", "connected\n", &edid());
+        connector("card0-DP-2", "connected\n", &bad);
+        connector("card0-DP-3", "connected\n", &edid()[..64]);
+        connector("card0-HDMI-A-1", "disconnected\n", &edid());
+        connector("card0-HDMI-A-2", "connected\n", b"");
+        std::fs::create_dir_all(drm.join("card0")).unwrap();
+        let mut gaps = Gaps::default();
+        let monitors = monitors(&Root::new(dir.path()), &mut gaps);
+        assert_eq!(monitors.len(), 1);
+        assert_eq!(monitors[0].connector, "card0-DP-1");
+        let items: Vec<_> = gaps.0.iter().map(|g| g.item.as_str()).collect();
+        assert_eq!(items, ["monitor card0-DP-2", "monitor card0-DP-3"]);
+        assert!(
+            gaps.0[0].reason.ends_with("bad EDID checksum"),
+            "{:?}",
+            gaps.0
+        );
+        assert!(gaps.0[1].reason.contains("too short (64 bytes)"));
+    }
+
+    #[test]
     fn gpus_are_class_03_with_ids_when_unnamed() {
         let pci = vec![
             PciDevice {
