@@ -269,22 +269,26 @@ pub fn inventory(out: &mut impl Write, inv: &Inventory) -> io::Result<()> {
         .iter()
         .filter(|s| s.state == RunState::Active)
         .count();
-    let ports: Vec<String> = inv
+    // One entry per protocol, port and process: IPv4 and IPv6 sockets of
+    // the same service read as one.
+    let mut sockets: Vec<(Protocol, u16, Option<&str>)> = inv
         .services
         .listeners
         .iter()
-        .map(|l| {
-            let proto = match l.protocol {
+        .map(|l| (l.protocol, l.port, l.process.as_deref()))
+        .collect();
+    sockets.sort();
+    sockets.dedup();
+    let ports: Vec<String> = sockets
+        .iter()
+        .map(|(protocol, port, process)| {
+            let proto = match protocol {
                 Protocol::Tcp => "tcp",
                 Protocol::Udp => "udp",
             };
             format!(
-                "{proto}/{}{}",
-                l.port,
-                l.process
-                    .as_ref()
-                    .map(|p| format!(" {p}"))
-                    .unwrap_or_default()
+                "{proto}/{port}{}",
+                process.map(|p| format!(" {p}")).unwrap_or_default()
             )
         })
         .collect();
