@@ -8,7 +8,9 @@
 //! - [`model`]: the inventory of a host, health samples, timestamps.
 //! - [`diff`]: inventory deltas, computed and applied without I/O.
 //! - [`config`]: reading TOML configuration with every error reported at once.
+//! - [`proto`]: the wire protocol: envelope, messages, codec.
 
 pub mod config;
 pub mod diff;
 pub mod model;
+pub mod proto;

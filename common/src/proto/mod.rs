@@ -1,0 +1,426 @@
+//! The wire protocol between agent and collector.
+//!
+//! Every message travels in a frame: an 8-byte envelope, then a postcard
+//! payload.
+//!
+//! ```text
+//! 0      2      3       4              8
+//! +------+------+-------+--------------+-------------------+
+//! | ver  | kind | flags | payload len  | payload (postcard)|
+//! | u16  | u8   | u8=0  | u32          | len bytes         |
+//! +------+------+-------+--------------+-------------------+
+//!   big-endian
+//! ```
+//!
+//! This module is the one place that knows the framing, the size limit,
+//! the protocol version and the encoding settings. Decoding never panics:
+//! any bytes give a message or a [`DecodeError`] that says what was wrong.
+//! postcard was chosen over bincode because bincode's development has ended;
+//! postcard's format is documented and stable, and the envelope carries our
+//! own version so the format can move deliberately.
+//!
+//! Every record the agent sends carries its per-agent sequence number; the
+//! collector answers [`Ack`] with the highest sequence it has durably
+//! committed, and the agent forgets records up to it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diff;
+use crate::model::{HealthSample, Inventory, Timestamp};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// ALPN of data connections (mutual TLS).
+pub const ALPN_DATA: &[u8] = b"atalaya/1";
+/// ALPN of enrollment connections (the agent has no certificate yet).
+pub const ALPN_ENROLL: &[u8] = b"atalaya-enroll/1";
+/// Envelope length.
+pub const HEADER_LEN: usize = 8;
+/// Largest payload accepted: a full inventory of a big server is well under 2 MiB.
+pub const MAX_PAYLOAD_BYTES: u32 = 16 << 20;
+
+macro_rules! messages {
+    ($($(#[$doc:meta])* $name:ident = $kind:literal,)*) => {
+        /// Any message of the protocol.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum Message {
+            $($(#[$doc])* $name($name),)*
+        }
+
+        impl Message {
+            /// The kind byte of the envelope.
+            pub fn kind(&self) -> u8 {
+                match self {
+                    $(Message::$name(_) => $kind,)*
+                }
+            }
+
+            /// The message's name, for logs and errors.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Message::$name(_) => stringify!($name),)*
+                }
+            }
+
+            fn encode_payload(&self) -> Result<Vec<u8>, postcard::Error> {
+                match self {
+                    $(Message::$name(m) => postcard::to_stdvec(m),)*
+                }
+            }
+
+            fn decode_payload(kind: u8, payload: &[u8]) -> Result<Self, DecodeError> {
+                match kind {
+                    $($kind => postcard::from_bytes(payload)
+                        .map(Message::$name)
+                        .map_err(|e| DecodeError::Malformed { kind: stringify!($name), reason: e.to_string() }),)*
+                    other => Err(DecodeError::UnknownKind(other)),
+                }
+            }
+        }
+
+        $(impl From<$name> for Message {
+            fn from(m: $name) -> Self {
+                Message::$name(m)
+            }
+        })*
+    };
+}
+
+messages! {
+    /// Agent → collector, first on every data connection.
+    Hello = 1,
+    /// Agent → collector: the whole inventory (first contact, or when asked).
+    InventorySnapshot = 2,
+    /// Agent → collector: what changed since the previous inventory.
+    InventoryDelta = 3,
+    /// Agent → collector: health samples.
+    MetricBatch = 4,
+    /// Agent → collector: alive, nothing else to say.
+    Heartbeat = 5,
+    /// Collector → agent: everything up to this sequence is durably stored.
+    Ack = 16,
+    /// Collector → agent: settings the collector wants the agent to use.
+    ConfigUpdate = 17,
+    /// Collector → agent: send a full inventory snapshot next.
+    SnapshotRequest = 18,
+    /// Agent → collector on an enrollment connection.
+    EnrollRequest = 32,
+    /// Collector → agent: the signed certificate.
+    EnrollResponse = 33,
+    /// Either way: the request was refused, and why.
+    Refused = 34,
+}
+
+/// First message of a data connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Agent build version, e.g. `0.1.0`.
+    pub agent_version: String,
+    /// Protocol version the agent speaks.
+    pub protocol_version: u16,
+    /// Highest sequence the agent has seen acknowledged.
+    pub last_acked: u64,
+}
+
+/// A full inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventorySnapshot {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// When it was taken.
+    pub taken_at: Timestamp,
+    /// The inventory.
+    pub inventory: Inventory,
+}
+
+/// Changes since the previous inventory the agent sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryDelta {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// When the newer inventory was taken.
+    pub taken_at: Timestamp,
+    /// The changes.
+    pub delta: diff::InventoryDelta,
+}
+
+/// Health samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricBatch {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// Samples, oldest first.
+    pub samples: Vec<HealthSample>,
+}
+
+/// Alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// Agent's clock when sent.
+    pub at: Timestamp,
+}
+
+/// Durable up to here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Highest committed sequence.
+    pub seq: u64,
+}
+
+/// Settings pushed by the collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigUpdate {
+    /// Seconds between health samples.
+    pub metrics_interval_seconds: u32,
+    /// Seconds between full re-inventories.
+    pub inventory_interval_seconds: u32,
+    /// Seconds between heartbeats.
+    pub heartbeat_interval_seconds: u32,
+}
+
+/// Ask for a full inventory (the collector could not apply a delta).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRequest {
+    /// Why, for the agent's log.
+    pub reason: String,
+}
+
+/// Enrollment: a token and a certificate request.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The token's secret part.
+    pub token_secret: String,
+    /// PKCS#10 certificate request, DER. The key stays on the agent.
+    pub csr_der: Vec<u8>,
+    /// The host name, for the administrator's agent list.
+    pub hostname: String,
+    /// Agent build version.
+    pub agent_version: String,
+}
+
+impl std::fmt::Debug for EnrollRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollRequest")
+            .field("token_secret", &"<redacted>")
+            .field("csr_der", &format_args!("{} bytes", self.csr_der.len()))
+            .field("hostname", &self.hostname)
+            .field("agent_version", &self.agent_version)
+            .finish()
+    }
+}
+
+/// Enrollment accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The identity given to the agent (also the certificate's common name).
+    pub agent_id: String,
+    /// The agent's certificate, PEM.
+    pub certificate_pem: String,
+    /// The collector's CA certificate, PEM.
+    pub ca_pem: String,
+}
+
+/// A refusal with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// Why, in words for the person reading the log.
+    pub reason: String,
+}
+
+/// The envelope of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Protocol version of the payload.
+    pub version: u16,
+    /// Message kind.
+    pub kind: u8,
+    /// Payload length, bytes.
+    pub len: u32,
+}
+
+/// Bytes that are not a valid frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Another protocol version.
+    #[error("protocol version {found} is not supported (this side speaks {supported})")]
+    UnsupportedVersion {
+        /// The version in the frame.
+        found: u16,
+        /// The version spoken here.
+        supported: u16,
+    },
+    /// A kind byte no message has.
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    /// Flags this version does not define.
+    #[error("reserved flags {0:#04x} set")]
+    ReservedFlags(u8),
+    /// A payload over the limit.
+    #[error("frame of {len} bytes is over the {max}-byte limit")]
+    TooLarge {
+        /// Declared payload length.
+        len: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// A payload that does not decode as its kind.
+    #[error("malformed {kind}: {reason}")]
+    Malformed {
+        /// The message kind.
+        kind: &'static str,
+        /// What postcard said.
+        reason: String,
+    },
+}
+
+/// A message that cannot be framed.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// Serialization failed.
+    #[error("encoding {kind}: {source}")]
+    Postcard {
+        /// The message kind.
+        kind: &'static str,
+        /// What postcard said.
+        source: postcard::Error,
+    },
+    /// The payload is over the limit.
+    #[error("{kind} of {len} bytes is over the {max}-byte frame limit")]
+    TooLarge {
+        /// The message kind.
+        kind: &'static str,
+        /// Payload length.
+        len: usize,
+        /// The limit.
+        max: u32,
+    },
+}
+
+/// Encodes a message as one frame (envelope and payload).
+pub fn encode(message: &Message) -> Result<Vec<u8>, EncodeError> {
+    let kind = message.name();
+    let payload = message
+        .encode_payload()
+        .map_err(|source| EncodeError::Postcard { kind, source })?;
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|len| *len <= MAX_PAYLOAD_BYTES)
+        .ok_or(EncodeError::TooLarge {
+            kind,
+            len: payload.len(),
+            max: MAX_PAYLOAD_BYTES,
+        })?;
+    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
+    frame.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+    frame.push(message.kind());
+    frame.push(0);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&payload);
+    Ok(frame)
+}
+
+/// Reads and checks an envelope.
+pub fn decode_header(bytes: &[u8; HEADER_LEN]) -> Result<Header, DecodeError> {
+    let version = u16::from_be_bytes([bytes[0], bytes[1]]);
+    let kind = bytes[2];
+    let flags = bytes[3];
+    let len = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    if version != PROTOCOL_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            found: version,
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    if flags != 0 {
+        return Err(DecodeError::ReservedFlags(flags));
+    }
+    if len > MAX_PAYLOAD_BYTES {
+        return Err(DecodeError::TooLarge {
+            len,
+            max: MAX_PAYLOAD_BYTES,
+        });
+    }
+    Ok(Header { version, kind, len })
+}
+
+/// Decodes the payload that follows `header`.
+pub fn decode_payload(header: Header, payload: &[u8]) -> Result<Message, DecodeError> {
+    Message::decode_payload(header.kind, payload)
+}
+
+/// Decodes one whole frame; `Ok(None)` when `bytes` holds only part of one.
+/// On success, also returns how many bytes the frame took.
+pub fn decode(bytes: &[u8]) -> Result<Option<(Message, usize)>, DecodeError> {
+    let Some(head) = bytes.first_chunk::<HEADER_LEN>() else {
+        return Ok(None);
+    };
+    let header = decode_header(head)?;
+    let end = HEADER_LEN + header.len as usize;
+    let Some(payload) = bytes.get(HEADER_LEN..end) else {
+        return Ok(None);
+    };
+    Ok(Some((decode_payload(header, payload)?, end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trip_and_envelope_layout() {
+        let msg = Message::Ack(Ack { seq: 300 });
+        let frame = encode(&msg).unwrap();
+        assert_eq!(frame, [0, 1, 16, 0, 0, 0, 0, 2, 0xac, 0x02]);
+        assert_eq!(decode(&frame).unwrap(), Some((msg, frame.len())));
+        assert_eq!(decode(&frame[..9]).unwrap(), None);
+        assert_eq!(decode(&frame[..3]).unwrap(), None);
+    }
+
+    #[test]
+    fn bad_envelopes_say_what_is_wrong() {
+        let err = decode(&[0, 2, 16, 0, 0, 0, 0, 1, 0]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "protocol version 2 is not supported (this side speaks 1)"
+        );
+        let err = decode(&[0, 1, 99, 0, 0, 0, 0, 1, 0]).unwrap_err();
+        assert_eq!(err, DecodeError::UnknownKind(99));
+        let err = decode(&[0, 1, 16, 0, 0xff, 0, 0, 0]).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { .. }), "{err}");
+        let err = decode(&[0, 1, 1, 0, 0, 0, 0, 1, 0xff]).unwrap_err();
+        assert!(err.to_string().starts_with("malformed Hello"), "{err}");
+        let err = decode(&[0, 1, 16, 1, 0, 0, 0, 1, 0]).unwrap_err();
+        assert_eq!(err, DecodeError::ReservedFlags(1));
+    }
+
+    #[test]
+    fn enroll_request_debug_hides_the_token() {
+        let req = EnrollRequest {
+            token_secret: "s3cret".into(),
+            csr_der: vec![1, 2, 3],
+            hostname: "h".into(),
+            agent_version: "0.1.0".into(),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn any_payload_after_a_valid_envelope_fails_cleanly(kind in any::<u8>(), payload in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut frame = vec![0, 1, kind, 0];
+            frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&payload);
+            let _ = decode(&frame);
+        }
+    }
+}
