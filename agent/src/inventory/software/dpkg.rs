@@ -31,11 +31,11 @@ pub fn collect(root: &Root, gaps: &mut Gaps) -> Parsed {
             return Parsed::default();
         }
     };
-    let mut parsed = parse(&text);
+    let (mut parsed, same) = parse_marked(&text);
     let mut undated = 0usize;
     let mut first_error = None;
-    for package in &mut parsed.packages {
-        match installed_at(root, package) {
+    for (package, same) in parsed.packages.iter_mut().zip(same) {
+        match installed_at(root, package, same) {
             Ok(at) => package.installed_at = Some(at),
             Err(err) => {
                 undated += 1;
@@ -56,13 +56,21 @@ pub fn collect(root: &Root, gaps: &mut Gaps) -> Parsed {
     parsed
 }
 
-/// The mtime of the package's file list, `NAME.list` or `NAME:ARCH.list`.
-fn installed_at(root: &Root, package: &Package) -> io::Result<Timestamp> {
-    let plain = root.path(format!("{INFO}/{}.list", package.name));
-    let meta = match (fs::metadata(&plain), &package.arch) {
-        (Err(err), Some(arch)) if err.kind() == io::ErrorKind::NotFound => {
-            fs::metadata(root.path(format!("{INFO}/{}:{arch}.list", package.name)))?
-        }
+/// The mtime of the package's file list: `NAME:ARCH.list` for
+/// `Multi-Arch: same` packages, else `NAME.list`, trying the other name
+/// when the expected one is missing (the field can change across upgrades).
+fn installed_at(root: &Root, package: &Package, same: bool) -> io::Result<Timestamp> {
+    let plain = || root.path(format!("{INFO}/{}.list", package.name));
+    let qualified = package
+        .arch
+        .as_ref()
+        .map(|arch| root.path(format!("{INFO}/{}:{arch}.list", package.name)));
+    let (first, second) = match qualified {
+        Some(qualified) if same => (qualified, Some(plain())),
+        qualified => (plain(), qualified),
+    };
+    let meta = match (fs::metadata(&first), second) {
+        (Err(err), Some(second)) if err.kind() == io::ErrorKind::NotFound => fs::metadata(second)?,
         (result, _) => result?,
     };
     // Whole seconds: the file's sub-second part is noise in an inventory.
@@ -80,6 +88,7 @@ struct Paragraph<'a> {
     maintainer: Option<&'a str>,
     installed_size: Option<&'a str>,
     source: Option<&'a str>,
+    multi_arch: Option<&'a str>,
     /// Whether the paragraph had any line at all.
     seen: bool,
 }
@@ -92,12 +101,19 @@ struct Paragraph<'a> {
 /// (config-files, half-installed, not-installed) are left out uncounted:
 /// dpkg legitimately keeps them without a version.
 pub fn parse(text: &str) -> Parsed {
+    parse_marked(text).0
+}
+
+/// [`parse`], and for each package whether it is `Multi-Arch: same`, which
+/// names its file list `NAME:ARCH.list`.
+fn parse_marked(text: &str) -> (Parsed, Vec<bool>) {
     let mut parsed = Parsed::default();
+    let mut same = Vec::new();
     let mut paragraph = Paragraph::default();
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
-            finish(std::mem::take(&mut paragraph), &mut parsed);
+            finish(std::mem::take(&mut paragraph), &mut parsed, &mut same);
             continue;
         }
         paragraph.seen = true;
@@ -116,16 +132,17 @@ pub fn parse(text: &str) -> Parsed {
             "Maintainer" => &mut paragraph.maintainer,
             "Installed-Size" => &mut paragraph.installed_size,
             "Source" => &mut paragraph.source,
+            "Multi-Arch" => &mut paragraph.multi_arch,
             _ => continue,
         };
         *slot = Some(value);
     }
-    finish(paragraph, &mut parsed);
-    parsed
+    finish(paragraph, &mut parsed, &mut same);
+    (parsed, same)
 }
 
 /// Turns a finished paragraph into a package, a skip, or nothing.
-fn finish(paragraph: Paragraph<'_>, parsed: &mut Parsed) {
+fn finish(paragraph: Paragraph<'_>, parsed: &mut Parsed, same: &mut Vec<bool>) {
     if !paragraph.seen {
         return;
     }
@@ -149,6 +166,7 @@ fn finish(paragraph: Paragraph<'_>, parsed: &mut Parsed) {
         .map(|s| s.split_once(" (").map_or(s, |(name, _)| name).trim())
         .filter(|s| !s.is_empty())
         .unwrap_or(name);
+    same.push(paragraph.multi_arch == Some("same"));
     parsed.packages.push(Package {
         name: name.to_owned(),
         version: version.to_owned(),
@@ -164,11 +182,37 @@ fn finish(paragraph: Paragraph<'_>, parsed: &mut Parsed) {
     });
 }
 
+/// Gives the `.list` files of the Debian fixture fixed mtimes (git does
+/// not keep them), so tests and golden outputs over that tree see the same
+/// install dates every run: 2024-06-10 16:53:20 UTC for openssh-server,
+/// one second apart from 2024-05-29 16:26:40 UTC for the others in name
+/// order.
+#[cfg(test)]
+pub(crate) fn pin_fixture_dates(fixture: &std::path::Path) {
+    use std::time::{Duration, SystemTime};
+    let info = fixture.join("var/lib/dpkg/info");
+    let mut names: Vec<_> = fs::read_dir(&info)
+        .expect("fixture info dir")
+        .map(|e| e.expect("fixture entry").file_name())
+        .collect();
+    names.sort();
+    for (i, name) in names.iter().enumerate() {
+        let secs = if name == "openssh-server.list" {
+            1_718_038_400
+        } else {
+            1_717_000_000 + i as u64
+        };
+        fs::File::options()
+            .write(true)
+            .open(info.join(name))
+            .and_then(|f| f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)))
+            .expect("set fixture mtime");
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::fs::File;
     use std::process::Command;
-    use std::time::{Duration, SystemTime};
 
     use super::*;
 
@@ -269,26 +313,7 @@ Architecture: amd64
 
     #[test]
     fn debian_fixture() {
-        // mtimes are not kept by git: set them so the dates are deterministic.
-        let info = fixture().join("var/lib/dpkg/info");
-        let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_717_000_000);
-        for (i, name) in fs::read_dir(&info)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .enumerate()
-        {
-            let at = if name == "openssh-server.list" {
-                SystemTime::UNIX_EPOCH + Duration::from_secs(1_718_000_000)
-            } else {
-                base + Duration::from_secs(i as u64)
-            };
-            File::options()
-                .write(true)
-                .open(info.join(&name))
-                .unwrap()
-                .set_modified(at)
-                .unwrap();
-        }
+        pin_fixture_dates(&fixture());
         let mut gaps = Gaps::default();
         let software = super::super::collect(&Root::new(fixture()), &mut gaps);
         assert_eq!(gaps.0, vec![], "every installed package has a .list");
@@ -309,7 +334,7 @@ Architecture: amd64
             .unwrap();
         assert_eq!(ssh.version, "1:9.2p1-2+deb12u3");
         assert_eq!(ssh.source.as_deref(), Some("openssh"));
-        assert_eq!(ssh.installed_at, Some(Timestamp::from_secs(1_718_000_000)));
+        assert_eq!(ssh.installed_at, Some(Timestamp::from_secs(1_718_038_400)));
         assert_eq!(ssh.size_bytes, Some(1_806 * 1024));
 
         let i386 = software
@@ -317,13 +342,21 @@ Architecture: amd64
             .iter()
             .find(|p| p.name == "libc6" && p.arch.as_deref() == Some("i386"))
             .unwrap();
-        assert!(i386.installed_at.is_some(), "dated from libc6:i386.list");
+        // Sorted: base-files bash firefox-esr libc6:amd64 libc6:i386 …
+        assert_eq!(
+            i386.installed_at,
+            Some(Timestamp::from_secs(1_717_000_004)),
+            "dated from libc6:i386.list"
+        );
         let amd64 = software
             .packages
             .iter()
             .find(|p| p.name == "libc6" && p.arch.as_deref() == Some("amd64"))
             .unwrap();
-        assert_ne!(amd64.installed_at, i386.installed_at);
+        assert_eq!(
+            amd64.installed_at,
+            Some(Timestamp::from_secs(1_717_000_003))
+        );
     }
 
     #[test]
@@ -341,6 +374,27 @@ Architecture: amd64
         assert_eq!(parsed.packages.len(), 2);
         assert_eq!(gaps.0.len(), 1);
         assert!(gaps.0[0].reason.contains("2 package(s): not found"));
+    }
+
+    #[test]
+    fn list_file_name_falls_back_when_multi_arch_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = dir.path().join("var/lib/dpkg/info");
+        fs::create_dir_all(&info).unwrap();
+        fs::write(
+            dir.path().join("var/lib/dpkg/status"),
+            "Package: was-foreign\nStatus: install ok installed\nVersion: 1\n\
+             Architecture: amd64\nMulti-Arch: same\n\n\
+             Package: was-same\nStatus: install ok installed\nVersion: 1\n\
+             Architecture: amd64\n",
+        )
+        .unwrap();
+        fs::write(info.join("was-foreign.list"), "").unwrap();
+        fs::write(info.join("was-same:amd64.list"), "").unwrap();
+        let mut gaps = Gaps::default();
+        let parsed = collect(&Root::new(dir.path()), &mut gaps);
+        assert_eq!(gaps.0, vec![]);
+        assert!(parsed.packages.iter().all(|p| p.installed_at.is_some()));
     }
 
     /// The live host, compared with dpkg's own count.
