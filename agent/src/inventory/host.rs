@@ -21,12 +21,21 @@ pub fn collect(root: &Root, gaps: &mut Gaps) -> Host {
             String::new()
         });
     let fqdn = fqdn(root, &hostname);
-    let machine_id = root
-        .value("/etc/machine-id")
-        .or_else(|| root.value("/var/lib/dbus/machine-id"));
-    if machine_id.is_none() {
-        gaps.note(SOURCE, "machine-id", "/etc/machine-id: not readable");
-    }
+    let machine_id = match root.read("/etc/machine-id") {
+        Ok(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        Ok(_) => {
+            gaps.note(
+                SOURCE,
+                "machine-id",
+                "/etc/machine-id: empty (not yet initialised)",
+            );
+            None
+        }
+        Err(err) => root.value("/var/lib/dbus/machine-id").or_else(|| {
+            gaps.io(SOURCE, "machine-id", "/etc/machine-id", &err);
+            None
+        }),
+    };
     let boot_time = root
         .read("/proc/stat")
         .ok()

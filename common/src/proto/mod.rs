@@ -42,6 +42,9 @@ pub const MAX_PAYLOAD_BYTES: u32 = 16 << 20;
 macro_rules! messages {
     ($($(#[$doc:meta])* $name:ident = $kind:literal,)*) => {
         /// Any message of the protocol.
+        // A message is built, encoded and dropped; it is never stored in
+        // bulk, so the size of the inventory variant costs nothing.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         pub enum Message {
             $($(#[$doc])* $name($name),)*
