@@ -1,0 +1,7 @@
+//! The Atalaya collector: receives agents' inventories and metrics over
+//! QUIC, keeps them in redb with their full history, and answers questions.
+//!
+//! # Layout
+//! - [`store`]: the redb store: schema, group commit, queries.
+
+pub mod store;
