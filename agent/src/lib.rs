@@ -9,10 +9,12 @@
 //! - [`inventory`]: one source per part of the inventory.
 //! - [`metrics`]: the health sampler.
 //! - [`config`]: the agent's configuration file.
+//! - [`outbox`]: records waiting for the collector's acknowledgement.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
 
 pub mod config;
 pub mod inventory;
 pub mod metrics;
+pub mod outbox;
 pub mod root;
 pub mod summary;
