@@ -367,6 +367,53 @@ pub fn decode(bytes: &[u8]) -> Result<Option<(Message, usize)>, DecodeError> {
     Ok(Some((decode_payload(header, payload)?, end)))
 }
 
+/// Turns a byte stream into messages: feed it what the socket gave, take
+/// whole messages out. Sans-IO, so both sides and the tests share it.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl FrameReader {
+    /// An empty reader.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole message, `Ok(None)` when more bytes are needed. An
+    /// oversized or unknown frame is refused as soon as its envelope is in,
+    /// before its payload is buffered.
+    pub fn next_message(&mut self) -> Result<Option<Message>, DecodeError> {
+        let rest = &self.buf[self.start..];
+        match decode(rest)? {
+            Some((message, used)) => {
+                self.start += used;
+                if self.start > 64 * 1024 && self.start * 2 > self.buf.len() {
+                    self.buf.drain(..self.start);
+                    self.start = 0;
+                }
+                Ok(Some(message))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Bytes received but not yet part of a whole message.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +457,36 @@ mod tests {
         let shown = format!("{req:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn frame_reader_reassembles_messages_split_anywhere() {
+        let mut stream = Vec::new();
+        for seq in 0..20 {
+            stream.extend(encode(&Message::Ack(Ack { seq: seq * 1000 })).unwrap());
+        }
+        for chunk in [1, 3, 7, 64] {
+            let mut reader = FrameReader::new();
+            let mut got = Vec::new();
+            for piece in stream.chunks(chunk) {
+                reader.push(piece);
+                while let Some(Message::Ack(a)) = reader.next_message().unwrap() {
+                    got.push(a.seq);
+                }
+            }
+            assert_eq!(got, (0..20).map(|s| s * 1000).collect::<Vec<_>>());
+            assert_eq!(reader.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn frame_reader_refuses_an_oversized_frame_from_its_envelope() {
+        let mut reader = FrameReader::new();
+        reader.push(&[0, 1, 2, 0, 0x7f, 0xff, 0xff, 0xff]);
+        assert!(matches!(
+            reader.next_message(),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 
     proptest! {
