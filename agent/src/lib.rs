@@ -18,3 +18,5 @@ pub mod metrics;
 pub mod outbox;
 pub mod root;
 pub mod summary;
+pub mod uplink;
+pub mod watch;
