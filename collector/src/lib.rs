@@ -3,5 +3,7 @@
 //!
 //! # Layout
 //! - [`store`]: the redb store: schema, group commit, queries.
+//! - [`telemetry`]: the collector's own health for `/metrics`.
 
 pub mod store;
+pub mod telemetry;
