@@ -2,8 +2,10 @@
 //! QUIC, keeps them in redb with their full history, and answers questions.
 //!
 //! # Layout
+//! - [`config`]: the collector's configuration file.
 //! - [`store`]: the redb store: schema, group commit, queries.
 //! - [`telemetry`]: the collector's own health for `/metrics`.
 
+pub mod config;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,112 @@
+//! Enrollment: an agent with a token and a certificate request gets a
+//! certificate signed by the collector's CA. Its private key never travels.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use atalaya_common::model::Timestamp;
+use atalaya_common::proto::{self, EnrollResponse, FrameReader, Message, Refused};
+use atalaya_common::token::secret_sha256;
+use quinn::Connection;
+
+use super::Hub;
+use crate::pki;
+use crate::store::{AgentRecord, TokenUseError};
+
+/// The whole exchange must fit in this time: an enrollment is one request.
+const ENROLL_TIMEOUT: Duration = Duration::from_secs(15);
+/// An enrollment request is a CSR and a few names; anything larger is abuse.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Handles one enrollment connection.
+pub async fn run(hub: Arc<Hub>, connection: Connection) {
+    let remote = connection.remote_address();
+    match tokio::time::timeout(ENROLL_TIMEOUT, exchange(&hub, &connection)).await {
+        Ok(Ok(agent_id)) => {
+            hub.telemetry.enrollments.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%remote, agent = %agent_id, "agent enrolled");
+        }
+        Ok(Err(reason)) => {
+            tracing::warn!(%remote, %reason, "enrollment refused");
+            hub.telemetry.refuse("enrollment");
+        }
+        Err(_) => {
+            tracing::warn!(%remote, "enrollment timed out");
+            hub.telemetry.refuse("enrollment_timeout");
+            connection.close(super::close_code::PROTOCOL, b"enrollment timed out");
+        }
+    }
+}
+
+async fn exchange(hub: &Hub, connection: &Connection) -> Result<String, String> {
+    let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| e.to_string())?;
+    let bytes = recv
+        .read_to_end(MAX_REQUEST_BYTES)
+        .await
+        .map_err(|e| format!("reading the request: {e}"))?;
+    let mut frames = FrameReader::new();
+    frames.push(&bytes);
+    let reply = match frames.next_message() {
+        Ok(Some(Message::EnrollRequest(req))) => decide(hub, req).await,
+        Ok(Some(other)) => Err(format!("expected an enrollment request, got {}", other.name())),
+        Ok(None) => Err("incomplete enrollment request".to_owned()),
+        Err(e) => Err(format!("bad enrollment request: {e}")),
+    };
+    let (message, outcome) = match reply {
+        Ok(resp) => {
+            let id = resp.agent_id.clone();
+            (Message::EnrollResponse(resp), Ok(id))
+        }
+        Err(reason) => (Message::Refused(Refused { reason: reason.clone() }), Err(reason)),
+    };
+    let frame = proto::encode(&message).map_err(|e| e.to_string())?;
+    send.write_all(&frame).await.map_err(|e| e.to_string())?;
+    send.finish().map_err(|e| e.to_string())?;
+    // Let the reply reach the agent before the connection goes.
+    let _ = tokio::time::timeout(Duration::from_secs(5), connection.closed()).await;
+    outcome
+}
+
+async fn decide(hub: &Hub, req: atalaya_common::proto::EnrollRequest) -> Result<EnrollResponse, String> {
+    let now = Timestamp::now();
+    let hash = secret_sha256(&req.token_secret);
+    let store = hub.store.clone();
+    let token = tokio::task::spawn_blocking(move || store.use_token(&hash, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    match token {
+        Ok(_) => {}
+        Err(TokenUseError::Unknown) => return Err("the enrollment token is not known to this collector".into()),
+        Err(TokenUseError::Expired { at }) => return Err(format!("the enrollment token expired at {at}")),
+        Err(TokenUseError::UsedUp { uses }) => return Err(format!("the enrollment token was already used {uses} times, its limit")),
+        Err(TokenUseError::Revoked) => return Err("the enrollment token was revoked".into()),
+        Err(e) => return Err(format!("the collector could not check the token: {e}")),
+    }
+    let agent_id = pki::new_agent_id();
+    let certificate_pem = hub
+        .ca
+        .sign_agent_csr(&req.csr_der, &agent_id, hub.config.certificate_validity)
+        .map_err(|e| format!("the certificate request was refused: {e}"))?;
+    let cert_sha256 = pki::pem_sha256(&certificate_pem).unwrap_or([0; 32]);
+    let record = AgentRecord {
+        id: agent_id.clone(),
+        hostname: req.hostname.clone(),
+        certificate_pem: certificate_pem.clone(),
+        cert_sha256,
+        enrolled_at: now,
+        last_seen: None,
+        agent_version: req.agent_version.clone(),
+        rtt_ms: None,
+        lost_packets: 0,
+        sent_packets: 0,
+        revoked_at: None,
+        asset_id: None,
+    };
+    let store = hub.store.clone();
+    tokio::task::spawn_blocking(move || store.add_agent(&record))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("the collector could not record the agent: {e}"))?;
+    Ok(EnrollResponse { agent_id, certificate_pem, ca_pem: hub.ca.cert_pem().to_owned() })
+}

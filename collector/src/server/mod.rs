@@ -1,0 +1,185 @@
+//! The QUIC endpoint: enrollment connections and agents' data sessions.
+//!
+//! One endpoint serves two ALPNs. `atalaya-enroll/1` connections carry no
+//! client certificate and make one enrollment exchange; `atalaya/1`
+//! connections must present a certificate signed by the collector's CA,
+//! and the agent's identity is the one in that certificate.
+//!
+//! # Layout
+//! - [`committer`]: group commit of every session's records.
+//! - [`session`]: one agent's data session.
+//! - [`enroll`]: enrollment.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use atalaya_common::proto::{self, ConfigUpdate, Message};
+use quinn::Connection;
+
+use crate::pki::CertificateAuthority;
+use crate::store::Store;
+use crate::telemetry::Telemetry;
+use crate::tls;
+
+pub mod committer;
+pub mod enroll;
+pub mod session;
+
+pub use committer::Committer;
+
+/// QUIC application close codes.
+pub mod close_code {
+    use quinn::VarInt;
+    /// The peer broke the protocol.
+    pub const PROTOCOL: VarInt = VarInt::from_u32(1);
+    /// The peer is not allowed (revoked, unknown, no certificate).
+    pub const REFUSED: VarInt = VarInt::from_u32(2);
+    /// The collector is shutting down.
+    pub const SHUTDOWN: VarInt = VarInt::from_u32(3);
+}
+
+/// Settings of the QUIC side.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Most connections at once; more are refused at the door.
+    pub max_connections: usize,
+    /// Lifetime of agent certificates.
+    pub certificate_validity: Duration,
+    /// Pushed to agents when they connect.
+    pub agent_intervals: ConfigUpdate,
+}
+
+/// What every connection handler shares.
+#[derive(Debug)]
+pub struct Hub {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The certificate authority.
+    pub ca: Arc<CertificateAuthority>,
+    /// Counters for `/metrics`.
+    pub telemetry: Arc<Telemetry>,
+    /// The commit queue.
+    pub committer: Committer,
+    /// Open data connections by agent.
+    pub connections: Connections,
+    /// Settings.
+    pub config: ServerConfig,
+}
+
+impl Hub {
+    /// The settings message sent to each agent on connect.
+    pub fn config_update(&self) -> Message {
+        Message::ConfigUpdate(self.config.agent_intervals.clone())
+    }
+}
+
+/// Open data connections, so a revocation can close them at once.
+#[derive(Debug, Default, Clone)]
+pub struct Connections(Arc<Mutex<HashMap<String, Vec<Connection>>>>);
+
+impl Connections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Connection>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers an agent's connection.
+    pub fn insert(&self, agent: &str, conn: Connection) {
+        self.lock().entry(agent.to_owned()).or_default().push(conn);
+    }
+
+    /// Forgets a connection that ended.
+    pub fn remove(&self, agent: &str, conn: &Connection) {
+        let mut map = self.lock();
+        if let Some(list) = map.get_mut(agent) {
+            list.retain(|c| c.stable_id() != conn.stable_id());
+            if list.is_empty() {
+                map.remove(agent);
+            }
+        }
+    }
+
+    /// Closes every connection of `agent`; returns how many there were.
+    pub fn close(&self, agent: &str, reason: &str) -> usize {
+        let conns = self.lock().remove(agent).unwrap_or_default();
+        for c in &conns {
+            c.close(close_code::REFUSED, reason.as_bytes());
+        }
+        conns.len()
+    }
+
+    /// Agents connected now.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// A running QUIC server.
+#[derive(Debug)]
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    hub: Arc<Hub>,
+}
+
+impl Server {
+    /// Binds the endpoint.
+    pub fn bind(hub: Arc<Hub>, tls_config: quinn::ServerConfig) -> std::io::Result<Self> {
+        let endpoint = quinn::Endpoint::server(tls_config, hub.config.listen)?;
+        Ok(Self { endpoint, hub })
+    }
+
+    /// The address actually bound (the port may have been 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Accepts connections until the endpoint is closed.
+    pub async fn run(self) {
+        while let Some(incoming) = self.endpoint.accept().await {
+            if self.hub.connections.count() >= self.hub.config.max_connections {
+                self.hub.telemetry.refuse("connection_limit");
+                incoming.refuse();
+                continue;
+            }
+            let hub = self.hub.clone();
+            tokio::spawn(async move {
+                let remote = incoming.remote_address();
+                let connection = match incoming.await {
+                    Ok(c) => c,
+                    Err(err) => {
+                        tracing::warn!(%remote, error = %err, "handshake failed");
+                        hub.telemetry.refuse("handshake");
+                        return;
+                    }
+                };
+                let alpn = connection
+                    .handshake_data()
+                    .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                    .and_then(|d| d.protocol);
+                match alpn.as_deref() {
+                    Some(p) if p == proto::ALPN_ENROLL => enroll::run(hub, connection).await,
+                    Some(p) if p == proto::ALPN_DATA => match tls::peer_agent_id(&connection) {
+                        Some(agent) => session::run(hub, connection, agent).await,
+                        None => {
+                            tracing::warn!(%remote, "data connection without a client certificate refused");
+                            hub.telemetry.refuse("no_certificate");
+                            connection.close(close_code::REFUSED, b"a client certificate signed by this collector is required");
+                        }
+                    },
+                    _ => {
+                        hub.telemetry.refuse("alpn");
+                        connection.close(close_code::PROTOCOL, b"unknown application protocol");
+                    }
+                }
+            });
+        }
+    }
+
+    /// A handle to close the endpoint from elsewhere.
+    pub fn endpoint(&self) -> quinn::Endpoint {
+        self.endpoint.clone()
+    }
+}

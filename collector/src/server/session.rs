@@ -1,0 +1,207 @@
+//! One agent's data session: `Hello`, then records in, acks out.
+//!
+//! Everything wrong with the input closes this one connection with a logged
+//! reason and a counted refusal; other agents are not affected.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use atalaya_common::model::Timestamp;
+use atalaya_common::proto::{self, Ack, FrameReader, Message, Refused, SnapshotRequest};
+use quinn::{Connection, RecvStream, SendStream};
+use tokio::sync::mpsc;
+
+use super::committer::Outcome;
+use super::{Hub, close_code};
+use crate::store::{AgentSeen, Ingest, IngestRecord};
+
+/// How long an agent may take to open its stream and say `Hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often connection statistics (RTT, loss) are stored.
+const SEEN_EVERY: Duration = Duration::from_secs(30);
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The agent broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A frame did not decode.
+    #[error("bad frame: {0}")]
+    Frame(#[from] proto::DecodeError),
+    /// The connection went away.
+    #[error("connection: {0}")]
+    Connection(String),
+    /// Storing failed; the agent will send again.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Runs a data session for the authenticated agent `agent_id`.
+pub async fn run(hub: Arc<Hub>, connection: Connection, agent_id: String) {
+    let telemetry = hub.telemetry.clone();
+    match hub.store.agent(&agent_id) {
+        Ok(Some(agent)) if agent.revoked_at.is_none() => {}
+        Ok(Some(_)) => return refuse(&hub, &connection, "revoked", "this agent's certificate was revoked"),
+        Ok(None) => return refuse(&hub, &connection, "unknown_agent", "this agent is not enrolled here"),
+        Err(err) => return refuse(&hub, &connection, "store_error", &format!("store unavailable: {err}")),
+    }
+    telemetry.connected_agents.fetch_add(1, Ordering::Relaxed);
+    hub.connections.insert(&agent_id, connection.clone());
+    let result = serve(&hub, &connection, &agent_id).await;
+    hub.connections.remove(&agent_id, &connection);
+    telemetry.connected_agents.fetch_sub(1, Ordering::Relaxed);
+    match result {
+        Ok(()) => tracing::info!(agent = %agent_id, "session ended"),
+        Err(err) => {
+            let reason = match &err {
+                SessionError::Frame(_) => "bad_frame",
+                SessionError::Protocol(_) => "protocol",
+                SessionError::Store(_) => "store_error",
+                SessionError::Connection(_) => "",
+            };
+            if reason.is_empty() {
+                tracing::info!(agent = %agent_id, error = %err, "session ended");
+            } else {
+                tracing::warn!(agent = %agent_id, error = %err, "closing the session");
+                telemetry.refuse(reason);
+                connection.close(close_code::PROTOCOL, err.to_string().as_bytes());
+            }
+        }
+    }
+}
+
+fn refuse(hub: &Hub, connection: &Connection, reason: &str, message: &str) {
+    tracing::warn!(remote = %connection.remote_address(), reason, "refusing a data connection: {message}");
+    hub.telemetry.refuse(reason);
+    connection.close(close_code::REFUSED, message.as_bytes());
+}
+
+async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(), SessionError> {
+    let (send, mut recv) = tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi())
+        .await
+        .map_err(|_| SessionError::Protocol("no session stream within 10 s".into()))?
+        .map_err(|e| SessionError::Connection(e.to_string()))?;
+    let mut frames = FrameReader::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let hello = tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut recv, &mut frames, &mut buf))
+        .await
+        .map_err(|_| SessionError::Protocol("no Hello within 10 s".into()))??;
+    let Some(Message::Hello(hello)) = hello else {
+        return Err(SessionError::Protocol("the first message must be Hello".into()));
+    };
+    tracing::info!(agent = %agent_id, version = %hello.agent_version, last_acked = hello.last_acked, remote = %connection.remote_address(), "agent connected");
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    seen(hub, connection, agent_id, &hello.agent_version, &ack_tx);
+    let writer = write_acks(send, ack_rx, hub.config_update());
+
+    let reader = async {
+        let mut last_seen = tokio::time::Instant::now();
+        loop {
+            let Some(message) = next_message(&mut recv, &mut frames, &mut buf).await? else {
+                return Ok(());
+            };
+            let record = match message {
+                Message::InventorySnapshot(m) => IngestRecord::Snapshot(m),
+                Message::InventoryDelta(m) => IngestRecord::Delta(m),
+                Message::MetricBatch(m) => IngestRecord::Metrics(m),
+                Message::Heartbeat(m) => IngestRecord::Heartbeat(m),
+                other => {
+                    return Err(SessionError::Protocol(format!(
+                        "{} is not something an agent sends in a session",
+                        other.name()
+                    )));
+                }
+            };
+            let item = Ingest { agent_id: agent_id.to_owned(), received_at: Timestamp::now(), record };
+            if !hub.committer.submit(item, &ack_tx) {
+                return Err(SessionError::Store("the collector is shutting down".into()));
+            }
+            if last_seen.elapsed() >= SEEN_EVERY {
+                last_seen = tokio::time::Instant::now();
+                seen(hub, connection, agent_id, &hello.agent_version, &ack_tx);
+            }
+        }
+    };
+    tokio::select! {
+        r = reader => r,
+        r = writer => r,
+    }
+}
+
+/// Stores when the agent was last seen and how its connection fares.
+fn seen(hub: &Hub, connection: &Connection, agent_id: &str, version: &str, reply: &mpsc::UnboundedSender<Outcome>) {
+    let stats = connection.stats();
+    let record = IngestRecord::Seen(AgentSeen {
+        at: Timestamp::now(),
+        agent_version: version.to_owned(),
+        rtt_ms: u32::try_from(stats.path.rtt.as_millis()).unwrap_or(u32::MAX),
+        lost_packets: stats.path.lost_packets,
+        sent_packets: stats.path.sent_packets,
+    });
+    hub.committer.submit(Ingest { agent_id: agent_id.to_owned(), received_at: Timestamp::now(), record }, reply);
+}
+
+/// The next message, `None` when the agent finished the stream cleanly.
+async fn next_message(
+    recv: &mut RecvStream,
+    frames: &mut FrameReader,
+    buf: &mut [u8],
+) -> Result<Option<Message>, SessionError> {
+    loop {
+        if let Some(message) = frames.next_message()? {
+            return Ok(Some(message));
+        }
+        match recv.read(buf).await.map_err(|e| SessionError::Connection(e.to_string()))? {
+            Some(n) => frames.push(&buf[..n]),
+            None if frames.buffered() == 0 => return Ok(None),
+            None => return Err(SessionError::Protocol("stream ended inside a frame".into())),
+        }
+    }
+}
+
+/// Sends acks as commits complete (the newest one only: acks are cumulative),
+/// and a snapshot request when a delta could not be applied.
+async fn write_acks(
+    mut send: SendStream,
+    mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    config: Message,
+) -> Result<(), SessionError> {
+    send_message(&mut send, config).await?;
+    let mut highest = 0;
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = outcomes.try_recv() {
+            batch.push(more);
+        }
+        let mut snapshot = false;
+        for outcome in batch {
+            match outcome {
+                Outcome::Committed(c) => {
+                    highest = highest.max(c.highest_seq);
+                    snapshot |= c.need_snapshot;
+                }
+                Outcome::Failed(why) => {
+                    let _ = send_message(&mut send, Refused { reason: why.clone() }.into()).await;
+                    return Err(SessionError::Store(why));
+                }
+            }
+        }
+        if snapshot {
+            let req = SnapshotRequest { reason: "an inventory delta did not fit the stored inventory".into() };
+            send_message(&mut send, req.into()).await?;
+        }
+        if highest > 0 {
+            send_message(&mut send, Ack { seq: highest }.into()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn send_message(send: &mut SendStream, message: Message) -> Result<(), SessionError> {
+    let frame = proto::encode(&message).map_err(|e| SessionError::Protocol(e.to_string()))?;
+    send.write_all(&frame)
+        .await
+        .map_err(|e| SessionError::Connection(e.to_string()))
+}
