@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use atalaya_common::config::{ConfigErrors, Document};
+use atalaya_common::config::{ConfigErrors, Document, Secret};
 
 /// The agent's settings, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,10 @@ pub struct AgentConfig {
     pub top_processes: usize,
     /// Log level name.
     pub log_level: &'static str,
+    /// Collector address (`host:port`); `None` means the one enrolled with.
+    pub collector_address: Option<String>,
+    /// Enrollment token, used on the first start when not yet enrolled.
+    pub token: Option<Secret>,
 }
 
 impl Default for AgentConfig {
@@ -50,6 +54,18 @@ impl AgentConfig {
                 agent.invalid(key, format!("expected an absolute path, found {value:?}"));
             }
         }
+        let collector = doc.section("collector");
+        let collector_address = collector.string("address").filter(|a| !a.is_empty());
+        if let Some(a) = &collector_address
+            && a.rsplit_once(':')
+                .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        {
+            collector.invalid("address", format!("expected host:port, found {a:?}"));
+        }
+        let token = collector
+            .string("token")
+            .filter(|t| !t.is_empty())
+            .map(Secret);
         let inventory = doc.section("inventory");
         let inventory_interval =
             inventory.integer("interval_seconds", 3600, 60..=604_800, "seconds");
@@ -71,6 +87,8 @@ impl AgentConfig {
             metrics_interval: Duration::from_secs(metrics_interval),
             top_processes: usize::try_from(top_processes).unwrap_or(5),
             log_level,
+            collector_address,
+            token,
         })
     }
 

@@ -69,6 +69,11 @@ impl Shared {
         self.snapshot_wanted.swap(false, Ordering::AcqRel)
     }
 
+    /// Whether the collector asked for a full inventory not yet taken.
+    pub fn snapshot_pending(&self) -> bool {
+        self.snapshot_wanted.load(Ordering::Acquire)
+    }
+
     /// Whether a session is up now.
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)

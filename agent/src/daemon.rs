@@ -1,0 +1,204 @@
+//! `atalaya-agent run`: the daemon.
+//!
+//! A few tasks on one thread: inventory (at start, every period, and when
+//! the package database changes), health samples, heartbeats, and the
+//! uplink that carries what they produce to the collector. The first
+//! inventory of a run is a full snapshot; after it only deltas are sent,
+//! and only when something changed.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use atalaya_common::diff;
+use atalaya_common::model::{Inventory, Timestamp};
+use atalaya_common::proto::{Heartbeat, InventoryDelta, InventorySnapshot, Message, MetricBatch};
+use atalaya_common::token::EnrollmentToken;
+
+use crate::config::AgentConfig;
+use crate::identity::AgentIdentity;
+use crate::metrics::Sampler;
+use crate::outbox::Outbox;
+use crate::root::Root;
+use crate::uplink::{self, Intervals, Shared, Target};
+use crate::{enroll, inventory, tls, watch};
+
+/// How long the package database must be quiet before it is read again.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Runs the agent until it is stopped by a signal.
+pub fn run(config: AgentConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(run_async(config))
+}
+
+/// The identity in the state directory, enrolling first if there is none.
+pub async fn identity(config: &AgentConfig, hostname: &str) -> anyhow::Result<AgentIdentity> {
+    if let Some(identity) = AgentIdentity::load(&config.state_dir)? {
+        return Ok(identity);
+    }
+    let token = config.token.as_ref().map(|t| t.0.as_str()).with_context(|| {
+        format!(
+            "this agent is not enrolled: no identity in {} and no token in the configuration; run `atalaya-agent enroll --token TOKEN`",
+            config.state_dir.display()
+        )
+    })?;
+    let token = EnrollmentToken::decode(token).context("the configured enrollment token")?;
+    let identity = enroll::enroll(&token, &config.state_dir, hostname).await?;
+    tracing::info!(agent = %identity.agent_id, collector = %token.address, "enrolled");
+    Ok(identity)
+}
+
+/// The collector address: from the configuration, else the one enrolled with.
+fn collector_address(config: &AgentConfig) -> anyhow::Result<String> {
+    if let Some(address) = &config.collector_address {
+        return Ok(address.clone());
+    }
+    let path = config.state_dir.join("collector-address");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no collector address in the configuration and none in {}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
+    let root = Root::new(&config.root);
+    let hostname = root.value("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown".into());
+    let identity = identity(&config, &hostname).await?;
+    let address = collector_address(&config)?;
+    let (addr, server_name) = enroll::resolve(&address).await?;
+    let mut endpoint = quinn::Endpoint::client(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
+        .context("opening a UDP socket")?;
+    let client_config = tls::data_client_config(&identity)?;
+    endpoint.set_default_client_config(client_config.clone());
+    let intervals = Intervals {
+        metrics: config.metrics_interval,
+        inventory: config.inventory_interval,
+        heartbeat: Duration::from_secs(30),
+    };
+    let shared = Shared::new(Outbox::new(0), intervals);
+    tracing::info!(agent = %identity.agent_id, collector = %address, "agent running");
+
+    let target = Target { address: addr, server_name, client_config };
+    tokio::spawn(uplink::run(endpoint.clone(), target, shared.clone()));
+    tokio::spawn(heartbeats(shared.clone()));
+    tokio::spawn(metrics(root.clone(), config.top_processes, shared.clone()));
+    let inventories = tokio::spawn(inventories(root, config.watch_package_database, shared.clone()));
+
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("stopping"),
+        r = inventories => {
+            r.context("the inventory task failed")??;
+        }
+    }
+    endpoint.close(0u32.into(), b"agent stopping");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}
+
+async fn inventories(root: Root, watch_db: bool, shared: Arc<Shared>) -> anyhow::Result<()> {
+    let mut intervals = shared.intervals();
+    let (_watcher, mut changes) = if watch_db {
+        match watch::package_databases(&root, SETTLE) {
+            Ok((w, rx)) => (Some(w), Some(rx)),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot watch the package database; software changes show at the next period");
+                (None, None)
+            }
+        }
+    } else {
+        (None, None)
+    };
+    let mut last: Option<Inventory> = None;
+    loop {
+        let r = root.clone();
+        let (inventory, _) = tokio::task::spawn_blocking(move || inventory::collect(&r)).await?;
+        let taken_at = Timestamp::now();
+        let wants_snapshot = shared.take_snapshot_request();
+        match (&last, wants_snapshot) {
+            (Some(previous), false) => {
+                let delta = diff::diff(previous, &inventory);
+                if !delta.is_empty() {
+                    tracing::info!(changes = delta.changes.len(), "inventory changed");
+                    shared.send(|seq| Message::InventoryDelta(InventoryDelta { seq, taken_at, delta }))?;
+                }
+            }
+            _ => {
+                let snapshot = inventory.clone();
+                shared.send(|seq| Message::InventorySnapshot(InventorySnapshot { seq, taken_at, inventory: snapshot }))?;
+            }
+        }
+        last = Some(inventory);
+        let period = intervals.borrow_and_update().inventory;
+        let changed = async {
+            match changes.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = changed => tracing::info!("package database changed"),
+            _ = snapshot_asked(&shared) => {}
+        }
+    }
+}
+
+/// Resolves soon after the collector asked for a snapshot.
+async fn snapshot_asked(shared: &Shared) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if shared.snapshot_pending() {
+            return;
+        }
+    }
+}
+
+async fn metrics(root: Root, top: usize, shared: Arc<Shared>) {
+    let mut intervals = shared.intervals();
+    let mut sampler = Sampler::with_top(root, top);
+    sampler.sample();
+    loop {
+        let period = intervals.borrow_and_update().metrics;
+        tokio::time::sleep(period).await;
+        let sample = sampler.sample();
+        if let Err(err) = shared.send(|seq| Message::MetricBatch(MetricBatch { seq, samples: vec![sample] })) {
+            tracing::error!(error = %format!("{err:#}"), "dropping a health sample");
+        }
+    }
+}
+
+async fn heartbeats(shared: Arc<Shared>) {
+    let mut intervals = shared.intervals();
+    loop {
+        let period = intervals.borrow_and_update().heartbeat;
+        tokio::time::sleep(period).await;
+        let _ = shared.send(|seq| Message::Heartbeat(Heartbeat { seq, at: Timestamp::now() }));
+    }
+}
+
+/// Used by `enroll --token`: enroll now, print who we are.
+pub fn enroll_now(config: &AgentConfig, token: &str, state_dir: &Path) -> anyhow::Result<AgentIdentity> {
+    let token = EnrollmentToken::decode(token).context("the enrollment token")?;
+    let root = Root::new(&config.root);
+    let hostname = root.value("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown".into());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(enroll::enroll(&token, state_dir, &hostname))
+}
