@@ -319,3 +319,80 @@ fn merge(
     // The agent record's asset id is set at the end of the commit.
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::store::AssetFilter;
+    use atalaya_common::model::Timestamp;
+
+    #[test]
+    fn reinstall_matched_by_smbios_uuid_with_reason() {
+        let (_d, s) = temp_store();
+        let old = with_package(machine("pc-7", Some("4C4C4544-0042"), "mid-old", "00:11:22:33:44:55"), "curl", "1");
+        s.commit(&[snapshot("old-agent", 1, 1_000, &old)]).unwrap();
+        let asset = s.agent_asset_id("old-agent").unwrap().unwrap();
+        // Reinstalled: new agent, new machine-id, new MAC (NIC swapped), same UUID.
+        // Its metrics arrive before its inventory.
+        let new = with_package(machine("pc-7", Some("4c4c4544-0042"), "mid-new", "00:11:22:33:44:99"), "curl", "2");
+        s.commit(&[metrics("new-agent", 1, vec![sample(50_000, 3.0)])]).unwrap();
+        let provisional = s.agent_asset_id("new-agent").unwrap().unwrap();
+        assert_ne!(provisional, asset);
+        s.commit(&[snapshot("new-agent", 2, 60_000, &new)]).unwrap();
+        assert_eq!(s.agent_asset_id("new-agent").unwrap().as_deref(), Some(asset.as_str()));
+        assert!(s.asset(&provisional).unwrap().is_none());
+        let rec = s.asset(&asset).unwrap().unwrap();
+        assert_eq!(rec.meta.agent_ids, vec!["old-agent".to_owned(), "new-agent".to_owned()]);
+        let note = rec.meta.identity.last().unwrap();
+        assert_eq!(note.verdict, Verdict::Matched);
+        assert_eq!(note.keys, vec!["uuid:4c4c4544-0042".to_owned()]);
+        assert!(note.reason.contains("uuid:4c4c4544-0042"), "{}", note.reason);
+        assert_eq!(rec.inventory, Some(new));
+        // The metrics moved with it; the reinstall shows what changed.
+        let pts = s.metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(99_000), None).unwrap();
+        assert_eq!(pts, vec![(Timestamp(50_000), 3.0)]);
+        let ch = s.changes(Some(&asset), Timestamp(0), 10).unwrap();
+        assert_eq!(ch.len(), 2);
+        assert!(ch[1].changes.iter().any(|l| l.path == "software.packages"));
+        assert!(ch[1].changes.iter().any(|l| l.path == "host"));
+    }
+
+    #[test]
+    fn machine_id_clash_with_other_hardware_is_flagged_as_clone() {
+        let (_d, s) = temp_store();
+        let a = machine("vm-a", Some("aaaa-1"), "same-mid", "52:54:00:00:00:01");
+        let b = machine("vm-b", Some("bbbb-2"), "same-mid", "52:54:00:00:00:02");
+        s.commit(&[snapshot("agent-a", 1, 1_000, &a)]).unwrap();
+        s.commit(&[snapshot("agent-b", 1, 2_000, &b)]).unwrap();
+        let ida = s.agent_asset_id("agent-a").unwrap().unwrap();
+        let idb = s.agent_asset_id("agent-b").unwrap().unwrap();
+        assert_ne!(ida, idb);
+        let rb = s.asset(&idb).unwrap().unwrap();
+        assert_eq!(rb.meta.possible_clones, vec![ida.clone()]);
+        let note = rb.meta.identity.iter().find(|n| n.verdict == Verdict::PossibleClone).unwrap();
+        assert!(note.reason.contains("uuid:bbbb-2"), "{}", note.reason);
+        assert_eq!(note.keys, vec!["machine-id:same-mid".to_owned()]);
+        let ra = s.asset(&ida).unwrap().unwrap();
+        assert_eq!(ra.meta.possible_clones, vec![idb.clone()]);
+        let page = s.assets(&AssetFilter::default()).unwrap();
+        assert!(page.items.iter().all(|i| i.possible_clone));
+    }
+
+    #[test]
+    fn same_machine_id_without_hardware_keys_is_the_same_asset() {
+        let (_d, s) = temp_store();
+        let mut a = machine("ct-1", None, "mid-9", "00:00:00:00:00:00");
+        a.network.interfaces.clear();
+        s.commit(&[snapshot("x", 1, 1_000, &a)]).unwrap();
+        s.commit(&[snapshot("y", 1, 2_000, &a)]).unwrap();
+        assert_eq!(s.agent_asset_id("x").unwrap(), s.agent_asset_id("y").unwrap());
+    }
+
+    #[test]
+    fn placeholder_serials_are_not_keys() {
+        let mut inv = machine("h", Some("00000000-0000-0000-0000-000000000000"), "m", "00:11:22:33:44:55");
+        inv.hardware.system.serial = Some("To Be Filled By O.E.M.".into());
+        assert_eq!(hardware_keys(&inv), vec!["mac:00:11:22:33:44:55".to_owned(), "machine-id:m".to_owned()]);
+    }
+}

@@ -536,3 +536,98 @@ fn append_point(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn duplicate_seq_is_stored_once() {
+        let (_d, s) = temp_store();
+        let batch = metrics("ag", 5, vec![sample(10_000, 1.0), sample(20_000, 2.0)]);
+        let r = s.commit(&[batch.clone()]).unwrap();
+        assert_eq!(r, vec![Committed { agent_id: "ag".into(), highest_seq: 5, need_snapshot: false }]);
+        // Same batch again after a reconnect, and an older one: skipped.
+        let r = s
+            .commit(&[batch.clone(), metrics("ag", 4, vec![sample(5_000, 9.0)])])
+            .unwrap();
+        assert_eq!(r[0].highest_seq, 5);
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let pts = s
+            .metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(99_000), None)
+            .unwrap();
+        assert_eq!(pts, vec![(Timestamp(10_000), 1.0), (Timestamp(20_000), 2.0)]);
+    }
+
+    #[test]
+    fn one_commit_carries_many_agents() {
+        let (_d, s) = temp_store();
+        let r = s
+            .commit(&[
+                metrics("a", 1, vec![sample(10_000, 1.0)]),
+                metrics("b", 7, vec![sample(10_000, 2.0)]),
+                metrics("a", 2, vec![sample(20_000, 3.0)]),
+            ])
+            .unwrap();
+        let got: Vec<_> = r.iter().map(|c| (c.agent_id.as_str(), c.highest_seq)).collect();
+        assert_eq!(got, vec![("a", 2), ("b", 7)]);
+        assert_eq!(s.stats().unwrap().assets, 2);
+    }
+
+    #[test]
+    fn delta_that_does_not_apply_asks_for_a_snapshot() {
+        let (_d, s) = temp_store();
+        let v1 = with_package(machine("h", Some("u"), "m", "00:aa:00:00:00:01"), "curl", "1");
+        let v2 = with_package(v1.clone(), "curl", "2");
+        let v3 = with_package(v1.clone(), "curl", "3");
+        s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
+        // A delta from v2 (the agent's v1→v2 delta was lost).
+        let r = s.commit(&[delta("ag", 3, 3_000, &v2, &v3)]).unwrap();
+        assert_eq!(r[0], Committed { agent_id: "ag".into(), highest_seq: 3, need_snapshot: true });
+        // Even a delta that would apply is refused until the snapshot comes.
+        let r = s.commit(&[delta("ag", 4, 4_000, &v1, &v2)]).unwrap();
+        assert!(r[0].need_snapshot);
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v1.clone()));
+        let r = s.commit(&[snapshot("ag", 5, 5_000, &v3)]).unwrap();
+        assert!(!r[0].need_snapshot);
+        let r = s.commit(&[delta("ag", 6, 6_000, &v3, &v2)]).unwrap();
+        assert!(!r[0].need_snapshot);
+        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v2));
+    }
+
+    #[test]
+    fn chunks_close_at_the_point_limit() {
+        let (_d, s) = temp_store();
+        let samples: Vec<_> = (0..(POINTS_PER_CHUNK as i64 + 10))
+            .map(|i| sample(10_000 * (i + 1), i as f64))
+            .collect();
+        s.commit(&[metrics("ag", 1, samples)]).unwrap();
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let pts = s
+            .metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(i64::MAX), None)
+            .unwrap();
+        assert_eq!(pts.len(), POINTS_PER_CHUNK + 10);
+        let series = s.series_names(&asset).unwrap().len() as u64;
+        assert_eq!(s.stats().unwrap().chunks, 2 * series);
+        let avg = s
+            .metric(&asset, "cpu.total_percent", Timestamp(10_000), Timestamp(40_000), Some(20_000))
+            .unwrap();
+        assert_eq!(avg, vec![(Timestamp(10_000), 0.5), (Timestamp(30_000), 2.5)]);
+    }
+
+    #[test]
+    fn failed_commit_leaves_cache_consistent_with_disk() {
+        let (_d, s) = temp_store();
+        s.commit(&[metrics("ag", 1, vec![sample(10_000, 1.0)])]).unwrap();
+        // Simulate a failure after the cache was touched: clear as commit() does.
+        *s.cache() = Cache::default();
+        s.commit(&[metrics("ag", 2, vec![sample(20_000, 2.0)])]).unwrap();
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let pts = s
+            .metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(99_000), None)
+            .unwrap();
+        assert_eq!(pts.len(), 2);
+    }
+}

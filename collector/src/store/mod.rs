@@ -471,6 +471,13 @@ impl Store {
         Ok(found)
     }
 
+    /// The asset an agent's data goes to (`None` before its first record).
+    pub fn agent_asset_id(&self, agent: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(AGENT_ASSET)?;
+        Ok(t.get(agent)?.map(|v| v.value().to_owned()))
+    }
+
     /// Counts for `/metrics`.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
         let txn = self.db.begin_read()?;
@@ -501,4 +508,165 @@ pub(crate) fn next_id(
     let n = meta.get(key)?.map(|v| v.value()).unwrap_or(1);
     meta.insert(key, n + 1)?;
     Ok(n)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    fn token(id: &str, secret: u8, max_uses: Option<u32>, expires: Option<i64>) -> TokenRecord {
+        TokenRecord {
+            id: id.into(),
+            secret_sha256: [secret; 32],
+            created_at: Timestamp(0),
+            expires_at: expires.map(Timestamp),
+            max_uses,
+            uses: 0,
+            revoked: false,
+            collector_address: "collector:4433".into(),
+        }
+    }
+
+    #[test]
+    fn token_use_counts_expires_and_revokes() {
+        let (_d, s) = temp_store();
+        s.add_token(&token("t1", 1, Some(2), Some(10_000))).unwrap();
+        s.add_token(&token("t2", 2, None, None)).unwrap();
+        assert!(matches!(s.add_token(&token("t1", 3, None, None)), Err(StoreError::Exists { .. })));
+        assert_eq!(s.use_token(&[1; 32], Timestamp(5)).unwrap().uses, 1);
+        assert_eq!(s.use_token(&[1; 32], Timestamp(6)).unwrap().uses, 2);
+        assert!(matches!(s.use_token(&[1; 32], Timestamp(7)), Err(TokenUseError::UsedUp { uses: 2 })));
+        assert!(matches!(
+            s.use_token(&[2; 32], Timestamp(0)).map(|t| t.uses),
+            Ok(1)
+        ));
+        s.add_token(&token("t3", 4, None, Some(100))).unwrap();
+        assert!(matches!(
+            s.use_token(&[4; 32], Timestamp(100)),
+            Err(TokenUseError::Expired { at: Timestamp(100) })
+        ));
+        assert!(s.revoke_token("t2").unwrap());
+        assert!(!s.revoke_token("nope").unwrap());
+        assert!(matches!(s.use_token(&[2; 32], Timestamp(0)), Err(TokenUseError::Revoked)));
+        assert!(matches!(s.use_token(&[9; 32], Timestamp(0)), Err(TokenUseError::Unknown)));
+        let list = s.list_tokens().unwrap();
+        assert_eq!(list.len(), 3);
+        assert!(!format!("{:?}", list[0]).contains("1, 1, 1"));
+    }
+
+    #[test]
+    fn api_tokens_are_found_by_secret_hash() {
+        let (_d, s) = temp_store();
+        let t = ApiTokenRecord {
+            id: "k1".into(),
+            name: "ops".into(),
+            secret_sha256: [7; 32],
+            role: Role::Helpdesk,
+            created_at: Timestamp(0),
+        };
+        s.add_api_token(&t).unwrap();
+        assert_eq!(s.api_token(&[7; 32]).unwrap(), Some(t.clone()));
+        assert_eq!(s.api_token(&[8; 32]).unwrap(), None);
+        assert_eq!(s.list_api_tokens().unwrap(), vec![t]);
+    }
+
+    fn agent(id: &str) -> AgentRecord {
+        AgentRecord {
+            id: id.into(),
+            hostname: format!("{id}.example"),
+            certificate_pem: "PEM".into(),
+            cert_sha256: [0; 32],
+            enrolled_at: Timestamp(0),
+            last_seen: None,
+            agent_version: "0.1.0".into(),
+            rtt_ms: None,
+            lost_packets: 0,
+            sent_packets: 0,
+            revoked_at: None,
+            asset_id: None,
+        }
+    }
+
+    #[test]
+    fn reopened_file_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let inv = machine("web-01", Some("u-1"), "m-1", "00:11:22:33:44:55");
+        {
+            let s = Store::open(&path).unwrap();
+            s.add_agent(&agent("ag1")).unwrap();
+            s.add_token(&token("t1", 1, None, None)).unwrap();
+            s.commit(&[
+                snapshot("ag1", 1, 1_000, &inv),
+                metrics("ag1", 2, vec![sample(10_000, 5.0), sample(20_000, 6.0)]),
+                Ingest {
+                    agent_id: "ag1".into(),
+                    received_at: Timestamp(20_500),
+                    record: IngestRecord::Seen(AgentSeen {
+                        agent_version: "0.2.0".into(),
+                        rtt_ms: 1.5,
+                        lost_packets: 3,
+                        sent_packets: 100,
+                    }),
+                },
+            ])
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let a = s.asset_by_hostname("WEB-01").unwrap().unwrap();
+        assert_eq!(a.inventory.as_ref(), Some(&inv));
+        let ag = s.agent("ag1").unwrap().unwrap();
+        assert_eq!(ag.asset_id.as_deref(), Some(a.meta.id.as_str()));
+        assert_eq!((ag.agent_version.as_str(), ag.rtt_ms, ag.lost_packets), ("0.2.0", Some(1.5), 3));
+        assert_eq!(ag.last_seen, Some(Timestamp(20_500)));
+        assert_eq!(s.list_tokens().unwrap().len(), 1);
+        // Appending after reopen resumes the stored open chunk.
+        let r = s.commit(&[metrics("ag1", 3, vec![sample(30_000, 7.0)])]).unwrap();
+        assert_eq!(r[0].highest_seq, 3);
+        let pts = s
+            .metric(&a.meta.id, "cpu.total_percent", Timestamp(0), Timestamp(40_000), None)
+            .unwrap();
+        assert_eq!(
+            pts,
+            vec![(Timestamp(10_000), 5.0), (Timestamp(20_000), 6.0), (Timestamp(30_000), 7.0)]
+        );
+        assert_eq!(s.stats().unwrap().chunks, s.stats().unwrap().series);
+    }
+
+    #[test]
+    fn file_of_another_format_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        drop(Store::open(&path).unwrap());
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert(META_FORMAT, FORMAT_VERSION + 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        assert!(
+            matches!(err, OpenError::WrongFormat { found, expected, .. } if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION),
+            "{err}"
+        );
+        assert!(err.to_string().contains("format version 2"));
+    }
+
+    #[test]
+    fn revoke_agent_keeps_first_time() {
+        let (_d, s) = temp_store();
+        s.add_agent(&agent("a")).unwrap();
+        assert!(s.revoke_agent("a", Timestamp(5)).unwrap());
+        assert!(s.revoke_agent("a", Timestamp(9)).unwrap());
+        assert!(!s.revoke_agent("b", Timestamp(9)).unwrap());
+        assert_eq!(s.agent("a").unwrap().unwrap().revoked_at, Some(Timestamp(5)));
+        assert_eq!(s.list_agents().unwrap().len(), 1);
+    }
 }

@@ -514,3 +514,76 @@ mod tests {
         assert!(!glob("a*a", "a"));
     }
 }
+
+#[cfg(test)]
+mod store_tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn as_of_returns_the_inventory_before_a_change() {
+        let (_d, s) = temp_store();
+        let v1 = with_package(machine("h", Some("u"), "m", "00:aa:00:00:00:01"), "curl", "1");
+        let v2 = with_package(v1.clone(), "curl", "2");
+        let v3 = with_package(v2.clone(), "zsh", "5.9");
+        s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
+        s.commit(&[delta("ag", 2, 2_000, &v1, &v2)]).unwrap();
+        s.commit(&[delta("ag", 3, 3_000, &v2, &v3)]).unwrap();
+        let a = s.agent_asset_id("ag").unwrap().unwrap();
+        assert_eq!(s.inventory_as_of(&a, Timestamp(500)).unwrap(), None);
+        assert_eq!(s.inventory_as_of(&a, Timestamp(1_999)).unwrap(), Some(v1));
+        assert_eq!(s.inventory_as_of(&a, Timestamp(2_000)).unwrap(), Some(v2));
+        assert_eq!(s.inventory_as_of(&a, Timestamp(9_000)).unwrap(), Some(v3));
+        let ch = s.changes(Some(&a), Timestamp(1_500), 10).unwrap();
+        assert_eq!(ch.len(), 2);
+        let line = &ch[0].changes[0];
+        assert_eq!((line.path.as_str(), line.action), ("software.packages", Action::Changed));
+        assert_eq!(line.before.as_ref().unwrap()["version"], "1");
+        assert_eq!(line.after.as_ref().unwrap()["version"], "2");
+        assert_eq!(ch[1].changes[0].action, Action::Added);
+        assert_eq!(s.changes(None, Timestamp(0), 2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn software_index_follows_upgrade_and_removal() {
+        let (_d, s) = temp_store();
+        let a1 = with_package(machine("a", Some("ua"), "ma", "00:aa:00:00:00:01"), "openssl", "3.0.11");
+        let b1 = with_package(machine("b", Some("ub"), "mb", "00:aa:00:00:00:02"), "openssl", "3.0.11");
+        let b1 = with_package(b1, "openssh-server", "9.2");
+        s.commit(&[snapshot("a", 1, 1_000, &a1), snapshot("b", 1, 1_000, &b1)]).unwrap();
+        let r = s.software("openssl").unwrap();
+        assert_eq!(r.packages.len(), 1);
+        assert_eq!(r.packages[0].versions[0].count, 2);
+        // a upgrades, b removes openssl.
+        let a2 = with_package(a1.clone(), "openssl", "3.0.15");
+        let mut b2 = b1.clone();
+        b2.software.packages.retain(|p| p.name != "openssl");
+        s.commit(&[delta("a", 2, 2_000, &a1, &a2), delta("b", 2, 2_000, &b1, &b2)]).unwrap();
+        let r = s.software("openssl").unwrap();
+        assert_eq!(r.packages[0].assets, 1);
+        assert_eq!(r.packages[0].versions.len(), 1);
+        assert_eq!(r.packages[0].versions[0].version, "3.0.15");
+        assert_eq!(r.packages[0].versions[0].assets[0].hostname, "a");
+        let r = s.software("openss*").unwrap();
+        let names: Vec<_> = r.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["openssh-server", "openssl"]);
+        // Filters: software with a version range, host name glob, OS, paging.
+        let f = AssetFilter {
+            software: Some("openssl".into()),
+            version_min: Some("3.0.12".into()),
+            ..AssetFilter::default()
+        };
+        assert_eq!(s.assets(&f).unwrap().total, 1);
+        let f = AssetFilter { hostname: Some("B*".into()), os: Some("debian".into()), ..AssetFilter::default() };
+        let page = s.assets(&f).unwrap();
+        assert_eq!(page.items.iter().map(|i| i.hostname.as_str()).collect::<Vec<_>>(), vec!["b"]);
+        let f = AssetFilter { limit: 1, ..AssetFilter::default() };
+        let page = s.assets(&f).unwrap();
+        assert_eq!((page.items.len(), page.total, page.next_offset), (1, 2, Some(1)));
+        let f = AssetFilter { seen_before: Some(Timestamp(1_500)), ..AssetFilter::default() };
+        assert_eq!(s.assets(&f).unwrap().total, 0);
+        assert!(s.set_tags(&s.agent_asset_id("a").unwrap().unwrap(), &["lab".into()]).unwrap());
+        let f = AssetFilter { tag: Some("lab".into()), ..AssetFilter::default() };
+        assert_eq!(s.assets(&f).unwrap().items[0].hostname, "a");
+    }
+}
