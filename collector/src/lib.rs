@@ -2,6 +2,10 @@
 //! QUIC, keeps them in redb with their full history, and answers questions.
 //!
 //! # Layout
+//! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
 //! - [`store`]: the redb store: schema, group commit, queries.
+//! - [`tls`]: the QUIC/TLS server configuration and the peer's agent id.
 
+pub mod pki;
 pub mod store;
+pub mod tls;
