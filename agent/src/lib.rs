@@ -10,9 +10,13 @@
 //! - [`metrics`]: the health sampler.
 //! - [`config`]: the agent's configuration file.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
+//! - [`identity`]: the agent's key pair and certificate, made at enrollment and kept on disk.
+//! - [`tls`]: the QUIC/TLS client configurations for enrollment and for data.
 
 pub mod config;
+pub mod identity;
 pub mod inventory;
 pub mod metrics;
 pub mod root;
 pub mod summary;
+pub mod tls;
