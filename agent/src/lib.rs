@@ -11,8 +11,11 @@
 //! - [`config`]: the agent's configuration file.
 //! - [`outbox`]: records waiting for the collector's acknowledgement.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
+//! - [`identity`]: the agent's key pair and certificate, made at enrollment and kept on disk.
+//! - [`tls`]: the QUIC/TLS client configurations for enrollment and for data.
 
 pub mod config;
+pub mod identity;
 pub mod inventory;
 pub mod metrics;
 pub mod outbox;
@@ -20,3 +23,4 @@ pub mod root;
 pub mod summary;
 pub mod uplink;
 pub mod watch;
+pub mod tls;

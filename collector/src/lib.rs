@@ -3,9 +3,13 @@
 //!
 //! # Layout
 //! - [`config`]: the collector's configuration file.
+//! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
 //! - [`store`]: the redb store: schema, group commit, queries.
 //! - [`telemetry`]: the collector's own health for `/metrics`.
+//! - [`tls`]: the QUIC/TLS server configuration and the peer's agent id.
 
 pub mod config;
+pub mod pki;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,325 @@
+//! The agent's identity: its key pair and the certificate the collector signed.
+//!
+//! The agent makes its own key pair at enrollment and sends only a
+//! certificate request: the private key never leaves this host. The key is
+//! written with mode 0600 through a temporary file and a rename, and a key
+//! file that group or others can read is refused, not used.
+//!
+//! Files in the state directory: `ca.pem` (the collector's CA), `agent.pem`
+//! (this agent's certificate), `agent-key.pem` (its key) and `agent-id`.
+//! `agent-id` is written last: it marks a complete enrollment, so an
+//! enrollment interrupted half-way reads as "not enrolled" and can be redone.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// File name of the collector CA certificate in the state directory.
+pub const CA_FILE: &str = "ca.pem";
+/// File name of the agent certificate.
+pub const CERT_FILE: &str = "agent.pem";
+/// File name of the agent private key.
+pub const KEY_FILE: &str = "agent-key.pem";
+/// File name of the agent id; its presence marks a complete enrollment.
+pub const ID_FILE: &str = "agent-id";
+
+/// What went wrong making, loading or saving the agent identity.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The key file can be read by group or others.
+    #[error(
+        "{} is readable by group or others (mode {mode:o}); the key must stay private: run `chmod 600 {}`",
+        path.display(), path.display()
+    )]
+    KeyTooOpen {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A stored file does not hold what it should.
+    #[error("{}: {reason}; enroll again with a new token", path.display())]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Making the key pair or the certificate request failed.
+    #[error("could not make the key pair and certificate request: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+/// Makes a fresh key pair and a certificate request for it.
+///
+/// Returns the private key in PEM (to keep) and the request in DER (to send).
+/// `hostname` only decorates the request: the collector chooses the identity.
+pub fn new_key_and_csr(hostname: &str) -> Result<(String, Vec<u8>), IdentityError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, hostname);
+    params.distinguished_name = dn;
+    let csr = params.serialize_request(&key)?;
+    Ok((key.serialize_pem(), csr.der().to_vec()))
+}
+
+/// An enrolled agent's identity, as stored in its state directory.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AgentIdentity {
+    /// The id the collector gave this agent (also inside the certificate).
+    pub agent_id: String,
+    /// This agent's certificate, PEM.
+    pub certificate_pem: String,
+    /// This agent's private key, PEM.
+    pub key_pem: String,
+    /// The collector's CA certificate, PEM.
+    pub ca_pem: String,
+}
+
+impl fmt::Debug for AgentIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentIdentity")
+            .field("agent_id", &self.agent_id)
+            .field("certificate_pem", &format_args!("<{} bytes>", self.certificate_pem.len()))
+            .field("key_pem", &"<redacted>")
+            .field("ca_pem", &format_args!("<{} bytes>", self.ca_pem.len()))
+            .finish()
+    }
+}
+
+impl AgentIdentity {
+    /// Loads the identity from `state_dir`; `None` when the agent is not enrolled.
+    pub fn load(state_dir: &Path) -> Result<Option<AgentIdentity>, IdentityError> {
+        let id_path = state_dir.join(ID_FILE);
+        if !id_path.try_exists().map_err(io_err(&id_path))? {
+            return Ok(None);
+        }
+        let key_path = state_dir.join(KEY_FILE);
+        check_private(&key_path)?;
+        let agent_id = read(&id_path)?.trim().to_owned();
+        if agent_id.is_empty() {
+            return Err(bad(&id_path, "empty agent id"));
+        }
+        let key_pem = read(&key_path)?;
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+            .map_err(|e| bad(&key_path, &format!("no private key: {e}")))?;
+        let cert_path = state_dir.join(CERT_FILE);
+        let certificate_pem = read(&cert_path)?;
+        CertificateDer::from_pem_slice(certificate_pem.as_bytes())
+            .map_err(|e| bad(&cert_path, &format!("no certificate: {e}")))?;
+        let ca_path = state_dir.join(CA_FILE);
+        let ca_pem = read(&ca_path)?;
+        CertificateDer::from_pem_slice(ca_pem.as_bytes())
+            .map_err(|e| bad(&ca_path, &format!("no certificate: {e}")))?;
+        Ok(Some(AgentIdentity {
+            agent_id,
+            certificate_pem,
+            key_pem,
+            ca_pem,
+        }))
+    }
+
+    /// Stores the identity in `state_dir` (created with mode 0700 if missing).
+    pub fn save(&self, state_dir: &Path) -> Result<(), IdentityError> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(state_dir).map_err(io_err(state_dir))?;
+        // The id goes last: until it exists, the state reads as not enrolled.
+        let id_path = state_dir.join(ID_FILE);
+        let _ = fs::remove_file(&id_path);
+        write_atomic(&state_dir.join(KEY_FILE), self.key_pem.as_bytes(), 0o600)?;
+        write_atomic(&state_dir.join(CERT_FILE), self.certificate_pem.as_bytes(), 0o644)?;
+        write_atomic(&state_dir.join(CA_FILE), self.ca_pem.as_bytes(), 0o644)?;
+        write_atomic(&id_path, format!("{}\n", self.agent_id).as_bytes(), 0o644)
+    }
+}
+
+fn bad(path: &Path, reason: &str) -> IdentityError {
+    IdentityError::BadFile {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> IdentityError + '_ {
+    move |source| IdentityError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn read(path: &Path) -> Result<String, IdentityError> {
+    fs::read_to_string(path).map_err(io_err(path))
+}
+
+/// Refuses a key file that group or others may read.
+fn check_private(path: &Path) -> Result<(), IdentityError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(path).map_err(io_err(path))?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(IdentityError::KeyTooOpen {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file created with `mode`, so
+/// readers see the old content or the new, and a key is never briefly open.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IdentityError> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> AgentIdentity {
+        let (key_pem, _) = new_key_and_csr("host-1").unwrap();
+        let key = KeyPair::from_pem(&key_pem).unwrap();
+        let cert = CertificateParams::new(vec!["x.example".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        AgentIdentity {
+            agent_id: "ag-0123456789abcdef".into(),
+            certificate_pem: cert.pem(),
+            key_pem,
+            ca_pem: cert.pem(),
+        }
+    }
+
+    #[test]
+    fn csr_carries_the_new_public_key() {
+        let (key_pem, csr) = new_key_and_csr("host-1").unwrap();
+        let key = KeyPair::from_pem(&key_pem).unwrap();
+        let der = rustls_pki_types::CertificateSigningRequestDer::from(csr.as_slice());
+        let parsed = rcgen::CertificateSigningRequestParams::from_der(&der).unwrap();
+        use rcgen::PublicKeyData as _;
+        assert_eq!(parsed.public_key.der_bytes(), key.der_bytes());
+        assert!(!String::from_utf8_lossy(&csr).contains("PRIVATE"));
+    }
+
+    #[test]
+    fn not_enrolled_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(AgentIdentity::load(&dir.path().join("missing")).unwrap().is_none());
+        assert!(AgentIdentity::load(dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn save_then_load_round_trips_with_private_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let identity = sample();
+        identity.save(&state).unwrap();
+        assert_eq!(AgentIdentity::load(&state).unwrap(), Some(identity.clone()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&state), 0o700);
+            assert_eq!(mode(&state.join(KEY_FILE)), 0o600);
+        }
+        // Saving again replaces the files in place.
+        let renewed = AgentIdentity {
+            agent_id: "ag-ffffffffffffffff".into(),
+            ..identity
+        };
+        renewed.save(&state).unwrap();
+        assert_eq!(AgentIdentity::load(&state).unwrap(), Some(renewed));
+        let leftovers: Vec<_> = fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        sample().save(dir.path()).unwrap();
+        let key = dir.path().join(KEY_FILE);
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = AgentIdentity::load(dir.path()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("chmod 600"), "{text}");
+        assert!(text.contains(&key.display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn interrupted_enrollment_reads_as_not_enrolled() {
+        let dir = tempfile::tempdir().unwrap();
+        sample().save(dir.path()).unwrap();
+        fs::remove_file(dir.path().join(ID_FILE)).unwrap();
+        assert!(AgentIdentity::load(dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn damaged_certificate_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        sample().save(dir.path()).unwrap();
+        fs::write(dir.path().join(CERT_FILE), "garbage").unwrap();
+        let err = AgentIdentity::load(dir.path()).unwrap_err();
+        assert!(err.to_string().contains(CERT_FILE), "{err}");
+    }
+
+    #[test]
+    fn debug_redacts_the_key() {
+        let identity = sample();
+        let shown = format!("{identity:?}");
+        assert!(shown.contains("<redacted>"));
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        assert!(shown.contains("ag-0123456789abcdef"));
+    }
+}
