@@ -59,14 +59,20 @@ fn collector_address(config: &AgentConfig) -> anyhow::Result<String> {
         return Ok(address.clone());
     }
     let path = config.state_dir.join("collector-address");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("no collector address in the configuration and none in {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no collector address in the configuration and none in {}",
+            path.display()
+        )
+    })?;
     Ok(text.trim().to_owned())
 }
 
 async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
     let root = Root::new(&config.root);
-    let hostname = root.value("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown".into());
+    let hostname = root
+        .value("/proc/sys/kernel/hostname")
+        .unwrap_or_else(|| "unknown".into());
     let identity = identity(&config, &hostname).await?;
     let address = collector_address(&config)?;
     let (addr, server_name) = enroll::resolve(&address).await?;
@@ -82,11 +88,19 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
     let shared = Shared::new(Outbox::new(0), intervals);
     tracing::info!(agent = %identity.agent_id, collector = %address, "agent running");
 
-    let target = Target { address: addr, server_name, client_config };
+    let target = Target {
+        address: addr,
+        server_name,
+        client_config,
+    };
     tokio::spawn(uplink::run(endpoint.clone(), target, shared.clone()));
     tokio::spawn(heartbeats(shared.clone()));
     tokio::spawn(metrics(root.clone(), config.top_processes, shared.clone()));
-    let inventories = tokio::spawn(inventories(root, config.watch_package_database, shared.clone()));
+    let inventories = tokio::spawn(inventories(
+        root,
+        config.watch_package_database,
+        shared.clone(),
+    ));
 
     tokio::select! {
         _ = shutdown_signal() => tracing::info!("stopping"),
@@ -102,7 +116,9 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}
@@ -137,12 +153,24 @@ async fn inventories(root: Root, watch_db: bool, shared: Arc<Shared>) -> anyhow:
                 let delta = diff::diff(previous, &inventory);
                 if !delta.is_empty() {
                     tracing::info!(changes = delta.changes.len(), "inventory changed");
-                    shared.send(|seq| Message::InventoryDelta(InventoryDelta { seq, taken_at, delta }))?;
+                    shared.send(|seq| {
+                        Message::InventoryDelta(InventoryDelta {
+                            seq,
+                            taken_at,
+                            delta,
+                        })
+                    })?;
                 }
             }
             _ => {
                 let snapshot = inventory.clone();
-                shared.send(|seq| Message::InventorySnapshot(InventorySnapshot { seq, taken_at, inventory: snapshot }))?;
+                shared.send(|seq| {
+                    Message::InventorySnapshot(InventorySnapshot {
+                        seq,
+                        taken_at,
+                        inventory: snapshot,
+                    })
+                })?;
             }
         }
         last = Some(inventory);
@@ -179,7 +207,12 @@ async fn metrics(root: Root, top: usize, shared: Arc<Shared>) {
         let period = intervals.borrow_and_update().metrics;
         tokio::time::sleep(period).await;
         let sample = sampler.sample();
-        if let Err(err) = shared.send(|seq| Message::MetricBatch(MetricBatch { seq, samples: vec![sample] })) {
+        if let Err(err) = shared.send(|seq| {
+            Message::MetricBatch(MetricBatch {
+                seq,
+                samples: vec![sample],
+            })
+        }) {
             tracing::error!(error = %format!("{err:#}"), "dropping a health sample");
         }
     }
@@ -190,15 +223,28 @@ async fn heartbeats(shared: Arc<Shared>) {
     loop {
         let period = intervals.borrow_and_update().heartbeat;
         tokio::time::sleep(period).await;
-        let _ = shared.send(|seq| Message::Heartbeat(Heartbeat { seq, at: Timestamp::now() }));
+        let _ = shared.send(|seq| {
+            Message::Heartbeat(Heartbeat {
+                seq,
+                at: Timestamp::now(),
+            })
+        });
     }
 }
 
 /// Used by `enroll --token`: enroll now, print who we are.
-pub fn enroll_now(config: &AgentConfig, token: &str, state_dir: &Path) -> anyhow::Result<AgentIdentity> {
+pub fn enroll_now(
+    config: &AgentConfig,
+    token: &str,
+    state_dir: &Path,
+) -> anyhow::Result<AgentIdentity> {
     let token = EnrollmentToken::decode(token).context("the enrollment token")?;
     let root = Root::new(&config.root);
-    let hostname = root.value("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown".into());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let hostname = root
+        .value("/proc/sys/kernel/hostname")
+        .unwrap_or_else(|| "unknown".into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(enroll::enroll(&token, state_dir, &hostname))
 }

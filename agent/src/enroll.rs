@@ -23,7 +23,12 @@ pub fn split_address(address: &str) -> anyhow::Result<(String, u16)> {
     let port = port
         .parse()
         .with_context(|| format!("collector address {address:?} has a bad port"))?;
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_owned(), port))
+    Ok((
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port,
+    ))
 }
 
 /// Resolves a collector address.
@@ -39,7 +44,11 @@ pub async fn resolve(address: &str) -> anyhow::Result<(SocketAddr, String)> {
 
 /// Enrolls with the collector named in `token` and saves the identity in
 /// `state_dir`.
-pub async fn enroll(token: &EnrollmentToken, state_dir: &Path, hostname: &str) -> anyhow::Result<AgentIdentity> {
+pub async fn enroll(
+    token: &EnrollmentToken,
+    state_dir: &Path,
+    hostname: &str,
+) -> anyhow::Result<AgentIdentity> {
     let (key_pem, csr_der) = identity::new_key_and_csr(hostname)?;
     let (addr, server_name) = resolve(&token.address).await?;
     let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
@@ -59,13 +68,18 @@ pub async fn enroll(token: &EnrollmentToken, state_dir: &Path, hostname: &str) -
         };
         send.write_all(&proto::encode(&request.into())?).await?;
         send.finish()?;
-        let bytes = recv.read_to_end(1 << 20).await.context("reading the collector's answer")?;
+        let bytes = recv
+            .read_to_end(1 << 20)
+            .await
+            .context("reading the collector's answer")?;
         connection.close(0u32.into(), b"enrolled");
         let mut frames = FrameReader::new();
         frames.push(&bytes);
         match frames.next_message()? {
             Some(Message::EnrollResponse(resp)) => Ok(resp),
-            Some(Message::Refused(r)) => bail!("the collector refused the enrollment: {}", r.reason),
+            Some(Message::Refused(r)) => {
+                bail!("the collector refused the enrollment: {}", r.reason)
+            }
             Some(other) => bail!("unexpected answer to enrollment: {}", other.name()),
             None => bail!("the collector closed the connection without an answer"),
         }
@@ -92,7 +106,10 @@ mod tests {
 
     #[test]
     fn addresses_split_into_host_and_port() {
-        assert_eq!(split_address("collector.example:4433").unwrap(), ("collector.example".into(), 4433));
+        assert_eq!(
+            split_address("collector.example:4433").unwrap(),
+            ("collector.example".into(), 4433)
+        );
         assert_eq!(split_address("[::1]:4433").unwrap(), ("::1".into(), 4433));
         assert!(split_address("collector").is_err());
         assert!(split_address("collector:http").is_err());

@@ -9,18 +9,22 @@
 //! - [`inventory`]: one source per part of the inventory.
 //! - [`metrics`]: the health sampler.
 //! - [`config`]: the agent's configuration file.
+//! - [`daemon`]: `atalaya-agent run`: inventory, samples and heartbeats sent through the uplink.
+//! - [`enroll`]: trading an enrollment token for a certificate.
 //! - [`outbox`]: records waiting for the collector's acknowledgement.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
 //! - [`identity`]: the agent's key pair and certificate, made at enrollment and kept on disk.
 //! - [`tls`]: the QUIC/TLS client configurations for enrollment and for data.
 
 pub mod config;
+pub mod daemon;
+pub mod enroll;
 pub mod identity;
 pub mod inventory;
 pub mod metrics;
 pub mod outbox;
 pub mod root;
 pub mod summary;
+pub mod tls;
 pub mod uplink;
 pub mod watch;
-pub mod tls;

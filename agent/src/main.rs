@@ -59,6 +59,24 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Run the agent: enroll if needed, then stream inventory and health to the collector.
+    Run {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Enroll with a collector: make a key, get a certificate for it.
+    Enroll {
+        /// The token from `atalaya-collector token create`.
+        #[arg(long)]
+        token: String,
+        /// Take the state directory from this configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where to keep the identity (overrides the configuration).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// Check an agent configuration file; every error is listed, with its line.
     CheckConfig {
         /// The file to check.
@@ -155,6 +173,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run { config } => {
+            let config = load(config.as_ref())?;
+            init_logging(config.log_level);
+            atalaya_agent::daemon::run(config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Enroll {
+            token,
+            config,
+            state_dir,
+        } => {
+            let config = load(config.as_ref())?;
+            init_logging(config.log_level);
+            let state_dir = state_dir.unwrap_or_else(|| config.state_dir.clone());
+            let identity = atalaya_agent::daemon::enroll_now(&config, &token, &state_dir)?;
+            println!(
+                "enrolled as {} (identity in {})",
+                identity.agent_id,
+                state_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -177,6 +217,15 @@ fn load(config: Option<&PathBuf>) -> anyhow::Result<AgentConfig> {
         || Ok(AgentConfig::default()),
         |path| AgentConfig::load(path),
     )
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
 }
 
 fn ms(d: Duration) -> f64 {

@@ -4,12 +4,14 @@
 //! # Layout
 //! - [`config`]: the collector's configuration file.
 //! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
+//! - [`server`]: the QUIC endpoint: enrollment and agents' data sessions.
 //! - [`store`]: the redb store: schema, group commit, queries.
 //! - [`telemetry`]: the collector's own health for `/metrics`.
 //! - [`tls`]: the QUIC/TLS server configuration and the peer's agent id.
 
 pub mod config;
 pub mod pki;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -53,14 +53,21 @@ impl Committer {
     /// Queues a record; the outcome arrives on `reply` after the commit.
     pub fn submit(&self, item: Ingest, reply: &mpsc::UnboundedSender<Outcome>) -> bool {
         self.telemetry.queue_depth.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(Job { item, reply: reply.clone() }).is_ok()
+        self.tx
+            .send(Job {
+                item,
+                reply: reply.clone(),
+            })
+            .is_ok()
     }
 }
 
 async fn run(store: Arc<Store>, telemetry: Arc<Telemetry>, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        telemetry.queue_depth.fetch_sub(jobs.len() as u64, Ordering::Relaxed);
+        telemetry
+            .queue_depth
+            .fetch_sub(jobs.len() as u64, Ordering::Relaxed);
         let mut replies: Vec<(String, mpsc::UnboundedSender<Outcome>)> = Vec::new();
         let mut items = Vec::with_capacity(jobs.len());
         let mut points = 0u64;
@@ -72,7 +79,10 @@ async fn run(store: Arc<Store>, telemetry: Arc<Telemetry>, mut rx: mpsc::Unbound
             if !matches!(job.item.record, IngestRecord::Seen(_)) {
                 records += 1;
             }
-            if !replies.iter().any(|(id, r)| *id == job.item.agent_id && r.same_channel(&job.reply)) {
+            if !replies
+                .iter()
+                .any(|(id, r)| *id == job.item.agent_id && r.same_channel(&job.reply))
+            {
                 replies.push((job.item.agent_id.clone(), job.reply));
             }
             items.push(job.item);
@@ -93,7 +103,11 @@ async fn run(store: Arc<Store>, telemetry: Arc<Telemetry>, mut rx: mpsc::Unbound
                 }
             }
             Ok(Err(err)) => fail(&telemetry, &replies, format!("storing failed: {err}")),
-            Err(err) => fail(&telemetry, &replies, format!("the store task failed: {err}")),
+            Err(err) => fail(
+                &telemetry,
+                &replies,
+                format!("the store task failed: {err}"),
+            ),
         }
     }
 }

@@ -49,7 +49,10 @@ async fn exchange(hub: &Hub, connection: &Connection) -> Result<String, String> 
     frames.push(&bytes);
     let reply = match frames.next_message() {
         Ok(Some(Message::EnrollRequest(req))) => decide(hub, req).await,
-        Ok(Some(other)) => Err(format!("expected an enrollment request, got {}", other.name())),
+        Ok(Some(other)) => Err(format!(
+            "expected an enrollment request, got {}",
+            other.name()
+        )),
         Ok(None) => Err("incomplete enrollment request".to_owned()),
         Err(e) => Err(format!("bad enrollment request: {e}")),
     };
@@ -58,7 +61,12 @@ async fn exchange(hub: &Hub, connection: &Connection) -> Result<String, String> 
             let id = resp.agent_id.clone();
             (Message::EnrollResponse(resp), Ok(id))
         }
-        Err(reason) => (Message::Refused(Refused { reason: reason.clone() }), Err(reason)),
+        Err(reason) => (
+            Message::Refused(Refused {
+                reason: reason.clone(),
+            }),
+            Err(reason),
+        ),
     };
     let frame = proto::encode(&message).map_err(|e| e.to_string())?;
     send.write_all(&frame).await.map_err(|e| e.to_string())?;
@@ -68,7 +76,10 @@ async fn exchange(hub: &Hub, connection: &Connection) -> Result<String, String> 
     outcome
 }
 
-async fn decide(hub: &Hub, req: atalaya_common::proto::EnrollRequest) -> Result<EnrollResponse, String> {
+async fn decide(
+    hub: &Hub,
+    req: atalaya_common::proto::EnrollRequest,
+) -> Result<EnrollResponse, String> {
     let now = Timestamp::now();
     let hash = secret_sha256(&req.token_secret);
     let store = hub.store.clone();
@@ -77,9 +88,17 @@ async fn decide(hub: &Hub, req: atalaya_common::proto::EnrollRequest) -> Result<
         .map_err(|e| e.to_string())?;
     match token {
         Ok(_) => {}
-        Err(TokenUseError::Unknown) => return Err("the enrollment token is not known to this collector".into()),
-        Err(TokenUseError::Expired { at }) => return Err(format!("the enrollment token expired at {at}")),
-        Err(TokenUseError::UsedUp { uses }) => return Err(format!("the enrollment token was already used {uses} times, its limit")),
+        Err(TokenUseError::Unknown) => {
+            return Err("the enrollment token is not known to this collector".into());
+        }
+        Err(TokenUseError::Expired { at }) => {
+            return Err(format!("the enrollment token expired at {at}"));
+        }
+        Err(TokenUseError::UsedUp { uses }) => {
+            return Err(format!(
+                "the enrollment token was already used {uses} times, its limit"
+            ));
+        }
         Err(TokenUseError::Revoked) => return Err("the enrollment token was revoked".into()),
         Err(e) => return Err(format!("the collector could not check the token: {e}")),
     }
@@ -88,7 +107,12 @@ async fn decide(hub: &Hub, req: atalaya_common::proto::EnrollRequest) -> Result<
         .ca
         .sign_agent_csr(&req.csr_der, &agent_id, hub.config.certificate_validity)
         .map_err(|e| format!("the certificate request was refused: {e}"))?;
-    let cert_sha256 = pki::pem_sha256(&certificate_pem).unwrap_or([0; 32]);
+    let der = {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(certificate_pem.as_bytes())
+            .map_err(|e| format!("the signed certificate does not read back: {e}"))?
+    };
+    let cert_sha256 = pki::cert_sha256(&der);
     let record = AgentRecord {
         id: agent_id.clone(),
         hostname: req.hostname.clone(),
@@ -108,5 +132,9 @@ async fn decide(hub: &Hub, req: atalaya_common::proto::EnrollRequest) -> Result<
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("the collector could not record the agent: {e}"))?;
-    Ok(EnrollResponse { agent_id, certificate_pem, ca_pem: hub.ca.cert_pem().to_owned() })
+    Ok(EnrollResponse {
+        agent_id,
+        certificate_pem,
+        ca_pem: hub.ca.cert_pem().to_owned(),
+    })
 }

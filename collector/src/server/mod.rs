@@ -166,7 +166,10 @@ impl Server {
                         None => {
                             tracing::warn!(%remote, "data connection without a client certificate refused");
                             hub.telemetry.refuse("no_certificate");
-                            connection.close(close_code::REFUSED, b"a client certificate signed by this collector is required");
+                            connection.close(
+                                close_code::REFUSED,
+                                b"a client certificate signed by this collector is required",
+                            );
                         }
                     },
                     _ => {

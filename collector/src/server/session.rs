@@ -43,9 +43,30 @@ pub async fn run(hub: Arc<Hub>, connection: Connection, agent_id: String) {
     let telemetry = hub.telemetry.clone();
     match hub.store.agent(&agent_id) {
         Ok(Some(agent)) if agent.revoked_at.is_none() => {}
-        Ok(Some(_)) => return refuse(&hub, &connection, "revoked", "this agent's certificate was revoked"),
-        Ok(None) => return refuse(&hub, &connection, "unknown_agent", "this agent is not enrolled here"),
-        Err(err) => return refuse(&hub, &connection, "store_error", &format!("store unavailable: {err}")),
+        Ok(Some(_)) => {
+            return refuse(
+                &hub,
+                &connection,
+                "revoked",
+                "this agent's certificate was revoked",
+            );
+        }
+        Ok(None) => {
+            return refuse(
+                &hub,
+                &connection,
+                "unknown_agent",
+                "this agent is not enrolled here",
+            );
+        }
+        Err(err) => {
+            return refuse(
+                &hub,
+                &connection,
+                "store_error",
+                &format!("store unavailable: {err}"),
+            );
+        }
     }
     telemetry.connected_agents.fetch_add(1, Ordering::Relaxed);
     hub.connections.insert(&agent_id, connection.clone());
@@ -85,11 +106,16 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         .map_err(|e| SessionError::Connection(e.to_string()))?;
     let mut frames = FrameReader::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let hello = tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut recv, &mut frames, &mut buf))
-        .await
-        .map_err(|_| SessionError::Protocol("no Hello within 10 s".into()))??;
+    let hello = tokio::time::timeout(
+        HELLO_TIMEOUT,
+        next_message(&mut recv, &mut frames, &mut buf),
+    )
+    .await
+    .map_err(|_| SessionError::Protocol("no Hello within 10 s".into()))??;
     let Some(Message::Hello(hello)) = hello else {
-        return Err(SessionError::Protocol("the first message must be Hello".into()));
+        return Err(SessionError::Protocol(
+            "the first message must be Hello".into(),
+        ));
     };
     tracing::info!(agent = %agent_id, version = %hello.agent_version, last_acked = hello.last_acked, remote = %connection.remote_address(), "agent connected");
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
@@ -114,7 +140,11 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                     )));
                 }
             };
-            let item = Ingest { agent_id: agent_id.to_owned(), received_at: Timestamp::now(), record };
+            let item = Ingest {
+                agent_id: agent_id.to_owned(),
+                received_at: Timestamp::now(),
+                record,
+            };
             if !hub.committer.submit(item, &ack_tx) {
                 return Err(SessionError::Store("the collector is shutting down".into()));
             }
@@ -131,16 +161,28 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
 }
 
 /// Stores when the agent was last seen and how its connection fares.
-fn seen(hub: &Hub, connection: &Connection, agent_id: &str, version: &str, reply: &mpsc::UnboundedSender<Outcome>) {
+fn seen(
+    hub: &Hub,
+    connection: &Connection,
+    agent_id: &str,
+    version: &str,
+    reply: &mpsc::UnboundedSender<Outcome>,
+) {
     let stats = connection.stats();
     let record = IngestRecord::Seen(AgentSeen {
-        at: Timestamp::now(),
         agent_version: version.to_owned(),
-        rtt_ms: u32::try_from(stats.path.rtt.as_millis()).unwrap_or(u32::MAX),
+        rtt_ms: stats.path.rtt.as_secs_f64() * 1000.0,
         lost_packets: stats.path.lost_packets,
         sent_packets: stats.path.sent_packets,
     });
-    hub.committer.submit(Ingest { agent_id: agent_id.to_owned(), received_at: Timestamp::now(), record }, reply);
+    hub.committer.submit(
+        Ingest {
+            agent_id: agent_id.to_owned(),
+            received_at: Timestamp::now(),
+            record,
+        },
+        reply,
+    );
 }
 
 /// The next message, `None` when the agent finished the stream cleanly.
@@ -153,7 +195,11 @@ async fn next_message(
         if let Some(message) = frames.next_message()? {
             return Ok(Some(message));
         }
-        match recv.read(buf).await.map_err(|e| SessionError::Connection(e.to_string()))? {
+        match recv
+            .read(buf)
+            .await
+            .map_err(|e| SessionError::Connection(e.to_string()))?
+        {
             Some(n) => frames.push(&buf[..n]),
             None if frames.buffered() == 0 => return Ok(None),
             None => return Err(SessionError::Protocol("stream ended inside a frame".into())),
@@ -183,13 +229,22 @@ async fn write_acks(
                     snapshot |= c.need_snapshot;
                 }
                 Outcome::Failed(why) => {
-                    let _ = send_message(&mut send, Refused { reason: why.clone() }.into()).await;
+                    let _ = send_message(
+                        &mut send,
+                        Refused {
+                            reason: why.clone(),
+                        }
+                        .into(),
+                    )
+                    .await;
                     return Err(SessionError::Store(why));
                 }
             }
         }
         if snapshot {
-            let req = SnapshotRequest { reason: "an inventory delta did not fit the stored inventory".into() };
+            let req = SnapshotRequest {
+                reason: "an inventory delta did not fit the stored inventory".into(),
+            };
             send_message(&mut send, req.into()).await?;
         }
         if highest > 0 {

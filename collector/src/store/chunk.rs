@@ -40,7 +40,9 @@ pub enum ChunkError {
     #[error("chunk corrupt at point {0}: decimal delta from a non-decimal value")]
     NotDecimal(usize),
     /// A value window that does not fit in 64 bits.
-    #[error("chunk corrupt at point {point}: {leading} leading zeros + {meaningful} meaningful bits exceed 64")]
+    #[error(
+        "chunk corrupt at point {point}: {leading} leading zeros + {meaningful} meaningful bits exceed 64"
+    )]
     BadWindow {
         /// Index of the point.
         point: usize,
@@ -380,8 +382,7 @@ mod tests {
 
     fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
         a.len() == b.len()
-            && a
-                .iter()
+            && a.iter()
                 .zip(b)
                 .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
     }
@@ -412,7 +413,9 @@ mod tests {
 
     #[test]
     fn resume_continues_the_same_stream() {
-        let points: Vec<_> = (0..30).map(|i| (i * 10_000 + i % 3, i as f64 * 1.5)).collect();
+        let points: Vec<_> = (0..30)
+            .map(|i| (i * 10_000 + i % 3, i as f64 * 1.5))
+            .collect();
         let mut e = Encoder::new();
         for &(t, v) in &points[..10] {
             e.push(t, v);
@@ -438,7 +441,14 @@ mod tests {
         // Under two bytes a point (a plain XOR needs ~6).
         assert!(bytes.len() < 2 * points.len(), "{}", bytes.len());
         // Negative zero and huge values stay exact.
-        let odd = [(0, -0.0), (1, 0.0), (2, 1e300), (3, -1e-300), (4, f64::NAN), (5, 3.0)];
+        let odd = [
+            (0, -0.0),
+            (1, 0.0),
+            (2, 1e300),
+            (3, -1e-300),
+            (4, f64::NAN),
+            (5, 3.0),
+        ];
         assert!(same(&decode(&encode(&odd)).unwrap(), &odd));
     }
 

@@ -1,0 +1,134 @@
+//! `atalaya-collector demo`: a collector and an agent for this machine,
+//! on loopback, in a local folder, with nothing to configure. It prints
+//! where to look and what to try.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use atalaya_common::model::Timestamp;
+use atalaya_common::token::{EnrollmentToken, secret_sha256};
+
+use crate::config::CollectorConfig;
+use crate::run::{self, Running};
+use crate::store::TokenRecord;
+
+/// The agent binary: beside this one (both come from one `cargo build`).
+fn agent_binary() -> anyhow::Result<PathBuf> {
+    let path = std::env::current_exe()?.with_file_name("atalaya-agent");
+    if !path.exists() {
+        bail!(
+            "{} not found: build both programs first with `cargo build --release --workspace`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Creates an enrollment token directly in the store.
+pub fn create_token(running: &Running, ttl: Duration, uses: u32) -> anyhow::Result<String> {
+    let secret = run::new_secret();
+    let now = Timestamp::now();
+    let id = format!("tok-{}", &hex(&secret_sha256(&secret))[..12]);
+    running.store.add_token(&TokenRecord {
+        id,
+        secret_sha256: secret_sha256(&secret),
+        created_at: now,
+        expires_at: Timestamp(now.0.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))),
+        max_uses: uses,
+        uses: 0,
+        revoked: false,
+        collector_address: running.advertise.clone(),
+    })?;
+    Ok(EnrollmentToken { address: running.advertise.clone(), ca_sha256: running.ca.sha256(), secret }.encode())
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs the demo until Ctrl-C.
+pub async fn run(data: &Path) -> anyhow::Result<()> {
+    let data = std::path::absolute(data)?;
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let agent_bin = agent_binary()?;
+    let text = format!(
+        "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nserver_names = [\"localhost\", \"127.0.0.1\"]\nadvertise = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 10\n",
+        data.join("collector").display().to_string()
+    );
+    let config = CollectorConfig::parse("(demo)", &text)?;
+    let running = run::start(&config).await?;
+    let token = create_token(&running, Duration::from_secs(3600), 1)?;
+    let agent_dir = data.join("agent");
+    std::fs::create_dir_all(&agent_dir)?;
+    let agent_config = agent_dir.join("agent.toml");
+    std::fs::write(
+        &agent_config,
+        format!(
+            "[agent]\nstate_dir = {:?}\n[collector]\ntoken = {:?}\n[metrics]\ninterval_seconds = 10\n",
+            agent_dir.join("state").display().to_string(),
+            token
+        ),
+    )?;
+    let mut agent = AgentProcess(
+        Command::new(&agent_bin)
+            .arg("run")
+            .arg("--config")
+            .arg(&agent_config)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .with_context(|| format!("starting {}", agent_bin.display()))?,
+    );
+    let server = format!("http://{}", running.api_addr);
+    let env_file = data.join("cli.env");
+    let exports = format!("export ATALAYA_SERVER={server} ATALAYA_TOKEN={}\n", running.admin_token);
+    run::write_private(&env_file, &exports)?;
+
+    // Wait until the agent's first inventory is stored, so the commands
+    // printed below have something to show.
+    let mut waited = Duration::ZERO;
+    let hostname = loop {
+        if let Some(status) = agent.0.try_wait()? {
+            bail!("the agent exited ({status}) before sending its inventory");
+        }
+        let page = running.store.assets(&Default::default())?;
+        if let Some(asset) = page.items.first() {
+            break asset.hostname.clone();
+        }
+        if waited > Duration::from_secs(60) {
+            bail!("the agent sent no inventory within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += Duration::from_millis(200);
+    };
+    let cli = std::env::current_exe()?.with_file_name("atalaya");
+    println!("Atalaya demo is running.");
+    println!("  data directory  {}", data.display());
+    println!("  agents connect  {} (QUIC, mutual TLS)", running.quic_addr);
+    println!("  HTTP API        {server}  (Prometheus: {server}/metrics)");
+    println!("  local agent     pid {}, inventory of {hostname} stored", agent.0.id());
+    println!();
+    println!("In another terminal:");
+    print!("  {exports}");
+    println!("  (also in {})", env_file.display());
+    println!("  {} assets", cli.display());
+    println!("  {} asset {hostname}", cli.display());
+    println!("  {} software openssl", cli.display());
+    println!();
+    println!("Stop with Ctrl-C.");
+    tokio::signal::ctrl_c().await?;
+    running.shutdown().await;
+    Ok(())
+}
+
+/// The agent child process, stopped when the demo ends.
+struct AgentProcess(Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

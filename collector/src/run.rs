@@ -1,0 +1,169 @@
+//! Starting a collector: data directory, CA and server certificate, store,
+//! commit queue, QUIC endpoint and HTTP API, all from one configuration.
+//! Used by `atalaya-collector serve` and by the demo.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use atalaya_common::model::Timestamp;
+use atalaya_common::token::secret_sha256;
+
+use crate::api::{self, AdminActions, ApiState};
+use crate::config::CollectorConfig;
+use crate::pki::CertificateAuthority;
+use crate::server::{Committer, Connections, Hub, Server, ServerConfig};
+use crate::store::{ApiTokenRecord, Role, Store};
+use crate::telemetry::Telemetry;
+use crate::tls;
+
+/// File in the data directory holding the local administrator's API token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// File in the data directory holding the running API's address.
+pub const API_ADDRESS_FILE: &str = "api-address";
+/// The store's file name in the data directory.
+pub const STORE_FILE: &str = "atalaya.redb";
+
+/// A collector that is running.
+#[derive(Debug)]
+pub struct Running {
+    /// Where agents connect.
+    pub quic_addr: SocketAddr,
+    /// Where the HTTP API listens.
+    pub api_addr: SocketAddr,
+    /// The address written into enrollment tokens.
+    pub advertise: String,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The CA.
+    pub ca: Arc<CertificateAuthority>,
+    /// The local administrator's API token.
+    pub admin_token: String,
+    endpoint: quinn::Endpoint,
+}
+
+impl Running {
+    /// Closes the QUIC endpoint (agents see a clean close) and waits briefly.
+    pub async fn shutdown(&self) {
+        self.endpoint.close(crate::server::close_code::SHUTDOWN, b"collector stopping");
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// What the API may ask of the running server.
+#[derive(Debug)]
+struct Admin {
+    connections: Connections,
+    advertise: String,
+    ca_sha256: [u8; 32],
+}
+
+impl AdminActions for Admin {
+    fn agent_revoked(&self, id: &str) {
+        let closed = self.connections.close(id, "this agent's certificate was revoked");
+        tracing::info!(agent = id, closed, "agent revoked");
+    }
+
+    fn collector_address(&self) -> String {
+        self.advertise.clone()
+    }
+
+    fn ca_sha256(&self) -> [u8; 32] {
+        self.ca_sha256
+    }
+}
+
+/// Makes a random secret: 32 bytes, base64url.
+pub fn new_secret() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The local administrator's token, created with the data directory.
+fn admin_token(data_dir: &Path, store: &Store) -> anyhow::Result<String> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        let secret = secret.trim().to_owned();
+        if store.api_token(&secret_sha256(&secret))?.is_some() {
+            return Ok(secret);
+        }
+    }
+    let secret = new_secret();
+    store.add_api_token(&ApiTokenRecord {
+        id: format!("local-admin-{}", &secret[..6]),
+        name: "local administrator".into(),
+        secret_sha256: secret_sha256(&secret),
+        role: Role::Admin,
+        created_at: Timestamp::now(),
+    })?;
+    write_private(&path, &secret)?;
+    Ok(secret)
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Starts everything; returns once both listeners are bound.
+pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
+    let data_dir: PathBuf = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let ca = Arc::new(CertificateAuthority::load_or_create(&data_dir)?);
+    let (chain, key) = ca.server_identity(&data_dir, &config.server_names)?;
+    let tls_config = tls::server_config(&ca, chain, key)?;
+    let store_path = data_dir.join(STORE_FILE);
+    let store = Arc::new(Store::open(&store_path).with_context(|| format!("opening the store {}", store_path.display()))?);
+    let admin_token = admin_token(&data_dir, &store)?;
+    let telemetry = Arc::new(Telemetry::default());
+    let connections = Connections::default();
+    let hub = Arc::new(Hub {
+        store: store.clone(),
+        ca: ca.clone(),
+        telemetry: telemetry.clone(),
+        committer: Committer::start(store.clone(), telemetry.clone()),
+        connections: connections.clone(),
+        config: ServerConfig {
+            listen: config.listen,
+            max_connections: config.max_connections,
+            certificate_validity: config.certificate_validity,
+            agent_intervals: config.agent_intervals.clone(),
+        },
+    });
+    let server = Server::bind(hub, tls_config).with_context(|| format!("listening for agents on {}", config.listen))?;
+    let quic_addr = server.local_addr()?;
+    let endpoint = server.endpoint();
+    tokio::spawn(server.run());
+
+    // A listen port of 0 (tests, the demo) is only known now.
+    let advertise = match config.advertise.rsplit_once(':') {
+        Some((host, "0")) => format!("{host}:{}", quic_addr.port()),
+        _ => config.advertise.clone(),
+    };
+    let admin = Arc::new(Admin { connections, advertise: advertise.clone(), ca_sha256: ca.sha256() });
+    let state = ApiState { store: store.clone(), telemetry, admin };
+    let listener = tokio::net::TcpListener::bind(config.api_listen)
+        .await
+        .with_context(|| format!("listening for the HTTP API on {}", config.api_listen))?;
+    let api_addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, api::router(state)).await {
+            tracing::error!(error = %err, "the HTTP API stopped");
+        }
+    });
+    std::fs::write(data_dir.join(API_ADDRESS_FILE), api_addr.to_string())?;
+    tracing::info!(%quic_addr, %api_addr, data = %data_dir.display(), "collector running");
+    Ok(Running { quic_addr, api_addr, advertise, store, ca, admin_token, endpoint })
+}
