@@ -94,7 +94,10 @@ impl fmt::Debug for AgentIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AgentIdentity")
             .field("agent_id", &self.agent_id)
-            .field("certificate_pem", &format_args!("<{} bytes>", self.certificate_pem.len()))
+            .field(
+                "certificate_pem",
+                &format_args!("<{} bytes>", self.certificate_pem.len()),
+            )
             .field("key_pem", &"<redacted>")
             .field("ca_pem", &format_args!("<{} bytes>", self.ca_pem.len()))
             .finish()
@@ -147,7 +150,11 @@ impl AgentIdentity {
         let id_path = state_dir.join(ID_FILE);
         let _ = fs::remove_file(&id_path);
         write_atomic(&state_dir.join(KEY_FILE), self.key_pem.as_bytes(), 0o600)?;
-        write_atomic(&state_dir.join(CERT_FILE), self.certificate_pem.as_bytes(), 0o644)?;
+        write_atomic(
+            &state_dir.join(CERT_FILE),
+            self.certificate_pem.as_bytes(),
+            0o644,
+        )?;
         write_atomic(&state_dir.join(CA_FILE), self.ca_pem.as_bytes(), 0o644)?;
         write_atomic(&id_path, format!("{}\n", self.agent_id).as_bytes(), 0o644)
     }
@@ -176,7 +183,11 @@ fn check_private(path: &Path) -> Result<(), IdentityError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs::metadata(path).map_err(io_err(path))?.permissions().mode() & 0o777;
+        let mode = fs::metadata(path)
+            .map_err(io_err(path))?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
             return Err(IdentityError::KeyTooOpen {
                 path: path.to_owned(),
@@ -250,7 +261,11 @@ mod tests {
     #[test]
     fn not_enrolled_is_none() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(AgentIdentity::load(&dir.path().join("missing")).unwrap().is_none());
+        assert!(
+            AgentIdentity::load(&dir.path().join("missing"))
+                .unwrap()
+                .is_none()
+        );
         assert!(AgentIdentity::load(dir.path()).unwrap().is_none());
     }
 

@@ -71,9 +71,11 @@ pub fn enroll_client_config(ca_sha256: [u8; 32]) -> Result<quinn::ClientConfig, 
 /// Client configuration for data connections: mutual TLS with the stored
 /// identity, the stored CA as the only root. ALPN `atalaya/1`.
 pub fn data_client_config(identity: &AgentIdentity) -> Result<quinn::ClientConfig, TlsError> {
-    let pem_err = |what| move |e: rustls_pki_types::pem::Error| TlsError::Pem {
-        what,
-        reason: e.to_string(),
+    let pem_err = |what| {
+        move |e: rustls_pki_types::pem::Error| TlsError::Pem {
+            what,
+            reason: e.to_string(),
+        }
     };
     let ca = CertificateDer::from_pem_slice(identity.ca_pem.as_bytes())
         .map_err(pem_err("collector CA certificate"))?;
@@ -86,8 +88,8 @@ pub fn data_client_config(identity: &AgentIdentity) -> Result<quinn::ClientConfi
             reason: "no certificate in it".into(),
         });
     }
-    let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes())
-        .map_err(pem_err("agent key"))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).map_err(pem_err("agent key"))?;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca)?;
     let tls = rustls::ClientConfig::builder_with_provider(provider())

@@ -209,7 +209,10 @@ impl CertificateAuthority {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::OrganizationName, "Atalaya");
-        dn.push(DnType::CommonName, format!("Atalaya collector CA {}", random_hex(4)));
+        dn.push(
+            DnType::CommonName,
+            format!("Atalaya collector CA {}", random_hex(4)),
+        );
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
@@ -301,19 +304,23 @@ impl CertificateAuthority {
         })?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, names.first().map_or("atalaya", String::as_str));
+        dn.push(
+            DnType::CommonName,
+            names.first().map_or("atalaya", String::as_str),
+        );
         params.distinguished_name = dn;
         params.subject_alt_names = sans;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params, now, SERVER_VALIDITY);
-        let cert = params
-            .signed_by(&key, &self.issuer()?)
-            .map_err(|source| PkiError::Generate {
-                what: "sign the server certificate",
-                source,
-            })?;
+        let cert =
+            params
+                .signed_by(&key, &self.issuer()?)
+                .map_err(|source| PkiError::Generate {
+                    what: "sign the server certificate",
+                    source,
+                })?;
         write_atomic(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
         write_atomic(&cert_path, cert.pem().as_bytes(), 0o644)?;
         let key_der = PrivateKeyDer::Pkcs8(key.serialize_der().into());
@@ -357,7 +364,10 @@ impl CertificateAuthority {
         if present != wanted {
             return None;
         }
-        Some((cert_der.clone(), PrivateKeyDer::Pkcs8(key.serialize_der().into())))
+        Some((
+            cert_der.clone(),
+            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        ))
     }
 
     /// Signs an agent's certificate request; returns the certificate in PEM.
@@ -384,10 +394,9 @@ impl CertificateAuthority {
         if !is_valid_agent_id(agent_id) {
             return Err(PkiError::BadAgentId(agent_id.to_owned()));
         }
-        let csr = CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(
-            csr_der,
-        ))
-        .map_err(PkiError::BadCsr)?;
+        let csr =
+            CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
+                .map_err(PkiError::BadCsr)?;
         let uri = format!("{AGENT_URI_PREFIX}{agent_id}");
         let uri = uri
             .try_into()
@@ -466,7 +475,9 @@ fn san_of(name: &str) -> Result<SanType, PkiError> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if !valid_dns {
         return Err(bad());
@@ -510,10 +521,12 @@ fn unix_seconds(t: SystemTime) -> i64 {
 fn set_validity(params: &mut CertificateParams, now: SystemTime, valid_for: Duration) {
     let now = OffsetDateTime::from(now);
     params.not_before = now - CLOCK_SKEW;
-    params.not_after = now.checked_add(time::Duration::seconds(secs(valid_for))).unwrap_or(
-        // Past the end of the representable range: the farthest valid date.
-        rcgen::date_time_ymd(9999, 12, 31),
-    );
+    params.not_after = now
+        .checked_add(time::Duration::seconds(secs(valid_for)))
+        .unwrap_or(
+            // Past the end of the representable range: the farthest valid date.
+            rcgen::date_time_ymd(9999, 12, 31),
+        );
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PkiError + '_ {
@@ -536,7 +549,11 @@ fn check_private(path: &Path) -> Result<(), PkiError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs::metadata(path).map_err(io_err(path))?.permissions().mode() & 0o777;
+        let mode = fs::metadata(path)
+            .map_err(io_err(path))?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
             return Err(PkiError::KeyTooOpen {
                 path: path.to_owned(),
@@ -620,7 +637,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt as _;
             let mode = |p: &str| fs::metadata(data.join(p)).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(CA_KEY_FILE), 0o600);
-            assert_eq!(fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
         }
     }
 
@@ -633,7 +653,10 @@ mod tests {
         let key = dir.path().join(CA_KEY_FILE);
         fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
         let err = CertificateAuthority::load_or_create(dir.path()).unwrap_err();
-        assert!(matches!(err, PkiError::KeyTooOpen { mode: 0o644, .. }), "{err:?}");
+        assert!(
+            matches!(err, PkiError::KeyTooOpen { mode: 0o644, .. }),
+            "{err:?}"
+        );
         let text = err.to_string();
         assert!(text.contains("chmod 600"), "{text}");
         assert!(text.contains(&key.display().to_string()), "{text}");
@@ -674,7 +697,10 @@ mod tests {
         let ca_der = ca.cert_der();
         let (_, ca_cert) = x509_parser::parse_x509_certificate(&ca_der).unwrap();
         cert.verify_signature(Some(ca_cert.public_key())).unwrap();
-        assert_eq!(cert.public_key().subject_public_key.data.as_ref(), key.public_key_raw());
+        assert_eq!(
+            cert.public_key().subject_public_key.data.as_ref(),
+            key.public_key_raw()
+        );
         let subject = cert.subject().to_string();
         assert!(!subject.contains("i-am-the-admin"), "{subject}");
         let sans = format!("{:?}", cert.subject_alternative_name().unwrap());
@@ -714,7 +740,10 @@ mod tests {
         let pem = ca.sign_agent_csr_at(&csr, "ag-1", 30 * DAY, now).unwrap();
         let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
-        assert_eq!(cert.validity().not_after.timestamp(), 2_000_000_000 + 30 * 86_400);
+        assert_eq!(
+            cert.validity().not_after.timestamp(),
+            2_000_000_000 + 30 * 86_400
+        );
         assert_eq!(cert.validity().not_before.timestamp(), 2_000_000_000 - 3600);
     }
 
@@ -771,7 +800,10 @@ mod tests {
         let ca = CertificateAuthority::load_or_create(dir.path()).unwrap();
         for bad in ["", "has space", "-lead.example", "a..b"] {
             let err = ca.server_identity(dir.path(), &names(&[bad])).unwrap_err();
-            assert!(matches!(err, PkiError::BadServerName { .. }), "{bad:?}: {err:?}");
+            assert!(
+                matches!(err, PkiError::BadServerName { .. }),
+                "{bad:?}: {err:?}"
+            );
         }
         assert!(matches!(
             ca.server_identity(dir.path(), &[]),

@@ -139,7 +139,9 @@ fn check_address(address: &str) -> Result<(), TokenFormatError> {
     }
     // An unbracketed host with a colon is an IPv6 literal that lost its brackets.
     if !address.starts_with('[') && host.contains(':') {
-        return Err(bad("an IPv6 address must be written in brackets, as [::1]:port"));
+        return Err(bad(
+            "an IPv6 address must be written in brackets, as [::1]:port",
+        ));
     }
     if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("the host contains whitespace or control characters"));
@@ -174,18 +176,31 @@ mod tests {
         let token = sample();
         let text = token.encode();
         assert!(text.starts_with(TOKEN_PREFIX));
-        assert!(!text.chars().any(|c| c.is_whitespace() || c == '=' || c == '+' || c == '/'));
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_whitespace() || c == '=' || c == '+' || c == '/')
+        );
         assert_eq!(EnrollmentToken::decode(&text).unwrap(), token);
-        assert_eq!(EnrollmentToken::decode(&format!("  {text}\n")).unwrap(), token);
+        assert_eq!(
+            EnrollmentToken::decode(&format!("  {text}\n")).unwrap(),
+            token
+        );
     }
 
     #[test]
     fn ipv6_and_ipv4_addresses_round_trip() {
         for address in ["[::1]:4433", "192.0.2.7:1", "[2001:db8::5]:65535"] {
-            let token = EnrollmentToken { address: address.into(), ..sample() };
+            let token = EnrollmentToken {
+                address: address.into(),
+                ..sample()
+            };
             assert_eq!(EnrollmentToken::decode(&token.encode()).unwrap(), token);
         }
-        let token = EnrollmentToken { address: "[::1]:4433".into(), ..sample() };
+        let token = EnrollmentToken {
+            address: "[::1]:4433".into(),
+            ..sample()
+        };
         assert_eq!(token.host(), "::1");
         assert_eq!(sample().host(), "collector.example.net");
     }
@@ -193,14 +208,23 @@ mod tests {
     #[test]
     fn wrong_prefix_is_an_error() {
         let text = sample().encode().replacen("atalaya1.", "atalaya2.", 1);
-        assert_eq!(EnrollmentToken::decode(&text), Err(TokenFormatError::WrongPrefix));
-        assert_eq!(EnrollmentToken::decode(""), Err(TokenFormatError::WrongPrefix));
+        assert_eq!(
+            EnrollmentToken::decode(&text),
+            Err(TokenFormatError::WrongPrefix)
+        );
+        assert_eq!(
+            EnrollmentToken::decode(""),
+            Err(TokenFormatError::WrongPrefix)
+        );
     }
 
     #[test]
     fn bad_base64_is_an_error() {
         let text = format!("{}!!", sample().encode());
-        assert!(matches!(EnrollmentToken::decode(&text), Err(TokenFormatError::BadBase64(_))));
+        assert!(matches!(
+            EnrollmentToken::decode(&text),
+            Err(TokenFormatError::BadBase64(_))
+        ));
     }
 
     #[test]
@@ -210,7 +234,10 @@ mod tests {
             let text = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes[..len]));
             let err = EnrollmentToken::decode(&text).unwrap_err();
             assert!(
-                matches!(err, TokenFormatError::Truncated(_) | TokenFormatError::EmptySecret),
+                matches!(
+                    err,
+                    TokenFormatError::Truncated(_) | TokenFormatError::EmptySecret
+                ),
                 "length {len}: {err:?}"
             );
         }
@@ -221,7 +248,10 @@ mod tests {
         let mut bytes = postcard::to_stdvec(&sample()).unwrap();
         bytes.push(0);
         let text = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes));
-        assert_eq!(EnrollmentToken::decode(&text), Err(TokenFormatError::TrailingBytes(1)));
+        assert_eq!(
+            EnrollmentToken::decode(&text),
+            Err(TokenFormatError::TrailingBytes(1))
+        );
     }
 
     #[test]
@@ -242,10 +272,26 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_errors() {
-        for address in ["", "host", "host:", ":4433", "host:0", "host:70000", "::1:4433", "a b:1", "[::1]4433"] {
-            let text = encode_raw(&EnrollmentToken { address: address.into(), ..sample() });
+        for address in [
+            "",
+            "host",
+            "host:",
+            ":4433",
+            "host:0",
+            "host:70000",
+            "::1:4433",
+            "a b:1",
+            "[::1]4433",
+        ] {
+            let text = encode_raw(&EnrollmentToken {
+                address: address.into(),
+                ..sample()
+            });
             assert!(
-                matches!(EnrollmentToken::decode(&text), Err(TokenFormatError::BadAddress { .. })),
+                matches!(
+                    EnrollmentToken::decode(&text),
+                    Err(TokenFormatError::BadAddress { .. })
+                ),
                 "{address:?}"
             );
         }
@@ -253,8 +299,14 @@ mod tests {
 
     #[test]
     fn empty_secret_is_an_error() {
-        let text = encode_raw(&EnrollmentToken { secret: String::new(), ..sample() });
-        assert_eq!(EnrollmentToken::decode(&text), Err(TokenFormatError::EmptySecret));
+        let text = encode_raw(&EnrollmentToken {
+            secret: String::new(),
+            ..sample()
+        });
+        assert_eq!(
+            EnrollmentToken::decode(&text),
+            Err(TokenFormatError::EmptySecret)
+        );
     }
 
     #[test]
