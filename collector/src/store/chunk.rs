@@ -40,7 +40,9 @@ pub enum ChunkError {
     #[error("chunk corrupt at point {0}: decimal delta from a non-decimal value")]
     NotDecimal(usize),
     /// A value window that does not fit in 64 bits.
-    #[error("chunk corrupt at point {point}: {leading} leading zeros + {meaningful} meaningful bits exceed 64")]
+    #[error(
+        "chunk corrupt at point {point}: {leading} leading zeros + {meaningful} meaningful bits exceed 64"
+    )]
     BadWindow {
         /// Index of the point.
         point: usize,
@@ -122,15 +124,16 @@ const BUCKETS: [(u64, u32, u32); 3] = [(0b10, 2, 4), (0b110, 3, 8), (0b1110, 4, 
 /// Decimal scales a value may be written at (2-bit index).
 const SCALES: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
 
-/// Decimal deltas wider than this go the XOR way instead.
-const MAX_DECIMAL_BITS: u32 = 40;
+/// Widths a zigzagged decimal delta is written in (2-bit class); wider
+/// deltas go the XOR way.
+const DECIMAL_WIDTHS: [u32; 4] = [6, 12, 24, 40];
 
 /// `v` as an integer at scale `SCALES[k]`, if that is exact: decoding
 /// `n as f64 / scale` must give back the very same bits.
 fn scaled(v: f64, k: usize) -> Option<i64> {
     let s = *SCALES.get(k)?;
     let n = (v * s).round();
-    if !(n.abs() < 9_007_199_254_740_992.0) {
+    if n.is_nan() || n.abs() >= 9_007_199_254_740_992.0 {
         return None;
     }
     let n = n as i64;
@@ -253,11 +256,11 @@ impl Encoder {
             if let (Some(p), Some(n)) = (scaled(prev, k), scaled(value, k)) {
                 let z = zigzag(n.wrapping_sub(p));
                 let width = 64 - z.leading_zeros();
-                if width <= MAX_DECIMAL_BITS {
+                if let Some(class) = DECIMAL_WIDTHS.iter().position(|w| width <= *w) {
                     self.bits.write(0b10, 2);
                     self.bits.write(k as u64, 2);
-                    self.bits.write(u64::from(width.max(1) - 1), 6);
-                    self.bits.write(z, width.max(1));
+                    self.bits.write(class as u64, 2);
+                    self.bits.write(z, DECIMAL_WIDTHS[class]);
                     return;
                 }
                 break;
@@ -336,7 +339,8 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
         let changed = r.bit().ok_or_else(t)?;
         if changed && !r.bit().ok_or_else(t)? {
             let k = r.read(2).ok_or_else(t)? as usize;
-            let width = r.read(6).ok_or_else(t)? as u32 + 1;
+            let class = r.read(2).ok_or_else(t)? as usize;
+            let width = DECIMAL_WIDTHS.get(class).copied().unwrap_or(64);
             let z = r.read(width).ok_or_else(t)?;
             let prev = scaled(f64::from_bits(value), k).ok_or(ChunkError::NotDecimal(point))?;
             let n = prev.wrapping_add(unzigzag(z));
@@ -380,8 +384,7 @@ mod tests {
 
     fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
         a.len() == b.len()
-            && a
-                .iter()
+            && a.iter()
                 .zip(b)
                 .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
     }
@@ -412,7 +415,9 @@ mod tests {
 
     #[test]
     fn resume_continues_the_same_stream() {
-        let points: Vec<_> = (0..30).map(|i| (i * 10_000 + i % 3, i as f64 * 1.5)).collect();
+        let points: Vec<_> = (0..30)
+            .map(|i| (i * 10_000 + i % 3, i as f64 * 1.5))
+            .collect();
         let mut e = Encoder::new();
         for &(t, v) in &points[..10] {
             e.push(t, v);
@@ -438,7 +443,14 @@ mod tests {
         // Under two bytes a point (a plain XOR needs ~6).
         assert!(bytes.len() < 2 * points.len(), "{}", bytes.len());
         // Negative zero and huge values stay exact.
-        let odd = [(0, -0.0), (1, 0.0), (2, 1e300), (3, -1e-300), (4, f64::NAN), (5, 3.0)];
+        let odd = [
+            (0, -0.0),
+            (1, 0.0),
+            (2, 1e300),
+            (3, -1e-300),
+            (4, f64::NAN),
+            (5, 3.0),
+        ];
         assert!(same(&decode(&encode(&odd)).unwrap(), &odd));
     }
 

@@ -15,12 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use atalaya_common::model::{Inventory, InterfaceKind, Timestamp};
+use atalaya_common::model::{InterfaceKind, Inventory, Timestamp};
 use redb::ReadableTable;
 
+use super::StoreError;
 use super::ingest::{Cache, Tables};
 use super::records::{IdentityNote, Verdict};
-use super::StoreError;
 
 const PLACEHOLDERS: &[&str] = &[
     "",
@@ -330,27 +330,64 @@ mod tests {
     #[test]
     fn reinstall_matched_by_smbios_uuid_with_reason() {
         let (_d, s) = temp_store();
-        let old = with_package(machine("pc-7", Some("4C4C4544-0042"), "mid-old", "00:11:22:33:44:55"), "curl", "1");
+        let old = with_package(
+            machine(
+                "pc-7",
+                Some("4C4C4544-0042"),
+                "mid-old",
+                "00:11:22:33:44:55",
+            ),
+            "curl",
+            "1",
+        );
         s.commit(&[snapshot("old-agent", 1, 1_000, &old)]).unwrap();
         let asset = s.agent_asset_id("old-agent").unwrap().unwrap();
         // Reinstalled: new agent, new machine-id, new MAC (NIC swapped), same UUID.
         // Its metrics arrive before its inventory.
-        let new = with_package(machine("pc-7", Some("4c4c4544-0042"), "mid-new", "00:11:22:33:44:99"), "curl", "2");
-        s.commit(&[metrics("new-agent", 1, vec![sample(50_000, 3.0)])]).unwrap();
+        let new = with_package(
+            machine(
+                "pc-7",
+                Some("4c4c4544-0042"),
+                "mid-new",
+                "00:11:22:33:44:99",
+            ),
+            "curl",
+            "2",
+        );
+        s.commit(&[metrics("new-agent", 1, vec![sample(50_000, 3.0)])])
+            .unwrap();
         let provisional = s.agent_asset_id("new-agent").unwrap().unwrap();
         assert_ne!(provisional, asset);
         s.commit(&[snapshot("new-agent", 2, 60_000, &new)]).unwrap();
-        assert_eq!(s.agent_asset_id("new-agent").unwrap().as_deref(), Some(asset.as_str()));
+        assert_eq!(
+            s.agent_asset_id("new-agent").unwrap().as_deref(),
+            Some(asset.as_str())
+        );
         assert!(s.asset(&provisional).unwrap().is_none());
         let rec = s.asset(&asset).unwrap().unwrap();
-        assert_eq!(rec.meta.agent_ids, vec!["old-agent".to_owned(), "new-agent".to_owned()]);
+        assert_eq!(
+            rec.meta.agent_ids,
+            vec!["old-agent".to_owned(), "new-agent".to_owned()]
+        );
         let note = rec.meta.identity.last().unwrap();
         assert_eq!(note.verdict, Verdict::Matched);
         assert_eq!(note.keys, vec!["uuid:4c4c4544-0042".to_owned()]);
-        assert!(note.reason.contains("uuid:4c4c4544-0042"), "{}", note.reason);
+        assert!(
+            note.reason.contains("uuid:4c4c4544-0042"),
+            "{}",
+            note.reason
+        );
         assert_eq!(rec.inventory, Some(new));
         // The metrics moved with it; the reinstall shows what changed.
-        let pts = s.metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(99_000), None).unwrap();
+        let pts = s
+            .metric(
+                &asset,
+                "cpu.total_percent",
+                Timestamp(0),
+                Timestamp(99_000),
+                None,
+            )
+            .unwrap();
         assert_eq!(pts, vec![(Timestamp(50_000), 3.0)]);
         let ch = s.changes(Some(&asset), Timestamp(0), 10).unwrap();
         assert_eq!(ch.len(), 2);
@@ -370,7 +407,12 @@ mod tests {
         assert_ne!(ida, idb);
         let rb = s.asset(&idb).unwrap().unwrap();
         assert_eq!(rb.meta.possible_clones, vec![ida.clone()]);
-        let note = rb.meta.identity.iter().find(|n| n.verdict == Verdict::PossibleClone).unwrap();
+        let note = rb
+            .meta
+            .identity
+            .iter()
+            .find(|n| n.verdict == Verdict::PossibleClone)
+            .unwrap();
         assert!(note.reason.contains("uuid:bbbb-2"), "{}", note.reason);
         assert_eq!(note.keys, vec!["machine-id:same-mid".to_owned()]);
         let ra = s.asset(&ida).unwrap().unwrap();
@@ -386,13 +428,27 @@ mod tests {
         a.network.interfaces.clear();
         s.commit(&[snapshot("x", 1, 1_000, &a)]).unwrap();
         s.commit(&[snapshot("y", 1, 2_000, &a)]).unwrap();
-        assert_eq!(s.agent_asset_id("x").unwrap(), s.agent_asset_id("y").unwrap());
+        assert_eq!(
+            s.agent_asset_id("x").unwrap(),
+            s.agent_asset_id("y").unwrap()
+        );
     }
 
     #[test]
     fn placeholder_serials_are_not_keys() {
-        let mut inv = machine("h", Some("00000000-0000-0000-0000-000000000000"), "m", "00:11:22:33:44:55");
+        let mut inv = machine(
+            "h",
+            Some("00000000-0000-0000-0000-000000000000"),
+            "m",
+            "00:11:22:33:44:55",
+        );
         inv.hardware.system.serial = Some("To Be Filled By O.E.M.".into());
-        assert_eq!(hardware_keys(&inv), vec!["mac:00:11:22:33:44:55".to_owned(), "machine-id:m".to_owned()]);
+        assert_eq!(
+            hardware_keys(&inv),
+            vec![
+                "mac:00:11:22:33:44:55".to_owned(),
+                "machine-id:m".to_owned()
+            ]
+        );
     }
 }

@@ -37,6 +37,9 @@ pub struct Ingest {
 }
 
 /// What an agent sent.
+// Snapshots are rare next to metric batches, and the server hands them over
+// by value as decoded; boxing would only add an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum IngestRecord {
     /// A full inventory.
@@ -191,14 +194,17 @@ impl Store {
         cache.dirty.clear();
         let txn = self.db.begin_write()?;
         let mut order: Vec<String> = Vec::new();
-        {
+        let out = {
             let mut t = Tables::open(&txn)?;
             let mut states: BTreeMap<String, AgentState> = BTreeMap::new();
             for item in items {
                 let agent = item.agent_id.as_str();
                 if !states.contains_key(agent) {
-                    let (highest, need_snapshot) =
-                        t.agent_seq.get(agent)?.map(|v| v.value()).unwrap_or((0, false));
+                    let (highest, need_snapshot) = t
+                        .agent_seq
+                        .get(agent)?
+                        .map(|v| v.value())
+                        .unwrap_or((0, false));
                     states.insert(
                         agent.to_owned(),
                         AgentState {
@@ -287,7 +293,10 @@ impl Store {
             for (agent, state) in &states {
                 t.agent_seq
                     .insert(agent.as_str(), (state.highest, state.need_snapshot))?;
-                let asset = t.agent_asset.get(agent.as_str())?.map(|v| v.value().to_owned());
+                let asset = t
+                    .agent_asset
+                    .get(agent.as_str())?
+                    .map(|v| v.value().to_owned());
                 if let Some(asset) = &asset
                     && let Some(mut m) = t.asset(asset)?
                     && m.last_seen < state.last_seen
@@ -323,9 +332,10 @@ impl Store {
                 })
                 .collect::<Vec<_>>();
             drop(t);
-            txn.commit()?;
-            return Ok(out);
-        }
+            out
+        };
+        txn.commit()?;
+        Ok(out)
     }
 }
 
@@ -490,7 +500,7 @@ fn append_point(
     value: f64,
 ) -> Result<(), StoreError> {
     let sid = series_id(t, cache, asset, name)?;
-    if !cache.open.contains_key(&sid) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = cache.open.entry(sid) {
         let last = t
             .chunks
             .range((sid, i64::MIN)..=(sid, i64::MAX))?
@@ -500,7 +510,7 @@ fn append_point(
         if let Some((key, bytes)) = last {
             match Encoder::resume(&bytes) {
                 Ok(enc) => {
-                    cache.open.insert(sid, OpenChunk { key, enc });
+                    slot.insert(OpenChunk { key, enc });
                 }
                 // A corrupt tail chunk stays as it is (queries report it);
                 // new points go to a fresh chunk.
@@ -517,18 +527,15 @@ fn append_point(
         t.flush_chunk(cache, sid)?;
         cache.open.remove(&sid);
     }
-    if !cache.open.contains_key(&sid) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = cache.open.entry(sid) {
         let mut key = ts;
         while t.chunks.get((sid, key))?.is_some() {
             key = key.saturating_add(1);
         }
-        cache.open.insert(
-            sid,
-            OpenChunk {
-                key,
-                enc: Encoder::new(),
-            },
-        );
+        slot.insert(OpenChunk {
+            key,
+            enc: Encoder::new(),
+        });
     }
     if let Some(open) = cache.open.get_mut(&sid) {
         open.enc.push(ts, value);
@@ -546,8 +553,15 @@ mod tests {
     fn duplicate_seq_is_stored_once() {
         let (_d, s) = temp_store();
         let batch = metrics("ag", 5, vec![sample(10_000, 1.0), sample(20_000, 2.0)]);
-        let r = s.commit(&[batch.clone()]).unwrap();
-        assert_eq!(r, vec![Committed { agent_id: "ag".into(), highest_seq: 5, need_snapshot: false }]);
+        let r = s.commit(std::slice::from_ref(&batch)).unwrap();
+        assert_eq!(
+            r,
+            vec![Committed {
+                agent_id: "ag".into(),
+                highest_seq: 5,
+                need_snapshot: false
+            }]
+        );
         // Same batch again after a reconnect, and an older one: skipped.
         let r = s
             .commit(&[batch.clone(), metrics("ag", 4, vec![sample(5_000, 9.0)])])
@@ -555,9 +569,18 @@ mod tests {
         assert_eq!(r[0].highest_seq, 5);
         let asset = s.agent_asset_id("ag").unwrap().unwrap();
         let pts = s
-            .metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(99_000), None)
+            .metric(
+                &asset,
+                "cpu.total_percent",
+                Timestamp(0),
+                Timestamp(99_000),
+                None,
+            )
             .unwrap();
-        assert_eq!(pts, vec![(Timestamp(10_000), 1.0), (Timestamp(20_000), 2.0)]);
+        assert_eq!(
+            pts,
+            vec![(Timestamp(10_000), 1.0), (Timestamp(20_000), 2.0)]
+        );
     }
 
     #[test]
@@ -570,7 +593,10 @@ mod tests {
                 metrics("a", 2, vec![sample(20_000, 3.0)]),
             ])
             .unwrap();
-        let got: Vec<_> = r.iter().map(|c| (c.agent_id.as_str(), c.highest_seq)).collect();
+        let got: Vec<_> = r
+            .iter()
+            .map(|c| (c.agent_id.as_str(), c.highest_seq))
+            .collect();
         assert_eq!(got, vec![("a", 2), ("b", 7)]);
         assert_eq!(s.stats().unwrap().assets, 2);
     }
@@ -578,18 +604,32 @@ mod tests {
     #[test]
     fn delta_that_does_not_apply_asks_for_a_snapshot() {
         let (_d, s) = temp_store();
-        let v1 = with_package(machine("h", Some("u"), "m", "00:aa:00:00:00:01"), "curl", "1");
+        let v1 = with_package(
+            machine("h", Some("u"), "m", "00:aa:00:00:00:01"),
+            "curl",
+            "1",
+        );
         let v2 = with_package(v1.clone(), "curl", "2");
         let v3 = with_package(v1.clone(), "curl", "3");
         s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
         // A delta from v2 (the agent's v1→v2 delta was lost).
         let r = s.commit(&[delta("ag", 3, 3_000, &v2, &v3)]).unwrap();
-        assert_eq!(r[0], Committed { agent_id: "ag".into(), highest_seq: 3, need_snapshot: true });
+        assert_eq!(
+            r[0],
+            Committed {
+                agent_id: "ag".into(),
+                highest_seq: 3,
+                need_snapshot: true
+            }
+        );
         // Even a delta that would apply is refused until the snapshot comes.
         let r = s.commit(&[delta("ag", 4, 4_000, &v1, &v2)]).unwrap();
         assert!(r[0].need_snapshot);
         let asset = s.agent_asset_id("ag").unwrap().unwrap();
-        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v1.clone()));
+        assert_eq!(
+            s.asset(&asset).unwrap().unwrap().inventory,
+            Some(v1.clone())
+        );
         let r = s.commit(&[snapshot("ag", 5, 5_000, &v3)]).unwrap();
         assert!(!r[0].need_snapshot);
         let r = s.commit(&[delta("ag", 6, 6_000, &v3, &v2)]).unwrap();
@@ -606,27 +646,50 @@ mod tests {
         s.commit(&[metrics("ag", 1, samples)]).unwrap();
         let asset = s.agent_asset_id("ag").unwrap().unwrap();
         let pts = s
-            .metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(i64::MAX), None)
+            .metric(
+                &asset,
+                "cpu.total_percent",
+                Timestamp(0),
+                Timestamp(i64::MAX),
+                None,
+            )
             .unwrap();
         assert_eq!(pts.len(), POINTS_PER_CHUNK + 10);
         let series = s.series_names(&asset).unwrap().len() as u64;
         assert_eq!(s.stats().unwrap().chunks, 2 * series);
         let avg = s
-            .metric(&asset, "cpu.total_percent", Timestamp(10_000), Timestamp(40_000), Some(20_000))
+            .metric(
+                &asset,
+                "cpu.total_percent",
+                Timestamp(10_000),
+                Timestamp(40_000),
+                Some(20_000),
+            )
             .unwrap();
-        assert_eq!(avg, vec![(Timestamp(10_000), 0.5), (Timestamp(30_000), 2.5)]);
+        assert_eq!(
+            avg,
+            vec![(Timestamp(10_000), 0.5), (Timestamp(30_000), 2.5)]
+        );
     }
 
     #[test]
     fn failed_commit_leaves_cache_consistent_with_disk() {
         let (_d, s) = temp_store();
-        s.commit(&[metrics("ag", 1, vec![sample(10_000, 1.0)])]).unwrap();
+        s.commit(&[metrics("ag", 1, vec![sample(10_000, 1.0)])])
+            .unwrap();
         // Simulate a failure after the cache was touched: clear as commit() does.
         *s.cache() = Cache::default();
-        s.commit(&[metrics("ag", 2, vec![sample(20_000, 2.0)])]).unwrap();
+        s.commit(&[metrics("ag", 2, vec![sample(20_000, 2.0)])])
+            .unwrap();
         let asset = s.agent_asset_id("ag").unwrap().unwrap();
         let pts = s
-            .metric(&asset, "cpu.total_percent", Timestamp(0), Timestamp(99_000), None)
+            .metric(
+                &asset,
+                "cpu.total_percent",
+                Timestamp(0),
+                Timestamp(99_000),
+                None,
+            )
             .unwrap();
         assert_eq!(pts.len(), 2);
     }

@@ -362,7 +362,10 @@ impl Store {
     }
 
     /// The API token with this secret hash.
-    pub fn api_token(&self, secret_sha256: &[u8; 32]) -> Result<Option<ApiTokenRecord>, StoreError> {
+    pub fn api_token(
+        &self,
+        secret_sha256: &[u8; 32],
+    ) -> Result<Option<ApiTokenRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(API_TOKENS)?;
         match t.get(secret_sha256.as_slice())? {
@@ -496,7 +499,9 @@ impl Store {
     /// Compacts the file (frees pages left by copy-on-write). Needs no
     /// other transaction in flight; used by the bench and maintenance.
     pub fn compact(&mut self) -> Result<bool, StoreError> {
-        self.db.compact().map_err(|e| StoreError::Database(e.into()))
+        self.db
+            .compact()
+            .map_err(|e| StoreError::Database(e.into()))
     }
 }
 
@@ -536,10 +541,16 @@ mod tests {
         let (_d, s) = temp_store();
         s.add_token(&token("t1", 1, Some(2), Some(10_000))).unwrap();
         s.add_token(&token("t2", 2, None, None)).unwrap();
-        assert!(matches!(s.add_token(&token("t1", 3, None, None)), Err(StoreError::Exists { .. })));
+        assert!(matches!(
+            s.add_token(&token("t1", 3, None, None)),
+            Err(StoreError::Exists { .. })
+        ));
         assert_eq!(s.use_token(&[1; 32], Timestamp(5)).unwrap().uses, 1);
         assert_eq!(s.use_token(&[1; 32], Timestamp(6)).unwrap().uses, 2);
-        assert!(matches!(s.use_token(&[1; 32], Timestamp(7)), Err(TokenUseError::UsedUp { uses: 2 })));
+        assert!(matches!(
+            s.use_token(&[1; 32], Timestamp(7)),
+            Err(TokenUseError::UsedUp { uses: 2 })
+        ));
         assert!(matches!(
             s.use_token(&[2; 32], Timestamp(0)).map(|t| t.uses),
             Ok(1)
@@ -551,8 +562,14 @@ mod tests {
         ));
         assert!(s.revoke_token("t2").unwrap());
         assert!(!s.revoke_token("nope").unwrap());
-        assert!(matches!(s.use_token(&[2; 32], Timestamp(0)), Err(TokenUseError::Revoked)));
-        assert!(matches!(s.use_token(&[9; 32], Timestamp(0)), Err(TokenUseError::Unknown)));
+        assert!(matches!(
+            s.use_token(&[2; 32], Timestamp(0)),
+            Err(TokenUseError::Revoked)
+        ));
+        assert!(matches!(
+            s.use_token(&[9; 32], Timestamp(0)),
+            Err(TokenUseError::Unknown)
+        ));
         let list = s.list_tokens().unwrap();
         assert_eq!(list.len(), 3);
         assert!(!format!("{:?}", list[0]).contains("1, 1, 1"));
@@ -621,18 +638,33 @@ mod tests {
         assert_eq!(a.inventory.as_ref(), Some(&inv));
         let ag = s.agent("ag1").unwrap().unwrap();
         assert_eq!(ag.asset_id.as_deref(), Some(a.meta.id.as_str()));
-        assert_eq!((ag.agent_version.as_str(), ag.rtt_ms, ag.lost_packets), ("0.2.0", Some(1.5), 3));
+        assert_eq!(
+            (ag.agent_version.as_str(), ag.rtt_ms, ag.lost_packets),
+            ("0.2.0", Some(1.5), 3)
+        );
         assert_eq!(ag.last_seen, Some(Timestamp(20_500)));
         assert_eq!(s.list_tokens().unwrap().len(), 1);
         // Appending after reopen resumes the stored open chunk.
-        let r = s.commit(&[metrics("ag1", 3, vec![sample(30_000, 7.0)])]).unwrap();
+        let r = s
+            .commit(&[metrics("ag1", 3, vec![sample(30_000, 7.0)])])
+            .unwrap();
         assert_eq!(r[0].highest_seq, 3);
         let pts = s
-            .metric(&a.meta.id, "cpu.total_percent", Timestamp(0), Timestamp(40_000), None)
+            .metric(
+                &a.meta.id,
+                "cpu.total_percent",
+                Timestamp(0),
+                Timestamp(40_000),
+                None,
+            )
             .unwrap();
         assert_eq!(
             pts,
-            vec![(Timestamp(10_000), 5.0), (Timestamp(20_000), 6.0), (Timestamp(30_000), 7.0)]
+            vec![
+                (Timestamp(10_000), 5.0),
+                (Timestamp(20_000), 6.0),
+                (Timestamp(30_000), 7.0)
+            ]
         );
         assert_eq!(s.stats().unwrap().chunks, s.stats().unwrap().series);
     }
@@ -666,7 +698,10 @@ mod tests {
         assert!(s.revoke_agent("a", Timestamp(5)).unwrap());
         assert!(s.revoke_agent("a", Timestamp(9)).unwrap());
         assert!(!s.revoke_agent("b", Timestamp(9)).unwrap());
-        assert_eq!(s.agent("a").unwrap().unwrap().revoked_at, Some(Timestamp(5)));
+        assert_eq!(
+            s.agent("a").unwrap().unwrap().revoked_at,
+            Some(Timestamp(5))
+        );
         assert_eq!(s.list_agents().unwrap().len(), 1);
     }
 }

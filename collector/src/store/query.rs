@@ -47,9 +47,13 @@ impl Store {
                 .is_none_or(|h| glob(h, &m.hostname.to_lowercase()))
                 && os.as_deref().is_none_or(|o| {
                     m.os_id.as_deref().is_some_and(|id| id.to_lowercase() == o)
-                        || m.os.as_deref().is_some_and(|n| n.to_lowercase().contains(o))
+                        || m.os
+                            .as_deref()
+                            .is_some_and(|n| n.to_lowercase().contains(o))
                 })
-                && f.tag.as_deref().is_none_or(|t| m.tags.iter().any(|x| x == t))
+                && f.tag
+                    .as_deref()
+                    .is_none_or(|t| m.tags.iter().any(|x| x == t))
                 && f.seen_before.is_none_or(|b| m.last_seen < b)
                 && f.seen_after.is_none_or(|a| m.last_seen >= a)
         };
@@ -143,7 +147,11 @@ impl Store {
         let txn = self.db.begin_read()?;
         let changes = txn.open_table(CHANGES)?;
         let mut out = Vec::new();
-        let push = |out: &mut Vec<ChangeEvent>, asset: &str, at: i64, v: &[u8]| -> Result<(), StoreError> {
+        let push = |out: &mut Vec<ChangeEvent>,
+                    asset: &str,
+                    at: i64,
+                    v: &[u8]|
+         -> Result<(), StoreError> {
             let s: StoredChange = dec("changes", v)?;
             out.push(ChangeEvent {
                 asset_id: asset.to_owned(),
@@ -212,7 +220,10 @@ impl Store {
         for d in deltas.iter().rev() {
             inv = diff::apply(&d.delta, &inv).map_err(|e| StoreError::Corrupt {
                 table: "changes",
-                reason: format!("stored delta seq {} of {asset} no longer applies: {e}", d.seq),
+                reason: format!(
+                    "stored delta seq {} of {asset} no longer applies: {e}",
+                    d.seq
+                ),
             })?;
         }
         Ok(Some(inv))
@@ -374,8 +385,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -501,7 +511,10 @@ mod tests {
         assert_eq!(version_cmp("1.2", "1.10"), Ordering::Less);
         assert_eq!(version_cmp("1:1.0", "2.0"), Ordering::Greater);
         assert_eq!(version_cmp("1.0~rc1", "1.0"), Ordering::Less);
-        assert_eq!(version_cmp("7.88.1-10", "7.88.1-10+deb12u8"), Ordering::Less);
+        assert_eq!(
+            version_cmp("7.88.1-10", "7.88.1-10+deb12u8"),
+            Ordering::Less
+        );
         assert_eq!(version_cmp("1.01", "1.1"), Ordering::Equal);
     }
 
@@ -523,7 +536,11 @@ mod store_tests {
     #[test]
     fn as_of_returns_the_inventory_before_a_change() {
         let (_d, s) = temp_store();
-        let v1 = with_package(machine("h", Some("u"), "m", "00:aa:00:00:00:01"), "curl", "1");
+        let v1 = with_package(
+            machine("h", Some("u"), "m", "00:aa:00:00:00:01"),
+            "curl",
+            "1",
+        );
         let v2 = with_package(v1.clone(), "curl", "2");
         let v3 = with_package(v2.clone(), "zsh", "5.9");
         s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
@@ -537,7 +554,10 @@ mod store_tests {
         let ch = s.changes(Some(&a), Timestamp(1_500), 10).unwrap();
         assert_eq!(ch.len(), 2);
         let line = &ch[0].changes[0];
-        assert_eq!((line.path.as_str(), line.action), ("software.packages", Action::Changed));
+        assert_eq!(
+            (line.path.as_str(), line.action),
+            ("software.packages", Action::Changed)
+        );
         assert_eq!(line.before.as_ref().unwrap()["version"], "1");
         assert_eq!(line.after.as_ref().unwrap()["version"], "2");
         assert_eq!(ch[1].changes[0].action, Action::Added);
@@ -547,10 +567,19 @@ mod store_tests {
     #[test]
     fn software_index_follows_upgrade_and_removal() {
         let (_d, s) = temp_store();
-        let a1 = with_package(machine("a", Some("ua"), "ma", "00:aa:00:00:00:01"), "openssl", "3.0.11");
-        let b1 = with_package(machine("b", Some("ub"), "mb", "00:aa:00:00:00:02"), "openssl", "3.0.11");
+        let a1 = with_package(
+            machine("a", Some("ua"), "ma", "00:aa:00:00:00:01"),
+            "openssl",
+            "3.0.11",
+        );
+        let b1 = with_package(
+            machine("b", Some("ub"), "mb", "00:aa:00:00:00:02"),
+            "openssl",
+            "3.0.11",
+        );
         let b1 = with_package(b1, "openssh-server", "9.2");
-        s.commit(&[snapshot("a", 1, 1_000, &a1), snapshot("b", 1, 1_000, &b1)]).unwrap();
+        s.commit(&[snapshot("a", 1, 1_000, &a1), snapshot("b", 1, 1_000, &b1)])
+            .unwrap();
         let r = s.software("openssl").unwrap();
         assert_eq!(r.packages.len(), 1);
         assert_eq!(r.packages[0].versions[0].count, 2);
@@ -558,7 +587,11 @@ mod store_tests {
         let a2 = with_package(a1.clone(), "openssl", "3.0.15");
         let mut b2 = b1.clone();
         b2.software.packages.retain(|p| p.name != "openssl");
-        s.commit(&[delta("a", 2, 2_000, &a1, &a2), delta("b", 2, 2_000, &b1, &b2)]).unwrap();
+        s.commit(&[
+            delta("a", 2, 2_000, &a1, &a2),
+            delta("b", 2, 2_000, &b1, &b2),
+        ])
+        .unwrap();
         let r = s.software("openssl").unwrap();
         assert_eq!(r.packages[0].assets, 1);
         assert_eq!(r.packages[0].versions.len(), 1);
@@ -574,16 +607,41 @@ mod store_tests {
             ..AssetFilter::default()
         };
         assert_eq!(s.assets(&f).unwrap().total, 1);
-        let f = AssetFilter { hostname: Some("B*".into()), os: Some("debian".into()), ..AssetFilter::default() };
+        let f = AssetFilter {
+            hostname: Some("B*".into()),
+            os: Some("debian".into()),
+            ..AssetFilter::default()
+        };
         let page = s.assets(&f).unwrap();
-        assert_eq!(page.items.iter().map(|i| i.hostname.as_str()).collect::<Vec<_>>(), vec!["b"]);
-        let f = AssetFilter { limit: 1, ..AssetFilter::default() };
+        assert_eq!(
+            page.items
+                .iter()
+                .map(|i| i.hostname.as_str())
+                .collect::<Vec<_>>(),
+            vec!["b"]
+        );
+        let f = AssetFilter {
+            limit: 1,
+            ..AssetFilter::default()
+        };
         let page = s.assets(&f).unwrap();
-        assert_eq!((page.items.len(), page.total, page.next_offset), (1, 2, Some(1)));
-        let f = AssetFilter { seen_before: Some(Timestamp(1_500)), ..AssetFilter::default() };
+        assert_eq!(
+            (page.items.len(), page.total, page.next_offset),
+            (1, 2, Some(1))
+        );
+        let f = AssetFilter {
+            seen_before: Some(Timestamp(1_500)),
+            ..AssetFilter::default()
+        };
         assert_eq!(s.assets(&f).unwrap().total, 0);
-        assert!(s.set_tags(&s.agent_asset_id("a").unwrap().unwrap(), &["lab".into()]).unwrap());
-        let f = AssetFilter { tag: Some("lab".into()), ..AssetFilter::default() };
+        assert!(
+            s.set_tags(&s.agent_asset_id("a").unwrap().unwrap(), &["lab".into()])
+                .unwrap()
+        );
+        let f = AssetFilter {
+            tag: Some("lab".into()),
+            ..AssetFilter::default()
+        };
         assert_eq!(s.assets(&f).unwrap().items[0].hostname, "a");
     }
 }

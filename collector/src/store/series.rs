@@ -35,7 +35,10 @@ pub fn flatten(s: &HealthSample) -> Vec<(String, f64)> {
         let l = format!("{{mount={}}}", f.mount_point);
         put(format!("filesystem.total_bytes{l}"), f.total_bytes as f64);
         put(format!("filesystem.used_bytes{l}"), f.used_bytes as f64);
-        put(format!("filesystem.available_bytes{l}"), f.available_bytes as f64);
+        put(
+            format!("filesystem.available_bytes{l}"),
+            f.available_bytes as f64,
+        );
         put(format!("filesystem.used_percent{l}"), f.used_percent);
         if let Some(i) = f.inodes_used_percent {
             put(format!("filesystem.inodes_used_percent{l}"), i);
@@ -43,25 +46,46 @@ pub fn flatten(s: &HealthSample) -> Vec<(String, f64)> {
     }
     for d in &s.disks {
         let l = format!("{{disk={}}}", d.name);
-        put(format!("disk.read_bytes_per_second{l}"), d.read_bytes_per_second);
-        put(format!("disk.write_bytes_per_second{l}"), d.write_bytes_per_second);
+        put(
+            format!("disk.read_bytes_per_second{l}"),
+            d.read_bytes_per_second,
+        );
+        put(
+            format!("disk.write_bytes_per_second{l}"),
+            d.write_bytes_per_second,
+        );
         put(format!("disk.reads_per_second{l}"), d.reads_per_second);
         put(format!("disk.writes_per_second{l}"), d.writes_per_second);
         put(format!("disk.busy_percent{l}"), d.busy_percent);
     }
     for n in &s.network {
         let l = format!("{{interface={}}}", n.interface);
-        put(format!("network.rx_bytes_per_second{l}"), n.rx_bytes_per_second);
-        put(format!("network.tx_bytes_per_second{l}"), n.tx_bytes_per_second);
-        put(format!("network.rx_packets_per_second{l}"), n.rx_packets_per_second);
-        put(format!("network.tx_packets_per_second{l}"), n.tx_packets_per_second);
+        put(
+            format!("network.rx_bytes_per_second{l}"),
+            n.rx_bytes_per_second,
+        );
+        put(
+            format!("network.tx_bytes_per_second{l}"),
+            n.tx_bytes_per_second,
+        );
+        put(
+            format!("network.rx_packets_per_second{l}"),
+            n.rx_packets_per_second,
+        );
+        put(
+            format!("network.tx_packets_per_second{l}"),
+            n.tx_packets_per_second,
+        );
         put(format!("network.rx_errors{l}"), n.rx_errors as f64);
         put(format!("network.tx_errors{l}"), n.tx_errors as f64);
         put(format!("network.rx_drops{l}"), n.rx_drops as f64);
         put(format!("network.tx_drops{l}"), n.tx_drops as f64);
     }
     for t in &s.temperatures {
-        put(format!("temperature.celsius{{sensor={}}}", t.sensor), t.celsius);
+        put(
+            format!("temperature.celsius{{sensor={}}}", t.sensor),
+            t.celsius,
+        );
     }
     put("processes.total".into(), f64::from(s.processes.total));
     put("processes.running".into(), f64::from(s.processes.running));

@@ -30,9 +30,7 @@ pub fn machine(hostname: &str, uuid: Option<&str>, machine_id: &str, mac: &str) 
 }
 
 pub fn with_package(mut inv: Inventory, name: &str, version: &str) -> Inventory {
-    inv.software
-        .packages
-        .retain(|p| p.name != name);
+    inv.software.packages.retain(|p| p.name != name);
     inv.software.packages.push(Package {
         name: name.into(),
         version: version.into(),
