@@ -32,7 +32,7 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     interval_seconds: u64,
     /// Timer jitter of sample timestamps, ms (0 to 2·this).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     jitter_ms: i64,
     /// Also print, per series of the first agent, its compressed bytes per point.
     #[arg(long)]
