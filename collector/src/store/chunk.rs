@@ -124,15 +124,16 @@ const BUCKETS: [(u64, u32, u32); 3] = [(0b10, 2, 4), (0b110, 3, 8), (0b1110, 4, 
 /// Decimal scales a value may be written at (2-bit index).
 const SCALES: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
 
-/// Decimal deltas wider than this go the XOR way instead.
-const MAX_DECIMAL_BITS: u32 = 40;
+/// Widths a zigzagged decimal delta is written in (2-bit class); wider
+/// deltas go the XOR way.
+const DECIMAL_WIDTHS: [u32; 4] = [6, 12, 24, 40];
 
 /// `v` as an integer at scale `SCALES[k]`, if that is exact: decoding
 /// `n as f64 / scale` must give back the very same bits.
 fn scaled(v: f64, k: usize) -> Option<i64> {
     let s = *SCALES.get(k)?;
     let n = (v * s).round();
-    if !(n.abs() < 9_007_199_254_740_992.0) {
+    if n.is_nan() || n.abs() >= 9_007_199_254_740_992.0 {
         return None;
     }
     let n = n as i64;
@@ -255,11 +256,11 @@ impl Encoder {
             if let (Some(p), Some(n)) = (scaled(prev, k), scaled(value, k)) {
                 let z = zigzag(n.wrapping_sub(p));
                 let width = 64 - z.leading_zeros();
-                if width <= MAX_DECIMAL_BITS {
+                if let Some(class) = DECIMAL_WIDTHS.iter().position(|w| width <= *w) {
                     self.bits.write(0b10, 2);
                     self.bits.write(k as u64, 2);
-                    self.bits.write(u64::from(width.max(1) - 1), 6);
-                    self.bits.write(z, width.max(1));
+                    self.bits.write(class as u64, 2);
+                    self.bits.write(z, DECIMAL_WIDTHS[class]);
                     return;
                 }
                 break;
@@ -338,7 +339,8 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
         let changed = r.bit().ok_or_else(t)?;
         if changed && !r.bit().ok_or_else(t)? {
             let k = r.read(2).ok_or_else(t)? as usize;
-            let width = r.read(6).ok_or_else(t)? as u32 + 1;
+            let class = r.read(2).ok_or_else(t)? as usize;
+            let width = DECIMAL_WIDTHS.get(class).copied().unwrap_or(64);
             let z = r.read(width).ok_or_else(t)?;
             let prev = scaled(f64::from_bits(value), k).ok_or(ChunkError::NotDecimal(point))?;
             let n = prev.wrapping_add(unzigzag(z));

@@ -37,6 +37,9 @@ pub struct Ingest {
 }
 
 /// What an agent sent.
+// Snapshots are rare next to metric batches, and the server hands them over
+// by value as decoded; boxing would only add an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum IngestRecord {
     /// A full inventory.
@@ -191,7 +194,7 @@ impl Store {
         cache.dirty.clear();
         let txn = self.db.begin_write()?;
         let mut order: Vec<String> = Vec::new();
-        {
+        let out = {
             let mut t = Tables::open(&txn)?;
             let mut states: BTreeMap<String, AgentState> = BTreeMap::new();
             for item in items {
@@ -329,9 +332,10 @@ impl Store {
                 })
                 .collect::<Vec<_>>();
             drop(t);
-            txn.commit()?;
-            return Ok(out);
-        }
+            out
+        };
+        txn.commit()?;
+        Ok(out)
     }
 }
 
@@ -496,7 +500,7 @@ fn append_point(
     value: f64,
 ) -> Result<(), StoreError> {
     let sid = series_id(t, cache, asset, name)?;
-    if !cache.open.contains_key(&sid) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = cache.open.entry(sid) {
         let last = t
             .chunks
             .range((sid, i64::MIN)..=(sid, i64::MAX))?
@@ -506,7 +510,7 @@ fn append_point(
         if let Some((key, bytes)) = last {
             match Encoder::resume(&bytes) {
                 Ok(enc) => {
-                    cache.open.insert(sid, OpenChunk { key, enc });
+                    slot.insert(OpenChunk { key, enc });
                 }
                 // A corrupt tail chunk stays as it is (queries report it);
                 // new points go to a fresh chunk.
@@ -523,18 +527,15 @@ fn append_point(
         t.flush_chunk(cache, sid)?;
         cache.open.remove(&sid);
     }
-    if !cache.open.contains_key(&sid) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = cache.open.entry(sid) {
         let mut key = ts;
         while t.chunks.get((sid, key))?.is_some() {
             key = key.saturating_add(1);
         }
-        cache.open.insert(
-            sid,
-            OpenChunk {
-                key,
-                enc: Encoder::new(),
-            },
-        );
+        slot.insert(OpenChunk {
+            key,
+            enc: Encoder::new(),
+        });
     }
     if let Some(open) = cache.open.get_mut(&sid) {
         open.enc.push(ts, value);
@@ -552,7 +553,7 @@ mod tests {
     fn duplicate_seq_is_stored_once() {
         let (_d, s) = temp_store();
         let batch = metrics("ag", 5, vec![sample(10_000, 1.0), sample(20_000, 2.0)]);
-        let r = s.commit(&[batch.clone()]).unwrap();
+        let r = s.commit(std::slice::from_ref(&batch)).unwrap();
         assert_eq!(
             r,
             vec![Committed {

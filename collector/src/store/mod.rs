@@ -692,6 +692,12 @@ mod tests {
     }
 
     #[test]
+    fn store_is_shareable_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Store>();
+    }
+
+    #[test]
     fn revoke_agent_keeps_first_time() {
         let (_d, s) = temp_store();
         s.add_agent(&agent("a")).unwrap();

@@ -1,0 +1,349 @@
+//! Simulates a fleet streaming health samples into a fresh store and prints
+//! bytes on disk per stored sample and commit throughput and latency.
+//!
+//! Each simulated host behaves like an idle-to-busy server: CPU ticks,
+//! load, used memory, disk and network rates and temperatures follow random
+//! walks computed the way the agent computes them (percent of jiffies,
+//! counts over the measured interval), totals stay constant, timestamps
+//! carry a few milliseconds of timer jitter. Every tick, one group commit
+//! carries one sample from every agent, as the server's batcher would.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use atalaya_collector::store::{Ingest, IngestRecord, Store};
+use atalaya_common::model::*;
+use atalaya_common::proto;
+use clap::Parser;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Store benchmark: a simulated fleet at a fixed sampling interval.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Simulated agents.
+    #[arg(long, default_value_t = 50)]
+    agents: usize,
+    /// Simulated duration, hours.
+    #[arg(long, default_value_t = 1.0)]
+    hours: f64,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 10)]
+    interval_seconds: u64,
+    /// Timer jitter of sample timestamps, ms (0 to 2·this).
+    #[arg(long, default_value_t = 1)]
+    jitter_ms: i64,
+    /// Also print, per series of the first agent, its compressed bytes per point.
+    #[arg(long)]
+    breakdown: bool,
+    /// Store file (default: a temporary directory).
+    #[arg(long)]
+    path: Option<PathBuf>,
+}
+
+/// One simulated host's counters and gauges.
+struct Host {
+    rng: StdRng,
+    cores: usize,
+    busy: Vec<f64>,
+    load: f64,
+    mem_used_kb: u64,
+    cached_kb: u64,
+    root_used: u64,
+    disk_rate: f64,
+    net_rate: f64,
+    temp: f64,
+    procs: u32,
+    rss_pages: u64,
+    uptime: u64,
+}
+
+const MEM_TOTAL_KB: u64 = 16 * 1024 * 1024;
+const ROOT_TOTAL: u64 = 100 * 1024 * 1024 * 1024;
+
+impl Host {
+    fn new(seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        Host {
+            cores: 4,
+            busy: vec![10.0; 4],
+            load: rng.random_range(0.1..2.0),
+            mem_used_kb: rng.random_range(2_000_000..8_000_000),
+            cached_kb: rng.random_range(1_000_000..4_000_000),
+            root_used: rng.random_range(10..60) * 1024 * 1024 * 1024,
+            disk_rate: 20_000.0,
+            net_rate: 5_000.0,
+            temp: rng.random_range(38.0f64..50.0).round(),
+            procs: rng.random_range(150..300),
+            rss_pages: 2_500,
+            uptime: rng.random_range(1_000..1_000_000),
+            rng,
+        }
+    }
+
+    fn walk(&mut self, v: f64, step: f64, lo: f64, hi: f64) -> f64 {
+        (v + self.rng.random_range(-step..step)).clamp(lo, hi)
+    }
+
+    fn sample(&mut self, at: i64, seconds: f64) -> HealthSample {
+        let hz_ticks = (seconds * 100.0).round() as u64; // USER_HZ per core
+        let mut per_core = Vec::new();
+        let (mut busy_sum, mut total_sum) = (0u64, 0u64);
+        for c in 0..self.cores {
+            self.busy[c] = self.walk(self.busy[c], 3.0, 0.0, 100.0);
+            let b = (self.busy[c] / 100.0 * hz_ticks as f64) as u64;
+            busy_sum += b;
+            total_sum += hz_ticks;
+            per_core.push(100.0 * b as f64 / hz_ticks.max(1) as f64);
+        }
+        let pct = |part: u64| 100.0 * part as f64 / total_sum.max(1) as f64;
+        let user = busy_sum * 7 / 10;
+        let iowait = self.rng.random_range(0..3u64);
+        self.load = (self.walk(self.load, 0.1, 0.0, 8.0) * 100.0).round() / 100.0;
+        let step = self.rng.random_range(-20_000i64..20_000);
+        self.mem_used_kb = self
+            .mem_used_kb
+            .saturating_add_signed(step)
+            .min(MEM_TOTAL_KB);
+        if self.rng.random_bool(0.1) {
+            self.cached_kb += self.rng.random_range(0..4_000);
+        }
+        if self.rng.random_bool(0.2) {
+            self.root_used += self.rng.random_range(1..64) * 4096;
+        }
+        self.disk_rate = self.walk(self.disk_rate, 8_000.0, 0.0, 5e6);
+        self.net_rate = self.walk(self.net_rate, 2_000.0, 0.0, 1e7);
+        if self.rng.random_bool(0.2) {
+            self.temp = self.walk(self.temp, 1.5, 30.0, 90.0).round();
+        }
+        if self.rng.random_bool(0.3) {
+            self.procs = self
+                .procs
+                .saturating_add_signed(self.rng.random_range(-3..4));
+        }
+        if self.rng.random_bool(0.05) {
+            self.rss_pages += 1;
+        }
+        self.uptime += seconds.round() as u64;
+        // Rates are counts over the measured interval, as the agent does.
+        let written_sectors = (self.disk_rate * seconds / 512.0) as u64;
+        let reads = if self.rng.random_bool(0.1) {
+            self.rng.random_range(1..40u64)
+        } else {
+            0
+        };
+        let rx_bytes = (self.net_rate * seconds) as u64;
+        let tx_bytes = rx_bytes / 3 + self.rng.random_range(0..500);
+        let root_avail = ROOT_TOTAL - self.root_used;
+        HealthSample {
+            at: Timestamp(at),
+            interval_ms: (seconds * 1000.0) as u64,
+            cpu: Some(CpuUsage {
+                total_percent: pct(busy_sum),
+                user_percent: pct(user),
+                system_percent: pct(busy_sum - user),
+                iowait_percent: pct(iowait),
+                steal_percent: 0.0,
+                per_core_percent: per_core,
+            }),
+            load: LoadAverage {
+                one: self.load,
+                five: (self.load * 80.0).round() / 100.0,
+                fifteen: (self.load * 60.0).round() / 100.0,
+            },
+            memory: MemoryUsage {
+                total_bytes: MEM_TOTAL_KB * 1024,
+                used_bytes: self.mem_used_kb * 1024,
+                available_bytes: (MEM_TOTAL_KB - self.mem_used_kb) * 1024,
+                cached_bytes: self.cached_kb * 1024,
+                swap_total_bytes: 2 * 1024 * 1024 * 1024,
+                swap_used_bytes: 0,
+            },
+            filesystems: vec![
+                FilesystemUsage {
+                    mount_point: "/".into(),
+                    total_bytes: ROOT_TOTAL,
+                    used_bytes: self.root_used,
+                    available_bytes: root_avail,
+                    used_percent: 100.0 * self.root_used as f64 / ROOT_TOTAL as f64,
+                    inodes_used_percent: Some(4.0),
+                },
+                FilesystemUsage {
+                    mount_point: "/boot".into(),
+                    total_bytes: 1 << 30,
+                    used_bytes: 200 << 20,
+                    available_bytes: (1 << 30) - (200 << 20),
+                    used_percent: 19.53125,
+                    inodes_used_percent: Some(0.5),
+                },
+            ],
+            disks: vec![DiskIo {
+                name: "sda".into(),
+                read_bytes_per_second: (reads * 8 * 512) as f64 / seconds,
+                write_bytes_per_second: (written_sectors * 512) as f64 / seconds,
+                reads_per_second: reads as f64 / seconds,
+                writes_per_second: (written_sectors / 16) as f64 / seconds,
+                busy_percent: 100.0 * (written_sectors / 64) as f64 / (seconds * 1000.0),
+            }],
+            network: vec![NetworkIo {
+                interface: "eth0".into(),
+                rx_bytes_per_second: rx_bytes as f64 / seconds,
+                tx_bytes_per_second: tx_bytes as f64 / seconds,
+                rx_packets_per_second: (rx_bytes / 800) as f64 / seconds,
+                tx_packets_per_second: (tx_bytes / 600) as f64 / seconds,
+                ..NetworkIo::default()
+            }],
+            temperatures: vec![
+                Temperature {
+                    sensor: "coretemp/temp1".into(),
+                    label: Some("Package id 0".into()),
+                    celsius: self.temp,
+                },
+                Temperature {
+                    sensor: "acpitz/temp1".into(),
+                    label: None,
+                    celsius: 27.8,
+                },
+            ],
+            processes: ProcessCount {
+                total: self.procs,
+                running: 1,
+                zombie: 0,
+            },
+            uptime_seconds: self.uptime,
+            agent: AgentUsage {
+                cpu_percent: 100.0 * self.rng.random_range(0..3u64) as f64 / (seconds * 100.0),
+                rss_bytes: self.rss_pages * 4096,
+            },
+            ..HealthSample::default()
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let path = args.path.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("atalaya-store-bench-{}.redb", std::process::id()))
+    });
+    if path.exists() {
+        anyhow::bail!("{} exists; the bench needs a fresh file", path.display());
+    }
+    let mut store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hosts: Vec<Host> = (0..args.agents).map(|i| Host::new(i as u64 + 1)).collect();
+    let ticks = (args.hours * 3600.0 / args.interval_seconds as f64).round() as i64;
+    let start: i64 = 1_795_000_000_000;
+    let interval_ms = args.interval_seconds as i64 * 1000;
+    let mut jitter_rng = StdRng::seed_from_u64(99);
+    let mut last_at = vec![start - interval_ms; args.agents];
+    let mut latencies = Vec::new();
+    let mut points = 0u64;
+    let mut commit_time = 0.0f64;
+    let mut first_agent: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    for tick in 0..ticks {
+        let mut batch = Vec::with_capacity(args.agents);
+        for (i, host) in hosts.iter_mut().enumerate() {
+            let jitter = if args.jitter_ms > 0 {
+                jitter_rng.random_range(0..=2 * args.jitter_ms)
+            } else {
+                0
+            };
+            let at = start + tick * interval_ms + jitter;
+            let seconds = (at - last_at[i]) as f64 / 1000.0;
+            last_at[i] = at;
+            let sample = host.sample(at, seconds);
+            let flat = atalaya_collector::store::series::flatten(&sample);
+            points += flat.len() as u64;
+            if args.breakdown && i == 0 {
+                for (name, v) in flat {
+                    first_agent.entry(name).or_default().push((at, v));
+                }
+            }
+            batch.push(Ingest {
+                agent_id: format!("agent-{i:04}"),
+                received_at: Timestamp(at + 5),
+                record: IngestRecord::Metrics(proto::MetricBatch {
+                    seq: tick as u64 + 1,
+                    samples: vec![sample],
+                }),
+            });
+        }
+        let t0 = Instant::now();
+        store.commit(&batch).context("commit")?;
+        let dt = t0.elapsed().as_secs_f64();
+        commit_time += dt;
+        latencies.push(dt * 1000.0);
+    }
+    let stats = store.stats()?;
+    latencies.sort_by(f64::total_cmp);
+    let file_before = stats.file_bytes;
+    store.compact().context("compacting")?;
+    let file_after = std::fs::metadata(&path)?.len();
+    println!(
+        "agents: {}, samples each: {ticks}, interval: {} s, jitter: 0..{} ms",
+        args.agents,
+        args.interval_seconds,
+        2 * args.jitter_ms
+    );
+    println!(
+        "commits: {} (one per tick, {} agents each)",
+        latencies.len(),
+        args.agents
+    );
+    println!(
+        "points: {points} in {} series, {} chunks",
+        stats.series, stats.chunks
+    );
+    println!(
+        "chunk bytes (keys+values): {} = {:.3} bytes/point",
+        stats.chunk_bytes,
+        stats.chunk_bytes as f64 / points as f64
+    );
+    println!(
+        "file: {} bytes = {:.3} bytes/point",
+        file_before,
+        file_before as f64 / points as f64
+    );
+    println!(
+        "file after compact: {} bytes = {:.3} bytes/point",
+        file_after,
+        file_after as f64 / points as f64
+    );
+    println!(
+        "throughput: {:.0} points/s of commit time",
+        points as f64 / commit_time
+    );
+    println!(
+        "commit latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    for (name, pts) in &first_agent {
+        let mut bytes = 0;
+        for chunk in pts.chunks(atalaya_collector::store::ingest::POINTS_PER_CHUNK) {
+            let mut e = atalaya_collector::store::chunk::Encoder::new();
+            for &(t, v) in chunk {
+                e.push(t, v);
+            }
+            bytes += e.to_bytes().len();
+        }
+        println!(
+            "  {name:<45} {:.2} bytes/point",
+            bytes as f64 / pts.len() as f64
+        );
+    }
+    drop(store);
+    if args.path.is_none() {
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
