@@ -9,8 +9,10 @@
 //! - [`diff`]: inventory deltas, computed and applied without I/O.
 //! - [`config`]: reading TOML configuration with every error reported at once.
 //! - [`proto`]: the wire protocol: envelope, messages, codec.
+//! - [`token`]: enrollment tokens: encoding, decoding, secret hashing.
 
 pub mod config;
 pub mod diff;
 pub mod model;
 pub mod proto;
+pub mod token;
