@@ -1,1 +1,672 @@
-//! The redb store.
+//! The redb store: one crash-safe file holding assets, their inventory
+//! history, metric series, agents and tokens.
+//!
+//! The QUIC server calls [`Store::commit`] with many agents' records at
+//! once (group commit: one durable transaction, acks after it returns); the
+//! HTTP API calls the query methods. `Store` is `Send + Sync`; share it in
+//! an `Arc`.
+//!
+//! # Layout
+//! - [`schema`]: every table and the format version.
+//! - [`records`]: stored records and query results.
+//! - [`chunk`]: Gorilla compression of metric chunks.
+//! - [`series`]: a health sample as named points.
+//! - [`ingest`]: the group commit.
+//! - [`identity`]: which asset a snapshot belongs to.
+//! - [`query`]: asset lists, history, installed base, metric reads.
+//!
+//! # Assets before the first snapshot
+//! An agent's first record of any kind creates a provisional asset for it
+//! (a fresh `asset-N` id, named by the agent's enrollment host name), so
+//! metrics that arrive before the inventory are stored at once. When the
+//! agent's first snapshot matches an existing asset by hardware keys, the
+//! provisional asset is merged into it: its series move over and it is
+//! deleted.
+
+pub mod chunk;
+pub mod identity;
+pub mod ingest;
+pub mod query;
+pub mod records;
+pub mod schema;
+pub mod series;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use atalaya_common::model::Timestamp;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use ingest::{Committed, Ingest, IngestRecord};
+pub use records::*;
+use schema::*;
+
+/// The store. Cheap to share: wrap it in an `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+    /// Open chunk encoders and series ids, rebuilt lazily from disk.
+    cache: Mutex<ingest::Cache>,
+}
+
+/// The store file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// redb refused the file.
+    #[error("opening store {path}: {source}")]
+    Database {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: redb::DatabaseError,
+    },
+    /// The file was written by another version of the store.
+    #[error(
+        "store {path} has format version {found}, this collector reads version {expected}; \
+         use a collector of the matching version or start with a new file"
+    )]
+    WrongFormat {
+        /// The file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u64,
+        /// Version this build reads.
+        expected: u64,
+    },
+    /// Setting up the tables failed.
+    #[error("initialising store {path}: {source}")]
+    Init {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+}
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb failed (I/O, corruption…).
+    #[error("store: {0}")]
+    Database(#[from] redb::Error),
+    /// A stored record does not decode.
+    #[error("store: record in table {table} does not decode: {reason}")]
+    Corrupt {
+        /// Table.
+        table: &'static str,
+        /// Decoder message.
+        reason: String,
+    },
+    /// A record does not encode (a bug).
+    #[error("store: encoding a record for {table}: {reason}")]
+    Encode {
+        /// Table.
+        table: &'static str,
+        /// Encoder message.
+        reason: String,
+    },
+    /// A record with this id already exists.
+    #[error("store: {what} {id} already exists")]
+    Exists {
+        /// Kind of record.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A stored metric chunk is corrupt.
+    #[error("store: metric chunk of series {series}: {source}")]
+    Chunk {
+        /// Series id.
+        series: u64,
+        /// Why.
+        source: chunk::ChunkError,
+    },
+}
+
+macro_rules! redb_into_store_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Database(e.into())
+            }
+        }
+    )*};
+}
+redb_into_store_error!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// An enrollment token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenUseError {
+    /// No token has this secret.
+    #[error("unknown enrollment token")]
+    Unknown,
+    /// The token expired.
+    #[error("enrollment token expired at {at}")]
+    Expired {
+        /// When.
+        at: Timestamp,
+    },
+    /// The token has been used as often as it allows.
+    #[error("enrollment token used up ({uses} uses)")]
+    UsedUp {
+        /// Uses made.
+        uses: u32,
+    },
+    /// The token was revoked.
+    #[error("enrollment token revoked")]
+    Revoked,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Encodes a record for table `table`.
+pub(crate) fn enc<T: Serialize>(table: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(v).map_err(|e| StoreError::Encode {
+        table,
+        reason: e.to_string(),
+    })
+}
+
+/// Decodes a record read from table `table`.
+pub(crate) fn dec<T: DeserializeOwned>(table: &'static str, b: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Opens the store file, creating it if missing. A file of another
+    /// format version is refused with [`OpenError::WrongFormat`].
+    pub fn open(path: &Path) -> Result<Store, OpenError> {
+        let db = Database::create(path).map_err(|source| OpenError::Database {
+            path: path.to_owned(),
+            source,
+        })?;
+        let init = |source| OpenError::Init {
+            path: path.to_owned(),
+            source,
+        };
+        let found = (|| -> Result<Option<u64>, StoreError> {
+            let txn = db.begin_write()?;
+            let found = {
+                let mut meta = txn.open_table(META)?;
+                let found = meta.get(META_FORMAT)?.map(|v| v.value());
+                let empty = meta.is_empty()?;
+                if found.is_none() && empty {
+                    meta.insert(META_FORMAT, FORMAT_VERSION)?;
+                }
+                found
+            };
+            if found.is_some_and(|v| v != FORMAT_VERSION) {
+                txn.abort()?;
+                return Ok(found);
+            }
+            create_all(&txn)?;
+            txn.commit()?;
+            Ok(found)
+        })()
+        .map_err(init)?;
+        if let Some(found) = found
+            && found != FORMAT_VERSION
+        {
+            return Err(OpenError::WrongFormat {
+                path: path.to_owned(),
+                found,
+                expected: FORMAT_VERSION,
+            });
+        }
+        Ok(Store {
+            db,
+            path: path.to_owned(),
+            cache: Mutex::new(ingest::Cache::default()),
+        })
+    }
+
+    fn cache(&self) -> MutexGuard<'_, ingest::Cache> {
+        // A panic while holding the lock leaves a cache that may be ahead of
+        // the disk; clear it so it is rebuilt from committed data.
+        self.cache.lock().unwrap_or_else(|poisoned| {
+            let mut g = poisoned.into_inner();
+            *g = ingest::Cache::default();
+            g
+        })
+    }
+
+    /// Stores a new enrollment token.
+    pub fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut tokens = txn.open_table(TOKENS)?;
+            if tokens.get(t.id.as_str())?.is_some() {
+                return Err(StoreError::Exists {
+                    what: "token",
+                    id: t.id.clone(),
+                });
+            }
+            tokens.insert(t.id.as_str(), enc("tokens", t)?.as_slice())?;
+            txn.open_table(TOKEN_SECRETS)?
+                .insert(t.secret_sha256.as_slice(), t.id.as_str())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Every enrollment token, by id.
+    pub fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(TOKENS)?;
+        t.iter()?
+            .map(|r| {
+                let (_, v) = r?;
+                dec("tokens", v.value())
+            })
+            .collect()
+    }
+
+    /// Revokes a token; false if there is none with this id.
+    pub fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let found = {
+            let mut tokens = txn.open_table(TOKENS)?;
+            let rec: Option<TokenRecord> = match tokens.get(id)? {
+                Some(v) => Some(dec("tokens", v.value())?),
+                None => None,
+            };
+            match rec {
+                Some(mut rec) => {
+                    rec.revoked = true;
+                    tokens.insert(id, enc("tokens", &rec)?.as_slice())?;
+                    true
+                }
+                None => false,
+            }
+        };
+        txn.commit()?;
+        Ok(found)
+    }
+
+    /// Checks a token and counts one use, atomically.
+    pub fn use_token(
+        &self,
+        secret_sha256: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<TokenRecord, TokenUseError> {
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let rec = {
+            let id = match txn
+                .open_table(TOKEN_SECRETS)
+                .map_err(StoreError::from)?
+                .get(secret_sha256.as_slice())
+                .map_err(StoreError::from)?
+            {
+                Some(id) => id.value().to_owned(),
+                None => return Err(TokenUseError::Unknown),
+            };
+            let mut tokens = txn.open_table(TOKENS).map_err(StoreError::from)?;
+            let mut rec: TokenRecord = match tokens.get(id.as_str()).map_err(StoreError::from)? {
+                Some(v) => dec("tokens", v.value())?,
+                None => return Err(TokenUseError::Unknown),
+            };
+            if rec.revoked {
+                return Err(TokenUseError::Revoked);
+            }
+            if let Some(at) = rec.expires_at
+                && now >= at
+            {
+                return Err(TokenUseError::Expired { at });
+            }
+            if rec.max_uses.is_some_and(|max| rec.uses >= max) {
+                return Err(TokenUseError::UsedUp { uses: rec.uses });
+            }
+            rec.uses = rec.uses.saturating_add(1);
+            tokens
+                .insert(id.as_str(), enc("tokens", &rec)?.as_slice())
+                .map_err(StoreError::from)?;
+            rec
+        };
+        txn.commit().map_err(StoreError::from)?;
+        Ok(rec)
+    }
+
+    /// Stores a new API token.
+    pub fn add_api_token(&self, t: &ApiTokenRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut tokens = txn.open_table(API_TOKENS)?;
+            if tokens.iter()?.any(|r| {
+                r.ok()
+                    .and_then(|(_, v)| dec::<ApiTokenRecord>("api_tokens", v.value()).ok())
+                    .is_some_and(|old| old.id == t.id)
+            }) || tokens.get(t.secret_sha256.as_slice())?.is_some()
+            {
+                return Err(StoreError::Exists {
+                    what: "API token",
+                    id: t.id.clone(),
+                });
+            }
+            tokens.insert(t.secret_sha256.as_slice(), enc("api_tokens", t)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The API token with this secret hash.
+    pub fn api_token(&self, secret_sha256: &[u8; 32]) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(API_TOKENS)?;
+        match t.get(secret_sha256.as_slice())? {
+            Some(v) => Ok(Some(dec("api_tokens", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every API token.
+    pub fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(API_TOKENS)?;
+        let mut all: Vec<ApiTokenRecord> = t
+            .iter()?
+            .map(|r| {
+                let (_, v) = r?;
+                dec("api_tokens", v.value())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+
+    /// Stores a newly enrolled agent.
+    pub fn add_agent(&self, a: &AgentRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut agents = txn.open_table(AGENTS)?;
+            if agents.get(a.id.as_str())?.is_some() {
+                return Err(StoreError::Exists {
+                    what: "agent",
+                    id: a.id.clone(),
+                });
+            }
+            agents.insert(a.id.as_str(), enc("agents", a)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// One agent.
+    pub fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(AGENTS)?;
+        match t.get(id)? {
+            Some(v) => Ok(Some(dec("agents", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every agent, by id.
+    pub fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(AGENTS)?;
+        t.iter()?
+            .map(|r| {
+                let (_, v) = r?;
+                dec("agents", v.value())
+            })
+            .collect()
+    }
+
+    /// Marks an agent revoked; false if unknown. Revoking twice keeps the first time.
+    pub fn revoke_agent(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let found = {
+            let mut agents = txn.open_table(AGENTS)?;
+            let rec: Option<AgentRecord> = match agents.get(id)? {
+                Some(v) => Some(dec("agents", v.value())?),
+                None => None,
+            };
+            match rec {
+                Some(mut rec) => {
+                    rec.revoked_at.get_or_insert(now);
+                    agents.insert(id, enc("agents", &rec)?.as_slice())?;
+                    true
+                }
+                None => false,
+            }
+        };
+        txn.commit()?;
+        Ok(found)
+    }
+
+    /// Replaces an asset's tags; false if there is no such asset.
+    pub fn set_tags(&self, asset: &str, tags: &[String]) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let found = {
+            let mut assets = txn.open_table(ASSETS)?;
+            let meta: Option<AssetMeta> = match assets.get(asset)? {
+                Some(v) => Some(dec("assets", v.value())?),
+                None => None,
+            };
+            match meta {
+                Some(mut m) => {
+                    m.tags = tags.to_vec();
+                    m.tags.sort();
+                    m.tags.dedup();
+                    assets.insert(asset, enc("assets", &m)?.as_slice())?;
+                    true
+                }
+                None => false,
+            }
+        };
+        txn.commit()?;
+        Ok(found)
+    }
+
+    /// The asset an agent's data goes to (`None` before its first record).
+    pub fn agent_asset_id(&self, agent: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(AGENT_ASSET)?;
+        Ok(t.get(agent)?.map(|v| v.value().to_owned()))
+    }
+
+    /// Counts for `/metrics`.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let txn = self.db.begin_read()?;
+        let chunks = txn.open_table(CHUNKS)?;
+        Ok(StoreStats {
+            assets: txn.open_table(ASSETS)?.len()?,
+            agents: txn.open_table(AGENTS)?.len()?,
+            series: txn.open_table(SERIES)?.len()?,
+            chunks: chunks.len()?,
+            chunk_bytes: chunks.stats()?.stored_bytes(),
+            change_events: txn.open_table(CHANGES)?.len()?,
+            file_bytes: std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
+        })
+    }
+
+    /// Compacts the file (frees pages left by copy-on-write). Needs no
+    /// other transaction in flight; used by the bench and maintenance.
+    pub fn compact(&mut self) -> Result<bool, StoreError> {
+        self.db.compact().map_err(|e| StoreError::Database(e.into()))
+    }
+}
+
+/// Reads the next value of a counter in [`META`] and advances it.
+pub(crate) fn next_id(
+    meta: &mut redb::Table<'_, &'static str, u64>,
+    key: &'static str,
+) -> Result<u64, StoreError> {
+    let n = meta.get(key)?.map(|v| v.value()).unwrap_or(1);
+    meta.insert(key, n + 1)?;
+    Ok(n)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    fn token(id: &str, secret: u8, max_uses: Option<u32>, expires: Option<i64>) -> TokenRecord {
+        TokenRecord {
+            id: id.into(),
+            secret_sha256: [secret; 32],
+            created_at: Timestamp(0),
+            expires_at: expires.map(Timestamp),
+            max_uses,
+            uses: 0,
+            revoked: false,
+            collector_address: "collector:4433".into(),
+        }
+    }
+
+    #[test]
+    fn token_use_counts_expires_and_revokes() {
+        let (_d, s) = temp_store();
+        s.add_token(&token("t1", 1, Some(2), Some(10_000))).unwrap();
+        s.add_token(&token("t2", 2, None, None)).unwrap();
+        assert!(matches!(s.add_token(&token("t1", 3, None, None)), Err(StoreError::Exists { .. })));
+        assert_eq!(s.use_token(&[1; 32], Timestamp(5)).unwrap().uses, 1);
+        assert_eq!(s.use_token(&[1; 32], Timestamp(6)).unwrap().uses, 2);
+        assert!(matches!(s.use_token(&[1; 32], Timestamp(7)), Err(TokenUseError::UsedUp { uses: 2 })));
+        assert!(matches!(
+            s.use_token(&[2; 32], Timestamp(0)).map(|t| t.uses),
+            Ok(1)
+        ));
+        s.add_token(&token("t3", 4, None, Some(100))).unwrap();
+        assert!(matches!(
+            s.use_token(&[4; 32], Timestamp(100)),
+            Err(TokenUseError::Expired { at: Timestamp(100) })
+        ));
+        assert!(s.revoke_token("t2").unwrap());
+        assert!(!s.revoke_token("nope").unwrap());
+        assert!(matches!(s.use_token(&[2; 32], Timestamp(0)), Err(TokenUseError::Revoked)));
+        assert!(matches!(s.use_token(&[9; 32], Timestamp(0)), Err(TokenUseError::Unknown)));
+        let list = s.list_tokens().unwrap();
+        assert_eq!(list.len(), 3);
+        assert!(!format!("{:?}", list[0]).contains("1, 1, 1"));
+    }
+
+    #[test]
+    fn api_tokens_are_found_by_secret_hash() {
+        let (_d, s) = temp_store();
+        let t = ApiTokenRecord {
+            id: "k1".into(),
+            name: "ops".into(),
+            secret_sha256: [7; 32],
+            role: Role::Helpdesk,
+            created_at: Timestamp(0),
+        };
+        s.add_api_token(&t).unwrap();
+        assert_eq!(s.api_token(&[7; 32]).unwrap(), Some(t.clone()));
+        assert_eq!(s.api_token(&[8; 32]).unwrap(), None);
+        assert_eq!(s.list_api_tokens().unwrap(), vec![t]);
+    }
+
+    fn agent(id: &str) -> AgentRecord {
+        AgentRecord {
+            id: id.into(),
+            hostname: format!("{id}.example"),
+            certificate_pem: "PEM".into(),
+            cert_sha256: [0; 32],
+            enrolled_at: Timestamp(0),
+            last_seen: None,
+            agent_version: "0.1.0".into(),
+            rtt_ms: None,
+            lost_packets: 0,
+            sent_packets: 0,
+            revoked_at: None,
+            asset_id: None,
+        }
+    }
+
+    #[test]
+    fn reopened_file_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let inv = machine("web-01", Some("u-1"), "m-1", "00:11:22:33:44:55");
+        {
+            let s = Store::open(&path).unwrap();
+            s.add_agent(&agent("ag1")).unwrap();
+            s.add_token(&token("t1", 1, None, None)).unwrap();
+            s.commit(&[
+                snapshot("ag1", 1, 1_000, &inv),
+                metrics("ag1", 2, vec![sample(10_000, 5.0), sample(20_000, 6.0)]),
+                Ingest {
+                    agent_id: "ag1".into(),
+                    received_at: Timestamp(20_500),
+                    record: IngestRecord::Seen(AgentSeen {
+                        agent_version: "0.2.0".into(),
+                        rtt_ms: 1.5,
+                        lost_packets: 3,
+                        sent_packets: 100,
+                    }),
+                },
+            ])
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let a = s.asset_by_hostname("WEB-01").unwrap().unwrap();
+        assert_eq!(a.inventory.as_ref(), Some(&inv));
+        let ag = s.agent("ag1").unwrap().unwrap();
+        assert_eq!(ag.asset_id.as_deref(), Some(a.meta.id.as_str()));
+        assert_eq!((ag.agent_version.as_str(), ag.rtt_ms, ag.lost_packets), ("0.2.0", Some(1.5), 3));
+        assert_eq!(ag.last_seen, Some(Timestamp(20_500)));
+        assert_eq!(s.list_tokens().unwrap().len(), 1);
+        // Appending after reopen resumes the stored open chunk.
+        let r = s.commit(&[metrics("ag1", 3, vec![sample(30_000, 7.0)])]).unwrap();
+        assert_eq!(r[0].highest_seq, 3);
+        let pts = s
+            .metric(&a.meta.id, "cpu.total_percent", Timestamp(0), Timestamp(40_000), None)
+            .unwrap();
+        assert_eq!(
+            pts,
+            vec![(Timestamp(10_000), 5.0), (Timestamp(20_000), 6.0), (Timestamp(30_000), 7.0)]
+        );
+        assert_eq!(s.stats().unwrap().chunks, s.stats().unwrap().series);
+    }
+
+    #[test]
+    fn file_of_another_format_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        drop(Store::open(&path).unwrap());
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert(META_FORMAT, FORMAT_VERSION + 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        assert!(
+            matches!(err, OpenError::WrongFormat { found, expected, .. } if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION),
+            "{err}"
+        );
+        assert!(err.to_string().contains("format version 2"));
+    }
+
+    #[test]
+    fn revoke_agent_keeps_first_time() {
+        let (_d, s) = temp_store();
+        s.add_agent(&agent("a")).unwrap();
+        assert!(s.revoke_agent("a", Timestamp(5)).unwrap());
+        assert!(s.revoke_agent("a", Timestamp(9)).unwrap());
+        assert!(!s.revoke_agent("b", Timestamp(9)).unwrap());
+        assert_eq!(s.agent("a").unwrap().unwrap().revoked_at, Some(Timestamp(5)));
+        assert_eq!(s.list_agents().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,589 @@
+//! Reads: asset lists, one asset, change history, inventory as of a time,
+//! installed base, metric series.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use atalaya_common::diff::{self, Change};
+use atalaya_common::model::{Inventory, Timestamp};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
+
+use super::chunk;
+use super::ingest::MAX_CHUNK_SPAN_MS;
+use super::records::*;
+use super::schema::*;
+use super::{Store, StoreError, dec};
+
+impl Store {
+    /// Assets matching every filter of `f`, by id, one page.
+    pub fn assets(&self, f: &AssetFilter) -> Result<Page<AssetSummary>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let assets = txn.open_table(ASSETS)?;
+        // With a software filter the index names the candidates.
+        let candidates: Option<BTreeSet<String>> = match &f.software {
+            Some(name) => {
+                let mut set = BTreeSet::new();
+                for (_, version, asset) in software_rows(&txn, name)? {
+                    let lo = f
+                        .version_min
+                        .as_deref()
+                        .is_none_or(|m| version_cmp(&version, m) != Ordering::Less);
+                    let hi = f
+                        .version_max
+                        .as_deref()
+                        .is_none_or(|m| version_cmp(&version, m) != Ordering::Greater);
+                    if lo && hi {
+                        set.insert(asset);
+                    }
+                }
+                Some(set)
+            }
+            None => None,
+        };
+        let host = f.hostname.as_deref().map(str::to_lowercase);
+        let os = f.os.as_deref().map(str::to_lowercase);
+        let keep = |m: &AssetMeta| {
+            host.as_deref()
+                .is_none_or(|h| glob(h, &m.hostname.to_lowercase()))
+                && os.as_deref().is_none_or(|o| {
+                    m.os_id.as_deref().is_some_and(|id| id.to_lowercase() == o)
+                        || m.os.as_deref().is_some_and(|n| n.to_lowercase().contains(o))
+                })
+                && f.tag.as_deref().is_none_or(|t| m.tags.iter().any(|x| x == t))
+                && f.seen_before.is_none_or(|b| m.last_seen < b)
+                && f.seen_after.is_none_or(|a| m.last_seen >= a)
+        };
+        let mut matched = Vec::new();
+        match &candidates {
+            Some(ids) => {
+                for id in ids {
+                    if let Some(v) = assets.get(id.as_str())? {
+                        let m: AssetMeta = dec("assets", v.value())?;
+                        if keep(&m) {
+                            matched.push(AssetSummary::from(&m));
+                        }
+                    }
+                }
+            }
+            None => {
+                for r in assets.iter()? {
+                    let (_, v) = r?;
+                    let m: AssetMeta = dec("assets", v.value())?;
+                    if keep(&m) {
+                        matched.push(AssetSummary::from(&m));
+                    }
+                }
+            }
+        }
+        let total = matched.len();
+        let limit = if f.limit == 0 { 100 } else { f.limit };
+        let items: Vec<_> = matched.into_iter().skip(f.offset).take(limit).collect();
+        let end = f.offset.saturating_add(items.len());
+        Ok(Page {
+            items,
+            total,
+            offset: f.offset,
+            next_offset: (end < total).then_some(end),
+        })
+    }
+
+    /// One asset with its current inventory.
+    pub fn asset(&self, id: &str) -> Result<Option<AssetRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta: AssetMeta = match txn.open_table(ASSETS)?.get(id)? {
+            Some(v) => dec("assets", v.value())?,
+            None => return Ok(None),
+        };
+        let inventory = match txn.open_table(INVENTORY)?.get(id)? {
+            Some(v) => Some(dec("inventory", v.value())?),
+            None => None,
+        };
+        Ok(Some(AssetRecord { meta, inventory }))
+    }
+
+    /// The asset with this host name (case-insensitive); the most recently
+    /// seen one when several share it.
+    pub fn asset_by_hostname(&self, hostname: &str) -> Result<Option<AssetRecord>, StoreError> {
+        let lower = hostname.to_lowercase();
+        let ids: Vec<String> = {
+            let txn = self.db.begin_read()?;
+            let t = txn.open_table(HOSTNAMES)?;
+            let mut ids = Vec::new();
+            for r in t.range((lower.as_str(), "")..)? {
+                let (k, _) = r?;
+                let (h, id) = k.value();
+                if h != lower {
+                    break;
+                }
+                ids.push(id.to_owned());
+            }
+            ids
+        };
+        let mut best: Option<AssetRecord> = None;
+        for id in ids {
+            if let Some(a) = self.asset(&id)?
+                && best
+                    .as_ref()
+                    .is_none_or(|b| a.meta.last_seen > b.meta.last_seen)
+            {
+                best = Some(a);
+            }
+        }
+        Ok(best)
+    }
+
+    /// Change events at or after `since`, oldest first, at most `limit`;
+    /// of one asset or of all.
+    pub fn changes(
+        &self,
+        asset: Option<&str>,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ChangeEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let changes = txn.open_table(CHANGES)?;
+        let mut out = Vec::new();
+        let push = |out: &mut Vec<ChangeEvent>, asset: &str, at: i64, v: &[u8]| -> Result<(), StoreError> {
+            let s: StoredChange = dec("changes", v)?;
+            out.push(ChangeEvent {
+                asset_id: asset.to_owned(),
+                hostname: s.hostname,
+                at: Timestamp(at),
+                seq: s.seq,
+                kind: s.kind,
+                changes: s.delta.changes.iter().map(change_line).collect(),
+            });
+            Ok(())
+        };
+        match asset {
+            Some(a) => {
+                for r in changes.range((a, since.0, 0)..=(a, i64::MAX, u64::MAX))? {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    let (k, v) = r?;
+                    push(&mut out, a, k.value().1, v.value())?;
+                }
+            }
+            None => {
+                let by_time = txn.open_table(CHANGES_BY_TIME)?;
+                for r in by_time.range((since.0, 0)..)? {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    let (k, a) = r?;
+                    let (at, event) = k.value();
+                    let a = a.value();
+                    if let Some(v) = changes.get((a, at, event))? {
+                        push(&mut out, a, at, v.value())?;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The inventory of `asset` as it was at `at`: the last snapshot at or
+    /// before it with the deltas after it applied. `None` before the first.
+    pub fn inventory_as_of(
+        &self,
+        asset: &str,
+        at: Timestamp,
+    ) -> Result<Option<Inventory>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let changes = txn.open_table(CHANGES)?;
+        let mut deltas: Vec<StoredChange> = Vec::new();
+        let mut base: Option<Inventory> = None;
+        for r in changes
+            .range((asset, i64::MIN, 0)..=(asset, at.0, u64::MAX))?
+            .rev()
+        {
+            let (_, v) = r?;
+            let s: StoredChange = dec("changes", v.value())?;
+            if let Some(inv) = s.snapshot {
+                base = Some(inv);
+                break;
+            }
+            deltas.push(s);
+        }
+        let Some(mut inv) = base else {
+            return Ok(None);
+        };
+        for d in deltas.iter().rev() {
+            inv = diff::apply(&d.delta, &inv).map_err(|e| StoreError::Corrupt {
+                table: "changes",
+                reason: format!("stored delta seq {} of {asset} no longer applies: {e}", d.seq),
+            })?;
+        }
+        Ok(Some(inv))
+    }
+
+    /// Installed base of the packages named `name` (exact, or a `*` glob).
+    pub fn software(&self, name: &str) -> Result<SoftwareReport, StoreError> {
+        let txn = self.db.begin_read()?;
+        let hostnames = txn.open_table(ASSETS)?;
+        let mut by_name: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        for (n, version, asset) in software_rows(&txn, name)? {
+            by_name
+                .entry(n)
+                .or_default()
+                .entry(version)
+                .or_default()
+                .push(asset);
+        }
+        let host_of = |id: &str| -> Result<String, StoreError> {
+            Ok(match hostnames.get(id)? {
+                Some(v) => dec::<AssetMeta>("assets", v.value())?.hostname,
+                None => String::new(),
+            })
+        };
+        let mut packages = Vec::new();
+        for (pname, versions) in by_name {
+            let mut all = BTreeSet::new();
+            let mut vs = Vec::new();
+            for (version, ids) in versions {
+                let mut assets = Vec::new();
+                for id in ids {
+                    all.insert(id.clone());
+                    assets.push(AssetRef {
+                        hostname: host_of(&id)?,
+                        id,
+                    });
+                }
+                vs.push(VersionBase {
+                    version,
+                    count: assets.len(),
+                    assets,
+                });
+            }
+            vs.sort_by(|a, b| version_cmp(&a.version, &b.version));
+            packages.push(PackageBase {
+                name: pname,
+                assets: all.len(),
+                versions: vs,
+            });
+        }
+        Ok(SoftwareReport {
+            query: name.to_owned(),
+            packages,
+        })
+    }
+
+    /// Points of one series of an asset in `[from, to]`, oldest first;
+    /// with `step_ms`, the average of each step-long bucket (stamped with
+    /// the bucket's start).
+    pub fn metric(
+        &self,
+        asset: &str,
+        series: &str,
+        from: Timestamp,
+        to: Timestamp,
+        step_ms: Option<u64>,
+    ) -> Result<Vec<(Timestamp, f64)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let Some(sid) = txn
+            .open_table(SERIES)?
+            .get((asset, series))?
+            .map(|v| v.value())
+        else {
+            return Ok(Vec::new());
+        };
+        let chunks = txn.open_table(CHUNKS)?;
+        // A chunk's key is its first point, and it spans at most
+        // MAX_CHUNK_SPAN_MS (plus a little for keys moved on a clash).
+        let lo = from.0.saturating_sub(MAX_CHUNK_SPAN_MS + 60_000);
+        let mut points = Vec::new();
+        for r in chunks.range((sid, lo)..=(sid, to.0))? {
+            let (_, v) = r?;
+            let decoded = chunk::decode(v.value()).map_err(|source| StoreError::Chunk {
+                series: sid,
+                source,
+            })?;
+            points.extend(
+                decoded
+                    .into_iter()
+                    .filter(|(t, _)| (from.0..=to.0).contains(t)),
+            );
+        }
+        points.sort_by_key(|p| p.0);
+        let out = match step_ms.filter(|s| *s > 0) {
+            None => points.into_iter().map(|(t, v)| (Timestamp(t), v)).collect(),
+            Some(step) => {
+                let step = i64::try_from(step).unwrap_or(i64::MAX);
+                let mut buckets: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
+                for (t, v) in points {
+                    let b = from.0 + (t - from.0) / step * step;
+                    let e = buckets.entry(b).or_insert((0.0, 0));
+                    e.0 += v;
+                    e.1 += 1;
+                }
+                buckets
+                    .into_iter()
+                    .map(|(b, (sum, n))| (Timestamp(b), sum / f64::from(n)))
+                    .collect()
+            }
+        };
+        Ok(out)
+    }
+
+    /// Names of an asset's metric series, sorted.
+    pub fn series_names(&self, asset: &str) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(SERIES)?;
+        let mut out = Vec::new();
+        for r in t.range((asset, "")..)? {
+            let (k, _) = r?;
+            let (a, name) = k.value();
+            if a != asset {
+                break;
+            }
+            out.push(name.to_owned());
+        }
+        Ok(out)
+    }
+}
+
+/// `(name, version, asset)` rows of the software index matching `pattern`.
+fn software_rows(
+    txn: &ReadTransaction,
+    pattern: &str,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let t = txn.open_table(SOFTWARE)?;
+    let prefix = pattern.split('*').next().unwrap_or("");
+    let exact = !pattern.contains('*');
+    let mut out = Vec::new();
+    for r in t.range((prefix, "", "")..)? {
+        let (k, _) = r?;
+        let (n, v, a) = k.value();
+        if !n.starts_with(prefix) {
+            break;
+        }
+        if (exact && n == pattern) || (!exact && glob(pattern, n)) {
+            out.push((n.to_owned(), v.to_owned(), a.to_owned()));
+        } else if exact && n > pattern {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
+    {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Compares package versions the way dpkg does: epoch, then upstream and
+/// revision by alternating non-digit and digit runs, `~` before anything.
+pub fn version_cmp(a: &str, b: &str) -> Ordering {
+    let split_epoch = |v: &str| match v.split_once(':') {
+        Some((e, rest)) if e.chars().all(|c| c.is_ascii_digit()) => {
+            (e.parse::<u64>().unwrap_or(0), rest.to_owned())
+        }
+        _ => (0, v.to_owned()),
+    };
+    let (ea, ra) = split_epoch(a);
+    let (eb, rb) = split_epoch(b);
+    ea.cmp(&eb).then_with(|| verrevcmp(&ra, &rb))
+}
+
+fn order(c: Option<char>) -> i32 {
+    match c {
+        None => 0,
+        Some('~') => -1,
+        Some(c) if c.is_ascii_digit() => 0,
+        Some(c) if c.is_ascii_alphabetic() => c as i32,
+        Some(c) => c as i32 + 256,
+    }
+}
+
+fn verrevcmp(a: &str, b: &str) -> Ordering {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
+            let ac = order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
+            let bc = order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
+            if ac != bc {
+                return ac.cmp(&bc);
+            }
+            if i < a.len() && !a[i].is_ascii_digit() {
+                i += 1;
+            }
+            if j < b.len() && !b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        while i < a.len() && a[i] == '0' {
+            i += 1;
+        }
+        while j < b.len() && b[j] == '0' {
+            j += 1;
+        }
+        let mut first_diff = Ordering::Equal;
+        while i < a.len() && a[i].is_ascii_digit() && j < b.len() && b[j].is_ascii_digit() {
+            if first_diff == Ordering::Equal {
+                first_diff = a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+        if i < a.len() && a[i].is_ascii_digit() {
+            return Ordering::Greater;
+        }
+        if j < b.len() && b[j].is_ascii_digit() {
+            return Ordering::Less;
+        }
+        if first_diff != Ordering::Equal {
+            return first_diff;
+        }
+    }
+    Ordering::Equal
+}
+
+/// A stored change as a line for people: the JSON form of the changed
+/// part, split into before and after.
+fn change_line(c: &Change) -> ChangeLine {
+    let path = c.path().to_owned();
+    let key = c.key();
+    // Externally tagged: {"variant": inner}.
+    let inner = match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().next().map(|(_, v)| v),
+        _ => None,
+    };
+    let mut line = ChangeLine {
+        path,
+        key: key.clone(),
+        action: Action::Changed,
+        before: None,
+        after: None,
+    };
+    let Some(serde_json::Value::Object(mut inner)) = inner else {
+        return line;
+    };
+    if key.is_none() {
+        line.before = inner.remove("before");
+        line.after = inner.remove("after");
+    } else if let Some(v) = inner.remove("added") {
+        line.action = Action::Added;
+        line.after = Some(v);
+    } else if let Some(v) = inner.remove("removed") {
+        line.action = Action::Removed;
+        line.before = Some(v);
+    } else if let Some(serde_json::Value::Object(mut ch)) = inner.remove("changed") {
+        line.before = ch.remove("before");
+        line.after = ch.remove("after");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_version_order() {
+        assert_eq!(version_cmp("1.2", "1.10"), Ordering::Less);
+        assert_eq!(version_cmp("1:1.0", "2.0"), Ordering::Greater);
+        assert_eq!(version_cmp("1.0~rc1", "1.0"), Ordering::Less);
+        assert_eq!(version_cmp("7.88.1-10", "7.88.1-10+deb12u8"), Ordering::Less);
+        assert_eq!(version_cmp("1.01", "1.1"), Ordering::Equal);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("lib*", "libc6"));
+        assert!(glob("*ssl*", "openssl"));
+        assert!(!glob("lib*6", "libc7"));
+        assert!(glob("web-*", "web-01"));
+        assert!(!glob("a*a", "a"));
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn as_of_returns_the_inventory_before_a_change() {
+        let (_d, s) = temp_store();
+        let v1 = with_package(machine("h", Some("u"), "m", "00:aa:00:00:00:01"), "curl", "1");
+        let v2 = with_package(v1.clone(), "curl", "2");
+        let v3 = with_package(v2.clone(), "zsh", "5.9");
+        s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
+        s.commit(&[delta("ag", 2, 2_000, &v1, &v2)]).unwrap();
+        s.commit(&[delta("ag", 3, 3_000, &v2, &v3)]).unwrap();
+        let a = s.agent_asset_id("ag").unwrap().unwrap();
+        assert_eq!(s.inventory_as_of(&a, Timestamp(500)).unwrap(), None);
+        assert_eq!(s.inventory_as_of(&a, Timestamp(1_999)).unwrap(), Some(v1));
+        assert_eq!(s.inventory_as_of(&a, Timestamp(2_000)).unwrap(), Some(v2));
+        assert_eq!(s.inventory_as_of(&a, Timestamp(9_000)).unwrap(), Some(v3));
+        let ch = s.changes(Some(&a), Timestamp(1_500), 10).unwrap();
+        assert_eq!(ch.len(), 2);
+        let line = &ch[0].changes[0];
+        assert_eq!((line.path.as_str(), line.action), ("software.packages", Action::Changed));
+        assert_eq!(line.before.as_ref().unwrap()["version"], "1");
+        assert_eq!(line.after.as_ref().unwrap()["version"], "2");
+        assert_eq!(ch[1].changes[0].action, Action::Added);
+        assert_eq!(s.changes(None, Timestamp(0), 2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn software_index_follows_upgrade_and_removal() {
+        let (_d, s) = temp_store();
+        let a1 = with_package(machine("a", Some("ua"), "ma", "00:aa:00:00:00:01"), "openssl", "3.0.11");
+        let b1 = with_package(machine("b", Some("ub"), "mb", "00:aa:00:00:00:02"), "openssl", "3.0.11");
+        let b1 = with_package(b1, "openssh-server", "9.2");
+        s.commit(&[snapshot("a", 1, 1_000, &a1), snapshot("b", 1, 1_000, &b1)]).unwrap();
+        let r = s.software("openssl").unwrap();
+        assert_eq!(r.packages.len(), 1);
+        assert_eq!(r.packages[0].versions[0].count, 2);
+        // a upgrades, b removes openssl.
+        let a2 = with_package(a1.clone(), "openssl", "3.0.15");
+        let mut b2 = b1.clone();
+        b2.software.packages.retain(|p| p.name != "openssl");
+        s.commit(&[delta("a", 2, 2_000, &a1, &a2), delta("b", 2, 2_000, &b1, &b2)]).unwrap();
+        let r = s.software("openssl").unwrap();
+        assert_eq!(r.packages[0].assets, 1);
+        assert_eq!(r.packages[0].versions.len(), 1);
+        assert_eq!(r.packages[0].versions[0].version, "3.0.15");
+        assert_eq!(r.packages[0].versions[0].assets[0].hostname, "a");
+        let r = s.software("openss*").unwrap();
+        let names: Vec<_> = r.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["openssh-server", "openssl"]);
+        // Filters: software with a version range, host name glob, OS, paging.
+        let f = AssetFilter {
+            software: Some("openssl".into()),
+            version_min: Some("3.0.12".into()),
+            ..AssetFilter::default()
+        };
+        assert_eq!(s.assets(&f).unwrap().total, 1);
+        let f = AssetFilter { hostname: Some("B*".into()), os: Some("debian".into()), ..AssetFilter::default() };
+        let page = s.assets(&f).unwrap();
+        assert_eq!(page.items.iter().map(|i| i.hostname.as_str()).collect::<Vec<_>>(), vec!["b"]);
+        let f = AssetFilter { limit: 1, ..AssetFilter::default() };
+        let page = s.assets(&f).unwrap();
+        assert_eq!((page.items.len(), page.total, page.next_offset), (1, 2, Some(1)));
+        let f = AssetFilter { seen_before: Some(Timestamp(1_500)), ..AssetFilter::default() };
+        assert_eq!(s.assets(&f).unwrap().total, 0);
+        assert!(s.set_tags(&s.agent_asset_id("a").unwrap().unwrap(), &["lab".into()]).unwrap());
+        let f = AssetFilter { tag: Some("lab".into()), ..AssetFilter::default() };
+        assert_eq!(s.assets(&f).unwrap().items[0].hostname, "a");
+    }
+}

@@ -1,0 +1,394 @@
+//! Records kept in the store (postcard values) and the shapes queries return
+//! (serde, printed as JSON by the API).
+
+use std::fmt;
+
+use atalaya_common::diff::InventoryDelta;
+use atalaya_common::model::{Inventory, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// An enrollment token. Only the SHA-256 of its secret is kept.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Public id, shown in listings.
+    pub id: String,
+    /// SHA-256 of the secret the agent presents.
+    pub secret_sha256: [u8; 32],
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// After this it is refused (`None`: never expires).
+    pub expires_at: Option<Timestamp>,
+    /// Enrollments it allows (`None`: unlimited).
+    pub max_uses: Option<u32>,
+    /// Enrollments made with it so far.
+    pub uses: u32,
+    /// Revoked by an administrator.
+    pub revoked: bool,
+    /// The collector address written into the token.
+    pub collector_address: String,
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("secret_sha256", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("max_uses", &self.max_uses)
+            .field("uses", &self.uses)
+            .field("revoked", &self.revoked)
+            .field("collector_address", &self.collector_address)
+            .finish()
+    }
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Incidents and read access.
+    Helpdesk,
+    /// Read access.
+    Viewer,
+}
+
+/// An HTTP API token. Only the SHA-256 of its secret is kept.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenRecord {
+    /// Public id.
+    pub id: String,
+    /// Who or what it is for.
+    pub name: String,
+    /// SHA-256 of the secret sent in `Authorization: Bearer`.
+    pub secret_sha256: [u8; 32],
+    /// What it may do.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl fmt::Debug for ApiTokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiTokenRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("secret_sha256", &"<redacted>")
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// An enrolled agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    /// Agent id (its certificate's common name).
+    pub id: String,
+    /// Host name it gave at enrollment.
+    pub hostname: String,
+    /// Its certificate, PEM.
+    pub certificate_pem: String,
+    /// SHA-256 of the certificate DER.
+    pub cert_sha256: [u8; 32],
+    /// When it enrolled.
+    pub enrolled_at: Timestamp,
+    /// Last record or connection seen.
+    pub last_seen: Option<Timestamp>,
+    /// Agent build version last reported.
+    pub agent_version: String,
+    /// QUIC round-trip time, ms, from the connection stats.
+    pub rtt_ms: Option<f64>,
+    /// QUIC packets lost on the connection.
+    pub lost_packets: u64,
+    /// QUIC packets sent on the connection.
+    pub sent_packets: u64,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// The asset its data belongs to (set at its first record).
+    pub asset_id: Option<String>,
+}
+
+/// Connection facts the server reports with no sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSeen {
+    /// Agent build version.
+    pub agent_version: String,
+    /// QUIC round-trip time, ms.
+    pub rtt_ms: f64,
+    /// QUIC packets lost.
+    pub lost_packets: u64,
+    /// QUIC packets sent.
+    pub sent_packets: u64,
+}
+
+/// How an asset's identity was decided for one agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No known asset had its hardware keys: a new asset.
+    New,
+    /// Hardware keys matched an existing asset (a reinstall or re-enrollment).
+    Matched,
+    /// Same machine-id as another asset but different hardware.
+    PossibleClone,
+}
+
+/// One identity decision, kept so the asset record says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityNote {
+    /// When it was decided.
+    pub at: Timestamp,
+    /// The agent whose snapshot was reconciled.
+    pub agent_id: String,
+    /// The decision.
+    pub verdict: Verdict,
+    /// Keys that matched (for `matched`) or clashed (for `possible_clone`), e.g. `uuid:…`.
+    pub keys: Vec<String>,
+    /// The other asset (matched into, or cloned from).
+    pub other_asset: Option<String>,
+    /// The reason in words.
+    pub reason: String,
+}
+
+/// An asset without its inventory, as stored in the `assets` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetMeta {
+    /// Asset id, e.g. `asset-17`.
+    pub id: String,
+    /// Host name from the latest inventory (the agent's enrollment name before).
+    pub hostname: String,
+    /// OS pretty name, for listings and filters.
+    pub os: Option<String>,
+    /// OS id (`debian`, `rhel`…), for filters.
+    pub os_id: Option<String>,
+    /// Agents whose data belongs to this asset, oldest first.
+    pub agent_ids: Vec<String>,
+    /// Every identity decision, oldest first.
+    pub identity: Vec<IdentityNote>,
+    /// Assets this one may be a clone of (or that may be clones of it).
+    pub possible_clones: Vec<String>,
+    /// Administrator tags.
+    pub tags: Vec<String>,
+    /// First record received.
+    pub first_seen: Timestamp,
+    /// Last record received.
+    pub last_seen: Timestamp,
+    /// When the current inventory was taken (`None`: none received yet).
+    pub inventory_at: Option<Timestamp>,
+    /// Time of the latest change event, so events stay in apply order.
+    pub last_change_at: Option<Timestamp>,
+}
+
+/// An asset with its current inventory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetRecord {
+    /// Everything but the inventory.
+    #[serde(flatten)]
+    pub meta: AssetMeta,
+    /// Current inventory (`None` before the first snapshot).
+    pub inventory: Option<Inventory>,
+}
+
+/// One line of an asset list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetSummary {
+    /// Asset id.
+    pub id: String,
+    /// Host name.
+    pub hostname: String,
+    /// OS pretty name.
+    pub os: Option<String>,
+    /// Agents.
+    pub agent_ids: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Last record received.
+    pub last_seen: Timestamp,
+    /// Flagged as a possible clone.
+    pub possible_clone: bool,
+}
+
+impl From<&AssetMeta> for AssetSummary {
+    fn from(m: &AssetMeta) -> Self {
+        AssetSummary {
+            id: m.id.clone(),
+            hostname: m.hostname.clone(),
+            os: m.os.clone(),
+            agent_ids: m.agent_ids.clone(),
+            tags: m.tags.clone(),
+            last_seen: m.last_seen,
+            possible_clone: !m.possible_clones.is_empty(),
+        }
+    }
+}
+
+/// Filters of an asset list; every given filter must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssetFilter {
+    /// Host name, exact or with `*` globs, case-insensitive.
+    pub hostname: Option<String>,
+    /// OS: matches the OS id, or a case-insensitive substring of its name.
+    pub os: Option<String>,
+    /// Installed package name (exact or `*` glob).
+    pub software: Option<String>,
+    /// With `software`: lowest version, inclusive (dpkg ordering).
+    pub version_min: Option<String>,
+    /// With `software`: highest version, inclusive.
+    pub version_max: Option<String>,
+    /// Carries this tag.
+    pub tag: Option<String>,
+    /// Last seen strictly before.
+    pub seen_before: Option<Timestamp>,
+    /// Last seen at or after.
+    pub seen_after: Option<Timestamp>,
+    /// Matches to skip (paging).
+    pub offset: usize,
+    /// Most matches to return (0: 100).
+    pub limit: usize,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// This page.
+    pub items: Vec<T>,
+    /// Matches in all pages.
+    pub total: usize,
+    /// Offset of this page.
+    pub offset: usize,
+    /// Offset of the next page, if any.
+    pub next_offset: Option<usize>,
+}
+
+/// Whether a change event came from a full snapshot or a delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A full inventory (its changes are the diff against the previous one).
+    Snapshot,
+    /// A delta.
+    Delta,
+}
+
+/// A change event as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredChange {
+    /// Agent sequence number.
+    pub seq: u64,
+    /// Agent that sent it.
+    pub agent_id: String,
+    /// Host name at the time.
+    pub hostname: String,
+    /// Snapshot or delta.
+    pub kind: ChangeKind,
+    /// The full inventory, for snapshots (the base of `as_of` rebuilds).
+    pub snapshot: Option<Inventory>,
+    /// The changes (for a snapshot: against the previous inventory).
+    pub delta: InventoryDelta,
+}
+
+/// What happened to an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// New.
+    Added,
+    /// Gone.
+    Removed,
+    /// Other values.
+    Changed,
+}
+
+/// One changed part or item, ready for JSON or a CLI table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeLine {
+    /// Where, e.g. `software.packages`.
+    pub path: String,
+    /// Item key for collections, e.g. `("curl", Some("amd64"))`.
+    pub key: Option<String>,
+    /// What happened.
+    pub action: Action,
+    /// The value before.
+    pub before: Option<serde_json::Value>,
+    /// The value after.
+    pub after: Option<serde_json::Value>,
+}
+
+/// One inventory change event of one asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// Asset.
+    pub asset_id: String,
+    /// Host name at the time.
+    pub hostname: String,
+    /// When the inventory was taken.
+    pub at: Timestamp,
+    /// Agent sequence number.
+    pub seq: u64,
+    /// Snapshot or delta.
+    pub kind: ChangeKind,
+    /// What changed (empty for an asset's first snapshot).
+    pub changes: Vec<ChangeLine>,
+}
+
+/// Installed base of the packages matching a name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoftwareReport {
+    /// The name or pattern asked for.
+    pub query: String,
+    /// Each matching package name.
+    pub packages: Vec<PackageBase>,
+}
+
+/// Installed base of one package name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageBase {
+    /// Package name.
+    pub name: String,
+    /// Assets with any version.
+    pub assets: usize,
+    /// Per version, in version order.
+    pub versions: Vec<VersionBase>,
+}
+
+/// Assets with one version of a package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionBase {
+    /// Version.
+    pub version: String,
+    /// Assets with it.
+    pub count: usize,
+    /// Which.
+    pub assets: Vec<AssetRef>,
+}
+
+/// An asset named by id and host name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetRef {
+    /// Asset id.
+    pub id: String,
+    /// Host name.
+    pub hostname: String,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Assets.
+    pub assets: u64,
+    /// Agents enrolled.
+    pub agents: u64,
+    /// Metric series.
+    pub series: u64,
+    /// Metric chunks.
+    pub chunks: u64,
+    /// Bytes of chunk values.
+    pub chunk_bytes: u64,
+    /// Change events.
+    pub change_events: u64,
+    /// Size of the store file.
+    pub file_bytes: u64,
+}
