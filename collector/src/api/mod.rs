@@ -432,11 +432,7 @@ struct ChangesQuery {
     limit: Option<String>,
 }
 
-async fn changes(
-    state: &ApiState,
-    asset: Option<String>,
-    q: ChangesQuery,
-) -> ApiResult<Response> {
+async fn changes(state: &ApiState, asset: Option<String>, q: ChangesQuery) -> ApiResult<Response> {
     let now = Timestamp::now();
     let since = opt_time("since", q.since.as_ref(), now)?.unwrap_or(Timestamp(0));
     let limit = parse_limit(q.limit.as_deref())?;
@@ -494,15 +490,20 @@ async fn asset_inventory(
     let asset = resolve_asset(&state, id).await?;
     let asset_id = asset.meta.id.clone();
     let (at, inventory) = match as_of {
-        None => (asset.meta.inventory_at.unwrap_or(asset.meta.last_seen), asset.inventory),
+        None => (
+            asset.meta.inventory_at.unwrap_or(asset.meta.last_seen),
+            asset.inventory,
+        ),
         Some(at) => {
             let a = asset_id.clone();
-            (at, blocking(&state, move |s| s.inventory_as_of(&a, at)).await?)
+            (
+                at,
+                blocking(&state, move |s| s.inventory_as_of(&a, at)).await?,
+            )
         }
     };
-    let inventory = inventory.ok_or_else(|| {
-        ApiError::NotFound(format!("asset {asset_id} had no inventory at {at}"))
-    })?;
+    let inventory = inventory
+        .ok_or_else(|| ApiError::NotFound(format!("asset {asset_id} had no inventory at {at}")))?;
     Ok(Json(InventoryAsOf {
         asset_id,
         as_of: at,
@@ -557,7 +558,10 @@ async fn asset_metrics(
     let from = opt_time("from", q.from.as_ref(), now)?.unwrap_or(Timestamp(now.0 - 3_600_000));
     let to = opt_time("to", q.to.as_ref(), now)?.unwrap_or(now);
     if from > to {
-        return Err(ApiError::bad("from", format!("{from} is after `to` ({to})")));
+        return Err(ApiError::bad(
+            "from",
+            format!("{from} is after `to` ({to})"),
+        ));
     }
     let step_ms = q
         .step
@@ -695,10 +699,9 @@ async fn create_token(
     let expires_at = match req.ttl_seconds {
         None => None,
         Some(0) => return Err(ApiError::bad("ttl_seconds", "must be at least 1")),
-        Some(s) => Some(Timestamp(
-            now.0
-                .saturating_add(i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000)),
-        )),
+        Some(s) => Some(Timestamp(now.0.saturating_add(
+            i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000),
+        ))),
     };
     let secret = random_b64(32);
     let address = state.admin.collector_address();
@@ -923,10 +926,26 @@ async fn metrics(State(state): State<ApiState>, caller: Caller) -> ApiResult<Res
     caller.require(Role::Viewer)?;
     let stats = blocking(&state, |s| s.stats()).await?;
     let extra: [(&str, &str, f64); 7] = [
-        ("atalaya_store_assets", "Assets in the store.", stats.assets as f64),
-        ("atalaya_store_agents", "Agents enrolled.", stats.agents as f64),
-        ("atalaya_store_series", "Metric series.", stats.series as f64),
-        ("atalaya_store_chunks", "Metric chunks.", stats.chunks as f64),
+        (
+            "atalaya_store_assets",
+            "Assets in the store.",
+            stats.assets as f64,
+        ),
+        (
+            "atalaya_store_agents",
+            "Agents enrolled.",
+            stats.agents as f64,
+        ),
+        (
+            "atalaya_store_series",
+            "Metric series.",
+            stats.series as f64,
+        ),
+        (
+            "atalaya_store_chunks",
+            "Metric chunks.",
+            stats.chunks as f64,
+        ),
         (
             "atalaya_store_chunk_bytes",
             "Bytes of compressed metric chunks.",

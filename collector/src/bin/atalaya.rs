@@ -19,7 +19,12 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "atalaya", version)]
 struct Cli {
     /// Collector API address, e.g. http://127.0.0.1:8470.
-    #[arg(long, env = "ATALAYA_SERVER", default_value = "http://127.0.0.1:8470", global = true)]
+    #[arg(
+        long,
+        env = "ATALAYA_SERVER",
+        default_value = "http://127.0.0.1:8470",
+        global = true
+    )]
     server: String,
     /// API token (see `atalaya-collector api-token create`).
     #[arg(long, env = "ATALAYA_TOKEN", hide_env_values = true, global = true)]
@@ -183,7 +188,8 @@ impl Client {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> anyhow::Result<T> {
-    serde_json::from_str(body).with_context(|| format!("the server's answer for {what} does not parse"))
+    serde_json::from_str(body)
+        .with_context(|| format!("the server's answer for {what} does not parse"))
 }
 
 fn pretty(body: &str) -> String {
@@ -335,7 +341,12 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         } => {
             let body = client.get(
                 &format!("/api/v1/assets/{}/metrics", path_seg(&host)),
-                &[("name", name.clone()), ("from", Some(from)), ("to", to), ("step", step)],
+                &[
+                    ("name", name.clone()),
+                    ("from", Some(from)),
+                    ("to", to),
+                    ("step", step),
+                ],
             )?;
             if format == Format::Json {
                 return Ok(pretty(&body));
@@ -431,7 +442,10 @@ fn asset_summary(a: &AssetRecord, format: Format) -> String {
                 cpu.logical_cores
             ),
         ));
-        p.push(("Memory".into(), human_bytes(inv.hardware.memory.total_bytes)));
+        p.push((
+            "Memory".into(),
+            human_bytes(inv.hardware.memory.total_bytes),
+        ));
         p.push((
             "Packages".into(),
             format!(
@@ -453,7 +467,12 @@ fn asset_summary(a: &AssetRecord, format: Format) -> String {
                 .iter()
                 .map(|n| format!("{}/{}", n.address, n.prefix))
                 .collect();
-            nets.push([i.name.clone(), opt(&i.mac), i.state.clone(), addrs.join(" ")]);
+            nets.push([
+                i.name.clone(),
+                opt(&i.mac),
+                i.state.clone(),
+                addrs.join(" "),
+            ]);
         }
     } else {
         p.push(("Inventory".into(), "none received yet".into()));

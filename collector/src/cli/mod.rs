@@ -199,7 +199,11 @@ mod tests {
         let out = t.render();
         let pos: Vec<usize> = out
             .lines()
-            .map(|l| l.chars().position(|c| c == 'd' || c == 'r' || c == 'O').unwrap())
+            .map(|l| {
+                l.chars()
+                    .position(|c| c == 'd' || c == 'r' || c == 'O')
+                    .unwrap()
+            })
             .collect();
         assert_eq!(pos, [6, 6, 6], "{out}");
     }
@@ -234,7 +238,10 @@ mod tests {
 
     #[test]
     fn pairs_align() {
-        let out = render_pairs(&[("Host".into(), "a".into()), ("Last seen".into(), "b".into())]);
+        let out = render_pairs(&[
+            ("Host".into(), "a".into()),
+            ("Last seen".into(), "b".into()),
+        ]);
         assert_eq!(out, "Host:       a\nLast seen:  b\n");
     }
 }
