@@ -507,3 +507,84 @@ fn revoking_an_agent_tells_the_server() {
     let (status, _) = s.post("/api/v1/agents/nobody/revoke", &s.admin_secret, Value::Null);
     assert_eq!(status, 404);
 }
+
+/// Runs the `atalaya` binary against the server.
+fn cli(s: &Server, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(args)
+        .env("ATALAYA_SERVER", &s.base)
+        .env("ATALAYA_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn cli_prints_tables_csv_and_json() {
+    let s = start();
+    let t = s.viewer_secret.clone();
+    let (ok, out, err) = cli(&s, &t, &["assets", "--hostname", "web-*"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("ID"), "{out}");
+    let col = lines[0].find("HOSTNAME").unwrap();
+    assert!(
+        lines[1..3].iter().all(|l| l[col..].starts_with("web-0")),
+        "{out}"
+    );
+    assert_eq!(lines[3], "2 of 2 assets");
+
+    let (ok, out, _) = cli(&s, &t, &["--csv", "software", "openssl"]);
+    assert!(ok);
+    assert!(out.starts_with("PACKAGE,VERSION,COUNT,HOSTS\r\n"), "{out}");
+    assert!(
+        out.contains("openssl,3.0.11-1,2,web-01 web-02\r\n"),
+        "{out}"
+    );
+
+    let (ok, out, _) = cli(&s, &t, &["asset", "db-01", "--json"]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["inventory"]["os"]["id"], "rhel");
+
+    let (ok, out, _) = cli(&s, &t, &["asset", "web-01"]);
+    assert!(ok);
+    assert!(out.contains("Packages:"), "{out}");
+    assert!(out.contains("Debian GNU/Linux 12"), "{out}");
+
+    let (ok, out, err) = cli(
+        &s,
+        &t,
+        &["metrics", "web-01", "cpu.total_percent", "--from", "2h"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 11, "{out}");
+}
+
+#[test]
+fn cli_explains_a_refused_token_and_an_unreachable_server() {
+    let s = start();
+    let (ok, _, err) = cli(&s, "wrong", &["assets"]);
+    assert!(!ok);
+    assert!(err.contains("refused the token (401)"), "{err}");
+    assert!(err.contains("ATALAYA_TOKEN"), "{err}");
+
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(["--server", &format!("http://127.0.0.1:{port}"), "assets"])
+        .env("ATALAYA_TOKEN", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot reach ATALAYA_SERVER="), "{err}");
+}

@@ -12,17 +12,18 @@ use anyhow::{Context, anyhow, bail};
 use atalaya_collector::api::{ErrorBody, MetricSeries};
 use atalaya_collector::cli::{Format, Table, human_bytes, render_pairs};
 use atalaya_collector::store::{AssetRecord, AssetSummary, ChangeEvent, Page, SoftwareReport};
+use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};
 
 /// Query the Atalaya collector: assets, software, changes, metrics.
 #[derive(Debug, Parser)]
 #[command(name = "atalaya", version)]
 struct Cli {
-    /// Collector API address, e.g. http://127.0.0.1:8470.
+    /// Collector API address, e.g. http://127.0.0.1:8440.
     #[arg(
         long,
         env = "ATALAYA_SERVER",
-        default_value = "http://127.0.0.1:8470",
+        default_value = "http://127.0.0.1:8440",
         global = true
     )]
     server: String,
@@ -244,7 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
                     host,
                     opt(&s.os),
                     s.tags.join(" "),
-                    s.last_seen.to_string(),
+                    when(s.last_seen),
                 ]);
             }
             let mut out = t.output(format);
@@ -312,15 +313,11 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             let mut t = Table::new(["TIME", "HOST", "ACTION", "WHAT", "ITEM", "BEFORE", "AFTER"]);
             for e in &events {
                 if e.changes.is_empty() {
-                    t.push([
-                        e.at.to_string(),
-                        e.hostname.clone(),
-                        "first inventory".to_owned(),
-                    ]);
+                    t.push([when(e.at), e.hostname.clone(), "first inventory".to_owned()]);
                 }
                 for c in &e.changes {
                     t.push([
-                        e.at.to_string(),
+                        when(e.at),
                         e.hostname.clone(),
                         format!("{:?}", c.action).to_lowercase(),
                         c.path.clone(),
@@ -362,7 +359,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             let m: MetricSeries = decode(&body, "the metric")?;
             let mut t = Table::new(["TIME", "VALUE"]);
             for (at, v) in &m.points {
-                t.push([at.to_string(), format!("{v}")]);
+                t.push([when(*at), format!("{v}")]);
             }
             Ok(t.output(format))
         }
@@ -380,6 +377,11 @@ fn path_seg(s: &str) -> String {
         }
     }
     out
+}
+
+/// A time for tables: whole seconds read better than milliseconds.
+fn when(t: Timestamp) -> String {
+    Timestamp::from_secs(t.as_secs()).to_string()
 }
 
 fn short_json(v: Option<&serde_json::Value>) -> String {
@@ -484,8 +486,8 @@ fn asset_summary(a: &AssetRecord, format: Format) -> String {
     if !m.possible_clones.is_empty() {
         p.push(("Possible clone of".into(), m.possible_clones.join(" ")));
     }
-    p.push(("First seen".into(), m.first_seen.to_string()));
-    p.push(("Last seen".into(), m.last_seen.to_string()));
+    p.push(("First seen".into(), when(m.first_seen)));
+    p.push(("Last seen".into(), when(m.last_seen)));
     if format == Format::Csv {
         let mut t = Table::new(["field", "value"]);
         for (k, v) in p {
