@@ -16,7 +16,8 @@ use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};
 
 /// Query the Atalaya collector: assets, software, changes, metrics.
-#[derive(Debug, Parser)]
+// No `Debug`: it holds the API token.
+#[derive(Parser)]
 #[command(name = "atalaya", version)]
 struct Cli {
     /// Collector API address, e.g. http://127.0.0.1:8440.

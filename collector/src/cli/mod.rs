@@ -130,7 +130,8 @@ pub fn csv_field(s: &str) -> String {
     let needs = s.contains([',', '"', '\n', '\r'])
         || s.starts_with(' ')
         || s.ends_with(' ')
-        // A leading = + - @ makes spreadsheets evaluate the cell as a formula.
+        // A leading = + @ makes spreadsheets evaluate the cell as a formula
+        // (`-` is left alone: negative numbers must stay numbers).
         || s.starts_with(['=', '+', '@']);
     if needs {
         format!("\"{}\"", s.replace('"', "\"\""))
