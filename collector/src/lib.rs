@@ -2,6 +2,8 @@
 //! QUIC, keeps them in redb with their full history, and answers questions.
 //!
 //! # Layout
+//! - [`api`]: the HTTP JSON API and `/metrics`.
+//! - [`cli`]: table and CSV rendering for the `atalaya` CLI.
 //! - [`config`]: the collector's configuration file.
 //! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
 //! - [`server`]: the QUIC endpoint: enrollment and agents' data sessions.
@@ -9,6 +11,8 @@
 //! - [`telemetry`]: the collector's own health for `/metrics`.
 //! - [`tls`]: the QUIC/TLS server configuration and the peer's agent id.
 
+pub mod api;
+pub mod cli;
 pub mod config;
 pub mod pki;
 pub mod server;

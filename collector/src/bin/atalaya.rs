@@ -1,1 +1,525 @@
-fn main() {}
+//! `atalaya`: the command line for help desk and managers. It asks the
+//! collector's HTTP API and prints aligned tables, or `--json` / `--csv`.
+//!
+//! The server and token come from `--server`/`--token` or the
+//! `ATALAYA_SERVER`/`ATALAYA_TOKEN` environment variables.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use atalaya_collector::api::{ErrorBody, MetricSeries};
+use atalaya_collector::cli::{Format, Table, human_bytes, render_pairs};
+use atalaya_collector::store::{AssetRecord, AssetSummary, ChangeEvent, Page, SoftwareReport};
+use atalaya_common::model::Timestamp;
+use clap::{Args, Parser, Subcommand};
+
+/// Query the Atalaya collector: assets, software, changes, metrics.
+// No `Debug`: it holds the API token.
+#[derive(Parser)]
+#[command(name = "atalaya", version)]
+struct Cli {
+    /// Collector API address, e.g. http://127.0.0.1:8440.
+    #[arg(
+        long,
+        env = "ATALAYA_SERVER",
+        default_value = "http://127.0.0.1:8440",
+        global = true
+    )]
+    server: String,
+    /// API token (see `atalaya-collector api-token create`).
+    #[arg(long, env = "ATALAYA_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print the server's JSON.
+    #[arg(long, global = true, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV.
+    #[arg(long, global = true)]
+    csv: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List assets, with filters.
+    Assets(AssetsArgs),
+    /// One asset: host, OS, hardware, disks, network, packages.
+    Asset {
+        /// Host name or asset id.
+        host: String,
+    },
+    /// Installed base of a package: versions, counts, hosts.
+    Software {
+        /// Package name, or a pattern with `*`.
+        name: String,
+    },
+    /// Inventory changes.
+    Changes {
+        /// Since when: a duration ago (7d, 24h) or an RFC 3339 time.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Only this asset (host name or id).
+        #[arg(long)]
+        asset: Option<String>,
+        /// Most events.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One metric series of an asset.
+    Metrics {
+        /// Host name or asset id.
+        host: String,
+        /// Series name, e.g. `cpu.usage_percent` (omit to list them).
+        name: Option<String>,
+        /// Start: a duration ago or an RFC 3339 time.
+        #[arg(long, default_value = "1h")]
+        from: String,
+        /// End (default now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Average over steps of this length, e.g. 1m.
+        #[arg(long)]
+        step: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AssetsArgs {
+    /// Host name, exact or with `*`.
+    #[arg(long)]
+    hostname: Option<String>,
+    /// OS id (debian, rhel…) or part of its name.
+    #[arg(long)]
+    os: Option<String>,
+    /// Has this package installed.
+    #[arg(long)]
+    software: Option<String>,
+    /// With --software: lowest version.
+    #[arg(long)]
+    version_min: Option<String>,
+    /// With --software: highest version.
+    #[arg(long)]
+    version_max: Option<String>,
+    /// Carries this tag.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Seen after (duration ago or RFC 3339).
+    #[arg(long)]
+    seen_after: Option<String>,
+    /// Seen before (duration ago or RFC 3339).
+    #[arg(long)]
+    seen_before: Option<String>,
+    /// Most assets.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Skip this many.
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+}
+
+/// A configured HTTP client for the API.
+struct Client {
+    agent: ureq::Agent,
+    server: String,
+    token: String,
+}
+
+impl Client {
+    fn new(server: &str, token: Option<String>) -> anyhow::Result<Self> {
+        let token = token.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            anyhow!("no API token: set ATALAYA_TOKEN or pass --token (an administrator makes one with `atalaya-collector api-token create`)")
+        })?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            server: server.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// GETs a path with query pairs (absent values skipped); returns the body text.
+    fn get(&self, path: &str, query: &[(&str, Option<String>)]) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.server);
+        let mut req = self
+            .agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", self.token));
+        for (k, v) in query {
+            if let Some(v) = v {
+                req = req.query(*k, v);
+            }
+        }
+        let mut resp = match req.call() {
+            Ok(r) => r,
+            Err(
+                e @ (ureq::Error::Io(_)
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::HostNotFound
+                | ureq::Error::Timeout(_)),
+            ) => bail!(
+                "cannot reach ATALAYA_SERVER={}: {e} (is the collector running, and is this its API address?)",
+                self.server
+            ),
+            Err(e) => bail!("request to {url} failed: {e}"),
+        };
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("reading the answer from {url}"))?;
+        if (200..300).contains(&status) {
+            return Ok(body);
+        }
+        let msg = serde_json::from_str::<ErrorBody>(&body)
+            .map(|e| e.error)
+            .unwrap_or(body);
+        match status {
+            401 => bail!(
+                "the server refused the token (401): set ATALAYA_TOKEN or --token to a valid API token ({msg})"
+            ),
+            403 => bail!("the token is not allowed to do this (403): {msg}"),
+            _ => bail!("{msg} ({status})"),
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> anyhow::Result<T> {
+    serde_json::from_str(body)
+        .with_context(|| format!("the server's answer for {what} does not parse"))
+}
+
+fn pretty(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .map_or_else(|| body.to_owned(), |s| s + "\n")
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn run(cli: Cli) -> anyhow::Result<String> {
+    let format = if cli.json {
+        Format::Json
+    } else if cli.csv {
+        Format::Csv
+    } else {
+        Format::Table
+    };
+    let client = Client::new(&cli.server, cli.token)?;
+    match cli.command {
+        Command::Assets(a) => {
+            let body = client.get(
+                "/api/v1/assets",
+                &[
+                    ("hostname", a.hostname),
+                    ("os", a.os),
+                    ("software", a.software),
+                    ("version_min", a.version_min),
+                    ("version_max", a.version_max),
+                    ("tag", a.tag),
+                    ("seen_after", a.seen_after),
+                    ("seen_before", a.seen_before),
+                    ("limit", Some(a.limit.to_string())),
+                    ("offset", Some(a.offset.to_string())),
+                ],
+            )?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let page: Page<AssetSummary> = decode(&body, "assets")?;
+            let mut t = Table::new(["ID", "HOSTNAME", "OS", "TAGS", "LAST SEEN"]);
+            for s in &page.items {
+                let mut host = s.hostname.clone();
+                if s.possible_clone {
+                    host.push_str(" (possible clone)");
+                }
+                t.push([
+                    s.id.clone(),
+                    host,
+                    opt(&s.os),
+                    s.tags.join(" "),
+                    when(s.last_seen),
+                ]);
+            }
+            let mut out = t.output(format);
+            if format == Format::Table {
+                let shown = page.offset + page.items.len();
+                out.push_str(&format!("{} of {} assets", shown, page.total));
+                if let Some(next) = page.next_offset {
+                    out.push_str(&format!(" (next: --offset {next})"));
+                }
+                out.push('\n');
+            }
+            Ok(out)
+        }
+        Command::Asset { host } => {
+            let body = client.get(&format!("/api/v1/assets/{}", path_seg(&host)), &[])?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let a: AssetRecord = decode(&body, "the asset")?;
+            Ok(asset_summary(&a, format))
+        }
+        Command::Software { name } => {
+            let body = client.get("/api/v1/software", &[("name", Some(name))])?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let r: SoftwareReport = decode(&body, "software")?;
+            let mut t = Table::new(["PACKAGE", "VERSION", "COUNT", "HOSTS"]);
+            for p in &r.packages {
+                for v in &p.versions {
+                    let hosts: Vec<&str> = v.assets.iter().map(|a| a.hostname.as_str()).collect();
+                    t.push([
+                        p.name.clone(),
+                        v.version.clone(),
+                        v.count.to_string(),
+                        hosts.join(" "),
+                    ]);
+                }
+            }
+            let mut out = t.output(format);
+            if format == Format::Table {
+                for p in &r.packages {
+                    out.push_str(&format!("{}: {} assets\n", p.name, p.assets));
+                }
+                if r.packages.is_empty() {
+                    out.push_str(&format!("no asset has a package matching `{}`\n", r.query));
+                }
+            }
+            Ok(out)
+        }
+        Command::Changes {
+            since,
+            asset,
+            limit,
+        } => {
+            let q = [("since", Some(since)), ("limit", Some(limit.to_string()))];
+            let body = match asset {
+                Some(a) => client.get(&format!("/api/v1/assets/{}/changes", path_seg(&a)), &q)?,
+                None => client.get("/api/v1/changes", &q)?,
+            };
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let events: Vec<ChangeEvent> = decode(&body, "changes")?;
+            let mut t = Table::new(["TIME", "HOST", "ACTION", "WHAT", "ITEM", "BEFORE", "AFTER"]);
+            for e in &events {
+                if e.changes.is_empty() {
+                    t.push([when(e.at), e.hostname.clone(), "first inventory".to_owned()]);
+                }
+                for c in &e.changes {
+                    t.push([
+                        when(e.at),
+                        e.hostname.clone(),
+                        format!("{:?}", c.action).to_lowercase(),
+                        c.path.clone(),
+                        opt(&c.key),
+                        short_json(c.before.as_ref()),
+                        short_json(c.after.as_ref()),
+                    ]);
+                }
+            }
+            Ok(t.output(format))
+        }
+        Command::Metrics {
+            host,
+            name,
+            from,
+            to,
+            step,
+        } => {
+            let body = client.get(
+                &format!("/api/v1/assets/{}/metrics", path_seg(&host)),
+                &[
+                    ("name", name.clone()),
+                    ("from", Some(from)),
+                    ("to", to),
+                    ("step", step),
+                ],
+            )?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            if name.is_none() {
+                let v: serde_json::Value = decode(&body, "series names")?;
+                let mut t = Table::new(["SERIES"]);
+                for s in v["series"].as_array().into_iter().flatten() {
+                    t.push([s.as_str().unwrap_or_default().to_owned()]);
+                }
+                return Ok(t.output(format));
+            }
+            let m: MetricSeries = decode(&body, "the metric")?;
+            let mut t = Table::new(["TIME", "VALUE"]);
+            for (at, v) in &m.points {
+                t.push([when(*at), format!("{v}")]);
+            }
+            Ok(t.output(format))
+        }
+    }
+}
+
+/// Percent-encodes a path segment (host names are plain, but be safe).
+fn path_seg(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A time for tables: whole seconds read better than milliseconds.
+fn when(t: Timestamp) -> String {
+    Timestamp::from_secs(t.as_secs()).to_string()
+}
+
+fn short_json(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => {
+            let s = other.to_string();
+            if s.chars().count() > 60 {
+                let cut: String = s.chars().take(57).collect();
+                format!("{cut}...")
+            } else {
+                s
+            }
+        }
+    }
+}
+
+fn asset_summary(a: &AssetRecord, format: Format) -> String {
+    let m = &a.meta;
+    let mut p: Vec<(String, String)> = vec![
+        ("Asset".into(), m.id.clone()),
+        ("Host".into(), m.hostname.clone()),
+    ];
+    let mut disks = Table::new(["DISK", "MODEL", "SIZE"]);
+    let mut nets = Table::new(["INTERFACE", "MAC", "STATE", "ADDRESSES"]);
+    if let Some(inv) = &a.inventory {
+        if let Some(fqdn) = &inv.host.fqdn {
+            p.push(("FQDN".into(), fqdn.clone()));
+        }
+        let os = inv
+            .os
+            .pretty_name
+            .clone()
+            .or_else(|| inv.os.name.clone())
+            .unwrap_or_else(|| "unknown".into());
+        p.push(("OS".into(), os));
+        if let Some(k) = &inv.os.kernel_release {
+            p.push(("Kernel".into(), k.clone()));
+        }
+        let sys = &inv.hardware.system;
+        let machine = [sys.vendor.as_deref(), sys.product.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !machine.is_empty() {
+            p.push(("Hardware".into(), machine));
+        }
+        if let Some(serial) = &sys.serial {
+            p.push(("Serial".into(), serial.clone()));
+        }
+        let cpu = &inv.hardware.cpu;
+        p.push((
+            "CPU".into(),
+            format!(
+                "{} ({} cores, {} threads)",
+                cpu.model.as_deref().unwrap_or("unknown"),
+                cpu.physical_cores,
+                cpu.logical_cores
+            ),
+        ));
+        p.push((
+            "Memory".into(),
+            human_bytes(inv.hardware.memory.total_bytes),
+        ));
+        p.push((
+            "Packages".into(),
+            format!(
+                "{}{}",
+                inv.software.packages.len(),
+                inv.software
+                    .manager
+                    .as_ref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            ),
+        ));
+        for d in &inv.storage.disks {
+            disks.push([d.name.clone(), opt(&d.model), human_bytes(d.size_bytes)]);
+        }
+        for i in &inv.network.interfaces {
+            let addrs: Vec<String> = i
+                .addresses
+                .iter()
+                .map(|n| format!("{}/{}", n.address, n.prefix))
+                .collect();
+            nets.push([
+                i.name.clone(),
+                opt(&i.mac),
+                i.state.clone(),
+                addrs.join(" "),
+            ]);
+        }
+    } else {
+        p.push(("Inventory".into(), "none received yet".into()));
+    }
+    if !m.tags.is_empty() {
+        p.push(("Tags".into(), m.tags.join(" ")));
+    }
+    p.push(("Agents".into(), m.agent_ids.join(" ")));
+    if !m.possible_clones.is_empty() {
+        p.push(("Possible clone of".into(), m.possible_clones.join(" ")));
+    }
+    p.push(("First seen".into(), when(m.first_seen)));
+    p.push(("Last seen".into(), when(m.last_seen)));
+    if format == Format::Csv {
+        let mut t = Table::new(["field", "value"]);
+        for (k, v) in p {
+            t.push([k, v]);
+        }
+        return t.to_csv();
+    }
+    let mut out = render_pairs(&p);
+    if !disks.rows.is_empty() {
+        out.push('\n');
+        out.push_str(&disks.render());
+    }
+    if !nets.rows.is_empty() {
+        out.push('\n');
+        out.push_str(&nets.render());
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = stdout.write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("atalaya: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! The HTTP API served on loopback over a real store, asked with a real
+//! HTTP client: authentication, roles, filters, installed base, metrics,
+//! enrollment tokens and parameter errors.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+
+use atalaya_collector::api::{self, AdminActions, ApiState};
+use atalaya_collector::store::{Ingest, IngestRecord, Role, Store};
+use atalaya_collector::telemetry::Telemetry;
+use atalaya_common::model::{
+    CpuUsage, HealthSample, Interface, InterfaceKind, Inventory, Package, Timestamp,
+};
+use atalaya_common::proto;
+use atalaya_common::token::EnrollmentToken;
+use serde_json::Value;
+
+#[derive(Debug, Default)]
+struct FakeAdmin {
+    revoked: Mutex<Vec<String>>,
+}
+
+impl AdminActions for FakeAdmin {
+    fn agent_revoked(&self, id: &str) {
+        self.revoked.lock().unwrap().push(id.to_owned());
+    }
+    fn collector_address(&self) -> String {
+        "collector.example:4433".to_owned()
+    }
+    fn ca_sha256(&self) -> [u8; 32] {
+        [7; 32]
+    }
+}
+
+struct Server {
+    base: String,
+    admin_secret: String,
+    viewer_secret: String,
+    store: Arc<Store>,
+    fake: Arc<FakeAdmin>,
+    telemetry: Arc<Telemetry>,
+    _dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn machine(host: &str, os_id: &str, pretty: &str, mac: &str, pkgs: &[(&str, &str)]) -> Inventory {
+    let mut inv = Inventory::default();
+    inv.host.hostname = host.into();
+    inv.host.machine_id = Some(format!("mid-{host}"));
+    inv.hardware.system.uuid = Some(format!("uuid-{host}"));
+    inv.os.id = Some(os_id.into());
+    inv.os.pretty_name = Some(pretty.into());
+    inv.network.interfaces.push(Interface {
+        name: "eth0".into(),
+        mac: Some(mac.into()),
+        kind: InterfaceKind::Physical,
+        state: "up".into(),
+        ..Interface::default()
+    });
+    for (name, version) in pkgs {
+        inv.software.packages.push(Package {
+            name: (*name).into(),
+            version: (*version).into(),
+            arch: Some("amd64".into()),
+            ..Package::default()
+        });
+    }
+    inv.canonicalize();
+    inv
+}
+
+fn snapshot(agent: &str, at: Timestamp, inv: Inventory) -> Ingest {
+    Ingest {
+        agent_id: agent.into(),
+        received_at: at,
+        record: IngestRecord::Snapshot(proto::InventorySnapshot {
+            seq: 1,
+            taken_at: at,
+            inventory: inv,
+        }),
+    }
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("store.redb")).unwrap());
+    let now = Timestamp::now();
+    let hour_ago = Timestamp(now.0 - 3_600_000);
+    let two_days_ago = Timestamp(now.0 - 2 * 86_400_000);
+    store
+        .commit(&[
+            snapshot(
+                "agent-web",
+                hour_ago,
+                machine(
+                    "web-01",
+                    "debian",
+                    "Debian GNU/Linux 12 (bookworm)",
+                    "52:54:00:00:00:01",
+                    &[("openssl", "3.0.11-1"), ("nginx", "1.22.1-9")],
+                ),
+            ),
+            snapshot(
+                "agent-db",
+                two_days_ago,
+                machine(
+                    "db-01",
+                    "rhel",
+                    "Red Hat Enterprise Linux 9.3",
+                    "52:54:00:00:00:02",
+                    &[("openssl", "3.0.7-24")],
+                ),
+            ),
+            snapshot(
+                "agent-web2",
+                hour_ago,
+                machine(
+                    "web-02",
+                    "debian",
+                    "Debian GNU/Linux 12 (bookworm)",
+                    "52:54:00:00:00:03",
+                    &[("openssl", "3.0.11-1")],
+                ),
+            ),
+        ])
+        .unwrap();
+    let samples = (0..10)
+        .map(|i| HealthSample {
+            at: Timestamp(hour_ago.0 + i * 60_000),
+            interval_ms: 60_000,
+            cpu: Some(CpuUsage {
+                total_percent: i as f64,
+                ..CpuUsage::default()
+            }),
+            ..HealthSample::default()
+        })
+        .collect();
+    store
+        .commit(&[Ingest {
+            agent_id: "agent-web".into(),
+            received_at: now,
+            record: IngestRecord::Metrics(proto::MetricBatch { seq: 2, samples }),
+        }])
+        .unwrap();
+
+    let (admin_rec, admin_secret) = api::new_api_token("ops", Role::Admin, now);
+    store.add_api_token(&admin_rec).unwrap();
+    let (viewer_rec, viewer_secret) = api::new_api_token("manager", Role::Viewer, now);
+    store.add_api_token(&viewer_rec).unwrap();
+
+    let fake = Arc::new(FakeAdmin::default());
+    let telemetry = Arc::new(Telemetry::default());
+    let state = ApiState {
+        store: Arc::clone(&store),
+        telemetry: Arc::clone(&telemetry),
+        admin: fake.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(api::serve(listener, state, std::future::pending()));
+    Server {
+        base: format!("http://{addr}"),
+        admin_secret,
+        viewer_secret,
+        store,
+        fake,
+        telemetry,
+        _dir: dir,
+        _rt: rt,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+impl Server {
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut req = agent().get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req.call().unwrap();
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    fn get_json(&self, path: &str, token: &str) -> (u16, Value) {
+        let (status, body) = self.get(path, Some(token));
+        (status, serde_json::from_str(&body).unwrap())
+    }
+
+    fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let mut resp = agent()
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+fn hostnames(page: &Value) -> Vec<String> {
+    let mut v: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["hostname"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn no_token_or_a_bad_one_gets_401_with_a_json_error() {
+    let s = start();
+    for path in ["/api/v1/assets", "/metrics", "/api/v1/tokens"] {
+        let (status, body) = s.get(path, None);
+        assert_eq!(status, 401, "{path}");
+        let e: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            e["error"].as_str().unwrap().contains("Authorization"),
+            "{e}"
+        );
+    }
+    let (status, body) = s.get("/api/v1/assets", Some("not-a-token"));
+    assert_eq!(status, 401);
+    assert!(body.contains("unknown API token"), "{body}");
+}
+
+#[test]
+fn viewer_reads_but_cannot_create_tokens() {
+    let s = start();
+    let (status, _) = s.get("/api/v1/assets", Some(&s.viewer_secret));
+    assert_eq!(status, 200);
+    let (status, body) = s.post(
+        "/api/v1/tokens",
+        &s.viewer_secret,
+        serde_json::json!({"ttl_seconds": 3600, "uses": 5}),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("admin"), "{body}");
+    let (status, _) = s.post(
+        "/api/v1/api-tokens",
+        &s.viewer_secret,
+        serde_json::json!({"name": "x", "role": "admin"}),
+    );
+    assert_eq!(status, 403);
+    assert!(s.store.list_tokens().unwrap().is_empty());
+}
+
+#[test]
+fn admin_creates_an_enrollment_token_that_decodes_and_is_stored_hashed() {
+    let s = start();
+    let (status, body) = s.post(
+        "/api/v1/tokens",
+        &s.admin_secret,
+        serde_json::json!({"ttl_seconds": 86400, "uses": 50}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let token = EnrollmentToken::decode(body["token"].as_str().unwrap()).unwrap();
+    assert_eq!(token.address, "collector.example:4433");
+    assert_eq!(token.ca_sha256, [7; 32]);
+    let stored = s.store.list_tokens().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, body["id"].as_str().unwrap());
+    assert_eq!(
+        stored[0].secret_sha256,
+        atalaya_common::token::secret_sha256(&token.secret)
+    );
+    assert_eq!(stored[0].max_uses, Some(50));
+
+    let (status, list) = s.get_json("/api/v1/tokens", &s.admin_secret);
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(list[0].get("secret_sha256").is_none(), "{list}");
+
+    let del = agent()
+        .delete(format!("{}/api/v1/tokens/{}", s.base, stored[0].id))
+        .header("Authorization", &format!("Bearer {}", s.admin_secret))
+        .call()
+        .unwrap();
+    assert_eq!(del.status().as_u16(), 204);
+    assert!(s.store.list_tokens().unwrap()[0].revoked);
+}
+
+#[test]
+fn admin_creates_an_api_token_that_then_works() {
+    let s = start();
+    let (status, body) = s.post(
+        "/api/v1/api-tokens",
+        &s.admin_secret,
+        serde_json::json!({"name": "desk", "role": "helpdesk"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let secret = body["secret"].as_str().unwrap();
+    assert_eq!(s.get("/api/v1/assets", Some(secret)).0, 200);
+    assert_eq!(s.get("/api/v1/agents", Some(secret)).0, 403);
+    let (_, bad_role) = s.post(
+        "/api/v1/api-tokens",
+        &s.admin_secret,
+        serde_json::json!({"name": "x", "role": "root"}),
+    );
+    assert!(
+        bad_role["error"].as_str().unwrap().contains("role"),
+        "{bad_role}"
+    );
+}
+
+#[test]
+fn metrics_text_has_collector_and_store_health() {
+    let s = start();
+    s.telemetry
+        .connected_agents
+        .store(3, std::sync::atomic::Ordering::Relaxed);
+    let (status, text) = s.get("/metrics", Some(&s.viewer_secret));
+    assert_eq!(status, 200);
+    assert!(text.contains("atalaya_connected_agents 3"), "{text}");
+    assert!(text.contains("atalaya_store_assets 3"), "{text}");
+}
+
+#[test]
+fn bad_parameters_get_400_naming_them() {
+    let s = start();
+    let t = &s.viewer_secret;
+    for (path, param) in [
+        (
+            "/api/v1/assets/web-01/inventory?as_of=yesterday-ish",
+            "as_of",
+        ),
+        (
+            "/api/v1/assets/web-01/metrics?name=load.one&step=5x",
+            "step",
+        ),
+        ("/api/v1/assets?limit=5000", "limit"),
+        ("/api/v1/assets?seen_after=soon", "seen_after"),
+        ("/api/v1/software", "name"),
+    ] {
+        let (status, body) = s.get_json(path, t);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{param}`")),
+            "{path}: {body}"
+        );
+    }
+    assert_eq!(s.get_json("/api/v1/assets/nope", t).0, 404);
+}
+
+#[test]
+fn asset_list_filters() {
+    let s = start();
+    let t = &s.viewer_secret;
+    let (_, all) = s.get_json("/api/v1/assets", t);
+    assert_eq!(all["total"], 3);
+    let (_, web) = s.get_json("/api/v1/assets?hostname=web-*", t);
+    assert_eq!(hostnames(&web), ["web-01", "web-02"]);
+    let (_, rhel) = s.get_json("/api/v1/assets?os=rhel", t);
+    assert_eq!(hostnames(&rhel), ["db-01"]);
+    let (_, nginx) = s.get_json("/api/v1/assets?software=nginx", t);
+    assert_eq!(hostnames(&nginx), ["web-01"]);
+    let (_, new_ssl) = s.get_json("/api/v1/assets?software=openssl&version_min=3.0.10", t);
+    assert_eq!(hostnames(&new_ssl), ["web-01", "web-02"]);
+    let (_, recent) = s.get_json("/api/v1/assets?seen_after=1d", t);
+    assert_eq!(hostnames(&recent), ["web-01", "web-02"]);
+    let (_, stale) = s.get_json("/api/v1/assets?seen_before=1d", t);
+    assert_eq!(hostnames(&stale), ["db-01"]);
+    let (_, page) = s.get_json("/api/v1/assets?limit=2", t);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["next_offset"], 2);
+    let (_, page2) = s.get_json("/api/v1/assets?limit=2&offset=2", t);
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn software_installed_base_counts_versions() {
+    let s = start();
+    let (status, r) = s.get_json("/api/v1/software?name=openssl", &s.viewer_secret);
+    assert_eq!(status, 200, "{r}");
+    let pkg = &r["packages"][0];
+    assert_eq!(pkg["name"], "openssl");
+    assert_eq!(pkg["assets"], 3);
+    let counts: Vec<(String, u64)> = pkg["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().to_owned(),
+                v["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("3.0.7-24".to_owned(), 1), ("3.0.11-1".to_owned(), 2)]
+    );
+}
+
+#[test]
+fn asset_by_host_name_inventory_as_of_and_changes() {
+    let s = start();
+    let t = &s.viewer_secret;
+    let (status, a) = s.get_json("/api/v1/assets/web-01", t);
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["hostname"], "web-01");
+    let id = a["id"].as_str().unwrap().to_owned();
+    let (status, inv) = s.get_json(&format!("/api/v1/assets/{id}/inventory?as_of=30m"), t);
+    assert_eq!(status, 200, "{inv}");
+    assert_eq!(inv["inventory"]["host"]["hostname"], "web-01");
+    // Before the first snapshot there is no inventory.
+    let (status, _) = s.get_json(&format!("/api/v1/assets/{id}/inventory?as_of=3h"), t);
+    assert_eq!(status, 404);
+    let (status, ch) = s.get_json("/api/v1/assets/web-01/changes?since=7d", t);
+    assert_eq!(status, 200, "{ch}");
+    assert_eq!(ch.as_array().unwrap().len(), 1);
+    let (_, fleet) = s.get_json("/api/v1/changes?since=1d", t);
+    assert_eq!(fleet.as_array().unwrap().len(), 2, "{fleet}");
+}
+
+#[test]
+fn metric_series_raw_and_stepped() {
+    let s = start();
+    let t = &s.viewer_secret;
+    let (status, list) = s.get_json("/api/v1/assets/web-01/metrics", t);
+    assert_eq!(status, 200, "{list}");
+    assert!(
+        list["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "cpu.total_percent"),
+        "{list}"
+    );
+    let (status, m) = s.get_json(
+        "/api/v1/assets/web-01/metrics?name=cpu.total_percent&from=2h",
+        t,
+    );
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(m["points"].as_array().unwrap().len(), 10);
+    let (_, stepped) = s.get_json(
+        "/api/v1/assets/web-01/metrics?name=cpu.total_percent&from=2h&step=5m",
+        t,
+    );
+    let n = stepped["points"].as_array().unwrap().len();
+    assert!((2..=3).contains(&n), "{stepped}");
+}
+
+#[test]
+fn revoking_an_agent_tells_the_server() {
+    let s = start();
+    let now = Timestamp::now();
+    s.store
+        .add_agent(&atalaya_collector::store::AgentRecord {
+            id: "agent-x".into(),
+            hostname: "x".into(),
+            certificate_pem: String::new(),
+            cert_sha256: [1; 32],
+            enrolled_at: now,
+            last_seen: None,
+            agent_version: "0.1.0".into(),
+            rtt_ms: None,
+            lost_packets: 0,
+            sent_packets: 0,
+            revoked_at: None,
+            asset_id: None,
+        })
+        .unwrap();
+    let (status, _) = s.post(
+        "/api/v1/agents/agent-x/revoke",
+        &s.viewer_secret,
+        Value::Null,
+    );
+    assert_eq!(status, 403);
+    let (status, _) = s.post(
+        "/api/v1/agents/agent-x/revoke",
+        &s.admin_secret,
+        Value::Null,
+    );
+    assert_eq!(status, 204);
+    assert_eq!(*s.fake.revoked.lock().unwrap(), ["agent-x"]);
+    assert!(
+        s.store
+            .agent("agent-x")
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let (status, _) = s.post("/api/v1/agents/nobody/revoke", &s.admin_secret, Value::Null);
+    assert_eq!(status, 404);
+}
+
+/// Runs the `atalaya` binary against the server.
+fn cli(s: &Server, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(args)
+        .env("ATALAYA_SERVER", &s.base)
+        .env("ATALAYA_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn cli_prints_tables_csv_and_json() {
+    let s = start();
+    let t = s.viewer_secret.clone();
+    let (ok, out, err) = cli(&s, &t, &["assets", "--hostname", "web-*"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("ID"), "{out}");
+    let col = lines[0].find("HOSTNAME").unwrap();
+    assert!(
+        lines[1..3].iter().all(|l| l[col..].starts_with("web-0")),
+        "{out}"
+    );
+    assert_eq!(lines[3], "2 of 2 assets");
+
+    let (ok, out, _) = cli(&s, &t, &["--csv", "software", "openssl"]);
+    assert!(ok);
+    assert!(out.starts_with("PACKAGE,VERSION,COUNT,HOSTS\r\n"), "{out}");
+    assert!(
+        out.contains("openssl,3.0.11-1,2,web-01 web-02\r\n"),
+        "{out}"
+    );
+
+    let (ok, out, _) = cli(&s, &t, &["asset", "db-01", "--json"]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["inventory"]["os"]["id"], "rhel");
+
+    let (ok, out, _) = cli(&s, &t, &["asset", "web-01"]);
+    assert!(ok);
+    assert!(out.contains("Packages:"), "{out}");
+    assert!(out.contains("Debian GNU/Linux 12"), "{out}");
+
+    let (ok, out, err) = cli(
+        &s,
+        &t,
+        &["metrics", "web-01", "cpu.total_percent", "--from", "2h"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 11, "{out}");
+}
+
+#[test]
+fn cli_explains_a_refused_token_and_an_unreachable_server() {
+    let s = start();
+    let (ok, _, err) = cli(&s, "wrong", &["assets"]);
+    assert!(!ok);
+    assert!(err.contains("refused the token (401)"), "{err}");
+    assert!(err.contains("ATALAYA_TOKEN"), "{err}");
+
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(["--server", &format!("http://127.0.0.1:{port}"), "assets"])
+        .env("ATALAYA_TOKEN", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot reach ATALAYA_SERVER="), "{err}");
+}
