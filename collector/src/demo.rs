@@ -35,13 +35,21 @@ pub fn create_token(running: &Running, ttl: Duration, uses: u32) -> anyhow::Resu
         id,
         secret_sha256: secret_sha256(&secret),
         created_at: now,
-        expires_at: Timestamp(now.0.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))),
-        max_uses: uses,
+        expires_at: Some(Timestamp(
+            now.0
+                .saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
+        )),
+        max_uses: Some(uses),
         uses: 0,
         revoked: false,
         collector_address: running.advertise.clone(),
     })?;
-    Ok(EnrollmentToken { address: running.advertise.clone(), ca_sha256: running.ca.sha256(), secret }.encode())
+    Ok(EnrollmentToken {
+        address: running.advertise.clone(),
+        ca_sha256: running.ca.sha256(),
+        secret,
+    }
+    .encode())
 }
 
 /// Lower-case hex.
@@ -83,7 +91,10 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
     );
     let server = format!("http://{}", running.api_addr);
     let env_file = data.join("cli.env");
-    let exports = format!("export ATALAYA_SERVER={server} ATALAYA_TOKEN={}\n", running.admin_token);
+    let exports = format!(
+        "export ATALAYA_SERVER={server} ATALAYA_TOKEN={}\n",
+        running.admin_token
+    );
     run::write_private(&env_file, &exports)?;
 
     // Wait until the agent's first inventory is stored, so the commands
@@ -93,7 +104,10 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         if let Some(status) = agent.0.try_wait()? {
             bail!("the agent exited ({status}) before sending its inventory");
         }
-        let page = running.store.assets(&Default::default())?;
+        let page = running.store.assets(&crate::store::AssetFilter {
+            limit: 10,
+            ..Default::default()
+        })?;
         if let Some(asset) = page.items.first() {
             break asset.hostname.clone();
         }
@@ -108,7 +122,10 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
     println!("  data directory  {}", data.display());
     println!("  agents connect  {} (QUIC, mutual TLS)", running.quic_addr);
     println!("  HTTP API        {server}  (Prometheus: {server}/metrics)");
-    println!("  local agent     pid {}, inventory of {hostname} stored", agent.0.id());
+    println!(
+        "  local agent     pid {}, inventory of {hostname} stored",
+        agent.0.id()
+    );
     println!();
     println!("In another terminal:");
     print!("  {exports}");

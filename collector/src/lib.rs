@@ -5,7 +5,9 @@
 //! - [`api`]: the HTTP JSON API and `/metrics`.
 //! - [`cli`]: table and CSV rendering for the `atalaya` CLI.
 //! - [`config`]: the collector's configuration file.
+//! - [`demo`]: `atalaya-collector demo`, a collector and a local agent in one command.
 //! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
+//! - [`run`]: starting everything from one configuration.
 //! - [`server`]: the QUIC endpoint: enrollment and agents' data sessions.
 //! - [`store`]: the redb store: schema, group commit, queries.
 //! - [`telemetry`]: the collector's own health for `/metrics`.
@@ -14,7 +16,9 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod pki;
+pub mod run;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -1,1 +1,291 @@
-fn main() {}
+//! `atalaya-collector`: runs the collector and administers it.
+//!
+//! `serve` runs it; `demo` runs it with an agent for this machine; the
+//! other commands talk to the running collector's HTTP API with the local
+//! administrator's token from its data directory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use atalaya_collector::config::CollectorConfig;
+use atalaya_collector::demo;
+use atalaya_collector::run::{self, ADMIN_TOKEN_FILE, API_ADDRESS_FILE};
+
+/// The Atalaya collector.
+#[derive(Debug, Parser)]
+#[command(name = "atalaya-collector", version, about)]
+struct Cli {
+    /// Configuration file (default: built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory, overriding the configuration's `collector.data_dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the collector.
+    Serve,
+    /// Run a collector and an agent for this machine on loopback, and print what to try.
+    Demo,
+    /// Check a configuration file; every error is listed, with its line.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Enrollment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Enrolled agents.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Tokens for the HTTP API and the `atalaya` CLI.
+    ApiToken {
+        #[command(subcommand)]
+        command: ApiTokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an enrollment token and print it.
+    Create {
+        /// How long it stays valid, e.g. 24h, 7d.
+        #[arg(long, default_value = "24h")]
+        ttl: humantime::Duration,
+        /// How many agents may enroll with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+    },
+    /// List enrollment tokens.
+    List,
+    /// Revoke an enrollment token.
+    Revoke {
+        /// Its id, from `token list`.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// List enrolled agents.
+    List,
+    /// Revoke an agent: its connection is closed and it is refused from now on.
+    Revoke {
+        /// Its id, from `agent list`.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiTokenCommand {
+    /// Create an API token and print it.
+    Create {
+        /// admin, helpdesk or viewer.
+        #[arg(long)]
+        role: String,
+        /// Who or what it is for.
+        #[arg(long, default_value = "api token")]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = load_config(&cli).and_then(|config| {
+        init_logging(config.log_level);
+        run_command(cli.command, config)
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("atalaya-collector: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<CollectorConfig> {
+    let mut config = match &cli.config {
+        Some(path) => CollectorConfig::load(path)?,
+        None => CollectorConfig::default(),
+    };
+    if let Some(dir) = &cli.data {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => {
+            runtime()?.block_on(async {
+                let running = run::start(&config).await?;
+                println!(
+                    "collector running: agents {} · API http://{} · data {}",
+                    running.quic_addr,
+                    running.api_addr,
+                    config.data_dir.display()
+                );
+                tokio::signal::ctrl_c().await?;
+                running.shutdown().await;
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Demo => {
+            let data = std::env::current_dir()?.join("atalaya-demo");
+            let data = if config.data_dir == CollectorConfig::default().data_dir {
+                data
+            } else {
+                config.data_dir.clone()
+            };
+            runtime()?.block_on(demo::run(&data))?;
+        }
+        Command::CheckConfig { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            if let Err(errors) = CollectorConfig::parse(&file.display().to_string(), &text) {
+                eprint!("{errors}");
+                return Ok(ExitCode::from(2));
+            }
+            println!("{}: OK", file.display());
+        }
+        Command::Token { command } => {
+            let admin = AdminClient::new(&config.data_dir)?;
+            match command {
+                TokenCommand::Create { ttl, uses } => {
+                    let body = json!({ "ttl_seconds": ttl.as_secs(), "uses": uses });
+                    let v = admin.call("POST", "/api/v1/tokens", Some(body))?;
+                    println!(
+                        "{}",
+                        v["token"].as_str().context("the API returned no token")?
+                    );
+                }
+                TokenCommand::List => print_json(&admin.call("GET", "/api/v1/tokens", None)?),
+                TokenCommand::Revoke { id } => {
+                    admin.call("DELETE", &format!("/api/v1/tokens/{id}"), None)?;
+                    println!("token {id} revoked");
+                }
+            }
+        }
+        Command::Agent { command } => {
+            let admin = AdminClient::new(&config.data_dir)?;
+            match command {
+                AgentCommand::List => print_json(&admin.call("GET", "/api/v1/agents", None)?),
+                AgentCommand::Revoke { id } => {
+                    admin.call("POST", &format!("/api/v1/agents/{id}/revoke"), None)?;
+                    println!("agent {id} revoked");
+                }
+            }
+        }
+        Command::ApiToken {
+            command: ApiTokenCommand::Create { role, name },
+        } => {
+            let admin = AdminClient::new(&config.data_dir)?;
+            let v = admin.call(
+                "POST",
+                "/api/v1/api-tokens",
+                Some(json!({ "role": role, "name": name })),
+            )?;
+            println!(
+                "{}",
+                v["secret"].as_str().context("the API returned no token")?
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// The running collector's API, as the local administrator.
+struct AdminClient {
+    base: String,
+    token: String,
+}
+
+impl AdminClient {
+    fn new(data_dir: &Path) -> anyhow::Result<Self> {
+        let read = |name: &str| {
+            let path = data_dir.join(name);
+            std::fs::read_to_string(&path)
+                .map(|s| s.trim().to_owned())
+                .with_context(|| {
+                    format!(
+                        "reading {} (is the collector running with --data {}?)",
+                        path.display(),
+                        data_dir.display()
+                    )
+                })
+        };
+        Ok(Self {
+            base: format!("http://{}", read(API_ADDRESS_FILE)?),
+            token: read(ADMIN_TOKEN_FILE)?,
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let auth = format!("Bearer {}", self.token);
+        let response = match (method, body) {
+            ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+            (_, Some(body)) => agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(body.to_string()),
+            (_, None) => agent.post(&url).header("Authorization", &auth).send_empty(),
+        };
+        let mut response = response.with_context(|| {
+            format!(
+                "cannot reach the collector at {} (is it running?)",
+                self.base
+            )
+        })?;
+        let status = response.status();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !status.is_success() {
+            let why = value["error"].as_str().unwrap_or(&text);
+            bail!("{method} {path}: {status}: {why}");
+        }
+        Ok(value)
+    }
+}

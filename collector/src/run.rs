@@ -46,8 +46,10 @@ pub struct Running {
 impl Running {
     /// Closes the QUIC endpoint (agents see a clean close) and waits briefly.
     pub async fn shutdown(&self) {
-        self.endpoint.close(crate::server::close_code::SHUTDOWN, b"collector stopping");
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        self.endpoint
+            .close(crate::server::close_code::SHUTDOWN, b"collector stopping");
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.endpoint.wait_idle())
+            .await;
     }
 }
 
@@ -61,7 +63,9 @@ struct Admin {
 
 impl AdminActions for Admin {
     fn agent_revoked(&self, id: &str) {
-        let closed = self.connections.close(id, "this agent's certificate was revoked");
+        let closed = self
+            .connections
+            .close(id, "this agent's certificate was revoked");
         tracing::info!(agent = id, closed, "agent revoked");
     }
 
@@ -120,12 +124,16 @@ pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Starts everything; returns once both listeners are bound.
 pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
     let data_dir: PathBuf = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let ca = Arc::new(CertificateAuthority::load_or_create(&data_dir)?);
     let (chain, key) = ca.server_identity(&data_dir, &config.server_names)?;
     let tls_config = tls::server_config(&ca, chain, key)?;
     let store_path = data_dir.join(STORE_FILE);
-    let store = Arc::new(Store::open(&store_path).with_context(|| format!("opening the store {}", store_path.display()))?);
+    let store = Arc::new(
+        Store::open(&store_path)
+            .with_context(|| format!("opening the store {}", store_path.display()))?,
+    );
     let admin_token = admin_token(&data_dir, &store)?;
     let telemetry = Arc::new(Telemetry::default());
     let connections = Connections::default();
@@ -142,7 +150,8 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
             agent_intervals: config.agent_intervals.clone(),
         },
     });
-    let server = Server::bind(hub, tls_config).with_context(|| format!("listening for agents on {}", config.listen))?;
+    let server = Server::bind(hub, tls_config)
+        .with_context(|| format!("listening for agents on {}", config.listen))?;
     let quic_addr = server.local_addr()?;
     let endpoint = server.endpoint();
     tokio::spawn(server.run());
@@ -152,8 +161,16 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         Some((host, "0")) => format!("{host}:{}", quic_addr.port()),
         _ => config.advertise.clone(),
     };
-    let admin = Arc::new(Admin { connections, advertise: advertise.clone(), ca_sha256: ca.sha256() });
-    let state = ApiState { store: store.clone(), telemetry, admin };
+    let admin = Arc::new(Admin {
+        connections,
+        advertise: advertise.clone(),
+        ca_sha256: ca.sha256(),
+    });
+    let state = ApiState {
+        store: store.clone(),
+        telemetry,
+        admin,
+    };
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
         .with_context(|| format!("listening for the HTTP API on {}", config.api_listen))?;
@@ -165,5 +182,13 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
     });
     std::fs::write(data_dir.join(API_ADDRESS_FILE), api_addr.to_string())?;
     tracing::info!(%quic_addr, %api_addr, data = %data_dir.display(), "collector running");
-    Ok(Running { quic_addr, api_addr, advertise, store, ca, admin_token, endpoint })
+    Ok(Running {
+        quic_addr,
+        api_addr,
+        advertise,
+        store,
+        ca,
+        admin_token,
+        endpoint,
+    })
 }
