@@ -1,0 +1,488 @@
+//! The whole system as a sysadmin runs it: a real `atalaya-collector`
+//! process, real `atalaya-agent` processes enrolling with tokens and
+//! streaming over loopback QUIC, and the `atalaya` CLI and HTTP API
+//! answering. The second agent reads a copy of a fixture tree as its `/`,
+//! so it is another host whose package database the test can change.
+//!
+//! The binaries come from the same `cargo test --workspace` build.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin(name: &str) -> PathBuf {
+    // target/debug/deps/e2e-… → target/debug/NAME
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A child process killed when the test ends, pass or fail.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `check` until it returns `Some`, or fails the test after `limit`.
+fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Collector {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    api: String,
+    admin: String,
+    _proc: Proc,
+}
+
+impl Collector {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("collector.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\nserver_names = [\"127.0.0.1\", \"localhost\"]\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 1\nheartbeat_interval_seconds = 1\n",
+                dir.path().join("data").display().to_string()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("collector.log")).unwrap();
+        let proc = Proc(
+            Command::new(bin("atalaya-collector"))
+                .arg("--config")
+                .arg(&config)
+                .arg("serve")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let data = dir.path().join("data");
+        let (api, admin) = eventually("the collector to start", Duration::from_secs(30), || {
+            let api = std::fs::read_to_string(data.join("api-address")).ok()?;
+            let admin = std::fs::read_to_string(data.join("admin-token")).ok()?;
+            Some((format!("http://{}", api.trim()), admin.trim().to_owned()))
+        });
+        let c = Collector {
+            dir,
+            config,
+            api,
+            admin,
+            _proc: proc,
+        };
+        eventually("the API to answer", Duration::from_secs(30), || {
+            (c.get("/metrics", Some(&c.admin)).0 == 200).then_some(())
+        });
+        c
+    }
+
+    fn admin_cmd(&self, args: &[&str]) -> Output {
+        Command::new(bin("atalaya-collector"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn token(&self, uses: u32) -> String {
+        let out = self.admin_cmd(&[
+            "token",
+            "create",
+            "--ttl",
+            "1h",
+            "--uses",
+            &uses.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn request(&self, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.api);
+        let result = match (method, token) {
+            ("GET", Some(t)) => agent
+                .get(&url)
+                .header("Authorization", &format!("Bearer {t}"))
+                .call(),
+            ("GET", None) => agent.get(&url).call(),
+            (_, Some(t)) => agent
+                .post(&url)
+                .header("Authorization", &format!("Bearer {t}"))
+                .header("Content-Type", "application/json")
+                .send(r#"{"ttl_seconds": 60, "uses": 1}"#),
+            (_, None) => agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send("{}"),
+        };
+        let Ok(mut response) = result else {
+            return (0, Value::Null);
+        };
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.request("GET", path, token)
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bin("atalaya"))
+            .args(args)
+            .env("ATALAYA_SERVER", &self.api)
+            .env("ATALAYA_TOKEN", &self.admin)
+            .output()
+            .unwrap()
+    }
+
+    fn assets(&self) -> Vec<Value> {
+        let (status, body) = self.get("/api/v1/assets", Some(&self.admin));
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("collector.log")).unwrap_or_default()
+    }
+}
+
+/// Starts an agent whose `/` is `root` (`None`: this machine).
+fn agent(dir: &Path, name: &str, root: Option<&Path>, token: &str) -> Proc {
+    let state = dir.join(name);
+    std::fs::create_dir_all(&state).unwrap();
+    let mut text = format!(
+        "[agent]\nstate_dir = {:?}\n",
+        state.join("state").display().to_string()
+    );
+    if let Some(root) = root {
+        text.push_str(&format!("root = {:?}\n", root.display().to_string()));
+    }
+    text.push_str(&format!(
+        "[collector]\ntoken = {token:?}\n[metrics]\ninterval_seconds = 1\n"
+    ));
+    let config = state.join("agent.toml");
+    std::fs::write(&config, text).unwrap();
+    let log = std::fs::File::create(state.join("agent.log")).unwrap();
+    Proc(
+        Command::new(bin("atalaya-agent"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Copies a fixture tree (links kept as links) so the test can change it.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn fixture(host: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../agent/tests/fixtures")
+        .join(host)
+}
+
+fn packages_of(inventory: &Value) -> Vec<String> {
+    inventory["software"]["packages"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_agents_enroll_stream_and_answer_queries() {
+    let collector = Collector::start();
+    let token = collector.token(2);
+    let work = tempfile::tempdir().unwrap();
+    let laptop_root = work.path().join("laptop-root");
+    copy_tree(&fixture("debian"), &laptop_root);
+    let _this_host = agent(work.path(), "this-host", None, &token);
+    let _laptop = agent(work.path(), "laptop", Some(&laptop_root), &token);
+
+    let assets = eventually("both inventories", Duration::from_secs(60), || {
+        let assets = collector.assets();
+        (assets.len() == 2).then_some(assets)
+    });
+    let hostnames: Vec<&str> = assets
+        .iter()
+        .filter_map(|a| a["hostname"].as_str())
+        .collect();
+    assert!(
+        hostnames.contains(&"lat-maria"),
+        "{hostnames:?}\n{}",
+        collector.log()
+    );
+    let laptop_id = assets
+        .iter()
+        .find(|a| a["hostname"] == "lat-maria")
+        .and_then(|a| a["id"].as_str())
+        .unwrap()
+        .to_owned();
+
+    // The CLI shows the same, for people.
+    let out = collector.cli(&["assets"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("lat-maria"), "{table}");
+    let out = collector.cli(&["software", "bash", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.to_string().contains("5.2.15-2+b7"), "{report}");
+
+    // Health samples arrive as series.
+    let (status, series) = eventually("metrics of the laptop", Duration::from_secs(30), || {
+        let (s, body) = collector.get(
+            &format!("/api/v1/assets/{laptop_id}/metrics?name=memory.used_bytes&from=1h"),
+            Some(&collector.admin),
+        );
+        (s == 200
+            && body.to_string().contains('[')
+            && !body["points"].as_array().is_none_or(Vec::is_empty))
+        .then_some((s, body))
+    });
+    assert_eq!(status, 200, "{series}");
+
+    // A package installed on the laptop shows up as a change within seconds.
+    let before_install = atalaya_common::model::Timestamp::now();
+    std::thread::sleep(Duration::from_millis(1100)); // as_of has second precision in the URL below
+    let dpkg = laptop_root.join("var/lib/dpkg");
+    let mut status_file = std::fs::read_to_string(dpkg.join("status")).unwrap();
+    status_file.push_str("\n\nPackage: atalaya-e2e-probe\nStatus: install ok installed\nPriority: optional\nSection: admin\nInstalled-Size: 12\nMaintainer: QA <qa@example.org>\nArchitecture: amd64\nVersion: 1.0-1\nDescription: probe\n");
+    std::fs::write(dpkg.join("status-new"), status_file).unwrap();
+    std::fs::rename(dpkg.join("status-new"), dpkg.join("status")).unwrap();
+    let installed_at = Instant::now();
+    eventually("the package change", Duration::from_secs(20), || {
+        let out = collector.cli(&["changes", "--since", "1h", "--json"]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains("atalaya-e2e-probe")
+            .then_some(())
+    });
+    assert!(installed_at.elapsed() < Duration::from_secs(20));
+
+    let (_, now) = collector.get(
+        &format!("/api/v1/assets/{laptop_id}/inventory"),
+        Some(&collector.admin),
+    );
+    assert!(
+        packages_of(&now["inventory"]).contains(&"atalaya-e2e-probe".to_owned()),
+        "{now}"
+    );
+    let at = before_install.to_rfc3339().unwrap();
+    let at = at
+        .split('.')
+        .next()
+        .unwrap()
+        .trim_end_matches('Z')
+        .to_owned()
+        + "Z";
+    let (status, then) = collector.get(
+        &format!("/api/v1/assets/{laptop_id}/inventory?as_of={at}"),
+        Some(&collector.admin),
+    );
+    assert_eq!(status, 200, "{then}");
+    let old = packages_of(&then["inventory"]);
+    assert!(old.contains(&"bash".to_owned()), "{then}");
+    assert!(
+        !old.contains(&"atalaya-e2e-probe".to_owned()),
+        "as_of returned the newer inventory"
+    );
+}
+
+#[test]
+fn revoked_agents_and_bad_tokens_are_refused_with_clear_messages() {
+    let collector = Collector::start();
+    let work = tempfile::tempdir().unwrap();
+
+    // Garbage and unknown tokens: the agent says why and exits non-zero.
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", "not-a-token", "--state-dir"])
+        .arg(work.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("token"), "{err}");
+
+    let good = collector.token(1);
+    let forged = {
+        let mut t = atalaya_common::token::EnrollmentToken::decode(&good).unwrap();
+        t.secret = "guessed-secret".into();
+        t.encode()
+    };
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", &forged, "--state-dir"])
+        .arg(work.path().join("forged"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not known to this collector"), "{err}");
+
+    // One use only: the second enrollment is refused.
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", &good, "--state-dir"])
+        .arg(work.path().join("a"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", &good, "--state-dir"])
+        .arg(work.path().join("b"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already used"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A running agent, then revoked: its connection is closed and it is refused from then on.
+    let token = collector.token(1);
+    let laptop_root = work.path().join("root");
+    copy_tree(&fixture("rpm"), &laptop_root);
+    let _agent = agent(work.path(), "server", Some(&laptop_root), &token);
+    let id = eventually("the agent to connect", Duration::from_secs(30), || {
+        let (_, agents) = collector.get("/api/v1/agents", Some(&collector.admin));
+        let list = agents
+            .as_array()
+            .cloned()
+            .or_else(|| agents["items"].as_array().cloned())?;
+        let connected = collector
+            .get("/metrics", Some(&collector.admin))
+            .1
+            .to_string()
+            .contains("atalaya_connected_agents 1");
+        if !connected {
+            return None;
+        }
+        list.iter()
+            .find_map(|a| a["id"].as_str().map(str::to_owned))
+    });
+    let out = collector.admin_cmd(&["agent", "revoke", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    loop {
+        let metrics = collector
+            .get("/metrics", Some(&collector.admin))
+            .1
+            .to_string();
+        if metrics.contains("atalaya_connected_agents 0")
+            && metrics.contains("reason=\\\"revoked\\\"")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the revoked agent was not refused within 30 s:\n{metrics}\n{}",
+            collector.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_api_wants_a_token_with_the_right_role() {
+    let collector = Collector::start();
+    assert_eq!(collector.get("/api/v1/assets", None).0, 401);
+    assert_eq!(collector.get("/api/v1/assets", Some("wrong")).0, 401);
+    let out = collector.admin_cmd(&[
+        "api-token",
+        "create",
+        "--role",
+        "viewer",
+        "--name",
+        "manager",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let viewer = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(collector.get("/api/v1/assets", Some(&viewer)).0, 200);
+    assert_eq!(
+        collector.request("POST", "/api/v1/tokens", Some(&viewer)).0,
+        403
+    );
+    assert_eq!(
+        collector
+            .request("POST", "/api/v1/tokens", Some(&collector.admin))
+            .0,
+        201
+    );
+}
