@@ -426,8 +426,11 @@ fn revoked_agents_and_bad_tokens_are_refused_with_clear_messages() {
         if !connected {
             return None;
         }
+        // The agent enrolled above with `enroll` is not running; pick the
+        // one that reads the Rocky fixture.
         list.iter()
-            .find_map(|a| a["id"].as_str().map(str::to_owned))
+            .find(|a| a["hostname"] == "web01.corp.example")
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
     });
     let out = collector.admin_cmd(&["agent", "revoke", &id]);
     assert!(
