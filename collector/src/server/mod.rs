@@ -8,7 +8,7 @@
 //! # Layout
 //! - [`committer`]: group commit of every session's records.
 //! - [`session`]: one agent's data session.
-//! - [`enroll`]: enrollment.
+//! - [`enroll`]: enrollment of new agents.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
