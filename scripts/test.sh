@@ -27,5 +27,9 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo build"
+# The end-to-end tests run the real binaries of every crate: build them
+# first, in the same (debug) profile the tests use.
+cargo build --workspace --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked
