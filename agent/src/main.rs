@@ -219,11 +219,17 @@ fn load(config: Option<&PathBuf>) -> anyhow::Result<AgentConfig> {
     )
 }
 
+/// Logs to stderr at the configured level, or `RUST_LOG` when it names a
+/// level. A plain level filter rather than `EnvFilter`: per-module filters
+/// would bring a regex engine into an agent that must stay small.
 fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .or_else(|| default.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(io::stderr)
         .try_init();
 }
