@@ -130,6 +130,34 @@ fn main() -> anyhow::Result<()> {
         hwm as f64 / 1_048_576.0
     );
 
+    // What an agent sends when one package was upgraded: the framed
+    // InventoryDelta record, as it goes on the wire.
+    if let Some(first) = inv.software.packages.first() {
+        let mut newer = inv.clone();
+        newer.software.packages[0].version.push_str("+1");
+        let delta = atalaya_common::diff::diff(&inv, &newer);
+        let frame = atalaya_common::proto::encode(&atalaya_common::proto::Message::InventoryDelta(
+            atalaya_common::proto::InventoryDelta {
+                seq: 1234,
+                taken_at: atalaya_common::model::Timestamp::now(),
+                delta,
+            },
+        ))?;
+        let full = atalaya_common::proto::encode(&atalaya_common::proto::Message::InventorySnapshot(
+            atalaya_common::proto::InventorySnapshot {
+                seq: 1,
+                taken_at: atalaya_common::model::Timestamp::now(),
+                inventory: inv.clone(),
+            },
+        ))?;
+        println!(
+            "one package upgraded ({}): delta frame {} bytes on the wire; a full snapshot frame is {} bytes",
+            first.name,
+            frame.len(),
+            full.len()
+        );
+    }
+
     let size = std::fs::metadata(&agent)?.len();
     println!(
         "binary {}: {:.2} MiB ({} bytes)",
