@@ -136,20 +136,22 @@ fn main() -> anyhow::Result<()> {
         let mut newer = inv.clone();
         newer.software.packages[0].version.push_str("+1");
         let delta = atalaya_common::diff::diff(&inv, &newer);
-        let frame = atalaya_common::proto::encode(&atalaya_common::proto::Message::InventoryDelta(
-            atalaya_common::proto::InventoryDelta {
-                seq: 1234,
-                taken_at: atalaya_common::model::Timestamp::now(),
-                delta,
-            },
-        ))?;
-        let full = atalaya_common::proto::encode(&atalaya_common::proto::Message::InventorySnapshot(
-            atalaya_common::proto::InventorySnapshot {
-                seq: 1,
-                taken_at: atalaya_common::model::Timestamp::now(),
-                inventory: inv.clone(),
-            },
-        ))?;
+        let frame =
+            atalaya_common::proto::encode(&atalaya_common::proto::Message::InventoryDelta(
+                atalaya_common::proto::InventoryDelta {
+                    seq: 1234,
+                    taken_at: atalaya_common::model::Timestamp::now(),
+                    delta,
+                },
+            ))?;
+        let full =
+            atalaya_common::proto::encode(&atalaya_common::proto::Message::InventorySnapshot(
+                atalaya_common::proto::InventorySnapshot {
+                    seq: 1,
+                    taken_at: atalaya_common::model::Timestamp::now(),
+                    inventory: inv.clone(),
+                },
+            ))?;
         println!(
             "one package upgraded ({}): delta frame {} bytes on the wire; a full snapshot frame is {} bytes",
             first.name,
@@ -225,15 +227,7 @@ fn metrics_rss(agent: &Path, seconds: u32) -> anyhow::Result<(u64, u64, u64)> {
         .spawn()
         .with_context(|| format!("running {}", agent.display()))?;
     let status_path = format!("/proc/{}/status", child.id());
-    let field = |status: &str, name: &str| -> Option<u64> {
-        let kib = status.lines().find_map(|l| l.strip_prefix(name))?;
-        kib.trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|k| k * 1024)
-    };
+    let field = atalaya_agent::metrics::status_bytes;
     let mut rss = Vec::new();
     let mut hwm = 0;
     loop {

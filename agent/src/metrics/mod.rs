@@ -325,8 +325,15 @@ mod tests;
 
 /// This process's peak resident memory (`VmHWM`), bytes.
 pub fn own_peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    status_bytes(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+        "VmHWM:",
+    )
+}
+
+/// A `kB` field of a `/proc/PID/status` text (`VmRSS:`, `VmHWM:`…), in bytes.
+pub fn status_bytes(status: &str, field: &str) -> Option<u64> {
+    let kib = status.lines().find_map(|l| l.strip_prefix(field))?;
     kib.trim()
         .trim_end_matches("kB")
         .trim()
