@@ -577,7 +577,7 @@ fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
 
 /// Writes `bytes` to `path` through a temporary file created with `mode`, so
 /// readers see the old content or the new, and a key is never briefly open.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

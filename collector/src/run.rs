@@ -106,18 +106,9 @@ fn admin_token(data_dir: &Path, store: &Store) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// Writes a file only its owner can read.
+/// Writes a file only its owner can read (a secret for the local administrator).
 pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
+    crate::pki::write_atomic(path, text.as_bytes(), 0o600)?;
     Ok(())
 }
 
