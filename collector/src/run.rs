@@ -22,6 +22,8 @@ use crate::tls;
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// File in the data directory holding the running API's address.
 pub const API_ADDRESS_FILE: &str = "api-address";
+/// File in the data directory holding the running QUIC endpoint's address.
+pub const QUIC_ADDRESS_FILE: &str = "quic-address";
 /// The store's file name in the data directory.
 pub const STORE_FILE: &str = "atalaya.redb";
 
@@ -172,6 +174,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         }
     });
     std::fs::write(data_dir.join(API_ADDRESS_FILE), api_addr.to_string())?;
+    std::fs::write(data_dir.join(QUIC_ADDRESS_FILE), quic_addr.to_string())?;
     tracing::info!(%quic_addr, %api_addr, data = %data_dir.display(), "collector running");
     Ok(Running {
         quic_addr,

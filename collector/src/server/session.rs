@@ -18,6 +18,8 @@ use crate::store::{AgentSeen, Ingest, IngestRecord};
 
 /// How long an agent may take to open its stream and say `Hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a frame may take from its first byte to its last.
+const FRAME_DEADLINE: Duration = Duration::from_secs(30);
 /// How often connection statistics (RTT, loss) are stored.
 const SEEN_EVERY: Duration = Duration::from_secs(30);
 
@@ -108,7 +110,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     let mut buf = vec![0u8; 64 * 1024];
     let hello = tokio::time::timeout(
         HELLO_TIMEOUT,
-        next_message(&mut recv, &mut frames, &mut buf),
+        next_message(&mut recv, &mut frames, &mut buf, HELLO_TIMEOUT),
     )
     .await
     .map_err(|_| SessionError::Protocol("no Hello within 10 s".into()))??;
@@ -122,10 +124,14 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     seen(hub, connection, agent_id, &hello.agent_version, &ack_tx);
     let writer = write_acks(send, ack_rx, hub.config_update());
 
+    // An agent sends at least a heartbeat per period; three missed ones
+    // mean it is gone even if its QUIC keep-alives still arrive.
+    let heartbeat = u64::from(hub.config.agent_intervals.heartbeat_interval_seconds.max(1));
+    let idle = Duration::from_secs((heartbeat * 3).max(30));
     let reader = async {
         let mut last_seen = tokio::time::Instant::now();
         loop {
-            let Some(message) = next_message(&mut recv, &mut frames, &mut buf).await? else {
+            let Some(message) = next_message(&mut recv, &mut frames, &mut buf, idle).await? else {
                 return Ok(());
             };
             let record = match message {
@@ -186,20 +192,42 @@ fn seen(
 }
 
 /// The next message, `None` when the agent finished the stream cleanly.
+///
+/// Two clocks guard the read. Once a frame has started it must be complete
+/// within [`FRAME_DEADLINE`]: a peer that dribbles a frame byte by byte
+/// (slowloris) is cut off. Between frames the agent may stay quiet for
+/// `idle`, a few heartbeat periods; its QUIC keep-alives alone do not
+/// count as being alive.
 async fn next_message(
     recv: &mut RecvStream,
     frames: &mut FrameReader,
     buf: &mut [u8],
+    idle: Duration,
 ) -> Result<Option<Message>, SessionError> {
+    let mut frame_started: Option<tokio::time::Instant> = None;
     loop {
         if let Some(message) = frames.next_message()? {
             return Ok(Some(message));
         }
-        match recv
-            .read(buf)
+        let limit = if frames.buffered() > 0 {
+            let started = *frame_started.get_or_insert_with(tokio::time::Instant::now);
+            FRAME_DEADLINE.saturating_sub(started.elapsed())
+        } else {
+            idle
+        };
+        let read = tokio::time::timeout(limit, recv.read(buf))
             .await
-            .map_err(|e| SessionError::Connection(e.to_string()))?
-        {
+            .map_err(|_| {
+                SessionError::Protocol(if frames.buffered() > 0 {
+                    format!(
+                        "a frame took more than {} s to arrive",
+                        FRAME_DEADLINE.as_secs()
+                    )
+                } else {
+                    format!("nothing received for {} s", idle.as_secs())
+                })
+            })?;
+        match read.map_err(|e| SessionError::Connection(e.to_string()))? {
             Some(n) => frames.push(&buf[..n]),
             None if frames.buffered() == 0 => return Ok(None),
             None => return Err(SessionError::Protocol("stream ended inside a frame".into())),

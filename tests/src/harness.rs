@@ -1,0 +1,240 @@
+//! Test harness: the real binaries as child processes, in temporary
+//! directories, on loopback ports chosen by the kernel.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The path of a workspace binary, built by the same `cargo test`/`cargo build`.
+pub fn bin(name: &str) -> PathBuf {
+    // target/debug/deps/e2e-… → target/debug/NAME
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A child process killed when the test ends, pass or fail.
+#[derive(Debug)]
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `check` until it returns `Some`, or fails the test after `limit`.
+pub fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A running `atalaya-collector serve`, killed when dropped.
+#[derive(Debug)]
+pub struct Collector {
+    /// Its working directory (configuration, data, log).
+    pub dir: tempfile::TempDir,
+    /// Its configuration file.
+    pub config: PathBuf,
+    /// Base URL of its HTTP API.
+    pub api: String,
+    /// The local administrator's API token.
+    pub admin: String,
+    _proc: Proc,
+}
+
+impl Collector {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("collector.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\nserver_names = [\"127.0.0.1\", \"localhost\"]\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 1\nheartbeat_interval_seconds = 1\n",
+                dir.path().join("data").display().to_string()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("collector.log")).unwrap();
+        let proc = Proc(
+            Command::new(bin("atalaya-collector"))
+                .arg("--config")
+                .arg(&config)
+                .arg("serve")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let data = dir.path().join("data");
+        let (api, admin) = eventually("the collector to start", Duration::from_secs(30), || {
+            let api = std::fs::read_to_string(data.join("api-address")).ok()?;
+            let admin = std::fs::read_to_string(data.join("admin-token")).ok()?;
+            Some((format!("http://{}", api.trim()), admin.trim().to_owned()))
+        });
+        let c = Collector {
+            dir,
+            config,
+            api,
+            admin,
+            _proc: proc,
+        };
+        eventually("the API to answer", Duration::from_secs(30), || {
+            (c.get("/metrics", Some(&c.admin)).0 == 200).then_some(())
+        });
+        c
+    }
+
+    pub fn admin_cmd(&self, args: &[&str]) -> Output {
+        Command::new(bin("atalaya-collector"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn token(&self, uses: u32) -> String {
+        let out = self.admin_cmd(&[
+            "token",
+            "create",
+            "--ttl",
+            "1h",
+            "--uses",
+            &uses.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.api);
+        let result = match (method, token) {
+            ("GET", Some(t)) => agent
+                .get(&url)
+                .header("Authorization", &format!("Bearer {t}"))
+                .call(),
+            ("GET", None) => agent.get(&url).call(),
+            (_, Some(t)) => agent
+                .post(&url)
+                .header("Authorization", &format!("Bearer {t}"))
+                .header("Content-Type", "application/json")
+                .send(r#"{"ttl_seconds": 60, "uses": 1}"#),
+            (_, None) => agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send("{}"),
+        };
+        let Ok(mut response) = result else {
+            return (0, Value::Null);
+        };
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.request("GET", path, token)
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bin("atalaya"))
+            .args(args)
+            .env("ATALAYA_SERVER", &self.api)
+            .env("ATALAYA_TOKEN", &self.admin)
+            .output()
+            .unwrap()
+    }
+
+    pub fn assets(&self) -> Vec<Value> {
+        let (status, body) = self.get("/api/v1/assets", Some(&self.admin));
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("collector.log")).unwrap_or_default()
+    }
+}
+
+/// Starts an agent whose `/` is `root` (`None`: this machine).
+pub fn agent(dir: &Path, name: &str, root: Option<&Path>, token: &str) -> Proc {
+    let state = dir.join(name);
+    std::fs::create_dir_all(&state).unwrap();
+    let mut text = format!(
+        "[agent]\nstate_dir = {:?}\n",
+        state.join("state").display().to_string()
+    );
+    if let Some(root) = root {
+        text.push_str(&format!("root = {:?}\n", root.display().to_string()));
+    }
+    text.push_str(&format!(
+        "[collector]\ntoken = {token:?}\n[metrics]\ninterval_seconds = 1\n"
+    ));
+    let config = state.join("agent.toml");
+    std::fs::write(&config, text).unwrap();
+    let log = std::fs::File::create(state.join("agent.log")).unwrap();
+    Proc(
+        Command::new(bin("atalaya-agent"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Copies a fixture tree (links kept as links) so the test can change it.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+pub fn fixture(host: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../agent/tests/fixtures")
+        .join(host)
+}

@@ -1,0 +1,120 @@
+//! Hostile and broken input against a real collector: each bad peer loses
+//! only its own connection, with the reason counted in `/metrics`, while an
+//! honest agent keeps streaming.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use atalaya_agent::identity::AgentIdentity;
+use atalaya_tests::harness::{Collector, agent, bin, copy_tree, eventually, fixture};
+
+/// Stored metric points of the honest agent's asset, through the API.
+fn points(collector: &Collector, asset: &str) -> usize {
+    let (_, body) = collector.get(
+        &format!("/api/v1/assets/{asset}/metrics?name=uptime.seconds&from=1h"),
+        Some(&collector.admin),
+    );
+    body["points"].as_array().map_or(0, Vec::len)
+}
+
+fn quic_address(collector: &Collector) -> SocketAddr {
+    let text = std::fs::read_to_string(collector.dir.path().join("data/quic-address")).unwrap();
+    text.trim().parse().unwrap()
+}
+
+/// Opens a data session with a real enrolled identity and sends `bytes`;
+/// returns the reason the collector gave when it closed the connection.
+async fn send_raw(identity: &AgentIdentity, addr: SocketAddr, bytes: Vec<u8>) -> String {
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    endpoint.set_default_client_config(atalaya_agent::tls::data_client_config(identity).unwrap());
+    let conn = endpoint.connect(addr, "127.0.0.1").unwrap().await.unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    send.write_all(&bytes).await.unwrap();
+    let reason = tokio::time::timeout(Duration::from_secs(20), conn.closed())
+        .await
+        .expect("the collector kept a bad connection open");
+    reason.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_peers_lose_their_own_connection_only() {
+    let collector = tokio::task::spawn_blocking(Collector::start).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    copy_tree(&fixture("arch"), &root);
+    let token = collector.token(2);
+    let _honest = agent(work.path(), "honest", Some(&root), &token);
+
+    // A second identity for the hostile client: enrolled properly, then misbehaving.
+    let state = work.path().join("hostile");
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", &token, "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let identity = AgentIdentity::load(&state).unwrap().unwrap();
+    let addr = quic_address(&collector);
+
+    let asset = eventually("the honest agent's asset", Duration::from_secs(30), || {
+        collector
+            .assets()
+            .iter()
+            .find(|a| a["hostname"] == "ryzen-desk")
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
+    });
+
+    // Another protocol version.
+    let reason = send_raw(&identity, addr, vec![0, 9, 1, 0, 0, 0, 0, 0]).await;
+    assert!(
+        reason.contains("protocol version 9 is not supported"),
+        "{reason}"
+    );
+    // A frame far over the size limit, refused from its envelope alone.
+    let reason = send_raw(&identity, addr, vec![0, 1, 1, 0, 0x7f, 0, 0, 0]).await;
+    assert!(reason.contains("over the"), "{reason}");
+    // A record before Hello.
+    let beat = atalaya_common::proto::encode(&atalaya_common::proto::Message::Heartbeat(
+        atalaya_common::proto::Heartbeat {
+            seq: 1,
+            at: atalaya_common::model::Timestamp::now(),
+        },
+    ))
+    .unwrap();
+    let reason = send_raw(&identity, addr, beat).await;
+    assert!(reason.contains("first message must be Hello"), "{reason}");
+    // Garbage inside a well-formed envelope.
+    let reason = send_raw(
+        &identity,
+        addr,
+        vec![0, 1, 1, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff],
+    )
+    .await;
+    assert!(reason.contains("malformed Hello"), "{reason}");
+
+    // The honest agent is still being served: new points keep arriving.
+    let before = points(&collector, &asset);
+    eventually(
+        "more points from the honest agent",
+        Duration::from_secs(20),
+        || (points(&collector, &asset) > before + 2).then_some(()),
+    );
+    let metrics = collector
+        .get("/metrics", Some(&collector.admin))
+        .1
+        .to_string();
+    assert!(
+        metrics.contains("reason=\\\"bad_frame\\\"} 3")
+            || metrics.contains("reason=\\\"bad_frame\\\"} 4"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("reason=\\\"protocol\\\"}"), "{metrics}");
+    assert!(metrics.contains("atalaya_connected_agents 1"), "{metrics}");
+}
