@@ -85,7 +85,19 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
         inventory: config.inventory_interval,
         heartbeat: Duration::from_secs(30),
     };
-    let shared = Shared::new(Outbox::new(0), intervals);
+    let spool_dir = config.state_dir.join("spool");
+    let (outbox, recovery) = Outbox::open(&spool_dir)?;
+    if recovery.pending > 0 || recovery.truncated_bytes > 0 {
+        tracing::info!(
+            pending = recovery.pending,
+            truncated_bytes = recovery.truncated_bytes,
+            "spool recovered"
+        );
+    }
+    for (path, why) in &recovery.quarantined {
+        tracing::error!(file = %path.display(), reason = %why, "damaged spool segment moved aside");
+    }
+    let shared = Shared::new(outbox, intervals);
     tracing::info!(agent = %identity.agent_id, collector = %address, "agent running");
 
     let target = Target {

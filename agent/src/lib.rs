@@ -12,6 +12,7 @@
 //! - [`daemon`]: `atalaya-agent run`: inventory, samples and heartbeats sent through the uplink.
 //! - [`enroll`]: trading an enrollment token for a certificate.
 //! - [`outbox`]: records waiting for the collector's acknowledgement.
+//! - [`spool`]: the on-disk form of the outbox, which survives crashes.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
 //! - [`identity`]: the agent's key pair and certificate, made at enrollment and kept on disk.
 //! - [`tls`]: the QUIC/TLS client configurations for enrollment and for data.
@@ -24,6 +25,7 @@ pub mod inventory;
 pub mod metrics;
 pub mod outbox;
 pub mod root;
+pub mod spool;
 pub mod summary;
 pub mod tls;
 pub mod uplink;

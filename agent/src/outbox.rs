@@ -3,12 +3,29 @@
 //!
 //! After a reconnect the uplink sends again everything not yet
 //! acknowledged, in order; the collector recognises records it already
-//! committed by their sequence numbers and stores them once. This one lives
-//! in memory: the durable on-disk spool replaces it behind the same calls.
+//! committed by their sequence numbers and stores them once. The records
+//! live in memory ([`Outbox::new`], for tests and one-shot tools) or in the
+//! on-disk [`Spool`] ([`Outbox::open`], what the daemon uses), behind the
+//! same calls.
 
 use std::collections::VecDeque;
 
+use std::path::Path;
+
 use atalaya_common::proto::{self, EncodeError, Message};
+
+use crate::spool::{Recovery, Spool, SpoolError};
+
+/// A record that could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// It could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// It could not be written to the spool.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
 
 /// One record waiting for its acknowledgement, already framed for the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +43,7 @@ pub struct Outbox {
     acked: u64,
     pending: VecDeque<Pending>,
     pending_bytes: usize,
+    spool: Option<Spool>,
 }
 
 impl Outbox {
@@ -36,23 +54,54 @@ impl Outbox {
             acked,
             pending: VecDeque::new(),
             pending_bytes: 0,
+            spool: None,
         }
+    }
+
+    /// An outbox kept on disk in `dir`, with what an earlier run left there.
+    pub fn open(dir: &Path) -> Result<(Self, Recovery), SpoolError> {
+        let (spool, recovery) = Spool::open(dir)?;
+        let outbox = Self {
+            next_seq: spool.next_seq(),
+            acked: spool.acked(),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            spool: Some(spool),
+        };
+        Ok((outbox, recovery))
     }
 
     /// Frames the message `build(seq)` with the next sequence number and
     /// keeps it until acknowledged. Returns the sequence given.
-    pub fn push(&mut self, build: impl FnOnce(u64) -> Message) -> Result<u64, EncodeError> {
+    pub fn push(&mut self, build: impl FnOnce(u64) -> Message) -> Result<u64, OutboxError> {
         let seq = self.next_seq;
         let frame = proto::encode(&build(seq))?;
+        match &mut self.spool {
+            Some(spool) => spool.append(seq, &frame)?,
+            None => {
+                self.pending_bytes += frame.len();
+                self.pending.push_back(Pending { seq, frame });
+            }
+        }
         self.next_seq += 1;
-        self.pending_bytes += frame.len();
-        self.pending.push_back(Pending { seq, frame });
         Ok(seq)
     }
 
     /// The collector holds everything up to `seq`: forget it. Returns how
     /// many records were released.
     pub fn ack(&mut self, seq: u64) -> usize {
+        if let Some(spool) = &mut self.spool {
+            self.acked = self.acked.max(seq);
+            return match spool.ack(seq) {
+                Ok(n) => n,
+                Err(err) => {
+                    // Only the bookkeeping failed: at worst records are sent
+                    // again after a restart, and the collector drops them.
+                    tracing::warn!(error = %err, "could not record the acknowledgement in the spool");
+                    0
+                }
+            };
+        }
         let mut released = 0;
         while self.pending.front().is_some_and(|p| p.seq <= seq) {
             if let Some(p) = self.pending.pop_front() {
@@ -70,26 +119,37 @@ impl Outbox {
     }
 
     /// The first pending record with a sequence above `after`.
-    pub fn next_after(&self, after: u64) -> Option<&Pending> {
+    pub fn next_after(&self, after: u64) -> Option<Pending> {
+        if let Some(spool) = &self.spool {
+            return match spool.next_after(after) {
+                Ok(found) => found.map(|(seq, frame)| Pending { seq, frame }),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not read the spool");
+                    None
+                }
+            };
+        }
         // Sequences are consecutive, so the position is arithmetic.
         let first = self.pending.front()?.seq;
         let index = after.saturating_add(1).saturating_sub(first);
-        self.pending.get(usize::try_from(index).ok()?)
+        self.pending.get(usize::try_from(index).ok()?).cloned()
     }
 
     /// Number of records waiting.
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.spool.as_ref().map_or(self.pending.len(), Spool::len)
     }
 
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.len() == 0
     }
 
     /// Bytes waiting.
-    pub fn bytes(&self) -> usize {
-        self.pending_bytes
+    pub fn bytes(&self) -> u64 {
+        self.spool
+            .as_ref()
+            .map_or(self.pending_bytes as u64, Spool::bytes)
     }
 }
 
@@ -126,6 +186,24 @@ mod tests {
         assert_eq!(outbox.ack(10), 2);
         assert!(outbox.is_empty());
         assert_eq!(outbox.bytes(), 0);
+    }
+
+    #[test]
+    fn a_spooled_outbox_resends_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut outbox, _) = Outbox::open(dir.path()).unwrap();
+        for _ in 0..4 {
+            outbox.push(beat).unwrap();
+        }
+        outbox.ack(1);
+        drop(outbox);
+        let (outbox, recovery) = Outbox::open(dir.path()).unwrap();
+        assert_eq!(recovery.pending, 3);
+        assert_eq!(outbox.acked(), 1);
+        let next = outbox.next_after(outbox.acked()).unwrap();
+        assert_eq!(next.seq, 2);
+        let (message, _) = proto::decode(&next.frame).unwrap().unwrap();
+        assert_eq!(message, beat(2));
     }
 
     #[test]
