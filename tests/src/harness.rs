@@ -59,7 +59,7 @@ pub struct Collector {
     pub api: String,
     /// The local administrator's API token.
     pub admin: String,
-    _proc: Proc,
+    proc: Proc,
 }
 
 impl Collector {
@@ -96,7 +96,7 @@ impl Collector {
             config,
             api,
             admin,
-            _proc: proc,
+            proc,
         };
         eventually("the API to answer", Duration::from_secs(30), || {
             (c.get("/metrics", Some(&c.admin)).0 == 200).then_some(())
@@ -104,6 +104,51 @@ impl Collector {
         c
     }
 
+    /// Kills the collector with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.proc.0.kill();
+        let _ = self.proc.0.wait();
+    }
+
+    /// Starts the collector again on the same data directory and the same
+    /// QUIC port, so its agents find it; the API gets a new port.
+    pub fn restart(&mut self) {
+        let data = self.dir.path().join("data");
+        let quic = std::fs::read_to_string(data.join("quic-address")).unwrap();
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let text = text.replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = {:?}", quic.trim()),
+            1,
+        );
+        std::fs::write(&self.config, text).unwrap();
+        let _ = std::fs::remove_file(data.join("api-address"));
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("collector.log"))
+            .unwrap();
+        self.proc = Proc(
+            Command::new(bin("atalaya-collector"))
+                .arg("--config")
+                .arg(&self.config)
+                .arg("serve")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let api = eventually(
+            "the collector to start again",
+            Duration::from_secs(30),
+            || std::fs::read_to_string(data.join("api-address")).ok(),
+        );
+        self.api = format!("http://{}", api.trim());
+        eventually("the API to answer again", Duration::from_secs(30), || {
+            (self.get("/metrics", Some(&self.admin)).0 == 200).then_some(())
+        });
+    }
+
+    /// Runs `atalaya-collector` with this collector's configuration.
     pub fn admin_cmd(&self, args: &[&str]) -> Output {
         Command::new(bin("atalaya-collector"))
             .arg("--config")
