@@ -37,6 +37,10 @@ struct Args {
     /// Also print, per series of the first agent, its compressed bytes per point.
     #[arg(long)]
     breakdown: bool,
+    /// Every this many ticks, print file, allocated and chunk bytes (0: never),
+    /// to see how the file grows against what it holds.
+    #[arg(long, default_value_t = 0)]
+    trace_every: i64,
     /// Store file (default: a temporary directory).
     #[arg(long)]
     path: Option<PathBuf>,
@@ -281,10 +285,20 @@ fn main() -> anyhow::Result<()> {
         let dt = t0.elapsed().as_secs_f64();
         commit_time += dt;
         latencies.push(dt * 1000.0);
+        if args.trace_every > 0 && tick % args.trace_every == 0 {
+            let st = store.stats()?;
+            println!(
+                "tick {tick}: file {} B, allocated {} B, chunk {} B",
+                st.file_bytes,
+                store.allocated_bytes()?,
+                st.chunk_bytes
+            );
+        }
     }
     let stats = store.stats()?;
     latencies.sort_by(f64::total_cmp);
     let file_before = stats.file_bytes;
+    let allocated = store.allocated_bytes()?;
     store.compact().context("compacting")?;
     let file_after = std::fs::metadata(&path)?.len();
     println!(
@@ -311,6 +325,11 @@ fn main() -> anyhow::Result<()> {
         "file: {} bytes = {:.3} bytes/point",
         file_before,
         file_before as f64 / points as f64
+    );
+    println!(
+        "allocated pages: {} bytes = {:.3} bytes/point",
+        allocated,
+        allocated as f64 / points as f64
     );
     println!(
         "file after compact: {} bytes = {:.3} bytes/point",

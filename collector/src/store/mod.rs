@@ -496,6 +496,17 @@ impl Store {
         })
     }
 
+    /// Bytes of the file's pages in use by the latest commit; the rest of
+    /// [`StoreStats::file_bytes`] is free, or freed by a recent commit and
+    /// not yet reusable. Briefly takes the write lock (so it waits for a
+    /// commit in flight); for benches and diagnostics, not for `/metrics`.
+    pub fn allocated_bytes(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write()?;
+        let st = txn.stats()?;
+        txn.abort()?;
+        Ok(st.allocated_pages() * st.page_size() as u64)
+    }
+
     /// Compacts the file (frees pages left by copy-on-write). Needs no
     /// other transaction in flight; used by the bench and maintenance.
     pub fn compact(&mut self) -> Result<bool, StoreError> {
@@ -689,6 +700,20 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("format version 2"));
+    }
+
+    #[test]
+    fn allocated_bytes_grow_with_data_and_fit_in_the_file() {
+        let (_d, s) = temp_store();
+        let empty = s.allocated_bytes().unwrap();
+        assert!(empty > 0);
+        let samples: Vec<_> = (0..200)
+            .map(|i| sample(i * 10_000, i as f64 * 1.37))
+            .collect();
+        s.commit(&[metrics("ag", 1, samples)]).unwrap();
+        let full = s.allocated_bytes().unwrap();
+        assert!(full > empty, "{full} <= {empty}");
+        assert!(full <= s.stats().unwrap().file_bytes);
     }
 
     #[test]
