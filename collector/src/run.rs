@@ -136,6 +136,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         telemetry: telemetry.clone(),
         committer: Committer::start(store.clone(), telemetry.clone()),
         connections: connections.clone(),
+        enroll_failures: Default::default(),
         config: ServerConfig {
             listen: config.listen,
             max_connections: config.max_connections,

@@ -235,6 +235,22 @@ fn revoked_agents_and_bad_tokens_are_refused_with_clear_messages() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // Guessing is slowed down: after five failures from one address the
+    // collector refuses before reading the request.
+    let guess = || {
+        Command::new(bin("atalaya-agent"))
+            .args(["enroll", "--token", &forged, "--state-dir"])
+            .arg(work.path().join("forged"))
+            .output()
+            .unwrap()
+    };
+    for _ in 0..5 {
+        assert!(!guess().status.success());
+    }
+    let out = guess();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("too many failed enrollment attempts"), "{err}");
 }
 
 #[test]

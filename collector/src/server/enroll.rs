@@ -22,7 +22,27 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// Handles one enrollment connection.
 pub async fn run(hub: Arc<Hub>, connection: Connection) {
     let remote = connection.remote_address();
-    match tokio::time::timeout(ENROLL_TIMEOUT, exchange(&hub, &connection)).await {
+    let limited = hub
+        .enroll_failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .check(remote.ip(), std::time::Instant::now());
+    if let Err(wait) = limited {
+        tracing::warn!(%remote, "enrollment refused: too many failed attempts from this address");
+        hub.telemetry.refuse("enrollment_rate_limited");
+        let reason = format!(
+            "too many failed enrollment attempts from {}; try again in {} s",
+            remote.ip(),
+            wait.as_secs().max(1)
+        );
+        connection.close(super::close_code::REFUSED, reason.as_bytes());
+        return;
+    }
+    let outcome = tokio::time::timeout(ENROLL_TIMEOUT, exchange(&hub, &connection)).await;
+    if outcome.is_err() {
+        note_outcome(&hub, remote.ip(), false);
+    }
+    match outcome {
         Ok(Ok(agent_id)) => {
             hub.telemetry.enrollments.fetch_add(1, Ordering::Relaxed);
             tracing::info!(%remote, agent = %agent_id, "agent enrolled");
@@ -56,6 +76,8 @@ async fn exchange(hub: &Hub, connection: &Connection) -> Result<String, String> 
         Ok(None) => Err("incomplete enrollment request".to_owned()),
         Err(e) => Err(format!("bad enrollment request: {e}")),
     };
+    // Counted now, not after the goodbye: a guesser does not wait for it.
+    note_outcome(hub, connection.remote_address().ip(), reply.is_ok());
     let (message, outcome) = match reply {
         Ok(resp) => {
             let id = resp.agent_id.clone();
@@ -74,6 +96,18 @@ async fn exchange(hub: &Hub, connection: &Connection) -> Result<String, String> 
     // Let the reply reach the agent before the connection goes.
     let _ = tokio::time::timeout(Duration::from_secs(5), connection.closed()).await;
     outcome
+}
+
+fn note_outcome(hub: &Hub, ip: std::net::IpAddr, success: bool) {
+    let mut limiter = hub
+        .enroll_failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if success {
+        limiter.succeeded(ip);
+    } else {
+        limiter.failed(ip, std::time::Instant::now());
+    }
 }
 
 async fn decide(

@@ -9,6 +9,7 @@
 //! - [`committer`]: group commit of every session's records.
 //! - [`session`]: one agent's data session.
 //! - [`enroll`]: enrollment of new agents.
+//! - [`limiter`]: failed-enrollment limits per address (token guessing).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use crate::tls;
 
 pub mod committer;
 pub mod enroll;
+pub mod limiter;
 pub mod session;
 
 pub use committer::Committer;
@@ -68,6 +70,8 @@ pub struct Hub {
     pub connections: Connections,
     /// Settings.
     pub config: ServerConfig,
+    /// Failed enrollments per address.
+    pub enroll_failures: Mutex<limiter::FailureLimiter>,
 }
 
 impl Hub {

@@ -161,6 +161,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         telemetry: telemetry.clone(),
         committer: Committer::start(store.clone(), telemetry.clone()),
         connections: Connections::default(),
+        enroll_failures: Default::default(),
         config: ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_connections: args.agents + 10,
