@@ -64,12 +64,18 @@ pub struct Collector {
 
 impl Collector {
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// Starts a collector with `extra` added to its `[collector]` section
+    /// (e.g. `max_connections = 1`).
+    pub fn start_with(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("collector.toml");
         std::fs::write(
             &config,
             format!(
-                "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\nserver_names = [\"127.0.0.1\", \"localhost\"]\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 1\nheartbeat_interval_seconds = 1\n",
+                "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\nserver_names = [\"127.0.0.1\", \"localhost\"]\n{extra}\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 1\nheartbeat_interval_seconds = 1\n",
                 dir.path().join("data").display().to_string()
             ),
         )

@@ -118,3 +118,59 @@ async fn bad_peers_lose_their_own_connection_only() {
     assert!(metrics.contains("reason=\\\"protocol\\\"}"), "{metrics}");
     assert!(metrics.contains("atalaya_connected_agents 1"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_refused_at_the_door() {
+    let collector = tokio::task::spawn_blocking(|| Collector::start_with("max_connections = 1"))
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    copy_tree(&fixture("alpine"), &root);
+    let token = collector.token(2);
+    // Enroll the extra identity first: at the cap, enrollment connections
+    // are refused at the door too.
+    let state = work.path().join("extra");
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", &token, "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let identity = AgentIdentity::load(&state).unwrap().unwrap();
+    let _honest = agent(work.path(), "honest", Some(&root), &token);
+    let asset = eventually("the honest agent's asset", Duration::from_secs(30), || {
+        collector
+            .assets()
+            .first()
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
+    });
+
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    endpoint.set_default_client_config(atalaya_agent::tls::data_client_config(&identity).unwrap());
+    let refused = endpoint
+        .connect(quic_address(&collector), "127.0.0.1")
+        .unwrap()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a second connection was accepted over a cap of one"
+    );
+
+    let metrics = collector
+        .get("/metrics", Some(&collector.admin))
+        .1
+        .to_string();
+    assert!(
+        metrics.contains("reason=\\\"connection_limit\\\"} 1"),
+        "{metrics}"
+    );
+    let before = points(&collector, &asset);
+    eventually("the honest agent to go on", Duration::from_secs(20), || {
+        (points(&collector, &asset) > before).then_some(())
+    });
+}
