@@ -77,6 +77,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/assets", get(list_assets))
         .route("/api/v1/assets/{id}", get(get_asset))
         .route("/api/v1/assets/{id}/changes", get(asset_changes))
+        .route("/api/v1/assets/{id}/gaps", get(asset_gaps))
         .route("/api/v1/assets/{id}/inventory", get(asset_inventory))
         .route("/api/v1/assets/{id}/metrics", get(asset_metrics))
         .route("/api/v1/changes", get(fleet_changes))
@@ -450,6 +451,20 @@ async fn asset_changes(
     let Query(q) = q?;
     let asset = resolve_asset(&state, id).await?;
     changes(&state, Some(asset.meta.id), q).await
+}
+
+/// Health samples the asset's agents dropped while the collector was out of
+/// their reach (their spool was full): what is known to be missing.
+async fn asset_gaps(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let asset = resolve_asset(&state, id).await?;
+    let asset_id = asset.meta.id.clone();
+    let gaps = blocking(&state, move |s| s.gaps(&asset_id)).await?;
+    Ok(Json(gaps).into_response())
 }
 
 async fn fleet_changes(

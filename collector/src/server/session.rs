@@ -139,6 +139,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::InventoryDelta(m) => IngestRecord::Delta(m),
                 Message::MetricBatch(m) => IngestRecord::Metrics(m),
                 Message::Heartbeat(m) => IngestRecord::Heartbeat(m),
+                Message::Gap(m) => IngestRecord::Gap(m),
                 other => {
                     return Err(SessionError::Protocol(format!(
                         "{} is not something an agent sends in a session",

@@ -50,6 +50,8 @@ pub enum IngestRecord {
     Metrics(proto::MetricBatch),
     /// Alive.
     Heartbeat(proto::Heartbeat),
+    /// Samples the agent dropped.
+    Gap(proto::Gap),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
 }
@@ -61,6 +63,7 @@ impl IngestRecord {
             IngestRecord::Delta(d) => Some(d.seq),
             IngestRecord::Metrics(m) => Some(m.seq),
             IngestRecord::Heartbeat(h) => Some(h.seq),
+            IngestRecord::Gap(g) => Some(g.seq),
             IngestRecord::Seen(_) => None,
         }
     }
@@ -110,6 +113,7 @@ pub(crate) struct Tables<'t> {
     pub identity_keys: Table<'t, (&'static str, &'static str), ()>,
     pub series: Table<'t, (&'static str, &'static str), u64>,
     pub chunks: Table<'t, (u64, i64), &'static [u8]>,
+    pub gaps: Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -128,6 +132,7 @@ impl<'t> Tables<'t> {
             identity_keys: txn.open_table(IDENTITY_KEYS)?,
             series: txn.open_table(SERIES)?,
             chunks: txn.open_table(CHUNKS)?,
+            gaps: txn.open_table(GAPS)?,
         })
     }
 
@@ -234,6 +239,20 @@ impl Store {
                 let asset = ensure_asset(&mut t, agent, item.received_at)?;
                 match &item.record {
                     IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) => {}
+                    IngestRecord::Gap(g) => {
+                        let record = GapRecord {
+                            agent_id: agent.to_owned(),
+                            seq: g.seq,
+                            received_at: item.received_at,
+                            batches: g.batches,
+                            samples: g.samples,
+                            from: g.from,
+                            to: g.to,
+                        };
+                        let bytes = enc("gaps", &record)?;
+                        t.gaps
+                            .insert((asset.as_str(), agent, g.seq), bytes.as_slice())?;
+                    }
                     IngestRecord::Metrics(batch) => {
                         for sample in &batch.samples {
                             for (name, value) in series::flatten(sample) {
@@ -548,6 +567,33 @@ fn append_point(
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn gaps_are_kept_per_asset_and_stored_once() {
+        let (_d, s) = temp_store();
+        let gap = Ingest {
+            agent_id: "ag".into(),
+            received_at: Timestamp(50_000),
+            record: IngestRecord::Gap(proto::Gap {
+                seq: 2,
+                batches: 3,
+                samples: 3,
+                from: Timestamp(10_000),
+                to: Timestamp(30_000),
+            }),
+        };
+        s.commit(&[metrics("ag", 1, vec![sample(5_000, 1.0)]), gap.clone()])
+            .unwrap();
+        s.commit(std::slice::from_ref(&gap)).unwrap();
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let gaps = s.gaps(&asset).unwrap();
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(
+            (gaps[0].samples, gaps[0].from, gaps[0].to),
+            (3, Timestamp(10_000), Timestamp(30_000))
+        );
+        assert!(s.gaps("no-such-asset").unwrap().is_empty());
+    }
 
     #[test]
     fn duplicate_seq_is_stored_once() {

@@ -136,6 +136,22 @@ impl Store {
         Ok(best)
     }
 
+    /// Health samples the agents of `asset` dropped, oldest first.
+    pub fn gaps(&self, asset: &str) -> Result<Vec<GapRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let gaps = txn.open_table(GAPS)?;
+        let mut out = Vec::new();
+        for row in gaps.range((asset, "", 0)..)? {
+            let (key, value) = row?;
+            if key.value().0 != asset {
+                break;
+            }
+            out.push(dec::<GapRecord>("gaps", value.value())?);
+        }
+        out.sort_by_key(|g| g.from);
+        Ok(out)
+    }
+
     /// Change events at or after `since`, oldest first, at most `limit`;
     /// of one asset or of all.
     pub fn changes(

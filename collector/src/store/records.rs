@@ -392,3 +392,22 @@ pub struct StoreStats {
     /// Size of the store file.
     pub file_bytes: u64,
 }
+
+/// Health samples an agent dropped to keep its spool in bounds, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapRecord {
+    /// The agent that dropped them.
+    pub agent_id: String,
+    /// Its sequence number for the gap record.
+    pub seq: u64,
+    /// When the collector received the record.
+    pub received_at: Timestamp,
+    /// Metric batches dropped.
+    pub batches: u32,
+    /// Health samples dropped.
+    pub samples: u32,
+    /// First dropped sample.
+    pub from: Timestamp,
+    /// Last dropped sample.
+    pub to: Timestamp,
+}

@@ -58,6 +58,8 @@ pub const IDENTITY_KEYS: TableDefinition<(&str, &str), ()> = TableDefinition::ne
 pub const SERIES: TableDefinition<(&str, &str), u64> = TableDefinition::new("series");
 /// Compressed chunks: `(series id, first point ms) → chunk bytes` (see [`super::chunk`]).
 pub const CHUNKS: TableDefinition<(u64, i64), &[u8]> = TableDefinition::new("chunks");
+/// (asset id, agent id, seq) → postcard `GapRecord`: samples an agent dropped.
+pub const GAPS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("gaps");
 
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
@@ -77,5 +79,6 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(IDENTITY_KEYS)?;
     txn.open_table(SERIES)?;
     txn.open_table(CHUNKS)?;
+    txn.open_table(GAPS)?;
     Ok(())
 }

@@ -100,6 +100,8 @@ messages! {
     MetricBatch = 4,
     /// Agent → collector: alive, nothing else to say.
     Heartbeat = 5,
+    /// Agent → collector: health samples were dropped to keep the spool in bounds.
+    Gap = 6,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -163,6 +165,22 @@ pub struct Heartbeat {
     pub seq: u64,
     /// Agent's clock when sent.
     pub at: Timestamp,
+}
+
+/// Health samples the agent dropped, oldest first, because its spool
+/// reached its size limit while the collector was out of reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// Metric batches dropped.
+    pub batches: u32,
+    /// Health samples in them.
+    pub samples: u32,
+    /// Time of the first dropped sample.
+    pub from: Timestamp,
+    /// Time of the last dropped sample.
+    pub to: Timestamp,
 }
 
 /// Durable up to here.
