@@ -32,6 +32,8 @@ pub struct AgentConfig {
     pub collector_address: Option<String>,
     /// Enrollment token, used on the first start when not yet enrolled.
     pub token: Option<Secret>,
+    /// Most bytes the on-disk spool may take.
+    pub spool_max_bytes: u64,
 }
 
 impl Default for AgentConfig {
@@ -73,6 +75,9 @@ impl AgentConfig {
         let metrics = doc.section("metrics");
         let metrics_interval = metrics.integer("interval_seconds", 10, 1..=3600, "seconds");
         let top_processes = metrics.integer("top_processes", 5, 0..=50, "processes");
+        let spool_max_bytes =
+            doc.section("spool")
+                .integer("max_bytes", 64 << 20, 16 << 10..=1 << 40, "bytes");
         let log_level = doc.section("log").choice(
             "level",
             "info",
@@ -89,6 +94,7 @@ impl AgentConfig {
             log_level,
             collector_address,
             token,
+            spool_max_bytes,
         })
     }
 

@@ -86,7 +86,7 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
         heartbeat: Duration::from_secs(30),
     };
     let spool_dir = config.state_dir.join("spool");
-    let (outbox, recovery) = Outbox::open(&spool_dir)?;
+    let (outbox, recovery) = Outbox::open(&spool_dir, config.spool_max_bytes)?;
     if recovery.pending > 0 || recovery.truncated_bytes > 0 {
         tracing::info!(
             pending = recovery.pending,

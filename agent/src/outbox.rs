@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use std::path::Path;
 
-use atalaya_common::proto::{self, EncodeError, Message};
+use atalaya_common::proto::{self, EncodeError, Gap, Message};
 
 use crate::spool::{Recovery, Spool, SpoolError};
 
@@ -58,9 +58,11 @@ impl Outbox {
         }
     }
 
-    /// An outbox kept on disk in `dir`, with what an earlier run left there.
-    pub fn open(dir: &Path) -> Result<(Self, Recovery), SpoolError> {
-        let (spool, recovery) = Spool::open(dir)?;
+    /// An outbox kept on disk in `dir`, at most `max_bytes` of it, with
+    /// what an earlier run left there.
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<(Self, Recovery), SpoolError> {
+        let (mut spool, recovery) = Spool::open(dir)?;
+        spool.set_limit(max_bytes);
         let outbox = Self {
             next_seq: spool.next_seq(),
             acked: spool.acked(),
@@ -77,13 +79,30 @@ impl Outbox {
         let seq = self.next_seq;
         let frame = proto::encode(&build(seq))?;
         match &mut self.spool {
-            Some(spool) => spool.append(seq, &frame)?,
+            Some(spool) => {
+                spool.append(seq, &frame)?;
+                self.next_seq += 1;
+                if let Some(shed) = spool.shed()? {
+                    // Tell the collector exactly what will never arrive.
+                    tracing::warn!(batches = shed.batches, samples = shed.samples, from = %shed.from, to = %shed.to, "spool full: oldest health samples dropped");
+                    let gap_seq = self.next_seq;
+                    let gap = proto::encode(&Message::Gap(Gap {
+                        seq: gap_seq,
+                        batches: shed.batches,
+                        samples: shed.samples,
+                        from: shed.from,
+                        to: shed.to,
+                    }))?;
+                    spool.append(gap_seq, &gap)?;
+                    self.next_seq += 1;
+                }
+            }
             None => {
                 self.pending_bytes += frame.len();
                 self.pending.push_back(Pending { seq, frame });
+                self.next_seq += 1;
             }
         }
-        self.next_seq += 1;
         Ok(seq)
     }
 
@@ -191,19 +210,57 @@ mod tests {
     #[test]
     fn a_spooled_outbox_resends_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut outbox, _) = Outbox::open(dir.path()).unwrap();
+        let (mut outbox, _) = Outbox::open(dir.path(), u64::MAX).unwrap();
         for _ in 0..4 {
             outbox.push(beat).unwrap();
         }
         outbox.ack(1);
         drop(outbox);
-        let (outbox, recovery) = Outbox::open(dir.path()).unwrap();
+        let (outbox, recovery) = Outbox::open(dir.path(), u64::MAX).unwrap();
         assert_eq!(recovery.pending, 3);
         assert_eq!(outbox.acked(), 1);
         let next = outbox.next_after(outbox.acked()).unwrap();
         assert_eq!(next.seq, 2);
         let (message, _) = proto::decode(&next.frame).unwrap().unwrap();
         assert_eq!(message, beat(2));
+    }
+
+    #[test]
+    fn a_full_spool_sends_a_gap_record_for_what_it_dropped() {
+        use atalaya_common::model::HealthSample;
+        use atalaya_common::proto::MetricBatch;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut outbox, _) = Outbox::open(dir.path(), 8192).unwrap();
+        for i in 0..300i64 {
+            let sample = HealthSample {
+                at: Timestamp(i * 1000),
+                ..HealthSample::default()
+            };
+            outbox
+                .push(|seq| {
+                    Message::MetricBatch(MetricBatch {
+                        seq,
+                        samples: vec![sample],
+                    })
+                })
+                .unwrap();
+        }
+        let mut after = 0;
+        let mut gaps = Vec::new();
+        let mut kept = Vec::new();
+        while let Some(p) = outbox.next_after(after) {
+            after = p.seq;
+            match proto::decode(&p.frame).unwrap().unwrap().0 {
+                Message::Gap(g) => gaps.push(g),
+                Message::MetricBatch(b) => kept.push(b.samples[0].at.0),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(!gaps.is_empty());
+        let dropped: u32 = gaps.iter().map(|g| g.samples).sum();
+        // Every sample is either still waiting or accounted for in a gap.
+        assert_eq!(dropped as usize + kept.len(), 300, "{gaps:?}");
+        assert_eq!(gaps[0].from, Timestamp(0));
     }
 
     #[test]

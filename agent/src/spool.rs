@@ -21,6 +21,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use atalaya_common::model::Timestamp;
+use atalaya_common::proto::Message;
+
 /// A segment is closed and a new one started past this size.
 pub const SEGMENT_BYTES: u64 = 4 << 20;
 const MAGIC: &[u8; 2] = b"AS";
@@ -81,6 +84,34 @@ pub struct Spool {
     next_seq: u64,
     acked: u64,
     bytes: u64,
+    max_bytes: u64,
+}
+
+/// Health samples dropped to keep the spool within its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shed {
+    /// Metric batches dropped.
+    pub batches: u32,
+    /// Health samples in them.
+    pub samples: u32,
+    /// Time of the first dropped sample.
+    pub from: Timestamp,
+    /// Time of the last dropped sample.
+    pub to: Timestamp,
+}
+
+/// Encodes one record: marker, length, checksum, sequence, frame.
+fn encode_record(seq: u64, frame: &[u8], len: u32) -> Vec<u8> {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&seq.to_le_bytes());
+    crc.update(frame);
+    let mut record = Vec::with_capacity(HEADER + frame.len());
+    record.extend_from_slice(MAGIC);
+    record.extend_from_slice(&len.to_le_bytes());
+    record.extend_from_slice(&crc.finalize().to_le_bytes());
+    record.extend_from_slice(&seq.to_le_bytes());
+    record.extend_from_slice(frame);
+    record
 }
 
 impl Spool {
@@ -109,6 +140,7 @@ impl Spool {
             next_seq: acked + 1,
             acked,
             bytes: 0,
+            max_bytes: u64::MAX,
         };
         let mut recovery = Recovery::default();
         let newest = ids.last().copied();
@@ -194,15 +226,7 @@ impl Spool {
             unreachable!("a segment was just made")
         };
         let path = self.dir.join(format!("{:020}.seg", segment.id));
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&seq.to_le_bytes());
-        crc.update(frame);
-        let mut record = Vec::with_capacity(HEADER + frame.len());
-        record.extend_from_slice(MAGIC);
-        record.extend_from_slice(&len.to_le_bytes());
-        record.extend_from_slice(&crc.finalize().to_le_bytes());
-        record.extend_from_slice(&seq.to_le_bytes());
-        record.extend_from_slice(frame);
+        let record = encode_record(seq, frame, len);
         let file = self.current.as_mut().ok_or_else(|| SpoolError {
             path: path.clone(),
             source: io::Error::other("no open segment"),
@@ -246,10 +270,11 @@ impl Spool {
     fn drop_acked_segments(&mut self) -> Result<(), SpoolError> {
         let newest = self.segments.last().map(|s| s.id);
         let acked = self.acked;
+        let limit = self.segment_limit();
         let mut keep = Vec::with_capacity(self.segments.len());
         for s in self.segments.drain(..) {
             // The newest segment stays open for appends unless it is full.
-            let done = s.last_seq <= acked && (Some(s.id) != newest || s.size >= SEGMENT_BYTES);
+            let done = s.last_seq <= acked && (Some(s.id) != newest || s.size >= limit);
             if done {
                 let path = self.dir.join(format!("{:020}.seg", s.id));
                 match fs::remove_file(&path) {
@@ -266,6 +291,109 @@ impl Spool {
         }
         self.segments = keep;
         Ok(())
+    }
+
+    /// Bounds the spool to `max_bytes` on disk (see [`Spool::shed`]).
+    pub fn set_limit(&mut self, max_bytes: u64) {
+        self.max_bytes = max_bytes;
+    }
+
+    /// Segments are small enough that shedding one frees a useful share.
+    fn segment_limit(&self) -> u64 {
+        SEGMENT_BYTES.min((self.max_bytes / 4).max(4096))
+    }
+
+    /// Bytes of the segment files.
+    pub fn file_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size).sum()
+    }
+
+    /// While the spool is over its limit, drops the oldest health samples
+    /// (and heartbeats) segment by segment, keeping every inventory record:
+    /// those are never given up for room. Returns what was dropped, for the
+    /// gap record the collector is told about.
+    pub fn shed(&mut self) -> Result<Option<Shed>, SpoolError> {
+        let mut shed: Option<Shed> = None;
+        while self.file_bytes() > self.max_bytes {
+            let Some(oldest) = self.segments.first().map(|s| s.id) else {
+                break;
+            };
+            if self.segments.len() < 2 {
+                // Only the segment being written: start a new one with the
+                // next record, so this one can be shed then.
+                self.current = None;
+                break;
+            }
+            let path = self.segment_path(oldest);
+            let data = fs::read(&path).map_err(err(&path))?;
+            let (records, _, _) = parse(&data);
+            let mut kept = Vec::new();
+            let mut dropped = 0usize;
+            for (seq, offset, len) in records {
+                let start = offset as usize;
+                let Some(frame) = data.get(start..start + len as usize) else {
+                    continue;
+                };
+                if seq <= self.acked {
+                    dropped += 1;
+                    continue;
+                }
+                match atalaya_common::proto::decode(frame) {
+                    Ok(Some((Message::MetricBatch(batch), _))) => {
+                        dropped += 1;
+                        let s = shed.get_or_insert(Shed {
+                            batches: 0,
+                            samples: 0,
+                            from: Timestamp(i64::MAX),
+                            to: Timestamp(i64::MIN),
+                        });
+                        s.batches += 1;
+                        for sample in &batch.samples {
+                            s.samples += 1;
+                            s.from = s.from.min(sample.at);
+                            s.to = s.to.max(sample.at);
+                        }
+                    }
+                    Ok(Some((Message::Heartbeat(_), _))) => dropped += 1,
+                    _ => kept.push((seq, frame)),
+                }
+            }
+            if dropped == 0 {
+                // Nothing but inventory left in the oldest segment: it stays.
+                break;
+            }
+            self.entries.retain(|e| e.segment != oldest);
+            let mut size = 0u64;
+            let mut bytes = Vec::new();
+            for (seq, frame) in &kept {
+                let len = frame.len() as u32;
+                self.entries.push_back(Entry {
+                    seq: *seq,
+                    segment: oldest,
+                    offset: size + HEADER as u64,
+                    len,
+                });
+                let record = encode_record(*seq, frame, len);
+                size += record.len() as u64;
+                bytes.extend_from_slice(&record);
+            }
+            self.entries.make_contiguous().sort_by_key(|e| e.seq);
+            self.bytes = self.entries.iter().map(|e| u64::from(e.len)).sum();
+            if kept.is_empty() {
+                fs::remove_file(&path).map_err(err(&path))?;
+                self.segments.remove(0);
+            } else {
+                let tmp = path.with_extension("seg.tmp");
+                let mut file = File::create(&tmp).map_err(err(&tmp))?;
+                file.write_all(&bytes).map_err(err(&tmp))?;
+                file.sync_data().map_err(err(&tmp))?;
+                fs::rename(&tmp, &path).map_err(err(&path))?;
+                if let Some(s) = self.segments.first_mut() {
+                    s.size = size;
+                }
+            }
+        }
+        Ok(shed)
     }
 
     /// The frame of the first record above `after`, read back from disk.
@@ -470,6 +598,66 @@ mod tests {
         spool.ack(10).unwrap();
         assert!(segments() <= 1);
         assert_eq!(spool.bytes(), 0);
+    }
+
+    #[test]
+    fn over_its_limit_the_spool_drops_the_oldest_samples_and_keeps_inventory() {
+        use atalaya_common::model::{HealthSample, Inventory};
+        use atalaya_common::proto::{InventorySnapshot, MetricBatch, encode};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut spool, _) = Spool::open(dir.path()).unwrap();
+        spool.set_limit(8192);
+        let snapshot = encode(&Message::InventorySnapshot(InventorySnapshot {
+            seq: 1,
+            taken_at: Timestamp(0),
+            inventory: Inventory::default(),
+        }))
+        .unwrap();
+        spool.append(1, &snapshot).unwrap();
+        let mut total = Shed {
+            batches: 0,
+            samples: 0,
+            from: Timestamp(i64::MAX),
+            to: Timestamp(i64::MIN),
+        };
+        for seq in 2..=200u64 {
+            let sample = HealthSample {
+                at: Timestamp(seq as i64 * 1000),
+                ..HealthSample::default()
+            };
+            let frame = encode(&Message::MetricBatch(MetricBatch {
+                seq,
+                samples: vec![sample],
+            }))
+            .unwrap();
+            spool.append(seq, &frame).unwrap();
+            if let Some(s) = spool.shed().unwrap() {
+                total.batches += s.batches;
+                total.samples += s.samples;
+                total.from = total.from.min(s.from);
+                total.to = total.to.max(s.to);
+            }
+            assert!(
+                spool.file_bytes() <= 8192 + spool.segment_limit(),
+                "{} bytes",
+                spool.file_bytes()
+            );
+        }
+        // The inventory record is still first in line; the oldest samples went.
+        assert_eq!(spool.next_after(0).unwrap().map(|(seq, _)| seq), Some(1));
+        assert!(total.batches >= 50, "{total:?}");
+        assert_eq!(total.from, Timestamp(2000), "the oldest sample went first");
+        let (kept_after_inventory, _) = spool.next_after(1).unwrap().unwrap();
+        assert_eq!(
+            total.to.0,
+            (kept_after_inventory as i64 - 1) * 1000,
+            "dropped samples are exactly the oldest ones"
+        );
+        // And it all reads back after a restart.
+        drop(spool);
+        let (spool, rec) = Spool::open(dir.path()).unwrap();
+        assert!(rec.quarantined.is_empty());
+        assert_eq!(spool.next_after(0).unwrap().map(|(seq, _)| seq), Some(1));
     }
 
     #[test]
