@@ -59,6 +59,7 @@ impl Running {
 #[derive(Debug)]
 struct Admin {
     connections: Connections,
+    silent_after: std::time::Duration,
     advertise: String,
     ca_sha256: [u8; 32],
 }
@@ -77,6 +78,14 @@ impl AdminActions for Admin {
 
     fn ca_sha256(&self) -> [u8; 32] {
         self.ca_sha256
+    }
+
+    fn is_connected(&self, id: &str) -> bool {
+        self.connections.is_connected(id)
+    }
+
+    fn silent_after(&self) -> std::time::Duration {
+        self.silent_after
     }
 }
 
@@ -155,8 +164,11 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         Some((host, "0")) => format!("{host}:{}", quic_addr.port()),
         _ => config.advertise.clone(),
     };
+    // Three missed heartbeats make an agent silent.
+    let heartbeat = u64::from(config.agent_intervals.heartbeat_interval_seconds.max(1));
     let admin = Arc::new(Admin {
         connections,
+        silent_after: std::time::Duration::from_secs(heartbeat * 3),
         advertise: advertise.clone(),
         ca_sha256: ca.sha256(),
     });

@@ -211,6 +211,15 @@ fn revoked_agents_and_bad_tokens_are_refused_with_clear_messages() {
             .find(|a| a["hostname"] == "web01.corp.example")
             .and_then(|a| a["id"].as_str().map(str::to_owned))
     });
+    let status_of = |id: &str| {
+        let (_, agents) = collector.get("/api/v1/agents", Some(&collector.admin));
+        agents.as_array().and_then(|l| {
+            l.iter()
+                .find(|a| a["id"] == id)
+                .map(|a| a["status"].as_str().unwrap_or("").to_owned())
+        })
+    };
+    assert_eq!(status_of(&id).as_deref(), Some("connected"));
     let out = collector.admin_cmd(&["agent", "revoke", &id]);
     assert!(
         out.status.success(),
@@ -235,6 +244,7 @@ fn revoked_agents_and_bad_tokens_are_refused_with_clear_messages() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(status_of(&id).as_deref(), Some("revoked"));
 
     // Guessing is slowed down: after five failures from one address the
     // collector refuses before reading the request.

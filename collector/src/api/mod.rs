@@ -48,6 +48,14 @@ pub trait AdminActions: Send + Sync + 'static {
     fn collector_address(&self) -> String;
     /// SHA-256 of the collector CA certificate DER (written into enrollment tokens).
     fn ca_sha256(&self) -> [u8; 32];
+    /// Whether the agent has a data session open now.
+    fn is_connected(&self, _id: &str) -> bool {
+        false
+    }
+    /// How long an agent may go unheard before it counts as silent.
+    fn silent_after(&self) -> Duration {
+        Duration::from_secs(90)
+    }
 }
 
 /// What every handler shares.
@@ -897,6 +905,9 @@ pub struct AgentView {
     pub revoked_at: Option<Timestamp>,
     /// Its asset.
     pub asset_id: Option<String>,
+    /// `connected`, `silent` (not heard from for a few heartbeats),
+    /// `disconnected`, `revoked`, or `never_seen`.
+    pub status: &'static str,
 }
 
 impl From<AgentRecord> for AgentView {
@@ -911,14 +922,44 @@ impl From<AgentRecord> for AgentView {
             rtt_ms: a.rtt_ms,
             revoked_at: a.revoked_at,
             asset_id: a.asset_id,
+            status: "never_seen",
         }
+    }
+}
+
+/// An agent's status, from its record, its session and the clock.
+fn agent_status(
+    a: &AgentRecord,
+    connected: bool,
+    silent_after: Duration,
+    now: Timestamp,
+) -> &'static str {
+    let heard = a.last_seen.map(|t| now.0.saturating_sub(t.0));
+    let silent_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
+    match (a.revoked_at, heard) {
+        (Some(_), _) => "revoked",
+        (None, None) => "never_seen",
+        (None, Some(ms)) if ms > silent_ms => "silent",
+        (None, Some(_)) if connected => "connected",
+        (None, Some(_)) => "disconnected",
     }
 }
 
 async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let agents = blocking(&state, |s| s.list_agents()).await?;
-    let views: Vec<AgentView> = agents.into_iter().map(AgentView::from).collect();
+    let now = Timestamp::now();
+    let silent_after = state.admin.silent_after();
+    let views: Vec<AgentView> = agents
+        .into_iter()
+        .map(|a| {
+            let status = agent_status(&a, state.admin.is_connected(&a.id), silent_after, now);
+            AgentView {
+                status,
+                ..AgentView::from(a)
+            }
+        })
+        .collect();
     Ok(Json(views).into_response())
 }
 
@@ -994,6 +1035,38 @@ async fn not_found() -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn agent_status_follows_revocation_sessions_and_silence() {
+        let mut a = AgentRecord {
+            id: "ag-1".into(),
+            hostname: "h".into(),
+            certificate_pem: String::new(),
+            cert_sha256: [0; 32],
+            enrolled_at: Timestamp(0),
+            last_seen: None,
+            agent_version: "0.1.0".into(),
+            rtt_ms: None,
+            lost_packets: 0,
+            sent_packets: 0,
+            revoked_at: None,
+            asset_id: None,
+        };
+        let minute = Duration::from_secs(60);
+        let now = Timestamp(1_000_000);
+        assert_eq!(agent_status(&a, false, minute, now), "never_seen");
+        a.last_seen = Some(Timestamp(990_000));
+        assert_eq!(agent_status(&a, true, minute, now), "connected");
+        assert_eq!(agent_status(&a, false, minute, now), "disconnected");
+        a.last_seen = Some(Timestamp(900_000));
+        assert_eq!(
+            agent_status(&a, true, minute, now),
+            "silent",
+            "a session that says nothing is silent"
+        );
+        a.revoked_at = Some(now);
+        assert_eq!(agent_status(&a, true, minute, now), "revoked");
+    }
+
     use super::*;
 
     #[test]

@@ -115,6 +115,11 @@ impl Connections {
         conns.len()
     }
 
+    /// Whether `agent` has a session open.
+    pub fn is_connected(&self, agent: &str) -> bool {
+        self.lock().contains_key(agent)
+    }
+
     /// Agents connected now.
     pub fn count(&self) -> usize {
         self.lock().len()
