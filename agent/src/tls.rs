@@ -10,9 +10,8 @@
 //! certificate as the client identity. TLS 1.3 only, ring provider.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use atalaya_common::proto::{ALPN_DATA, ALPN_ENROLL};
+use atalaya_common::proto::{self, ALPN_DATA, ALPN_ENROLL};
 use atalaya_common::token::hex;
 use quinn::crypto::rustls::QuicClientConfig;
 use rustls::DigitallySignedStruct;
@@ -24,11 +23,6 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest as _, Sha256};
 
 use crate::identity::AgentIdentity;
-
-/// Interval of QUIC keep-alives, well inside the idle timeout and NAT timeouts.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
-/// A connection silent this long is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What went wrong building a client TLS configuration.
 #[derive(Debug, thiserror::Error)]
@@ -132,8 +126,8 @@ fn quic_client(
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport
-        .keep_alive_interval(Some(KEEP_ALIVE))
-        .max_idle_timeout(Some(IDLE_TIMEOUT.try_into()?));
+        .keep_alive_interval(Some(proto::KEEP_ALIVE))
+        .max_idle_timeout(Some(proto::IDLE_TIMEOUT.try_into()?));
     config.transport_config(Arc::new(transport));
     Ok(config)
 }

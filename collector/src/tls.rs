@@ -8,9 +8,8 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use atalaya_common::proto::{ALPN_DATA, ALPN_ENROLL};
+use atalaya_common::proto::{self, ALPN_DATA, ALPN_ENROLL};
 use quinn::crypto::rustls::QuicServerConfig;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::server::WebPkiClientVerifier;
@@ -19,11 +18,6 @@ use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherEr
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 
 use crate::pki::{CertificateAuthority, agent_id_of};
-
-/// Interval of QUIC keep-alives, well inside the idle timeout and NAT timeouts.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
-/// A connection silent this long is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What went wrong building the server TLS configuration.
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +62,8 @@ pub fn server_config(
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport
-        .keep_alive_interval(Some(KEEP_ALIVE))
-        .max_idle_timeout(Some(IDLE_TIMEOUT.try_into()?));
+        .keep_alive_interval(Some(proto::KEEP_ALIVE))
+        .max_idle_timeout(Some(proto::IDLE_TIMEOUT.try_into()?));
     config.transport_config(Arc::new(transport));
     Ok(config)
 }

@@ -34,6 +34,11 @@ pub const PROTOCOL_VERSION: u16 = 1;
 pub const ALPN_DATA: &[u8] = b"atalaya/1";
 /// ALPN of enrollment connections (the agent has no certificate yet).
 pub const ALPN_ENROLL: &[u8] = b"atalaya-enroll/1";
+/// Interval of QUIC keep-alives, well inside the idle timeout and NAT
+/// timeouts. Both ends set it: it is part of the contract.
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+/// A QUIC connection silent this long is closed, on either end.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Envelope length.
 pub const HEADER_LEN: usize = 8;
 /// Largest payload accepted: a full inventory of a big server is well under 2 MiB.
