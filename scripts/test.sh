@@ -23,6 +23,9 @@ if ((${#needed[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${needed[@]}"
 fi
 
+# One clean build: incremental caches would double the target directory.
+export CARGO_INCREMENTAL=0
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
