@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::Context;
 use atalaya_common::diff;
 use atalaya_common::model::{Inventory, Timestamp};
-use atalaya_common::proto::{Heartbeat, InventoryDelta, InventorySnapshot, Message, MetricBatch};
+use atalaya_common::proto::{
+    Heartbeat, InventoryDelta, InventorySnapshot, Message, MetricBatch, SpoolDamaged,
+};
 use atalaya_common::token::EnrollmentToken;
 
 use crate::config::AgentConfig;
@@ -94,10 +96,27 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
             "spool recovered"
         );
     }
-    for (path, why) in &recovery.quarantined {
-        tracing::error!(file = %path.display(), reason = %why, "damaged spool segment moved aside");
-    }
     let shared = Shared::new(outbox, intervals);
+    for q in recovery.quarantined {
+        tracing::error!(
+            file = %q.file.display(),
+            reason = %q.reason,
+            kept_records = q.kept_records,
+            lost_bytes = q.lost_bytes,
+            "damaged spool segment moved aside; its intact records are kept"
+        );
+        // The collector records it with the asset's gaps.
+        shared.send(|seq| {
+            Message::SpoolDamaged(SpoolDamaged {
+                seq,
+                found_at: Timestamp::now(),
+                file: q.file.display().to_string(),
+                reason: q.reason,
+                bytes: q.bytes,
+                lost_bytes: q.lost_bytes,
+            })
+        })?;
+    }
     tracing::info!(agent = %identity.agent_id, collector = %address, "agent running");
 
     let target = Target {

@@ -55,8 +55,33 @@ pub struct Recovery {
     pub pending: usize,
     /// Bytes of a torn last record cut off.
     pub truncated_bytes: u64,
-    /// Damaged segments moved aside, with why.
-    pub quarantined: Vec<(PathBuf, String)>,
+    /// Damaged segments moved aside.
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// A damaged segment, moved to `spool/quarantine/` after its intact
+/// records were copied back into the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Where the damaged file now is.
+    pub file: PathBuf,
+    /// The first damage found in it.
+    pub reason: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Bytes that were not part of an intact record, and are lost.
+    pub lost_bytes: u64,
+    /// Intact records kept in the spool.
+    pub kept_records: usize,
+}
+
+/// Writes `bytes` to `path` through a temporary file, synced, then renamed.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(err(&tmp))?;
+    file.write_all(bytes).map_err(err(&tmp))?;
+    file.sync_all().map_err(err(&tmp))?;
+    fs::rename(&tmp, path).map_err(err(path))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -147,7 +172,7 @@ impl Spool {
         for id in ids {
             let path = spool.segment_path(id);
             let data = fs::read(&path).map_err(err(&path))?;
-            let (records, good_len, damage) = parse(&data);
+            let (mut records, mut good_len, damage) = parse(&data);
             if let Some(why) = damage {
                 if Some(id) == newest && records_after_damage_are_absent(&data, good_len) {
                     // A crash during the last append: cut the torn record.
@@ -159,12 +184,24 @@ impl Spool {
                     file.sync_all().map_err(err(&path))?;
                     recovery.truncated_bytes += (data.len() - good_len) as u64;
                 } else {
+                    // Keep every intact record; the damaged file goes aside
+                    // whole, for a person to look at.
                     let aside = dir.join("quarantine");
                     fs::create_dir_all(&aside).map_err(err(&aside))?;
                     let target = aside.join(format!("{id}.seg"));
                     fs::rename(&path, &target).map_err(err(&path))?;
-                    recovery.quarantined.push((target, why));
-                    continue;
+                    let kept = salvage(&data);
+                    write_synced(&path, &kept)?;
+                    let (kept_records, kept_len, _) = parse(&kept);
+                    recovery.quarantined.push(Quarantined {
+                        file: target,
+                        reason: why,
+                        bytes: data.len() as u64,
+                        lost_bytes: (data.len() - kept_len) as u64,
+                        kept_records: kept_records.len(),
+                    });
+                    records = kept_records;
+                    good_len = kept_len;
                 }
             }
             let mut last_seq = 0;
@@ -383,11 +420,7 @@ impl Spool {
                 fs::remove_file(&path).map_err(err(&path))?;
                 self.segments.remove(0);
             } else {
-                let tmp = path.with_extension("seg.tmp");
-                let mut file = File::create(&tmp).map_err(err(&tmp))?;
-                file.write_all(&bytes).map_err(err(&tmp))?;
-                file.sync_data().map_err(err(&tmp))?;
-                fs::rename(&tmp, &path).map_err(err(&path))?;
+                write_synced(&path, &bytes)?;
                 if let Some(s) = self.segments.first_mut() {
                     s.size = size;
                 }
@@ -436,61 +469,80 @@ impl Spool {
     }
 }
 
+/// One record read at byte `at`: (seq, frame offset, frame length), or
+/// what is wrong there.
+fn parse_record(data: &[u8], at: usize) -> Result<(u64, usize, u32), String> {
+    let Some(head) = data.get(at..at + HEADER) else {
+        return Err(format!("record at byte {at} is cut short"));
+    };
+    if &head[..2] != MAGIC {
+        return Err(format!("no record marker at byte {at}"));
+    }
+    let word = |r: std::ops::Range<usize>| head.get(r).and_then(|b| b.try_into().ok());
+    let (Some(len), Some(crc), Some(seq)) = (
+        word(2..6).map(u32::from_le_bytes),
+        word(6..10).map(u32::from_le_bytes),
+        head.get(10..18)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes),
+    ) else {
+        return Err(format!("unreadable header at byte {at}"));
+    };
+    if len > MAX_RECORD {
+        return Err(format!("record at byte {at} claims {len} bytes"));
+    }
+    let start = at + HEADER;
+    let Some(frame) = data.get(start..start + len as usize) else {
+        return Err(format!("record at byte {at} is cut short"));
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&seq.to_le_bytes());
+    hasher.update(frame);
+    if hasher.finalize() != crc {
+        return Err(format!("checksum mismatch in record {seq} at byte {at}"));
+    }
+    Ok((seq, start, len))
+}
+
 /// The records of a segment: (seq, frame offset, frame length), how many
 /// bytes are good, and what is wrong after them, if anything.
 fn parse(data: &[u8]) -> (Vec<(u64, u64, u32)>, usize, Option<String>) {
     let mut records = Vec::new();
     let mut at = 0usize;
     while at < data.len() {
-        let Some(head) = data.get(at..at + HEADER) else {
-            return (
-                records,
-                at,
-                Some(format!("record at byte {at} is cut short")),
-            );
-        };
-        if &head[..2] != MAGIC {
-            return (records, at, Some(format!("no record marker at byte {at}")));
+        match parse_record(data, at) {
+            Ok((seq, start, len)) => {
+                records.push((seq, start as u64, len));
+                at = start + len as usize;
+            }
+            Err(why) => return (records, at, Some(why)),
         }
-        let word = |r: std::ops::Range<usize>| head.get(r).and_then(|b| b.try_into().ok());
-        let (Some(len), Some(crc), Some(seq)) = (
-            word(2..6).map(u32::from_le_bytes),
-            word(6..10).map(u32::from_le_bytes),
-            head.get(10..18)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes),
-        ) else {
-            return (records, at, Some(format!("unreadable header at byte {at}")));
-        };
-        if len > MAX_RECORD {
-            return (
-                records,
-                at,
-                Some(format!("record at byte {at} claims {len} bytes")),
-            );
-        }
-        let start = at + HEADER;
-        let Some(frame) = data.get(start..start + len as usize) else {
-            return (
-                records,
-                at,
-                Some(format!("record at byte {at} is cut short")),
-            );
-        };
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&seq.to_le_bytes());
-        hasher.update(frame);
-        if hasher.finalize() != crc {
-            return (
-                records,
-                at,
-                Some(format!("checksum mismatch in record {seq} at byte {at}")),
-            );
-        }
-        records.push((seq, start as u64, len));
-        at = start + len as usize;
     }
     (records, at, None)
+}
+
+/// Every intact record of a damaged segment, re-encoded back to back: after
+/// each damaged stretch the scan resumes at the next marker that starts a
+/// record whose checksum holds.
+fn salvage(data: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut at = 0usize;
+    while at < data.len() {
+        match parse_record(data, at) {
+            Ok((_, start, len)) => {
+                let end = start + len as usize;
+                kept.extend_from_slice(&data[at..end]);
+                at = end;
+            }
+            Err(_) => {
+                at = match data[at + 1..].windows(2).position(|w| w == MAGIC) {
+                    Some(next) => at + 1 + next,
+                    None => data.len(),
+                };
+            }
+        }
+    }
+    kept
 }
 
 /// A torn append leaves a prefix of one record at the very end; damage
@@ -564,14 +616,32 @@ mod tests {
         fs::write(&seg, bytes).unwrap();
         let (mut spool, rec) = Spool::open(dir.path()).unwrap();
         assert_eq!(rec.quarantined.len(), 1, "{rec:?}");
-        assert!(
-            rec.quarantined[0].1.contains("checksum mismatch"),
-            "{rec:?}"
-        );
-        assert!(rec.quarantined[0].0.exists());
-        assert!(spool.is_empty());
+        let q = &rec.quarantined[0];
+        assert!(q.reason.contains("checksum mismatch"), "{rec:?}");
+        assert!(q.file.exists());
+        // Record 2 was intact and stays; record 1 is lost, bytes counted.
+        assert_eq!(q.kept_records, 1);
+        assert_eq!(q.lost_bytes, (HEADER + frame(1).len()) as u64);
+        assert_eq!(spool.next_after(0).unwrap(), Some((2, frame(2))));
         spool.append(3, &frame(3)).unwrap();
-        assert_eq!(spool.next_after(0).unwrap(), Some((3, frame(3))));
+        assert_eq!(spool.next_after(2).unwrap(), Some((3, frame(3))));
+        drop(spool);
+        // The salvaged spool opens clean.
+        let (spool, rec) = Spool::open(dir.path()).unwrap();
+        assert!(rec.quarantined.is_empty(), "{rec:?}");
+        assert_eq!(spool.len(), 2);
+    }
+
+    #[test]
+    fn salvage_resumes_after_garbage_in_the_middle() {
+        let mut data = encode_record(1, &frame(1), frame(1).len() as u32);
+        data.extend_from_slice(b"ASgarbage that looks like a marker");
+        data.extend_from_slice(&encode_record(2, &frame(2), frame(2).len() as u32));
+        let kept = salvage(&data);
+        let (records, len, damage) = parse(&kept);
+        assert_eq!(damage, None);
+        assert_eq!(len, kept.len());
+        assert_eq!(records.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2]);
     }
 
     #[test]

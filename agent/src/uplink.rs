@@ -140,13 +140,15 @@ pub struct Target {
 pub async fn run(endpoint: quinn::Endpoint, target: Target, shared: Arc<Shared>) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
     loop {
-        match session(&endpoint, &target, &shared).await {
-            Ok(()) => backoff.reset(),
-            Err(err) => {
-                tracing::warn!(collector = %target.address, error = %format!("{err:#}"), "connection to the collector lost");
-            }
+        let result = session(&endpoint, &target, &shared).await;
+        // A session that got as far as Hello worked: the collector was
+        // there, so the next attempt starts small again.
+        if shared.connected.swap(false, Ordering::AcqRel) {
+            backoff.reset();
         }
-        shared.connected.store(false, Ordering::Release);
+        if let Err(err) = result {
+            tracing::warn!(collector = %target.address, error = %format!("{err:#}"), "connection to the collector lost");
+        }
         let wait = backoff.next_delay();
         tracing::info!(seconds = wait.as_secs_f64(), "reconnecting after a pause");
         tokio::time::sleep(wait).await;

@@ -26,6 +26,8 @@ pub const API_ADDRESS_FILE: &str = "api-address";
 pub const QUIC_ADDRESS_FILE: &str = "quic-address";
 /// The store's file name in the data directory.
 pub const STORE_FILE: &str = "atalaya.redb";
+/// The key QUIC stateless resets are signed with, kept across restarts.
+pub const RESET_KEY_FILE: &str = "quic-reset-key";
 
 /// A collector that is running.
 #[derive(Debug)]
@@ -117,6 +119,25 @@ fn admin_token(data_dir: &Path, store: &Store) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// The stateless-reset key, created with the data directory. Because it
+/// outlives the process, a restarted collector can tell the agents whose
+/// connections died with the old one so at once (a QUIC stateless reset),
+/// and they reconnect right away instead of waiting out the idle timeout.
+fn reset_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine;
+    let path = data_dir.join(RESET_KEY_FILE);
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        match engine.decode(text.trim()).ok().map(<[u8; 32]>::try_from) {
+            Some(Ok(key)) => return Ok(key),
+            _ => tracing::warn!(file = %path.display(), "unreadable stateless-reset key replaced"),
+        }
+    }
+    let key: [u8; 32] = rand::random();
+    write_private(&path, &engine.encode(key))?;
+    Ok(key)
+}
+
 /// Writes a file only its owner can read (a secret for the local administrator).
 pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     crate::pki::write_atomic(path, text.as_bytes(), 0o600)?;
@@ -153,7 +174,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
             agent_intervals: config.agent_intervals.clone(),
         },
     });
-    let server = Server::bind(hub, tls_config)
+    let server = Server::bind(hub, tls_config, &reset_key(&data_dir)?)
         .with_context(|| format!("listening for agents on {}", config.listen))?;
     let quic_addr = server.local_addr()?;
     let endpoint = server.endpoint();

@@ -134,9 +134,21 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the endpoint.
-    pub fn bind(hub: Arc<Hub>, tls_config: quinn::ServerConfig) -> std::io::Result<Self> {
-        let endpoint = quinn::Endpoint::server(tls_config, hub.config.listen)?;
+    /// Binds the endpoint. `reset_key` signs QUIC stateless resets; the
+    /// same key after a restart lets agents learn at once that their old
+    /// connection is gone.
+    pub fn bind(
+        hub: Arc<Hub>,
+        tls_config: quinn::ServerConfig,
+        reset_key: &[u8; 32],
+    ) -> std::io::Result<Self> {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_key);
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::new(Arc::new(key)),
+            Some(tls_config),
+            std::net::UdpSocket::bind(hub.config.listen)?,
+            Arc::new(quinn::TokioRuntime),
+        )?;
         Ok(Self { endpoint, hub })
     }
 

@@ -140,6 +140,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::MetricBatch(m) => IngestRecord::Metrics(m),
                 Message::Heartbeat(m) => IngestRecord::Heartbeat(m),
                 Message::Gap(m) => IngestRecord::Gap(m),
+                Message::SpoolDamaged(m) => IngestRecord::SpoolDamaged(m),
                 other => {
                     return Err(SessionError::Protocol(format!(
                         "{} is not something an agent sends in a session",

@@ -52,6 +52,8 @@ pub enum IngestRecord {
     Heartbeat(proto::Heartbeat),
     /// Samples the agent dropped.
     Gap(proto::Gap),
+    /// A damaged spool file the agent moved aside.
+    SpoolDamaged(proto::SpoolDamaged),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
 }
@@ -64,6 +66,7 @@ impl IngestRecord {
             IngestRecord::Metrics(m) => Some(m.seq),
             IngestRecord::Heartbeat(h) => Some(h.seq),
             IngestRecord::Gap(g) => Some(g.seq),
+            IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::Seen(_) => None,
         }
     }
@@ -240,18 +243,23 @@ impl Store {
                 match &item.record {
                     IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) => {}
                     IngestRecord::Gap(g) => {
-                        let record = GapRecord {
-                            agent_id: agent.to_owned(),
-                            seq: g.seq,
-                            received_at: item.received_at,
+                        let missing = Missing::SpoolFull {
                             batches: g.batches,
                             samples: g.samples,
                             from: g.from,
                             to: g.to,
                         };
-                        let bytes = enc("gaps", &record)?;
-                        t.gaps
-                            .insert((asset.as_str(), agent, g.seq), bytes.as_slice())?;
+                        insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
+                    }
+                    IngestRecord::SpoolDamaged(d) => {
+                        let missing = Missing::SpoolDamaged {
+                            found_at: d.found_at,
+                            file: d.file.clone(),
+                            reason: d.reason.clone(),
+                            bytes: d.bytes,
+                            lost_bytes: d.lost_bytes,
+                        };
+                        insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
                     }
                     IngestRecord::Metrics(batch) => {
                         for sample in &batch.samples {
@@ -508,6 +516,26 @@ pub(crate) fn series_id(
     Ok(id)
 }
 
+/// Stores what an agent reported missing from its history.
+fn insert_gap(
+    t: &mut Tables<'_>,
+    asset: &str,
+    agent: &str,
+    seq: u64,
+    received_at: Timestamp,
+    missing: Missing,
+) -> Result<(), StoreError> {
+    let record = GapRecord {
+        agent_id: agent.to_owned(),
+        seq,
+        received_at,
+        missing,
+    };
+    let bytes = enc("gaps", &record)?;
+    t.gaps.insert((asset, agent, seq), bytes.as_slice())?;
+    Ok(())
+}
+
 /// Appends one point to its series' open chunk, loading the chunk from
 /// disk the first time the series is touched since open.
 fn append_point(
@@ -582,15 +610,41 @@ mod tests {
                 to: Timestamp(30_000),
             }),
         };
-        s.commit(&[metrics("ag", 1, vec![sample(5_000, 1.0)]), gap.clone()])
-            .unwrap();
-        s.commit(std::slice::from_ref(&gap)).unwrap();
+        let damaged = Ingest {
+            agent_id: "ag".into(),
+            received_at: Timestamp(50_000),
+            record: IngestRecord::SpoolDamaged(proto::SpoolDamaged {
+                seq: 3,
+                found_at: Timestamp(5_000),
+                file: "spool/quarantine/1.seg".into(),
+                reason: "checksum mismatch in record 7 at byte 0".into(),
+                bytes: 900,
+                lost_bytes: 120,
+            }),
+        };
+        s.commit(&[
+            metrics("ag", 1, vec![sample(5_000, 1.0)]),
+            gap.clone(),
+            damaged.clone(),
+        ])
+        .unwrap();
+        s.commit(&[gap, damaged]).unwrap();
         let asset = s.agent_asset_id("ag").unwrap().unwrap();
         let gaps = s.gaps(&asset).unwrap();
-        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert!(
+            matches!(&gaps[0].missing, Missing::SpoolDamaged { lost_bytes: 120, reason, .. }
+                if reason.starts_with("checksum mismatch")),
+            "{gaps:?}"
+        );
         assert_eq!(
-            (gaps[0].samples, gaps[0].from, gaps[0].to),
-            (3, Timestamp(10_000), Timestamp(30_000))
+            gaps[1].missing,
+            Missing::SpoolFull {
+                batches: 3,
+                samples: 3,
+                from: Timestamp(10_000),
+                to: Timestamp(30_000)
+            }
         );
         assert!(s.gaps("no-such-asset").unwrap().is_empty());
     }

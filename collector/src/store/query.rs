@@ -148,7 +148,7 @@ impl Store {
             }
             out.push(dec::<GapRecord>("gaps", value.value())?);
         }
-        out.sort_by_key(|g| g.from);
+        out.sort_by_key(|g| g.missing.since());
         Ok(out)
     }
 

@@ -393,21 +393,58 @@ pub struct StoreStats {
     pub file_bytes: u64,
 }
 
-/// Health samples an agent dropped to keep its spool in bounds, as stored.
+/// Records an agent could not deliver, as stored: what is known to be
+/// missing from its history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GapRecord {
-    /// The agent that dropped them.
+    /// The agent that reported it.
     pub agent_id: String,
-    /// Its sequence number for the gap record.
+    /// Its sequence number for the report.
     pub seq: u64,
-    /// When the collector received the record.
+    /// When the collector received the report.
     pub received_at: Timestamp,
-    /// Metric batches dropped.
-    pub batches: u32,
-    /// Health samples dropped.
-    pub samples: u32,
-    /// First dropped sample.
-    pub from: Timestamp,
-    /// Last dropped sample.
-    pub to: Timestamp,
+    /// What went missing.
+    pub missing: Missing,
+}
+
+impl Missing {
+    /// When the missing stretch starts, as far as the agent knows.
+    pub fn since(&self) -> Timestamp {
+        match self {
+            Missing::SpoolFull { from, .. } => *from,
+            Missing::SpoolDamaged { found_at, .. } => *found_at,
+        }
+    }
+}
+
+/// What went missing from an agent's history, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// Health samples dropped, oldest first, to keep the agent's spool
+    /// under its size limit while the collector was out of reach.
+    SpoolFull {
+        /// Metric batches dropped.
+        batches: u32,
+        /// Health samples in them.
+        samples: u32,
+        /// First dropped sample.
+        from: Timestamp,
+        /// Last dropped sample.
+        to: Timestamp,
+    },
+    /// A spool file the agent found damaged and moved aside; its intact
+    /// records were delivered, the rest is lost.
+    SpoolDamaged {
+        /// When the agent found it.
+        found_at: Timestamp,
+        /// Where the agent moved it.
+        file: String,
+        /// What was wrong.
+        reason: String,
+        /// Its size.
+        bytes: u64,
+        /// Bytes outside any intact record.
+        lost_bytes: u64,
+    },
 }

@@ -107,6 +107,8 @@ messages! {
     Heartbeat = 5,
     /// Agent → collector: health samples were dropped to keep the spool in bounds.
     Gap = 6,
+    /// Agent → collector: a damaged spool file was moved aside.
+    SpoolDamaged = 7,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -186,6 +188,25 @@ pub struct Gap {
     pub from: Timestamp,
     /// Time of the last dropped sample.
     pub to: Timestamp,
+}
+
+/// A spool file the agent found damaged when it started: its intact
+/// records were kept and sent, the file itself moved to the agent's
+/// `spool/quarantine/` directory. What it held beyond them is lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpoolDamaged {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// When the agent found it.
+    pub found_at: Timestamp,
+    /// Where the agent moved it.
+    pub file: String,
+    /// What was wrong.
+    pub reason: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Bytes outside any intact record: lost.
+    pub lost_bytes: u64,
 }
 
 /// Durable up to here.
