@@ -233,6 +233,48 @@ impl Collector {
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The id of the asset named `hostname`, once it exists.
+    pub fn asset_named(&self, hostname: &str) -> String {
+        eventually(
+            &format!("an asset named {hostname}"),
+            Duration::from_secs(60),
+            || {
+                self.assets().iter().find_map(|a| {
+                    (a["hostname"] == hostname).then(|| a["id"].as_str().unwrap().to_owned())
+                })
+            },
+        )
+    }
+
+    /// The raw `(time ms, value)` points of one series of an asset over
+    /// the last two hours.
+    pub fn points(&self, asset: &str, series: &str) -> Vec<(i64, f64)> {
+        let (status, body) = self.get(
+            &format!("/api/v1/assets/{asset}/metrics?name={series}&from=2h"),
+            Some(&self.admin),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let at = atalaya_common::model::Timestamp::parse_rfc3339(p[0].as_str().unwrap());
+                (at.unwrap().0, p[1].as_f64().unwrap())
+            })
+            .collect()
+    }
+
+    /// An asset's inventory change events of the last two hours, as JSON text.
+    pub fn changes_text(&self, asset: &str) -> String {
+        let (status, body) = self.get(
+            &format!("/api/v1/assets/{asset}/changes?since=2h&limit=1000"),
+            Some(&self.admin),
+        );
+        assert_eq!(status, 200, "{body}");
+        body.to_string()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("collector.log")).unwrap_or_default()
     }

@@ -5,4 +5,8 @@
 //! # Layout
 //! - [`harness`]: starting a collector and agents as processes, and asking them things.
 
+//! - [`loadgen`]: an agent that streams numbered records through the real
+//!   spool and uplink, remembering what it generated.
+
 pub mod harness;
+pub mod loadgen;

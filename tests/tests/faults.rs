@@ -14,20 +14,10 @@ use atalaya_tests::harness::{Collector, agent, copy_tree, eventually, fixture};
 
 /// Timestamps (ms) of the health samples of `asset`, as stored.
 fn stored_times(collector: &Collector, asset: &str) -> Vec<i64> {
-    let (status, body) = collector.get(
-        &format!("/api/v1/assets/{asset}/metrics?name=memory.used_bytes&from=1h"),
-        Some(&collector.admin),
-    );
-    assert_eq!(status, 200, "{body}");
-    body["points"]
-        .as_array()
-        .unwrap()
+    collector
+        .points(asset, "memory.used_bytes")
         .iter()
-        .map(|p| {
-            atalaya_common::model::Timestamp::parse_rfc3339(p[0].as_str().unwrap())
-                .unwrap()
-                .0
-        })
+        .map(|p| p.0)
         .collect()
 }
 

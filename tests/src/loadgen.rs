@@ -1,0 +1,211 @@
+//! An agent that sends numbered records instead of measuring a host.
+//!
+//! It runs the agent's real delivery path — enrollment with a token,
+//! mutual-TLS QUIC, the on-disk spool, the reconnecting uplink — and feeds
+//! it samples whose values are their own serial numbers and inventory
+//! deltas that each add one named package. Because it remembers everything
+//! it generated, a test can check the store against it exactly: every
+//! sample once (count and checksum), every change once.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // a failed unwrap is a failed test
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use atalaya_agent::outbox::Outbox;
+use atalaya_agent::uplink::{self, Intervals, Shared, Target};
+use atalaya_agent::{enroll, tls};
+use atalaya_common::diff;
+use atalaya_common::model::{HealthSample, Inventory, MemoryUsage, Package, Timestamp};
+use atalaya_common::proto::{InventoryDelta, InventorySnapshot, Message, MetricBatch};
+use atalaya_common::token::EnrollmentToken;
+
+/// The series the numbered samples land in.
+pub const SERIES: &str = "memory.used_bytes";
+
+/// What a [`NumberedAgent`] generated, to compare with the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Generated {
+    /// Samples generated.
+    pub samples: u64,
+    /// Sum of their values (their serial numbers).
+    pub value_sum: u64,
+    /// Sum of their timestamps, ms.
+    pub time_sum: i64,
+}
+
+impl Generated {
+    /// The same figures over stored `(time, value)` points.
+    pub fn of_points(points: &[(i64, f64)]) -> Self {
+        Generated {
+            samples: points.len() as u64,
+            value_sum: points.iter().map(|p| p.1 as u64).sum(),
+            time_sum: points.iter().map(|p| p.0).sum(),
+        }
+    }
+}
+
+/// A synthetic agent streaming numbered records through the real uplink.
+#[derive(Debug)]
+pub struct NumberedAgent {
+    /// The name it enrolled with (its asset's hostname).
+    pub name: String,
+    /// Its agent id.
+    pub agent_id: String,
+    shared: Arc<Shared>,
+    inventory: Inventory,
+    /// Time of the first sample, ms; sample `n` is taken at `start + n`.
+    start: i64,
+    /// What it generated so far.
+    pub generated: Generated,
+    /// Packages it added, one inventory delta each.
+    pub packages: Vec<String>,
+    /// Highest sequence handed to the spool.
+    pub last_seq: u64,
+}
+
+impl NumberedAgent {
+    /// Enrolls with `token` and starts delivering from a spool in `dir`.
+    /// `via` replaces the collector address for data connections (a relay
+    /// in front of the collector).
+    pub async fn start(dir: &Path, name: &str, token: &str, via: Option<SocketAddr>) -> Self {
+        Self::start_with_spool(dir, name, token, via, 64 << 20).await
+    }
+
+    /// As [`Self::start`], with a spool bounded to `spool_max_bytes`.
+    pub async fn start_with_spool(
+        dir: &Path,
+        name: &str,
+        token: &str,
+        via: Option<SocketAddr>,
+        spool_max_bytes: u64,
+    ) -> Self {
+        let state = dir.join(name);
+        let token = EnrollmentToken::decode(token).unwrap();
+        let identity = enroll::enroll(&token, &state, name).await.unwrap();
+        let (enrolled_at, server_name) = enroll::resolve(&token.address).await.unwrap();
+        let client_config = tls::data_client_config(&identity).unwrap();
+        let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        endpoint.set_default_client_config(client_config.clone());
+        let (outbox, _) = Outbox::open(&state.join("spool"), spool_max_bytes).unwrap();
+        let shared = Shared::new(
+            outbox,
+            Intervals {
+                metrics: Duration::from_secs(1),
+                inventory: Duration::from_secs(3600),
+                heartbeat: Duration::from_secs(1),
+            },
+        );
+        let target = Target {
+            address: via.unwrap_or(enrolled_at),
+            server_name,
+            client_config,
+        };
+        tokio::spawn(uplink::run(endpoint, target, shared.clone()));
+
+        let mut inventory = Inventory::default();
+        inventory.host.hostname = name.to_owned();
+        let start = Timestamp::now().0 - 3_000_000;
+        let mut agent = NumberedAgent {
+            name: name.to_owned(),
+            agent_id: identity.agent_id.clone(),
+            shared,
+            inventory,
+            start,
+            generated: Generated::default(),
+            packages: Vec::new(),
+            last_seq: 0,
+        };
+        let snapshot = agent.inventory.clone();
+        agent.last_seq = agent
+            .shared
+            .send(|seq| {
+                Message::InventorySnapshot(InventorySnapshot {
+                    seq,
+                    taken_at: Timestamp::now(),
+                    inventory: snapshot,
+                })
+            })
+            .unwrap();
+        agent
+    }
+
+    /// Spools one metric batch of `count` numbered samples.
+    pub fn push_batch(&mut self, count: u64) {
+        let first = self.generated.samples;
+        let samples: Vec<HealthSample> = (first..first + count)
+            .map(|n| HealthSample {
+                at: Timestamp(self.start + n as i64),
+                interval_ms: 1,
+                memory: MemoryUsage {
+                    used_bytes: n,
+                    ..MemoryUsage::default()
+                },
+                ..HealthSample::default()
+            })
+            .collect();
+        for s in &samples {
+            self.generated.samples += 1;
+            self.generated.value_sum += s.memory.used_bytes;
+            self.generated.time_sum += s.at.0;
+        }
+        self.last_seq = self
+            .shared
+            .send(|seq| Message::MetricBatch(MetricBatch { seq, samples }))
+            .unwrap();
+    }
+
+    /// Spools an inventory delta that installs one more package.
+    pub fn push_package(&mut self) {
+        let name = format!("{}-pkg-{}", self.name, self.packages.len());
+        let before = self.inventory.clone();
+        self.inventory.software.packages.push(Package {
+            name: name.clone(),
+            version: "1.0".into(),
+            arch: None,
+            vendor: None,
+            installed_at: None,
+            size_bytes: None,
+            source: None,
+        });
+        let delta = diff::diff(&before, &self.inventory);
+        self.last_seq = self
+            .shared
+            .send(|seq| {
+                Message::InventoryDelta(InventoryDelta {
+                    seq,
+                    taken_at: Timestamp::now(),
+                    delta,
+                })
+            })
+            .unwrap();
+        self.packages.push(name);
+    }
+
+    /// Highest sequence the collector acknowledged.
+    pub fn acked(&self) -> u64 {
+        self.shared.outbox().acked()
+    }
+
+    /// True while a session with the collector is up.
+    pub fn is_connected(&self) -> bool {
+        self.shared.is_connected()
+    }
+
+    /// Waits until everything spooled is acknowledged.
+    pub async fn drained(&self, limit: Duration) {
+        let give_up = tokio::time::Instant::now() + limit;
+        while self.acked() < self.last_seq {
+            assert!(
+                tokio::time::Instant::now() < give_up,
+                "{}: acked {} of {} after {limit:?}",
+                self.name,
+                self.acked(),
+                self.last_seq
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
