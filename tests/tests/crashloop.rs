@@ -51,7 +51,7 @@ fn twenty_collector_crashes_lose_and_double_nothing() {
                         let mut agent = agent.lock().unwrap();
                         agent.push_batch(BATCH);
                         batches += 1;
-                        if batches % CHANGE_EVERY == 0 {
+                        if batches.is_multiple_of(CHANGE_EVERY) {
                             agent.push_package();
                         }
                     }
