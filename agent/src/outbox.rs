@@ -137,6 +137,14 @@ impl Outbox {
         self.acked
     }
 
+    /// Records up to `seq` were handed to a connection. The spool never
+    /// sheds them: they may have reached the collector.
+    pub fn mark_sent(&mut self, seq: u64) {
+        if let Some(spool) = &mut self.spool {
+            spool.mark_sent(seq);
+        }
+    }
+
     /// The first pending record with a sequence above `after`.
     pub fn next_after(&self, after: u64) -> Option<Pending> {
         if let Some(spool) = &self.spool {

@@ -108,6 +108,10 @@ pub struct Spool {
     current: Option<File>,
     next_seq: u64,
     acked: u64,
+    /// Highest sequence ever handed to a connection: it may have reached
+    /// the collector even if no ack came back, so it is never shed (a gap
+    /// record must not claim as lost what the collector may hold).
+    sent: u64,
     bytes: u64,
     max_bytes: u64,
 }
@@ -164,6 +168,7 @@ impl Spool {
             current: None,
             next_seq: acked + 1,
             acked,
+            sent: acked,
             bytes: 0,
             max_bytes: u64::MAX,
         };
@@ -227,6 +232,8 @@ impl Spool {
         spool.entries.make_contiguous().sort_by_key(|e| e.seq);
         spool.drop_acked_segments()?;
         recovery.pending = spool.entries.len();
+        // A previous run may have sent any of them.
+        spool.sent = spool.next_seq - 1;
         Ok((spool, recovery))
     }
 
@@ -351,11 +358,14 @@ impl Spool {
     /// gap record the collector is told about.
     pub fn shed(&mut self) -> Result<Option<Shed>, SpoolError> {
         let mut shed: Option<Shed> = None;
+        // Segments are visited oldest first; one that holds nothing that may
+        // go (inventory, records already sent) is passed over.
+        let mut index = 0;
         while self.file_bytes() > self.max_bytes {
-            let Some(oldest) = self.segments.first().map(|s| s.id) else {
+            let Some(oldest) = self.segments.get(index).map(|s| s.id) else {
                 break;
             };
-            if self.segments.len() < 2 {
+            if index + 1 >= self.segments.len() {
                 // Only the segment being written: start a new one with the
                 // next record, so this one can be shed then.
                 self.current = None;
@@ -373,6 +383,10 @@ impl Spool {
                 };
                 if seq <= self.acked {
                     dropped += 1;
+                    continue;
+                }
+                if seq <= self.sent {
+                    kept.push((seq, frame));
                     continue;
                 }
                 match atalaya_common::proto::decode(frame) {
@@ -396,8 +410,8 @@ impl Spool {
                 }
             }
             if dropped == 0 {
-                // Nothing but inventory left in the oldest segment: it stays.
-                break;
+                index += 1;
+                continue;
             }
             self.entries.retain(|e| e.segment != oldest);
             let mut size = 0u64;
@@ -418,12 +432,13 @@ impl Spool {
             self.bytes = self.entries.iter().map(|e| u64::from(e.len)).sum();
             if kept.is_empty() {
                 fs::remove_file(&path).map_err(err(&path))?;
-                self.segments.remove(0);
+                self.segments.remove(index);
             } else {
                 write_synced(&path, &bytes)?;
-                if let Some(s) = self.segments.first_mut() {
+                if let Some(s) = self.segments.get_mut(index) {
                     s.size = size;
                 }
+                index += 1;
             }
         }
         Ok(shed)
@@ -444,6 +459,11 @@ impl Spool {
     }
 
     /// The sequence the next record gets.
+    /// Records up to `seq` were handed to a connection: never shed them.
+    pub fn mark_sent(&mut self, seq: u64) {
+        self.sent = self.sent.max(seq);
+    }
+
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
@@ -728,6 +748,41 @@ mod tests {
         let (spool, rec) = Spool::open(dir.path()).unwrap();
         assert!(rec.quarantined.is_empty());
         assert_eq!(spool.next_after(0).unwrap().map(|(seq, _)| seq), Some(1));
+    }
+
+    #[test]
+    fn records_handed_to_a_connection_are_never_shed() {
+        use atalaya_common::model::HealthSample;
+        use atalaya_common::proto::{MetricBatch, encode};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut spool, _) = Spool::open(dir.path()).unwrap();
+        spool.set_limit(8192);
+        let mut first_dropped = None;
+        for seq in 1..=200u64 {
+            let frame = encode(&Message::MetricBatch(MetricBatch {
+                seq,
+                samples: vec![HealthSample {
+                    at: Timestamp(seq as i64 * 1000),
+                    ..HealthSample::default()
+                }],
+            }))
+            .unwrap();
+            spool.append(seq, &frame).unwrap();
+            if seq <= 40 {
+                // The uplink sent these; no ack came back yet.
+                spool.mark_sent(seq);
+            }
+            if let Some(s) = spool.shed().unwrap() {
+                first_dropped.get_or_insert(s.from);
+            }
+        }
+        assert_eq!(first_dropped, Some(Timestamp(41_000)), "sent records went");
+        let mut after = 0;
+        for expected in 1..=40 {
+            let (seq, _) = spool.next_after(after).unwrap().unwrap();
+            assert_eq!(seq, expected);
+            after = seq;
+        }
     }
 
     #[test]

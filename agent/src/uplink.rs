@@ -29,6 +29,11 @@ pub struct Intervals {
     pub heartbeat: Duration,
 }
 
+/// Records sent but not yet acknowledged, at most. Beyond it the writer
+/// waits for acks: what sits in the spool can still be shed if it fills,
+/// what was sent cannot (it may have arrived).
+pub const IN_FLIGHT: u64 = 256;
+
 /// What the uplink and the producers of records share.
 #[derive(Debug)]
 pub struct Shared {
@@ -194,6 +199,8 @@ async fn session(
                 match message {
                     Message::Ack(ack) => {
                         shared.outbox().ack(ack.seq);
+                        // Room in the window: the writer may go on.
+                        shared.wake.notify_one();
                     }
                     Message::SnapshotRequest(req) => {
                         tracing::info!(reason = %req.reason, "the collector asks for a full inventory");
@@ -218,14 +225,22 @@ async fn session(
     let writer = async {
         let mut sent = acked;
         loop {
-            let next = shared
-                .outbox()
-                .next_after(sent)
-                .map(|p| (p.seq, p.frame.clone()));
+            let next = {
+                let mut outbox = shared.outbox();
+                if sent >= outbox.acked().saturating_add(IN_FLIGHT) {
+                    None
+                } else {
+                    let next = outbox.next_after(sent);
+                    if let Some(p) = &next {
+                        outbox.mark_sent(p.seq);
+                    }
+                    next
+                }
+            };
             match next {
-                Some((seq, frame)) => {
-                    send.write_all(&frame).await?;
-                    sent = seq;
+                Some(p) => {
+                    send.write_all(&p.frame).await?;
+                    sent = p.seq;
                 }
                 None => shared.wake.notified().await,
             }

@@ -233,6 +233,27 @@ impl Collector {
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Where it listens for agents.
+    pub fn quic_address(&self) -> std::net::SocketAddr {
+        let text = std::fs::read_to_string(self.dir.path().join("data/quic-address")).unwrap();
+        text.trim().parse().unwrap()
+    }
+
+    /// The status the collector gives the agent `agent_id` (`connected`,
+    /// `silent`, …).
+    pub fn agent_status(&self, agent_id: &str) -> String {
+        let (status, body) = self.get("/api/v1/agents", Some(&self.admin));
+        assert_eq!(status, 200, "{body}");
+        body.as_array()
+            .or(body["items"].as_array())
+            .into_iter()
+            .flatten()
+            .find(|a| a["id"] == agent_id)
+            .and_then(|a| a["status"].as_str())
+            .unwrap_or("unknown")
+            .to_owned()
+    }
+
     /// The id of the asset named `hostname`, once it exists.
     pub fn asset_named(&self, hostname: &str) -> String {
         eventually(

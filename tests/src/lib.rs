@@ -7,6 +7,8 @@
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
+//! - [`relay`]: a UDP relay in front of the collector that a test can cut.
 
 pub mod harness;
 pub mod loadgen;
+pub mod relay;

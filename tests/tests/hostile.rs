@@ -20,11 +20,6 @@ fn points(collector: &Collector, asset: &str) -> usize {
     body["points"].as_array().map_or(0, Vec::len)
 }
 
-fn quic_address(collector: &Collector) -> SocketAddr {
-    let text = std::fs::read_to_string(collector.dir.path().join("data/quic-address")).unwrap();
-    text.trim().parse().unwrap()
-}
-
 /// Opens a data session with a real enrolled identity and sends `bytes`;
 /// returns the reason the collector gave when it closed the connection.
 async fn send_raw(identity: &AgentIdentity, addr: SocketAddr, bytes: Vec<u8>) -> String {
@@ -61,7 +56,7 @@ async fn bad_peers_lose_their_own_connection_only() {
         String::from_utf8_lossy(&out.stderr)
     );
     let identity = AgentIdentity::load(&state).unwrap().unwrap();
-    let addr = quic_address(&collector);
+    let addr = collector.quic_address();
 
     let asset = eventually("the honest agent's asset", Duration::from_secs(30), || {
         collector
@@ -153,7 +148,7 @@ async fn connections_over_the_cap_are_refused_at_the_door() {
     let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
     endpoint.set_default_client_config(atalaya_agent::tls::data_client_config(&identity).unwrap());
     let refused = endpoint
-        .connect(quic_address(&collector), "127.0.0.1")
+        .connect(collector.quic_address(), "127.0.0.1")
         .unwrap()
         .await;
     assert!(
