@@ -22,6 +22,8 @@ pub struct CollectorConfig {
     pub server_names: Vec<String>,
     /// Connection cap.
     pub max_connections: usize,
+    /// Once a frame has started, the time it has to arrive whole.
+    pub frame_timeout: Duration,
     /// HTTP API listen address.
     pub api_listen: SocketAddr,
     /// Pushed to agents.
@@ -53,6 +55,7 @@ impl CollectorConfig {
             c.invalid("server_names", "expected at least one name or address");
         }
         let max_connections = c.integer("max_connections", 20_000, 1..=1_000_000, "connections");
+        let frame_timeout = c.integer("frame_timeout_seconds", 30, 1..=600, "seconds");
         let api_listen = address(&doc.section("api"), "listen", "127.0.0.1:8440");
         let a = doc.section("agents");
         let seconds = |key, default, max| {
@@ -82,6 +85,7 @@ impl CollectorConfig {
             advertise,
             server_names,
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            frame_timeout: Duration::from_secs(frame_timeout),
             api_listen: api_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8440))),
             agent_intervals,
             certificate_validity: Duration::from_secs(days * 86_400),

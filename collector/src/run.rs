@@ -170,6 +170,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         config: ServerConfig {
             listen: config.listen,
             max_connections: config.max_connections,
+            frame_timeout: config.frame_timeout,
             certificate_validity: config.certificate_validity,
             agent_intervals: config.agent_intervals.clone(),
         },

@@ -23,25 +23,57 @@ fn points(collector: &Collector, asset: &str) -> usize {
 /// Opens a data session with a real enrolled identity and sends `bytes`;
 /// returns the reason the collector gave when it closed the connection.
 async fn send_raw(identity: &AgentIdentity, addr: SocketAddr, bytes: Vec<u8>) -> String {
+    send_paced(identity, addr, bytes, None).await
+}
+
+/// As [`send_raw`], one byte every `pace` when given (a slowloris peer).
+async fn send_paced(
+    identity: &AgentIdentity,
+    addr: SocketAddr,
+    bytes: Vec<u8>,
+    pace: Option<Duration>,
+) -> String {
     let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
     endpoint.set_default_client_config(atalaya_agent::tls::data_client_config(identity).unwrap());
     let conn = endpoint.connect(addr, "127.0.0.1").unwrap().await.unwrap();
     let (mut send, _recv) = conn.open_bi().await.unwrap();
-    send.write_all(&bytes).await.unwrap();
-    let reason = tokio::time::timeout(Duration::from_secs(20), conn.closed())
-        .await
-        .expect("the collector kept a bad connection open");
+    let writer = async {
+        match pace {
+            None => send.write_all(&bytes).await.unwrap(),
+            Some(pace) => {
+                for byte in &bytes {
+                    if send.write_all(std::slice::from_ref(byte)).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(pace).await;
+                }
+            }
+        }
+        std::future::pending::<()>().await;
+    };
+    let reason = tokio::select! {
+        reason = tokio::time::timeout(Duration::from_secs(20), conn.closed()) => {
+            reason.expect("the collector kept a bad connection open")
+        }
+        () = writer => unreachable!(),
+    };
     reason.to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_peers_lose_their_own_connection_only() {
-    let collector = tokio::task::spawn_blocking(Collector::start).await.unwrap();
+    let collector =
+        tokio::task::spawn_blocking(|| Collector::start_with("frame_timeout_seconds = 2"))
+            .await
+            .unwrap();
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
     copy_tree(&fixture("arch"), &root);
-    let token = collector.token(2);
+    let other_root = work.path().join("other-root");
+    copy_tree(&fixture("alpine"), &other_root);
+    let token = collector.token(3);
     let _honest = agent(work.path(), "honest", Some(&root), &token);
+    let _other = agent(work.path(), "other", Some(&other_root), &token);
 
     // A second identity for the hostile client: enrolled properly, then misbehaving.
     let state = work.path().join("hostile");
@@ -58,13 +90,9 @@ async fn bad_peers_lose_their_own_connection_only() {
     let identity = AgentIdentity::load(&state).unwrap().unwrap();
     let addr = collector.quic_address();
 
-    let asset = eventually("the honest agent's asset", Duration::from_secs(30), || {
-        collector
-            .assets()
-            .iter()
-            .find(|a| a["hostname"] == "ryzen-desk")
-            .and_then(|a| a["id"].as_str().map(str::to_owned))
-    });
+    let asset = collector.asset_named("ryzen-desk");
+    let other = collector.asset_named("edge-gw");
+    let other_before = points(&collector, &other);
 
     // Another protocol version.
     let reason = send_raw(&identity, addr, vec![0, 9, 1, 0, 0, 0, 0, 0]).await;
@@ -93,13 +121,34 @@ async fn bad_peers_lose_their_own_connection_only() {
     )
     .await;
     assert!(reason.contains("malformed Hello"), "{reason}");
+    // A valid Hello dribbled a byte at a time (slowloris): cut off after
+    // the frame timeout (2 s here), however long the peer would go on.
+    let hello = atalaya_common::proto::encode(&atalaya_common::proto::Message::Hello(
+        atalaya_common::proto::Hello {
+            agent_version: "0.0.0-slow".repeat(20),
+            protocol_version: atalaya_common::proto::PROTOCOL_VERSION,
+            last_acked: 0,
+        },
+    ))
+    .unwrap();
+    let started = std::time::Instant::now();
+    let reason = send_paced(&identity, addr, hello, Some(Duration::from_millis(200))).await;
+    assert!(
+        reason.contains("a frame took more than 2 s to arrive"),
+        "{reason}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
 
     // The honest agent is still being served: new points keep arriving.
     let before = points(&collector, &asset);
     eventually(
-        "more points from the honest agent",
+        "more points from the honest agents",
         Duration::from_secs(20),
-        || (points(&collector, &asset) > before + 2).then_some(()),
+        || {
+            (points(&collector, &asset) > before + 2
+                && points(&collector, &other) > other_before + 2)
+                .then_some(())
+        },
     );
     let metrics = collector
         .get("/metrics", Some(&collector.admin))
@@ -111,7 +160,7 @@ async fn bad_peers_lose_their_own_connection_only() {
         "{metrics}"
     );
     assert!(metrics.contains("reason=\\\"protocol\\\"}"), "{metrics}");
-    assert!(metrics.contains("atalaya_connected_agents 1"), "{metrics}");
+    assert!(metrics.contains("atalaya_connected_agents 2"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Most connections at once; more are refused at the door.
     pub max_connections: usize,
+    /// Once a frame has started, the time it has to arrive whole: a peer
+    /// that dribbles bytes (slowloris) is cut off after it.
+    pub frame_timeout: Duration,
     /// Lifetime of agent certificates.
     pub certificate_validity: Duration,
     /// Pushed to agents when they connect.

@@ -19,7 +19,6 @@ use crate::store::{AgentSeen, Ingest, IngestRecord};
 /// How long an agent may take to open its stream and say `Hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a frame may take from its first byte to its last.
-const FRAME_DEADLINE: Duration = Duration::from_secs(30);
 /// How often connection statistics (RTT, loss) are stored.
 const SEEN_EVERY: Duration = Duration::from_secs(30);
 
@@ -110,7 +109,13 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     let mut buf = vec![0u8; 64 * 1024];
     let hello = tokio::time::timeout(
         HELLO_TIMEOUT,
-        next_message(&mut recv, &mut frames, &mut buf, HELLO_TIMEOUT),
+        next_message(
+            &mut recv,
+            &mut frames,
+            &mut buf,
+            HELLO_TIMEOUT,
+            hub.config.frame_timeout,
+        ),
     )
     .await
     .map_err(|_| SessionError::Protocol("no Hello within 10 s".into()))??;
@@ -131,7 +136,15 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     let reader = async {
         let mut last_seen = tokio::time::Instant::now();
         loop {
-            let Some(message) = next_message(&mut recv, &mut frames, &mut buf, idle).await? else {
+            let Some(message) = next_message(
+                &mut recv,
+                &mut frames,
+                &mut buf,
+                idle,
+                hub.config.frame_timeout,
+            )
+            .await?
+            else {
                 return Ok(());
             };
             let record = match message {
@@ -196,7 +209,7 @@ fn seen(
 /// The next message, `None` when the agent finished the stream cleanly.
 ///
 /// Two clocks guard the read. Once a frame has started it must be complete
-/// within [`FRAME_DEADLINE`]: a peer that dribbles a frame byte by byte
+/// within `frame_deadline`: a peer that dribbles a frame byte by byte
 /// (slowloris) is cut off. Between frames the agent may stay quiet for
 /// `idle`, a few heartbeat periods; its QUIC keep-alives alone do not
 /// count as being alive.
@@ -205,6 +218,7 @@ async fn next_message(
     frames: &mut FrameReader,
     buf: &mut [u8],
     idle: Duration,
+    frame_deadline: Duration,
 ) -> Result<Option<Message>, SessionError> {
     let mut frame_started: Option<tokio::time::Instant> = None;
     loop {
@@ -213,7 +227,7 @@ async fn next_message(
         }
         let limit = if frames.buffered() > 0 {
             let started = *frame_started.get_or_insert_with(tokio::time::Instant::now);
-            FRAME_DEADLINE.saturating_sub(started.elapsed())
+            frame_deadline.saturating_sub(started.elapsed())
         } else {
             idle
         };
@@ -223,7 +237,7 @@ async fn next_message(
                 SessionError::Protocol(if frames.buffered() > 0 {
                     format!(
                         "a frame took more than {} s to arrive",
-                        FRAME_DEADLINE.as_secs()
+                        frame_deadline.as_secs()
                     )
                 } else {
                     format!("nothing received for {} s", idle.as_secs())

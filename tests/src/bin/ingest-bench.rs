@@ -165,6 +165,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         config: ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_connections: args.agents + 10,
+            frame_timeout: Duration::from_secs(30),
             certificate_validity: Duration::from_secs(86_400),
             agent_intervals: ConfigUpdate {
                 metrics_interval_seconds: 10,
