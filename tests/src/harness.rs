@@ -11,9 +11,14 @@ use serde_json::Value;
 
 /// The path of a workspace binary, built by the same `cargo test`/`cargo build`.
 pub fn bin(name: &str) -> PathBuf {
-    // target/debug/deps/e2e-… → target/debug/NAME
+    // target/debug/deps/e2e-… (a test) or target/release/x (a bench
+    // binary) → the same profile's target/…/NAME
     let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    let mut dir = exe.parent().unwrap();
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap();
+    }
+    let path = dir.join(name);
     assert!(
         path.exists(),
         "{} is missing: run `cargo build --workspace` (scripts/test.sh does)",

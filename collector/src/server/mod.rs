@@ -146,8 +146,22 @@ impl Server {
         reset_key: &[u8; 32],
     ) -> std::io::Result<Self> {
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_key);
+        // Connection ids carry a keyed hash; a restarted collector must
+        // recognise its predecessor's ids as its own, or it drops their
+        // packets silently instead of resetting them.
+        let cid_key = ring::hmac::sign(&key, b"atalaya connection ids");
+        let cid_key = u64::from_le_bytes(cid_key.as_ref()[..8].try_into().unwrap_or_default());
+        let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(key));
+        endpoint_config.cid_generator(move || {
+            Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+        });
+        // quinn's default (one reset per 20 ms, endpoint-wide) would take a
+        // thousand agents 20 s to hear about a restart. A reset is always
+        // smaller than the packet that caused it, so a lower floor cannot
+        // amplify traffic.
+        endpoint_config.min_reset_interval(Duration::from_millis(1));
         let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::new(Arc::new(key)),
+            endpoint_config,
             Some(tls_config),
             std::net::UdpSocket::bind(hub.config.listen)?,
             Arc::new(quinn::TokioRuntime),
