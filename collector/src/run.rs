@@ -130,14 +130,14 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let ca = Arc::new(CertificateAuthority::load_or_create(&data_dir)?);
     let (chain, key) = ca.server_identity(&data_dir, &config.server_names)?;
-    let tls_config = tls::server_config(&ca, chain, key)?;
+    let telemetry = Arc::new(Telemetry::default());
+    let tls_config = tls::server_config(&ca, chain, key, telemetry.clone())?;
     let store_path = data_dir.join(STORE_FILE);
     let store = Arc::new(
         Store::open(&store_path)
             .with_context(|| format!("opening the store {}", store_path.display()))?,
     );
     let admin_token = admin_token(&data_dir, &store)?;
-    let telemetry = Arc::new(Telemetry::default());
     let connections = Connections::default();
     let hub = Arc::new(Hub {
         store: store.clone(),

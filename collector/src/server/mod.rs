@@ -160,6 +160,11 @@ impl Server {
                 let remote = incoming.remote_address();
                 let connection = match incoming.await {
                     Ok(c) => c,
+                    // Counted by the client verifier, which knows the reason.
+                    Err(err) if tls::is_certificate_refusal(&err) => {
+                        tracing::warn!(%remote, error = %err, "agent certificate refused");
+                        return;
+                    }
                     Err(err) => {
                         tracing::warn!(%remote, error = %err, "handshake failed");
                         hub.telemetry.refuse("handshake");

@@ -173,7 +173,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             },
         },
     });
-    let server = Server::bind(hub, tls::server_config(&ca, chain, key)?)?;
+    let server = Server::bind(hub, tls::server_config(&ca, chain, key, telemetry.clone())?)?;
     let addr = server.local_addr()?;
     tokio::spawn(server.run());
 
