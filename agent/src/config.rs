@@ -152,6 +152,19 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_the_enrollment_token() {
+        let config = AgentConfig::parse(
+            "a.toml",
+            "[collector]\ntoken = \"atalaya1.c2VjcmV0LXRva2Vu\"\n",
+        )
+        .unwrap();
+        assert!(config.token.is_some());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("c2VjcmV0LXRva2Vu"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
     fn all_errors_are_reported_together() {
         let text = "[agent]\nroot = \"host\"\n[metrics]\ninterval_seconds = 0\ntop = 5\n[log]\nlevel = 3\n";
         let errors = AgentConfig::parse("agent.toml", text).unwrap_err();

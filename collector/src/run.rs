@@ -28,7 +28,6 @@ pub const QUIC_ADDRESS_FILE: &str = "quic-address";
 pub const STORE_FILE: &str = "atalaya.redb";
 
 /// A collector that is running.
-#[derive(Debug)]
 pub struct Running {
     /// Where agents connect.
     pub quic_addr: SocketAddr,
@@ -43,6 +42,18 @@ pub struct Running {
     /// The local administrator's API token.
     pub admin_token: String,
     endpoint: quinn::Endpoint,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("quic_addr", &self.quic_addr)
+            .field("api_addr", &self.api_addr)
+            .field("advertise", &self.advertise)
+            .field("ca", &self.ca)
+            .field("admin_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl Running {
@@ -198,4 +209,25 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         admin_token,
         endpoint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_of_a_running_collector_hides_the_admin_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
+            dir.path().display().to_string()
+        );
+        let config = CollectorConfig::parse("c.toml", &text).unwrap();
+        let running = start(&config).await.unwrap();
+        let shown = format!("{running:?}");
+        assert!(!running.admin_token.is_empty());
+        assert!(!shown.contains(&running.admin_token), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        running.shutdown().await;
+    }
 }
