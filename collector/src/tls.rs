@@ -90,6 +90,14 @@ pub fn peer_agent_id(conn: &quinn::Connection) -> Option<String> {
     agent_id_of(chain.first()?)
 }
 
+/// When the verified client certificate of `conn` ends, seconds since the
+/// Unix epoch (`None` without one).
+pub fn peer_not_after(conn: &quinn::Connection) -> Option<i64> {
+    let identity = conn.peer_identity()?;
+    let chain = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
+    not_after_of(chain.first()?)
+}
+
 /// Whether a failed handshake is the client verifier's refusal of the
 /// agent's certificate (already counted; the error carries the reason).
 /// QUIC carries TLS alerts as CRYPTO_ERROR 0x100 + alert (RFC 9001 §4.8);

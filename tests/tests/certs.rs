@@ -313,3 +313,69 @@ fn an_expired_certificate_is_refused_with_a_clear_message() {
         "{line}"
     );
 }
+
+#[test]
+fn a_certificate_that_expires_during_a_session_is_not_renewed() {
+    use atalaya_common::proto::{self, FrameReader, Hello, Message, RenewRequest};
+    use atalaya_common::token::EnrollmentToken;
+
+    let collector = Collector::start_with_sections("", "certificate_seconds = 10");
+    let token = EnrollmentToken::decode(&collector.token(1)).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reason = rt.block_on(async {
+        let identity = atalaya_agent::enroll::enroll(&token, state.path(), "host")
+            .await
+            .unwrap();
+        let ends = Validity::of_pem(&identity.certificate_pem)
+            .unwrap()
+            .not_after;
+        let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let conn = endpoint
+            .connect_with(
+                data_client_config(&identity).unwrap(),
+                token.address.parse().unwrap(),
+                "localhost",
+            )
+            .unwrap()
+            .await
+            .unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        let hello = Hello {
+            agent_version: "test".into(),
+            protocol_version: proto::PROTOCOL_VERSION,
+            last_acked: 0,
+        };
+        send.write_all(&proto::encode(&hello.into()).unwrap())
+            .await
+            .unwrap();
+        // The certificate runs out while the connection stays open.
+        let left = u64::try_from(ends - Timestamp::now().as_secs()).unwrap_or(0);
+        tokio::time::sleep(Duration::from_secs(left + 1)).await;
+        let (_, csr_der) = new_key_and_csr("host").unwrap();
+        let request = proto::encode(&RenewRequest { csr_der }.into()).unwrap();
+        send.write_all(&request).await.unwrap();
+        let mut frames = FrameReader::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = recv.read(&mut buf).await.unwrap().unwrap();
+            frames.push(&buf[..n]);
+            while let Some(message) = frames.next_message().unwrap() {
+                match message {
+                    Message::Refused(r) => return r.reason,
+                    Message::Renewed(_) => panic!("an expired certificate was renewed"),
+                    _ => {}
+                }
+            }
+        }
+    });
+    assert!(
+        reason.starts_with("this agent's certificate expired at "),
+        "{reason}"
+    );
+    assert_eq!(
+        collector.metric("atalaya_refused_total{reason=\"renewal\"}"),
+        1.0
+    );
+    assert_eq!(collector.metric("atalaya_certificate_renewals_total"), 0.0);
+}

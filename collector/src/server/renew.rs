@@ -11,16 +11,33 @@ use std::sync::atomic::Ordering;
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{RenewRequest, Renewed};
+use quinn::Connection;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 
 use super::Hub;
-use crate::pki;
+use crate::{pki, tls};
 
 /// Signs a certificate for the key in `req` for `agent_id`, the identity of
-/// the authenticated connection, and records it. `Err` is the refusal's
+/// the authenticated `connection`, and records it. `Err` is the refusal's
 /// reason, in words for the agent's log.
-pub async fn renew(hub: &Hub, agent_id: &str, req: RenewRequest) -> Result<Renewed, String> {
+///
+/// A certificate that expired while its connection stayed open is not
+/// renewed: expiry means enrolling again, whichever way it is met.
+pub async fn renew(
+    hub: &Hub,
+    connection: &Connection,
+    agent_id: &str,
+    req: RenewRequest,
+) -> Result<Renewed, String> {
+    if let Some(end) =
+        tls::peer_not_after(connection).filter(|end| *end <= Timestamp::now().as_secs())
+    {
+        return Err(format!(
+            "this agent's certificate expired at {}; enroll it again with a new token",
+            Timestamp::from_secs(end)
+        ));
+    }
     let certificate_pem = hub
         .ca
         .sign_agent_csr(&req.csr_der, agent_id, hub.config.certificate_validity)

@@ -151,7 +151,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                         ))
                     } else {
                         last_renewal = Some(Instant::now());
-                        super::renew::renew(hub, agent_id, req).await
+                        super::renew::renew(hub, connection, agent_id, req).await
                     };
                     let reply = reply.map(Message::Renewed).unwrap_or_else(|reason| {
                         tracing::warn!(agent = %agent_id, %reason, "certificate renewal refused");
