@@ -316,20 +316,20 @@ fn renewal_request(
 }
 
 fn renewal_due(credentials: &Credentials, state: &Renewing) -> bool {
-    renewal_deadline(credentials, state) <= Instant::now()
+    renewal_deadline(credentials, state).is_some_and(|t| t <= Instant::now())
 }
 
-/// When the next renewal request is due.
-fn renewal_deadline(credentials: &Credentials, state: &Renewing) -> Instant {
-    let at = match credentials.plan(SystemTime::now()) {
-        renewal::Plan::RenewAt(at) => at,
-        renewal::Plan::Expired(_) => SystemTime::now(),
+/// When the next renewal request is due; `None` once the certificate has
+/// expired (the collector refuses to renew it; a new enrollment is needed).
+fn renewal_deadline(credentials: &Credentials, state: &Renewing) -> Option<Instant> {
+    let renewal::Plan::RenewAt(at) = credentials.plan(SystemTime::now()) else {
+        return None;
     };
     let wait = at
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     let due = Instant::now() + wait;
-    state.not_before.map_or(due, |t| t.max(due))
+    Some(state.not_before.map_or(due, |t| t.max(due)))
 }
 
 /// One connection: runs until it breaks (an error), or until a renewed
@@ -425,10 +425,11 @@ async fn session(
                 None => {
                     let deadline = {
                         let state = lock(renewing);
-                        state
-                            .pending
-                            .is_none()
-                            .then(|| renewal_deadline(credentials, &state))
+                        if state.pending.is_none() {
+                            renewal_deadline(credentials, &state)
+                        } else {
+                            None
+                        }
                     };
                     tokio::select! {
                         _ = shared.wake.notified() => {}
