@@ -11,6 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use atalaya_common::config::{ConfigErrors, Document, Secret};
 
+use crate::renewal;
+
 /// The agent's settings, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
@@ -34,6 +36,8 @@ pub struct AgentConfig {
     pub token: Option<Secret>,
     /// Most bytes the on-disk spool may take.
     pub spool_max_bytes: u64,
+    /// Renew the certificate when less than this share of its life is left, percent.
+    pub renew_when_remaining_percent: u8,
 }
 
 impl Default for AgentConfig {
@@ -78,6 +82,12 @@ impl AgentConfig {
         let spool_max_bytes =
             doc.section("spool")
                 .integer("max_bytes", 64 << 20, 16 << 10..=1 << 40, "bytes");
+        let renew_when_remaining_percent = doc.section("certificate").integer(
+            "renew_when_remaining_percent",
+            u64::from(renewal::DEFAULT_RENEW_PERCENT),
+            1..=50,
+            "percent",
+        );
         let log_level = doc.section("log").choice(
             "level",
             "info",
@@ -95,6 +105,8 @@ impl AgentConfig {
             collector_address,
             token,
             spool_max_bytes,
+            renew_when_remaining_percent: u8::try_from(renew_when_remaining_percent)
+                .unwrap_or(renewal::DEFAULT_RENEW_PERCENT),
         })
     }
 
@@ -117,6 +129,39 @@ mod tests {
         assert_eq!(config, AgentConfig::default());
         assert_eq!(config.metrics_interval, Duration::from_secs(10));
         assert_eq!(config.top_processes, 5);
+        assert_eq!(config.renew_when_remaining_percent, 33);
+    }
+
+    #[test]
+    fn renewal_share_is_read_and_bounded() {
+        let config = AgentConfig::parse(
+            "a.toml",
+            "[certificate]\nrenew_when_remaining_percent = 20\n",
+        )
+        .unwrap();
+        assert_eq!(config.renew_when_remaining_percent, 20);
+        let errors = AgentConfig::parse(
+            "a.toml",
+            "[certificate]\nrenew_when_remaining_percent = 80\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.0[0].to_string(),
+            "a.toml:2:32: `certificate.renew_when_remaining_percent`: expected a whole number of percent from 1 to 50, found 80"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_enrollment_token() {
+        let config = AgentConfig::parse(
+            "a.toml",
+            "[collector]\ntoken = \"atalaya1.c2VjcmV0LXRva2Vu\"\n",
+        )
+        .unwrap();
+        assert!(config.token.is_some());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("c2VjcmV0LXRva2Vu"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

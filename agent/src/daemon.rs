@@ -23,7 +23,7 @@ use crate::identity::AgentIdentity;
 use crate::metrics::Sampler;
 use crate::outbox::Outbox;
 use crate::root::Root;
-use crate::uplink::{self, Intervals, Shared, Target};
+use crate::uplink::{self, Credentials, Intervals, Shared, Target};
 use crate::{enroll, inventory, tls, watch};
 
 /// How long the package database must be quiet before it is read again.
@@ -78,10 +78,21 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
     let identity = identity(&config, &hostname).await?;
     let address = collector_address(&config)?;
     let (addr, server_name) = enroll::resolve(&address).await?;
-    let mut endpoint = quinn::Endpoint::client(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
+    let endpoint = quinn::Endpoint::client(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
         .context("opening a UDP socket")?;
-    let client_config = tls::data_client_config(&identity)?;
-    endpoint.set_default_client_config(client_config.clone());
+    // Checked now so that a damaged identity stops the agent with its reason.
+    tls::data_client_config(&identity)?;
+    let credentials = Credentials::new(
+        config.state_dir.clone(),
+        identity.clone(),
+        config.renew_when_remaining_percent,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; enroll again with a new token",
+            config.state_dir.join(crate::identity::CERT_FILE).display()
+        )
+    })?;
     let intervals = Intervals {
         metrics: config.metrics_interval,
         inventory: config.inventory_interval,
@@ -117,14 +128,18 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
             })
         })?;
     }
-    tracing::info!(agent = %identity.agent_id, collector = %address, "agent running");
+    tracing::info!(agent = %identity.agent_id, collector = %address, certificate_expires = %credentials.validity.expires(), "agent running");
 
     let target = Target {
         address: addr,
         server_name,
-        client_config,
     };
-    tokio::spawn(uplink::run(endpoint.clone(), target, shared.clone()));
+    tokio::spawn(uplink::run(
+        endpoint.clone(),
+        target,
+        credentials,
+        shared.clone(),
+    ));
     tokio::spawn(heartbeats(shared.clone()));
     tokio::spawn(metrics(root.clone(), config.top_processes, shared.clone()));
     let inventories = tokio::spawn(inventories(

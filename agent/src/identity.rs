@@ -9,6 +9,12 @@
 //! (this agent's certificate), `agent-key.pem` (its key) and `agent-id`.
 //! `agent-id` is written last: it marks a complete enrollment, so an
 //! enrollment interrupted half-way reads as "not enrolled" and can be redone.
+//!
+//! A renewal replaces key and certificate, two files that must match. The
+//! new pair is first written beside the old one (`agent.next.pem`,
+//! `agent-key.next.pem`), then moved over it key first; loading finishes a
+//! move that a crash interrupted, or drops a pair that was never complete,
+//! so the state directory always holds a key and a certificate for it.
 
 use std::fmt;
 use std::fs;
@@ -27,6 +33,10 @@ pub const CERT_FILE: &str = "agent.pem";
 pub const KEY_FILE: &str = "agent-key.pem";
 /// File name of the agent id; its presence marks a complete enrollment.
 pub const ID_FILE: &str = "agent-id";
+/// A renewed certificate on its way to [`CERT_FILE`].
+pub const NEXT_CERT_FILE: &str = "agent.next.pem";
+/// A renewed key on its way to [`KEY_FILE`].
+pub const NEXT_KEY_FILE: &str = "agent-key.next.pem";
 
 /// What went wrong making, loading or saving the agent identity.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +121,7 @@ impl AgentIdentity {
         if !id_path.try_exists().map_err(io_err(&id_path))? {
             return Ok(None);
         }
+        finish_renewal(state_dir)?;
         let key_path = state_dir.join(KEY_FILE);
         check_private(&key_path)?;
         let agent_id = read(&id_path)?.trim().to_owned();
@@ -149,6 +160,9 @@ impl AgentIdentity {
         // The id goes last: until it exists, the state reads as not enrolled.
         let id_path = state_dir.join(ID_FILE);
         let _ = fs::remove_file(&id_path);
+        // A renewal of an earlier identity must not be finished over this one.
+        let _ = fs::remove_file(state_dir.join(NEXT_KEY_FILE));
+        let _ = fs::remove_file(state_dir.join(NEXT_CERT_FILE));
         write_atomic(&state_dir.join(KEY_FILE), self.key_pem.as_bytes(), 0o600)?;
         write_atomic(
             &state_dir.join(CERT_FILE),
@@ -158,6 +172,83 @@ impl AgentIdentity {
         write_atomic(&state_dir.join(CA_FILE), self.ca_pem.as_bytes(), 0o644)?;
         write_atomic(&id_path, format!("{}\n", self.agent_id).as_bytes(), 0o644)
     }
+}
+
+impl AgentIdentity {
+    /// Replaces the stored key and certificate with this identity's after a
+    /// renewal, so that a crash at any point leaves a matching pair: the
+    /// old one, or the new one (see the module documentation).
+    pub fn save_renewed(&self, state_dir: &Path) -> Result<(), IdentityError> {
+        let next_cert = state_dir.join(NEXT_CERT_FILE);
+        let next_key = state_dir.join(NEXT_KEY_FILE);
+        write_atomic(&next_cert, self.certificate_pem.as_bytes(), 0o644)?;
+        write_atomic(&next_key, self.key_pem.as_bytes(), 0o600)?;
+        sync_dir(state_dir)?;
+        let key = state_dir.join(KEY_FILE);
+        fs::rename(&next_key, &key).map_err(io_err(&key))?;
+        let cert = state_dir.join(CERT_FILE);
+        fs::rename(&next_cert, &cert).map_err(io_err(&cert))?;
+        sync_dir(state_dir)
+    }
+}
+
+/// Completes or undoes a renewal that a crash interrupted.
+///
+/// Both next files present: the pair was written whole (key last), move
+/// it in. Only the next certificate: the key was already moved, so the
+/// certificate follows if it matches the key, and is dropped if it does
+/// not (the crash came before the key was written).
+fn finish_renewal(state_dir: &Path) -> Result<(), IdentityError> {
+    let next_cert = state_dir.join(NEXT_CERT_FILE);
+    let next_key = state_dir.join(NEXT_KEY_FILE);
+    let cert = state_dir.join(CERT_FILE);
+    let key = state_dir.join(KEY_FILE);
+    let has_next_cert = next_cert.try_exists().map_err(io_err(&next_cert))?;
+    let has_next_key = next_key.try_exists().map_err(io_err(&next_key))?;
+    if !has_next_cert && !has_next_key {
+        return Ok(());
+    }
+    let matches = |key: &Path| -> Result<bool, IdentityError> {
+        Ok(key_matches(&read(key)?, &read(&next_cert)?))
+    };
+    if has_next_cert && has_next_key && matches(&next_key)? {
+        fs::rename(&next_key, &key).map_err(io_err(&key))?;
+        fs::rename(&next_cert, &cert).map_err(io_err(&cert))?;
+    } else if has_next_cert && !has_next_key && matches(&key)? {
+        fs::rename(&next_cert, &cert).map_err(io_err(&cert))?;
+    } else {
+        for path in [&next_cert, &next_key] {
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(path)(e)),
+                _ => {}
+            }
+        }
+    }
+    sync_dir(state_dir)
+}
+
+/// Whether the certificate in `cert_pem` is for the key in `key_pem`.
+pub fn key_matches(key_pem: &str, cert_pem: &str) -> bool {
+    let Ok(key) = KeyPair::from_pem(key_pem) else {
+        return false;
+    };
+    let Ok(der) = CertificateDer::from_pem_slice(cert_pem.as_bytes()) else {
+        return false;
+    };
+    x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, cert)| {
+        cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
+    })
+}
+
+/// Makes the renames in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), IdentityError> {
+    #[cfg(unix)]
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 fn bad(path: &Path, reason: &str) -> IdentityError {
@@ -335,6 +426,106 @@ mod tests {
         let shown = format!("{identity:?}");
         assert!(shown.contains("<redacted>"));
         assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        let key_body = identity.key_pem.lines().nth(1).unwrap();
+        assert!(!shown.contains(key_body), "{shown}");
         assert!(shown.contains("ag-0123456789abcdef"));
+    }
+
+    /// `sample()` with a fresh key and a certificate for it.
+    fn renewed(of: &AgentIdentity) -> AgentIdentity {
+        AgentIdentity {
+            agent_id: of.agent_id.clone(),
+            ca_pem: of.ca_pem.clone(),
+            ..sample()
+        }
+    }
+
+    fn stored_pair(dir: &Path) -> (String, String) {
+        let id = AgentIdentity::load(dir).unwrap().unwrap();
+        assert!(key_matches(&id.key_pem, &id.certificate_pem));
+        (id.key_pem, id.certificate_pem)
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("next") || n.contains(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn a_renewed_pair_replaces_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = sample();
+        old.save(dir.path()).unwrap();
+        let new = renewed(&old);
+        new.save_renewed(dir.path()).unwrap();
+        assert_eq!(AgentIdentity::load(dir.path()).unwrap(), Some(new));
+        assert!(leftovers(dir.path()).is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_renewal_interrupted_at_any_step_leaves_a_matching_pair() {
+        let old = sample();
+        let new = renewed(&old);
+        let old_pair = (old.key_pem.clone(), old.certificate_pem.clone());
+        let new_pair = (new.key_pem.clone(), new.certificate_pem.clone());
+        // The state after each step of `save_renewed`, and the pair that
+        // must load from it.
+        type Step = fn(&Path, &AgentIdentity);
+        let steps: [(&str, Step, &(String, String)); 4] = [
+            (
+                "next certificate written",
+                |d, n| fs::write(d.join(NEXT_CERT_FILE), &n.certificate_pem).unwrap(),
+                &old_pair,
+            ),
+            (
+                "next key half written (a temporary file)",
+                |d, n| {
+                    fs::write(d.join(NEXT_CERT_FILE), &n.certificate_pem).unwrap();
+                    fs::write(d.join(".agent-key.next.pem.tmp-1"), "-----BEGIN").unwrap();
+                },
+                &old_pair,
+            ),
+            (
+                "both next files written",
+                |d, n| {
+                    fs::write(d.join(NEXT_CERT_FILE), &n.certificate_pem).unwrap();
+                    write_atomic(&d.join(NEXT_KEY_FILE), n.key_pem.as_bytes(), 0o600).unwrap();
+                },
+                &new_pair,
+            ),
+            (
+                "key moved, certificate not yet",
+                |d, n| {
+                    fs::write(d.join(NEXT_CERT_FILE), &n.certificate_pem).unwrap();
+                    write_atomic(&d.join(KEY_FILE), n.key_pem.as_bytes(), 0o600).unwrap();
+                },
+                &new_pair,
+            ),
+        ];
+        for (what, step, expected) in steps {
+            let dir = tempfile::tempdir().unwrap();
+            old.save(dir.path()).unwrap();
+            step(dir.path(), &new);
+            assert_eq!(&stored_pair(dir.path()), expected, "crash after: {what}");
+            let left: Vec<String> = leftovers(dir.path())
+                .into_iter()
+                .filter(|n| !n.contains(".tmp"))
+                .collect();
+            assert!(left.is_empty(), "crash after {what}: {left:?}");
+            // And loading again changes nothing.
+            assert_eq!(&stored_pair(dir.path()), expected, "reload after: {what}");
+        }
     }
 }

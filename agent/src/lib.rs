@@ -15,7 +15,9 @@
 //! - [`spool`]: the on-disk form of the outbox, which survives crashes.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
 //! - [`identity`]: the agent's key pair and certificate, made at enrollment and kept on disk.
+//! - [`renewal`]: when to renew the certificate, and checking the renewed one (sans-IO).
 //! - [`tls`]: the QUIC/TLS client configurations for enrollment and for data.
+//! - [`uplink`]: the QUIC session with the collector: records out, acks in, certificate renewal.
 
 pub mod config;
 pub mod daemon;
@@ -24,6 +26,7 @@ pub mod identity;
 pub mod inventory;
 pub mod metrics;
 pub mod outbox;
+pub mod renewal;
 pub mod root;
 pub mod spool;
 pub mod summary;

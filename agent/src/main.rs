@@ -15,6 +15,7 @@ use atalaya_agent::config::AgentConfig;
 use atalaya_agent::metrics::Sampler;
 use atalaya_agent::root::Root;
 use atalaya_agent::{inventory, summary};
+use atalaya_common::config::Secret;
 
 /// The Atalaya agent: inventory and health of this host.
 #[derive(Debug, Parser)]
@@ -69,7 +70,7 @@ enum Command {
     Enroll {
         /// The token from `atalaya-collector token create`.
         #[arg(long)]
-        token: String,
+        token: Secret,
         /// Take the state directory from this configuration file.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -187,7 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(config.as_ref())?;
             init_logging(config.log_level);
             let state_dir = state_dir.unwrap_or_else(|| config.state_dir.clone());
-            let identity = atalaya_agent::daemon::enroll_now(&config, &token, &state_dir)?;
+            let identity = atalaya_agent::daemon::enroll_now(&config, &token.0, &state_dir)?;
             println!(
                 "enrolled as {} (identity in {})",
                 identity.agent_id,
@@ -236,4 +237,23 @@ fn init_logging(default: &str) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_command_line_hides_the_enrollment_token() {
+        let cli = Cli::try_parse_from([
+            "atalaya-agent",
+            "enroll",
+            "--token",
+            "atalaya1.dG9wLXNlY3JldA",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("dG9wLXNlY3JldA"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }

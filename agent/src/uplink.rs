@@ -6,17 +6,33 @@
 //! stream. When the connection breaks, the uplink waits (exponential
 //! backoff with full jitter, so a fleet does not reconnect in one wave) and
 //! starts again from the last acknowledged sequence.
+//!
+//! The session also keeps the agent's certificate alive: when the time
+//! [`renewal`] chose has come, the uplink makes a new key, asks for a
+//! certificate on the open connection, checks and stores what comes back
+//! (old pair valid until the new one is on disk), and reconnects with it at
+//! once. An expired certificate is never offered: the uplink logs why and
+//! what to do, and waits for a new enrollment in the state directory.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
-use atalaya_common::proto::{self, FrameReader, Hello, Message};
+use atalaya_common::proto::{self, FrameReader, Hello, Message, RenewRequest};
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
+use crate::identity::AgentIdentity;
 use crate::outbox::Outbox;
+use crate::renewal::{self, Pending, Validity};
+use crate::tls;
+
+/// How often an agent with an expired certificate looks for a new identity
+/// in its state directory.
+const IDENTITY_RECHECK: Duration = Duration::from_secs(30);
 
 /// Settings the collector may change at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,29 +146,114 @@ impl Backoff {
     }
 }
 
-/// Where and how to connect.
+/// Where to connect.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Collector address.
     pub address: SocketAddr,
     /// Name the collector's certificate must carry.
     pub server_name: String,
-    /// TLS and transport settings (mutual TLS with the agent's certificate).
-    pub client_config: quinn::ClientConfig,
+}
+
+/// The agent's identity as the uplink uses it, and when to renew it.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Where the identity is kept; a renewed one is written there.
+    pub state_dir: PathBuf,
+    /// Key, certificate and collector CA.
+    pub identity: AgentIdentity,
+    /// The certificate's validity.
+    pub validity: Validity,
+    /// Renew when less than this share of the certificate's life is left, percent.
+    pub renew_percent: u8,
+    /// Where in the renewal window this certificate is renewed, in `[0, 1)`.
+    jitter: f64,
+}
+
+impl Credentials {
+    /// Credentials for `identity`, read from its certificate.
+    pub fn new(
+        state_dir: PathBuf,
+        identity: AgentIdentity,
+        renew_percent: u8,
+    ) -> Result<Self, renewal::CertError> {
+        let validity = Validity::of_pem(&identity.certificate_pem)?;
+        Ok(Self {
+            state_dir,
+            identity,
+            validity,
+            renew_percent,
+            jitter: rand::random(),
+        })
+    }
+
+    /// What to do about the certificate at `now`.
+    pub fn plan(&self, now: SystemTime) -> renewal::Plan {
+        renewal::plan(&self.validity, now, self.renew_percent, self.jitter)
+    }
+}
+
+/// The renewal state that outlives one session: a request left unanswered
+/// by a lost connection is retried later, not at every reconnection.
+#[derive(Debug, Default)]
+struct Renewing {
+    /// A request sent and not answered yet.
+    pending: Option<Pending>,
+    /// Not before this time again (after a refusal or a lost answer).
+    not_before: Option<Instant>,
+}
+
+impl Renewing {
+    /// Gives up the pending request and waits `retry` before the next.
+    fn retry_later(&mut self, retry: Duration) {
+        self.pending = None;
+        self.not_before = Some(Instant::now() + retry);
+    }
 }
 
 /// Keeps a session with the collector up for ever.
-pub async fn run(endpoint: quinn::Endpoint, target: Target, shared: Arc<Shared>) {
+pub async fn run(
+    endpoint: quinn::Endpoint,
+    target: Target,
+    mut credentials: Credentials,
+    shared: Arc<Shared>,
+) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+    let renewing = Mutex::new(Renewing::default());
     loop {
-        let result = session(&endpoint, &target, &shared).await;
-        // A session that got as far as Hello worked: the collector was
-        // there, so the next attempt starts small again.
+        if let renewal::Plan::Expired(at) = credentials.plan(SystemTime::now()) {
+            shared.connected.store(false, Ordering::Release);
+            tracing::error!("{}", renewal::expired_message(at));
+            credentials = wait_for_identity(credentials).await;
+            *lock(&renewing) = Renewing::default();
+            backoff.reset();
+            continue;
+        }
+        let outcome = session(&endpoint, &target, &credentials, &shared, &renewing).await;
+        // A session that came up starts the backoff afresh.
         if shared.connected.swap(false, Ordering::AcqRel) {
             backoff.reset();
         }
-        if let Err(err) = result {
-            tracing::warn!(collector = %target.address, error = %format!("{err:#}"), "connection to the collector lost");
+        {
+            let mut renewing = lock(&renewing);
+            if renewing.pending.is_some() {
+                let retry = renewal::retry_after(&credentials.validity, SystemTime::now());
+                tracing::warn!(
+                    retry_seconds = retry.as_secs(),
+                    "the connection ended before the certificate renewal was answered"
+                );
+                renewing.retry_later(retry);
+            }
+        }
+        match outcome {
+            Ok(renewed) => {
+                credentials = renewed;
+                *lock(&renewing) = Renewing::default();
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(collector = %target.address, error = %format!("{err:#}"), "connection to the collector lost");
+            }
         }
         let wait = backoff.next_delay();
         tracing::info!(seconds = wait.as_secs_f64(), "reconnecting after a pause");
@@ -160,17 +261,94 @@ pub async fn run(endpoint: quinn::Endpoint, target: Target, shared: Arc<Shared>)
     }
 }
 
+fn lock(renewing: &Mutex<Renewing>) -> MutexGuard<'_, Renewing> {
+    renewing.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits until the state directory holds an identity whose certificate is
+/// valid (the agent was enrolled again), without touching the network.
+async fn wait_for_identity(expired: Credentials) -> Credentials {
+    loop {
+        tokio::time::sleep(IDENTITY_RECHECK).await;
+        let found = match AgentIdentity::load(&expired.state_dir) {
+            Ok(Some(identity)) if identity.certificate_pem != expired.identity.certificate_pem => {
+                identity
+            }
+            Ok(_) => continue,
+            Err(err) => {
+                tracing::debug!(error = %err, "no usable identity yet");
+                continue;
+            }
+        };
+        match Credentials::new(expired.state_dir.clone(), found, expired.renew_percent) {
+            Ok(fresh) if !fresh.validity.expired(SystemTime::now()) => {
+                tracing::info!(agent = %fresh.identity.agent_id, expires = %fresh.validity.expires(), "a new identity was enrolled; connecting with it");
+                return fresh;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::debug!(error = %err, "no usable identity yet"),
+        }
+    }
+}
+
+/// The renewal request to send now, if its time has come.
+fn renewal_request(
+    credentials: &Credentials,
+    renewing: &Mutex<Renewing>,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut state = lock(renewing);
+    if state.pending.is_some() || !renewal_due(credentials, &state) {
+        return Ok(None);
+    }
+    let pending = match Pending::new(&credentials.identity.agent_id) {
+        Ok(p) => p,
+        Err(err) => {
+            let retry = renewal::retry_after(&credentials.validity, SystemTime::now());
+            tracing::error!(error = %err, retry_seconds = retry.as_secs(), "cannot make a key for the certificate renewal");
+            state.retry_later(retry);
+            return Ok(None);
+        }
+    };
+    let frame = proto::encode(
+        &RenewRequest {
+            csr_der: pending.csr_der.clone(),
+        }
+        .into(),
+    )?;
+    tracing::info!(expires = %credentials.validity.expires(), "asking the collector to renew this agent's certificate");
+    state.pending = Some(pending);
+    Ok(Some(frame))
+}
+
+fn renewal_due(credentials: &Credentials, state: &Renewing) -> bool {
+    renewal_deadline(credentials, state).is_some_and(|t| t <= Instant::now())
+}
+
+/// When the next renewal request is due; `None` once the certificate has
+/// expired (the collector refuses to renew it; a new enrollment is needed).
+fn renewal_deadline(credentials: &Credentials, state: &Renewing) -> Option<Instant> {
+    let renewal::Plan::RenewAt(at) = credentials.plan(SystemTime::now()) else {
+        return None;
+    };
+    let wait = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    let due = Instant::now() + wait;
+    Some(state.not_before.map_or(due, |t| t.max(due)))
+}
+
+/// One connection: runs until it breaks (an error), or until a renewed
+/// identity is stored, which it returns so the next connection uses it.
 async fn session(
     endpoint: &quinn::Endpoint,
     target: &Target,
+    credentials: &Credentials,
     shared: &Shared,
-) -> anyhow::Result<()> {
+    renewing: &Mutex<Renewing>,
+) -> anyhow::Result<Credentials> {
+    let client_config = tls::data_client_config(&credentials.identity)?;
     let connection = endpoint
-        .connect_with(
-            target.client_config.clone(),
-            target.address,
-            &target.server_name,
-        )?
+        .connect_with(client_config, target.address, &target.server_name)?
         .await
         .with_context(|| format!("connecting to {}", target.address))?;
     let (mut send, mut recv) = connection
@@ -214,6 +392,20 @@ async fn session(
                             heartbeat: secs(c.heartbeat_interval_seconds),
                         });
                     }
+                    Message::Renewed(renewed) => {
+                        if let Some(fresh) =
+                            store_renewal(credentials, renewing, renewed.certificate_pem).await
+                        {
+                            return Ok(fresh);
+                        }
+                        shared.wake.notify_one();
+                    }
+                    Message::Refused(r) if lock(renewing).pending.is_some() => {
+                        let retry = renewal::retry_after(&credentials.validity, SystemTime::now());
+                        tracing::error!(reason = %r.reason, retry_seconds = retry.as_secs(), "the collector refused to renew this agent's certificate");
+                        lock(renewing).retry_later(retry);
+                        shared.wake.notify_one();
+                    }
                     Message::Refused(r) => bail!("the collector refused this agent: {}", r.reason),
                     other => {
                         tracing::warn!(kind = other.name(), "unexpected message from the collector")
@@ -225,6 +417,9 @@ async fn session(
     let writer = async {
         let mut sent = acked;
         loop {
+            if let Some(request) = renewal_request(credentials, renewing)? {
+                send.write_all(&request).await?;
+            }
             let next = {
                 let mut outbox = shared.outbox();
                 if sent >= outbox.acked().saturating_add(IN_FLIGHT) {
@@ -242,13 +437,86 @@ async fn session(
                     send.write_all(&p.frame).await?;
                     sent = p.seq;
                 }
-                None => shared.wake.notified().await,
+                None => {
+                    let deadline = {
+                        let state = lock(renewing);
+                        if state.pending.is_none() {
+                            renewal_deadline(credentials, &state)
+                        } else {
+                            None
+                        }
+                    };
+                    tokio::select! {
+                        _ = shared.wake.notified() => {}
+                        _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {}
+                    }
+                }
             }
         }
     };
-    tokio::select! {
+    let renewed = tokio::select! {
         r = reader => r,
         r = writer => r,
+    }?;
+    connection.close(
+        0u32.into(),
+        b"certificate renewed; reconnecting with the new one",
+    );
+    Ok(renewed)
+}
+
+/// Checks and stores a renewed certificate; the new credentials when both
+/// went well, `None` (a retry is planned) when not.
+async fn store_renewal(
+    credentials: &Credentials,
+    renewing: &Mutex<Renewing>,
+    certificate_pem: String,
+) -> Option<Credentials> {
+    let retry = renewal::retry_after(&credentials.validity, SystemTime::now());
+    let Some(pending) = lock(renewing).pending.take() else {
+        tracing::warn!("the collector sent a certificate that was not asked for; ignored");
+        return None;
+    };
+    let identity = match pending.accept(&credentials.identity, certificate_pem, SystemTime::now()) {
+        Ok(identity) => identity,
+        Err(err) => {
+            tracing::error!(error = %err, retry_seconds = retry.as_secs(), "the renewed certificate is not usable; keeping the current one");
+            lock(renewing).retry_later(retry);
+            return None;
+        }
+    };
+    let state_dir = credentials.state_dir.clone();
+    let saved = {
+        let identity = identity.clone();
+        tokio::task::spawn_blocking(move || identity.save_renewed(&state_dir)).await
+    };
+    let fresh = match saved {
+        Ok(Ok(())) => Credentials::new(
+            credentials.state_dir.clone(),
+            identity,
+            credentials.renew_percent,
+        ),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, retry_seconds = retry.as_secs(), "cannot store the renewed certificate; keeping the current one");
+            lock(renewing).retry_later(retry);
+            return None;
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "storing the renewed certificate failed");
+            lock(renewing).retry_later(retry);
+            return None;
+        }
+    };
+    match fresh {
+        Ok(fresh) => {
+            tracing::info!(agent = %fresh.identity.agent_id, expires = %fresh.validity.expires(), "certificate renewed; reconnecting with it");
+            Some(fresh)
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "the stored renewed certificate does not read back");
+            lock(renewing).retry_later(retry);
+            None
+        }
     }
 }
 

@@ -9,6 +9,10 @@ use anyhow::Context;
 use atalaya_common::config::{ConfigErrors, Document};
 use atalaya_common::proto::ConfigUpdate;
 
+/// Shortest agent certificate lifetime: an agent renews when a third of it
+/// is left, and needs a few seconds to do so.
+const MIN_CERTIFICATE_SECONDS: u64 = 10;
+
 /// The collector's settings, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectorConfig {
@@ -28,7 +32,7 @@ pub struct CollectorConfig {
     pub api_listen: SocketAddr,
     /// Pushed to agents.
     pub agent_intervals: ConfigUpdate,
-    /// Lifetime of agent certificates.
+    /// Lifetime of agent certificates, given at enrollment and at each renewal.
     pub certificate_validity: Duration,
     /// Log level name.
     pub log_level: &'static str,
@@ -67,6 +71,15 @@ impl CollectorConfig {
             heartbeat_interval_seconds: seconds("heartbeat_interval_seconds", 30, 3600),
         };
         let days = a.integer("certificate_days", 90, 1..=825, "days");
+        let seconds_override = a.integer("certificate_seconds", 0, 0..=825 * 86_400, "seconds");
+        if (1..MIN_CERTIFICATE_SECONDS).contains(&seconds_override) {
+            a.invalid(
+                "certificate_seconds",
+                format!(
+                    "expected 0 (certificate_days decides) or at least {MIN_CERTIFICATE_SECONDS} seconds, found {seconds_override}"
+                ),
+            );
+        }
         let log_level = doc.section("log").choice(
             "level",
             "info",
@@ -88,7 +101,11 @@ impl CollectorConfig {
             frame_timeout: Duration::from_secs(frame_timeout),
             api_listen: api_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8440))),
             agent_intervals,
-            certificate_validity: Duration::from_secs(days * 86_400),
+            certificate_validity: Duration::from_secs(if seconds_override > 0 {
+                seconds_override
+            } else {
+                days * 86_400
+            }),
             log_level,
         })
     }
@@ -160,5 +177,26 @@ mod tests {
         );
         assert!(shown[2].contains("`agents.certificate_days`"), "{shown:?}");
         assert!(shown[3].contains("`agents.foo`: unknown key"), "{shown:?}");
+    }
+
+    #[test]
+    fn certificate_seconds_overrides_days_for_short_lived_certificates() {
+        let text = "[agents]\ncertificate_days = 30\ncertificate_seconds = 45\n";
+        let config = CollectorConfig::parse("c.toml", text).unwrap();
+        assert_eq!(config.certificate_validity, Duration::from_secs(45));
+        let text = "[agents]\ncertificate_days = 30\ncertificate_seconds = 0\n";
+        let config = CollectorConfig::parse("c.toml", text).unwrap();
+        assert_eq!(
+            config.certificate_validity,
+            Duration::from_secs(30 * 86_400)
+        );
+        let errors =
+            CollectorConfig::parse("c.toml", "[agents]\ncertificate_seconds = 3\n").unwrap_err();
+        assert!(
+            errors.0[0]
+                .to_string()
+                .contains("`agents.certificate_seconds`: expected 0 (certificate_days decides) or at least 10 seconds, found 3"),
+            "{errors}"
+        );
     }
 }

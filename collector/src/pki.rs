@@ -39,8 +39,7 @@ pub const CA_KEY_FILE: &str = "ca-key.pem";
 pub const SERVER_CERT_FILE: &str = "server.pem";
 /// File name of the collector's server private key.
 pub const SERVER_KEY_FILE: &str = "server-key.pem";
-/// Prefix of the URI SAN that names an agent in its certificate.
-pub const AGENT_URI_PREFIX: &str = "urn:atalaya:agent:";
+pub use atalaya_common::proto::AGENT_URI_PREFIX;
 
 /// How long the CA certificate is valid: ten years; agents pin its hash.
 const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -384,7 +383,10 @@ impl CertificateAuthority {
         self.sign_agent_csr_at(csr_der, agent_id, valid_for, SystemTime::now())
     }
 
-    fn sign_agent_csr_at(
+    /// [`sign_agent_csr`](Self::sign_agent_csr) as if the time were `now`:
+    /// the certificate is valid from shortly before `now` for `valid_for`.
+    /// Tests use a past `now` to make a certificate that has expired.
+    pub fn sign_agent_csr_at(
         &self,
         csr_der: &[u8],
         agent_id: &str,
@@ -418,6 +420,29 @@ impl CertificateAuthority {
             })?;
         Ok(cert.pem())
     }
+}
+
+impl CertificateAuthority {
+    /// Whether this CA signed `cert`; validity dates are not looked at.
+    pub fn signed(&self, cert: &CertificateDer<'_>) -> bool {
+        is_signed_by(&self.cert_der, cert)
+    }
+}
+
+/// Whether `cert`'s signature checks out against the key of the CA
+/// certificate `ca`; validity dates are not looked at.
+pub fn is_signed_by(ca: &CertificateDer<'_>, cert: &CertificateDer<'_>) -> bool {
+    let Ok((_, ca)) = x509_parser::parse_x509_certificate(ca) else {
+        return false;
+    };
+    x509_parser::parse_x509_certificate(cert)
+        .is_ok_and(|(_, cert)| cert.verify_signature(Some(ca.public_key())).is_ok())
+}
+
+/// The end of a certificate's validity, seconds since the Unix epoch.
+pub fn not_after_of(cert: &CertificateDer<'_>) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert).ok()?;
+    Some(cert.validity().not_after.timestamp())
 }
 
 /// The agent id named by a client certificate, if it carries one.
@@ -518,9 +543,13 @@ fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
+/// Certificates start [`CLOCK_SKEW`] in the past, but at most a quarter of
+/// their lifetime: an agent measures its renewal point over the whole span
+/// from `not_before`, so a short-lived certificate must not look half spent
+/// the moment it is issued.
 fn set_validity(params: &mut CertificateParams, now: SystemTime, valid_for: Duration) {
     let now = OffsetDateTime::from(now);
-    params.not_before = now - CLOCK_SKEW;
+    params.not_before = now - CLOCK_SKEW.min(valid_for / 4);
     params.not_after = now
         .checked_add(time::Duration::seconds(secs(valid_for)))
         .unwrap_or(
@@ -745,6 +774,36 @@ mod tests {
             2_000_000_000 + 30 * 86_400
         );
         assert_eq!(cert.validity().not_before.timestamp(), 2_000_000_000 - 3600);
+    }
+
+    #[test]
+    fn short_lived_agent_certificates_start_at_most_a_quarter_of_their_life_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = CertificateAuthority::load_or_create(dir.path()).unwrap();
+        let (_, csr) = csr_for("x");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let pem = ca
+            .sign_agent_csr_at(&csr, "ag-1", Duration::from_secs(20), now)
+            .unwrap();
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        assert_eq!(cert.validity().not_before.timestamp(), 2_000_000_000 - 5);
+        assert_eq!(not_after_of(&der), Some(2_000_000_020));
+    }
+
+    #[test]
+    fn signed_tells_own_certificates_from_foreign_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let ca = CertificateAuthority::load_or_create(dir.path()).unwrap();
+        let other_ca = CertificateAuthority::load_or_create(other.path()).unwrap();
+        let (_, csr) = csr_for("x");
+        let own = ca.sign_agent_csr(&csr, "ag-1", DAY).unwrap();
+        let foreign = other_ca.sign_agent_csr(&csr, "ag-1", DAY).unwrap();
+        let der = |pem: &str| CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        assert!(ca.signed(&der(&own)));
+        assert!(!ca.signed(&der(&foreign)));
+        assert!(!ca.signed(&CertificateDer::from(vec![1, 2, 3])));
     }
 
     #[test]

@@ -30,7 +30,6 @@ pub const STORE_FILE: &str = "atalaya.redb";
 pub const RESET_KEY_FILE: &str = "quic-reset-key";
 
 /// A collector that is running.
-#[derive(Debug)]
 pub struct Running {
     /// Where agents connect.
     pub quic_addr: SocketAddr,
@@ -45,6 +44,18 @@ pub struct Running {
     /// The local administrator's API token.
     pub admin_token: String,
     endpoint: quinn::Endpoint,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("quic_addr", &self.quic_addr)
+            .field("api_addr", &self.api_addr)
+            .field("advertise", &self.advertise)
+            .field("ca", &self.ca)
+            .field("admin_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl Running {
@@ -151,14 +162,14 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let ca = Arc::new(CertificateAuthority::load_or_create(&data_dir)?);
     let (chain, key) = ca.server_identity(&data_dir, &config.server_names)?;
-    let tls_config = tls::server_config(&ca, chain, key)?;
+    let telemetry = Arc::new(Telemetry::default());
+    let tls_config = tls::server_config(&ca, chain, key, telemetry.clone())?;
     let store_path = data_dir.join(STORE_FILE);
     let store = Arc::new(
         Store::open(&store_path)
             .with_context(|| format!("opening the store {}", store_path.display()))?,
     );
     let admin_token = admin_token(&data_dir, &store)?;
-    let telemetry = Arc::new(Telemetry::default());
     let connections = Connections::default();
     let hub = Arc::new(Hub {
         store: store.clone(),
@@ -220,4 +231,25 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         admin_token,
         endpoint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_of_a_running_collector_hides_the_admin_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
+            dir.path().display().to_string()
+        );
+        let config = CollectorConfig::parse("c.toml", &text).unwrap();
+        let running = start(&config).await.unwrap();
+        let shown = format!("{running:?}");
+        assert!(!running.admin_token.is_empty());
+        assert!(!shown.contains(&running.admin_token), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        running.shutdown().await;
+    }
 }

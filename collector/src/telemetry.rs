@@ -30,6 +30,8 @@ pub struct Telemetry {
     pub queue_depth: AtomicU64,
     /// Enrollments accepted.
     pub enrollments: AtomicU64,
+    /// Agent certificates renewed.
+    pub renewals: AtomicU64,
     latency: Mutex<Histogram>,
     refusals: Mutex<Vec<(String, u64)>>,
 }
@@ -55,7 +57,8 @@ impl Telemetry {
         h.sum += secs;
     }
 
-    /// Counts a refused connection or frame by reason (`bad_frame`, `revoked`, …).
+    /// Counts a refused connection, frame or request by reason (`bad_frame`,
+    /// `revoked`, `certificate_expired`, …).
     pub fn refuse(&self, reason: &str) {
         let mut r = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
         match r.iter_mut().find(|(k, _)| k == reason) {
@@ -129,6 +132,13 @@ impl Telemetry {
             "Agents enrolled.",
             "counter",
             load(&self.enrollments),
+        );
+        gauge(
+            &mut out,
+            "atalaya_certificate_renewals_total",
+            "Agent certificates renewed.",
+            "counter",
+            load(&self.renewals),
         );
         for (name, help, value) in extra {
             gauge(&mut out, name, help, "gauge", *value);

@@ -5,6 +5,11 @@
 //! *allows* a missing client certificate, but any certificate that is
 //! presented must chain to the collector CA, or the handshake fails. The
 //! session code refuses data connections whose [`peer_agent_id`] is `None`.
+//!
+//! A refused client certificate is counted in `/metrics` by reason
+//! (`foreign_ca`, `certificate_expired`, `bad_certificate`) and carries a
+//! sentence an operator can act on; the server logs it with the peer's
+//! address (see [`is_certificate_refusal`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,7 +22,10 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 
-use crate::pki::{CertificateAuthority, agent_id_of};
+use atalaya_common::model::Timestamp;
+
+use crate::pki::{CertificateAuthority, agent_id_of, is_signed_by, not_after_of};
+use crate::telemetry::Telemetry;
 
 /// What went wrong building the server TLS configuration.
 #[derive(Debug, thiserror::Error)]
@@ -40,11 +48,13 @@ pub enum TlsError {
 /// client certificates optional but verified against `ca` when presented.
 ///
 /// `chain` should be `[server certificate, CA certificate]`: enrolling agents
-/// pin the CA by hash and find it in the chain.
+/// pin the CA by hash and find it in the chain. Refused client certificates
+/// are counted in `telemetry`.
 pub fn server_config(
     ca: &CertificateAuthority,
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    telemetry: Arc<Telemetry>,
 ) -> Result<quinn::ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -52,7 +62,11 @@ pub fn server_config(
     let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
         .build()?;
-    let verifier = Arc::new(OwnCaClientVerifier { inner: webpki });
+    let verifier = Arc::new(OwnCaClientVerifier {
+        inner: webpki,
+        ca: ca.cert_der(),
+        telemetry,
+    });
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
@@ -74,6 +88,27 @@ pub fn peer_agent_id(conn: &quinn::Connection) -> Option<String> {
     let identity = conn.peer_identity()?;
     let chain = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
     agent_id_of(chain.first()?)
+}
+
+/// When the verified client certificate of `conn` ends, seconds since the
+/// Unix epoch (`None` without one).
+pub fn peer_not_after(conn: &quinn::Connection) -> Option<i64> {
+    let identity = conn.peer_identity()?;
+    let chain = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
+    not_after_of(chain.first()?)
+}
+
+/// Whether a failed handshake is the client verifier's refusal of the
+/// agent's certificate (already counted; the error carries the reason).
+/// QUIC carries TLS alerts as CRYPTO_ERROR 0x100 + alert (RFC 9001 §4.8);
+/// the certificate alerts are 42 to 49.
+pub fn is_certificate_refusal(err: &quinn::ConnectionError) -> bool {
+    let quinn::ConnectionError::TransportError(err) = err else {
+        return false;
+    };
+    u64::from(err.code)
+        .checked_sub(0x100)
+        .is_some_and(|alert| (42..=49).contains(&alert))
 }
 
 /// The ALPN the peer negotiated, to route a connection to enrollment or data.
@@ -109,10 +144,81 @@ impl fmt::Debug for ForeignCa {
 
 impl std::error::Error for ForeignCa {}
 
-/// webpki client verification with a clear error for a foreign CA.
+/// The refusal of an expired agent certificate.
+struct Expired {
+    /// The agent the certificate names.
+    agent: String,
+    /// When it expired.
+    at: Timestamp,
+}
+
+impl fmt::Display for Expired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the certificate of agent {} expired at {}; the agent must enroll again with a new token (atalaya-agent enroll --token …)",
+            self.agent, self.at
+        )
+    }
+}
+
+impl fmt::Debug for Expired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Expired {}
+
+/// webpki client verification with clear errors for a foreign CA and an
+/// expired certificate, each counted.
 #[derive(Debug)]
 struct OwnCaClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
+    ca: CertificateDer<'static>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl OwnCaClientVerifier {
+    /// The error to give for `err`, counted by reason.
+    fn refusal(&self, err: rustls::Error, end_entity: &CertificateDer<'_>) -> rustls::Error {
+        let other = |e: Arc<dyn std::error::Error + Send + Sync>| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(e)))
+        };
+        let rustls::Error::InvalidCertificate(cert_err) = &err else {
+            return err;
+        };
+        match cert_err {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                self.telemetry.refuse("foreign_ca");
+                other(Arc::new(ForeignCa))
+            }
+            // webpki checks the dates before the issuer, so an expired
+            // certificate may still be a foreign one.
+            CertificateError::Expired | CertificateError::ExpiredContext { .. }
+                if !is_signed_by(&self.ca, end_entity) =>
+            {
+                self.telemetry.refuse("foreign_ca");
+                other(Arc::new(ForeignCa))
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                self.telemetry.refuse("certificate_expired");
+                let agent = agent_id_of(end_entity).unwrap_or_else(|| "(unnamed)".into());
+                let at = match (not_after_of(end_entity), cert_err) {
+                    (Some(secs), _) => Timestamp::from_secs(secs),
+                    (None, CertificateError::ExpiredContext { not_after, .. }) => {
+                        Timestamp::from_secs(i64::try_from(not_after.as_secs()).unwrap_or(0))
+                    }
+                    (None, _) => Timestamp::default(),
+                };
+                other(Arc::new(Expired { agent, at }))
+            }
+            _ => {
+                self.telemetry.refuse("bad_certificate");
+                err
+            }
+        }
+    }
 }
 
 impl ClientCertVerifier for OwnCaClientVerifier {
@@ -136,14 +242,7 @@ impl ClientCertVerifier for OwnCaClientVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         self.inner
             .verify_client_cert(end_entity, intermediates, now)
-            .map_err(|err| match err {
-                rustls::Error::InvalidCertificate(
-                    CertificateError::UnknownIssuer | CertificateError::BadSignature,
-                ) => rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(
-                    Arc::new(ForeignCa),
-                ))),
-                other => other,
-            })
+            .map_err(|err| self.refusal(err, end_entity))
     }
 
     fn verify_tls12_signature(

@@ -27,6 +27,13 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// From a command-line argument, so a secret given there is redacted too.
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Secret(text)
+    }
+}
+
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -360,6 +367,14 @@ mod tests {
             .choice("level", "info", &["info", "debug"]);
         doc.finish()?;
         Ok((n, b, level))
+    }
+
+    #[test]
+    fn debug_of_a_secret_hides_it() {
+        let secret = Secret::from("hunter2-token".to_owned());
+        assert_eq!(format!("{secret:?}"), "<redacted>");
+        assert_eq!(format!("{:?}", Some(&secret)), "Some(<redacted>)");
+        assert_eq!(secret.0, "hunter2-token");
     }
 
     #[test]

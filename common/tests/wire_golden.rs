@@ -1,4 +1,5 @@
-//! Golden bytes of the wire form of an inventory and a delta.
+//! Golden bytes of the wire form of an inventory, a delta, and the frames
+//! of certificate renewal.
 //!
 //! The collector stores and decodes what agents of older versions sent, so a
 //! change to the encoding must be deliberate: when these bytes change, bump
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use atalaya_common::diff::{self, InventoryDelta};
 use atalaya_common::model::*;
+use atalaya_common::proto::{self, Message, RenewRequest, Renewed};
 
 fn sample_inventory() -> Inventory {
     let mut inv = Inventory::default();
@@ -112,6 +114,32 @@ fn delta_wire_bytes_are_stable() {
         postcard::from_bytes::<InventoryDelta>(&bytes).unwrap(),
         delta
     );
+}
+
+/// A short stand-in for a DER certificate request: the bytes are opaque to
+/// the codec, so their content does not matter here.
+const CSR_DER: &[u8] = &[0x30, 0x82, 0x01, 0x0a, 0x02, 0x01, 0x00];
+
+#[test]
+fn renew_request_frame_is_stable() {
+    let message = Message::RenewRequest(RenewRequest {
+        csr_der: CSR_DER.to_vec(),
+    });
+    let frame = proto::encode(&message).unwrap();
+    assert_eq!(&frame[..4], &[0, 1, 8, 0], "version 1, kind 8, no flags");
+    check("frame-renew-request.hex", &frame);
+    assert_eq!(proto::decode(&frame).unwrap(), Some((message, frame.len())));
+}
+
+#[test]
+fn renewed_frame_is_stable() {
+    let message = Message::Renewed(Renewed {
+        certificate_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+    });
+    let frame = proto::encode(&message).unwrap();
+    assert_eq!(&frame[..4], &[0, 1, 19, 0], "version 1, kind 19, no flags");
+    check("frame-renewed.hex", &frame);
+    assert_eq!(proto::decode(&frame).unwrap(), Some((message, frame.len())));
 }
 
 #[test]

@@ -75,12 +75,19 @@ impl Collector {
     /// Starts a collector with `extra` added to its `[collector]` section
     /// (e.g. `max_connections = 1`).
     pub fn start_with(extra: &str) -> Self {
+        Self::start_with_sections(extra, "")
+    }
+
+    /// Starts a collector with `collector` added to its `[collector]`
+    /// section and `agents` to its `[agents]` section (e.g.
+    /// `certificate_seconds = 12`).
+    pub fn start_with_sections(collector: &str, agents: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("collector.toml");
         std::fs::write(
             &config,
             format!(
-                "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\nserver_names = [\"127.0.0.1\", \"localhost\"]\n{extra}\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 1\nheartbeat_interval_seconds = 1\n",
+                "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\nserver_names = [\"127.0.0.1\", \"localhost\"]\n{collector}\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 1\nheartbeat_interval_seconds = 1\n{agents}\n",
                 dir.path().join("data").display().to_string()
             ),
         )
@@ -303,6 +310,22 @@ impl Collector {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("collector.log")).unwrap_or_default()
+    }
+
+    /// Its data directory (store, CA, keys).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The value of one sample line of `/metrics`, e.g.
+    /// `atalaya_refused_total{reason="handshake"}`; 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let (status, body) = self.get("/metrics", Some(&self.admin));
+        assert_eq!(status, 200, "{body}");
+        let text = body.as_str().unwrap_or_default().to_owned();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
     }
 }
 

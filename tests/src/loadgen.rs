@@ -14,9 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use atalaya_agent::enroll;
 use atalaya_agent::outbox::Outbox;
-use atalaya_agent::uplink::{self, Intervals, Shared, Target};
-use atalaya_agent::{enroll, tls};
+use atalaya_agent::uplink::{self, Credentials, Intervals, Shared, Target};
 use atalaya_common::diff;
 use atalaya_common::model::{HealthSample, Inventory, MemoryUsage, Package, Timestamp};
 use atalaya_common::proto::{InventoryDelta, InventorySnapshot, Message, MetricBatch};
@@ -86,9 +86,8 @@ impl NumberedAgent {
         let token = EnrollmentToken::decode(token).unwrap();
         let identity = enroll::enroll(&token, &state, name).await.unwrap();
         let (enrolled_at, server_name) = enroll::resolve(&token.address).await.unwrap();
-        let client_config = tls::data_client_config(&identity).unwrap();
-        let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
-        endpoint.set_default_client_config(client_config.clone());
+        let endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let credentials = Credentials::new(state.clone(), identity.clone(), 33).unwrap();
         let (outbox, _) = Outbox::open(&state.join("spool"), spool_max_bytes).unwrap();
         let shared = Shared::new(
             outbox,
@@ -101,9 +100,8 @@ impl NumberedAgent {
         let target = Target {
             address: via.unwrap_or(enrolled_at),
             server_name,
-            client_config,
         };
-        tokio::spawn(uplink::run(endpoint, target, shared.clone()));
+        tokio::spawn(uplink::run(endpoint, target, credentials, shared.clone()));
 
         let mut inventory = Inventory::default();
         inventory.host.hostname = name.to_owned();

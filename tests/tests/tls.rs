@@ -9,7 +9,10 @@ use std::time::Duration;
 use atalaya_agent::identity::{AgentIdentity, new_key_and_csr};
 use atalaya_agent::tls::{data_client_config, enroll_client_config, explain_refusal};
 use atalaya_collector::pki::{CertificateAuthority, new_agent_id};
-use atalaya_collector::tls::{negotiated_alpn, peer_agent_id, server_config};
+use atalaya_collector::telemetry::Telemetry;
+use atalaya_collector::tls::{
+    is_certificate_refusal, negotiated_alpn, peer_agent_id, server_config,
+};
 use atalaya_common::proto::{ALPN_DATA, ALPN_ENROLL};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tempfile::TempDir;
@@ -22,6 +25,7 @@ struct Collector {
     ca: CertificateAuthority,
     endpoint: quinn::Endpoint,
     addr: SocketAddr,
+    telemetry: Arc<Telemetry>,
 }
 
 /// What the server saw of one connection.
@@ -48,7 +52,8 @@ fn serve(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Collector {
-    let config = server_config(&ca, chain, key).unwrap();
+    let telemetry = Arc::new(Telemetry::default());
+    let config = server_config(&ca, chain, key, telemetry.clone()).unwrap();
     let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = endpoint.local_addr().unwrap();
     Collector {
@@ -56,6 +61,7 @@ fn serve(
         ca,
         endpoint,
         addr,
+        telemetry,
     }
 }
 
@@ -231,6 +237,57 @@ async fn a_certificate_from_another_ca_is_refused_on_both_sides() {
             .to_string()
             .contains("not issued by this collector's CA"),
         "client: {client_err}"
+    );
+    let metrics = collector.telemetry.render(&[]);
+    assert!(
+        metrics.contains("atalaya_refused_total{reason=\"foreign_ca\"} 1\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_certificate_is_refused_and_counted_with_its_date() {
+    let collector = collector();
+    let (key_pem, csr) = new_key_and_csr("workstation-7").unwrap();
+    let agent_id = new_agent_id();
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let certificate_pem = collector
+        .ca
+        .sign_agent_csr_at(&csr, &agent_id, DAY, long_ago)
+        .unwrap();
+    let identity = AgentIdentity {
+        agent_id: agent_id.clone(),
+        certificate_pem,
+        key_pem,
+        ca_pem: collector.ca.cert_pem().to_owned(),
+    };
+
+    let server = collector.accept_one();
+    let config = data_client_config(&identity).unwrap();
+    let client_err = match connect(config, collector.addr, "localhost").await {
+        Err(err) => err,
+        Ok(conn) => conn.closed().await,
+    };
+    let server_err = server.await.unwrap().unwrap_err();
+    assert!(is_certificate_refusal(&server_err), "{server_err}");
+    // 1_700_000_000 + one day
+    let reason = format!("the certificate of agent {agent_id} expired at 2023-11-15T22:13:20Z");
+    assert!(
+        server_err.to_string().contains(&reason),
+        "server: {server_err}"
+    );
+    assert!(
+        client_err.to_string().contains(&reason),
+        "client: {client_err}"
+    );
+    assert!(
+        explain_refusal(&client_err).is_some(),
+        "client: {client_err}"
+    );
+    let metrics = collector.telemetry.render(&[]);
+    assert!(
+        metrics.contains("atalaya_refused_total{reason=\"certificate_expired\"} 1\n"),
+        "{metrics}"
     );
 }
 

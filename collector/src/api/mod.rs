@@ -1127,4 +1127,41 @@ mod tests {
         assert!(caller(Role::Helpdesk).require(Role::Admin).is_err());
         assert!(caller(Role::Admin).require(Role::Admin).is_ok());
     }
+
+    #[test]
+    fn debug_of_created_tokens_hides_the_secrets() {
+        let created = CreatedToken {
+            id: "tok-1".into(),
+            token: "atalaya1.c2VjcmV0LWVucm9sbA".into(),
+            expires_at: None,
+            max_uses: Some(1),
+        };
+        let shown = format!("{created:?}");
+        assert!(!shown.contains("c2VjcmV0LWVucm9sbA"), "{shown}");
+        assert!(
+            shown.contains("tok-1") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let created = CreatedApiToken {
+            id: "key-1".into(),
+            name: "finance".into(),
+            role: Role::Viewer,
+            secret: "bearer-secret-value".into(),
+        };
+        let shown = format!("{created:?}");
+        assert!(!shown.contains("bearer-secret-value"), "{shown}");
+        assert!(
+            shown.contains("key-1") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let caller = Caller(ApiTokenRecord {
+            id: "t".into(),
+            name: "n".into(),
+            secret_sha256: [0xab; 32],
+            role: Role::Admin,
+            created_at: Timestamp(0),
+        });
+        let shown = format!("{caller:?}");
+        assert!(!shown.contains("abab") && !shown.contains("171"), "{shown}");
+    }
 }

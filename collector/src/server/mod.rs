@@ -9,6 +9,7 @@
 //! - [`committer`]: group commit of every session's records.
 //! - [`session`]: one agent's data session.
 //! - [`enroll`]: enrollment of new agents.
+//! - [`renew`]: renewal of enrolled agents' certificates.
 //! - [`limiter`]: failed-enrollment limits per address (token guessing).
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::tls;
 pub mod committer;
 pub mod enroll;
 pub mod limiter;
+pub mod renew;
 pub mod session;
 
 pub use committer::Committer;
@@ -187,6 +189,11 @@ impl Server {
                 let remote = incoming.remote_address();
                 let connection = match incoming.await {
                     Ok(c) => c,
+                    // Counted by the client verifier, which knows the reason.
+                    Err(err) if tls::is_certificate_refusal(&err) => {
+                        tracing::warn!(%remote, error = %err, "agent certificate refused");
+                        return;
+                    }
                     Err(err) => {
                         tracing::warn!(%remote, error = %err, "handshake failed");
                         hub.telemetry.refuse("handshake");

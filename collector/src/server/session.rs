@@ -1,4 +1,5 @@
-//! One agent's data session: `Hello`, then records in, acks out.
+//! One agent's data session: `Hello`, then records in, acks out; and, when
+//! the agent asks, a renewed certificate (see [`super::renew`]).
 //!
 //! Everything wrong with the input closes this one connection with a logged
 //! reason and a counted refusal; other agents are not affected.
@@ -11,6 +12,7 @@ use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{self, Ack, FrameReader, Message, Refused, SnapshotRequest};
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::committer::Outcome;
 use super::{Hub, close_code};
@@ -21,6 +23,10 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a frame may take from its first byte to its last.
 /// How often connection statistics (RTT, loss) are stored.
 const SEEN_EVERY: Duration = Duration::from_secs(30);
+/// Least time between two renewal requests on one connection: an agent
+/// that got its certificate reconnects with it, one that was refused
+/// waits far longer than this before asking again.
+const RENEW_SPACING: Duration = Duration::from_secs(10);
 
 /// Why a session ended.
 #[derive(Debug, thiserror::Error)]
@@ -126,15 +132,17 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     };
     tracing::info!(agent = %agent_id, version = %hello.agent_version, last_acked = hello.last_acked, remote = %connection.remote_address(), "agent connected");
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    let (reply_tx, reply_rx) = mpsc::unbounded_channel();
     seen(hub, connection, agent_id, &hello.agent_version, &ack_tx);
-    let writer = write_acks(send, ack_rx, hub.config_update());
+    let writer = write_acks(send, ack_rx, reply_rx, hub.config_update());
 
     // An agent sends at least a heartbeat per period; three missed ones
     // mean it is gone even if its QUIC keep-alives still arrive.
     let heartbeat = u64::from(hub.config.agent_intervals.heartbeat_interval_seconds.max(1));
     let idle = Duration::from_secs((heartbeat * 3).max(30));
     let reader = async {
-        let mut last_seen = tokio::time::Instant::now();
+        let mut last_seen = Instant::now();
+        let mut last_renewal: Option<Instant> = None;
         loop {
             let Some(message) = next_message(
                 &mut recv,
@@ -148,6 +156,24 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 return Ok(());
             };
             let record = match message {
+                Message::RenewRequest(req) => {
+                    let reply = if last_renewal.is_some_and(|t| t.elapsed() < RENEW_SPACING) {
+                        Err(format!(
+                            "renewal requested again within {} s on one connection",
+                            RENEW_SPACING.as_secs()
+                        ))
+                    } else {
+                        last_renewal = Some(Instant::now());
+                        super::renew::renew(hub, connection, agent_id, req).await
+                    };
+                    let reply = reply.map(Message::Renewed).unwrap_or_else(|reason| {
+                        tracing::warn!(agent = %agent_id, %reason, "certificate renewal refused");
+                        hub.telemetry.refuse("renewal");
+                        Message::Refused(Refused { reason })
+                    });
+                    let _ = reply_tx.send(reply);
+                    continue;
+                }
                 Message::InventorySnapshot(m) => IngestRecord::Snapshot(m),
                 Message::InventoryDelta(m) => IngestRecord::Delta(m),
                 Message::MetricBatch(m) => IngestRecord::Metrics(m),
@@ -170,7 +196,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 return Err(SessionError::Store("the collector is shutting down".into()));
             }
             if last_seen.elapsed() >= SEEN_EVERY {
-                last_seen = tokio::time::Instant::now();
+                last_seen = Instant::now();
                 seen(hub, connection, agent_id, &hello.agent_version, &ack_tx);
             }
         }
@@ -252,15 +278,27 @@ async fn next_message(
 }
 
 /// Sends acks as commits complete (the newest one only: acks are cumulative),
-/// and a snapshot request when a delta could not be applied.
+/// a snapshot request when a delta could not be applied, and the answers
+/// to requests (renewals) as they come.
 async fn write_acks(
     mut send: SendStream,
     mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    mut replies: mpsc::UnboundedReceiver<Message>,
     config: Message,
 ) -> Result<(), SessionError> {
     send_message(&mut send, config).await?;
     let mut highest = 0;
-    while let Some(first) = outcomes.recv().await {
+    loop {
+        let first = tokio::select! {
+            Some(reply) = replies.recv() => {
+                send_message(&mut send, reply).await?;
+                continue;
+            }
+            first = outcomes.recv() => match first {
+                Some(first) => first,
+                None => return Ok(()),
+            },
+        };
         let mut batch = vec![first];
         while let Ok(more) = outcomes.try_recv() {
             batch.push(more);
@@ -295,7 +333,6 @@ async fn write_acks(
             send_message(&mut send, Ack { seq: highest }.into()).await?;
         }
     }
-    Ok(())
 }
 
 async fn send_message(send: &mut SendStream, message: Message) -> Result<(), SessionError> {

@@ -450,6 +450,37 @@ impl Store {
         Ok(found)
     }
 
+    /// Stores an agent's renewed certificate in place of the old one.
+    /// Returns `None` when the agent is unknown, else its revocation time
+    /// (a revoked agent's record is left as it was).
+    pub fn set_agent_certificate(
+        &self,
+        id: &str,
+        certificate_pem: &str,
+        cert_sha256: [u8; 32],
+    ) -> Result<Option<Option<Timestamp>>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let outcome = {
+            let mut agents = txn.open_table(AGENTS)?;
+            let rec: Option<AgentRecord> = match agents.get(id)? {
+                Some(v) => Some(dec("agents", v.value())?),
+                None => None,
+            };
+            match rec {
+                Some(rec) if rec.revoked_at.is_some() => Some(rec.revoked_at),
+                Some(mut rec) => {
+                    rec.certificate_pem = certificate_pem.to_owned();
+                    rec.cert_sha256 = cert_sha256;
+                    agents.insert(id, enc("agents", &rec)?.as_slice())?;
+                    Some(None)
+                }
+                None => None,
+            }
+        };
+        txn.commit()?;
+        Ok(outcome)
+    }
+
     /// Replaces an asset's tags; false if there is no such asset.
     pub fn set_tags(&self, asset: &str, tags: &[String]) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
@@ -617,6 +648,28 @@ mod tests {
             revoked_at: None,
             asset_id: None,
         }
+    }
+
+    #[test]
+    fn a_renewed_certificate_replaces_the_stored_one_unless_revoked() {
+        let (_d, s) = temp_store();
+        s.add_agent(&agent("ag1")).unwrap();
+        assert_eq!(
+            s.set_agent_certificate("ag1", "NEW PEM", [9; 32]).unwrap(),
+            Some(None)
+        );
+        let rec = s.agent("ag1").unwrap().unwrap();
+        assert_eq!(
+            (rec.certificate_pem.as_str(), rec.cert_sha256),
+            ("NEW PEM", [9; 32])
+        );
+        assert_eq!(s.set_agent_certificate("ag2", "X", [1; 32]).unwrap(), None);
+        s.revoke_agent("ag1", Timestamp(5)).unwrap();
+        assert_eq!(
+            s.set_agent_certificate("ag1", "LATER", [2; 32]).unwrap(),
+            Some(Some(Timestamp(5)))
+        );
+        assert_eq!(s.agent("ag1").unwrap().unwrap().certificate_pem, "NEW PEM");
     }
 
     #[test]

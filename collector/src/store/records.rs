@@ -448,3 +448,42 @@ pub enum Missing {
         lost_bytes: u64,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_token_records_hides_the_secret_hashes() {
+        let token = TokenRecord {
+            id: "tok-1".into(),
+            secret_sha256: [0xab; 32],
+            created_at: Timestamp(0),
+            expires_at: None,
+            max_uses: None,
+            uses: 0,
+            revoked: false,
+            collector_address: "c:4433".into(),
+        };
+        let shown = format!("{token:?}");
+        // Neither as hex nor as the array of bytes (171 = 0xab).
+        assert!(!shown.contains("abab") && !shown.contains("171"), "{shown}");
+        assert!(
+            shown.contains("tok-1") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let api = ApiTokenRecord {
+            id: "key-1".into(),
+            name: "ops".into(),
+            secret_sha256: [0xab; 32],
+            role: Role::Admin,
+            created_at: Timestamp(0),
+        };
+        let shown = format!("{api:?}");
+        assert!(!shown.contains("abab") && !shown.contains("171"), "{shown}");
+        assert!(
+            shown.contains("key-1") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+}

@@ -39,6 +39,9 @@ pub const ALPN_ENROLL: &[u8] = b"atalaya-enroll/1";
 pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 /// A QUIC connection silent this long is closed, on either end.
 pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Prefix of the URI SAN that names an agent in its certificate
+/// (`urn:atalaya:agent:<id>`); the collector writes it, the agent checks it.
+pub const AGENT_URI_PREFIX: &str = "urn:atalaya:agent:";
 /// Envelope length.
 pub const HEADER_LEN: usize = 8;
 /// Largest payload accepted: a full inventory of a big server is well under 2 MiB.
@@ -109,12 +112,16 @@ messages! {
     Gap = 6,
     /// Agent → collector: a damaged spool file was moved aside.
     SpoolDamaged = 7,
+    /// Agent → collector, on its data connection: a certificate for a new key, please.
+    RenewRequest = 8,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
     ConfigUpdate = 17,
     /// Collector → agent: send a full inventory snapshot next.
     SnapshotRequest = 18,
+    /// Collector → agent: the certificate for the key of a [`RenewRequest`].
+    Renewed = 19,
     /// Agent → collector on an enrollment connection.
     EnrollRequest = 32,
     /// Collector → agent: the signed certificate.
@@ -207,6 +214,33 @@ pub struct SpoolDamaged {
     pub bytes: u64,
     /// Bytes outside any intact record: lost.
     pub lost_bytes: u64,
+}
+
+/// A renewal of the agent's certificate, sent on its authenticated data
+/// connection when little of the certificate's life is left. The identity
+/// of the new certificate is the one of the connection, so the request
+/// carries only a certificate request for a new key; it is not a record
+/// (no sequence number, never spooled).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewRequest {
+    /// PKCS#10 certificate request for the new key, DER. The key stays on the agent.
+    pub csr_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for RenewRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenewRequest")
+            .field("csr_der", &format_args!("{} bytes", self.csr_der.len()))
+            .finish()
+    }
+}
+
+/// The renewed certificate; the agent keeps using its old one until the
+/// new key and certificate are safely on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewed {
+    /// The agent's new certificate, PEM, for the key of the request.
+    pub certificate_pem: String,
 }
 
 /// Durable up to here.

@@ -174,7 +174,11 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             },
         },
     });
-    let server = Server::bind(hub, tls::server_config(&ca, chain, key)?, &rand::random())?;
+    let server = Server::bind(
+        hub,
+        tls::server_config(&ca, chain, key, telemetry.clone())?,
+        &rand::random(),
+    )?;
     let addr = server.local_addr()?;
     tokio::spawn(server.run());
 
