@@ -239,14 +239,17 @@ impl<'d, 'i> Section<'d, 'i> {
         self.table.is_some_and(|t| t.get(key).is_some())
     }
 
-    /// The sub-tables of this table in file order, each with its key: the
+    /// The sub-tables of this table in file order (TOML tables themselves
+    /// are sorted by key), each with its key: the
     /// `[rule.NAME]` tables of `[rule]`. A value that is not a table is an error.
     pub fn tables(&self) -> Vec<(String, Section<'d, 'i>)> {
         let Some(table) = self.table else {
             return Vec::new();
         };
+        let mut entries: Vec<_> = table.iter().collect();
+        entries.sort_by_key(|(key, _)| key.span().start);
         let mut out = Vec::new();
-        for (key, value) in table.iter() {
+        for (key, value) in entries {
             let name = key.get_ref().to_string();
             let path = format!("{}.{name}", self.name);
             self.doc.read.borrow_mut().insert(path.clone());
@@ -298,6 +301,15 @@ impl<'d, 'i> Section<'d, 'i> {
         let path = format!("{}.{key}", self.name);
         self.doc.read.borrow_mut().insert(path.clone());
         self.doc.error(self.at, &path, message.into());
+    }
+
+    /// Counts every key of this table as known, so a table already reported
+    /// as wrong as a whole (an unknown kind) is not also reported key by key.
+    pub fn skip_unread(&self) {
+        for (key, _) in self.table.into_iter().flat_map(|t| t.iter()) {
+            let path = format!("{}.{}", self.name, key.get_ref());
+            self.doc.read.borrow_mut().insert(path);
+        }
     }
 
     /// A string; `None` when absent.
@@ -494,7 +506,7 @@ mod tests {
 
     #[test]
     fn sub_tables_numbers_and_missing_keys() {
-        let text = "[rule.a]\nvalue = 1.5\n[rule.b]\nvalue = 7\ncolour = 2\n[rule.c]\nvalue = \"x\"\n[rule.c.deep]\nx = 1\n";
+        let text = "[rule.b]\nvalue = 1.5\n[rule.a]\nvalue = 7\ncolour = 2\n[rule.c]\nvalue = \"x\"\n[rule.c.deep]\nx = 1\n";
         let doc = Document::parse("r.toml", text).unwrap();
         let rules = doc.section("rule");
         let mut seen = Vec::new();
@@ -509,8 +521,8 @@ mod tests {
         assert_eq!(
             seen,
             [
-                ("a".to_owned(), Some(1.5)),
-                ("b".to_owned(), Some(7.0)),
+                ("b".to_owned(), Some(1.5)),
+                ("a".to_owned(), Some(7.0)),
                 ("c".to_owned(), None)
             ]
         );
@@ -524,9 +536,9 @@ mod tests {
         assert_eq!(
             shown,
             [
-                "r.toml:1:7: `rule.a.series`: required",
-                "r.toml:3:7: `rule.b.series`: required",
-                "r.toml:5:1: `rule.b.colour`: unknown key (known keys here: series, value)",
+                "r.toml:1:7: `rule.b.series`: required",
+                "r.toml:3:7: `rule.a.series`: required",
+                "r.toml:5:1: `rule.a.colour`: unknown key (known keys here: series, value)",
                 "r.toml:6:7: `rule.c.series`: required",
                 "r.toml:7:9: `rule.c.value`: expected a finite number, found \"x\"",
                 "r.toml:8:9: `rule.c.deep`: unknown key (known keys here: series, value)",
