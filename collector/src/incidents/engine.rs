@@ -1248,11 +1248,20 @@ impl Trend {
     }
 
     fn add(&mut self, t: i64, v: f64, window_ms: i64) {
+        while self
+            .buckets
+            .front()
+            .is_some_and(|b| b.start + self.bucket_ms <= t - window_ms)
+        {
+            self.buckets.pop_front();
+        }
+        match self.buckets.front() {
+            // After a gap longer than the window, history starts again here.
+            None => self.since = t,
+            Some(front) => self.since = self.since.max(front.start),
+        }
         let start = t - t.rem_euclid(self.bucket_ms);
         let dt = (t - start) as f64 / 1000.0;
-        if self.buckets.is_empty() {
-            self.since = t;
-        }
         if self.buckets.back().is_none_or(|b| b.start < start) {
             self.buckets.push_back(Bucket {
                 start,
@@ -1264,21 +1273,11 @@ impl Trend {
             });
         }
         if let Some(b) = self.buckets.back_mut().filter(|b| b.start == start) {
-            b.n += 1;
+            b.n = b.n.saturating_add(1);
             b.sum_t += dt;
             b.sum_v += v;
             b.sum_tt += dt * dt;
             b.sum_tv += dt * v;
-        }
-        while self
-            .buckets
-            .front()
-            .is_some_and(|b| b.start + self.bucket_ms <= t - window_ms)
-        {
-            self.buckets.pop_front();
-        }
-        if let Some(front) = self.buckets.front() {
-            self.since = self.since.max(front.start);
         }
     }
 
@@ -1390,6 +1389,12 @@ mod tests {
         assert!((fit.eta_seconds(110.0).unwrap() - 4.0 * 3600.0).abs() < 1e-3);
         assert_eq!(fit.eta_seconds(100.0), Some(0.0));
         assert!(trend.buckets.len() <= 25, "{}", trend.buckets.len());
+        // After a silence longer than the window, history starts again.
+        let later = now + 5 * window;
+        trend.add(later, 50.0, window);
+        assert_eq!(trend.buckets.len(), 1);
+        assert_eq!(trend.since, later);
+        assert_eq!(trend.fit(later, window), None);
         // Too short a history gives no forecast.
         let mut short = Trend::new(window);
         short.add(0, 1.0, window);
