@@ -238,7 +238,10 @@ impl Engine {
         Self::with_state(rules, heartbeat_interval_seconds, EngineState::default())
     }
 
-    /// An engine that goes on from a persisted state.
+    /// An engine that goes on from a persisted state. If the rules may have
+    /// changed since the state was saved, call [`Engine::set_rules`] with
+    /// them once: incidents of rules that are gone or no longer apply
+    /// resolve there, with actions to store.
     pub fn with_state(rules: RuleSet, heartbeat_interval_seconds: u64, state: EngineState) -> Self {
         let mut engine = Self {
             rules,

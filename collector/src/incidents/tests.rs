@@ -751,3 +751,20 @@ fn incident_numbers_never_repeat() {
     assert_eq!(ids.len(), 3);
     assert!(ids.iter().all(|&id| id > 0));
 }
+
+#[test]
+fn restoring_with_other_rules_then_set_rules_resolves_the_stale() {
+    let mut e = engine("");
+    opened(&mut e);
+    let fewer = RuleSet::parse("rules.toml", "[rule.filesystem-full]\nenabled = false\n").unwrap();
+    let mut restored = Engine::with_state(fewer.clone(), 30, e.state().clone());
+    let actions = restored.set_rules(fewer, at(10 * MIN));
+    assert_eq!(
+        kinds(&actions),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert_eq!(restored.open_incidents().len(), 0);
+}
