@@ -6,6 +6,7 @@
 //! - [`cli`]: table and CSV rendering for the `atalaya` CLI.
 //! - [`config`]: the collector's configuration file.
 //! - [`demo`]: `atalaya-collector demo`, a collector and a local agent in one command.
+//! - [`incidents`]: incident rules and the sans-IO engine that opens and resolves incidents.
 //! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
 //! - [`run`]: starting everything from one configuration.
 //! - [`server`]: the QUIC endpoint: enrollment and agents' data sessions.
@@ -17,6 +18,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod incidents;
 pub mod pki;
 pub mod run;
 pub mod server;

@@ -86,13 +86,18 @@ pub struct Document<'i> {
     root: Spanned<DeTable<'i>>,
     errors: RefCell<Vec<ConfigError>>,
     read: RefCell<BTreeSet<String>>,
+    /// Tables opened as sections, whose own keys are checked by `finish`.
+    opened: RefCell<BTreeSet<String>>,
 }
 
-/// A table of the document, e.g. `[metrics]`.
-#[derive(Debug, Clone, Copy)]
+/// A table of the document, e.g. `[metrics]`, or one of its sub-tables
+/// such as `[rule.disk-full]`.
+#[derive(Debug, Clone)]
 pub struct Section<'d, 'i> {
     doc: &'d Document<'i>,
-    name: &'static str,
+    name: String,
+    /// Where the table starts (for errors about the table as a whole).
+    at: usize,
     table: Option<&'d DeTable<'i>>,
 }
 
@@ -123,13 +128,17 @@ impl<'i> Document<'i> {
             root,
             errors: RefCell::default(),
             read: RefCell::default(),
+            opened: RefCell::default(),
         })
     }
 
     /// The table `[name]`; a missing table reads as all defaults.
     pub fn section(&self, name: &'static str) -> Section<'_, 'i> {
         self.read.borrow_mut().insert(name.to_owned());
-        let table = match self.root.get_ref().get(name) {
+        self.opened.borrow_mut().insert(name.to_owned());
+        let value = self.root.get_ref().get(name);
+        let at = value.map_or(0, |v| v.span().start);
+        let table = match value {
             None => None,
             Some(value) => match value.get_ref() {
                 DeValue::Table(t) => Some(t),
@@ -145,44 +154,59 @@ impl<'i> Document<'i> {
         };
         Section {
             doc: self,
-            name,
+            name: name.to_owned(),
+            at,
             table,
         }
     }
 
     /// Reports unknown keys and returns every error found, or `Ok`.
     pub fn finish(self) -> Result<(), ConfigErrors> {
-        let read = self.read.borrow();
         for (key, value) in self.root.get_ref().iter() {
             let name = key.get_ref().as_ref();
-            if !read.contains(name) {
+            if !self.read.borrow().contains(name) {
                 self.error(key.span().start, name, "unknown section".to_owned());
                 continue;
             }
             if let DeValue::Table(table) = value.get_ref() {
-                for (sub, _) in table.iter() {
-                    let path = format!("{name}.{}", sub.get_ref());
-                    if !read.contains(&path) {
-                        let known: Vec<&str> = read
-                            .iter()
-                            .filter_map(|k| k.strip_prefix(name)?.strip_prefix('.'))
-                            .collect();
-                        self.error(
-                            sub.span().start,
-                            &path,
-                            format!("unknown key (known keys here: {})", known.join(", ")),
-                        );
-                    }
-                }
+                self.unknown_keys(name, table);
             }
         }
-        drop(read);
         let mut errors = self.errors.into_inner();
         if errors.is_empty() {
             return Ok(());
         }
         errors.sort_by_key(|e| (e.line, e.column));
         Err(ConfigErrors(errors))
+    }
+
+    /// Reports the keys of the section `prefix` that were never read, and
+    /// goes down into its sub-tables that were opened as sections.
+    fn unknown_keys(&self, prefix: &str, table: &DeTable<'_>) {
+        for (sub, value) in table.iter() {
+            let path = format!("{prefix}.{}", sub.get_ref());
+            if !self.read.borrow().contains(&path) {
+                let known: Vec<String> = self
+                    .read
+                    .borrow()
+                    .iter()
+                    .filter_map(|k| k.strip_prefix(prefix)?.strip_prefix('.'))
+                    .filter(|k| !k.contains('.'))
+                    .map(str::to_owned)
+                    .collect();
+                self.error(
+                    sub.span().start,
+                    &path,
+                    format!("unknown key (known keys here: {})", known.join(", ")),
+                );
+                continue;
+            }
+            if let DeValue::Table(inner) = value.get_ref()
+                && self.opened.borrow().contains(&path)
+            {
+                self.unknown_keys(&path, inner);
+            }
+        }
     }
 
     fn error(&self, offset: usize, key: &str, message: String) {
@@ -210,6 +234,89 @@ impl<'d, 'i> Section<'d, 'i> {
             path,
             format!("expected {expected}, found {}", describe(value.get_ref())),
         );
+    }
+
+    /// The dotted name of this table, e.g. `rule.disk-full`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `key` is present (without reading it).
+    pub fn has(&self, key: &str) -> bool {
+        self.table.is_some_and(|t| t.get(key).is_some())
+    }
+
+    /// The sub-tables of this table in file order (TOML tables themselves
+    /// are sorted by key), each with its key: the
+    /// `[rule.NAME]` tables of `[rule]`. A value that is not a table is an error.
+    pub fn tables(&self) -> Vec<(String, Section<'d, 'i>)> {
+        let Some(table) = self.table else {
+            return Vec::new();
+        };
+        let mut entries: Vec<_> = table.iter().collect();
+        entries.sort_by_key(|(key, _)| key.span().start);
+        let mut out = Vec::new();
+        for (key, value) in entries {
+            let name = key.get_ref().to_string();
+            let path = format!("{}.{name}", self.name);
+            self.doc.read.borrow_mut().insert(path.clone());
+            match value.get_ref() {
+                DeValue::Table(t) => {
+                    self.doc.opened.borrow_mut().insert(path.clone());
+                    out.push((
+                        name,
+                        Section {
+                            doc: self.doc,
+                            name: path,
+                            at: key.span().start,
+                            table: Some(t),
+                        },
+                    ));
+                }
+                other => self.doc.error(
+                    key.span().start,
+                    &path,
+                    format!("expected a table, found {}", kind(other)),
+                ),
+            }
+        }
+        out
+    }
+
+    /// A number (integer or float), finite; `None` when absent or wrong.
+    pub fn number(&self, key: &str) -> Option<f64> {
+        let (value, path) = self.value(key)?;
+        let parsed = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
+                .ok()
+                .map(|n| n as f64),
+            DeValue::Float(x) => x.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(n) if n.is_finite() => Some(n),
+            _ => {
+                self.wrong(value, &path, "a finite number");
+                None
+            }
+        }
+    }
+
+    /// Records a problem with the table as a whole about `key`, e.g. a
+    /// required key that is missing; reported where the table starts.
+    pub fn missing(&self, key: &str, message: impl Into<String>) {
+        let path = format!("{}.{key}", self.name);
+        self.doc.read.borrow_mut().insert(path.clone());
+        self.doc.error(self.at, &path, message.into());
+    }
+
+    /// Counts every key of this table as known, so a table already reported
+    /// as wrong as a whole (an unknown kind) is not also reported key by key.
+    pub fn skip_unread(&self) {
+        for (key, _) in self.table.into_iter().flat_map(|t| t.iter()) {
+            let path = format!("{}.{}", self.name, key.get_ref());
+            self.doc.read.borrow_mut().insert(path);
+        }
     }
 
     /// A string; `None` when absent.
@@ -410,5 +517,47 @@ mod tests {
         let errors = read("[metrics\n").unwrap_err().0;
         assert_eq!(errors[0].line, 1);
         assert!(errors[0].message.starts_with("invalid TOML"), "{errors:?}");
+    }
+
+    #[test]
+    fn sub_tables_numbers_and_missing_keys() {
+        let text = "[rule.b]\nvalue = 1.5\n[rule.a]\nvalue = 7\ncolour = 2\n[rule.c]\nvalue = \"x\"\n[rule.c.deep]\nx = 1\n";
+        let doc = Document::parse("r.toml", text).unwrap();
+        let rules = doc.section("rule");
+        let mut seen = Vec::new();
+        for (name, rule) in rules.tables() {
+            assert_eq!(rule.name(), format!("rule.{name}"));
+            assert!(rule.has("value"));
+            seen.push((name, rule.number("value")));
+            if !rule.has("series") {
+                rule.missing("series", "required");
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                ("b".to_owned(), Some(1.5)),
+                ("a".to_owned(), Some(7.0)),
+                ("c".to_owned(), None)
+            ]
+        );
+        let shown: Vec<String> = doc
+            .finish()
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "r.toml:1:7: `rule.b.series`: required",
+                "r.toml:3:7: `rule.a.series`: required",
+                "r.toml:5:1: `rule.a.colour`: unknown key (known keys here: series, value)",
+                "r.toml:6:7: `rule.c.series`: required",
+                "r.toml:7:9: `rule.c.value`: expected a finite number, found \"x\"",
+                "r.toml:8:9: `rule.c.deep`: unknown key (known keys here: series, value)",
+            ]
+        );
     }
 }

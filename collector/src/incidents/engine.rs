@@ -1,0 +1,1408 @@
+//! The incident engine: rules applied to what the collector commits,
+//! without I/O and without a clock.
+//!
+//! Like `quinn-proto`, the engine is a state machine: it is fed events —
+//! committed samples ([`Engine::on_samples`]), inventory changes
+//! ([`Engine::on_inventory`]), an agent heard from ([`Engine::on_seen`]),
+//! user reports ([`Engine::on_report`]), staff resolving an incident
+//! ([`Engine::on_staff_resolved`]) and the passing of time
+//! ([`Engine::on_tick`]) — each with its time, and returns the [`Action`]s
+//! the collector must carry out: store an incident, update it, send a
+//! notification. Time comes only from the events, so tests run in virtual
+//! time and a replay gives the same actions.
+//!
+//! # Incidents
+//! There is at most one incident per [`IncidentKey`] (asset, rule,
+//! subject — a mount point, an interface, or `""`). For condition rules
+//! (threshold, absence, forecast):
+//!
+//! - the condition must hold `for_seconds` (pending) before the incident opens;
+//! - it resolves itself when the condition clears (thresholds clear past
+//!   `clear_value`, so a value between the two changes nothing);
+//! - a recurrence within the rule's reopen window reopens the same incident
+//!   (occurrences + 1); later, a new incident opens;
+//! - more than `flap_cycles` clears within `flap_window_seconds` keep it open
+//!   and mark it flapping: recurrences only count occurrences, nothing is
+//!   notified, until the condition has not changed for the flap window;
+//!   then it resolves (or, when the condition holds, stays open unflagged).
+//!
+//! Inventory changes and user reports have no condition: each matching
+//! event opens an incident or, while one is open, counts an occurrence.
+//! They stay open until staff resolve them.
+//!
+//! # State
+//! [`EngineState`] is everything the engine remembers (serde, for the
+//! collector to persist). A series that never fires costs nothing; a
+//! threshold keeps a few numbers per (asset, rule, subject) while pending,
+//! open or recently resolved; a forecast keeps 24 buckets of least-squares
+//! sums per series (about 1 KiB).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use atalaya_common::diff::Change;
+use atalaya_common::model::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::changes;
+use super::rules::{AssetFacts, Forecast, Lifecycle, Rule, RuleKind, RuleSet, Severity, Threshold};
+use super::series::split_series;
+
+/// Identifies an incident: one open at a time per key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IncidentKey {
+    /// Asset id.
+    pub asset: String,
+    /// Rule name.
+    pub rule: String,
+    /// What on the asset: a mount point, an interface, a report id, or `""`.
+    pub subject: String,
+}
+
+/// What the collector must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// A new incident.
+    Open,
+    /// The open incident happened again (occurrences went up) or has news.
+    Update,
+    /// The condition cleared: the incident resolved itself.
+    Resolve,
+    /// The resolved incident recurred within the reopen window: open again.
+    Reopen,
+    /// The incident opens and clears too often: kept open, marked flapping.
+    MarkFlapping,
+    /// The condition has been steady for the flap window and still holds:
+    /// the incident stays open, no longer flapping.
+    EndFlapping,
+    /// Tell people (webhooks, mail).
+    Notify(NotifyEvent),
+}
+
+/// Why a notification goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// An incident opened.
+    Opened,
+    /// An open incident had another occurrence worth telling (an inventory change, a report).
+    Updated,
+    /// A resolved incident opened again.
+    Reopened,
+    /// An incident resolved itself.
+    Resolved,
+    /// An incident started flapping (and will be quiet until it stops).
+    Flapping,
+}
+
+/// One thing for the collector to do about one incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// What to do.
+    pub kind: ActionKind,
+    /// The engine's incident number: the same across reopenings, new for a new incident.
+    pub incident: u64,
+    /// Asset, rule, subject.
+    pub key: IncidentKey,
+    /// When (the time of the event that caused it).
+    pub at: Timestamp,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// One line for lists, e.g. `filesystem-full on web-01 (/var)`.
+    pub title: String,
+    /// The rule's description, then what was seen, with values.
+    pub description: String,
+    /// How many times it has occurred (1 when opened).
+    pub occurrences: u32,
+    /// Marked flapping.
+    pub flapping: bool,
+}
+
+/// A problem reported by the person at a machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserReport {
+    /// Unique per report (e.g. the agent's record sequence): a report
+    /// received twice counts once more on the same incident.
+    pub id: String,
+    /// What they wrote.
+    pub text: String,
+    /// Who was logged in.
+    pub user: Option<String>,
+}
+
+/// An incident the engine holds open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenIncident {
+    /// Asset, rule, subject.
+    pub key: IncidentKey,
+    /// Engine incident number.
+    pub incident: u64,
+    /// When it (first) opened.
+    pub opened_at: Timestamp,
+    /// Occurrences so far.
+    pub occurrences: u32,
+    /// Marked flapping.
+    pub flapping: bool,
+}
+
+/// Everything the engine remembers between events (serde: the collector
+/// persists it and gives it back to [`Engine::with_state`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineState {
+    /// The last incident number handed out.
+    next_incident: u64,
+    /// By asset id.
+    assets: BTreeMap<String, AssetState>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct AssetState {
+    facts: AssetFacts,
+    /// When the agent was last heard from (ms).
+    last_seen: Option<i64>,
+    /// Rule name → subject → track.
+    tracks: BTreeMap<String, BTreeMap<String, Track>>,
+}
+
+/// One (asset, rule, subject).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Track {
+    /// The condition has held since (ms), waiting out the hold time.
+    pending_since: Option<i64>,
+    /// Open, or resolved and still within the reopen window.
+    incident: Option<Incident>,
+    /// Times the condition cleared while an incident was open (ms), within the flap window.
+    clears: Vec<i64>,
+    /// The condition last seen holding (true) or cleared (false).
+    firing: bool,
+    /// When `firing` last changed (ms).
+    last_flip: i64,
+    /// The newest sample evaluated (ms); older ones arriving late are skipped.
+    last_at: i64,
+    /// Staff resolved the incident while the condition held: nothing opens
+    /// again until the condition clears first.
+    muted: bool,
+    /// Forecast sums.
+    trend: Option<Trend>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Incident {
+    id: u64,
+    opened_at: i64,
+    occurrences: u32,
+    resolved_at: Option<i64>,
+    flapping: bool,
+}
+
+/// What a condition looks like in one observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Obs {
+    /// The condition holds.
+    Fire,
+    /// The condition is clear.
+    Clear,
+    /// Neither (a threshold's value between `value` and `clear_value`, a
+    /// forecast without enough history): an open incident stays open, a
+    /// pending one stops waiting.
+    Hold,
+}
+
+/// What happened to a track's incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transition {
+    Opened,
+    Reopened,
+    Recurred { notify: bool },
+    Resolved,
+    Flapping,
+    Unflapped,
+}
+
+const MS_PER_SECOND: i64 = 1000;
+
+/// The incident engine. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    rules: RuleSet,
+    heartbeat_ms: i64,
+    /// Enabled threshold and forecast rules by metric (indices into `rules`).
+    by_metric: HashMap<String, Vec<usize>>,
+    state: EngineState,
+}
+
+impl Engine {
+    /// An engine with nothing remembered. `heartbeat_interval_seconds` is the
+    /// agents' heartbeat period (absence rules count it).
+    pub fn new(rules: RuleSet, heartbeat_interval_seconds: u64) -> Self {
+        Self::with_state(rules, heartbeat_interval_seconds, EngineState::default())
+    }
+
+    /// An engine that goes on from a persisted state. If the rules may have
+    /// changed since the state was saved, call [`Engine::set_rules`] with
+    /// them once: incidents of rules that are gone or no longer apply
+    /// resolve there, with actions to store.
+    pub fn with_state(rules: RuleSet, heartbeat_interval_seconds: u64, state: EngineState) -> Self {
+        let mut engine = Self {
+            rules,
+            heartbeat_ms: secs(heartbeat_interval_seconds).max(MS_PER_SECOND),
+            by_metric: HashMap::new(),
+            state,
+        };
+        engine.index();
+        engine
+    }
+
+    /// What to persist.
+    pub fn state(&self) -> &EngineState {
+        &self.state
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The incidents held open, in key order.
+    pub fn open_incidents(&self) -> Vec<OpenIncident> {
+        let mut out = Vec::new();
+        for (asset, a) in &self.state.assets {
+            for (rule, subjects) in &a.tracks {
+                for (subject, track) in subjects {
+                    if let Some(inc) = track.incident.filter(|i| i.resolved_at.is_none()) {
+                        out.push(OpenIncident {
+                            key: IncidentKey {
+                                asset: asset.clone(),
+                                rule: rule.clone(),
+                                subject: subject.clone(),
+                            },
+                            incident: inc.id,
+                            opened_at: Timestamp(inc.opened_at),
+                            occurrences: inc.occurrences,
+                            flapping: inc.flapping,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// How many (asset, rule, subject) the engine keeps state for.
+    pub fn tracked(&self) -> usize {
+        self.state
+            .assets
+            .values()
+            .flat_map(|a| a.tracks.values())
+            .map(BTreeMap::len)
+            .sum()
+    }
+
+    fn index(&mut self) {
+        self.by_metric.clear();
+        for (i, rule) in self.rules.rules().iter().enumerate() {
+            if !rule.enabled {
+                continue;
+            }
+            let metric = match &rule.kind {
+                RuleKind::Threshold(t) => &t.selector.metric,
+                RuleKind::Forecast(f) => &f.selector.metric,
+                _ => continue,
+            };
+            self.by_metric.entry(metric.clone()).or_default().push(i);
+        }
+    }
+
+    /// Replaces the rules (a reloaded rules file). Incidents of rules that
+    /// are gone, disabled or no longer apply to their asset resolve; a rule
+    /// whose kind changed starts its evaluation afresh, keeping its incidents.
+    pub fn set_rules(&mut self, rules: RuleSet, now: Timestamp) -> Vec<Action> {
+        let old = std::mem::replace(&mut self.rules, rules);
+        self.index();
+        let mut out = Vec::new();
+        let names: Vec<String> = self.state.assets.keys().cloned().collect();
+        for asset in names {
+            self.prune_out_of_scope(&asset, now.0, &mut out, |rule_name, new| {
+                let Some(new) = new else {
+                    return Reset::Drop("the rule was removed");
+                };
+                if !new.enabled {
+                    return Reset::Drop("the rule was disabled");
+                }
+                match old.get(rule_name) {
+                    Some(o) if o.kind.name() != new.kind.name() => Reset::Evaluation,
+                    Some(Rule {
+                        kind: RuleKind::Forecast(of),
+                        ..
+                    }) => match &new.kind {
+                        RuleKind::Forecast(nf) if nf.window_hours != of.window_hours => {
+                            Reset::Evaluation
+                        }
+                        _ => Reset::Keep,
+                    },
+                    _ => Reset::Keep,
+                }
+            });
+        }
+        out
+    }
+
+    /// Sets what is known of an asset (host name, tags, OS, kind). Its
+    /// incidents of rules whose scope no longer covers it resolve.
+    pub fn set_asset(&mut self, asset: &str, facts: AssetFacts, now: Timestamp) -> Vec<Action> {
+        if let Some(a) = asset_mut(&mut self.state.assets, asset) {
+            a.facts = facts;
+        }
+        let mut out = Vec::new();
+        self.prune_out_of_scope(asset, now.0, &mut out, |_, rule| match rule {
+            Some(r) if r.enabled => Reset::Keep,
+            _ => Reset::Drop("the rule was removed"),
+        });
+        out
+    }
+
+    /// Forgets an asset entirely (it was deleted); nothing is emitted.
+    pub fn forget_asset(&mut self, asset: &str) {
+        self.state.assets.remove(asset);
+    }
+
+    /// Drops the tracks of `asset` whose rule `decide` drops or whose scope
+    /// or subject filter no longer covers it, resolving their open incidents.
+    fn prune_out_of_scope(
+        &mut self,
+        asset: &str,
+        now: i64,
+        out: &mut Vec<Action>,
+        decide: impl Fn(&str, Option<&Rule>) -> Reset,
+    ) {
+        let rules = &self.rules;
+        let Some(a) = self.state.assets.get_mut(asset) else {
+            return;
+        };
+        let AssetState { facts, tracks, .. } = a;
+        tracks.retain(|rule_name, subjects| {
+            let rule = rules.get(rule_name);
+            let mut verdict = decide(rule_name, rule);
+            if let (Reset::Keep | Reset::Evaluation, Some(r)) = (verdict, rule)
+                && !r.scope.matches(facts)
+            {
+                verdict = Reset::Drop("the rule no longer applies to this asset");
+            }
+            subjects.retain(|subject, track| {
+                let mut verdict = verdict;
+                if let (Reset::Keep | Reset::Evaluation, Some(r)) = (verdict, rule)
+                    && !subject_matches(r, subject)
+                {
+                    verdict = Reset::Drop("the rule no longer watches this subject");
+                }
+                match verdict {
+                    Reset::Keep => true,
+                    Reset::Evaluation => {
+                        track.pending_since = None;
+                        track.trend = None;
+                        true
+                    }
+                    Reset::Drop(why) => {
+                        if let Some(inc) = track.incident.filter(|i| i.resolved_at.is_none()) {
+                            let emit = Emit {
+                                asset,
+                                rule_name,
+                                severity: rule.map_or(Severity::Warning, |r| r.severity),
+                                rule_description: rule.map_or("", |r| r.description.as_str()),
+                                host: host(asset, facts),
+                                subject,
+                            };
+                            let mut inc = inc;
+                            inc.resolved_at = Some(now);
+                            emit.push(out, Transition::Resolved, &inc, now, why);
+                        }
+                        false
+                    }
+                }
+            });
+            !subjects.is_empty()
+        });
+    }
+
+    /// One point of a series, e.g. `("filesystem.used_percent{mount=/}", 93.0)`.
+    pub fn on_sample(
+        &mut self,
+        asset: &str,
+        series: &str,
+        at: Timestamp,
+        value: f64,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.sample_points(asset, at, std::iter::once((series, value)), &mut out);
+        out
+    }
+
+    /// The points of one committed health sample (see [`super::series::points`]).
+    pub fn on_samples(
+        &mut self,
+        asset: &str,
+        at: Timestamp,
+        points: &[(String, f64)],
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.sample_points(
+            asset,
+            at,
+            points.iter().map(|(s, v)| (s.as_str(), *v)),
+            &mut out,
+        );
+        out
+    }
+
+    fn sample_points<'p>(
+        &mut self,
+        asset: &str,
+        at: Timestamp,
+        points: impl Iterator<Item = (&'p str, f64)>,
+        out: &mut Vec<Action>,
+    ) {
+        let t = at.0;
+        let rules = self.rules.rules();
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
+            return;
+        };
+        for (series, value) in points {
+            if !value.is_finite() {
+                continue;
+            }
+            let (metric, subject) = split_series(series);
+            let Some(indices) = self.by_metric.get(metric) else {
+                continue;
+            };
+            for &i in indices {
+                let Some(rule) = rules.get(i) else { continue };
+                if !rule.scope.matches(facts) {
+                    continue;
+                }
+                let emit = Emit {
+                    asset,
+                    rule_name: &rule.name,
+                    severity: rule.severity,
+                    rule_description: &rule.description,
+                    host: host(asset, facts),
+                    subject,
+                };
+                match &rule.kind {
+                    RuleKind::Threshold(th) => {
+                        if !th.selector.matches_subject(subject) {
+                            continue;
+                        }
+                        let fires = th.fires(value);
+                        // The common case: a quiet series costs no state.
+                        if !fires && !has_track(tracks, &rule.name, subject) {
+                            continue;
+                        }
+                        let Some(track) = track_mut(tracks, &rule.name, subject) else {
+                            continue;
+                        };
+                        if t < track.last_at {
+                            continue;
+                        }
+                        track.last_at = t;
+                        let obs = if fires {
+                            Obs::Fire
+                        } else if th.clears(value) {
+                            Obs::Clear
+                        } else {
+                            Obs::Hold
+                        };
+                        let hold = secs(th.for_seconds);
+                        if let Some(tr) =
+                            observe(track, &rule.lifecycle, t, obs, hold, next_incident)
+                            && let Some(inc) = &track.incident
+                        {
+                            let detail = threshold_detail(
+                                th,
+                                series,
+                                value,
+                                tr,
+                                track,
+                                inc,
+                                &rule.lifecycle,
+                            );
+                            emit.push(out, tr, inc, t, &detail);
+                        }
+                    }
+                    RuleKind::Forecast(fc) => {
+                        if !fc.selector.matches_subject(subject) {
+                            continue;
+                        }
+                        let Some(track) = track_mut(tracks, &rule.name, subject) else {
+                            continue;
+                        };
+                        if t < track.last_at {
+                            continue;
+                        }
+                        track.last_at = t;
+                        let window = secs(fc.window_hours * 3600);
+                        let trend = track.trend.get_or_insert_with(|| Trend::new(window));
+                        trend.add(t, value, window);
+                        let fit = trend.fit(t, window);
+                        let obs = match fit {
+                            None => Obs::Hold,
+                            Some(f) => match f.eta_seconds(fc.limit) {
+                                Some(eta) if eta <= (fc.within_days * 86_400) as f64 => Obs::Fire,
+                                _ => Obs::Clear,
+                            },
+                        };
+                        if let Some(tr) = observe(track, &rule.lifecycle, t, obs, 0, next_incident)
+                            && let Some(inc) = &track.incident
+                        {
+                            let detail = forecast_detail(fc, series, value, fit, t, tr, track);
+                            emit.push(out, tr, inc, t, &detail);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// An inventory delta committed for `asset`.
+    pub fn on_inventory(&mut self, asset: &str, at: Timestamp, changes: &[Change]) -> Vec<Action> {
+        let mut out = Vec::new();
+        if changes.is_empty() {
+            return out;
+        }
+        let t = at.0;
+        let rules = self.rules.rules();
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
+            return out;
+        };
+        for rule in rules {
+            let RuleKind::InventoryChange(ic) = &rule.kind else {
+                continue;
+            };
+            if !rule.enabled || !rule.scope.matches(facts) {
+                continue;
+            }
+            let lines = changes::matching(ic, changes);
+            if lines.is_empty() {
+                continue;
+            }
+            let Some(track) = track_mut(tracks, &rule.name, "") else {
+                continue;
+            };
+            let tr = event(track, &rule.lifecycle, t, next_incident);
+            if let Some(inc) = &track.incident {
+                let emit = Emit {
+                    asset,
+                    rule_name: &rule.name,
+                    severity: rule.severity,
+                    rule_description: &rule.description,
+                    host: host(asset, facts),
+                    subject: "",
+                };
+                let detail = format!("Inventory changes at {}:\n{}", at, lines.join("\n"));
+                emit.push(&mut out, tr, inc, t, &detail);
+            }
+        }
+        out
+    }
+
+    /// A user report from `asset`. The most severe enabled user-report rule
+    /// whose scope covers the asset opens the incident (one per report).
+    pub fn on_report(&mut self, asset: &str, at: Timestamp, report: &UserReport) -> Vec<Action> {
+        let mut out = Vec::new();
+        let t = at.0;
+        let rules = self.rules.rules();
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
+            return out;
+        };
+        let rule = rules
+            .iter()
+            .filter(|r| {
+                r.enabled && matches!(r.kind, RuleKind::UserReport) && r.scope.matches(facts)
+            })
+            .max_by_key(|r| r.severity);
+        let Some(rule) = rule else {
+            return out;
+        };
+        let Some(track) = track_mut(tracks, &rule.name, &report.id) else {
+            return out;
+        };
+        let tr = event(track, &rule.lifecycle, t, next_incident);
+        if let Some(inc) = &track.incident {
+            let host = host(asset, facts);
+            let emit = Emit {
+                asset,
+                rule_name: &rule.name,
+                severity: rule.severity,
+                rule_description: &rule.description,
+                host,
+                subject: &report.id,
+            };
+            let who = report.user.as_deref().unwrap_or("someone");
+            let detail = format!("{who} at {host} wrote at {at}:\n{}", report.text);
+            let mut action = emit.action(ActionKind::Open, inc, t, &detail);
+            action.title = format!("{host}: {}", first_line(&report.text, 80));
+            emit.push_actions(&mut out, tr, action);
+        }
+        out
+    }
+
+    /// The agent of `asset` was heard from (any record) at `at`; feed the
+    /// receive time. Its absence incidents resolve.
+    pub fn on_seen(&mut self, asset: &str, at: Timestamp) -> Vec<Action> {
+        let mut out = Vec::new();
+        let t = at.0;
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        let Some(a) = asset_mut(assets, asset) else {
+            return out;
+        };
+        let previous = a.last_seen;
+        a.last_seen = Some(previous.map_or(t, |p| p.max(t)));
+        let AssetState { facts, tracks, .. } = a;
+        for rule in self.rules.rules() {
+            if !matches!(rule.kind, RuleKind::Absence(_)) {
+                continue;
+            }
+            let Some(track) = tracks
+                .get_mut(rule.name.as_str())
+                .and_then(|s| s.get_mut(""))
+            else {
+                continue;
+            };
+            if let Some(tr) = observe(track, &rule.lifecycle, t, Obs::Clear, 0, next_incident)
+                && let Some(inc) = &track.incident
+            {
+                let gap = previous
+                    .map(|p| format!(" after {}", span(t - p)))
+                    .unwrap_or_default();
+                let detail = format!("The agent was heard from again at {at}{gap}.");
+                let emit = Emit {
+                    asset,
+                    rule_name: &rule.name,
+                    severity: rule.severity,
+                    rule_description: &rule.description,
+                    host: host(asset, facts),
+                    subject: "",
+                };
+                emit.push(&mut out, tr, inc, t, &detail);
+            }
+        }
+        out
+    }
+
+    /// The incident `key` was resolved or closed by staff at `at`. A
+    /// recurrence within the reopen window reopens it; a condition that
+    /// still holds opens nothing until it has cleared once.
+    pub fn on_staff_resolved(&mut self, key: &IncidentKey, at: Timestamp) {
+        let Some(track) = self
+            .state
+            .assets
+            .get_mut(&key.asset)
+            .and_then(|a| a.tracks.get_mut(&key.rule))
+            .and_then(|s| s.get_mut(&key.subject))
+        else {
+            return;
+        };
+        if let Some(inc) = &mut track.incident
+            && inc.resolved_at.is_none()
+        {
+            inc.resolved_at = Some(at.0);
+            inc.flapping = false;
+            track.pending_since = None;
+            track.muted = track.firing;
+        }
+    }
+
+    /// Time passes: absence rules fire for silent agents, flapping ends
+    /// after a quiet window, and memory of long-resolved incidents is let go.
+    /// Call it every few seconds with the current time.
+    pub fn on_tick(&mut self, now: Timestamp) -> Vec<Action> {
+        let mut out = Vec::new();
+        let t = now.0;
+        let rules = self.rules.rules();
+        let heartbeat_ms = self.heartbeat_ms;
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        for (asset, a) in assets.iter_mut() {
+            let AssetState {
+                facts,
+                last_seen,
+                tracks,
+            } = a;
+            if let Some(last) = *last_seen {
+                for rule in rules {
+                    let RuleKind::Absence(ab) = &rule.kind else {
+                        continue;
+                    };
+                    if !rule.enabled || !rule.scope.matches(facts) {
+                        continue;
+                    }
+                    let limit = heartbeat_ms
+                        .saturating_mul(i64::try_from(ab.missed_heartbeats).unwrap_or(i64::MAX));
+                    let silent = t - last > limit;
+                    if !silent && !has_track(tracks, &rule.name, "") {
+                        continue;
+                    }
+                    let Some(track) = track_mut(tracks, &rule.name, "") else {
+                        continue;
+                    };
+                    let obs = if silent { Obs::Fire } else { Obs::Clear };
+                    if let Some(tr) = observe(track, &rule.lifecycle, t, obs, 0, next_incident)
+                        && let Some(inc) = &track.incident
+                    {
+                        let detail = format!(
+                            "Nothing from the agent since {} ({}; heartbeat every {}, {} missed).",
+                            Timestamp(last),
+                            span(t - last),
+                            span(heartbeat_ms),
+                            (t - last) / heartbeat_ms
+                        );
+                        Emit {
+                            asset,
+                            rule_name: &rule.name,
+                            severity: rule.severity,
+                            rule_description: &rule.description,
+                            host: host(asset, facts),
+                            subject: "",
+                        }
+                        .push(&mut out, tr, inc, t, &detail);
+                    }
+                }
+            }
+            for (rule_name, subjects) in tracks.iter_mut() {
+                let rule = rules.iter().find(|r| &r.name == rule_name);
+                let lifecycle = rule.map_or_else(Lifecycle::default, |r| r.lifecycle);
+                for (subject, track) in subjects.iter_mut() {
+                    if let Some(tr) = quiet(track, &lifecycle, t)
+                        && let Some(inc) = &track.incident
+                    {
+                        let detail = format!(
+                            "No change for {}: no longer flapping{}.",
+                            span(secs(lifecycle.flap_window_seconds)),
+                            if tr == Transition::Resolved {
+                                "; the condition is clear"
+                            } else {
+                                "; the condition still holds"
+                            }
+                        );
+                        Emit {
+                            asset,
+                            rule_name,
+                            severity: rule.map_or(Severity::Warning, |r| r.severity),
+                            rule_description: rule.map_or("", |r| r.description.as_str()),
+                            host: host(asset, facts),
+                            subject,
+                        }
+                        .push(&mut out, tr, inc, t, &detail);
+                    }
+                    forget_old(track, &lifecycle, t);
+                }
+                subjects.retain(|_, track| !track.is_idle());
+            }
+            tracks.retain(|_, subjects| !subjects.is_empty());
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reset {
+    /// Keep the track as it is.
+    Keep,
+    /// Keep incidents, start evaluating afresh.
+    Evaluation,
+    /// Resolve its incident (saying why) and drop it.
+    Drop(&'static str),
+}
+
+fn subject_matches(rule: &Rule, subject: &str) -> bool {
+    match &rule.kind {
+        RuleKind::Threshold(t) => t.selector.matches_subject(subject),
+        RuleKind::Forecast(f) => f.selector.matches_subject(subject),
+        _ => true,
+    }
+}
+
+fn secs(s: u64) -> i64 {
+    i64::try_from(s)
+        .unwrap_or(i64::MAX / MS_PER_SECOND)
+        .saturating_mul(MS_PER_SECOND)
+}
+
+fn host<'a>(asset: &'a str, facts: &'a AssetFacts) -> &'a str {
+    if facts.hostname.is_empty() {
+        asset
+    } else {
+        &facts.hostname
+    }
+}
+
+/// The state of `asset`, made when missing (`None` cannot happen; it spares
+/// a lookup with an owned key on every call).
+fn asset_mut<'a>(
+    assets: &'a mut BTreeMap<String, AssetState>,
+    asset: &str,
+) -> Option<&'a mut AssetState> {
+    if !assets.contains_key(asset) {
+        assets.insert(asset.to_owned(), AssetState::default());
+    }
+    assets.get_mut(asset)
+}
+
+fn has_track(
+    tracks: &BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &str,
+    subject: &str,
+) -> bool {
+    tracks.get(rule).is_some_and(|s| s.contains_key(subject))
+}
+
+fn track_mut<'a>(
+    tracks: &'a mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &str,
+    subject: &str,
+) -> Option<&'a mut Track> {
+    if !tracks.contains_key(rule) {
+        tracks.insert(rule.to_owned(), BTreeMap::new());
+    }
+    let subjects = tracks.get_mut(rule)?;
+    if !subjects.contains_key(subject) {
+        subjects.insert(subject.to_owned(), Track::default());
+    }
+    subjects.get_mut(subject)
+}
+
+impl Track {
+    /// Nothing worth remembering.
+    fn is_idle(&self) -> bool {
+        self.incident.is_none()
+            && self.pending_since.is_none()
+            && self.clears.is_empty()
+            && !self.muted
+            && self.trend.is_none()
+    }
+}
+
+/// A condition rule's observation at `t`; returns what happened to the incident.
+fn observe(
+    track: &mut Track,
+    lc: &Lifecycle,
+    t: i64,
+    obs: Obs,
+    hold_ms: i64,
+    ids: &mut u64,
+) -> Option<Transition> {
+    let open = track.incident.filter(|i| i.resolved_at.is_none());
+    match obs {
+        Obs::Fire => {
+            let recurred = !track.firing;
+            if recurred {
+                track.firing = true;
+                track.last_flip = t;
+            }
+            if track.muted {
+                return None;
+            }
+            match open {
+                Some(_) => {
+                    let inc = track.incident.as_mut()?;
+                    if inc.flapping && recurred {
+                        inc.occurrences = inc.occurrences.saturating_add(1);
+                        return Some(Transition::Recurred { notify: false });
+                    }
+                    None
+                }
+                None => {
+                    let since = *track.pending_since.get_or_insert(t);
+                    if t - since >= hold_ms {
+                        Some(trigger(track, lc, t, ids))
+                    } else {
+                        None
+                    }
+                }
+            }
+        }
+        Obs::Clear => {
+            track.pending_since = None;
+            track.muted = false;
+            if track.firing {
+                track.firing = false;
+                track.last_flip = t;
+            }
+            open?;
+            let window = secs(lc.flap_window_seconds);
+            track.clears.retain(|c| t - c < window);
+            track.clears.push(t);
+            // Only the count above the limit matters; keep the list short.
+            let cap = usize::try_from(lc.flap_cycles)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            if track.clears.len() > cap {
+                let excess = track.clears.len() - cap;
+                track.clears.drain(..excess);
+            }
+            let cycles = track.clears.len();
+            let inc = track.incident.as_mut()?;
+            if inc.flapping {
+                return None;
+            }
+            if u64::try_from(cycles).unwrap_or(u64::MAX) > lc.flap_cycles {
+                inc.flapping = true;
+                Some(Transition::Flapping)
+            } else {
+                inc.resolved_at = Some(t);
+                Some(Transition::Resolved)
+            }
+        }
+        Obs::Hold => {
+            if open.is_none() {
+                track.pending_since = None;
+            }
+            None
+        }
+    }
+}
+
+/// The condition held long enough: open a new incident or reopen the last one.
+fn trigger(track: &mut Track, lc: &Lifecycle, t: i64, ids: &mut u64) -> Transition {
+    track.pending_since = None;
+    let reopen = secs(lc.reopen_window_seconds);
+    if let Some(inc) = &mut track.incident
+        && inc.resolved_at.is_some_and(|r| t - r <= reopen)
+    {
+        inc.resolved_at = None;
+        inc.occurrences = inc.occurrences.saturating_add(1);
+        return Transition::Reopened;
+    }
+    *ids += 1;
+    track.incident = Some(Incident {
+        id: *ids,
+        opened_at: t,
+        occurrences: 1,
+        resolved_at: None,
+        flapping: false,
+    });
+    Transition::Opened
+}
+
+/// An event-driven rule matched (inventory change, report).
+fn event(track: &mut Track, lc: &Lifecycle, t: i64, ids: &mut u64) -> Transition {
+    if let Some(inc) = &mut track.incident
+        && inc.resolved_at.is_none()
+    {
+        inc.occurrences = inc.occurrences.saturating_add(1);
+        return Transition::Recurred { notify: true };
+    }
+    trigger(track, lc, t, ids)
+}
+
+/// Ends flapping after a quiet flap window.
+fn quiet(track: &mut Track, lc: &Lifecycle, now: i64) -> Option<Transition> {
+    let inc = track.incident.as_mut()?;
+    if !inc.flapping
+        || inc.resolved_at.is_some()
+        || now - track.last_flip < secs(lc.flap_window_seconds)
+    {
+        return None;
+    }
+    inc.flapping = false;
+    track.clears.clear();
+    if track.firing {
+        Some(Transition::Unflapped)
+    } else {
+        inc.resolved_at = Some(now);
+        Some(Transition::Resolved)
+    }
+}
+
+/// Lets go of what no longer matters: clears outside the flap window, a
+/// resolved incident past its reopen window.
+fn forget_old(track: &mut Track, lc: &Lifecycle, now: i64) {
+    let window = secs(lc.flap_window_seconds);
+    track.clears.retain(|c| now - c < window);
+    if track.incident.is_some_and(|i| {
+        i.resolved_at
+            .is_some_and(|r| now - r > secs(lc.reopen_window_seconds))
+    }) {
+        track.incident = None;
+    }
+}
+
+/// Who an action is about, for building it.
+struct Emit<'a> {
+    asset: &'a str,
+    rule_name: &'a str,
+    severity: Severity,
+    rule_description: &'a str,
+    host: &'a str,
+    subject: &'a str,
+}
+
+impl Emit<'_> {
+    fn action(&self, kind: ActionKind, inc: &Incident, t: i64, detail: &str) -> Action {
+        let title = if self.subject.is_empty() {
+            format!("{} on {}", self.rule_name, self.host)
+        } else {
+            format!("{} on {} ({})", self.rule_name, self.host, self.subject)
+        };
+        let description = if self.rule_description.is_empty() {
+            detail.to_owned()
+        } else {
+            format!("{}\n{detail}", self.rule_description)
+        };
+        Action {
+            kind,
+            incident: inc.id,
+            key: IncidentKey {
+                asset: self.asset.to_owned(),
+                rule: self.rule_name.to_owned(),
+                subject: self.subject.to_owned(),
+            },
+            at: Timestamp(t),
+            severity: self.severity,
+            title,
+            description,
+            occurrences: inc.occurrences,
+            flapping: inc.flapping,
+        }
+    }
+
+    fn push(&self, out: &mut Vec<Action>, tr: Transition, inc: &Incident, t: i64, detail: &str) {
+        let action = self.action(ActionKind::Open, inc, t, detail);
+        self.push_actions(out, tr, action);
+    }
+
+    /// The action for `tr` (from the template `action`) and its notification.
+    fn push_actions(&self, out: &mut Vec<Action>, tr: Transition, mut action: Action) {
+        let (kind, notify) = match tr {
+            Transition::Opened => (ActionKind::Open, Some(NotifyEvent::Opened)),
+            Transition::Reopened => (ActionKind::Reopen, Some(NotifyEvent::Reopened)),
+            Transition::Recurred { notify } => {
+                (ActionKind::Update, notify.then_some(NotifyEvent::Updated))
+            }
+            Transition::Resolved => (ActionKind::Resolve, Some(NotifyEvent::Resolved)),
+            Transition::Flapping => (ActionKind::MarkFlapping, Some(NotifyEvent::Flapping)),
+            Transition::Unflapped => (ActionKind::EndFlapping, None),
+        };
+        action.kind = kind;
+        if let Some(event) = notify {
+            let mut note = action.clone();
+            note.kind = ActionKind::Notify(event);
+            out.push(action);
+            out.push(note);
+        } else {
+            out.push(action);
+        }
+    }
+}
+
+fn threshold_detail(
+    th: &Threshold,
+    series: &str,
+    value: f64,
+    tr: Transition,
+    track: &Track,
+    inc: &Incident,
+    lc: &Lifecycle,
+) -> String {
+    let clear_side = if th.op.rising() { "below" } else { "above" };
+    let now = format!("{series} is {}", num(value));
+    match tr {
+        Transition::Resolved => format!("{now}, back {clear_side} {}.", num(th.clear_value)),
+        Transition::Flapping => format!(
+            "{now}: cleared {} times within {}; kept open and marked flapping until it has not changed for {}.",
+            track.clears.len(),
+            span(secs(lc.flap_window_seconds)),
+            span(secs(lc.flap_window_seconds)),
+        ),
+        Transition::Recurred { .. } => format!(
+            "{now}, {} {} again (occurrence {}, flapping).",
+            th.op.symbol(),
+            num(th.value),
+            inc.occurrences
+        ),
+        _ => {
+            let held = if th.for_seconds > 0 {
+                format!(" for {}", span(secs(th.for_seconds)))
+            } else {
+                String::new()
+            };
+            format!(
+                "{now}: {} {}{held}. Clears {clear_side} {}.",
+                th.op.symbol(),
+                num(th.value),
+                num(th.clear_value)
+            )
+        }
+    }
+}
+
+fn forecast_detail(
+    fc: &Forecast,
+    series: &str,
+    value: f64,
+    fit: Option<Fit>,
+    t: i64,
+    tr: Transition,
+    track: &Track,
+) -> String {
+    let window = span(secs(fc.window_hours * 3600));
+    let Some(fit) = fit else {
+        return format!("{series} is {}.", num(value));
+    };
+    let per_day = fit.slope_per_second * 86_400.0;
+    let rate = format!(
+        "{series} is {} and {} {} per day over the last {window}",
+        num(value),
+        if per_day >= 0.0 { "grows" } else { "shrinks" },
+        num(per_day.abs())
+    );
+    match (tr, fit.eta_seconds(fc.limit)) {
+        (Transition::Resolved, _) | (_, None) => format!(
+            "{rate}: not full ({}) within {} days.",
+            num(fc.limit),
+            fc.within_days
+        ),
+        (Transition::Flapping, _) => format!(
+            "{rate}: the forecast crossed {} days {} times; kept open and marked flapping.",
+            fc.within_days,
+            track.clears.len()
+        ),
+        (_, Some(eta)) => {
+            let eta_ms = (eta * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
+            format!(
+                "{rate}: full ({}) in about {}, around {}.",
+                num(fc.limit),
+                span(eta_ms),
+                Timestamp(t.saturating_add(eta_ms))
+            )
+        }
+    }
+}
+
+/// Buckets a forecast window is summed in: the window moves a bucket at a time.
+const TREND_BUCKETS: i64 = 24;
+
+/// Least-squares sums of a series over a sliding window, in buckets so the
+/// memory stays fixed however often the series is sampled. Times within a
+/// bucket are seconds from its start, so the sums keep their precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Trend {
+    bucket_ms: i64,
+    /// The first sample still in the window (to the bucket, once buckets were dropped).
+    since: i64,
+    buckets: VecDeque<Bucket>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Bucket {
+    start: i64,
+    n: u32,
+    sum_t: f64,
+    sum_v: f64,
+    sum_tt: f64,
+    sum_tv: f64,
+}
+
+/// A fitted line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fit {
+    /// The line's value now.
+    now_value: f64,
+    slope_per_second: f64,
+}
+
+impl Fit {
+    /// Seconds until the line reaches `limit`: 0 when there, `None` when it never does.
+    fn eta_seconds(&self, limit: f64) -> Option<f64> {
+        if self.now_value >= limit {
+            return Some(0.0);
+        }
+        if self.slope_per_second <= 0.0 {
+            return None;
+        }
+        Some((limit - self.now_value) / self.slope_per_second)
+    }
+}
+
+impl Trend {
+    fn new(window_ms: i64) -> Self {
+        Self {
+            bucket_ms: (window_ms / TREND_BUCKETS).max(MS_PER_SECOND),
+            since: 0,
+            buckets: VecDeque::new(),
+        }
+    }
+
+    fn add(&mut self, t: i64, v: f64, window_ms: i64) {
+        while self
+            .buckets
+            .front()
+            .is_some_and(|b| b.start + self.bucket_ms <= t - window_ms)
+        {
+            self.buckets.pop_front();
+        }
+        match self.buckets.front() {
+            // After a gap longer than the window, history starts again here.
+            None => self.since = t,
+            Some(front) => self.since = self.since.max(front.start),
+        }
+        let start = t - t.rem_euclid(self.bucket_ms);
+        let dt = (t - start) as f64 / 1000.0;
+        if self.buckets.back().is_none_or(|b| b.start < start) {
+            self.buckets.push_back(Bucket {
+                start,
+                n: 0,
+                sum_t: 0.0,
+                sum_v: 0.0,
+                sum_tt: 0.0,
+                sum_tv: 0.0,
+            });
+        }
+        if let Some(b) = self.buckets.back_mut().filter(|b| b.start == start) {
+            b.n = b.n.saturating_add(1);
+            b.sum_t += dt;
+            b.sum_v += v;
+            b.sum_tt += dt * dt;
+            b.sum_tv += dt * v;
+        }
+    }
+
+    /// The least-squares line through the window, once it spans at least a
+    /// quarter of the window (a few hours of data say little about days).
+    fn fit(&self, now: i64, window_ms: i64) -> Option<Fit> {
+        let last = self.buckets.back()?;
+        if now - self.since < window_ms / 4 {
+            return None;
+        }
+        let reference = last.start;
+        let (mut n, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for b in &self.buckets {
+            let off = (b.start - reference) as f64 / 1000.0;
+            let bn = f64::from(b.n);
+            n += bn;
+            st += bn * off + b.sum_t;
+            sv += b.sum_v;
+            stt += bn * off * off + 2.0 * off * b.sum_t + b.sum_tt;
+            stv += off * b.sum_v + b.sum_tv;
+        }
+        if n < 3.0 {
+            return None;
+        }
+        let mean_t = st / n;
+        let mean_v = sv / n;
+        let sxx = stt - n * mean_t * mean_t;
+        let sxy = stv - n * mean_t * mean_v;
+        if sxx <= 0.0 {
+            return None;
+        }
+        let slope = sxy / sxx;
+        let now_t = (now - reference) as f64 / 1000.0;
+        let fit = Fit {
+            now_value: mean_v + slope * (now_t - mean_t),
+            slope_per_second: slope,
+        };
+        (fit.now_value.is_finite() && fit.slope_per_second.is_finite()).then_some(fit)
+    }
+}
+
+/// A number without needless decimals: `90`, `93.4`, `0.05`.
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    let text = format!("{v:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// A duration in ms, in the unit a person would use: `90 s`, `5 min`, `2 h`, `3.5 days`.
+fn span(ms: i64) -> String {
+    let s = ms / MS_PER_SECOND;
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 2 * 3600 {
+        format!("{} min", num((s as f64 / 60.0 * 10.0).round() / 10.0))
+    } else if s < 2 * 86_400 {
+        format!("{} h", num((s as f64 / 3600.0 * 10.0).round() / 10.0))
+    } else {
+        format!("{} days", num((s as f64 / 86_400.0 * 10.0).round() / 10.0))
+    }
+}
+
+fn first_line(text: &str, max_chars: usize) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() <= max_chars {
+        return line.to_owned();
+    }
+    let mut cut: String = line.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_spans_read_well() {
+        assert_eq!(num(90.0), "90");
+        assert_eq!(num(93.456), "93.46");
+        assert_eq!(num(0.05), "0.05");
+        assert_eq!(span(90_000), "90 s");
+        assert_eq!(span(300_000), "5 min");
+        assert_eq!(span(3 * 3_600_000), "3 h");
+        assert_eq!(span(7 * 86_400_000 / 2), "3.5 days");
+        assert_eq!(first_line("printer\nmore", 80), "printer");
+        assert_eq!(first_line("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn trend_fits_a_line_exactly_and_forgets_the_old() {
+        let window = 72 * 3_600_000;
+        let mut trend = Trend::new(window);
+        // 1 unit per hour, sampled every 10 minutes for 4 days.
+        let mut t = 0;
+        while t <= 96 * 3_600_000 {
+            trend.add(t, 10.0 + t as f64 / 3_600_000.0, window);
+            t += 600_000;
+        }
+        let now = 96 * 3_600_000;
+        let fit = trend.fit(now, window).unwrap();
+        assert!(
+            (fit.slope_per_second * 3600.0 - 1.0).abs() < 1e-9,
+            "{fit:?}"
+        );
+        assert!((fit.now_value - 106.0).abs() < 1e-6, "{fit:?}");
+        assert!((fit.eta_seconds(110.0).unwrap() - 4.0 * 3600.0).abs() < 1e-3);
+        assert_eq!(fit.eta_seconds(100.0), Some(0.0));
+        assert!(trend.buckets.len() <= 25, "{}", trend.buckets.len());
+        // After a silence longer than the window, history starts again.
+        let later = now + 5 * window;
+        trend.add(later, 50.0, window);
+        assert_eq!(trend.buckets.len(), 1);
+        assert_eq!(trend.since, later);
+        assert_eq!(trend.fit(later, window), None);
+        // Too short a history gives no forecast.
+        let mut short = Trend::new(window);
+        short.add(0, 1.0, window);
+        short.add(3_600_000, 2.0, window);
+        short.add(7_200_000, 3.0, window);
+        assert_eq!(short.fit(7_200_000, window), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! Incidents that raise themselves: rules and the engine that applies them.
+//!
+//! The engine is sans-IO (fed events with their times, it returns actions),
+//! so storage, the API and notifications are wired around it without it
+//! knowing about them.
+//!
+//! # Layout
+//! - [`rules`]: the rule model, the built-in rules, `rules.toml` parsing.
+//! - [`engine`]: the state machine: events in, [`engine::Action`]s out.
+//! - [`series`]: series names split into metric and subject; derived percentages.
+//! - [`changes`]: inventory changes sorted into classes, told with before and after.
+
+pub mod changes;
+pub mod engine;
+pub mod rules;
+pub mod series;
+
+pub use engine::{
+    Action, ActionKind, Engine, EngineState, IncidentKey, NotifyEvent, OpenIncident, UserReport,
+};
+pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet, Severity};
+
+#[cfg(test)]
+mod tests;

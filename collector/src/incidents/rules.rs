@@ -1,0 +1,1395 @@
+//! Incident rules: what opens an incident, read from `config/rules.toml`
+//! over the built-in defaults.
+//!
+//! A rule has a name, a description, a scope, a severity and one kind:
+//! a threshold on a metric, an agent's absence, a forecast of a growing
+//! series, a class of inventory change, or user reports. The built-in rules
+//! ([`builtin`]) are always there; a `[rule.NAME]` table in the file with a
+//! built-in name changes only the keys it gives (`enabled = false` turns
+//! the rule off), any other name adds a rule.
+//!
+//! A file with an error is refused whole: [`RuleSet::parse`] returns every
+//! problem (file, line, column, `rule.NAME.key`) and the caller keeps the
+//! rules it runs.
+
+use std::path::Path;
+
+use anyhow::Context;
+use atalaya_common::config::{ConfigErrors, Document, Section};
+use atalaya_common::model::{MachineKind, Virtualization};
+use serde::{Deserialize, Serialize};
+
+use super::series::KNOWN_METRICS;
+use crate::store::query::glob;
+
+/// How long after resolving a recurrence reopens the same incident, by default.
+pub const DEFAULT_REOPEN_WINDOW_SECONDS: u64 = 3600;
+/// Open/clear cycles within the flap window above which an incident is flapping, by default.
+pub const DEFAULT_FLAP_CYCLES: u64 = 3;
+/// The window flapping is counted over, and the quiet needed to end it, by default.
+pub const DEFAULT_FLAP_WINDOW_SECONDS: u64 = 3600;
+
+/// How bad an incident of a rule is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; nobody needs to act now.
+    Info,
+    /// Needs attention soon.
+    Warning,
+    /// Something is broken or about to break.
+    High,
+    /// A service is down; act now.
+    Critical,
+}
+
+impl Severity {
+    const NAMES: &[&'static str] = &["info", "warning", "high", "critical"];
+
+    /// The name used in rules and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// What kind of machine an asset is, for scopes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetKind {
+    /// Not known (no inventory yet, or no evidence).
+    #[default]
+    Unknown,
+    /// Bare metal.
+    Physical,
+    /// A virtual machine.
+    Virtual,
+    /// A container.
+    Container,
+}
+
+impl AssetKind {
+    const NAMES: &[&'static str] = &["physical", "virtual", "container", "unknown"];
+
+    /// The kind of a host from its inventory.
+    pub fn of(v: &Virtualization) -> Self {
+        if v.container.is_some() {
+            return AssetKind::Container;
+        }
+        match v.kind {
+            MachineKind::Physical => AssetKind::Physical,
+            MachineKind::Virtual => AssetKind::Virtual,
+            MachineKind::Unknown => AssetKind::Unknown,
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "physical" => AssetKind::Physical,
+            "virtual" => AssetKind::Virtual,
+            "container" => AssetKind::Container,
+            "unknown" => AssetKind::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// What the engine knows of an asset for scopes and titles.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetFacts {
+    /// Host name, for titles.
+    pub hostname: String,
+    /// Administrator tags.
+    pub tags: Vec<String>,
+    /// OS id from os-release (`debian`, `rhel`…).
+    pub os_id: Option<String>,
+    /// Physical, virtual, container.
+    pub kind: AssetKind,
+}
+
+/// The assets a rule applies to. Every non-empty list must match (an
+/// asset with one of the tags, and one of the OS ids, and one of the kinds);
+/// all lists empty means every asset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Any of these tags.
+    pub tags: Vec<String>,
+    /// Any of these OS ids.
+    pub os: Vec<String>,
+    /// Any of these kinds.
+    pub kinds: Vec<AssetKind>,
+}
+
+impl Scope {
+    /// Whether an asset is in scope.
+    pub fn matches(&self, asset: &AssetFacts) -> bool {
+        (self.tags.is_empty() || self.tags.iter().any(|t| asset.tags.contains(t)))
+            && (self.os.is_empty()
+                || asset
+                    .os_id
+                    .as_ref()
+                    .is_some_and(|id| self.os.iter().any(|o| o == id)))
+            && (self.kinds.is_empty() || self.kinds.contains(&asset.kind))
+    }
+}
+
+/// A comparison of a value with a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// `>`
+    #[serde(rename = ">")]
+    Above,
+    /// `>=`
+    #[serde(rename = ">=")]
+    AtLeast,
+    /// `<`
+    #[serde(rename = "<")]
+    Below,
+    /// `<=`
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+impl Op {
+    const NAMES: &[&'static str] = &[">", ">=", "<", "<="];
+
+    /// `value op threshold`.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::Above => value > threshold,
+            Op::AtLeast => value >= threshold,
+            Op::Below => value < threshold,
+            Op::AtMost => value <= threshold,
+        }
+    }
+
+    /// True for `>` and `>=`: the condition is a value too high.
+    pub fn rising(self) -> bool {
+        matches!(self, Op::Above | Op::AtLeast)
+    }
+
+    /// `>`, `>=`, `<` or `<=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Above => ">",
+            Op::AtLeast => ">=",
+            Op::Below => "<",
+            Op::AtMost => "<=",
+        }
+    }
+
+    fn from_symbol(s: &str) -> Option<Self> {
+        Some(match s {
+            ">" => Op::Above,
+            ">=" => Op::AtLeast,
+            "<" => Op::Below,
+            "<=" => Op::AtMost,
+            _ => return None,
+        })
+    }
+}
+
+/// The series of one metric a rule watches, by subject (the label's value:
+/// mount point, interface, disk…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selector {
+    /// The metric, e.g. `filesystem.used_percent`.
+    pub metric: String,
+    /// Subjects to watch (`*` globs); empty: all.
+    pub subjects: Vec<String>,
+    /// Subjects to leave out (`*` globs).
+    pub exclude_subjects: Vec<String>,
+}
+
+impl Selector {
+    fn of(metric: &str) -> Self {
+        Self {
+            metric: metric.to_owned(),
+            subjects: Vec::new(),
+            exclude_subjects: Vec::new(),
+        }
+    }
+
+    /// Whether a subject of the metric is watched.
+    pub fn matches_subject(&self, subject: &str) -> bool {
+        (self.subjects.is_empty() || self.subjects.iter().any(|g| glob(g, subject)))
+            && !self.exclude_subjects.iter().any(|g| glob(g, subject))
+    }
+}
+
+/// A metric crossing a value for a while.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// The series watched.
+    pub selector: Selector,
+    /// How the value compares with `value` while the condition holds.
+    pub op: Op,
+    /// The threshold.
+    pub value: f64,
+    /// The condition clears only beyond this value (below it for `>`/`>=`,
+    /// above it for `<`/`<=`); between the two the incident stays as it is.
+    pub clear_value: f64,
+    /// How long the condition must hold before an incident opens, seconds.
+    pub for_seconds: u64,
+}
+
+impl Threshold {
+    /// The value is on the firing side of the threshold.
+    pub fn fires(&self, value: f64) -> bool {
+        self.op.holds(value, self.value)
+    }
+
+    /// The value is on the clear side of the clear value.
+    pub fn clears(&self, value: f64) -> bool {
+        if self.op.rising() {
+            value < self.clear_value
+        } else {
+            value > self.clear_value
+        }
+    }
+}
+
+/// An agent not heard from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Absence {
+    /// Heartbeat periods without any record from the agent.
+    pub missed_heartbeats: u64,
+}
+
+/// A growing series reaching a limit soon, by its least-squares trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    /// The series watched.
+    pub selector: Selector,
+    /// The value at which the series is full (100 for percentages).
+    pub limit: f64,
+    /// The trend is fitted over this much recent history, hours.
+    pub window_hours: u64,
+    /// Opens when the limit is predicted within this many days.
+    pub within_days: u64,
+}
+
+/// A class of inventory change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeClass {
+    /// A memory module added.
+    MemoryAdded,
+    /// A memory module removed or replaced by a smaller one, or less memory (VMs).
+    MemoryRemoved,
+    /// A fixed disk added.
+    DiskAdded,
+    /// A fixed disk removed, or replaced (another serial under its name).
+    DiskRemoved,
+    /// Other hardware under the same asset: DMI system or board serial or
+    /// UUID, or the CPU model, changed.
+    HardwareReplaced,
+    /// `/etc/machine-id` changed: another installation (or machine) reports.
+    MachineIdChanged,
+    /// A package whose name matches the rule's patterns installed.
+    SoftwareAdded,
+    /// A package whose name matches the rule's patterns removed.
+    SoftwareRemoved,
+}
+
+impl ChangeClass {
+    const NAMES: &[&'static str] = &[
+        "memory-added",
+        "memory-removed",
+        "disk-added",
+        "disk-removed",
+        "hardware-replaced",
+        "machine-id-changed",
+        "software-added",
+        "software-removed",
+    ];
+
+    /// The name used in rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeClass::MemoryAdded => "memory-added",
+            ChangeClass::MemoryRemoved => "memory-removed",
+            ChangeClass::DiskAdded => "disk-added",
+            ChangeClass::DiskRemoved => "disk-removed",
+            ChangeClass::HardwareReplaced => "hardware-replaced",
+            ChangeClass::MachineIdChanged => "machine-id-changed",
+            ChangeClass::SoftwareAdded => "software-added",
+            ChangeClass::SoftwareRemoved => "software-removed",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "memory-added" => ChangeClass::MemoryAdded,
+            "memory-removed" => ChangeClass::MemoryRemoved,
+            "disk-added" => ChangeClass::DiskAdded,
+            "disk-removed" => ChangeClass::DiskRemoved,
+            "hardware-replaced" => ChangeClass::HardwareReplaced,
+            "machine-id-changed" => ChangeClass::MachineIdChanged,
+            "software-added" => ChangeClass::SoftwareAdded,
+            "software-removed" => ChangeClass::SoftwareRemoved,
+            _ => return None,
+        })
+    }
+
+    fn is_software(self) -> bool {
+        matches!(
+            self,
+            ChangeClass::SoftwareAdded | ChangeClass::SoftwareRemoved
+        )
+    }
+}
+
+/// Inventory changes of some classes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryChange {
+    /// Any of these classes opens an incident.
+    pub classes: Vec<ChangeClass>,
+    /// Package names (`*` globs) for the software classes.
+    pub packages: Vec<String>,
+}
+
+/// What makes a rule's incidents open and clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum RuleKind {
+    /// A metric crossing a value.
+    Threshold(Threshold),
+    /// An agent silent.
+    Absence(Absence),
+    /// A series filling up.
+    Forecast(Forecast),
+    /// An inventory change.
+    InventoryChange(InventoryChange),
+    /// A report from the person at the machine.
+    UserReport,
+}
+
+impl RuleKind {
+    const NAMES: &[&'static str] = &[
+        "threshold",
+        "absence",
+        "forecast",
+        "inventory-change",
+        "user-report",
+    ];
+
+    /// The name used in rules.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleKind::Threshold(_) => "threshold",
+            RuleKind::Absence(_) => "absence",
+            RuleKind::Forecast(_) => "forecast",
+            RuleKind::InventoryChange(_) => "inventory-change",
+            RuleKind::UserReport => "user-report",
+        }
+    }
+}
+
+/// How an incident of a rule behaves after it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// A recurrence within this long of resolving reopens the same incident, seconds.
+    pub reopen_window_seconds: u64,
+    /// More open/clear cycles than this within `flap_window_seconds` make an incident flapping.
+    pub flap_cycles: u64,
+    /// The flap counting window, and the quiet that ends flapping, seconds.
+    pub flap_window_seconds: u64,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            reopen_window_seconds: DEFAULT_REOPEN_WINDOW_SECONDS,
+            flap_cycles: DEFAULT_FLAP_CYCLES,
+            flap_window_seconds: DEFAULT_FLAP_WINDOW_SECONDS,
+        }
+    }
+}
+
+/// One rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Unique name, e.g. `filesystem-full`; part of every incident's key.
+    pub name: String,
+    /// What it means and what to do, in words for the help desk.
+    pub description: String,
+    /// Severity of its incidents.
+    pub severity: Severity,
+    /// A disabled rule opens nothing.
+    pub enabled: bool,
+    /// The assets it applies to.
+    pub scope: Scope,
+    /// What opens and clears its incidents.
+    pub kind: RuleKind,
+    /// Reopening and flapping.
+    pub lifecycle: Lifecycle,
+}
+
+/// The built-in rules, with `lifecycle` for all of them.
+pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
+    let rule = |name: &str, severity, description: &str, kind| Rule {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        severity,
+        enabled: true,
+        scope: Scope::default(),
+        kind,
+        lifecycle,
+    };
+    let threshold = |metric: &str, value, clear_value, for_seconds| {
+        RuleKind::Threshold(Threshold {
+            selector: Selector::of(metric),
+            op: Op::Above,
+            value,
+            clear_value,
+            for_seconds,
+        })
+    };
+    vec![
+        rule(
+            "agent-offline",
+            Severity::High,
+            "The agent has not been heard from for several heartbeat periods: the machine may be off, off the network, or the agent stopped.",
+            RuleKind::Absence(Absence {
+                missed_heartbeats: 3,
+            }),
+        ),
+        rule(
+            "filesystem-full",
+            Severity::High,
+            "A filesystem is almost full; programs writing to it will fail. Free space or grow it.",
+            threshold("filesystem.used_percent", 90.0, 85.0, 300),
+        ),
+        rule(
+            "filesystem-filling",
+            Severity::Warning,
+            "At the rate of the last days a filesystem will be full within a week.",
+            RuleKind::Forecast(Forecast {
+                selector: Selector::of("filesystem.used_percent"),
+                limit: 100.0,
+                window_hours: 72,
+                within_days: 7,
+            }),
+        ),
+        rule(
+            "memory-pressure",
+            Severity::Warning,
+            "Almost no memory is available without swapping; the machine slows down and may start killing processes.",
+            threshold("memory.used_percent", 90.0, 80.0, 600),
+        ),
+        rule(
+            "cpu-saturated",
+            Severity::Warning,
+            "The CPUs have been almost fully busy for a long time.",
+            threshold("cpu.total_percent", 95.0, 80.0, 900),
+        ),
+        rule(
+            "hardware-change",
+            Severity::Warning,
+            "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU.",
+            RuleKind::InventoryChange(InventoryChange {
+                classes: vec![
+                    ChangeClass::MemoryRemoved,
+                    ChangeClass::DiskRemoved,
+                    ChangeClass::HardwareReplaced,
+                ],
+                packages: Vec::new(),
+            }),
+        ),
+        rule(
+            "user-report",
+            Severity::Warning,
+            "Reported by the person at the machine.",
+            RuleKind::UserReport,
+        ),
+    ]
+}
+
+/// The rules in force: the built-in ones as the file changed them, then the file's own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+impl Default for RuleSet {
+    /// The built-in rules.
+    fn default() -> Self {
+        Self {
+            rules: builtin(Lifecycle::default()),
+        }
+    }
+}
+
+impl RuleSet {
+    /// A rule set of exactly these rules (tests, benchmarks).
+    pub fn from_rules(rules: Vec<Rule>) -> Self {
+        Self { rules }
+    }
+
+    /// Every rule, disabled ones included.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule named `name`.
+    pub fn get(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
+    /// Reads and parses a rules file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Self::parse(&path.display().to_string(), &text)?)
+    }
+
+    /// Parses a rules file over the built-in rules; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ConfigErrors> {
+        let doc = Document::parse(file, text)?;
+        let settings = doc.section("incidents");
+        let lifecycle = lifecycle(&settings, Lifecycle::default());
+        let builtins = builtin(lifecycle);
+        let mut rules = builtins.clone();
+        for (name, section) in doc.section("rule").tables() {
+            let base = builtins.iter().find(|r| r.name == name);
+            if let Some(rule) = parse_rule(&name, &section, base, lifecycle) {
+                match rules.iter_mut().find(|r| r.name == name) {
+                    Some(slot) => *slot = rule,
+                    None => rules.push(rule),
+                }
+            }
+        }
+        doc.finish()?;
+        Ok(Self { rules })
+    }
+}
+
+fn lifecycle(s: &Section<'_, '_>, base: Lifecycle) -> Lifecycle {
+    Lifecycle {
+        reopen_window_seconds: opt_integer(s, "reopen_window_seconds", 0..=2_592_000, "seconds")
+            .unwrap_or(base.reopen_window_seconds),
+        flap_cycles: opt_integer(s, "flap_cycles", 1..=1000, "cycles").unwrap_or(base.flap_cycles),
+        flap_window_seconds: opt_integer(s, "flap_window_seconds", 60..=604_800, "seconds")
+            .unwrap_or(base.flap_window_seconds),
+    }
+}
+
+/// An integer that is given, or `None`; the key counts as known either way.
+fn opt_integer(
+    s: &Section<'_, '_>,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Option<u64> {
+    let given = s.has(key);
+    let value = s.integer(key, *range.start(), range, unit);
+    given.then_some(value)
+}
+
+fn opt_strings(s: &Section<'_, '_>, key: &str) -> Option<Vec<String>> {
+    let given = s.has(key);
+    let value = s.strings(key, &[]);
+    given.then_some(value)
+}
+
+fn opt_boolean(s: &Section<'_, '_>, key: &str) -> Option<bool> {
+    let given = s.has(key);
+    let value = s.boolean(key, false);
+    given.then_some(value)
+}
+
+/// A string that must be one of `names`, mapped by `from`.
+fn opt_named<T>(
+    s: &Section<'_, '_>,
+    key: &str,
+    names: &[&str],
+    from: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
+    let text = s.string(key)?;
+    let found = from(&text);
+    if found.is_none() {
+        s.invalid(
+            key,
+            format!("expected one of {}, found {text:?}", quoted(names)),
+        );
+    }
+    found
+}
+
+/// A list of names each of which must be one of `names`; `Some(None)` when
+/// one was not (and that was reported).
+fn opt_named_list<T>(
+    s: &Section<'_, '_>,
+    key: &str,
+    names: &[&str],
+    from: impl Fn(&str) -> Option<T>,
+) -> Option<Option<Vec<T>>> {
+    let list = opt_strings(s, key)?;
+    let mut out = Vec::new();
+    let mut all_known = true;
+    for item in &list {
+        match from(item) {
+            Some(v) => out.push(v),
+            None => {
+                all_known = false;
+                s.invalid(
+                    key,
+                    format!("expected each of {}, found {item:?}", quoted(names)),
+                );
+            }
+        }
+    }
+    Some(all_known.then_some(out))
+}
+
+fn quoted(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_rule(
+    name: &str,
+    s: &Section<'_, '_>,
+    base: Option<&Rule>,
+    global: Lifecycle,
+) -> Option<Rule> {
+    let kind_name = opt_named(s, "kind", RuleKind::NAMES, |k| {
+        RuleKind::NAMES.iter().copied().find(|n| *n == k)
+    });
+    let given_kind = s.has("kind");
+    if given_kind && kind_name.is_none() {
+        s.skip_unread();
+        return None;
+    }
+    // The built-in rule's kind-specific values are a base only when the
+    // file keeps its kind.
+    let same_kind = base.filter(|b| kind_name.is_none_or(|k| k == b.kind.name()));
+    let description = s
+        .string("description")
+        .or_else(|| base.map(|b| b.description.clone()))
+        .unwrap_or_default();
+    let severity = opt_named(s, "severity", Severity::NAMES, Severity::from_name)
+        .or(base.map(|b| b.severity))
+        .unwrap_or(Severity::Warning);
+    let enabled = opt_boolean(s, "enabled")
+        .or(base.map(|b| b.enabled))
+        .unwrap_or(true);
+    let base_scope = base.map(|b| b.scope.clone()).unwrap_or_default();
+    let scope = Scope {
+        tags: opt_strings(s, "tags").unwrap_or(base_scope.tags),
+        os: opt_strings(s, "os").unwrap_or(base_scope.os),
+        kinds: opt_named_list(s, "asset_kinds", AssetKind::NAMES, AssetKind::from_name)
+            .map(Option::unwrap_or_default)
+            .unwrap_or(base_scope.kinds),
+    };
+    let lifecycle = lifecycle(s, base.map_or(global, |b| b.lifecycle));
+    let kind_name = match kind_name.or(base.map(|b| b.kind.name())) {
+        Some(k) => k,
+        None => {
+            s.skip_unread();
+            s.missing(
+                "kind",
+                format!(
+                    "a new rule needs a kind, one of {} (built-in rules to change instead: {})",
+                    quoted(RuleKind::NAMES),
+                    builtin(global)
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    let base_kind = same_kind.map(|b| &b.kind);
+    let kind = match kind_name {
+        "threshold" => RuleKind::Threshold(parse_threshold(
+            s,
+            match base_kind {
+                Some(RuleKind::Threshold(t)) => Some(t),
+                _ => None,
+            },
+        )?),
+        "absence" => RuleKind::Absence(Absence {
+            missed_heartbeats: opt_integer(s, "missed_heartbeats", 1..=1000, "heartbeats")
+                .or(match base_kind {
+                    Some(RuleKind::Absence(a)) => Some(a.missed_heartbeats),
+                    _ => None,
+                })
+                .unwrap_or(3),
+        }),
+        "forecast" => RuleKind::Forecast(parse_forecast(
+            s,
+            match base_kind {
+                Some(RuleKind::Forecast(f)) => Some(f),
+                _ => None,
+            },
+        )?),
+        "inventory-change" => RuleKind::InventoryChange(parse_inventory_change(
+            s,
+            match base_kind {
+                Some(RuleKind::InventoryChange(c)) => Some(c),
+                _ => None,
+            },
+        )?),
+        _ => RuleKind::UserReport,
+    };
+    Some(Rule {
+        name: name.to_owned(),
+        description,
+        severity,
+        enabled,
+        scope,
+        kind,
+        lifecycle,
+    })
+}
+
+fn parse_selector(s: &Section<'_, '_>, base: Option<&Selector>, kind: &str) -> Option<Selector> {
+    let metric = match s.string("series") {
+        Some(m) if KNOWN_METRICS.binary_search(&m.as_str()).is_ok() => Some(m),
+        Some(m) => {
+            let hint = if m.contains('{') {
+                "name the metric without its label, e.g. \"filesystem.used_percent\", and pick mount points, interfaces or disks with `subjects`".to_owned()
+            } else {
+                format!("expected one of {}", KNOWN_METRICS.join(", "))
+            };
+            s.invalid("series", format!("unknown series {m:?}: {hint}"));
+            None
+        }
+        None => match base {
+            Some(b) => Some(b.metric.clone()),
+            None => {
+                s.missing(
+                    "series",
+                    format!(
+                        "a {kind} rule needs the metric it watches, e.g. \"filesystem.used_percent\""
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let subjects = opt_strings(s, "subjects").or_else(|| base.map(|b| b.subjects.clone()));
+    let exclude =
+        opt_strings(s, "exclude_subjects").or_else(|| base.map(|b| b.exclude_subjects.clone()));
+    Some(Selector {
+        metric: metric?,
+        subjects: subjects.unwrap_or_default(),
+        exclude_subjects: exclude.unwrap_or_default(),
+    })
+}
+
+fn parse_threshold(s: &Section<'_, '_>, base: Option<&Threshold>) -> Option<Threshold> {
+    let selector = parse_selector(s, base.map(|b| &b.selector), "threshold");
+    let op = opt_named(s, "op", Op::NAMES, Op::from_symbol).or(base.map(|b| b.op));
+    if op.is_none() && !s.has("op") {
+        s.missing(
+            "op",
+            format!("a threshold rule needs `op`, one of {}", quoted(Op::NAMES)),
+        );
+    }
+    let value = s.number("value").or(base.map(|b| b.value));
+    if value.is_none() && !s.has("value") {
+        s.missing("value", "a threshold rule needs `value`, the threshold");
+    }
+    let given_clear = s.number("clear_value");
+    let for_seconds = opt_integer(s, "for_seconds", 0..=604_800, "seconds")
+        .or(base.map(|b| b.for_seconds))
+        .unwrap_or(0);
+    let (op, value) = (op?, value?);
+    let clear_value = given_clear.or(base.map(|b| b.clear_value)).unwrap_or(value);
+    let wrong_side = if op.rising() {
+        clear_value > value
+    } else {
+        clear_value < value
+    };
+    if wrong_side {
+        let side = if op.rising() { "at most" } else { "at least" };
+        let message = format!(
+            "clear_value {clear_value} must be {side} value {value} for `{}`: the incident clears when the value is back past it",
+            op.symbol()
+        );
+        if s.has("clear_value") {
+            s.invalid("clear_value", message);
+        } else {
+            s.missing(
+                "clear_value",
+                format!("{message} (the built-in rule's clear_value; give one)"),
+            );
+        }
+        return None;
+    }
+    Some(Threshold {
+        selector: selector?,
+        op,
+        value,
+        clear_value,
+        for_seconds,
+    })
+}
+
+fn parse_forecast(s: &Section<'_, '_>, base: Option<&Forecast>) -> Option<Forecast> {
+    let selector = parse_selector(s, base.map(|b| &b.selector), "forecast");
+    let limit = s.number("limit").or(base.map(|b| b.limit));
+    if limit.is_none() && !s.has("limit") {
+        s.missing(
+            "limit",
+            "a forecast rule needs `limit`, the value at which the series is full (100 for a percentage)",
+        );
+    }
+    let window_hours = opt_integer(s, "window_hours", 1..=2160, "hours")
+        .or(base.map(|b| b.window_hours))
+        .unwrap_or(72);
+    let within_days = opt_integer(s, "within_days", 1..=3650, "days")
+        .or(base.map(|b| b.within_days))
+        .unwrap_or(7);
+    Some(Forecast {
+        selector: selector?,
+        limit: limit?,
+        window_hours,
+        within_days,
+    })
+}
+
+fn parse_inventory_change(
+    s: &Section<'_, '_>,
+    base: Option<&InventoryChange>,
+) -> Option<InventoryChange> {
+    let classes = opt_named_list(s, "changes", ChangeClass::NAMES, ChangeClass::from_name)
+        .or_else(|| base.map(|b| Some(b.classes.clone())));
+    let packages = opt_strings(s, "packages").or_else(|| base.map(|b| b.packages.clone()));
+    let Some(classes) = classes else {
+        s.missing(
+            "changes",
+            format!(
+                "an inventory-change rule needs `changes`, a list of {}",
+                quoted(ChangeClass::NAMES)
+            ),
+        );
+        return None;
+    };
+    // An unknown class was reported already.
+    let classes = classes?;
+    let packages = packages.unwrap_or_default();
+    if classes.is_empty() {
+        s.invalid("changes", "expected at least one class of change");
+        return None;
+    }
+    let software = classes.iter().any(|c| c.is_software());
+    if software && packages.is_empty() {
+        let message = "software-added and software-removed need `packages`, name patterns such as [\"teamviewer*\"] ([\"*\"] for every package)";
+        if s.has("packages") {
+            s.invalid("packages", message);
+        } else {
+            s.missing("packages", message);
+        }
+        return None;
+    }
+    if !software && !packages.is_empty() {
+        s.invalid(
+            "packages",
+            "`packages` is only used with software-added and software-removed",
+        );
+        return None;
+    }
+    Some(InventoryChange { classes, packages })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        RuleSet::parse("rules.toml", text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn one_error(text: &str) -> String {
+        let all = errors(text);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        all.into_iter().next().unwrap_or_default()
+    }
+
+    fn threshold(set: &RuleSet, name: &str) -> Threshold {
+        match &set.get(name).unwrap().kind {
+            RuleKind::Threshold(t) => t.clone(),
+            other => panic!("{name} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_builtin_rules() {
+        let set = RuleSet::parse("rules.toml", "").unwrap();
+        assert_eq!(set, RuleSet::default());
+        let names: Vec<&str> = set.rules().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "agent-offline",
+                "filesystem-full",
+                "filesystem-filling",
+                "memory-pressure",
+                "cpu-saturated",
+                "hardware-change",
+                "user-report"
+            ]
+        );
+        assert!(set.rules().iter().all(|r| r.enabled));
+        let fs = threshold(&set, "filesystem-full");
+        assert_eq!(
+            (fs.op, fs.value, fs.clear_value, fs.for_seconds),
+            (Op::Above, 90.0, 85.0, 300)
+        );
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/rules.toml");
+        let set = RuleSet::load(Path::new(path)).unwrap();
+        let builtins = RuleSet::default();
+        assert_eq!(&set.rules()[..builtins.rules().len()], builtins.rules());
+        let own: Vec<&str> = set.rules()[builtins.rules().len()..]
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(
+            own,
+            ["remote-access-software", "machine-replaced", "root-inodes"]
+        );
+        let inodes = threshold(&set, "root-inodes");
+        assert_eq!(inodes.selector.subjects, ["/"]);
+        assert_eq!(inodes.op, Op::AtLeast);
+    }
+
+    /// The commented built-in rules in the example file, uncommented, are
+    /// exactly the compiled-in ones: the documentation cannot drift.
+    #[test]
+    fn the_example_file_documents_the_builtin_rules_as_they_are() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/rules.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text
+            .find("# The built-in rules as they are compiled in.")
+            .unwrap();
+        let end = start + text[start..].find("# ----").unwrap();
+        let uncommented: String = text[start..end]
+            .lines()
+            .skip(1)
+            .map(|l| l.strip_prefix("# ").or(l.strip_prefix('#')).unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let set = RuleSet::parse("uncommented", &uncommented).unwrap();
+        let mut expected = RuleSet::default();
+        // The file does not repeat the long descriptions.
+        for (rule, documented) in expected.rules.iter_mut().zip(set.rules()) {
+            rule.description = documented.description.clone();
+        }
+        assert_eq!(set, expected);
+    }
+
+    #[test]
+    fn a_builtin_rule_changes_only_in_the_keys_given() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            "[rule.filesystem-full]\nvalue = 95\nclear_value = 92\nseverity = \"critical\"\nexclude_subjects = [\"/boot*\"]\n\
+             [rule.cpu-saturated]\nenabled = false\n\
+             [rule.agent-offline]\nmissed_heartbeats = 5\ntags = [\"server\"]\nreopen_window_seconds = 60\n",
+        )
+        .unwrap();
+        let fs = set.get("filesystem-full").unwrap();
+        assert_eq!(fs.severity, Severity::Critical);
+        let t = threshold(&set, "filesystem-full");
+        assert_eq!((t.value, t.clear_value, t.for_seconds), (95.0, 92.0, 300));
+        assert_eq!(t.selector.metric, "filesystem.used_percent");
+        assert!(!t.selector.matches_subject("/boot/efi"));
+        assert!(t.selector.matches_subject("/var"));
+        assert!(fs.description.starts_with("A filesystem is almost full"));
+        assert!(!set.get("cpu-saturated").unwrap().enabled);
+        let offline = set.get("agent-offline").unwrap();
+        assert_eq!(
+            offline.kind,
+            RuleKind::Absence(Absence {
+                missed_heartbeats: 5
+            })
+        );
+        assert_eq!(offline.scope.tags, ["server"]);
+        assert_eq!(offline.lifecycle.reopen_window_seconds, 60);
+        assert_eq!(offline.lifecycle.flap_cycles, DEFAULT_FLAP_CYCLES);
+        assert_eq!(set.rules().len(), RuleSet::default().rules().len());
+    }
+
+    #[test]
+    fn global_lifecycle_settings_reach_every_rule_unless_a_rule_sets_its_own() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            "[incidents]\nflap_cycles = 5\nreopen_window_seconds = 0\n\
+             [rule.mine]\nkind = \"absence\"\nflap_cycles = 2\n",
+        )
+        .unwrap();
+        assert!(
+            set.rules().iter().filter(|r| r.name != "mine").all(|r| {
+                r.lifecycle.flap_cycles == 5 && r.lifecycle.reopen_window_seconds == 0
+            })
+        );
+        let mine = set.get("mine").unwrap();
+        assert_eq!(mine.lifecycle.flap_cycles, 2);
+        assert_eq!(mine.lifecycle.reopen_window_seconds, 0);
+        assert_eq!(
+            mine.kind,
+            RuleKind::Absence(Absence {
+                missed_heartbeats: 3
+            })
+        );
+    }
+
+    #[test]
+    fn a_builtin_rule_can_change_kind_with_a_full_definition() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            "[rule.filesystem-filling]\nkind = \"threshold\"\nseries = \"filesystem.used_percent\"\nop = \">\"\nvalue = 80\n",
+        )
+        .unwrap();
+        let t = threshold(&set, "filesystem-filling");
+        assert_eq!((t.value, t.clear_value, t.for_seconds), (80.0, 80.0, 0));
+        // Without the threshold's own keys it is an error, not a mix of kinds.
+        let shown = errors("[rule.filesystem-filling]\nkind = \"threshold\"\n");
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("`rule.filesystem-filling.op`")),
+            "{shown:?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("`rule.filesystem-filling.value`")),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn new_rules_of_every_kind() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            r#"
+[rule.cold-room]
+kind = "threshold"
+description = "Too cold"
+series = "temperature.celsius"
+op = "<"
+value = 5
+clear_value = 8
+for_seconds = 60
+os = ["debian"]
+asset_kinds = ["physical"]
+
+[rule.probe-silent]
+kind = "absence"
+missed_heartbeats = 10
+severity = "critical"
+
+[rule.inodes-filling]
+kind = "forecast"
+series = "filesystem.inodes_used_percent"
+limit = 100
+window_hours = 24
+within_days = 2
+
+[rule.new-disk]
+kind = "inventory-change"
+changes = ["disk-added"]
+
+[rule.vip-report]
+kind = "user-report"
+severity = "critical"
+tags = ["vip"]
+"#,
+        )
+        .unwrap();
+        let cold = set.get("cold-room").unwrap();
+        let t = threshold(&set, "cold-room");
+        assert_eq!((t.op, t.value, t.clear_value), (Op::Below, 5.0, 8.0));
+        assert!(t.fires(4.0) && !t.fires(6.0));
+        assert!(t.clears(8.5) && !t.clears(7.0));
+        assert_eq!(cold.scope.os, ["debian"]);
+        assert_eq!(cold.scope.kinds, [AssetKind::Physical]);
+        assert_eq!(
+            set.get("probe-silent").unwrap().severity,
+            Severity::Critical
+        );
+        assert_eq!(
+            set.get("inodes-filling").unwrap().kind,
+            RuleKind::Forecast(Forecast {
+                selector: Selector::of("filesystem.inodes_used_percent"),
+                limit: 100.0,
+                window_hours: 24,
+                within_days: 2
+            })
+        );
+        assert_eq!(
+            set.get("new-disk").unwrap().kind,
+            RuleKind::InventoryChange(InventoryChange {
+                classes: vec![ChangeClass::DiskAdded],
+                packages: vec![]
+            })
+        );
+        assert_eq!(set.get("vip-report").unwrap().kind, RuleKind::UserReport);
+    }
+
+    #[test]
+    fn scope_matching() {
+        let asset = AssetFacts {
+            hostname: "db-1".into(),
+            tags: vec!["db".into(), "prod".into()],
+            os_id: Some("debian".into()),
+            kind: AssetKind::Virtual,
+        };
+        let scope = |tags: &[&str], os: &[&str], kinds: &[AssetKind]| Scope {
+            tags: tags.iter().map(|s| (*s).to_owned()).collect(),
+            os: os.iter().map(|s| (*s).to_owned()).collect(),
+            kinds: kinds.to_vec(),
+        };
+        assert!(scope(&[], &[], &[]).matches(&asset));
+        assert!(scope(&["web", "db"], &[], &[]).matches(&asset));
+        assert!(!scope(&["web"], &[], &[]).matches(&asset));
+        assert!(scope(&["db"], &["rhel", "debian"], &[AssetKind::Virtual]).matches(&asset));
+        assert!(!scope(&["db"], &["rhel"], &[]).matches(&asset));
+        assert!(!scope(&[], &[], &[AssetKind::Physical]).matches(&asset));
+        assert!(!scope(&[], &["debian"], &[]).matches(&AssetFacts::default()));
+        let container = Virtualization {
+            kind: MachineKind::Virtual,
+            container: Some("docker".into()),
+            ..Virtualization::default()
+        };
+        assert_eq!(AssetKind::of(&container), AssetKind::Container);
+    }
+
+    #[test]
+    fn every_error_in_a_file_at_once_with_file_rule_and_key() {
+        let text = r#"[incidents]
+flap_cycles = 0
+
+[rule.filesystem-full]
+value = "high"
+colour = "red"
+
+[rule.mystery]
+description = "no kind"
+series = "x"
+
+[rule.hot]
+kind = "threshold"
+series = "temperature.celsius"
+op = "=>"
+value = 80
+severity = "urgent"
+"#;
+        let shown = errors(text);
+        assert_eq!(
+            shown,
+            [
+                "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
+                "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
+                "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report)",
+                "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
+                "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_kind_is_one_error_not_one_per_key() {
+        let e = one_error("[rule.x]\nkind = \"thresold\"\nseries = \"load.one\"\nvalue = 3\n");
+        assert!(
+            e.starts_with("rules.toml:2:8: `rule.x.kind`: expected one of \"threshold\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn threshold_errors() {
+        let base = "[rule.t]\nkind = \"threshold\"\n";
+        let e = one_error(&format!("{base}op = \">\"\nvalue = 1\n"));
+        assert!(
+            e.contains("`rule.t.series`: a threshold rule needs the metric"),
+            "{e}"
+        );
+        let e = one_error(&format!("{base}series = \"load.one\"\nvalue = 1\n"));
+        assert!(
+            e.contains("`rule.t.op`: a threshold rule needs `op`"),
+            "{e}"
+        );
+        let e = one_error(&format!("{base}series = \"load.one\"\nop = \">\"\n"));
+        assert!(
+            e.contains("`rule.t.value`: a threshold rule needs `value`"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{base}series = \"load.onee\"\nop = \">\"\nvalue = 1\n"
+        ));
+        assert!(
+            e.contains("`rule.t.series`: unknown series \"load.onee\": expected one of"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{base}series = \"filesystem.used_percent{{mount=/}}\"\nop = \">\"\nvalue = 1\n"
+        ));
+        assert!(
+            e.contains("without its label") && e.contains("`subjects`"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{base}series = \"load.one\"\nop = \">\"\nvalue = 4\nclear_value = 5\n"
+        ));
+        assert!(
+            e.starts_with("rules.toml:6:15: `rule.t.clear_value`: clear_value 5 must be at most value 4 for `>`"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{base}series = \"load.one\"\nop = \"<=\"\nvalue = 4\nclear_value = 3\n"
+        ));
+        assert!(
+            e.contains("clear_value 3 must be at least value 4 for `<=`"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{base}series = \"load.one\"\nop = \">\"\nvalue = 4\nfor_seconds = -5\n"
+        ));
+        assert!(
+            e.contains("`rule.t.for_seconds`: expected a whole number of seconds from 0 to 604800"),
+            "{e}"
+        );
+        // A built-in's clear_value on the wrong side of a new value is named too.
+        let e = one_error("[rule.filesystem-full]\nvalue = 80\n");
+        assert!(
+            e.starts_with("rules.toml:1:7: `rule.filesystem-full.clear_value`: clear_value 85 must be at most value 80")
+                && e.contains("built-in"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn absence_and_forecast_errors() {
+        let e = one_error("[rule.a]\nkind = \"absence\"\nmissed_heartbeats = 0\n");
+        assert!(
+            e.contains(
+                "`rule.a.missed_heartbeats`: expected a whole number of heartbeats from 1 to 1000"
+            ),
+            "{e}"
+        );
+        let e = one_error("[rule.f]\nkind = \"forecast\"\nseries = \"filesystem.used_bytes\"\n");
+        assert!(
+            e.contains("`rule.f.limit`: a forecast rule needs `limit`"),
+            "{e}"
+        );
+        let shown = errors(
+            "[rule.f]\nkind = \"forecast\"\nseries = \"filesystem.used_percent\"\nlimit = 100\nwindow_hours = 0\nwithin_days = 4000\n",
+        );
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(shown[0].contains("`rule.f.window_hours`"), "{shown:?}");
+        assert!(shown[1].contains("`rule.f.within_days`"), "{shown:?}");
+    }
+
+    #[test]
+    fn inventory_change_errors() {
+        let base = "[rule.i]\nkind = \"inventory-change\"\n";
+        let e = one_error(base);
+        assert!(
+            e.contains("`rule.i.changes`: an inventory-change rule needs `changes`"),
+            "{e}"
+        );
+        let e = one_error(&format!("{base}changes = []\n"));
+        assert!(
+            e.contains("`rule.i.changes`: expected at least one class"),
+            "{e}"
+        );
+        let e = one_error(&format!("{base}changes = [\"ram-removed\"]\n"));
+        assert!(
+            e.contains("`rule.i.changes`: expected each of \"memory-added\""),
+            "{e}"
+        );
+        assert!(e.contains("found \"ram-removed\""), "{e}");
+        let e = one_error(&format!("{base}changes = [\"software-added\"]\n"));
+        assert!(
+            e.contains("`rule.i.packages`: software-added and software-removed need `packages`"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{base}changes = [\"disk-removed\"]\npackages = [\"x\"]\n"
+        ));
+        assert!(
+            e.contains("`rule.i.packages`: `packages` is only used with"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn type_errors_in_common_keys() {
+        let shown = errors(
+            "[rule.user-report]\nenabled = \"no\"\ntags = \"vip\"\nasset_kinds = [\"laptop\"]\ndescription = 3\n[rule.odd]\nkind = \"user-report\"\nos = [1]\n[rule]\nflat = 1\n[other]\n",
+        );
+        let keys: Vec<&str> = shown
+            .iter()
+            .map(|e| e.split('`').nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "rule.user-report.enabled",
+                "rule.user-report.tags",
+                "rule.user-report.asset_kinds",
+                "rule.user-report.description",
+                "rule.odd.os",
+                "rule.flat",
+                "other",
+            ],
+            "{shown:#?}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_refuse_the_file() {
+        let e = errors("[rule.x\nkind = 1\n");
+        assert!(
+            e[0].starts_with("rules.toml:1:") && e[0].contains("invalid TOML"),
+            "{e:?}"
+        );
+        let e = errors("[rule.a]\nkind = \"absence\"\n[rule.a]\nkind = \"absence\"\n");
+        assert!(e[0].contains("invalid TOML"), "{e:?}");
+    }
+
+    #[test]
+    fn unknown_rule_disabled_by_name_is_an_error() {
+        // A typo in the name of a built-in rule to switch off must not pass silently.
+        let e = one_error("[rule.cpu-saturation]\nenabled = false\n");
+        assert!(
+            e.contains("`rule.cpu-saturation.kind`: a new rule needs a kind"),
+            "{e}"
+        );
+        assert!(e.contains("cpu-saturated"), "{e}");
+    }
+}

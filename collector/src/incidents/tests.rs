@@ -1,0 +1,770 @@
+//! The engine in virtual time: every transition of an incident, driven by
+//! samples, inventory changes, reports and ticks with chosen timestamps.
+
+use atalaya_common::diff::{Change, ItemChange};
+use atalaya_common::model::{MemoryModule, Package, Timestamp};
+
+use super::rules::{AssetFacts, AssetKind, RuleSet, Severity};
+use super::{Action, ActionKind, Engine, IncidentKey, NotifyEvent, UserReport};
+
+const S: i64 = 1000;
+const MIN: i64 = 60 * S;
+const H: i64 = 60 * MIN;
+/// A fixed start, so descriptions with times are stable.
+const T0: i64 = 1_800_000_000_000;
+
+const FS_VAR: &str = "filesystem.used_percent{mount=/var}";
+/// Without the forecast rule, which keeps a trend for every filesystem.
+const NO_FORECAST: &str = "[rule.filesystem-filling]\nenabled = false\n";
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp(T0 + ms)
+}
+
+fn engine(extra_rules: &str) -> Engine {
+    let rules = RuleSet::parse("rules.toml", extra_rules).unwrap();
+    Engine::new(rules, 30)
+}
+
+fn kinds(actions: &[Action]) -> Vec<ActionKind> {
+    actions.iter().map(|a| a.kind).collect()
+}
+
+/// Feeds `value` every 10 s from `from` to `to` (inclusive), returning all actions.
+fn feed(e: &mut Engine, series: &str, from: i64, to: i64, value: f64) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t <= to {
+        out.extend(e.on_sample("asset-1", series, at(t), value));
+        t += 10 * S;
+    }
+    out
+}
+
+fn open_count(e: &Engine) -> usize {
+    e.open_incidents().len()
+}
+
+/// Opens filesystem-full on /var: 95 % from 0 to 5 min.
+fn opened(e: &mut Engine) -> Vec<Action> {
+    feed(e, FS_VAR, 0, 5 * MIN, 95.0)
+}
+
+#[test]
+fn threshold_is_pending_for_its_hold_then_opens_once() {
+    let mut e = engine("");
+    let before = feed(&mut e, FS_VAR, 0, 5 * MIN - 10 * S, 95.0);
+    assert!(before.is_empty(), "{before:?}");
+    let actions = e.on_sample("asset-1", FS_VAR, at(5 * MIN), 95.0);
+    assert_eq!(
+        kinds(&actions),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    let open = &actions[0];
+    assert_eq!(
+        open.key,
+        IncidentKey {
+            asset: "asset-1".into(),
+            rule: "filesystem-full".into(),
+            subject: "/var".into()
+        }
+    );
+    assert_eq!(open.severity, Severity::High);
+    assert_eq!(open.title, "filesystem-full on asset-1 (/var)");
+    assert_eq!(open.occurrences, 1);
+    assert!(!open.flapping);
+    assert_eq!(open.at, at(5 * MIN));
+    assert!(
+        open.description.ends_with(
+            "filesystem.used_percent{mount=/var} is 95: > 90 for 5 min. Clears below 85."
+        ),
+        "{}",
+        open.description
+    );
+    assert!(open.description.starts_with("A filesystem is almost full"));
+    // Repeats while open change nothing: one incident per key.
+    assert!(feed(&mut e, FS_VAR, 5 * MIN + 10 * S, 30 * MIN, 97.0).is_empty());
+    assert_eq!(open_count(&e), 1);
+}
+
+#[test]
+fn a_dip_below_the_threshold_restarts_the_hold() {
+    let mut e = engine("");
+    assert!(feed(&mut e, FS_VAR, 0, 4 * MIN, 95.0).is_empty());
+    assert!(
+        e.on_sample("asset-1", FS_VAR, at(4 * MIN + 10 * S), 89.0)
+            .is_empty()
+    );
+    // Pending again from 4:20; 5:00 is not enough.
+    assert!(feed(&mut e, FS_VAR, 4 * MIN + 20 * S, 9 * MIN + 10 * S, 95.0).is_empty());
+    let actions = e.on_sample("asset-1", FS_VAR, at(9 * MIN + 20 * S), 95.0);
+    assert_eq!(actions[0].kind, ActionKind::Open);
+}
+
+#[test]
+fn other_subjects_and_assets_have_their_own_incidents() {
+    let mut e = engine("");
+    opened(&mut e);
+    let root = feed(&mut e, "filesystem.used_percent{mount=/}", 0, 5 * MIN, 99.0);
+    assert_eq!(root[0].kind, ActionKind::Open);
+    assert_eq!(root[0].key.subject, "/");
+    let other = e.on_sample("asset-2", FS_VAR, at(0), 99.0);
+    assert!(other.is_empty());
+    assert_eq!(open_count(&e), 2);
+}
+
+#[test]
+fn open_resolves_itself_past_the_clear_value() {
+    let mut e = engine("");
+    let id = opened(&mut e)[0].incident;
+    let actions = e.on_sample("asset-1", FS_VAR, at(6 * MIN), 84.0);
+    assert_eq!(
+        kinds(&actions),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert_eq!(actions[0].incident, id);
+    assert!(
+        actions[0]
+            .description
+            .ends_with("filesystem.used_percent{mount=/var} is 84, back below 85."),
+        "{}",
+        actions[0].description
+    );
+    assert_eq!(open_count(&e), 0);
+}
+
+#[test]
+fn hysteresis_band_does_not_clear() {
+    let mut e = engine("");
+    opened(&mut e);
+    // Between clear_value 85 and value 90: still open, nothing said.
+    for v in [89.0, 86.0, 85.0, 88.0, 91.0, 87.0] {
+        assert!(
+            e.on_sample("asset-1", FS_VAR, at(10 * MIN), v).is_empty(),
+            "{v}"
+        );
+    }
+    assert_eq!(open_count(&e), 1);
+    // The band does not make a pending incident open either.
+    let mut fresh = engine(NO_FORECAST);
+    assert!(feed(&mut fresh, FS_VAR, 0, 10 * MIN, 88.0).is_empty());
+    assert_eq!(fresh.tracked(), 0, "a quiet series costs no state");
+}
+
+#[test]
+fn resolved_then_recurring_within_the_window_reopens_the_same_incident() {
+    let mut e = engine("");
+    let id = opened(&mut e)[0].incident;
+    e.on_sample("asset-1", FS_VAR, at(6 * MIN), 80.0);
+    // It fills again 20 minutes later; the hold applies again.
+    assert!(feed(&mut e, FS_VAR, 26 * MIN, 31 * MIN - 10 * S, 96.0).is_empty());
+    let actions = e.on_sample("asset-1", FS_VAR, at(31 * MIN), 96.0);
+    assert_eq!(
+        kinds(&actions),
+        [
+            ActionKind::Reopen,
+            ActionKind::Notify(NotifyEvent::Reopened)
+        ]
+    );
+    assert_eq!(actions[0].incident, id);
+    assert_eq!(actions[0].occurrences, 2);
+}
+
+#[test]
+fn recurring_after_the_window_opens_a_new_incident() {
+    let mut e = engine("");
+    let first = opened(&mut e)[0].incident;
+    e.on_sample("asset-1", FS_VAR, at(6 * MIN), 80.0);
+    // Without ticks: the resolved incident is too old to reopen.
+    let later = feed(&mut e, FS_VAR, 2 * H, 2 * H + 5 * MIN, 96.0);
+    assert_eq!(later[0].kind, ActionKind::Open);
+    assert_ne!(later[0].incident, first);
+    assert_eq!(later[0].occurrences, 1);
+
+    // With ticks: the resolved incident is forgotten, and so is the track.
+    let mut e = engine(NO_FORECAST);
+    opened(&mut e);
+    e.on_sample("asset-1", FS_VAR, at(6 * MIN), 80.0);
+    assert_eq!(e.tracked(), 1);
+    assert!(e.on_tick(at(30 * MIN)).is_empty());
+    assert_eq!(e.tracked(), 1, "kept for reopening within the hour");
+    assert!(e.on_tick(at(6 * MIN + H + S)).is_empty());
+    assert_eq!(e.tracked(), 0);
+    let again = feed(&mut e, FS_VAR, 2 * H, 2 * H + 5 * MIN, 96.0);
+    assert_eq!(again[0].kind, ActionKind::Open);
+}
+
+/// Opens (or reopens) and clears the incident once, starting at `start`.
+fn cycle(e: &mut Engine, start: i64) -> Vec<Action> {
+    let mut out = feed(e, FS_VAR, start, start + 5 * MIN, 95.0);
+    out.extend(e.on_sample("asset-1", FS_VAR, at(start + 6 * MIN), 50.0));
+    out
+}
+
+#[test]
+fn flapping_keeps_the_incident_open_until_quiet() {
+    let mut e = engine("");
+    // Three open/clear cycles are allowed (flap_cycles = 3)...
+    let first = cycle(&mut e, 0);
+    assert_eq!(kinds(&first)[2], ActionKind::Resolve);
+    for start in [10 * MIN, 20 * MIN] {
+        let c = cycle(&mut e, start);
+        assert_eq!(
+            kinds(&c),
+            [
+                ActionKind::Reopen,
+                ActionKind::Notify(NotifyEvent::Reopened),
+                ActionKind::Resolve,
+                ActionKind::Notify(NotifyEvent::Resolved)
+            ]
+        );
+    }
+    // ...the fourth clear within the hour would be one too many.
+    let c = cycle(&mut e, 30 * MIN);
+    assert_eq!(
+        kinds(&c),
+        [
+            ActionKind::Reopen,
+            ActionKind::Notify(NotifyEvent::Reopened),
+            ActionKind::MarkFlapping,
+            ActionKind::Notify(NotifyEvent::Flapping)
+        ]
+    );
+    assert!(c[2].flapping);
+    assert!(
+        c[2].description.contains("marked flapping"),
+        "{}",
+        c[2].description
+    );
+    assert_eq!(open_count(&e), 1);
+    assert!(e.open_incidents()[0].flapping);
+    // While flapping: a recurrence only counts (no hold, no notification),
+    // a clear changes nothing.
+    let again = e.on_sample("asset-1", FS_VAR, at(40 * MIN), 95.0);
+    assert_eq!(kinds(&again), [ActionKind::Update]);
+    assert_eq!(again[0].occurrences, 5);
+    assert!(
+        e.on_sample("asset-1", FS_VAR, at(41 * MIN), 50.0)
+            .is_empty()
+    );
+    assert_eq!(open_count(&e), 1);
+    // Quiet for less than the flap window: still flapping.
+    assert!(e.on_tick(at(41 * MIN + 59 * MIN)).is_empty());
+    // Quiet for the window with the condition clear: resolved.
+    let quiet = e.on_tick(at(41 * MIN + H));
+    assert_eq!(
+        kinds(&quiet),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert!(!quiet[0].flapping);
+    assert!(quiet[0].description.contains("no longer flapping"));
+    assert_eq!(open_count(&e), 0);
+}
+
+#[test]
+fn flapping_ends_but_stays_open_when_the_condition_holds() {
+    let mut e = engine("[incidents]\nflap_cycles = 1\n");
+    cycle(&mut e, 0);
+    let c = cycle(&mut e, 10 * MIN);
+    assert_eq!(kinds(&c)[2], ActionKind::MarkFlapping);
+    // It comes back and stays.
+    let back = feed(&mut e, FS_VAR, 20 * MIN, 90 * MIN, 95.0);
+    assert_eq!(kinds(&back), [ActionKind::Update]);
+    let quiet = e.on_tick(at(20 * MIN + H));
+    assert_eq!(kinds(&quiet), [ActionKind::EndFlapping]);
+    assert!(!quiet[0].flapping);
+    assert_eq!(open_count(&e), 1);
+    // From here it resolves normally.
+    let clear = e.on_sample("asset-1", FS_VAR, at(2 * H), 50.0);
+    assert_eq!(clear[0].kind, ActionKind::Resolve);
+}
+
+#[test]
+fn a_late_sample_is_skipped() {
+    let mut e = engine("");
+    opened(&mut e);
+    // A clear value from before the incident opened (a resend) does not resolve it.
+    assert!(e.on_sample("asset-1", FS_VAR, at(MIN), 10.0).is_empty());
+    assert_eq!(open_count(&e), 1);
+}
+
+#[test]
+fn bad_values_are_ignored() {
+    let mut e = engine("");
+    for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(e.on_sample("asset-1", FS_VAR, at(0), v).is_empty());
+    }
+    assert!(e.on_sample("asset-1", "{}", at(0), 1.0).is_empty());
+    assert!(e.on_sample("", "", at(0), 1.0).is_empty());
+    assert_eq!(e.tracked(), 0);
+}
+
+#[test]
+fn absence_opens_after_missed_heartbeats_and_resolves_when_seen() {
+    let mut e = engine("");
+    assert!(e.on_seen("asset-1", at(0)).is_empty());
+    // Heartbeat 30 s, 3 missed: more than 90 s of silence.
+    assert!(e.on_tick(at(90 * S)).is_empty());
+    let actions = e.on_tick(at(91 * S));
+    assert_eq!(
+        kinds(&actions),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    assert_eq!(actions[0].key.rule, "agent-offline");
+    assert_eq!(actions[0].key.subject, "");
+    assert!(
+        actions[0].description.ends_with(
+            "Nothing from the agent since 2027-01-15T08:00:00Z (91 s; heartbeat every 30 s, 3 missed)."
+        ),
+        "{}",
+        actions[0].description
+    );
+    assert!(
+        e.on_tick(at(10 * MIN)).is_empty(),
+        "once open, ticks are quiet"
+    );
+    let back = e.on_seen("asset-1", at(12 * MIN));
+    assert_eq!(
+        kinds(&back),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert!(
+        back[0].description.contains("heard from again"),
+        "{}",
+        back[0].description
+    );
+    assert!(
+        back[0].description.contains("after 12 min"),
+        "{}",
+        back[0].description
+    );
+    // Silent again soon: the same incident reopens.
+    let again = e.on_tick(at(12 * MIN + 91 * S));
+    assert_eq!(again[0].kind, ActionKind::Reopen);
+    assert_eq!(again[0].incident, actions[0].incident);
+}
+
+#[test]
+fn absence_needs_a_first_sighting_and_follows_the_rule() {
+    let mut e = engine("[rule.agent-offline]\nmissed_heartbeats = 10\n");
+    // An asset never heard from is not "silent".
+    e.on_sample("asset-1", "load.one", at(0), 1.0);
+    assert!(e.on_tick(at(H)).is_empty());
+    e.on_seen("asset-1", at(H));
+    assert!(e.on_tick(at(H + 300 * S)).is_empty());
+    assert_eq!(e.on_tick(at(H + 301 * S))[0].kind, ActionKind::Open);
+}
+
+/// Feeds hourly samples of `f(hour)` to `/data` from hour `from` to `to`.
+fn feed_hours(e: &mut Engine, from: i64, to: i64, f: impl Fn(i64) -> f64) -> Vec<Action> {
+    let mut out = Vec::new();
+    for hour in from..=to {
+        out.extend(e.on_sample(
+            "asset-1",
+            "filesystem.used_percent{mount=/data}",
+            at(hour * H),
+            f(hour),
+        ));
+    }
+    out
+}
+
+#[test]
+fn forecast_opens_when_full_within_days_and_resolves_when_not() {
+    let mut e = engine("[rule.filesystem-full]\nenabled = false\n");
+    // 0.5 % per hour from 10 %: full in 180 h, more than 7 days (168 h) at first.
+    let slow = feed_hours(&mut e, 0, 17, |h| 10.0 + 0.5 * h as f64);
+    assert!(slow.is_empty(), "{slow:?}");
+    // From hour 18 there is a quarter window (of 72 h) of history: 18 h
+    // gone, 81 % of the way left at 0.5 % per hour = 162 h < 168 h.
+    let actions = feed_hours(&mut e, 18, 18, |h| 10.0 + 0.5 * h as f64);
+    assert_eq!(
+        kinds(&actions),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    let open = &actions[0];
+    assert_eq!(open.key.rule, "filesystem-filling");
+    assert_eq!(open.key.subject, "/data");
+    assert_eq!(open.severity, Severity::Warning);
+    assert!(
+        open.description.ends_with(
+            "filesystem.used_percent{mount=/data} is 19 and grows 12 per day over the last 3 days: full (100) in about 6.8 days, around 2027-01-22T20:00:00Z."
+        ),
+        "{}",
+        open.description
+    );
+    // Growing on: stays one incident.
+    assert!(feed_hours(&mut e, 19, 40, |h| 10.0 + 0.5 * h as f64).is_empty());
+    // Cleaned up to 5 % and flat: once the fit no longer reaches 100 % in a
+    // week, the incident resolves.
+    let cleaned = feed_hours(&mut e, 41, 120, |_| 5.0);
+    assert_eq!(
+        kinds(&cleaned),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert!(
+        cleaned[0]
+            .description
+            .contains("not full (100) within 7 days"),
+        "{}",
+        cleaned[0].description
+    );
+    assert!(e.tracked() >= 1, "the trend is kept");
+}
+
+#[test]
+fn forecast_of_a_flat_or_slow_series_stays_quiet() {
+    let mut e = engine("");
+    assert!(feed_hours(&mut e, 0, 100, |_| 70.0).is_empty());
+    assert!(feed_hours(&mut e, 101, 300, |h| 20.0 + 0.1 * (h - 101) as f64).is_empty());
+}
+
+fn dimm(locator: &str, serial: &str) -> MemoryModule {
+    MemoryModule {
+        locator: locator.into(),
+        size_bytes: 16 << 30,
+        kind: Some("DDR4".into()),
+        serial: Some(serial.into()),
+        ..MemoryModule::default()
+    }
+}
+
+#[test]
+fn inventory_change_opens_with_the_diff_and_counts_repeats() {
+    let mut e = engine("");
+    e.set_asset(
+        "asset-1",
+        AssetFacts {
+            hostname: "pc-17".into(),
+            ..AssetFacts::default()
+        },
+        at(0),
+    );
+    // An upgrade of a package is not a hardware change.
+    let upgrade = [Change::Package(ItemChange::Changed {
+        before: Package::default(),
+        after: Package::default(),
+    })];
+    assert!(e.on_inventory("asset-1", at(0), &upgrade).is_empty());
+    let removed = [Change::MemoryModule(ItemChange::Removed(dimm(
+        "DIMM B", "S2",
+    )))];
+    let actions = e.on_inventory("asset-1", at(MIN), &removed);
+    assert_eq!(
+        kinds(&actions),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    assert_eq!(actions[0].title, "hardware-change on pc-17");
+    assert!(
+        actions[0].description.ends_with(
+            "Inventory changes at 2027-01-15T08:01:00Z:\nmemory-removed: module DIMM B removed: 16 GiB DDR4, serial S2"
+        ),
+        "{}",
+        actions[0].description
+    );
+    let swapped = [Change::MemoryModule(ItemChange::Changed {
+        before: dimm("DIMM A", "S1"),
+        after: dimm("DIMM A", "S9"),
+    })];
+    let more = e.on_inventory("asset-1", at(2 * MIN), &swapped);
+    assert_eq!(
+        kinds(&more),
+        [ActionKind::Update, ActionKind::Notify(NotifyEvent::Updated)]
+    );
+    assert_eq!(more[0].occurrences, 2);
+    assert_eq!(more[0].incident, actions[0].incident);
+    assert!(more[0].description.contains("S1 → 16 GiB DDR4, serial S9"));
+    // Inventory incidents do not resolve themselves.
+    assert!(e.on_tick(at(5 * H)).is_empty());
+    assert_eq!(open_count(&e), 1);
+}
+
+#[test]
+fn software_rule_matches_package_names() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/rules.toml");
+    let mut e = Engine::new(RuleSet::load(std::path::Path::new(path)).unwrap(), 30);
+    let added = |name: &str| {
+        [Change::Package(ItemChange::Added(Package {
+            name: name.into(),
+            version: "1.0".into(),
+            ..Package::default()
+        }))]
+    };
+    assert!(e.on_inventory("asset-1", at(0), &added("curl")).is_empty());
+    let actions = e.on_inventory("asset-1", at(0), &added("anydesk"));
+    assert_eq!(actions[0].key.rule, "remote-access-software");
+    assert!(
+        actions[0]
+            .description
+            .ends_with("software-added: anydesk 1.0 installed")
+    );
+}
+
+#[test]
+fn scope_by_tag_os_and_kind() {
+    let rules = "[rule.filesystem-full]\ntags = [\"db\"]\n\
+                 [rule.cpu-saturated]\nos = [\"rhel\"]\nfor_seconds = 0\n\
+                 [rule.memory-pressure]\nasset_kinds = [\"physical\"]\nfor_seconds = 0\n";
+    let mut e = engine(rules);
+    let debian_vm = AssetFacts {
+        hostname: "web-1".into(),
+        tags: vec!["web".into()],
+        os_id: Some("debian".into()),
+        kind: AssetKind::Virtual,
+    };
+    e.set_asset("asset-1", debian_vm.clone(), at(0));
+    assert!(opened(&mut e).is_empty(), "not tagged db");
+    assert!(
+        e.on_sample("asset-1", "cpu.total_percent", at(MIN), 100.0)
+            .is_empty()
+    );
+    assert!(
+        e.on_sample("asset-1", "memory.used_percent", at(MIN), 99.0)
+            .is_empty()
+    );
+    // Tagged db: the next samples open it.
+    let db = AssetFacts {
+        tags: vec!["db".into()],
+        ..debian_vm.clone()
+    };
+    assert!(e.set_asset("asset-1", db.clone(), at(6 * MIN)).is_empty());
+    let actions = feed(&mut e, FS_VAR, 6 * MIN, 11 * MIN, 95.0);
+    assert_eq!(actions[0].kind, ActionKind::Open);
+    assert_eq!(actions[0].title, "filesystem-full on web-1 (/var)");
+    // A rhel physical machine gets the other two.
+    let rhel = AssetFacts {
+        os_id: Some("rhel".into()),
+        kind: AssetKind::Physical,
+        ..AssetFacts::default()
+    };
+    e.set_asset("asset-2", rhel, at(0));
+    let cpu = e.on_sample("asset-2", "cpu.total_percent", at(MIN), 100.0);
+    assert_eq!(cpu[0].key.rule, "cpu-saturated");
+    let mem = e.on_sample("asset-2", "memory.used_percent", at(MIN), 99.0);
+    assert_eq!(mem[0].key.rule, "memory-pressure");
+    // The tag taken away: the scoped incident resolves, saying why.
+    let untagged = e.set_asset("asset-1", debian_vm, at(20 * MIN));
+    assert_eq!(
+        kinds(&untagged),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert!(
+        untagged[0]
+            .description
+            .ends_with("the rule no longer applies to this asset")
+    );
+}
+
+#[test]
+fn a_disabled_rule_opens_nothing_and_disabling_resolves() {
+    let mut e = engine(&format!(
+        "{NO_FORECAST}[rule.filesystem-full]\nenabled = false\n"
+    ));
+    assert!(opened(&mut e).is_empty());
+    assert_eq!(e.tracked(), 0);
+
+    let mut e = engine(NO_FORECAST);
+    opened(&mut e);
+    let off = RuleSet::parse(
+        "rules.toml",
+        &format!("{NO_FORECAST}[rule.filesystem-full]\nenabled = false\n"),
+    )
+    .unwrap();
+    let actions = e.set_rules(off, at(10 * MIN));
+    assert_eq!(
+        kinds(&actions),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert!(actions[0].description.ends_with("the rule was disabled"));
+    assert_eq!(e.tracked(), 0);
+    assert!(feed(&mut e, FS_VAR, 11 * MIN, 20 * MIN, 99.0).is_empty());
+}
+
+#[test]
+fn reloaded_rules_keep_open_incidents_and_apply_new_values() {
+    let mut e = engine("");
+    let id = opened(&mut e)[0].incident;
+    let stricter = RuleSet::parse(
+        "rules.toml",
+        "[rule.filesystem-full]\nvalue = 97\nclear_value = 96\n",
+    )
+    .unwrap();
+    assert!(e.set_rules(stricter, at(6 * MIN)).is_empty());
+    assert_eq!(e.open_incidents()[0].incident, id);
+    // 95 is now below the new clear value.
+    let actions = e.on_sample("asset-1", FS_VAR, at(7 * MIN), 95.0);
+    assert_eq!(actions[0].kind, ActionKind::Resolve);
+    assert_eq!(actions[0].incident, id);
+}
+
+#[test]
+fn user_reports_open_one_incident_each_and_vip_rules_win() {
+    let mut e = engine(
+        "[rule.vip-report]\nkind = \"user-report\"\nseverity = \"critical\"\ntags = [\"vip\"]\n",
+    );
+    let report = |id: &str, text: &str| UserReport {
+        id: id.into(),
+        text: text.into(),
+        user: Some("maria".into()),
+    };
+    e.set_asset(
+        "asset-1",
+        AssetFacts {
+            hostname: "pc-17".into(),
+            ..AssetFacts::default()
+        },
+        at(0),
+    );
+    let first = e.on_report(
+        "asset-1",
+        at(0),
+        &report("r1", "the printer does not print\nat all"),
+    );
+    assert_eq!(
+        kinds(&first),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    assert_eq!(first[0].title, "pc-17: the printer does not print");
+    assert_eq!(first[1].title, first[0].title);
+    assert_eq!(first[0].key.rule, "user-report");
+    assert_eq!(first[0].key.subject, "r1");
+    assert_eq!(first[0].severity, Severity::Warning);
+    assert!(first[0].description.ends_with(
+        "maria at pc-17 wrote at 2027-01-15T08:00:00Z:\nthe printer does not print\nat all"
+    ));
+    let second = e.on_report("asset-1", at(MIN), &report("r2", "and the mouse"));
+    assert_eq!(second[0].kind, ActionKind::Open);
+    assert_ne!(second[0].incident, first[0].incident);
+    // The same report delivered twice counts on its incident.
+    let dup = e.on_report(
+        "asset-1",
+        at(2 * MIN),
+        &report("r1", "the printer does not print"),
+    );
+    assert_eq!(dup[0].kind, ActionKind::Update);
+    assert_eq!(dup[0].occurrences, 2);
+    // On a VIP's machine the critical rule takes the report.
+    e.set_asset(
+        "asset-2",
+        AssetFacts {
+            tags: vec!["vip".into()],
+            ..AssetFacts::default()
+        },
+        at(0),
+    );
+    let vip = e.on_report("asset-2", at(0), &report("r3", "email is down"));
+    assert_eq!(vip[0].key.rule, "vip-report");
+    assert_eq!(vip[0].severity, Severity::Critical);
+    assert_eq!(vip[0].title, "asset-2: email is down");
+}
+
+#[test]
+fn staff_resolving_a_held_condition_waits_for_a_clear() {
+    let mut e = engine("");
+    let open = opened(&mut e);
+    e.on_staff_resolved(&open[0].key, at(6 * MIN));
+    assert_eq!(open_count(&e), 0);
+    // Still full: nothing opens behind the help desk's back.
+    assert!(feed(&mut e, FS_VAR, 6 * MIN, 20 * MIN, 95.0).is_empty());
+    // It clears, then fills again within the reopen window: the same incident reopens.
+    assert!(
+        e.on_sample("asset-1", FS_VAR, at(21 * MIN), 50.0)
+            .is_empty()
+    );
+    let again = feed(&mut e, FS_VAR, 22 * MIN, 27 * MIN, 95.0);
+    assert_eq!(again[0].kind, ActionKind::Reopen);
+    assert_eq!(again[0].incident, open[0].incident);
+
+    // An inventory incident resolved by staff: the next change opens anew later.
+    let mut e = engine("");
+    let removed = [Change::MemoryModule(ItemChange::Removed(dimm(
+        "DIMM B", "S2",
+    )))];
+    let first = e.on_inventory("asset-1", at(0), &removed);
+    e.on_staff_resolved(&first[0].key, at(MIN));
+    let within = e.on_inventory("asset-1", at(10 * MIN), &removed);
+    assert_eq!(within[0].kind, ActionKind::Reopen);
+    e.on_staff_resolved(&first[0].key, at(11 * MIN));
+    let after = e.on_inventory("asset-1", at(3 * H), &removed);
+    assert_eq!(after[0].kind, ActionKind::Open);
+    assert_ne!(after[0].incident, first[0].incident);
+}
+
+#[test]
+fn state_survives_serialization_midway() {
+    // Pending for 4 minutes, then persisted and restored (JSON and postcard):
+    // the restored engine opens at 5 minutes exactly like the original.
+    let mut original = engine(NO_FORECAST);
+    feed(&mut original, FS_VAR, 0, 4 * MIN, 95.0);
+    original.on_seen("asset-1", at(4 * MIN));
+    let json = serde_json::to_string(original.state()).unwrap();
+    let bytes = postcard::to_allocvec(original.state()).unwrap();
+    let from_json: super::EngineState = serde_json::from_str(&json).unwrap();
+    let from_postcard: super::EngineState = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(&from_json, original.state());
+    assert_eq!(&from_postcard, original.state());
+    let rules = RuleSet::parse("rules.toml", NO_FORECAST).unwrap();
+    let mut restored = Engine::with_state(rules, 30, from_postcard);
+    let a = feed(&mut original, FS_VAR, 4 * MIN + 10 * S, 5 * MIN, 95.0);
+    let b = feed(&mut restored, FS_VAR, 4 * MIN + 10 * S, 5 * MIN, 95.0);
+    assert_eq!(a, b);
+    assert_eq!(a[0].kind, ActionKind::Open);
+    assert_eq!(
+        original.on_tick(at(10 * MIN)),
+        restored.on_tick(at(10 * MIN))
+    );
+    // A pending track is a few dozen bytes.
+    assert!(bytes.len() < 200, "{} bytes", bytes.len());
+}
+
+#[test]
+fn incident_numbers_never_repeat() {
+    let mut e = engine("");
+    let mut ids = Vec::new();
+    for asset in ["a", "b", "c"] {
+        let actions = e.on_inventory(
+            asset,
+            at(0),
+            &[Change::MemoryModule(ItemChange::Removed(dimm("X", "1")))],
+        );
+        ids.push(actions[0].incident);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|&id| id > 0));
+}
+
+#[test]
+fn restoring_with_other_rules_then_set_rules_resolves_the_stale() {
+    let mut e = engine("");
+    opened(&mut e);
+    let fewer = RuleSet::parse("rules.toml", "[rule.filesystem-full]\nenabled = false\n").unwrap();
+    let mut restored = Engine::with_state(fewer.clone(), 30, e.state().clone());
+    let actions = restored.set_rules(fewer, at(10 * MIN));
+    assert_eq!(
+        kinds(&actions),
+        [
+            ActionKind::Resolve,
+            ActionKind::Notify(NotifyEvent::Resolved)
+        ]
+    );
+    assert_eq!(restored.open_incidents().len(), 0);
+}
