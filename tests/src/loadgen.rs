@@ -22,6 +22,8 @@ use atalaya_common::model::{HealthSample, Inventory, MemoryUsage, Package, Times
 use atalaya_common::proto::{InventoryDelta, InventorySnapshot, Message, MetricBatch};
 use atalaya_common::token::EnrollmentToken;
 
+use crate::harness::Collector;
+
 /// The series the numbered samples land in.
 pub const SERIES: &str = "memory.used_bytes";
 
@@ -180,6 +182,55 @@ impl NumberedAgent {
             })
             .unwrap();
         self.packages.push(name);
+    }
+
+    /// Compares the store with what this agent generated: every sample
+    /// exactly once (count, value and time checksums) and every package it
+    /// installed in one change event and in the current inventory. Returns
+    /// the samples stored, or what is wrong.
+    pub fn check_stored(&self, collector: &Collector) -> Result<u64, String> {
+        let asset = collector.asset_named(&self.name);
+        let points = collector.points(&asset, SERIES);
+        let mut times: Vec<i64> = points.iter().map(|p| p.0).collect();
+        times.dedup();
+        if times.len() != points.len() {
+            return Err(format!(
+                "{}: {} samples stored more than once",
+                self.name,
+                points.len() - times.len()
+            ));
+        }
+        let stored = Generated::of_points(&points);
+        if stored != self.generated {
+            return Err(format!(
+                "{}: stored {stored:?}, generated {:?}",
+                self.name, self.generated
+            ));
+        }
+        self.check_changes(collector, &asset)?;
+        Ok(stored.samples)
+    }
+
+    /// Every package this agent installed is in exactly one change event of
+    /// `asset` and in its current inventory.
+    pub fn check_changes(&self, collector: &Collector, asset: &str) -> Result<(), String> {
+        let changes = collector.changes_text(asset);
+        let (_, now) = collector.get(
+            &format!("/api/v1/assets/{asset}/inventory"),
+            Some(&collector.admin),
+        );
+        let installed = now["inventory"]["software"]["packages"].to_string();
+        for package in &self.packages {
+            let quoted = format!("\"{package}\"");
+            let seen = changes.matches(&quoted).count();
+            if seen != 1 {
+                return Err(format!("{package} appears {seen} times in the changes"));
+            }
+            if !installed.contains(&quoted) {
+                return Err(format!("{package} is missing from the inventory"));
+            }
+        }
+        Ok(())
     }
 
     /// Highest sequence the collector acknowledged.

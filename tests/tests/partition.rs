@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atalaya_tests::harness::{Collector, eventually};
-use atalaya_tests::loadgen::{Generated, NumberedAgent, SERIES};
+use atalaya_tests::loadgen::{NumberedAgent, SERIES};
 use atalaya_tests::relay::Relay;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -28,27 +28,6 @@ fn drained(agent: &Mutex<NumberedAgent>, limit: Duration) {
         let a = agent.lock().unwrap();
         (a.acked() >= a.last_seq).then_some(())
     });
-}
-
-/// Every package the agent installed appears in exactly one change event
-/// and in the current inventory.
-fn assert_changes_once(collector: &Collector, asset: &str, agent: &NumberedAgent) {
-    let changes = collector.changes_text(asset);
-    let (_, now) = collector.get(
-        &format!("/api/v1/assets/{asset}/inventory"),
-        Some(&collector.admin),
-    );
-    let installed: Vec<&str> = now["inventory"]["software"]["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    for package in &agent.packages {
-        let seen = changes.matches(&format!("\"{package}\"")).count();
-        assert_eq!(seen, 1, "{package} appears {seen} times in the changes");
-        assert!(installed.contains(&package.as_str()), "{package} missing");
-    }
 }
 
 #[test]
@@ -103,13 +82,7 @@ fn a_cut_link_is_backfilled_and_the_agent_shows_silent_meanwhile() {
     let backfilled_in = restored_at.elapsed();
 
     let agent = agent.lock().unwrap();
-    let asset = collector.asset_named(&agent.name);
-    let points = collector.points(&asset, SERIES);
-    let mut times: Vec<i64> = points.iter().map(|p| p.0).collect();
-    times.dedup();
-    assert_eq!(times.len(), points.len(), "a sample was stored twice");
-    assert_eq!(Generated::of_points(&points), agent.generated);
-    assert_changes_once(&collector, &asset, &agent);
+    let stored = agent.check_stored(&collector).unwrap();
     assert!(relay.dropped() > 0, "the relay dropped nothing");
     eprintln!(
         "partition: cut {:.1} s, silent after {:.1} s, {} datagrams dropped; {} samples generated, {} stored, 0 lost, 0 duplicated; backfilled {:.1} s after the link came back",
@@ -117,7 +90,7 @@ fn a_cut_link_is_backfilled_and_the_agent_shows_silent_meanwhile() {
         silent_after.as_secs_f64(),
         relay.dropped(),
         agent.generated.samples,
-        points.len(),
+        stored,
         backfilled_in.as_secs_f64(),
     );
 }
@@ -189,7 +162,7 @@ fn a_full_spool_during_a_long_cut_records_the_gap_and_keeps_every_change() {
             "a sample at {t} is both stored and in a gap"
         );
     }
-    assert_changes_once(&collector, &asset, &agent);
+    agent.check_changes(&collector, &asset).unwrap();
     eprintln!(
         "spool full: {} samples generated, {} stored, {} dropped and reported in {} gap records, {} inventory changes all stored",
         agent.generated.samples,

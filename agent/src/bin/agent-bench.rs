@@ -40,6 +40,9 @@ struct Args {
     /// Length of the `metrics --interval-seconds 1` run whose RSS is watched.
     #[arg(long, default_value_t = 120)]
     metrics_seconds: u32,
+    /// Records appended to a spool to time the durable write.
+    #[arg(long, default_value_t = 500)]
+    spool_records: usize,
     /// The agent binary (default: `atalaya-agent` beside this one).
     #[arg(long)]
     agent: Option<PathBuf>,
@@ -120,6 +123,38 @@ fn main() -> anyhow::Result<()> {
         ms(cpu[(cpu.len() * 95 / 100).min(cpu.len() - 1)]),
         ms(cpu[cpu.len() - 1])
     );
+
+    // What the durable spool costs per record: one health sample of this
+    // host as a MetricBatch frame, appended and synced to disk (the agent
+    // does this for every record before it counts as queued).
+    let batch = atalaya_common::proto::encode(&atalaya_common::proto::Message::MetricBatch(
+        atalaya_common::proto::MetricBatch {
+            seq: 1,
+            samples: vec![sampler.sample()],
+        },
+    ))?;
+    let dir = std::env::temp_dir().join(format!("atalaya-spool-bench-{}", std::process::id()));
+    let (mut spool, _) = atalaya_agent::spool::Spool::open(&dir)?;
+    let mut appends: Vec<Duration> = (1..=args.spool_records as u64)
+        .map(|seq| {
+            let t = Instant::now();
+            spool.append(seq, &batch)?;
+            Ok(t.elapsed())
+        })
+        .collect::<Result<_, atalaya_agent::spool::SpoolError>>()?;
+    appends.sort();
+    let on_disk = spool.file_bytes() as f64 / args.spool_records as f64;
+    println!(
+        "spool ({} records of one health sample, {} bytes each): append + fsync median {:.3} ms, p95 {:.3} ms; {:.0} bytes on disk per record ({} of them the frame)",
+        appends.len(),
+        batch.len(),
+        ms(appends[appends.len() / 2]),
+        ms(appends[(appends.len() * 95 / 100).min(appends.len() - 1)]),
+        on_disk,
+        batch.len()
+    );
+    drop(spool);
+    std::fs::remove_dir_all(&dir)?;
 
     let (steady, max, hwm) = metrics_rss(&agent, args.metrics_seconds)?;
     println!(

@@ -1,0 +1,146 @@
+//! `soak`: an hour (or any time) of crashes and partitions, then an exact
+//! account of what reached the store. Not part of CI: run it before a
+//! release, with `scripts/soak.sh [MINUTES]`.
+//!
+//! Three agents run the agent's real delivery path (spool, uplink, QUIC)
+//! behind UDP relays and stream numbered samples and inventory changes.
+//! At random moments the collector is killed with SIGKILL and restarted,
+//! or one agent's link is cut for a few seconds up to a minute (past the
+//! QUIC idle timeout, so some cuts end the connection and some do not).
+//! At the end every agent must have every sample stored exactly once and
+//! every change once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use rand::Rng;
+
+use atalaya_tests::harness::Collector;
+use atalaya_tests::loadgen::NumberedAgent;
+use atalaya_tests::relay::Relay;
+
+/// Crashes and partitions for a while, then checks the store.
+#[derive(Debug, Parser)]
+struct Args {
+    /// How long to run.
+    #[arg(long, default_value_t = 60)]
+    minutes: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let mut collector = Collector::start();
+    let token = collector.token(3);
+    let work = tempfile::tempdir()?;
+    let relays: Vec<Relay> = (0..3)
+        .map(|_| Relay::start(collector.quic_address()))
+        .collect();
+    let agents: Vec<Arc<Mutex<NumberedAgent>>> = rt.block_on(async {
+        let mut agents = Vec::new();
+        for (n, relay) in relays.iter().enumerate() {
+            let name = format!("soak-{n}");
+            let agent = NumberedAgent::start(work.path(), &name, &token, Some(relay.addr)).await;
+            agents.push(Arc::new(Mutex::new(agent)));
+        }
+        agents
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = agents
+        .iter()
+        .map(|agent| {
+            let (agent, stop) = (agent.clone(), stop.clone());
+            rt.spawn(async move {
+                let mut batches = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    {
+                        let mut agent = agent.lock().unwrap_or_else(|e| e.into_inner());
+                        agent.push_batch(10);
+                        batches += 1;
+                        if batches.is_multiple_of(100) {
+                            agent.push_package();
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        })
+        .collect();
+
+    let started = Instant::now();
+    let end = started + Duration::from_secs(args.minutes * 60);
+    let mut rng = rand::rng();
+    let (mut crashes, mut cuts) = (0, 0);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(rng.random_range(500..10_000)));
+        if rng.random_bool(0.5) {
+            collector.kill();
+            collector.restart();
+            crashes += 1;
+        } else {
+            let relay = &relays[rng.random_range(0..relays.len())];
+            relay.cut();
+            std::thread::sleep(Duration::from_millis(rng.random_range(1_000..60_000)));
+            relay.restore();
+            cuts += 1;
+        }
+        println!(
+            "{:>5.0} s: {crashes} collector crashes, {cuts} link cuts",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    stop.store(true, Ordering::Release);
+    rt.block_on(async {
+        for p in producers {
+            let _ = p.await;
+        }
+    });
+    let give_up = Instant::now() + Duration::from_secs(180);
+    loop {
+        let waiting = agents
+            .iter()
+            .filter(|a| {
+                let a = a.lock().unwrap_or_else(|e| e.into_inner());
+                a.acked() < a.last_seq
+            })
+            .count();
+        if waiting == 0 {
+            break;
+        }
+        if Instant::now() > give_up {
+            bail!("{waiting} agents still have unacknowledged records after 3 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut failed = false;
+    for agent in &agents {
+        let agent = agent.lock().unwrap_or_else(|e| e.into_inner());
+        match agent.check_stored(&collector) {
+            Ok(stored) => println!(
+                "{}: {} samples generated, {stored} stored, 0 lost, 0 duplicated; {} inventory changes all stored once",
+                agent.name,
+                agent.generated.samples,
+                agent.packages.len()
+            ),
+            Err(why) => {
+                println!("{why}");
+                failed = true;
+            }
+        }
+    }
+    println!(
+        "{crashes} collector crashes and {cuts} link cuts in {} min",
+        args.minutes
+    );
+    if failed {
+        bail!("the store does not match what the agents generated");
+    }
+    Ok(())
+}
