@@ -122,7 +122,12 @@ async fn run(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = wake.notified() => {}
-            _ = stopped.changed() => {}
+            changed = stopped.changed() => {
+                // The `Notifier` was dropped: nobody can stop us any more, so stop.
+                if changed.is_err() {
+                    break;
+                }
+            }
         }
     }
 }
