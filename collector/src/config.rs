@@ -36,6 +36,8 @@ pub struct CollectorConfig {
     pub certificate_validity: Duration,
     /// Log level name.
     pub log_level: &'static str,
+    /// Webhooks (`[webhook.NAME]`) and their retry settings (`[notify]`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 impl Default for CollectorConfig {
@@ -85,6 +87,7 @@ impl CollectorConfig {
             "info",
             &["error", "warn", "info", "debug", "trace"],
         );
+        let notify = crate::notify::route::parse(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
             let host = server_names.first().map_or("localhost", String::as_str);
@@ -107,6 +110,7 @@ impl CollectorConfig {
                 days * 86_400
             }),
             log_level,
+            notify,
         })
     }
 

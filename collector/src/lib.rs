@@ -7,6 +7,8 @@
 //! - [`config`]: the collector's configuration file.
 //! - [`demo`]: `atalaya-collector demo`, a collector and a local agent in one command.
 //! - [`incidents`]: incident rules and the sans-IO engine that opens and resolves incidents.
+//! - [`kb`]: the knowledge base: articles matched to incidents by signature.
+//! - [`notify`]: outbound webhooks from a durable outbox.
 //! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
 //! - [`run`]: starting everything from one configuration.
 //! - [`server`]: the QUIC endpoint: enrollment and agents' data sessions.
@@ -19,6 +21,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod incidents;
+pub mod kb;
+pub mod notify;
 pub mod pki;
 pub mod run;
 pub mod server;

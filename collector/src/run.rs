@@ -12,6 +12,7 @@ use atalaya_common::token::secret_sha256;
 
 use crate::api::{self, AdminActions, ApiState};
 use crate::config::CollectorConfig;
+use crate::notify::Notifier;
 use crate::pki::CertificateAuthority;
 use crate::server::{Committer, Connections, Hub, Server, ServerConfig};
 use crate::store::{ApiTokenRecord, Role, Store};
@@ -44,6 +45,8 @@ pub struct Running {
     /// The local administrator's API token.
     pub admin_token: String,
     endpoint: quinn::Endpoint,
+    /// The webhook worker; it stops when this is dropped.
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for Running {
@@ -59,6 +62,11 @@ impl std::fmt::Debug for Running {
 }
 
 impl Running {
+    /// Makes the webhook worker look at the outbox now (after enqueuing events).
+    pub fn wake_notifier(&self) {
+        self.notifier.wake();
+    }
+
     /// Closes the QUIC endpoint (agents see a clean close) and waits briefly.
     pub async fn shutdown(&self) {
         self.endpoint
@@ -170,6 +178,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
             .with_context(|| format!("opening the store {}", store_path.display()))?,
     );
     let admin_token = admin_token(&data_dir, &store)?;
+    let notifier = Notifier::start(store.clone(), config.notify.clone());
     let connections = Connections::default();
     let hub = Arc::new(Hub {
         store: store.clone(),
@@ -230,6 +239,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         ca,
         admin_token,
         endpoint,
+        notifier,
     })
 }
 

@@ -11,6 +11,8 @@
 //! Time parameters take RFC 3339 (`2026-11-28T10:00:00Z`) or a duration
 //! meaning "that long ago" (`7d`, `24h`, `90m ago`).
 
+pub mod kb;
+
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -98,6 +100,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
+        .merge(kb::routes())
         .fallback(not_found)
         .with_state(state)
 }

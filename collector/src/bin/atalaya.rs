@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use atalaya_collector::api::{ErrorBody, MetricSeries};
 use atalaya_collector::cli::{Format, Table, human_bytes, render_pairs};
+use atalaya_collector::kb::{Article, NewArticle, Signature};
 use atalaya_collector::store::{AssetRecord, AssetSummary, ChangeEvent, Page, SoftwareReport};
 use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};
@@ -82,6 +83,50 @@ enum Command {
         /// Average over steps of this length, e.g. 1m.
         #[arg(long)]
         step: Option<String>,
+    },
+    /// The knowledge base: search, show and add articles.
+    #[command(subcommand)]
+    Kb(KbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KbCommand {
+    /// Articles whose title, symptoms or solution hold every word.
+    Search {
+        /// Words (none: every article).
+        words: Vec<String>,
+        /// Most articles.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One article in full.
+    Show {
+        /// Article number.
+        id: u64,
+    },
+    /// Write a new article (helpdesk or admin token).
+    Add {
+        /// One line.
+        #[arg(long)]
+        title: String,
+        /// What people see when it happens.
+        #[arg(long, default_value = "")]
+        symptoms: String,
+        /// What fixes it.
+        #[arg(long)]
+        solution: String,
+        /// Fits incidents of this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Fits incidents on this metric, e.g. filesystem.used_percent.
+        #[arg(long)]
+        metric: Option<String>,
+        /// Fits incidents involving this package (NAME or NAME=VERSION_GLOB).
+        #[arg(long)]
+        software: Option<String>,
+        /// Fits incidents on assets with this OS id (debian, rhel…).
+        #[arg(long)]
+        os: Option<String>,
     },
 }
 
@@ -189,6 +234,163 @@ impl Client {
     }
 }
 
+impl Client {
+    /// POSTs a JSON body; returns the answer's body text.
+    fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.server);
+        let resp = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(body.to_string());
+        let mut resp = match resp {
+            Ok(r) => r,
+            Err(
+                e @ (ureq::Error::Io(_)
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::HostNotFound
+                | ureq::Error::Timeout(_)),
+            ) => bail!(
+                "cannot reach ATALAYA_SERVER={}: {e} (is the collector running, and is this its API address?)",
+                self.server
+            ),
+            Err(e) => bail!("request to {url} failed: {e}"),
+        };
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("reading the answer from {url}"))?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let msg = serde_json::from_str::<ErrorBody>(&text)
+            .map(|e| e.error)
+            .unwrap_or(text);
+        match status {
+            401 => bail!(
+                "the server refused the token (401): set ATALAYA_TOKEN or --token to a valid API token ({msg})"
+            ),
+            403 => bail!("the token is not allowed to do this (403): {msg}"),
+            _ => bail!("{msg} ({status})"),
+        }
+    }
+}
+
+/// `atalaya kb …`.
+fn kb(client: &Client, cmd: KbCommand, format: Format) -> anyhow::Result<String> {
+    match cmd {
+        KbCommand::Search { words, limit } => {
+            let body = client.get(
+                "/api/v1/kb",
+                &[
+                    ("q", Some(words.join(" "))),
+                    ("limit", Some(limit.to_string())),
+                ],
+            )?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let found: Vec<Article> = decode(&body, "the knowledge base")?;
+            let mut t = Table::new(["ID", "TITLE", "SIGNATURE", "SUGGESTED", "SOLVED"]);
+            for a in &found {
+                t.push([
+                    a.id.to_string(),
+                    a.title.clone(),
+                    signature(&a.signature),
+                    a.suggested.to_string(),
+                    a.solved.to_string(),
+                ]);
+            }
+            let mut out = t.output(format);
+            if format == Format::Table && found.is_empty() {
+                out.push_str("no article matches\n");
+            }
+            Ok(out)
+        }
+        KbCommand::Show { id } => {
+            let body = client.get(&format!("/api/v1/kb/{id}"), &[])?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let a: Article = decode(&body, "the article")?;
+            let mut out = render_pairs(&[
+                ("Article".into(), a.id.to_string()),
+                ("Title".into(), a.title.clone()),
+                ("Signature".into(), signature(&a.signature)),
+                (
+                    "Suggested".into(),
+                    format!("{} times, solved {} times", a.suggested, a.solved),
+                ),
+                ("Created".into(), when(a.created_at)),
+                ("Updated".into(), when(a.updated_at)),
+            ]);
+            out.push_str(&format!(
+                "\nSymptoms:\n{}\n\nSolution:\n{}\n",
+                a.symptoms, a.solution
+            ));
+            Ok(out)
+        }
+        KbCommand::Add {
+            title,
+            symptoms,
+            solution,
+            rule,
+            metric,
+            software,
+            os,
+        } => {
+            let (software, software_version) = match software {
+                Some(s) => match s.split_once('=') {
+                    Some((n, v)) => (Some(n.to_owned()), Some(v.to_owned())),
+                    None => (Some(s), None),
+                },
+                None => (None, None),
+            };
+            let new = NewArticle {
+                title,
+                symptoms,
+                solution,
+                signature: Signature {
+                    rule,
+                    metric,
+                    software,
+                    software_version,
+                    os,
+                },
+            };
+            let body = client.post("/api/v1/kb", &serde_json::to_value(&new)?)?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let a: Article = decode(&body, "the new article")?;
+            Ok(format!("added article {}: {}\n", a.id, a.title))
+        }
+    }
+}
+
+/// A signature in one line: `rule=… metric=… software=…@… os=…`.
+fn signature(s: &Signature) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = &s.rule {
+        parts.push(format!("rule={r}"));
+    }
+    if let Some(m) = &s.metric {
+        parts.push(format!("metric={m}"));
+    }
+    if let Some(n) = &s.software {
+        match &s.software_version {
+            Some(v) => parts.push(format!("software={n}={v}")),
+            None => parts.push(format!("software={n}")),
+        }
+    }
+    if let Some(o) = &s.os {
+        parts.push(format!("os={o}"));
+    }
+    parts.join(" ")
+}
+
 fn decode<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> anyhow::Result<T> {
     serde_json::from_str(body)
         .with_context(|| format!("the server's answer for {what} does not parse"))
@@ -215,6 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
     };
     let client = Client::new(&cli.server, cli.token)?;
     match cli.command {
+        Command::Kb(cmd) => kb(&client, cmd, format),
         Command::Assets(a) => {
             let body = client.get(
                 "/api/v1/assets",

@@ -538,6 +538,17 @@ impl Store {
         Ok(st.allocated_pages() * st.page_size() as u64)
     }
 
+    /// Starts a write transaction, for modules that keep their own tables
+    /// here (the knowledge base, the webhook outbox).
+    pub fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        Ok(self.db.begin_write()?)
+    }
+
+    /// Starts a read transaction (see [`Store::begin_write`]).
+    pub fn begin_read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+
     /// Compacts the file (frees pages left by copy-on-write). Needs no
     /// other transaction in flight; used by the bench and maintenance.
     pub fn compact(&mut self) -> Result<bool, StoreError> {

@@ -21,6 +21,8 @@ pub const META_NEXT_ASSET: &str = "next_asset";
 pub const META_NEXT_SERIES: &str = "next_series";
 /// Key in [`META`] of the next change event id.
 pub const META_NEXT_EVENT: &str = "next_event";
+/// Key in [`META`] of the next knowledge-base article id.
+pub const META_NEXT_ARTICLE: &str = "next_kb_article";
 
 /// Enrollment tokens: `token id → TokenRecord`.
 pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
@@ -61,6 +63,16 @@ pub const CHUNKS: TableDefinition<(u64, i64), &[u8]> = TableDefinition::new("chu
 /// (asset id, agent id, seq) → postcard `GapRecord`: samples an agent dropped.
 pub const GAPS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("gaps");
 
+/// Knowledge base: `article id → Article` (see [`crate::kb`]).
+pub const KB_ARTICLES: TableDefinition<u64, &[u8]> = TableDefinition::new("kb_articles");
+
+/// Webhook outbox, events not yet delivered everywhere:
+/// `event id → OutboxRecord` (see [`crate::notify`]).
+pub const NOTIFY_OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("notify_outbox");
+/// Events delivered to every webhook they were routed to (or to none):
+/// `event id → done at ms`. Kept so an event enqueued again is not resent.
+pub const NOTIFY_SENT: TableDefinition<&str, i64> = TableDefinition::new("notify_sent");
+
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
@@ -80,5 +92,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(SERIES)?;
     txn.open_table(CHUNKS)?;
     txn.open_table(GAPS)?;
+    txn.open_table(KB_ARTICLES)?;
+    txn.open_table(NOTIFY_OUTBOX)?;
+    txn.open_table(NOTIFY_SENT)?;
     Ok(())
 }
