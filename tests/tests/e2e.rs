@@ -219,7 +219,11 @@ fn revoked_agents_and_bad_tokens_are_refused_with_clear_messages() {
                 .map(|a| a["status"].as_str().unwrap_or("").to_owned())
         })
     };
-    assert_eq!(status_of(&id).as_deref(), Some("connected"));
+    // Connected and heard from (a busy machine may show it silent for a
+    // moment before its first records arrive).
+    eventually("the agent to be connected", Duration::from_secs(20), || {
+        (status_of(&id).as_deref() == Some("connected")).then_some(())
+    });
     let out = collector.admin_cmd(&["agent", "revoke", &id]);
     assert!(
         out.status.success(),
