@@ -57,6 +57,7 @@ pub struct NumberedAgent {
     /// Its agent id.
     pub agent_id: String,
     shared: Arc<Shared>,
+    endpoint: quinn::Endpoint,
     inventory: Inventory,
     /// Time of the first sample, ms; sample `n` is taken at `start + n`.
     start: i64,
@@ -103,7 +104,12 @@ impl NumberedAgent {
             address: via.unwrap_or(enrolled_at),
             server_name,
         };
-        tokio::spawn(uplink::run(endpoint, target, credentials, shared.clone()));
+        tokio::spawn(uplink::run(
+            endpoint.clone(),
+            target,
+            credentials,
+            shared.clone(),
+        ));
 
         let mut inventory = Inventory::default();
         inventory.host.hostname = name.to_owned();
@@ -112,6 +118,7 @@ impl NumberedAgent {
             name: name.to_owned(),
             agent_id: identity.agent_id.clone(),
             shared,
+            endpoint,
             inventory,
             start,
             generated: Generated::default(),
@@ -231,6 +238,13 @@ impl NumberedAgent {
             }
         }
         Ok(())
+    }
+
+    /// Moves the agent to a new local address (a new UDP port), as a
+    /// laptop changing networks would; the open connection migrates.
+    pub fn change_address(&self) {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        self.endpoint.rebind(socket).unwrap();
     }
 
     /// Highest sequence the collector acknowledged.

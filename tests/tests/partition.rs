@@ -2,7 +2,8 @@
 //! relay that drops every datagram while cut: the agent spools and
 //! backfills, nothing is lost or doubled, the collector shows the agent as
 //! silent during the cut, and when the spool overflows during a long cut
-//! the gap is recorded while every inventory change still arrives.
+//! the gap is recorded while every inventory change still arrives. And an
+//! agent whose address changes keeps its connection (QUIC migration).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -171,4 +172,34 @@ fn a_full_spool_during_a_long_cut_records_the_gap_and_keeps_every_change() {
         ranges.len(),
         agent.packages.len()
     );
+}
+
+#[test]
+fn an_agent_whose_address_changes_keeps_its_connection() {
+    let rt = runtime();
+    let collector = Collector::start();
+    let token = collector.token(1);
+    let work = tempfile::tempdir().unwrap();
+    let mut agent = rt.block_on(NumberedAgent::start(work.path(), "roamer", &token, None));
+    let _guard = rt.enter();
+    for _ in 0..20 {
+        agent.push_batch(10);
+    }
+    let agent = Mutex::new(agent);
+    drained(&agent, Duration::from_secs(30));
+
+    // New local port mid-stream: QUIC migrates the connection, so the
+    // records keep flowing at once, with no reconnect (a connection that
+    // did not follow would stall until the 30 s idle timeout).
+    {
+        let mut a = agent.lock().unwrap();
+        a.change_address();
+        for _ in 0..20 {
+            a.push_batch(10);
+        }
+    }
+    drained(&agent, Duration::from_secs(10));
+    let a = agent.lock().unwrap();
+    assert!(a.is_connected(), "the session was lost");
+    a.check_stored(&collector).unwrap();
 }

@@ -158,10 +158,11 @@ impl Server {
             Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
         });
         // quinn's default (one reset per 20 ms, endpoint-wide) would take a
-        // thousand agents 20 s to hear about a restart. A reset is always
-        // smaller than the packet that caused it, so a lower floor cannot
-        // amplify traffic.
-        endpoint_config.min_reset_interval(Duration::from_millis(1));
+        // thousand agents 20 s to hear about a restart, and a probe that
+        // falls in the window waits for the agent's next, ever later, retry.
+        // A reset is always smaller than the packet that caused it, so
+        // answering every one cannot amplify traffic or loop for ever.
+        endpoint_config.min_reset_interval(Duration::ZERO);
         let endpoint = quinn::Endpoint::new(
             endpoint_config,
             Some(tls_config),
