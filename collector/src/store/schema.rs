@@ -9,7 +9,7 @@
 use redb::{TableDefinition, WriteTransaction};
 
 /// The layout version written into new files and required of old ones.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// `name → u64`: the format version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -61,6 +61,16 @@ pub const CHUNKS: TableDefinition<(u64, i64), &[u8]> = TableDefinition::new("chu
 /// (asset id, agent id, seq) → postcard `GapRecord`: samples an agent dropped.
 pub const GAPS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("gaps");
 
+/// Incidents: `id → IncidentRecord` (the id is the engine's incident number).
+pub const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("incidents");
+/// Open or acknowledged incidents: `(asset id, rule, subject) → incident id`.
+pub const OPEN_INCIDENTS: TableDefinition<(&str, &str, &str), u64> =
+    TableDefinition::new("open_incidents");
+/// The incident engine's persisted state: `"engine" → postcard EngineState`.
+pub const ENGINE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_state");
+/// Key in [`ENGINE_STATE`].
+pub const ENGINE_STATE_KEY: &str = "engine";
+
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
@@ -80,5 +90,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(SERIES)?;
     txn.open_table(CHUNKS)?;
     txn.open_table(GAPS)?;
+    txn.open_table(INCIDENTS)?;
+    txn.open_table(OPEN_INCIDENTS)?;
+    txn.open_table(ENGINE_STATE)?;
     Ok(())
 }
