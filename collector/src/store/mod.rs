@@ -755,7 +755,10 @@ mod tests {
             matches!(err, OpenError::WrongFormat { found, expected, .. } if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION),
             "{err}"
         );
-        assert!(err.to_string().contains("format version 2"));
+        assert!(
+            err.to_string()
+                .contains(&format!("format version {}", FORMAT_VERSION + 1))
+        );
     }
 
     #[test]
