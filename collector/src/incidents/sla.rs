@@ -225,8 +225,8 @@ pub fn add_clock(start: i64, duration_ms: i64, hours: Option<&BusinessHours>) ->
         return start.saturating_add(duration_ms);
     };
     let mut left = duration_ms.max(0);
-    let mut day = bh.local_day(start);
-    for _ in 0..MAX_DAYS {
+    let first = bh.local_day(start);
+    for day in first..first.saturating_add(MAX_DAYS) {
         if let Some((open, close)) = bh.window(day)
             && start < close
         {
@@ -238,7 +238,6 @@ pub fn add_clock(start: i64, duration_ms: i64, hours: Option<&BusinessHours>) ->
             }
             left -= available;
         }
-        day += 1;
     }
     start.saturating_add(duration_ms)
 }
@@ -318,8 +317,8 @@ mod tests {
 
     #[test]
     fn around_the_clock_is_plain_addition() {
-        assert_eq!(add_clock(fri(17, 0), 2 * 3600_000, None), fri(19, 0));
-        assert_eq!(clock_between(fri(17, 0), fri(19, 0), None), 2 * 3600_000);
+        assert_eq!(add_clock(fri(17, 0), 2 * 3_600_000, None), fri(19, 0));
+        assert_eq!(clock_between(fri(17, 0), fri(19, 0), None), 2 * 3_600_000);
         assert_eq!(clock_between(fri(19, 0), fri(17, 0), None), 0);
     }
 
@@ -327,9 +326,9 @@ mod tests {
     fn business_hours_carry_over_the_weekend() {
         let bh = BusinessHours::office(0);
         // Friday 17:00 + 2 h of business time → Monday 09:00.
-        let due = add_clock(fri(17, 0), 2 * 3600_000, Some(&bh));
+        let due = add_clock(fri(17, 0), 2 * 3_600_000, Some(&bh));
         assert_eq!(due, fri(9, 0) + 3 * DAY_MS);
-        assert_eq!(clock_between(fri(17, 0), due, Some(&bh)), 2 * 3600_000);
+        assert_eq!(clock_between(fri(17, 0), due, Some(&bh)), 2 * 3_600_000);
         // Opened on Saturday: the clock starts Monday 08:00.
         let sat = fri(11, 0) + DAY_MS;
         assert_eq!(
@@ -337,9 +336,9 @@ mod tests {
             fri(8, 30) + 3 * DAY_MS
         );
         // Opened Friday 06:00 (before the window): due within Friday.
-        assert_eq!(add_clock(fri(6, 0), 3600_000, Some(&bh)), fri(9, 0));
+        assert_eq!(add_clock(fri(6, 0), 3_600_000, Some(&bh)), fri(9, 0));
         // Exactly the end of the window stays on Friday.
-        assert_eq!(add_clock(fri(17, 0), 3600_000, Some(&bh)), fri(18, 0));
+        assert_eq!(add_clock(fri(17, 0), 3_600_000, Some(&bh)), fri(18, 0));
         // Nothing counts over the weekend.
         assert_eq!(
             clock_between(fri(18, 0), fri(8, 0) + 3 * DAY_MS, Some(&bh)),
@@ -348,7 +347,7 @@ mod tests {
         // Several working days: 25 h of business time from Friday 08:00 is
         // Fri 10 h + Mon 10 h + Tue 5 h → Tuesday 13:00.
         assert_eq!(
-            add_clock(fri(8, 0), 25 * 3600_000, Some(&bh)),
+            add_clock(fri(8, 0), 25 * 3_600_000, Some(&bh)),
             fri(13, 0) + 4 * DAY_MS
         );
     }
@@ -358,12 +357,12 @@ mod tests {
         // UTC+02:00: 08:00 local is 06:00 UTC, 18:00 local is 16:00 UTC.
         let bh = BusinessHours::office(120);
         assert_eq!(
-            add_clock(fri(15, 0), 2 * 3600_000, Some(&bh)),
+            add_clock(fri(15, 0), 2 * 3_600_000, Some(&bh)),
             fri(7, 0) + 3 * DAY_MS
         );
         // UTC-05:00: Friday 18:00 local is Friday 23:00 UTC.
         let bh = BusinessHours::office(-300);
-        assert_eq!(add_clock(fri(22, 0), 3600_000, Some(&bh)), fri(23, 0));
+        assert_eq!(add_clock(fri(22, 0), 3_600_000, Some(&bh)), fri(23, 0));
     }
 
     #[test]
@@ -371,7 +370,7 @@ mod tests {
         let mut bh = BusinessHours::office(0);
         bh.days = [false; 7];
         assert!(!bh.is_valid());
-        assert_eq!(add_clock(fri(17, 0), 3600_000, Some(&bh)), fri(18, 0));
+        assert_eq!(add_clock(fri(17, 0), 3_600_000, Some(&bh)), fri(18, 0));
     }
 
     #[test]

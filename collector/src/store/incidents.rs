@@ -307,10 +307,10 @@ impl Store {
                         line.acknowledge_met += 1;
                     }
                 }
-                None if rec.acknowledge_breached || now > rec.acknowledge_due => {
-                    if rec.status.is_active() {
-                        line.acknowledge_breached += 1;
-                    }
+                None if (rec.acknowledge_breached || now > rec.acknowledge_due)
+                    && rec.status.is_active() =>
+                {
+                    line.acknowledge_breached += 1;
                 }
                 None => {}
             }
