@@ -9,6 +9,8 @@ use anyhow::Context;
 use atalaya_common::config::{ConfigErrors, Document};
 use atalaya_common::proto::ConfigUpdate;
 
+use crate::incidents::sla::{BusinessHours, Priority, SlaPolicies};
+
 /// Shortest agent certificate lifetime: an agent renews when a third of it
 /// is left, and needs a few seconds to do so.
 const MIN_CERTIFICATE_SECONDS: u64 = 10;
@@ -38,6 +40,12 @@ pub struct CollectorConfig {
     pub log_level: &'static str,
     /// Webhooks (`[webhook.NAME]`) and their retry settings (`[notify]`).
     pub notify: crate::notify::NotifyConfig,
+    /// `[incidents] rules_file`: the rules over the built-ins (`None`: built-ins only).
+    pub rules_file: Option<PathBuf>,
+    /// `[incidents] tick_seconds`: how often absence rules and SLA clocks are checked.
+    pub incident_tick: Duration,
+    /// `[sla]`, `[sla.P1]`…: the SLA policies.
+    pub sla: SlaPolicies,
 }
 
 impl Default for CollectorConfig {
@@ -88,6 +96,10 @@ impl CollectorConfig {
             &["error", "warn", "info", "debug", "trace"],
         );
         let notify = crate::notify::route::parse(&doc);
+        let inc = doc.section("incidents");
+        let rules_file = inc.string("rules_file").filter(|f| !f.is_empty());
+        let incident_tick = inc.integer("tick_seconds", 5, 1..=300, "seconds");
+        let sla = sla_policies(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
             let host = server_names.first().map_or("localhost", String::as_str);
@@ -111,6 +123,9 @@ impl CollectorConfig {
             }),
             log_level,
             notify,
+            rules_file: rules_file.map(PathBuf::from),
+            incident_tick: Duration::from_secs(incident_tick),
+            sla,
         })
     }
 
@@ -120,6 +135,93 @@ impl CollectorConfig {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(Self::parse(&path.display().to_string(), &text)?)
     }
+}
+
+/// `[sla]` and its `[sla.P1]` … `[sla.P4]` tables over the defaults.
+fn sla_policies(doc: &Document<'_>) -> SlaPolicies {
+    let mut policies = SlaPolicies::default();
+    let s = doc.section("sla");
+    policies.at_risk_percent =
+        u8::try_from(s.integer("at_risk_percent", 80, 1..=100, "percent")).unwrap_or(80);
+    for (name, t) in s.tables() {
+        let Some(p) = Priority::ALL.iter().find(|p| p.name() == name) else {
+            t.skip_unread();
+            s.invalid(&name, "expected one of P1, P2, P3, P4");
+            continue;
+        };
+        let i = Priority::ALL.iter().position(|q| q == p).unwrap_or(0);
+        let Some(policy) = policies.by_priority.get_mut(i) else {
+            continue;
+        };
+        let max = 365 * 86_400;
+        policy.acknowledge_seconds = t.integer(
+            "acknowledge_seconds",
+            policy.acknowledge_seconds,
+            1..=max,
+            "seconds",
+        );
+        policy.resolve_seconds = t.integer(
+            "resolve_seconds",
+            policy.resolve_seconds,
+            1..=max,
+            "seconds",
+        );
+        let on = t.boolean("business_hours", policy.business_hours.is_some());
+        let base = policy.business_hours.unwrap_or(BusinessHours::office(0));
+        let days = t.strings("business_days", &["mon", "tue", "wed", "thu", "fri"]);
+        let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let mut set = [false; 7];
+        for d in &days {
+            match names.iter().position(|n| d.eq_ignore_ascii_case(n)) {
+                Some(i) => set[i] = true,
+                None => t.invalid(
+                    "business_days",
+                    format!("expected day names such as \"mon\", found {d:?}"),
+                ),
+            }
+        }
+        let minute = |key: &str, default: u32| -> u32 {
+            let Some(text) = t.string(key) else {
+                return default;
+            };
+            let parsed = text.split_once(':').and_then(|(h, m)| {
+                let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+                (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+            });
+            parsed.unwrap_or_else(|| {
+                t.invalid(
+                    key,
+                    format!("expected a time such as \"08:00\", found {text:?}"),
+                );
+                default
+            })
+        };
+        let start_minute = minute("business_start", base.start_minute);
+        let end_minute = minute("business_end", base.end_minute);
+        let offset = t
+            .number("utc_offset_minutes")
+            .unwrap_or(f64::from(base.utc_offset_minutes));
+        if !(-840.0..=840.0).contains(&offset) {
+            t.invalid(
+                "utc_offset_minutes",
+                "expected minutes between -840 and 840",
+            );
+        }
+        let hours = BusinessHours {
+            days: set,
+            start_minute,
+            end_minute,
+            utc_offset_minutes: offset.clamp(-840.0, 840.0) as i32,
+        };
+        if on && !hours.is_valid() {
+            t.invalid(
+                "business_hours",
+                "the working window never opens: give business days and business_start before business_end",
+            );
+        }
+        policy.business_hours = on.then_some(hours);
+    }
+    policies
 }
 
 /// `host:port`, with IPv6 literals in brackets.

@@ -40,6 +40,11 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Check an incident rules file; every error is listed (file, rule, key).
+    CheckRules {
+        /// The rules file.
+        file: PathBuf,
+    },
     /// Enrollment tokens.
     Token {
         #[command(subcommand)]
@@ -167,6 +172,16 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
                 config.data_dir.clone()
             };
             runtime()?.block_on(demo::run(&data))?;
+        }
+        Command::CheckRules { file } => {
+            let rules = atalaya_collector::incidents::RuleSet::load(&file)?;
+            let enabled = rules.rules().iter().filter(|r| r.enabled).count();
+            println!(
+                "{}: {} rules ({} enabled), built-ins included",
+                file.display(),
+                rules.rules().len(),
+                enabled
+            );
         }
         Command::CheckConfig { file } => {
             let text = std::fs::read_to_string(&file)

@@ -14,6 +14,7 @@ use crate::api::{self, AdminActions, ApiState};
 use crate::config::CollectorConfig;
 use crate::notify::Notifier;
 use crate::pki::CertificateAuthority;
+use crate::server::desk::{self, Desk};
 use crate::server::{Committer, Connections, Hub, Server, ServerConfig};
 use crate::store::{ApiTokenRecord, Role, Store};
 use crate::telemetry::Telemetry;
@@ -179,12 +180,30 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
     );
     let admin_token = admin_token(&data_dir, &store)?;
     let notifier = Notifier::start(store.clone(), config.notify.clone());
+    let rules = desk::load_rules(config.rules_file.as_deref()).map_err(|e| {
+        anyhow::anyhow!("the incident rules do not load, so the collector does not start:\n{e}")
+    })?;
+    let heartbeat_seconds = u64::from(config.agent_intervals.heartbeat_interval_seconds.max(1));
+    let desk = Arc::new(
+        Desk::new(
+            store.clone(),
+            rules,
+            config.rules_file.clone(),
+            heartbeat_seconds,
+            config.sla.clone(),
+            Arc::new(desk::LogHooks),
+            Timestamp::now(),
+        )
+        .context("starting the incident engine")?,
+    );
+    let (fed_tx, fed_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(desk::run(desk.clone(), fed_rx, config.incident_tick));
     let connections = Connections::default();
     let hub = Arc::new(Hub {
         store: store.clone(),
         ca: ca.clone(),
         telemetry: telemetry.clone(),
-        committer: Committer::start(store.clone(), telemetry.clone()),
+        committer: Committer::start_feeding(store.clone(), telemetry.clone(), Some(fed_tx)),
         connections: connections.clone(),
         enroll_failures: Default::default(),
         config: ServerConfig {
@@ -218,6 +237,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         store: store.clone(),
         telemetry,
         admin,
+        desk: Some(desk),
     };
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await

@@ -154,6 +154,7 @@ fn start() -> Server {
         store: Arc::clone(&store),
         telemetry: Arc::clone(&telemetry),
         admin: fake.clone(),
+        desk: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

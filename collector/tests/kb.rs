@@ -45,6 +45,7 @@ fn start() -> Server {
         store: store.clone(),
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(NoAdmin),
+        desk: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -34,6 +34,9 @@ use serde::{Deserialize, Serialize};
 use crate::store::{
     AgentRecord, ApiTokenRecord, AssetFilter, AssetRecord, Role, Store, StoreError, TokenRecord,
 };
+mod incidents;
+
+use crate::server::desk::Desk;
 use crate::telemetry::Telemetry;
 
 /// Default page size of list routes.
@@ -69,6 +72,8 @@ pub struct ApiState {
     pub telemetry: Arc<Telemetry>,
     /// Server actions (revocation, enrollment token facts).
     pub admin: Arc<dyn AdminActions>,
+    /// The incident desk (`None`: incident actions answer 503).
+    pub desk: Option<Arc<Desk>>,
 }
 
 impl fmt::Debug for ApiState {
@@ -101,6 +106,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
         .merge(kb::routes())
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::show))
+        .route("/api/v1/incidents/{id}/{action}", post(incidents::act))
+        .route("/api/v1/sla", get(incidents::sla))
+        .route("/api/v1/rules/reload", post(incidents::reload_rules))
         .fallback(not_found)
         .with_state(state)
 }
@@ -146,6 +156,12 @@ pub enum ApiError {
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
+    /// The request does not fit the current state (an invalid incident transition).
+    #[error("{0}")]
+    Conflict(String),
+    /// A part of the collector this needs is not running.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -161,6 +177,8 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::BadParam { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

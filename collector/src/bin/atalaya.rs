@@ -11,8 +11,11 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use atalaya_collector::api::{ErrorBody, MetricSeries};
 use atalaya_collector::cli::{Format, Table, human_bytes, render_pairs};
+use atalaya_collector::incidents::lifecycle::IncidentRecord;
 use atalaya_collector::kb::{Article, NewArticle, Signature};
-use atalaya_collector::store::{AssetRecord, AssetSummary, ChangeEvent, Page, SoftwareReport};
+use atalaya_collector::store::{
+    AssetRecord, AssetSummary, ChangeEvent, Page, SlaReport, SoftwareReport,
+};
 use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};
 
@@ -44,6 +47,64 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Incidents, newest first.
+    Incidents {
+        /// open, acknowledged, resolved or closed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Asset id or host name.
+        #[arg(long)]
+        asset: Option<String>,
+    },
+    /// One incident with its timeline.
+    Incident {
+        /// Incident number.
+        id: u64,
+    },
+    /// Acknowledge an incident (you are on it).
+    Ack {
+        /// Incident number.
+        id: u64,
+    },
+    /// Assign an incident to someone.
+    Assign {
+        /// Incident number.
+        id: u64,
+        /// Who takes it.
+        assignee: String,
+    },
+    /// Add a note to an incident's timeline.
+    Note {
+        /// Incident number.
+        id: u64,
+        /// The note.
+        text: String,
+    },
+    /// Move an incident to second level.
+    Escalate {
+        /// Incident number.
+        id: u64,
+    },
+    /// Resolve an incident.
+    Resolve {
+        /// Incident number.
+        id: u64,
+        /// What fixed it.
+        #[arg(long)]
+        solution: Option<String>,
+    },
+    /// Close a resolved incident.
+    Close {
+        /// Incident number.
+        id: u64,
+    },
+    /// Reopen a resolved or closed incident.
+    Reopen {
+        /// Incident number.
+        id: u64,
+    },
+    /// The SLA report: per priority, targets met and breached, mean times.
+    Sla,
     /// List assets, with filters.
     Assets(AssetsArgs),
     /// One asset: host, OS, hardware, disks, network, packages.
@@ -200,7 +261,28 @@ impl Client {
                 req = req.query(*k, v);
             }
         }
-        let mut resp = match req.call() {
+        let result = req.call();
+        self.answer(result, &url)
+    }
+
+    /// POSTs a JSON body; returns the body text.
+    fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.server);
+        let result = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes());
+        self.answer(result, &url)
+    }
+
+    fn answer(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        url: &str,
+    ) -> anyhow::Result<String> {
+        let mut resp = match result {
             Ok(r) => r,
             Err(
                 e @ (ureq::Error::Io(_)
@@ -229,50 +311,7 @@ impl Client {
                 "the server refused the token (401): set ATALAYA_TOKEN or --token to a valid API token ({msg})"
             ),
             403 => bail!("the token is not allowed to do this (403): {msg}"),
-            _ => bail!("{msg} ({status})"),
-        }
-    }
-}
-
-impl Client {
-    /// POSTs a JSON body; returns the answer's body text.
-    fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<String> {
-        let url = format!("{}{path}", self.server);
-        let resp = self
-            .agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .header("Content-Type", "application/json")
-            .send(body.to_string());
-        let mut resp = match resp {
-            Ok(r) => r,
-            Err(
-                e @ (ureq::Error::Io(_)
-                | ureq::Error::ConnectionFailed
-                | ureq::Error::HostNotFound
-                | ureq::Error::Timeout(_)),
-            ) => bail!(
-                "cannot reach ATALAYA_SERVER={}: {e} (is the collector running, and is this its API address?)",
-                self.server
-            ),
-            Err(e) => bail!("request to {url} failed: {e}"),
-        };
-        let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .with_context(|| format!("reading the answer from {url}"))?;
-        if (200..300).contains(&status) {
-            return Ok(text);
-        }
-        let msg = serde_json::from_str::<ErrorBody>(&text)
-            .map(|e| e.error)
-            .unwrap_or(text);
-        match status {
-            401 => bail!(
-                "the server refused the token (401): set ATALAYA_TOKEN or --token to a valid API token ({msg})"
-            ),
-            403 => bail!("the token is not allowed to do this (403): {msg}"),
+            409 => bail!("refused (409): {msg}"),
             _ => bail!("{msg} ({status})"),
         }
     }
@@ -416,8 +455,140 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         Format::Table
     };
     let client = Client::new(&cli.server, cli.token)?;
+    let act = |id: u64, verb: &str, body: serde_json::Value| -> anyhow::Result<String> {
+        let answer = client.post(&format!("/api/v1/incidents/{id}/{verb}"), &body)?;
+        if format == Format::Json {
+            return Ok(pretty(&answer));
+        }
+        let rec: IncidentRecord = decode(&answer, "the incident")?;
+        Ok(format!(
+            "incident {}: {} (level {})\n",
+            rec.id,
+            rec.status.name(),
+            rec.level
+        ))
+    };
     match cli.command {
         Command::Kb(cmd) => kb(&client, cmd, format),
+        Command::Incidents { status, asset } => {
+            let body = client.get("/api/v1/incidents", &[("status", status), ("asset", asset)])?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let list: Vec<IncidentRecord> = decode(&body, "incidents")?;
+            let mut t = Table::new([
+                "ID", "PRIORITY", "STATUS", "LEVEL", "ASSIGNEE", "OPENED", "TITLE",
+            ]);
+            for r in &list {
+                let mut title = r.title.clone();
+                if r.flapping {
+                    title.push_str(" [flapping]");
+                }
+                t.push([
+                    r.id.to_string(),
+                    r.priority.name().to_owned(),
+                    r.status.name().to_owned(),
+                    r.level.to_string(),
+                    opt(&r.assignee),
+                    when(r.opened_at),
+                    title,
+                ]);
+            }
+            Ok(t.output(format))
+        }
+        Command::Incident { id } => {
+            let body = client.get(&format!("/api/v1/incidents/{id}"), &[])?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let r: IncidentRecord = decode(&body, "the incident")?;
+            let yes_no = |b: bool| if b { "BREACHED" } else { "ok" };
+            let pairs = vec![
+                ("incident".to_owned(), r.id.to_string()),
+                ("title".to_owned(), r.title.clone()),
+                ("asset".to_owned(), r.asset.clone()),
+                ("rule".to_owned(), r.rule.clone()),
+                ("severity".to_owned(), r.severity.name().to_owned()),
+                ("priority".to_owned(), r.priority.name().to_owned()),
+                ("status".to_owned(), r.status.name().to_owned()),
+                ("level".to_owned(), r.level.to_string()),
+                ("assignee".to_owned(), opt(&r.assignee)),
+                ("occurrences".to_owned(), r.occurrences.to_string()),
+                ("flapping".to_owned(), r.flapping.to_string()),
+                ("opened".to_owned(), when(r.opened_at)),
+                (
+                    "acknowledge by".to_owned(),
+                    format!(
+                        "{} ({})",
+                        when(r.acknowledge_due),
+                        yes_no(r.acknowledge_breached)
+                    ),
+                ),
+                (
+                    "resolve by".to_owned(),
+                    format!("{} ({})", when(r.resolve_due), yes_no(r.resolve_breached)),
+                ),
+                ("solution".to_owned(), opt(&r.solution)),
+                ("kb articles".to_owned(), r.kb_articles.join(", ")),
+            ];
+            let mut out = render_pairs(&pairs);
+            out.push_str(&format!("\n{}\n\n", r.description));
+            let mut t = Table::new(["WHEN", "WHO", "EVENT", "TEXT"]);
+            for e in &r.timeline {
+                t.push([
+                    when(e.at),
+                    e.author.clone(),
+                    e.event.clone(),
+                    e.text.clone(),
+                ]);
+            }
+            out.push_str(&t.output(format));
+            Ok(out)
+        }
+        Command::Ack { id } => act(id, "ack", serde_json::json!({})),
+        Command::Assign { id, assignee } => {
+            act(id, "assign", serde_json::json!({ "assignee": assignee }))
+        }
+        Command::Note { id, text } => act(id, "note", serde_json::json!({ "text": text })),
+        Command::Escalate { id } => act(id, "escalate", serde_json::json!({})),
+        Command::Resolve { id, solution } => {
+            act(id, "resolve", serde_json::json!({ "solution": solution }))
+        }
+        Command::Close { id } => act(id, "close", serde_json::json!({})),
+        Command::Reopen { id } => act(id, "reopen", serde_json::json!({})),
+        Command::Sla => {
+            let body = client.get("/api/v1/sla", &[])?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let report: SlaReport = decode(&body, "the SLA report")?;
+            let mut t = Table::new([
+                "PRIORITY",
+                "INCIDENTS",
+                "ACTIVE",
+                "ACK MET",
+                "ACK BREACHED",
+                "RESOLVE MET",
+                "RESOLVE BREACHED",
+                "MEAN ACK S",
+                "MEAN RESOLVE S",
+            ]);
+            let secs = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_default();
+            for l in &report.priorities {
+                t.push([
+                    l.priority.clone(),
+                    l.incidents.to_string(),
+                    l.active.to_string(),
+                    l.acknowledge_met.to_string(),
+                    l.acknowledge_breached.to_string(),
+                    l.resolve_met.to_string(),
+                    l.resolve_breached.to_string(),
+                    secs(l.mean_acknowledge_seconds),
+                    secs(l.mean_resolve_seconds),
+                ]);
+            }
+            Ok(t.output(format))
+        }
         Command::Assets(a) => {
             let body = client.get(
                 "/api/v1/assets",

@@ -9,11 +9,15 @@
 //! - [`engine`]: the state machine: events in, [`engine::Action`]s out.
 //! - [`series`]: series names split into metric and subject; derived percentages.
 //! - [`changes`]: inventory changes sorted into classes, told with before and after.
+//! - [`sla`]: priorities, SLA policies and business-hours clocks.
+//! - [`lifecycle`]: the help-desk life of a stored incident and its timeline.
 
 pub mod changes;
 pub mod engine;
+pub mod lifecycle;
 pub mod rules;
 pub mod series;
+pub mod sla;
 
 pub use engine::{
     Action, ActionKind, Engine, EngineState, IncidentKey, NotifyEvent, OpenIncident, UserReport,

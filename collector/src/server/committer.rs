@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::store::{Committed, Ingest, IngestRecord, Store};
+use crate::store::{Committed, Fed, Ingest, IngestRecord, Store};
 use crate::telemetry::Telemetry;
 
 /// How many records one transaction carries at most.
@@ -45,8 +45,18 @@ impl std::fmt::Debug for Committer {
 impl Committer {
     /// Starts the commit task on the current runtime.
     pub fn start(store: Arc<Store>, telemetry: Arc<Telemetry>) -> Self {
+        Self::start_feeding(store, telemetry, None)
+    }
+
+    /// Starts the commit task; after each durable commit, what it stored
+    /// goes to `desk` (the incident engine), after the acks.
+    pub fn start_feeding(
+        store: Arc<Store>,
+        telemetry: Arc<Telemetry>,
+        desk: Option<mpsc::UnboundedSender<Vec<Fed>>>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, telemetry.clone(), rx));
+        tokio::spawn(run(store, telemetry.clone(), rx, desk));
         Self { tx, telemetry }
     }
 
@@ -62,7 +72,12 @@ impl Committer {
     }
 }
 
-async fn run(store: Arc<Store>, telemetry: Arc<Telemetry>, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    store: Arc<Store>,
+    telemetry: Arc<Telemetry>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    desk: Option<mpsc::UnboundedSender<Vec<Fed>>>,
+) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         telemetry
@@ -89,10 +104,10 @@ async fn run(store: Arc<Store>, telemetry: Arc<Telemetry>, mut rx: mpsc::Unbound
         }
         let started = Instant::now();
         let store = store.clone();
-        let result = tokio::task::spawn_blocking(move || store.commit(&items)).await;
+        let result = tokio::task::spawn_blocking(move || store.commit_fed(&items)).await;
         telemetry.observe_commit(started.elapsed());
         match result {
-            Ok(Ok(committed)) => {
+            Ok(Ok((committed, fed))) => {
                 telemetry.commits.fetch_add(1, Ordering::Relaxed);
                 telemetry.records.fetch_add(records, Ordering::Relaxed);
                 telemetry.samples.fetch_add(points, Ordering::Relaxed);
@@ -100,6 +115,11 @@ async fn run(store: Arc<Store>, telemetry: Arc<Telemetry>, mut rx: mpsc::Unbound
                     for (_, reply) in replies.iter().filter(|(id, _)| *id == c.agent_id) {
                         let _ = reply.send(Outcome::Committed(c.clone()));
                     }
+                }
+                if let Some(desk) = &desk
+                    && !fed.is_empty()
+                {
+                    let _ = desk.send(fed);
                 }
             }
             Ok(Err(err)) => fail(&telemetry, &replies, format!("storing failed: {err}")),

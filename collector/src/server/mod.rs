@@ -26,6 +26,7 @@ use crate::telemetry::Telemetry;
 use crate::tls;
 
 pub mod committer;
+pub mod desk;
 pub mod enroll;
 pub mod limiter;
 pub mod renew;

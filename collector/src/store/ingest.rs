@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use atalaya_common::diff;
-use atalaya_common::model::{Inventory, Timestamp};
+use atalaya_common::diff::Change;
+use atalaya_common::model::{HealthSample, Inventory, Timestamp, Virtualization};
 use atalaya_common::proto;
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -81,6 +82,43 @@ pub struct Committed {
     pub highest_seq: u64,
     /// The agent must send a full snapshot (a delta did not apply).
     pub need_snapshot: bool,
+}
+
+/// What a commit stored, for the incident engine: fed to it only after
+/// the transaction is durable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fed {
+    /// The agent of `asset` was heard from.
+    Seen {
+        /// Asset id.
+        asset: String,
+        /// Receive time.
+        at: Timestamp,
+    },
+    /// A health sample was stored.
+    Sample {
+        /// Asset id.
+        asset: String,
+        /// The sample.
+        sample: HealthSample,
+    },
+    /// An inventory was stored; `changes` is empty for a first snapshot.
+    Inventory {
+        /// Asset id.
+        asset: String,
+        /// When it was taken.
+        at: Timestamp,
+        /// What changed from the previous inventory.
+        changes: Vec<Change>,
+        /// Host name.
+        hostname: String,
+        /// Administrator tags.
+        tags: Vec<String>,
+        /// OS id.
+        os_id: Option<String>,
+        /// Physical, virtual, container.
+        virtualization: Virtualization,
+    },
 }
 
 /// The chunk a series is appending to.
@@ -185,8 +223,17 @@ impl Store {
     /// present, the sequence to ack. Nothing is acked before this returns;
     /// on error nothing was stored.
     pub fn commit(&self, items: &[Ingest]) -> Result<Vec<Committed>, StoreError> {
+        self.commit_fed(items).map(|(c, _)| c)
+    }
+
+    /// [`Store::commit`], also returning what was stored for the incident
+    /// engine (records skipped as duplicates are not in it).
+    pub fn commit_fed(&self, items: &[Ingest]) -> Result<(Vec<Committed>, Vec<Fed>), StoreError> {
         let mut cache = self.cache();
-        let result = self.commit_locked(&mut cache, items);
+        let mut fed = Vec::new();
+        let result = self
+            .commit_locked(&mut cache, items, &mut fed)
+            .map(|c| (c, fed));
         if result.is_err() {
             // The cache may hold points the aborted transaction never wrote.
             *cache = Cache::default();
@@ -198,6 +245,7 @@ impl Store {
         &self,
         cache: &mut Cache,
         items: &[Ingest],
+        fed: &mut Vec<Fed>,
     ) -> Result<Vec<Committed>, StoreError> {
         cache.dirty.clear();
         let txn = self.db.begin_write()?;
@@ -240,6 +288,10 @@ impl Store {
                 }
                 state.highest = seq;
                 let asset = ensure_asset(&mut t, agent, item.received_at)?;
+                fed.push(Fed::Seen {
+                    asset: asset.clone(),
+                    at: item.received_at,
+                });
                 match &item.record {
                     IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) => {}
                     IngestRecord::Gap(g) => {
@@ -266,6 +318,10 @@ impl Store {
                             for (name, value) in series::flatten(sample) {
                                 append_point(&mut t, cache, &asset, &name, sample.at.0, value)?;
                             }
+                            fed.push(Fed::Sample {
+                                asset: asset.clone(),
+                                sample: sample.clone(),
+                            });
                         }
                     }
                     IngestRecord::Snapshot(s) => {
@@ -279,7 +335,7 @@ impl Store {
                             &inv,
                             item.received_at,
                         )?;
-                        store_inventory(
+                        let changes = store_inventory(
                             &mut t,
                             &asset,
                             agent,
@@ -288,6 +344,7 @@ impl Store {
                             ChangeKind::Snapshot,
                             inv,
                         )?;
+                        fed.push(inventory_fed(&t, &asset, s.taken_at, changes)?);
                         state.need_snapshot = false;
                     }
                     IngestRecord::Delta(d) => {
@@ -299,15 +356,18 @@ impl Store {
                             None => None,
                         };
                         match applied {
-                            Some(inv) => store_inventory(
-                                &mut t,
-                                &asset,
-                                agent,
-                                d.seq,
-                                d.taken_at,
-                                ChangeKind::Delta,
-                                inv,
-                            )?,
+                            Some(inv) => {
+                                let changes = store_inventory(
+                                    &mut t,
+                                    &asset,
+                                    agent,
+                                    d.seq,
+                                    d.taken_at,
+                                    ChangeKind::Delta,
+                                    inv,
+                                )?;
+                                fed.push(inventory_fed(&t, &asset, d.taken_at, changes)?);
+                            }
                             None => state.need_snapshot = true,
                         }
                     }
@@ -403,8 +463,35 @@ pub(crate) fn ensure_asset(
     Ok(id)
 }
 
+/// What the engine hears of a stored inventory.
+fn inventory_fed(
+    t: &Tables<'_>,
+    asset: &str,
+    at: Timestamp,
+    changes: Vec<Change>,
+) -> Result<Fed, StoreError> {
+    let meta = t.asset(asset)?;
+    let virtualization = t
+        .inventory_of(asset)?
+        .map(|i| i.host.virtualization)
+        .unwrap_or_default();
+    Ok(Fed::Inventory {
+        asset: asset.to_owned(),
+        at,
+        changes,
+        hostname: meta
+            .as_ref()
+            .map(|m| m.hostname.clone())
+            .unwrap_or_default(),
+        tags: meta.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
+        os_id: meta.and_then(|m| m.os_id),
+        virtualization,
+    })
+}
+
 /// Replaces an asset's inventory, recording the change event and keeping
-/// the software, hostname and identity indexes in step.
+/// the software, hostname and identity indexes in step. Returns what
+/// changed (nothing for a first inventory).
 fn store_inventory(
     t: &mut Tables<'_>,
     asset: &str,
@@ -413,7 +500,7 @@ fn store_inventory(
     taken_at: Timestamp,
     kind: ChangeKind,
     inv: Inventory,
-) -> Result<(), StoreError> {
+) -> Result<Vec<Change>, StoreError> {
     let prev = t.inventory_of(asset)?;
     let Some(mut meta) = t.asset(asset)? else {
         return Err(StoreError::Corrupt {
@@ -424,8 +511,14 @@ fn store_inventory(
     let delta = diff::diff(prev.as_ref().unwrap_or(&Inventory::default()), &inv);
     if prev.is_some() && delta.is_empty() {
         meta.inventory_at = Some(taken_at);
-        return t.put_asset(&meta);
+        t.put_asset(&meta)?;
+        return Ok(Vec::new());
     }
+    let fed_changes = if prev.is_some() {
+        delta.changes.clone()
+    } else {
+        Vec::new()
+    };
     // Keep event times in apply order even if the agent's clock stepped back.
     let at = meta.last_change_at.map_or(taken_at, |l| l.max(taken_at));
     let event = next_id(&mut t.meta, META_NEXT_EVENT)?;
@@ -490,7 +583,7 @@ fn store_inventory(
     t.put_asset(&meta)?;
     t.inventory
         .insert(asset, enc("inventory", &inv)?.as_slice())?;
-    Ok(())
+    Ok(fed_changes)
 }
 
 /// The id of series `(asset, name)`, allocated on first use.

@@ -9,7 +9,7 @@
 use redb::{TableDefinition, WriteTransaction};
 
 /// The layout version written into new files and required of old ones.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// `name → u64`: the format version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -72,6 +72,15 @@ pub const NOTIFY_OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("no
 /// Events delivered to every webhook they were routed to (or to none):
 /// `event id → done at ms`. Kept so an event enqueued again is not resent.
 pub const NOTIFY_SENT: TableDefinition<&str, i64> = TableDefinition::new("notify_sent");
+/// Incidents: `id → IncidentRecord` (the id is the engine's incident number).
+pub const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("incidents");
+/// Open or acknowledged incidents: `(asset id, rule, subject) → incident id`.
+pub const OPEN_INCIDENTS: TableDefinition<(&str, &str, &str), u64> =
+    TableDefinition::new("open_incidents");
+/// The incident engine's persisted state: `"engine" → postcard EngineState`.
+pub const ENGINE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_state");
+/// Key in [`ENGINE_STATE`].
+pub const ENGINE_STATE_KEY: &str = "engine";
 
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
@@ -95,5 +104,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(KB_ARTICLES)?;
     txn.open_table(NOTIFY_OUTBOX)?;
     txn.open_table(NOTIFY_SENT)?;
+    txn.open_table(INCIDENTS)?;
+    txn.open_table(OPEN_INCIDENTS)?;
+    txn.open_table(ENGINE_STATE)?;
     Ok(())
 }

@@ -1,0 +1,159 @@
+//! Incident routes: lists, details, help-desk actions, the SLA report and
+//! rule reloads. Viewers read; help desk acts; admins reload rules.
+
+use atalaya_common::model::Timestamp;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use crate::incidents::lifecycle::{StaffAction, Status};
+use crate::server::desk::ReloadError;
+use crate::store::{IncidentFilter, Role, StaffError};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    status: Option<String>,
+    asset: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(Status::from_name(s).ok_or_else(|| {
+            ApiError::bad(
+                "status",
+                format!("`{s}` is not one of open, acknowledged, resolved, closed"),
+            )
+        })?),
+    };
+    let asset = match q.asset.filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => Some(super::resolve_asset(&state, a).await?.meta.id),
+    };
+    let filter = IncidentFilter { status, asset };
+    let list = blocking(&state, move |s| s.incidents(&filter)).await?;
+    Ok(Json(list).into_response())
+}
+
+fn parse_id(id: &str) -> ApiResult<u64> {
+    id.trim_start_matches('#')
+        .parse()
+        .map_err(|_| ApiError::bad("id", format!("`{id}` is not an incident number")))
+}
+
+pub(super) async fn show(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id(&id)?;
+    let rec = blocking(&state, move |s| s.incident(id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    Ok(Json(rec).into_response())
+}
+
+/// The body of an action; which fields count depends on the action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ActBody {
+    assignee: Option<String>,
+    text: Option<String>,
+    solution: Option<String>,
+}
+
+pub(super) async fn act(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((id, verb)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    caller.require(Role::Helpdesk)?;
+    let id = parse_id(&id)?;
+    // The body is optional (ack, escalate, close, reopen need none).
+    let body: ActBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("the JSON body does not parse: {e}")))?
+    };
+    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let action = match verb.as_str() {
+        "ack" => StaffAction::Ack,
+        "assign" => StaffAction::Assign(
+            nonempty(body.assignee)
+                .ok_or_else(|| ApiError::bad("assignee", "give who takes it"))?,
+        ),
+        "note" => StaffAction::Note(
+            nonempty(body.text).ok_or_else(|| ApiError::bad("text", "the note is empty"))?,
+        ),
+        "escalate" => StaffAction::Escalate,
+        "resolve" => StaffAction::Resolve(nonempty(body.solution)),
+        "close" => StaffAction::Close,
+        "reopen" => StaffAction::Reopen,
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "no incident action `{other}`; use ack, assign, note, escalate, resolve, close or reopen"
+            )));
+        }
+    };
+    let desk = state
+        .desk
+        .clone()
+        .ok_or(ApiError::Unavailable("the incident desk is not running"))?;
+    let author = caller.0.name.clone();
+    let result =
+        tokio::task::spawn_blocking(move || desk.staff(id, &action, &author, Timestamp::now()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("incident task: {e}")))?;
+    match result {
+        Ok(rec) => {
+            tracing::info!(incident = id, action = %verb, by = %caller.0.id, "incident action");
+            Ok(Json(rec).into_response())
+        }
+        Err(StaffError::NotFound(id)) => Err(ApiError::NotFound(format!("no incident {id}"))),
+        Err(StaffError::Conflict(e)) => Err(ApiError::Conflict(e.to_string())),
+        Err(StaffError::Store(e)) => Err(ApiError::Store(e)),
+    }
+}
+
+pub(super) async fn sla(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let report = blocking(&state, |s| s.sla_report(Timestamp::now())).await?;
+    Ok(Json(report).into_response())
+}
+
+pub(super) async fn reload_rules(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let desk = state
+        .desk
+        .clone()
+        .ok_or(ApiError::Unavailable("the incident desk is not running"))?;
+    let result = tokio::task::spawn_blocking(move || desk.reload_rules(Timestamp::now()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("reload task: {e}")))?;
+    match result {
+        Ok(rules) => {
+            tracing::info!(rules, by = %caller.0.id, "incident rules reloaded");
+            Ok(Json(serde_json::json!({ "rules": rules })).into_response())
+        }
+        Err(ReloadError::Invalid(msg)) => Err(ApiError::BadRequest(format!(
+            "the rules file was refused; the running rules stay:\n{msg}"
+        ))),
+        Err(ReloadError::Store(e)) => Err(ApiError::Store(e)),
+    }
+}

@@ -1,0 +1,139 @@
+//! Incidents end to end: a real collector with a short threshold rule and
+//! a real agent on a fixture root whose memory fills up.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::time::Duration;
+
+use atalaya_tests::harness::{Collector, agent, copy_tree, eventually, fixture};
+use serde_json::Value;
+
+const RULES: &str = "[rule.memory-full]\nkind = \"threshold\"\nseverity = \"critical\"\nseries = \"memory.used_percent\"\nop = \">\"\nvalue = 90\nfor_seconds = 2\nclear_value = 85\n";
+
+fn incidents(c: &Collector, query: &str) -> Vec<Value> {
+    let (status, body) = c.get(&format!("/api/v1/incidents{query}"), Some(&c.admin));
+    assert_eq!(status, 200, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+fn cli_ok(c: &Collector, args: &[&str]) -> String {
+    let out = c.cli(args);
+    assert!(
+        out.status.success(),
+        "atalaya {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() {
+    let work = tempfile::tempdir().unwrap();
+    let rules = work.path().join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let collector = Collector::start_with(&format!(
+        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n",
+        rules.display().to_string()
+    ));
+    let root = work.path().join("root");
+    copy_tree(&fixture("debian"), &root);
+    // 32 GB of memory, 100 MB available: 99.7 % used.
+    let meminfo = root.join("proc/meminfo");
+    let text = std::fs::read_to_string(&meminfo).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("MemAvailable:") {
+                "MemAvailable:     100000 kB".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&meminfo, text + "\n").unwrap();
+    let token = collector.token(2);
+    let mut laptop = Some(agent(work.path(), "laptop", Some(&root), &token));
+
+    let incident = eventually("the memory incident", Duration::from_secs(60), || {
+        incidents(&collector, "?status=open")
+            .into_iter()
+            .find(|i| i["rule"] == "memory-full")
+    });
+    let id = incident["id"].as_u64().unwrap().to_string();
+    assert_eq!(incident["priority"], "P1", "{incident}");
+    assert_eq!(incident["level"], 1);
+    assert_eq!(incident["kb_articles"], Value::Array(Vec::new()));
+    let time = |v: &Value| {
+        atalaya_common::model::Timestamp::parse_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .0
+    };
+    let latency_ms = time(&incident["stored_at"]) - time(&incident["opened_at"]);
+    eprintln!("fault-to-incident latency (hold elapsed → stored): {latency_ms} ms");
+    assert!(latency_ms < 5_000, "{incident}");
+
+    // Closing an open incident is refused with a clear message.
+    let out = collector.cli(&["close", &id]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("409") && err.contains("resolve it first"),
+        "{err}"
+    );
+
+    cli_ok(&collector, &["ack", &id]);
+    cli_ok(&collector, &["note", &id, "looking at it"]);
+    cli_ok(
+        &collector,
+        &["resolve", &id, "--solution", "killed the leaking process"],
+    );
+    let shown = cli_ok(&collector, &["incident", &id]);
+    assert!(shown.contains("killed the leaking process"), "{shown}");
+    assert!(shown.contains("looking at it"), "{shown}");
+    let (status, rec) = collector.get(&format!("/api/v1/incidents/{id}"), Some(&collector.admin));
+    assert_eq!(status, 200);
+    assert_eq!(rec["status"], "resolved");
+    // Acknowledging a resolved incident is refused.
+    let out = collector.cli(&["ack", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("409"), "{err}");
+
+    let (status, sla) = collector.get("/api/v1/sla", Some(&collector.admin));
+    assert_eq!(status, 200);
+    let p1 = &sla["priorities"][0];
+    assert_eq!(p1["priority"], "P1");
+    assert_eq!(p1["incidents"], 1, "{sla}");
+    assert_eq!(p1["acknowledge_met"], 1, "{sla}");
+    assert_eq!(p1["resolve_met"], 1, "{sla}");
+    assert!(p1["mean_acknowledge_seconds"].as_f64().is_some(), "{sla}");
+    let table = cli_ok(&collector, &["sla"]);
+    assert!(table.contains("P1"), "{table}");
+
+    // The agent stops: after 3 missed heartbeats (1 s each) it is offline.
+    drop(laptop.take());
+    let offline = eventually("agent offline", Duration::from_secs(30), || {
+        incidents(&collector, "?status=open")
+            .into_iter()
+            .find(|i| i["rule"] == "agent-offline")
+    });
+    let offline_id = offline["id"].as_u64().unwrap();
+    laptop = Some(agent(work.path(), "laptop", Some(&root), &token));
+    eventually("agent offline resolves", Duration::from_secs(30), || {
+        let (_, rec) = collector.get(
+            &format!("/api/v1/incidents/{offline_id}"),
+            Some(&collector.admin),
+        );
+        (rec["status"] == "resolved").then_some(())
+    });
+    let (_, rec) = collector.get(
+        &format!("/api/v1/incidents/{offline_id}"),
+        Some(&collector.admin),
+    );
+    let last = rec["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["text"], "resolved automatically: condition cleared",
+        "{rec}"
+    );
+    drop(laptop);
+}
