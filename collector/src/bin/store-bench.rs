@@ -96,10 +96,13 @@ impl Host {
         let (mut busy_sum, mut total_sum) = (0u64, 0u64);
         for c in 0..self.cores {
             self.busy[c] = self.walk(self.busy[c], 3.0, 0.0, 100.0);
-            let b = (self.busy[c] / 100.0 * hz_ticks as f64) as u64;
+            // Two readings of /proc/stat 10 s apart see 1000 ± 1 ticks of
+            // a CPU: the readings fall anywhere within a tick.
+            let ticks = (hz_ticks + self.rng.random_range(0..=2)).saturating_sub(1);
+            let b = (self.busy[c] / 100.0 * ticks as f64) as u64;
             busy_sum += b;
-            total_sum += hz_ticks;
-            per_core.push(100.0 * b as f64 / hz_ticks.max(1) as f64);
+            total_sum += ticks;
+            per_core.push(100.0 * b as f64 / ticks.max(1) as f64);
         }
         let pct = |part: u64| 100.0 * part as f64 / total_sum.max(1) as f64;
         let user = busy_sum * 7 / 10;
