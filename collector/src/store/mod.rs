@@ -23,6 +23,8 @@
 //! provisional asset is merged into it: its series move over and it is
 //! deleted.
 
+pub mod bits;
+pub mod block;
 pub mod chunk;
 pub mod identity;
 pub mod ingest;
