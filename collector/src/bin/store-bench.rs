@@ -41,6 +41,9 @@ struct Args {
     /// to see how the file grows against what it holds.
     #[arg(long, default_value_t = 0)]
     trace_every: i64,
+    /// Rows per block in the breakdown (the store's own: its block length).
+    #[arg(long, default_value_t = atalaya_collector::store::ingest::BLOCK_ROWS)]
+    block_rows: usize,
     /// Store file (default: a temporary directory).
     #[arg(long)]
     path: Option<PathBuf>,
@@ -271,6 +274,7 @@ fn main() -> anyhow::Result<()> {
             points += flat.len() as u64;
             if args.breakdown && i == 0 {
                 for (name, v) in flat {
+                    let v = atalaya_collector::store::series::stored_value(&name, v);
                     first_agent.entry(name).or_default().push((at, v));
                 }
             }
@@ -349,23 +353,67 @@ fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
-    for (name, pts) in &first_agent {
-        let mut bytes = 0;
-        for chunk in pts.chunks(atalaya_collector::store::ingest::POINTS_PER_CHUNK) {
-            let mut e = atalaya_collector::store::chunk::Encoder::new();
-            for &(t, v) in chunk {
-                e.push(t, v);
-            }
-            bytes += e.to_bytes().len();
-        }
-        println!(
-            "  {name:<45} {:.2} bytes/point",
-            bytes as f64 / pts.len() as f64
-        );
+    if args.breakdown {
+        breakdown(&first_agent, args.block_rows);
     }
     drop(store);
     if args.path.is_none() {
         std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Prints what each series of one agent costs in blocks of `rows` rows:
+/// the bytes its column adds to a block holding only the timestamps.
+fn breakdown(series: &std::collections::BTreeMap<String, Vec<(i64, f64)>>, rows: usize) {
+    use atalaya_collector::store::block::{Block, Column};
+    let Some(times) = series
+        .values()
+        .next()
+        .map(|p| p.iter().map(|x| x.0).collect::<Vec<_>>())
+    else {
+        return;
+    };
+    let blocks = |cols: &[(u32, &Vec<(i64, f64)>)]| -> usize {
+        times
+            .chunks(rows)
+            .enumerate()
+            .map(|(b, ts)| {
+                let mut block = Block {
+                    ts: ts.to_vec(),
+                    ..Block::default()
+                };
+                for (id, pts) in cols {
+                    let part = &pts[b * rows..(b * rows + ts.len()).min(pts.len())];
+                    block.columns.insert(
+                        *id,
+                        Column {
+                            rows: (0..part.len() as u32).collect(),
+                            values: part.iter().map(|p| p.1).collect(),
+                        },
+                    );
+                }
+                block.encode().len()
+            })
+            .sum()
+    };
+    let base = blocks(&[]);
+    let all: Vec<(u32, &Vec<(i64, f64)>)> = series
+        .values()
+        .enumerate()
+        .map(|(i, p)| (i as u32, p))
+        .collect();
+    let total = blocks(&all);
+    let points: usize = series.values().map(Vec::len).sum();
+    println!(
+        "first agent in blocks of {rows} rows: {total} bytes = {:.3} bytes/point ({base} bytes of timestamps and headers)",
+        total as f64 / points as f64
+    );
+    for (name, pts) in series {
+        let bytes = blocks(&[(0, pts)]) - base;
+        println!(
+            "  {name:<45} {:.3} bytes/point",
+            bytes as f64 / pts.len() as f64
+        );
+    }
 }
