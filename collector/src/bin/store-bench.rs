@@ -306,6 +306,7 @@ fn main() -> anyhow::Result<()> {
     latencies.sort_by(f64::total_cmp);
     let file_before = stats.file_bytes;
     let allocated = store.allocated_bytes()?;
+    let usage = store.table_usage()?;
     store.compact().context("compacting")?;
     let file_after = std::fs::metadata(&path)?.len();
     println!(
@@ -338,6 +339,12 @@ fn main() -> anyhow::Result<()> {
         allocated,
         allocated as f64 / points as f64
     );
+    println!("tables (stored bytes / page bytes):");
+    for (name, stored, pages) in &usage {
+        if *pages > 0 {
+            println!("  {name:<22} {stored:>9} / {pages:>9}");
+        }
+    }
     println!(
         "file after compact: {} bytes = {:.3} bytes/point",
         file_after,

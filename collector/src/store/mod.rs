@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use atalaya_common::model::Timestamp;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -520,6 +520,25 @@ impl Store {
         let st = txn.stats()?;
         txn.abort()?;
         Ok(st.allocated_pages() * st.page_size() as u64)
+    }
+
+    /// Per table: its name, the bytes of keys and values it stores, and the
+    /// bytes of the pages holding them (leaves and branches). For benches
+    /// and diagnostics.
+    pub fn table_usage(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for handle in txn.list_tables()? {
+            let name = handle.name().to_owned();
+            let t = txn.open_untyped_table(handle)?;
+            let st = t.stats()?;
+            out.push((
+                name,
+                st.stored_bytes(),
+                (st.leaf_pages() + st.branch_pages()) * 4096,
+            ));
+        }
+        Ok(out)
     }
 
     /// Compacts the file (frees pages left by copy-on-write). Needs no
