@@ -258,40 +258,53 @@ fn main() -> anyhow::Result<()> {
     let mut points = 0u64;
     let mut commit_time = 0.0f64;
     let mut first_agent: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
-    for tick in 0..ticks {
-        let mut batch = Vec::with_capacity(args.agents);
-        for (i, host) in hosts.iter_mut().enumerate() {
-            let jitter = if args.jitter_ms > 0 {
-                jitter_rng.random_range(0..=2 * args.jitter_ms)
-            } else {
-                0
-            };
-            let at = start + tick * interval_ms + jitter;
-            let seconds = (at - last_at[i]) as f64 / 1000.0;
-            last_at[i] = at;
-            let sample = host.sample(at, seconds);
-            let flat = atalaya_collector::store::series::flatten(&sample);
-            points += flat.len() as u64;
-            if args.breakdown && i == 0 {
-                for (name, v) in flat {
-                    let v = atalaya_collector::store::series::stored_value(&name, v);
-                    first_agent.entry(name).or_default().push((at, v));
+    // One group commit's worth: a sample from every agent at `tick`.
+    let mut batch_at =
+        |tick: i64, first_agent: &mut std::collections::BTreeMap<String, Vec<(i64, f64)>>| {
+            let mut batch = Vec::with_capacity(args.agents);
+            let mut points = 0u64;
+            for (i, host) in hosts.iter_mut().enumerate() {
+                let jitter = if args.jitter_ms > 0 {
+                    jitter_rng.random_range(0..=2 * args.jitter_ms)
+                } else {
+                    0
+                };
+                let at = start + tick * interval_ms + jitter;
+                let seconds = (at - last_at[i]) as f64 / 1000.0;
+                last_at[i] = at;
+                let sample = host.sample(at, seconds);
+                let flat = atalaya_collector::store::series::flatten(&sample);
+                points += flat.len() as u64;
+                if args.breakdown && i == 0 {
+                    for (name, v) in flat {
+                        let v = atalaya_collector::store::series::stored_value(&name, v);
+                        first_agent.entry(name).or_default().push((at, v));
+                    }
                 }
+                batch.push(Ingest {
+                    agent_id: format!("agent-{i:04}"),
+                    received_at: Timestamp(at + 5),
+                    record: IngestRecord::Metrics(proto::MetricBatch {
+                        seq: tick as u64 + 1,
+                        samples: vec![sample],
+                    }),
+                });
             }
-            batch.push(Ingest {
-                agent_id: format!("agent-{i:04}"),
-                received_at: Timestamp(at + 5),
-                record: IngestRecord::Metrics(proto::MetricBatch {
-                    seq: tick as u64 + 1,
-                    samples: vec![sample],
-                }),
-            });
-        }
+            (batch, points)
+        };
+    let mut largest = (0u64, 0i64, 0u64);
+    for tick in 0..ticks {
+        let (batch, n) = batch_at(tick, &mut first_agent);
+        points += n;
         let t0 = Instant::now();
         store.commit(&batch).context("commit")?;
         let dt = t0.elapsed().as_secs_f64();
         commit_time += dt;
         latencies.push(dt * 1000.0);
+        let file = std::fs::metadata(&path)?.len();
+        if file > largest.0 {
+            largest = (file, tick, points);
+        }
         if args.trace_every > 0 && tick % args.trace_every == 0 {
             let st = store.stats()?;
             println!(
@@ -307,8 +320,13 @@ fn main() -> anyhow::Result<()> {
     let file_before = stats.file_bytes;
     let allocated = store.allocated_bytes()?;
     let usage = store.table_usage()?;
+    // What compaction would do: the file shrinks to its pages in use, and
+    // the next commit, finding no free page, doubles it.
     store.compact().context("compacting")?;
-    let file_after = std::fs::metadata(&path)?.len();
+    let file_compacted = std::fs::metadata(&path)?.len();
+    let (batch, _) = batch_at(ticks, &mut Default::default());
+    store.commit(&batch).context("commit")?;
+    let file_recommitted = std::fs::metadata(&path)?.len();
     println!(
         "agents: {}, samples each: {ticks}, interval: {} s, jitter: 0..{} ms",
         args.agents,
@@ -335,6 +353,12 @@ fn main() -> anyhow::Result<()> {
         file_before as f64 / points as f64
     );
     println!(
+        "file at its largest: {} bytes at tick {} = {:.3} bytes/point stored by then",
+        largest.0,
+        largest.1,
+        largest.0 as f64 / largest.2.max(1) as f64
+    );
+    println!(
         "allocated pages: {} bytes = {:.3} bytes/point",
         allocated,
         allocated as f64 / points as f64
@@ -346,9 +370,11 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "file after compact: {} bytes = {:.3} bytes/point",
-        file_after,
-        file_after as f64 / points as f64
+        "Store::compact (the collector does not call it): {} bytes = {:.3} bytes/point, \
+         then {} bytes after one more tick",
+        file_compacted,
+        file_compacted as f64 / points as f64,
+        file_recommitted
     );
     println!(
         "throughput: {:.0} points/s of commit time",
