@@ -37,7 +37,7 @@ struct Args {
     /// Also print, per series of the first agent, its compressed bytes per point.
     #[arg(long)]
     breakdown: bool,
-    /// Every this many ticks, print file, allocated and chunk bytes (0: never),
+    /// Every this many ticks, print file, allocated and metric block bytes (0: never),
     /// to see how the file grows against what it holds.
     #[arg(long, default_value_t = 0)]
     trace_every: i64,
@@ -308,7 +308,7 @@ fn main() -> anyhow::Result<()> {
         if args.trace_every > 0 && tick % args.trace_every == 0 {
             let st = store.stats()?;
             println!(
-                "tick {tick}: file {} B, allocated {} B, chunk {} B",
+                "tick {tick}: file {} B, allocated {} B, blocks {} B",
                 st.file_bytes,
                 store.allocated_bytes()?,
                 st.chunk_bytes
@@ -339,11 +339,11 @@ fn main() -> anyhow::Result<()> {
         args.agents
     );
     println!(
-        "points: {points} in {} series, {} chunks",
+        "points: {points} in {} series, {} metric blocks",
         stats.series, stats.chunks
     );
     println!(
-        "chunk bytes (keys+values): {} = {:.3} bytes/point",
+        "metric blocks (keys+values): {} = {:.3} bytes/point",
         stats.chunk_bytes,
         stats.chunk_bytes as f64 / points as f64
     );

@@ -691,7 +691,7 @@ mod tests {
         );
         assert_eq!(ag.last_seen, Some(Timestamp(20_500)));
         assert_eq!(s.list_tokens().unwrap().len(), 1);
-        // Appending after reopen resumes the stored open chunk.
+        // Appending after reopen goes on in the stored open block.
         let r = s
             .commit(&[metrics("ag1", 3, vec![sample(30_000, 7.0)])])
             .unwrap();
