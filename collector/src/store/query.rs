@@ -307,6 +307,9 @@ impl Store {
         to: Timestamp,
         step_ms: Option<u64>,
     ) -> Result<Vec<(Timestamp, f64)>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
         let txn = self.db.begin_read()?;
         let Some(name) = txn.open_table(NAMES)?.get(series)?.map(|v| v.value()) else {
             return Ok(Vec::new());
