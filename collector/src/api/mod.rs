@@ -1020,12 +1020,12 @@ async fn metrics(State(state): State<ApiState>, caller: Caller) -> ApiResult<Res
         ),
         (
             "atalaya_store_chunks",
-            "Metric chunks.",
+            "Metric blocks: closed ones and each agent's open one.",
             stats.chunks as f64,
         ),
         (
             "atalaya_store_chunk_bytes",
-            "Bytes of compressed metric chunks.",
+            "Bytes of metric blocks, closed and open.",
             stats.chunk_bytes as f64,
         ),
         (

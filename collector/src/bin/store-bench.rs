@@ -37,10 +37,13 @@ struct Args {
     /// Also print, per series of the first agent, its compressed bytes per point.
     #[arg(long)]
     breakdown: bool,
-    /// Every this many ticks, print file, allocated and chunk bytes (0: never),
+    /// Every this many ticks, print file, allocated and metric block bytes (0: never),
     /// to see how the file grows against what it holds.
     #[arg(long, default_value_t = 0)]
     trace_every: i64,
+    /// Rows per block in the breakdown (the store's own: its block length).
+    #[arg(long, default_value_t = atalaya_collector::store::ingest::BLOCK_ROWS)]
+    block_rows: usize,
     /// Store file (default: a temporary directory).
     #[arg(long)]
     path: Option<PathBuf>,
@@ -96,10 +99,13 @@ impl Host {
         let (mut busy_sum, mut total_sum) = (0u64, 0u64);
         for c in 0..self.cores {
             self.busy[c] = self.walk(self.busy[c], 3.0, 0.0, 100.0);
-            let b = (self.busy[c] / 100.0 * hz_ticks as f64) as u64;
+            // Two readings of /proc/stat 10 s apart see 1000 ± 1 ticks of
+            // a CPU: the readings fall anywhere within a tick.
+            let ticks = (hz_ticks + self.rng.random_range(0..=2)).saturating_sub(1);
+            let b = (self.busy[c] / 100.0 * ticks as f64) as u64;
             busy_sum += b;
-            total_sum += hz_ticks;
-            per_core.push(100.0 * b as f64 / hz_ticks.max(1) as f64);
+            total_sum += ticks;
+            per_core.push(100.0 * b as f64 / ticks.max(1) as f64);
         }
         let pct = |part: u64| 100.0 * part as f64 / total_sum.max(1) as f64;
         let user = busy_sum * 7 / 10;
@@ -252,43 +258,57 @@ fn main() -> anyhow::Result<()> {
     let mut points = 0u64;
     let mut commit_time = 0.0f64;
     let mut first_agent: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
-    for tick in 0..ticks {
-        let mut batch = Vec::with_capacity(args.agents);
-        for (i, host) in hosts.iter_mut().enumerate() {
-            let jitter = if args.jitter_ms > 0 {
-                jitter_rng.random_range(0..=2 * args.jitter_ms)
-            } else {
-                0
-            };
-            let at = start + tick * interval_ms + jitter;
-            let seconds = (at - last_at[i]) as f64 / 1000.0;
-            last_at[i] = at;
-            let sample = host.sample(at, seconds);
-            let flat = atalaya_collector::store::series::flatten(&sample);
-            points += flat.len() as u64;
-            if args.breakdown && i == 0 {
-                for (name, v) in flat {
-                    first_agent.entry(name).or_default().push((at, v));
+    // One group commit's worth: a sample from every agent at `tick`.
+    let mut batch_at =
+        |tick: i64, first_agent: &mut std::collections::BTreeMap<String, Vec<(i64, f64)>>| {
+            let mut batch = Vec::with_capacity(args.agents);
+            let mut points = 0u64;
+            for (i, host) in hosts.iter_mut().enumerate() {
+                let jitter = if args.jitter_ms > 0 {
+                    jitter_rng.random_range(0..=2 * args.jitter_ms)
+                } else {
+                    0
+                };
+                let at = start + tick * interval_ms + jitter;
+                let seconds = (at - last_at[i]) as f64 / 1000.0;
+                last_at[i] = at;
+                let sample = host.sample(at, seconds);
+                let flat = atalaya_collector::store::series::flatten(&sample);
+                points += flat.len() as u64;
+                if args.breakdown && i == 0 {
+                    for (name, v) in flat {
+                        let v = atalaya_collector::store::series::stored_value(&name, v);
+                        first_agent.entry(name).or_default().push((at, v));
+                    }
                 }
+                batch.push(Ingest {
+                    agent_id: format!("agent-{i:04}"),
+                    received_at: Timestamp(at + 5),
+                    record: IngestRecord::Metrics(proto::MetricBatch {
+                        seq: tick as u64 + 1,
+                        samples: vec![sample],
+                    }),
+                });
             }
-            batch.push(Ingest {
-                agent_id: format!("agent-{i:04}"),
-                received_at: Timestamp(at + 5),
-                record: IngestRecord::Metrics(proto::MetricBatch {
-                    seq: tick as u64 + 1,
-                    samples: vec![sample],
-                }),
-            });
-        }
+            (batch, points)
+        };
+    let mut largest = (0u64, 0i64, 0u64);
+    for tick in 0..ticks {
+        let (batch, n) = batch_at(tick, &mut first_agent);
+        points += n;
         let t0 = Instant::now();
         store.commit(&batch).context("commit")?;
         let dt = t0.elapsed().as_secs_f64();
         commit_time += dt;
         latencies.push(dt * 1000.0);
+        let file = std::fs::metadata(&path)?.len();
+        if file > largest.0 {
+            largest = (file, tick, points);
+        }
         if args.trace_every > 0 && tick % args.trace_every == 0 {
             let st = store.stats()?;
             println!(
-                "tick {tick}: file {} B, allocated {} B, chunk {} B",
+                "tick {tick}: file {} B, allocated {} B, blocks {} B",
                 st.file_bytes,
                 store.allocated_bytes()?,
                 st.chunk_bytes
@@ -299,8 +319,14 @@ fn main() -> anyhow::Result<()> {
     latencies.sort_by(f64::total_cmp);
     let file_before = stats.file_bytes;
     let allocated = store.allocated_bytes()?;
+    let usage = store.table_usage()?;
+    // What compaction would do: the file shrinks to its pages in use, and
+    // the next commit, finding no free page, doubles it.
     store.compact().context("compacting")?;
-    let file_after = std::fs::metadata(&path)?.len();
+    let file_compacted = std::fs::metadata(&path)?.len();
+    let (batch, _) = batch_at(ticks, &mut Default::default());
+    store.commit(&batch).context("commit")?;
+    let file_recommitted = std::fs::metadata(&path)?.len();
     println!(
         "agents: {}, samples each: {ticks}, interval: {} s, jitter: 0..{} ms",
         args.agents,
@@ -313,11 +339,11 @@ fn main() -> anyhow::Result<()> {
         args.agents
     );
     println!(
-        "points: {points} in {} series, {} chunks",
+        "points: {points} in {} series, {} metric blocks",
         stats.series, stats.chunks
     );
     println!(
-        "chunk bytes (keys+values): {} = {:.3} bytes/point",
+        "metric blocks (keys+values): {} = {:.3} bytes/point",
         stats.chunk_bytes,
         stats.chunk_bytes as f64 / points as f64
     );
@@ -327,14 +353,28 @@ fn main() -> anyhow::Result<()> {
         file_before as f64 / points as f64
     );
     println!(
+        "file at its largest: {} bytes at tick {} = {:.3} bytes/point stored by then",
+        largest.0,
+        largest.1,
+        largest.0 as f64 / largest.2.max(1) as f64
+    );
+    println!(
         "allocated pages: {} bytes = {:.3} bytes/point",
         allocated,
         allocated as f64 / points as f64
     );
+    println!("tables (stored bytes / page bytes):");
+    for (name, stored, pages) in &usage {
+        if *pages > 0 {
+            println!("  {name:<22} {stored:>9} / {pages:>9}");
+        }
+    }
     println!(
-        "file after compact: {} bytes = {:.3} bytes/point",
-        file_after,
-        file_after as f64 / points as f64
+        "Store::compact (the collector does not call it): {} bytes = {:.3} bytes/point, \
+         then {} bytes after one more tick",
+        file_compacted,
+        file_compacted as f64 / points as f64,
+        file_recommitted
     );
     println!(
         "throughput: {:.0} points/s of commit time",
@@ -346,23 +386,67 @@ fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
-    for (name, pts) in &first_agent {
-        let mut bytes = 0;
-        for chunk in pts.chunks(atalaya_collector::store::ingest::POINTS_PER_CHUNK) {
-            let mut e = atalaya_collector::store::chunk::Encoder::new();
-            for &(t, v) in chunk {
-                e.push(t, v);
-            }
-            bytes += e.to_bytes().len();
-        }
-        println!(
-            "  {name:<45} {:.2} bytes/point",
-            bytes as f64 / pts.len() as f64
-        );
+    if args.breakdown {
+        breakdown(&first_agent, args.block_rows);
     }
     drop(store);
     if args.path.is_none() {
         std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Prints what each series of one agent costs in blocks of `rows` rows:
+/// the bytes its column adds to a block holding only the timestamps.
+fn breakdown(series: &std::collections::BTreeMap<String, Vec<(i64, f64)>>, rows: usize) {
+    use atalaya_collector::store::block::{Block, Column};
+    let Some(times) = series
+        .values()
+        .next()
+        .map(|p| p.iter().map(|x| x.0).collect::<Vec<_>>())
+    else {
+        return;
+    };
+    let blocks = |cols: &[(u32, &Vec<(i64, f64)>)]| -> usize {
+        times
+            .chunks(rows)
+            .enumerate()
+            .map(|(b, ts)| {
+                let mut block = Block {
+                    ts: ts.to_vec(),
+                    ..Block::default()
+                };
+                for (id, pts) in cols {
+                    let part = &pts[b * rows..(b * rows + ts.len()).min(pts.len())];
+                    block.columns.insert(
+                        *id,
+                        Column {
+                            rows: (0..part.len() as u32).collect(),
+                            values: part.iter().map(|p| p.1).collect(),
+                        },
+                    );
+                }
+                block.encode().len()
+            })
+            .sum()
+    };
+    let base = blocks(&[]);
+    let all: Vec<(u32, &Vec<(i64, f64)>)> = series
+        .values()
+        .enumerate()
+        .map(|(i, p)| (i as u32, p))
+        .collect();
+    let total = blocks(&all);
+    let points: usize = series.values().map(Vec::len).sum();
+    println!(
+        "first agent in blocks of {rows} rows: {total} bytes = {:.3} bytes/point ({base} bytes of timestamps and headers)",
+        total as f64 / points as f64
+    );
+    for (name, pts) in series {
+        let bytes = blocks(&[(0, pts)]) - base;
+        println!(
+            "  {name:<45} {:.3} bytes/point",
+            bytes as f64 / pts.len() as f64
+        );
+    }
 }

@@ -256,45 +256,27 @@ fn merge(
         return Ok(());
     };
     let old = t.asset(from)?;
-    // Series.
-    let mut names = Vec::new();
-    for r in t.series.range((from, "")..)? {
-        let (k, v) = r?;
-        let (a, name) = k.value();
-        if a != from {
-            break;
-        }
-        names.push((name.to_owned(), v.value()));
+    // Series names are fleet-wide, so the asset's list of them and its
+    // closed blocks move; the agent's open block is the agent's.
+    let moved = std::mem::take(t.series_of(cache, from)?);
+    cache.asset_series.remove(from);
+    t.asset_series.remove(from)?;
+    if !moved.is_empty() {
+        t.series_of(cache, into)?.extend(moved);
+        t.put_series_of(cache, into)?;
     }
-    for (name, sid) in names {
-        t.series.remove((from, name.as_str()))?;
-        cache.series.remove(&(from.to_owned(), name.clone()));
-        t.flush_chunk(cache, sid)?;
-        cache.open.remove(&sid);
-        let existing = t.series.get((into, name.as_str()))?.map(|v| v.value());
-        match existing {
-            None => {
-                t.series.insert((into, name.as_str()), sid)?;
-                cache.series.insert((into.to_owned(), name), sid);
-            }
-            Some(target_sid) => {
-                t.flush_chunk(cache, target_sid)?;
-                cache.open.remove(&target_sid);
-                let mut moved = Vec::new();
-                for r in t.chunks.range((sid, i64::MIN)..=(sid, i64::MAX))? {
-                    let (k, v) = r?;
-                    moved.push((k.value().1, v.value().to_vec()));
-                }
-                for (start, bytes) in moved {
-                    t.chunks.remove((sid, start))?;
-                    let mut key = start;
-                    while t.chunks.get((target_sid, key))?.is_some() {
-                        key = key.saturating_add(1);
-                    }
-                    t.chunks.insert((target_sid, key), bytes.as_slice())?;
-                }
-            }
-        }
+    let mut blocks = Vec::new();
+    for r in t
+        .block_index
+        .range((from, i64::MIN, 0)..=(from, i64::MAX, u64::MAX))?
+    {
+        let (k, v) = r?;
+        let (_, first, bid) = k.value();
+        blocks.push((first, bid, v.value()));
+    }
+    for (first, bid, last) in blocks {
+        t.block_index.remove((from, first, bid))?;
+        t.block_index.insert((into, first, bid), last)?;
     }
     if let Some(old) = &old {
         t.assets.remove(from)?;

@@ -16,15 +16,43 @@ use atalaya_common::model::{HealthSample, Inventory, Timestamp, Virtualization};
 use atalaya_common::proto;
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::chunk::Encoder;
+use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
 use super::{Store, StoreError, dec, enc, identity, next_id, series};
 
-/// A chunk is closed after this many points…
-pub const POINTS_PER_CHUNK: usize = 240;
-/// …or when its points span more than this (ms).
-pub const MAX_CHUNK_SPAN_MS: i64 = 2 * 3600 * 1000;
+/// An agent's open block is closed once it holds this many samples (10
+/// minutes at the default 10 s interval)…
+///
+/// The choice weighs two costs. Every commit rewrites the open blocks it
+/// adds to, so open blocks are pages that exist twice for a moment (old
+/// and new copy); shorter blocks keep that small. But every block repeats
+/// a header per series (its first value and code parameters), which
+/// longer blocks spread over more samples.
+pub const BLOCK_ROWS: usize = 60;
+/// …or before a sample would make it span more than this (ms); queries
+/// look this far back for blocks that reach into their range.
+pub const MAX_BLOCK_SPAN_MS: i64 = 2 * 3600 * 1000;
+/// A block holding at least half of [`BLOCK_ROWS`] is also closed when its
+/// samples reach the end of a window of this length (ms). Each agent's
+/// windows start at its own offset (a hash of its id), so that agents
+/// started together (a deployment, the bench) do not all close their
+/// blocks, and rewrite their largest open blocks, in the same commits.
+pub const BLOCK_WINDOW_MS: i64 = 600_000;
+
+/// The window `ts` falls in for an agent whose windows start at `phase`.
+fn window(ts: i64, phase: i64) -> i64 {
+    ts.wrapping_sub(phase).div_euclid(BLOCK_WINDOW_MS)
+}
+
+/// Where an agent's windows start: FNV-1a of its id, within a window.
+fn phase(agent: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in agent.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % BLOCK_WINDOW_MS as u64) as i64
+}
 
 /// One record from one agent, as the server hands it over.
 #[derive(Debug, Clone)]
@@ -121,22 +149,14 @@ pub enum Fed {
     },
 }
 
-/// The chunk a series is appending to.
-#[derive(Debug, Clone)]
-pub(crate) struct OpenChunk {
-    /// Its key in [`CHUNKS`]: the time of its first point (or just after, on a clash).
-    pub key: i64,
-    pub enc: Encoder,
-}
-
 /// In-memory state that saves re-reading disk on every commit. Always
 /// either consistent with the last commit or empty (cleared on failure).
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    pub series: HashMap<(String, String), u64>,
-    pub open: HashMap<u64, OpenChunk>,
-    /// Series whose open chunk changed in the current transaction.
-    pub dirty: BTreeSet<u64>,
+    /// Series name → name id, as in [`NAMES`].
+    pub names: HashMap<String, u32>,
+    /// Name ids each asset has, as in [`ASSET_SERIES`] (loaded on first use).
+    pub asset_series: HashMap<String, BTreeSet<u32>>,
 }
 
 /// Every table a commit writes, opened once per transaction.
@@ -152,8 +172,13 @@ pub(crate) struct Tables<'t> {
     pub software: Table<'t, (&'static str, &'static str, &'static str), ()>,
     pub hostnames: Table<'t, (&'static str, &'static str), ()>,
     pub identity_keys: Table<'t, (&'static str, &'static str), ()>,
-    pub series: Table<'t, (&'static str, &'static str), u64>,
-    pub chunks: Table<'t, (u64, i64), &'static [u8]>,
+    pub names: Table<'t, &'static str, u32>,
+    pub name_of: Table<'t, u32, &'static str>,
+    pub asset_series: Table<'t, &'static str, &'static [u8]>,
+    pub blocks: Table<'t, (u64, u16), &'static [u8]>,
+    pub block_index: Table<'t, (&'static str, i64, u64), i64>,
+    pub heads: Table<'t, (u64, u16), &'static [u8]>,
+    pub head_of: Table<'t, &'static str, u64>,
     pub gaps: Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
 }
 
@@ -171,8 +196,13 @@ impl<'t> Tables<'t> {
             software: txn.open_table(SOFTWARE)?,
             hostnames: txn.open_table(HOSTNAMES)?,
             identity_keys: txn.open_table(IDENTITY_KEYS)?,
-            series: txn.open_table(SERIES)?,
-            chunks: txn.open_table(CHUNKS)?,
+            names: txn.open_table(NAMES)?,
+            name_of: txn.open_table(NAME_OF)?,
+            asset_series: txn.open_table(ASSET_SERIES)?,
+            blocks: txn.open_table(BLOCKS)?,
+            block_index: txn.open_table(BLOCK_INDEX)?,
+            heads: txn.open_table(HEADS)?,
+            head_of: txn.open_table(HEAD_OF)?,
             gaps: txn.open_table(GAPS)?,
         })
     }
@@ -197,16 +227,82 @@ impl<'t> Tables<'t> {
         }
     }
 
-    /// Writes the open chunk of `sid` if it changed in this transaction.
-    pub fn flush_chunk(&mut self, cache: &mut Cache, sid: u64) -> Result<(), StoreError> {
-        if cache.dirty.remove(&sid)
-            && let Some(open) = cache.open.get(&sid)
-        {
-            self.chunks
-                .insert((sid, open.key), open.enc.to_bytes().as_slice())?;
+    /// The name ids asset `asset` has (from the cache, or loaded into it).
+    pub fn series_of<'c>(
+        &self,
+        cache: &'c mut Cache,
+        asset: &str,
+    ) -> Result<&'c mut BTreeSet<u32>, StoreError> {
+        if !cache.asset_series.contains_key(asset) {
+            let set = match self.asset_series.get(asset)? {
+                Some(v) => decode_name_ids(v.value())?,
+                None => BTreeSet::new(),
+            };
+            cache.asset_series.insert(asset.to_owned(), set);
+        }
+        Ok(cache.asset_series.entry(asset.to_owned()).or_default())
+    }
+
+    /// Writes the name ids of `asset` from the cache.
+    pub fn put_series_of(&mut self, cache: &Cache, asset: &str) -> Result<(), StoreError> {
+        match cache.asset_series.get(asset) {
+            Some(set) if !set.is_empty() => {
+                self.asset_series
+                    .insert(asset, encode_name_ids(set).as_slice())?;
+            }
+            _ => {
+                self.asset_series.remove(asset)?;
+            }
         }
         Ok(())
     }
+}
+
+/// Name ids as LEB128 differences, ascending.
+pub(crate) fn encode_name_ids(ids: &BTreeSet<u32>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() + 4);
+    let mut prev = 0u32;
+    for &id in ids {
+        let mut d = id - prev;
+        prev = id;
+        loop {
+            let byte = (d & 0x7f) as u8;
+            d >>= 7;
+            if d == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    out
+}
+
+/// Inverse of [`encode_name_ids`].
+pub(crate) fn decode_name_ids(bytes: &[u8]) -> Result<BTreeSet<u32>, StoreError> {
+    let bad = |reason: &str| StoreError::Corrupt {
+        table: "asset_series",
+        reason: reason.to_owned(),
+    };
+    let mut out = BTreeSet::new();
+    let (mut prev, mut d, mut shift) = (0u64, 0u64, 0u32);
+    for &byte in bytes {
+        if shift > 28 {
+            return Err(bad("name id longer than 32 bits"));
+        }
+        d |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            prev += d;
+            let id = u32::try_from(prev).map_err(|_| bad("name id beyond 32 bits"))?;
+            out.insert(id);
+            (d, shift) = (0, 0);
+        }
+    }
+    if shift != 0 {
+        return Err(bad("truncated name id"));
+    }
+    Ok(out)
 }
 
 /// Per-agent state during one commit.
@@ -247,12 +343,15 @@ impl Store {
         items: &[Ingest],
         fed: &mut Vec<Fed>,
     ) -> Result<Vec<Committed>, StoreError> {
-        cache.dirty.clear();
         let txn = self.db.begin_write()?;
         let mut order: Vec<String> = Vec::new();
         let out = {
             let mut t = Tables::open(&txn)?;
             let mut states: BTreeMap<String, AgentState> = BTreeMap::new();
+            // Open blocks of the agents that sent samples (with where they
+            // were stored), and assets that got new series.
+            let mut heads: BTreeMap<String, (Block, Option<(u64, usize)>)> = BTreeMap::new();
+            let mut new_series: BTreeSet<String> = BTreeSet::new();
             for item in items {
                 let agent = item.agent_id.as_str();
                 if !states.contains_key(agent) {
@@ -314,9 +413,25 @@ impl Store {
                         insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
                     }
                     IngestRecord::Metrics(batch) => {
+                        if !heads.contains_key(agent) {
+                            let head = load_head(&mut t, agent, &asset, item.received_at)?;
+                            heads.insert(agent.to_owned(), head);
+                        }
                         for sample in &batch.samples {
+                            let mut points = Vec::with_capacity(64);
                             for (name, value) in series::flatten(sample) {
-                                append_point(&mut t, cache, &asset, &name, sample.at.0, value)?;
+                                let id = name_id(&mut t, cache, &name)?;
+                                points.push((id, series::stored_value(&name, value)));
+                            }
+                            let known = t.series_of(cache, &asset)?;
+                            let before = known.len();
+                            known.extend(points.iter().map(|p| p.0));
+                            if known.len() != before {
+                                new_series.insert(asset.clone());
+                            }
+                            if let Some((head, _)) = heads.get_mut(agent) {
+                                let phase = phase(agent);
+                                append_sample(&mut t, head, &asset, phase, sample.at.0, &points)?;
                             }
                             fed.push(Fed::Sample {
                                 asset: asset.clone(),
@@ -373,9 +488,25 @@ impl Store {
                     }
                 }
             }
-            let dirty: Vec<u64> = cache.dirty.iter().copied().collect();
-            for sid in dirty {
-                t.flush_chunk(cache, sid)?;
+            for (agent, (head, stored)) in &heads {
+                if let Some((id, parts)) = *stored {
+                    for i in 0..parts {
+                        t.heads.remove((id, part_index(i)?))?;
+                    }
+                }
+                if head.is_empty() {
+                    t.head_of.remove(agent.as_str())?;
+                } else {
+                    let id = next_id(&mut t.meta, META_NEXT_HEAD)?;
+                    write_parts(&mut t.heads, |i| (id, i), &head.encode())?;
+                    t.head_of.insert(agent.as_str(), id)?;
+                }
+            }
+            for asset in &new_series {
+                // A merge may have moved the asset's series away meanwhile.
+                if t.assets.get(asset.as_str())?.is_some() {
+                    t.put_series_of(cache, asset)?;
+                }
             }
             for (agent, state) in &states {
                 t.agent_seq
@@ -586,26 +717,30 @@ fn store_inventory(
     Ok(fed_changes)
 }
 
-/// The id of series `(asset, name)`, allocated on first use.
-pub(crate) fn series_id(
+/// The id of series name `name`, allocated on first use.
+pub(crate) fn name_id(
     t: &mut Tables<'_>,
     cache: &mut Cache,
-    asset: &str,
     name: &str,
-) -> Result<u64, StoreError> {
-    if let Some(id) = cache.series.get(&(asset.to_owned(), name.to_owned())) {
+) -> Result<u32, StoreError> {
+    if let Some(id) = cache.names.get(name) {
         return Ok(*id);
     }
-    let found = t.series.get((asset, name))?.map(|v| v.value());
+    let found = t.names.get(name)?.map(|v| v.value());
     let id = match found {
         Some(id) => id,
         None => {
-            let id = next_id(&mut t.meta, META_NEXT_SERIES)?;
-            t.series.insert((asset, name), id)?;
+            let n = next_id(&mut t.meta, META_NEXT_NAME)?;
+            let id = u32::try_from(n).map_err(|_| StoreError::Corrupt {
+                table: "meta",
+                reason: format!("series name id {n} does not fit 32 bits"),
+            })?;
+            t.names.insert(name, id)?;
+            t.name_of.insert(id, name)?;
             id
         }
     };
-    cache.series.insert((asset.to_owned(), name.to_owned()), id);
+    cache.names.insert(name.to_owned(), id);
     Ok(id)
 }
 
@@ -629,65 +764,131 @@ fn insert_gap(
     Ok(())
 }
 
-/// Appends one point to its series' open chunk, loading the chunk from
-/// disk the first time the series is touched since open.
-fn append_point(
+/// The open block of `agent` as stored, with its head id and number of
+/// parts. A head that no longer decodes is kept as a closed block at `now`
+/// (so that a query over that time reports it), and the agent starts a
+/// new one.
+#[allow(clippy::type_complexity)]
+fn load_head(
     t: &mut Tables<'_>,
-    cache: &mut Cache,
+    agent: &str,
     asset: &str,
-    name: &str,
+    now: Timestamp,
+) -> Result<(Block, Option<(u64, usize)>), StoreError> {
+    let Some(id) = t.head_of.get(agent)?.map(|v| v.value()) else {
+        return Ok((Block::default(), None));
+    };
+    let mut bytes = Vec::new();
+    let mut parts = 0;
+    for r in t.heads.range((id, 0)..=(id, u16::MAX))? {
+        let (_, part) = r?;
+        bytes.extend_from_slice(part.value());
+        parts += 1;
+    }
+    match Block::decode(&bytes) {
+        Ok(head) => Ok((head, Some((id, parts)))),
+        Err(e) => {
+            tracing::warn!(agent, error = %e, "open metric block does not decode; kept as a closed block");
+            let bid = next_id(&mut t.meta, META_NEXT_BLOCK)?;
+            write_parts(&mut t.blocks, |i| (bid, i), &bytes)?;
+            t.block_index.insert((asset, now.0, bid), now.0)?;
+            Ok((Block::default(), Some((id, parts))))
+        }
+    }
+}
+
+/// Adds one sample (`(name id, value)` pairs, all at `ts`) to an agent's
+/// open block, closing the block first when the sample does not belong in
+/// it (time went backwards, the block would span too long, or a half-full
+/// block reached the end of the agent's window, see [`BLOCK_WINDOW_MS`])
+/// and after when it is full.
+///
+/// A sample that names one series twice (two filesystems reported with one
+/// mount point…) becomes several rows with the same time, so that every
+/// point is kept, in the order sent.
+fn append_sample(
+    t: &mut Tables<'_>,
+    head: &mut Block,
+    asset: &str,
+    phase: i64,
     ts: i64,
-    value: f64,
+    points: &[(u32, f64)],
 ) -> Result<(), StoreError> {
-    let sid = series_id(t, cache, asset, name)?;
-    if let std::collections::hash_map::Entry::Vacant(slot) = cache.open.entry(sid) {
-        let last = t
-            .chunks
-            .range((sid, i64::MIN)..=(sid, i64::MAX))?
-            .next_back()
-            .transpose()?
-            .map(|(k, v)| (k.value().1, v.value().to_vec()));
-        if let Some((key, bytes)) = last {
-            match Encoder::resume(&bytes) {
-                Ok(enc) => {
-                    slot.insert(OpenChunk { key, enc });
-                }
-                // A corrupt tail chunk stays as it is (queries report it);
-                // new points go to a fresh chunk.
-                Err(e) => tracing::warn!(series = sid, error = %e, "corrupt open chunk"),
+    let mut layers: Vec<Vec<(u32, f64)>> = vec![Vec::with_capacity(points.len())];
+    let mut seen: HashMap<u32, usize> = HashMap::new();
+    for &(id, v) in points {
+        let layer = seen.entry(id).or_insert(0);
+        if *layer >= layers.len() {
+            layers.push(Vec::new());
+        }
+        if let Some(l) = layers.get_mut(*layer) {
+            l.push((id, v));
+        }
+        *layer += 1;
+    }
+    for layer in layers.iter().filter(|l| !l.is_empty()) {
+        let close = match (head.first_ts(), head.last_ts()) {
+            (Some(first), Some(last)) => {
+                ts < last
+                    || ts.saturating_sub(first) > MAX_BLOCK_SPAN_MS
+                    || head.rows() >= BLOCK_ROWS.min(block::MAX_ROWS)
+                    || (head.rows() >= BLOCK_ROWS / 2 && window(ts, phase) != window(first, phase))
             }
+            _ => false,
+        };
+        if close {
+            close_head(t, head, asset)?;
+        }
+        head.push_row(ts);
+        for &(id, v) in layer {
+            head.put(id, v);
         }
     }
-    let full = cache.open.get(&sid).is_some_and(|o| {
-        o.enc.len() >= POINTS_PER_CHUNK
-            || ts < o.enc.last_ts()
-            || ts.saturating_sub(o.enc.first_ts()) > MAX_CHUNK_SPAN_MS
-    });
-    if full {
-        t.flush_chunk(cache, sid)?;
-        cache.open.remove(&sid);
-    }
-    if let std::collections::hash_map::Entry::Vacant(slot) = cache.open.entry(sid) {
-        let mut key = ts;
-        while t.chunks.get((sid, key))?.is_some() {
-            key = key.saturating_add(1);
-        }
-        slot.insert(OpenChunk {
-            key,
-            enc: Encoder::new(),
-        });
-    }
-    if let Some(open) = cache.open.get_mut(&sid) {
-        open.enc.push(ts, value);
-        cache.dirty.insert(sid);
+    if head.rows() >= BLOCK_ROWS {
+        close_head(t, head, asset)?;
     }
     Ok(())
+}
+
+/// Stores an agent's open block as a closed block of `asset` and empties it.
+fn close_head(t: &mut Tables<'_>, head: &mut Block, asset: &str) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (head.first_ts(), head.last_ts()) else {
+        return Ok(());
+    };
+    let bid = next_id(&mut t.meta, META_NEXT_BLOCK)?;
+    write_parts(&mut t.blocks, |i| (bid, i), &head.encode())?;
+    t.block_index.insert((asset, first, bid), last)?;
+    *head = Block::default();
+    Ok(())
+}
+
+/// Writes `bytes` in parts of at most [`BLOCK_PART_BYTES`] under the keys
+/// `key(0)`, `key(1)`…; returns how many.
+fn write_parts<'k, K: redb::Key + 'static>(
+    table: &mut Table<'_, K, &'static [u8]>,
+    key: impl Fn(u16) -> K::SelfType<'k>,
+    bytes: &[u8],
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for (i, part) in bytes.chunks(BLOCK_PART_BYTES).enumerate() {
+        table.insert(key(part_index(i)?), part)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn part_index(i: usize) -> Result<u16, StoreError> {
+    u16::try_from(i).map_err(|_| StoreError::Encode {
+        table: "metric_blocks",
+        reason: format!("a metric block of more than {} parts", u16::MAX),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use redb::{ReadableDatabase, TableDefinition};
 
     #[test]
     fn gaps_are_kept_per_asset_and_stored_once() {
@@ -831,9 +1032,9 @@ mod tests {
     }
 
     #[test]
-    fn chunks_close_at_the_point_limit() {
+    fn blocks_close_at_the_row_limit() {
         let (_d, s) = temp_store();
-        let samples: Vec<_> = (0..(POINTS_PER_CHUNK as i64 + 10))
+        let samples: Vec<_> = (0..(BLOCK_ROWS as i64 + 10))
             .map(|i| sample(10_000 * (i + 1), i as f64))
             .collect();
         s.commit(&[metrics("ag", 1, samples)]).unwrap();
@@ -847,9 +1048,9 @@ mod tests {
                 None,
             )
             .unwrap();
-        assert_eq!(pts.len(), POINTS_PER_CHUNK + 10);
-        let series = s.series_names(&asset).unwrap().len() as u64;
-        assert_eq!(s.stats().unwrap().chunks, 2 * series);
+        assert_eq!(pts.len(), BLOCK_ROWS + 10);
+        // One closed block and the agent's open one, for all its series.
+        assert_eq!(s.stats().unwrap().chunks, 2);
         let avg = s
             .metric(
                 &asset,
@@ -863,6 +1064,68 @@ mod tests {
             avg,
             vec![(Timestamp(10_000), 0.5), (Timestamp(30_000), 2.5)]
         );
+    }
+
+    #[test]
+    fn corrupt_blocks_are_typed_errors_and_ingest_goes_on() {
+        let (_d, s) = temp_store();
+        let samples: Vec<_> = (0..(BLOCK_ROWS as i64 + 5))
+            .map(|i| sample(10_000 * (i + 1), i as f64))
+            .collect();
+        s.commit(&[metrics("ag", 1, samples)]).unwrap();
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let query = |from: i64, to: i64| {
+            s.metric(
+                &asset,
+                "cpu.total_percent",
+                Timestamp(from),
+                Timestamp(to),
+                None,
+            )
+        };
+        let smash = |table: TableDefinition<(u64, u16), &[u8]>, id: u64| {
+            let txn = s.db.begin_write().unwrap();
+            txn.open_table(table)
+                .unwrap()
+                .insert((id, 0), [block::FORMAT, 0, 0, 0].as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        };
+        // The closed block (id 1) is damaged: reading it is an error that
+        // names it; the open block still answers for its own range.
+        smash(BLOCKS, 1);
+        let err = query(0, i64::MAX).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Block { block, .. } if block == "1"),
+            "{err}"
+        );
+        let last = 10_000 * (BLOCK_ROWS as i64 + 5);
+        assert_eq!(query(last, last).unwrap(), vec![(Timestamp(last), 64.0)]);
+        // The open block is damaged too: an error naming the agent…
+        let head =
+            s.db.begin_read()
+                .unwrap()
+                .open_table(HEAD_OF)
+                .unwrap()
+                .get("ag")
+                .unwrap()
+                .unwrap()
+                .value();
+        smash(HEADS, head);
+        let err = query(last, last).unwrap_err();
+        assert!(err.to_string().contains("open block of agent ag"), "{err}");
+        // …and the agent's next samples are stored all the same, in a new
+        // open block; the damaged one is kept where a query will report it.
+        s.commit(&[Ingest {
+            received_at: Timestamp(last + 5_000),
+            ..metrics("ag", 2, vec![sample(last + 10_000, 99.0)])
+        }])
+        .unwrap();
+        assert_eq!(
+            query(last + 10_000, i64::MAX).unwrap(),
+            vec![(Timestamp(last + 10_000), 99.0)]
+        );
+        assert!(query(last, last + 5_000).is_err());
     }
 
     #[test]

@@ -9,12 +9,19 @@
 //! # Layout
 //! - [`schema`]: every table and the format version.
 //! - [`records`]: stored records and query results.
-//! - [`chunk`]: Gorilla compression of metric chunks.
-//! - [`series`]: a health sample as named points.
+//! - [`block`]: the metric block codec (a shared time column, one value
+//!   column per series); [`bits`]: its bit-level codes.
+//! - [`series`]: a health sample as named points, and their stored precision.
 //! - [`ingest`]: the group commit.
 //! - [`identity`]: which asset a snapshot belongs to.
 //! - [`incidents`]: incidents, their SLA clocks and the engine state.
 //! - [`query`]: asset lists, history, installed base, metric reads.
+//!
+//! # Metrics
+//! Each agent has one open block (table [`HEADS`]) that its samples go
+//! into; a full block is closed: written once to [`BLOCKS`] and indexed by
+//! asset and time in [`BLOCK_INDEX`]. Series are named by fleet-wide ids
+//! ([`NAMES`]); [`ASSET_SERIES`] lists the ones each asset has.
 //!
 //! # Assets before the first snapshot
 //! An agent's first record of any kind creates a provisional asset for it
@@ -24,7 +31,8 @@
 //! provisional asset is merged into it: its series move over and it is
 //! deleted.
 
-pub mod chunk;
+pub mod bits;
+pub mod block;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;
@@ -37,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use atalaya_common::model::Timestamp;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -51,7 +59,7 @@ use schema::*;
 pub struct Store {
     db: Database,
     path: PathBuf,
-    /// Open chunk encoders and series ids, rebuilt lazily from disk.
+    /// Series name ids, rebuilt lazily from disk.
     cache: Mutex<ingest::Cache>,
 }
 
@@ -119,13 +127,13 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
-    /// A stored metric chunk is corrupt.
-    #[error("store: metric chunk of series {series}: {source}")]
-    Chunk {
-        /// Series id.
-        series: u64,
+    /// A stored metric block is corrupt.
+    #[error("store: metric block {block}: {source}")]
+    Block {
+        /// Which block (its id, or the agent of an open block).
+        block: String,
         /// Why.
-        source: chunk::ChunkError,
+        source: block::BlockError,
     },
 }
 
@@ -518,13 +526,20 @@ impl Store {
     /// Counts for `/metrics`.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
         let txn = self.db.begin_read()?;
-        let chunks = txn.open_table(CHUNKS)?;
+        let blocks = txn.open_table(BLOCKS)?;
+        let heads = txn.open_table(HEADS)?;
+        let open_blocks = txn.open_table(HEAD_OF)?.len()?;
+        let mut series = 0;
+        for r in txn.open_table(ASSET_SERIES)?.iter()? {
+            let (_, ids) = r?;
+            series += ingest::decode_name_ids(ids.value())?.len() as u64;
+        }
         Ok(StoreStats {
             assets: txn.open_table(ASSETS)?.len()?,
             agents: txn.open_table(AGENTS)?.len()?,
-            series: txn.open_table(SERIES)?.len()?,
-            chunks: chunks.len()?,
-            chunk_bytes: chunks.stats()?.stored_bytes(),
+            series,
+            chunks: txn.open_table(BLOCK_INDEX)?.len()? + open_blocks,
+            chunk_bytes: blocks.stats()?.stored_bytes() + heads.stats()?.stored_bytes(),
             change_events: txn.open_table(CHANGES)?.len()?,
             file_bytes: std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
         })
@@ -552,6 +567,25 @@ impl Store {
         Ok(self.db.begin_read()?)
     }
 
+    /// Per table: its name, the bytes of keys and values it stores, and the
+    /// bytes of the pages holding them (leaves and branches). For benches
+    /// and diagnostics.
+    pub fn table_usage(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for handle in txn.list_tables()? {
+            let name = handle.name().to_owned();
+            let t = txn.open_untyped_table(handle)?;
+            let st = t.stats()?;
+            out.push((
+                name,
+                st.stored_bytes(),
+                (st.leaf_pages() + st.branch_pages()) * 4096,
+            ));
+        }
+        Ok(out)
+    }
+
     /// Compacts the file (frees pages left by copy-on-write). Needs no
     /// other transaction in flight; used by the bench and maintenance.
     pub fn compact(&mut self) -> Result<bool, StoreError> {
@@ -571,6 +605,8 @@ pub(crate) fn next_id(
     Ok(n)
 }
 
+#[cfg(test)]
+mod roundtrip;
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -722,7 +758,7 @@ mod tests {
         );
         assert_eq!(ag.last_seen, Some(Timestamp(20_500)));
         assert_eq!(s.list_tokens().unwrap().len(), 1);
-        // Appending after reopen resumes the stored open chunk.
+        // Appending after reopen goes on in the stored open block.
         let r = s
             .commit(&[metrics("ag1", 3, vec![sample(30_000, 7.0)])])
             .unwrap();
@@ -744,7 +780,8 @@ mod tests {
                 (Timestamp(30_000), 7.0)
             ]
         );
-        assert_eq!(s.stats().unwrap().chunks, s.stats().unwrap().series);
+        // The agent's one open block took the new sample.
+        assert_eq!(s.stats().unwrap().chunks, 1);
     }
 
     #[test]
@@ -770,6 +807,31 @@ mod tests {
             err.to_string()
                 .contains(&format!("format version {}", FORMAT_VERSION + 1))
         );
+    }
+
+    #[test]
+    fn file_with_per_series_chunks_is_refused_with_a_clear_message() {
+        // A store written before metric blocks (format 1): only its meta
+        // table matters to the check.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert(META_FORMAT, 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "has format version 1, this collector reads version {FORMAT_VERSION}"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("start with a new file"), "{err}");
     }
 
     #[test]

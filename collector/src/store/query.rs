@@ -8,8 +8,8 @@ use atalaya_common::diff::{self, Change};
 use atalaya_common::model::{Inventory, Timestamp};
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
-use super::chunk;
-use super::ingest::MAX_CHUNK_SPAN_MS;
+use super::block;
+use super::ingest::{MAX_BLOCK_SPAN_MS, decode_name_ids};
 use super::records::*;
 use super::schema::*;
 use super::{Store, StoreError, dec};
@@ -307,30 +307,62 @@ impl Store {
         to: Timestamp,
         step_ms: Option<u64>,
     ) -> Result<Vec<(Timestamp, f64)>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
         let txn = self.db.begin_read()?;
-        let Some(sid) = txn
-            .open_table(SERIES)?
-            .get((asset, series))?
-            .map(|v| v.value())
-        else {
+        let Some(name) = txn.open_table(NAMES)?.get(series)?.map(|v| v.value()) else {
             return Ok(Vec::new());
         };
-        let chunks = txn.open_table(CHUNKS)?;
-        // A chunk's key is its first point, and it spans at most
-        // MAX_CHUNK_SPAN_MS (plus a little for keys moved on a clash).
-        let lo = from.0.saturating_sub(MAX_CHUNK_SPAN_MS + 60_000);
+        let in_range = |p: &(i64, f64)| (from.0..=to.0).contains(&p.0);
+        // Closed blocks: an index key is the block's first sample, and a
+        // block spans at most MAX_BLOCK_SPAN_MS. Read in the order they
+        // were closed, so that points with equal times keep their order.
+        let index = txn.open_table(BLOCK_INDEX)?;
+        let lo = from.0.saturating_sub(MAX_BLOCK_SPAN_MS);
+        let mut ids = Vec::new();
+        for r in index.range((asset, lo, 0)..=(asset, to.0, u64::MAX))? {
+            let (k, last) = r?;
+            if last.value() >= from.0 {
+                ids.push(k.value().2);
+            }
+        }
+        ids.sort_unstable();
+        let blocks = txn.open_table(BLOCKS)?;
         let mut points = Vec::new();
-        for r in chunks.range((sid, lo)..=(sid, to.0))? {
-            let (_, v) = r?;
-            let decoded = chunk::decode(v.value()).map_err(|source| StoreError::Chunk {
-                series: sid,
-                source,
-            })?;
-            points.extend(
-                decoded
-                    .into_iter()
-                    .filter(|(t, _)| (from.0..=to.0).contains(t)),
-            );
+        for id in ids {
+            let bytes = block_bytes(&blocks, id)?;
+            let decoded =
+                block::decode_series(&bytes, name).map_err(|source| StoreError::Block {
+                    block: format!("{id}"),
+                    source,
+                })?;
+            points.extend(decoded.into_iter().filter(in_range));
+        }
+        // Open blocks of the asset's agents.
+        let agents = match txn.open_table(ASSETS)?.get(asset)? {
+            Some(v) => dec::<AssetMeta>("assets", v.value())?.agent_ids,
+            None => Vec::new(),
+        };
+        let heads = txn.open_table(HEADS)?;
+        let head_of = txn.open_table(HEAD_OF)?;
+        let agent_asset = txn.open_table(AGENT_ASSET)?;
+        for agent in &agents {
+            if agent_asset
+                .get(agent.as_str())?
+                .is_none_or(|a| a.value() != asset)
+            {
+                continue;
+            }
+            if let Some(id) = head_of.get(agent.as_str())?.map(|v| v.value()) {
+                let bytes = block_bytes(&heads, id)?;
+                let decoded =
+                    block::decode_series(&bytes, name).map_err(|source| StoreError::Block {
+                        block: format!("open block of agent {agent}"),
+                        source,
+                    })?;
+                points.extend(decoded.into_iter().filter(in_range));
+            }
         }
         points.sort_by_key(|p| p.0);
         let out = match step_ms.filter(|s| *s > 0) {
@@ -356,18 +388,45 @@ impl Store {
     /// Names of an asset's metric series, sorted.
     pub fn series_names(&self, asset: &str) -> Result<Vec<String>, StoreError> {
         let txn = self.db.begin_read()?;
-        let t = txn.open_table(SERIES)?;
-        let mut out = Vec::new();
-        for r in t.range((asset, "")..)? {
-            let (k, _) = r?;
-            let (a, name) = k.value();
-            if a != asset {
-                break;
+        let ids = match txn.open_table(ASSET_SERIES)?.get(asset)? {
+            Some(v) => decode_name_ids(v.value())?,
+            None => return Ok(Vec::new()),
+        };
+        let name_of = txn.open_table(NAME_OF)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match name_of.get(id)? {
+                Some(n) => out.push(n.value().to_owned()),
+                None => {
+                    return Err(StoreError::Corrupt {
+                        table: "series_name_of",
+                        reason: format!("series name id {id} of asset {asset} has no name"),
+                    });
+                }
             }
-            out.push(name.to_owned());
         }
+        out.sort();
         Ok(out)
     }
+}
+
+/// The bytes of block `id` (closed, or a head), its parts joined.
+fn block_bytes(
+    blocks: &redb::ReadOnlyTable<(u64, u16), &[u8]>,
+    id: u64,
+) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::new();
+    for r in blocks.range((id, 0)..=(id, u16::MAX))? {
+        let (_, part) = r?;
+        bytes.extend_from_slice(part.value());
+    }
+    if bytes.is_empty() {
+        return Err(StoreError::Corrupt {
+            table: "metric_blocks",
+            reason: format!("block {id} is indexed but missing"),
+        });
+    }
+    Ok(bytes)
 }
 
 /// `(name, version, asset)` rows of the software index matching `pattern`.

@@ -383,9 +383,9 @@ pub struct StoreStats {
     pub agents: u64,
     /// Metric series.
     pub series: u64,
-    /// Metric chunks.
+    /// Metric blocks: closed ones and the agents' open ones.
     pub chunks: u64,
-    /// Bytes of chunk values.
+    /// Bytes of metric blocks, closed and open.
     pub chunk_bytes: u64,
     /// Change events.
     pub change_events: u64,

@@ -9,7 +9,11 @@
 use redb::{TableDefinition, WriteTransaction};
 
 /// The layout version written into new files and required of old ones.
-pub const FORMAT_VERSION: u64 = 2;
+/// Version 2 stores metrics as per-agent blocks with a shared timestamp
+/// column ([`BLOCKS`], [`HEADS`]) instead of per-series chunks; version 3
+/// adds incidents, the knowledge base, the webhook outbox and the cause of
+/// each gap.
+pub const FORMAT_VERSION: u64 = 3;
 
 /// `name → u64`: the format version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -17,8 +21,12 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub const META_FORMAT: &str = "format_version";
 /// Key in [`META`] of the next asset number.
 pub const META_NEXT_ASSET: &str = "next_asset";
-/// Key in [`META`] of the next series id.
-pub const META_NEXT_SERIES: &str = "next_series";
+/// Key in [`META`] of the next series name id.
+pub const META_NEXT_NAME: &str = "next_name";
+/// Key in [`META`] of the next metric block id.
+pub const META_NEXT_BLOCK: &str = "next_block";
+/// Key in [`META`] of the next open block (head) id.
+pub const META_NEXT_HEAD: &str = "next_head";
 /// Key in [`META`] of the next change event id.
 pub const META_NEXT_EVENT: &str = "next_event";
 /// Key in [`META`] of the next knowledge-base article id.
@@ -56,10 +64,34 @@ pub const HOSTNAMES: TableDefinition<(&str, &str), ()> = TableDefinition::new("h
 /// Hardware identity keys: `("uuid:…" | "serial:…" | "machine-id:…" | "mac:…", asset id) → ()`.
 pub const IDENTITY_KEYS: TableDefinition<(&str, &str), ()> = TableDefinition::new("identity_keys");
 
-/// Metric series: `(asset id, series name) → series id`.
-pub const SERIES: TableDefinition<(&str, &str), u64> = TableDefinition::new("series");
-/// Compressed chunks: `(series id, first point ms) → chunk bytes` (see [`super::chunk`]).
-pub const CHUNKS: TableDefinition<(u64, i64), &[u8]> = TableDefinition::new("chunks");
+/// Series names, for the whole fleet: `series name → name id`. A block
+/// names its columns by these small ids.
+pub const NAMES: TableDefinition<&str, u32> = TableDefinition::new("series_names");
+/// `name id → series name`.
+pub const NAME_OF: TableDefinition<u32, &str> = TableDefinition::new("series_name_of");
+/// The series each asset has: `asset id → name ids` (LEB128, ascending,
+/// each as the difference from the one before).
+pub const ASSET_SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("asset_series");
+/// Closed metric blocks (see [`super::block`]): `(block id, part) → bytes`.
+/// Block ids grow with every block closed, so new blocks land at the end
+/// of the tree and fill its pages; a block is cut into parts of at most
+/// [`BLOCK_PART_BYTES`] so that several share a page.
+pub const BLOCKS: TableDefinition<(u64, u16), &[u8]> = TableDefinition::new("metric_blocks");
+/// Largest part of a block in [`BLOCKS`]: four full parts and their keys
+/// fill a 4 KiB page.
+pub const BLOCK_PART_BYTES: usize = 240;
+/// Where an asset's blocks are: `(asset id, first sample ms, block id) →
+/// last sample ms`.
+pub const BLOCK_INDEX: TableDefinition<(&str, i64, u64), i64> =
+    TableDefinition::new("metric_block_index");
+/// The open block of each agent, written anew by every commit that adds
+/// to it: `(head id, part) → block bytes`, in parts as in [`BLOCKS`]. Each
+/// version gets a new, higher id (and the old one is deleted), so that
+/// rewritten heads are appended at the end of the tree and fill its pages
+/// instead of splitting them in place.
+pub const HEADS: TableDefinition<(u64, u16), &[u8]> = TableDefinition::new("metric_heads");
+/// `agent id → head id` of its open block in [`HEADS`].
+pub const HEAD_OF: TableDefinition<&str, u64> = TableDefinition::new("metric_head_of");
 /// (asset id, agent id, seq) → postcard `GapRecord`: samples an agent dropped.
 pub const GAPS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("gaps");
 
@@ -98,8 +130,13 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(SOFTWARE)?;
     txn.open_table(HOSTNAMES)?;
     txn.open_table(IDENTITY_KEYS)?;
-    txn.open_table(SERIES)?;
-    txn.open_table(CHUNKS)?;
+    txn.open_table(NAMES)?;
+    txn.open_table(NAME_OF)?;
+    txn.open_table(ASSET_SERIES)?;
+    txn.open_table(BLOCKS)?;
+    txn.open_table(BLOCK_INDEX)?;
+    txn.open_table(HEADS)?;
+    txn.open_table(HEAD_OF)?;
     txn.open_table(GAPS)?;
     txn.open_table(KB_ARTICLES)?;
     txn.open_table(NOTIFY_OUTBOX)?;

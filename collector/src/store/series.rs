@@ -4,8 +4,41 @@
 //! `cpu.core_percent{core=0}` or `filesystem.used_bytes{mount=/}`, the form
 //! the API and CLI take. Top-process lists are left out: they are not
 //! series (their members change every sample).
+//!
+//! # Stored precision
+//! Percentages (`…_percent`) and per-second rates (`…_per_second`) are
+//! stored rounded to three decimal places ([`stored_value`]). The agent
+//! computes them as a ratio of two counters over the measured interval, so
+//! they arrive as arbitrary doubles whose digits beyond that are an
+//! artefact of the division, not information: one clock tick of one CPU
+//! over a 10 s sample of a 4-CPU host is 0.025 %, and one byte or packet
+//! over 10 s is 0.1/s; 0.001 is at least 25 times finer than either.
+//! Kept whole, those digits would cost about 8 bytes a point. Every other
+//! series (bytes, counts, load, temperatures, uptime) is stored exactly.
 
 use atalaya_common::model::HealthSample;
+
+/// Decimal places kept of percentages and rates.
+pub const RATIO_DECIMALS: i32 = 3;
+
+/// True for the series stored at [`RATIO_DECIMALS`]: percentages and
+/// per-second rates.
+pub fn is_ratio(name: &str) -> bool {
+    let metric = name.split('{').next().unwrap_or(name);
+    metric.ends_with("_percent") || metric.ends_with("_per_second")
+}
+
+/// The value stored for `value` of series `name`: rounded to
+/// [`RATIO_DECIMALS`] places for percentages and rates, as sent otherwise.
+/// Values too large for the rounding to mean anything (≥ 10¹²), and
+/// non-finite ones, are kept as they are.
+pub fn stored_value(name: &str, value: f64) -> f64 {
+    if !is_ratio(name) || !value.is_finite() || value.abs() >= 1e12 {
+        return value;
+    }
+    let scale = 10f64.powi(RATIO_DECIMALS);
+    (value * scale).round() / scale
+}
 
 /// The points of one sample as `(series name, value)`.
 pub fn flatten(s: &HealthSample) -> Vec<(String, f64)> {
@@ -127,5 +160,30 @@ mod tests {
         assert_eq!(get("filesystem.used_bytes{mount=/}"), Some(4000.0));
         assert_eq!(get("uptime.seconds"), Some(99.0));
         assert!(points.iter().all(|p| !p.0.starts_with("top")));
+    }
+
+    #[test]
+    fn ratios_keep_three_decimals_and_the_rest_is_exact() {
+        assert!(is_ratio("cpu.core_percent{core=0}"));
+        assert!(is_ratio("network.rx_bytes_per_second{interface=eth0}"));
+        assert!(!is_ratio("memory.used_bytes"));
+        // A label that merely contains the word does not make a ratio.
+        assert!(!is_ratio("filesystem.used_bytes{mount=/srv/_percent}"));
+        assert_eq!(
+            stored_value("cpu.total_percent", 100.0 * 253.0 / 1001.0),
+            25.275
+        );
+        assert_eq!(
+            stored_value("disk.reads_per_second{disk=sda}", 7.0 / 9.9987),
+            0.7
+        );
+        assert_eq!(stored_value("load.one", 0.123456), 0.123456);
+        assert_eq!(stored_value("memory.used_bytes", 12345.6789), 12345.6789);
+        assert_eq!(stored_value("cpu.total_percent", 12.5), 12.5);
+        assert!(stored_value("cpu.total_percent", f64::NAN).is_nan());
+        assert_eq!(
+            stored_value("network.rx_bytes_per_second", 2e12 + 0.5),
+            2e12 + 0.5
+        );
     }
 }
