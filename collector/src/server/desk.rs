@@ -14,13 +14,10 @@ use std::time::Duration;
 use atalaya_common::model::Timestamp;
 use tokio::sync::{Notify, mpsc};
 
-use crate::incidents::lifecycle::{IncidentRecord, SlaEvent, StaffAction};
+use crate::incidents::lifecycle::{IncidentRecord, StaffAction};
 use crate::incidents::sla::SlaPolicies;
-use crate::incidents::{
-    Action, AssetFacts, AssetKind, Engine, NotifyEvent, RuleKind, RuleSet, series,
-};
+use crate::incidents::{Action, AssetFacts, AssetKind, Engine, RuleKind, RuleSet, series};
 use crate::kb::{self, ArticleId, IncidentFacts, KbError};
-use crate::notify::{self, Event, EventKind, IncidentInfo};
 use crate::store::{Fed, IncidentNews, StaffError, Store, StoreError};
 
 /// Where notifications (webhooks) and the knowledge base hook in.
@@ -44,7 +41,8 @@ pub struct LogHooks;
 impl IncidentHooks for LogHooks {}
 
 /// The hooks of a running collector: new incidents get the KB articles
-/// that fit them, and news goes to the webhook outbox.
+/// that fit them, and news wakes the webhook worker (the store queued its
+/// event in the outbox in the same transaction as the news).
 pub struct ServiceHooks {
     store: Arc<Store>,
     wake: Arc<Notify>,
@@ -61,17 +59,6 @@ impl ServiceHooks {
     /// [`notify::Notifier::waker`]).
     pub fn new(store: Arc<Store>, wake: Arc<Notify>) -> Self {
         ServiceHooks { store, wake }
-    }
-
-    fn hostname(&self, asset: &str) -> String {
-        match self.store.asset(asset) {
-            Ok(Some(a)) => a.meta.hostname,
-            Ok(None) => String::new(),
-            Err(err) => {
-                tracing::warn!(error = %err, asset, "reading the asset for a notification");
-                String::new()
-            }
-        }
     }
 }
 
@@ -90,44 +77,6 @@ pub fn incident_facts(
         title: rec.title.clone(),
         description: rec.description.clone(),
     }
-}
-
-/// The webhook event of a piece of news. Ids are stable (`incident-<n>-
-/// <kind>-<seq>`; seq: the occurrence count, the level for escalations,
-/// 1 and 2 for the acknowledge and resolve breaches), so a replayed action
-/// enqueues nothing new.
-pub fn news_event(news: &IncidentNews, hostname: String) -> Event {
-    let (kind, seq, rec, at) = match news {
-        IncidentNews::Notify(what, rec) => {
-            let at = match what {
-                NotifyEvent::Resolved => rec.resolved_at.unwrap_or(rec.opened_at),
-                _ => rec.timeline.last().map_or(rec.opened_at, |e| e.at),
-            };
-            (EventKind::from(*what), u64::from(rec.occurrences), rec, at)
-        }
-        IncidentNews::Sla(e, rec) => {
-            let at = rec.timeline.last().map_or(rec.opened_at, |e| e.at);
-            match e {
-                SlaEvent::Escalated => (EventKind::Escalated, u64::from(rec.level), rec, at),
-                SlaEvent::AcknowledgeBreached => (EventKind::Breached, 1, rec, at),
-                SlaEvent::ResolveBreached => (EventKind::Breached, 2, rec, at),
-            }
-        }
-    };
-    let info = IncidentInfo {
-        id: rec.id,
-        asset: rec.asset.clone(),
-        hostname,
-        rule: rec.rule.clone(),
-        subject: rec.subject.clone(),
-        severity: rec.severity,
-        priority: Some(rec.priority.name().to_owned()),
-        title: rec.title.clone(),
-        description: rec.description.clone(),
-        occurrences: rec.occurrences,
-        url: None,
-    };
-    Event::new(kind, seq, info, at)
 }
 
 impl IncidentHooks for ServiceHooks {
@@ -150,20 +99,10 @@ impl IncidentHooks for ServiceHooks {
     }
 
     fn notify(&self, news: &IncidentNews) {
-        let rec = match news {
-            IncidentNews::Notify(_, rec) | IncidentNews::Sla(_, rec) => rec,
-        };
-        let ev = news_event(news, self.hostname(&rec.asset));
-        match notify::enqueue(&self.store, &ev, Timestamp::now()) {
-            Ok(true) => {
-                tracing::debug!(event = %ev.id, "notification queued");
-                self.wake.notify_one();
-            }
-            Ok(false) => tracing::debug!(event = %ev.id, "notification already queued or sent"),
-            Err(err) => {
-                tracing::error!(error = %err, event = %ev.id, "queuing a notification failed")
-            }
-        }
+        // The store queued the event in the transaction that stored the
+        // news; the worker only has to look.
+        tracing::debug!(?news, "incident news: waking the webhook worker");
+        self.wake.notify_one();
     }
 }
 
@@ -359,24 +298,18 @@ impl Desk {
                 return Err(ActError::Kb(KbError::NotFound(a)));
             }
         }
-        let mut rec = self.store.incident_action(id, action, author, now)?;
+        let (mut rec, news) = self.store.incident_action(id, action, author, now)?;
         if matches!(action, StaffAction::Resolve(_) | StaffAction::Close) {
             let mut engine = self.engine();
             engine.on_staff_resolved(&rec.key(), now);
             self.store
                 .apply_engine_actions(&[], Some(engine.state()), &self.policies, now)?;
         }
-        match action {
-            StaffAction::Resolve(solution) => {
-                self.record_solution(&mut rec, solution.as_deref(), kb_article, now);
-                self.hooks
-                    .notify(&IncidentNews::Notify(NotifyEvent::Resolved, rec.clone()));
-            }
-            StaffAction::Escalate => {
-                self.hooks
-                    .notify(&IncidentNews::Sla(SlaEvent::Escalated, rec.clone()));
-            }
-            _ => {}
+        if let StaffAction::Resolve(solution) = action {
+            self.record_solution(&mut rec, solution.as_deref(), kb_article, now);
+        }
+        if let Some(n) = &news {
+            self.hooks.notify(n);
         }
         Ok(rec)
     }
