@@ -8,7 +8,9 @@
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
+//! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
 pub mod harness;
 pub mod loadgen;
 pub mod relay;
+pub mod webhook;

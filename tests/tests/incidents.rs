@@ -1,11 +1,13 @@
 //! Incidents end to end: a real collector with a short threshold rule and
-//! a real agent on a fixture root whose memory fills up.
+//! a real agent on a fixture root whose memory fills up, a knowledge-base
+//! article that fits it, and a webhook receiver.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::time::Duration;
 
 use atalaya_tests::harness::{Collector, agent, copy_tree, eventually, fixture};
+use atalaya_tests::webhook::Receiver;
 use serde_json::Value;
 
 const RULES: &str = "[rule.memory-full]\nkind = \"threshold\"\nseverity = \"critical\"\nseries = \"memory.used_percent\"\nop = \">\"\nvalue = 90\nfor_seconds = 2\nclear_value = 85\n";
@@ -31,10 +33,33 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
     let work = tempfile::tempdir().unwrap();
     let rules = work.path().join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
+    let hook = Receiver::start().unwrap();
     let collector = Collector::start_with(&format!(
-        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n",
-        rules.display().to_string()
+        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n[webhook.desk]\nurl = {:?}\n",
+        rules.display().to_string(),
+        hook.url
     ));
+    // The help desk knows this one already.
+    let added = cli_ok(
+        &collector,
+        &[
+            "kb",
+            "add",
+            "--rule",
+            "memory-full",
+            "--title",
+            "Memory exhausted by a leaking process",
+            "--symptoms",
+            "the machine is slow and swaps",
+            "--solution",
+            "find the biggest process with top and restart it",
+        ],
+    );
+    let article: u64 = added
+        .strip_prefix("added article ")
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{added}"));
     let root = work.path().join("root");
     copy_tree(&fixture("debian"), &root);
     // 32 GB of memory, 100 MB available: 99.7 % used.
@@ -60,10 +85,30 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
             .into_iter()
             .find(|i| i["rule"] == "memory-full")
     });
-    let id = incident["id"].as_u64().unwrap().to_string();
+    let n = incident["id"].as_u64().unwrap();
+    let id = n.to_string();
     assert_eq!(incident["priority"], "P1", "{incident}");
     assert_eq!(incident["level"], 1);
-    assert_eq!(incident["kb_articles"], Value::Array(Vec::new()));
+    assert_eq!(
+        incident["kb_articles"],
+        serde_json::json!([article.to_string()]),
+        "{incident}"
+    );
+    let shown = cli_ok(&collector, &["incident", &id]);
+    assert!(
+        shown.contains("Memory exhausted by a leaking process"),
+        "{shown}"
+    );
+    let opened = eventually("the opened webhook", Duration::from_secs(30), || {
+        hook.events("opened", n).first().cloned()
+    });
+    assert_eq!(opened.event_id, opened.body["id"], "{:?}", opened.body);
+    assert_eq!(opened.body["incident"]["rule"], "memory-full");
+    assert_eq!(
+        opened.body["incident"]["hostname"], "lat-maria",
+        "{:?}",
+        opened.body
+    );
     let time = |v: &Value| {
         atalaya_common::model::Timestamp::parse_rfc3339(v.as_str().unwrap())
             .unwrap()
@@ -86,8 +131,32 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
     cli_ok(&collector, &["note", &id, "looking at it"]);
     cli_ok(
         &collector,
-        &["resolve", &id, "--solution", "killed the leaking process"],
+        &[
+            "resolve",
+            &id,
+            "--solution",
+            "killed the leaking process",
+            "--kb-article",
+            &article.to_string(),
+        ],
     );
+    let (status, kb) = collector.get(&format!("/api/v1/kb/{article}"), Some(&collector.admin));
+    assert_eq!(status, 200, "{kb}");
+    assert_eq!(kb["suggested"], 1, "{kb}");
+    assert_eq!(kb["solved"], 1, "{kb}");
+    eventually("the resolved webhook", Duration::from_secs(30), || {
+        hook.events("resolved", n).first().cloned()
+    });
+    // Give a duplicate time to show up: none may.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(hook.events("opened", n).len(), 1, "{:?}", hook.got());
+    assert_eq!(hook.events("resolved", n).len(), 1, "{:?}", hook.got());
+    let got = hook.got();
+    let mut ids: Vec<&str> = got.iter().map(|r| r.event_id.as_str()).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "an event id came twice: {got:?}");
     let shown = cli_ok(&collector, &["incident", &id]);
     assert!(shown.contains("killed the leaking process"), "{shown}");
     assert!(shown.contains("looking at it"), "{shown}");

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState, Caller, blocking};
 use crate::incidents::lifecycle::{StaffAction, Status};
-use crate::server::desk::ReloadError;
+use crate::kb::KbError;
+use crate::server::desk::{ActError, ReloadError};
 use crate::store::{IncidentFilter, Role, StaffError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +72,8 @@ pub(super) struct ActBody {
     assignee: Option<String>,
     text: Option<String>,
     solution: Option<String>,
+    /// When resolving: the KB article that solved it (confirmed, solved + 1).
+    kb_article: Option<u64>,
 }
 
 pub(super) async fn act(
@@ -108,23 +111,31 @@ pub(super) async fn act(
             )));
         }
     };
+    let kb_article = body.kb_article;
     let desk = state
         .desk
         .clone()
         .ok_or(ApiError::Unavailable("the incident desk is not running"))?;
     let author = caller.0.name.clone();
-    let result =
-        tokio::task::spawn_blocking(move || desk.staff(id, &action, &author, Timestamp::now()))
-            .await
-            .map_err(|e| ApiError::Internal(format!("incident task: {e}")))?;
+    let result = tokio::task::spawn_blocking(move || {
+        desk.staff(id, &action, kb_article, &author, Timestamp::now())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("incident task: {e}")))?;
     match result {
         Ok(rec) => {
             tracing::info!(incident = id, action = %verb, by = %caller.0.id, "incident action");
             Ok(Json(rec).into_response())
         }
-        Err(StaffError::NotFound(id)) => Err(ApiError::NotFound(format!("no incident {id}"))),
-        Err(StaffError::Conflict(e)) => Err(ApiError::Conflict(e.to_string())),
-        Err(StaffError::Store(e)) => Err(ApiError::Store(e)),
+        Err(ActError::Staff(StaffError::NotFound(id))) => {
+            Err(ApiError::NotFound(format!("no incident {id}")))
+        }
+        Err(ActError::Staff(StaffError::Conflict(e))) => Err(ApiError::Conflict(e.to_string())),
+        Err(ActError::Staff(StaffError::Store(e)) | ActError::Kb(KbError::Store(e))) => {
+            Err(ApiError::Store(e))
+        }
+        Err(ActError::Kb(e)) => Err(ApiError::bad("kb_article", e.to_string())),
+        Err(ActError::Invalid(msg)) => Err(ApiError::bad("kb_article", msg)),
     }
 }
 

@@ -89,9 +89,12 @@ enum Command {
     Resolve {
         /// Incident number.
         id: u64,
-        /// What fixed it.
+        /// What fixed it (saved as a new KB article unless --kb-article).
         #[arg(long)]
         solution: Option<String>,
+        /// The KB article that fixed it: counted as solved once more.
+        #[arg(long)]
+        kb_article: Option<u64>,
     },
     /// Close a resolved incident.
     Close {
@@ -529,9 +532,26 @@ fn run(cli: Cli) -> anyhow::Result<String> {
                     format!("{} ({})", when(r.resolve_due), yes_no(r.resolve_breached)),
                 ),
                 ("solution".to_owned(), opt(&r.solution)),
-                ("kb articles".to_owned(), r.kb_articles.join(", ")),
             ];
             let mut out = render_pairs(&pairs);
+            if !r.kb_articles.is_empty() {
+                out.push_str("\nKnowledge base (best first):\n");
+                for id in &r.kb_articles {
+                    // An article deleted or unreadable still shows its number.
+                    let title = client
+                        .get(&format!("/api/v1/kb/{id}"), &[])
+                        .ok()
+                        .and_then(|b| serde_json::from_str::<Article>(&b).ok())
+                        .map(|a| {
+                            format!(
+                                "{} (solved {} of {} times suggested)",
+                                a.title, a.solved, a.suggested
+                            )
+                        })
+                        .unwrap_or_else(|| "(not readable)".to_owned());
+                    out.push_str(&format!("  #{id}  {title}\n"));
+                }
+            }
             out.push_str(&format!("\n{}\n\n", r.description));
             let mut t = Table::new(["WHEN", "WHO", "EVENT", "TEXT"]);
             for e in &r.timeline {
@@ -551,9 +571,15 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         }
         Command::Note { id, text } => act(id, "note", serde_json::json!({ "text": text })),
         Command::Escalate { id } => act(id, "escalate", serde_json::json!({})),
-        Command::Resolve { id, solution } => {
-            act(id, "resolve", serde_json::json!({ "solution": solution }))
-        }
+        Command::Resolve {
+            id,
+            solution,
+            kb_article,
+        } => act(
+            id,
+            "resolve",
+            serde_json::json!({ "solution": solution, "kb_article": kb_article }),
+        ),
         Command::Close { id } => act(id, "close", serde_json::json!({})),
         Command::Reopen { id } => act(id, "reopen", serde_json::json!({})),
         Command::Sla => {

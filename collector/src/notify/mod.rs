@@ -48,9 +48,10 @@ use serde::{Deserialize, Serialize};
 pub use route::{NotifyConfig, Retry, Webhook};
 pub use worker::Notifier;
 
+use crate::incidents::lifecycle::SlaEvent;
 use crate::incidents::{Action, ActionKind, NotifyEvent, Severity};
-use crate::store::schema::{NOTIFY_OUTBOX, NOTIFY_SENT};
-use crate::store::{Store, StoreError, dec, enc};
+use crate::store::schema::{ASSETS, NOTIFY_OUTBOX, NOTIFY_SENT};
+use crate::store::{AssetMeta, IncidentNews, Store, StoreError, dec, enc};
 
 const OUTBOX: &str = "notify_outbox";
 
@@ -329,6 +330,70 @@ pub fn enqueue(store: &Store, ev: &Event, now: Timestamp) -> Result<bool, StoreE
     let txn = store.begin_write()?;
     let added = enqueue_in(&txn, ev, now)?;
     txn.commit()?;
+    Ok(added)
+}
+
+/// The webhook event of a piece of news. Ids are stable (`incident-<n>-
+/// <kind>-<seq>`; seq: the occurrence count, the level for escalations,
+/// 1 and 2 for the acknowledge and resolve breaches), so a replayed action
+/// enqueues nothing new.
+pub fn news_event(news: &IncidentNews, hostname: String) -> Event {
+    let (kind, seq, rec, at) = match news {
+        IncidentNews::Notify(what, rec) => {
+            let at = match what {
+                NotifyEvent::Resolved => rec.resolved_at.unwrap_or(rec.opened_at),
+                _ => rec.timeline.last().map_or(rec.opened_at, |e| e.at),
+            };
+            (EventKind::from(*what), u64::from(rec.occurrences), rec, at)
+        }
+        IncidentNews::Sla(e, rec) => {
+            let at = rec.timeline.last().map_or(rec.opened_at, |e| e.at);
+            match e {
+                SlaEvent::Escalated => (EventKind::Escalated, u64::from(rec.level), rec, at),
+                SlaEvent::AcknowledgeBreached => (EventKind::Breached, 1, rec, at),
+                SlaEvent::ResolveBreached => (EventKind::Breached, 2, rec, at),
+            }
+        }
+    };
+    let info = IncidentInfo {
+        id: rec.id,
+        asset: rec.asset.clone(),
+        hostname,
+        rule: rec.rule.clone(),
+        subject: rec.subject.clone(),
+        severity: rec.severity,
+        priority: Some(rec.priority.name().to_owned()),
+        title: rec.title.clone(),
+        description: rec.description.clone(),
+        occurrences: rec.occurrences,
+        url: None,
+    };
+    Event::new(kind, seq, info, at)
+}
+
+/// Queues the event of each piece of news inside the transaction that
+/// stored it (host names from the `assets` table). Returns how many were new.
+pub fn enqueue_news_in(
+    txn: &WriteTransaction,
+    news: &[IncidentNews],
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let mut added = 0;
+    for n in news {
+        let rec = match n {
+            IncidentNews::Notify(_, rec) | IncidentNews::Sla(_, rec) => rec,
+        };
+        let hostname = {
+            let assets = txn.open_table(ASSETS)?;
+            match assets.get(rec.asset.as_str())? {
+                Some(v) => dec::<AssetMeta>("assets", v.value())?.hostname,
+                None => String::new(),
+            }
+        };
+        if enqueue_in(txn, &news_event(n, hostname), now)? {
+            added += 1;
+        }
+    }
     Ok(added)
 }
 

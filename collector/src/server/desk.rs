@@ -4,25 +4,28 @@
 //! transaction), checks the SLA clocks, and carries out staff actions and
 //! rule reloads for the API.
 //!
-//! Notifications and the knowledge base plug in through [`IncidentHooks`].
+//! Notifications and the knowledge base plug in through [`IncidentHooks`];
+//! [`ServiceHooks`] is the real one (KB suggestions, webhook outbox).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::incidents::lifecycle::{IncidentRecord, StaffAction};
 use crate::incidents::sla::SlaPolicies;
-use crate::incidents::{Action, AssetFacts, AssetKind, Engine, RuleSet, series};
+use crate::incidents::{Action, AssetFacts, AssetKind, Engine, RuleKind, RuleSet, series};
+use crate::kb::{self, ArticleId, IncidentFacts, KbError};
 use crate::store::{Fed, IncidentNews, StaffError, Store, StoreError};
 
 /// Where notifications (webhooks) and the knowledge base hook in.
 pub trait IncidentHooks: Send + Sync + 'static {
-    /// A new incident was stored; returns the ids of matching KB articles,
-    /// best first (stored in the incident's `kb_articles`).
-    fn opened(&self, _incident: &IncidentRecord) -> Vec<String> {
+    /// A new incident was stored (`metric`: the series its rule watches,
+    /// if any); returns the ids of matching KB articles, best first (stored
+    /// in the incident's `kb_articles`).
+    fn opened(&self, _incident: &IncidentRecord, _metric: Option<&str>) -> Vec<String> {
         Vec::new()
     }
     /// Something to tell people: an engine `Notify` action or an SLA event.
@@ -37,6 +40,72 @@ pub struct LogHooks;
 
 impl IncidentHooks for LogHooks {}
 
+/// The hooks of a running collector: new incidents get the KB articles
+/// that fit them, and news wakes the webhook worker (the store queued its
+/// event in the outbox in the same transaction as the news).
+pub struct ServiceHooks {
+    store: Arc<Store>,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for ServiceHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHooks").finish_non_exhaustive()
+    }
+}
+
+impl ServiceHooks {
+    /// Hooks over `store`; `wake` wakes the webhook worker (see
+    /// [`notify::Notifier::waker`]).
+    pub fn new(store: Arc<Store>, wake: Arc<Notify>) -> Self {
+        ServiceHooks { store, wake }
+    }
+}
+
+/// The facts the KB matches an incident on.
+pub fn incident_facts(
+    rec: &IncidentRecord,
+    metric: Option<&str>,
+    os_id: Option<String>,
+) -> IncidentFacts {
+    IncidentFacts {
+        rule: rec.rule.clone(),
+        metric: metric.map(str::to_owned),
+        subject: rec.subject.clone(),
+        os_id,
+        software: Vec::new(),
+        title: rec.title.clone(),
+        description: rec.description.clone(),
+    }
+}
+
+impl IncidentHooks for ServiceHooks {
+    fn opened(&self, incident: &IncidentRecord, metric: Option<&str>) -> Vec<String> {
+        let os_id = match self.store.asset(&incident.asset) {
+            Ok(a) => a.and_then(|a| a.meta.os_id),
+            Err(err) => {
+                tracing::warn!(error = %err, asset = %incident.asset, "reading the asset for KB suggestions");
+                None
+            }
+        };
+        let facts = incident_facts(incident, metric, os_id);
+        match kb::suggest(&self.store, &facts) {
+            Ok(found) => found.into_iter().map(|(id, _)| id.to_string()).collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, incident = incident.id, "KB suggestions failed");
+                Vec::new()
+            }
+        }
+    }
+
+    fn notify(&self, news: &IncidentNews) {
+        // The store queued the event in the transaction that stored the
+        // news; the worker only has to look.
+        tracing::debug!(?news, "incident news: waking the webhook worker");
+        self.wake.notify_one();
+    }
+}
+
 /// Why rules could not be reloaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
@@ -46,6 +115,26 @@ pub enum ReloadError {
     /// Storing the resulting actions failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a staff action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    /// The incident side refused or failed.
+    #[error(transparent)]
+    Staff(#[from] StaffError),
+    /// The KB article to confirm is missing, or the KB failed.
+    #[error(transparent)]
+    Kb(#[from] KbError),
+    /// The request does not make sense.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<StoreError> for ActError {
+    fn from(e: StoreError) -> Self {
+        ActError::Staff(StaffError::Store(e))
+    }
 }
 
 /// The engine, the store and the hooks.
@@ -117,7 +206,12 @@ impl Desk {
                 .apply_engine_actions(actions, Some(engine.state()), &self.policies, now)?;
         for rec in &opened {
             tracing::info!(incident = rec.id, asset = %rec.asset, rule = %rec.rule, priority = %rec.priority, "incident opened");
-            let articles = self.hooks.opened(rec);
+            let metric = engine.rules().get(&rec.rule).and_then(|r| match &r.kind {
+                RuleKind::Threshold(t) => Some(t.selector.metric.as_str()),
+                RuleKind::Forecast(f) => Some(f.selector.metric.as_str()),
+                _ => None,
+            });
+            let articles = self.hooks.opened(rec, metric);
             if !articles.is_empty() {
                 self.store.set_incident_kb_articles(rec.id, articles)?;
             }
@@ -182,22 +276,96 @@ impl Desk {
     }
 
     /// A staff action; resolving or closing tells the engine, so the same
-    /// condition does not reopen it at once.
+    /// condition does not reopen it at once. Resolving records the solution
+    /// in the knowledge base: `kb_article` confirms that article (solved + 1),
+    /// else a solution text becomes a new article linked to the incident.
+    /// Resolutions and escalations are notified.
     pub fn staff(
         &self,
         id: u64,
         action: &StaffAction,
+        kb_article: Option<ArticleId>,
         author: &str,
         now: Timestamp,
-    ) -> Result<IncidentRecord, StaffError> {
-        let rec = self.store.incident_action(id, action, author, now)?;
+    ) -> Result<IncidentRecord, ActError> {
+        if let Some(a) = kb_article {
+            if !matches!(action, StaffAction::Resolve(_)) {
+                return Err(ActError::Invalid(
+                    "a KB article is only confirmed when resolving".into(),
+                ));
+            }
+            if kb::get(&self.store, a)?.is_none() {
+                return Err(ActError::Kb(KbError::NotFound(a)));
+            }
+        }
+        let (mut rec, news) = self.store.incident_action(id, action, author, now)?;
         if matches!(action, StaffAction::Resolve(_) | StaffAction::Close) {
             let mut engine = self.engine();
             engine.on_staff_resolved(&rec.key(), now);
             self.store
                 .apply_engine_actions(&[], Some(engine.state()), &self.policies, now)?;
         }
+        if let StaffAction::Resolve(solution) = action {
+            self.record_solution(&mut rec, solution.as_deref(), kb_article, now);
+        }
+        if let Some(n) = &news {
+            self.hooks.notify(n);
+        }
         Ok(rec)
+    }
+
+    /// The KB side of a resolution. The incident is resolved already, so a
+    /// failure here is logged, not returned.
+    fn record_solution(
+        &self,
+        rec: &mut IncidentRecord,
+        solution: Option<&str>,
+        kb_article: Option<ArticleId>,
+        now: Timestamp,
+    ) {
+        let solution = match (solution, kb_article) {
+            (Some(s), _) => s,
+            (None, Some(_)) => "",
+            (None, None) => return,
+        };
+        let metric = {
+            let engine = self.engine();
+            engine.rules().get(&rec.rule).and_then(|r| match &r.kind {
+                RuleKind::Threshold(t) => Some(t.selector.metric.clone()),
+                RuleKind::Forecast(f) => Some(f.selector.metric.clone()),
+                _ => None,
+            })
+        };
+        let os_id = self
+            .store
+            .asset(&rec.asset)
+            .ok()
+            .flatten()
+            .and_then(|a| a.meta.os_id);
+        let facts = incident_facts(rec, metric.as_deref(), os_id);
+        match kb::record_solution(&self.store, &facts, solution, kb_article, now) {
+            Ok(article) => {
+                let id = article.to_string();
+                tracing::info!(
+                    incident = rec.id,
+                    article,
+                    confirmed = kb_article.is_some(),
+                    "solution recorded in the KB"
+                );
+                if !rec.kb_articles.contains(&id) {
+                    rec.kb_articles.push(id);
+                    if let Err(err) = self
+                        .store
+                        .set_incident_kb_articles(rec.id, rec.kb_articles.clone())
+                    {
+                        tracing::error!(error = %err, incident = rec.id, "linking the KB article failed");
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, incident = rec.id, "recording the solution in the KB failed");
+            }
+        }
     }
 
     /// Reloads the rules file; a file with errors is refused whole and the

@@ -167,6 +167,7 @@ impl Store {
                 s.insert(ENGINE_STATE_KEY, enc("engine_state", state)?.as_slice())?;
             }
         }
+        crate::notify::enqueue_news_in(&txn, &news, now)?;
         txn.commit()?;
         Ok((opened, news))
     }
@@ -194,14 +195,15 @@ impl Store {
         Ok(found)
     }
 
-    /// A staff action on incident `id`.
+    /// A staff action on incident `id`. A resolution or an escalation is
+    /// news: its webhook event is queued in the same transaction.
     pub fn incident_action(
         &self,
         id: u64,
         action: &StaffAction,
         author: &str,
         now: Timestamp,
-    ) -> Result<IncidentRecord, StaffError> {
+    ) -> Result<(IncidentRecord, Option<IncidentNews>), StaffError> {
         let txn = self.db.begin_write().map_err(StoreError::from)?;
         let rec = {
             let mut t = txn.open_table(INCIDENTS).map_err(StoreError::from)?;
@@ -211,8 +213,16 @@ impl Store {
             put(&mut t, &mut open, &rec)?;
             rec
         };
+        let news = match action {
+            StaffAction::Resolve(_) => {
+                Some(IncidentNews::Notify(NotifyEvent::Resolved, rec.clone()))
+            }
+            StaffAction::Escalate => Some(IncidentNews::Sla(SlaEvent::Escalated, rec.clone())),
+            _ => None,
+        };
+        crate::notify::enqueue_news_in(&txn, news.as_slice(), now)?;
         txn.commit().map_err(StoreError::from)?;
-        Ok(rec)
+        Ok((rec, news))
     }
 
     /// Checks the SLA clocks of every open or acknowledged incident at `now`.
@@ -248,6 +258,7 @@ impl Store {
                 }
             }
         }
+        crate::notify::enqueue_news_in(&txn, &news, now)?;
         txn.commit()?;
         Ok(news)
     }
@@ -406,6 +417,22 @@ mod tests {
                 Timestamp(121_000),
             )
             .unwrap();
+        // The resolution's webhook event was queued with it, once.
+        let queued = |store: &Store| -> Vec<String> {
+            crate::notify::pending(store)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.event.id)
+                .filter(|id| id.starts_with("incident-1-resolved-"))
+                .collect()
+        };
+        assert_eq!(queued(&store).len(), 1, "{:?}", queued(&store));
+        assert!(
+            store
+                .incident_action(1, &StaffAction::Resolve(None), "ana", Timestamp(122_000))
+                .is_err()
+        );
+        assert_eq!(queued(&store).len(), 1);
         let f = IncidentFilter {
             status: Some(Status::Resolved),
             ..IncidentFilter::default()
