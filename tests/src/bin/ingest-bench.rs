@@ -309,10 +309,23 @@ async fn agent(
     acked_points: Arc<AtomicU64>,
     latencies: Arc<std::sync::Mutex<Vec<Duration>>>,
 ) -> anyhow::Result<()> {
-    let conn = endpoint
-        .connect_with(config, addr, "localhost")?
-        .await
-        .context("connecting")?;
+    // Like a real agent, a connection attempt that fails is retried after a
+    // jittered, growing pause (all N connect at once at the start).
+    let mut backoff =
+        atalaya_agent::uplink::Backoff::new(Duration::from_millis(500), Duration::from_secs(8));
+    let conn = loop {
+        match endpoint
+            .connect_with(config.clone(), addr, "localhost")?
+            .await
+        {
+            Ok(conn) => break conn,
+            Err(err) if Instant::now() < deadline => {
+                eprintln!("agent {n}: connecting: {err}; retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            Err(err) => return Err(err).context("connecting"),
+        }
+    };
     let (mut send, mut recv) = conn.open_bi().await?;
     let hello = Hello {
         agent_version: "bench".into(),
