@@ -11,7 +11,8 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atalaya_agent::enroll;
@@ -270,5 +271,28 @@ impl NumberedAgent {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// Streams from `agent` until `stop`: `batch` samples every `pace`, and an
+/// inventory change every `change_every` batches (0: none).
+pub async fn produce(
+    agent: Arc<Mutex<NumberedAgent>>,
+    stop: Arc<AtomicBool>,
+    batch: u64,
+    pace: Duration,
+    change_every: u64,
+) {
+    let mut batches = 0u64;
+    while !stop.load(Ordering::Acquire) {
+        {
+            let mut agent = agent.lock().unwrap_or_else(|e| e.into_inner());
+            agent.push_batch(batch);
+            batches += 1;
+            if change_every > 0 && batches.is_multiple_of(change_every) {
+                agent.push_package();
+            }
+        }
+        tokio::time::sleep(pace).await;
     }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atalaya_tests::harness::Collector;
-use atalaya_tests::loadgen::NumberedAgent;
+use atalaya_tests::loadgen::{NumberedAgent, produce};
 use rand::Rng;
 
 const CRASHES: usize = 20;
@@ -43,21 +43,13 @@ fn twenty_collector_crashes_lose_and_double_nothing() {
     let producers: Vec<_> = agents
         .iter()
         .map(|agent| {
-            let (agent, stop) = (agent.clone(), stop.clone());
-            rt.spawn(async move {
-                let mut batches = 0u64;
-                while !stop.load(Ordering::Acquire) {
-                    {
-                        let mut agent = agent.lock().unwrap();
-                        agent.push_batch(BATCH);
-                        batches += 1;
-                        if batches.is_multiple_of(CHANGE_EVERY) {
-                            agent.push_package();
-                        }
-                    }
-                    tokio::time::sleep(PACE).await;
-                }
-            })
+            rt.spawn(produce(
+                agent.clone(),
+                stop.clone(),
+                BATCH,
+                PACE,
+                CHANGE_EVERY,
+            ))
         })
         .collect();
 

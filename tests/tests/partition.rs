@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atalaya_tests::harness::{Collector, eventually};
-use atalaya_tests::loadgen::{NumberedAgent, SERIES};
+use atalaya_tests::loadgen::{NumberedAgent, SERIES, produce};
 use atalaya_tests::relay::Relay;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -47,15 +47,13 @@ fn a_cut_link_is_backfilled_and_the_agent_shows_silent_meanwhile() {
     let agent_id = agent.agent_id.clone();
     let agent = Arc::new(Mutex::new(agent));
     let stop = Arc::new(AtomicBool::new(false));
-    let producer = {
-        let (agent, stop) = (agent.clone(), stop.clone());
-        rt.spawn(async move {
-            while !stop.load(Ordering::Acquire) {
-                agent.lock().unwrap().push_batch(10);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let producer = rt.spawn(produce(
+        agent.clone(),
+        stop.clone(),
+        10,
+        Duration::from_millis(20),
+        0,
+    ));
     drained(&agent, Duration::from_secs(30));
     assert_eq!(collector.agent_status(&agent_id), "connected");
 

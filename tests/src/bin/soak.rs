@@ -19,7 +19,7 @@ use clap::Parser;
 use rand::Rng;
 
 use atalaya_tests::harness::Collector;
-use atalaya_tests::loadgen::NumberedAgent;
+use atalaya_tests::loadgen::{NumberedAgent, produce};
 use atalaya_tests::relay::Relay;
 
 /// Crashes and partitions for a while, then checks the store.
@@ -55,21 +55,13 @@ fn main() -> anyhow::Result<()> {
     let producers: Vec<_> = agents
         .iter()
         .map(|agent| {
-            let (agent, stop) = (agent.clone(), stop.clone());
-            rt.spawn(async move {
-                let mut batches = 0u64;
-                while !stop.load(Ordering::Acquire) {
-                    {
-                        let mut agent = agent.lock().unwrap_or_else(|e| e.into_inner());
-                        agent.push_batch(10);
-                        batches += 1;
-                        if batches.is_multiple_of(100) {
-                            agent.push_package();
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
+            rt.spawn(produce(
+                agent.clone(),
+                stop.clone(),
+                10,
+                Duration::from_millis(50),
+                100,
+            ))
         })
         .collect();
 
