@@ -225,8 +225,11 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let acked_points = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let measure_from = Instant::now();
+    // Every agent connects and says Hello first; the clock starts when all
+    // of them are in (or have given up), so the figure is N agents streaming.
+    let ready = Arc::new(AtomicU64::new(0));
+    let (go_tx, go) = tokio::sync::watch::channel(None::<Instant>);
+    let connect_started = Instant::now();
     let mut tasks = Vec::new();
     for (n, config) in configs.into_iter().enumerate() {
         let endpoint = endpoint.clone();
@@ -234,8 +237,11 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         let latencies = latencies.clone();
         let samples = args.samples_per_batch;
         let window = args.window;
+        let ready = ready.clone();
+        let joined = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let go = go.clone();
         tasks.push(tokio::spawn(async move {
-            agent(
+            let result = agent(
                 endpoint,
                 config,
                 addr,
@@ -243,13 +249,32 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 samples,
                 window,
                 points_per_sample,
-                deadline,
+                Start {
+                    ready: ready.clone(),
+                    joined: joined.clone(),
+                    go: go.clone(),
+                },
                 acked_points,
                 latencies,
             )
-            .await
+            .await;
+            if !joined.load(Ordering::Relaxed) {
+                // Gave up before connecting: counted in all the same.
+                ready.fetch_add(1, Ordering::Relaxed);
+            }
+            result
         }));
     }
+    while ready.load(Ordering::Relaxed) < args.agents as u64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "all {} agents connected in {:.1} s",
+        args.agents,
+        connect_started.elapsed().as_secs_f64()
+    );
+    let measure_from = Instant::now();
+    go_tx.send_replace(Some(measure_from + Duration::from_secs(args.seconds)));
     let mut failures = 0;
     for t in tasks {
         if let Err(err) = t.await? {
@@ -296,6 +321,14 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How an agent joins the common start: it counts itself in once
+/// connected, then waits for the deadline to be announced.
+struct Start {
+    ready: Arc<AtomicU64>,
+    joined: Arc<std::sync::atomic::AtomicBool>,
+    go: tokio::sync::watch::Receiver<Option<Instant>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn agent(
     endpoint: quinn::Endpoint,
@@ -305,7 +338,7 @@ async fn agent(
     samples: usize,
     window: u64,
     points_per_sample: u64,
-    deadline: Instant,
+    start: Start,
     acked_points: Arc<AtomicU64>,
     latencies: Arc<std::sync::Mutex<Vec<Duration>>>,
 ) -> anyhow::Result<()> {
@@ -313,13 +346,14 @@ async fn agent(
     // jittered, growing pause (all N connect at once at the start).
     let mut backoff =
         atalaya_agent::uplink::Backoff::new(Duration::from_millis(500), Duration::from_secs(8));
+    let connect_by = Instant::now() + Duration::from_secs(120);
     let conn = loop {
         match endpoint
             .connect_with(config.clone(), addr, "localhost")?
             .await
         {
             Ok(conn) => break conn,
-            Err(err) if Instant::now() < deadline => {
+            Err(err) if Instant::now() < connect_by => {
                 eprintln!("agent {n}: connecting: {err}; retrying");
                 tokio::time::sleep(backoff.next_delay()).await;
             }
@@ -333,6 +367,16 @@ async fn agent(
         last_acked: 0,
     };
     send.write_all(&proto::encode(&hello.into())?).await?;
+    // Connected: count in, then wait for the common start.
+    start.joined.store(true, Ordering::Relaxed);
+    start.ready.fetch_add(1, Ordering::Relaxed);
+    let mut go = start.go;
+    let deadline = loop {
+        if let Some(deadline) = *go.borrow_and_update() {
+            break deadline;
+        }
+        go.changed().await?;
+    };
     let mut frames = FrameReader::new();
     let mut buf = vec![0u8; 16 * 1024];
     let mut seq = 0u64;
