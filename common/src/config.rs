@@ -248,7 +248,9 @@ impl<'d, 'i> Section<'d, 'i> {
 
     /// The sub-tables of this table in file order (TOML tables themselves
     /// are sorted by key), each with its key: the
-    /// `[rule.NAME]` tables of `[rule]`. A value that is not a table is an error.
+    /// `[rule.NAME]` tables of `[rule]`. A value that is not a table is an
+    /// error, unless it was already read as a plain key of this table (as
+    /// `at_risk_percent` beside the `[sla.P1]` tables of `[sla]`).
     pub fn tables(&self) -> Vec<(String, Section<'d, 'i>)> {
         let Some(table) = self.table else {
             return Vec::new();
@@ -259,7 +261,10 @@ impl<'d, 'i> Section<'d, 'i> {
         for (key, value) in entries {
             let name = key.get_ref().to_string();
             let path = format!("{}.{name}", self.name);
-            self.doc.read.borrow_mut().insert(path.clone());
+            let already_read = !self.doc.read.borrow_mut().insert(path.clone());
+            if already_read && !matches!(value.get_ref(), DeValue::Table(_)) {
+                continue;
+            }
             match value.get_ref() {
                 DeValue::Table(t) => {
                     self.doc.opened.borrow_mut().insert(path.clone());
@@ -517,6 +522,37 @@ mod tests {
         let errors = read("[metrics\n").unwrap_err().0;
         assert_eq!(errors[0].line, 1);
         assert!(errors[0].message.starts_with("invalid TOML"), "{errors:?}");
+    }
+
+    #[test]
+    fn plain_keys_read_first_may_sit_beside_sub_tables() {
+        let text = "[sla]\nat_risk_percent = 80\n[sla.P1]\nx = 1\n";
+        let doc = Document::parse("c.toml", text).unwrap();
+        let sla = doc.section("sla");
+        assert_eq!(sla.integer("at_risk_percent", 0, 0..=100, "percent"), 80);
+        let names: Vec<String> = sla
+            .tables()
+            .into_iter()
+            .map(|(n, t)| {
+                t.skip_unread();
+                n
+            })
+            .collect();
+        assert_eq!(names, ["P1"]);
+        doc.finish().unwrap();
+
+        // Not read as a plain key first: it is still an error.
+        let doc = Document::parse("c.toml", text).unwrap();
+        for (_, t) in doc.section("sla").tables() {
+            t.skip_unread();
+        }
+        let errors = doc.finish().unwrap_err();
+        assert!(
+            errors
+                .to_string()
+                .contains("`sla.at_risk_percent`: expected a table"),
+            "{errors}"
+        );
     }
 
     #[test]
