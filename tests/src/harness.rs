@@ -219,7 +219,12 @@ impl Collector {
             return (0, Value::Null);
         };
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .unwrap_or_default();
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
