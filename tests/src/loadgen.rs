@@ -296,3 +296,18 @@ pub async fn produce(
         tokio::time::sleep(pace).await;
     }
 }
+
+/// Enrolls and starts one agent per `(name, relay)` in `dir`, each shared
+/// with a producer task and the test.
+pub async fn start_shared(
+    dir: &Path,
+    token: &str,
+    fleet: Vec<(String, Option<SocketAddr>)>,
+) -> Vec<Arc<Mutex<NumberedAgent>>> {
+    let mut agents = Vec::new();
+    for (name, via) in fleet {
+        let agent = NumberedAgent::start(dir, &name, token, via).await;
+        agents.push(Arc::new(Mutex::new(agent)));
+    }
+    agents
+}

@@ -5,12 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atalaya_tests::harness::Collector;
-use atalaya_tests::loadgen::{NumberedAgent, produce};
+use atalaya_tests::loadgen::{produce, start_shared};
 use rand::Rng;
 
 const CRASHES: usize = 20;
@@ -30,14 +30,10 @@ fn twenty_collector_crashes_lose_and_double_nothing() {
     let mut collector = Collector::start();
     let token = collector.token(3);
     let work = tempfile::tempdir().unwrap();
-    let agents: Vec<Arc<Mutex<NumberedAgent>>> = rt.block_on(async {
-        let mut agents = Vec::new();
-        for name in ["crash-a", "crash-b", "crash-c"] {
-            let agent = NumberedAgent::start(work.path(), name, &token, None).await;
-            agents.push(Arc::new(Mutex::new(agent)));
-        }
-        agents
-    });
+    let fleet = ["crash-a", "crash-b", "crash-c"]
+        .map(|name| (name.to_owned(), None))
+        .to_vec();
+    let agents = rt.block_on(start_shared(work.path(), &token, fleet));
 
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = agents

@@ -10,8 +10,8 @@
 //! At the end every agent must have every sample stored exactly once and
 //! every change once.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -19,7 +19,7 @@ use clap::Parser;
 use rand::Rng;
 
 use atalaya_tests::harness::Collector;
-use atalaya_tests::loadgen::{NumberedAgent, produce};
+use atalaya_tests::loadgen::{produce, start_shared};
 use atalaya_tests::relay::Relay;
 
 /// Crashes and partitions for a while, then checks the store.
@@ -42,15 +42,12 @@ fn main() -> anyhow::Result<()> {
     let relays: Vec<Relay> = (0..3)
         .map(|_| Relay::start(collector.quic_address()))
         .collect();
-    let agents: Vec<Arc<Mutex<NumberedAgent>>> = rt.block_on(async {
-        let mut agents = Vec::new();
-        for (n, relay) in relays.iter().enumerate() {
-            let name = format!("soak-{n}");
-            let agent = NumberedAgent::start(work.path(), &name, &token, Some(relay.addr)).await;
-            agents.push(Arc::new(Mutex::new(agent)));
-        }
-        agents
-    });
+    let fleet = relays
+        .iter()
+        .enumerate()
+        .map(|(n, relay)| (format!("soak-{n}"), Some(relay.addr)))
+        .collect();
+    let agents = rt.block_on(start_shared(work.path(), &token, fleet));
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = agents
         .iter()
