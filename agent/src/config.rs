@@ -20,6 +20,8 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// The filesystem root to inventory (`/` for this host).
     pub root: PathBuf,
+    /// The drop folder where `atalaya-agent report` leaves user reports.
+    pub reports_dir: PathBuf,
     /// Time between two full inventories.
     pub inventory_interval: Duration,
     /// Re-inventory software when the package database changes.
@@ -55,7 +57,14 @@ impl AgentConfig {
             .string("state_dir")
             .unwrap_or_else(|| "/var/lib/atalaya-agent".into());
         let root = agent.string("root").unwrap_or_else(|| "/".into());
-        for (key, value) in [("state_dir", &state_dir), ("root", &root)] {
+        let reports_dir = agent
+            .string("reports_dir")
+            .unwrap_or_else(|| "/var/spool/atalaya-agent/reports".into());
+        for (key, value) in [
+            ("state_dir", &state_dir),
+            ("root", &root),
+            ("reports_dir", &reports_dir),
+        ] {
             if !Path::new(value).is_absolute() {
                 agent.invalid(key, format!("expected an absolute path, found {value:?}"));
             }
@@ -97,6 +106,7 @@ impl AgentConfig {
         Ok(Self {
             state_dir: state_dir.into(),
             root: root.into(),
+            reports_dir: reports_dir.into(),
             inventory_interval: Duration::from_secs(inventory_interval),
             watch_package_database,
             metrics_interval: Duration::from_secs(metrics_interval),

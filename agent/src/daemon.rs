@@ -6,7 +6,7 @@
 //! inventory of a run is a full snapshot; after it only deltas are sent,
 //! and only when something changed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use anyhow::Context;
 use atalaya_common::diff;
 use atalaya_common::model::{Inventory, Timestamp};
 use atalaya_common::proto::{
-    Heartbeat, InventoryDelta, InventorySnapshot, Message, MetricBatch, SpoolDamaged,
+    Heartbeat, InventoryDelta, InventorySnapshot, Message, MetricBatch, SpoolDamaged, UserReport,
 };
 use atalaya_common::token::EnrollmentToken;
 
@@ -24,7 +24,7 @@ use crate::metrics::Sampler;
 use crate::outbox::Outbox;
 use crate::root::Root;
 use crate::uplink::{self, Credentials, Intervals, Shared, Target};
-use crate::{enroll, inventory, tls, watch};
+use crate::{enroll, inventory, reports, tls, watch};
 
 /// How long the package database must be quiet before it is read again.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -141,6 +141,11 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
         shared.clone(),
     ));
     tokio::spawn(heartbeats(shared.clone()));
+    tokio::spawn(user_reports(
+        config.reports_dir.clone(),
+        root.clone(),
+        shared.clone(),
+    ));
     tokio::spawn(metrics(root.clone(), config.top_processes, shared.clone()));
     let inventories = tokio::spawn(inventories(
         root,
@@ -275,6 +280,83 @@ async fn heartbeats(shared: Arc<Shared>) {
                 at: Timestamp::now(),
             })
         });
+    }
+}
+
+/// How often the report folder is looked at when no change was noticed
+/// (a missed file-system event costs at most this long).
+const REPORTS_RESCAN: Duration = Duration::from_secs(60);
+
+/// Takes the reports people leave with `atalaya-agent report` into the
+/// spool; a report file is removed only once its record is on disk.
+async fn user_reports(dir: PathBuf, root: Root, shared: Arc<Shared>) {
+    if let Err(err) = reports::prepare(&dir) {
+        tracing::warn!(folder = %dir.display(), error = %err, "cannot make the report folder; `atalaya-agent report` will not work");
+        return;
+    }
+    let (_watcher, mut changed) = match watch::directory(&dir) {
+        Ok((w, rx)) => (Some(w), Some(rx)),
+        Err(err) => {
+            tracing::warn!(folder = %dir.display(), error = %err, "cannot watch the report folder; it is read every minute");
+            (None, None)
+        }
+    };
+    loop {
+        let (d, r) = (dir.clone(), root.clone());
+        let pass = match tokio::task::spawn_blocking(move || reports::take(&d, &r)).await {
+            Ok(Ok(pass)) => pass,
+            Ok(Err(err)) => {
+                tracing::warn!(folder = %dir.display(), error = %err, "reading the report folder");
+                reports::Pass::default()
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "the report task failed");
+                reports::Pass::default()
+            }
+        };
+        for (file, reason) in &pass.rejected {
+            tracing::warn!(file = %file.display(), %reason, "not a user report; moved to {}", reports::REJECTED);
+        }
+        let full = pass.reports.len() == reports::MAX_PER_PASS;
+        for report in pass.reports {
+            let sent = shared.send(|seq| {
+                Message::UserReport(UserReport {
+                    seq,
+                    id: report.id.clone(),
+                    written_at: report.written_at,
+                    text: report.text.clone(),
+                    user: report.user.clone(),
+                    uid: Some(report.uid),
+                })
+            });
+            match sent {
+                Ok(seq) => {
+                    tracing::info!(report = %report.id, user = ?report.user, seq, "user report spooled");
+                    if let Err(err) = std::fs::remove_file(&report.file) {
+                        tracing::warn!(file = %report.file.display(), error = %err, "cannot remove a spooled report; it will be sent again");
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(report = %report.id, error = %format!("{err:#}"), "cannot spool a user report; trying again later");
+                    break;
+                }
+            }
+        }
+        if full {
+            continue;
+        }
+        let wake = async {
+            match changed.as_mut() {
+                Some(rx) => {
+                    rx.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = wake => {}
+            _ = tokio::time::sleep(REPORTS_RESCAN) => {}
+        }
     }
 }
 

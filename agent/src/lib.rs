@@ -27,6 +27,7 @@ pub mod inventory;
 pub mod metrics;
 pub mod outbox;
 pub mod renewal;
+pub mod reports;
 pub mod root;
 pub mod spool;
 pub mod summary;

@@ -1,7 +1,8 @@
 //! `atalaya-agent`: the Atalaya agent's command line.
 //!
 //! One-shot commands that show what the agent knows about this host
-//! (`inventory`, `metrics`) and check a configuration file (`check-config`).
+//! (`inventory`, `metrics`), check a configuration file (`check-config`),
+//! and let the person at the machine report a problem (`report`).
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 use atalaya_agent::config::AgentConfig;
 use atalaya_agent::metrics::Sampler;
 use atalaya_agent::root::Root;
-use atalaya_agent::{inventory, summary};
+use atalaya_agent::{inventory, reports, summary};
 use atalaya_common::config::Secret;
 
 /// The Atalaya agent: inventory and health of this host.
@@ -77,6 +78,19 @@ enum Command {
         /// Where to keep the identity (overrides the configuration).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+    },
+    /// Report a problem with this machine to the help desk, e.g.
+    /// `atalaya-agent report "the printer does not print"`.
+    Report {
+        /// What does not work, in your words.
+        #[arg(required = true, value_name = "TEXT")]
+        text: Vec<String>,
+        /// Take the report folder from this configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// How long to wait for the agent to take the report, seconds.
+        #[arg(long, value_name = "S", default_value_t = 10)]
+        wait_seconds: u64,
     },
     /// Check an agent configuration file; every error is listed, with its line.
     CheckConfig {
@@ -194,6 +208,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 identity.agent_id,
                 state_dir.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            text,
+            config,
+            wait_seconds,
+        } => {
+            let config = load(config.as_ref())?;
+            let written = reports::write(&config.reports_dir, &text.join(" "))?;
+            let deadline = Instant::now() + Duration::from_secs(wait_seconds);
+            while written.file.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if written.file.exists() {
+                println!(
+                    "Report {} is saved, but the Atalaya agent has not taken it yet (is its service running?). It is sent as soon as the agent runs.",
+                    written.id
+                );
+            } else {
+                println!(
+                    "Report {} is on its way to the help desk; quote this number if you call.",
+                    written.id
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => {

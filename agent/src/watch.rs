@@ -2,7 +2,7 @@
 //! rather than at the next period (an installed package shows up within
 //! seconds).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -72,6 +72,21 @@ pub fn package_databases(
             }
         }
     });
+    Ok((watcher, rx))
+}
+
+/// Watches one directory (not its subdirectories); a message arrives on
+/// the returned channel when something in it changed. Bursts fold into
+/// one waiting message. The watcher stops when the guard is dropped.
+pub fn directory(dir: &Path) -> notify::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
+    let (tx, rx) = mpsc::channel(1);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            // Full means a wake-up is already waiting.
+            let _ = tx.try_send(());
+        }
+    })?;
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
     Ok((watcher, rx))
 }
 

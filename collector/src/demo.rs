@@ -77,8 +77,9 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         format!(
             // The address is written out: the demo's port changes from run to
             // run, and an agent enrolled by an earlier run must find it.
-            "[agent]\nstate_dir = {:?}\n[collector]\naddress = {:?}\ntoken = {:?}\n[metrics]\ninterval_seconds = 10\n",
+            "[agent]\nstate_dir = {:?}\nreports_dir = {:?}\n[collector]\naddress = {:?}\ntoken = {:?}\n[metrics]\ninterval_seconds = 10\n",
             agent_dir.join("state").display().to_string(),
+            agent_dir.join("reports").display().to_string(),
             running.quic_addr.to_string(),
             token
         ),

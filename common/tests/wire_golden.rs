@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use atalaya_common::diff::{self, InventoryDelta};
 use atalaya_common::model::*;
-use atalaya_common::proto::{self, Message, RenewRequest, Renewed};
+use atalaya_common::proto::{self, Message, RenewRequest, Renewed, UserReport};
 
 fn sample_inventory() -> Inventory {
     let mut inv = Inventory::default();
@@ -139,6 +139,22 @@ fn renewed_frame_is_stable() {
     let frame = proto::encode(&message).unwrap();
     assert_eq!(&frame[..4], &[0, 1, 19, 0], "version 1, kind 19, no flags");
     check("frame-renewed.hex", &frame);
+    assert_eq!(proto::decode(&frame).unwrap(), Some((message, frame.len())));
+}
+
+#[test]
+fn user_report_frame_is_stable() {
+    let message = Message::UserReport(UserReport {
+        seq: 4242,
+        id: "19a2b3c4d5e-3f1".into(),
+        written_at: Timestamp(1_764_331_200_000),
+        text: "the printer on the 2nd floor does not print".into(),
+        user: Some("maria".into()),
+        uid: Some(1000),
+    });
+    let frame = proto::encode(&message).unwrap();
+    assert_eq!(&frame[..4], &[0, 1, 9, 0], "version 1, kind 9, no flags");
+    check("frame-user-report.hex", &frame);
     assert_eq!(proto::decode(&frame).unwrap(), Some((message, frame.len())));
 }
 

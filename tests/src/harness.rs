@@ -339,8 +339,9 @@ pub fn agent(dir: &Path, name: &str, root: Option<&Path>, token: &str) -> Proc {
     let state = dir.join(name);
     std::fs::create_dir_all(&state).unwrap();
     let mut text = format!(
-        "[agent]\nstate_dir = {:?}\n",
-        state.join("state").display().to_string()
+        "[agent]\nstate_dir = {:?}\nreports_dir = {:?}\n",
+        state.join("state").display().to_string(),
+        state.join("reports").display().to_string()
     );
     if let Some(root) = root {
         text.push_str(&format!("root = {:?}\n", root.display().to_string()));

@@ -128,6 +128,9 @@ pub struct UserReport {
     pub text: String,
     /// Who was logged in.
     pub user: Option<String>,
+    /// What the collector knows of the machine at that moment (inventory
+    /// summary, last hour of health), appended to the description.
+    pub context: String,
 }
 
 /// An incident the engine holds open.
@@ -650,7 +653,11 @@ impl Engine {
                 subject: &report.id,
             };
             let who = report.user.as_deref().unwrap_or("someone");
-            let detail = format!("{who} at {host} wrote at {at}:\n{}", report.text);
+            let mut detail = format!("{who} at {host} wrote at {at}:\n{}", report.text);
+            if !report.context.is_empty() {
+                detail.push_str("\n\n");
+                detail.push_str(&report.context);
+            }
             let mut action = emit.action(ActionKind::Open, inc, t, &detail);
             action.title = format!("{host}: {}", first_line(&report.text, 80));
             emit.push_actions(&mut out, tr, action);

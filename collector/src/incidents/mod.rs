@@ -8,11 +8,13 @@
 //! - [`rules`]: the rule model, the built-in rules, `rules.toml` parsing.
 //! - [`engine`]: the state machine: events in, [`engine::Action`]s out.
 //! - [`series`]: series names split into metric and subject; derived percentages.
+//! - [`context`]: what a user-report incident tells about the machine.
 //! - [`changes`]: inventory changes sorted into classes, told with before and after.
 //! - [`sla`]: priorities, SLA policies and business-hours clocks.
 //! - [`lifecycle`]: the help-desk life of a stored incident and its timeline.
 
 pub mod changes;
+pub mod context;
 pub mod engine;
 pub mod lifecycle;
 pub mod rules;

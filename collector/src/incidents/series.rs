@@ -7,7 +7,7 @@
 //! (`/var`) is the incident's subject, so each mount point, interface or
 //! disk has its own incident.
 
-use atalaya_common::model::HealthSample;
+use atalaya_common::model::{HealthSample, Timestamp};
 
 /// Every metric a rule can watch, as the collector stores them, plus the
 /// derived `memory.used_percent` and `swap.used_percent` of [`points`].
@@ -92,10 +92,61 @@ pub fn points(sample: &HealthSample) -> Vec<(String, f64)> {
     out
 }
 
+/// How the percentages of [`points`] come from stored series, for
+/// reading them back: (derived name, stored part, stored total, whether
+/// the part is what is *available* rather than used).
+pub const DERIVED_PERCENTS: &[(&str, &str, &str, bool)] = &[
+    (
+        "memory.used_percent",
+        "memory.available_bytes",
+        "memory.total_bytes",
+        true,
+    ),
+    (
+        "swap.used_percent",
+        "swap.used_bytes",
+        "swap.total_bytes",
+        false,
+    ),
+];
+
+/// A derived percentage from the stored points of its part and total
+/// (points at the same time pair up; a zero total gives no point).
+pub fn derive_percent(
+    part: &[(Timestamp, f64)],
+    total: &[(Timestamp, f64)],
+    part_is_available: bool,
+) -> Vec<(Timestamp, f64)> {
+    let totals: std::collections::HashMap<Timestamp, f64> = total.iter().copied().collect();
+    part.iter()
+        .filter_map(|&(t, p)| {
+            let total = *totals.get(&t)?;
+            if total <= 0.0 {
+                return None;
+            }
+            let used = if part_is_available { total - p } else { p };
+            Some((t, used.max(0.0) * 100.0 / total))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use atalaya_common::model::*;
+
+    #[test]
+    fn derived_percent_pairs_points_by_time() {
+        let t = Timestamp;
+        let available = [(t(1), 25.0), (t(2), 50.0), (t(3), 10.0)];
+        let total = [(t(1), 100.0), (t(2), 0.0)];
+        assert_eq!(
+            derive_percent(&available, &total, true),
+            [(t(1), 75.0)],
+            "no total at t3, a zero total at t2"
+        );
+        assert_eq!(derive_percent(&available, &total, false), [(t(1), 25.0)]);
+    }
 
     #[test]
     fn series_split_into_metric_and_subject() {

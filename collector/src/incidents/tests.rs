@@ -624,6 +624,7 @@ fn user_reports_open_one_incident_each_and_vip_rules_win() {
         id: id.into(),
         text: text.into(),
         user: Some("maria".into()),
+        context: String::new(),
     };
     e.set_asset(
         "asset-1",
@@ -650,7 +651,18 @@ fn user_reports_open_one_incident_each_and_vip_rules_win() {
     assert!(first[0].description.ends_with(
         "maria at pc-17 wrote at 2027-01-15T08:00:00Z:\nthe printer does not print\nat all"
     ));
-    let second = e.on_report("asset-1", at(MIN), &report("r2", "and the mouse"));
+    let with_context = UserReport {
+        context: "Machine: Dell Latitude 7420".into(),
+        ..report("r2", "and the mouse")
+    };
+    let second = e.on_report("asset-1", at(MIN), &with_context);
+    assert!(
+        second[0].description.ends_with(
+            "wrote at 2027-01-15T08:01:00Z:\nand the mouse\n\nMachine: Dell Latitude 7420"
+        ),
+        "{}",
+        second[0].description
+    );
     assert_eq!(second[0].kind, ActionKind::Open);
     assert_ne!(second[0].incident, first[0].incident);
     // The same report delivered twice counts on its incident.

@@ -16,9 +16,11 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::incidents::lifecycle::{IncidentRecord, StaffAction};
 use crate::incidents::sla::SlaPolicies;
-use crate::incidents::{Action, AssetFacts, AssetKind, Engine, RuleKind, RuleSet, series};
+use crate::incidents::{
+    Action, AssetFacts, AssetKind, Engine, RuleKind, RuleSet, UserReport, context, series,
+};
 use crate::kb::{self, ArticleId, IncidentFacts, KbError};
-use crate::store::{Fed, IncidentNews, StaffError, Store, StoreError};
+use crate::store::{AssetRecord, Fed, IncidentNews, StaffError, Store, StoreError};
 
 /// Where notifications (webhooks) and the knowledge base hook in.
 pub trait IncidentHooks: Send + Sync + 'static {
@@ -188,6 +190,20 @@ impl Desk {
             let engine = desk.engine();
             desk.apply(&actions, &engine, now)?;
         }
+        // Reports stored by a collector that stopped before handling them.
+        let pending: Vec<Fed> = desk
+            .store
+            .pending_reports()?
+            .into_iter()
+            .map(Fed::Report)
+            .collect();
+        if !pending.is_empty() {
+            tracing::info!(
+                reports = pending.len(),
+                "handling user reports left from the last run"
+            );
+            desk.feed(&pending, now)?;
+        }
         Ok(desk)
     }
 
@@ -198,12 +214,28 @@ impl Desk {
 
     /// Applies actions (and saves the state when there are any), then runs the hooks.
     fn apply(&self, actions: &[Action], engine: &Engine, now: Timestamp) -> Result<(), StoreError> {
-        if actions.is_empty() {
+        self.apply_for_reports(actions, &[], engine, now)
+    }
+
+    /// [`Desk::apply`] that also marks the user reports `(asset, id)` the
+    /// actions answer as handled, in the same transaction.
+    fn apply_for_reports(
+        &self,
+        actions: &[Action],
+        reports: &[(String, String)],
+        engine: &Engine,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if actions.is_empty() && reports.is_empty() {
             return Ok(());
         }
-        let (opened, news) =
-            self.store
-                .apply_engine_actions(actions, Some(engine.state()), &self.policies, now)?;
+        let (opened, news) = self.store.apply_engine_actions_for_reports(
+            actions,
+            Some(engine.state()),
+            reports,
+            &self.policies,
+            now,
+        )?;
         for rec in &opened {
             tracing::info!(incident = rec.id, asset = %rec.asset, rule = %rec.rule, priority = %rec.priority, "incident opened");
             let metric = engine.rules().get(&rec.rule).and_then(|r| match &r.kind {
@@ -226,8 +258,19 @@ impl Desk {
     pub fn feed(&self, fed: &[Fed], now: Timestamp) -> Result<(), StoreError> {
         let mut engine = self.engine();
         let mut actions = Vec::new();
+        let mut reports = Vec::new();
         for f in fed {
             match f {
+                Fed::Report(r) => {
+                    let report = UserReport {
+                        id: r.id.clone(),
+                        text: r.text.clone(),
+                        user: r.user.clone(),
+                        context: self.report_context(&r.asset, r.received_at),
+                    };
+                    actions.extend(engine.on_report(&r.asset, r.received_at, &report));
+                    reports.push((r.asset.clone(), r.id.clone()));
+                }
                 Fed::Seen { asset, at } => actions.extend(engine.on_seen(asset, *at)),
                 Fed::Sample { asset, sample } => {
                     let points = series::points(sample);
@@ -253,7 +296,57 @@ impl Desk {
                 }
             }
         }
-        self.apply(&actions, &engine, now)
+        self.apply_for_reports(&actions, &reports, &engine, now)
+    }
+
+    /// What a user-report incident carries about the machine at `at`: its
+    /// inventory summary and its last hour of health. A read that fails
+    /// leaves its part out (the report itself matters more).
+    fn report_context(&self, asset: &str, at: Timestamp) -> String {
+        let mut out = String::new();
+        match self.store.asset(asset) {
+            Ok(Some(AssetRecord {
+                inventory: Some(inv),
+                ..
+            })) => out.push_str(&context::machine(&inv)),
+            Ok(_) => out.push_str("Machine: no inventory received yet.\n"),
+            Err(err) => {
+                tracing::warn!(error = %err, asset, "reading the inventory for a user report");
+            }
+        }
+        let from = Timestamp(at.0 - context::HEALTH_WINDOW_MS);
+        let mut names = match self.store.series_names(asset) {
+            Ok(names) => names,
+            Err(err) => {
+                tracing::warn!(error = %err, asset, "reading the series for a user report");
+                Vec::new()
+            }
+        };
+        for (derived, part, total, _) in series::DERIVED_PERCENTS {
+            if names.iter().any(|n| n == part) && names.iter().any(|n| n == total) {
+                names.push((*derived).to_owned());
+            }
+        }
+        let read = |name: &str| self.store.metric(asset, name, from, at, None);
+        let mut stats = Vec::new();
+        for name in context::wanted_series(&names) {
+            let points = match series::DERIVED_PERCENTS.iter().find(|d| d.0 == name) {
+                Some((_, part, total, available)) => read(part)
+                    .and_then(|p| Ok(series::derive_percent(&p, &read(total)?, *available))),
+                None => read(&name),
+            };
+            match points {
+                Ok(points) => stats.extend(context::stats(&name, &points)),
+                Err(err) => {
+                    tracing::warn!(error = %err, asset, series = name, "reading health for a user report");
+                }
+            }
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&context::health(&stats, from, at));
+        out
     }
 
     /// Time passes: absence rules, flapping, then the SLA clocks. The engine

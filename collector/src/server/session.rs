@@ -180,6 +180,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::Heartbeat(m) => IngestRecord::Heartbeat(m),
                 Message::Gap(m) => IngestRecord::Gap(m),
                 Message::SpoolDamaged(m) => IngestRecord::SpoolDamaged(m),
+                Message::UserReport(m) => IngestRecord::UserReport(m),
                 other => {
                     return Err(SessionError::Protocol(format!(
                         "{} is not something an agent sends in a session",

@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
 use super::schema::*;
-use super::{AssetMeta, Store, StoreError, dec, enc};
+use super::{AssetMeta, ReportRecord, Store, StoreError, dec, enc};
 use crate::incidents::lifecycle::{
     self, IncidentRecord, SlaEvent, StaffAction, Status, TransitionError,
 };
@@ -126,6 +126,51 @@ impl Store {
         policies: &SlaPolicies,
         now: Timestamp,
     ) -> Result<(Vec<IncidentRecord>, Vec<IncidentNews>), StoreError> {
+        self.apply_engine_actions_for_reports(actions, state, &[], policies, now)
+    }
+
+    /// User reports the incident desk has not handled yet, oldest first.
+    pub fn pending_reports(&self) -> Result<Vec<ReportRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(USER_REPORTS)?;
+        let mut out = Vec::new();
+        for r in table.iter()? {
+            let rec: ReportRecord = dec("user_reports", r?.1.value())?;
+            if rec.handled_at.is_none() {
+                out.push(rec);
+            }
+        }
+        out.sort_by_key(|r| (r.received_at, r.seq));
+        Ok(out)
+    }
+
+    /// The user reports about `asset`, newest first.
+    pub fn reports(&self, asset: &str) -> Result<Vec<ReportRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(USER_REPORTS)?;
+        let mut out = Vec::new();
+        for r in table.range((asset, "")..)? {
+            let (k, v) = r?;
+            if k.value().0 != asset {
+                break;
+            }
+            out.push(dec::<ReportRecord>("user_reports", v.value())?);
+        }
+        out.sort_by_key(|r| std::cmp::Reverse((r.received_at, r.seq)));
+        Ok(out)
+    }
+
+    /// [`Store::apply_engine_actions`] for a feed that held user reports
+    /// (`(asset, report id)`): in the same transaction, each is marked
+    /// handled, with the incident the actions gave it.
+    pub fn apply_engine_actions_for_reports(
+        &self,
+        actions: &[Action],
+        state: Option<&EngineState>,
+        reports: &[(String, String)],
+        policies: &SlaPolicies,
+        now: Timestamp,
+    ) -> Result<(Vec<IncidentRecord>, Vec<IncidentNews>), StoreError> {
         let mut opened = Vec::new();
         let mut news = Vec::new();
         let txn = self.db.begin_write()?;
@@ -165,6 +210,25 @@ impl Store {
             if let Some(state) = state {
                 let mut s = txn.open_table(ENGINE_STATE)?;
                 s.insert(ENGINE_STATE_KEY, enc("engine_state", state)?.as_slice())?;
+            }
+            if !reports.is_empty() {
+                let mut table = txn.open_table(USER_REPORTS)?;
+                for (asset, id) in reports {
+                    let key = (asset.as_str(), id.as_str());
+                    let Some(mut rec) = table
+                        .get(key)?
+                        .map(|v| dec::<ReportRecord>("user_reports", v.value()))
+                        .transpose()?
+                    else {
+                        continue;
+                    };
+                    rec.handled_at = Some(now);
+                    rec.incident = actions
+                        .iter()
+                        .find(|a| a.key.asset == *asset && a.key.subject == *id)
+                        .map(|a| a.incident);
+                    table.insert(key, enc("user_reports", &rec)?.as_slice())?;
+                }
             }
         }
         crate::notify::enqueue_news_in(&txn, &news, now)?;

@@ -83,6 +83,8 @@ pub enum IngestRecord {
     Gap(proto::Gap),
     /// A damaged spool file the agent moved aside.
     SpoolDamaged(proto::SpoolDamaged),
+    /// A problem reported by the person at the machine.
+    UserReport(proto::UserReport),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
 }
@@ -96,6 +98,7 @@ impl IngestRecord {
             IngestRecord::Heartbeat(h) => Some(h.seq),
             IngestRecord::Gap(g) => Some(g.seq),
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
+            IngestRecord::UserReport(r) => Some(r.seq),
             IngestRecord::Seen(_) => None,
         }
     }
@@ -130,6 +133,9 @@ pub enum Fed {
         /// The sample.
         sample: HealthSample,
     },
+    /// A user report was stored (the first time only: a report the agent
+    /// sent twice is fed once).
+    Report(ReportRecord),
     /// An inventory was stored; `changes` is empty for a first snapshot.
     Inventory {
         /// Asset id.
@@ -180,6 +186,7 @@ pub(crate) struct Tables<'t> {
     pub heads: Table<'t, (u64, u16), &'static [u8]>,
     pub head_of: Table<'t, &'static str, u64>,
     pub gaps: Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
+    pub user_reports: Table<'t, (&'static str, &'static str), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -204,6 +211,7 @@ impl<'t> Tables<'t> {
             heads: txn.open_table(HEADS)?,
             head_of: txn.open_table(HEAD_OF)?,
             gaps: txn.open_table(GAPS)?,
+            user_reports: txn.open_table(USER_REPORTS)?,
         })
     }
 
@@ -411,6 +419,27 @@ impl Store {
                             lost_bytes: d.lost_bytes,
                         };
                         insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
+                    }
+                    IngestRecord::UserReport(r) => {
+                        let key = (asset.as_str(), r.id.as_str());
+                        if t.user_reports.get(key)?.is_none() {
+                            let record = ReportRecord {
+                                asset: asset.clone(),
+                                agent_id: agent.to_owned(),
+                                seq,
+                                id: r.id.clone(),
+                                written_at: r.written_at,
+                                received_at: item.received_at,
+                                text: r.text.clone(),
+                                user: r.user.clone(),
+                                uid: r.uid,
+                                handled_at: None,
+                                incident: None,
+                            };
+                            let bytes = enc("user_reports", &record)?;
+                            t.user_reports.insert(key, bytes.as_slice())?;
+                            fed.push(Fed::Report(record));
+                        }
                     }
                     IngestRecord::Metrics(batch) => {
                         if !heads.contains_key(agent) {

@@ -393,6 +393,35 @@ pub struct StoreStats {
     pub file_bytes: u64,
 }
 
+/// A problem reported by the person at a machine
+/// (`atalaya-agent report`), as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRecord {
+    /// The asset it is about.
+    pub asset: String,
+    /// The agent that sent it.
+    pub agent_id: String,
+    /// Its sequence number for the report.
+    pub seq: u64,
+    /// The report's id (given on the machine).
+    pub id: String,
+    /// When the person wrote it (the machine's clock).
+    pub written_at: Timestamp,
+    /// When the collector received it.
+    pub received_at: Timestamp,
+    /// What they wrote.
+    pub text: String,
+    /// The account that wrote it.
+    pub user: Option<String>,
+    /// Its uid.
+    pub uid: Option<u32>,
+    /// When the incident desk handled it (`None`: not yet, e.g. the
+    /// collector stopped in between; handled at the next start).
+    pub handled_at: Option<Timestamp>,
+    /// The incident it opened or counted on.
+    pub incident: Option<u64>,
+}
+
 /// Records an agent could not deliver, as stored: what is known to be
 /// missing from its history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

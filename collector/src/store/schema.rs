@@ -104,6 +104,9 @@ pub const NOTIFY_OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("no
 /// Events delivered to every webhook they were routed to (or to none):
 /// `event id → done at ms`. Kept so an event enqueued again is not resent.
 pub const NOTIFY_SENT: TableDefinition<&str, i64> = TableDefinition::new("notify_sent");
+/// (asset, report id) → [`super::ReportRecord`]: what people reported with
+/// `atalaya-agent report`, marked once the incident desk has handled it.
+pub const USER_REPORTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("user_reports");
 /// Incidents: `id → IncidentRecord` (the id is the engine's incident number).
 pub const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("incidents");
 /// Open or acknowledged incidents: `(asset id, rule, subject) → incident id`.
@@ -144,5 +147,6 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(INCIDENTS)?;
     txn.open_table(OPEN_INCIDENTS)?;
     txn.open_table(ENGINE_STATE)?;
+    txn.open_table(USER_REPORTS)?;
     Ok(())
 }

@@ -114,6 +114,8 @@ messages! {
     SpoolDamaged = 7,
     /// Agent → collector, on its data connection: a certificate for a new key, please.
     RenewRequest = 8,
+    /// Agent → collector: the person at the machine reports a problem.
+    UserReport = 9,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -214,6 +216,26 @@ pub struct SpoolDamaged {
     pub bytes: u64,
     /// Bytes outside any intact record: lost.
     pub lost_bytes: u64,
+}
+
+/// A problem reported by the person at the machine with
+/// `atalaya-agent report "TEXT"`. A record like the others: spooled,
+/// sequenced, acknowledged once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserReport {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The report's own id, given when it was written: a report the agent
+    /// had to send twice is still one report.
+    pub id: String,
+    /// When the person wrote it.
+    pub written_at: Timestamp,
+    /// What they wrote.
+    pub text: String,
+    /// The account that wrote it (owner of the report file, not a claim in it).
+    pub user: Option<String>,
+    /// Its numeric uid.
+    pub uid: Option<u32>,
 }
 
 /// A renewal of the agent's certificate, sent on its authenticated data
