@@ -206,3 +206,117 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
     );
     drop(laptop);
 }
+
+/// Makes `dir` and its parents up to `top` passable (not listable) by
+/// every account, as the path to an agent's report folder is on a host.
+fn passable(top: &std::path::Path, dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).unwrap();
+        if d == top {
+            break;
+        }
+        at = d.parent();
+    }
+}
+
+#[test]
+fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
+    let work = tempfile::tempdir().unwrap();
+    let hook = Receiver::start().unwrap();
+    let collector = Collector::start_with(&format!(
+        "[incidents]\ntick_seconds = 1\n[webhook.desk]\nurl = {:?}\n",
+        hook.url
+    ));
+    let root = work.path().join("root");
+    copy_tree(&fixture("debian"), &root);
+    let token = collector.token(1);
+    let _laptop = agent(work.path(), "laptop", Some(&root), &token);
+    let asset = eventually("the laptop's inventory", Duration::from_secs(60), || {
+        let id = collector
+            .assets()
+            .into_iter()
+            .find(|a| a["hostname"] == "lat-maria")?["id"]
+            .as_str()?
+            .to_owned();
+        // A few health samples first, for the report's last hour.
+        (collector.points(&id, "memory.total_bytes").len() >= 2).then_some(id)
+    });
+
+    // The person at the machine is not root: the report folder lets
+    // anyone drop a file, and the owner of the file is who reported.
+    let reports = work.path().join("laptop/reports");
+    passable(work.path(), &work.path().join("laptop"));
+    let config = work.path().join("laptop/agent.toml");
+    passable(work.path(), work.path());
+    std::fs::set_permissions(
+        &config,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(atalaya_tests::harness::bin("atalaya-agent"))
+        .arg("report")
+        .arg("--config")
+        .arg(&config)
+        .args(["the", "printer", "does", "not", "print"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("is on its way to the help desk"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&reports)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != "rejected")
+            .count(),
+        0,
+        "the agent took the report"
+    );
+
+    let incident = eventually("the user-report incident", Duration::from_secs(30), || {
+        incidents(&collector, "?status=open")
+            .into_iter()
+            .find(|i| i["rule"] == "user-report")
+    });
+    assert_eq!(incident["asset"], asset.as_str());
+    assert_eq!(incident["title"], "lat-maria: the printer does not print");
+    let text = incident["description"].as_str().unwrap();
+    // Who (the fixture's passwd names uid 65534), what, the machine, its health.
+    assert!(
+        text.contains("nobody at lat-maria wrote at ") && text.contains(":\nthe printer does not print\n"),
+        "{text}"
+    );
+    assert!(text.contains("Machine (inventory as last reported):"), "{text}");
+    assert!(text.contains("Hardware    Dell Inc. Latitude 7440, serial 7HXK2Y3"), "{text}");
+    assert!(text.contains("Logged in   maria on "), "{text}");
+    assert!(text.contains("\nHealth "), "{text}");
+    // The fixture's meminfo does not change: the same use at every sample.
+    let memory = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("memory.used_percent "))
+        .unwrap_or_else(|| panic!("no memory line: {text}"));
+    let fields: Vec<&str> = memory.split_whitespace().collect();
+    assert_eq!(fields[1], fields[3], "now = max: {memory}");
+    let samples: usize = fields[5].parse().unwrap();
+    assert!(samples >= 2, "{memory}");
+
+    // The stored report points at its incident; one webhook announced it.
+    let (status, stored) =
+        collector.get(&format!("/api/v1/assets/{asset}/reports"), Some(&collector.admin));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored.as_array().map(Vec::len), Some(1), "{stored}");
+    assert_eq!(stored[0]["user"], "nobody");
+    assert_eq!(stored[0]["uid"], 65534);
+    assert_eq!(stored[0]["incident"], incident["id"]);
+    let n = incident["id"].as_u64().unwrap();
+    eventually("the opened webhook", Duration::from_secs(30), || {
+        hook.events("opened", n).first().cloned()
+    });
+    assert_eq!(hook.events("opened", n).len(), 1, "{:?}", hook.got());
+}

@@ -93,6 +93,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/assets/{id}", get(get_asset))
         .route("/api/v1/assets/{id}/changes", get(asset_changes))
         .route("/api/v1/assets/{id}/gaps", get(asset_gaps))
+        .route("/api/v1/assets/{id}/reports", get(asset_reports))
         .route("/api/v1/assets/{id}/inventory", get(asset_inventory))
         .route("/api/v1/assets/{id}/metrics", get(asset_metrics))
         .route("/api/v1/changes", get(fleet_changes))
@@ -494,6 +495,20 @@ async fn asset_gaps(
     let asset_id = asset.meta.id.clone();
     let gaps = blocking(&state, move |s| s.gaps(&asset_id)).await?;
     Ok(Json(gaps).into_response())
+}
+
+/// What people at the machine reported (`atalaya-agent report`), newest
+/// first, each with the incident it opened.
+async fn asset_reports(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let asset = resolve_asset(&state, id).await?;
+    let asset_id = asset.meta.id.clone();
+    let reports = blocking(&state, move |s| s.reports(&asset_id)).await?;
+    Ok(Json(reports).into_response())
 }
 
 async fn fleet_changes(
