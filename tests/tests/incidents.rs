@@ -250,11 +250,7 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     passable(work.path(), &work.path().join("laptop"));
     let config = work.path().join("laptop/agent.toml");
     passable(work.path(), work.path());
-    std::fs::set_permissions(
-        &config,
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(atalaya_tests::harness::bin("atalaya-agent"))
@@ -289,11 +285,18 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     let text = incident["description"].as_str().unwrap();
     // Who (the fixture's passwd names uid 65534), what, the machine, its health.
     assert!(
-        text.contains("nobody at lat-maria wrote at ") && text.contains(":\nthe printer does not print\n"),
+        text.contains("nobody at lat-maria wrote at ")
+            && text.contains(":\nthe printer does not print\n"),
         "{text}"
     );
-    assert!(text.contains("Machine (inventory as last reported):"), "{text}");
-    assert!(text.contains("Hardware    Dell Inc. Latitude 7440, serial 7HXK2Y3"), "{text}");
+    assert!(
+        text.contains("Machine (inventory as last reported):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Hardware    Dell Inc. Latitude 7440, serial 7HXK2Y3"),
+        "{text}"
+    );
     assert!(text.contains("Logged in   maria on "), "{text}");
     assert!(text.contains("\nHealth "), "{text}");
     // The fixture's meminfo does not change: the same use at every sample.
@@ -307,8 +310,10 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     assert!(samples >= 2, "{memory}");
 
     // The stored report points at its incident; one webhook announced it.
-    let (status, stored) =
-        collector.get(&format!("/api/v1/assets/{asset}/reports"), Some(&collector.admin));
+    let (status, stored) = collector.get(
+        &format!("/api/v1/assets/{asset}/reports"),
+        Some(&collector.admin),
+    );
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored.as_array().map(Vec::len), Some(1), "{stored}");
     assert_eq!(stored[0]["user"], "nobody");

@@ -262,11 +262,17 @@ impl Desk {
         for f in fed {
             match f {
                 Fed::Report(r) => {
+                    let (context, facts) = self.report_context(&r.asset, r.received_at);
+                    if let Some(facts) = facts {
+                        // The engine may not know the asset yet (a report
+                        // left from before a restart, or before any inventory).
+                        actions.extend(engine.set_asset(&r.asset, facts, r.received_at));
+                    }
                     let report = UserReport {
                         id: r.id.clone(),
                         text: r.text.clone(),
                         user: r.user.clone(),
-                        context: self.report_context(&r.asset, r.received_at),
+                        context,
                     };
                     actions.extend(engine.on_report(&r.asset, r.received_at, &report));
                     reports.push((r.asset.clone(), r.id.clone()));
@@ -302,14 +308,29 @@ impl Desk {
     /// What a user-report incident carries about the machine at `at`: its
     /// inventory summary and its last hour of health. A read that fails
     /// leaves its part out (the report itself matters more).
-    fn report_context(&self, asset: &str, at: Timestamp) -> String {
+    /// Also returns the asset's facts for the engine, when it is stored.
+    fn report_context(&self, asset: &str, at: Timestamp) -> (String, Option<AssetFacts>) {
         let mut out = String::new();
+        let mut facts = None;
         match self.store.asset(asset) {
-            Ok(Some(AssetRecord {
-                inventory: Some(inv),
-                ..
-            })) => out.push_str(&context::machine(&inv)),
-            Ok(_) => out.push_str("Machine: no inventory received yet.\n"),
+            Ok(Some(AssetRecord { meta, inventory })) => {
+                facts = Some(AssetFacts {
+                    hostname: meta.hostname.clone(),
+                    tags: meta.tags.clone(),
+                    os_id: meta.os_id.clone(),
+                    kind: AssetKind::of(
+                        &inventory
+                            .as_ref()
+                            .map(|i| i.host.virtualization.clone())
+                            .unwrap_or_default(),
+                    ),
+                });
+                match &inventory {
+                    Some(inv) => out.push_str(&context::machine(inv)),
+                    None => out.push_str("Machine: no inventory received yet.\n"),
+                }
+            }
+            Ok(None) => out.push_str("Machine: not in the inventory.\n"),
             Err(err) => {
                 tracing::warn!(error = %err, asset, "reading the inventory for a user report");
             }
@@ -346,7 +367,7 @@ impl Desk {
             out.push('\n');
         }
         out.push_str(&context::health(&stats, from, at));
-        out
+        (out, facts)
     }
 
     /// Time passes: absence rules, flapping, then the SLA clocks. The engine
@@ -509,5 +530,95 @@ pub async fn run(desk: Arc<Desk>, mut rx: mpsc::UnboundedReceiver<Vec<Fed>>, tic
             Ok(Err(err)) => tracing::error!(error = %err, "incident desk: storing failed"),
             Err(err) => tracing::error!(error = %err, "incident desk task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests {
+    use super::*;
+    use crate::store::testutil::*;
+    use crate::store::{IncidentFilter, Ingest, IngestRecord};
+    use atalaya_common::proto;
+
+    fn report(seq: u64, id: &str) -> Ingest {
+        Ingest {
+            agent_id: "ag".into(),
+            received_at: Timestamp(90_000),
+            record: IngestRecord::UserReport(proto::UserReport {
+                seq,
+                id: id.into(),
+                written_at: Timestamp(89_000),
+                text: "the printer does not print".into(),
+                user: Some("maria".into()),
+                uid: Some(1000),
+            }),
+        }
+    }
+
+    fn desk(store: &Arc<Store>) -> Desk {
+        Desk::new(
+            store.clone(),
+            RuleSet::default(),
+            None,
+            10,
+            SlaPolicies::default(),
+            Arc::new(LogHooks),
+            Timestamp(100_000),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_report_stored_before_a_crash_is_handled_at_the_next_start_once() {
+        let (_d, store) = temp_store();
+        let store = Arc::new(store);
+        let inv = machine("pc-17", Some("uuid-17"), "mid-17", "aa:bb:cc:dd:ee:17");
+        // Stored, then the collector stops before its desk hears of it.
+        let (_, fed) = store
+            .commit_fed(&[
+                snapshot("ag", 1, 1_000, &inv),
+                metrics("ag", 2, vec![sample(80_000, 42.0)]),
+                report(3, "r-1"),
+            ])
+            .unwrap();
+        assert!(
+            fed.iter()
+                .any(|f| matches!(f, Fed::Report(r) if r.id == "r-1"))
+        );
+        // The agent sends it again (its ack was lost): stored once, not fed.
+        let (_, fed) = store.commit_fed(&[report(4, "r-1")]).unwrap();
+        assert!(!fed.iter().any(|f| matches!(f, Fed::Report(_))), "{fed:?}");
+        assert_eq!(store.pending_reports().unwrap().len(), 1);
+
+        let _desk = desk(&store);
+        let all = store.incidents(&IncidentFilter::default()).unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        let incident = &all[0];
+        assert_eq!(incident.rule, "user-report");
+        assert_eq!(incident.title, "pc-17: the printer does not print");
+        assert!(
+            incident.description.contains("maria at pc-17 wrote at "),
+            "{}",
+            incident.description
+        );
+        assert!(
+            incident.description.contains("cpu.total_percent"),
+            "{}",
+            incident.description
+        );
+        let asset = store.agent_asset_id("ag").unwrap().unwrap();
+        let reports = store.reports(&asset).unwrap();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].incident, Some(incident.id));
+        assert!(reports[0].handled_at.is_some());
+        assert!(store.pending_reports().unwrap().is_empty());
+
+        // Another start finds nothing left to do.
+        let _desk = desk(&store);
+        assert_eq!(
+            store.incidents(&IncidentFilter::default()).unwrap().len(),
+            1
+        );
     }
 }
