@@ -116,6 +116,7 @@ fn config(url: &str) -> NotifyConfig {
             initial: Duration::from_millis(50),
             max: Duration::from_millis(200),
         },
+        incident_url: None,
     }
 }
 

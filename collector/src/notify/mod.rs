@@ -344,7 +344,17 @@ pub fn news_event(news: &IncidentNews, hostname: String) -> Event {
                 NotifyEvent::Resolved => rec.resolved_at.unwrap_or(rec.opened_at),
                 _ => rec.timeline.last().map_or(rec.opened_at, |e| e.at),
             };
-            (EventKind::from(*what), u64::from(rec.occurrences), rec, at)
+            // Resolutions, reopenings and flapping can come from the engine
+            // or from staff, several times at one occurrence count: their
+            // sequence is how many such entries the timeline has.
+            let seq = match what {
+                NotifyEvent::Resolved | NotifyEvent::Reopened | NotifyEvent::Flapping => {
+                    let name = EventKind::from(*what).name();
+                    rec.timeline.iter().filter(|e| e.event == name).count() as u64
+                }
+                NotifyEvent::Opened | NotifyEvent::Updated => u64::from(rec.occurrences),
+            };
+            (EventKind::from(*what), seq, rec, at)
         }
         IncidentNews::Sla(e, rec) => {
             let at = rec.timeline.last().map_or(rec.opened_at, |e| e.at);

@@ -60,6 +60,9 @@ pub struct NotifyConfig {
     pub webhooks: Vec<Webhook>,
     /// Backoff.
     pub retry: Retry,
+    /// Link to an incident for people, with `{id}` for its number (the
+    /// events' `url`); `None`: events carry no link.
+    pub incident_url: Option<String>,
 }
 
 impl NotifyConfig {
@@ -96,6 +99,15 @@ pub fn parse(doc: &Document<'_>) -> NotifyConfig {
             format!("expected at least retry_initial_seconds ({initial}), found {max}"),
         );
     }
+    let incident_url = n.string("incident_url").filter(|u| !u.is_empty());
+    if let Some(u) = &incident_url
+        && !u.contains("{id}")
+    {
+        n.invalid(
+            "incident_url",
+            format!("expected a URL with {{id}} where the incident number goes, found {u:?}"),
+        );
+    }
     let webhooks = doc
         .section("webhook")
         .tables()
@@ -104,6 +116,7 @@ pub fn parse(doc: &Document<'_>) -> NotifyConfig {
         .collect();
     NotifyConfig {
         webhooks,
+        incident_url,
         retry: Retry {
             initial: Duration::from_secs(initial),
             max: Duration::from_secs(max.max(initial)),

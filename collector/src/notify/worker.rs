@@ -208,6 +208,10 @@ fn due(
             let (k, v) = r?;
             let mut rec: OutboxRecord = dec(OUTBOX, v.value())?;
             let mut waiting = false;
+            if let Some(template) = &config.incident_url {
+                let id = rec.event.incident.id.to_string();
+                rec.event.incident.url = Some(template.replace("{id}", &id));
+            }
             let body = match rec.event.to_json() {
                 Ok(b) => b,
                 Err(e) => {
@@ -343,11 +347,21 @@ mod tests {
                 initial: Duration::from_secs(10),
                 max: Duration::from_secs(100),
             },
+            incident_url: Some("https://desk.example/incidents/{id}".into()),
         };
-        let ev = Event::new(EventKind::Opened, 1, IncidentInfo::default(), Timestamp(0));
+        let info = IncidentInfo {
+            id: 7,
+            ..IncidentInfo::default()
+        };
+        let ev = Event::new(EventKind::Opened, 1, info, Timestamp(0));
         enqueue(&s, &ev, Timestamp(1_000)).unwrap();
         let (due1, next) = due(&s, &config, Timestamp(1_000)).unwrap();
         assert_eq!(due1.len(), 2);
+        let body: serde_json::Value = serde_json::from_str(&due1[0].body).unwrap();
+        assert_eq!(
+            body["incident"]["url"], "https://desk.example/incidents/7",
+            "the link is made from [notify] incident_url"
+        );
         assert_eq!(next, None);
         let results: Vec<(Attempt, Outcome)> = due1
             .into_iter()
@@ -392,6 +406,7 @@ mod tests {
         let config = NotifyConfig {
             webhooks: vec![only_critical],
             retry: Retry::default(),
+            incident_url: None,
         };
         let ev = Event::new(EventKind::Opened, 1, IncidentInfo::default(), Timestamp(0));
         enqueue(&s, &ev, Timestamp(0)).unwrap();

@@ -282,6 +282,7 @@ impl Store {
                 Some(IncidentNews::Notify(NotifyEvent::Resolved, rec.clone()))
             }
             StaffAction::Escalate => Some(IncidentNews::Sla(SlaEvent::Escalated, rec.clone())),
+            StaffAction::Reopen => Some(IncidentNews::Notify(NotifyEvent::Reopened, rec.clone())),
             _ => None,
         };
         crate::notify::enqueue_news_in(&txn, news.as_slice(), now)?;
@@ -522,6 +523,28 @@ mod tests {
         assert_eq!(
             store.incident(1).unwrap().unwrap().resolved_at,
             Some(Timestamp(121_000))
+        );
+        // Reopened by staff and resolved again: each is its own event.
+        store
+            .incident_action(1, &StaffAction::Reopen, "ana", Timestamp(400_000))
+            .unwrap();
+        store
+            .incident_action(1, &StaffAction::Resolve(None), "ana", Timestamp(500_000))
+            .unwrap();
+        let mut ids: Vec<String> = crate::notify::pending(&store)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event.id)
+            .filter(|id| !id.contains("-opened-"))
+            .collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            [
+                "incident-1-reopened-1",
+                "incident-1-resolved-1",
+                "incident-1-resolved-2"
+            ]
         );
     }
 
