@@ -165,6 +165,17 @@ impl NumberedAgent {
             .unwrap();
     }
 
+    /// Spools one metric batch of chosen samples (a series a test shapes,
+    /// e.g. one crossing a rule's threshold). They are not counted in
+    /// [`Self::generated`], so [`Self::check_stored`] is for agents that
+    /// only send numbered batches.
+    pub fn push_samples(&mut self, samples: Vec<HealthSample>) {
+        self.last_seq = self
+            .shared
+            .send(|seq| Message::MetricBatch(MetricBatch { seq, samples }))
+            .unwrap();
+    }
+
     /// Spools an inventory delta that installs one more package.
     pub fn push_package(&mut self) {
         let name = format!("{}-pkg-{}", self.name, self.packages.len());
@@ -271,6 +282,26 @@ impl NumberedAgent {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// A health sample taken `at` whose only content is memory
+/// `used_percent` full (of 1 GiB), the series `memory.used_percent` that
+/// memory rules watch.
+pub fn memory_sample(at: Timestamp, used_percent: f64) -> HealthSample {
+    const TOTAL: u64 = 1 << 30;
+    let used = (TOTAL as f64 * used_percent / 100.0).round() as u64;
+    let used = used.min(TOTAL);
+    HealthSample {
+        at,
+        interval_ms: 1000,
+        memory: MemoryUsage {
+            total_bytes: TOTAL,
+            available_bytes: TOTAL - used,
+            used_bytes: used,
+            ..MemoryUsage::default()
+        },
+        ..HealthSample::default()
     }
 }
 

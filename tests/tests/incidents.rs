@@ -1,12 +1,15 @@
 //! Incidents end to end: a real collector with a short threshold rule and
 //! a real agent on a fixture root whose memory fills up, a knowledge-base
-//! article that fits it, and a webhook receiver.
+//! article that fits it, and a webhook receiver; and a series that
+//! flaps, sent through the agent's real spool and uplink.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::time::Duration;
 
+use atalaya_common::model::Timestamp;
 use atalaya_tests::harness::{Collector, agent, copy_tree, eventually, fixture};
+use atalaya_tests::loadgen::{NumberedAgent, memory_sample};
 use atalaya_tests::webhook::Receiver;
 use serde_json::Value;
 
@@ -324,4 +327,116 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
         hook.events("opened", n).first().cloned()
     });
     assert_eq!(hook.events("opened", n).len(), 1, "{:?}", hook.got());
+}
+
+/// `memory-flaps` fires at once above 90 % and clears below 80 %; more
+/// than 2 clears within 10 minutes make it flapping. `load-marker` is an
+/// unrelated rule whose incident the test opens and resolves last, to know
+/// when every earlier webhook has been delivered.
+const FLAP_RULES: &str = "[rule.memory-flaps]\nkind = \"threshold\"\nseverity = \"warning\"\nseries = \"memory.used_percent\"\nop = \">\"\nvalue = 90\nclear_value = 80\nfor_seconds = 0\nflap_cycles = 2\nflap_window_seconds = 600\n\n[rule.load-marker]\nkind = \"threshold\"\nseverity = \"info\"\nseries = \"load.one\"\nop = \">\"\nvalue = 50\nclear_value = 10\nfor_seconds = 0\n";
+
+#[test]
+fn a_flapping_series_stays_one_incident_marked_flapping() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let rules = work.path().join("rules.toml");
+    std::fs::write(&rules, FLAP_RULES).unwrap();
+    let hook = Receiver::start().unwrap();
+    let collector = Collector::start_with(&format!(
+        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n[webhook.desk]\nurl = {:?}\n",
+        rules.display().to_string(),
+        hook.url
+    ));
+    let token = collector.token(1);
+    let mut agent = rt.block_on(NumberedAgent::start(work.path(), "flappy", &token, None));
+    let asset = collector.asset_named("flappy");
+
+    // The engine's clock is the samples' time: one sample a second over
+    // the last minute, crossing 90 % and falling back below 80 % seven
+    // times. The desk's ticks run on the wall clock, which is past every
+    // sample but far from the 10-minute quiet that would end flapping.
+    let start = Timestamp::now().0 - 60_000;
+    let at = |second: i64| Timestamp(start + second * 1000);
+    let crossings: u32 = 7;
+    let mut second = 0;
+    for n in 0..crossings {
+        if n > 0 {
+            agent.push_samples(vec![memory_sample(at(second), 50.0)]);
+            second += 1;
+        }
+        agent.push_samples(vec![memory_sample(at(second), 95.0)]);
+        second += 1;
+    }
+
+    let flapping = eventually(
+        "every crossing counted on one flapping incident",
+        Duration::from_secs(60),
+        || {
+            incidents(&collector, &format!("?asset={asset}"))
+                .into_iter()
+                .find(|i| i["rule"] == "memory-flaps" && i["occurrences"] == crossings)
+        },
+    );
+    let mine: Vec<Value> = incidents(&collector, &format!("?asset={asset}"))
+        .into_iter()
+        .filter(|i| i["rule"] == "memory-flaps")
+        .collect();
+    assert_eq!(mine.len(), 1, "one incident for the series: {mine:?}");
+    assert_eq!(flapping["flapping"], true, "{flapping}");
+    assert_eq!(flapping["status"], "open", "{flapping}");
+    assert_eq!(flapping["opened_at"], at(0).to_string(), "{flapping}");
+    let n = flapping["id"].as_u64().unwrap();
+
+    // The marker: an incident of another rule opened and resolved after
+    // the flapping series. Its `opened` event was queued after every event
+    // of the series; its `resolved` event is queued only once `opened` has
+    // arrived, so the delivery round that sends it starts after the round
+    // that sent `opened` (and anything queued with it) has finished.
+    let mut load = memory_sample(at(second), 95.0);
+    load.load.one = 99.0;
+    agent.push_samples(vec![load]);
+    let marker = eventually(
+        "the marker's opened webhook",
+        Duration::from_secs(30),
+        || hook.find(|r| r.body["kind"] == "opened" && r.body["incident"]["rule"] == "load-marker"),
+    );
+    let marker_id = marker.body["incident"]["id"].as_u64().unwrap();
+    agent.push_samples(vec![memory_sample(at(second + 1), 95.0)]);
+    eventually(
+        "the marker's resolved webhook",
+        Duration::from_secs(30),
+        || hook.events("resolved", marker_id).first().cloned(),
+    );
+
+    // Opened, then resolved and reopened twice (the two clears the rule
+    // allows), then flapping once: the later crossings and clears only
+    // count occurrences and tell nobody.
+    let got = hook.got();
+    let kinds: Vec<&str> = got
+        .iter()
+        .filter(|r| r.body["incident"]["id"] == n)
+        .map(|r| r.body["kind"].as_str().unwrap_or("?"))
+        .collect();
+    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!(count("opened"), 1, "{kinds:?}");
+    assert_eq!(count("reopened"), 2, "{kinds:?}");
+    assert_eq!(count("resolved"), 2, "{kinds:?}");
+    assert_eq!(count("flapping"), 1, "{kinds:?}");
+    assert_eq!(kinds.len(), 6, "nothing else was sent: {kinds:?}");
+    let marked = hook.events("flapping", n);
+    assert_eq!(
+        marked[0].body["incident"]["occurrences"], 3,
+        "{:?}",
+        marked[0].body
+    );
+    // Still one incident, still flapping, after the marker.
+    let (status, rec) = collector.get(&format!("/api/v1/incidents/{n}"), Some(&collector.admin));
+    assert_eq!(status, 200, "{rec}");
+    assert_eq!(rec["flapping"], true, "{rec}");
+    assert_eq!(rec["occurrences"], crossings, "{rec}");
+    drop(agent);
 }
