@@ -191,7 +191,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
             config.rules_file.clone(),
             heartbeat_seconds,
             config.sla.clone(),
-            Arc::new(desk::ServiceHooks::new(store.clone(), notifier.waker())),
+            Arc::new(desk::ServiceHooks::new(notifier.waker())),
             Timestamp::now(),
         )
         .context("starting the incident engine")?,

@@ -551,6 +551,15 @@ impl RuleSet {
         self.rules.iter().find(|r| r.name == name)
     }
 
+    /// The metric the rule `name` watches (threshold and forecast rules).
+    pub fn metric_of(&self, name: &str) -> Option<String> {
+        self.get(name).and_then(|r| match &r.kind {
+            RuleKind::Threshold(t) => Some(t.selector.metric.clone()),
+            RuleKind::Forecast(f) => Some(f.selector.metric.clone()),
+            _ => None,
+        })
+    }
+
     /// Reads and parses a rules file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text =

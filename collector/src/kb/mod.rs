@@ -113,6 +113,26 @@ pub struct IncidentFacts {
     pub description: String,
 }
 
+impl IncidentFacts {
+    /// The facts of a stored incident: `metric` is the series its rule
+    /// watches ([`crate::incidents::RuleSet::metric_of`]), `os_id` its asset's.
+    pub fn of(
+        rec: &crate::incidents::lifecycle::IncidentRecord,
+        metric: Option<String>,
+        os_id: Option<String>,
+    ) -> Self {
+        IncidentFacts {
+            rule: rec.rule.clone(),
+            metric,
+            subject: rec.subject.clone(),
+            os_id,
+            software: Vec::new(),
+            title: rec.title.clone(),
+            description: rec.description.clone(),
+        }
+    }
+}
+
 /// A knowledge-base operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KbError {

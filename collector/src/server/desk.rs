@@ -4,8 +4,9 @@
 //! transaction), checks the SLA clocks, and carries out staff actions and
 //! rule reloads for the API.
 //!
-//! Notifications and the knowledge base plug in through [`IncidentHooks`];
-//! [`ServiceHooks`] is the real one (KB suggestions, webhook outbox).
+//! A new incident gets its knowledge-base suggestions in the transaction
+//! that stores it. Notifications plug in through [`IncidentHooks`];
+//! [`ServiceHooks`] is the real one (it wakes the webhook worker).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,19 +18,13 @@ use tokio::sync::{Notify, mpsc};
 use crate::incidents::lifecycle::{IncidentRecord, StaffAction};
 use crate::incidents::sla::SlaPolicies;
 use crate::incidents::{
-    Action, AssetFacts, AssetKind, Engine, RuleKind, RuleSet, UserReport, context, series,
+    Action, AssetFacts, AssetKind, Engine, RuleSet, UserReport, context, series,
 };
 use crate::kb::{self, ArticleId, IncidentFacts, KbError};
 use crate::store::{AssetRecord, Fed, IncidentNews, StaffError, Store, StoreError};
 
-/// Where notifications (webhooks) and the knowledge base hook in.
+/// Where notifications (webhooks) hook in.
 pub trait IncidentHooks: Send + Sync + 'static {
-    /// A new incident was stored (`metric`: the series its rule watches,
-    /// if any); returns the ids of matching KB articles, best first (stored
-    /// in the incident's `kb_articles`).
-    fn opened(&self, _incident: &IncidentRecord, _metric: Option<&str>) -> Vec<String> {
-        Vec::new()
-    }
     /// Something to tell people: an engine `Notify` action or an SLA event.
     fn notify(&self, news: &IncidentNews) {
         tracing::info!(?news, "incident notification (no notifier configured)");
@@ -42,11 +37,9 @@ pub struct LogHooks;
 
 impl IncidentHooks for LogHooks {}
 
-/// The hooks of a running collector: new incidents get the KB articles
-/// that fit them, and news wakes the webhook worker (the store queued its
-/// event in the outbox in the same transaction as the news).
+/// The hooks of a running collector: news wakes the webhook worker (the
+/// store queued its event in the outbox in the same transaction as the news).
 pub struct ServiceHooks {
-    store: Arc<Store>,
     wake: Arc<Notify>,
 }
 
@@ -57,49 +50,14 @@ impl std::fmt::Debug for ServiceHooks {
 }
 
 impl ServiceHooks {
-    /// Hooks over `store`; `wake` wakes the webhook worker (see
-    /// [`notify::Notifier::waker`]).
-    pub fn new(store: Arc<Store>, wake: Arc<Notify>) -> Self {
-        ServiceHooks { store, wake }
-    }
-}
-
-/// The facts the KB matches an incident on.
-pub fn incident_facts(
-    rec: &IncidentRecord,
-    metric: Option<&str>,
-    os_id: Option<String>,
-) -> IncidentFacts {
-    IncidentFacts {
-        rule: rec.rule.clone(),
-        metric: metric.map(str::to_owned),
-        subject: rec.subject.clone(),
-        os_id,
-        software: Vec::new(),
-        title: rec.title.clone(),
-        description: rec.description.clone(),
+    /// Hooks that wake the webhook worker with `wake` (see
+    /// [`crate::notify::Notifier::waker`]).
+    pub fn new(wake: Arc<Notify>) -> Self {
+        ServiceHooks { wake }
     }
 }
 
 impl IncidentHooks for ServiceHooks {
-    fn opened(&self, incident: &IncidentRecord, metric: Option<&str>) -> Vec<String> {
-        let os_id = match self.store.asset(&incident.asset) {
-            Ok(a) => a.and_then(|a| a.meta.os_id),
-            Err(err) => {
-                tracing::warn!(error = %err, asset = %incident.asset, "reading the asset for KB suggestions");
-                None
-            }
-        };
-        let facts = incident_facts(incident, metric, os_id);
-        match kb::suggest(&self.store, &facts) {
-            Ok(found) => found.into_iter().map(|(id, _)| id.to_string()).collect(),
-            Err(err) => {
-                tracing::warn!(error = %err, incident = incident.id, "KB suggestions failed");
-                Vec::new()
-            }
-        }
-    }
-
     fn notify(&self, news: &IncidentNews) {
         // The store queued the event in the transaction that stored the
         // news; the worker only has to look.
@@ -229,24 +187,17 @@ impl Desk {
         if actions.is_empty() && reports.is_empty() {
             return Ok(());
         }
+        let rules = engine.rules();
         let (opened, news) = self.store.apply_engine_actions_for_reports(
             actions,
             Some(engine.state()),
             reports,
+            &|rule| rules.metric_of(rule),
             &self.policies,
             now,
         )?;
         for rec in &opened {
-            tracing::info!(incident = rec.id, asset = %rec.asset, rule = %rec.rule, priority = %rec.priority, "incident opened");
-            let metric = engine.rules().get(&rec.rule).and_then(|r| match &r.kind {
-                RuleKind::Threshold(t) => Some(t.selector.metric.as_str()),
-                RuleKind::Forecast(f) => Some(f.selector.metric.as_str()),
-                _ => None,
-            });
-            let articles = self.hooks.opened(rec, metric);
-            if !articles.is_empty() {
-                self.store.set_incident_kb_articles(rec.id, articles)?;
-            }
+            tracing::info!(incident = rec.id, asset = %rec.asset, rule = %rec.rule, priority = %rec.priority, kb_articles = ?rec.kb_articles, "incident opened");
         }
         for n in &news {
             self.hooks.notify(n);
@@ -442,21 +393,14 @@ impl Desk {
             (None, Some(_)) => "",
             (None, None) => return,
         };
-        let metric = {
-            let engine = self.engine();
-            engine.rules().get(&rec.rule).and_then(|r| match &r.kind {
-                RuleKind::Threshold(t) => Some(t.selector.metric.clone()),
-                RuleKind::Forecast(f) => Some(f.selector.metric.clone()),
-                _ => None,
-            })
-        };
+        let metric = self.engine().rules().metric_of(&rec.rule);
         let os_id = self
             .store
             .asset(&rec.asset)
             .ok()
             .flatten()
             .and_then(|a| a.meta.os_id);
-        let facts = incident_facts(rec, metric.as_deref(), os_id);
+        let facts = IncidentFacts::of(rec, metric, os_id);
         match kb::record_solution(&self.store, &facts, solution, kb_article, now) {
             Ok(article) => {
                 let id = article.to_string();

@@ -15,6 +15,7 @@ use crate::incidents::lifecycle::{
 };
 use crate::incidents::sla::{self, Criticality, Priority, SlaPolicies};
 use crate::incidents::{Action, ActionKind, EngineState, NotifyEvent};
+use crate::kb::{self, IncidentFacts, KbError};
 
 /// Something hooks (notifications, the knowledge base) should hear about.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +127,7 @@ impl Store {
         policies: &SlaPolicies,
         now: Timestamp,
     ) -> Result<(Vec<IncidentRecord>, Vec<IncidentNews>), StoreError> {
-        self.apply_engine_actions_for_reports(actions, state, &[], policies, now)
+        self.apply_engine_actions_for_reports(actions, state, &[], &|_| None, policies, now)
     }
 
     /// User reports the incident desk has not handled yet, oldest first.
@@ -162,12 +163,16 @@ impl Store {
 
     /// [`Store::apply_engine_actions`] for a feed that held user reports
     /// (`(asset, report id)`): in the same transaction, each is marked
-    /// handled, with the incident the actions gave it.
+    /// handled, with the incident the actions gave it. A new incident gets
+    /// the knowledge-base articles that fit it, best first (their
+    /// suggestion counts go up in the same transaction); `metric_of` names
+    /// the metric a rule watches, which articles may match on.
     pub fn apply_engine_actions_for_reports(
         &self,
         actions: &[Action],
         state: Option<&EngineState>,
         reports: &[(String, String)],
+        metric_of: &dyn Fn(&str) -> Option<String>,
         policies: &SlaPolicies,
         now: Timestamp,
     ) -> Result<(Vec<IncidentRecord>, Vec<IncidentNews>), StoreError> {
@@ -181,13 +186,25 @@ impl Store {
             for action in actions {
                 match action.kind {
                     ActionKind::Open => {
-                        let tags = match assets.get(action.key.asset.as_str())? {
-                            Some(v) => dec::<AssetMeta>("assets", v.value())?.tags,
-                            None => Vec::new(),
+                        let meta = match assets.get(action.key.asset.as_str())? {
+                            Some(v) => Some(dec::<AssetMeta>("assets", v.value())?),
+                            None => None,
                         };
-                        let priority =
-                            sla::priority(action.severity, Criticality::from_tags(&tags));
-                        let rec = lifecycle::new_incident(action, priority, policies, now);
+                        let tags = meta.as_ref().map(|m| m.tags.as_slice()).unwrap_or(&[]);
+                        let priority = sla::priority(action.severity, Criticality::from_tags(tags));
+                        let mut rec = lifecycle::new_incident(action, priority, policies, now);
+                        let os_id = meta.and_then(|m| m.os_id);
+                        let facts = IncidentFacts::of(&rec, metric_of(&rec.rule), os_id);
+                        match kb::suggest_in(&txn, &facts) {
+                            Ok(found) => {
+                                rec.kb_articles =
+                                    found.into_iter().map(|(id, _)| id.to_string()).collect();
+                            }
+                            Err(KbError::Store(e)) => return Err(e),
+                            Err(err) => {
+                                tracing::warn!(error = %err, incident = rec.id, "KB suggestions failed");
+                            }
+                        }
                         put(&mut t, &mut open, &rec)?;
                         opened.push(rec);
                     }
