@@ -734,6 +734,39 @@ impl Engine {
         }
     }
 
+    /// Staff reopened incident `id` (of `key`, with `occurrences`) at `at`:
+    /// the engine holds it open again, so a condition that clears resolves
+    /// it and a recurrence counts on it instead of opening another.
+    pub fn on_staff_reopened(
+        &mut self,
+        key: &IncidentKey,
+        id: u64,
+        occurrences: u32,
+        at: Timestamp,
+    ) {
+        let Some(a) = asset_mut(&mut self.state.assets, &key.asset) else {
+            return;
+        };
+        let Some(track) = track_mut(&mut a.tracks, &key.rule, &key.subject) else {
+            return;
+        };
+        match &mut track.incident {
+            Some(inc) if inc.id == id => inc.resolved_at = None,
+            // A newer incident holds the key; the reopened one stays with staff.
+            Some(_) => return,
+            None => {
+                track.incident = Some(Incident {
+                    id,
+                    opened_at: at.0,
+                    occurrences,
+                    resolved_at: None,
+                    flapping: false,
+                });
+            }
+        }
+        track.muted = false;
+    }
+
     /// Time passes: absence rules fire for silent agents, flapping ends
     /// after a quiet window, and memory of long-resolved incidents is let go.
     /// Call it every few seconds with the current time.

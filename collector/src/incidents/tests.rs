@@ -721,6 +721,38 @@ fn staff_resolving_a_held_condition_waits_for_a_clear() {
 }
 
 #[test]
+fn staff_reopening_hands_the_incident_back_to_the_engine() {
+    let mut e = engine("");
+    let open = opened(&mut e);
+    let key = open[0].key.clone();
+    let id = open[0].incident;
+    e.on_staff_resolved(&key, at(6 * MIN));
+    assert_eq!(open_count(&e), 0);
+    // Staff disagree and reopen it while the filesystem is still full.
+    e.on_staff_reopened(&key, id, 1, at(7 * MIN));
+    assert_eq!(open_count(&e), 1);
+    // Still full: no second incident; once it clears, it resolves itself.
+    let held = feed(&mut e, FS_VAR, 7 * MIN, 10 * MIN, 95.0);
+    assert!(held.iter().all(|a| a.kind != ActionKind::Open), "{held:?}");
+    let cleared = e.on_sample("asset-1", FS_VAR, at(11 * MIN), 50.0);
+    assert_eq!(cleared[0].kind, ActionKind::Resolve);
+    assert_eq!(cleared[0].incident, id);
+
+    // An incident the engine has let go of is adopted again.
+    let mut e = engine("");
+    let forgotten = IncidentKey {
+        asset: "asset-1".into(),
+        rule: "filesystem-full".into(),
+        subject: "/var".into(),
+    };
+    e.on_staff_reopened(&forgotten, 41, 3, at(0));
+    assert_eq!(open_count(&e), 1);
+    let cleared = e.on_sample("asset-1", FS_VAR, at(MIN), 50.0);
+    assert_eq!(cleared[0].kind, ActionKind::Resolve);
+    assert_eq!(cleared[0].incident, 41);
+}
+
+#[test]
 fn state_survives_serialization_midway() {
     // Pending for 4 minutes, then persisted and restored (JSON and postcard):
     // the restored engine opens at 5 minutes exactly like the original.

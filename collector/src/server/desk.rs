@@ -341,7 +341,8 @@ impl Desk {
     }
 
     /// A staff action; resolving or closing tells the engine, so the same
-    /// condition does not reopen it at once. Resolving records the solution
+    /// condition does not reopen it at once, and reopening tells it the
+    /// incident is open again. Resolving records the solution
     /// in the knowledge base: `kb_article` confirms that article (solved + 1),
     /// else a solution text becomes a new article linked to the incident.
     /// Resolutions and escalations are notified.
@@ -364,9 +365,16 @@ impl Desk {
             }
         }
         let (mut rec, news) = self.store.incident_action(id, action, author, now)?;
-        if matches!(action, StaffAction::Resolve(_) | StaffAction::Close) {
+        if matches!(
+            action,
+            StaffAction::Resolve(_) | StaffAction::Close | StaffAction::Reopen
+        ) {
             let mut engine = self.engine();
-            engine.on_staff_resolved(&rec.key(), now);
+            if matches!(action, StaffAction::Reopen) {
+                engine.on_staff_reopened(&rec.key(), rec.id, rec.occurrences, now);
+            } else {
+                engine.on_staff_resolved(&rec.key(), now);
+            }
             self.store
                 .apply_engine_actions(&[], Some(engine.state()), &self.policies, now)?;
         }
