@@ -490,11 +490,7 @@ async fn asset_gaps(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let asset = resolve_asset(&state, id).await?;
-    let asset_id = asset.meta.id.clone();
-    let gaps = blocking(&state, move |s| s.gaps(&asset_id)).await?;
-    Ok(Json(gaps).into_response())
+    asset_records(&state, &caller, id, Store::gaps).await
 }
 
 /// What people at the machine reported (`atalaya-agent report`), newest
@@ -504,11 +500,21 @@ async fn asset_reports(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    asset_records(&state, &caller, id, Store::reports).await
+}
+
+/// A viewer's list of one asset's records, read by `read`.
+async fn asset_records<T: Serialize + Send + 'static>(
+    state: &ApiState,
+    caller: &Caller,
+    id: String,
+    read: fn(&Store, &str) -> Result<Vec<T>, StoreError>,
+) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
-    let asset = resolve_asset(&state, id).await?;
-    let asset_id = asset.meta.id.clone();
-    let reports = blocking(&state, move |s| s.reports(&asset_id)).await?;
-    Ok(Json(reports).into_response())
+    let asset = resolve_asset(state, id).await?;
+    let asset_id = asset.meta.id;
+    let records = blocking(state, move |s| read(s, &asset_id)).await?;
+    Ok(Json(records).into_response())
 }
 
 async fn fleet_changes(
