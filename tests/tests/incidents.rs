@@ -1,7 +1,8 @@
 //! Incidents end to end: a real collector with short rules and a real
-//! agent on a copy of a fixture root whose memory fills up, or whose
-//! filesystem (a tmpfs mounted into the copy) fills up; a knowledge-base
-//! article that fits, and a webhook receiver.
+//! agent on a copy of a fixture root whose memory fills up, whose
+//! filesystem (a tmpfs mounted into the copy) fills up, or whose memory
+//! module goes missing; a knowledge-base article that fits, and a webhook
+//! receiver.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -425,4 +426,106 @@ fn filesystem_fills_up_incident_opens_once_is_acknowledged_and_resolved_within_s
     assert_eq!(hook.events("opened", n).len(), 1, "{:?}", hook.got());
     assert_eq!(hook.events("resolved", n).len(), 1, "{:?}", hook.got());
     assert_eq!(hook.events("reopened", n).len(), 1, "{:?}", hook.got());
+}
+
+/// Marks the SMBIOS memory device (type 17) whose strings name `locator`
+/// inactive (type 126), as firmware does for a module that is gone, and
+/// swaps the table in whole so the agent never reads half of it.
+fn remove_memory_module(root: &Path, locator: &str) {
+    let path = root.join("sys/firmware/dmi/tables/DMI");
+    let mut table = std::fs::read(&path).unwrap();
+    let mut at = 0;
+    let mut found = false;
+    while at + 4 <= table.len() {
+        let kind = table[at];
+        let strings = at + usize::from(table[at + 1]);
+        let end = strings
+            + table[strings..]
+                .windows(2)
+                .position(|w| w == [0, 0])
+                .unwrap()
+            + 2;
+        let names_it = table[strings..end]
+            .split(|b| *b == 0)
+            .any(|s| s == locator.as_bytes());
+        if kind == 17 && names_it {
+            table[at] = 126;
+            found = true;
+        }
+        at = end;
+    }
+    assert!(found, "no memory device {locator} in {}", path.display());
+    let fresh = path.with_extension("new");
+    std::fs::write(&fresh, table).unwrap();
+    std::fs::rename(&fresh, &path).unwrap();
+}
+
+#[test]
+fn memory_module_removed_opens_one_hardware_change_incident_with_before_and_after() {
+    let work = tempfile::tempdir().unwrap();
+    // The built-in hardware-change rule; inventories every second.
+    let collector = Collector::start_with_sections(
+        "[incidents]\ntick_seconds = 1\n",
+        "inventory_interval_seconds = 1\n",
+    );
+    let root = work.path().join("root");
+    copy_tree(&fixture("debian"), &root);
+    let token = collector.token(1);
+    let _laptop = agent(work.path(), "laptop", Some(&root), &token);
+    let asset = collector.asset_named("lat-maria");
+    assert!(
+        incidents(&collector, "")
+            .iter()
+            .all(|i| i["rule"] != "hardware-change"),
+        "a hardware change before anything changed"
+    );
+
+    remove_memory_module(&root, "DIMM B");
+    let incident = eventually(
+        "the hardware-change incident",
+        Duration::from_secs(30),
+        || {
+            incidents(&collector, "?status=open")
+                .into_iter()
+                .find(|i| i["rule"] == "hardware-change")
+        },
+    );
+    assert_eq!(incident["asset"], asset.as_str(), "{incident}");
+    assert_eq!(incident["subject"], "", "{incident}");
+    let description = incident["description"].as_str().unwrap();
+    let (rule_text, changes) = description.split_once("\nInventory changes at ").unwrap();
+    assert_eq!(
+        rule_text,
+        "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU."
+    );
+    let lines: Vec<&str> = changes.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        ["memory-removed: module DIMM B removed: 16 GiB DDR5 Samsung, serial 45A1B2C4"],
+        "{description}"
+    );
+    // A later change of another class (a package installed, which the
+    // agent sees at once through its package database watch) opens nothing
+    // and leaves the incident as it was.
+    let status = root.join("var/lib/dpkg/status");
+    let mut text = std::fs::read_to_string(&status).unwrap();
+    text.push_str(
+        "\nPackage: cowsay\nStatus: install ok installed\nArchitecture: all\nVersion: 3.03+dfsg2-8\n",
+    );
+    let fresh = status.with_extension("new");
+    std::fs::write(&fresh, text).unwrap();
+    std::fs::rename(&fresh, &status).unwrap();
+    eventually("cowsay in the change log", Duration::from_secs(30), || {
+        collector
+            .changes_text(&asset)
+            .contains("cowsay")
+            .then_some(())
+    });
+    let all: Vec<Value> = incidents(&collector, "")
+        .into_iter()
+        .filter(|i| i["rule"] == "hardware-change")
+        .collect();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["occurrences"], 1, "{all:?}");
+    assert_eq!(all[0]["description"], description, "{all:?}");
 }
