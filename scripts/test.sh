@@ -7,13 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use, as "command package" pairs: the live-host
-# tests compare the agent with dpkg-query and nproc.
+# tests compare the agent with dpkg-query and nproc; the filesystem
+# incident test mounts a tmpfs into a fixture copy.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
 done <<'LIST'
 dpkg-query dpkg
 nproc coreutils
+mount mount
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"

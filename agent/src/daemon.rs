@@ -225,17 +225,27 @@ async fn inventories(root: Root, watch_db: bool, shared: Arc<Shared>) -> anyhow:
             }
         }
         last = Some(inventory);
-        let period = intervals.borrow_and_update().inventory;
-        let changed = async {
-            match changes.as_mut() {
-                Some(rx) => rx.recv().await,
-                None => std::future::pending().await,
+        let taken = tokio::time::Instant::now();
+        loop {
+            let period = intervals.borrow_and_update().inventory;
+            let changed = async {
+                match changes.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            // A new period from the collector counts from the last
+            // inventory: the first one is taken before the collector has
+            // said its period, and must not wait out the configured one.
+            tokio::select! {
+                _ = tokio::time::sleep_until(taken + period) => break,
+                _ = changed => {
+                    tracing::info!("package database changed");
+                    break;
+                }
+                _ = snapshot_asked(&shared) => break,
+                Ok(()) = intervals.changed() => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(period) => {}
-            _ = changed => tracing::info!("package database changed"),
-            _ = snapshot_asked(&shared) => {}
         }
     }
 }

@@ -36,8 +36,8 @@ impl Root {
         Self { base, live }
     }
 
-    /// True when this is the running host, so live-only facts (filesystem
-    /// sizes through `statvfs`, the agent's own process) can be read.
+    /// True when this is the running host, so live-only facts (the sizes
+    /// of every mounted filesystem, the agent's own process) can be read.
     pub fn is_live(&self) -> bool {
         self.live
     }

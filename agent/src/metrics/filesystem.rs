@@ -1,8 +1,13 @@
 //! Use of mounted filesystems: the mount table from `/proc/self/mounts`,
 //! sizes from `statvfs`.
 //!
-//! Sizes can only be asked of a mounted filesystem, so on a fixture root
-//! there are none.
+//! Sizes can only be asked of a mounted filesystem. On a fixture root a
+//! mount of the fixture's table is measured only when it really is a
+//! mount inside the fixture tree: `<root>/<mount point>` is a directory on
+//! another device (`st_dev`) than the fixture root. Everything else in a
+//! fixture's table (its `/`, mount points the tree does not have) stands
+//! for a filesystem of a machine that is not here, and is left out. So a
+//! test can mount a small filesystem into a copy of a fixture and fill it.
 
 use atalaya_common::model::FilesystemUsage;
 
@@ -156,11 +161,9 @@ pub fn usage(mount_point: &str, b: Blocks) -> FilesystemUsage {
     }
 }
 
-/// Measures every mounted filesystem; empty on a fixture root.
+/// Measures every mounted filesystem; on a fixture root only those
+/// mounted inside the fixture tree.
 pub(crate) fn sample(reader: &mut Reader, gaps: &mut Gaps) -> Vec<FilesystemUsage> {
-    if !reader.is_live() {
-        return Vec::new();
-    }
     let mounts = match reader.read("/proc/self/mounts") {
         Ok(text) => parse_mounts(text),
         Err(e) => {
@@ -168,9 +171,31 @@ pub(crate) fn sample(reader: &mut Reader, gaps: &mut Gaps) -> Vec<FilesystemUsag
             return Vec::new();
         }
     };
+    let fixture_device = if reader.is_live() {
+        None
+    } else {
+        match rustix::fs::stat(reader.root().base()) {
+            Ok(s) => Some(s.st_dev),
+            Err(e) => {
+                let e = std::io::Error::from(e);
+                gaps.io(
+                    SOURCE,
+                    "filesystems",
+                    &reader.root().base().display().to_string(),
+                    &e,
+                );
+                return Vec::new();
+            }
+        }
+    };
     let mut out = Vec::with_capacity(mounts.len());
     for mount in mounts {
         let path = reader.root().path(&mount.mount_point);
+        if let Some(device) = fixture_device
+            && !mounted_inside(&path, device)
+        {
+            continue;
+        }
         match rustix::fs::statvfs(&path) {
             Ok(s) => {
                 let blocks = Blocks {
@@ -198,6 +223,15 @@ pub(crate) fn sample(reader: &mut Reader, gaps: &mut Gaps) -> Vec<FilesystemUsag
         }
     }
     out
+}
+
+/// True when `path` is a directory on another device than `device`, the
+/// fixture root's: a filesystem mounted inside the fixture tree.
+fn mounted_inside(path: &std::path::Path, device: rustix::fs::Dev) -> bool {
+    rustix::fs::stat(path).is_ok_and(|s| {
+        rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::Directory
+            && s.st_dev != device
+    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! - [`cpu`]: total and per-CPU shares, from `/proc/stat`.
 //! - [`load`]: load averages, from `/proc/loadavg`.
 //! - [`memory`]: memory and swap, from `/proc/meminfo`.
-//! - [`filesystem`]: `/proc/self/mounts` and `statvfs` (live host only).
+//! - [`filesystem`]: `/proc/self/mounts` and `statvfs` (on a fixture root,
+//!   only what is mounted inside the tree).
 //! - [`disk`]: whole-disk I/O, from `/proc/diskstats`.
 //! - [`network`]: interface traffic, from `/proc/net/dev`.
 //! - [`thermal`]: hwmon sensors, or thermal zones.

@@ -5,6 +5,8 @@
 //! `sda` was re-created (its counters reset), `eth0`'s 32-bit receive byte
 //! counter wrapped, `wlan0` appeared, `virbr0` vanished, `cpu2` came
 //! online, pid 1001 was recycled and hwmon reports no temperature.
+//! Their mount table lists `/` (the tree itself) and `/srv/data`, which
+//! the tree does not have: neither is measured.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,7 +74,11 @@ fn first_sample_has_gauges_but_no_rates() {
             zombie: 1
         }
     );
-    assert!(h.filesystems.is_empty(), "no statvfs on a fixture root");
+    assert!(
+        h.filesystems.is_empty(),
+        "nothing is mounted inside the fixture tree: {:?}",
+        h.filesystems
+    );
     assert!(s.gaps().is_empty(), "{:?}", s.gaps());
 }
 
@@ -301,6 +307,66 @@ fn no_time_passed_means_no_rates() {
     assert!(h.disks.is_empty() && h.network.is_empty() && h.top_cpu.is_empty());
 }
 
+/// A directory of the live host on another device than `dir`, with
+/// blocks (not `/proc` or `/sys`): something to mount inside a fixture.
+fn another_filesystem_than(dir: &std::path::Path) -> PathBuf {
+    let device = rustix::fs::stat(dir).unwrap().st_dev;
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    mounts
+        .lines()
+        .filter_map(|l| l.split_ascii_whitespace().nth(1))
+        .map(PathBuf::from)
+        .find(|p| {
+            let on_another = rustix::fs::stat(p).is_ok_and(|s| {
+                s.st_dev != device
+                    && rustix::fs::FileType::from_raw_mode(s.st_mode)
+                        == rustix::fs::FileType::Directory
+            });
+            on_another && rustix::fs::statvfs(p).is_ok_and(|v| v.f_blocks > 0)
+        })
+        .unwrap_or_else(|| panic!("no filesystem other than that of {}", dir.display()))
+}
+
+#[test]
+fn on_a_fixture_only_what_is_mounted_inside_the_tree_is_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/self")).unwrap();
+    std::fs::write(
+        root.join("proc/self/mounts"),
+        "/dev/sda2 / ext4 rw 0 0\n\
+         /dev/sda3 /home ext4 rw 0 0\n\
+         /dev/sda4 /gone ext4 rw 0 0\n\
+         /dev/vdb1 /srv/data ext4 rw 0 0\n",
+    )
+    .unwrap();
+    // `/home` is a plain directory of the tree, `/gone` is missing, and
+    // `/srv/data` leads to another filesystem, as a mount there would
+    // (mounting needs root; a link to a real mount point does not).
+    std::fs::create_dir(root.join("home")).unwrap();
+    std::fs::create_dir(root.join("srv")).unwrap();
+    let elsewhere = another_filesystem_than(root);
+    std::os::unix::fs::symlink(&elsewhere, root.join("srv/data")).unwrap();
+    let mut s = Sampler::new(Root::new(root));
+    let h = s.sample_at(Timestamp::default(), Duration::from_secs(1));
+    assert!(
+        !s.gaps().iter().any(|g| g.item == "filesystems"),
+        "{:?}",
+        s.gaps()
+    );
+    let points: Vec<&str> = h
+        .filesystems
+        .iter()
+        .map(|f| f.mount_point.as_str())
+        .collect();
+    assert_eq!(points, ["/srv/data"], "{elsewhere:?}");
+    let v = rustix::fs::statvfs(&elsewhere).unwrap();
+    assert_eq!(
+        h.filesystems.first().unwrap().total_bytes,
+        v.f_blocks * v.f_frsize
+    );
+}
+
 #[test]
 fn missing_files_are_gaps_not_panics() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,6 +382,7 @@ fn missing_files_are_gaps_not_panics() {
         "disks",
         "network",
         "processes",
+        "filesystems",
     ] {
         assert!(items.contains(&item), "{item} not in {items:?}");
     }
