@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use, as "command package" pairs: the live-host
 # tests compare the agent with dpkg-query and nproc; the filesystem
-# incident test mounts a tmpfs into a fixture copy.
+# incident test mounts a tmpfs into a fixture copy; the user-report test
+# runs `atalaya-agent report` as an unprivileged account with setpriv.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -16,6 +17,7 @@ done <<'LIST'
 dpkg-query dpkg
 nproc coreutils
 mount mount
+setpriv util-linux
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"
