@@ -436,7 +436,9 @@ fn user_reasons(users: &Users, lower: &str) -> Vec<MatchReason> {
     for s in users.sessions.iter().filter(|s| is_user(&s.user)) {
         sessions.entry(s.user.as_str()).or_default().push(s);
     }
-    for (user, list) in sessions {
+    for (user, mut list) in sessions {
+        // Oldest first: the console session before the ssh one opened later.
+        list.sort_by_key(|s| (s.started_at, s.tty.as_str()));
         let since = list.iter().filter_map(|s| s.started_at).min();
         let ttys: Vec<String> = list
             .iter()
