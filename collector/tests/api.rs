@@ -1,15 +1,19 @@
 //! The HTTP API served on loopback over a real store, asked with a real
 //! HTTP client: authentication, roles, filters, installed base, metrics,
-//! enrollment tokens and parameter errors.
+//! enrollment tokens, caller lookup and parameter errors.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
 
 use atalaya_collector::api::{self, AdminActions, ApiState};
-use atalaya_collector::store::{Ingest, IngestRecord, Role, Store};
+use atalaya_collector::incidents::RuleSet;
+use atalaya_collector::incidents::sla::SlaPolicies;
+use atalaya_collector::server::desk::{Desk, LogHooks};
+use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store};
 use atalaya_collector::telemetry::Telemetry;
 use atalaya_common::model::{
-    CpuUsage, HealthSample, Interface, InterfaceKind, Inventory, Package, Timestamp,
+    Account, CpuUsage, FilesystemUsage, HealthSample, Interface, InterfaceKind, Inventory, IpNet,
+    LoadAverage, Login, MemoryUsage, Package, Session, Timestamp, Users,
 };
 use atalaya_common::proto;
 use atalaya_common::token::EnrollmentToken;
@@ -18,6 +22,7 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 struct FakeAdmin {
     revoked: Mutex<Vec<String>>,
+    connected: Mutex<Vec<String>>,
 }
 
 impl AdminActions for FakeAdmin {
@@ -29,6 +34,9 @@ impl AdminActions for FakeAdmin {
     }
     fn ca_sha256(&self) -> [u8; 32] {
         [7; 32]
+    }
+    fn is_connected(&self, id: &str) -> bool {
+        self.connected.lock().unwrap().iter().any(|c| c == id)
     }
 }
 
@@ -588,4 +596,355 @@ fn cli_explains_a_refused_token_and_an_unreachable_server() {
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("cannot reach ATALAYA_SERVER="), "{err}");
+}
+
+fn agent_record(id: &str, hostname: &str) -> AgentRecord {
+    AgentRecord {
+        id: id.into(),
+        hostname: hostname.into(),
+        certificate_pem: String::new(),
+        cert_sha256: [0; 32],
+        enrolled_at: Timestamp(0),
+        last_seen: None,
+        agent_version: "0.1.0".into(),
+        rtt_ms: None,
+        lost_packets: 0,
+        sent_packets: 0,
+        revoked_at: None,
+        asset_id: None,
+    }
+}
+
+fn person(name: &str, full_name: &str) -> Account {
+    Account {
+        name: name.into(),
+        uid: 1000,
+        gid: 1000,
+        full_name: Some(full_name.into()),
+        home: format!("/home/{name}"),
+        shell: "/bin/bash".into(),
+        system: false,
+    }
+}
+
+/// maria's machines: logged in on her laptop, whose root filesystem has
+/// been 97 % full for eight minutes (an incident opens through the real
+/// engine); last to log in on a lab machine; an account on a server.
+/// Returns the number of the laptop's incident.
+fn seed_maria(s: &Server) -> u64 {
+    let now = Timestamp::now();
+    let minute = 60_000;
+    let mut laptop = machine(
+        "lat-maria",
+        "debian",
+        "Debian GNU/Linux 12 (bookworm)",
+        "52:54:00:00:00:11",
+        &[],
+    );
+    laptop.host.fqdn = Some("lat-maria.corp.example".into());
+    laptop.hardware.system.vendor = Some("LENOVO".into());
+    laptop.hardware.system.product = Some("21AH00FGSP".into());
+    laptop.hardware.system.serial = Some("PF3ABC12".into());
+    laptop.network.interfaces[0].addresses = vec![
+        IpNet {
+            address: "192.168.1.23".parse().unwrap(),
+            prefix: 24,
+        },
+        IpNet {
+            address: "fe80::5054:ff:fe00:11".parse().unwrap(),
+            prefix: 64,
+        },
+    ];
+    laptop.users = Users {
+        accounts: vec![person("maria", "María García")],
+        sessions: vec![Session {
+            user: "maria".into(),
+            tty: "tty2".into(),
+            started_at: Some(Timestamp(now.0 - 60 * minute)),
+            ..Session::default()
+        }],
+        ..Users::default()
+    };
+    laptop.canonicalize();
+    let mut lab = machine(
+        "lab-02",
+        "debian",
+        "Debian GNU/Linux 12 (bookworm)",
+        "52:54:00:00:00:12",
+        &[],
+    );
+    lab.users.last_login = Some(Login {
+        user: "maria".into(),
+        tty: "pts/0".into(),
+        remote_host: None,
+        at: Timestamp(now.0 - 86_400_000),
+    });
+    let mut srv = machine(
+        "srv-03",
+        "rhel",
+        "Red Hat Enterprise Linux 9.3",
+        "52:54:00:00:00:13",
+        &[],
+    );
+    srv.users.accounts = vec![person("maria", "María García")];
+    for (id, host) in [("agent-lat", "lat-maria"), ("agent-lab", "lab-02")] {
+        s.store.add_agent(&agent_record(id, host)).unwrap();
+    }
+    s.fake.connected.lock().unwrap().push("agent-lat".into());
+
+    let desk = Desk::new(
+        Arc::clone(&s.store),
+        RuleSet::default(),
+        None,
+        30,
+        SlaPolicies::default(),
+        Arc::new(LogHooks),
+        now,
+    )
+    .unwrap();
+    let at = Timestamp(now.0 - 10 * minute);
+    let (_, fed) = s
+        .store
+        .commit_fed(&[
+            snapshot("agent-lat", at, laptop),
+            snapshot("agent-lab", at, lab),
+            snapshot("agent-srv", at, srv),
+        ])
+        .unwrap();
+    desk.feed(&fed, now).unwrap();
+    let samples = (1..=9)
+        .rev()
+        .map(|ago| HealthSample {
+            at: Timestamp(now.0 - ago * minute),
+            interval_ms: 60_000,
+            cpu: Some(CpuUsage {
+                total_percent: 12.5,
+                ..CpuUsage::default()
+            }),
+            load: LoadAverage {
+                one: 0.42,
+                ..LoadAverage::default()
+            },
+            memory: MemoryUsage {
+                total_bytes: 8 << 30,
+                available_bytes: 2 << 30,
+                used_bytes: 6 << 30,
+                ..MemoryUsage::default()
+            },
+            filesystems: vec![FilesystemUsage {
+                mount_point: "/".into(),
+                used_percent: 97.0,
+                ..FilesystemUsage::default()
+            }],
+            ..HealthSample::default()
+        })
+        .collect();
+    let (_, fed) = s
+        .store
+        .commit_fed(&[Ingest {
+            agent_id: "agent-lat".into(),
+            received_at: now,
+            record: IngestRecord::Metrics(proto::MetricBatch { seq: 2, samples }),
+        }])
+        .unwrap();
+    desk.feed(&fed, now).unwrap();
+    let open = s
+        .store
+        .incidents(&atalaya_collector::store::IncidentFilter::default())
+        .unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].rule, "filesystem-full");
+    open[0].id
+}
+
+fn lookup_hosts(v: &Value) -> Vec<(String, String)> {
+    v["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["hostname"].as_str().unwrap().to_owned(),
+                m["why"][0]["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn lookup_finds_a_callers_machines_best_first_with_health_and_open_incidents() {
+    let s = start();
+    let incident = seed_maria(&s);
+    let t = &s.viewer_secret;
+    let (status, v) = s.get_json("/api/v1/lookup?q=Maria", t);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        lookup_hosts(&v),
+        [
+            ("lat-maria".to_owned(), "logged_in".to_owned()),
+            ("lab-02".to_owned(), "last_login".to_owned()),
+            ("srv-03".to_owned(), "account".to_owned()),
+        ]
+    );
+    assert_eq!(v["total"], 3);
+    let laptop = &v["machines"][0];
+    assert!(
+        laptop["why"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("maria logged in on tty2 since "),
+        "{laptop}"
+    );
+    assert_eq!(laptop["why"][1]["kind"], "account");
+    assert_eq!(laptop["fqdn"], "lat-maria.corp.example");
+    assert_eq!(laptop["model"], "LENOVO 21AH00FGSP");
+    assert_eq!(laptop["serial"], "PF3ABC12");
+    assert_eq!(laptop["os"], "Debian GNU/Linux 12 (bookworm)");
+    assert_eq!(
+        laptop["addresses"],
+        serde_json::json!(["192.168.1.23"]),
+        "link-local left out"
+    );
+    assert_eq!(laptop["agent_id"], "agent-lat");
+    assert_eq!(laptop["agent_status"], "connected");
+    // The lab machine's agent was last heard ten minutes ago.
+    assert_eq!(v["machines"][1]["agent_status"], "silent");
+    assert_eq!(v["machines"][2]["agent_status"], "unknown");
+    let health = &laptop["health"];
+    assert_eq!(health["cpu_percent"], 12.5);
+    assert_eq!(health["memory_used_percent"], 75.0);
+    assert_eq!(health["load_one"], 0.42);
+    assert_eq!(
+        health["filesystems"],
+        serde_json::json!([{"mount": "/", "used_percent": 97.0}])
+    );
+    assert!(v["machines"][1]["health"].is_null(), "{v}");
+    let incidents = laptop["open_incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{laptop}");
+    assert_eq!(incidents[0]["id"], incident);
+    assert_eq!(incidents[0]["rule"], "filesystem-full");
+    assert_eq!(incidents[0]["priority"], "P2");
+    assert_eq!(incidents[0]["status"], "open");
+    assert_eq!(incidents[0]["sla"], "ok");
+    assert!(incidents[0]["assignee"].is_null());
+    assert!(v["machines"][1]["open_incidents"] == serde_json::json!([]));
+
+    // By host: exact name, FQDN in any case, a prefix, a pattern.
+    let (_, v) = s.get_json("/api/v1/lookup?q=LAT-MARIA.corp.example", t);
+    assert_eq!(
+        lookup_hosts(&v),
+        [("lat-maria".to_owned(), "hostname".to_owned())]
+    );
+    let (_, v) = s.get_json("/api/v1/lookup?q=web-01", t);
+    assert_eq!(
+        lookup_hosts(&v),
+        [("web-01".to_owned(), "hostname".to_owned())]
+    );
+    let (_, v) = s.get_json("/api/v1/lookup?q=web", t);
+    assert_eq!(v["total"], 2, "{v}");
+    assert_eq!(v["machines"][0]["why"][0]["kind"], "hostname_pattern");
+    let (_, v) = s.get_json("/api/v1/lookup?q=*-0*&limit=2", t);
+    assert_eq!(
+        (v["total"].as_u64(), v["machines"].as_array().map(Vec::len)),
+        (Some(5), Some(2)),
+        "{v}"
+    );
+    let (status, v) = s.get_json("/api/v1/lookup?q=nobody", t);
+    assert_eq!(status, 200);
+    assert_eq!(
+        (v["total"].as_u64(), v["machines"].clone()),
+        (Some(0), serde_json::json!([]))
+    );
+}
+
+#[test]
+fn lookup_refuses_an_empty_query_and_bad_parameters() {
+    let s = start();
+    let t = &s.viewer_secret;
+    for path in [
+        "/api/v1/lookup",
+        "/api/v1/lookup?q=",
+        "/api/v1/lookup?q=%20%20",
+    ] {
+        let (status, v) = s.get_json(path, t);
+        assert_eq!(status, 400, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("`q`"), "{path}: {v}");
+    }
+    let long = "a".repeat(300);
+    let (status, _) = s.get_json(&format!("/api/v1/lookup?q={long}"), t);
+    assert_eq!(status, 400);
+    let (status, v) = s.get_json("/api/v1/lookup?q=web&limit=0", t);
+    assert_eq!(status, 400);
+    assert!(v["error"].as_str().unwrap().contains("`limit`"), "{v}");
+    let (status, _) = s.get_json("/api/v1/lookup?q=web&user=x", t);
+    assert_eq!(status, 400);
+    let (status, _) = s.get("/api/v1/lookup?q=web", None);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn cli_lookup_shows_one_block_per_machine_and_fails_when_nothing_matches() {
+    let s = start();
+    let incident = seed_maria(&s);
+    let t = s.viewer_secret.clone();
+    let (ok, out, err) = cli(&s, &t, &["lookup", "maria"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("3 machines for maria (best first)\n"),
+        "{out}"
+    );
+    let blocks: Vec<&str> = out.split("\n\n").skip(1).collect();
+    assert_eq!(blocks.len(), 3, "{out}");
+    assert!(blocks[0].starts_with("lat-maria  asset-"), "{out}");
+    assert!(
+        blocks[0].contains("\n  why:        maria logged in on tty2 since "),
+        "{out}"
+    );
+    assert!(
+        blocks[0].contains("\n  agent:      connected, last seen "),
+        "{out}"
+    );
+    assert!(
+        blocks[0].contains(
+            "\n  machine:    Debian GNU/Linux 12 (bookworm), LENOVO 21AH00FGSP, serial PF3ABC12\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        blocks[0].contains("\n  addresses:  192.168.1.23\n"),
+        "{out}"
+    );
+    assert!(
+        blocks[0].contains("\n  health:     cpu 12.5 %  memory 75.0 %  load 0.42  / 97.0 %  (at "),
+        "{out}"
+    );
+    assert!(
+        blocks[0].contains(&format!("\n  incidents:  #{incident} P2 open  ")),
+        "{out}"
+    );
+    assert!(blocks[0].contains(", unassigned, SLA ok"), "{out}");
+    assert!(blocks[1].starts_with("lab-02  asset-"), "{out}");
+    assert!(
+        blocks[1].contains("\n  health:     no sample in the last 10 minutes\n"),
+        "{out}"
+    );
+    assert!(blocks[1].contains("\n  incidents:  none open"), "{out}");
+    assert!(
+        blocks[2].contains("\n  agent:      no agent record, last seen "),
+        "{out}"
+    );
+
+    let (ok, out, _) = cli(&s, &t, &["lookup", "maria", "--json"]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["machines"][0]["hostname"], "lat-maria");
+
+    let (ok, out, err) = cli(&s, &t, &["lookup", "nobody"]);
+    assert!(!ok);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("no machine found for nobody"), "{err}");
+    let (ok, out, _) = cli(&s, &t, &["--json", "lookup", "nobody"]);
+    assert!(!ok, "a script sees the failure too");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["total"], 0);
 }

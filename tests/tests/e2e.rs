@@ -87,6 +87,35 @@ fn two_agents_enroll_stream_and_answer_queries() {
     });
     assert_eq!(status, 200, "{series}");
 
+    // The help desk's first question: maria is on the phone.
+    let out = collector.cli(&["lookup", "maria"]);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{screen}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let laptop = screen.split("\n\n").nth(1).unwrap_or_default();
+    assert!(laptop.starts_with("lat-maria  "), "{screen}");
+    assert!(
+        laptop.contains(
+            "why:        maria logged in on tty2, pts/0 from 192.0.2.10 since 2026-11-27"
+        ),
+        "{screen}"
+    );
+    assert!(
+        laptop.contains("local account maria (María García), uid 1000"),
+        "{screen}"
+    );
+    assert!(laptop.contains("health:     cpu "), "{screen}");
+    let out = collector.cli(&["lookup", "nobody-here"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no machine found for nobody-here"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A package installed on the laptop shows up as a change within seconds.
     let before_install = atalaya_common::model::Timestamp::now();
     std::thread::sleep(Duration::from_millis(1100)); // as_of has second precision in the URL below

@@ -1,5 +1,6 @@
 //! The HTTP JSON API: asset inventory, change history, installed base,
-//! metrics, token and agent administration, and `/metrics` for Prometheus.
+//! metrics, caller lookup, token and agent administration, and `/metrics`
+//! for Prometheus.
 //!
 //! Every route needs `Authorization: Bearer <secret>`; the secret's SHA-256
 //! names an API token in the store, whose role decides what it may do
@@ -12,6 +13,7 @@
 //! meaning "that long ago" (`7d`, `24h`, `90m ago`).
 
 pub mod kb;
+mod lookup;
 
 use std::fmt;
 use std::future::Future;
@@ -105,6 +107,7 @@ pub fn router(state: ApiState) -> Router {
             post(create_api_token).get(list_api_tokens),
         )
         .route("/api/v1/agents", get(list_agents))
+        .route("/api/v1/lookup", get(lookup::lookup))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
         .merge(kb::routes())
         .route("/api/v1/incidents", get(incidents::list))
@@ -970,7 +973,7 @@ impl From<AgentRecord> for AgentView {
 }
 
 /// An agent's status, from its record, its session and the clock.
-fn agent_status(
+pub(crate) fn agent_status(
     a: &AgentRecord,
     connected: bool,
     silent_after: Duration,

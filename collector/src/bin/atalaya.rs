@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use atalaya_collector::api::{ErrorBody, MetricSeries};
-use atalaya_collector::cli::{Format, Table, human_bytes, render_pairs};
+use atalaya_collector::cli::{Format, Table, human_bytes, render_lookup, render_pairs};
 use atalaya_collector::incidents::lifecycle::IncidentRecord;
 use atalaya_collector::kb::{Article, NewArticle, Signature};
 use atalaya_collector::store::{
-    AssetRecord, AssetSummary, ChangeEvent, Page, SlaReport, SoftwareReport,
+    AssetRecord, AssetSummary, ChangeEvent, Lookup, Page, SlaReport, SoftwareReport,
 };
 use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};
@@ -47,6 +47,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A caller's machines: who is logged in where, health now, open incidents.
+    Lookup {
+        /// A login name, a full name, a host name or FQDN, or a host pattern with `*`.
+        who: String,
+        /// Most machines.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Incidents, newest first.
     Incidents {
         /// open, acknowledged, resolved or closed.
@@ -473,6 +481,29 @@ fn run(cli: Cli) -> anyhow::Result<String> {
     };
     match cli.command {
         Command::Kb(cmd) => kb(&client, cmd, format),
+        Command::Lookup { who, limit } => {
+            let body = client.get(
+                "/api/v1/lookup",
+                &[("q", Some(who.clone())), ("limit", Some(limit.to_string()))],
+            )?;
+            let found: Lookup = decode(&body, "the lookup")?;
+            let out = match format {
+                Format::Json => pretty(&body),
+                Format::Table | Format::Csv => render_lookup(&found),
+            };
+            if found.total == 0 {
+                return Err(NoMatch {
+                    message: format!("no machine found for {}", who.trim()),
+                    output: if format == Format::Json {
+                        out
+                    } else {
+                        String::new()
+                    },
+                }
+                .into());
+            }
+            Ok(out)
+        }
         Command::Incidents { status, asset } => {
             let body = client.get("/api/v1/incidents", &[("status", status), ("asset", asset)])?;
             if format == Format::Json {
@@ -767,6 +798,15 @@ fn run(cli: Cli) -> anyhow::Result<String> {
     }
 }
 
+/// Nothing matched: a failure, though with `--json` the (empty) answer is
+/// still printed for scripts.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct NoMatch {
+    message: String,
+    output: String,
+}
+
 /// Percent-encodes a path segment (host names are plain, but be safe).
 fn path_seg(s: &str) -> String {
     let mut out = String::new();
@@ -918,6 +958,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if let Some(NoMatch { output, .. }) = e.downcast_ref::<NoMatch>() {
+                let _ = std::io::stdout().lock().write_all(output.as_bytes());
+            }
             eprintln!("atalaya: {e:#}");
             ExitCode::FAILURE
         }

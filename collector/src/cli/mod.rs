@@ -1,10 +1,14 @@
 //! Output of the `atalaya` CLI: aligned text tables for people, CSV and
-//! JSON for spreadsheets and scripts.
+//! JSON for spreadsheets and scripts, and the `lookup` screen.
 //!
 //! Written by hand because it is small: a table is a header row and string
 //! cells; numeric columns are right-aligned so digits line up.
 
 use std::fmt::Write as _;
+
+use atalaya_common::model::Timestamp;
+
+use crate::store::{CallerMachine, Health, Lookup};
 
 /// How the CLI prints results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +173,99 @@ pub fn render_pairs(pairs: &[(String, String)]) -> String {
         let _ = writeln!(out, "{k}:{}  {v}", " ".repeat(pad));
     }
     out
+}
+
+/// A time for people: whole seconds read better than milliseconds.
+pub fn seconds(t: Timestamp) -> String {
+    Timestamp::from_secs(t.as_secs()).to_string()
+}
+
+/// The `atalaya lookup` screen: one block per machine, best match first.
+pub fn render_lookup(l: &Lookup) -> String {
+    let mut out = String::new();
+    let shown = l.machines.len();
+    let noun = if l.total == 1 { "machine" } else { "machines" };
+    if shown < l.total {
+        let _ = writeln!(
+            out,
+            "{shown} of {} {noun} for {} (best first; --limit for more)",
+            l.total, l.query
+        );
+    } else {
+        let _ = writeln!(out, "{} {noun} for {} (best first)", l.total, l.query);
+    }
+    for m in &l.machines {
+        out.push('\n');
+        out.push_str(&machine_block(m));
+    }
+    out
+}
+
+fn machine_block(m: &CallerMachine) -> String {
+    let mut out = format!("{}  {}\n", m.hostname, m.asset_id);
+    let mut line = |label: &str, text: &str| {
+        let _ = writeln!(out, "  {label:<11} {text}");
+    };
+    let why: Vec<&str> = m.why.iter().map(|r| r.text.as_str()).collect();
+    line("why:", &why.join("; "));
+    let agent = if m.agent_id.is_some() {
+        m.agent_status.as_str()
+    } else {
+        "no agent record"
+    };
+    line(
+        "agent:",
+        &format!("{agent}, last seen {}", seconds(m.last_seen)),
+    );
+    let mut machine: Vec<String> = Vec::new();
+    machine.extend(m.os.clone());
+    machine.extend(m.model.clone());
+    machine.extend(m.serial.as_ref().map(|s| format!("serial {s}")));
+    if !machine.is_empty() {
+        line("machine:", &machine.join(", "));
+    }
+    if !m.addresses.is_empty() {
+        let addrs: Vec<String> = m.addresses.iter().map(ToString::to_string).collect();
+        line("addresses:", &addrs.join(" "));
+    }
+    line("health:", &health_line(m.health.as_ref()));
+    if m.open_incidents.is_empty() {
+        line("incidents:", "none open");
+    }
+    for (n, i) in m.open_incidents.iter().enumerate() {
+        let who = i.assignee.as_deref().unwrap_or("unassigned");
+        let text = format!(
+            "#{} {} {}  {}  opened {}, {who}, SLA {}",
+            i.id,
+            i.priority,
+            i.status.name(),
+            i.title,
+            seconds(i.opened_at),
+            i.sla.name().replace('_', " "),
+        );
+        line(if n == 0 { "incidents:" } else { "" }, &text);
+    }
+    out
+}
+
+fn health_line(h: Option<&Health>) -> String {
+    let Some(h) = h else {
+        return "no sample in the last 10 minutes".to_owned();
+    };
+    let mut parts = Vec::new();
+    if let Some(v) = h.cpu_percent {
+        parts.push(format!("cpu {v:.1} %"));
+    }
+    if let Some(v) = h.memory_used_percent {
+        parts.push(format!("memory {v:.1} %"));
+    }
+    if let Some(v) = h.load_one {
+        parts.push(format!("load {v:.2}"));
+    }
+    for f in &h.filesystems {
+        parts.push(format!("{} {:.1} %", f.mount, f.used_percent));
+    }
+    format!("{}  (at {})", parts.join("  "), seconds(h.at))
 }
 
 #[cfg(test)]

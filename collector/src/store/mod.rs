@@ -16,6 +16,8 @@
 //! - [`identity`]: which asset a snapshot belongs to.
 //! - [`incidents`]: incidents, their SLA clocks and the engine state.
 //! - [`query`]: asset lists, history, installed base, metric reads.
+//! - [`lookup`]: a caller's machines by user or host name, with health
+//!   now and open incidents.
 //!
 //! # Metrics
 //! Each agent has one open block (table [`HEADS`]) that its samples go
@@ -36,6 +38,7 @@ pub mod block;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;
+pub mod lookup;
 pub mod query;
 pub mod records;
 pub mod schema;
@@ -51,6 +54,9 @@ use serde::de::DeserializeOwned;
 
 pub use incidents::{IncidentFilter, IncidentNews, SlaLine, SlaReport, StaffError};
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
+pub use lookup::{
+    CallerMachine, Health, IncidentLine, Lookup, MatchKind, MatchReason, MountUse, SlaState,
+};
 pub use records::*;
 use schema::*;
 

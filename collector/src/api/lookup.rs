@@ -1,0 +1,64 @@
+//! `GET /api/v1/lookup?q=NAME`: a caller's machines by user or host name,
+//! with their health now and open incidents (viewer role and up).
+
+use atalaya_common::model::Timestamp;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{ApiError, ApiResult, ApiState, Caller, agent_status, blocking, parse_limit};
+use crate::store::Role;
+
+/// Machines returned when the query gives no `limit`: each costs a few
+/// metric reads, and a caller rarely has more.
+pub const DEFAULT_LOOKUP_LIMIT: usize = 20;
+
+/// Longest query taken, in characters (host names stop at 253).
+const MAX_QUERY_CHARS: usize = 256;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LookupQuery {
+    q: Option<String>,
+    limit: Option<String>,
+}
+
+pub(super) async fn lookup(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<LookupQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let text =
+        q.q.map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad(
+                    "q",
+                    "give a user or host name to look up, e.g. q=maria or q=lat-maria",
+                )
+            })?;
+    if text.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::bad(
+            "q",
+            format!("longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let limit = match q.limit {
+        None => DEFAULT_LOOKUP_LIMIT,
+        Some(v) => parse_limit(Some(&v))?,
+    };
+    let admin = state.admin.clone();
+    let silent_after = admin.silent_after();
+    let now = Timestamp::now();
+    let found = blocking(&state, move |s| {
+        s.lookup(&text, limit, now, &|a| {
+            agent_status(a, admin.is_connected(&a.id), silent_after, now)
+        })
+    })
+    .await?;
+    Ok(Json(found).into_response())
+}

@@ -1,0 +1,891 @@
+//! Caller lookup: the machines that belong to a user or a host name, best
+//! match first, each with why it matched, its health now and its open
+//! incidents: what a help-desk operator needs when the phone rings.
+//!
+//! Host names come from the host-name index. Users are only in the
+//! inventories (utmp sessions, the last wtmp login, `/etc/passwd`), so a
+//! user lookup decodes every asset's current inventory: its cost grows with
+//! the fleet (see README, Performance). A `users → assets` index would make
+//! it a range read, at the price of a store format change.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use atalaya_common::model::{InterfaceKind, Inventory, Timestamp, Users};
+use redb::{ReadableDatabase, ReadableTable};
+use serde::{Deserialize, Serialize};
+
+use super::query::glob;
+use super::records::{AgentRecord, AssetMeta};
+use super::schema::*;
+use super::series::stored_value;
+use super::{Store, StoreError, dec};
+use crate::incidents::lifecycle::{IncidentRecord, Status};
+use crate::incidents::sla::Priority;
+
+/// How far back "health now" looks for the latest point of each series, ms.
+pub const HEALTH_WINDOW_MS: i64 = 10 * 60_000;
+
+/// What matched, strongest first (the order ranks the machines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// The host name or the FQDN is the query (any case).
+    Hostname,
+    /// The user has a session open now (utmp).
+    LoggedIn,
+    /// The user was the last to log in (wtmp): the machine's usual user.
+    LastLogin,
+    /// The user has a local account for a person (not a system account).
+    Account,
+    /// The host name starts with the query, or fits its `*` pattern.
+    HostnamePattern,
+}
+
+/// One reason a machine matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchReason {
+    /// What matched.
+    pub kind: MatchKind,
+    /// The login name, for user matches.
+    pub user: Option<String>,
+    /// Session start (`logged_in`) or login time (`last_login`), when known.
+    pub at: Option<Timestamp>,
+    /// The reason in words, e.g. `maria logged in on tty2 since 2026-…`.
+    pub text: String,
+}
+
+/// Use of one mounted filesystem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MountUse {
+    /// Mount point.
+    pub mount: String,
+    /// Space used, percent.
+    pub used_percent: f64,
+}
+
+/// The latest value of the health series people look at first, each from
+/// the last [`HEALTH_WINDOW_MS`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// Time of the newest of these points.
+    pub at: Timestamp,
+    /// `cpu.total_percent`.
+    pub cpu_percent: Option<f64>,
+    /// Memory in use, percent: (total − available) / total, as the
+    /// incident rules see it.
+    pub memory_used_percent: Option<f64>,
+    /// `load.one`.
+    pub load_one: Option<f64>,
+    /// `filesystem.used_percent` per mount point, sorted by mount.
+    pub filesystems: Vec<MountUse>,
+}
+
+/// Where an open incident stands against its SLA targets now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaState {
+    /// Within its targets.
+    Ok,
+    /// Unacknowledged past the at-risk point (escalated to second level).
+    AtRisk,
+    /// A target was missed.
+    Breached,
+}
+
+impl SlaState {
+    /// The name used in the API and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlaState::Ok => "ok",
+            SlaState::AtRisk => "at_risk",
+            SlaState::Breached => "breached",
+        }
+    }
+
+    /// The state of `r` at `now`.
+    pub fn of(r: &IncidentRecord, now: Timestamp) -> Self {
+        let unacknowledged = r.status == Status::Open;
+        if r.acknowledge_breached
+            || r.resolve_breached
+            || now > r.resolve_due
+            || (unacknowledged && now > r.acknowledge_due)
+        {
+            SlaState::Breached
+        } else if unacknowledged && now >= r.at_risk_at {
+            SlaState::AtRisk
+        } else {
+            SlaState::Ok
+        }
+    }
+}
+
+/// An open or acknowledged incident, in one line's worth of fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentLine {
+    /// Incident number.
+    pub id: u64,
+    /// `P1` … `P4`.
+    pub priority: Priority,
+    /// `open` or `acknowledged`.
+    pub status: Status,
+    /// One line.
+    pub title: String,
+    /// Rule name.
+    pub rule: String,
+    /// When it opened.
+    pub opened_at: Timestamp,
+    /// Who is on it.
+    pub assignee: Option<String>,
+    /// 1 or 2.
+    pub level: u8,
+    /// Acknowledge by.
+    pub acknowledge_due: Timestamp,
+    /// Resolve by.
+    pub resolve_due: Timestamp,
+    /// Against its SLA targets now.
+    pub sla: SlaState,
+}
+
+impl IncidentLine {
+    fn new(r: &IncidentRecord, now: Timestamp) -> Self {
+        IncidentLine {
+            id: r.id,
+            priority: r.priority,
+            status: r.status,
+            title: r.title.clone(),
+            rule: r.rule.clone(),
+            opened_at: r.opened_at,
+            assignee: r.assignee.clone(),
+            level: r.level,
+            acknowledge_due: r.acknowledge_due,
+            resolve_due: r.resolve_due,
+            sla: SlaState::of(r, now),
+        }
+    }
+}
+
+/// One machine of the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallerMachine {
+    /// Asset id.
+    pub asset_id: String,
+    /// Host name.
+    pub hostname: String,
+    /// Fully qualified name, when known.
+    pub fqdn: Option<String>,
+    /// OS pretty name.
+    pub os: Option<String>,
+    /// Vendor and product, e.g. `LENOVO 21AH00FGSP`.
+    pub model: Option<String>,
+    /// Serial number (service tag).
+    pub serial: Option<String>,
+    /// Addresses of its interfaces, loopback and IPv6 link-local left out.
+    pub addresses: Vec<IpAddr>,
+    /// Why it matched, strongest first.
+    pub why: Vec<MatchReason>,
+    /// Last record received.
+    pub last_seen: Timestamp,
+    /// Its current agent (the newest one that is not revoked).
+    pub agent_id: Option<String>,
+    /// That agent's status, as `GET /api/v1/agents` says it (`connected`,
+    /// `silent`, `disconnected`, `revoked`, `never_seen`; `unknown` when
+    /// the asset has no agent record).
+    pub agent_status: String,
+    /// Health now (`None`: no sample in the last [`HEALTH_WINDOW_MS`]).
+    pub health: Option<Health>,
+    /// Open and acknowledged incidents, most urgent first.
+    pub open_incidents: Vec<IncidentLine>,
+}
+
+/// The answer to a lookup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lookup {
+    /// The query as given (trimmed).
+    pub query: String,
+    /// Machines that matched, before the limit.
+    pub total: usize,
+    /// The best of them, best first.
+    pub machines: Vec<CallerMachine>,
+}
+
+impl Store {
+    /// The machines of the user or host `query`, best first, at most
+    /// `limit` of them with their health and open incidents. `status` tells
+    /// an agent's status (the server knows its sessions; the store does not).
+    pub fn lookup(
+        &self,
+        query: &str,
+        limit: usize,
+        now: Timestamp,
+        status: &dyn Fn(&AgentRecord) -> &'static str,
+    ) -> Result<Lookup, StoreError> {
+        let query = query.trim();
+        let lower = query.to_lowercase();
+        let mut why: BTreeMap<String, Vec<MatchReason>> = BTreeMap::new();
+        let txn = self.db.begin_read()?;
+        {
+            // Host names: a prefix range of the index (lower-case keys).
+            let prefix = lower.split('*').next().unwrap_or("");
+            let pattern = lower.contains('*');
+            for r in txn.open_table(HOSTNAMES)?.range((prefix, "")..)? {
+                let (k, _) = r?;
+                let (host, id) = k.value();
+                if !host.starts_with(prefix) {
+                    break;
+                }
+                let reason = if host == lower {
+                    host_reason(MatchKind::Hostname, format!("host name {host}"))
+                } else if !pattern {
+                    host_reason(
+                        MatchKind::HostnamePattern,
+                        format!("host name {host} starts with {query}"),
+                    )
+                } else if glob(&lower, host) {
+                    host_reason(
+                        MatchKind::HostnamePattern,
+                        format!("host name {host} fits {query}"),
+                    )
+                } else {
+                    continue;
+                };
+                why.entry(id.to_owned()).or_default().push(reason);
+            }
+        }
+        if !lower.contains('*') {
+            // Users and FQDNs: every current inventory.
+            for r in txn.open_table(INVENTORY)?.iter()? {
+                let (id, v) = r?;
+                let inv: Inventory = dec("inventory", v.value())?;
+                let mut reasons = user_reasons(&inv.users, &lower);
+                if let Some(fqdn) = &inv.host.fqdn
+                    && fqdn.to_lowercase() == lower
+                {
+                    reasons.push(host_reason(MatchKind::Hostname, format!("FQDN {fqdn}")));
+                }
+                if !reasons.is_empty() {
+                    why.entry(id.value().to_owned())
+                        .or_default()
+                        .extend(reasons);
+                }
+            }
+        }
+        let assets = txn.open_table(ASSETS)?;
+        let mut ranked: Vec<(AssetMeta, Vec<MatchReason>)> = Vec::with_capacity(why.len());
+        for (id, mut reasons) in why {
+            // The index may name an asset merged away a moment ago.
+            let Some(v) = assets.get(id.as_str())? else {
+                continue;
+            };
+            let meta: AssetMeta = dec("assets", v.value())?;
+            reasons.sort_by_key(|r| r.kind);
+            reasons.dedup_by(|a, b| a.kind == b.kind && a.text == b.text);
+            ranked.push((meta, reasons));
+        }
+        ranked.sort_by(|(a, ra), (b, rb)| {
+            let best = |r: &[MatchReason]| r.first().map(|r| r.kind);
+            best(ra)
+                .cmp(&best(rb))
+                .then(b.last_seen.cmp(&a.last_seen))
+                .then_with(|| a.hostname.cmp(&b.hostname))
+        });
+        let total = ranked.len();
+        let inventories = txn.open_table(INVENTORY)?;
+        let agents = txn.open_table(AGENTS)?;
+        let open = txn.open_table(OPEN_INCIDENTS)?;
+        let incidents = txn.open_table(INCIDENTS)?;
+        let mut machines = Vec::with_capacity(limit.min(total));
+        for (meta, reasons) in ranked.into_iter().take(limit) {
+            let inventory: Option<Inventory> = match inventories.get(meta.id.as_str())? {
+                Some(v) => Some(dec("inventory", v.value())?),
+                None => None,
+            };
+            let mut records = Vec::new();
+            for agent in &meta.agent_ids {
+                if let Some(v) = agents.get(agent.as_str())? {
+                    records.push(dec::<AgentRecord>("agents", v.value())?);
+                }
+            }
+            let agent = records
+                .iter()
+                .max_by_key(|a| (a.revoked_at.is_none(), a.last_seen));
+            let mut open_incidents = Vec::new();
+            for r in open.range((meta.id.as_str(), "", "")..)? {
+                let (k, v) = r?;
+                if k.value().0 != meta.id {
+                    break;
+                }
+                if let Some(rec) = incidents.get(v.value())? {
+                    let rec: IncidentRecord = dec("incidents", rec.value())?;
+                    open_incidents.push(IncidentLine::new(&rec, now));
+                }
+            }
+            open_incidents.sort_by_key(|i| (i.priority, i.opened_at, i.id));
+            let inv = inventory.as_ref();
+            let system = inv.map(|i| &i.hardware.system);
+            let model = system
+                .map(|s| {
+                    [s.vendor.as_deref(), s.product.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|m| !m.is_empty());
+            machines.push(CallerMachine {
+                health: self.health(&meta.id, now)?,
+                asset_id: meta.id.clone(),
+                fqdn: inv.and_then(|i| i.host.fqdn.clone()),
+                os: meta.os.clone(),
+                model,
+                serial: system.and_then(|s| s.serial.clone()),
+                addresses: inv.map(addresses).unwrap_or_default(),
+                why: reasons,
+                last_seen: meta.last_seen,
+                agent_id: agent.map(|a| a.id.clone()),
+                agent_status: agent.map_or("unknown", status).to_owned(),
+                open_incidents,
+                hostname: meta.hostname,
+            });
+        }
+        Ok(Lookup {
+            query: query.to_owned(),
+            total,
+            machines,
+        })
+    }
+
+    /// The latest CPU, memory, load and filesystem use of `asset` within
+    /// [`HEALTH_WINDOW_MS`] before `now`; `None` when there is none.
+    pub fn health(&self, asset: &str, now: Timestamp) -> Result<Option<Health>, StoreError> {
+        let from = Timestamp(now.0.saturating_sub(HEALTH_WINDOW_MS));
+        // An agent's clock a little ahead of ours still counts as now.
+        let to = Timestamp(now.0.saturating_add(HEALTH_WINDOW_MS));
+        let mut newest: Option<Timestamp> = None;
+        let mut latest = |series: &str| -> Result<Option<f64>, StoreError> {
+            let last = self.metric(asset, series, from, to, None)?.pop();
+            if let Some((at, _)) = last {
+                newest = newest.max(Some(at));
+            }
+            Ok(last.map(|(_, v)| v))
+        };
+        let cpu_percent = latest("cpu.total_percent")?;
+        let load_one = latest("load.one")?;
+        let total = latest("memory.total_bytes")?;
+        let available = latest("memory.available_bytes")?;
+        let memory_used_percent = match (total, available) {
+            (Some(t), Some(a)) if t > 0.0 => Some(stored_value(
+                "memory.used_percent",
+                (t - a.min(t)) * 100.0 / t,
+            )),
+            _ => None,
+        };
+        let mut filesystems = Vec::new();
+        for name in self.series_names(asset)? {
+            let Some(mount) = name
+                .strip_prefix("filesystem.used_percent{mount=")
+                .and_then(|m| m.strip_suffix('}'))
+            else {
+                continue;
+            };
+            if let Some(used_percent) = latest(&name)? {
+                filesystems.push(MountUse {
+                    mount: mount.to_owned(),
+                    used_percent,
+                });
+            }
+        }
+        filesystems.sort_by(|a, b| a.mount.cmp(&b.mount));
+        Ok(newest.map(|at| Health {
+            at,
+            cpu_percent,
+            memory_used_percent,
+            load_one,
+            filesystems,
+        }))
+    }
+}
+
+fn host_reason(kind: MatchKind, text: String) -> MatchReason {
+    MatchReason {
+        kind,
+        user: None,
+        at: None,
+        text,
+    }
+}
+
+/// Reasons the user `lower` (a login name, or a full name, lower case)
+/// belongs on this machine: sessions, the last login, a person's account.
+fn user_reasons(users: &Users, lower: &str) -> Vec<MatchReason> {
+    // A full name names its login; a name with no local account (a
+    // directory user) still matches its sessions and logins.
+    let logins: Vec<&str> = users
+        .accounts
+        .iter()
+        .filter(|a| {
+            a.full_name
+                .as_deref()
+                .is_some_and(|f| f.trim().to_lowercase() == lower)
+        })
+        .map(|a| a.name.as_str())
+        .collect();
+    let is_user = |u: &str| u.to_lowercase() == lower || logins.contains(&u);
+    let mut out = Vec::new();
+    let mut sessions: BTreeMap<&str, Vec<&atalaya_common::model::Session>> = BTreeMap::new();
+    for s in users.sessions.iter().filter(|s| is_user(&s.user)) {
+        sessions.entry(s.user.as_str()).or_default().push(s);
+    }
+    for (user, mut list) in sessions {
+        // Oldest first: the console session before the ssh one opened later.
+        list.sort_by_key(|s| (s.started_at, s.tty.as_str()));
+        let since = list.iter().filter_map(|s| s.started_at).min();
+        let ttys: Vec<String> = list
+            .iter()
+            .map(|s| match &s.remote_host {
+                Some(h) => format!("{} from {h}", s.tty),
+                None => s.tty.clone(),
+            })
+            .collect();
+        let mut text = format!("{user} logged in on {}", ttys.join(", "));
+        if let Some(t) = since {
+            text.push_str(&format!(" since {}", whole_seconds(t)));
+        }
+        out.push(MatchReason {
+            kind: MatchKind::LoggedIn,
+            user: Some(user.to_owned()),
+            at: since,
+            text,
+        });
+    }
+    if let Some(l) = users.last_login.as_ref().filter(|l| is_user(&l.user)) {
+        let from = l
+            .remote_host
+            .as_ref()
+            .map(|h| format!(" from {h}"))
+            .unwrap_or_default();
+        out.push(MatchReason {
+            kind: MatchKind::LastLogin,
+            user: Some(l.user.clone()),
+            at: Some(l.at),
+            text: format!(
+                "last login {} on {}{from} at {}",
+                l.user,
+                l.tty,
+                whole_seconds(l.at)
+            ),
+        });
+    }
+    for a in &users.accounts {
+        let person = !a.system && !a.shell.ends_with("nologin") && !a.shell.ends_with("/false");
+        if !person || !is_user(&a.name) {
+            continue;
+        }
+        let name = a
+            .full_name
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default();
+        out.push(MatchReason {
+            kind: MatchKind::Account,
+            user: Some(a.name.clone()),
+            at: None,
+            text: format!("local account {}{name}, uid {}", a.name, a.uid),
+        });
+    }
+    out
+}
+
+/// A time for people: milliseconds are noise in a sentence.
+fn whole_seconds(t: Timestamp) -> Timestamp {
+    Timestamp::from_secs(t.as_secs())
+}
+
+/// Addresses worth showing: no loopback, no IPv6 link-local.
+fn addresses(inv: &Inventory) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = inv
+        .network
+        .interfaces
+        .iter()
+        .filter(|i| i.kind != InterfaceKind::Loopback)
+        .flat_map(|i| i.addresses.iter().map(|n| n.address))
+        .filter(|a| match a {
+            IpAddr::V4(v4) => !v4.is_loopback(),
+            IpAddr::V6(v6) => !v6.is_loopback() && (v6.segments()[0] & 0xffc0) != 0xfe80,
+        })
+        .collect();
+    // IPv4 first: that is what people read out on the phone.
+    out.sort_by_key(|a| (a.is_ipv6(), *a));
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use atalaya_common::model::{
+        Account, FilesystemUsage, HealthSample, LoadAverage, Login, MemoryUsage, Session,
+    };
+
+    use super::super::testutil::*;
+    use super::*;
+    use crate::incidents::lifecycle::StaffAction;
+    use crate::incidents::sla::SlaPolicies;
+    use crate::incidents::{Action, ActionKind, IncidentKey, Severity};
+
+    fn account(name: &str, uid: u32, full: Option<&str>, system: bool) -> Account {
+        Account {
+            name: name.into(),
+            uid,
+            gid: uid,
+            full_name: full.map(Into::into),
+            home: format!("/home/{name}"),
+            shell: if system {
+                "/usr/sbin/nologin".into()
+            } else {
+                "/bin/bash".into()
+            },
+            system,
+        }
+    }
+
+    fn host(name: &str, n: u8, users: Users) -> Inventory {
+        let mut inv = machine(
+            name,
+            Some(&format!("uuid-{name}")),
+            &format!("mid-{name}"),
+            &format!("00:aa:00:00:00:{n:02x}"),
+        );
+        inv.users = users;
+        inv.canonicalize();
+        inv
+    }
+
+    /// The server's view, in short: a1 has a session open.
+    fn no_status(a: &AgentRecord) -> &'static str {
+        if a.id == "a1" {
+            "connected"
+        } else {
+            "disconnected"
+        }
+    }
+
+    fn agent(id: &str) -> AgentRecord {
+        AgentRecord {
+            id: id.into(),
+            hostname: String::new(),
+            certificate_pem: String::new(),
+            cert_sha256: [0; 32],
+            enrolled_at: Timestamp(0),
+            last_seen: None,
+            agent_version: "0.1.0".into(),
+            rtt_ms: None,
+            lost_packets: 0,
+            sent_packets: 0,
+            revoked_at: None,
+            asset_id: None,
+        }
+    }
+
+    fn hosts(l: &Lookup) -> Vec<(&str, MatchKind)> {
+        l.machines
+            .iter()
+            .map(|m| (m.hostname.as_str(), m.why[0].kind))
+            .collect()
+    }
+
+    /// Four machines maria may be calling about, and one she has nothing to do with.
+    fn fleet() -> (tempfile::TempDir, Store) {
+        let (dir, s) = temp_store();
+        let mut desk = host(
+            "desk-01",
+            1,
+            Users {
+                accounts: vec![account("maria", 1000, Some("María García"), false)],
+                sessions: vec![Session {
+                    user: "maria".into(),
+                    tty: "tty2".into(),
+                    started_at: Some(Timestamp::from_secs(1_000)),
+                    ..Session::default()
+                }],
+                ..Users::default()
+            },
+        );
+        desk.host.fqdn = Some("desk-01.corp.example".into());
+        let lab = host(
+            "lab-02",
+            2,
+            Users {
+                last_login: Some(Login {
+                    user: "maria".into(),
+                    tty: "pts/0".into(),
+                    remote_host: Some("10.0.0.7".into()),
+                    at: Timestamp::from_secs(500),
+                }),
+                ..Users::default()
+            },
+        );
+        let srv = host(
+            "srv-03",
+            3,
+            Users {
+                accounts: vec![account("maria", 1000, None, false)],
+                ..Users::default()
+            },
+        );
+        // A system account of the same name is nobody's machine.
+        let svc = host(
+            "srv-04",
+            4,
+            Users {
+                accounts: vec![account("maria", 998, None, true)],
+                ..Users::default()
+            },
+        );
+        let named = host("maria-pc", 5, Users::default());
+        s.add_agent(&agent("a1")).unwrap();
+        s.add_agent(&agent("a2")).unwrap();
+        s.commit(&[
+            snapshot("a1", 1, 1_000, &desk),
+            snapshot("a2", 1, 1_000, &lab),
+            snapshot("a3", 1, 1_000, &srv),
+            snapshot("a4", 1, 1_000, &svc),
+            snapshot("a5", 1, 1_000, &named),
+        ])
+        .unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn a_user_ranks_logged_in_then_last_login_then_account_then_host_names() {
+        let (_d, s) = fleet();
+        let l = s
+            .lookup(" Maria ", 20, Timestamp(2_000), &no_status)
+            .unwrap();
+        assert_eq!(l.query, "Maria");
+        assert_eq!(
+            hosts(&l),
+            [
+                ("desk-01", MatchKind::LoggedIn),
+                ("lab-02", MatchKind::LastLogin),
+                ("srv-03", MatchKind::Account),
+                ("maria-pc", MatchKind::HostnamePattern),
+            ]
+        );
+        let desk = &l.machines[0];
+        assert_eq!(
+            desk.why.iter().map(|r| r.kind).collect::<Vec<_>>(),
+            [MatchKind::LoggedIn, MatchKind::Account]
+        );
+        assert_eq!(desk.why[0].at, Some(Timestamp::from_secs(1_000)));
+        assert_eq!(
+            desk.why[0].text,
+            "maria logged in on tty2 since 1970-01-01T00:16:40Z"
+        );
+        assert!(
+            desk.why[1].text.contains("(María García), uid 1000"),
+            "{}",
+            desk.why[1].text
+        );
+        assert!(
+            l.machines[1].why[0].text.contains("from 10.0.0.7"),
+            "{:?}",
+            l.machines[1].why
+        );
+        assert_eq!(desk.fqdn.as_deref(), Some("desk-01.corp.example"));
+        assert_eq!(desk.agent_status, "connected");
+        assert_eq!(desk.agent_id.as_deref(), Some("a1"));
+        assert_eq!(l.machines[1].agent_status, "disconnected");
+        assert_eq!(
+            (
+                l.machines[2].agent_id.as_deref(),
+                l.machines[2].agent_status.as_str()
+            ),
+            (None, "unknown"),
+            "srv-03 has no agent record"
+        );
+        assert!(desk.open_incidents.is_empty() && desk.health.is_none());
+
+        // The full name finds her login's machines too.
+        let l = s
+            .lookup("maría garcía", 20, Timestamp(2_000), &no_status)
+            .unwrap();
+        assert_eq!(hosts(&l), [("desk-01", MatchKind::LoggedIn)]);
+
+        let l = s.lookup("maria", 2, Timestamp(2_000), &no_status).unwrap();
+        assert_eq!((l.total, l.machines.len()), (4, 2));
+        assert_eq!(
+            s.lookup("nobody", 20, Timestamp(2_000), &no_status)
+                .unwrap()
+                .total,
+            0
+        );
+    }
+
+    #[test]
+    fn host_names_match_exactly_by_fqdn_by_prefix_and_by_pattern() {
+        let (_d, s) = fleet();
+        let now = Timestamp(2_000);
+        let l = s.lookup("MARIA-PC", 20, now, &no_status).unwrap();
+        assert_eq!(hosts(&l), [("maria-pc", MatchKind::Hostname)]);
+        let l = s
+            .lookup("Desk-01.Corp.Example", 20, now, &no_status)
+            .unwrap();
+        assert_eq!(hosts(&l), [("desk-01", MatchKind::Hostname)]);
+        assert_eq!(l.machines[0].why[0].text, "FQDN desk-01.corp.example");
+        let l = s.lookup("srv", 20, now, &no_status).unwrap();
+        assert_eq!(
+            hosts(&l),
+            [
+                ("srv-03", MatchKind::HostnamePattern),
+                ("srv-04", MatchKind::HostnamePattern)
+            ]
+        );
+        assert_eq!(
+            l.machines[0].why[0].text,
+            "host name srv-03 starts with srv"
+        );
+        // A pattern matches host names only, never users.
+        let l = s.lookup("mari*", 20, now, &no_status).unwrap();
+        assert_eq!(hosts(&l), [("maria-pc", MatchKind::HostnamePattern)]);
+        assert_eq!(l.machines[0].why[0].text, "host name maria-pc fits mari*");
+        let l = s.lookup("*-03", 20, now, &no_status).unwrap();
+        assert_eq!(hosts(&l), [("srv-03", MatchKind::HostnamePattern)]);
+        let l = s.lookup("*", 20, now, &no_status).unwrap();
+        assert_eq!(l.total, 5);
+    }
+
+    fn health_sample(at: i64, cpu: f64, fs_root: f64) -> HealthSample {
+        HealthSample {
+            load: LoadAverage {
+                one: 0.5,
+                ..LoadAverage::default()
+            },
+            memory: MemoryUsage {
+                total_bytes: 1_000,
+                available_bytes: 250,
+                ..MemoryUsage::default()
+            },
+            filesystems: vec![
+                FilesystemUsage {
+                    mount_point: "/".into(),
+                    used_percent: fs_root,
+                    ..FilesystemUsage::default()
+                },
+                FilesystemUsage {
+                    mount_point: "/home".into(),
+                    used_percent: 40.0,
+                    ..FilesystemUsage::default()
+                },
+            ],
+            ..sample(at, cpu)
+        }
+    }
+
+    #[test]
+    fn health_is_each_series_latest_point_of_the_last_ten_minutes() {
+        let (_d, s) = fleet();
+        let now: i64 = 3_600_000;
+        s.commit(&[metrics(
+            "a1",
+            2,
+            vec![
+                health_sample(now - 20 * 60_000, 99.0, 99.0),
+                health_sample(now - 2 * 60_000, 30.0, 96.0),
+                health_sample(now - 60_000, 12.5, 97.0),
+            ],
+        )])
+        .unwrap();
+        s.commit(&[metrics("a2", 2, vec![health_sample(1_000, 50.0, 50.0)])])
+            .unwrap();
+        let l = s.lookup("maria", 20, Timestamp(now), &no_status).unwrap();
+        let h = l.machines[0].health.as_ref().unwrap();
+        assert_eq!(h.at, Timestamp(now - 60_000));
+        assert_eq!(h.cpu_percent, Some(12.5));
+        assert_eq!(h.memory_used_percent, Some(75.0));
+        assert_eq!(h.load_one, Some(0.5));
+        assert_eq!(
+            h.filesystems,
+            [
+                MountUse {
+                    mount: "/".into(),
+                    used_percent: 97.0
+                },
+                MountUse {
+                    mount: "/home".into(),
+                    used_percent: 40.0
+                }
+            ]
+        );
+        assert_eq!(
+            l.machines[1].hostname, "lab-02",
+            "an hour-old sample is not health now"
+        );
+        assert_eq!(l.machines[1].health, None);
+    }
+
+    #[test]
+    fn open_incidents_are_listed_most_urgent_first_with_their_sla_state() {
+        let (_d, s) = fleet();
+        let asset = s.agent_asset_id("a1").unwrap().unwrap();
+        let open = |id: u64, rule: &str, severity| Action {
+            kind: ActionKind::Open,
+            incident: id,
+            key: IncidentKey {
+                asset: asset.clone(),
+                rule: rule.into(),
+                subject: "/".into(),
+            },
+            at: Timestamp(0),
+            severity,
+            title: format!("{rule} on /"),
+            description: "d".into(),
+            occurrences: 1,
+            flapping: false,
+        };
+        let policies = SlaPolicies::default();
+        s.apply_engine_actions(
+            &[
+                open(1, "filesystem-forecast", Severity::Warning),
+                open(2, "filesystem-full", Severity::Critical),
+                open(3, "cpu-busy", Severity::Critical),
+            ],
+            None,
+            &policies,
+            Timestamp(0),
+        )
+        .unwrap();
+        s.incident_action(3, &StaffAction::Resolve(None), "ana", Timestamp(1_000))
+            .unwrap();
+        // P1 at 13 minutes: past the at-risk point (80 % of 15 min), not yet breached.
+        let l = s
+            .lookup("desk-01", 20, Timestamp(13 * 60_000), &no_status)
+            .unwrap();
+        let lines = &l.machines[0].open_incidents;
+        assert_eq!(
+            lines
+                .iter()
+                .map(|i| (i.id, i.priority, i.sla))
+                .collect::<Vec<_>>(),
+            [
+                (2, Priority::P1, SlaState::AtRisk),
+                (1, Priority::P3, SlaState::Ok)
+            ]
+        );
+        s.incident_action(2, &StaffAction::Ack, "ana", Timestamp(14 * 60_000))
+            .unwrap();
+        let l = s
+            .lookup("desk-01", 20, Timestamp(14 * 60_000), &no_status)
+            .unwrap();
+        let first = &l.machines[0].open_incidents[0];
+        assert_eq!(
+            (first.status, first.sla),
+            (Status::Acknowledged, SlaState::Ok)
+        );
+        // P1 resolve target: 4 h.
+        let l = s
+            .lookup("desk-01", 20, Timestamp(5 * 3_600_000), &no_status)
+            .unwrap();
+        assert_eq!(l.machines[0].open_incidents[0].sla, SlaState::Breached);
+    }
+}
