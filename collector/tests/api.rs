@@ -477,20 +477,9 @@ fn revoking_an_agent_tells_the_server() {
     let s = start();
     let now = Timestamp::now();
     s.store
-        .add_agent(&atalaya_collector::store::AgentRecord {
-            id: "agent-x".into(),
-            hostname: "x".into(),
-            certificate_pem: String::new(),
-            cert_sha256: [1; 32],
-            enrolled_at: now,
-            last_seen: None,
-            agent_version: "0.1.0".into(),
-            rtt_ms: None,
-            lost_packets: 0,
-            sent_packets: 0,
-            revoked_at: None,
-            asset_id: None,
-        })
+        .add_agent(&AgentRecord::enrolled(
+            "agent-x", "x", "", [1; 32], "0.1.0", now,
+        ))
         .unwrap();
     let (status, _) = s.post(
         "/api/v1/agents/agent-x/revoke",
@@ -599,20 +588,7 @@ fn cli_explains_a_refused_token_and_an_unreachable_server() {
 }
 
 fn agent_record(id: &str, hostname: &str) -> AgentRecord {
-    AgentRecord {
-        id: id.into(),
-        hostname: hostname.into(),
-        certificate_pem: String::new(),
-        cert_sha256: [0; 32],
-        enrolled_at: Timestamp(0),
-        last_seen: None,
-        agent_version: "0.1.0".into(),
-        rtt_ms: None,
-        lost_packets: 0,
-        sent_packets: 0,
-        revoked_at: None,
-        asset_id: None,
-    }
+    AgentRecord::enrolled(id, hostname, "", [0; 32], "0.1.0", Timestamp(0))
 }
 
 fn person(name: &str, full_name: &str) -> Account {

@@ -1082,20 +1082,7 @@ async fn not_found() -> ApiError {
 mod tests {
     #[test]
     fn agent_status_follows_revocation_sessions_and_silence() {
-        let mut a = AgentRecord {
-            id: "ag-1".into(),
-            hostname: "h".into(),
-            certificate_pem: String::new(),
-            cert_sha256: [0; 32],
-            enrolled_at: Timestamp(0),
-            last_seen: None,
-            agent_version: "0.1.0".into(),
-            rtt_ms: None,
-            lost_packets: 0,
-            sent_packets: 0,
-            revoked_at: None,
-            asset_id: None,
-        };
+        let mut a = AgentRecord::enrolled("ag-1", "h", "", [0; 32], "0.1.0", Timestamp(0));
         let minute = Duration::from_secs(60);
         let now = Timestamp(1_000_000);
         assert_eq!(agent_status(&a, false, minute, now), "never_seen");

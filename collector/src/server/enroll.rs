@@ -147,20 +147,14 @@ async fn decide(
             .map_err(|e| format!("the signed certificate does not read back: {e}"))?
     };
     let cert_sha256 = pki::cert_sha256(&der);
-    let record = AgentRecord {
-        id: agent_id.clone(),
-        hostname: req.hostname.clone(),
-        certificate_pem: certificate_pem.clone(),
+    let record = AgentRecord::enrolled(
+        agent_id.clone(),
+        req.hostname.clone(),
+        certificate_pem.clone(),
         cert_sha256,
-        enrolled_at: now,
-        last_seen: None,
-        agent_version: req.agent_version.clone(),
-        rtt_ms: None,
-        lost_packets: 0,
-        sent_packets: 0,
-        revoked_at: None,
-        asset_id: None,
-    };
+        req.agent_version.clone(),
+        now,
+    );
     let store = hub.store.clone();
     tokio::task::spawn_blocking(move || store.add_agent(&record))
         .await

@@ -571,20 +571,7 @@ mod tests {
     }
 
     fn agent(id: &str) -> AgentRecord {
-        AgentRecord {
-            id: id.into(),
-            hostname: String::new(),
-            certificate_pem: String::new(),
-            cert_sha256: [0; 32],
-            enrolled_at: Timestamp(0),
-            last_seen: None,
-            agent_version: "0.1.0".into(),
-            rtt_ms: None,
-            lost_packets: 0,
-            sent_packets: 0,
-            revoked_at: None,
-            asset_id: None,
-        }
+        AgentRecord::enrolled(id, "", "", [0; 32], "0.1.0", Timestamp(0))
     }
 
     fn hosts(l: &Lookup) -> Vec<(&str, MatchKind)> {

@@ -690,20 +690,14 @@ mod tests {
     }
 
     fn agent(id: &str) -> AgentRecord {
-        AgentRecord {
-            id: id.into(),
-            hostname: format!("{id}.example"),
-            certificate_pem: "PEM".into(),
-            cert_sha256: [0; 32],
-            enrolled_at: Timestamp(0),
-            last_seen: None,
-            agent_version: "0.1.0".into(),
-            rtt_ms: None,
-            lost_packets: 0,
-            sent_packets: 0,
-            revoked_at: None,
-            asset_id: None,
-        }
+        AgentRecord::enrolled(
+            id,
+            format!("{id}.example"),
+            "PEM",
+            [0; 32],
+            "0.1.0",
+            Timestamp(0),
+        )
     }
 
     #[test]

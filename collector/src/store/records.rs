@@ -111,6 +111,34 @@ pub struct AgentRecord {
     pub asset_id: Option<String>,
 }
 
+impl AgentRecord {
+    /// An agent enrolled at `at` with this certificate: not seen yet, not
+    /// revoked, no asset until its first record.
+    pub fn enrolled(
+        id: impl Into<String>,
+        hostname: impl Into<String>,
+        certificate_pem: impl Into<String>,
+        cert_sha256: [u8; 32],
+        agent_version: impl Into<String>,
+        at: Timestamp,
+    ) -> Self {
+        AgentRecord {
+            id: id.into(),
+            hostname: hostname.into(),
+            certificate_pem: certificate_pem.into(),
+            cert_sha256,
+            enrolled_at: at,
+            last_seen: None,
+            agent_version: agent_version.into(),
+            rtt_ms: None,
+            lost_packets: 0,
+            sent_packets: 0,
+            revoked_at: None,
+            asset_id: None,
+        }
+    }
+}
+
 /// Connection facts the server reports with no sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentSeen {
