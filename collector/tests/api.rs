@@ -3,6 +3,8 @@
 //! enrollment tokens, caller lookup and parameter errors.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use atalaya_collector::api::{self, AdminActions, ApiState};
@@ -164,18 +166,9 @@ fn start() -> Server {
         admin: fake.clone(),
         desk: None,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(api::serve(listener, state, std::future::pending()));
+    let (base, rt) = support::serve(state);
     Server {
-        base: format!("http://{addr}"),
+        base,
         admin_secret,
         viewer_secret,
         store,
@@ -186,16 +179,9 @@ fn start() -> Server {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 impl Server {
     fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
-        let mut req = agent().get(format!("{}{path}", self.base));
+        let mut req = support::http().get(format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
@@ -212,7 +198,7 @@ impl Server {
     }
 
     fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        let mut resp = agent()
+        let mut resp = support::http()
             .post(format!("{}{path}", self.base))
             .header("Authorization", &format!("Bearer {token}"))
             .header("Content-Type", "application/json")
@@ -299,7 +285,7 @@ fn admin_creates_an_enrollment_token_that_decodes_and_is_stored_hashed() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(list[0].get("secret_sha256").is_none(), "{list}");
 
-    let del = agent()
+    let del = support::http()
         .delete(format!("{}/api/v1/tokens/{}", s.base, stored[0].id))
         .header("Authorization", &format!("Bearer {}", s.admin_secret))
         .call()

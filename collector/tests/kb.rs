@@ -2,6 +2,8 @@
 //! roles, search, show, add, and errors naming the field.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use atalaya_collector::api::{self, AdminActions, ApiState};
@@ -47,18 +49,9 @@ fn start() -> Server {
         admin: Arc::new(NoAdmin),
         desk: None,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(api::serve(listener, state, std::future::pending()));
+    let (base, rt) = support::serve(state);
     Server {
-        base: format!("http://{addr}"),
+        base,
         helpdesk,
         viewer,
         store,
@@ -67,16 +60,9 @@ fn start() -> Server {
     }
 }
 
-fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 impl Server {
     fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let mut resp = http()
+        let mut resp = support::http()
             .get(format!("{}{path}", self.base))
             .header("Authorization", &format!("Bearer {token}"))
             .call()
@@ -87,7 +73,7 @@ impl Server {
     }
 
     fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        let mut resp = http()
+        let mut resp = support::http()
             .post(format!("{}{path}", self.base))
             .header("Authorization", &format!("Bearer {token}"))
             .header("Content-Type", "application/json")

@@ -60,6 +60,21 @@ async fn send_paced(
     reason.to_string()
 }
 
+/// Enrolls an identity in `state` with the agent's own `enroll` command.
+fn enroll(state: &std::path::Path, token: &str) -> AgentIdentity {
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", token, "--state-dir"])
+        .arg(state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    AgentIdentity::load(state).unwrap().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_peers_lose_their_own_connection_only() {
     let collector =
@@ -76,18 +91,7 @@ async fn bad_peers_lose_their_own_connection_only() {
     let _other = agent(work.path(), "other", Some(&other_root), &token);
 
     // A second identity for the hostile client: enrolled properly, then misbehaving.
-    let state = work.path().join("hostile");
-    let out = Command::new(bin("atalaya-agent"))
-        .args(["enroll", "--token", &token, "--state-dir"])
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let identity = AgentIdentity::load(&state).unwrap().unwrap();
+    let identity = enroll(&work.path().join("hostile"), &token);
     let addr = collector.quic_address();
 
     let asset = collector.asset_named("ryzen-desk");
@@ -174,18 +178,7 @@ async fn connections_over_the_cap_are_refused_at_the_door() {
     let token = collector.token(2);
     // Enroll the extra identity first: at the cap, enrollment connections
     // are refused at the door too.
-    let state = work.path().join("extra");
-    let out = Command::new(bin("atalaya-agent"))
-        .args(["enroll", "--token", &token, "--state-dir"])
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let identity = AgentIdentity::load(&state).unwrap().unwrap();
+    let identity = enroll(&work.path().join("extra"), &token);
     let _honest = agent(work.path(), "honest", Some(&root), &token);
     let asset = eventually("the honest agent's asset", Duration::from_secs(30), || {
         collector
