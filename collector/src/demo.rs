@@ -137,6 +137,16 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
     println!("  {} assets", cli.display());
     println!("  {} asset {hostname}", cli.display());
     println!("  {} software openssl", cli.display());
+    println!(
+        "  {} report --config {} \"the printer does not print\"   # as the person at this machine",
+        agent_bin.display(),
+        agent_config.display()
+    );
+    println!(
+        "  {} incidents                   # the help desk's queue",
+        cli.display()
+    );
+    println!("  {} lookup {hostname}", cli.display());
     println!();
     println!("Stop with Ctrl-C.");
     tokio::signal::ctrl_c().await?;

@@ -327,3 +327,123 @@ fn the_api_wants_a_token_with_the_right_role() {
         201
     );
 }
+
+/// The README's first command: `atalaya-collector demo` in an empty
+/// folder starts a collector and an agent for this machine and prints
+/// commands that work as printed — the inventory, a user report and the
+/// help desk's queue — and Ctrl-C stops it cleanly.
+#[test]
+fn the_demo_runs_and_its_printed_commands_work() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(bin("atalaya-collector"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = demo.stdout.take().unwrap();
+    let mut demo = Stop(demo);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !printed
+        .iter()
+        .any(|l: &String| l.starts_with("Stop with Ctrl-C"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => printed.push(line),
+            Err(e) => panic!("the demo did not finish starting ({e}): {printed:#?}"),
+        }
+    }
+    let text = printed.join("\n");
+    let exports = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("export "))
+        .unwrap_or_else(|| panic!("no export line: {text}"));
+    let env: Vec<(String, String)> = exports
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(env.len(), 2, "{exports}");
+    // Each printed command, run as printed (its words; the report's text is quoted).
+    let run = |line: &str| {
+        let words: Vec<String> = match line.split_once(" \"") {
+            Some((head, quoted)) => {
+                let text = quoted.split('"').next().unwrap().to_owned();
+                let mut w: Vec<String> = head.split_whitespace().map(str::to_owned).collect();
+                w.push(text);
+                w
+            }
+            None => line
+                .split('#')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        };
+        let out = Command::new(&words[0])
+            .args(&words[1..])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let command = |what: &str| {
+        printed
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` command printed: {text}"))
+            .to_owned()
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let assets = run(&command(" assets"));
+    assert!(assets.contains(hostname.trim()), "{assets}");
+    let said = run(&command(" report --config "));
+    assert!(said.contains("on its way to the help desk"), "{said}");
+    let queue = command(" incidents");
+    eventually("the report in the queue", Duration::from_secs(30), || {
+        run(&queue)
+            .contains("the printer does not print")
+            .then_some(())
+    });
+    let shown = run(&command(" lookup "));
+    assert!(shown.contains(hostname.trim()), "{shown}");
+
+    // Ctrl-C: the demo stops and says nothing went wrong.
+    let pid = rustix::process::Pid::from_raw(demo.0.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = eventually("the demo to stop", Duration::from_secs(30), || {
+        demo.0.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+}
