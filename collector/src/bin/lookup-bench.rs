@@ -200,7 +200,7 @@ fn inventory(i: usize, assets: usize, pool: &[String], rng: &mut StdRng, now: i6
     users
         .accounts
         .push(account(&login, 1000, &full, "/bin/bash"));
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         users
             .accounts
             .push(account("ansible", 1001, "Ansible deployments", "/bin/bash"));
