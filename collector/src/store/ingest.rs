@@ -177,7 +177,7 @@ pub(crate) struct Tables<'t> {
     pub changes_by_time: Table<'t, (i64, u64), &'static str>,
     pub software: Table<'t, (&'static str, &'static str, &'static str), ()>,
     pub hostnames: Table<'t, (&'static str, &'static str), ()>,
-    pub lookup_keys: Table<'t, (&'static str, &'static str), ()>,
+    pub lookup_keys: Table<'t, (&'static str, &'static str), u8>,
     pub identity_keys: Table<'t, (&'static str, &'static str), ()>,
     pub names: Table<'t, &'static str, u32>,
     pub name_of: Table<'t, u32, &'static str>,

@@ -15,7 +15,7 @@
 //! asset is merged away (`identity::merge`), and rebuilt at open when the
 //! file's index version is not [`LOOKUP_INDEX_VERSION`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use atalaya_common::model::{Account, InterfaceKind, Inventory, Timestamp, Users};
@@ -263,49 +263,39 @@ impl Store {
                 why.entry(id.to_owned()).or_default().push(reason);
             }
         }
-        // Inventories decoded to find reasons, kept for the answer.
-        let mut decoded: HashMap<String, Inventory> = HashMap::new();
+        // Users, full names and FQDNs: the assets the lookup index names,
+        // with the kinds of match each one's inventory gives. Only the
+        // inventories of the machines shown are decoded, to say why.
+        let mut indexed: BTreeMap<String, u8> = BTreeMap::new();
         if !lower.contains('*') {
-            // Users, full names and FQDNs: the assets the lookup index names.
-            let inventories = txn.open_table(INVENTORY)?;
             for r in txn.open_table(LOOKUP_KEYS)?.range((lower.as_str(), "")..)? {
-                let (k, _) = r?;
+                let (k, v) = r?;
                 let (key, id) = k.value();
                 if key != lower {
                     break;
                 }
-                let Some(v) = inventories.get(id)? else {
-                    continue;
-                };
-                let inv: Inventory = dec("inventory", v.value())?;
-                let mut reasons = user_reasons(&inv.users, &lower);
-                if let Some(fqdn) = &inv.host.fqdn
-                    && fqdn.to_lowercase() == lower
-                {
-                    reasons.push(host_reason(MatchKind::Hostname, format!("FQDN {fqdn}")));
-                }
-                if !reasons.is_empty() {
-                    why.entry(id.to_owned()).or_default().extend(reasons);
-                }
-                decoded.insert(id.to_owned(), inv);
+                indexed.insert(id.to_owned(), v.value());
             }
         }
         let assets = txn.open_table(ASSETS)?;
-        let mut ranked: Vec<(AssetMeta, Vec<MatchReason>)> = Vec::with_capacity(why.len());
-        for (id, mut reasons) in why {
+        let ids: BTreeSet<&str> = why
+            .keys()
+            .chain(indexed.keys())
+            .map(String::as_str)
+            .collect();
+        let mut ranked: Vec<(AssetMeta, Option<MatchKind>)> = Vec::with_capacity(ids.len());
+        for id in ids {
             // The index may name an asset merged away a moment ago.
-            let Some(v) = assets.get(id.as_str())? else {
+            let Some(v) = assets.get(id)? else {
                 continue;
             };
             let meta: AssetMeta = dec("assets", v.value())?;
-            reasons.sort_by_key(|r| r.kind);
-            reasons.dedup_by(|a, b| a.kind == b.kind && a.text == b.text);
-            ranked.push((meta, reasons));
+            let by_host = why.get(id).and_then(|r| r.iter().map(|r| r.kind).min());
+            let by_index = indexed.get(id).and_then(|m| strongest(*m));
+            ranked.push((meta, by_host.into_iter().chain(by_index).min()));
         }
-        ranked.sort_by(|(a, ra), (b, rb)| {
-            let best = |r: &[MatchReason]| r.first().map(|r| r.kind);
-            best(ra)
-                .cmp(&best(rb))
+        ranked.sort_by(|(a, ka), (b, kb)| {
+            ka.cmp(kb)
                 .then(b.last_seen.cmp(&a.last_seen))
                 .then_with(|| a.hostname.cmp(&b.hostname))
         });
@@ -315,14 +305,19 @@ impl Store {
         let open = txn.open_table(OPEN_INCIDENTS)?;
         let incidents = txn.open_table(INCIDENTS)?;
         let mut machines = Vec::with_capacity(limit.min(total));
-        for (meta, reasons) in ranked.into_iter().take(limit) {
-            let inventory: Option<Inventory> = match decoded.remove(&meta.id) {
-                Some(inv) => Some(inv),
-                None => match inventories.get(meta.id.as_str())? {
-                    Some(v) => Some(dec("inventory", v.value())?),
-                    None => None,
-                },
+        for (meta, _) in ranked.into_iter().take(limit) {
+            let inventory: Option<Inventory> = match inventories.get(meta.id.as_str())? {
+                Some(v) => Some(dec("inventory", v.value())?),
+                None => None,
             };
+            let mut reasons = why.remove(&meta.id).unwrap_or_default();
+            if indexed.contains_key(&meta.id)
+                && let Some(inv) = &inventory
+            {
+                reasons.extend(inventory_reasons(inv, &lower));
+            }
+            reasons.sort_by_key(|r| r.kind);
+            reasons.dedup_by(|a, b| a.kind == b.kind && a.text == b.text);
             let mut records = Vec::new();
             for agent in &meta.agent_ids {
                 if let Some(v) = agents.get(agent.as_str())? {
@@ -429,12 +424,13 @@ impl Store {
     }
 }
 
-/// The lookup index keys of `inv`, lower case: the login names of its
-/// sessions, of its last login and of its person accounts, the full names
-/// of those logins' accounts, and its FQDN. Every query for which
-/// [`user_reasons`] or the FQDN gives a reason is among them (a property
-/// test below holds it to that).
-pub fn lookup_keys(inv: &Inventory) -> BTreeSet<String> {
+/// The lookup index rows of `inv`: each key (lower case) with the kinds of
+/// match it gives (a bit per [`MatchKind`]). The keys are the login names
+/// of its sessions, of its last login and of its person accounts, the full
+/// names of those logins' accounts, and its FQDN: every query for which
+/// [`inventory_reasons`] gives a reason (a property test below holds it to
+/// that).
+pub fn lookup_keys(inv: &Inventory) -> BTreeMap<String, u8> {
     let users = &inv.users;
     let logins: BTreeSet<&str> = users
         .sessions
@@ -463,24 +459,62 @@ pub fn lookup_keys(inv: &Inventory) -> BTreeSet<String> {
     if let Some(fqdn) = &inv.host.fqdn {
         keys.insert(fqdn.to_lowercase());
     }
-    keys
+    keys.into_iter()
+        .map(|k| {
+            let kinds = inventory_reasons(inv, &k)
+                .iter()
+                .fold(0, |m, r| m | kind_bit(r.kind));
+            (k, kinds)
+        })
+        .filter(|(_, kinds)| *kinds != 0)
+        .collect()
 }
 
-/// Moves `asset`'s rows of the lookup index from the keys of inventory
-/// `old` to those of `new` (`None`: no inventory, no keys).
+/// A kind's bit in a lookup index row.
+fn kind_bit(kind: MatchKind) -> u8 {
+    1 << kind as u8
+}
+
+/// The strongest kind of match among the bits of `kinds`.
+fn strongest(kinds: u8) -> Option<MatchKind> {
+    [
+        MatchKind::Hostname,
+        MatchKind::LoggedIn,
+        MatchKind::LastLogin,
+        MatchKind::Account,
+        MatchKind::HostnamePattern,
+    ]
+    .into_iter()
+    .find(|k| kinds & kind_bit(*k) != 0)
+}
+
+/// Why `inv` matches the lower-case query `lower` by its users or FQDN.
+fn inventory_reasons(inv: &Inventory, lower: &str) -> Vec<MatchReason> {
+    let mut reasons = user_reasons(&inv.users, lower);
+    if let Some(fqdn) = &inv.host.fqdn
+        && fqdn.to_lowercase() == lower
+    {
+        reasons.push(host_reason(MatchKind::Hostname, format!("FQDN {fqdn}")));
+    }
+    reasons
+}
+
+/// Moves `asset`'s rows of the lookup index from those of inventory `old`
+/// to those of `new` (`None`: no inventory, no rows).
 pub(crate) fn replace_lookup_keys(
-    table: &mut Table<'_, (&'static str, &'static str), ()>,
+    table: &mut Table<'_, (&'static str, &'static str), u8>,
     asset: &str,
     old: Option<&Inventory>,
     new: Option<&Inventory>,
 ) -> Result<(), StoreError> {
-    let keys = |i: Option<&Inventory>| i.map(lookup_keys).unwrap_or_default();
-    let (old, new) = (keys(old), keys(new));
-    for k in old.difference(&new) {
+    let rows = |i: Option<&Inventory>| i.map(lookup_keys).unwrap_or_default();
+    let (old, new) = (rows(old), rows(new));
+    for k in old.keys().filter(|k| !new.contains_key(*k)) {
         table.remove((k.as_str(), asset))?;
     }
-    for k in new.difference(&old) {
-        table.insert((k.as_str(), asset), ())?;
+    // A key kept may give other kinds of match now (she logged out).
+    for (k, kinds) in new.iter().filter(|(k, v)| old.get(*k) != Some(*v)) {
+        table.insert((k.as_str(), asset), *kinds)?;
     }
     Ok(())
 }
@@ -860,16 +894,16 @@ mod tests {
         assert_eq!(l.total, 5);
     }
 
-    /// Every row of the lookup index, as `(key, asset)`.
-    fn index_rows(s: &Store) -> BTreeSet<(String, String)> {
+    /// Every row of the lookup index: `(key, asset) → kinds`.
+    fn index_rows(s: &Store) -> BTreeMap<(String, String), u8> {
         let txn = s.db.begin_read().unwrap();
         let t = txn.open_table(LOOKUP_KEYS).unwrap();
         t.iter()
             .unwrap()
             .map(|r| {
-                let (k, _) = r.unwrap();
+                let (k, v) = r.unwrap();
                 let (key, asset) = k.value();
-                (key.to_owned(), asset.to_owned())
+                ((key.to_owned(), asset.to_owned()), v.value())
             })
             .collect()
     }
@@ -900,7 +934,21 @@ mod tests {
         s.commit(&[delta("a1", 2, 3_000, &v1, &v2)]).unwrap();
         let l = s.lookup("maria", 20, now, &no_status).unwrap();
         assert_eq!(kinds_of(&l, "desk-01"), Some(vec![MatchKind::Account]));
-        assert_eq!(l.total, 4);
+        // Ranked as an account now: after her last login, and before the
+        // other account because it was seen more recently.
+        assert_eq!(
+            hosts(&l),
+            [
+                ("lab-02", MatchKind::LastLogin),
+                ("desk-01", MatchKind::Account),
+                ("srv-03", MatchKind::Account),
+                ("maria-pc", MatchKind::HostnamePattern),
+            ]
+        );
+        assert_eq!(
+            index_rows(&s).get(&("maria".to_owned(), asset.clone())),
+            Some(&kind_bit(MatchKind::Account))
+        );
 
         // Her account is removed and the machine renamed in DNS (a snapshot):
         // neither her login, nor her full name, nor the old FQDN find it.
@@ -928,10 +976,16 @@ mod tests {
         assert_eq!(hosts(&l), [("desk-01", MatchKind::Hostname)]);
         let rows: Vec<_> = index_rows(&s)
             .into_iter()
-            .filter(|(_, a)| *a == asset)
-            .map(|(k, _)| k)
+            .filter(|((_, a), _)| *a == asset)
+            .map(|((k, _), kinds)| (k, kinds))
             .collect();
-        assert_eq!(rows, ["desk-01.lab.example"]);
+        assert_eq!(
+            rows,
+            [(
+                "desk-01.lab.example".to_owned(),
+                kind_bit(MatchKind::Hostname)
+            )]
+        );
     }
 
     #[test]
@@ -989,7 +1043,7 @@ mod tests {
             [MatchKind::LoggedIn, MatchKind::Account]
         );
         assert!(
-            index_rows(&s).iter().all(|(_, a)| *a == asset),
+            index_rows(&s).keys().all(|(_, a)| *a == asset),
             "{:?}",
             index_rows(&s)
         );
@@ -1000,10 +1054,11 @@ mod tests {
         let (dir, s) = fleet();
         let now = Timestamp(2_000);
         let built = index_rows(&s);
-        assert!(built.contains(&(
-            "maría garcía".into(),
-            s.agent_asset_id("a1").unwrap().unwrap()
-        )));
+        let desk = s.agent_asset_id("a1").unwrap().unwrap();
+        assert_eq!(
+            built.get(&("maría garcía".to_owned(), desk)),
+            Some(&(kind_bit(MatchKind::LoggedIn) | kind_bit(MatchKind::Account)))
+        );
         let before = s.lookup("maria", 20, now, &no_status).unwrap();
         assert_eq!(before.total, 4);
         // As a file written before the index: the table empty, no version.
@@ -1080,15 +1135,22 @@ mod tests {
     }
 
     proptest! {
-        /// The index never misses a machine the lookup would give a reason for.
+        /// The index never misses a machine the lookup would give a reason
+        /// for, and ranks it by the strongest of those reasons.
         #[test]
         fn every_query_that_finds_a_reason_is_an_index_key(users in arb_users()) {
             let inv = Inventory { users, ..Inventory::default() };
-            let keys = lookup_keys(&inv);
+            let rows = lookup_keys(&inv);
             for q in NAMES.iter().chain(FULL_NAMES) {
                 let q = q.trim().to_lowercase();
-                if !user_reasons(&inv.users, &q).is_empty() {
-                    prop_assert!(keys.contains(&q), "{q:?} not in {keys:?} for {:?}", inv.users);
+                let reasons = user_reasons(&inv.users, &q);
+                if !reasons.is_empty() {
+                    let kinds = rows.get(&q).copied();
+                    prop_assert!(kinds.is_some(), "{q:?} not in {rows:?} for {:?}", inv.users);
+                    prop_assert_eq!(
+                        kinds.and_then(strongest),
+                        reasons.iter().map(|r| r.kind).min()
+                    );
                 }
             }
         }

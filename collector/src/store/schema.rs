@@ -68,11 +68,13 @@ pub const CHANGES_BY_TIME: TableDefinition<(i64, u64), &str> =
 pub const SOFTWARE: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("software");
 /// `(lower-case hostname, asset id) → ()`.
 pub const HOSTNAMES: TableDefinition<(&str, &str), ()> = TableDefinition::new("hostnames");
-/// Caller lookup: `(lower-case key, asset id) → ()`, the keys being the
-/// users of the asset's current inventory (session users, the last login,
-/// person accounts), their full names, and its FQDN (see
+/// Caller lookup: `(lower-case key, asset id) → kinds of match`, the keys
+/// being the users of the asset's current inventory (session users, the
+/// last login, person accounts), their full names, and its FQDN; the value
+/// has a bit per [`super::lookup::MatchKind`] the key gives, so that
+/// machines are ranked before any inventory is read (see
 /// [`super::lookup::lookup_keys`]).
-pub const LOOKUP_KEYS: TableDefinition<(&str, &str), ()> = TableDefinition::new("lookup_keys");
+pub const LOOKUP_KEYS: TableDefinition<(&str, &str), u8> = TableDefinition::new("lookup_keys");
 /// Hardware identity keys: `("uuid:…" | "serial:…" | "machine-id:…" | "mac:…", asset id) → ()`.
 pub const IDENTITY_KEYS: TableDefinition<(&str, &str), ()> = TableDefinition::new("identity_keys");
 
