@@ -5,9 +5,10 @@
 //! Host names come from the host-name index; users, full names and FQDNs
 //! from the lookup index ([`LOOKUP_KEYS`]), which names the assets whose
 //! current inventory mentions the query (utmp sessions, the last wtmp
-//! login, `/etc/passwd`). Only those inventories are decoded, to say why
-//! each matched, so a lookup costs what it finds, not the size of the
-//! fleet (see README, Performance).
+//! login, `/etc/passwd`), each with the kinds of match it gives, so that
+//! the machines are ranked from the indexes alone. Only the inventories of
+//! the machines shown are decoded, to say why each matched: a lookup costs
+//! what it finds, not the size of the fleet (see README, Performance).
 //!
 //! The index holds, per asset, [`lookup_keys`] of its inventory: every
 //! query for which that inventory gives a reason. It is kept in step
@@ -30,8 +31,9 @@ use super::{Store, StoreError, dec};
 use crate::incidents::lifecycle::{IncidentRecord, Status};
 use crate::incidents::sla::Priority;
 
-/// What [`LOOKUP_KEYS`] holds: bump it when [`lookup_keys`] changes, so
-/// that stores written before are re-indexed at open.
+/// What [`LOOKUP_KEYS`] holds: bump it when [`lookup_keys`] or the order
+/// of [`MatchKind`] changes, so that stores written before are re-indexed
+/// at open.
 pub const LOOKUP_INDEX_VERSION: u64 = 1;
 
 /// How far back "health now" looks for the latest point of each series, ms.
@@ -428,7 +430,7 @@ impl Store {
 /// match it gives (a bit per [`MatchKind`]). The keys are the login names
 /// of its sessions, of its last login and of its person accounts, the full
 /// names of those logins' accounts, and its FQDN: every query for which
-/// [`inventory_reasons`] gives a reason (a property test below holds it to
+/// `inventory_reasons` gives a reason (a property test below holds it to
 /// that).
 pub fn lookup_keys(inv: &Inventory) -> BTreeMap<String, u8> {
     let users = &inv.users;
@@ -470,7 +472,7 @@ pub fn lookup_keys(inv: &Inventory) -> BTreeMap<String, u8> {
         .collect()
 }
 
-/// A kind's bit in a lookup index row.
+/// A kind's bit in a lookup index row: its place in [`MatchKind`].
 fn kind_bit(kind: MatchKind) -> u8 {
     1 << kind as u8
 }
