@@ -111,9 +111,18 @@ const FAMILY: &[&str] = &[
 fn person(n: usize) -> (String, String) {
     let given = GIVEN[n % GIVEN.len()];
     let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
-    let login = format!("{}{}{n}", given.chars().next().unwrap_or('x'), family)
+    let login: String = format!("{}{}{n}", given.chars().next().unwrap_or('x'), family)
         .to_lowercase()
-        .replace(['á', 'é', 'í', 'ó', 'ú'], "a");
+        .chars()
+        .map(|c| match c {
+            'á' => 'a',
+            'é' => 'e',
+            'í' => 'i',
+            'ó' => 'o',
+            'ú' => 'u',
+            c => c,
+        })
+        .collect();
     (login, format!("{given} {family} {n}"))
 }
 
