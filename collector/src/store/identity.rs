@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use atalaya_common::model::{InterfaceKind, Inventory, Timestamp};
 use redb::ReadableTable;
 
-use super::StoreError;
 use super::ingest::{Cache, Tables};
 use super::records::{IdentityNote, Verdict};
+use super::{StoreError, lookup};
 
 const PLACEHOLDERS: &[&str] = &[
     "",
@@ -282,6 +282,10 @@ fn merge(
         t.assets.remove(from)?;
         t.hostnames
             .remove((old.hostname.to_lowercase().as_str(), from))?;
+        // A provisional asset has no inventory, hence no lookup keys; were
+        // one ever merged with an inventory, its keys must not outlive it.
+        let inventory = t.inventory_of(from)?;
+        lookup::replace_lookup_keys(&mut t.lookup_keys, from, inventory.as_ref(), None)?;
         target.first_seen = target.first_seen.min(old.first_seen);
         target.last_seen = target.last_seen.max(old.last_seen);
     }

@@ -19,7 +19,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, enc, identity, next_id, series};
+use super::{Store, StoreError, dec, enc, identity, lookup, next_id, series};
 
 /// An agent's open block is closed once it holds this many samples (10
 /// minutes at the default 10 s interval)…
@@ -177,6 +177,7 @@ pub(crate) struct Tables<'t> {
     pub changes_by_time: Table<'t, (i64, u64), &'static str>,
     pub software: Table<'t, (&'static str, &'static str, &'static str), ()>,
     pub hostnames: Table<'t, (&'static str, &'static str), ()>,
+    pub lookup_keys: Table<'t, (&'static str, &'static str), u8>,
     pub identity_keys: Table<'t, (&'static str, &'static str), ()>,
     pub names: Table<'t, &'static str, u32>,
     pub name_of: Table<'t, u32, &'static str>,
@@ -202,6 +203,7 @@ impl<'t> Tables<'t> {
             changes_by_time: txn.open_table(CHANGES_BY_TIME)?,
             software: txn.open_table(SOFTWARE)?,
             hostnames: txn.open_table(HOSTNAMES)?,
+            lookup_keys: txn.open_table(LOOKUP_KEYS)?,
             identity_keys: txn.open_table(IDENTITY_KEYS)?,
             names: txn.open_table(NAMES)?,
             name_of: txn.open_table(NAME_OF)?,
@@ -650,7 +652,7 @@ fn inventory_fed(
 }
 
 /// Replaces an asset's inventory, recording the change event and keeping
-/// the software, hostname and identity indexes in step. Returns what
+/// the software, hostname, identity and lookup indexes in step. Returns what
 /// changed (nothing for a first inventory).
 fn store_inventory(
     t: &mut Tables<'_>,
@@ -736,6 +738,8 @@ fn store_inventory(
     for k in new_keys.difference(&old_keys) {
         t.identity_keys.insert((k.as_str(), asset), ())?;
     }
+    // Users, full names and FQDN, for caller lookup.
+    lookup::replace_lookup_keys(&mut t.lookup_keys, asset, prev.as_ref(), Some(&inv))?;
     meta.os = inv.os.pretty_name.clone().or(inv.os.name.clone());
     meta.os_id = inv.os.id.clone();
     meta.inventory_at = Some(taken_at);

@@ -2,17 +2,25 @@
 //! match first, each with why it matched, its health now and its open
 //! incidents: what a help-desk operator needs when the phone rings.
 //!
-//! Host names come from the host-name index. Users are only in the
-//! inventories (utmp sessions, the last wtmp login, `/etc/passwd`), so a
-//! user lookup decodes every asset's current inventory: its cost grows with
-//! the fleet (see README, Performance). A `users → assets` index would make
-//! it a range read, at the price of a store format change.
+//! Host names come from the host-name index; users, full names and FQDNs
+//! from the lookup index ([`LOOKUP_KEYS`]), which names the assets whose
+//! current inventory mentions the query (utmp sessions, the last wtmp
+//! login, `/etc/passwd`), each with the kinds of match it gives, so that
+//! the machines are ranked from the indexes alone. Only the inventories of
+//! the machines shown are decoded, to say why each matched: a lookup costs
+//! what it finds, not the size of the fleet (see README, Performance).
+//!
+//! The index holds, per asset, [`lookup_keys`] of its inventory: every
+//! query for which that inventory gives a reason. It is kept in step
+//! wherever an inventory is stored (`ingest::store_inventory`) and when an
+//! asset is merged away (`identity::merge`), and rebuilt at open when the
+//! file's index version is not [`LOOKUP_INDEX_VERSION`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use atalaya_common::model::{InterfaceKind, Inventory, Timestamp, Users};
-use redb::{ReadableDatabase, ReadableTable};
+use atalaya_common::model::{Account, InterfaceKind, Inventory, Timestamp, Users};
+use redb::{ReadableDatabase, ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::query::glob;
@@ -22,6 +30,11 @@ use super::series::stored_value;
 use super::{Store, StoreError, dec};
 use crate::incidents::lifecycle::{IncidentRecord, Status};
 use crate::incidents::sla::Priority;
+
+/// What [`LOOKUP_KEYS`] holds: bump it when [`lookup_keys`] or the order
+/// of [`MatchKind`] changes, so that stores written before are re-indexed
+/// at open.
+pub const LOOKUP_INDEX_VERSION: u64 = 1;
 
 /// How far back "health now" looks for the latest point of each series, ms.
 pub const HEALTH_WINDOW_MS: i64 = 10 * 60_000;
@@ -252,40 +265,39 @@ impl Store {
                 why.entry(id.to_owned()).or_default().push(reason);
             }
         }
+        // Users, full names and FQDNs: the assets the lookup index names,
+        // with the kinds of match each one's inventory gives. Only the
+        // inventories of the machines shown are decoded, to say why.
+        let mut indexed: BTreeMap<String, u8> = BTreeMap::new();
         if !lower.contains('*') {
-            // Users and FQDNs: every current inventory.
-            for r in txn.open_table(INVENTORY)?.iter()? {
-                let (id, v) = r?;
-                let inv: Inventory = dec("inventory", v.value())?;
-                let mut reasons = user_reasons(&inv.users, &lower);
-                if let Some(fqdn) = &inv.host.fqdn
-                    && fqdn.to_lowercase() == lower
-                {
-                    reasons.push(host_reason(MatchKind::Hostname, format!("FQDN {fqdn}")));
+            for r in txn.open_table(LOOKUP_KEYS)?.range((lower.as_str(), "")..)? {
+                let (k, v) = r?;
+                let (key, id) = k.value();
+                if key != lower {
+                    break;
                 }
-                if !reasons.is_empty() {
-                    why.entry(id.value().to_owned())
-                        .or_default()
-                        .extend(reasons);
-                }
+                indexed.insert(id.to_owned(), v.value());
             }
         }
         let assets = txn.open_table(ASSETS)?;
-        let mut ranked: Vec<(AssetMeta, Vec<MatchReason>)> = Vec::with_capacity(why.len());
-        for (id, mut reasons) in why {
+        let ids: BTreeSet<&str> = why
+            .keys()
+            .chain(indexed.keys())
+            .map(String::as_str)
+            .collect();
+        let mut ranked: Vec<(AssetMeta, Option<MatchKind>)> = Vec::with_capacity(ids.len());
+        for id in ids {
             // The index may name an asset merged away a moment ago.
-            let Some(v) = assets.get(id.as_str())? else {
+            let Some(v) = assets.get(id)? else {
                 continue;
             };
             let meta: AssetMeta = dec("assets", v.value())?;
-            reasons.sort_by_key(|r| r.kind);
-            reasons.dedup_by(|a, b| a.kind == b.kind && a.text == b.text);
-            ranked.push((meta, reasons));
+            let by_host = why.get(id).and_then(|r| r.iter().map(|r| r.kind).min());
+            let by_index = indexed.get(id).and_then(|m| strongest(*m));
+            ranked.push((meta, by_host.into_iter().chain(by_index).min()));
         }
-        ranked.sort_by(|(a, ra), (b, rb)| {
-            let best = |r: &[MatchReason]| r.first().map(|r| r.kind);
-            best(ra)
-                .cmp(&best(rb))
+        ranked.sort_by(|(a, ka), (b, kb)| {
+            ka.cmp(kb)
                 .then(b.last_seen.cmp(&a.last_seen))
                 .then_with(|| a.hostname.cmp(&b.hostname))
         });
@@ -295,11 +307,19 @@ impl Store {
         let open = txn.open_table(OPEN_INCIDENTS)?;
         let incidents = txn.open_table(INCIDENTS)?;
         let mut machines = Vec::with_capacity(limit.min(total));
-        for (meta, reasons) in ranked.into_iter().take(limit) {
+        for (meta, _) in ranked.into_iter().take(limit) {
             let inventory: Option<Inventory> = match inventories.get(meta.id.as_str())? {
                 Some(v) => Some(dec("inventory", v.value())?),
                 None => None,
             };
+            let mut reasons = why.remove(&meta.id).unwrap_or_default();
+            if indexed.contains_key(&meta.id)
+                && let Some(inv) = &inventory
+            {
+                reasons.extend(inventory_reasons(inv, &lower));
+            }
+            reasons.sort_by_key(|r| r.kind);
+            reasons.dedup_by(|a, b| a.kind == b.kind && a.text == b.text);
             let mut records = Vec::new();
             for agent in &meta.agent_ids {
                 if let Some(v) = agents.get(agent.as_str())? {
@@ -406,6 +426,139 @@ impl Store {
     }
 }
 
+/// The lookup index rows of `inv`: each key (lower case) with the kinds of
+/// match it gives (a bit per [`MatchKind`]). The keys are the login names
+/// of its sessions, of its last login and of its person accounts, the full
+/// names of those logins' accounts, and its FQDN: every query for which
+/// `inventory_reasons` gives a reason (a property test below holds it to
+/// that).
+pub fn lookup_keys(inv: &Inventory) -> BTreeMap<String, u8> {
+    let users = &inv.users;
+    let logins: BTreeSet<&str> = users
+        .sessions
+        .iter()
+        .map(|s| s.user.as_str())
+        .chain(users.last_login.iter().map(|l| l.user.as_str()))
+        .chain(
+            users
+                .accounts
+                .iter()
+                .filter(|a| is_person(a))
+                .map(|a| a.name.as_str()),
+        )
+        .collect();
+    let mut keys: BTreeSet<String> = logins.iter().map(|l| l.to_lowercase()).collect();
+    // A full name finds its login's sessions, last login and account.
+    for a in users
+        .accounts
+        .iter()
+        .filter(|a| logins.contains(a.name.as_str()))
+    {
+        if let Some(f) = &a.full_name {
+            keys.insert(full_name_key(f));
+        }
+    }
+    if let Some(fqdn) = &inv.host.fqdn {
+        keys.insert(fqdn.to_lowercase());
+    }
+    keys.into_iter()
+        .map(|k| {
+            let kinds = inventory_reasons(inv, &k)
+                .iter()
+                .fold(0, |m, r| m | kind_bit(r.kind));
+            (k, kinds)
+        })
+        .filter(|(_, kinds)| *kinds != 0)
+        .collect()
+}
+
+/// A kind's bit in a lookup index row: its place in [`MatchKind`].
+fn kind_bit(kind: MatchKind) -> u8 {
+    1 << kind as u8
+}
+
+/// The strongest kind of match among the bits of `kinds`.
+fn strongest(kinds: u8) -> Option<MatchKind> {
+    [
+        MatchKind::Hostname,
+        MatchKind::LoggedIn,
+        MatchKind::LastLogin,
+        MatchKind::Account,
+        MatchKind::HostnamePattern,
+    ]
+    .into_iter()
+    .find(|k| kinds & kind_bit(*k) != 0)
+}
+
+/// Why `inv` matches the lower-case query `lower` by its users or FQDN.
+fn inventory_reasons(inv: &Inventory, lower: &str) -> Vec<MatchReason> {
+    let mut reasons = user_reasons(&inv.users, lower);
+    if let Some(fqdn) = &inv.host.fqdn
+        && fqdn.to_lowercase() == lower
+    {
+        reasons.push(host_reason(MatchKind::Hostname, format!("FQDN {fqdn}")));
+    }
+    reasons
+}
+
+/// Moves `asset`'s rows of the lookup index from those of inventory `old`
+/// to those of `new` (`None`: no inventory, no rows).
+pub(crate) fn replace_lookup_keys(
+    table: &mut Table<'_, (&'static str, &'static str), u8>,
+    asset: &str,
+    old: Option<&Inventory>,
+    new: Option<&Inventory>,
+) -> Result<(), StoreError> {
+    let rows = |i: Option<&Inventory>| i.map(lookup_keys).unwrap_or_default();
+    let (old, new) = (rows(old), rows(new));
+    for k in old.keys().filter(|k| !new.contains_key(*k)) {
+        table.remove((k.as_str(), asset))?;
+    }
+    // A key kept may give other kinds of match now (she logged out).
+    for (k, kinds) in new.iter().filter(|(k, v)| old.get(*k) != Some(*v)) {
+        table.insert((k.as_str(), asset), *kinds)?;
+    }
+    Ok(())
+}
+
+/// Builds the lookup index anew from every current inventory, in `txn`,
+/// and records [`LOOKUP_INDEX_VERSION`]; returns how many inventories it
+/// indexed. An inventory that does not decode is left out with a warning
+/// (a lookup will not find that asset by user) rather than keep the
+/// collector from starting.
+pub(crate) fn rebuild_lookup_index(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    txn.delete_table(LOOKUP_KEYS)?;
+    let mut index = txn.open_table(LOOKUP_KEYS)?;
+    let mut indexed = 0;
+    for r in txn.open_table(INVENTORY)?.iter()? {
+        let (id, v) = r?;
+        let id = id.value();
+        match dec::<Inventory>("inventory", v.value()) {
+            Ok(inv) => {
+                replace_lookup_keys(&mut index, id, None, Some(&inv))?;
+                indexed += 1;
+            }
+            Err(e) => {
+                tracing::warn!(asset = id, error = %e, "inventory left out of the lookup index");
+            }
+        }
+    }
+    txn.open_table(META)?
+        .insert(META_LOOKUP_INDEX, LOOKUP_INDEX_VERSION)?;
+    Ok(indexed)
+}
+
+/// A full name as the index keys it and as [`user_reasons`] compares it.
+fn full_name_key(full_name: &str) -> String {
+    full_name.trim().to_lowercase()
+}
+
+/// An account a person logs in with: not a system account, and a shell
+/// that lets one in.
+fn is_person(a: &Account) -> bool {
+    !a.system && !a.shell.ends_with("nologin") && !a.shell.ends_with("/false")
+}
+
 fn host_reason(kind: MatchKind, text: String) -> MatchReason {
     MatchReason {
         kind,
@@ -426,7 +579,7 @@ fn user_reasons(users: &Users, lower: &str) -> Vec<MatchReason> {
         .filter(|a| {
             a.full_name
                 .as_deref()
-                .is_some_and(|f| f.trim().to_lowercase() == lower)
+                .is_some_and(|f| full_name_key(f) == lower)
         })
         .map(|a| a.name.as_str())
         .collect();
@@ -477,8 +630,7 @@ fn user_reasons(users: &Users, lower: &str) -> Vec<MatchReason> {
         });
     }
     for a in &users.accounts {
-        let person = !a.system && !a.shell.ends_with("nologin") && !a.shell.ends_with("/false");
-        if !person || !is_user(&a.name) {
+        if !is_person(a) || !is_user(&a.name) {
             continue;
         }
         let name = a
@@ -526,6 +678,8 @@ mod tests {
     use atalaya_common::model::{
         Account, FilesystemUsage, HealthSample, LoadAverage, Login, MemoryUsage, Session,
     };
+
+    use proptest::prelude::*;
 
     use super::super::testutil::*;
     use super::*;
@@ -740,6 +894,268 @@ mod tests {
         assert_eq!(hosts(&l), [("srv-03", MatchKind::HostnamePattern)]);
         let l = s.lookup("*", 20, now, &no_status).unwrap();
         assert_eq!(l.total, 5);
+    }
+
+    /// Every row of the lookup index: `(key, asset) → kinds`.
+    fn index_rows(s: &Store) -> BTreeMap<(String, String), u8> {
+        let txn = s.db.begin_read().unwrap();
+        let t = txn.open_table(LOOKUP_KEYS).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                let (key, asset) = k.value();
+                ((key.to_owned(), asset.to_owned()), v.value())
+            })
+            .collect()
+    }
+
+    fn kinds_of(l: &Lookup, host: &str) -> Option<Vec<MatchKind>> {
+        l.machines
+            .iter()
+            .find(|m| m.hostname == host)
+            .map(|m| m.why.iter().map(|r| r.kind).collect())
+    }
+
+    #[test]
+    fn the_index_follows_sessions_accounts_and_fqdn_as_the_inventory_changes() {
+        let (_d, s) = fleet();
+        let now = Timestamp(9_000);
+        let asset = s.agent_asset_id("a1").unwrap().unwrap();
+        let v1 = s.asset(&asset).unwrap().unwrap().inventory.unwrap();
+        let l = s.lookup("maria", 20, now, &no_status).unwrap();
+        assert_eq!(
+            kinds_of(&l, "desk-01"),
+            Some(vec![MatchKind::LoggedIn, MatchKind::Account])
+        );
+
+        // She logs out (a delta): her account still names the machine.
+        let mut v2 = v1.clone();
+        v2.users.sessions.clear();
+        v2.canonicalize();
+        s.commit(&[delta("a1", 2, 3_000, &v1, &v2)]).unwrap();
+        let l = s.lookup("maria", 20, now, &no_status).unwrap();
+        assert_eq!(kinds_of(&l, "desk-01"), Some(vec![MatchKind::Account]));
+        // Ranked as an account now: after her last login, and before the
+        // other account because it was seen more recently.
+        assert_eq!(
+            hosts(&l),
+            [
+                ("lab-02", MatchKind::LastLogin),
+                ("desk-01", MatchKind::Account),
+                ("srv-03", MatchKind::Account),
+                ("maria-pc", MatchKind::HostnamePattern),
+            ]
+        );
+        assert_eq!(
+            index_rows(&s).get(&("maria".to_owned(), asset.clone())),
+            Some(&kind_bit(MatchKind::Account))
+        );
+
+        // Her account is removed and the machine renamed in DNS (a snapshot):
+        // neither her login, nor her full name, nor the old FQDN find it.
+        let mut v3 = v2.clone();
+        v3.users.accounts.clear();
+        v3.host.fqdn = Some("desk-01.lab.example".into());
+        v3.canonicalize();
+        s.commit(&[snapshot("a1", 3, 4_000, &v3)]).unwrap();
+        let l = s.lookup("maria", 20, now, &no_status).unwrap();
+        assert_eq!(kinds_of(&l, "desk-01"), None);
+        assert_eq!(l.total, 3, "{:?}", hosts(&l));
+        assert_eq!(
+            s.lookup("María García", 20, now, &no_status).unwrap().total,
+            0
+        );
+        assert_eq!(
+            s.lookup("desk-01.corp.example", 20, now, &no_status)
+                .unwrap()
+                .total,
+            0
+        );
+        let l = s
+            .lookup("DESK-01.lab.example", 20, now, &no_status)
+            .unwrap();
+        assert_eq!(hosts(&l), [("desk-01", MatchKind::Hostname)]);
+        let rows: Vec<_> = index_rows(&s)
+            .into_iter()
+            .filter(|((_, a), _)| *a == asset)
+            .map(|((k, _), kinds)| (k, kinds))
+            .collect();
+        assert_eq!(
+            rows,
+            [(
+                "desk-01.lab.example".to_owned(),
+                kind_bit(MatchKind::Hostname)
+            )]
+        );
+    }
+
+    #[test]
+    fn an_asset_merged_away_is_not_returned() {
+        let (_d, s) = temp_store();
+        let now = Timestamp(90_000);
+        let mut old = host("pc-7", 7, Users::default());
+        old.host.fqdn = Some("pc-7.corp.example".into());
+        old.canonicalize();
+        s.commit(&[snapshot("old-agent", 1, 1_000, &old)]).unwrap();
+        let asset = s.agent_asset_id("old-agent").unwrap().unwrap();
+        // Reinstalled and enrolled again under the same name; its metrics
+        // arrive before its inventory, on a provisional asset.
+        s.add_agent(&AgentRecord::enrolled(
+            "new-agent",
+            "pc-7",
+            "",
+            [0; 32],
+            "0.1.0",
+            Timestamp(0),
+        ))
+        .unwrap();
+        s.commit(&[metrics("new-agent", 1, vec![sample(50_000, 3.0)])])
+            .unwrap();
+        let provisional = s.agent_asset_id("new-agent").unwrap().unwrap();
+        assert_ne!(provisional, asset);
+        assert_eq!(s.lookup("pc-7", 20, now, &no_status).unwrap().total, 2);
+
+        // Same hardware (SMBIOS UUID): merged into the old asset.
+        let mut new = old.clone();
+        new.host.machine_id = Some("mid-reinstalled".into());
+        new.users = Users {
+            accounts: vec![account("ana", 1000, Some("Ana Ruiz"), false)],
+            sessions: vec![Session {
+                user: "ana".into(),
+                tty: "tty1".into(),
+                ..Session::default()
+            }],
+            ..Users::default()
+        };
+        new.canonicalize();
+        s.commit(&[snapshot("new-agent", 2, 60_000, &new)]).unwrap();
+        assert_eq!(
+            s.agent_asset_id("new-agent").unwrap().as_deref(),
+            Some(asset.as_str())
+        );
+        for q in ["ana", "ana ruiz", "pc-7", "pc-7.corp.example"] {
+            let l = s.lookup(q, 20, now, &no_status).unwrap();
+            let ids: Vec<&str> = l.machines.iter().map(|m| m.asset_id.as_str()).collect();
+            assert_eq!(ids, [asset.as_str()], "{q}");
+        }
+        let l = s.lookup("ana", 20, now, &no_status).unwrap();
+        assert_eq!(
+            l.machines[0].why.iter().map(|r| r.kind).collect::<Vec<_>>(),
+            [MatchKind::LoggedIn, MatchKind::Account]
+        );
+        assert!(
+            index_rows(&s).keys().all(|(_, a)| *a == asset),
+            "{:?}",
+            index_rows(&s)
+        );
+    }
+
+    #[test]
+    fn a_store_without_the_lookup_index_gets_it_built_at_open() {
+        let (dir, s) = fleet();
+        let now = Timestamp(2_000);
+        let built = index_rows(&s);
+        let desk = s.agent_asset_id("a1").unwrap().unwrap();
+        assert_eq!(
+            built.get(&("maría garcía".to_owned(), desk)),
+            Some(&(kind_bit(MatchKind::LoggedIn) | kind_bit(MatchKind::Account)))
+        );
+        let before = s.lookup("maria", 20, now, &no_status).unwrap();
+        assert_eq!(before.total, 4);
+        // As a file written before the index: the table empty, no version.
+        let txn = s.db.begin_write().unwrap();
+        txn.open_table(LOOKUP_KEYS)
+            .unwrap()
+            .retain(|_, _| false)
+            .unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .remove(META_LOOKUP_INDEX)
+            .unwrap();
+        txn.commit().unwrap();
+        assert!(index_rows(&s).is_empty());
+        let l = s.lookup("maria", 20, now, &no_status).unwrap();
+        assert_eq!(hosts(&l), [("maria-pc", MatchKind::HostnamePattern)]);
+        drop(s);
+
+        let s = Store::open(&dir.path().join("store.redb")).unwrap();
+        assert_eq!(index_rows(&s), built);
+        assert_eq!(s.lookup("maria", 20, now, &no_status).unwrap(), before);
+        let version =
+            s.db.begin_read()
+                .unwrap()
+                .open_table(META)
+                .unwrap()
+                .get(META_LOOKUP_INDEX)
+                .unwrap()
+                .map(|v| v.value());
+        assert_eq!(version, Some(LOOKUP_INDEX_VERSION));
+    }
+
+    /// Login names and full names that collide in every way the matching
+    /// allows: case, surrounding blanks, a name that is also a full name.
+    const NAMES: &[&str] = &["maria", "Maria", "ana", "root", "María García"];
+    const FULL_NAMES: &[&str] = &["María García", " maría garcía ", "Ana", "maria", ""];
+
+    fn arb_users() -> impl Strategy<Value = Users> {
+        let name = || proptest::sample::select(NAMES);
+        let account = (
+            name(),
+            proptest::option::of(proptest::sample::select(FULL_NAMES)),
+            any::<bool>(),
+            proptest::sample::select(&["/bin/bash", "/usr/sbin/nologin", "/bin/false"][..]),
+        )
+            .prop_map(|(n, full, system, shell)| Account {
+                name: n.into(),
+                full_name: full.map(Into::into),
+                system,
+                shell: shell.into(),
+                ..Account::default()
+            });
+        let session = name().prop_map(|n| Session {
+            user: n.into(),
+            tty: "pts/0".into(),
+            ..Session::default()
+        });
+        let login = name().prop_map(|n| Login {
+            user: n.into(),
+            tty: "tty1".into(),
+            ..Login::default()
+        });
+        (
+            proptest::collection::vec(account, 0..4),
+            proptest::collection::vec(session, 0..3),
+            proptest::option::of(login),
+        )
+            .prop_map(|(accounts, sessions, last_login)| Users {
+                accounts,
+                sessions,
+                last_login,
+                ..Users::default()
+            })
+    }
+
+    proptest! {
+        /// The index never misses a machine the lookup would give a reason
+        /// for, and ranks it by the strongest of those reasons.
+        #[test]
+        fn every_query_that_finds_a_reason_is_an_index_key(users in arb_users()) {
+            let inv = Inventory { users, ..Inventory::default() };
+            let rows = lookup_keys(&inv);
+            for q in NAMES.iter().chain(FULL_NAMES) {
+                let q = q.trim().to_lowercase();
+                let reasons = user_reasons(&inv.users, &q);
+                if !reasons.is_empty() {
+                    let kinds = rows.get(&q).copied();
+                    prop_assert!(kinds.is_some(), "{q:?} not in {rows:?} for {:?}", inv.users);
+                    prop_assert_eq!(
+                        kinds.and_then(strongest),
+                        reasons.iter().map(|r| r.kind).min()
+                    );
+                }
+            }
+        }
     }
 
     fn health_sample(at: i64, cpu: f64, fs_root: f64) -> HealthSample {

@@ -230,6 +230,22 @@ impl Store {
                 return Ok(found);
             }
             create_all(&txn)?;
+            let indexed = txn
+                .open_table(META)?
+                .get(META_LOOKUP_INDEX)?
+                .map(|v| v.value());
+            if indexed != Some(lookup::LOOKUP_INDEX_VERSION) {
+                // Written before the lookup index (or by an older one).
+                let started = std::time::Instant::now();
+                let assets = lookup::rebuild_lookup_index(&txn)?;
+                if assets > 0 {
+                    tracing::info!(
+                        assets,
+                        ms = started.elapsed().as_millis() as u64,
+                        "built the caller lookup index"
+                    );
+                }
+            }
             txn.commit()?;
             Ok(found)
         })()

@@ -13,6 +13,10 @@ use redb::{TableDefinition, WriteTransaction};
 /// column ([`BLOCKS`], [`HEADS`]) instead of per-series chunks; version 3
 /// adds incidents, the knowledge base, the webhook outbox and the cause of
 /// each gap.
+///
+/// A table that only indexes stored records (such as [`LOOKUP_KEYS`]) does
+/// not change the format: a file written before it existed gets it built
+/// at open, and its own version in [`META`] says when to build it again.
 pub const FORMAT_VERSION: u64 = 3;
 
 /// `name → u64`: the format version and id counters.
@@ -31,6 +35,9 @@ pub const META_NEXT_HEAD: &str = "next_head";
 pub const META_NEXT_EVENT: &str = "next_event";
 /// Key in [`META`] of the next knowledge-base article id.
 pub const META_NEXT_ARTICLE: &str = "next_kb_article";
+/// Key in [`META`] of the version of what [`LOOKUP_KEYS`] holds; absent in
+/// a file written before that table, which is then built at open.
+pub const META_LOOKUP_INDEX: &str = "lookup_index_version";
 
 /// Enrollment tokens: `token id → TokenRecord`.
 pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
@@ -61,6 +68,13 @@ pub const CHANGES_BY_TIME: TableDefinition<(i64, u64), &str> =
 pub const SOFTWARE: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("software");
 /// `(lower-case hostname, asset id) → ()`.
 pub const HOSTNAMES: TableDefinition<(&str, &str), ()> = TableDefinition::new("hostnames");
+/// Caller lookup: `(lower-case key, asset id) → kinds of match`, the keys
+/// being the users of the asset's current inventory (session users, the
+/// last login, person accounts), their full names, and its FQDN; the value
+/// has a bit per [`super::lookup::MatchKind`] the key gives, so that
+/// machines are ranked before any inventory is read (see
+/// [`super::lookup::lookup_keys`]).
+pub const LOOKUP_KEYS: TableDefinition<(&str, &str), u8> = TableDefinition::new("lookup_keys");
 /// Hardware identity keys: `("uuid:…" | "serial:…" | "machine-id:…" | "mac:…", asset id) → ()`.
 pub const IDENTITY_KEYS: TableDefinition<(&str, &str), ()> = TableDefinition::new("identity_keys");
 
@@ -132,6 +146,7 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(CHANGES_BY_TIME)?;
     txn.open_table(SOFTWARE)?;
     txn.open_table(HOSTNAMES)?;
+    txn.open_table(LOOKUP_KEYS)?;
     txn.open_table(IDENTITY_KEYS)?;
     txn.open_table(NAMES)?;
     txn.open_table(NAME_OF)?;
