@@ -11,6 +11,17 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
 ];
 
+/// Nearest-rank percentile `p` (0 to 1) of values sorted ascending (the
+/// smallest value with at least `p` of them at or below it); the default
+/// (zero) for no values. For the figures the bench binaries print.
+pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
+    if sorted.is_empty() {
+        return T::default();
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
 /// Counters and gauges, updated lock-free on the hot path.
 #[derive(Debug, Default)]
 pub struct Telemetry {
@@ -184,6 +195,17 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+        assert_eq!(percentile(&v, 0.5), 50);
+        assert_eq!(percentile(&v, 0.9), 90);
+        assert_eq!(percentile(&v, 0.99), 100);
+        assert_eq!(percentile(&v, 0.0), 10);
+        assert_eq!(percentile(&[1.5_f64], 0.99), 1.5);
+        assert_eq!(percentile::<i64>(&[], 0.5), 0);
+    }
 
     #[test]
     fn exposition_has_counters_histogram_and_refusals() {

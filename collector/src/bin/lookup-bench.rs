@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use atalaya_collector::store::{Ingest, IngestRecord, Store, schema};
+use atalaya_collector::telemetry::percentile;
 use atalaya_common::model::*;
 use atalaya_common::proto;
 use clap::Parser;
@@ -251,14 +252,6 @@ fn inventory(i: usize, assets: usize, pool: &[String], rng: &mut StdRng, now: i6
     });
     inv.canonicalize();
     inv
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn main() -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use atalaya_collector::store::{Ingest, IngestRecord, Store};
+use atalaya_collector::telemetry::percentile;
 use atalaya_common::model::*;
 use atalaya_common::proto;
 use clap::Parser;
@@ -229,14 +230,6 @@ impl Host {
             ..HealthSample::default()
         }
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn main() -> anyhow::Result<()> {

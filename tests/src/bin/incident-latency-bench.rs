@@ -34,6 +34,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use rand::Rng;
 
+use atalaya_collector::telemetry::percentile;
 use atalaya_common::model::Timestamp;
 use atalaya_tests::harness::Collector;
 use atalaya_tests::loadgen::{NumberedAgent, memory_sample, start_shared};
@@ -248,12 +249,6 @@ fn event_time(r: &Received) -> Option<i64> {
     Timestamp::parse_rfc3339(r.body["at"].as_str()?)
         .ok()
         .map(|t| t.0)
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 fn report(what: &str, values: &mut [i64]) {
