@@ -46,6 +46,9 @@ pub struct CollectorConfig {
     pub incident_tick: Duration,
     /// `[sla]`, `[sla.P1]`…: the SLA policies.
     pub sla: SlaPolicies,
+    /// The file it was read from (`None`: built from text), which a reload
+    /// reads again for the SLA policies.
+    pub file: Option<PathBuf>,
 }
 
 impl Default for CollectorConfig {
@@ -126,6 +129,7 @@ impl CollectorConfig {
             rules_file: rules_file.map(PathBuf::from),
             incident_tick: Duration::from_secs(incident_tick),
             sla,
+            file: None,
         })
     }
 
@@ -133,7 +137,9 @@ impl CollectorConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(Self::parse(&path.display().to_string(), &text)?)
+        let mut config = Self::parse(&path.display().to_string(), &text)?;
+        config.file = Some(path.to_owned());
+        Ok(config)
     }
 }
 
@@ -259,6 +265,11 @@ mod tests {
     fn the_example_file_parses_to_the_defaults() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/collector.toml");
         let config = CollectorConfig::load(Path::new(path)).unwrap();
+        assert_eq!(config.file.as_deref(), Some(Path::new(path)));
+        let config = CollectorConfig {
+            file: None,
+            ..config
+        };
         assert_eq!(config, CollectorConfig::default());
         assert_eq!(config.advertise, "localhost:4433");
         assert_eq!(

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use atalaya_collector::config::CollectorConfig;
 use atalaya_collector::demo;
 use atalaya_collector::run::{self, ADMIN_TOKEN_FILE, API_ADDRESS_FILE};
+use atalaya_common::model::Timestamp;
 
 /// The Atalaya collector.
 #[derive(Debug, Parser)]
@@ -45,6 +46,10 @@ enum Command {
         /// The rules file.
         file: PathBuf,
     },
+    /// Make the running collector read its incident rules file and its
+    /// SLA policies (`[sla]` of its configuration file) again; the same as
+    /// sending it SIGHUP. Files with errors are refused and what runs stays.
+    Reload,
     /// Enrollment tokens.
     Token {
         #[command(subcommand)]
@@ -159,7 +164,7 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
                     running.api_addr,
                     config.data_dir.display()
                 );
-                tokio::signal::ctrl_c().await?;
+                wait_for_stop(&running).await?;
                 running.shutdown().await;
                 anyhow::Ok(())
             })?;
@@ -219,6 +224,16 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
                     println!("agent {id} revoked");
                 }
             }
+        }
+        Command::Reload => {
+            let admin = AdminClient::new(&config.data_dir)?;
+            let v = admin.call("POST", "/api/v1/rules/reload", None)?;
+            let policies = if v["sla_policies"] == true {
+                "SLA policies read again"
+            } else {
+                "SLA policies unchanged (the collector runs without a configuration file)"
+            };
+            println!("reloaded: {} rules in force; {policies}", v["rules"]);
         }
         Command::ApiToken {
             command: ApiTokenCommand::Create { role, name },
@@ -302,5 +317,27 @@ impl AdminClient {
             bail!("{method} {path}: {status}: {why}");
         }
         Ok(value)
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM; SIGHUP (`systemctl reload`) reloads the
+/// incident rules and the SLA policies meanwhile, keeping what runs when
+/// the files have errors.
+async fn wait_for_stop(running: &run::Running) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return Ok(r?),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => {
+                let desk = running.desk.clone();
+                match tokio::task::spawn_blocking(move || desk.reload(Timestamp::now())).await? {
+                    Ok(done) => tracing::info!(rules = done.rules, sla_policies = done.sla_policies, "SIGHUP: incident rules and SLA policies reloaded"),
+                    Err(err) => tracing::error!(error = %err, "SIGHUP: reload refused; the running rules and SLA policies stay"),
+                }
+            }
+        }
     }
 }

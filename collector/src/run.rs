@@ -45,6 +45,8 @@ pub struct Running {
     pub ca: Arc<CertificateAuthority>,
     /// The local administrator's API token.
     pub admin_token: String,
+    /// The incident desk (rules, SLA policies).
+    pub desk: Arc<Desk>,
     endpoint: quinn::Endpoint,
     /// The webhook worker; it stops when this is dropped.
     notifier: Notifier,
@@ -194,7 +196,8 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
             Arc::new(desk::ServiceHooks::new(notifier.waker())),
             Timestamp::now(),
         )
-        .context("starting the incident engine")?,
+        .context("starting the incident engine")?
+        .with_config_file(config.file.clone()),
     );
     let (fed_tx, fed_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(desk::run(desk.clone(), fed_rx, config.incident_tick));
@@ -237,7 +240,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         store: store.clone(),
         telemetry,
         admin,
-        desk: Some(desk),
+        desk: Some(desk.clone()),
     };
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
@@ -258,6 +261,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         store,
         ca,
         admin_token,
+        desk,
         endpoint,
         notifier,
     })

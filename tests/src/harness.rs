@@ -167,6 +167,11 @@ impl Collector {
     }
 
     /// Runs `atalaya-collector` with this collector's configuration.
+    /// The collector's process id, to signal it.
+    pub fn pid(&self) -> u32 {
+        self.proc.0.id()
+    }
+
     pub fn admin_cmd(&self, args: &[&str]) -> Output {
         Command::new(bin("atalaya-collector"))
             .arg("--config")

@@ -762,3 +762,100 @@ fn memory_module_removed_opens_one_hardware_change_incident_with_before_and_afte
     assert_eq!(all[0]["occurrences"], 1, "{all:?}");
     assert_eq!(all[0]["description"], description, "{all:?}");
 }
+
+/// A critical memory rule that opens at once; every crossing a new incident.
+const RELOAD_RULES: &str = "[rule.memory-hot]\nkind = \"threshold\"\nseverity = \"critical\"\nseries = \"memory.used_percent\"\nop = \">\"\nvalue = 90\nclear_value = 80\nfor_seconds = 0\nreopen_window_seconds = 0\n";
+
+#[test]
+fn rules_and_sla_policies_reload_on_command_and_sighup_and_errors_keep_what_runs() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let rules = work.path().join("rules.toml");
+    std::fs::write(&rules, RELOAD_RULES).unwrap();
+    let collector = Collector::start_with(&format!(
+        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n[sla.P1]\nacknowledge_seconds = 600\n",
+        rules.display().to_string()
+    ));
+    let token = collector.token(1);
+    let mut agent = rt.block_on(NumberedAgent::start(work.path(), "pc-9", &token, None));
+    let asset = collector.asset_named("pc-9");
+    // Crosses 90 %, clears, and returns the incident the crossing opened.
+    let cross = |agent: &mut NumberedAgent| -> Value {
+        let before = incidents(&collector, &format!("?asset={asset}")).len();
+        let now = Timestamp::now();
+        agent.push_samples(vec![
+            memory_sample(now, 95.0),
+            memory_sample(Timestamp(now.0 + 1), 50.0),
+        ]);
+        eventually("the incident", Duration::from_secs(30), || {
+            let all = incidents(&collector, &format!("?asset={asset}"));
+            (all.len() > before).then(|| {
+                all.into_iter()
+                    .max_by_key(|i| i["id"].as_u64().unwrap())
+                    .unwrap()
+            })
+        })
+    };
+    let ack_seconds =
+        |i: &Value| (time_ms(&i["acknowledge_due"]) - time_ms(&i["opened_at"])) / 1000;
+    let first = cross(&mut agent);
+    assert_eq!(first["priority"], "P1", "{first}");
+    assert_eq!(ack_seconds(&first), 600, "{first}");
+
+    // A rules file with an error and a new P1 policy: refused as a whole,
+    // the error named; the running rules and policies stay.
+    let config = std::fs::read_to_string(&collector.config).unwrap();
+    std::fs::write(
+        &collector.config,
+        config.replace("acknowledge_seconds = 600", "acknowledge_seconds = 120"),
+    )
+    .unwrap();
+    std::fs::write(&rules, RELOAD_RULES.replace("op = \">\"", "op = \"=>\"")).unwrap();
+    let out = collector.admin_cmd(&["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("rules.toml:5:6")
+            && err.contains("rule.memory-hot.op")
+            && err.contains("stay"),
+        "{err}"
+    );
+    let second = cross(&mut agent);
+    assert_eq!(ack_seconds(&second), 600, "{second}");
+
+    // Fixed: `atalaya-collector reload` puts both in force.
+    std::fs::write(&rules, RELOAD_RULES).unwrap();
+    let out = collector.admin_cmd(&["reload"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("SLA policies read again"), "{said}");
+    let third = cross(&mut agent);
+    assert_eq!(ack_seconds(&third), 120, "{third}");
+
+    // SIGHUP does the same (`systemctl reload`).
+    let config = std::fs::read_to_string(&collector.config).unwrap();
+    std::fs::write(
+        &collector.config,
+        config.replace("acknowledge_seconds = 120", "acknowledge_seconds = 240"),
+    )
+    .unwrap();
+    let pid = rustix::process::Pid::from_raw(collector.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    eventually("the SIGHUP reload", Duration::from_secs(30), || {
+        collector
+            .log()
+            .contains("SIGHUP: incident rules and SLA policies reloaded")
+            .then_some(())
+    });
+    let fourth = cross(&mut agent);
+    assert_eq!(ack_seconds(&fourth), 240, "{fourth}");
+    drop(agent);
+}

@@ -154,16 +154,16 @@ pub(super) async fn reload_rules(
         .desk
         .clone()
         .ok_or(ApiError::Unavailable("the incident desk is not running"))?;
-    let result = tokio::task::spawn_blocking(move || desk.reload_rules(Timestamp::now()))
+    let result = tokio::task::spawn_blocking(move || desk.reload(Timestamp::now()))
         .await
         .map_err(|e| ApiError::Internal(format!("reload task: {e}")))?;
     match result {
-        Ok(rules) => {
-            tracing::info!(rules, by = %caller.0.id, "incident rules reloaded");
-            Ok(Json(serde_json::json!({ "rules": rules })).into_response())
+        Ok(done) => {
+            tracing::info!(rules = done.rules, sla_policies = done.sla_policies, by = %caller.0.id, "incident rules and SLA policies reloaded");
+            Ok(Json(done).into_response())
         }
         Err(ReloadError::Invalid(msg)) => Err(ApiError::BadRequest(format!(
-            "the rules file was refused; the running rules stay:\n{msg}"
+            "refused; the running rules and SLA policies stay:\n{msg}"
         ))),
         Err(ReloadError::Store(e)) => Err(ApiError::Store(e)),
     }

@@ -9,7 +9,7 @@
 //! [`ServiceHooks`] is the real one (it wakes the webhook worker).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
@@ -66,7 +66,7 @@ impl IncidentHooks for ServiceHooks {
     }
 }
 
-/// Why rules could not be reloaded.
+/// Why rules and policies could not be reloaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
     /// The file has errors; the running rules stay.
@@ -101,8 +101,10 @@ impl From<StoreError> for ActError {
 pub struct Desk {
     store: Arc<Store>,
     engine: Mutex<Engine>,
-    policies: SlaPolicies,
+    policies: RwLock<SlaPolicies>,
     rules_file: Option<PathBuf>,
+    /// The collector configuration a reload takes the SLA policies from.
+    config_file: Option<PathBuf>,
     hooks: Arc<dyn IncidentHooks>,
 }
 
@@ -140,8 +142,9 @@ impl Desk {
         let desk = Desk {
             store,
             engine: Mutex::new(engine),
-            policies,
+            policies: RwLock::new(policies),
             rules_file,
+            config_file: None,
             hooks,
         };
         {
@@ -193,7 +196,7 @@ impl Desk {
             Some(engine.state()),
             reports,
             &|rule| rules.metric_of(rule),
-            &self.policies,
+            &self.policies(),
             now,
         )?;
         for rec in &opened {
@@ -328,8 +331,12 @@ impl Desk {
             let mut engine = self.engine();
             let actions = engine.on_tick(now);
             if actions.is_empty() {
-                self.store
-                    .apply_engine_actions(&[], Some(engine.state()), &self.policies, now)?;
+                self.store.apply_engine_actions(
+                    &[],
+                    Some(engine.state()),
+                    &self.policies(),
+                    now,
+                )?;
             } else {
                 self.apply(&actions, &engine, now)?;
             }
@@ -376,7 +383,7 @@ impl Desk {
                 engine.on_staff_resolved(&rec.key(), now);
             }
             self.store
-                .apply_engine_actions(&[], Some(engine.state()), &self.policies, now)?;
+                .apply_engine_actions(&[], Some(engine.state()), &self.policies(), now)?;
         }
         if let StaffAction::Resolve(solution) = action {
             self.record_solution(&mut rec, solution.as_deref(), kb_article, now);
@@ -434,23 +441,63 @@ impl Desk {
         }
     }
 
-    /// Reloads the rules file; a file with errors is refused whole and the
-    /// running rules stay. Returns how many rules are in force.
-    pub fn reload_rules(&self, now: Timestamp) -> Result<usize, ReloadError> {
-        let rules = load_rules(self.rules_file.as_deref()).map_err(ReloadError::Invalid)?;
+    /// A desk whose reloads also read the SLA policies (`[sla]`) of this
+    /// collector configuration file.
+    pub fn with_config_file(mut self, file: Option<PathBuf>) -> Self {
+        self.config_file = file;
+        self
+    }
+
+    /// Reloads the rules file and, when the desk knows the collector's
+    /// configuration file, its SLA policies (nothing else of it). Either
+    /// with errors refuses both, every error named, and what runs stays.
+    /// New policies set the clocks of incidents opened from now on.
+    pub fn reload(&self, now: Timestamp) -> Result<Reloaded, ReloadError> {
+        let rules = load_rules(self.rules_file.as_deref());
+        let policies = self.config_file.as_deref().map(|file| {
+            crate::config::CollectorConfig::load(file)
+                .map(|c| c.sla)
+                .map_err(|e| format!("{e:#}"))
+        });
+        let (rules, policies) = match (rules, policies.transpose()) {
+            (Ok(r), Ok(p)) => (r, p),
+            (r, p) => {
+                let errors: Vec<String> = [r.err(), p.err()].into_iter().flatten().collect();
+                return Err(ReloadError::Invalid(errors.join("\n")));
+            }
+        };
         let count = rules.rules().len();
+        let sla_policies = policies.is_some();
+        if let Some(p) = policies {
+            *self.policies.write().unwrap_or_else(|e| e.into_inner()) = p;
+        }
         let mut engine = self.engine();
         let actions = engine.set_rules(rules, now);
         self.apply(&actions, &engine, now)?;
         self.store
-            .apply_engine_actions(&[], Some(engine.state()), &self.policies, now)?;
-        Ok(count)
+            .apply_engine_actions(&[], Some(engine.state()), &self.policies(), now)?;
+        Ok(Reloaded {
+            rules: count,
+            sla_policies,
+        })
     }
 
     /// The SLA policies in force.
-    pub fn policies(&self) -> &SlaPolicies {
-        &self.policies
+    pub fn policies(&self) -> SlaPolicies {
+        self.policies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
+}
+
+/// What a reload put in force.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reloaded {
+    /// Rules in force (built-in and from the file).
+    pub rules: usize,
+    /// The SLA policies were read again from the configuration file.
+    pub sla_policies: bool,
 }
 
 /// Runs the desk: commits' [`Fed`] from `rx`, and a tick every `tick`.
