@@ -258,9 +258,18 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     let config = work.path().join("laptop/agent.toml");
     passable(work.path(), work.path());
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    // The build may sit where nobody cannot reach (a home directory):
+    // the command runs from a copy, as an installed one would.
+    let command = work.path().join("atalaya-agent");
+    std::fs::copy(atalaya_tests::harness::bin("atalaya-agent"), &command).unwrap();
+    std::fs::set_permissions(
+        &command,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(atalaya_tests::harness::bin("atalaya-agent"))
+        .arg(&command)
         .arg("report")
         .arg("--config")
         .arg(&config)
