@@ -901,6 +901,17 @@ fn cli_lookup_shows_one_block_per_machine_and_fails_when_nothing_matches() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["machines"][0]["hostname"], "lat-maria");
 
+    let (ok, out, err) = cli(&s, &t, &["--csv", "lookup", "maria"]);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 4, "a header and a row per machine: {out}");
+    assert!(
+        rows[0].starts_with("hostname,asset,why,agent,last_seen,os,cpu_percent,"),
+        "{out}"
+    );
+    assert!(rows[1].starts_with("lat-maria,asset-"), "{out}");
+    assert!(rows[1].ends_with(",12.5,75.0,0.42,/,97.0,1,P2"), "{out}");
+
     let (ok, out, err) = cli(&s, &t, &["lookup", "nobody"]);
     assert!(!ok);
     assert!(out.is_empty(), "{out}");

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use atalaya_collector::api::{ErrorBody, MetricSeries};
-use atalaya_collector::cli::{Format, Table, human_bytes, render_lookup, render_pairs};
+use atalaya_collector::cli::{
+    Format, Table, human_bytes, lookup_table, render_lookup, render_pairs,
+};
 use atalaya_collector::incidents::lifecycle::IncidentRecord;
 use atalaya_collector::kb::{Article, NewArticle, Signature};
 use atalaya_collector::store::{
@@ -489,7 +491,8 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             let found: Lookup = decode(&body, "the lookup")?;
             let out = match format {
                 Format::Json => pretty(&body),
-                Format::Table | Format::Csv => render_lookup(&found),
+                Format::Table => render_lookup(&found),
+                Format::Csv => lookup_table(&found).to_csv(),
             };
             if found.total == 0 {
                 return Err(NoMatch {

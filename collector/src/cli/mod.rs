@@ -180,6 +180,56 @@ pub fn seconds(t: Timestamp) -> String {
     Timestamp::from_secs(t.as_secs()).to_string()
 }
 
+/// `atalaya lookup --csv`: a row per machine, best match first, with the
+/// strongest reason, health now, the fullest filesystem and how many
+/// incidents are open (the most urgent priority).
+pub fn lookup_table(l: &Lookup) -> Table {
+    let mut t = Table::new([
+        "hostname",
+        "asset",
+        "why",
+        "agent",
+        "last_seen",
+        "os",
+        "cpu_percent",
+        "memory_used_percent",
+        "load_one",
+        "fullest_mount",
+        "fullest_used_percent",
+        "open_incidents",
+        "top_priority",
+    ]);
+    let num = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
+    for m in &l.machines {
+        let health = m.health.as_ref();
+        let fullest = health.and_then(|h| {
+            h.filesystems
+                .iter()
+                .max_by(|a, b| a.used_percent.total_cmp(&b.used_percent))
+        });
+        let top = m.open_incidents.iter().map(|i| i.priority).min();
+        t.push([
+            m.hostname.clone(),
+            m.asset_id.clone(),
+            m.why.first().map(|w| w.text.clone()).unwrap_or_default(),
+            m.agent_status.clone(),
+            m.last_seen.to_string(),
+            m.os.clone().unwrap_or_default(),
+            num(health.and_then(|h| h.cpu_percent)),
+            num(health.and_then(|h| h.memory_used_percent)),
+            health
+                .and_then(|h| h.load_one)
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_default(),
+            fullest.map(|f| f.mount.clone()).unwrap_or_default(),
+            num(fullest.map(|f| f.used_percent)),
+            m.open_incidents.len().to_string(),
+            top.map(|p| p.name().to_owned()).unwrap_or_default(),
+        ]);
+    }
+    t
+}
+
 /// The `atalaya lookup` screen: one block per machine, best match first.
 pub fn render_lookup(l: &Lookup) -> String {
     let mut out = String::new();
