@@ -251,6 +251,40 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
         (collector.points(&id, "memory.total_bytes").len() >= 2).then_some(id)
     });
 
+    // The help desk has seen this before: an article with no signature,
+    // found by the words of a report; and one that does not fit.
+    let printer = cli_ok(
+        &collector,
+        &[
+            "kb",
+            "add",
+            "--title",
+            "Printer queue stuck",
+            "--symptoms",
+            "jobs stay queued and nothing prints",
+            "--solution",
+            "restart cups and clear the queue",
+        ],
+    );
+    cli_ok(
+        &collector,
+        &[
+            "kb",
+            "add",
+            "--title",
+            "Disk full",
+            "--symptoms",
+            "programs cannot write",
+            "--solution",
+            "clean /var/log",
+        ],
+    );
+    let printer: u64 = printer
+        .strip_prefix("added article ")
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{printer}"));
+
     // The person at the machine is not root: the report folder lets
     // anyone drop a file, and the owner of the file is who reported.
     let reports = work.path().join("laptop/reports");
@@ -340,6 +374,33 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
         hook.events("opened", n).first().cloned()
     });
     assert_eq!(hook.events("opened", n).len(), 1, "{:?}", hook.got());
+
+    // The printer article was suggested by the report's words, not the disk one.
+    assert_eq!(
+        incident["kb_articles"],
+        serde_json::json!([printer.to_string()]),
+        "{incident}"
+    );
+    // Solved another way: the solution is saved as an article whose
+    // symptoms are what the person wrote, not the machine's context.
+    cli_ok(
+        &collector,
+        &[
+            "resolve",
+            &n.to_string(),
+            "--solution",
+            "the paper tray was empty",
+        ],
+    );
+    let (_, rec) = collector.get(&format!("/api/v1/incidents/{n}"), Some(&collector.admin));
+    let saved = rec["kb_articles"][1]
+        .as_str()
+        .unwrap_or_else(|| panic!("{rec}"));
+    let shown = cli_ok(&collector, &["kb", "show", saved]);
+    assert!(shown.contains("the printer does not print"), "{shown}");
+    assert!(shown.contains("the paper tray was empty"), "{shown}");
+    assert!(!shown.contains("Machine (inventory"), "{shown}");
+    assert!(!shown.contains("lat-maria"), "{shown}");
 }
 
 /// `memory-flaps` fires at once above 90 % and clears below 80 %; more

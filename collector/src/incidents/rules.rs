@@ -551,13 +551,17 @@ impl RuleSet {
         self.rules.iter().find(|r| r.name == name)
     }
 
-    /// The metric the rule `name` watches (threshold and forecast rules).
-    pub fn metric_of(&self, name: &str) -> Option<String> {
-        self.get(name).and_then(|r| match &r.kind {
-            RuleKind::Threshold(t) => Some(t.selector.metric.clone()),
-            RuleKind::Forecast(f) => Some(f.selector.metric.clone()),
-            _ => None,
-        })
+    /// What the knowledge base matches the incidents of rule `name` on:
+    /// the metric it watches, or that they are reports in people's words.
+    pub fn kb_of(&self, name: &str) -> crate::kb::RuleKb {
+        let mut kb = crate::kb::RuleKb::default();
+        match self.get(name).map(|r| &r.kind) {
+            Some(RuleKind::Threshold(t)) => kb.metric = Some(t.selector.metric.clone()),
+            Some(RuleKind::Forecast(f)) => kb.metric = Some(f.selector.metric.clone()),
+            Some(RuleKind::UserReport) => kb.reported = true,
+            _ => {}
+        }
+        kb
     }
 
     /// Reads and parses a rules file.

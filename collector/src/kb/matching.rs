@@ -20,7 +20,7 @@ pub const WEIGHT_OS: u32 = 1;
 /// signature sets matches (an article for `nginx` on `debian` does not fit
 /// `nginx` on `rhel`), else the sum of the matched fields' weights. A
 /// signature that sets nothing fits nothing: such articles are found by
-/// search only.
+/// search, and by the words of user reports ([`fit`]).
 pub fn score(sig: &Signature, facts: &IncidentFacts) -> Option<u32> {
     let mut score = 0;
     if let Some(rule) = &sig.rule {
@@ -77,11 +77,57 @@ pub fn better(a: (&Article, u32), b: (&Article, u32)) -> Ordering {
         .then_with(|| a.0.id.cmp(&b.0.id))
 }
 
+/// How well an article fits an incident. Without reported words, its
+/// signature's [`score`]. With them (a user report), the article must
+/// contain at least one of the words in its title or symptoms; its score
+/// is how many it contains, plus its signature's score when it has one
+/// (which must then fit too).
+pub fn fit(a: &Article, facts: &IncidentFacts) -> Option<u32> {
+    if facts.words.is_empty() {
+        return score(&a.signature, facts);
+    }
+    let text = format!("{}\n{}", a.title, a.symptoms).to_lowercase();
+    let hits = facts
+        .words
+        .iter()
+        .filter(|w| text.contains(w.as_str()))
+        .count();
+    if hits == 0 {
+        return None;
+    }
+    let signature = if a.signature == Signature::default() {
+        0
+    } else {
+        score(&a.signature, facts)?
+    };
+    Some(signature + u32::try_from(hits).unwrap_or(u32::MAX))
+}
+
+/// Words too common to tell one problem from another.
+const COMMON_WORDS: &[&str] = &[
+    "about", "after", "again", "anymore", "been", "cannot", "could", "does", "doesn", "dont",
+    "from", "have", "help", "into", "just", "please", "should", "since", "some", "still", "thanks",
+    "that", "than", "their", "them", "then", "there", "they", "this", "very", "were", "what",
+    "when", "will", "with", "work", "working", "works", "would", "your",
+];
+
+/// The words of a report worth matching on: lower case, four letters or
+/// more, not among the commonest, each once.
+pub fn significant_words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in words(text) {
+        if w.chars().count() >= 4 && !COMMON_WORDS.contains(&w.as_str()) && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// The articles that fit `facts`, best first, with their scores.
 pub fn rank<'a>(articles: &'a [Article], facts: &IncidentFacts) -> Vec<(&'a Article, u32)> {
     let mut out: Vec<(&Article, u32)> = articles
         .iter()
-        .filter_map(|a| Some((a, score(&a.signature, facts)?)))
+        .filter_map(|a| Some((a, fit(a, facts)?)))
         .collect();
     out.sort_by(|x, y| better(*x, *y));
     out
@@ -160,6 +206,66 @@ mod tests {
             os: os.map(Into::into),
             ..Signature::default()
         }
+    }
+
+    #[test]
+    fn a_user_report_is_matched_by_its_words() {
+        let titled = |id: u64, title: &str, symptoms: &str, sig: Signature| Article {
+            title: title.into(),
+            symptoms: symptoms.into(),
+            ..article(id, sig)
+        };
+        let arts = vec![
+            titled(
+                1,
+                "Printer queue stuck",
+                "jobs stay queued, nothing prints",
+                Signature::default(),
+            ),
+            titled(
+                2,
+                "Disk full",
+                "programs cannot write",
+                Signature::default(),
+            ),
+            titled(
+                3,
+                "Floor 2 printer needs a restart",
+                "the printer on floor 2 hangs",
+                sig(Some("user-report"), None, None),
+            ),
+            titled(
+                4,
+                "Printer driver on RHEL",
+                "print jobs fail",
+                sig(None, None, Some("rhel")),
+            ),
+            titled(
+                5,
+                "Memory",
+                "the printer spooler leaks",
+                sig(Some("memory-pressure"), None, None),
+            ),
+        ];
+        let report = IncidentFacts {
+            rule: "user-report".into(),
+            os_id: Some("debian".into()),
+            words: significant_words("The printer on the 2nd floor does not print!"),
+            ..IncidentFacts::default()
+        };
+        assert_eq!(report.words, ["printer", "floor", "print"]);
+        let ranked: Vec<(u64, u32)> = rank(&arts, &report)
+            .into_iter()
+            .map(|(a, s)| (a.id, s))
+            .collect();
+        // 3: its rule (8) and three words; 1: two words ("print" is in
+        // "printer" and "prints"); 2 shares none, 4 is for another OS,
+        // 5 for another rule.
+        assert_eq!(ranked, [(3, 11), (1, 2)]);
+        // Words only widen what reports find: a filesystem incident still
+        // gets no article without a signature.
+        assert!(rank(&arts, &facts()).is_empty());
+        assert!(significant_words("does not work, please help").is_empty());
     }
 
     #[test]

@@ -111,26 +111,72 @@ pub struct IncidentFacts {
     pub title: String,
     /// The incident's description (becomes the symptoms of such an article).
     pub description: String,
+    /// For an incident someone reported in their own words: the
+    /// significant words of what they wrote. An article must then contain
+    /// at least one of them (title or symptoms) to fit, and one with no
+    /// signature fits by its words alone ([`matching::fit`]).
+    #[serde(default)]
+    pub words: Vec<String>,
+}
+
+/// What the knowledge base matches the incidents of one rule on
+/// ([`crate::incidents::RuleSet::kb_of`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleKb {
+    /// The metric the rule watches (threshold and forecast rules).
+    pub metric: Option<String>,
+    /// Its incidents are reports in someone's own words (user-report rules).
+    pub reported: bool,
 }
 
 impl IncidentFacts {
-    /// The facts of a stored incident: `metric` is the series its rule
-    /// watches ([`crate::incidents::RuleSet::metric_of`]), `os_id` its asset's.
+    /// The facts of a stored incident of a rule matched on `kb`, on an
+    /// asset with `os_id`. For a reported incident, the title, description
+    /// and words are what the person wrote (without the machine's context,
+    /// which would match everything).
     pub fn of(
         rec: &crate::incidents::lifecycle::IncidentRecord,
-        metric: Option<String>,
+        kb: RuleKb,
         os_id: Option<String>,
     ) -> Self {
-        IncidentFacts {
+        let mut facts = IncidentFacts {
             rule: rec.rule.clone(),
-            metric,
+            metric: kb.metric,
             subject: rec.subject.clone(),
             os_id,
             software: Vec::new(),
             title: rec.title.clone(),
             description: rec.description.clone(),
+            words: Vec::new(),
+        };
+        if kb.reported {
+            let text = reported_text(&rec.description).trim();
+            facts.words = matching::significant_words(text);
+            // `host: first line` → the first line.
+            if let Some((_, line)) = rec.title.split_once(": ") {
+                facts.title = line.to_owned();
+            }
+            facts.description = text.to_owned();
         }
+        facts
     }
+}
+
+/// What the person wrote, out of a user-report incident's description
+/// (`… wrote at TIME:\nTEXT` then the machine's context, see
+/// [`crate::incidents::context`]).
+fn reported_text(description: &str) -> &str {
+    let start = description
+        .find(" wrote at ")
+        .and_then(|i| description[i..].find(":\n").map(|j| i + j + 2))
+        .unwrap_or(0);
+    let rest = &description[start..];
+    let end = ["\n\nMachine", "\n\nHealth "]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// A knowledge-base operation failed.
@@ -417,6 +463,7 @@ mod tests {
             software: vec![],
             title: "filesystem-full on web-01 (/var)".into(),
             description: "/var is 95 % full".into(),
+            words: Vec::new(),
         }
     }
 

@@ -195,7 +195,7 @@ impl Desk {
             actions,
             Some(engine.state()),
             reports,
-            &|rule| rules.metric_of(rule),
+            &|rule| rules.kb_of(rule),
             &self.policies(),
             now,
         )?;
@@ -408,14 +408,14 @@ impl Desk {
             (None, Some(_)) => "",
             (None, None) => return,
         };
-        let metric = self.engine().rules().metric_of(&rec.rule);
+        let kb = self.engine().rules().kb_of(&rec.rule);
         let os_id = self
             .store
             .asset(&rec.asset)
             .ok()
             .flatten()
             .and_then(|a| a.meta.os_id);
-        let facts = IncidentFacts::of(rec, metric, os_id);
+        let facts = IncidentFacts::of(rec, kb, os_id);
         match kb::record_solution(&self.store, &facts, solution, kb_article, now) {
             Ok(article) => {
                 let id = article.to_string();

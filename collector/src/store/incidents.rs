@@ -15,7 +15,7 @@ use crate::incidents::lifecycle::{
 };
 use crate::incidents::sla::{self, Criticality, Priority, SlaPolicies};
 use crate::incidents::{Action, ActionKind, EngineState, NotifyEvent};
-use crate::kb::{self, IncidentFacts, KbError};
+use crate::kb::{self, IncidentFacts, KbError, RuleKb};
 
 /// Something hooks (notifications, the knowledge base) should hear about.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +127,14 @@ impl Store {
         policies: &SlaPolicies,
         now: Timestamp,
     ) -> Result<(Vec<IncidentRecord>, Vec<IncidentNews>), StoreError> {
-        self.apply_engine_actions_for_reports(actions, state, &[], &|_| None, policies, now)
+        self.apply_engine_actions_for_reports(
+            actions,
+            state,
+            &[],
+            &|_| RuleKb::default(),
+            policies,
+            now,
+        )
     }
 
     /// User reports the incident desk has not handled yet, oldest first.
@@ -165,14 +172,14 @@ impl Store {
     /// (`(asset, report id)`): in the same transaction, each is marked
     /// handled, with the incident the actions gave it. A new incident gets
     /// the knowledge-base articles that fit it, best first (their
-    /// suggestion counts go up in the same transaction); `metric_of` names
-    /// the metric a rule watches, which articles may match on.
+    /// suggestion counts go up in the same transaction); `kb_of` tells what
+    /// articles may match a rule's incidents on.
     pub fn apply_engine_actions_for_reports(
         &self,
         actions: &[Action],
         state: Option<&EngineState>,
         reports: &[(String, String)],
-        metric_of: &dyn Fn(&str) -> Option<String>,
+        kb_of: &dyn Fn(&str) -> RuleKb,
         policies: &SlaPolicies,
         now: Timestamp,
     ) -> Result<(Vec<IncidentRecord>, Vec<IncidentNews>), StoreError> {
@@ -194,7 +201,7 @@ impl Store {
                         let priority = sla::priority(action.severity, Criticality::from_tags(tags));
                         let mut rec = lifecycle::new_incident(action, priority, policies, now);
                         let os_id = meta.and_then(|m| m.os_id);
-                        let facts = IncidentFacts::of(&rec, metric_of(&rec.rule), os_id);
+                        let facts = IncidentFacts::of(&rec, kb_of(&rec.rule), os_id);
                         match kb::suggest_in(&txn, &facts) {
                             Ok(found) => {
                                 rec.kb_articles =
