@@ -135,6 +135,19 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
     );
 
     cli_ok(&collector, &["ack", &id]);
+    // Acknowledged: out of the open list, still in the queue.
+    assert!(
+        incidents(&collector, "?status=open")
+            .iter()
+            .all(|i| i["id"] != n)
+    );
+    assert!(
+        incidents(&collector, "?status=active")
+            .iter()
+            .any(|i| i["id"] == n)
+    );
+    let queue = cli_ok(&collector, &["incidents", "--status", "active"]);
+    assert!(queue.contains("acknowledged"), "{queue}");
     cli_ok(&collector, &["note", &id, "looking at it"]);
     cli_ok(
         &collector,

@@ -28,20 +28,28 @@ pub(super) async fn list(
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let Query(q) = q?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(Status::from_name(s).ok_or_else(|| {
-            ApiError::bad(
-                "status",
-                format!("`{s}` is not one of open, acknowledged, resolved, closed"),
-            )
-        })?),
+    let (status, active) = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => (None, false),
+        Some("active") => (None, true),
+        Some(s) => (
+            Some(Status::from_name(s).ok_or_else(|| {
+                ApiError::bad(
+                    "status",
+                    format!("`{s}` is not one of open, acknowledged, resolved, closed, active"),
+                )
+            })?),
+            false,
+        ),
     };
     let asset = match q.asset.filter(|a| !a.is_empty()) {
         None => None,
         Some(a) => Some(super::resolve_asset(&state, a).await?.meta.id),
     };
-    let filter = IncidentFilter { status, asset };
+    let filter = IncidentFilter {
+        status,
+        active,
+        asset,
+    };
     let list = blocking(&state, move |s| s.incidents(&filter)).await?;
     Ok(Json(list).into_response())
 }

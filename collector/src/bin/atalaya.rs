@@ -59,7 +59,7 @@ enum Command {
     },
     /// Incidents, newest first.
     Incidents {
-        /// open, acknowledged, resolved or closed.
+        /// open, acknowledged, resolved or closed; active is open or acknowledged (the queue).
         #[arg(long)]
         status: Option<String>,
         /// Asset id or host name.

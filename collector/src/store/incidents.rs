@@ -45,6 +45,8 @@ pub enum StaffError {
 pub struct IncidentFilter {
     /// Only this status.
     pub status: Option<Status>,
+    /// Only incidents still to handle: open or acknowledged.
+    pub active: bool,
     /// Only this asset id.
     pub asset: Option<String>,
 }
@@ -370,6 +372,7 @@ impl Store {
         for row in t.iter()?.rev() {
             let rec: IncidentRecord = dec("incidents", row?.1.value())?;
             if f.status.is_some_and(|s| s != rec.status)
+                || (f.active && !rec.status.is_active())
                 || f.asset.as_ref().is_some_and(|a| *a != rec.asset)
             {
                 continue;
@@ -498,6 +501,17 @@ mod tests {
         store
             .incident_action(1, &StaffAction::Ack, "ana", Timestamp(61_000))
             .unwrap();
+        let listed = |status: Option<Status>, active: bool| {
+            let f = IncidentFilter {
+                status,
+                active,
+                ..IncidentFilter::default()
+            };
+            store.incidents(&f).unwrap().len()
+        };
+        assert_eq!(listed(Some(Status::Open), false), 0);
+        assert_eq!(listed(Some(Status::Acknowledged), false), 1);
+        assert_eq!(listed(None, true), 1, "acknowledged is still to handle");
         store
             .incident_action(
                 1,
@@ -516,6 +530,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(queued(&store).len(), 1, "{:?}", queued(&store));
+        assert_eq!(listed(None, true), 0, "resolved is handled");
         assert!(
             store
                 .incident_action(1, &StaffAction::Resolve(None), "ana", Timestamp(122_000))
