@@ -494,17 +494,7 @@ fn revoking_an_agent_tells_the_server() {
 
 /// Runs the `atalaya` binary against the server.
 fn cli(s: &Server, token: &str, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
-        .args(args)
-        .env("ATALAYA_SERVER", &s.base)
-        .env("ATALAYA_TOKEN", token)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    support::cli(&s.base, token, args)
 }
 
 #[test]

@@ -85,17 +85,7 @@ impl Server {
     }
 
     fn cli(&self, token: &str, args: &[&str]) -> (bool, String, String) {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
-            .args(args)
-            .env("ATALAYA_SERVER", &self.base)
-            .env("ATALAYA_TOKEN", token)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+        support::cli(&self.base, token, args)
     }
 }
 

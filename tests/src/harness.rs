@@ -9,6 +9,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// A tokio runtime for a test that drives synthetic agents: two workers,
+/// as on the CI machine, whatever this machine has.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// The path of a workspace binary, built by the same `cargo test`/`cargo build`.
 pub fn bin(name: &str) -> PathBuf {
     // target/debug/deps/e2e-… (a test) or target/release/x (a bench

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use atalaya_tests::harness::Collector;
+use atalaya_tests::harness::{Collector, runtime};
 use atalaya_tests::loadgen::{produce, start_shared};
 use rand::Rng;
 
@@ -22,11 +22,7 @@ const CHANGE_EVERY: u64 = 25;
 
 #[test]
 fn twenty_collector_crashes_lose_and_double_nothing() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut collector = Collector::start();
     let token = collector.token(3);
     let work = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use atalaya_common::model::Timestamp;
-use atalaya_tests::harness::{Collector, agent, copy_tree, eventually, fixture};
+use atalaya_tests::harness::{Collector, agent, copy_tree, eventually, fixture, runtime};
 use atalaya_tests::loadgen::{NumberedAgent, memory_sample};
 use atalaya_tests::webhook::Receiver;
 use serde_json::Value;
@@ -35,17 +35,28 @@ fn cli_ok(c: &Collector, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A collector whose rules file `work/rules.toml` holds `rules` (over the
+/// built-ins), ticking every second; `extra` adds sections (a webhook, SLA
+/// policies).
+fn collector_with_rules(work: &Path, rules: &str, extra: &str) -> Collector {
+    let file = work.join("rules.toml");
+    std::fs::write(&file, rules).unwrap();
+    Collector::start_with(&format!(
+        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n{extra}",
+        file.display().to_string()
+    ))
+}
+
+/// The `[webhook.desk]` section for `hook`.
+fn webhook(hook: &Receiver) -> String {
+    format!("[webhook.desk]\nurl = {:?}\n", hook.url)
+}
+
 #[test]
 fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() {
     let work = tempfile::tempdir().unwrap();
-    let rules = work.path().join("rules.toml");
-    std::fs::write(&rules, RULES).unwrap();
     let hook = Receiver::start().unwrap();
-    let collector = Collector::start_with(&format!(
-        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n[webhook.desk]\nurl = {:?}\n",
-        rules.display().to_string(),
-        hook.url
-    ));
+    let collector = collector_with_rules(work.path(), RULES, &webhook(&hook));
     // The help desk knows this one already.
     let added = cli_ok(
         &collector,
@@ -246,8 +257,8 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     let work = tempfile::tempdir().unwrap();
     let hook = Receiver::start().unwrap();
     let collector = Collector::start_with(&format!(
-        "[incidents]\ntick_seconds = 1\n[webhook.desk]\nurl = {:?}\n",
-        hook.url
+        "[incidents]\ntick_seconds = 1\n{}",
+        webhook(&hook)
     ));
     let root = work.path().join("root");
     copy_tree(&fixture("debian"), &root);
@@ -424,20 +435,10 @@ const FLAP_RULES: &str = "[rule.memory-flaps]\nkind = \"threshold\"\nseverity = 
 
 #[test]
 fn a_flapping_series_stays_one_incident_marked_flapping() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let work = tempfile::tempdir().unwrap();
-    let rules = work.path().join("rules.toml");
-    std::fs::write(&rules, FLAP_RULES).unwrap();
     let hook = Receiver::start().unwrap();
-    let collector = Collector::start_with(&format!(
-        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n[webhook.desk]\nurl = {:?}\n",
-        rules.display().to_string(),
-        hook.url
-    ));
+    let collector = collector_with_rules(work.path(), FLAP_RULES, &webhook(&hook));
     let token = collector.token(1);
     let mut agent = rt.block_on(NumberedAgent::start(work.path(), "flappy", &token, None));
     let asset = collector.asset_named("flappy");
@@ -567,14 +568,8 @@ const FILESYSTEM_RULES: &str = "[rule.filesystem-full]\nfor_seconds = 2\n";
 #[test]
 fn filesystem_fills_up_incident_opens_once_is_acknowledged_and_resolved_within_sla() {
     let work = tempfile::tempdir().unwrap();
-    let rules = work.path().join("rules.toml");
-    std::fs::write(&rules, FILESYSTEM_RULES).unwrap();
     let hook = Receiver::start().unwrap();
-    let collector = Collector::start_with(&format!(
-        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n[webhook.desk]\nurl = {:?}\n",
-        rules.display().to_string(),
-        hook.url
-    ));
+    let collector = collector_with_rules(work.path(), FILESYSTEM_RULES, &webhook(&hook));
     let root = work.path().join("root");
     copy_tree(&fixture("debian"), &root);
     let data = root.join("srv/data");
@@ -851,18 +846,14 @@ const RELOAD_RULES: &str = "[rule.memory-hot]\nkind = \"threshold\"\nseverity = 
 
 #[test]
 fn rules_and_sla_policies_reload_on_command_and_sighup_and_errors_keep_what_runs() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let work = tempfile::tempdir().unwrap();
+    let collector = collector_with_rules(
+        work.path(),
+        RELOAD_RULES,
+        "[sla.P1]\nacknowledge_seconds = 600\n",
+    );
     let rules = work.path().join("rules.toml");
-    std::fs::write(&rules, RELOAD_RULES).unwrap();
-    let collector = Collector::start_with(&format!(
-        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n[sla.P1]\nacknowledge_seconds = 600\n",
-        rules.display().to_string()
-    ));
     let token = collector.token(1);
     let mut agent = rt.block_on(NumberedAgent::start(work.path(), "pc-9", &token, None));
     let asset = collector.asset_named("pc-9");

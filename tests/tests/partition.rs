@@ -11,17 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use atalaya_tests::harness::{Collector, eventually};
+use atalaya_tests::harness::{Collector, eventually, runtime};
 use atalaya_tests::loadgen::{NumberedAgent, SERIES, produce};
 use atalaya_tests::relay::Relay;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Waits until the collector acknowledged everything the agent spooled.
 fn drained(agent: &Mutex<NumberedAgent>, limit: Duration) {

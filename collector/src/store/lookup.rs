@@ -29,6 +29,7 @@ use super::schema::*;
 use super::series::stored_value;
 use super::{Store, StoreError, dec};
 use crate::incidents::lifecycle::{IncidentRecord, Status};
+use crate::incidents::series::{derive_percent, split_series};
 use crate::incidents::sla::Priority;
 
 /// What [`LOOKUP_KEYS`] holds: bump it when [`lookup_keys`] or the order
@@ -382,33 +383,30 @@ impl Store {
         // An agent's clock a little ahead of ours still counts as now.
         let to = Timestamp(now.0.saturating_add(HEALTH_WINDOW_MS));
         let mut newest: Option<Timestamp> = None;
-        let mut latest = |series: &str| -> Result<Option<f64>, StoreError> {
-            let last = self.metric(asset, series, from, to, None)?.pop();
+        let mut latest_of = |points: Vec<(Timestamp, f64)>| {
+            let last = points.last().copied();
             if let Some((at, _)) = last {
                 newest = newest.max(Some(at));
             }
-            Ok(last.map(|(_, v)| v))
+            last.map(|(_, v)| v)
         };
-        let cpu_percent = latest("cpu.total_percent")?;
-        let load_one = latest("load.one")?;
-        let total = latest("memory.total_bytes")?;
-        let available = latest("memory.available_bytes")?;
-        let memory_used_percent = match (total, available) {
-            (Some(t), Some(a)) if t > 0.0 => Some(stored_value(
-                "memory.used_percent",
-                (t - a.min(t)) * 100.0 / t,
-            )),
-            _ => None,
-        };
+        let read = |series: &str| self.metric(asset, series, from, to, None);
+        let cpu_percent = latest_of(read("cpu.total_percent")?);
+        let load_one = latest_of(read("load.one")?);
+        // As the incident rules see it (see `series::DERIVED_PERCENTS`).
+        let memory = derive_percent(
+            &read("memory.available_bytes")?,
+            &read("memory.total_bytes")?,
+            true,
+        );
+        let memory_used_percent = latest_of(memory).map(|v| stored_value("memory.used_percent", v));
         let mut filesystems = Vec::new();
         for name in self.series_names(asset)? {
-            let Some(mount) = name
-                .strip_prefix("filesystem.used_percent{mount=")
-                .and_then(|m| m.strip_suffix('}'))
-            else {
+            let (metric, mount) = split_series(&name);
+            if metric != "filesystem.used_percent" {
                 continue;
-            };
-            if let Some(used_percent) = latest(&name)? {
+            }
+            if let Some(used_percent) = latest_of(read(&name)?) {
                 filesystems.push(MountUse {
                     mount: mount.to_owned(),
                     used_percent,

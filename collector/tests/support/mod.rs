@@ -26,3 +26,19 @@ pub fn http() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// Runs the `atalaya` binary against the API at `base` with `token`:
+/// whether it succeeded, its stdout and its stderr.
+pub fn cli(base: &str, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
+        .args(args)
+        .env("ATALAYA_SERVER", base)
+        .env("ATALAYA_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
