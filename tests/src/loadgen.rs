@@ -328,6 +328,29 @@ pub async fn produce(
     }
 }
 
+/// Starts a [`produce`] task on `rt` for each of `agents`, all stopped by `stop`.
+pub fn produce_all(
+    rt: &tokio::runtime::Runtime,
+    agents: &[Arc<Mutex<NumberedAgent>>],
+    stop: &Arc<AtomicBool>,
+    batch: u64,
+    pace: Duration,
+    change_every: u64,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    agents
+        .iter()
+        .map(|agent| {
+            rt.spawn(produce(
+                agent.clone(),
+                stop.clone(),
+                batch,
+                pace,
+                change_every,
+            ))
+        })
+        .collect()
+}
+
 /// Enrolls and starts one agent per `(name, relay)` in `dir`, each shared
 /// with a producer task and the test.
 pub async fn start_shared(

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use atalaya_tests::harness::{Collector, runtime};
-use atalaya_tests::loadgen::{produce, start_shared};
+use atalaya_tests::loadgen::{produce_all, start_shared};
 use rand::Rng;
 
 const CRASHES: usize = 20;
@@ -32,18 +32,7 @@ fn twenty_collector_crashes_lose_and_double_nothing() {
     let agents = rt.block_on(start_shared(work.path(), &token, fleet));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let producers: Vec<_> = agents
-        .iter()
-        .map(|agent| {
-            rt.spawn(produce(
-                agent.clone(),
-                stop.clone(),
-                BATCH,
-                PACE,
-                CHANGE_EVERY,
-            ))
-        })
-        .collect();
+    let producers = produce_all(&rt, &agents, &stop, BATCH, PACE, CHANGE_EVERY);
 
     let mut rng = rand::rng();
     let started = Instant::now();

@@ -19,7 +19,7 @@ use clap::Parser;
 use rand::Rng;
 
 use atalaya_tests::harness::Collector;
-use atalaya_tests::loadgen::{produce, start_shared};
+use atalaya_tests::loadgen::{produce_all, start_shared};
 use atalaya_tests::relay::Relay;
 
 /// Crashes and partitions for a while, then checks the store.
@@ -49,18 +49,7 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let agents = rt.block_on(start_shared(work.path(), &token, fleet));
     let stop = Arc::new(AtomicBool::new(false));
-    let producers: Vec<_> = agents
-        .iter()
-        .map(|agent| {
-            rt.spawn(produce(
-                agent.clone(),
-                stop.clone(),
-                10,
-                Duration::from_millis(50),
-                100,
-            ))
-        })
-        .collect();
+    let producers = produce_all(&rt, &agents, &stop, 10, Duration::from_millis(50), 100);
 
     let started = Instant::now();
     let end = started + Duration::from_secs(args.minutes * 60);
