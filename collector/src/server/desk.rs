@@ -20,8 +20,8 @@ use crate::incidents::sla::SlaPolicies;
 use crate::incidents::{
     Action, AssetFacts, AssetKind, Engine, RuleSet, UserReport, context, series,
 };
-use crate::kb::{self, ArticleId, IncidentFacts, KbError};
-use crate::store::{AssetRecord, Fed, IncidentNews, StaffError, Store, StoreError};
+use crate::kb::{self, ArticleId, KbError};
+use crate::store::{AssetRecord, Fed, IncidentNews, SolutionKb, StaffError, Store, StoreError};
 
 /// Where notifications (webhooks) hook in.
 pub trait IncidentHooks: Send + Sync + 'static {
@@ -371,7 +371,25 @@ impl Desk {
                 return Err(ActError::Kb(KbError::NotFound(a)));
             }
         }
-        let (mut rec, news) = self.store.incident_action(id, action, author, now)?;
+        // The solution is recorded with the resolution, in its transaction.
+        // The rules are copied first: the engine is not locked while the
+        // store writes (a feed holds the lock while it waits to write).
+        let solution = match action {
+            StaffAction::Resolve(s) if s.is_some() || kb_article.is_some() => {
+                Some(s.as_deref().unwrap_or(""))
+            }
+            _ => None,
+        };
+        let rules = solution.map(|_| self.engine().rules().clone());
+        let kb_of = |rule: &str| rules.as_ref().map(|r| r.kb_of(rule)).unwrap_or_default();
+        let solution_kb = solution.map(|solution| SolutionKb {
+            kb_of: &kb_of,
+            solution,
+            article: kb_article,
+        });
+        let (rec, news) =
+            self.store
+                .incident_action_with_solution(id, action, author, solution_kb, now)?;
         if matches!(
             action,
             StaffAction::Resolve(_) | StaffAction::Close | StaffAction::Reopen
@@ -385,60 +403,10 @@ impl Desk {
             self.store
                 .apply_engine_actions(&[], Some(engine.state()), &self.policies(), now)?;
         }
-        if let StaffAction::Resolve(solution) = action {
-            self.record_solution(&mut rec, solution.as_deref(), kb_article, now);
-        }
         if let Some(n) = &news {
             self.hooks.notify(n);
         }
         Ok(rec)
-    }
-
-    /// The KB side of a resolution. The incident is resolved already, so a
-    /// failure here is logged, not returned.
-    fn record_solution(
-        &self,
-        rec: &mut IncidentRecord,
-        solution: Option<&str>,
-        kb_article: Option<ArticleId>,
-        now: Timestamp,
-    ) {
-        let solution = match (solution, kb_article) {
-            (Some(s), _) => s,
-            (None, Some(_)) => "",
-            (None, None) => return,
-        };
-        let kb = self.engine().rules().kb_of(&rec.rule);
-        let os_id = self
-            .store
-            .asset(&rec.asset)
-            .ok()
-            .flatten()
-            .and_then(|a| a.meta.os_id);
-        let facts = IncidentFacts::of(rec, kb, os_id);
-        match kb::record_solution(&self.store, &facts, solution, kb_article, now) {
-            Ok(article) => {
-                let id = article.to_string();
-                tracing::info!(
-                    incident = rec.id,
-                    article,
-                    confirmed = kb_article.is_some(),
-                    "solution recorded in the KB"
-                );
-                if !rec.kb_articles.contains(&id) {
-                    rec.kb_articles.push(id);
-                    if let Err(err) = self
-                        .store
-                        .set_incident_kb_articles(rec.id, rec.kb_articles.clone())
-                    {
-                        tracing::error!(error = %err, incident = rec.id, "linking the KB article failed");
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::error!(error = %err, incident = rec.id, "recording the solution in the KB failed");
-            }
-        }
     }
 
     /// A desk whose reloads also read the SLA policies (`[sla]`) of this

@@ -40,6 +40,26 @@ pub enum StaffError {
     Store(#[from] StoreError),
 }
 
+/// The knowledge-base side of a resolution (see
+/// [`Store::incident_action_with_solution`]).
+pub struct SolutionKb<'a> {
+    /// What the KB matches a rule's incidents on.
+    pub kb_of: &'a dyn Fn(&str) -> RuleKb,
+    /// The solution, saved as a new article (`""` when only confirming).
+    pub solution: &'a str,
+    /// The article that solved it, to confirm (solved + 1) instead.
+    pub article: Option<kb::ArticleId>,
+}
+
+impl std::fmt::Debug for SolutionKb<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SolutionKb")
+            .field("solution", &self.solution)
+            .field("article", &self.article)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Filters of an incident list.
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
@@ -262,36 +282,30 @@ impl Store {
         Ok((opened, news))
     }
 
-    /// Replaces an incident's knowledge-base links (for the KB hook).
-    pub fn set_incident_kb_articles(
-        &self,
-        id: u64,
-        articles: Vec<String>,
-    ) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
-        let found = {
-            let mut t = txn.open_table(INCIDENTS)?;
-            let mut open = txn.open_table(OPEN_INCIDENTS)?;
-            match get(&t, id)? {
-                Some(mut rec) => {
-                    rec.kb_articles = articles;
-                    put(&mut t, &mut open, &rec)?;
-                    true
-                }
-                None => false,
-            }
-        };
-        txn.commit()?;
-        Ok(found)
-    }
-
-    /// A staff action on incident `id`. A resolution or an escalation is
-    /// news: its webhook event is queued in the same transaction.
+    /// A staff action on incident `id`. A resolution, reopening or
+    /// escalation is news: its webhook event is queued in the same
+    /// transaction.
     pub fn incident_action(
         &self,
         id: u64,
         action: &StaffAction,
         author: &str,
+        now: Timestamp,
+    ) -> Result<(IncidentRecord, Option<IncidentNews>), StaffError> {
+        self.incident_action_with_solution(id, action, author, None, now)
+    }
+
+    /// [`Store::incident_action`] that, for a resolution, also records the
+    /// solution in the knowledge base (`kb`) and links the article to the
+    /// incident, in the same transaction. The article to confirm must
+    /// exist; a solution the KB refuses (too long…) is logged and the
+    /// resolution stands.
+    pub fn incident_action_with_solution(
+        &self,
+        id: u64,
+        action: &StaffAction,
+        author: &str,
+        kb: Option<SolutionKb<'_>>,
         now: Timestamp,
     ) -> Result<(IncidentRecord, Option<IncidentNews>), StaffError> {
         let txn = self.db.begin_write().map_err(StoreError::from)?;
@@ -300,6 +314,36 @@ impl Store {
             let mut open = txn.open_table(OPEN_INCIDENTS).map_err(StoreError::from)?;
             let mut rec = get(&t, id)?.ok_or(StaffError::NotFound(id))?;
             lifecycle::apply_staff(&mut rec, action, author, now)?;
+            if let (StaffAction::Resolve(_), Some(kb)) = (action, kb) {
+                let os_id = match txn
+                    .open_table(ASSETS)
+                    .map_err(StoreError::from)?
+                    .get(rec.asset.as_str())
+                    .map_err(StoreError::from)?
+                {
+                    Some(v) => dec::<AssetMeta>("assets", v.value())?.os_id,
+                    None => None,
+                };
+                let facts = IncidentFacts::of(&rec, (kb.kb_of)(&rec.rule), os_id);
+                match kb::record_solution_in(&txn, &facts, kb.solution, kb.article, now) {
+                    Ok(article) => {
+                        tracing::info!(
+                            incident = rec.id,
+                            article,
+                            confirmed = kb.article.is_some(),
+                            "solution recorded in the KB"
+                        );
+                        let article = article.to_string();
+                        if !rec.kb_articles.contains(&article) {
+                            rec.kb_articles.push(article);
+                        }
+                    }
+                    Err(KbError::Store(e)) => return Err(e.into()),
+                    Err(err) => {
+                        tracing::error!(error = %err, incident = rec.id, "recording the solution in the KB failed");
+                    }
+                }
+            }
             put(&mut t, &mut open, &rec)?;
             rec
         };

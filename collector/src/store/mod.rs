@@ -52,7 +52,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use incidents::{IncidentFilter, IncidentNews, SlaLine, SlaReport, StaffError};
+pub use incidents::{IncidentFilter, IncidentNews, SlaLine, SlaReport, SolutionKb, StaffError};
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
 pub use lookup::{
     CallerMachine, Health, IncidentLine, Lookup, MatchKind, MatchReason, MountUse, SlaState,
