@@ -9,7 +9,8 @@ use anyhow::Context;
 use atalaya_common::config::{ConfigErrors, Document};
 use atalaya_common::proto::ConfigUpdate;
 
-use crate::incidents::sla::{BusinessHours, Priority, SlaPolicies};
+use crate::incidents::sla::{BusinessHours, SlaPolicies};
+use crate::records::incident::Priority;
 
 /// Shortest agent certificate lifetime: an agent renews when a third of it
 /// is left, and needs a few seconds to do so.

@@ -1,31 +1,42 @@
 //! The Atalaya collector: receives agents' inventories and metrics over
 //! QUIC, keeps them in redb with their full history, and answers questions.
 //!
-//! # Layout
-//! - [`api`]: the HTTP JSON API and `/metrics`.
-//! - [`cli`]: table and CSV rendering for the `atalaya` CLI.
-//! - [`config`]: the collector's configuration file.
-//! - [`demo`]: `atalaya-collector demo`, a collector and a local agent in one command.
-//! - [`incidents`]: incident rules and the sans-IO engine that opens and resolves incidents.
-//! - [`kb`]: the knowledge base: articles matched to incidents by signature.
-//! - [`notify`]: outbound webhooks from a durable outbox.
-//! - [`pki`]: the certificate authority: CA, server certificate, agent certificates.
-//! - [`run`]: starting everything from one configuration.
-//! - [`server`]: the QUIC endpoint: enrollment and agents' data sessions.
-//! - [`store`]: the redb store: schema, group commit, queries.
-//! - [`telemetry`]: the collector's own health for `/metrics`.
-//! - [`tls`]: the QUIC/TLS server configuration and the peer's agent id.
+//! # Layers
+//! Each module uses modules of its own layer or below, never above, and
+//! modules never import each other in a circle (`tests/tests/layers.rs`
+//! in the workspace checks both from the sources). Bottom first:
+//! 1. **Foundations**: [`helpers`] (globs, version order, series names),
+//!    [`pki`] (the certificate authority), [`telemetry`] (the collector's
+//!    own counters).
+//! 2. **Records** shared by storage and logic: [`records`] (incidents,
+//!    knowledge-base articles, webhook events).
+//! 3. **Storage**: [`store`], the redb file. It persists records and knows
+//!    no rule, matching or wording.
+//! 4. **Logic**, pure and tested in virtual time; it never touches the
+//!    store: [`incidents`] (rules, engine, lifecycle, SLA, the SLA report),
+//!    [`kb`] (article checks and matching), [`notify`] (webhook events and
+//!    routing).
+//! 5. **Orchestration**: [`desk`] (the incident engine wired to the
+//!    store: actions, staff, SLA sweep, knowledge base, each decision in
+//!    one transaction), [`webhooks`] (the delivery worker), [`config`].
+//! 6. **Edges**: [`server`] (QUIC: enrollment, sessions, the committer),
+//!    [`api`] (HTTP), [`cli`] (tables for the `atalaya` CLI), [`tls`],
+//!    [`run`] (starting everything), [`demo`].
 
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod desk;
+pub mod helpers;
 pub mod incidents;
 pub mod kb;
 pub mod notify;
 pub mod pki;
+pub mod records;
 pub mod run;
 pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod webhooks;

@@ -12,13 +12,13 @@ use atalaya_common::token::secret_sha256;
 
 use crate::api::{self, AdminActions, ApiState};
 use crate::config::CollectorConfig;
-use crate::notify::Notifier;
+use crate::desk::{self, Desk};
 use crate::pki::CertificateAuthority;
-use crate::server::desk::{self, Desk};
 use crate::server::{Committer, Connections, Hub, Server, ServerConfig};
 use crate::store::{ApiTokenRecord, Role, Store};
 use crate::telemetry::Telemetry;
 use crate::tls;
+use crate::webhooks::Notifier;
 
 /// File in the data directory holding the local administrator's API token.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";

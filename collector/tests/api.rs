@@ -8,9 +8,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use atalaya_collector::api::{self, AdminActions, ApiState};
+use atalaya_collector::desk::{Desk, LogHooks};
 use atalaya_collector::incidents::RuleSet;
 use atalaya_collector::incidents::sla::SlaPolicies;
-use atalaya_collector::server::desk::{Desk, LogHooks};
 use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store};
 use atalaya_collector::telemetry::Telemetry;
 use atalaya_common::model::{

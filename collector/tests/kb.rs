@@ -7,7 +7,8 @@ mod support;
 use std::sync::Arc;
 
 use atalaya_collector::api::{self, AdminActions, ApiState};
-use atalaya_collector::kb::{self, IncidentFacts};
+use atalaya_collector::desk::kb;
+use atalaya_collector::kb::IncidentFacts;
 use atalaya_collector::store::{Role, Store};
 use atalaya_collector::telemetry::Telemetry;
 use atalaya_common::model::Timestamp;

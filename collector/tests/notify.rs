@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atalaya_collector::incidents::Severity;
-use atalaya_collector::notify::{
-    self, Event, EventKind, IncidentInfo, Notifier, NotifyConfig, Retry, Webhook,
-};
+use atalaya_collector::notify::{Event, EventKind, IncidentInfo, NotifyConfig, Retry, Webhook};
 use atalaya_collector::store::Store;
+use atalaya_collector::webhooks::Notifier;
 use atalaya_common::model::Timestamp;
 use serde_json::Value;
 
@@ -153,7 +152,7 @@ async fn until(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 fn sent(store: &Store, id: &str) -> bool {
-    notify::sent_at(store, id).unwrap().is_some()
+    store.sent_at(id).unwrap().is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +162,7 @@ async fn an_event_is_retried_after_two_500s_and_recorded_delivered_once() {
     let store = Arc::new(Store::open(&dir.path().join("s.redb")).unwrap());
     let worker = Notifier::start(store.clone(), config(&rx.url));
     let ev = event(1);
-    assert!(notify::enqueue(&store, &ev, Timestamp::now()).unwrap());
+    assert!(store.enqueue(&ev, Timestamp::now()).unwrap());
     worker.wake();
     until("delivery", || sent(&store, &ev.id)).await;
 
@@ -180,9 +179,9 @@ async fn an_event_is_retried_after_two_500s_and_recorded_delivered_once() {
         assert_eq!(r.body["incident"]["hostname"], "web-01");
         assert_eq!(r.body["incident"]["severity"], "high");
     }
-    assert!(notify::pending(&store).unwrap().is_empty());
+    assert!(store.outbox().unwrap().is_empty());
     // Enqueued again (an engine replay): nothing more is sent.
-    assert!(!notify::enqueue(&store, &ev, Timestamp::now()).unwrap());
+    assert!(!store.enqueue(&ev, Timestamp::now()).unwrap());
     worker.wake();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(rx.got().len(), 3);
@@ -198,16 +197,17 @@ async fn a_restart_resends_nothing_delivered_and_delivers_the_rest() {
     {
         let store = Arc::new(Store::open(&path).unwrap());
         let worker = Notifier::start(store.clone(), config(&rx.url));
-        notify::enqueue(&store, &delivered, Timestamp::now()).unwrap();
+        store.enqueue(&delivered, Timestamp::now()).unwrap();
         worker.wake();
         until("the first delivery", || sent(&store, &delivered.id)).await;
 
         // The receiver breaks: the next event fails, and is still failing at the stop.
         rx.script.lock().unwrap().extend([503; 10_000]);
-        notify::enqueue(&store, &failing, Timestamp::now()).unwrap();
+        store.enqueue(&failing, Timestamp::now()).unwrap();
         worker.wake();
         until("a failed attempt", || {
-            notify::pending(&store)
+            store
+                .outbox()
                 .unwrap()
                 .iter()
                 .any(|r| r.deliveries.iter().any(|d| d.failures >= 1))
@@ -215,18 +215,14 @@ async fn a_restart_resends_nothing_delivered_and_delivers_the_rest() {
         .await;
         worker.stop().await;
         // Enqueued while no worker runs.
-        notify::enqueue(&store, &queued, Timestamp::now()).unwrap();
+        store.enqueue(&queued, Timestamp::now()).unwrap();
         drop(store);
     }
     rx.script.lock().unwrap().clear();
     let before = rx.got().len();
 
     let store = Arc::new(Store::open(&path).unwrap());
-    assert_eq!(
-        notify::pending(&store).unwrap().len(),
-        2,
-        "the outbox survived"
-    );
+    assert_eq!(store.outbox().unwrap().len(), 2, "the outbox survived");
     let worker = Notifier::start(store.clone(), config(&rx.url));
     until("delivery after the restart", || {
         sent(&store, &failing.id) && sent(&store, &queued.id)
@@ -248,5 +244,5 @@ async fn a_restart_resends_nothing_delivered_and_delivers_the_rest() {
         "{after:?}"
     );
     assert!(after.iter().all(|r| r.answered == 200));
-    assert!(notify::pending(&store).unwrap().is_empty());
+    assert!(store.outbox().unwrap().is_empty());
 }

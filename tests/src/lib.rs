@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`harness`]: starting a collector and agents as processes, and asking them things.
+//! - [`layers`]: a crate's module layering, checked from its sources.
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
@@ -12,6 +13,7 @@
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
 pub mod harness;
+pub mod layers;
 pub mod loadgen;
 pub mod relay;
 pub mod webhook;

@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState, Caller, blocking};
-use crate::incidents::lifecycle::{StaffAction, Status};
-use crate::kb::KbError;
-use crate::server::desk::{ActError, ReloadError};
-use crate::store::{IncidentFilter, Role, StaffError};
+use crate::desk::kb::KbError;
+use crate::desk::{ActError, DeskStore, ReloadError, StaffError};
+use crate::incidents::lifecycle::StaffAction;
+use crate::records::incident::Status;
+use crate::store::{IncidentFilter, Role};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

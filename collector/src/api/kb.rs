@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState, Caller, parse_limit};
-use crate::kb::{self, KbError, NewArticle};
+use crate::desk::kb::{self, KbError};
+use crate::kb::NewArticle;
 use crate::store::Role;
 
 /// The knowledge-base routes, to merge into the API router.
@@ -26,9 +27,9 @@ impl From<KbError> for ApiError {
     fn from(e: KbError) -> Self {
         match e {
             KbError::NotFound(id) => ApiError::NotFound(format!("no knowledge-base article {id}")),
-            KbError::Invalid { field, reason } => ApiError::BadParam {
-                param: field,
-                reason,
+            KbError::Invalid(e) => ApiError::BadParam {
+                param: e.field,
+                reason: e.reason,
             },
             KbError::Store(e) => ApiError::Store(e),
         }
@@ -77,7 +78,7 @@ async fn show(
         param: "id",
         reason: format!("`{id}` is not an article number"),
     })?;
-    match kb_blocking(&state, move |s| kb::get(s, id)).await? {
+    match kb_blocking(&state, move |s| Ok(s.article(id)?)).await? {
         Some(a) => Ok(Json(a).into_response()),
         None => Err(KbError::NotFound(id).into()),
     }

@@ -38,7 +38,7 @@ use crate::store::{
 };
 mod incidents;
 
-use crate::server::desk::Desk;
+use crate::desk::Desk;
 use crate::telemetry::Telemetry;
 
 /// Default page size of list routes.

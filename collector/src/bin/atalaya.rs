@@ -13,10 +13,12 @@ use atalaya_collector::api::{ErrorBody, MetricSeries};
 use atalaya_collector::cli::{
     Format, Table, human_bytes, lookup_table, render_lookup, render_pairs,
 };
-use atalaya_collector::incidents::lifecycle::IncidentRecord;
-use atalaya_collector::kb::{Article, NewArticle, Signature};
+use atalaya_collector::incidents::report::SlaReport;
+use atalaya_collector::kb::NewArticle;
+use atalaya_collector::records::incident::IncidentRecord;
+use atalaya_collector::records::kb::{Article, Signature};
 use atalaya_collector::store::{
-    AssetRecord, AssetSummary, ChangeEvent, Lookup, Page, SlaReport, SoftwareReport,
+    AssetRecord, AssetSummary, ChangeEvent, Lookup, Page, SoftwareReport,
 };
 use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};

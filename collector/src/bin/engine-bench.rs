@@ -11,10 +11,10 @@
 
 use std::time::{Duration, Instant};
 
+use atalaya_collector::helpers::series::points;
 use atalaya_collector::incidents::rules::{
     Lifecycle, Op, Rule, RuleKind, Scope, Selector, Severity, Threshold, builtin,
 };
-use atalaya_collector::incidents::series::points;
 use atalaya_collector::incidents::{ActionKind, AssetFacts, Engine, RuleSet};
 use atalaya_common::model::*;
 use clap::Parser;

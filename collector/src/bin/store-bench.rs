@@ -266,11 +266,11 @@ fn main() -> anyhow::Result<()> {
                 let seconds = (at - last_at[i]) as f64 / 1000.0;
                 last_at[i] = at;
                 let sample = host.sample(at, seconds);
-                let flat = atalaya_collector::store::series::flatten(&sample);
+                let flat = atalaya_collector::helpers::series::flatten(&sample);
                 points += flat.len() as u64;
                 if args.breakdown && i == 0 {
                     for (name, v) in flat {
-                        let v = atalaya_collector::store::series::stored_value(&name, v);
+                        let v = atalaya_collector::helpers::series::stored_value(&name, v);
                         first_agent.entry(name).or_default().push((at, v));
                     }
                 }

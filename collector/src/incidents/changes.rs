@@ -11,7 +11,7 @@ use atalaya_common::diff::{Change, ItemChange};
 use atalaya_common::model::{Cpu, Disk, MemoryModule, Package};
 
 use super::rules::{ChangeClass, InventoryChange};
-use crate::store::query::glob;
+use crate::helpers::pattern::glob;
 
 /// A drop of total memory by more than this share counts as memory removed
 /// (virtual machines have no modules; the kernel's own reservation moves a

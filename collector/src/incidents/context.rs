@@ -71,7 +71,7 @@ pub fn wanted_series(names: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for metric in HEALTH_METRICS {
         for name in names {
-            let (m, _) = super::series::split_series(name);
+            let (m, _) = crate::helpers::series::split_series(name);
             if m == *metric {
                 out.push(name.clone());
             }

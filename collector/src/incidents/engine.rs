@@ -44,19 +44,10 @@ use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::changes;
-use super::rules::{AssetFacts, Forecast, Lifecycle, Rule, RuleKind, RuleSet, Severity, Threshold};
-use super::series::split_series;
-
-/// Identifies an incident: one open at a time per key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct IncidentKey {
-    /// Asset id.
-    pub asset: String,
-    /// Rule name.
-    pub rule: String,
-    /// What on the asset: a mount point, an interface, a report id, or `""`.
-    pub subject: String,
-}
+use super::rules::{AssetFacts, Forecast, Lifecycle, Rule, RuleKind, RuleSet, Threshold};
+use crate::helpers::series::split_series;
+use crate::records::incident::Severity;
+pub use crate::records::incident::{IncidentKey, NotifyEvent};
 
 /// What the collector must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,22 +68,6 @@ pub enum ActionKind {
     EndFlapping,
     /// Tell people (webhooks, mail).
     Notify(NotifyEvent),
-}
-
-/// Why a notification goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyEvent {
-    /// An incident opened.
-    Opened,
-    /// An open incident had another occurrence worth telling (an inventory change, a report).
-    Updated,
-    /// A resolved incident opened again.
-    Reopened,
-    /// An incident resolved itself.
-    Resolved,
-    /// An incident started flapping (and will be quiet until it stops).
-    Flapping,
 }
 
 /// One thing for the collector to do about one incident.
@@ -440,7 +415,7 @@ impl Engine {
         out
     }
 
-    /// The points of one committed health sample (see [`super::series::points`]).
+    /// The points of one committed health sample (see [`crate::helpers::series::points`]).
     pub fn on_samples(
         &mut self,
         asset: &str,

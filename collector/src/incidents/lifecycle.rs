@@ -15,146 +15,11 @@
 //! [`TransitionError`], which the API answers with 409.
 
 use atalaya_common::model::Timestamp;
-use serde::{Deserialize, Serialize};
 
-use super::engine::{Action, ActionKind, IncidentKey};
-use super::rules::Severity;
-use super::sla::{self, Priority, SlaPolicies};
-
-/// Where an incident is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Nobody has taken it yet.
-    Open,
-    /// Someone is on it.
-    Acknowledged,
-    /// Fixed (by staff, or the condition cleared); may still reopen.
-    Resolved,
-    /// Done for good.
-    Closed,
-}
-
-impl Status {
-    /// The name used in the API and the CLI.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Acknowledged => "acknowledged",
-            Status::Resolved => "resolved",
-            Status::Closed => "closed",
-        }
-    }
-
-    /// Parses a name from [`Status::name`].
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "open" => Status::Open,
-            "acknowledged" | "ack" => Status::Acknowledged,
-            "resolved" => Status::Resolved,
-            "closed" => Status::Closed,
-            _ => return None,
-        })
-    }
-
-    /// Open or acknowledged: someone still has to act.
-    pub fn is_active(self) -> bool {
-        matches!(self, Status::Open | Status::Acknowledged)
-    }
-}
-
-/// One line of an incident's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEntry {
-    /// When.
-    pub at: Timestamp,
-    /// Who: an API token id, or `atalaya` for the collector itself.
-    pub author: String,
-    /// What kind of event: `opened`, `acknowledged`, `note`, `resolved`…
-    pub event: String,
-    /// In words.
-    pub text: String,
-}
-
-/// The author of entries the collector writes itself.
-pub const SYSTEM: &str = "atalaya";
-
-/// A stored incident.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IncidentRecord {
-    /// The id (the engine's incident number).
-    pub id: u64,
-    /// Asset id.
-    pub asset: String,
-    /// Rule name.
-    pub rule: String,
-    /// Mount point, interface… or `""`.
-    pub subject: String,
-    /// One line.
-    pub title: String,
-    /// What was seen.
-    pub description: String,
-    /// The rule's severity.
-    pub severity: Severity,
-    /// From severity and the asset's criticality (see [`sla::priority`]).
-    pub priority: Priority,
-    /// Where it is in its life.
-    pub status: Status,
-    /// 1 (first level) or 2 (second level).
-    pub level: u8,
-    /// Who is on it.
-    pub assignee: Option<String>,
-    /// How often the condition or event occurred.
-    pub occurrences: u32,
-    /// Opens and clears too often.
-    pub flapping: bool,
-    /// When it opened (the time of the event that opened it).
-    pub opened_at: Timestamp,
-    /// When the collector stored it (wall clock), for latency figures.
-    pub stored_at: Timestamp,
-    /// First acknowledged.
-    pub acknowledged_at: Option<Timestamp>,
-    /// Last resolved.
-    pub resolved_at: Option<Timestamp>,
-    /// Closed.
-    pub closed_at: Option<Timestamp>,
-    /// Acknowledge by.
-    pub acknowledge_due: Timestamp,
-    /// Escalates (unacknowledged) from.
-    pub at_risk_at: Timestamp,
-    /// Resolve by.
-    pub resolve_due: Timestamp,
-    /// The acknowledge target was missed.
-    pub acknowledge_breached: bool,
-    /// The resolve target was missed.
-    pub resolve_breached: bool,
-    /// The solution staff recorded when resolving.
-    pub solution: Option<String>,
-    /// Knowledge-base articles linked to it, best first (filled by the KB).
-    pub kb_articles: Vec<String>,
-    /// History, oldest first.
-    pub timeline: Vec<TimelineEntry>,
-}
-
-impl IncidentRecord {
-    /// Asset, rule, subject.
-    pub fn key(&self) -> IncidentKey {
-        IncidentKey {
-            asset: self.asset.clone(),
-            rule: self.rule.clone(),
-            subject: self.subject.clone(),
-        }
-    }
-
-    fn log(&mut self, at: Timestamp, author: &str, event: &str, text: impl Into<String>) {
-        self.timeline.push(TimelineEntry {
-            at,
-            author: author.to_owned(),
-            event: event.to_owned(),
-            text: text.into(),
-        });
-    }
-}
+use super::engine::{Action, ActionKind};
+use super::sla::{self, SlaPolicies};
+use crate::records::incident::Priority;
+pub use crate::records::incident::{IncidentRecord, SYSTEM, SlaEvent, Status, TimelineEntry};
 
 /// What staff do to an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -423,17 +288,6 @@ pub fn apply_engine(rec: &mut IncidentRecord, action: &Action) -> bool {
     true
 }
 
-/// What the passing of time did to an incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlaEvent {
-    /// Unacknowledged and its acknowledge clock nearly used: moved to second level.
-    Escalated,
-    /// Not acknowledged in time.
-    AcknowledgeBreached,
-    /// Not resolved in time.
-    ResolveBreached,
-}
-
 /// Checks the clocks of an incident at `now`, updating it and returning
 /// what happened (each event happens once).
 pub fn sla_check(rec: &mut IncidentRecord, now: Timestamp) -> Vec<SlaEvent> {
@@ -481,6 +335,7 @@ pub fn sla_check(rec: &mut IncidentRecord, now: Timestamp) -> Vec<SlaEvent> {
 mod tests {
     use super::*;
     use crate::incidents::sla::SlaPolicy;
+    use crate::records::incident::{IncidentKey, Severity};
 
     fn action(kind: ActionKind, at: i64, occurrences: u32) -> Action {
         Action {

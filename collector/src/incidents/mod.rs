@@ -7,24 +7,25 @@
 //! # Layout
 //! - [`rules`]: the rule model, the built-in rules, `rules.toml` parsing.
 //! - [`engine`]: the state machine: events in, [`engine::Action`]s out.
-//! - [`series`]: series names split into metric and subject; derived percentages.
+//!
 //! - [`context`]: what a user-report incident tells about the machine.
 //! - [`changes`]: inventory changes sorted into classes, told with before and after.
 //! - [`sla`]: priorities, SLA policies and business-hours clocks.
 //! - [`lifecycle`]: the help-desk life of a stored incident and its timeline.
+//! - [`report`]: the service-level report over stored incidents.
 
 pub mod changes;
 pub mod context;
 pub mod engine;
 pub mod lifecycle;
+pub mod report;
 pub mod rules;
-pub mod series;
 pub mod sla;
 
-pub use engine::{
-    Action, ActionKind, Engine, EngineState, IncidentKey, NotifyEvent, OpenIncident, UserReport,
-};
-pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet, Severity};
+pub use engine::{Action, ActionKind, Engine, EngineState, OpenIncident, UserReport};
+pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet};
+
+pub use crate::records::incident::{IncidentKey, NotifyEvent, Severity};
 
 #[cfg(test)]
 mod tests;

@@ -19,8 +19,9 @@ use atalaya_common::config::{ConfigErrors, Document, Section};
 use atalaya_common::model::{MachineKind, Virtualization};
 use serde::{Deserialize, Serialize};
 
-use super::series::KNOWN_METRICS;
-use crate::store::query::glob;
+use crate::helpers::pattern::glob;
+use crate::helpers::series::KNOWN_METRICS;
+pub use crate::records::incident::Severity;
 
 /// How long after resolving a recurrence reopens the same incident, by default.
 pub const DEFAULT_REOPEN_WINDOW_SECONDS: u64 = 3600;
@@ -28,44 +29,6 @@ pub const DEFAULT_REOPEN_WINDOW_SECONDS: u64 = 3600;
 pub const DEFAULT_FLAP_CYCLES: u64 = 3;
 /// The window flapping is counted over, and the quiet needed to end it, by default.
 pub const DEFAULT_FLAP_WINDOW_SECONDS: u64 = 3600;
-
-/// How bad an incident of a rule is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing; nobody needs to act now.
-    Info,
-    /// Needs attention soon.
-    Warning,
-    /// Something is broken or about to break.
-    High,
-    /// A service is down; act now.
-    Critical,
-}
-
-impl Severity {
-    const NAMES: &[&'static str] = &["info", "warning", "high", "critical"];
-
-    /// The name used in rules and the API.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "info" => Severity::Info,
-            "warning" => Severity::Warning,
-            "high" => Severity::High,
-            "critical" => Severity::Critical,
-            _ => return None,
-        })
-    }
-}
 
 /// What kind of machine an asset is, for scopes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

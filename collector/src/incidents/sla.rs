@@ -13,47 +13,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rules::Severity;
+pub use crate::records::incident::Priority;
+use crate::records::incident::Severity;
 
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 /// At most this many days are walked when adding business time (a guard
 /// against a policy whose window never opens; validation refuses those).
 const MAX_DAYS: i64 = 366 * 20;
-
-/// The four priorities, P1 most urgent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Priority {
-    /// Act now.
-    P1,
-    /// Act soon.
-    P2,
-    /// Normal.
-    P3,
-    /// When there is time.
-    P4,
-}
-
-impl Priority {
-    /// Every priority, most urgent first.
-    pub const ALL: [Priority; 4] = [Priority::P1, Priority::P2, Priority::P3, Priority::P4];
-
-    /// `P1` … `P4`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Priority::P1 => "P1",
-            Priority::P2 => "P2",
-            Priority::P3 => "P3",
-            Priority::P4 => "P4",
-        }
-    }
-}
-
-impl std::fmt::Display for Priority {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// How much an asset matters, from its `criticality:high|medium|low` tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

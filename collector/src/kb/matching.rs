@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use super::{Article, IncidentFacts, Signature};
-use crate::store::query::glob;
+use crate::helpers::pattern::glob;
 
 /// Weight of a matching rule: more than every other field together, so
 /// an article for the incident's rule always comes first.

@@ -6,8 +6,8 @@ use std::time::Duration;
 use atalaya_common::config::{Document, Section};
 
 use super::{Event, EventKind};
+use crate::helpers::pattern::glob;
 use crate::incidents::Severity;
-use crate::store::query::glob;
 
 /// One webhook (`[webhook.NAME]` in the collector's configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,6 @@ use crate::telemetry::Telemetry;
 use crate::tls;
 
 pub mod committer;
-pub mod desk;
 pub mod enroll;
 pub mod limiter;
 pub mod renew;

@@ -9,7 +9,7 @@
 //! whole, never appended to):
 //! - **Scaled integers.** Most metric values are integers (bytes, counts)
 //!   or short decimals (load `0.42`, temperature `27.8`, percentages and
-//!   rates rounded at ingest, see [`super::series`]). At the smallest
+//!   rates rounded at ingest, see [`crate::helpers::series`]). At the smallest
 //!   power of ten that makes every value of the column an integer — and
 //!   gives back the very same `f64` bits on decoding — the column becomes
 //!   a sequence of integers, coded as differences (or differences of

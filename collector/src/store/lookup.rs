@@ -23,14 +23,13 @@ use atalaya_common::model::{Account, InterfaceKind, Inventory, Timestamp, Users}
 use redb::{ReadableDatabase, ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::query::glob;
 use super::records::{AgentRecord, AssetMeta};
 use super::schema::*;
-use super::series::stored_value;
 use super::{Store, StoreError, dec};
-use crate::incidents::lifecycle::{IncidentRecord, Status};
-use crate::incidents::series::{derive_percent, split_series};
-use crate::incidents::sla::Priority;
+use crate::helpers::pattern::glob;
+use crate::helpers::series::stored_value;
+use crate::helpers::series::{derive_percent, split_series};
+use crate::records::incident::{IncidentRecord, Priority, Status};
 
 /// What [`LOOKUP_KEYS`] holds: bump it when [`lookup_keys`] or the order
 /// of [`MatchKind`] changes, so that stores written before are re-indexed
@@ -681,6 +680,7 @@ mod tests {
 
     use super::super::testutil::*;
     use super::*;
+    use crate::desk::DeskStore;
     use crate::incidents::lifecycle::StaffAction;
     use crate::incidents::sla::SlaPolicies;
     use crate::incidents::{Action, ActionKind, IncidentKey, Severity};

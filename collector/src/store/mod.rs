@@ -11,7 +11,6 @@
 //! - [`records`]: stored records and query results.
 //! - [`block`]: the metric block codec (a shared time column, one value
 //!   column per series); [`bits`]: its bit-level codes.
-//! - [`series`]: a health sample as named points, and their stored precision.
 //! - [`ingest`]: the group commit.
 //! - [`identity`]: which asset a snapshot belongs to.
 //! - [`incidents`]: incidents, their SLA clocks and the engine state.
@@ -38,12 +37,14 @@ pub mod block;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;
+pub mod kb;
 pub mod lookup;
+pub mod outbox;
 pub mod query;
 pub mod records;
 pub mod schema;
-pub mod series;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -52,7 +53,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use incidents::{IncidentFilter, IncidentNews, SlaLine, SlaReport, SolutionKb, StaffError};
+pub use incidents::IncidentFilter;
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
 pub use lookup::{
     CallerMachine, Health, IncidentLine, Lookup, MatchKind, MatchReason, MountUse, SlaState,
@@ -578,6 +579,15 @@ impl Store {
         Ok(st.allocated_pages() * st.page_size() as u64)
     }
 
+    /// A write transaction over the help-desk tables (incidents, user
+    /// reports, knowledge base, webhook outbox, engine state): what the
+    /// desk decides about one event commits together or not at all.
+    pub fn begin_desk(&self) -> Result<DeskTxn, StoreError> {
+        Ok(DeskTxn {
+            txn: self.db.begin_write()?,
+        })
+    }
+
     /// Starts a write transaction, for modules that keep their own tables
     /// here (the knowledge base, the webhook outbox).
     pub fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
@@ -625,6 +635,35 @@ pub(crate) fn next_id(
     let n = meta.get(key)?.map(|v| v.value()).unwrap_or(1);
     meta.insert(key, n + 1)?;
     Ok(n)
+}
+
+/// One write transaction over the help-desk tables, from
+/// [`Store::begin_desk`]. Its reads see its own writes; nothing is kept
+/// unless [`DeskTxn::commit`] succeeds. The operations are in the modules
+/// of their tables ([`incidents`], [`kb`], [`outbox`]).
+pub struct DeskTxn {
+    txn: redb::WriteTransaction,
+}
+
+impl fmt::Debug for DeskTxn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeskTxn").finish_non_exhaustive()
+    }
+}
+
+impl DeskTxn {
+    /// Makes everything written in this transaction durable.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.txn.commit()?;
+        Ok(())
+    }
+
+    /// An asset's record without its inventory.
+    pub fn asset_meta(&self, asset: &str) -> Result<Option<AssetMeta>, StoreError> {
+        let t = self.txn.open_table(schema::ASSETS)?;
+        let v = t.get(asset)?;
+        v.map(|v| dec("assets", v.value())).transpose()
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use proptest::prelude::*;
 
 use super::testutil::metrics;
 use super::*;
+use crate::helpers::series;
 
 /// How the next sample's time follows the previous one.
 #[derive(Debug, Clone, Copy)]

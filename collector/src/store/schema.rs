@@ -109,11 +109,11 @@ pub const HEAD_OF: TableDefinition<&str, u64> = TableDefinition::new("metric_hea
 /// (asset id, agent id, seq) → postcard `GapRecord`: samples an agent dropped.
 pub const GAPS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("gaps");
 
-/// Knowledge base: `article id → Article` (see [`crate::kb`]).
+/// Knowledge base: `article id → Article`.
 pub const KB_ARTICLES: TableDefinition<u64, &[u8]> = TableDefinition::new("kb_articles");
 
 /// Webhook outbox, events not yet delivered everywhere:
-/// `event id → OutboxRecord` (see [`crate::notify`]).
+/// `event id → OutboxRecord`.
 pub const NOTIFY_OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("notify_outbox");
 /// Events delivered to every webhook they were routed to (or to none):
 /// `event id → done at ms`. Kept so an event enqueued again is not resent.

@@ -23,9 +23,10 @@ use clap::Parser;
 
 use atalaya_agent::identity::{self, AgentIdentity};
 use atalaya_agent::tls as agent_tls;
+use atalaya_collector::helpers::series;
 use atalaya_collector::pki::{self, CertificateAuthority};
 use atalaya_collector::server::{Committer, Connections, Hub, Server, ServerConfig};
-use atalaya_collector::store::{AgentRecord, Store, series};
+use atalaya_collector::store::{AgentRecord, Store};
 use atalaya_collector::telemetry::Telemetry;
 use atalaya_collector::tls;
 use atalaya_common::model::*;

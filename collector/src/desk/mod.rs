@@ -7,6 +7,16 @@
 //! A new incident gets its knowledge-base suggestions in the transaction
 //! that stores it. Notifications plug in through [`IncidentHooks`];
 //! [`ServiceHooks`] is the real one (it wakes the webhook worker).
+//!
+//! # Layout
+//! - [`apply`]: engine actions, staff actions and the SLA sweep written to
+//!   the store, each in one transaction with all that follows from it.
+//! - [`kb`]: the knowledge base read and written for incidents and people.
+
+pub mod apply;
+pub mod kb;
+
+pub use apply::{DeskStore, SolutionKb, StaffError};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -15,13 +25,14 @@ use std::time::Duration;
 use atalaya_common::model::Timestamp;
 use tokio::sync::{Notify, mpsc};
 
-use crate::incidents::lifecycle::{IncidentRecord, StaffAction};
+use crate::helpers::series;
+use crate::incidents::lifecycle::StaffAction;
 use crate::incidents::sla::SlaPolicies;
-use crate::incidents::{
-    Action, AssetFacts, AssetKind, Engine, RuleSet, UserReport, context, series,
-};
-use crate::kb::{self, ArticleId, KbError};
-use crate::store::{AssetRecord, Fed, IncidentNews, SolutionKb, StaffError, Store, StoreError};
+use crate::incidents::{Action, AssetFacts, AssetKind, Engine, RuleSet, UserReport, context};
+use crate::records::incident::{IncidentNews, IncidentRecord};
+use crate::records::kb::ArticleId;
+use crate::store::{AssetRecord, Fed, Store, StoreError};
+use kb::KbError;
 
 /// Where notifications (webhooks) hook in.
 pub trait IncidentHooks: Send + Sync + 'static {
@@ -51,7 +62,7 @@ impl std::fmt::Debug for ServiceHooks {
 
 impl ServiceHooks {
     /// Hooks that wake the webhook worker with `wake` (see
-    /// [`crate::notify::Notifier::waker`]).
+    /// [`crate::webhooks::Notifier::waker`]).
     pub fn new(wake: Arc<Notify>) -> Self {
         ServiceHooks { wake }
     }
@@ -367,7 +378,7 @@ impl Desk {
                     "a KB article is only confirmed when resolving".into(),
                 ));
             }
-            if kb::get(&self.store, a)?.is_none() {
+            if self.store.article(a)?.is_none() {
                 return Err(ActError::Kb(KbError::NotFound(a)));
             }
         }

@@ -6,7 +6,7 @@
 //! webhook's timeout), then records every outcome in one transaction: a 2xx
 //! marks that webhook delivered (and, when it was the last one, moves the
 //! event to `notify_sent`); anything else counts a failure and sets the
-//! next attempt by [`super::route::backoff`]. Between rounds the task
+//! next attempt by [`crate::notify::route::backoff`]. Between rounds the task
 //! sleeps until the next attempt is due, at most [`POLL`], or until woken.
 
 use std::collections::HashMap;
@@ -14,14 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
-use redb::ReadableTable;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::route::{NotifyConfig, backoff};
-use super::{OUTBOX, OutboxRecord};
-use crate::store::schema::{NOTIFY_OUTBOX, NOTIFY_SENT};
-use crate::store::{Store, StoreError, dec, enc};
+use crate::notify::route::{NotifyConfig, backoff};
+use crate::store::{Store, StoreError};
 
 /// Longest sleep between two looks at the outbox, so events enqueued
 /// without a wake are still sent promptly.
@@ -137,7 +134,7 @@ async fn round(
     store: &Arc<Store>,
     config: &Arc<NotifyConfig>,
     agents: &Arc<HashMap<String, ureq::Agent>>,
-) -> Result<Option<Timestamp>, StoreError> {
+) -> Result<Option<Timestamp>, RoundError> {
     let (s, c) = (store.clone(), config.clone());
     let (due, next) = blocking(move || due(&s, &c, Timestamp::now())).await??;
     if due.is_empty() {
@@ -167,15 +164,21 @@ async fn round(
     Ok(Some(Timestamp::now()))
 }
 
+/// Why a delivery round stopped early (it is tried again).
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    /// Reading or writing the outbox failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The blocking task that read or wrote the outbox panicked or was cancelled.
+    #[error("outbox task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Encode {
-            table: OUTBOX,
-            reason: format!("outbox task failed: {e}"),
-        })
+) -> Result<T, RoundError> {
+    Ok(tokio::task::spawn_blocking(f).await?)
 }
 
 fn post(agent: &ureq::Agent, a: &Attempt) -> Outcome {
@@ -192,7 +195,7 @@ fn post(agent: &ureq::Agent, a: &Attempt) -> Outcome {
 }
 
 /// The deliveries due at `now`, and when the earliest not yet due is.
-/// Events that no webhook wants (any more) are moved to `notify_sent`.
+/// Events that no webhook wants (any more) are moved to the sent ids.
 fn due(
     store: &Store,
     config: &NotifyConfig,
@@ -201,63 +204,48 @@ fn due(
     let mut out = Vec::new();
     let mut next: Option<Timestamp> = None;
     let mut done = Vec::new();
-    {
-        let txn = store.begin_read()?;
-        let t = txn.open_table(NOTIFY_OUTBOX)?;
-        for r in t.iter()? {
-            let (k, v) = r?;
-            let mut rec: OutboxRecord = dec(OUTBOX, v.value())?;
-            let mut waiting = false;
-            if let Some(template) = &config.incident_url {
-                let id = rec.event.incident.id.to_string();
-                rec.event.incident.url = Some(template.replace("{id}", &id));
+    for mut rec in store.outbox()? {
+        let mut waiting = false;
+        if let Some(template) = &config.incident_url {
+            let id = rec.event.incident.id.to_string();
+            rec.event.incident.url = Some(template.replace("{id}", &id));
+        }
+        let body = match rec.event.to_json() {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(event = %rec.event.id, error = %e, "event does not encode as JSON; dropped");
+                done.push(rec.event.id.clone());
+                continue;
             }
-            let body = match rec.event.to_json() {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(event = %k.value(), error = %e, "event does not encode as JSON; dropped");
-                    done.push(k.value().to_owned());
-                    continue;
-                }
-            };
-            let routes: Vec<_> = config.routes(&rec.event).cloned().collect();
-            for w in routes {
-                if rec.delivered_to(&w.name) {
-                    continue;
-                }
-                waiting = true;
-                let d = rec.delivery(&w.name);
-                if d.next_at <= now {
-                    if out.len() < MAX_PER_ROUND {
-                        out.push(Attempt {
-                            event_id: rec.event.id.clone(),
-                            webhook: w.name.clone(),
-                            url: w.url.clone(),
-                            body: body.clone(),
-                        });
-                    } else {
-                        next = Some(now);
-                    }
+        };
+        let routes: Vec<_> = config.routes(&rec.event).cloned().collect();
+        for w in routes {
+            if rec.delivered_to(&w.name) {
+                continue;
+            }
+            waiting = true;
+            let d = rec.delivery(&w.name);
+            if d.next_at <= now {
+                if out.len() < MAX_PER_ROUND {
+                    out.push(Attempt {
+                        event_id: rec.event.id.clone(),
+                        webhook: w.name.clone(),
+                        url: w.url.clone(),
+                        body: body.clone(),
+                    });
                 } else {
-                    next = Some(next.map_or(d.next_at, |n| n.min(d.next_at)));
+                    next = Some(now);
                 }
+            } else {
+                next = Some(next.map_or(d.next_at, |n| n.min(d.next_at)));
             }
-            if !waiting {
-                done.push(k.value().to_owned());
-            }
+        }
+        if !waiting {
+            done.push(rec.event.id.clone());
         }
     }
     if !done.is_empty() {
-        let txn = store.begin_write()?;
-        {
-            let mut outbox = txn.open_table(NOTIFY_OUTBOX)?;
-            let mut sent = txn.open_table(NOTIFY_SENT)?;
-            for id in &done {
-                outbox.remove(id.as_str())?;
-                sent.insert(id.as_str(), now.0)?;
-            }
-        }
-        txn.commit()?;
+        store.outbox_done(&done, now)?;
     }
     Ok((out, next))
 }
@@ -271,51 +259,35 @@ fn record(
     now: Timestamp,
     jitter: f64,
 ) -> Result<(), StoreError> {
-    let txn = store.begin_write()?;
-    {
-        let mut outbox = txn.open_table(NOTIFY_OUTBOX)?;
-        let mut sent = txn.open_table(NOTIFY_SENT)?;
-        let mut by_event: HashMap<&str, Vec<&(Attempt, Outcome)>> = HashMap::new();
-        for r in results {
-            by_event.entry(r.0.event_id.as_str()).or_default().push(r);
-        }
-        for (id, rs) in by_event {
-            let mut rec: OutboxRecord = match outbox.get(id)? {
-                Some(v) => dec(OUTBOX, v.value())?,
-                None => continue,
-            };
-            for (a, outcome) in rs {
-                let d = rec.delivery(&a.webhook);
-                match outcome {
-                    Ok(()) => {
-                        d.delivered_at = Some(now);
-                        d.last_error = None;
-                        tracing::info!(event = id, webhook = %a.webhook, "webhook delivered");
-                    }
-                    Err(e) => {
-                        d.failures = d.failures.saturating_add(1);
-                        let wait = backoff(&config.retry, d.failures, jitter);
-                        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
-                        d.next_at = Timestamp(now.0.saturating_add(wait_ms));
-                        d.last_error = Some(e.chars().take(MAX_ERROR_CHARS).collect());
-                        tracing::warn!(
-                            event = id, webhook = %a.webhook, failures = d.failures,
-                            retry_in_ms = wait_ms, error = %e, "webhook delivery failed"
-                        );
-                    }
+    let mut by_event: HashMap<&str, Vec<&(Attempt, Outcome)>> = HashMap::new();
+    for r in results {
+        by_event.entry(r.0.event_id.as_str()).or_default().push(r);
+    }
+    store.outbox_update(by_event.keys().copied(), now, |rec| {
+        let id = rec.event.id.clone();
+        for (a, outcome) in by_event.get(id.as_str()).into_iter().flatten() {
+            let d = rec.delivery(&a.webhook);
+            match outcome {
+                Ok(()) => {
+                    d.delivered_at = Some(now);
+                    d.last_error = None;
+                    tracing::info!(event = %id, webhook = %a.webhook, "webhook delivered");
+                }
+                Err(e) => {
+                    d.failures = d.failures.saturating_add(1);
+                    let wait = backoff(&config.retry, d.failures, jitter);
+                    let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                    d.next_at = Timestamp(now.0.saturating_add(wait_ms));
+                    d.last_error = Some(e.chars().take(MAX_ERROR_CHARS).collect());
+                    tracing::warn!(
+                        event = %id, webhook = %a.webhook, failures = d.failures,
+                        retry_in_ms = wait_ms, error = %e, "webhook delivery failed"
+                    );
                 }
             }
-            let all_done = config.routes(&rec.event).all(|w| rec.delivered_to(&w.name));
-            if all_done {
-                outbox.remove(id)?;
-                sent.insert(id, now.0)?;
-            } else {
-                outbox.insert(id, enc(OUTBOX, &rec)?.as_slice())?;
-            }
         }
-    }
-    txn.commit()?;
-    Ok(())
+        config.routes(&rec.event).all(|w| rec.delivered_to(&w.name))
+    })
 }
 
 #[cfg(test)]
@@ -324,7 +296,7 @@ mod tests {
 
     use super::*;
     use crate::notify::route::{Retry, Webhook};
-    use crate::notify::{Event, EventKind, IncidentInfo, enqueue, pending, sent_at};
+    use crate::records::outbox::{Event, EventKind, IncidentInfo};
 
     fn hook(name: &str) -> Webhook {
         Webhook {
@@ -354,7 +326,7 @@ mod tests {
             ..IncidentInfo::default()
         };
         let ev = Event::new(EventKind::Opened, 1, info, Timestamp(0));
-        enqueue(&s, &ev, Timestamp(1_000)).unwrap();
+        s.enqueue(&ev, Timestamp(1_000)).unwrap();
         let (due1, next) = due(&s, &config, Timestamp(1_000)).unwrap();
         assert_eq!(due1.len(), 2);
         let body: serde_json::Value = serde_json::from_str(&due1[0].body).unwrap();
@@ -384,15 +356,15 @@ mod tests {
             due3.iter().map(|a| a.webhook.as_str()).collect::<Vec<_>>(),
             ["b"]
         );
-        let rec = &pending(&s).unwrap()[0];
+        let rec = &s.outbox().unwrap()[0];
         assert_eq!(rec.deliveries.len(), 2);
         assert_eq!(rec.deliveries[1].last_error.as_deref(), Some("HTTP 500"));
         let results: Vec<_> = due3.into_iter().map(|a| (a, Ok(()))).collect();
         record(&s, &config, &results, Timestamp(13_000), 0.5).unwrap();
-        assert!(pending(&s).unwrap().is_empty());
-        assert_eq!(sent_at(&s, &ev.id).unwrap(), Some(Timestamp(13_000)));
+        assert!(s.outbox().unwrap().is_empty());
+        assert_eq!(s.sent_at(&ev.id).unwrap(), Some(Timestamp(13_000)));
         assert!(
-            !enqueue(&s, &ev, Timestamp(14_000)).unwrap(),
+            !s.enqueue(&ev, Timestamp(14_000)).unwrap(),
             "sent ids are not enqueued again"
         );
     }
@@ -409,10 +381,10 @@ mod tests {
             incident_url: None,
         };
         let ev = Event::new(EventKind::Opened, 1, IncidentInfo::default(), Timestamp(0));
-        enqueue(&s, &ev, Timestamp(0)).unwrap();
+        s.enqueue(&ev, Timestamp(0)).unwrap();
         let (due, next) = due(&s, &config, Timestamp(0)).unwrap();
         assert!(due.is_empty() && next.is_none());
-        assert!(pending(&s).unwrap().is_empty());
-        assert!(sent_at(&s, &ev.id).unwrap().is_some());
+        assert!(s.outbox().unwrap().is_empty());
+        assert!(s.sent_at(&ev.id).unwrap().is_some());
     }
 }

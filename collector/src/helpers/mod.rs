@@ -1,0 +1,11 @@
+//! Pure helpers every layer above may use: they know no store, rule,
+//! HTTP or wording.
+//!
+//! # Layout
+//! - [`pattern`]: `*` globs and Debian's version order.
+//! - [`series`]: series names (flattening a health sample, splitting a
+//!   name into metric and subject, derived percentages) and the precision
+//!   they are stored at.
+
+pub mod pattern;
+pub mod series;
