@@ -218,7 +218,8 @@ else
         exec {fd}<>"/dev/tcp/127.0.0.1/$1"
         # shellcheck disable=SC2059 # the header is a format of escapes
         printf "$header%s" "$2" >&"$fd"
-        tail -c +14 <&"$fd"
+        # An unsupported item's answer holds a NUL between its two parts.
+        tail -c +14 <&"$fd" | tr -d '\0'
         exec {fd}<&-
     }
 fi
@@ -281,7 +282,10 @@ done
 # What an Atalaya health sample holds, as Zabbix items: CPU shares in total
 # and per CPU, load, memory and swap, every filesystem, I/O per whole disk,
 # traffic per interface (no loopback), process counts and the per-process
-# table (proc.get's summary is the nearest thing to a top-N list).
+# table (proc.get's summary is the nearest thing to a top-N list; an agent
+# without proc.get is asked proc.mem[], which reads every process too, but
+# not proc.cpu.util[], whose answer needs a collector sampling every process
+# each second: a cost no stock Zabbix template asks of the agent).
 items=(
     "system.cpu.util[,user]" "system.cpu.util[,system]" "system.cpu.util[,iowait]"
     "system.cpu.util[,idle]" "system.cpu.util[,steal]"
@@ -289,7 +293,7 @@ items=(
     "vm.memory.size[total]" "vm.memory.size[available]" "vm.memory.size[used]"
     "vm.memory.size[cached]" "vm.memory.size[buffers]"
     "system.swap.size[,total]" "system.swap.size[,free]"
-    "vfs.fs.get" "proc.num[]" "proc.num[,,run]" "proc.get[,,,summary]" "system.uptime"
+    "vfs.fs.get" "proc.num[]" "proc.num[,,run]" "proc.get[,,,summary]" "proc.mem[]" "system.uptime"
 )
 for ((cpu = 0; cpu < $(nproc); cpu++)); do
     items+=("system.cpu.util[$cpu,idle]" "system.cpu.util[$cpu,iowait]")
@@ -321,6 +325,11 @@ for item in "${items[@]}"; do
         supported+=("$item")
     fi
 done
+if [[ " ${supported[*]} " == *" proc.get[,,,summary] "* ]]; then
+    for i in "${!supported[@]}"; do
+        [ "${supported[$i]}" = "proc.mem[]" ] && unset -v 'supported[i]'
+    done
+fi
 curl -fs -o /dev/null "http://127.0.0.1:$ne_port/metrics"
 sleep 2
 
@@ -405,7 +414,7 @@ load_end=$(loadavg)
 
 # --- report ---------------------------------------------------------------
 
-version() { "$@" 2>&1 | grep -m1 -oE '[0-9]+\.[0-9]+(\.[0-9]+)?' || echo "?"; }
+package_version() { dpkg-query -W -f='${Version}' "$1"; }
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
@@ -419,8 +428,8 @@ echo "Atalaya agent and peers, same host, same window"
 echo "date        $started_at"
 echo "kernel      $(uname -r) · nproc $(nproc) · $processes processes"
 echo "load avg    start $load_start · after steady state $load_steady · end $load_end"
-echo "versions    atalaya-agent $(version "$agent" --version) · node_exporter $(version "$node_exporter" --version)" \
-    "· zabbix_agent2 $(version "$zabbix_agent2" -V) · FusionInventory $(version "$fusion" --version)"
+echo "versions    $("$agent" --version) · prometheus-node-exporter $(package_version prometheus-node-exporter)" \
+    "· zabbix-agent2 $(package_version zabbix-agent2) · fusioninventory-agent $(package_version fusioninventory-agent)"
 echo
 echo "Steady state: $seconds s window, one cycle every 10 s"
 echo "  atalaya-agent  metrics --json --interval-seconds 10: $at_samples samples in the window"
