@@ -1,7 +1,7 @@
 //! `agent-bench`: measures what the agent costs on this host.
 //!
 //! ```text
-//! cargo build --release -p atalaya-agent && ./target/release/agent-bench
+//! cargo build --release -p atalaya-agent -p atalaya-bench --bin atalaya-agent --bin agent-bench && ./target/release/agent-bench
 //! ```
 //!
 //! Prints, for the live host:
