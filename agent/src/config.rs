@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
-use atalaya_common::config::{ConfigErrors, Document, Secret};
+use atalaya_common::config::{ConfigErrors, Document, LoadError, Secret};
 
 use crate::renewal;
 
@@ -121,9 +120,8 @@ impl AgentConfig {
     }
 
     /// Reads and parses a configuration file.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::read(path, e))?;
         Ok(Self::parse(&path.display().to_string(), &text)?)
     }
 }

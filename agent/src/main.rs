@@ -252,10 +252,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn load(config: Option<&PathBuf>) -> anyhow::Result<AgentConfig> {
-    config.map_or_else(
+    Ok(config.map_or_else(
         || Ok(AgentConfig::default()),
         |path| AgentConfig::load(path),
-    )
+    )?)
 }
 
 /// Logs to stderr at the configured level, or `RUST_LOG` when it names a

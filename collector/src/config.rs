@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
-use atalaya_common::config::{ConfigErrors, Document};
+use atalaya_common::config::{ConfigErrors, Document, LoadError};
 use atalaya_common::proto::ConfigUpdate;
 
 use crate::incidents::sla::{BusinessHours, SlaPolicies};
@@ -135,9 +134,8 @@ impl CollectorConfig {
     }
 
     /// Reads and parses a configuration file.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::read(path, e))?;
         let mut config = Self::parse(&path.display().to_string(), &text)?;
         config.file = Some(path.to_owned());
         Ok(config)

@@ -78,6 +78,34 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// A configuration file that could not be used: it could not be read, or
+/// it has errors (all of them). The reading itself is the caller's (this
+/// crate does no I/O); this is the error every loader returns.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file was read and has errors.
+    #[error(transparent)]
+    Invalid(#[from] ConfigErrors),
+}
+
+impl LoadError {
+    /// A read failure of `path`.
+    pub fn read(path: &std::path::Path, source: std::io::Error) -> Self {
+        LoadError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
 /// A parsed TOML file being read key by key.
 #[derive(Debug)]
 pub struct Document<'i> {

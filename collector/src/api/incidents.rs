@@ -171,8 +171,8 @@ pub(super) async fn reload_rules(
             tracing::info!(rules = done.rules, sla_policies = done.sla_policies, by = %caller.0.id, "incident rules and SLA policies reloaded");
             Ok(Json(done).into_response())
         }
-        Err(ReloadError::Invalid(msg)) => Err(ApiError::BadRequest(format!(
-            "refused; the running rules and SLA policies stay:\n{msg}"
+        Err(e @ ReloadError::Invalid { .. }) => Err(ApiError::BadRequest(format!(
+            "refused; the running rules and SLA policies stay:\n{e}"
         ))),
         Err(ReloadError::Store(e)) => Err(ApiError::Store(e)),
     }

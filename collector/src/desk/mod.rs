@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
+use atalaya_common::config::LoadError;
 use atalaya_common::model::Timestamp;
 use tokio::sync::{Notify, mpsc};
 
@@ -80,9 +81,13 @@ impl IncidentHooks for ServiceHooks {
 /// Why rules and policies could not be reloaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
-    /// The file has errors; the running rules stay.
-    #[error("{0}")]
-    Invalid(String),
+    /// The rules file or the configuration file (or both) could not be
+    /// read or has errors; the running rules and policies stay.
+    #[error("{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// Every file's failure, the rules file first.
+        errors: Vec<LoadError>,
+    },
     /// Storing the resulting actions failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -127,12 +132,11 @@ impl std::fmt::Debug for Desk {
     }
 }
 
-/// Loads a rules file over the built-ins (`None`: built-ins only); every
-/// error of the file in the message.
-pub fn load_rules(file: Option<&std::path::Path>) -> Result<RuleSet, String> {
+/// Loads a rules file over the built-ins (`None`: built-ins only).
+pub fn load_rules(file: Option<&std::path::Path>) -> Result<RuleSet, LoadError> {
     match file {
         None => Ok(RuleSet::default()),
-        Some(path) => RuleSet::load(path).map_err(|e| format!("{e:#}")),
+        Some(path) => RuleSet::load(path),
     }
 }
 
@@ -433,16 +437,15 @@ impl Desk {
     /// New policies set the clocks of incidents opened from now on.
     pub fn reload(&self, now: Timestamp) -> Result<Reloaded, ReloadError> {
         let rules = load_rules(self.rules_file.as_deref());
-        let policies = self.config_file.as_deref().map(|file| {
-            crate::config::CollectorConfig::load(file)
-                .map(|c| c.sla)
-                .map_err(|e| format!("{e:#}"))
-        });
+        let policies = self
+            .config_file
+            .as_deref()
+            .map(|file| crate::config::CollectorConfig::load(file).map(|c| c.sla));
         let (rules, policies) = match (rules, policies.transpose()) {
             (Ok(r), Ok(p)) => (r, p),
             (r, p) => {
-                let errors: Vec<String> = [r.err(), p.err()].into_iter().flatten().collect();
-                return Err(ReloadError::Invalid(errors.join("\n")));
+                let errors = [r.err(), p.err()].into_iter().flatten().collect();
+                return Err(ReloadError::Invalid { errors });
             }
         };
         let count = rules.rules().len();

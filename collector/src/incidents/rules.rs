@@ -14,8 +14,7 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-use atalaya_common::config::{ConfigErrors, Document, Section};
+use atalaya_common::config::{ConfigErrors, Document, LoadError, Section};
 use atalaya_common::model::{MachineKind, Virtualization};
 use serde::{Deserialize, Serialize};
 
@@ -528,9 +527,8 @@ impl RuleSet {
     }
 
     /// Reads and parses a rules file.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::read(path, e))?;
         Ok(Self::parse(&path.display().to_string(), &text)?)
     }
 
