@@ -99,7 +99,7 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         "export ATALAYA_SERVER={server} ATALAYA_TOKEN={}\n",
         running.admin_token
     );
-    run::write_private(&env_file, &exports)?;
+    atalaya_files::write_private(&env_file, exports.as_bytes())?;
 
     // Wait until the agent's first inventory is stored, so the commands
     // printed below have something to show.

@@ -137,7 +137,7 @@ fn admin_token(data_dir: &Path, store: &Store) -> anyhow::Result<String> {
         role: Role::Admin,
         created_at: Timestamp::now(),
     })?;
-    write_private(&path, &secret)?;
+    atalaya_files::write_private(&path, secret.as_bytes())?;
     Ok(secret)
 }
 
@@ -156,14 +156,8 @@ fn reset_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
         }
     }
     let key: [u8; 32] = rand::random();
-    write_private(&path, &engine.encode(key))?;
+    atalaya_files::write_private(&path, engine.encode(key).as_bytes())?;
     Ok(key)
-}
-
-/// Writes a file only its owner can read (a secret for the local administrator).
-pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    crate::pki::write_atomic(path, text.as_bytes(), 0o600)?;
-    Ok(())
 }
 
 /// Starts everything; returns once both listeners are bound.
