@@ -60,7 +60,9 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Runs the demo until Ctrl-C.
 pub async fn run(data: &Path) -> anyhow::Result<()> {
     let data = std::path::absolute(data)?;
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    // For the demo's user only: it holds the collector's data, the
+    // agent's configuration with its enrollment token, the admin token.
+    atalaya_files::create_private_dir(&data)?;
     let agent_bin = agent_binary()?;
     let text = format!(
         "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nserver_names = [\"localhost\", \"127.0.0.1\"]\nadvertise = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 10\n",

@@ -39,6 +39,8 @@ pub enum Step {
     SyncDir,
     /// Creating a directory or one of its parents.
     CreateDir,
+    /// Creating an empty file.
+    CreateFile,
     /// Reading the permissions of a file or directory.
     ReadMode,
     /// Changing the permissions of a file or directory.
@@ -54,6 +56,7 @@ impl fmt::Display for Step {
             Step::Rename => "moving the new file into place",
             Step::SyncDir => "flushing the directory to disk",
             Step::CreateDir => "creating the directory",
+            Step::CreateFile => "creating the file",
             Step::ReadMode => "reading its permissions",
             Step::SetMode => "changing its permissions",
         })
@@ -171,6 +174,23 @@ pub fn create_private_dir(path: &Path) -> Result<(), FileError> {
         .mode(PRIVATE_DIR)
         .create(path)
         .map_err(error(path, Step::CreateDir))
+}
+
+/// Creates `path` as an empty file with mode 0600 unless it exists, for a
+/// program that then opens it itself (a database): the file is never open
+/// to others, not even between its creation and a `chmod`. Returns whether
+/// it was created; an existing file is left as it is (see [`tighten`]).
+pub fn create_private_file(path: &Path) -> Result<bool, FileError> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE)
+        .open(path)
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(error(path, Step::CreateFile)(e)),
+    }
 }
 
 /// Removes from the permissions of an existing file or directory every bit
@@ -322,6 +342,23 @@ mod tests {
         fs::write(&file, b"").unwrap();
         let err = create_private_dir(&file).unwrap_err();
         assert_eq!((err.step, err.path), (Step::CreateDir, file));
+    }
+
+    #[test]
+    fn create_private_file_makes_an_empty_owner_only_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        assert!(create_private_file(&path).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"");
+        assert_eq!(mode_of(&path).unwrap(), 0o600);
+        // An existing file keeps its content and mode.
+        fs::write(&path, b"data").unwrap();
+        set_mode(&path, 0o644);
+        assert!(!create_private_file(&path).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"data");
+        assert_eq!(mode_of(&path).unwrap(), 0o644);
+        let err = create_private_file(&dir.path().join("missing/store")).unwrap_err();
+        assert_eq!(err.step, Step::CreateFile);
     }
 
     #[test]
