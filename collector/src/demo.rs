@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use atalaya_common::model::Timestamp;
 use atalaya_common::token::{EnrollmentToken, secret_sha256};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::CollectorConfig;
 use crate::run::{self, Running};
@@ -57,8 +58,34 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs the demo until Ctrl-C.
+/// Ctrl-C and SIGTERM, listened for from the start. Either one ends the
+/// demo through its own way out, which stops the agent child; a signal's
+/// default action would end the demo alone and leave the agent running.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Returns when either signal has come.
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(data: &Path) -> anyhow::Result<()> {
+    let mut stop = StopSignals::listen()?;
     let data = std::path::absolute(data)?;
     // For the demo's user only: it holds the collector's data, the
     // agent's configuration with its enrollment token, the admin token.
@@ -120,7 +147,13 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         if waited > Duration::from_secs(60) {
             bail!("the agent sent no inventory within a minute");
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = stop.received() => {
+                running.shutdown().await;
+                return Ok(());
+            }
+        }
         waited += Duration::from_millis(200);
     };
     let cli = std::env::current_exe()?.with_file_name("atalaya");
@@ -150,8 +183,8 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
     );
     println!("  {} lookup {hostname}", cli.display());
     println!();
-    println!("Stop with Ctrl-C.");
-    tokio::signal::ctrl_c().await?;
+    println!("Stop with Ctrl-C (or SIGTERM).");
+    stop.received().await;
     running.shutdown().await;
     Ok(())
 }
