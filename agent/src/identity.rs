@@ -18,9 +18,10 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use atalaya_files::{CheckError, FileError, check_private, sync_dir, write_atomic, write_private};
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -49,17 +50,12 @@ pub enum IdentityError {
         /// The underlying error.
         source: io::Error,
     },
-    /// The key file can be read by group or others.
-    #[error(
-        "{} is readable by group or others (mode {mode:o}); the key must stay private: run `chmod 600 {}`",
-        path.display(), path.display()
-    )]
-    KeyTooOpen {
-        /// The key file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
+    /// A file or directory could not be written, created or flushed.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The key file is open to group or others, or its permissions cannot be read.
+    #[error(transparent)]
+    NotPrivate(#[from] CheckError),
     /// A stored file does not hold what it should.
     #[error("{}: {reason}; enroll again with a new token", path.display())]
     BadFile {
@@ -149,28 +145,22 @@ impl AgentIdentity {
 
     /// Stores the identity in `state_dir` (created with mode 0700 if missing).
     pub fn save(&self, state_dir: &Path) -> Result<(), IdentityError> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt as _;
-            builder.mode(0o700);
-        }
-        builder.create(state_dir).map_err(io_err(state_dir))?;
+        atalaya_files::create_private_dir(state_dir)?;
         // The id goes last: until it exists, the state reads as not enrolled.
         let id_path = state_dir.join(ID_FILE);
         let _ = fs::remove_file(&id_path);
         // A renewal of an earlier identity must not be finished over this one.
         let _ = fs::remove_file(state_dir.join(NEXT_KEY_FILE));
         let _ = fs::remove_file(state_dir.join(NEXT_CERT_FILE));
-        write_atomic(&state_dir.join(KEY_FILE), self.key_pem.as_bytes(), 0o600)?;
+        write_private(&state_dir.join(KEY_FILE), self.key_pem.as_bytes())?;
         write_atomic(
             &state_dir.join(CERT_FILE),
             self.certificate_pem.as_bytes(),
             0o644,
         )?;
         write_atomic(&state_dir.join(CA_FILE), self.ca_pem.as_bytes(), 0o644)?;
-        write_atomic(&id_path, format!("{}\n", self.agent_id).as_bytes(), 0o644)
+        write_atomic(&id_path, format!("{}\n", self.agent_id).as_bytes(), 0o644)?;
+        Ok(())
     }
 }
 
@@ -182,13 +172,15 @@ impl AgentIdentity {
         let next_cert = state_dir.join(NEXT_CERT_FILE);
         let next_key = state_dir.join(NEXT_KEY_FILE);
         write_atomic(&next_cert, self.certificate_pem.as_bytes(), 0o644)?;
-        write_atomic(&next_key, self.key_pem.as_bytes(), 0o600)?;
-        sync_dir(state_dir)?;
+        // Both are on disk (each write flushes the directory) before the
+        // old pair is touched.
+        write_private(&next_key, self.key_pem.as_bytes())?;
         let key = state_dir.join(KEY_FILE);
         fs::rename(&next_key, &key).map_err(io_err(&key))?;
         let cert = state_dir.join(CERT_FILE);
         fs::rename(&next_cert, &cert).map_err(io_err(&cert))?;
-        sync_dir(state_dir)
+        sync_dir(state_dir)?;
+        Ok(())
     }
 }
 
@@ -224,7 +216,8 @@ fn finish_renewal(state_dir: &Path) -> Result<(), IdentityError> {
             }
         }
     }
-    sync_dir(state_dir)
+    sync_dir(state_dir)?;
+    Ok(())
 }
 
 /// Whether the certificate in `cert_pem` is for the key in `key_pem`.
@@ -238,17 +231,6 @@ pub fn key_matches(key_pem: &str, cert_pem: &str) -> bool {
     x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, cert)| {
         cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
     })
-}
-
-/// Makes the renames in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<(), IdentityError> {
-    #[cfg(unix)]
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 fn bad(path: &Path, reason: &str) -> IdentityError {
@@ -267,56 +249,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> IdentityError + '_ {
 
 fn read(path: &Path) -> Result<String, IdentityError> {
     fs::read_to_string(path).map_err(io_err(path))
-}
-
-/// Refuses a key file that group or others may read.
-fn check_private(path: &Path) -> Result<(), IdentityError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs::metadata(path)
-            .map_err(io_err(path))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(IdentityError::KeyTooOpen {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file created with `mode`, so
-/// readers see the old content or the new, and a key is never briefly open.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IdentityError> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(path))
 }
 
 #[cfg(test)]
@@ -501,7 +433,7 @@ mod tests {
                 "both next files written",
                 |d, n| {
                     fs::write(d.join(NEXT_CERT_FILE), &n.certificate_pem).unwrap();
-                    write_atomic(&d.join(NEXT_KEY_FILE), n.key_pem.as_bytes(), 0o600).unwrap();
+                    write_private(&d.join(NEXT_KEY_FILE), n.key_pem.as_bytes()).unwrap();
                 },
                 &new_pair,
             ),
@@ -509,7 +441,7 @@ mod tests {
                 "key moved, certificate not yet",
                 |d, n| {
                     fs::write(d.join(NEXT_CERT_FILE), &n.certificate_pem).unwrap();
-                    write_atomic(&d.join(KEY_FILE), n.key_pem.as_bytes(), 0o600).unwrap();
+                    write_private(&d.join(KEY_FILE), n.key_pem.as_bytes()).unwrap();
                 },
                 &new_pair,
             ),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use atalaya_common::model::Timestamp;
 use atalaya_common::token::{EnrollmentToken, secret_sha256};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::CollectorConfig;
 use crate::run::{self, Running};
@@ -57,10 +58,38 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs the demo until Ctrl-C.
+/// Ctrl-C and SIGTERM, listened for from the start. Either one ends the
+/// demo through its own way out, which stops the agent child; a signal's
+/// default action would end the demo alone and leave the agent running.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Returns when either signal has come.
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(data: &Path) -> anyhow::Result<()> {
+    let mut stop = StopSignals::listen()?;
     let data = std::path::absolute(data)?;
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    // For the demo's user only: it holds the collector's data, the
+    // agent's configuration with its enrollment token, the admin token.
+    atalaya_files::create_private_dir(&data)?;
     let agent_bin = agent_binary()?;
     let text = format!(
         "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nserver_names = [\"localhost\", \"127.0.0.1\"]\nadvertise = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 10\n",
@@ -99,7 +128,7 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         "export ATALAYA_SERVER={server} ATALAYA_TOKEN={}\n",
         running.admin_token
     );
-    run::write_private(&env_file, &exports)?;
+    atalaya_files::write_private(&env_file, exports.as_bytes())?;
 
     // Wait until the agent's first inventory is stored, so the commands
     // printed below have something to show.
@@ -118,7 +147,13 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         if waited > Duration::from_secs(60) {
             bail!("the agent sent no inventory within a minute");
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = stop.received() => {
+                running.shutdown().await;
+                return Ok(());
+            }
+        }
         waited += Duration::from_millis(200);
     };
     let cli = std::env::current_exe()?.with_file_name("atalaya");
@@ -148,8 +183,8 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
     );
     println!("  {} lookup {hostname}", cli.display());
     println!();
-    println!("Stop with Ctrl-C.");
-    tokio::signal::ctrl_c().await?;
+    println!("Stop with Ctrl-C (or SIGTERM).");
+    stop.received().await;
     running.shutdown().await;
     Ok(())
 }

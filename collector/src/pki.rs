@@ -15,11 +15,14 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use atalaya_files::{
+    CheckError, FileError, check_private, create_private_dir, write_atomic, write_private,
+};
 use rand::Rng as _;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
@@ -62,17 +65,12 @@ pub enum PkiError {
         /// The underlying error.
         source: io::Error,
     },
-    /// A private key file can be read by group or others.
-    #[error(
-        "{} is readable by group or others (mode {mode:o}); the key must stay private: run `chmod 600 {}`",
-        path.display(), path.display()
-    )]
-    KeyTooOpen {
-        /// The key file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
+    /// A file or directory could not be written or created.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// A private key file is open to group or others, or its permissions cannot be read.
+    #[error(transparent)]
+    NotPrivate(#[from] CheckError),
     /// Only one of the CA certificate and CA key exists.
     #[error(
         "{} exists but {} does not; restore the missing file from a backup (or remove both to create a new CA, which invalidates every enrolled agent)",
@@ -229,7 +227,7 @@ impl CertificateAuthority {
         let cert_pem = cert.pem();
         // The key goes first: a crash between the two leaves a key without a
         // certificate, which is reported, never a certificate nobody can sign for.
-        write_atomic(key_path, key.serialize_pem().as_bytes(), 0o600)?;
+        write_private(key_path, key.serialize_pem().as_bytes())?;
         write_atomic(cert_path, cert_pem.as_bytes(), 0o644)?;
         Ok(Self {
             cert_pem,
@@ -320,7 +318,7 @@ impl CertificateAuthority {
                     what: "sign the server certificate",
                     source,
                 })?;
-        write_atomic(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
+        write_private(&key_path, key.serialize_pem().as_bytes())?;
         write_atomic(&cert_path, cert.pem().as_bytes(), 0o644)?;
         let key_der = PrivateKeyDer::Pkcs8(key.serialize_der().into());
         Ok((vec![cert.der().clone(), self.cert_der()], key_der))
@@ -573,67 +571,6 @@ fn read_to_string(path: &Path) -> Result<String, PkiError> {
     fs::read_to_string(path).map_err(io_err(path))
 }
 
-/// Refuses a key file that group or others may read.
-fn check_private(path: &Path) -> Result<(), PkiError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs::metadata(path)
-            .map_err(io_err(path))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(PkiError::KeyTooOpen {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-    }
-    Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(io_err(dir))
-}
-
-/// Writes `bytes` to `path` through a temporary file created with `mode`, so
-/// readers see the old content or the new, and a key is never briefly open.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(path))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,7 +620,10 @@ mod tests {
         fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
         let err = CertificateAuthority::load_or_create(dir.path()).unwrap_err();
         assert!(
-            matches!(err, PkiError::KeyTooOpen { mode: 0o644, .. }),
+            matches!(
+                err,
+                PkiError::NotPrivate(CheckError::TooOpen { mode: 0o644, .. })
+            ),
             "{err:?}"
         );
         let text = err.to_string();

@@ -137,7 +137,7 @@ fn admin_token(data_dir: &Path, store: &Store) -> anyhow::Result<String> {
         role: Role::Admin,
         created_at: Timestamp::now(),
     })?;
-    write_private(&path, &secret)?;
+    atalaya_files::write_private(&path, secret.as_bytes())?;
     Ok(secret)
 }
 
@@ -156,21 +156,34 @@ fn reset_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
         }
     }
     let key: [u8; 32] = rand::random();
-    write_private(&path, &engine.encode(key))?;
+    atalaya_files::write_private(&path, engine.encode(key).as_bytes())?;
     Ok(key)
 }
 
-/// Writes a file only its owner can read (a secret for the local administrator).
-pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    crate::pki::write_atomic(path, text.as_bytes(), 0o600)?;
-    Ok(())
+/// Lowers the mode of an existing data directory to 0700, saying so: what
+/// it holds (keys, the store, the administrator's token) is for the
+/// collector's account only. A mode is never a reason not to start.
+fn keep_private(data_dir: &Path) {
+    match atalaya_files::tighten(data_dir, atalaya_files::PRIVATE_DIR) {
+        Ok(Some(old)) => tracing::warn!(
+            directory = %data_dir.display(),
+            from = %format_args!("{old:04o}"),
+            to = %format_args!("{:04o}", old & atalaya_files::PRIVATE_DIR),
+            "the data directory was open to other accounts; its permissions were tightened"
+        ),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(
+            error = %err,
+            "the data directory may be open to other accounts: its permissions could not be tightened"
+        ),
+    }
 }
 
 /// Starts everything; returns once both listeners are bound.
 pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
     let data_dir: PathBuf = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    atalaya_files::create_private_dir(&data_dir)?;
+    keep_private(&data_dir);
     let ca = Arc::new(CertificateAuthority::load_or_create(&data_dir)?);
     let (chain, key) = ca.server_identity(&data_dir, &config.server_names)?;
     let telemetry = Arc::new(Telemetry::default());
@@ -270,20 +283,52 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atalaya_files::mode_of;
+
+    fn config(data_dir: &Path) -> CollectorConfig {
+        let text = format!(
+            "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
+            data_dir.display().to_string()
+        );
+        CollectorConfig::parse("c.toml", &text).unwrap()
+    }
 
     #[tokio::test]
     async fn debug_of_a_running_collector_hides_the_admin_token() {
         let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
-            dir.path().display().to_string()
-        );
-        let config = CollectorConfig::parse("c.toml", &text).unwrap();
-        let running = start(&config).await.unwrap();
+        let running = start(&config(dir.path())).await.unwrap();
         let shown = format!("{running:?}");
         assert!(!running.admin_token.is_empty());
         assert!(!shown.contains(&running.admin_token), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
+        running.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_new_data_directory_and_store_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let running = start(&config(&data)).await.unwrap();
+        assert_eq!(mode_of(&data).unwrap(), 0o700);
+        assert_eq!(mode_of(&data.join(STORE_FILE)).unwrap(), 0o600);
+        running.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_open_data_directory_and_store_are_made_private_at_start() {
+        use std::fs::{Permissions, set_permissions};
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let store = data.join(STORE_FILE);
+        drop(Store::open(&store).unwrap());
+        // As an earlier collector left them.
+        set_permissions(&data, Permissions::from_mode(0o755)).unwrap();
+        set_permissions(&store, Permissions::from_mode(0o644)).unwrap();
+        let running = start(&config(&data)).await.unwrap();
+        assert_eq!(mode_of(&data).unwrap(), 0o700);
+        assert_eq!(mode_of(&store).unwrap(), 0o600);
         running.shutdown().await;
     }
 }

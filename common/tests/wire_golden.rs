@@ -1,10 +1,12 @@
-//! Golden bytes of the wire form of an inventory, a delta, and the frames
-//! of certificate renewal.
+//! Golden bytes of the wire form of an inventory, a delta, and a frame of
+//! every message kind of the protocol.
 //!
 //! The collector stores and decodes what agents of older versions sent, so a
 //! change to the encoding must be deliberate: when these bytes change, bump
 //! the protocol version and regenerate the files with
 //! `ATALAYA_BLESS=1 cargo test -p atalaya-common --test wire_golden`.
+//! A new message kind fails `every_kind_in_the_protocol_has_a_golden_frame`
+//! until it has a sample in `every_message()` and its blessed file.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -13,7 +15,11 @@ use std::path::PathBuf;
 
 use atalaya_common::diff::{self, InventoryDelta};
 use atalaya_common::model::*;
-use atalaya_common::proto::{self, Message, RenewRequest, Renewed, UserReport};
+use atalaya_common::proto::{
+    self, Ack, ConfigUpdate, EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello,
+    InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed, SnapshotRequest,
+    SpoolDamaged, UserReport,
+};
 
 fn sample_inventory() -> Inventory {
     let mut inv = Inventory::default();
@@ -72,11 +78,15 @@ fn upgraded(inv: &Inventory) -> Inventory {
     newer
 }
 
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
 /// Compares `bytes` with the hex file `name`, or rewrites it when blessing.
 fn check(name: &str, bytes: &[u8]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
+    let path = golden_path(name);
     let hex: String = bytes
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -120,42 +130,315 @@ fn delta_wire_bytes_are_stable() {
 /// the codec, so their content does not matter here.
 const CSR_DER: &[u8] = &[0x30, 0x82, 0x01, 0x0a, 0x02, 0x01, 0x00];
 
-#[test]
-fn renew_request_frame_is_stable() {
-    let message = Message::RenewRequest(RenewRequest {
-        csr_der: CSR_DER.to_vec(),
-    });
-    let frame = proto::encode(&message).unwrap();
-    assert_eq!(&frame[..4], &[0, 1, 8, 0], "version 1, kind 8, no flags");
-    check("frame-renew-request.hex", &frame);
-    assert_eq!(proto::decode(&frame).unwrap(), Some((message, frame.len())));
+/// A stand-in for a PEM certificate: a string to the codec.
+const CERT_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+/// 2025-11-28T12:00:00Z, the time the samples below are taken around.
+const NOON: Timestamp = Timestamp(1_764_331_200_000);
+
+fn at(seconds_after_noon: i64) -> Timestamp {
+    Timestamp(NOON.0 + seconds_after_noon * 1000)
+}
+
+/// One health sample of a busy database server, with every part filled in.
+fn health_sample() -> HealthSample {
+    HealthSample {
+        at: at(60),
+        interval_ms: 60_000,
+        cpu: Some(CpuUsage {
+            total_percent: 23.5,
+            user_percent: 17.25,
+            system_percent: 4.75,
+            iowait_percent: 1.25,
+            steal_percent: 0.25,
+            per_core_percent: vec![31.0, 18.5, 25.75, 18.75],
+        }),
+        load: LoadAverage {
+            one: 0.92,
+            five: 0.71,
+            fifteen: 0.55,
+        },
+        memory: MemoryUsage {
+            total_bytes: 8 << 30,
+            available_bytes: 5_637_144_576,
+            used_bytes: (8 << 30) - 5_637_144_576,
+            cached_bytes: 3 << 30,
+            swap_total_bytes: 2 << 30,
+            swap_used_bytes: 50 << 20,
+        },
+        filesystems: vec![
+            FilesystemUsage {
+                mount_point: "/".into(),
+                total_bytes: 50 << 30,
+                used_bytes: 20 << 30,
+                available_bytes: 27_500 << 20,
+                used_percent: 42.1,
+                inodes_used_percent: Some(11.3),
+            },
+            FilesystemUsage {
+                mount_point: "/boot/efi".into(),
+                total_bytes: 600 << 20,
+                used_bytes: 7 << 20,
+                available_bytes: 593 << 20,
+                used_percent: 1.2,
+                inodes_used_percent: None,
+            },
+        ],
+        disks: vec![DiskIo {
+            name: "vda".into(),
+            read_bytes_per_second: 40_960.0,
+            write_bytes_per_second: 1_258_291.2,
+            reads_per_second: 2.5,
+            writes_per_second: 48.0,
+            busy_percent: 3.2,
+        }],
+        network: vec![NetworkIo {
+            interface: "eth0".into(),
+            rx_bytes_per_second: 153_600.0,
+            tx_bytes_per_second: 40_960.0,
+            rx_packets_per_second: 210.5,
+            tx_packets_per_second: 120.25,
+            rx_errors: 0,
+            tx_errors: 0,
+            rx_drops: 3,
+            tx_drops: 0,
+        }],
+        temperatures: vec![Temperature {
+            sensor: "coretemp/temp1".into(),
+            label: Some("Package id 0".into()),
+            celsius: 47.0,
+        }],
+        processes: ProcessCount {
+            total: 212,
+            running: 2,
+            zombie: 0,
+        },
+        uptime_seconds: 14 * 24 * 3600,
+        top_cpu: vec![ProcessUsage {
+            pid: 1834,
+            name: "postgres".into(),
+            cpu_percent: 38.5,
+            rss_bytes: 384 << 20,
+        }],
+        top_memory: vec![
+            ProcessUsage {
+                pid: 977,
+                name: "java".into(),
+                cpu_percent: 4.0,
+                rss_bytes: 1 << 30,
+            },
+            ProcessUsage {
+                pid: 1834,
+                name: "postgres".into(),
+                cpu_percent: 38.5,
+                rss_bytes: 384 << 20,
+            },
+        ],
+        agent: AgentUsage {
+            cpu_percent: 0.3,
+            rss_bytes: 14 << 20,
+        },
+    }
+}
+
+/// One message of every kind, with the kind byte it must travel under.
+/// Each is pinned in `tests/golden/frame-<kind-name>.hex`.
+fn every_message() -> Vec<(u8, Message)> {
+    let inv = sample_inventory();
+    vec![
+        (
+            1,
+            Message::Hello(Hello {
+                agent_version: "0.1.0".into(),
+                protocol_version: 1,
+                last_acked: 1041,
+            }),
+        ),
+        (
+            2,
+            Message::InventorySnapshot(InventorySnapshot {
+                seq: 1,
+                taken_at: NOON,
+                inventory: inv.clone(),
+            }),
+        ),
+        (
+            3,
+            Message::InventoryDelta(proto::InventoryDelta {
+                seq: 2,
+                taken_at: at(3600),
+                delta: diff::diff(&inv, &upgraded(&inv)),
+            }),
+        ),
+        (
+            4,
+            Message::MetricBatch(MetricBatch {
+                seq: 1042,
+                samples: vec![health_sample()],
+            }),
+        ),
+        (
+            5,
+            Message::Heartbeat(Heartbeat {
+                seq: 1043,
+                at: at(90),
+            }),
+        ),
+        (
+            6,
+            Message::Gap(Gap {
+                seq: 1044,
+                batches: 12,
+                samples: 720,
+                from: at(-7200),
+                to: at(-60),
+            }),
+        ),
+        (
+            7,
+            Message::SpoolDamaged(SpoolDamaged {
+                seq: 1045,
+                found_at: at(5),
+                file: "/var/lib/atalaya-agent/spool/quarantine/000017.seg".into(),
+                reason: "record at byte 40960 fails its checksum".into(),
+                bytes: 65_536,
+                lost_bytes: 24_576,
+            }),
+        ),
+        (
+            8,
+            Message::RenewRequest(RenewRequest {
+                csr_der: CSR_DER.to_vec(),
+            }),
+        ),
+        (
+            9,
+            Message::UserReport(UserReport {
+                seq: 4242,
+                id: "19a2b3c4d5e-3f1".into(),
+                written_at: NOON,
+                text: "the printer on the 2nd floor does not print".into(),
+                user: Some("maria".into()),
+                uid: Some(1000),
+            }),
+        ),
+        (16, Message::Ack(Ack { seq: 1045 })),
+        (
+            17,
+            Message::ConfigUpdate(ConfigUpdate {
+                metrics_interval_seconds: 60,
+                inventory_interval_seconds: 3600,
+                heartbeat_interval_seconds: 30,
+            }),
+        ),
+        (
+            18,
+            Message::SnapshotRequest(SnapshotRequest {
+                reason: "the delta does not apply to the stored inventory".into(),
+            }),
+        ),
+        (
+            19,
+            Message::Renewed(Renewed {
+                certificate_pem: CERT_PEM.into(),
+            }),
+        ),
+        (
+            32,
+            Message::EnrollRequest(EnrollRequest {
+                token_secret: "Zm9yIHRoZSB0ZXN0IG9ubHk".into(),
+                csr_der: CSR_DER.to_vec(),
+                hostname: "web01".into(),
+                agent_version: "0.1.0".into(),
+            }),
+        ),
+        (
+            33,
+            Message::EnrollResponse(EnrollResponse {
+                agent_id: "ag-0123456789abcdef".into(),
+                certificate_pem: CERT_PEM.into(),
+                ca_pem: CERT_PEM.replace("MIIB", "MIIC"),
+            }),
+        ),
+        (
+            34,
+            Message::Refused(Refused {
+                reason: "enrollment token expired at 2025-11-28T12:00:00Z".into(),
+            }),
+        ),
+    ]
+}
+
+/// `RenewRequest` → `renew-request`.
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn frame_file(name: &str) -> String {
+    format!("frame-{}.hex", kebab(name))
+}
+
+/// The bytes of the hex file `name`.
+fn read_golden(name: &str) -> Vec<u8> {
+    let path = golden_path(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect()
 }
 
 #[test]
-fn renewed_frame_is_stable() {
-    let message = Message::Renewed(Renewed {
-        certificate_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
-    });
-    let frame = proto::encode(&message).unwrap();
-    assert_eq!(&frame[..4], &[0, 1, 19, 0], "version 1, kind 19, no flags");
-    check("frame-renewed.hex", &frame);
-    assert_eq!(proto::decode(&frame).unwrap(), Some((message, frame.len())));
+fn every_message_kind_has_stable_frame_bytes() {
+    for (kind, message) in every_message() {
+        let name = frame_file(message.name());
+        let frame = proto::encode(&message).unwrap();
+        assert_eq!(
+            &frame[..4],
+            &[0, 1, kind, 0],
+            "{name}: version 1, kind {kind}, no flags"
+        );
+        // The value encodes to the pinned bytes…
+        check(&name, &frame);
+        // …and the pinned bytes decode to the value.
+        let golden = read_golden(&name);
+        assert_eq!(
+            proto::decode(&golden).unwrap(),
+            Some((message, golden.len())),
+            "{name} decodes to another value"
+        );
+    }
 }
 
 #[test]
-fn user_report_frame_is_stable() {
-    let message = Message::UserReport(UserReport {
-        seq: 4242,
-        id: "19a2b3c4d5e-3f1".into(),
-        written_at: Timestamp(1_764_331_200_000),
-        text: "the printer on the 2nd floor does not print".into(),
-        user: Some("maria".into()),
-        uid: Some(1000),
-    });
-    let frame = proto::encode(&message).unwrap();
-    assert_eq!(&frame[..4], &[0, 1, 9, 0], "version 1, kind 9, no flags");
-    check("frame-user-report.hex", &frame);
-    assert_eq!(proto::decode(&frame).unwrap(), Some((message, frame.len())));
+fn every_kind_in_the_protocol_has_a_golden_frame() {
+    let covered: Vec<(u8, &str)> = every_message()
+        .iter()
+        .map(|(_, m)| (m.kind(), m.name()))
+        .collect();
+    for &(kind, name) in proto::KINDS {
+        assert!(
+            covered.contains(&(kind, name)),
+            "{name} (kind {kind}) has no sample in every_message(): add one and bless"
+        );
+        let file = frame_file(name);
+        assert!(
+            golden_path(&file).exists(),
+            "{name} (kind {kind}) has no golden file {file}: bless it"
+        );
+        let golden = read_golden(&file);
+        let (message, _) = proto::decode(&golden).unwrap().unwrap();
+        assert_eq!((message.kind(), message.name()), (kind, name), "{file}");
+    }
+    assert_eq!(covered.len(), proto::KINDS.len(), "{covered:?}");
 }
 
 #[test]

@@ -328,54 +328,75 @@ fn the_api_wants_a_token_with_the_right_role() {
     );
 }
 
+/// A running `atalaya-collector demo`, killed when dropped.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Demo {
+    /// Starts the demo in `dir`; returns it with what it printed once it
+    /// says how to stop it.
+    fn start(dir: &std::path::Path) -> (Demo, Vec<String>) {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let mut child = Command::new(bin("atalaya-collector"))
+            .arg("demo")
+            .current_dir(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let demo = Demo(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut printed = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !printed
+            .iter()
+            .any(|l: &String| l.starts_with("Stop with Ctrl-C"))
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => printed.push(line),
+                Err(e) => panic!("the demo did not finish starting ({e}): {printed:#?}"),
+            }
+        }
+        (demo, printed)
+    }
+
+    /// Sends `signal` to the demo and waits for it to exit.
+    fn stop_with(mut self, signal: rustix::process::Signal) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.0.id() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+        eventually("the demo to stop", Duration::from_secs(30), || {
+            self.0.try_wait().unwrap()
+        })
+    }
+}
+
 /// The README's first command: `atalaya-collector demo` in an empty
 /// folder starts a collector and an agent for this machine and prints
 /// commands that work as printed — the inventory, a user report and the
 /// help desk's queue — and Ctrl-C stops it cleanly.
 #[test]
 fn the_demo_runs_and_its_printed_commands_work() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(bin("atalaya-collector"))
-        .arg("demo")
-        .current_dir(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = demo.stdout.take().unwrap();
-    let mut demo = Stop(demo);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut printed = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !printed
-        .iter()
-        .any(|l: &String| l.starts_with("Stop with Ctrl-C"))
-    {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => printed.push(line),
-            Err(e) => panic!("the demo did not finish starting ({e}): {printed:#?}"),
-        }
-    }
+    let (demo, printed) = Demo::start(dir.path());
     let text = printed.join("\n");
     let exports = printed
         .iter()
@@ -440,10 +461,48 @@ fn the_demo_runs_and_its_printed_commands_work() {
     assert!(shown.contains(hostname.trim()), "{shown}");
 
     // Ctrl-C: the demo stops and says nothing went wrong.
-    let pid = rustix::process::Pid::from_raw(demo.0.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
-    let status = eventually("the demo to stop", Duration::from_secs(30), || {
-        demo.0.try_wait().unwrap()
-    });
+    let status = demo.stop_with(rustix::process::Signal::INT);
     assert!(status.success(), "{status:?}");
+}
+
+/// `kill PID` (as a service manager or a script stops it): the demo stops
+/// cleanly, and its agent with it rather than running on alone.
+#[test]
+fn the_demo_and_its_agent_stop_on_sigterm() {
+    use rustix::process::{Pid, Signal, kill_process, test_kill_process};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (demo, printed) = Demo::start(dir.path());
+    let agent = printed
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("local agent")?
+                .trim()
+                .strip_prefix("pid ")
+        })
+        .and_then(|rest| rest.split(',').next()?.parse::<i32>().ok())
+        .and_then(Pid::from_raw)
+        .unwrap_or_else(|| panic!("no agent pid printed: {printed:#?}"));
+    // Should the agent outlive the demo, it must not outlive the failed
+    // test (after a pass its pid is gone, perhaps already reused).
+    struct Reap(Pid);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let _ = kill_process(self.0, Signal::KILL);
+            }
+        }
+    }
+    let _reap = Reap(agent);
+    assert!(test_kill_process(agent).is_ok(), "the agent is not running");
+
+    let status = demo.stop_with(Signal::TERM);
+    assert!(status.success(), "{status:?}");
+    // The demo waits for its agent before it exits, so the pid is gone.
+    assert_eq!(
+        test_kill_process(agent),
+        Err(rustix::io::Errno::SRCH),
+        "the agent {agent:?} outlived the demo"
+    );
 }

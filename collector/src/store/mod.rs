@@ -94,6 +94,9 @@ pub enum OpenError {
         /// Version this build reads.
         expected: u64,
     },
+    /// The file could not be created.
+    #[error(transparent)]
+    Create(#[from] atalaya_files::FileError),
     /// Setting up the tables failed.
     #[error("initialising store {path}: {source}")]
     Init {
@@ -203,10 +206,36 @@ pub(crate) fn dec<T: DeserializeOwned>(table: &'static str, b: &[u8]) -> Result<
     })
 }
 
+/// Lowers the mode of an existing store file to 0600, saying so.
+fn keep_private(path: &Path) {
+    match atalaya_files::tighten(path, atalaya_files::PRIVATE_FILE) {
+        Ok(Some(old)) => tracing::warn!(
+            file = %path.display(),
+            from = %format_args!("{old:04o}"),
+            to = %format_args!("{:04o}", old & atalaya_files::PRIVATE_FILE),
+            "the store was open to other accounts; its permissions were tightened"
+        ),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(
+            error = %err,
+            "the store may be open to other accounts: its permissions could not be tightened"
+        ),
+    }
+}
+
 impl Store {
     /// Opens the store file, creating it if missing. A file of another
     /// format version is refused with [`OpenError::WrongFormat`].
+    ///
+    /// The store holds the inventory, sessions, incidents and token
+    /// hashes, so only its owner may read it: a new file is created with
+    /// mode 0600, and an existing one open to others is tightened to it
+    /// with a warning (never refused: the owner may have meant it, and a
+    /// collector that does not start helps no one).
     pub fn open(path: &Path) -> Result<Store, OpenError> {
+        if !atalaya_files::create_private_file(path)? {
+            keep_private(path);
+        }
         let db = Database::create(path).map_err(|source| OpenError::Database {
             path: path.to_owned(),
             source,
@@ -687,6 +716,20 @@ mod tests {
             revoked: false,
             collector_address: "collector:4433".into(),
         }
+    }
+
+    #[test]
+    fn the_store_file_is_private_when_created_and_made_private_when_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("atalaya.redb");
+        drop(Store::open(&path).unwrap());
+        assert_eq!(atalaya_files::mode_of(&path).unwrap(), 0o600);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(atalaya_files::mode_of(&path).unwrap(), 0o600);
+        // Still the same store, readable as before.
+        assert!(store.list_tokens().unwrap().is_empty());
     }
 
     #[test]

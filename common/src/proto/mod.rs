@@ -89,6 +89,10 @@ macro_rules! messages {
             }
         }
 
+        /// Every message kind of the protocol, as `(kind byte, name)`, in
+        /// the order of the table: what a test or a fuzzer must cover.
+        pub const KINDS: &[(u8, &str)] = &[$(($kind, stringify!($name)),)*];
+
         $(impl From<$name> for Message {
             fn from(m: $name) -> Self {
                 Message::$name(m)
@@ -544,6 +548,26 @@ mod tests {
         assert!(err.to_string().starts_with("malformed Hello"), "{err}");
         let err = decode(&[0, 1, 16, 1, 0, 0, 0, 1, 0]).unwrap_err();
         assert_eq!(err, DecodeError::ReservedFlags(1));
+    }
+
+    #[test]
+    fn every_kind_is_one_message_and_decodes_as_it() {
+        let mut bytes: Vec<u8> = KINDS.iter().map(|(kind, _)| *kind).collect();
+        let mut names: Vec<&str> = KINDS.iter().map(|(_, name)| *name).collect();
+        bytes.sort_unstable();
+        bytes.dedup();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!((bytes.len(), names.len()), (KINDS.len(), KINDS.len()));
+        for &(kind, name) in KINDS {
+            // Every message has a field, so no payload is malformed, and
+            // the error names the message the kind byte stands for.
+            let err = Message::decode_payload(kind, &[]).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::Malformed { kind: k, .. } if k == name),
+                "{kind}: {err}"
+            );
+        }
     }
 
     #[test]
