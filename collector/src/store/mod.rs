@@ -17,6 +17,7 @@
 //! - [`query`]: asset lists, history, installed base, metric reads.
 //! - [`lookup`]: a caller's machines by user or host name, with health
 //!   now and open incidents.
+//! - [`upgrade`]: files written by older collectors, upgraded at open.
 //!
 //! # Metrics
 //! Each agent has one open block (table [`HEADS`]) that its samples go
@@ -43,6 +44,7 @@ pub mod outbox;
 pub mod query;
 pub mod records;
 pub mod schema;
+pub mod upgrade;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -81,7 +83,7 @@ pub enum OpenError {
         /// Why.
         source: redb::DatabaseError,
     },
-    /// The file was written by another version of the store.
+    /// The file was written by a newer collector (or is not a store).
     #[error(
         "store {path} has format version {found}, this collector reads version {expected}; \
          use a collector of the matching version or start with a new file"
@@ -105,6 +107,9 @@ pub enum OpenError {
         /// Why.
         source: StoreError,
     },
+    /// The file was written by an older collector and upgrading it failed.
+    #[error(transparent)]
+    Upgrade(#[from] Box<upgrade::UpgradeError>),
 }
 
 /// A store operation failed.
@@ -224,7 +229,8 @@ fn keep_private(path: &Path) {
 }
 
 impl Store {
-    /// Opens the store file, creating it if missing. A file of another
+    /// Opens the store file, creating it if missing. A file written by an
+    /// older collector is upgraded first (see [`upgrade`]); one of a newer
     /// format version is refused with [`OpenError::WrongFormat`].
     ///
     /// The store holds the inventory, sessions, incidents and token
@@ -236,50 +242,27 @@ impl Store {
         if !atalaya_files::create_private_file(path)? {
             keep_private(path);
         }
-        let db = Database::create(path).map_err(|source| OpenError::Database {
-            path: path.to_owned(),
-            source,
-        })?;
         let init = |source| OpenError::Init {
             path: path.to_owned(),
             source,
         };
-        let found = (|| -> Result<Option<u64>, StoreError> {
-            let txn = db.begin_write()?;
-            let found = {
-                let mut meta = txn.open_table(META)?;
-                let found = meta.get(META_FORMAT)?.map(|v| v.value());
-                let empty = meta.is_empty()?;
-                if found.is_none() && empty {
-                    meta.insert(META_FORMAT, FORMAT_VERSION)?;
-                }
-                found
-            };
-            if found.is_some_and(|v| v != FORMAT_VERSION) {
-                txn.abort()?;
-                return Ok(found);
-            }
-            create_all(&txn)?;
-            let indexed = txn
-                .open_table(META)?
-                .get(META_LOOKUP_INDEX)?
-                .map(|v| v.value());
-            if indexed != Some(lookup::LOOKUP_INDEX_VERSION) {
-                // Written before the lookup index (or by an older one).
-                let started = std::time::Instant::now();
-                let assets = lookup::rebuild_lookup_index(&txn)?;
-                if assets > 0 {
-                    tracing::info!(
-                        assets,
-                        ms = started.elapsed().as_millis() as u64,
-                        "built the caller lookup index"
-                    );
-                }
-            }
-            txn.commit()?;
-            Ok(found)
-        })()
-        .map_err(init)?;
+        // An older file is upgraded before anything writes to it, so that a
+        // failed upgrade gives it back byte for byte.
+        if let Some(old) = upgrade::older_version(path) {
+            upgrade::upgrade(path, old)?;
+        }
+        let mut db = Self::open_db(path)?;
+        let mut found = Self::prepare(&db).map_err(init)?;
+        if let Some(old) = found
+            && upgrade::can_upgrade(old)
+        {
+            // Only readable once redb repaired it (the old collector did not
+            // shut down cleanly): upgraded as repaired.
+            drop(db);
+            upgrade::upgrade(path, old)?;
+            db = Self::open_db(path)?;
+            found = Self::prepare(&db).map_err(init)?;
+        }
         if let Some(found) = found
             && found != FORMAT_VERSION
         {
@@ -294,6 +277,53 @@ impl Store {
             path: path.to_owned(),
             cache: Mutex::new(ingest::Cache::default()),
         })
+    }
+
+    fn open_db(path: &Path) -> Result<Database, OpenError> {
+        Database::create(path).map_err(|source| OpenError::Database {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Reads the file's format version (`None`: a new file, now given the
+    /// current one) and, for a file of the current version, makes sure
+    /// every table and the lookup index exist; a file of another version
+    /// is left as it is.
+    fn prepare(db: &Database) -> Result<Option<u64>, StoreError> {
+        let txn = db.begin_write()?;
+        let found = {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get(META_FORMAT)?.map(|v| v.value());
+            let empty = meta.is_empty()?;
+            if found.is_none() && empty {
+                meta.insert(META_FORMAT, FORMAT_VERSION)?;
+            }
+            found
+        };
+        if found.is_some_and(|v| v != FORMAT_VERSION) {
+            txn.abort()?;
+            return Ok(found);
+        }
+        create_all(&txn)?;
+        let indexed = txn
+            .open_table(META)?
+            .get(META_LOOKUP_INDEX)?
+            .map(|v| v.value());
+        if indexed != Some(lookup::LOOKUP_INDEX_VERSION) {
+            // Written before the lookup index (or by an older one).
+            let started = std::time::Instant::now();
+            let assets = lookup::rebuild_lookup_index(&txn)?;
+            if assets > 0 {
+                tracing::info!(
+                    assets,
+                    ms = started.elapsed().as_millis() as u64,
+                    "built the caller lookup index"
+                );
+            }
+        }
+        txn.commit()?;
+        Ok(found)
     }
 
     fn cache(&self) -> MutexGuard<'_, ingest::Cache> {
@@ -908,28 +938,37 @@ mod tests {
     }
 
     #[test]
-    fn file_with_per_series_chunks_is_refused_with_a_clear_message() {
-        // A store written before metric blocks (format 1): only its meta
-        // table matters to the check.
+    fn file_of_an_older_format_version_is_upgraded() {
+        // The smallest file of format 1: only its meta table (the fixture
+        // files of collector/tests hold real data of every older format).
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        {
+        let write_version = |version: u64| {
             let db = redb::Database::create(&path).unwrap();
             let txn = db.begin_write().unwrap();
             txn.open_table(META)
                 .unwrap()
-                .insert(META_FORMAT, 1)
+                .insert(META_FORMAT, version)
                 .unwrap();
             txn.commit().unwrap();
-        }
-        let err = Store::open(&path).unwrap_err().to_string();
+        };
+        // No format 0 was ever written: not upgraded, refused.
+        write_version(0);
+        let err = Store::open(&path).unwrap_err();
         assert!(
-            err.contains(&format!(
-                "has format version 1, this collector reads version {FORMAT_VERSION}"
-            )),
+            matches!(err, OpenError::WrongFormat { found: 0, .. }),
             "{err}"
         );
-        assert!(err.contains("start with a new file"), "{err}");
+        write_version(1);
+        let s = Store::open(&path).unwrap();
+        let txn = s.begin_read().unwrap();
+        let meta = txn.open_table(META).unwrap();
+        assert_eq!(
+            meta.get(META_FORMAT).unwrap().map(|v| v.value()),
+            Some(FORMAT_VERSION)
+        );
+        assert!(!upgrade::backup_path(&path, 1).exists());
+        assert_eq!(s.stats().unwrap().assets, 0);
     }
 
     #[test]

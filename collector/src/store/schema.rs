@@ -1,18 +1,40 @@
 //! Every table of the store, and the format version the file carries.
 //!
 //! Values are postcard-encoded records (see [`super::records`]) unless the
-//! table holds plain integers. postcard is not self-describing, so any
-//! change to a stored record or key layout must bump [`FORMAT_VERSION`];
-//! [`super::Store::open`] refuses a file of another version rather than
-//! misread it.
+//! table holds plain integers. postcard is not self-describing, so a
+//! record read with another layout than it was written with is misread or
+//! refused: the file says which layout it has by its [`FORMAT_VERSION`].
+//! [`super::Store::open`] upgrades a file of an older version in place
+//! ([`super::upgrade`]) and refuses one of a newer version.
+//!
+//! # Changing the format
+//! Any change to a stored record ([`super::records`], [`crate::records`],
+//! the engine state), a key, a table or the metric block codec:
+//! 1. bumps [`FORMAT_VERSION`] (and says here what the new version is);
+//! 2. adds a step in [`super::upgrade`] from the old version, with the old
+//!    layout written out there (a record is decoded as it was and encoded
+//!    as it is now);
+//! 3. adds a fixture file of the old version, written by the last commit
+//!    that had it, to `collector/tests/fixtures/` (see the README there),
+//!    and checks its upgrade in `collector/tests/store_upgrade.rs`.
+//!
+//! Adding a table that starts empty needs none of this ([`create_all`]
+//! creates it at open), and neither does a table that only indexes other
+//! records, like [`LOOKUP_KEYS`] below.
 
 use redb::{TableDefinition, WriteTransaction};
 
-/// The layout version written into new files and required of old ones.
-/// Version 2 stores metrics as per-agent blocks with a shared timestamp
-/// column ([`BLOCKS`], [`HEADS`]) instead of per-series chunks; version 3
-/// adds incidents, the knowledge base, the webhook outbox and the cause of
-/// each gap.
+/// The layout version written into new files; older files are upgraded
+/// to it at open.
+/// - 1: metrics as per-series Gorilla chunks; since its later releases,
+///   the knowledge base, the webhook outbox and the cause of each gap.
+/// - 2: version 1 with the incident tables. A file of version 2 may also
+///   come from the first release of per-agent metric blocks, made apart:
+///   blocks instead of chunks, but no incident, knowledge-base or webhook
+///   tables and gaps without a cause ([`super::upgrade`] tells them apart).
+/// - 3: both: metrics as per-agent blocks with a shared timestamp column
+///   ([`BLOCKS`], [`HEADS`]), incidents, the knowledge base, the webhook
+///   outbox and the cause of each gap.
 ///
 /// A table that only indexes stored records (such as [`LOOKUP_KEYS`]) does
 /// not change the format: a file written before it existed gets it built
