@@ -1,6 +1,14 @@
 //! Webhooks delivered to a real HTTP receiver on loopback: retried after
 //! errors until a 2xx, recorded once, and neither lost nor repeated across
 //! a restart of the worker and the store.
+//!
+//! Deliveries run in real time (the worker's retry times follow the wall
+//! clock). To show that nothing more is sent, a test then pauses tokio's
+//! clock and lets a few of the worker's polls pass in virtual time: the
+//! clock moves only while every task waits and no blocking task (a store
+//! read or a POST) runs, so each virtual poll is a round the worker
+//! finished, the receiver's log included. Hence the current-thread
+//! runtime: it is the one whose clock can be paused.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::VecDeque;
@@ -12,7 +20,7 @@ use std::time::{Duration, Instant};
 use atalaya_collector::incidents::Severity;
 use atalaya_collector::notify::{Event, EventKind, IncidentInfo, NotifyConfig, Retry, Webhook};
 use atalaya_collector::store::Store;
-use atalaya_collector::webhooks::Notifier;
+use atalaya_collector::webhooks::{Notifier, POLL};
 use atalaya_common::model::Timestamp;
 use serde_json::Value;
 
@@ -155,7 +163,7 @@ fn sent(store: &Store, id: &str) -> bool {
     store.sent_at(id).unwrap().is_some()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn an_event_is_retried_after_two_500s_and_recorded_delivered_once() {
     let rx = Receiver::start(&[500, 500]);
     let dir = tempfile::tempdir().unwrap();
@@ -180,15 +188,17 @@ async fn an_event_is_retried_after_two_500s_and_recorded_delivered_once() {
         assert_eq!(r.body["incident"]["severity"], "high");
     }
     assert!(store.outbox().unwrap().is_empty());
-    // Enqueued again (an engine replay): nothing more is sent.
+    // Enqueued again (an engine replay): nothing more is sent, neither in
+    // the round the wake starts nor in the polls after it.
     assert!(!store.enqueue(&ev, Timestamp::now()).unwrap());
+    tokio::time::pause();
     worker.wake();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(POLL * 3).await;
     assert_eq!(rx.got().len(), 3);
     worker.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_restart_resends_nothing_delivered_and_delivers_the_rest() {
     let rx = Receiver::start(&[]);
     let dir = tempfile::tempdir().unwrap();
@@ -228,7 +238,9 @@ async fn a_restart_resends_nothing_delivered_and_delivers_the_rest() {
         sent(&store, &failing.id) && sent(&store, &queued.id)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A few more rounds, in virtual time, for a repeat to show up: none may.
+    tokio::time::pause();
+    tokio::time::sleep(POLL * 3).await;
     worker.stop().await;
 
     assert_eq!(rx.count(&delivered.id), 1, "delivered before: never again");

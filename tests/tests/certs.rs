@@ -266,14 +266,38 @@ fn an_expired_certificate_is_refused_with_a_clear_message() {
     });
     assert!(log.contains("atalaya-agent enroll --token"), "{log}");
     // The check comes before any connection, and the agent then waits for a
-    // new enrollment instead of trying again.
-    std::thread::sleep(Duration::from_secs(1));
+    // new enrollment instead of trying again. Enrolled again, as the message
+    // says, it connects with the new identity. Its uplink is one loop that
+    // leaves that wait only for a new valid identity, so whatever it did
+    // with the expired certificate came before, and shows: another pass
+    // logs the message again, a connection logs `resend_from`, and the
+    // collector counts a refused certificate while checking it, before the
+    // agent can hear of the refusal and go on.
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", &collector.token(1), "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_identity = "a new identity was enrolled; connecting with it";
+    let log = eventually(
+        "the agent to connect with its new identity",
+        Duration::from_secs(60),
+        || {
+            let log = std::fs::read_to_string(work.path().join("agent.log")).ok()?;
+            let (expired, renewed) = log.split_once(new_identity)?;
+            renewed.contains("resend_from").then(|| expired.to_owned())
+        },
+    );
     assert_eq!(collector.metric(expired_refusals), 0.0);
     assert_eq!(
         collector.metric("atalaya_refused_total{reason=\"handshake\"}"),
         0.0
     );
-    let log = std::fs::read_to_string(work.path().join("agent.log")).unwrap();
     assert_eq!(log.matches(&wanted).count(), 1, "{log}");
     assert!(!log.contains("resend_from"), "it connected:\n{log}");
 

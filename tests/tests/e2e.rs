@@ -118,7 +118,6 @@ fn two_agents_enroll_stream_and_answer_queries() {
 
     // A package installed on the laptop shows up as a change within seconds.
     let before_install = atalaya_common::model::Timestamp::now();
-    std::thread::sleep(Duration::from_millis(1100)); // as_of has second precision in the URL below
     let dpkg = laptop_root.join("var/lib/dpkg");
     let mut status_file = std::fs::read_to_string(dpkg.join("status")).unwrap();
     status_file.push_str("\n\nPackage: atalaya-e2e-probe\nStatus: install ok installed\nPriority: optional\nSection: admin\nInstalled-Size: 12\nMaintainer: QA <qa@example.org>\nArchitecture: amd64\nVersion: 1.0-1\nDescription: probe\n");
@@ -141,6 +140,10 @@ fn two_agents_enroll_stream_and_answer_queries() {
         packages_of(&now["inventory"]).contains(&"atalaya-e2e-probe".to_owned()),
         "{now}"
     );
+    // `as_of` to the second, as people type it. Cut down it is still before
+    // the install, and the agent stamps an inventory once it has read it, so
+    // the inventory with the package is newer: the collector's own record
+    // of its time shows it.
     let at = before_install.to_rfc3339().unwrap();
     let at = at
         .split('.')
@@ -149,6 +152,8 @@ fn two_agents_enroll_stream_and_answer_queries() {
         .trim_end_matches('Z')
         .to_owned()
         + "Z";
+    let time = |s: &str| atalaya_common::model::Timestamp::parse_rfc3339(s).unwrap();
+    assert!(time(&at) < time(now["as_of"].as_str().unwrap()), "{now}");
     let (status, then) = collector.get(
         &format!("/api/v1/assets/{laptop_id}/inventory?as_of={at}"),
         Some(&collector.admin),

@@ -2,27 +2,38 @@
 //! rule reloads. Viewers read; help desk acts; admins reload rules.
 
 use atalaya_common::model::Timestamp;
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use super::{ApiError, ApiResult, ApiState, Caller, blocking, resolve_asset};
 use crate::desk::kb::KbError;
 use crate::desk::{ActError, DeskStore, ReloadError, StaffError};
 use crate::incidents::lifecycle::StaffAction;
 use crate::records::incident::Status;
 use crate::store::{IncidentFilter, Role};
 
+/// The incident routes, to merge into the API router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/incidents", get(list))
+        .route("/api/v1/incidents/{id}", get(show))
+        .route("/api/v1/incidents/{id}/{action}", post(act))
+        .route("/api/v1/sla", get(sla))
+        .route("/api/v1/rules/reload", post(reload_rules))
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ListQuery {
+struct ListQuery {
     status: Option<String>,
     asset: Option<String>,
 }
 
-pub(super) async fn list(
+async fn list(
     State(state): State<ApiState>,
     caller: Caller,
     q: Result<Query<ListQuery>, QueryRejection>,
@@ -44,7 +55,7 @@ pub(super) async fn list(
     };
     let asset = match q.asset.filter(|a| !a.is_empty()) {
         None => None,
-        Some(a) => Some(super::resolve_asset(&state, a).await?.meta.id),
+        Some(a) => Some(resolve_asset(&state, a).await?.meta.id),
     };
     let filter = IncidentFilter {
         status,
@@ -61,7 +72,7 @@ fn parse_id(id: &str) -> ApiResult<u64> {
         .map_err(|_| ApiError::bad("id", format!("`{id}` is not an incident number")))
 }
 
-pub(super) async fn show(
+async fn show(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -77,7 +88,7 @@ pub(super) async fn show(
 /// The body of an action; which fields count depends on the action.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ActBody {
+struct ActBody {
     assignee: Option<String>,
     text: Option<String>,
     solution: Option<String>,
@@ -85,7 +96,7 @@ pub(super) struct ActBody {
     kb_article: Option<u64>,
 }
 
-pub(super) async fn act(
+async fn act(
     State(state): State<ApiState>,
     caller: Caller,
     Path((id, verb)): Path<(String, String)>,
@@ -148,16 +159,13 @@ pub(super) async fn act(
     }
 }
 
-pub(super) async fn sla(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+async fn sla(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let report = blocking(&state, |s| s.sla_report(Timestamp::now())).await?;
     Ok(Json(report).into_response())
 }
 
-pub(super) async fn reload_rules(
-    State(state): State<ApiState>,
-    caller: Caller,
-) -> ApiResult<Response> {
+async fn reload_rules(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let desk = state
         .desk

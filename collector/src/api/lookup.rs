@@ -2,14 +2,21 @@
 //! with their health now and open incidents (viewer role and up).
 
 use atalaya_common::model::Timestamp;
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, ApiState, Caller, agent_status, blocking, parse_limit};
+use super::agents::agent_status;
+use super::{ApiError, ApiResult, ApiState, Caller, blocking, parse_limit};
 use crate::store::Role;
+
+/// The lookup route, to merge into the API router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/v1/lookup", get(lookup))
+}
 
 /// Machines returned when the query gives no `limit`: each costs a few
 /// metric reads, and a caller rarely has more.
@@ -20,12 +27,12 @@ const MAX_QUERY_CHARS: usize = 256;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct LookupQuery {
+struct LookupQuery {
     q: Option<String>,
     limit: Option<String>,
 }
 
-pub(super) async fn lookup(
+async fn lookup(
     State(state): State<ApiState>,
     caller: Caller,
     q: Result<Query<LookupQuery>, QueryRejection>,

@@ -1,6 +1,6 @@
 //! The HTTP JSON API: asset inventory, change history, installed base,
-//! metrics, caller lookup, token and agent administration, and `/metrics`
-//! for Prometheus.
+//! metrics, caller lookup, incidents, the knowledge base, token and agent
+//! administration, and `/metrics` for Prometheus.
 //!
 //! Every route needs `Authorization: Bearer <secret>`; the secret's SHA-256
 //! names an API token in the store, whose role decides what it may do
@@ -11,34 +11,61 @@
 //!
 //! Time parameters take RFC 3339 (`2026-11-28T10:00:00Z`) or a duration
 //! meaning "that long ago" (`7d`, `24h`, `90m ago`).
+//!
+//! # Layout
+//! This module assembles the router and holds what every route shares: the
+//! state ([`ApiState`]), authentication and roles ([`Caller`]), errors
+//! ([`ApiError`]) and the parsing of common parameters (times, steps,
+//! pages). Each resource's routes live in their own module, which gives
+//! its `routes()` to merge:
+//! - `assets`: `/api/v1/assets`, one asset, its inventory as of a time,
+//!   its gaps and reports;
+//! - `changes`: `/api/v1/changes` and `/api/v1/assets/{id}/changes`;
+//! - `metrics`: `/api/v1/assets/{id}/metrics`, an asset's metric series;
+//! - `software`: `/api/v1/software`, the installed base of a package;
+//! - `lookup`: `/api/v1/lookup`, a caller's machines and their health;
+//! - `incidents`: `/api/v1/incidents`, staff actions, `/api/v1/sla` and
+//!   `/api/v1/rules/reload`;
+//! - [`kb`]: `/api/v1/kb`, the knowledge base;
+//! - `tokens`: `/api/v1/tokens` (enrollment) and `/api/v1/api-tokens`;
+//! - `agents`: `/api/v1/agents` and revocation;
+//! - `prometheus`: `/metrics`, the collector's own counters.
 
+mod agents;
+mod assets;
+mod changes;
+mod incidents;
 pub mod kb;
 mod lookup;
+mod metrics;
+mod prometheus;
+mod software;
+mod tokens;
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atalaya_common::model::{Inventory, Timestamp};
-use atalaya_common::token::{EnrollmentToken, hex, secret_sha256};
+use atalaya_common::model::Timestamp;
+use atalaya_common::token::secret_sha256;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{
-    AgentRecord, ApiTokenRecord, AssetFilter, AssetRecord, Role, Store, StoreError, TokenRecord,
+pub use self::agents::AgentView;
+pub use self::assets::InventoryAsOf;
+pub use self::metrics::{MetricSeries, SeriesList};
+pub use self::tokens::{
+    ApiTokenView, CreateApiToken, CreateToken, CreatedApiToken, CreatedToken, TokenView,
+    new_api_token,
 };
-mod incidents;
-
 use crate::desk::Desk;
+use crate::store::{ApiTokenRecord, AssetRecord, Role, Store, StoreError};
 use crate::telemetry::Telemetry;
 
 /// Default page size of list routes.
@@ -90,31 +117,16 @@ impl fmt::Debug for ApiState {
 /// The API's routes, ready to serve.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/metrics", get(metrics))
-        .route("/api/v1/assets", get(list_assets))
-        .route("/api/v1/assets/{id}", get(get_asset))
-        .route("/api/v1/assets/{id}/changes", get(asset_changes))
-        .route("/api/v1/assets/{id}/gaps", get(asset_gaps))
-        .route("/api/v1/assets/{id}/reports", get(asset_reports))
-        .route("/api/v1/assets/{id}/inventory", get(asset_inventory))
-        .route("/api/v1/assets/{id}/metrics", get(asset_metrics))
-        .route("/api/v1/changes", get(fleet_changes))
-        .route("/api/v1/software", get(software))
-        .route("/api/v1/tokens", post(create_token).get(list_tokens))
-        .route("/api/v1/tokens/{id}", delete(revoke_token))
-        .route(
-            "/api/v1/api-tokens",
-            post(create_api_token).get(list_api_tokens),
-        )
-        .route("/api/v1/agents", get(list_agents))
-        .route("/api/v1/lookup", get(lookup::lookup))
-        .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
+        .merge(prometheus::routes())
+        .merge(assets::routes())
+        .merge(changes::routes())
+        .merge(metrics::routes())
+        .merge(software::routes())
+        .merge(tokens::routes())
+        .merge(agents::routes())
+        .merge(lookup::routes())
         .merge(kb::routes())
-        .route("/api/v1/incidents", get(incidents::list))
-        .route("/api/v1/incidents/{id}", get(incidents::show))
-        .route("/api/v1/incidents/{id}/{action}", post(incidents::act))
-        .route("/api/v1/sla", get(incidents::sla))
-        .route("/api/v1/rules/reload", post(incidents::reload_rules))
+        .merge(incidents::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -390,56 +402,6 @@ fn nonempty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
-/// Query of `GET /api/v1/assets`.
-#[derive(Debug, Default, Deserialize)]
-struct AssetsQuery {
-    hostname: Option<String>,
-    os: Option<String>,
-    software: Option<String>,
-    version_min: Option<String>,
-    version_max: Option<String>,
-    tag: Option<String>,
-    seen_before: Option<String>,
-    seen_after: Option<String>,
-    limit: Option<String>,
-    offset: Option<String>,
-}
-
-async fn list_assets(
-    State(state): State<ApiState>,
-    caller: Caller,
-    q: Result<Query<AssetsQuery>, QueryRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let Query(q) = q?;
-    let now = Timestamp::now();
-    let software = nonempty(q.software);
-    if software.is_none() && (q.version_min.is_some() || q.version_max.is_some()) {
-        return Err(ApiError::bad(
-            if q.version_min.is_some() {
-                "version_min"
-            } else {
-                "version_max"
-            },
-            "a version range needs `software`",
-        ));
-    }
-    let filter = AssetFilter {
-        hostname: nonempty(q.hostname),
-        os: nonempty(q.os),
-        software,
-        version_min: nonempty(q.version_min),
-        version_max: nonempty(q.version_max),
-        tag: nonempty(q.tag),
-        seen_before: opt_time("seen_before", q.seen_before.as_ref(), now)?,
-        seen_after: opt_time("seen_after", q.seen_after.as_ref(), now)?,
-        offset: parse_offset(q.offset.as_deref())?,
-        limit: parse_limit(q.limit.as_deref())?,
-    };
-    let page = blocking(&state, move |s| s.assets(&filter)).await?;
-    Ok(Json(page).into_response())
-}
-
 /// Finds an asset by id, then by host name (so people can type either).
 async fn resolve_asset(state: &ApiState, key: String) -> ApiResult<AssetRecord> {
     let k = key.clone();
@@ -451,654 +413,12 @@ async fn resolve_asset(state: &ApiState, key: String) -> ApiResult<AssetRecord> 
     found.ok_or_else(|| ApiError::NotFound(format!("no asset has the id or host name `{key}`")))
 }
 
-async fn get_asset(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    Ok(Json(resolve_asset(&state, id).await?).into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ChangesQuery {
-    since: Option<String>,
-    limit: Option<String>,
-}
-
-async fn changes(state: &ApiState, asset: Option<String>, q: ChangesQuery) -> ApiResult<Response> {
-    let now = Timestamp::now();
-    let since = opt_time("since", q.since.as_ref(), now)?.unwrap_or(Timestamp(0));
-    let limit = parse_limit(q.limit.as_deref())?;
-    let events = blocking(state, move |s| s.changes(asset.as_deref(), since, limit)).await?;
-    Ok(Json(events).into_response())
-}
-
-async fn asset_changes(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    q: Result<Query<ChangesQuery>, QueryRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let Query(q) = q?;
-    let asset = resolve_asset(&state, id).await?;
-    changes(&state, Some(asset.meta.id), q).await
-}
-
-/// Health samples the asset's agents dropped while the collector was out of
-/// their reach (their spool was full): what is known to be missing.
-async fn asset_gaps(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    asset_records(&state, &caller, id, Store::gaps).await
-}
-
-/// What people at the machine reported (`atalaya-agent report`), newest
-/// first, each with the incident it opened.
-async fn asset_reports(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    asset_records(&state, &caller, id, Store::reports).await
-}
-
-/// A viewer's list of one asset's records, read by `read`.
-async fn asset_records<T: Serialize + Send + 'static>(
-    state: &ApiState,
-    caller: &Caller,
-    id: String,
-    read: fn(&Store, &str) -> Result<Vec<T>, StoreError>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let asset = resolve_asset(state, id).await?;
-    let asset_id = asset.meta.id;
-    let records = blocking(state, move |s| read(s, &asset_id)).await?;
-    Ok(Json(records).into_response())
-}
-
-async fn fleet_changes(
-    State(state): State<ApiState>,
-    caller: Caller,
-    q: Result<Query<ChangesQuery>, QueryRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let Query(q) = q?;
-    changes(&state, None, q).await
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct InventoryQuery {
-    as_of: Option<String>,
-}
-
-/// An inventory as it was at a time.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct InventoryAsOf {
-    /// Asset id.
-    pub asset_id: String,
-    /// The time asked for.
-    pub as_of: Timestamp,
-    /// The inventory then.
-    pub inventory: Inventory,
-}
-
-async fn asset_inventory(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    q: Result<Query<InventoryQuery>, QueryRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let Query(q) = q?;
-    let as_of = opt_time("as_of", q.as_of.as_ref(), Timestamp::now())?;
-    let asset = resolve_asset(&state, id).await?;
-    let asset_id = asset.meta.id.clone();
-    let (at, inventory) = match as_of {
-        None => (
-            asset.meta.inventory_at.unwrap_or(asset.meta.last_seen),
-            asset.inventory,
-        ),
-        Some(at) => {
-            let a = asset_id.clone();
-            (
-                at,
-                blocking(&state, move |s| s.inventory_as_of(&a, at)).await?,
-            )
-        }
-    };
-    let inventory = inventory
-        .ok_or_else(|| ApiError::NotFound(format!("asset {asset_id} had no inventory at {at}")))?;
-    Ok(Json(InventoryAsOf {
-        asset_id,
-        as_of: at,
-        inventory,
-    })
-    .into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct MetricsQuery {
-    name: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    step: Option<String>,
-}
-
-/// One metric series of an asset over a time range.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct MetricSeries {
-    /// Asset id.
-    pub asset_id: String,
-    /// Series name.
-    pub name: String,
-    /// Start of the range.
-    pub from: Timestamp,
-    /// End of the range.
-    pub to: Timestamp,
-    /// Bucket width, ms (`None`: raw points).
-    pub step_ms: Option<u64>,
-    /// `(time, value)`, oldest first.
-    pub points: Vec<(Timestamp, f64)>,
-}
-
-/// The series an asset has, when no `name` is given.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SeriesList {
-    /// Asset id.
-    pub asset_id: String,
-    /// Series names.
-    pub series: Vec<String>,
-}
-
-async fn asset_metrics(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    q: Result<Query<MetricsQuery>, QueryRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let Query(q) = q?;
-    let now = Timestamp::now();
-    let from = opt_time("from", q.from.as_ref(), now)?.unwrap_or(Timestamp(now.0 - 3_600_000));
-    let to = opt_time("to", q.to.as_ref(), now)?.unwrap_or(now);
-    if from > to {
-        return Err(ApiError::bad(
-            "from",
-            format!("{from} is after `to` ({to})"),
-        ));
-    }
-    let step_ms = q
-        .step
-        .as_deref()
-        .map(|s| parse_step("step", s))
-        .transpose()?
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let asset = resolve_asset(&state, id).await?;
-    let asset_id = asset.meta.id;
-    let Some(name) = nonempty(q.name) else {
-        let a = asset_id.clone();
-        let series = blocking(&state, move |s| s.series_names(&a)).await?;
-        return Ok(Json(SeriesList { asset_id, series }).into_response());
-    };
-    let (a, n) = (asset_id.clone(), name.clone());
-    let points = blocking(&state, move |s| s.metric(&a, &n, from, to, step_ms)).await?;
-    Ok(Json(MetricSeries {
-        asset_id,
-        name,
-        from,
-        to,
-        step_ms,
-        points,
-    })
-    .into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct SoftwareQuery {
-    name: Option<String>,
-}
-
-async fn software(
-    State(state): State<ApiState>,
-    caller: Caller,
-    q: Result<Query<SoftwareQuery>, QueryRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let Query(q) = q?;
-    let name = nonempty(q.name).ok_or_else(|| {
-        ApiError::bad("name", "give a package name or pattern, e.g. name=openssl*")
-    })?;
-    let report = blocking(&state, move |s| s.software(&name)).await?;
-    Ok(Json(report).into_response())
-}
-
-/// Body of `POST /api/v1/tokens`.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// Lifetime in seconds (absent: never expires).
-    pub ttl_seconds: Option<u64>,
-    /// Enrollments allowed (absent: unlimited).
-    pub uses: Option<u32>,
-}
-
-/// Answer of `POST /api/v1/tokens`: the only time the secret is shown.
-#[derive(Serialize, Deserialize)]
-pub struct CreatedToken {
-    /// Token id, for listing and revoking.
-    pub id: String,
-    /// The encoded enrollment token to give to agents.
-    pub token: String,
-    /// When it expires.
-    pub expires_at: Option<Timestamp>,
-    /// Enrollments allowed.
-    pub max_uses: Option<u32>,
-}
-
-impl fmt::Debug for CreatedToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CreatedToken")
-            .field("id", &self.id)
-            .field("token", &"<redacted>")
-            .field("expires_at", &self.expires_at)
-            .field("max_uses", &self.max_uses)
-            .finish()
-    }
-}
-
-/// An enrollment token as listed (without its secret hash).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenView {
-    /// Id.
-    pub id: String,
-    /// Created.
-    pub created_at: Timestamp,
-    /// Expires.
-    pub expires_at: Option<Timestamp>,
-    /// Enrollments allowed.
-    pub max_uses: Option<u32>,
-    /// Enrollments made.
-    pub uses: u32,
-    /// Revoked.
-    pub revoked: bool,
-    /// Address written into it.
-    pub collector_address: String,
-}
-
-impl From<TokenRecord> for TokenView {
-    fn from(t: TokenRecord) -> Self {
-        TokenView {
-            id: t.id,
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            max_uses: t.max_uses,
-            uses: t.uses,
-            revoked: t.revoked,
-            collector_address: t.collector_address,
-        }
-    }
-}
-
-/// Random bytes as base64url: secrets and ids.
-fn random_b64(n: usize) -> String {
-    let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn random_id(prefix: &str) -> String {
-    format!("{prefix}{}", hex(&rand::random::<[u8; 6]>()))
-}
-
-async fn create_token(
-    State(state): State<ApiState>,
-    caller: Caller,
-    body: Result<Json<CreateToken>, JsonRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let Json(req) = body?;
-    if req.uses == Some(0) {
-        return Err(ApiError::bad("uses", "must be at least 1"));
-    }
-    let now = Timestamp::now();
-    let expires_at = match req.ttl_seconds {
-        None => None,
-        Some(0) => return Err(ApiError::bad("ttl_seconds", "must be at least 1")),
-        Some(s) => Some(Timestamp(now.0.saturating_add(
-            i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000),
-        ))),
-    };
-    let secret = random_b64(32);
-    let address = state.admin.collector_address();
-    let token = EnrollmentToken {
-        address: address.clone(),
-        ca_sha256: state.admin.ca_sha256(),
-        secret: secret.clone(),
-    }
-    .encode();
-    let record = TokenRecord {
-        id: random_id("tok-"),
-        secret_sha256: secret_sha256(&secret),
-        created_at: now,
-        expires_at,
-        max_uses: req.uses,
-        uses: 0,
-        revoked: false,
-        collector_address: address,
-    };
-    let id = record.id.clone();
-    blocking(&state, move |s| s.add_token(&record)).await?;
-    tracing::info!(token = %id, by = %caller.0.id, "enrollment token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            id,
-            token,
-            expires_at,
-            max_uses: req.uses,
-        }),
-    )
-        .into_response())
-}
-
-async fn list_tokens(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let tokens = blocking(&state, |s| s.list_tokens()).await?;
-    let views: Vec<TokenView> = tokens.into_iter().map(TokenView::from).collect();
-    Ok(Json(views).into_response())
-}
-
-async fn revoke_token(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let i = id.clone();
-    if blocking(&state, move |s| s.revoke_token(&i)).await? {
-        tracing::info!(token = %id, by = %caller.0.id, "enrollment token revoked");
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(format!("no enrollment token `{id}`")))
-    }
-}
-
-/// Body of `POST /api/v1/api-tokens`.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApiToken {
-    /// Who or what it is for.
-    pub name: String,
-    /// What it may do.
-    pub role: Role,
-}
-
-/// Answer of `POST /api/v1/api-tokens`: the only time the secret is shown.
-#[derive(Serialize, Deserialize)]
-pub struct CreatedApiToken {
-    /// Token id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// Its role.
-    pub role: Role,
-    /// The bearer secret.
-    pub secret: String,
-}
-
-impl fmt::Debug for CreatedApiToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CreatedApiToken")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("role", &self.role)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
-}
-
-/// An API token as listed.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiTokenView {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// Created.
-    pub created_at: Timestamp,
-}
-
-/// Makes a new API token record and its secret (also used by
-/// `atalaya-collector api-token create`).
-pub fn new_api_token(name: &str, role: Role, now: Timestamp) -> (ApiTokenRecord, String) {
-    let secret = format!("atk_{}", random_b64(32));
-    let record = ApiTokenRecord {
-        id: random_id("api-"),
-        name: name.to_owned(),
-        secret_sha256: secret_sha256(&secret),
-        role,
-        created_at: now,
-    };
-    (record, secret)
-}
-
-async fn create_api_token(
-    State(state): State<ApiState>,
-    caller: Caller,
-    body: Result<Json<CreateApiToken>, JsonRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let Json(req) = body?;
-    let name = req.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(ApiError::bad("name", "must not be empty"));
-    }
-    let (record, secret) = new_api_token(&name, req.role, Timestamp::now());
-    let id = record.id.clone();
-    blocking(&state, move |s| s.add_api_token(&record)).await?;
-    tracing::info!(token = %id, role = role_name(req.role), by = %caller.0.id, "API token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiToken {
-            id,
-            name,
-            role: req.role,
-            secret,
-        }),
-    )
-        .into_response())
-}
-
-async fn list_api_tokens(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let tokens = blocking(&state, |s| s.list_api_tokens()).await?;
-    let views: Vec<ApiTokenView> = tokens
-        .into_iter()
-        .map(|t| ApiTokenView {
-            id: t.id,
-            name: t.name,
-            role: t.role,
-            created_at: t.created_at,
-        })
-        .collect();
-    Ok(Json(views).into_response())
-}
-
-/// An agent as listed (certificate fingerprint instead of the PEM).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AgentView {
-    /// Agent id.
-    pub id: String,
-    /// Host name given at enrollment.
-    pub hostname: String,
-    /// SHA-256 of its certificate, hex.
-    pub cert_sha256: String,
-    /// Enrolled.
-    pub enrolled_at: Timestamp,
-    /// Last seen.
-    pub last_seen: Option<Timestamp>,
-    /// Agent version.
-    pub agent_version: String,
-    /// QUIC round-trip time, ms.
-    pub rtt_ms: Option<f64>,
-    /// Revoked.
-    pub revoked_at: Option<Timestamp>,
-    /// Its asset.
-    pub asset_id: Option<String>,
-    /// `connected`, `silent` (not heard from for a few heartbeats),
-    /// `disconnected`, `revoked`, or `never_seen`.
-    pub status: &'static str,
-}
-
-impl From<AgentRecord> for AgentView {
-    fn from(a: AgentRecord) -> Self {
-        AgentView {
-            cert_sha256: hex(&a.cert_sha256),
-            id: a.id,
-            hostname: a.hostname,
-            enrolled_at: a.enrolled_at,
-            last_seen: a.last_seen,
-            agent_version: a.agent_version,
-            rtt_ms: a.rtt_ms,
-            revoked_at: a.revoked_at,
-            asset_id: a.asset_id,
-            status: "never_seen",
-        }
-    }
-}
-
-/// An agent's status, from its record, its session and the clock.
-pub(crate) fn agent_status(
-    a: &AgentRecord,
-    connected: bool,
-    silent_after: Duration,
-    now: Timestamp,
-) -> &'static str {
-    let heard = a.last_seen.map(|t| now.0.saturating_sub(t.0));
-    let silent_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
-    match (a.revoked_at, heard) {
-        (Some(_), _) => "revoked",
-        (None, None) => "never_seen",
-        (None, Some(ms)) if ms > silent_ms => "silent",
-        (None, Some(_)) if connected => "connected",
-        (None, Some(_)) => "disconnected",
-    }
-}
-
-async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let agents = blocking(&state, |s| s.list_agents()).await?;
-    let now = Timestamp::now();
-    let silent_after = state.admin.silent_after();
-    let views: Vec<AgentView> = agents
-        .into_iter()
-        .map(|a| {
-            let status = agent_status(&a, state.admin.is_connected(&a.id), silent_after, now);
-            AgentView {
-                status,
-                ..AgentView::from(a)
-            }
-        })
-        .collect();
-    Ok(Json(views).into_response())
-}
-
-async fn revoke_agent(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let i = id.clone();
-    if !blocking(&state, move |s| s.revoke_agent(&i, Timestamp::now())).await? {
-        return Err(ApiError::NotFound(format!("no agent `{id}`")));
-    }
-    state.admin.agent_revoked(&id);
-    tracing::info!(agent = %id, by = %caller.0.id, "agent revoked");
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn metrics(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let stats = blocking(&state, |s| s.stats()).await?;
-    let extra: [(&str, &str, f64); 7] = [
-        (
-            "atalaya_store_assets",
-            "Assets in the store.",
-            stats.assets as f64,
-        ),
-        (
-            "atalaya_store_agents",
-            "Agents enrolled.",
-            stats.agents as f64,
-        ),
-        (
-            "atalaya_store_series",
-            "Metric series.",
-            stats.series as f64,
-        ),
-        (
-            "atalaya_store_chunks",
-            "Metric blocks: closed ones and each agent's open one.",
-            stats.chunks as f64,
-        ),
-        (
-            "atalaya_store_chunk_bytes",
-            "Bytes of metric blocks, closed and open.",
-            stats.chunk_bytes as f64,
-        ),
-        (
-            "atalaya_store_change_events",
-            "Inventory change events kept.",
-            stats.change_events as f64,
-        ),
-        (
-            "atalaya_store_file_bytes",
-            "Size of the store file.",
-            stats.file_bytes as f64,
-        ),
-    ];
-    let text = state.telemetry.render(&extra);
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        text,
-    )
-        .into_response())
-}
-
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route; the API lives under /api/v1/".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn agent_status_follows_revocation_sessions_and_silence() {
-        let mut a = AgentRecord::enrolled("ag-1", "h", "", [0; 32], "0.1.0", Timestamp(0));
-        let minute = Duration::from_secs(60);
-        let now = Timestamp(1_000_000);
-        assert_eq!(agent_status(&a, false, minute, now), "never_seen");
-        a.last_seen = Some(Timestamp(990_000));
-        assert_eq!(agent_status(&a, true, minute, now), "connected");
-        assert_eq!(agent_status(&a, false, minute, now), "disconnected");
-        a.last_seen = Some(Timestamp(900_000));
-        assert_eq!(
-            agent_status(&a, true, minute, now),
-            "silent",
-            "a session that says nothing is silent"
-        );
-        a.revoked_at = Some(now);
-        assert_eq!(agent_status(&a, true, minute, now), "revoked");
-    }
-
     use super::*;
 
     #[test]
@@ -1161,31 +481,7 @@ mod tests {
     }
 
     #[test]
-    fn debug_of_created_tokens_hides_the_secrets() {
-        let created = CreatedToken {
-            id: "tok-1".into(),
-            token: "atalaya1.c2VjcmV0LWVucm9sbA".into(),
-            expires_at: None,
-            max_uses: Some(1),
-        };
-        let shown = format!("{created:?}");
-        assert!(!shown.contains("c2VjcmV0LWVucm9sbA"), "{shown}");
-        assert!(
-            shown.contains("tok-1") && shown.contains("<redacted>"),
-            "{shown}"
-        );
-        let created = CreatedApiToken {
-            id: "key-1".into(),
-            name: "finance".into(),
-            role: Role::Viewer,
-            secret: "bearer-secret-value".into(),
-        };
-        let shown = format!("{created:?}");
-        assert!(!shown.contains("bearer-secret-value"), "{shown}");
-        assert!(
-            shown.contains("key-1") && shown.contains("<redacted>"),
-            "{shown}"
-        );
+    fn debug_of_a_caller_hides_the_token_hash() {
         let caller = Caller(ApiTokenRecord {
             id: "t".into(),
             name: "n".into(),

@@ -1,0 +1,142 @@
+//! Agent administration, admin role only: the enrolled agents with their
+//! connection status, and revocation (which also closes the agent's open
+//! QUIC connection).
+
+use std::time::Duration;
+
+use atalaya_common::model::Timestamp;
+use atalaya_common::token::hex;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use crate::store::{AgentRecord, Role};
+
+/// The agent routes, to merge into the API router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/agents", get(list_agents))
+        .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
+}
+
+/// An agent as listed (certificate fingerprint instead of the PEM).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AgentView {
+    /// Agent id.
+    pub id: String,
+    /// Host name given at enrollment.
+    pub hostname: String,
+    /// SHA-256 of its certificate, hex.
+    pub cert_sha256: String,
+    /// Enrolled.
+    pub enrolled_at: Timestamp,
+    /// Last seen.
+    pub last_seen: Option<Timestamp>,
+    /// Agent version.
+    pub agent_version: String,
+    /// QUIC round-trip time, ms.
+    pub rtt_ms: Option<f64>,
+    /// Revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Its asset.
+    pub asset_id: Option<String>,
+    /// `connected`, `silent` (not heard from for a few heartbeats),
+    /// `disconnected`, `revoked`, or `never_seen`.
+    pub status: &'static str,
+}
+
+impl From<AgentRecord> for AgentView {
+    fn from(a: AgentRecord) -> Self {
+        AgentView {
+            cert_sha256: hex(&a.cert_sha256),
+            id: a.id,
+            hostname: a.hostname,
+            enrolled_at: a.enrolled_at,
+            last_seen: a.last_seen,
+            agent_version: a.agent_version,
+            rtt_ms: a.rtt_ms,
+            revoked_at: a.revoked_at,
+            asset_id: a.asset_id,
+            status: "never_seen",
+        }
+    }
+}
+
+/// An agent's status, from its record, its session and the clock.
+pub(super) fn agent_status(
+    a: &AgentRecord,
+    connected: bool,
+    silent_after: Duration,
+    now: Timestamp,
+) -> &'static str {
+    let heard = a.last_seen.map(|t| now.0.saturating_sub(t.0));
+    let silent_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
+    match (a.revoked_at, heard) {
+        (Some(_), _) => "revoked",
+        (None, None) => "never_seen",
+        (None, Some(ms)) if ms > silent_ms => "silent",
+        (None, Some(_)) if connected => "connected",
+        (None, Some(_)) => "disconnected",
+    }
+}
+
+async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let agents = blocking(&state, |s| s.list_agents()).await?;
+    let now = Timestamp::now();
+    let silent_after = state.admin.silent_after();
+    let views: Vec<AgentView> = agents
+        .into_iter()
+        .map(|a| {
+            let status = agent_status(&a, state.admin.is_connected(&a.id), silent_after, now);
+            AgentView {
+                status,
+                ..AgentView::from(a)
+            }
+        })
+        .collect();
+    Ok(Json(views).into_response())
+}
+
+async fn revoke_agent(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let i = id.clone();
+    if !blocking(&state, move |s| s.revoke_agent(&i, Timestamp::now())).await? {
+        return Err(ApiError::NotFound(format!("no agent `{id}`")));
+    }
+    state.admin.agent_revoked(&id);
+    tracing::info!(agent = %id, by = %caller.0.id, "agent revoked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_status_follows_revocation_sessions_and_silence() {
+        let mut a = AgentRecord::enrolled("ag-1", "h", "", [0; 32], "0.1.0", Timestamp(0));
+        let minute = Duration::from_secs(60);
+        let now = Timestamp(1_000_000);
+        assert_eq!(agent_status(&a, false, minute, now), "never_seen");
+        a.last_seen = Some(Timestamp(990_000));
+        assert_eq!(agent_status(&a, true, minute, now), "connected");
+        assert_eq!(agent_status(&a, false, minute, now), "disconnected");
+        a.last_seen = Some(Timestamp(900_000));
+        assert_eq!(
+            agent_status(&a, true, minute, now),
+            "silent",
+            "a session that says nothing is silent"
+        );
+        a.revoked_at = Some(now);
+        assert_eq!(agent_status(&a, true, minute, now), "revoked");
+    }
+}

@@ -1,0 +1,170 @@
+//! Asset routes: the inventory list with its filters, one asset, its
+//! inventory as of a time, and the records kept per asset (dropped-sample
+//! gaps, user reports). Viewer role and up.
+
+use atalaya_common::model::{Inventory, Timestamp};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ApiError, ApiResult, ApiState, Caller, blocking, nonempty, opt_time, parse_limit, parse_offset,
+    resolve_asset,
+};
+use crate::store::{AssetFilter, Role, Store, StoreError};
+
+/// The asset routes, to merge into the API router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/assets", get(list_assets))
+        .route("/api/v1/assets/{id}", get(get_asset))
+        .route("/api/v1/assets/{id}/gaps", get(asset_gaps))
+        .route("/api/v1/assets/{id}/reports", get(asset_reports))
+        .route("/api/v1/assets/{id}/inventory", get(asset_inventory))
+}
+
+/// Query of `GET /api/v1/assets`.
+#[derive(Debug, Default, Deserialize)]
+struct AssetsQuery {
+    hostname: Option<String>,
+    os: Option<String>,
+    software: Option<String>,
+    version_min: Option<String>,
+    version_max: Option<String>,
+    tag: Option<String>,
+    seen_before: Option<String>,
+    seen_after: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+async fn list_assets(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<AssetsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let now = Timestamp::now();
+    let software = nonempty(q.software);
+    if software.is_none() && (q.version_min.is_some() || q.version_max.is_some()) {
+        return Err(ApiError::bad(
+            if q.version_min.is_some() {
+                "version_min"
+            } else {
+                "version_max"
+            },
+            "a version range needs `software`",
+        ));
+    }
+    let filter = AssetFilter {
+        hostname: nonempty(q.hostname),
+        os: nonempty(q.os),
+        software,
+        version_min: nonempty(q.version_min),
+        version_max: nonempty(q.version_max),
+        tag: nonempty(q.tag),
+        seen_before: opt_time("seen_before", q.seen_before.as_ref(), now)?,
+        seen_after: opt_time("seen_after", q.seen_after.as_ref(), now)?,
+        offset: parse_offset(q.offset.as_deref())?,
+        limit: parse_limit(q.limit.as_deref())?,
+    };
+    let page = blocking(&state, move |s| s.assets(&filter)).await?;
+    Ok(Json(page).into_response())
+}
+
+async fn get_asset(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(resolve_asset(&state, id).await?).into_response())
+}
+
+/// Health samples the asset's agents dropped while the collector was out of
+/// their reach (their spool was full): what is known to be missing.
+async fn asset_gaps(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    asset_records(&state, &caller, id, Store::gaps).await
+}
+
+/// What people at the machine reported (`atalaya-agent report`), newest
+/// first, each with the incident it opened.
+async fn asset_reports(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    asset_records(&state, &caller, id, Store::reports).await
+}
+
+/// A viewer's list of one asset's records, read by `read`.
+async fn asset_records<T: Serialize + Send + 'static>(
+    state: &ApiState,
+    caller: &Caller,
+    id: String,
+    read: fn(&Store, &str) -> Result<Vec<T>, StoreError>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let asset = resolve_asset(state, id).await?;
+    let asset_id = asset.meta.id;
+    let records = blocking(state, move |s| read(s, &asset_id)).await?;
+    Ok(Json(records).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InventoryQuery {
+    as_of: Option<String>,
+}
+
+/// An inventory as it was at a time.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InventoryAsOf {
+    /// Asset id.
+    pub asset_id: String,
+    /// The time asked for.
+    pub as_of: Timestamp,
+    /// The inventory then.
+    pub inventory: Inventory,
+}
+
+async fn asset_inventory(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<InventoryQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let as_of = opt_time("as_of", q.as_of.as_ref(), Timestamp::now())?;
+    let asset = resolve_asset(&state, id).await?;
+    let asset_id = asset.meta.id.clone();
+    let (at, inventory) = match as_of {
+        None => (
+            asset.meta.inventory_at.unwrap_or(asset.meta.last_seen),
+            asset.inventory,
+        ),
+        Some(at) => {
+            let a = asset_id.clone();
+            (
+                at,
+                blocking(&state, move |s| s.inventory_as_of(&a, at)).await?,
+            )
+        }
+    };
+    let inventory = inventory
+        .ok_or_else(|| ApiError::NotFound(format!("asset {asset_id} had no inventory at {at}")))?;
+    Ok(Json(InventoryAsOf {
+        asset_id,
+        as_of: at,
+        inventory,
+    })
+    .into_response())
+}
