@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState, Caller, agent_status, blocking, parse_limit};
+use crate::desk;
 use crate::store::Role;
 
 /// Machines returned when the query gives no `limit`: each costs a few
@@ -55,7 +56,7 @@ pub(super) async fn lookup(
     let silent_after = admin.silent_after();
     let now = Timestamp::now();
     let found = blocking(&state, move |s| {
-        s.lookup(&text, limit, now, &|a| {
+        desk::lookup::lookup(s, &text, limit, now, &|a| {
             agent_status(a, admin.is_connected(&a.id), silent_after, now)
         })
     })
