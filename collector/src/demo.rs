@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atalaya_common::model::Timestamp;
-use atalaya_common::token::{EnrollmentToken, secret_sha256};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::CollectorConfig;
-use crate::run::{self, Running};
-use crate::store::TokenRecord;
+use crate::run;
+use crate::store::{Store, TokenRecord};
 
 /// The agent binary: beside this one (both come from one `cargo build`).
 fn agent_binary() -> anyhow::Result<PathBuf> {
@@ -27,35 +26,22 @@ fn agent_binary() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Creates an enrollment token directly in the store.
-pub fn create_token(running: &Running, ttl: Duration, uses: u32) -> anyhow::Result<String> {
-    let secret = run::new_secret();
+/// Creates an enrollment token directly in the store, for agents to reach
+/// the collector at `address` (whose CA certificate has the SHA-256
+/// `ca_sha256`), valid for `ttl` and `uses` enrollments.
+pub fn create_token(
+    store: &Store,
+    address: &str,
+    ca_sha256: [u8; 32],
+    ttl: Duration,
+    uses: u32,
+) -> anyhow::Result<String> {
     let now = Timestamp::now();
-    let id = format!("tok-{}", &hex(&secret_sha256(&secret))[..12]);
-    running.store.add_token(&TokenRecord {
-        id,
-        secret_sha256: secret_sha256(&secret),
-        created_at: now,
-        expires_at: Some(Timestamp(
-            now.0
-                .saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
-        )),
-        max_uses: Some(uses),
-        uses: 0,
-        revoked: false,
-        collector_address: running.advertise.clone(),
-    })?;
-    Ok(EnrollmentToken {
-        address: running.advertise.clone(),
-        ca_sha256: running.ca.sha256(),
-        secret,
-    }
-    .encode())
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = Timestamp(now.0.saturating_add(ttl_ms));
+    let (record, token) = TokenRecord::mint(address, ca_sha256, now, Some(expires_at), Some(uses));
+    store.add_token(&record)?;
+    Ok(token)
 }
 
 /// Ctrl-C and SIGTERM, listened for from the start. Either one ends the
@@ -97,7 +83,13 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
     );
     let config = CollectorConfig::parse("(demo)", &text)?;
     let running = run::start(&config).await?;
-    let token = create_token(&running, Duration::from_secs(3600), 1)?;
+    let token = create_token(
+        &running.store,
+        &running.advertise,
+        running.ca.sha256(),
+        Duration::from_secs(3600),
+        1,
+    )?;
     let agent_dir = data.join("agent");
     std::fs::create_dir_all(&agent_dir)?;
     let agent_config = agent_dir.join("agent.toml");

@@ -5,20 +5,21 @@
 //! Each module uses modules of its own layer or below, never above, and
 //! modules never import each other in a circle (`tests/tests/layers.rs`
 //! in the workspace checks both from the sources). Bottom first:
-//! 1. **Foundations**: [`helpers`] (globs, version order, series names),
-//!    [`pki`] (the certificate authority), [`telemetry`] (the collector's
-//!    own counters).
+//! 1. **Foundations**: [`helpers`] (globs, version order, series names,
+//!    the users a name stands for), [`pki`] (the certificate authority),
+//!    [`telemetry`] (the collector's own counters).
 //! 2. **Records** shared by storage and logic: [`records`] (incidents,
-//!    knowledge-base articles, webhook events).
+//!    knowledge-base articles, webhook events, lookup match kinds).
 //! 3. **Storage**: [`store`], the redb file. It persists records and knows
 //!    no rule, matching or wording.
 //! 4. **Logic**, pure and tested in virtual time; it never touches the
 //!    store: [`incidents`] (rules, engine, lifecycle, SLA, the SLA report),
 //!    [`kb`] (article checks and matching), [`notify`] (webhook events and
-//!    routing).
+//!    routing), [`lookup`] (a caller's machines: matching, ranking, why).
 //! 5. **Orchestration**: [`desk`] (the incident engine wired to the
 //!    store: actions, staff, SLA sweep, knowledge base, each decision in
-//!    one transaction), [`webhooks`] (the delivery worker), [`config`].
+//!    one transaction; the caller lookup read from the store),
+//!    [`webhooks`] (the delivery worker), [`config`].
 //! 6. **Edges**: [`server`] (QUIC: enrollment, sessions, the committer),
 //!    [`api`] (HTTP), [`cli`] (tables for the `atalaya` CLI), [`tls`],
 //!    [`run`] (starting everything), [`demo`].
@@ -31,6 +32,7 @@ pub mod desk;
 pub mod helpers;
 pub mod incidents;
 pub mod kb;
+pub mod lookup;
 pub mod notify;
 pub mod pki;
 pub mod records;

@@ -6,8 +6,10 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use atalaya_collector::api::{self, AdminActions, ApiState};
+use atalaya_collector::demo;
 use atalaya_collector::desk::{Desk, LogHooks};
 use atalaya_collector::incidents::RuleSet;
 use atalaya_collector::incidents::sla::SlaPolicies;
@@ -18,7 +20,7 @@ use atalaya_common::model::{
     LoadAverage, Login, MemoryUsage, Package, Session, Timestamp, Users,
 };
 use atalaya_common::proto;
-use atalaya_common::token::EnrollmentToken;
+use atalaya_common::token::{EnrollmentToken, hex, secret_sha256};
 use serde_json::Value;
 
 #[derive(Debug, Default)]
@@ -292,6 +294,51 @@ fn admin_creates_an_enrollment_token_that_decodes_and_is_stored_hashed() {
         .unwrap();
     assert_eq!(del.status().as_u16(), 204);
     assert!(s.store.list_tokens().unwrap()[0].revoked);
+}
+
+#[test]
+fn the_demo_and_the_api_mint_enrollment_tokens_of_one_shape() {
+    let s = start();
+    let (status, body) = s.post(
+        "/api/v1/tokens",
+        &s.admin_secret,
+        serde_json::json!({"ttl_seconds": 3600, "uses": 1}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let by_api = body["token"].as_str().unwrap().to_owned();
+    let by_demo = demo::create_token(
+        &s.store,
+        "collector.example:4433",
+        [7; 32],
+        Duration::from_secs(3600),
+        1,
+    )
+    .unwrap();
+    let stored = s.store.list_tokens().unwrap();
+    assert_eq!(stored.len(), 2);
+    let shape = |text: &str| {
+        let token = EnrollmentToken::decode(text).unwrap();
+        let rec = stored
+            .iter()
+            .find(|r| r.secret_sha256 == secret_sha256(&token.secret))
+            .unwrap();
+        let id = rec.id.strip_prefix("tok-").unwrap_or_default();
+        (
+            text.len(),
+            (token.address, token.ca_sha256, token.secret.len()),
+            id.len(),
+            id.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            // The public id tells nothing of the secret.
+            !hex(&rec.secret_sha256).contains(id),
+            rec.expires_at.map(|at| at.0 - rec.created_at.0),
+            (rec.max_uses, rec.uses, rec.revoked),
+            rec.collector_address.clone(),
+        )
+    };
+    assert_eq!(shape(&by_demo), shape(&by_api));
+    assert_eq!(shape(&by_api).2, 12);
+    assert_ne!(by_demo, by_api);
 }
 
 #[test]

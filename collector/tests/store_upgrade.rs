@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use atalaya_collector::desk::{Desk, LogHooks};
+use atalaya_collector::desk::{self, Desk, LogHooks};
 use atalaya_collector::helpers::series::{flatten, stored_value};
 use atalaya_collector::incidents::sla::SlaPolicies;
 use atalaya_collector::incidents::{EngineState, RuleSet};
@@ -201,8 +201,7 @@ fn check_fleet(store: &Store, path: &Path, from: u64, stored: Stored) {
         ),
         (3, 3, 124, 3)
     );
-    let health = store
-        .health(&web, Timestamp(sample_time(WEB, 299)))
+    let health = desk::lookup::health_of(&store, &web, Timestamp(sample_time(WEB, 299)))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -212,9 +211,14 @@ fn check_fleet(store: &Store, path: &Path, from: u64, stored: Stored) {
             .map(|p| p.1)
     );
     // The caller lookup index was built for the upgraded file.
-    let found = store
-        .lookup("maria", 10, Timestamp(WEB_DELTA_AT), &|_| "disconnected")
-        .unwrap();
+    let found = desk::lookup::lookup(
+        &store,
+        "maria",
+        10,
+        Timestamp(WEB_DELTA_AT),
+        &|_| "disconnected",
+    )
+    .unwrap();
     let mut hosts: Vec<_> = found.machines.iter().map(|m| m.hostname.as_str()).collect();
     hosts.sort_unstable();
     assert_eq!(hosts, ["db-01", "web-01"]);
@@ -340,9 +344,14 @@ fn format_2_with_per_series_chunks_and_incidents_is_upgraded() {
     assert_eq!(inc.status.name(), "acknowledged");
     assert_eq!(inc.acknowledged_at, Some(Timestamp(T0 + 2_400_000)));
     assert!(store.engine_state::<EngineState>().unwrap().is_some());
-    let db = store
-        .lookup("db-01", 10, Timestamp(WEB_DELTA_AT), &|_| "disconnected")
-        .unwrap();
+    let db = desk::lookup::lookup(
+        &store,
+        "db-01",
+        10,
+        Timestamp(WEB_DELTA_AT),
+        &|_| "disconnected",
+    )
+    .unwrap();
     assert_eq!(db.machines[0].open_incidents.len(), 1);
     assert_eq!(store.article(1).unwrap().unwrap().id, 1);
     assert_eq!(store.outbox().unwrap().len(), 1);

@@ -1,5 +1,5 @@
 //! Caller lookup latency on a simulated fleet: how long `atalaya lookup`
-//! (that is, [`Store::lookup`]) takes per kind of query while the phone
+//! (that is, [`lookup`]) takes per kind of query while the phone
 //! rings.
 //!
 //! Each asset gets an inventory like a Debian desktop's: a few hundred
@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use atalaya_collector::desk::lookup::lookup;
 use atalaya_collector::store::{Ingest, IngestRecord, Store, schema};
 use atalaya_collector::telemetry::percentile;
 use atalaya_common::model::*;
@@ -25,7 +26,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
-/// Lookup benchmark: latency of `Store::lookup` per query kind.
+/// Lookup benchmark: latency of the caller lookup per query kind.
 #[derive(Debug, Parser)]
 struct Args {
     /// Simulated assets.
@@ -330,11 +331,11 @@ fn main() -> anyhow::Result<()> {
     );
     for (kind, q) in &queries {
         // One untimed run warms the page cache as the first call of the day would not.
-        let first = store.lookup(q, args.limit, Timestamp(now), &status)?;
+        let first = lookup(&store, q, args.limit, Timestamp(now), &status)?;
         let mut ms = Vec::with_capacity(args.repetitions);
         for _ in 0..args.repetitions {
             let t = Instant::now();
-            let l = store.lookup(q, args.limit, Timestamp(now), &status)?;
+            let l = lookup(&store, q, args.limit, Timestamp(now), &status)?;
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
             anyhow::ensure!(l.total == first.total, "{q}: answers differ between runs");
         }
@@ -357,9 +358,7 @@ fn main() -> anyhow::Result<()> {
     let store = Store::open(&path).with_context(|| format!("reopening {}", path.display()))?;
     let open = t.elapsed();
     let (user, _) = person(one);
-    let found = store
-        .lookup(&user, args.limit, Timestamp(now), &status)?
-        .total;
+    let found = lookup(&store, &user, args.limit, Timestamp(now), &status)?.total;
     anyhow::ensure!(found > 0, "{user} not found after the index was rebuilt");
     println!(
         "opening the store with the lookup index missing (built then): {:.0} ms",

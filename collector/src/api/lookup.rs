@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::agents::agent_status;
 use super::{ApiError, ApiResult, ApiState, Caller, blocking, parse_limit};
+use crate::desk;
 use crate::store::Role;
 
 /// The lookup route, to merge into the API router.
@@ -62,7 +63,7 @@ async fn lookup(
     let silent_after = admin.silent_after();
     let now = Timestamp::now();
     let found = blocking(&state, move |s| {
-        s.lookup(&text, limit, now, &|a| {
+        desk::lookup::lookup(s, &text, limit, now, &|a| {
             agent_status(a, admin.is_connected(&a.id), silent_after, now)
         })
     })

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use atalaya_common::model::Timestamp;
-use atalaya_common::token::{EnrollmentToken, hex, secret_sha256};
+use atalaya_common::token::{hex, secret_sha256};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -126,24 +126,13 @@ async fn create_token(
             i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000),
         ))),
     };
-    let secret = random_b64(32);
-    let address = state.admin.collector_address();
-    let token = EnrollmentToken {
-        address: address.clone(),
-        ca_sha256: state.admin.ca_sha256(),
-        secret: secret.clone(),
-    }
-    .encode();
-    let record = TokenRecord {
-        id: random_id("tok-"),
-        secret_sha256: secret_sha256(&secret),
-        created_at: now,
+    let (record, token) = TokenRecord::mint(
+        &state.admin.collector_address(),
+        state.admin.ca_sha256(),
+        now,
         expires_at,
-        max_uses: req.uses,
-        uses: 0,
-        revoked: false,
-        collector_address: address,
-    };
+        req.uses,
+    );
     let id = record.id.clone();
     blocking(&state, move |s| s.add_token(&record)).await?;
     tracing::info!(token = %id, by = %caller.0.id, "enrollment token created");

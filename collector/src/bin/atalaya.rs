@@ -15,11 +15,10 @@ use atalaya_collector::cli::{
 };
 use atalaya_collector::incidents::report::SlaReport;
 use atalaya_collector::kb::NewArticle;
+use atalaya_collector::lookup::Lookup;
 use atalaya_collector::records::incident::IncidentRecord;
 use atalaya_collector::records::kb::{Article, Signature};
-use atalaya_collector::store::{
-    AssetRecord, AssetSummary, ChangeEvent, Lookup, Page, SoftwareReport,
-};
+use atalaya_collector::store::{AssetRecord, AssetSummary, ChangeEvent, Page, SoftwareReport};
 use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};
 

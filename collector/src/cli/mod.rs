@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use atalaya_common::model::Timestamp;
 
-use crate::store::{CallerMachine, Health, Lookup};
+use crate::lookup::{CallerMachine, Health, Lookup};
 
 /// How the CLI prints results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,9 +12,12 @@
 //! - [`apply`]: engine actions, staff actions and the SLA sweep written to
 //!   the store, each in one transaction with all that follows from it.
 //! - [`kb`]: the knowledge base read and written for incidents and people.
+//! - [`lookup`]: the caller lookup, its indexes and records read from the
+//!   store.
 
 pub mod apply;
 pub mod kb;
+pub mod lookup;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};
 

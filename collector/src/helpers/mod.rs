@@ -6,6 +6,9 @@
 //! - [`series`]: series names (flattening a health sample, splitting a
 //!   name into metric and subject, derived percentages) and the precision
 //!   they are stored at.
+//! - [`users`]: which of an inventory's users a login or full name stands
+//!   for.
 
 pub mod pattern;
 pub mod series;
+pub mod users;

@@ -134,6 +134,24 @@ impl Store {
         v.map(|v| dec("incidents", v.value())).transpose()
     }
 
+    /// The open and acknowledged incidents of `asset`, by rule and subject.
+    pub fn active_incidents_of(&self, asset: &str) -> Result<Vec<IncidentRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let open = txn.open_table(OPEN_INCIDENTS)?;
+        let incidents = txn.open_table(INCIDENTS)?;
+        let mut out = Vec::new();
+        for r in open.range((asset, "", "")..)? {
+            let (k, v) = r?;
+            if k.value().0 != asset {
+                break;
+            }
+            if let Some(rec) = incidents.get(v.value())? {
+                out.push(dec("incidents", rec.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Incidents matching `f`, newest first.
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;

@@ -15,8 +15,8 @@
 //! - [`identity`]: which asset a snapshot belongs to.
 //! - [`incidents`]: incidents, their SLA clocks and the engine state.
 //! - [`query`]: asset lists, history, installed base, metric reads.
-//! - [`lookup`]: a caller's machines by user or host name, with health
-//!   now and open incidents.
+//! - [`lookup`]: the caller lookup's index of users, full names and
+//!   FQDNs, and the reads the lookup makes.
 //! - [`upgrade`]: files written by older collectors, upgraded at open.
 //!
 //! # Metrics
@@ -57,9 +57,6 @@ use serde::de::DeserializeOwned;
 
 pub use incidents::IncidentFilter;
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
-pub use lookup::{
-    CallerMachine, Health, IncidentLine, Lookup, MatchKind, MatchReason, MountUse, SlaState,
-};
 pub use records::*;
 use schema::*;
 

@@ -5,6 +5,9 @@ use std::fmt;
 
 use atalaya_common::diff::InventoryDelta;
 use atalaya_common::model::{Inventory, Timestamp};
+use atalaya_common::token::{EnrollmentToken, hex, secret_sha256};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 /// An enrollment token. Only the SHA-256 of its secret is kept.
@@ -26,6 +29,42 @@ pub struct TokenRecord {
     pub revoked: bool,
     /// The collector address written into the token.
     pub collector_address: String,
+}
+
+impl TokenRecord {
+    /// A new enrollment token for agents to reach the collector at
+    /// `address`, whose CA certificate has the SHA-256 `ca_sha256`: its
+    /// record, with a random `tok-` id and only the hash of a random
+    /// 32-byte secret, and the token to hand out (the only copy of the
+    /// secret). Every enrollment token is made here, so that all have one
+    /// shape whoever asks for them.
+    pub fn mint(
+        address: &str,
+        ca_sha256: [u8; 32],
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+        max_uses: Option<u32>,
+    ) -> (TokenRecord, String) {
+        let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let record = TokenRecord {
+            // Random, not derived from the secret: the id is shown to anyone
+            // who lists tokens.
+            id: format!("tok-{}", hex(&rand::random::<[u8; 6]>())),
+            secret_sha256: secret_sha256(&secret),
+            created_at: now,
+            expires_at,
+            max_uses,
+            uses: 0,
+            revoked: false,
+            collector_address: address.to_owned(),
+        };
+        let token = EnrollmentToken {
+            address: address.to_owned(),
+            ca_sha256,
+            secret,
+        };
+        (record, token.encode())
+    }
 }
 
 impl fmt::Debug for TokenRecord {
@@ -509,6 +548,51 @@ pub enum Missing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_minted_token_carries_its_secret_and_the_record_only_its_hash() {
+        let (rec, text) = TokenRecord::mint(
+            "collector.example:4433",
+            [7; 32],
+            Timestamp(1_000),
+            Some(Timestamp(5_000)),
+            Some(2),
+        );
+        let token = EnrollmentToken::decode(&text).unwrap();
+        assert_eq!(token.address, "collector.example:4433");
+        assert_eq!(token.ca_sha256, [7; 32]);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&token.secret).unwrap().len(), 32);
+        assert_eq!(rec.secret_sha256, secret_sha256(&token.secret));
+        let id = rec.id.strip_prefix("tok-").unwrap();
+        assert!(
+            id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{}",
+            rec.id
+        );
+        assert!(
+            !hex(&rec.secret_sha256).contains(id),
+            "the id tells nothing of the secret"
+        );
+        assert_eq!(
+            (
+                rec.created_at,
+                rec.expires_at,
+                rec.max_uses,
+                rec.uses,
+                rec.revoked
+            ),
+            (Timestamp(1_000), Some(Timestamp(5_000)), Some(2), 0, false)
+        );
+        assert_eq!(rec.collector_address, "collector.example:4433");
+        let (again, again_text) = TokenRecord::mint(
+            "collector.example:4433",
+            [7; 32],
+            Timestamp(1_000),
+            None,
+            None,
+        );
+        assert_ne!((again.id, again_text), (rec.id, text));
+    }
 
     #[test]
     fn debug_of_token_records_hides_the_secret_hashes() {

@@ -93,7 +93,7 @@ pub const HOSTNAMES: TableDefinition<(&str, &str), ()> = TableDefinition::new("h
 /// Caller lookup: `(lower-case key, asset id) → kinds of match`, the keys
 /// being the users of the asset's current inventory (session users, the
 /// last login, person accounts), their full names, and its FQDN; the value
-/// has a bit per [`super::lookup::MatchKind`] the key gives, so that
+/// has a bit per [`crate::records::lookup::MatchKind`] the key gives, so that
 /// machines are ranked before any inventory is read (see
 /// [`super::lookup::lookup_keys`]).
 pub const LOOKUP_KEYS: TableDefinition<(&str, &str), u8> = TableDefinition::new("lookup_keys");
