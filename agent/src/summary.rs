@@ -3,28 +3,8 @@
 
 use std::io::{self, Write};
 
+use atalaya_common::format::{bytes, rate};
 use atalaya_common::model::*;
-
-/// `1536` → `1.5 KiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// A rate in bytes per second, e.g. `1.2 MiB/s`.
-pub fn rate(per_second: f64) -> String {
-    format!("{}/s", bytes(per_second.max(0.0) as u64))
-}
 
 fn or<'a>(value: &'a Option<String>, fallback: &'a str) -> &'a str {
     value.as_deref().unwrap_or(fallback)
@@ -439,17 +419,4 @@ pub fn sample(out: &mut impl Write, s: &HealthSample) -> io::Result<()> {
         s.agent.cpu_percent,
         bytes(s.agent.rss_bytes)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(16 << 30), "16.0 GiB");
-        assert_eq!(rate(-3.0), "0 B/s");
-    }
 }

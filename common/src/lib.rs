@@ -7,12 +7,14 @@
 //! # Layout
 //! - [`model`]: the inventory of a host, health samples, timestamps.
 //! - [`diff`]: inventory deltas, computed and applied without I/O.
+//! - [`format`]: bytes and rates written for people, the same everywhere.
 //! - [`config`]: reading TOML configuration with every error reported at once.
 //! - [`proto`]: the wire protocol: envelope, messages, codec.
 //! - [`token`]: enrollment tokens: encoding, decoding, secret hashing.
 
 pub mod config;
 pub mod diff;
+pub mod format;
 pub mod model;
 pub mod proto;
 pub mod token;

@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use atalaya_collector::api::{ErrorBody, MetricSeries};
-use atalaya_collector::cli::{
-    Format, Table, human_bytes, lookup_table, render_lookup, render_pairs,
-};
+use atalaya_collector::cli::{Format, Table, lookup_table, render_lookup, render_pairs};
 use atalaya_collector::incidents::lifecycle::IncidentRecord;
 use atalaya_collector::kb::{Article, NewArticle, Signature};
 use atalaya_collector::store::{
     AssetRecord, AssetSummary, ChangeEvent, Lookup, Page, SlaReport, SoftwareReport,
 };
+use atalaya_common::format::bytes;
 use atalaya_common::model::Timestamp;
 use clap::{Args, Parser, Subcommand};
 
@@ -888,10 +887,7 @@ fn asset_summary(a: &AssetRecord, format: Format) -> String {
                 cpu.logical_cores
             ),
         ));
-        p.push((
-            "Memory".into(),
-            human_bytes(inv.hardware.memory.total_bytes),
-        ));
+        p.push(("Memory".into(), bytes(inv.hardware.memory.total_bytes)));
         p.push((
             "Packages".into(),
             format!(
@@ -905,7 +901,7 @@ fn asset_summary(a: &AssetRecord, format: Format) -> String {
             ),
         ));
         for d in &inv.storage.disks {
-            disks.push([d.name.clone(), opt(&d.model), human_bytes(d.size_bytes)]);
+            disks.push([d.name.clone(), opt(&d.model), bytes(d.size_bytes)]);
         }
         for i in &inv.network.interfaces {
             let addrs: Vec<String> = i

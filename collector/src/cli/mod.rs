@@ -144,22 +144,6 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// Bytes for people: `512 B`, `15.6 GiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    match (unit, UNITS.get(unit)) {
-        (0, _) => format!("{n} B"),
-        (_, Some(u)) => format!("{v:.1} {u}"),
-        (_, None) => format!("{n} B"),
-    }
-}
-
 /// Key/value lines with aligned values, for one-record summaries.
 pub fn render_pairs(pairs: &[(String, String)]) -> String {
     let w = pairs
@@ -375,13 +359,6 @@ mod tests {
             t.to_csv(),
             "host,note\r\n\"a,b\",\"say \"\"hi\"\"\"\r\n\"line\nbreak\",\" pad\"\r\nplain,\"=SUM(A1)\"\r\n"
         );
-    }
-
-    #[test]
-    fn bytes_for_people() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(16 * 1024 * 1024 * 1024), "16.0 GiB");
     }
 
     #[test]

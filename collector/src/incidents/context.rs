@@ -7,9 +7,8 @@
 
 use std::fmt::Write as _;
 
+use atalaya_common::format::bytes;
 use atalaya_common::model::{Inventory, Timestamp};
-
-use super::changes::bytes;
 
 /// How far back the health part looks.
 pub const HEALTH_WINDOW_MS: i64 = 3_600_000;
