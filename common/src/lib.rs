@@ -8,6 +8,7 @@
 //! - [`model`]: the inventory of a host, health samples, timestamps.
 //! - [`diff`]: inventory deltas, computed and applied without I/O.
 //! - [`format`]: bytes and rates written for people, the same everywhere.
+//! - [`render`]: an inventory as text for people, section by section.
 //! - [`config`]: reading TOML configuration with every error reported at once.
 //! - [`proto`]: the wire protocol: envelope, messages, codec.
 //! - [`token`]: enrollment tokens: encoding, decoding, secret hashing.
@@ -17,4 +18,5 @@ pub mod diff;
 pub mod format;
 pub mod model;
 pub mod proto;
+pub mod render;
 pub mod token;

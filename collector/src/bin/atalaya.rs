@@ -16,8 +16,9 @@ use atalaya_collector::kb::{Article, NewArticle, Signature};
 use atalaya_collector::store::{
     AssetRecord, AssetSummary, ChangeEvent, Lookup, Page, SlaReport, SoftwareReport,
 };
-use atalaya_common::format::bytes;
+use atalaya_common::diff;
 use atalaya_common::model::Timestamp;
+use atalaya_common::render;
 use clap::{Args, Parser, Subcommand};
 
 /// Query the Atalaya collector: assets, software, changes, metrics.
@@ -843,80 +844,17 @@ fn short_json(v: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// The asset's record, then its inventory in the lines every Atalaya
+/// screen shows. Volatile values (free space…) are left out: the
+/// collector's copy of them is only as fresh as the last snapshot; the
+/// metrics have them now.
 fn asset_summary(a: &AssetRecord, format: Format) -> String {
     let m = &a.meta;
     let mut p: Vec<(String, String)> = vec![
         ("Asset".into(), m.id.clone()),
         ("Host".into(), m.hostname.clone()),
     ];
-    let mut disks = Table::new(["DISK", "MODEL", "SIZE"]);
-    let mut nets = Table::new(["INTERFACE", "MAC", "STATE", "ADDRESSES"]);
-    if let Some(inv) = &a.inventory {
-        if let Some(fqdn) = &inv.host.fqdn {
-            p.push(("FQDN".into(), fqdn.clone()));
-        }
-        let os = inv
-            .os
-            .pretty_name
-            .clone()
-            .or_else(|| inv.os.name.clone())
-            .unwrap_or_else(|| "unknown".into());
-        p.push(("OS".into(), os));
-        if let Some(k) = &inv.os.kernel_release {
-            p.push(("Kernel".into(), k.clone()));
-        }
-        let sys = &inv.hardware.system;
-        let machine = [sys.vendor.as_deref(), sys.product.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !machine.is_empty() {
-            p.push(("Hardware".into(), machine));
-        }
-        if let Some(serial) = &sys.serial {
-            p.push(("Serial".into(), serial.clone()));
-        }
-        let cpu = &inv.hardware.cpu;
-        p.push((
-            "CPU".into(),
-            format!(
-                "{} ({} cores, {} threads)",
-                cpu.model.as_deref().unwrap_or("unknown"),
-                cpu.physical_cores,
-                cpu.logical_cores
-            ),
-        ));
-        p.push(("Memory".into(), bytes(inv.hardware.memory.total_bytes)));
-        p.push((
-            "Packages".into(),
-            format!(
-                "{}{}",
-                inv.software.packages.len(),
-                inv.software
-                    .manager
-                    .as_ref()
-                    .map(|m| format!(" ({m})"))
-                    .unwrap_or_default()
-            ),
-        ));
-        for d in &inv.storage.disks {
-            disks.push([d.name.clone(), opt(&d.model), bytes(d.size_bytes)]);
-        }
-        for i in &inv.network.interfaces {
-            let addrs: Vec<String> = i
-                .addresses
-                .iter()
-                .map(|n| format!("{}/{}", n.address, n.prefix))
-                .collect();
-            nets.push([
-                i.name.clone(),
-                opt(&i.mac),
-                i.state.clone(),
-                addrs.join(" "),
-            ]);
-        }
-    } else {
+    if a.inventory.is_none() {
         p.push(("Inventory".into(), "none received yet".into()));
     }
     if !m.tags.is_empty() {
@@ -928,21 +866,25 @@ fn asset_summary(a: &AssetRecord, format: Format) -> String {
     }
     p.push(("First seen".into(), when(m.first_seen)));
     p.push(("Last seen".into(), when(m.last_seen)));
+    let lines = a
+        .inventory
+        .as_ref()
+        .map(|inv| render::summary(&diff::without_volatile(inv)))
+        .unwrap_or_default();
     if format == Format::Csv {
         let mut t = Table::new(["field", "value"]);
         for (k, v) in p {
             t.push([k, v]);
         }
+        for l in lines {
+            t.push([l.topic.to_owned(), l.text]);
+        }
         return t.to_csv();
     }
     let mut out = render_pairs(&p);
-    if !disks.rows.is_empty() {
+    if !lines.is_empty() {
         out.push('\n');
-        out.push_str(&disks.render());
-    }
-    if !nets.rows.is_empty() {
-        out.push('\n');
-        out.push_str(&nets.render());
+        out.push_str(&render::text(&lines, ""));
     }
     out
 }
