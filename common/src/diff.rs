@@ -222,6 +222,22 @@ macro_rules! inventory_parts {
                     $(Change::$mv(c) => Some(format!("{:?}", c.item().key())),)*
                 }
             }
+
+            /// The change of the part at `path` from its serde form without the
+            /// variant tag: `{"before": …, "after": …}` for a part replaced whole,
+            /// `{"added": …}`, `{"removed": …}` or `{"changed": {…}}` for an item.
+            /// `None` for a path no part has. For readers that get a change as
+            /// its path and sides, such as the JSON of the collector's API.
+            pub fn decode<'de, D: serde::Deserializer<'de>>(
+                path: &str,
+                inner: D,
+            ) -> Result<Option<Change>, D::Error> {
+                Ok(Some(match path {
+                    $($opath => Change::$ov(Edit::deserialize(inner)?),)*
+                    $($mpath => Change::$mv(ItemChange::deserialize(inner)?),)*
+                    _ => return Ok(None),
+                }))
+            }
         }
 
         /// The changes that turn `before` into `after`; both must be canonical.

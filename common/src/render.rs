@@ -9,12 +9,14 @@
 //!
 //! Pure functions, no I/O. A value the agent could not read is left out of
 //! its line (or the line is, when nothing in it was read), never shown as
-//! a guess.
+//! a guess. [`changes`] tells inventory changes in the same words.
 
 use std::fmt::Write as _;
 
 use crate::format::bytes;
 use crate::model::*;
+
+pub mod changes;
 
 /// Width of the topic column in [`text`].
 pub const TOPIC_WIDTH: usize = 12;

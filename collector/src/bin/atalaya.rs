@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use atalaya_collector::api::{ErrorBody, MetricSeries};
-use atalaya_collector::cli::{Format, Table, lookup_table, render_lookup, render_pairs};
+use atalaya_collector::cli::{Format, Table, changes, lookup_table, render_lookup, render_pairs};
 use atalaya_collector::incidents::lifecycle::IncidentRecord;
 use atalaya_collector::kb::{Article, NewArticle, Signature};
 use atalaya_collector::store::{
@@ -745,24 +745,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
                 return Ok(pretty(&body));
             }
             let events: Vec<ChangeEvent> = decode(&body, "changes")?;
-            let mut t = Table::new(["TIME", "HOST", "ACTION", "WHAT", "ITEM", "BEFORE", "AFTER"]);
-            for e in &events {
-                if e.changes.is_empty() {
-                    t.push([when(e.at), e.hostname.clone(), "first inventory".to_owned()]);
-                }
-                for c in &e.changes {
-                    t.push([
-                        when(e.at),
-                        e.hostname.clone(),
-                        format!("{:?}", c.action).to_lowercase(),
-                        c.path.clone(),
-                        opt(&c.key),
-                        short_json(c.before.as_ref()),
-                        short_json(c.after.as_ref()),
-                    ]);
-                }
-            }
-            Ok(t.output(format))
+            Ok(changes::table(&events).output(format))
         }
         Command::Metrics {
             host,
@@ -826,22 +809,6 @@ fn path_seg(s: &str) -> String {
 /// A time for tables: whole seconds read better than milliseconds.
 fn when(t: Timestamp) -> String {
     Timestamp::from_secs(t.as_secs()).to_string()
-}
-
-fn short_json(v: Option<&serde_json::Value>) -> String {
-    match v {
-        None => String::new(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => {
-            let s = other.to_string();
-            if s.chars().count() > 60 {
-                let cut: String = s.chars().take(57).collect();
-                format!("{cut}...")
-            } else {
-                s
-            }
-        }
-    }
 }
 
 /// The asset's record, then its inventory in the lines every Atalaya

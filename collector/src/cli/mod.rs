@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+pub mod changes;
+
 use atalaya_common::model::Timestamp;
 
 use crate::store::{CallerMachine, Health, Lookup};
