@@ -9,8 +9,29 @@ use atalaya_common::diff::Change;
 use atalaya_common::render::changes::describe;
 use serde_json::{Value, json};
 
-use super::{Table, seconds};
+use super::client::ApiClient;
+use super::{CliError, Format, Table, decode, path_seg, pretty, seconds};
 use crate::store::{Action, ChangeEvent, ChangeLine};
+
+/// `atalaya changes [--since] [--asset] [--limit]`: oldest first.
+pub fn run(
+    client: &ApiClient,
+    since: String,
+    asset: Option<String>,
+    limit: usize,
+    format: Format,
+) -> Result<String, CliError> {
+    let q = [("since", Some(since)), ("limit", Some(limit.to_string()))];
+    let body = match asset {
+        Some(a) => client.get(&format!("/api/v1/assets/{}/changes", path_seg(&a)), &q)?,
+        None => client.get("/api/v1/changes", &q)?,
+    };
+    if format == Format::Json {
+        return Ok(pretty(&body));
+    }
+    let events: Vec<ChangeEvent> = decode(&body, "changes")?;
+    Ok(table(&events).output(format))
+}
 
 /// The typed change a line of the API stands for; `None` for a part this
 /// CLI does not know (a newer collector) or sides that do not parse.
