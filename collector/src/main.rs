@@ -4,16 +4,17 @@
 //! other commands talk to the running collector's HTTP API with the local
 //! administrator's token from its data directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::config::CollectorConfig;
 use atalaya_collector::demo;
-use atalaya_collector::run::{self, ADMIN_TOKEN_FILE, API_ADDRESS_FILE};
+use atalaya_collector::run;
 use atalaya_common::model::Timestamp;
 
 /// The Atalaya collector.
@@ -198,36 +199,35 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
             println!("{}: OK", file.display());
         }
         Command::Token { command } => {
-            let admin = AdminClient::new(&config.data_dir)?;
+            let admin = admin(&config)?;
             match command {
                 TokenCommand::Create { ttl, uses } => {
                     let body = json!({ "ttl_seconds": ttl.as_secs(), "uses": uses });
-                    let v = admin.call("POST", "/api/v1/tokens", Some(body))?;
+                    let v = json_of(&admin.post("/api/v1/tokens", Some(&body))?);
                     println!(
                         "{}",
                         v["token"].as_str().context("the API returned no token")?
                     );
                 }
-                TokenCommand::List => print_json(&admin.call("GET", "/api/v1/tokens", None)?),
+                TokenCommand::List => print_json(&json_of(&admin.get("/api/v1/tokens", &[])?)),
                 TokenCommand::Revoke { id } => {
-                    admin.call("DELETE", &format!("/api/v1/tokens/{id}"), None)?;
+                    admin.delete(&format!("/api/v1/tokens/{id}"))?;
                     println!("token {id} revoked");
                 }
             }
         }
         Command::Agent { command } => {
-            let admin = AdminClient::new(&config.data_dir)?;
+            let admin = admin(&config)?;
             match command {
-                AgentCommand::List => print_json(&admin.call("GET", "/api/v1/agents", None)?),
+                AgentCommand::List => print_json(&json_of(&admin.get("/api/v1/agents", &[])?)),
                 AgentCommand::Revoke { id } => {
-                    admin.call("POST", &format!("/api/v1/agents/{id}/revoke"), None)?;
+                    admin.post(&format!("/api/v1/agents/{id}/revoke"), None)?;
                     println!("agent {id} revoked");
                 }
             }
         }
         Command::Reload => {
-            let admin = AdminClient::new(&config.data_dir)?;
-            let v = admin.call("POST", "/api/v1/rules/reload", None)?;
+            let v = json_of(&admin(&config)?.post("/api/v1/rules/reload", None)?);
             let policies = if v["sla_policies"] == true {
                 "SLA policies read again"
             } else {
@@ -238,12 +238,8 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
         Command::ApiToken {
             command: ApiTokenCommand::Create { role, name },
         } => {
-            let admin = AdminClient::new(&config.data_dir)?;
-            let v = admin.call(
-                "POST",
-                "/api/v1/api-tokens",
-                Some(json!({ "role": role, "name": name })),
-            )?;
+            let body = json!({ "role": role, "name": name });
+            let v = json_of(&admin(&config)?.post("/api/v1/api-tokens", Some(&body))?);
             println!(
                 "{}",
                 v["secret"].as_str().context("the API returned no token")?
@@ -260,64 +256,15 @@ fn print_json(value: &Value) {
     );
 }
 
-/// The running collector's API, as the local administrator.
-struct AdminClient {
-    base: String,
-    token: String,
+/// The running collector's API as the local administrator, with the
+/// address and token it keeps in its data directory.
+fn admin(config: &CollectorConfig) -> anyhow::Result<ApiClient> {
+    Ok(ApiClient::local_admin(&config.data_dir)?)
 }
 
-impl AdminClient {
-    fn new(data_dir: &Path) -> anyhow::Result<Self> {
-        let read = |name: &str| {
-            let path = data_dir.join(name);
-            std::fs::read_to_string(&path)
-                .map(|s| s.trim().to_owned())
-                .with_context(|| {
-                    format!(
-                        "reading {} (is the collector running with --data {}?)",
-                        path.display(),
-                        data_dir.display()
-                    )
-                })
-        };
-        Ok(Self {
-            base: format!("http://{}", read(API_ADDRESS_FILE)?),
-            token: read(ADMIN_TOKEN_FILE)?,
-        })
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let auth = format!("Bearer {}", self.token);
-        let response = match (method, body) {
-            ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
-            (_, Some(body)) => agent
-                .post(&url)
-                .header("Authorization", &auth)
-                .header("Content-Type", "application/json")
-                .send(body.to_string()),
-            (_, None) => agent.post(&url).header("Authorization", &auth).send_empty(),
-        };
-        let mut response = response.with_context(|| {
-            format!(
-                "cannot reach the collector at {} (is it running?)",
-                self.base
-            )
-        })?;
-        let status = response.status();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let why = value["error"].as_str().unwrap_or(&text);
-            bail!("{method} {path}: {status}: {why}");
-        }
-        Ok(value)
-    }
+/// An answer's JSON (`null` for an empty body, as a 204 has).
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
 /// Waits for Ctrl-C or SIGTERM; SIGHUP (`systemctl reload`) reloads the

@@ -574,8 +574,8 @@ fn cli_prints_tables_csv_and_json() {
 
     let (ok, out, _) = cli(&s, &t, &["asset", "web-01"]);
     assert!(ok);
-    assert!(out.contains("Packages:"), "{out}");
-    assert!(out.contains("Debian GNU/Linux 12"), "{out}");
+    assert!(out.contains("\nSoftware     "), "{out}");
+    assert!(out.contains("\nOS           Debian GNU/Linux 12"), "{out}");
 
     let (ok, out, err) = cli(
         &s,

@@ -201,7 +201,7 @@ fn check_fleet(store: &Store, path: &Path, from: u64, stored: Stored) {
         ),
         (3, 3, 124, 3)
     );
-    let health = desk::lookup::health_of(&store, &web, Timestamp(sample_time(WEB, 299)))
+    let health = desk::lookup::health_of(store, &web, Timestamp(sample_time(WEB, 299)))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -212,7 +212,7 @@ fn check_fleet(store: &Store, path: &Path, from: u64, stored: Stored) {
     );
     // The caller lookup index was built for the upgraded file.
     let found = desk::lookup::lookup(
-        &store,
+        store,
         "maria",
         10,
         Timestamp(WEB_DELTA_AT),

@@ -3,7 +3,8 @@
 //! After its first full report an agent sends only deltas. [`diff`] and
 //! [`apply`] are pure functions (no I/O, no clock), so the collector can
 //! rebuild an asset's inventory as of any time by applying the stored
-//! deltas in order, and tests can check `apply(&diff(a, b), a) == b`.
+//! deltas in order, and tests can check that `apply(&diff(a, b), a)` is `b`
+//! modulo volatile values (see below).
 //!
 //! A delta is a list of [`Change`]s, one variant per part of the inventory:
 //! parts that exist once (the OS, the BIOS…) are replaced whole with their
@@ -16,6 +17,31 @@
 //! holds. A mismatch means the base is not the inventory the delta was made
 //! from (a lost delta), and the collector should ask for a full snapshot
 //! rather than guess.
+//!
+//! # Volatile values
+//!
+//! A few values move by themselves while nothing about the machine
+//! changed. Recorded as inventory changes they would bury the real ones
+//! (every delta would carry the free space of every mount), so a delta
+//! never holds a change of them alone, and [`apply`] matches items without
+//! looking at them:
+//!
+//! - `storage.filesystems[].free_bytes`: moves with every write; the agent
+//!   samples it as the `filesystem.used_percent` metric.
+//! - `hardware.batteries[].capacity_percent` and `.status`: the charge and
+//!   whether it is charging follow the power cable, not the hardware.
+//! - `services.listeners[].pid`: a new process id at every restart of the
+//!   service; the process name is still compared.
+//!
+//! The boot time is not volatile: it changes once per boot, and the change
+//! history is where a reboot shows. Logged-in sessions are not either: who
+//! is logged in where is what caller lookup reads.
+//!
+//! A snapshot carries every value as read. A part or item that changed for
+//! another reason carries its volatile values along, as read then. So
+//! `apply(&diff(a, b), a)` equals `b` modulo volatile values
+//! ([`without_volatile`] of both are equal): an item whose only difference
+//! is volatile keeps the value of `a`.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -91,16 +117,46 @@ pub trait Keyed {
         Self: 'a;
     /// This item's key.
     fn key(&self) -> Self::Key<'_>;
+
+    /// Whether the item has volatile values (see the module docs).
+    const VOLATILE: bool = false;
+
+    /// Clears the volatile values, so two items equal but for them compare equal.
+    fn clear_volatile(&mut self) {}
+
+    /// Equal but for volatile values.
+    fn steady_eq(&self, other: &Self) -> bool
+    where
+        Self: PartialEq + Clone,
+    {
+        if self == other {
+            return true;
+        }
+        if !Self::VOLATILE {
+            return false;
+        }
+        let (mut a, mut b) = (self.clone(), other.clone());
+        a.clear_volatile();
+        b.clear_volatile();
+        a == b
+    }
 }
 
 macro_rules! keyed {
-    ($($ty:ty => |$it:ident| $key:expr, $kty:ty;)*) => {$(
+    ($($ty:ty => |$it:ident| $key:expr, $kty:ty $(, volatile |$v:ident| $clear:block)?;)*) => {$(
         impl Keyed for $ty {
             type Key<'a> = $kty;
             fn key(&self) -> Self::Key<'_> {
                 let $it = self;
                 $key
             }
+            $(
+                const VOLATILE: bool = true;
+                fn clear_volatile(&mut self) {
+                    let $v = self;
+                    $clear
+                }
+            )?
         }
     )*};
 }
@@ -109,19 +165,26 @@ keyed! {
     MemoryModule => |m| &m.locator, &'a str;
     PciDevice => |d| &d.address, &'a str;
     UsbDevice => |d| &d.port, &'a str;
-    Battery => |b| &b.name, &'a str;
+    Battery => |b| &b.name, &'a str, volatile |b| {
+        b.capacity_percent = None;
+        b.status = None;
+    };
     Gpu => |g| &g.pci_address, &'a str;
     Monitor => |m| &m.connector, &'a str;
     Package => |p| (&p.name, &p.arch), (&'a str, &'a Option<String>);
     Interface => |i| &i.name, &'a str;
     Gateway => |g| (&g.interface, &g.address), (&'a str, &'a std::net::IpAddr);
     Disk => |d| &d.name, &'a str;
-    Filesystem => |f| &f.mount_point, &'a str;
+    Filesystem => |f| &f.mount_point, &'a str, volatile |f| {
+        f.free_bytes = None;
+    };
     Account => |a| &a.name, &'a str;
     Group => |g| &g.name, &'a str;
     Session => |s| (&s.user, &s.tty), (&'a str, &'a str);
     Service => |s| &s.name, &'a str;
-    Listener => |l| (l.protocol, l.address, l.port), (Protocol, std::net::IpAddr, u16);
+    Listener => |l| (l.protocol, l.address, l.port), (Protocol, std::net::IpAddr, u16), volatile |l| {
+        l.pid = None;
+    };
 }
 
 macro_rules! inventory_parts {
@@ -159,6 +222,22 @@ macro_rules! inventory_parts {
                     $(Change::$mv(c) => Some(format!("{:?}", c.item().key())),)*
                 }
             }
+
+            /// The change of the part at `path` from its serde form without the
+            /// variant tag: `{"before": …, "after": …}` for a part replaced whole,
+            /// `{"added": …}`, `{"removed": …}` or `{"changed": {…}}` for an item.
+            /// `None` for a path no part has. For readers that get a change as
+            /// its path and sides, such as the JSON of the collector's API.
+            pub fn decode<'de, D: serde::Deserializer<'de>>(
+                path: &str,
+                inner: D,
+            ) -> Result<Option<Change>, D::Error> {
+                Ok(Some(match path {
+                    $($opath => Change::$ov(Edit::deserialize(inner)?),)*
+                    $($mpath => Change::$mv(ItemChange::deserialize(inner)?),)*
+                    _ => return Ok(None),
+                }))
+            }
         }
 
         /// The changes that turn `before` into `after`; both must be canonical.
@@ -174,6 +253,19 @@ macro_rules! inventory_parts {
             )*
             $(diff_items(&before.$($mf).+, &after.$($mf).+, &mut changes, Change::$mv);)*
             InventoryDelta { changes }
+        }
+
+        /// `inventory` with every volatile value cleared (see the module docs):
+        /// what deltas compare.
+        pub fn without_volatile(inventory: &Inventory) -> Inventory {
+            let mut inventory = inventory.clone();
+            $(
+                if <$mty as Keyed>::VOLATILE {
+                    inventory.$($mf).+.iter_mut().for_each(Keyed::clear_volatile);
+                }
+            )*
+            inventory.canonicalize();
+            inventory
         }
 
         /// Applies `delta` to `base`, giving the newer inventory in canonical order.
@@ -238,8 +330,9 @@ impl<T> ItemChange<T> {
 }
 
 /// Item changes between two collections, matched by key. Items equal in both
-/// are left out; where several items share a key (a package installed in two
-/// versions), equal ones are matched first and the rest paired in order.
+/// (but for volatile values) are left out; where several items share a key
+/// (a package installed in two versions), equal ones are matched first and
+/// the rest paired in order.
 fn diff_items<T: Keyed + Clone + Ord>(
     before: &[T],
     after: &[T],
@@ -257,7 +350,7 @@ fn diff_items<T: Keyed + Clone + Ord>(
         by_key.entry(item.key()).or_default().1.push(item);
     }
     for (_, (mut old, mut new)) in by_key {
-        old.retain(|o| match new.iter().position(|n| n == o) {
+        old.retain(|o| match new.iter().position(|n| n.steady_eq(o)) {
             Some(i) => {
                 new.remove(i);
                 false
@@ -300,7 +393,7 @@ fn apply_item<T: Keyed + Clone + PartialEq>(
     let position = |items: &[T], wanted: &T| {
         items
             .iter()
-            .position(|i| i == wanted)
+            .position(|i| i.steady_eq(wanted))
             .ok_or_else(|| ApplyError::MissingItem {
                 path,
                 key: format!("{:?}", wanted.key()),
@@ -436,20 +529,112 @@ mod tests {
                 p.version = q.version.clone();
             }
         }
+        if bit(9) {
+            for f in &mut b.storage.filesystems {
+                f.free_bytes = Some(f.free_bytes.map_or(1, |n| n / 2));
+            }
+            for l in &mut b.services.listeners {
+                l.pid = Some(l.pid.map_or(1, |p| p.wrapping_add(1)));
+            }
+        }
         b.canonicalize();
         b
+    }
+
+    fn filesystem(mount: &str, device: &str, free: u64) -> Filesystem {
+        Filesystem {
+            mount_point: mount.into(),
+            device: device.into(),
+            fs_type: "ext4".into(),
+            total_bytes: Some(100 << 30),
+            free_bytes: Some(free),
+            ..Filesystem::default()
+        }
+    }
+
+    fn with_filesystems(filesystems: Vec<Filesystem>) -> Inventory {
+        let mut inv = Inventory::default();
+        inv.storage.filesystems = filesystems;
+        inv.canonicalize();
+        inv
+    }
+
+    #[test]
+    fn free_space_alone_is_no_change() {
+        let a = with_filesystems(vec![
+            filesystem("/", "/dev/sda2", 40 << 30),
+            filesystem("/home", "/dev/sda3", 10 << 30),
+        ]);
+        let b = with_filesystems(vec![
+            filesystem("/", "/dev/sda2", 39 << 30),
+            filesystem("/home", "/dev/sda3", 11 << 30),
+        ]);
+        assert_ne!(a, b);
+        assert!(diff(&a, &b).is_empty(), "{:?}", diff(&a, &b));
+        assert_eq!(without_volatile(&a), without_volatile(&b));
+    }
+
+    #[test]
+    fn battery_charge_and_listener_pid_alone_are_no_change() {
+        let mut a = Inventory::default();
+        a.hardware.batteries.push(Battery {
+            name: "BAT0".into(),
+            capacity_percent: Some(78),
+            status: Some("Discharging".into()),
+            cycle_count: Some(311),
+            ..Battery::default()
+        });
+        a.services.listeners.push(Listener {
+            protocol: Protocol::Tcp,
+            address: "0.0.0.0".parse().unwrap(),
+            port: 22,
+            pid: Some(812),
+            process: Some("sshd".into()),
+        });
+        let mut b = a.clone();
+        b.hardware.batteries[0].capacity_percent = Some(100);
+        b.hardware.batteries[0].status = Some("Full".into());
+        b.services.listeners[0].pid = Some(4711);
+        assert!(diff(&a, &b).is_empty());
+        // Wear is not volatile: a new cycle count is a change.
+        b.hardware.batteries[0].cycle_count = Some(312);
+        assert_eq!(diff(&a, &b).changes.len(), 1);
+    }
+
+    #[test]
+    fn a_real_change_carries_its_volatile_values_and_applies_to_an_older_copy() {
+        // The collector's copy holds the free space of the last snapshot;
+        // the agent's last inventory holds a newer one.
+        let collector = with_filesystems(vec![filesystem("/data", "/dev/sdb1", 50 << 30)]);
+        let agent_last = with_filesystems(vec![filesystem("/data", "/dev/sdb1", 45 << 30)]);
+        let now = with_filesystems(vec![filesystem("/data", "/dev/sdc1", 90 << 30)]);
+        let delta = diff(&agent_last, &now);
+        assert_eq!(delta.changes.len(), 1);
+        assert_eq!(apply(&delta, &collector).unwrap(), now);
+        // And a removal finds the item whatever its free space.
+        let gone = diff(&agent_last, &with_filesystems(vec![]));
+        assert_eq!(apply(&gone, &collector).unwrap(), with_filesystems(vec![]));
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
+        /// `apply(diff(a, b), a)` is `b` modulo volatile values: equal once
+        /// both have them cleared; and exactly `b` when no volatile value
+        /// is in play.
         #[test]
         fn apply_of_diff_gives_the_newer_inventory(mut a: Inventory, mut c: Inventory, mask: u32) {
             a.canonicalize();
             c.canonicalize();
             let b = mixed(&a, &c, mask);
-            prop_assert_eq!(apply(&diff(&a, &b), &a).unwrap(), b.clone());
-            prop_assert_eq!(apply(&diff(&b, &a), &b).unwrap(), a.clone());
+            let steady = without_volatile;
+            prop_assert_eq!(steady(&apply(&diff(&a, &b), &a).unwrap()), steady(&b));
+            prop_assert_eq!(steady(&apply(&diff(&b, &a), &b).unwrap()), steady(&a));
+            prop_assert_eq!(steady(&apply(&diff(&a, &c), &a).unwrap()), steady(&c));
+
+            let (a, c) = (steady(&a), steady(&c));
+            let b = mixed(&a, &c, mask & !(1 << 9));
+            prop_assert_eq!(apply(&diff(&a, &b), &a).unwrap(), b);
             prop_assert_eq!(apply(&diff(&a, &c), &a).unwrap(), c);
         }
 

@@ -7,12 +7,18 @@
 //! # Layout
 //! - [`model`]: the inventory of a host, health samples, timestamps.
 //! - [`diff`]: inventory deltas, computed and applied without I/O.
+//! - [`format`]: bytes and rates written for people, the same everywhere.
+//! - [`render`]: an inventory and its changes as text for people.
 //! - [`config`]: reading TOML configuration with every error reported at once.
 //! - [`proto`]: the wire protocol: envelope, messages, codec.
+//! - [`version`]: package version order (dpkg's rules).
 //! - [`token`]: enrollment tokens: encoding, decoding, secret hashing.
 
 pub mod config;
 pub mod diff;
+pub mod format;
 pub mod model;
 pub mod proto;
+pub mod render;
 pub mod token;
+pub mod version;

@@ -381,10 +381,10 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
         "{text}"
     );
     assert!(
-        text.contains("Hardware    Dell Inc. Latitude 7440, serial 7HXK2Y3"),
+        text.contains("  Machine      physical machine · Dell Inc. Latitude 7440 · serial 7HXK2Y3"),
         "{text}"
     );
-    assert!(text.contains("Logged in   maria on "), "{text}");
+    assert!(text.contains("  Logged in    maria on "), "{text}");
     assert!(text.contains("\nHealth "), "{text}");
     // The fixture's meminfo does not change: the same use at every sample.
     let memory = text

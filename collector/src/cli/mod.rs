@@ -1,14 +1,58 @@
-//! Output of the `atalaya` CLI: aligned text tables for people, CSV and
-//! JSON for spreadsheets and scripts, and the `lookup` screen.
+//! The `atalaya` CLI: one module per resource of the collector's API
+//! ([`assets`], [`changes`], [`incidents`], [`kb`], [`lookup`],
+//! [`metrics`]), each asking through the one [`client::ApiClient`] and
+//! printing aligned text tables for people, CSV and JSON for spreadsheets
+//! and scripts.
 //!
-//! Written by hand because it is small: a table is a header row and string
-//! cells; numeric columns are right-aligned so digits line up.
+//! Tables are written by hand because they are small: a header row and
+//! string cells; numeric columns are right-aligned so digits line up.
 
 use std::fmt::Write as _;
 
 use atalaya_common::model::Timestamp;
 
-use crate::lookup::{CallerMachine, Health, Lookup};
+pub mod assets;
+pub mod changes;
+pub mod client;
+pub mod incidents;
+pub mod kb;
+pub mod lookup;
+pub mod metrics;
+
+use client::ApiError;
+
+/// A command that gave nothing to print.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The API did not answer as asked.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The answer is not what this CLI reads (a collector of another version?).
+    #[error("the server's answer for {what} does not parse")]
+    Decode {
+        /// What was asked for.
+        what: &'static str,
+        /// Why it does not parse.
+        source: serde_json::Error,
+    },
+    /// A request body could not be written as JSON.
+    #[error("{what} cannot be sent as JSON")]
+    Encode {
+        /// What was to be sent.
+        what: &'static str,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Nothing matched: a failure, though with `--json` the (empty) answer
+    /// is still printed for scripts.
+    #[error("{message}")]
+    NoMatch {
+        /// What was not found.
+        message: String,
+        /// What to print all the same.
+        output: String,
+    },
+}
 
 /// How the CLI prints results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,22 +188,6 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// Bytes for people: `512 B`, `15.6 GiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    match (unit, UNITS.get(unit)) {
-        (0, _) => format!("{n} B"),
-        (_, Some(u)) => format!("{v:.1} {u}"),
-        (_, None) => format!("{n} B"),
-    }
-}
-
 /// Key/value lines with aligned values, for one-record summaries.
 pub fn render_pairs(pairs: &[(String, String)]) -> String {
     let w = pairs
@@ -180,142 +208,35 @@ pub fn seconds(t: Timestamp) -> String {
     Timestamp::from_secs(t.as_secs()).to_string()
 }
 
-/// `atalaya lookup --csv`: a row per machine, best match first, with the
-/// strongest reason, health now, the fullest filesystem and how many
-/// incidents are open (the most urgent priority).
-pub fn lookup_table(l: &Lookup) -> Table {
-    let mut t = Table::new([
-        "hostname",
-        "asset",
-        "why",
-        "agent",
-        "last_seen",
-        "os",
-        "cpu_percent",
-        "memory_used_percent",
-        "load_one",
-        "fullest_mount",
-        "fullest_used_percent",
-        "open_incidents",
-        "top_priority",
-    ]);
-    let num = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
-    for m in &l.machines {
-        let health = m.health.as_ref();
-        let fullest = health.and_then(|h| {
-            h.filesystems
-                .iter()
-                .max_by(|a, b| a.used_percent.total_cmp(&b.used_percent))
-        });
-        let top = m.open_incidents.iter().map(|i| i.priority).min();
-        t.push([
-            m.hostname.clone(),
-            m.asset_id.clone(),
-            m.why.first().map(|w| w.text.clone()).unwrap_or_default(),
-            m.agent_status.clone(),
-            m.last_seen.to_string(),
-            m.os.clone().unwrap_or_default(),
-            num(health.and_then(|h| h.cpu_percent)),
-            num(health.and_then(|h| h.memory_used_percent)),
-            health
-                .and_then(|h| h.load_one)
-                .map(|v| format!("{v:.2}"))
-                .unwrap_or_default(),
-            fullest.map(|f| f.mount.clone()).unwrap_or_default(),
-            num(fullest.map(|f| f.used_percent)),
-            m.open_incidents.len().to_string(),
-            top.map(|p| p.name().to_owned()).unwrap_or_default(),
-        ]);
-    }
-    t
+/// The server's JSON answer as `T`.
+fn decode<T: serde::de::DeserializeOwned>(body: &str, what: &'static str) -> Result<T, CliError> {
+    serde_json::from_str(body).map_err(|source| CliError::Decode { what, source })
 }
 
-/// The `atalaya lookup` screen: one block per machine, best match first.
-pub fn render_lookup(l: &Lookup) -> String {
+/// The server's JSON pretty-printed (as it came, if it is not JSON).
+fn pretty(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .map_or_else(|| body.to_owned(), |s| s + "\n")
+}
+
+/// An optional value as a cell: empty when absent.
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+/// Percent-encodes a path segment (host names are plain, but be safe).
+fn path_seg(s: &str) -> String {
     let mut out = String::new();
-    let shown = l.machines.len();
-    let noun = if l.total == 1 { "machine" } else { "machines" };
-    if shown < l.total {
-        let _ = writeln!(
-            out,
-            "{shown} of {} {noun} for {} (best first; --limit for more)",
-            l.total, l.query
-        );
-    } else {
-        let _ = writeln!(out, "{} {noun} for {} (best first)", l.total, l.query);
-    }
-    for m in &l.machines {
-        out.push('\n');
-        out.push_str(&machine_block(m));
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
     }
     out
-}
-
-fn machine_block(m: &CallerMachine) -> String {
-    let mut out = format!("{}  {}\n", m.hostname, m.asset_id);
-    let mut line = |label: &str, text: &str| {
-        let _ = writeln!(out, "  {label:<11} {text}");
-    };
-    let why: Vec<&str> = m.why.iter().map(|r| r.text.as_str()).collect();
-    line("why:", &why.join("; "));
-    let agent = if m.agent_id.is_some() {
-        m.agent_status.as_str()
-    } else {
-        "no agent record"
-    };
-    line(
-        "agent:",
-        &format!("{agent}, last seen {}", seconds(m.last_seen)),
-    );
-    let mut machine: Vec<String> = Vec::new();
-    machine.extend(m.os.clone());
-    machine.extend(m.model.clone());
-    machine.extend(m.serial.as_ref().map(|s| format!("serial {s}")));
-    if !machine.is_empty() {
-        line("machine:", &machine.join(", "));
-    }
-    if !m.addresses.is_empty() {
-        let addrs: Vec<String> = m.addresses.iter().map(ToString::to_string).collect();
-        line("addresses:", &addrs.join(" "));
-    }
-    line("health:", &health_line(m.health.as_ref()));
-    if m.open_incidents.is_empty() {
-        line("incidents:", "none open");
-    }
-    for (n, i) in m.open_incidents.iter().enumerate() {
-        let who = i.assignee.as_deref().unwrap_or("unassigned");
-        let text = format!(
-            "#{} {} {}  {}  opened {}, {who}, SLA {}",
-            i.id,
-            i.priority,
-            i.status.name(),
-            i.title,
-            seconds(i.opened_at),
-            i.sla.name().replace('_', " "),
-        );
-        line(if n == 0 { "incidents:" } else { "" }, &text);
-    }
-    out
-}
-
-fn health_line(h: Option<&Health>) -> String {
-    let Some(h) = h else {
-        return "no sample in the last 10 minutes".to_owned();
-    };
-    let mut parts = Vec::new();
-    if let Some(v) = h.cpu_percent {
-        parts.push(format!("cpu {v:.1} %"));
-    }
-    if let Some(v) = h.memory_used_percent {
-        parts.push(format!("memory {v:.1} %"));
-    }
-    if let Some(v) = h.load_one {
-        parts.push(format!("load {v:.2}"));
-    }
-    for f in &h.filesystems {
-        parts.push(format!("{} {:.1} %", f.mount, f.used_percent));
-    }
-    format!("{}  (at {})", parts.join("  "), seconds(h.at))
 }
 
 #[cfg(test)]
@@ -378,10 +299,9 @@ mod tests {
     }
 
     #[test]
-    fn bytes_for_people() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(16 * 1024 * 1024 * 1024), "16.0 GiB");
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_seg("web-01.corp"), "web-01.corp");
+        assert_eq!(path_seg("a b/c"), "a%20b%2Fc");
     }
 
     #[test]

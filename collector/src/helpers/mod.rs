@@ -2,7 +2,7 @@
 //! HTTP or wording.
 //!
 //! # Layout
-//! - [`pattern`]: `*` globs and Debian's version order.
+//! - [`pattern`]: `*` globs.
 //! - [`series`]: series names (flattening a health sample, splitting a
 //!   name into metric and subject, derived percentages) and the precision
 //!   they are stored at.

@@ -8,6 +8,7 @@
 //! replaced mainboard.
 
 use atalaya_common::diff::{Change, ItemChange};
+use atalaya_common::format::bytes;
 use atalaya_common::model::{Cpu, Disk, MemoryModule, Package};
 
 use super::rules::{ChangeClass, InventoryChange};
@@ -235,20 +236,6 @@ fn package(p: &Package) -> String {
     }
 }
 
-/// Bytes in binary units, e.g. `16 GiB`, `1.5 TiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let text = format!("{value:.1}");
-    let text = text.strip_suffix(".0").unwrap_or(&text);
-    format!("{text} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,12 +445,5 @@ mod tests {
             lines,
             ["machine-id-changed: machine-id aaa → bbb (host name web-01 → web-01)"]
         );
-    }
-
-    #[test]
-    fn byte_units() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(16 << 30), "16 GiB");
     }
 }

@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
+use atalaya_common::diff;
 use atalaya_common::model::{Inventory, Timestamp};
-
-use super::changes::bytes;
+use atalaya_common::render;
 
 /// How far back the health part looks.
 pub const HEALTH_WINDOW_MS: i64 = 3_600_000;
@@ -80,115 +80,27 @@ pub fn wanted_series(names: &[String]) -> Vec<String> {
     out
 }
 
-/// The machine part: who is logged in, what the machine is, its
-/// addresses; from the inventory the collector holds.
+/// The machine part: what the machine is, its disks and addresses, who is
+/// logged in; from the inventory the collector holds, in the lines every
+/// Atalaya screen shows for an inventory. Volatile values (free space…)
+/// are left out: the collector's copy of them is only as fresh as the last
+/// snapshot, and the health part shows them now.
 pub fn machine(inv: &Inventory) -> String {
-    let mut out = String::from("Machine (inventory as last reported):\n");
-    let mut line = |topic: &str, text: String| {
-        if !text.is_empty() {
-            let _ = writeln!(out, "  {topic:<11} {text}");
-        }
-    };
-    let host = &inv.host;
-    line(
-        "Host",
-        host.fqdn.clone().unwrap_or_else(|| host.hostname.clone()),
-    );
-    let os = [
-        inv.os.pretty_name.clone().or_else(|| inv.os.name.clone()),
-        inv.os
-            .kernel_release
-            .as_ref()
-            .map(|k| format!("kernel {k}")),
+    let inv = diff::without_volatile(inv);
+    let sections: [fn(&Inventory) -> Vec<render::Line>; 7] = [
+        render::host,
+        render::os,
+        render::hardware,
+        render::memory,
+        render::storage,
+        render::network,
+        render::users,
     ];
-    line(
-        "OS",
-        os.into_iter().flatten().collect::<Vec<_>>().join(", "),
-    );
-    let sys = &inv.hardware.system;
-    let model = [sys.vendor.clone(), sys.product.clone()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let serial = sys.serial.as_ref().map(|s| format!("serial {s}"));
-    line(
-        "Hardware",
-        [Some(model).filter(|m| !m.is_empty()), serial]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    let cpu = &inv.hardware.cpu;
-    if let Some(model) = &cpu.model {
-        line(
-            "CPU",
-            format!(
-                "{model} ({} cores, {} threads)",
-                cpu.physical_cores, cpu.logical_cores
-            ),
-        );
-    }
-    let mem = &inv.hardware.memory;
-    if mem.total_bytes > 0 {
-        line(
-            "Memory",
-            format!(
-                "{}, swap {}",
-                bytes(mem.total_bytes),
-                bytes(mem.swap_total_bytes)
-            ),
-        );
-    }
-    let disks: Vec<String> = inv
-        .storage
-        .disks
-        .iter()
-        .map(|d| match &d.model {
-            Some(m) => format!("{} {m} {}", d.name, bytes(d.size_bytes)),
-            None => format!("{} {}", d.name, bytes(d.size_bytes)),
-        })
-        .collect();
-    line("Disks", disks.join("; "));
-    let addresses: Vec<String> = inv
-        .network
-        .interfaces
-        .iter()
-        .filter(|i| i.name != "lo")
-        .flat_map(|i| {
-            i.addresses
-                .iter()
-                .filter(|a| !a.address.is_loopback())
-                .map(move |a| format!("{}/{} ({})", a.address, a.prefix, i.name))
-        })
-        .collect();
-    line("Addresses", addresses.join(", "));
-    let sessions: Vec<String> = inv
-        .users
-        .sessions
-        .iter()
-        .map(|s| {
-            let mut t = format!("{} on {}", s.user, s.tty);
-            if let Some(from) = &s.remote_host {
-                let _ = write!(t, " from {from}");
-            }
-            if let Some(since) = s.started_at {
-                let _ = write!(t, " since {since}");
-            }
-            t
-        })
-        .collect();
-    line("Logged in", sessions.join("; "));
-    if sessions.is_empty()
-        && let Some(last) = &inv.users.last_login
-    {
-        line(
-            "Last login",
-            format!("{} on {} at {}", last.user, last.tty, last.at),
-        );
-    }
-    out
+    let lines: Vec<render::Line> = sections.iter().flat_map(|s| s(&inv)).collect();
+    format!(
+        "Machine (inventory as last reported):\n{}",
+        render::text(&lines, "  ")
+    )
 }
 
 /// The health part: one line per series over `[from, to]`.
@@ -217,7 +129,7 @@ pub fn health(series: &[SeriesStats], from: Timestamp, to: Timestamp) -> String 
 #[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
     use super::*;
-    use atalaya_common::model::{Interface, IpNet, Session};
+    use atalaya_common::model::{Filesystem, Interface, IpNet, Session};
 
     #[test]
     fn stats_of_a_series() {
@@ -274,22 +186,39 @@ mod tests {
             tty: "tty2".into(),
             ..Session::default()
         });
+        inv.storage.filesystems.push(Filesystem {
+            mount_point: "/".into(),
+            device: "/dev/sda2".into(),
+            fs_type: "ext4".into(),
+            total_bytes: Some(100 << 30),
+            free_bytes: Some(25 << 30),
+            ..Filesystem::default()
+        });
         let text = machine(&inv);
-        assert!(text.contains("  Host        pc-17\n"), "{text}");
+        assert!(text.contains("\n  Host         pc-17\n"), "{text}");
         assert!(
-            text.contains("OS          Debian GNU/Linux 12 (bookworm)"),
+            text.contains("  OS           Debian GNU/Linux 12 (bookworm)\n"),
             "{text}"
         );
         assert!(
-            text.contains("Hardware    Dell Inc. Latitude 7420, serial 7XK2B43"),
+            text.contains(
+                "  Machine      machine kind unknown · Dell Inc. Latitude 7420 · serial 7XK2B43\n"
+            ),
             "{text}"
         );
-        assert!(text.contains("Memory      16 GiB, swap 0 B"), "{text}");
         assert!(
-            text.contains("Addresses   192.168.1.17/24 (wlp0s20f3)"),
+            text.contains("  Memory       16 GiB (swap 0 B)\n"),
             "{text}"
         );
-        assert!(text.contains("Logged in   maria on tty2"), "{text}");
+        assert!(
+            text.contains("  Interface    wlp0s20f3 - 192.168.1.17/24\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  Filesystem   / ext4 on /dev/sda2 · 100 GiB\n"),
+            "free space is left out: {text}"
+        );
+        assert!(text.contains("  Logged in    maria on tty2\n"), "{text}");
         assert!(!text.contains("CPU"), "no CPU model, no CPU line: {text}");
     }
 

@@ -675,6 +675,12 @@ fn store_inventory(
     if prev.is_some() && delta.is_empty() {
         meta.inventory_at = Some(taken_at);
         t.put_asset(&meta)?;
+        // Deltas leave volatile values (free space…) out; a snapshot equal
+        // but for them still refreshes the copy that views read.
+        if kind == ChangeKind::Snapshot {
+            t.inventory
+                .insert(asset, enc("inventory", &inv)?.as_slice())?;
+        }
         return Ok(Vec::new());
     }
     let fed_changes = if prev.is_some() {
@@ -1063,6 +1069,39 @@ mod tests {
         let r = s.commit(&[delta("ag", 6, 6_000, &v3, &v2)]).unwrap();
         assert!(!r[0].need_snapshot);
         assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v2));
+    }
+
+    #[test]
+    fn free_space_is_no_change_but_a_snapshot_refreshes_it() {
+        let (_d, s) = temp_store();
+        let with_free = |free: u64| {
+            let mut inv = machine("h", Some("u"), "m", "00:aa:00:00:00:01");
+            inv.storage
+                .filesystems
+                .push(atalaya_common::model::Filesystem {
+                    mount_point: "/".into(),
+                    device: "/dev/sda2".into(),
+                    fs_type: "ext4".into(),
+                    total_bytes: Some(100 << 30),
+                    free_bytes: Some(free),
+                    ..atalaya_common::model::Filesystem::default()
+                });
+            inv
+        };
+        let (v1, v2, v3) = (
+            with_free(40 << 30),
+            with_free(39 << 30),
+            with_free(38 << 30),
+        );
+        s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
+        let r = s.commit(&[delta("ag", 2, 2_000, &v1, &v2)]).unwrap();
+        assert!(!r[0].need_snapshot);
+        let r = s.commit(&[snapshot("ag", 3, 3_000, &v3)]).unwrap();
+        assert!(!r[0].need_snapshot);
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        // Only the first inventory is an event.
+        assert_eq!(s.changes(Some(&asset), Timestamp(0), 10).unwrap().len(), 1);
+        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v3));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use atalaya_common::diff::{self, Change};
 use atalaya_common::model::{Inventory, Timestamp};
+use atalaya_common::version::cmp as version_cmp;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::block;
@@ -13,7 +14,7 @@ use super::ingest::{MAX_BLOCK_SPAN_MS, decode_name_ids};
 use super::records::*;
 use super::schema::*;
 use super::{Store, StoreError, dec};
-use crate::helpers::pattern::{glob, version_cmp};
+use crate::helpers::pattern::glob;
 
 impl Store {
     /// Assets matching every filter of `f`, by id, one page.
@@ -456,7 +457,7 @@ fn software_rows(
 
 /// A stored change as a line for people: the JSON form of the changed
 /// part, split into before and after.
-fn change_line(c: &Change) -> ChangeLine {
+pub(crate) fn change_line(c: &Change) -> ChangeLine {
     let path = c.path().to_owned();
     let key = c.key();
     // Externally tagged: {"variant": inner}.
