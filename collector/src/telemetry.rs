@@ -71,10 +71,19 @@ impl Telemetry {
     /// Counts a refused connection, frame or request by reason (`bad_frame`,
     /// `revoked`, `certificate_expired`, …).
     pub fn refuse(&self, reason: &str) {
+        self.refuse_many(reason, 1);
+    }
+
+    /// Counts `count` refusals of one reason at once (`bad_time`,
+    /// `bad_value`: the samples of one batch).
+    pub fn refuse_many(&self, reason: &str, count: u64) {
+        if count == 0 {
+            return;
+        }
         let mut r = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
         match r.iter_mut().find(|(k, _)| k == reason) {
-            Some((_, n)) => *n += 1,
-            None => r.push((reason.to_owned(), 1)),
+            Some((_, n)) => *n = n.saturating_add(count),
+            None => r.push((reason.to_owned(), count)),
         }
     }
 
@@ -178,7 +187,7 @@ impl Telemetry {
         drop(h);
         let _ = writeln!(
             out,
-            "# HELP atalaya_refused_total Connections or frames refused, by reason.\n# TYPE atalaya_refused_total counter"
+            "# HELP atalaya_refused_total Connections, frames or records refused, by reason.\n# TYPE atalaya_refused_total counter"
         );
         for (reason, n) in self
             .refusals
@@ -214,6 +223,8 @@ mod tests {
         t.observe_commit(Duration::from_millis(3));
         t.refuse("bad_frame");
         t.refuse("bad_frame");
+        t.refuse_many("bad_time", 5);
+        t.refuse_many("bad_value", 0);
         let text = t.render(&[("atalaya_assets", "Assets known.", 2.0)]);
         assert!(text.contains("atalaya_ingest_records_total 3\n"), "{text}");
         assert!(
@@ -228,6 +239,11 @@ mod tests {
             text.contains("atalaya_refused_total{reason=\"bad_frame\"} 2\n"),
             "{text}"
         );
+        assert!(
+            text.contains("atalaya_refused_total{reason=\"bad_time\"} 5\n"),
+            "{text}"
+        );
+        assert!(!text.contains("bad_value"), "{text}");
         assert!(text.contains("atalaya_assets 2\n"), "{text}");
     }
 }

@@ -176,6 +176,12 @@ impl NumberedAgent {
             .unwrap();
     }
 
+    /// Spools any record the agent could send (a heartbeat, a user
+    /// report), built around the sequence number it gets.
+    pub fn push_message(&mut self, build: impl FnOnce(u64) -> Message) {
+        self.last_seq = self.shared.send(build).unwrap();
+    }
+
     /// Spools an inventory delta that installs one more package.
     pub fn push_package(&mut self) {
         let name = format!("{}-pkg-{}", self.name, self.packages.len());

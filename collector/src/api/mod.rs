@@ -39,6 +39,7 @@ use crate::store::{
 mod incidents;
 
 use crate::server::desk::Desk;
+use crate::server::screen::ClockSkew;
 use crate::telemetry::Telemetry;
 
 /// Default page size of list routes.
@@ -62,6 +63,11 @@ pub trait AdminActions: Send + Sync + 'static {
     /// How long an agent may go unheard before it counts as silent.
     fn silent_after(&self) -> Duration {
         Duration::from_secs(90)
+    }
+    /// What the collector noticed about the agent's clock, while it
+    /// refuses the agent's times as out of range.
+    fn clock_skew(&self, _id: &str) -> Option<ClockSkew> {
+        None
     }
 }
 
@@ -953,6 +959,11 @@ pub struct AgentView {
     /// `connected`, `silent` (not heard from for a few heartbeats),
     /// `disconnected`, `revoked`, or `never_seen`.
     pub status: &'static str,
+    /// Set while the collector refuses the agent's times as out of range
+    /// (its clock is wrong): how far off the last one was, when, and how
+    /// many were refused. Kept in memory: `null` again after a restart
+    /// until the next refused time.
+    pub clock_skew: Option<ClockSkew>,
 }
 
 impl From<AgentRecord> for AgentView {
@@ -968,6 +979,7 @@ impl From<AgentRecord> for AgentView {
             revoked_at: a.revoked_at,
             asset_id: a.asset_id,
             status: "never_seen",
+            clock_skew: None,
         }
     }
 }
@@ -999,8 +1011,10 @@ async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult
         .into_iter()
         .map(|a| {
             let status = agent_status(&a, state.admin.is_connected(&a.id), silent_after, now);
+            let clock_skew = state.admin.clock_skew(&a.id);
             AgentView {
                 status,
+                clock_skew,
                 ..AgentView::from(a)
             }
         })

@@ -289,7 +289,7 @@ impl Desk {
                 tracing::warn!(error = %err, asset, "reading the inventory for a user report");
             }
         }
-        let from = Timestamp(at.0 - context::HEALTH_WINDOW_MS);
+        let from = Timestamp(at.0.saturating_sub(context::HEALTH_WINDOW_MS));
         let mut names = match self.store.series_names(asset) {
             Ok(names) => names,
             Err(err) => {

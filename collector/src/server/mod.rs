@@ -10,7 +10,9 @@
 //! - [`session`]: one agent's data session.
 //! - [`enroll`]: enrollment of new agents.
 //! - [`renew`]: renewal of enrolled agents' certificates.
-//! - [`limiter`]: failed-enrollment limits per address (token guessing).
+//! - [`limiter`]: failed-enrollment limits per address (token guessing),
+//!   and log lines per agent.
+//! - [`screen`]: times and numbers refused before they are stored.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,6 +32,7 @@ pub mod desk;
 pub mod enroll;
 pub mod limiter;
 pub mod renew;
+pub mod screen;
 pub mod session;
 
 pub use committer::Committer;
@@ -45,6 +48,9 @@ pub mod close_code {
     pub const SHUTDOWN: VarInt = VarInt::from_u32(3);
 }
 
+/// Least time between two log lines about one agent's refused records.
+const NOTICE_EVERY: Duration = Duration::from_secs(60);
+
 /// Settings of the QUIC side.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -57,6 +63,8 @@ pub struct ServerConfig {
     pub frame_timeout: Duration,
     /// Lifetime of agent certificates.
     pub certificate_validity: Duration,
+    /// How far from the collector's clock agents' times may be.
+    pub time_limits: screen::TimeLimits,
     /// Pushed to agents when they connect.
     pub agent_intervals: ConfigUpdate,
 }
@@ -78,9 +86,34 @@ pub struct Hub {
     pub config: ServerConfig,
     /// Failed enrollments per address.
     pub enroll_failures: Mutex<limiter::FailureLimiter>,
+    /// Log lines about refused records, per agent.
+    pub notices: Mutex<limiter::NoticeLimiter>,
+    /// Agents whose times are being refused.
+    pub clock_skews: screen::ClockSkews,
 }
 
 impl Hub {
+    /// What connection handlers share, with nothing noted yet.
+    pub fn new(
+        store: Arc<Store>,
+        ca: Arc<CertificateAuthority>,
+        telemetry: Arc<Telemetry>,
+        committer: Committer,
+        config: ServerConfig,
+    ) -> Self {
+        Self {
+            store,
+            ca,
+            telemetry,
+            committer,
+            connections: Connections::default(),
+            config,
+            enroll_failures: Mutex::default(),
+            notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
+            clock_skews: screen::ClockSkews::default(),
+        }
+    }
+
     /// The settings message sent to each agent on connect.
     pub fn config_update(&self) -> Message {
         Message::ConfigUpdate(self.config.agent_intervals.clone())

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::committer::Outcome;
+use super::screen::{Screened, screen};
 use super::{Hub, close_code};
 use crate::store::{AgentSeen, Ingest, IngestRecord};
 
@@ -143,6 +144,9 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     let reader = async {
         let mut last_seen = Instant::now();
         let mut last_renewal: Option<Instant> = None;
+        // Whether this agent is listed as having a wrong clock (perhaps by
+        // an earlier connection), so that a good time clears it.
+        let mut skewed = hub.clock_skews.get(agent_id).is_some();
         loop {
             let Some(message) = next_message(
                 &mut recv,
@@ -188,9 +192,18 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                     )));
                 }
             };
+            let received_at = Timestamp::now();
+            let (record, screened) = screen(record, received_at, &hub.config.time_limits);
+            if screened.refused() {
+                note_refused(hub, agent_id, &screened, received_at);
+                skewed |= screened.bad_time > 0;
+            } else if skewed && screened.time_accepted {
+                hub.clock_skews.clear(agent_id);
+                skewed = false;
+            }
             let item = Ingest {
                 agent_id: agent_id.to_owned(),
-                received_at: Timestamp::now(),
+                received_at,
                 record,
             };
             if !hub.committer.submit(item, &ack_tx) {
@@ -205,6 +218,45 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     tokio::select! {
         r = reader => r,
         r = writer => r,
+    }
+}
+
+/// Counts what screening refused, notes a wrong clock on the agent's
+/// listing, and logs it, once a minute per agent at most.
+fn note_refused(hub: &Hub, agent_id: &str, screened: &Screened, now: Timestamp) {
+    let telemetry = &hub.telemetry;
+    telemetry.refuse_many("bad_time", screened.bad_time);
+    telemetry.refuse_many("bad_value", screened.bad_value);
+    if let Some(offset) = screened.offset_ms {
+        hub.clock_skews
+            .note(agent_id, offset, screened.bad_time, now);
+    }
+    let count = screened.bad_time.saturating_add(screened.bad_value);
+    let due = hub.notices.lock().unwrap_or_else(|e| e.into_inner()).note(
+        agent_id,
+        count,
+        std::time::Instant::now(),
+    );
+    let Some(since_last) = due else {
+        return;
+    };
+    match screened.offset_ms {
+        Some(offset) => tracing::warn!(
+            agent = %agent_id,
+            offset_seconds = offset / 1000,
+            bad_time = screened.bad_time,
+            bad_value = screened.bad_value,
+            refused_since_last_notice = since_last,
+            "refusing this agent's records whose time is {} s {} the collector's clock; is its clock wrong?",
+            (offset / 1000).unsigned_abs(),
+            if offset > 0 { "ahead of" } else { "behind" }
+        ),
+        None => tracing::warn!(
+            agent = %agent_id,
+            bad_value = screened.bad_value,
+            refused_since_last_notice = since_last,
+            "refusing this agent's samples with NaN or infinite numbers"
+        ),
     }
 }
 
