@@ -205,7 +205,9 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         .context("starting the incident engine")?
         .with_config_file(config.file.clone()),
     );
-    let (fed_tx, fed_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Bounded: a desk that falls behind slows the commits down (see
+    // server::committer) instead of queueing without end.
+    let (fed_tx, fed_rx) = tokio::sync::mpsc::channel(crate::server::committer::FED_QUEUE);
     tokio::spawn(desk::run(desk.clone(), fed_rx, config.incident_tick));
     let hub = Arc::new(Hub::new(
         store.clone(),

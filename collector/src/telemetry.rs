@@ -27,6 +27,9 @@ pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
 pub struct Telemetry {
     /// Data sessions open now.
     pub connected_agents: AtomicU64,
+    /// QUIC connections open now, handshakes and enrollments included
+    /// (what `max_connections` caps).
+    pub open_connections: AtomicU64,
     /// Records committed (all kinds).
     pub records: AtomicU64,
     /// Metric points committed.
@@ -103,6 +106,13 @@ impl Telemetry {
             "Agents with an open data session.",
             "gauge",
             load(&self.connected_agents),
+        );
+        gauge(
+            &mut out,
+            "atalaya_open_connections",
+            "QUIC connections open, handshakes and enrollments included.",
+            "gauge",
+            load(&self.open_connections),
         );
         gauge(
             &mut out,

@@ -7,13 +7,18 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use atalaya_agent::identity::AgentIdentity;
 use atalaya_common::model::{HealthSample, LoadAverage, MemoryUsage, Timestamp};
-use atalaya_common::proto::{Heartbeat, Message, UserReport};
+use atalaya_common::proto::{
+    self, FrameReader, Heartbeat, Hello, Message, MetricBatch, UserReport,
+};
+use atalaya_common::token::EnrollmentToken;
 use atalaya_tests::harness::{Collector, agent, bin, copy_tree, eventually, fixture, runtime};
-use atalaya_tests::loadgen::{NumberedAgent, SERIES};
+use atalaya_tests::loadgen::{NumberedAgent, SERIES, produce_all, start_shared};
 use serde_json::Value;
 
 /// Stored metric points of the honest agent's asset, through the API.
@@ -192,6 +197,10 @@ async fn connections_over_the_cap_are_refused_at_the_door() {
             .and_then(|a| a["id"].as_str().map(str::to_owned))
     });
 
+    // The agent's enrollment may have met its own data connection at the
+    // door (both count), so refusals are counted from here.
+    let limit = "atalaya_refused_total{reason=\"connection_limit\"}";
+    let refused_before = collector.metric(limit);
     let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
     endpoint.set_default_client_config(atalaya_agent::tls::data_client_config(&identity).unwrap());
     let refused = endpoint
@@ -202,15 +211,7 @@ async fn connections_over_the_cap_are_refused_at_the_door() {
         refused.is_err(),
         "a second connection was accepted over a cap of one"
     );
-
-    let metrics = collector
-        .get("/metrics", Some(&collector.admin))
-        .1
-        .to_string();
-    assert!(
-        metrics.contains("reason=\\\"connection_limit\\\"} 1"),
-        "{metrics}"
-    );
+    assert_eq!(collector.metric(limit), refused_before + 1.0);
     let before = points(&collector, &asset);
     eventually("the honest agent to go on", Duration::from_secs(20), || {
         (points(&collector, &asset) > before).then_some(())
@@ -369,4 +370,129 @@ fn impossible_times_and_numbers_are_refused_and_acked() {
         !log.contains("panicked"),
         "nothing panicked in the collector:\n{log}"
     );
+}
+
+/// A data session that sends `count` one-sample batches as fast as the
+/// collector takes them, reading no ack until it has sent them all; returns
+/// the last ack, once it covers all of them, and the connection, still open.
+async fn flood_records(
+    identity: AgentIdentity,
+    addr: SocketAddr,
+    count: u64,
+) -> (u64, quinn::Endpoint, quinn::Connection) {
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    endpoint.set_default_client_config(atalaya_agent::tls::data_client_config(&identity).unwrap());
+    let conn = endpoint.connect(addr, "127.0.0.1").unwrap().await.unwrap();
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    let hello = Message::Hello(Hello {
+        agent_version: "0.0.0-flood".into(),
+        protocol_version: proto::PROTOCOL_VERSION,
+        last_acked: 0,
+    });
+    send.write_all(&proto::encode(&hello).unwrap())
+        .await
+        .unwrap();
+    let start = Timestamp::now().0 - 600_000;
+    for seq in 1..=count {
+        let batch = Message::MetricBatch(MetricBatch {
+            seq,
+            samples: vec![shaped(start + seq as i64, seq, 1.0)],
+        });
+        // Blocks whenever the collector stops reading (flow control).
+        send.write_all(&proto::encode(&batch).unwrap())
+            .await
+            .unwrap();
+    }
+    let mut frames = FrameReader::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut acked = 0;
+    while acked < count {
+        let n = recv
+            .read(&mut buf)
+            .await
+            .unwrap()
+            .expect("the collector closed the flooding session");
+        frames.push(&buf[..n]);
+        while let Some(message) = frames.next_message().unwrap() {
+            if let Message::Ack(ack) = message {
+                acked = ack.seq;
+            }
+        }
+    }
+    (acked, endpoint, conn)
+}
+
+#[test]
+fn floods_of_connections_and_records_leave_honest_agents_whole() {
+    const CAP: usize = 8;
+    const FLOOD: u64 = 5000;
+    let collector = Collector::start_with(&format!("max_connections = {CAP}"));
+    let work = tempfile::tempdir().unwrap();
+    let token = collector.token(3);
+    let identity = enroll(&work.path().join("flooder"), &token);
+    let rt = runtime();
+    let fleet = vec![("steady-a".to_owned(), None), ("steady-b".to_owned(), None)];
+    let honest = rt.block_on(start_shared(work.path(), &token, fleet));
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers = produce_all(&rt, &honest, &stop, 6, Duration::from_millis(20), 0);
+    let addr = collector.quic_address();
+    let flood = rt.spawn(flood_records(identity, addr, FLOOD));
+    eventually(
+        "two honest sessions and the flooder's",
+        Duration::from_secs(30),
+        || (collector.metric("atalaya_connected_agents") == 3.0).then_some(()),
+    );
+
+    // Three times the cap of connections, one after another, each kept
+    // open: enrollment connections that never send their request.
+    let limit = "atalaya_refused_total{reason=\"connection_limit\"}";
+    let refused_before = collector.metric(limit);
+    let ca = EnrollmentToken::decode(&token).unwrap().ca_sha256;
+    let (endpoint, held, refused) = rt.block_on(async {
+        let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        endpoint.set_default_client_config(atalaya_agent::tls::enroll_client_config(ca).unwrap());
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for _ in 0..3 * CAP {
+            match endpoint.connect(addr, "127.0.0.1").unwrap().await {
+                Ok(conn) => held.push(conn),
+                Err(_) => refused += 1,
+            }
+        }
+        (endpoint, held, refused)
+    });
+    assert_eq!(
+        held.len(),
+        CAP - 3,
+        "the three sessions and these fill the cap"
+    );
+    assert_eq!(refused, 3 * CAP - held.len());
+    assert_eq!(collector.metric("atalaya_open_connections"), CAP as f64);
+    assert_eq!(collector.metric(limit), refused_before + refused as f64);
+
+    // Every flooded record is stored in the end (the last ack covers it),
+    // and the honest agents lost nothing meanwhile.
+    let acked = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(120), flood).await })
+        .expect("the flood was not acknowledged in time")
+        .unwrap();
+    let (acked, flood_endpoint, flood_connection) = acked;
+    assert_eq!(acked, FLOOD);
+    stop.store(true, Ordering::Release);
+    for producer in producers {
+        rt.block_on(producer).unwrap();
+    }
+    rt.block_on(async move {
+        drop((held, endpoint, flood_connection, flood_endpoint));
+    });
+    for agent in &honest {
+        let agent = agent.lock().unwrap();
+        rt.block_on(agent.drained(Duration::from_secs(60)));
+        let stored = agent.check_stored(&collector).unwrap();
+        assert!(stored >= 6, "{}: {stored}", agent.name);
+    }
+    for agent in &honest {
+        let agent = agent.lock().unwrap();
+        assert!(agent.is_connected(), "{} kept its session", agent.name);
+    }
 }

@@ -469,7 +469,7 @@ pub struct Reloaded {
 }
 
 /// Runs the desk: commits' [`Fed`] from `rx`, and a tick every `tick`.
-pub async fn run(desk: Arc<Desk>, mut rx: mpsc::UnboundedReceiver<Vec<Fed>>, tick: Duration) {
+pub async fn run(desk: Arc<Desk>, mut rx: mpsc::Receiver<Vec<Fed>>, tick: Duration) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -16,11 +16,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atalaya_common::proto::{self, ConfigUpdate, Message};
 use quinn::Connection;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::pki::CertificateAuthority;
 use crate::store::Store;
@@ -56,7 +58,8 @@ const NOTICE_EVERY: Duration = Duration::from_secs(60);
 pub struct ServerConfig {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// Most connections at once; more are refused at the door.
+    /// Most connections at once, handshakes and enrollments included;
+    /// more are refused at the door.
     pub max_connections: usize,
     /// Once a frame has started, the time it has to arrive whole: a peer
     /// that dribbles bytes (slowloris) is cut off after it.
@@ -170,6 +173,11 @@ impl Connections {
 pub struct Server {
     endpoint: quinn::Endpoint,
     hub: Arc<Hub>,
+    /// One permit per connection, from the moment it is accepted (before
+    /// its handshake) until it ends: handshakes, enrollments and data
+    /// sessions all count against `max_connections`, so a flood of any of
+    /// them meets the same cap.
+    admission: Arc<Semaphore>,
 }
 
 impl Server {
@@ -203,7 +211,12 @@ impl Server {
             std::net::UdpSocket::bind(hub.config.listen)?,
             Arc::new(quinn::TokioRuntime),
         )?;
-        Ok(Self { endpoint, hub })
+        let permits = hub.config.max_connections.min(Semaphore::MAX_PERMITS);
+        Ok(Self {
+            endpoint,
+            admission: Arc::new(Semaphore::new(permits)),
+            hub,
+        })
     }
 
     /// The address actually bound (the port may have been 0).
@@ -214,49 +227,19 @@ impl Server {
     /// Accepts connections until the endpoint is closed.
     pub async fn run(self) {
         while let Some(incoming) = self.endpoint.accept().await {
-            if self.hub.connections.count() >= self.hub.config.max_connections {
+            // Over the cap, refused before any cryptography is done.
+            let Ok(permit) = self.admission.clone().try_acquire_owned() else {
                 self.hub.telemetry.refuse("connection_limit");
                 incoming.refuse();
                 continue;
-            }
+            };
+            let admitted = Admitted::new(permit, self.hub.telemetry.clone());
             let hub = self.hub.clone();
+            // Each handshake runs in its own task: one slow or silent peer
+            // never holds up the next one in the accept loop.
             tokio::spawn(async move {
-                let remote = incoming.remote_address();
-                let connection = match incoming.await {
-                    Ok(c) => c,
-                    // Counted by the client verifier, which knows the reason.
-                    Err(err) if tls::is_certificate_refusal(&err) => {
-                        tracing::warn!(%remote, error = %err, "agent certificate refused");
-                        return;
-                    }
-                    Err(err) => {
-                        tracing::warn!(%remote, error = %err, "handshake failed");
-                        hub.telemetry.refuse("handshake");
-                        return;
-                    }
-                };
-                let alpn = connection
-                    .handshake_data()
-                    .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
-                    .and_then(|d| d.protocol);
-                match alpn.as_deref() {
-                    Some(p) if p == proto::ALPN_ENROLL => enroll::run(hub, connection).await,
-                    Some(p) if p == proto::ALPN_DATA => match tls::peer_agent_id(&connection) {
-                        Some(agent) => session::run(hub, connection, agent).await,
-                        None => {
-                            tracing::warn!(%remote, "data connection without a client certificate refused");
-                            hub.telemetry.refuse("no_certificate");
-                            connection.close(
-                                close_code::REFUSED,
-                                b"a client certificate signed by this collector is required",
-                            );
-                        }
-                    },
-                    _ => {
-                        hub.telemetry.refuse("alpn");
-                        connection.close(close_code::PROTOCOL, b"unknown application protocol");
-                    }
-                }
+                serve(hub, incoming).await;
+                drop(admitted);
             });
         }
     }
@@ -264,5 +247,69 @@ impl Server {
     /// A handle to close the endpoint from elsewhere.
     pub fn endpoint(&self) -> quinn::Endpoint {
         self.endpoint.clone()
+    }
+}
+
+/// A connection holding its admission permit, counted as open while it lives.
+struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Admitted {
+    fn new(permit: OwnedSemaphorePermit, telemetry: Arc<Telemetry>) -> Self {
+        telemetry.open_connections.fetch_add(1, Ordering::Relaxed);
+        Self {
+            _permit: permit,
+            telemetry,
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.telemetry
+            .open_connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One accepted connection, from its handshake to its end.
+async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let connection = match incoming.await {
+        Ok(c) => c,
+        // Counted by the client verifier, which knows the reason.
+        Err(err) if tls::is_certificate_refusal(&err) => {
+            tracing::warn!(%remote, error = %err, "agent certificate refused");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(%remote, error = %err, "handshake failed");
+            hub.telemetry.refuse("handshake");
+            return;
+        }
+    };
+    let alpn = connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol);
+    match alpn.as_deref() {
+        Some(p) if p == proto::ALPN_ENROLL => enroll::run(hub, connection).await,
+        Some(p) if p == proto::ALPN_DATA => match tls::peer_agent_id(&connection) {
+            Some(agent) => session::run(hub, connection, agent).await,
+            None => {
+                tracing::warn!(%remote, "data connection without a client certificate refused");
+                hub.telemetry.refuse("no_certificate");
+                connection.close(
+                    close_code::REFUSED,
+                    b"a client certificate signed by this collector is required",
+                );
+            }
+        },
+        _ => {
+            hub.telemetry.refuse("alpn");
+            connection.close(close_code::PROTOCOL, b"unknown application protocol");
+        }
     }
 }
