@@ -10,6 +10,7 @@ use atalaya_common::proto::ConfigUpdate;
 
 use crate::incidents::sla::{BusinessHours, SlaPolicies};
 use crate::records::incident::Priority;
+use crate::screen::TimeLimits;
 
 /// Shortest agent certificate lifetime: an agent renews when a third of it
 /// is left, and needs a few seconds to do so.
@@ -30,6 +31,8 @@ pub struct CollectorConfig {
     pub max_connections: usize,
     /// Once a frame has started, the time it has to arrive whole.
     pub frame_timeout: Duration,
+    /// `[ingest]`: how far from the collector's clock agents' times may be.
+    pub time_limits: TimeLimits,
     /// HTTP API listen address.
     pub api_listen: SocketAddr,
     /// Pushed to agents.
@@ -73,6 +76,9 @@ impl CollectorConfig {
         }
         let max_connections = c.integer("max_connections", 20_000, 1..=1_000_000, "connections");
         let frame_timeout = c.integer("frame_timeout_seconds", 30, 1..=600, "seconds");
+        let ingest = doc.section("ingest");
+        let max_age = ingest.integer("max_age_seconds", 30 * 86_400, 60..=315_360_000, "seconds");
+        let max_ahead = ingest.integer("max_ahead_seconds", 300, 1..=31_536_000, "seconds");
         let api_listen = address(&doc.section("api"), "listen", "127.0.0.1:8440");
         let a = doc.section("agents");
         let seconds = |key, default, max| {
@@ -117,6 +123,10 @@ impl CollectorConfig {
             server_names,
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             frame_timeout: Duration::from_secs(frame_timeout),
+            time_limits: TimeLimits {
+                max_age: Duration::from_secs(max_age),
+                max_ahead: Duration::from_secs(max_ahead),
+            },
             api_listen: api_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8440))),
             agent_intervals,
             certificate_validity: Duration::from_secs(if seconds_override > 0 {
@@ -271,6 +281,7 @@ mod tests {
         };
         assert_eq!(config, CollectorConfig::default());
         assert_eq!(config.advertise, "localhost:4433");
+        assert_eq!(config.time_limits, TimeLimits::default());
         assert_eq!(
             config.certificate_validity,
             Duration::from_secs(90 * 86_400)

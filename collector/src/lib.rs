@@ -37,6 +37,7 @@ pub mod notify;
 pub mod pki;
 pub mod records;
 pub mod run;
+pub mod screen;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -14,6 +14,7 @@ use crate::api::{self, AdminActions, ApiState};
 use crate::config::CollectorConfig;
 use crate::desk::{self, Desk};
 use crate::pki::CertificateAuthority;
+use crate::screen::{ClockSkew, ClockSkews};
 use crate::server::{Committer, Connections, Hub, Server, ServerConfig};
 use crate::store::{ApiTokenRecord, Role, Store};
 use crate::telemetry::Telemetry;
@@ -83,6 +84,7 @@ impl Running {
 #[derive(Debug)]
 struct Admin {
     connections: Connections,
+    clock_skews: ClockSkews,
     silent_after: std::time::Duration,
     advertise: String,
     ca_sha256: [u8; 32],
@@ -110,6 +112,10 @@ impl AdminActions for Admin {
 
     fn silent_after(&self) -> std::time::Duration {
         self.silent_after
+    }
+
+    fn clock_skew(&self, id: &str) -> Option<ClockSkew> {
+        self.clock_skews.get(id)
     }
 }
 
@@ -212,24 +218,26 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
         .context("starting the incident engine")?
         .with_config_file(config.file.clone()),
     );
-    let (fed_tx, fed_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Bounded: a desk that falls behind slows the commits down (see
+    // server::committer) instead of queueing without end.
+    let (fed_tx, fed_rx) = tokio::sync::mpsc::channel(crate::server::committer::FED_QUEUE);
     tokio::spawn(desk::run(desk.clone(), fed_rx, config.incident_tick));
-    let connections = Connections::default();
-    let hub = Arc::new(Hub {
-        store: store.clone(),
-        ca: ca.clone(),
-        telemetry: telemetry.clone(),
-        committer: Committer::start_feeding(store.clone(), telemetry.clone(), Some(fed_tx)),
-        connections: connections.clone(),
-        enroll_failures: Default::default(),
-        config: ServerConfig {
+    let hub = Arc::new(Hub::new(
+        store.clone(),
+        ca.clone(),
+        telemetry.clone(),
+        Committer::start_feeding(store.clone(), telemetry.clone(), Some(fed_tx)),
+        ServerConfig {
             listen: config.listen,
             max_connections: config.max_connections,
             frame_timeout: config.frame_timeout,
             certificate_validity: config.certificate_validity,
+            time_limits: config.time_limits,
             agent_intervals: config.agent_intervals.clone(),
         },
-    });
+    ));
+    let connections = hub.connections.clone();
+    let clock_skews = hub.clock_skews.clone();
     let server = Server::bind(hub, tls_config, &reset_key(&data_dir)?)
         .with_context(|| format!("listening for agents on {}", config.listen))?;
     let quic_addr = server.local_addr()?;
@@ -245,6 +253,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
     let heartbeat = u64::from(config.agent_intervals.heartbeat_interval_seconds.max(1));
     let admin = Arc::new(Admin {
         connections,
+        clock_skews,
         silent_after: std::time::Duration::from_secs(heartbeat * 3),
         advertise: advertise.clone(),
         ca_sha256: ca.sha256(),

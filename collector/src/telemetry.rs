@@ -27,6 +27,9 @@ pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
 pub struct Telemetry {
     /// Data sessions open now.
     pub connected_agents: AtomicU64,
+    /// QUIC connections open now, handshakes and enrollments included
+    /// (what `max_connections` caps).
+    pub open_connections: AtomicU64,
     /// Records committed (all kinds).
     pub records: AtomicU64,
     /// Metric points committed.
@@ -71,10 +74,19 @@ impl Telemetry {
     /// Counts a refused connection, frame or request by reason (`bad_frame`,
     /// `revoked`, `certificate_expired`, …).
     pub fn refuse(&self, reason: &str) {
+        self.refuse_many(reason, 1);
+    }
+
+    /// Counts `count` refusals of one reason at once (`bad_time`,
+    /// `bad_value`: the samples of one batch).
+    pub fn refuse_many(&self, reason: &str, count: u64) {
+        if count == 0 {
+            return;
+        }
         let mut r = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
         match r.iter_mut().find(|(k, _)| k == reason) {
-            Some((_, n)) => *n += 1,
-            None => r.push((reason.to_owned(), 1)),
+            Some((_, n)) => *n = n.saturating_add(count),
+            None => r.push((reason.to_owned(), count)),
         }
     }
 
@@ -94,6 +106,13 @@ impl Telemetry {
             "Agents with an open data session.",
             "gauge",
             load(&self.connected_agents),
+        );
+        gauge(
+            &mut out,
+            "atalaya_open_connections",
+            "QUIC connections open, handshakes and enrollments included.",
+            "gauge",
+            load(&self.open_connections),
         );
         gauge(
             &mut out,
@@ -178,7 +197,7 @@ impl Telemetry {
         drop(h);
         let _ = writeln!(
             out,
-            "# HELP atalaya_refused_total Connections or frames refused, by reason.\n# TYPE atalaya_refused_total counter"
+            "# HELP atalaya_refused_total Connections, frames or records refused, by reason.\n# TYPE atalaya_refused_total counter"
         );
         for (reason, n) in self
             .refusals
@@ -214,6 +233,8 @@ mod tests {
         t.observe_commit(Duration::from_millis(3));
         t.refuse("bad_frame");
         t.refuse("bad_frame");
+        t.refuse_many("bad_time", 5);
+        t.refuse_many("bad_value", 0);
         let text = t.render(&[("atalaya_assets", "Assets known.", 2.0)]);
         assert!(text.contains("atalaya_ingest_records_total 3\n"), "{text}");
         assert!(
@@ -228,6 +249,11 @@ mod tests {
             text.contains("atalaya_refused_total{reason=\"bad_frame\"} 2\n"),
             "{text}"
         );
+        assert!(
+            text.contains("atalaya_refused_total{reason=\"bad_time\"} 5\n"),
+            "{text}"
+        );
+        assert!(!text.contains("bad_value"), "{text}");
         assert!(text.contains("atalaya_assets 2\n"), "{text}");
     }
 }

@@ -31,7 +31,7 @@ const COLLECTOR: &[Layer] = &[
     },
     Layer {
         name: "orchestration",
-        modules: &["config", "desk", "webhooks"],
+        modules: &["config", "desk", "screen", "webhooks"],
         forbidden: &[],
     },
     Layer {

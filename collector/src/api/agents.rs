@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use crate::screen::ClockSkew;
 use crate::store::{AgentRecord, Role};
 
 /// The agent routes, to merge into the API router.
@@ -47,6 +48,11 @@ pub struct AgentView {
     /// `connected`, `silent` (not heard from for a few heartbeats),
     /// `disconnected`, `revoked`, or `never_seen`.
     pub status: &'static str,
+    /// Set while the collector refuses the agent's times as out of range
+    /// (its clock is wrong): how far off the last one was, when, and how
+    /// many were refused. Kept in memory: `null` again after a restart
+    /// until the next refused time.
+    pub clock_skew: Option<ClockSkew>,
 }
 
 impl From<AgentRecord> for AgentView {
@@ -62,6 +68,7 @@ impl From<AgentRecord> for AgentView {
             revoked_at: a.revoked_at,
             asset_id: a.asset_id,
             status: "never_seen",
+            clock_skew: None,
         }
     }
 }
@@ -93,8 +100,10 @@ async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult
         .into_iter()
         .map(|a| {
             let status = agent_status(&a, state.admin.is_connected(&a.id), silent_after, now);
+            let clock_skew = state.admin.clock_skew(&a.id);
             AgentView {
                 status,
+                clock_skew,
                 ..AgentView::from(a)
             }
         })

@@ -65,6 +65,7 @@ pub use self::tokens::{
     new_api_token,
 };
 use crate::desk::Desk;
+use crate::screen::ClockSkew;
 use crate::store::{ApiTokenRecord, AssetRecord, Role, Store, StoreError};
 use crate::telemetry::Telemetry;
 
@@ -89,6 +90,11 @@ pub trait AdminActions: Send + Sync + 'static {
     /// How long an agent may go unheard before it counts as silent.
     fn silent_after(&self) -> Duration {
         Duration::from_secs(90)
+    }
+    /// What the collector noticed about the agent's clock, while it
+    /// refuses the agent's times as out of range.
+    fn clock_skew(&self, _id: &str) -> Option<ClockSkew> {
+        None
     }
 }
 

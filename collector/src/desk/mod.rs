@@ -307,7 +307,7 @@ impl Desk {
                 tracing::warn!(error = %err, asset, "reading the inventory for a user report");
             }
         }
-        let from = Timestamp(at.0 - context::HEALTH_WINDOW_MS);
+        let from = Timestamp(at.0.saturating_sub(context::HEALTH_WINDOW_MS));
         let mut names = match self.store.series_names(asset) {
             Ok(names) => names,
             Err(err) => {
@@ -486,7 +486,7 @@ pub struct Reloaded {
 }
 
 /// Runs the desk: commits' [`Fed`] from `rx`, and a tick every `tick`.
-pub async fn run(desk: Arc<Desk>, mut rx: mpsc::UnboundedReceiver<Vec<Fed>>, tick: Duration) {
+pub async fn run(desk: Arc<Desk>, mut rx: mpsc::Receiver<Vec<Fed>>, tick: Duration) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -669,7 +669,7 @@ impl Engine {
                 && let Some(inc) = &track.incident
             {
                 let gap = previous
-                    .map(|p| format!(" after {}", span(t - p)))
+                    .map(|p| format!(" after {}", span(t.saturating_sub(p))))
                     .unwrap_or_default();
                 let detail = format!("The agent was heard from again at {at}{gap}.");
                 let emit = Emit {
@@ -770,7 +770,7 @@ impl Engine {
                     }
                     let limit = heartbeat_ms
                         .saturating_mul(i64::try_from(ab.missed_heartbeats).unwrap_or(i64::MAX));
-                    let silent = t - last > limit;
+                    let silent = t.saturating_sub(last) > limit;
                     if !silent && !has_track(tracks, &rule.name, "") {
                         continue;
                     }
@@ -784,9 +784,9 @@ impl Engine {
                         let detail = format!(
                             "Nothing from the agent since {} ({}; heartbeat every {}, {} missed).",
                             Timestamp(last),
-                            span(t - last),
+                            span(t.saturating_sub(last)),
                             span(heartbeat_ms),
-                            (t - last) / heartbeat_ms
+                            t.saturating_sub(last) / heartbeat_ms
                         );
                         Emit {
                             asset,
@@ -945,7 +945,7 @@ fn observe(
                 }
                 None => {
                     let since = *track.pending_since.get_or_insert(t);
-                    if t - since >= hold_ms {
+                    if t.saturating_sub(since) >= hold_ms {
                         Some(trigger(track, lc, t, ids))
                     } else {
                         None
@@ -962,7 +962,7 @@ fn observe(
             }
             open?;
             let window = secs(lc.flap_window_seconds);
-            track.clears.retain(|c| t - c < window);
+            track.clears.retain(|c| t.saturating_sub(*c) < window);
             track.clears.push(t);
             // Only the count above the limit matters; keep the list short.
             let cap = usize::try_from(lc.flap_cycles)
@@ -999,7 +999,9 @@ fn trigger(track: &mut Track, lc: &Lifecycle, t: i64, ids: &mut u64) -> Transiti
     track.pending_since = None;
     let reopen = secs(lc.reopen_window_seconds);
     if let Some(inc) = &mut track.incident
-        && inc.resolved_at.is_some_and(|r| t - r <= reopen)
+        && inc
+            .resolved_at
+            .is_some_and(|r| t.saturating_sub(r) <= reopen)
     {
         inc.resolved_at = None;
         inc.occurrences = inc.occurrences.saturating_add(1);
@@ -1032,7 +1034,7 @@ fn quiet(track: &mut Track, lc: &Lifecycle, now: i64) -> Option<Transition> {
     let inc = track.incident.as_mut()?;
     if !inc.flapping
         || inc.resolved_at.is_some()
-        || now - track.last_flip < secs(lc.flap_window_seconds)
+        || now.saturating_sub(track.last_flip) < secs(lc.flap_window_seconds)
     {
         return None;
     }
@@ -1050,10 +1052,10 @@ fn quiet(track: &mut Track, lc: &Lifecycle, now: i64) -> Option<Transition> {
 /// resolved incident past its reopen window.
 fn forget_old(track: &mut Track, lc: &Lifecycle, now: i64) {
     let window = secs(lc.flap_window_seconds);
-    track.clears.retain(|c| now - c < window);
+    track.clears.retain(|c| now.saturating_sub(*c) < window);
     if track.incident.is_some_and(|i| {
         i.resolved_at
-            .is_some_and(|r| now - r > secs(lc.reopen_window_seconds))
+            .is_some_and(|r| now.saturating_sub(r) > secs(lc.reopen_window_seconds))
     }) {
         track.incident = None;
     }
@@ -1269,7 +1271,7 @@ impl Trend {
         while self
             .buckets
             .front()
-            .is_some_and(|b| b.start + self.bucket_ms <= t - window_ms)
+            .is_some_and(|b| b.start.saturating_add(self.bucket_ms) <= t.saturating_sub(window_ms))
         {
             self.buckets.pop_front();
         }
@@ -1278,8 +1280,8 @@ impl Trend {
             None => self.since = t,
             Some(front) => self.since = self.since.max(front.start),
         }
-        let start = t - t.rem_euclid(self.bucket_ms);
-        let dt = (t - start) as f64 / 1000.0;
+        let start = t.saturating_sub(t.rem_euclid(self.bucket_ms));
+        let dt = t.saturating_sub(start) as f64 / 1000.0;
         if self.buckets.back().is_none_or(|b| b.start < start) {
             self.buckets.push_back(Bucket {
                 start,
@@ -1303,13 +1305,13 @@ impl Trend {
     /// quarter of the window (a few hours of data say little about days).
     fn fit(&self, now: i64, window_ms: i64) -> Option<Fit> {
         let last = self.buckets.back()?;
-        if now - self.since < window_ms / 4 {
+        if now.saturating_sub(self.since) < window_ms / 4 {
             return None;
         }
         let reference = last.start;
         let (mut n, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for b in &self.buckets {
-            let off = (b.start - reference) as f64 / 1000.0;
+            let off = b.start.saturating_sub(reference) as f64 / 1000.0;
             let bn = f64::from(b.n);
             n += bn;
             st += bn * off + b.sum_t;
@@ -1328,7 +1330,7 @@ impl Trend {
             return None;
         }
         let slope = sxy / sxx;
-        let now_t = (now - reference) as f64 / 1000.0;
+        let now_t = now.saturating_sub(reference) as f64 / 1000.0;
         let fit = Fit {
             now_value: mean_v + slope * (now_t - mean_t),
             slope_per_second: slope,
@@ -1385,6 +1387,54 @@ mod tests {
         assert_eq!(span(7 * 86_400_000 / 2), "3.5 days");
         assert_eq!(first_line("printer\nmore", 80), "printer");
         assert_eq!(first_line("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn times_at_the_ends_of_i64_do_not_panic() {
+        use atalaya_common::diff::{Change, ItemChange};
+        use atalaya_common::model::MemoryModule;
+
+        let rules = RuleSet::parse("rules.toml", "").unwrap();
+        let mut e = Engine::new(rules, 30);
+        let removed = [Change::MemoryModule(ItemChange::Removed(MemoryModule {
+            locator: "DIMM 0".into(),
+            ..MemoryModule::default()
+        }))];
+        let ends = [i64::MIN, i64::MAX, 0, i64::MIN + 1, i64::MAX - 1, i64::MIN];
+        let mut actions = 0;
+        for (i, &t) in ends.iter().enumerate() {
+            let at = Timestamp(t);
+            let value = if i % 2 == 0 { 99.0 } else { 1.0 };
+            for series in [
+                "filesystem.used_percent{mount=/}",
+                "memory.used_percent",
+                "cpu.total_percent",
+            ] {
+                actions += e.on_sample("asset-1", series, at, value).len();
+            }
+            actions += e.on_seen("asset-1", at).len();
+            actions += e.on_tick(at).len();
+            let report = UserReport {
+                id: format!("r{i}"),
+                text: "the screen is black".into(),
+                ..UserReport::default()
+            };
+            actions += e.on_report("asset-1", at, &report).len();
+            actions += e.on_inventory("asset-1", at, &removed).len();
+        }
+        assert!(actions > 0, "the engine went on producing actions");
+        for end in [i64::MIN, i64::MAX] {
+            let mut trend = Trend::new(72 * 3_600_000);
+            trend.add(end, 1.0, 72 * 3_600_000);
+            trend.add(-end.saturating_add(1), 2.0, 72 * 3_600_000);
+            let _ = trend.fit(end, 72 * 3_600_000);
+            let policies = crate::incidents::sla::SlaPolicies::default();
+            for policy in &policies.by_priority {
+                let _ = crate::incidents::sla::clocks(end, policy, 80);
+                let hours = policy.business_hours.as_ref();
+                let _ = crate::incidents::sla::clock_between(i64::MIN, end, hours);
+            }
+        }
     }
 
     #[test]

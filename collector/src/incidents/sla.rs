@@ -116,15 +116,15 @@ impl BusinessHours {
         if !self.days.get(weekday).copied().unwrap_or(false) {
             return None;
         }
-        let midnight = day * DAY_MS - self.offset_ms();
+        let midnight = day.saturating_mul(DAY_MS).saturating_sub(self.offset_ms());
         Some((
-            midnight + i64::from(self.start_minute) * MINUTE_MS,
-            midnight + i64::from(self.end_minute) * MINUTE_MS,
+            midnight.saturating_add(i64::from(self.start_minute) * MINUTE_MS),
+            midnight.saturating_add(i64::from(self.end_minute) * MINUTE_MS),
         ))
     }
 
     fn local_day(&self, t: i64) -> i64 {
-        (t + self.offset_ms()).div_euclid(DAY_MS)
+        t.saturating_add(self.offset_ms()).div_euclid(DAY_MS)
     }
 }
 
@@ -198,10 +198,10 @@ pub fn add_clock(start: i64, duration_ms: i64, hours: Option<&BusinessHours>) ->
             && start < close
         {
             let from = start.max(open);
-            let available = close - from;
+            let available = close.saturating_sub(from);
             if left <= available {
                 // A zero target falls due when the window opens.
-                return from + left;
+                return from.saturating_add(left);
             }
             left -= available;
         }
@@ -215,7 +215,7 @@ pub fn clock_between(from: i64, to: i64, hours: Option<&BusinessHours>) -> i64 {
         return 0;
     }
     let Some(bh) = hours.filter(|b| b.is_valid()) else {
-        return to - from;
+        return to.saturating_sub(from);
     };
     let mut total = 0;
     let last = bh.local_day(to);
@@ -225,7 +225,7 @@ pub fn clock_between(from: i64, to: i64, hours: Option<&BusinessHours>) -> i64 {
             let a = from.max(open);
             let b = to.min(close);
             if b > a {
-                total += b - a;
+                total += b.saturating_sub(a);
             }
         }
         day += 1;

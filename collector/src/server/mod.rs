@@ -10,17 +10,22 @@
 //! - [`session`]: one agent's data session.
 //! - [`enroll`]: enrollment of new agents.
 //! - [`renew`]: renewal of enrolled agents' certificates.
-//! - [`limiter`]: failed-enrollment limits per address (token guessing).
+//! - [`limiter`]: failed-enrollment limits per address (token guessing),
+//!   and log lines per agent.
+//! - [`screen`]: times and numbers refused before they are stored.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atalaya_common::proto::{self, ConfigUpdate, Message};
 use quinn::Connection;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::pki::CertificateAuthority;
+use crate::screen;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
 use crate::tls;
@@ -44,18 +49,24 @@ pub mod close_code {
     pub const SHUTDOWN: VarInt = VarInt::from_u32(3);
 }
 
+/// Least time between two log lines about one agent's refused records.
+const NOTICE_EVERY: Duration = Duration::from_secs(60);
+
 /// Settings of the QUIC side.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// Most connections at once; more are refused at the door.
+    /// Most connections at once, handshakes and enrollments included;
+    /// more are refused at the door.
     pub max_connections: usize,
     /// Once a frame has started, the time it has to arrive whole: a peer
     /// that dribbles bytes (slowloris) is cut off after it.
     pub frame_timeout: Duration,
     /// Lifetime of agent certificates.
     pub certificate_validity: Duration,
+    /// How far from the collector's clock agents' times may be.
+    pub time_limits: screen::TimeLimits,
     /// Pushed to agents when they connect.
     pub agent_intervals: ConfigUpdate,
 }
@@ -77,9 +88,34 @@ pub struct Hub {
     pub config: ServerConfig,
     /// Failed enrollments per address.
     pub enroll_failures: Mutex<limiter::FailureLimiter>,
+    /// Log lines about refused records, per agent.
+    pub notices: Mutex<limiter::NoticeLimiter>,
+    /// Agents whose times are being refused.
+    pub clock_skews: screen::ClockSkews,
 }
 
 impl Hub {
+    /// What connection handlers share, with nothing noted yet.
+    pub fn new(
+        store: Arc<Store>,
+        ca: Arc<CertificateAuthority>,
+        telemetry: Arc<Telemetry>,
+        committer: Committer,
+        config: ServerConfig,
+    ) -> Self {
+        Self {
+            store,
+            ca,
+            telemetry,
+            committer,
+            connections: Connections::default(),
+            config,
+            enroll_failures: Mutex::default(),
+            notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
+            clock_skews: screen::ClockSkews::default(),
+        }
+    }
+
     /// The settings message sent to each agent on connect.
     pub fn config_update(&self) -> Message {
         Message::ConfigUpdate(self.config.agent_intervals.clone())
@@ -136,6 +172,11 @@ impl Connections {
 pub struct Server {
     endpoint: quinn::Endpoint,
     hub: Arc<Hub>,
+    /// One permit per connection, from the moment it is accepted (before
+    /// its handshake) until it ends: handshakes, enrollments and data
+    /// sessions all count against `max_connections`, so a flood of any of
+    /// them meets the same cap.
+    admission: Arc<Semaphore>,
 }
 
 impl Server {
@@ -163,13 +204,20 @@ impl Server {
         // A reset is always smaller than the packet that caused it, so
         // answering every one cannot amplify traffic or loop for ever.
         endpoint_config.min_reset_interval(Duration::ZERO);
+        let socket = std::net::UdpSocket::bind(hub.config.listen)?;
+        grow_receive_buffer(&socket);
         let endpoint = quinn::Endpoint::new(
             endpoint_config,
             Some(tls_config),
-            std::net::UdpSocket::bind(hub.config.listen)?,
+            socket,
             Arc::new(quinn::TokioRuntime),
         )?;
-        Ok(Self { endpoint, hub })
+        let permits = hub.config.max_connections.min(Semaphore::MAX_PERMITS);
+        Ok(Self {
+            endpoint,
+            admission: Arc::new(Semaphore::new(permits)),
+            hub,
+        })
     }
 
     /// The address actually bound (the port may have been 0).
@@ -180,49 +228,19 @@ impl Server {
     /// Accepts connections until the endpoint is closed.
     pub async fn run(self) {
         while let Some(incoming) = self.endpoint.accept().await {
-            if self.hub.connections.count() >= self.hub.config.max_connections {
+            // Over the cap, refused before any cryptography is done.
+            let Ok(permit) = self.admission.clone().try_acquire_owned() else {
                 self.hub.telemetry.refuse("connection_limit");
                 incoming.refuse();
                 continue;
-            }
+            };
+            let admitted = Admitted::new(permit, self.hub.telemetry.clone());
             let hub = self.hub.clone();
+            // Each handshake runs in its own task: one slow or silent peer
+            // never holds up the next one in the accept loop.
             tokio::spawn(async move {
-                let remote = incoming.remote_address();
-                let connection = match incoming.await {
-                    Ok(c) => c,
-                    // Counted by the client verifier, which knows the reason.
-                    Err(err) if tls::is_certificate_refusal(&err) => {
-                        tracing::warn!(%remote, error = %err, "agent certificate refused");
-                        return;
-                    }
-                    Err(err) => {
-                        tracing::warn!(%remote, error = %err, "handshake failed");
-                        hub.telemetry.refuse("handshake");
-                        return;
-                    }
-                };
-                let alpn = connection
-                    .handshake_data()
-                    .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
-                    .and_then(|d| d.protocol);
-                match alpn.as_deref() {
-                    Some(p) if p == proto::ALPN_ENROLL => enroll::run(hub, connection).await,
-                    Some(p) if p == proto::ALPN_DATA => match tls::peer_agent_id(&connection) {
-                        Some(agent) => session::run(hub, connection, agent).await,
-                        None => {
-                            tracing::warn!(%remote, "data connection without a client certificate refused");
-                            hub.telemetry.refuse("no_certificate");
-                            connection.close(
-                                close_code::REFUSED,
-                                b"a client certificate signed by this collector is required",
-                            );
-                        }
-                    },
-                    _ => {
-                        hub.telemetry.refuse("alpn");
-                        connection.close(close_code::PROTOCOL, b"unknown application protocol");
-                    }
-                }
+                serve(hub, incoming).await;
+                drop(admitted);
             });
         }
     }
@@ -230,5 +248,97 @@ impl Server {
     /// A handle to close the endpoint from elsewhere.
     pub fn endpoint(&self) -> quinn::Endpoint {
         self.endpoint.clone()
+    }
+}
+
+/// Receive buffer asked of the kernel for the endpoint's socket.
+const RECEIVE_BUFFER_BYTES: usize = 8 << 20;
+
+/// A fleet that reconnects at once (after a collector restart) sends
+/// thousands of handshake packets within milliseconds, each padded to
+/// 1200 bytes. The kernel's usual receive buffer (208 KiB) holds about 90
+/// of them; the rest are dropped before the collector sees them, and every
+/// dropped one costs its agent a retransmission timeout, doubling each
+/// time. With 1000 agents, 4515 datagrams were dropped and the last agent
+/// was back after 23.7 s. The kernel caps the size at `net.core.rmem_max`.
+fn grow_receive_buffer(socket: &std::net::UdpSocket) {
+    let set = quinn::udp::UdpSocketState::new(socket.into()).and_then(|state| {
+        state.set_recv_buffer_size(socket.into(), RECEIVE_BUFFER_BYTES)?;
+        state.recv_buffer_size(socket.into())
+    });
+    match set {
+        // Linux reports twice the size it grants (half is its overhead):
+        // below what was asked means at most half of it was granted.
+        Ok(got) if got < RECEIVE_BUFFER_BYTES => tracing::info!(
+            asked = RECEIVE_BUFFER_BYTES,
+            got,
+            "the UDP receive buffer is smaller than asked; with many agents reconnecting at once, raise the sysctl net.core.rmem_max"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "could not grow the UDP receive buffer"),
+    }
+}
+
+/// A connection holding its admission permit, counted as open while it lives.
+struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Admitted {
+    fn new(permit: OwnedSemaphorePermit, telemetry: Arc<Telemetry>) -> Self {
+        telemetry.open_connections.fetch_add(1, Ordering::Relaxed);
+        Self {
+            _permit: permit,
+            telemetry,
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.telemetry
+            .open_connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One accepted connection, from its handshake to its end.
+async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let connection = match incoming.await {
+        Ok(c) => c,
+        // Counted by the client verifier, which knows the reason.
+        Err(err) if tls::is_certificate_refusal(&err) => {
+            tracing::warn!(%remote, error = %err, "agent certificate refused");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(%remote, error = %err, "handshake failed");
+            hub.telemetry.refuse("handshake");
+            return;
+        }
+    };
+    let alpn = connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol);
+    match alpn.as_deref() {
+        Some(p) if p == proto::ALPN_ENROLL => enroll::run(hub, connection).await,
+        Some(p) if p == proto::ALPN_DATA => match tls::peer_agent_id(&connection) {
+            Some(agent) => session::run(hub, connection, agent).await,
+            None => {
+                tracing::warn!(%remote, "data connection without a client certificate refused");
+                hub.telemetry.refuse("no_certificate");
+                connection.close(
+                    close_code::REFUSED,
+                    b"a client certificate signed by this collector is required",
+                );
+            }
+        },
+        _ => {
+            hub.telemetry.refuse("alpn");
+            connection.close(close_code::PROTOCOL, b"unknown application protocol");
+        }
     }
 }

@@ -11,11 +11,12 @@ use std::time::Duration;
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{self, Ack, FrameReader, Message, Refused, SnapshotRequest};
 use quinn::{Connection, RecvStream, SendStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::committer::Outcome;
+use super::committer::{Progress, SessionQueue};
 use super::{Hub, close_code};
+use crate::screen::{Screened, screen};
 use crate::store::{AgentSeen, Ingest, IngestRecord};
 
 /// How long an agent may take to open its stream and say `Hello`.
@@ -131,10 +132,11 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         ));
     };
     tracing::info!(agent = %agent_id, version = %hello.agent_version, last_acked = hello.last_acked, remote = %connection.remote_address(), "agent connected");
-    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    let (queue, progress) = SessionQueue::new();
+    // Renewal answers: one per RENEW_SPACING at most.
     let (reply_tx, reply_rx) = mpsc::unbounded_channel();
-    seen(hub, connection, agent_id, &hello.agent_version, &ack_tx);
-    let writer = write_acks(send, ack_rx, reply_rx, hub.config_update());
+    seen(hub, connection, agent_id, &hello.agent_version, &queue).await;
+    let writer = write_acks(send, progress, reply_rx, hub.config_update());
 
     // An agent sends at least a heartbeat per period; three missed ones
     // mean it is gone even if its QUIC keep-alives still arrive.
@@ -143,6 +145,9 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     let reader = async {
         let mut last_seen = Instant::now();
         let mut last_renewal: Option<Instant> = None;
+        // Whether this agent is listed as having a wrong clock (perhaps by
+        // an earlier connection), so that a good time clears it.
+        let mut skewed = hub.clock_skews.get(agent_id).is_some();
         loop {
             let Some(message) = next_message(
                 &mut recv,
@@ -188,17 +193,29 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                     )));
                 }
             };
+            let received_at = Timestamp::now();
+            let (record, screened) = screen(record, received_at, &hub.config.time_limits);
+            if screened.refused() {
+                note_refused(hub, agent_id, &screened, received_at);
+                skewed |= screened.bad_time > 0;
+            } else if skewed && screened.time_accepted {
+                hub.clock_skews.clear(agent_id);
+                skewed = false;
+            }
             let item = Ingest {
                 agent_id: agent_id.to_owned(),
-                received_at: Timestamp::now(),
+                received_at,
                 record,
             };
-            if !hub.committer.submit(item, &ack_tx) {
+            // Waits while this session has too many records in flight or
+            // the commit queue is full. Meanwhile this stream is not read,
+            // so QUIC flow control holds the agent back (see committer).
+            if !hub.committer.submit(item, &queue).await {
                 return Err(SessionError::Store("the collector is shutting down".into()));
             }
             if last_seen.elapsed() >= SEEN_EVERY {
                 last_seen = Instant::now();
-                seen(hub, connection, agent_id, &hello.agent_version, &ack_tx);
+                seen(hub, connection, agent_id, &hello.agent_version, &queue).await;
             }
         }
     };
@@ -208,13 +225,52 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     }
 }
 
+/// Counts what screening refused, notes a wrong clock on the agent's
+/// listing, and logs it, once a minute per agent at most.
+fn note_refused(hub: &Hub, agent_id: &str, screened: &Screened, now: Timestamp) {
+    let telemetry = &hub.telemetry;
+    telemetry.refuse_many("bad_time", screened.bad_time);
+    telemetry.refuse_many("bad_value", screened.bad_value);
+    if let Some(offset) = screened.offset_ms {
+        hub.clock_skews
+            .note(agent_id, offset, screened.bad_time, now);
+    }
+    let count = screened.bad_time.saturating_add(screened.bad_value);
+    let due = hub.notices.lock().unwrap_or_else(|e| e.into_inner()).note(
+        agent_id,
+        count,
+        std::time::Instant::now(),
+    );
+    let Some(since_last) = due else {
+        return;
+    };
+    match screened.offset_ms {
+        Some(offset) => tracing::warn!(
+            agent = %agent_id,
+            offset_seconds = offset / 1000,
+            bad_time = screened.bad_time,
+            bad_value = screened.bad_value,
+            refused_since_last_notice = since_last,
+            "refusing this agent's records whose time is {} s {} the collector's clock; is its clock wrong?",
+            (offset / 1000).unsigned_abs(),
+            if offset > 0 { "ahead of" } else { "behind" }
+        ),
+        None => tracing::warn!(
+            agent = %agent_id,
+            bad_value = screened.bad_value,
+            refused_since_last_notice = since_last,
+            "refusing this agent's samples with NaN or infinite numbers"
+        ),
+    }
+}
+
 /// Stores when the agent was last seen and how its connection fares.
-fn seen(
+async fn seen(
     hub: &Hub,
     connection: &Connection,
     agent_id: &str,
     version: &str,
-    reply: &mpsc::UnboundedSender<Outcome>,
+    queue: &SessionQueue,
 ) {
     let stats = connection.stats();
     let record = IngestRecord::Seen(AgentSeen {
@@ -223,14 +279,16 @@ fn seen(
         lost_packets: stats.path.lost_packets,
         sent_packets: stats.path.sent_packets,
     });
-    hub.committer.submit(
-        Ingest {
-            agent_id: agent_id.to_owned(),
-            received_at: Timestamp::now(),
-            record,
-        },
-        reply,
-    );
+    hub.committer
+        .submit(
+            Ingest {
+                agent_id: agent_id.to_owned(),
+                received_at: Timestamp::now(),
+                record,
+            },
+            queue,
+        )
+        .await;
 }
 
 /// The next message, `None` when the agent finished the stream cleanly.
@@ -278,60 +336,52 @@ async fn next_message(
     }
 }
 
-/// Sends acks as commits complete (the newest one only: acks are cumulative),
+/// Sends acks as commits complete (the newest only: acks are cumulative),
 /// a snapshot request when a delta could not be applied, and the answers
 /// to requests (renewals) as they come.
 async fn write_acks(
     mut send: SendStream,
-    mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    mut progress: watch::Receiver<Progress>,
     mut replies: mpsc::UnboundedReceiver<Message>,
     config: Message,
 ) -> Result<(), SessionError> {
     send_message(&mut send, config).await?;
-    let mut highest = 0;
+    let mut acked = 0;
+    let mut snapshots_asked = 0;
     loop {
-        let first = tokio::select! {
+        tokio::select! {
             Some(reply) = replies.recv() => {
                 send_message(&mut send, reply).await?;
                 continue;
             }
-            first = outcomes.recv() => match first {
-                Some(first) => first,
-                None => return Ok(()),
-            },
-        };
-        let mut batch = vec![first];
-        while let Ok(more) = outcomes.try_recv() {
-            batch.push(more);
-        }
-        let mut snapshot = false;
-        for outcome in batch {
-            match outcome {
-                Outcome::Committed(c) => {
-                    highest = highest.max(c.highest_seq);
-                    snapshot |= c.need_snapshot;
-                }
-                Outcome::Failed(why) => {
-                    let _ = send_message(
-                        &mut send,
-                        Refused {
-                            reason: why.clone(),
-                        }
-                        .into(),
-                    )
-                    .await;
-                    return Err(SessionError::Store(why));
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    return Ok(());
                 }
             }
         }
-        if snapshot {
+        let now = progress.borrow_and_update().clone();
+        if let Some(why) = now.failed {
+            let _ = send_message(
+                &mut send,
+                Refused {
+                    reason: why.clone(),
+                }
+                .into(),
+            )
+            .await;
+            return Err(SessionError::Store(why));
+        }
+        if now.snapshot_requests > snapshots_asked {
+            snapshots_asked = now.snapshot_requests;
             let req = SnapshotRequest {
                 reason: "an inventory delta did not fit the stored inventory".into(),
             };
             send_message(&mut send, req.into()).await?;
         }
-        if highest > 0 {
-            send_message(&mut send, Ack { seq: highest }.into()).await?;
+        if now.highest_seq > acked {
+            acked = now.highest_seq;
+            send_message(&mut send, Ack { seq: acked }.into()).await?;
         }
     }
 }

@@ -88,6 +88,13 @@ pub enum IngestRecord {
     UserReport(proto::UserReport),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
+    /// A record whose content was refused before it got here (times out
+    /// of range, numbers that are not finite): only its sequence number
+    /// counts, so the agent's ack covers it and it is not sent again.
+    Refused {
+        /// Per-agent sequence number.
+        seq: u64,
+    },
 }
 
 impl IngestRecord {
@@ -100,6 +107,7 @@ impl IngestRecord {
             IngestRecord::Gap(g) => Some(g.seq),
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
+            IngestRecord::Refused { seq } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
     }
@@ -403,7 +411,9 @@ impl Store {
                     at: item.received_at,
                 });
                 match &item.record {
-                    IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) => {}
+                    IngestRecord::Heartbeat(_)
+                    | IngestRecord::Seen(_)
+                    | IngestRecord::Refused { .. } => {}
                     IngestRecord::Gap(g) => {
                         let missing = Missing::SpoolFull {
                             batches: g.batches,
@@ -1015,6 +1025,36 @@ mod tests {
             pts,
             vec![(Timestamp(10_000), 1.0), (Timestamp(20_000), 2.0)]
         );
+    }
+
+    #[test]
+    fn a_refused_record_counts_for_the_sequence_only() {
+        let (_d, s) = temp_store();
+        let refused = Ingest {
+            agent_id: "ag".into(),
+            received_at: Timestamp(30_000),
+            record: IngestRecord::Refused { seq: 2 },
+        };
+        let (committed, fed) = s
+            .commit_fed(&[metrics("ag", 1, vec![sample(10_000, 1.0)]), refused])
+            .unwrap();
+        assert_eq!(committed[0].highest_seq, 2, "the ack covers it");
+        let samples = fed
+            .iter()
+            .filter(|f| matches!(f, Fed::Sample { .. }))
+            .count();
+        assert_eq!(samples, 1, "{fed:?}");
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let pts = s
+            .metric(
+                &asset,
+                "cpu.total_percent",
+                Timestamp(0),
+                Timestamp(99_000),
+                None,
+            )
+            .unwrap();
+        assert_eq!(pts, vec![(Timestamp(10_000), 1.0)]);
     }
 
     #[test]

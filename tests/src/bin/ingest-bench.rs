@@ -25,7 +25,8 @@ use atalaya_agent::identity::{self, AgentIdentity};
 use atalaya_agent::tls as agent_tls;
 use atalaya_collector::helpers::series;
 use atalaya_collector::pki::{self, CertificateAuthority};
-use atalaya_collector::server::{Committer, Connections, Hub, Server, ServerConfig};
+use atalaya_collector::screen::TimeLimits;
+use atalaya_collector::server::{Committer, Hub, Server, ServerConfig};
 use atalaya_collector::store::{AgentRecord, Store};
 use atalaya_collector::telemetry::Telemetry;
 use atalaya_collector::tls;
@@ -156,25 +157,24 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let (chain, key) = ca.server_identity(dir.path(), &["localhost".to_owned()])?;
     let store = Arc::new(Store::open(&dir.path().join("atalaya.redb"))?);
     let telemetry = Arc::new(Telemetry::default());
-    let hub = Arc::new(Hub {
-        store: store.clone(),
-        ca: ca.clone(),
-        telemetry: telemetry.clone(),
-        committer: Committer::start(store.clone(), telemetry.clone()),
-        connections: Connections::default(),
-        enroll_failures: Default::default(),
-        config: ServerConfig {
+    let hub = Arc::new(Hub::new(
+        store.clone(),
+        ca.clone(),
+        telemetry.clone(),
+        Committer::start(store.clone(), telemetry.clone()),
+        ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_connections: args.agents + 10,
             frame_timeout: Duration::from_secs(30),
             certificate_validity: Duration::from_secs(86_400),
+            time_limits: TimeLimits::default(),
             agent_intervals: ConfigUpdate {
                 metrics_interval_seconds: 10,
                 inventory_interval_seconds: 3600,
                 heartbeat_interval_seconds: 30,
             },
         },
-    });
+    ));
     let server = Server::bind(
         hub,
         tls::server_config(&ca, chain, key, telemetry.clone())?,
@@ -383,7 +383,9 @@ async fn agent(
     let mut seq = 0u64;
     let mut acked = 0u64;
     let mut sent_at = std::collections::VecDeque::new();
-    let base = Timestamp::now().0 - 3_600_000 + (n as i64 % 10) * 1000;
+    // Samples 10 s apart, faster than real time: start far enough back that
+    // a whole run stays in the past, where the collector accepts times.
+    let base = Timestamp::now().0 - 20 * 86_400_000 + (n as i64 % 10) * 1000;
     let mut local = Vec::new();
     while Instant::now() < deadline || acked < seq {
         while seq - acked < window && Instant::now() < deadline {
