@@ -86,13 +86,30 @@ impl NumberedAgent {
         via: Option<SocketAddr>,
         spool_max_bytes: u64,
     ) -> Self {
+        let spool = dir.join(name).join("spool");
+        let (outbox, _) = Outbox::open(&spool, spool_max_bytes).unwrap();
+        Self::start_with_outbox(dir, name, token, via, outbox).await
+    }
+
+    /// As [`Self::start`], keeping its records in memory: no spool file
+    /// and no fsync per record, for benches with thousands of agents.
+    pub async fn start_in_memory(dir: &Path, name: &str, token: &str) -> Self {
+        Self::start_with_outbox(dir, name, token, None, Outbox::new(0)).await
+    }
+
+    async fn start_with_outbox(
+        dir: &Path,
+        name: &str,
+        token: &str,
+        via: Option<SocketAddr>,
+        outbox: Outbox,
+    ) -> Self {
         let state = dir.join(name);
         let token = EnrollmentToken::decode(token).unwrap();
         let identity = enroll::enroll(&token, &state, name).await.unwrap();
         let (enrolled_at, server_name) = enroll::resolve(&token.address).await.unwrap();
         let endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
         let credentials = Credentials::new(state.clone(), identity.clone(), 33).unwrap();
-        let (outbox, _) = Outbox::open(&state.join("spool"), spool_max_bytes).unwrap();
         let shared = Shared::new(
             outbox,
             Intervals {
