@@ -6,71 +6,161 @@
 //! inventory of a run is a full snapshot; after it only deltas are sent,
 //! and only when something changed.
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use atalaya_common::diff;
 use atalaya_common::model::{Inventory, Timestamp};
 use atalaya_common::proto::{
     Heartbeat, InventoryDelta, InventorySnapshot, Message, MetricBatch, SpoolDamaged, UserReport,
 };
-use atalaya_common::token::EnrollmentToken;
+use atalaya_common::token::{EnrollmentToken, TokenFormatError};
 
 use crate::config::AgentConfig;
-use crate::identity::AgentIdentity;
+use crate::enroll::{AddressError, EnrollError};
+use crate::error::describe;
+use crate::identity::{AgentIdentity, IdentityError};
 use crate::metrics::Sampler;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, OutboxError};
+use crate::renewal::CertError;
 use crate::root::Root;
+use crate::spool::SpoolError;
+use crate::tls::TlsError;
 use crate::uplink::{self, Credentials, Intervals, Shared, Target};
 use crate::{enroll, inventory, reports, tls, watch};
 
 /// How long the package database must be quiet before it is read again.
 const SETTLE: Duration = Duration::from_secs(1);
 
+/// Why the agent could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The async runtime could not be started.
+    #[error("starting the runtime")]
+    Runtime(#[source] io::Error),
+    /// There is no identity and nothing to enroll with.
+    #[error(
+        "this agent is not enrolled: no identity in {} and no token in the configuration; run `atalaya-agent enroll --token TOKEN`",
+        state_dir.display()
+    )]
+    NotEnrolled {
+        /// Where the identity was looked for.
+        state_dir: PathBuf,
+    },
+    /// The stored identity cannot be read.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The token in the configuration is not a token.
+    #[error("the configured enrollment token")]
+    Token(#[source] TokenFormatError),
+    /// Enrolling with the configured token failed.
+    #[error(transparent)]
+    Enroll(#[from] EnrollError),
+    /// The configuration names no collector and none was stored at enrollment.
+    #[error(
+        "no collector address in the configuration and none in {}",
+        path.display()
+    )]
+    NoCollectorAddress {
+        /// The file written at enrollment.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: io::Error,
+    },
+    /// The collector address is unusable.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// No UDP socket for the connection.
+    #[error("opening a UDP socket")]
+    Socket(#[source] io::Error),
+    /// The stored identity does not make a TLS configuration.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The stored certificate cannot be read.
+    #[error("{}: unusable certificate; enroll again with a new token", path.display())]
+    Certificate {
+        /// The certificate file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: CertError,
+    },
+    /// The spool could not be opened.
+    #[error("opening the spool in {}", dir.display())]
+    Spool {
+        /// The spool directory.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: SpoolError,
+    },
+    /// A record could not be queued.
+    #[error("queueing a record for the collector")]
+    Queue(#[from] OutboxError),
+    /// The inventory task panicked.
+    #[error("the inventory task failed")]
+    InventoryTask(#[from] tokio::task::JoinError),
+}
+
+/// Why `enroll --token` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollNowError {
+    /// The token given is not a token.
+    #[error("the enrollment token")]
+    Token(#[source] TokenFormatError),
+    /// The async runtime could not be started.
+    #[error("starting the runtime")]
+    Runtime(#[source] io::Error),
+    /// The enrollment itself failed.
+    #[error(transparent)]
+    Enroll(#[from] EnrollError),
+}
+
 /// Runs the agent until it is stopped by a signal.
-pub fn run(config: AgentConfig) -> anyhow::Result<()> {
+pub fn run(config: AgentConfig) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")?;
+        .map_err(DaemonError::Runtime)?;
     runtime.block_on(run_async(config))
 }
 
 /// The identity in the state directory, enrolling first if there is none.
-pub async fn identity(config: &AgentConfig, hostname: &str) -> anyhow::Result<AgentIdentity> {
+pub async fn identity(config: &AgentConfig, hostname: &str) -> Result<AgentIdentity, DaemonError> {
     if let Some(identity) = AgentIdentity::load(&config.state_dir)? {
         return Ok(identity);
     }
-    let token = config.token.as_ref().map(|t| t.0.as_str()).with_context(|| {
-        format!(
-            "this agent is not enrolled: no identity in {} and no token in the configuration; run `atalaya-agent enroll --token TOKEN`",
-            config.state_dir.display()
-        )
-    })?;
-    let token = EnrollmentToken::decode(token).context("the configured enrollment token")?;
+    let token =
+        config
+            .token
+            .as_ref()
+            .map(|t| t.0.as_str())
+            .ok_or_else(|| DaemonError::NotEnrolled {
+                state_dir: config.state_dir.clone(),
+            })?;
+    let token = EnrollmentToken::decode(token).map_err(DaemonError::Token)?;
     let identity = enroll::enroll(&token, &config.state_dir, hostname).await?;
     tracing::info!(agent = %identity.agent_id, collector = %token.address, "enrolled");
     Ok(identity)
 }
 
 /// The collector address: from the configuration, else the one enrolled with.
-fn collector_address(config: &AgentConfig) -> anyhow::Result<String> {
+fn collector_address(config: &AgentConfig) -> Result<String, DaemonError> {
     if let Some(address) = &config.collector_address {
         return Ok(address.clone());
     }
     let path = config.state_dir.join("collector-address");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no collector address in the configuration and none in {}",
-            path.display()
-        )
-    })?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(source) => return Err(DaemonError::NoCollectorAddress { path, source }),
+    };
     Ok(text.trim().to_owned())
 }
 
-async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
+async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
     let root = Root::new(&config.root);
     let hostname = root
         .value("/proc/sys/kernel/hostname")
@@ -79,7 +169,7 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
     let address = collector_address(&config)?;
     let (addr, server_name) = enroll::resolve(&address).await?;
     let endpoint = quinn::Endpoint::client(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
-        .context("opening a UDP socket")?;
+        .map_err(DaemonError::Socket)?;
     // Checked now so that a damaged identity stops the agent with its reason.
     tls::data_client_config(&identity)?;
     let credentials = Credentials::new(
@@ -87,11 +177,9 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
         identity.clone(),
         config.renew_when_remaining_percent,
     )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{}: {e}; enroll again with a new token",
-            config.state_dir.join(crate::identity::CERT_FILE).display()
-        )
+    .map_err(|source| DaemonError::Certificate {
+        path: config.state_dir.join(crate::identity::CERT_FILE),
+        source,
     })?;
     let intervals = Intervals {
         metrics: config.metrics_interval,
@@ -99,7 +187,11 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
         heartbeat: Duration::from_secs(30),
     };
     let spool_dir = config.state_dir.join("spool");
-    let (outbox, recovery) = Outbox::open(&spool_dir, config.spool_max_bytes)?;
+    let (outbox, recovery) =
+        Outbox::open(&spool_dir, config.spool_max_bytes).map_err(|source| DaemonError::Spool {
+            dir: spool_dir.clone(),
+            source,
+        })?;
     if recovery.pending > 0 || recovery.truncated_bytes > 0 {
         tracing::info!(
             pending = recovery.pending,
@@ -155,9 +247,7 @@ async fn run_async(config: AgentConfig) -> anyhow::Result<()> {
 
     tokio::select! {
         _ = shutdown_signal() => tracing::info!("stopping"),
-        r = inventories => {
-            r.context("the inventory task failed")??;
-        }
+        r = inventories => r??,
     }
     endpoint.close(0u32.into(), b"agent stopping");
     Ok(())
@@ -180,7 +270,7 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn inventories(root: Root, watch_db: bool, shared: Arc<Shared>) -> anyhow::Result<()> {
+async fn inventories(root: Root, watch_db: bool, shared: Arc<Shared>) -> Result<(), DaemonError> {
     let mut intervals = shared.intervals();
     let (_watcher, mut changes) = if watch_db {
         match watch::package_databases(&root, SETTLE) {
@@ -274,7 +364,7 @@ async fn metrics(root: Root, top: usize, shared: Arc<Shared>) {
                 samples: vec![sample],
             })
         }) {
-            tracing::error!(error = %format!("{err:#}"), "dropping a health sample");
+            tracing::error!(error = %describe(&err), "dropping a health sample");
         }
     }
 }
@@ -347,7 +437,7 @@ async fn user_reports(dir: PathBuf, root: Root, shared: Arc<Shared>) {
                     }
                 }
                 Err(err) => {
-                    tracing::error!(report = %report.id, error = %format!("{err:#}"), "cannot spool a user report; trying again later");
+                    tracing::error!(report = %report.id, error = %describe(&err), "cannot spool a user report; trying again later");
                     break;
                 }
             }
@@ -375,14 +465,15 @@ pub fn enroll_now(
     config: &AgentConfig,
     token: &str,
     state_dir: &Path,
-) -> anyhow::Result<AgentIdentity> {
-    let token = EnrollmentToken::decode(token).context("the enrollment token")?;
+) -> Result<AgentIdentity, EnrollNowError> {
+    let token = EnrollmentToken::decode(token).map_err(EnrollNowError::Token)?;
     let root = Root::new(&config.root);
     let hostname = root
         .value("/proc/sys/kernel/hostname")
         .unwrap_or_else(|| "unknown".into());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(enroll::enroll(&token, state_dir, &hostname))
+        .build()
+        .map_err(EnrollNowError::Runtime)?;
+    Ok(runtime.block_on(enroll::enroll(&token, state_dir, &hostname))?)
 }

@@ -11,6 +11,7 @@
 //! - [`config`]: the agent's configuration file.
 //! - [`daemon`]: `atalaya-agent run`: inventory, samples and heartbeats sent through the uplink.
 //! - [`enroll`]: trading an enrollment token for a certificate.
+//! - [`error`]: an error and its causes as one line, for the terminal and the log.
 //! - [`outbox`]: records waiting for the collector's acknowledgement.
 //! - [`spool`]: the on-disk form of the outbox, which survives crashes.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod daemon;
 pub mod enroll;
+pub mod error;
 pub mod identity;
 pub mod inventory;
 pub mod metrics;

@@ -103,7 +103,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("atalaya-agent: {err:#}");
+            eprintln!("atalaya-agent: {}", atalaya_agent::error::describe(&*err));
             ExitCode::FAILURE
         }
     }

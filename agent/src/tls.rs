@@ -9,7 +9,7 @@
 //! Data: mutual TLS with the stored CA as the only root and the agent
 //! certificate as the client identity. TLS 1.3 only, ring provider.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use atalaya_common::proto::{self, ALPN_DATA, ALPN_ENROLL};
 use atalaya_common::token::hex;
@@ -49,17 +49,44 @@ pub enum TlsError {
 /// Client configuration for enrollment: the collector is trusted only
 /// through the CA hash `ca_sha256` carried by the token. ALPN `atalaya-enroll/1`.
 pub fn enroll_client_config(ca_sha256: [u8; 32]) -> Result<quinn::ClientConfig, TlsError> {
+    enroll_client_config_checked(ca_sha256).map(|(config, _)| config)
+}
+
+/// What the collector presented when it failed the CA pin check of an
+/// enrollment connection; QUIC reports the failure only as text, so the
+/// verifier keeps the facts here for the caller to tell it apart.
+#[derive(Debug, Clone, Default)]
+pub struct PinCheck(Arc<Mutex<Option<String>>>);
+
+impl PinCheck {
+    /// The SHA-256 of the CA certificates the collector presented (or a
+    /// note that it sent none), if the pin check failed.
+    pub fn mismatch(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record(&self, presented: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(presented);
+    }
+}
+
+/// [`enroll_client_config`], with the [`PinCheck`] its verifier fills in.
+pub fn enroll_client_config_checked(
+    ca_sha256: [u8; 32],
+) -> Result<(quinn::ClientConfig, PinCheck), TlsError> {
     let provider = provider();
+    let check = PinCheck::default();
     let verifier = PinnedCaVerifier {
         pin: ca_sha256,
         provider: provider.clone(),
+        check: check.clone(),
     };
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    quic_client(tls, ALPN_ENROLL)
+    Ok((quic_client(tls, ALPN_ENROLL)?, check))
 }
 
 /// Client configuration for data connections: mutual TLS with the stored
@@ -137,6 +164,7 @@ fn quic_client(
 struct PinnedCaVerifier {
     pin: [u8; 32],
     provider: Arc<CryptoProvider>,
+    check: PinCheck,
 }
 
 impl ServerCertVerifier for PinnedCaVerifier {
@@ -159,6 +187,7 @@ impl ServerCertVerifier for PinnedCaVerifier {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            self.check.record(got.clone());
             return Err(rustls::Error::General(format!(
                 "the collector's CA does not match the token: expected sha256 {}, got {got}",
                 hex(&self.pin)

@@ -20,15 +20,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, bail};
-use atalaya_common::proto::{self, FrameReader, Hello, Message, RenewRequest};
+use atalaya_common::proto::{
+    self, DecodeError, EncodeError, FrameReader, Hello, Message, RenewRequest,
+};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use crate::error::describe;
 use crate::identity::AgentIdentity;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, OutboxError};
 use crate::renewal::{self, Pending, Validity};
-use crate::tls;
+use crate::tls::{self, TlsError};
 
 /// How often an agent with an expired certificate looks for a new identity
 /// in its state directory.
@@ -79,8 +81,8 @@ impl Shared {
     }
 
     /// Queues a record and wakes the sender.
-    pub fn send(&self, build: impl FnOnce(u64) -> Message) -> anyhow::Result<u64> {
-        let seq = self.outbox().push(build).context("encoding a record")?;
+    pub fn send(&self, build: impl FnOnce(u64) -> Message) -> Result<u64, OutboxError> {
+        let seq = self.outbox().push(build)?;
         self.wake.notify_one();
         Ok(seq)
     }
@@ -193,6 +195,116 @@ impl Credentials {
     }
 }
 
+/// Why a session with the collector ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The stored identity does not make a TLS configuration.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The connection could not even be started (e.g. an unusable name).
+    #[error("connecting to {address}")]
+    Start {
+        /// The collector.
+        address: SocketAddr,
+        /// What QUIC said.
+        #[source]
+        source: quinn::ConnectError,
+    },
+    /// The collector turned this agent's certificate away during the TLS
+    /// handshake; reconnecting will not help until the agent is enrolled again.
+    #[error("{address}: {explanation}")]
+    CertificateRefused {
+        /// The collector.
+        address: SocketAddr,
+        /// What the refusal most likely means, and what to do.
+        explanation: &'static str,
+        /// What QUIC said.
+        #[source]
+        source: quinn::ConnectionError,
+    },
+    /// The collector could not be reached, or the connection broke.
+    #[error("connection to {address}")]
+    Connection {
+        /// The collector.
+        address: SocketAddr,
+        /// What QUIC said.
+        #[source]
+        source: quinn::ConnectionError,
+    },
+    /// A record or request could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// Sending on the session stream failed.
+    #[error("sending to {address}")]
+    Write {
+        /// The collector.
+        address: SocketAddr,
+        /// What QUIC said.
+        #[source]
+        source: quinn::WriteError,
+    },
+    /// Reading the session stream failed.
+    #[error("reading from {address}")]
+    Read {
+        /// The collector.
+        address: SocketAddr,
+        /// What QUIC said.
+        #[source]
+        source: quinn::ReadError,
+    },
+    /// The collector ended the session stream.
+    #[error("the collector closed the session")]
+    Closed,
+    /// The collector sent bytes that are not a valid frame.
+    #[error("the collector broke the protocol")]
+    Protocol(#[source] DecodeError),
+    /// The collector refused this agent, and said why.
+    #[error("the collector refused this agent: {reason}")]
+    Refused {
+        /// The collector's sentence.
+        reason: String,
+    },
+}
+
+impl SessionError {
+    /// A lost connection, told apart from a refused certificate.
+    fn lost(address: SocketAddr, source: quinn::ConnectionError) -> Self {
+        match tls::explain_refusal(&source) {
+            Some(explanation) => SessionError::CertificateRefused {
+                address,
+                explanation,
+                source,
+            },
+            None => SessionError::Connection { address, source },
+        }
+    }
+
+    fn read(address: SocketAddr, source: quinn::ReadError) -> Self {
+        match source {
+            quinn::ReadError::ConnectionLost(lost) => Self::lost(address, lost),
+            source => SessionError::Read { address, source },
+        }
+    }
+
+    fn write(address: SocketAddr, source: quinn::WriteError) -> Self {
+        match source {
+            quinn::WriteError::ConnectionLost(lost) => Self::lost(address, lost),
+            source => SessionError::Write { address, source },
+        }
+    }
+
+    /// Whether the agent cannot get in until someone acts (enrolls it
+    /// again, or lifts a revocation), as opposed to a network hiccup.
+    pub fn needs_attention(&self) -> bool {
+        matches!(
+            self,
+            SessionError::CertificateRefused { .. }
+                | SessionError::Refused { .. }
+                | SessionError::Tls(_)
+        )
+    }
+}
+
 /// The renewal state that outlives one session: a request left unanswered
 /// by a lost connection is retried later, not at every reconnection.
 #[derive(Debug, Default)]
@@ -251,8 +363,11 @@ pub async fn run(
                 *lock(&renewing) = Renewing::default();
                 continue;
             }
+            Err(err) if err.needs_attention() => {
+                tracing::error!(collector = %target.address, error = %describe(&err), "the collector does not let this agent in");
+            }
             Err(err) => {
-                tracing::warn!(collector = %target.address, error = %format!("{err:#}"), "connection to the collector lost");
+                tracing::warn!(collector = %target.address, error = %describe(&err), "connection to the collector lost");
             }
         }
         let wait = backoff.next_delay();
@@ -295,7 +410,7 @@ async fn wait_for_identity(expired: Credentials) -> Credentials {
 fn renewal_request(
     credentials: &Credentials,
     renewing: &Mutex<Renewing>,
-) -> anyhow::Result<Option<Vec<u8>>> {
+) -> Result<Option<Vec<u8>>, EncodeError> {
     let mut state = lock(renewing);
     if state.pending.is_some() || !renewal_due(credentials, &state) {
         return Ok(None);
@@ -345,23 +460,27 @@ async fn session(
     credentials: &Credentials,
     shared: &Shared,
     renewing: &Mutex<Renewing>,
-) -> anyhow::Result<Credentials> {
+) -> Result<Credentials, SessionError> {
+    let address = target.address;
     let client_config = tls::data_client_config(&credentials.identity)?;
     let connection = endpoint
-        .connect_with(client_config, target.address, &target.server_name)?
+        .connect_with(client_config, address, &target.server_name)
+        .map_err(|source| SessionError::Start { address, source })?
         .await
-        .with_context(|| format!("connecting to {}", target.address))?;
+        .map_err(|e| SessionError::lost(address, e))?;
     let (mut send, mut recv) = connection
         .open_bi()
         .await
-        .context("opening the session stream")?;
+        .map_err(|e| SessionError::lost(address, e))?;
     let acked = shared.outbox().acked();
     let hello = Hello {
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         protocol_version: proto::PROTOCOL_VERSION,
         last_acked: acked,
     };
-    send.write_all(&proto::encode(&hello.into())?).await?;
+    send.write_all(&proto::encode(&hello.into())?)
+        .await
+        .map_err(|e| SessionError::write(address, e))?;
     shared.connected.store(true, Ordering::Release);
     tracing::info!(collector = %target.address, resend_from = acked + 1, "connected");
 
@@ -369,11 +488,15 @@ async fn session(
         let mut frames = FrameReader::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let Some(n) = recv.read(&mut buf).await? else {
-                bail!("the collector closed the session");
+            let Some(n) = recv
+                .read(&mut buf)
+                .await
+                .map_err(|e| SessionError::read(address, e))?
+            else {
+                return Err(SessionError::Closed);
             };
             frames.push(&buf[..n]);
-            while let Some(message) = frames.next_message()? {
+            while let Some(message) = frames.next_message().map_err(SessionError::Protocol)? {
                 match message {
                     Message::Ack(ack) => {
                         shared.outbox().ack(ack.seq);
@@ -406,7 +529,7 @@ async fn session(
                         lock(renewing).retry_later(retry);
                         shared.wake.notify_one();
                     }
-                    Message::Refused(r) => bail!("the collector refused this agent: {}", r.reason),
+                    Message::Refused(r) => return Err(SessionError::Refused { reason: r.reason }),
                     other => {
                         tracing::warn!(kind = other.name(), "unexpected message from the collector")
                     }
@@ -418,7 +541,9 @@ async fn session(
         let mut sent = acked;
         loop {
             if let Some(request) = renewal_request(credentials, renewing)? {
-                send.write_all(&request).await?;
+                send.write_all(&request)
+                    .await
+                    .map_err(|e| SessionError::write(address, e))?;
             }
             let next = {
                 let mut outbox = shared.outbox();
@@ -434,7 +559,9 @@ async fn session(
             };
             match next {
                 Some(p) => {
-                    send.write_all(&p.frame).await?;
+                    send.write_all(&p.frame)
+                        .await
+                        .map_err(|e| SessionError::write(address, e))?;
                     sent = p.seq;
                 }
                 None => {
