@@ -45,7 +45,7 @@ const COLLECTOR: &[Layer] = &[
 const AGENT: &[Layer] = &[
     Layer {
         name: "foundations",
-        modules: &["root", "spool", "identity", "summary"],
+        modules: &["root", "error", "spool", "identity", "summary"],
         forbidden: &[],
     },
     Layer {
