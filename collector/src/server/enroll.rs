@@ -225,3 +225,49 @@ async fn decide(
         ca_pem: hub.ca.cert_pem().to_owned(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// These texts reach the agent in a `Refused`; the person enrolling it
+    /// reads them to know what is wrong with the token.
+    #[test]
+    fn refusals_keep_their_wording() {
+        assert_eq!(
+            EnrollError::UnknownToken.to_string(),
+            "the enrollment token is not known to this collector"
+        );
+        assert_eq!(
+            EnrollError::ExpiredToken {
+                at: Timestamp::from_secs(1_700_000_000)
+            }
+            .to_string(),
+            "the enrollment token expired at 2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            EnrollError::UsedUpToken { uses: 3 }.to_string(),
+            "the enrollment token was already used 3 times, its limit"
+        );
+        assert_eq!(
+            EnrollError::RevokedToken.to_string(),
+            "the enrollment token was revoked"
+        );
+        assert_eq!(
+            EnrollError::Unexpected { kind: "Hello" }.to_string(),
+            "expected an enrollment request, got Hello"
+        );
+        assert_eq!(
+            EnrollError::Incomplete.to_string(),
+            "incomplete enrollment request"
+        );
+        let corrupt = StoreError::Corrupt {
+            table: "tokens",
+            reason: "truncated".into(),
+        };
+        assert_eq!(
+            EnrollError::TokenCheck(corrupt).to_string(),
+            "the collector could not check the token: store: record in table tokens does not decode: truncated"
+        );
+    }
+}

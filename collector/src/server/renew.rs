@@ -109,3 +109,39 @@ pub async fn renew(
     );
     Ok(Renewed { certificate_pem })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// These texts reach the agent in a `Refused` and end up in its log;
+    /// the agent's own advice follows the expiry one.
+    #[test]
+    fn refusals_keep_their_wording() {
+        assert_eq!(
+            RenewError::Expired {
+                at: Timestamp::from_secs(1_700_000_000)
+            }
+            .to_string(),
+            "this agent's certificate expired at 2023-11-14T22:13:20Z; enroll it again with a new token"
+        );
+        assert_eq!(
+            RenewError::TooSoon {
+                spacing: Duration::from_secs(10)
+            }
+            .to_string(),
+            "renewal requested again within 10 s on one connection"
+        );
+        assert_eq!(
+            RenewError::NotEnrolled.to_string(),
+            "this agent is not enrolled here"
+        );
+        assert_eq!(
+            RenewError::Revoked {
+                at: Timestamp::from_secs(1_700_000_000)
+            }
+            .to_string(),
+            "this agent was revoked at 2023-11-14T22:13:20Z"
+        );
+    }
+}

@@ -436,3 +436,61 @@ async fn send_message(send: &mut SendStream, message: Message) -> Result<(), Ses
     let frame = proto::encode(&message)?;
     Ok(send.write_all(&frame).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// These texts reach the agent as the reason its connection closed and
+    /// end up in its log, so they keep their wording.
+    #[test]
+    fn close_reasons_keep_their_wording() {
+        let text = |e: ProtocolError| SessionError::from(e).to_string();
+        assert_eq!(
+            text(ProtocolError::NoStream),
+            "protocol error: no session stream within 10 s"
+        );
+        assert_eq!(
+            text(ProtocolError::NoHello),
+            "protocol error: no Hello within 10 s"
+        );
+        assert_eq!(
+            text(ProtocolError::NotHello),
+            "protocol error: the first message must be Hello"
+        );
+        assert_eq!(
+            text(ProtocolError::Unexpected { kind: "Ack" }),
+            "protocol error: Ack is not something an agent sends in a session"
+        );
+        assert_eq!(
+            text(ProtocolError::SlowFrame {
+                deadline: Duration::from_secs(2)
+            }),
+            "protocol error: a frame took more than 2 s to arrive"
+        );
+        assert_eq!(
+            text(ProtocolError::Idle {
+                idle: Duration::from_secs(90)
+            }),
+            "protocol error: nothing received for 90 s"
+        );
+        assert_eq!(
+            text(ProtocolError::Truncated),
+            "protocol error: stream ended inside a frame"
+        );
+        assert_eq!(
+            SessionError::ShuttingDown.to_string(),
+            "the collector is shutting down"
+        );
+        let corrupt = crate::store::StoreError::Corrupt {
+            table: "agents",
+            reason: "truncated".into(),
+        };
+        let failed = CommitError::Store(Arc::new(corrupt));
+        assert_eq!(
+            SessionError::from(failed.clone()).to_string(),
+            "storing failed: store: record in table agents does not decode: truncated"
+        );
+        assert!(std::error::Error::source(&failed).is_some());
+    }
+}
