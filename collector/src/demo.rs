@@ -2,26 +2,104 @@
 //! on loopback, in a local folder, with nothing to configure. It prints
 //! where to look and what to try.
 
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, ExitStatus};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use atalaya_common::config::ConfigErrors;
 use atalaya_common::model::Timestamp;
+use atalaya_files::FileError;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::CollectorConfig;
-use crate::run;
-use crate::store::{Store, TokenRecord};
+use crate::run::{self, RunError};
+use crate::store::{Store, StoreError, TokenRecord};
+
+/// Why the demo stopped before or instead of running.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The stop signals could not be listened for.
+    #[error("listening for Ctrl-C and SIGTERM")]
+    Signals(#[source] io::Error),
+    /// The demo's folder could not be made absolute.
+    #[error("finding the demo folder {}", path.display())]
+    Folder {
+        /// The folder as given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The demo's folder could not be created.
+    #[error("creating the demo folder")]
+    CreateFolder(#[source] FileError),
+    /// This program's own path is unknown, so the agent's is too.
+    #[error("finding where this program is installed")]
+    CurrentExe(#[source] io::Error),
+    /// The agent program is not beside this one.
+    #[error(
+        "{} not found: build both programs first with `cargo build --release --workspace`",
+        path.display()
+    )]
+    NoAgent {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The demo's own collector configuration is wrong (a bug).
+    #[error("the demo's collector configuration")]
+    Config(#[source] ConfigErrors),
+    /// The collector did not start.
+    #[error("starting the demo's collector")]
+    Start(#[source] RunError),
+    /// The agent's enrollment token could not be stored.
+    #[error("creating the agent's enrollment token")]
+    Token(#[source] StoreError),
+    /// A file of the agent or of the CLI could not be written.
+    #[error("writing {}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The CLI's environment file could not be written.
+    #[error("writing the CLI's environment file")]
+    EnvFile(#[source] FileError),
+    /// The agent process could not be started.
+    #[error("starting {}", path.display())]
+    Spawn {
+        /// The agent program.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The agent process could not be looked at.
+    #[error("watching the agent process")]
+    Watch(#[source] io::Error),
+    /// The agent stopped before its inventory was stored.
+    #[error("the agent exited ({status}) before sending its inventory")]
+    AgentExited {
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// The stored assets could not be read.
+    #[error("reading the stored assets")]
+    Assets(#[source] StoreError),
+    /// The agent's inventory did not arrive.
+    #[error("the agent sent no inventory within a minute")]
+    NoInventory,
+}
 
 /// The agent binary: beside this one (both come from one `cargo build`).
-fn agent_binary() -> anyhow::Result<PathBuf> {
-    let path = std::env::current_exe()?.with_file_name("atalaya-agent");
+fn agent_binary() -> Result<PathBuf, DemoError> {
+    let path = std::env::current_exe()
+        .map_err(DemoError::CurrentExe)?
+        .with_file_name("atalaya-agent");
     if !path.exists() {
-        bail!(
-            "{} not found: build both programs first with `cargo build --release --workspace`",
-            path.display()
-        );
+        return Err(DemoError::NoAgent { path });
     }
     Ok(path)
 }
@@ -35,7 +113,7 @@ pub fn create_token(
     ca_sha256: [u8; 32],
     ttl: Duration,
     uses: u32,
-) -> anyhow::Result<String> {
+) -> Result<String, StoreError> {
     let now = Timestamp::now();
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let expires_at = Timestamp(now.0.saturating_add(ttl_ms));
@@ -70,28 +148,35 @@ impl StopSignals {
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
-pub async fn run(data: &Path) -> anyhow::Result<()> {
-    let mut stop = StopSignals::listen()?;
-    let data = std::path::absolute(data)?;
+pub async fn run(data: &Path) -> Result<(), DemoError> {
+    let mut stop = StopSignals::listen().map_err(DemoError::Signals)?;
+    let data = std::path::absolute(data).map_err(|source| DemoError::Folder {
+        path: data.to_owned(),
+        source,
+    })?;
     // For the demo's user only: it holds the collector's data, the
     // agent's configuration with its enrollment token, the admin token.
-    atalaya_files::create_private_dir(&data)?;
+    atalaya_files::create_private_dir(&data).map_err(DemoError::CreateFolder)?;
     let agent_bin = agent_binary()?;
     let text = format!(
         "[collector]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nserver_names = [\"localhost\", \"127.0.0.1\"]\nadvertise = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[agents]\nmetrics_interval_seconds = 10\n",
         data.join("collector").display().to_string()
     );
-    let config = CollectorConfig::parse("(demo)", &text)?;
-    let running = run::start(&config).await?;
+    let config = CollectorConfig::parse("(demo)", &text).map_err(DemoError::Config)?;
+    let running = run::start(&config).await.map_err(DemoError::Start)?;
     let token = create_token(
         &running.store,
         &running.advertise,
         running.ca.sha256(),
         Duration::from_secs(3600),
         1,
-    )?;
+    )
+    .map_err(DemoError::Token)?;
     let agent_dir = data.join("agent");
-    std::fs::create_dir_all(&agent_dir)?;
+    std::fs::create_dir_all(&agent_dir).map_err(|source| DemoError::Write {
+        path: agent_dir.clone(),
+        source,
+    })?;
     let agent_config = agent_dir.join("agent.toml");
     std::fs::write(
         &agent_config,
@@ -104,7 +189,11 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
             running.quic_addr.to_string(),
             token
         ),
-    )?;
+    )
+    .map_err(|source| DemoError::Write {
+        path: agent_config.clone(),
+        source,
+    })?;
     let mut agent = AgentProcess(
         Command::new(&agent_bin)
             .arg("run")
@@ -112,7 +201,10 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
             .arg(&agent_config)
             .env("RUST_LOG", "warn")
             .spawn()
-            .with_context(|| format!("starting {}", agent_bin.display()))?,
+            .map_err(|source| DemoError::Spawn {
+                path: agent_bin.clone(),
+                source,
+            })?,
     );
     let server = format!("http://{}", running.api_addr);
     let env_file = data.join("cli.env");
@@ -120,24 +212,27 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         "export ATALAYA_SERVER={server} ATALAYA_TOKEN={}\n",
         running.admin_token
     );
-    atalaya_files::write_private(&env_file, exports.as_bytes())?;
+    atalaya_files::write_private(&env_file, exports.as_bytes()).map_err(DemoError::EnvFile)?;
 
     // Wait until the agent's first inventory is stored, so the commands
     // printed below have something to show.
     let mut waited = Duration::ZERO;
     let hostname = loop {
-        if let Some(status) = agent.0.try_wait()? {
-            bail!("the agent exited ({status}) before sending its inventory");
+        if let Some(status) = agent.0.try_wait().map_err(DemoError::Watch)? {
+            return Err(DemoError::AgentExited { status });
         }
-        let page = running.store.assets(&crate::store::AssetFilter {
-            limit: 10,
-            ..Default::default()
-        })?;
+        let page = running
+            .store
+            .assets(&crate::store::AssetFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .map_err(DemoError::Assets)?;
         if let Some(asset) = page.items.first() {
             break asset.hostname.clone();
         }
         if waited > Duration::from_secs(60) {
-            bail!("the agent sent no inventory within a minute");
+            return Err(DemoError::NoInventory);
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -148,7 +243,9 @@ pub async fn run(data: &Path) -> anyhow::Result<()> {
         }
         waited += Duration::from_millis(200);
     };
-    let cli = std::env::current_exe()?.with_file_name("atalaya");
+    let cli = std::env::current_exe()
+        .map_err(DemoError::CurrentExe)?
+        .with_file_name("atalaya");
     println!("Atalaya demo is running.");
     println!("  data directory  {}", data.display());
     println!("  agents connect  {} (QUIC, mutual TLS)", running.quic_addr);

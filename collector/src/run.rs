@@ -6,19 +6,20 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
+use atalaya_common::config::LoadError;
 use atalaya_common::model::Timestamp;
 use atalaya_common::token::secret_sha256;
+use atalaya_files::FileError;
 
 use crate::api::{self, AdminActions, ApiState};
 use crate::config::CollectorConfig;
 use crate::desk::{self, Desk};
-use crate::pki::CertificateAuthority;
+use crate::pki::{CertificateAuthority, PkiError};
 use crate::screen::{ClockSkew, ClockSkews};
 use crate::server::{Committer, Connections, Hub, Server, ServerConfig};
-use crate::store::{ApiTokenRecord, Role, Store};
+use crate::store::{ApiTokenRecord, OpenError, Role, Store, StoreError};
 use crate::telemetry::Telemetry;
-use crate::tls;
+use crate::tls::{self, TlsError};
 use crate::webhooks::Notifier;
 
 /// File in the data directory holding the local administrator's API token.
@@ -31,6 +32,87 @@ pub const QUIC_ADDRESS_FILE: &str = "quic-address";
 pub const STORE_FILE: &str = "atalaya.redb";
 /// The key QUIC stateless resets are signed with, kept across restarts.
 pub const RESET_KEY_FILE: &str = "quic-reset-key";
+
+/// Why the collector did not start; the message names the step, the
+/// source says why.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The data directory could not be created.
+    #[error("creating the data directory")]
+    DataDir(#[source] FileError),
+    /// The CA could not be loaded or made.
+    #[error("loading the certificate authority in {}", dir.display())]
+    Ca {
+        /// The data directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: PkiError,
+    },
+    /// The server certificate could not be loaded or issued.
+    #[error("preparing the server certificate in {}", dir.display())]
+    ServerIdentity {
+        /// The data directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: PkiError,
+    },
+    /// TLS could not be set up with the certificates.
+    #[error("setting up TLS for the agents' connections")]
+    Tls(#[source] TlsError),
+    /// The store could not be opened.
+    #[error("opening the store {}", path.display())]
+    Store {
+        /// The store's file.
+        path: PathBuf,
+        /// Why (boxed: it is large, and this error is rare).
+        #[source]
+        source: Box<OpenError>,
+    },
+    /// The local administrator's token could not be read or stored.
+    #[error("preparing the local administrator's API token")]
+    AdminToken(#[source] StoreError),
+    /// A file the collector keeps in its data directory could not be written.
+    #[error("writing to the data directory")]
+    DataFile(#[source] FileError),
+    /// The incident rules have errors.
+    #[error("the incident rules do not load, so the collector does not start")]
+    Rules(#[source] LoadError),
+    /// The incident engine could not read its state.
+    #[error("starting the incident engine")]
+    Desk(#[source] StoreError),
+    /// The QUIC endpoint could not be bound.
+    #[error("listening for agents on {address}")]
+    Quic {
+        /// The configured address.
+        address: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP API's listener could not be bound.
+    #[error("listening for the HTTP API on {address}")]
+    Api {
+        /// The configured address.
+        address: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bound listener's own address could not be read.
+    #[error("reading the address a listener is bound to")]
+    LocalAddress(#[source] std::io::Error),
+    /// The address of a listener could not be written for the CLI.
+    #[error("writing {}", path.display())]
+    AddressFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// A collector that is running.
 pub struct Running {
@@ -127,23 +209,28 @@ pub fn new_secret() -> String {
 }
 
 /// The local administrator's token, created with the data directory.
-fn admin_token(data_dir: &Path, store: &Store) -> anyhow::Result<String> {
+fn admin_token(data_dir: &Path, store: &Store) -> Result<String, RunError> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     if let Ok(secret) = std::fs::read_to_string(&path) {
         let secret = secret.trim().to_owned();
-        if store.api_token(&secret_sha256(&secret))?.is_some() {
+        let known = store
+            .api_token(&secret_sha256(&secret))
+            .map_err(RunError::AdminToken)?;
+        if known.is_some() {
             return Ok(secret);
         }
     }
     let secret = new_secret();
-    store.add_api_token(&ApiTokenRecord {
-        id: format!("local-admin-{}", &secret[..6]),
-        name: "local administrator".into(),
-        secret_sha256: secret_sha256(&secret),
-        role: Role::Admin,
-        created_at: Timestamp::now(),
-    })?;
-    atalaya_files::write_private(&path, secret.as_bytes())?;
+    store
+        .add_api_token(&ApiTokenRecord {
+            id: format!("local-admin-{}", &secret[..6]),
+            name: "local administrator".into(),
+            secret_sha256: secret_sha256(&secret),
+            role: Role::Admin,
+            created_at: Timestamp::now(),
+        })
+        .map_err(RunError::AdminToken)?;
+    atalaya_files::write_private(&path, secret.as_bytes()).map_err(RunError::DataFile)?;
     Ok(secret)
 }
 
@@ -151,7 +238,7 @@ fn admin_token(data_dir: &Path, store: &Store) -> anyhow::Result<String> {
 /// outlives the process, a restarted collector can tell the agents whose
 /// connections died with the old one so at once (a QUIC stateless reset),
 /// and they reconnect right away instead of waiting out the idle timeout.
-fn reset_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
+fn reset_key(data_dir: &Path) -> Result<[u8; 32], RunError> {
     use base64::Engine;
     let path = data_dir.join(RESET_KEY_FILE);
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -162,7 +249,8 @@ fn reset_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
         }
     }
     let key: [u8; 32] = rand::random();
-    atalaya_files::write_private(&path, engine.encode(key).as_bytes())?;
+    atalaya_files::write_private(&path, engine.encode(key).as_bytes())
+        .map_err(RunError::DataFile)?;
     Ok(key)
 }
 
@@ -186,24 +274,33 @@ fn keep_private(data_dir: &Path) {
 }
 
 /// Starts everything; returns once both listeners are bound.
-pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
+pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     let data_dir: PathBuf = config.data_dir.clone();
-    atalaya_files::create_private_dir(&data_dir)?;
+    atalaya_files::create_private_dir(&data_dir).map_err(RunError::DataDir)?;
     keep_private(&data_dir);
-    let ca = Arc::new(CertificateAuthority::load_or_create(&data_dir)?);
-    let (chain, key) = ca.server_identity(&data_dir, &config.server_names)?;
-    let telemetry = Arc::new(Telemetry::default());
-    let tls_config = tls::server_config(&ca, chain, key, telemetry.clone())?;
-    let store_path = data_dir.join(STORE_FILE);
-    let store = Arc::new(
-        Store::open(&store_path)
-            .with_context(|| format!("opening the store {}", store_path.display()))?,
+    let ca = Arc::new(
+        CertificateAuthority::load_or_create(&data_dir).map_err(|source| RunError::Ca {
+            dir: data_dir.clone(),
+            source,
+        })?,
     );
+    let (chain, key) = ca
+        .server_identity(&data_dir, &config.server_names)
+        .map_err(|source| RunError::ServerIdentity {
+            dir: data_dir.clone(),
+            source,
+        })?;
+    let telemetry = Arc::new(Telemetry::default());
+    let tls_config =
+        tls::server_config(&ca, chain, key, telemetry.clone()).map_err(RunError::Tls)?;
+    let store_path = data_dir.join(STORE_FILE);
+    let store = Arc::new(Store::open(&store_path).map_err(|source| RunError::Store {
+        path: store_path.clone(),
+        source: Box::new(source),
+    })?);
     let admin_token = admin_token(&data_dir, &store)?;
     let notifier = Notifier::start(store.clone(), config.notify.clone());
-    let rules = desk::load_rules(config.rules_file.as_deref()).map_err(|e| {
-        anyhow::anyhow!("the incident rules do not load, so the collector does not start:\n{e}")
-    })?;
+    let rules = desk::load_rules(config.rules_file.as_deref()).map_err(RunError::Rules)?;
     let heartbeat_seconds = u64::from(config.agent_intervals.heartbeat_interval_seconds.max(1));
     let desk = Arc::new(
         Desk::new(
@@ -215,7 +312,7 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
             Arc::new(desk::ServiceHooks::new(notifier.waker())),
             Timestamp::now(),
         )
-        .context("starting the incident engine")?
+        .map_err(RunError::Desk)?
         .with_config_file(config.file.clone()),
     );
     // Bounded: a desk that falls behind slows the commits down (see
@@ -238,9 +335,12 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
     ));
     let connections = hub.connections.clone();
     let clock_skews = hub.clock_skews.clone();
-    let server = Server::bind(hub, tls_config, &reset_key(&data_dir)?)
-        .with_context(|| format!("listening for agents on {}", config.listen))?;
-    let quic_addr = server.local_addr()?;
+    let server =
+        Server::bind(hub, tls_config, &reset_key(&data_dir)?).map_err(|source| RunError::Quic {
+            address: config.listen,
+            source,
+        })?;
+    let quic_addr = server.local_addr().map_err(RunError::LocalAddress)?;
     let endpoint = server.endpoint();
     tokio::spawn(server.run());
 
@@ -266,15 +366,21 @@ pub async fn start(config: &CollectorConfig) -> anyhow::Result<Running> {
     };
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await
-        .with_context(|| format!("listening for the HTTP API on {}", config.api_listen))?;
-    let api_addr = listener.local_addr()?;
+        .map_err(|source| RunError::Api {
+            address: config.api_listen,
+            source,
+        })?;
+    let api_addr = listener.local_addr().map_err(RunError::LocalAddress)?;
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, api::router(state)).await {
             tracing::error!(error = %err, "the HTTP API stopped");
         }
     });
-    std::fs::write(data_dir.join(API_ADDRESS_FILE), api_addr.to_string())?;
-    std::fs::write(data_dir.join(QUIC_ADDRESS_FILE), quic_addr.to_string())?;
+    for (name, addr) in [(API_ADDRESS_FILE, api_addr), (QUIC_ADDRESS_FILE, quic_addr)] {
+        let path = data_dir.join(name);
+        std::fs::write(&path, addr.to_string())
+            .map_err(|source| RunError::AddressFile { path, source })?;
+    }
     tracing::info!(%quic_addr, %api_addr, data = %data_dir.display(), "collector running");
     Ok(Running {
         quic_addr,

@@ -7,7 +7,8 @@
 //! hangs makes a command fail with a message rather than wait forever, and
 //! every failure is told the same way, saying where the address and the
 //! token came from so the user knows what to fix. A message does not
-//! repeat its cause: print the chain (`{:#}` of `anyhow`).
+//! repeat its cause: print the chain (`{:#}` of `anyhow`, in the
+//! programs' `main`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ impl Default for Timeouts {
 
 /// A request to the API that did not give an answer to use.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum ClientError {
     /// `atalaya` was given no token.
     #[error(
         "no API token: set ATALAYA_TOKEN or pass --token (an administrator makes one with `atalaya-collector api-token create`)"
@@ -55,12 +56,25 @@ pub enum ApiError {
         /// Why it could not be read.
         source: std::io::Error,
     },
-    /// No connection, or no answer in time.
+    /// No connection: refused, no such host, or not set up in time.
     #[error("cannot reach {server} (is the collector running, and is this its API address?)")]
     Unreachable {
         /// The address and where it came from.
         server: String,
         /// What the connection did.
+        source: ureq::Error,
+    },
+    /// Connected, but the answer did not come in time.
+    #[error(
+        "no answer from {server} within {} (is the collector overloaded or stuck?)",
+        humantime::format_duration(*waited)
+    )]
+    Timeout {
+        /// The address and where it came from.
+        server: String,
+        /// How long the client waited.
+        waited: Duration,
+        /// Which wait ran out.
         source: ureq::Error,
     },
     /// The request failed otherwise (a bad URL, a broken answer).
@@ -119,6 +133,8 @@ pub struct ApiClient {
     server_label: String,
     /// What to do when the token is refused.
     token_advice: String,
+    /// How long a request waits for its answer.
+    read_timeout: Duration,
 }
 
 impl fmt::Debug for ApiClient {
@@ -132,10 +148,10 @@ impl fmt::Debug for ApiClient {
 impl ApiClient {
     /// The client of `atalaya`: address and token from `--server`/`--token`
     /// or `ATALAYA_SERVER`/`ATALAYA_TOKEN`.
-    pub fn from_user(server: &str, token: Option<String>) -> Result<Self, ApiError> {
+    pub fn from_user(server: &str, token: Option<String>) -> Result<Self, ClientError> {
         let token = token
             .filter(|t| !t.trim().is_empty())
-            .ok_or(ApiError::NoToken)?;
+            .ok_or(ClientError::NoToken)?;
         let server = server.trim_end_matches('/').to_owned();
         Ok(Self::new(
             format!("ATALAYA_SERVER={server}"),
@@ -149,12 +165,12 @@ impl ApiClient {
     /// The client of `atalaya-collector`'s administration commands: the
     /// running collector's API address and administrator token, from the
     /// files it keeps in its data directory.
-    pub fn local_admin(data_dir: &Path) -> Result<Self, ApiError> {
+    pub fn local_admin(data_dir: &Path) -> Result<Self, ClientError> {
         let read = |name: &str| {
             let path = data_dir.join(name);
             std::fs::read_to_string(&path)
                 .map(|s| s.trim().to_owned())
-                .map_err(|source| ApiError::LocalAdmin {
+                .map_err(|source| ClientError::LocalAdmin {
                     path,
                     dir: data_dir.to_owned(),
                     source,
@@ -199,6 +215,7 @@ impl ApiClient {
             token,
             server_label,
             token_advice,
+            read_timeout: timeouts.read,
         }
     }
 
@@ -214,7 +231,7 @@ impl ApiClient {
     }
 
     /// GETs `path` with query pairs (absent values left out); the answer's body.
-    pub fn get(&self, path: &str, query: &[(&str, Option<String>)]) -> Result<String, ApiError> {
+    pub fn get(&self, path: &str, query: &[(&str, Option<String>)]) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.server);
         let mut req = self.agent.get(&url).header("Authorization", &self.bearer());
         for (k, v) in query {
@@ -226,7 +243,7 @@ impl ApiClient {
     }
 
     /// POSTs `body` as JSON, or nothing; the answer's body.
-    pub fn post(&self, path: &str, body: Option<&Value>) -> Result<String, ApiError> {
+    pub fn post(&self, path: &str, body: Option<&Value>) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.server);
         let req = self
             .agent
@@ -242,7 +259,7 @@ impl ApiClient {
     }
 
     /// DELETEs `path`; the answer's body.
-    pub fn delete(&self, path: &str) -> Result<String, ApiError> {
+    pub fn delete(&self, path: &str) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.server);
         let result = self
             .agent
@@ -256,26 +273,44 @@ impl ApiClient {
         format!("Bearer {}", self.token)
     }
 
+    /// A timeout: setting up the connection is not reaching the server at
+    /// all; any later wait is a server that does not answer.
+    fn timed_out(&self, source: ureq::Error) -> ClientError {
+        match source {
+            ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+                ClientError::Unreachable {
+                    server: self.server_label.clone(),
+                    source,
+                }
+            }
+            source => ClientError::Timeout {
+                server: self.server_label.clone(),
+                waited: self.read_timeout,
+                source,
+            },
+        }
+    }
+
     fn answer(
         &self,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
         url: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ClientError> {
         let mut resp = match result {
             Ok(r) => r,
+            Err(source @ ureq::Error::Timeout(_)) => return Err(self.timed_out(source)),
             Err(
                 source @ (ureq::Error::Io(_)
                 | ureq::Error::ConnectionFailed
-                | ureq::Error::HostNotFound
-                | ureq::Error::Timeout(_)),
+                | ureq::Error::HostNotFound),
             ) => {
-                return Err(ApiError::Unreachable {
+                return Err(ClientError::Unreachable {
                     server: self.server_label.clone(),
                     source,
                 });
             }
             Err(source) => {
-                return Err(ApiError::Request {
+                return Err(ClientError::Request {
                     url: url.to_owned(),
                     source,
                 });
@@ -285,9 +320,12 @@ impl ApiClient {
         let body = resp
             .body_mut()
             .read_to_string()
-            .map_err(|source| ApiError::Read {
-                url: url.to_owned(),
-                source,
+            .map_err(|source| match source {
+                ureq::Error::Timeout(_) => self.timed_out(source),
+                source => ClientError::Read {
+                    url: url.to_owned(),
+                    source,
+                },
             })?;
         if (200..300).contains(&status) {
             return Ok(body);
@@ -296,13 +334,13 @@ impl ApiClient {
             .map(|e| e.error)
             .unwrap_or(body);
         Err(match status {
-            401 => ApiError::Unauthorized {
+            401 => ClientError::Unauthorized {
                 advice: self.token_advice.clone(),
                 message,
             },
-            403 => ApiError::Forbidden { message },
-            409 => ApiError::Conflict { message },
-            _ => ApiError::Status { status, message },
+            403 => ClientError::Forbidden { message },
+            409 => ClientError::Conflict { message },
+            _ => ClientError::Status { status, message },
         })
     }
 }
@@ -343,12 +381,13 @@ mod tests {
                 read: Duration::from_millis(200),
             });
         let err = client.get("/api/v1/assets", &[]).unwrap_err();
-        assert!(matches!(err, ApiError::Unreachable { .. }), "{err:?}");
+        assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
         let text = err.to_string();
         assert!(
-            text.starts_with("cannot reach ATALAYA_SERVER=http://127.0.0.1:"),
+            text.starts_with("no answer from ATALAYA_SERVER=http://127.0.0.1:"),
             "{text}"
         );
+        assert!(text.contains(" within 200ms "), "{text}");
         let cause = std::error::Error::source(&err).map(ToString::to_string);
         assert!(cause.is_some_and(|c| c.contains("timeout")), "{err:?}");
         drop(client);
@@ -397,7 +436,7 @@ mod tests {
         );
         assert!(matches!(
             ApiClient::from_user("http://x", Some("  ".into())),
-            Err(ApiError::NoToken)
+            Err(ClientError::NoToken)
         ));
     }
 }

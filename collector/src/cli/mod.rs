@@ -19,14 +19,14 @@ pub mod kb;
 pub mod lookup;
 pub mod metrics;
 
-use client::ApiError;
+use client::ClientError;
 
 /// A command that gave nothing to print.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// The API did not answer as asked.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(#[from] ClientError),
     /// The answer is not what this CLI reads (a collector of another version?).
     #[error("the server's answer for {what} does not parse")]
     Decode {

@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use crate::store::{Fed, Ingest, IngestRecord, Store};
+use crate::store::{Fed, Ingest, IngestRecord, Store, StoreError};
 use crate::telemetry::Telemetry;
 
 /// How many records one transaction carries at most.
@@ -45,8 +45,20 @@ pub const SESSION_IN_FLIGHT: usize = 512;
 /// Commits whose records wait for the incident desk, at most.
 pub const FED_QUEUE: usize = 64;
 
+/// Why a group commit failed. Every session with records in it hears of
+/// it, so the cause is shared.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CommitError {
+    /// The store refused the transaction.
+    #[error("storing failed: {0}")]
+    Store(#[source] Arc<StoreError>),
+    /// The blocking task that ran the transaction panicked or was cancelled.
+    #[error("the store task failed: {0}")]
+    Task(#[source] Arc<tokio::task::JoinError>),
+}
+
 /// What a session has heard back from the commits of its records.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Progress {
     /// Highest sequence durably stored: ack this.
     pub highest_seq: u64,
@@ -54,7 +66,7 @@ pub struct Progress {
     /// not apply); the session asks for one whenever this grows.
     pub snapshot_requests: u64,
     /// A commit failed: the session closes and the agent sends again.
-    pub failed: Option<String>,
+    pub failed: Option<CommitError>,
 }
 
 /// One session's place in the commit queue: where its [`Progress`] is
@@ -199,17 +211,13 @@ async fn run(
                     let _ = desk.send(fed).await;
                 }
             }
-            Ok(Err(err)) => fail(&telemetry, &replies, format!("storing failed: {err}")),
-            Err(err) => fail(
-                &telemetry,
-                &replies,
-                format!("the store task failed: {err}"),
-            ),
+            Ok(Err(err)) => fail(&telemetry, &replies, CommitError::Store(Arc::new(err))),
+            Err(err) => fail(&telemetry, &replies, CommitError::Task(Arc::new(err))),
         }
     }
 }
 
-fn fail(telemetry: &Telemetry, replies: &[(String, watch::Sender<Progress>)], why: String) {
+fn fail(telemetry: &Telemetry, replies: &[(String, watch::Sender<Progress>)], why: CommitError) {
     tracing::error!(error = %why, "group commit failed; agents will send again");
     telemetry.commit_failures.fetch_add(1, Ordering::Relaxed);
     for (_, reply) in replies {

@@ -9,12 +9,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
-use atalaya_common::proto::{self, Ack, FrameReader, Message, Refused, SnapshotRequest};
+use atalaya_common::proto::{
+    self, Ack, DecodeError, EncodeError, FrameReader, Message, Refused, SnapshotRequest,
+};
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::committer::{Progress, SessionQueue};
+use super::committer::{CommitError, Progress, SessionQueue};
+use super::renew::RenewError;
 use super::{Hub, close_code};
 use crate::screen::{Screened, screen};
 use crate::store::{AgentSeen, Ingest, IngestRecord};
@@ -29,21 +32,70 @@ const SEEN_EVERY: Duration = Duration::from_secs(30);
 /// waits far longer than this before asking again.
 const RENEW_SPACING: Duration = Duration::from_secs(10);
 
-/// Why a session ended.
+/// Why a session ended. Except for the connection going away, the agent
+/// is told this error's text as the reason the connection closes.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The agent broke the protocol.
     #[error("protocol error: {0}")]
-    Protocol(String),
+    Protocol(#[from] ProtocolError),
     /// A frame did not decode.
     #[error("bad frame: {0}")]
-    Frame(#[from] proto::DecodeError),
-    /// The connection went away.
+    Frame(#[from] DecodeError),
+    /// A message to the agent could not be encoded.
+    #[error("protocol error: {0}")]
+    Encode(#[from] EncodeError),
+    /// The agent opened no stream: the connection went away.
     #[error("connection: {0}")]
-    Connection(String),
+    Connection(#[from] quinn::ConnectionError),
+    /// Reading from the agent failed: the connection went away.
+    #[error("connection: {0}")]
+    Read(#[from] quinn::ReadError),
+    /// Writing to the agent failed: the connection went away.
+    #[error("connection: {0}")]
+    Write(#[from] quinn::WriteError),
     /// Storing failed; the agent will send again.
     #[error("{0}")]
-    Store(String),
+    Store(#[from] CommitError),
+    /// The commit queue is gone; the agent will send again to the next
+    /// collector process.
+    #[error("the collector is shutting down")]
+    ShuttingDown,
+}
+
+/// How an agent broke the session protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// No stream was opened in time.
+    #[error("no session stream within {} s", HELLO_TIMEOUT.as_secs())]
+    NoStream,
+    /// No `Hello` came in time.
+    #[error("no Hello within {} s", HELLO_TIMEOUT.as_secs())]
+    NoHello,
+    /// The first message was something else, or none came.
+    #[error("the first message must be Hello")]
+    NotHello,
+    /// A message only the collector sends.
+    #[error("{kind} is not something an agent sends in a session")]
+    Unexpected {
+        /// The kind of message received.
+        kind: &'static str,
+    },
+    /// A frame started but did not complete in time (slowloris).
+    #[error("a frame took more than {} s to arrive", deadline.as_secs())]
+    SlowFrame {
+        /// The time a frame may take.
+        deadline: Duration,
+    },
+    /// Nothing came, not even a heartbeat.
+    #[error("nothing received for {} s", idle.as_secs())]
+    Idle {
+        /// How long the agent was quiet.
+        idle: Duration,
+    },
+    /// The agent finished its stream in the middle of a frame.
+    #[error("stream ended inside a frame")]
+    Truncated,
 }
 
 /// Runs a data session for the authenticated agent `agent_id`.
@@ -86,9 +138,9 @@ pub async fn run(hub: Arc<Hub>, connection: Connection, agent_id: String) {
         Err(err) => {
             let reason = match &err {
                 SessionError::Frame(_) => "bad_frame",
-                SessionError::Protocol(_) => "protocol",
-                SessionError::Store(_) => "store_error",
-                SessionError::Connection(_) => "",
+                SessionError::Protocol(_) | SessionError::Encode(_) => "protocol",
+                SessionError::Store(_) | SessionError::ShuttingDown => "store_error",
+                SessionError::Connection(_) | SessionError::Read(_) | SessionError::Write(_) => "",
             };
             if reason.is_empty() {
                 tracing::info!(agent = %agent_id, error = %err, "session ended");
@@ -110,8 +162,7 @@ fn refuse(hub: &Hub, connection: &Connection, reason: &str, message: &str) {
 async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(), SessionError> {
     let (send, mut recv) = tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi())
         .await
-        .map_err(|_| SessionError::Protocol("no session stream within 10 s".into()))?
-        .map_err(|e| SessionError::Connection(e.to_string()))?;
+        .map_err(|_| ProtocolError::NoStream)??;
     let mut frames = FrameReader::new();
     let mut buf = vec![0u8; 64 * 1024];
     let hello = tokio::time::timeout(
@@ -125,11 +176,9 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         ),
     )
     .await
-    .map_err(|_| SessionError::Protocol("no Hello within 10 s".into()))??;
+    .map_err(|_| ProtocolError::NoHello)??;
     let Some(Message::Hello(hello)) = hello else {
-        return Err(SessionError::Protocol(
-            "the first message must be Hello".into(),
-        ));
+        return Err(ProtocolError::NotHello.into());
     };
     tracing::info!(agent = %agent_id, version = %hello.agent_version, last_acked = hello.last_acked, remote = %connection.remote_address(), "agent connected");
     let (queue, progress) = SessionQueue::new();
@@ -163,18 +212,19 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
             let record = match message {
                 Message::RenewRequest(req) => {
                     let reply = if last_renewal.is_some_and(|t| t.elapsed() < RENEW_SPACING) {
-                        Err(format!(
-                            "renewal requested again within {} s on one connection",
-                            RENEW_SPACING.as_secs()
-                        ))
+                        Err(RenewError::TooSoon {
+                            spacing: RENEW_SPACING,
+                        })
                     } else {
                         last_renewal = Some(Instant::now());
                         super::renew::renew(hub, connection, agent_id, req).await
                     };
-                    let reply = reply.map(Message::Renewed).unwrap_or_else(|reason| {
-                        tracing::warn!(agent = %agent_id, %reason, "certificate renewal refused");
+                    let reply = reply.map(Message::Renewed).unwrap_or_else(|err| {
+                        tracing::warn!(agent = %agent_id, reason = %err, "certificate renewal refused");
                         hub.telemetry.refuse("renewal");
-                        Message::Refused(Refused { reason })
+                        Message::Refused(Refused {
+                            reason: err.to_string(),
+                        })
                     });
                     let _ = reply_tx.send(reply);
                     continue;
@@ -187,10 +237,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::SpoolDamaged(m) => IngestRecord::SpoolDamaged(m),
                 Message::UserReport(m) => IngestRecord::UserReport(m),
                 other => {
-                    return Err(SessionError::Protocol(format!(
-                        "{} is not something an agent sends in a session",
-                        other.name()
-                    )));
+                    return Err(ProtocolError::Unexpected { kind: other.name() }.into());
                 }
             };
             let received_at = Timestamp::now();
@@ -211,7 +258,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
             // the commit queue is full. Meanwhile this stream is not read,
             // so QUIC flow control holds the agent back (see committer).
             if !hub.committer.submit(item, &queue).await {
-                return Err(SessionError::Store("the collector is shutting down".into()));
+                return Err(SessionError::ShuttingDown);
             }
             if last_seen.elapsed() >= SEEN_EVERY {
                 last_seen = Instant::now();
@@ -319,19 +366,18 @@ async fn next_message(
         let read = tokio::time::timeout(limit, recv.read(buf))
             .await
             .map_err(|_| {
-                SessionError::Protocol(if frames.buffered() > 0 {
-                    format!(
-                        "a frame took more than {} s to arrive",
-                        frame_deadline.as_secs()
-                    )
+                if frames.buffered() > 0 {
+                    ProtocolError::SlowFrame {
+                        deadline: frame_deadline,
+                    }
                 } else {
-                    format!("nothing received for {} s", idle.as_secs())
-                })
+                    ProtocolError::Idle { idle }
+                }
             })?;
-        match read.map_err(|e| SessionError::Connection(e.to_string()))? {
+        match read? {
             Some(n) => frames.push(&buf[..n]),
             None if frames.buffered() == 0 => return Ok(None),
-            None => return Err(SessionError::Protocol("stream ended inside a frame".into())),
+            None => return Err(ProtocolError::Truncated.into()),
         }
     }
 }
@@ -361,16 +407,16 @@ async fn write_acks(
             }
         }
         let now = progress.borrow_and_update().clone();
-        if let Some(why) = now.failed {
+        if let Some(err) = now.failed {
             let _ = send_message(
                 &mut send,
                 Refused {
-                    reason: why.clone(),
+                    reason: err.to_string(),
                 }
                 .into(),
             )
             .await;
-            return Err(SessionError::Store(why));
+            return Err(SessionError::Store(err));
         }
         if now.snapshot_requests > snapshots_asked {
             snapshots_asked = now.snapshot_requests;
@@ -387,8 +433,64 @@ async fn write_acks(
 }
 
 async fn send_message(send: &mut SendStream, message: Message) -> Result<(), SessionError> {
-    let frame = proto::encode(&message).map_err(|e| SessionError::Protocol(e.to_string()))?;
-    send.write_all(&frame)
-        .await
-        .map_err(|e| SessionError::Connection(e.to_string()))
+    let frame = proto::encode(&message)?;
+    Ok(send.write_all(&frame).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// These texts reach the agent as the reason its connection closed and
+    /// end up in its log, so they keep their wording.
+    #[test]
+    fn close_reasons_keep_their_wording() {
+        let text = |e: ProtocolError| SessionError::from(e).to_string();
+        assert_eq!(
+            text(ProtocolError::NoStream),
+            "protocol error: no session stream within 10 s"
+        );
+        assert_eq!(
+            text(ProtocolError::NoHello),
+            "protocol error: no Hello within 10 s"
+        );
+        assert_eq!(
+            text(ProtocolError::NotHello),
+            "protocol error: the first message must be Hello"
+        );
+        assert_eq!(
+            text(ProtocolError::Unexpected { kind: "Ack" }),
+            "protocol error: Ack is not something an agent sends in a session"
+        );
+        assert_eq!(
+            text(ProtocolError::SlowFrame {
+                deadline: Duration::from_secs(2)
+            }),
+            "protocol error: a frame took more than 2 s to arrive"
+        );
+        assert_eq!(
+            text(ProtocolError::Idle {
+                idle: Duration::from_secs(90)
+            }),
+            "protocol error: nothing received for 90 s"
+        );
+        assert_eq!(
+            text(ProtocolError::Truncated),
+            "protocol error: stream ended inside a frame"
+        );
+        assert_eq!(
+            SessionError::ShuttingDown.to_string(),
+            "the collector is shutting down"
+        );
+        let corrupt = crate::store::StoreError::Corrupt {
+            table: "agents",
+            reason: "truncated".into(),
+        };
+        let failed = CommitError::Store(Arc::new(corrupt));
+        assert_eq!(
+            SessionError::from(failed.clone()).to_string(),
+            "storing failed: store: record in table agents does not decode: truncated"
+        );
+        assert!(std::error::Error::source(&failed).is_some());
+    }
 }

@@ -38,7 +38,22 @@ struct Attempt {
 }
 
 /// How a POST went: `Ok` for a 2xx, else why not.
-type Outcome = Result<(), String>;
+type Outcome = Result<(), DeliveryError>;
+
+/// Why a POST did not deliver an event. Its text is kept with the delivery
+/// as its last error, for the administrator.
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    /// The webhook answered with a status other than 2xx.
+    #[error("HTTP {0}")]
+    Status(ureq::http::StatusCode),
+    /// No answer: connection, TLS, timeout.
+    #[error("{0}")]
+    Transport(#[source] ureq::Error),
+    /// The worker made no client for this webhook.
+    #[error("webhook has no client (a bug)")]
+    NoClient,
+}
 
 /// The running delivery worker.
 #[derive(Debug)]
@@ -146,7 +161,7 @@ async fn round(
         set.spawn_blocking(move || {
             let outcome = match agent {
                 Some(agent) => post(&agent, &a),
-                None => Err("webhook has no client (a bug)".to_owned()),
+                None => Err(DeliveryError::NoClient),
             };
             (a, outcome)
         });
@@ -189,8 +204,8 @@ fn post(agent: &ureq::Agent, a: &Attempt) -> Outcome {
         .send(a.body.as_str());
     match resp {
         Ok(r) if r.status().is_success() => Ok(()),
-        Ok(r) => Err(format!("HTTP {}", r.status())),
-        Err(e) => Err(e.to_string()),
+        Ok(r) => Err(DeliveryError::Status(r.status())),
+        Err(e) => Err(DeliveryError::Transport(e)),
     }
 }
 
@@ -278,7 +293,7 @@ fn record(
                     let wait = backoff(&config.retry, d.failures, jitter);
                     let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
                     d.next_at = Timestamp(now.0.saturating_add(wait_ms));
-                    d.last_error = Some(e.chars().take(MAX_ERROR_CHARS).collect());
+                    d.last_error = Some(e.to_string().chars().take(MAX_ERROR_CHARS).collect());
                     tracing::warn!(
                         event = %id, webhook = %a.webhook, failures = d.failures,
                         retry_in_ms = wait_ms, error = %e, "webhook delivery failed"
@@ -341,7 +356,9 @@ mod tests {
                 let o = if a.webhook == "a" {
                     Ok(())
                 } else {
-                    Err("HTTP 500".to_owned())
+                    Err(DeliveryError::Status(
+                        ureq::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    ))
                 };
                 (a, o)
             })
@@ -358,7 +375,10 @@ mod tests {
         );
         let rec = &s.outbox().unwrap()[0];
         assert_eq!(rec.deliveries.len(), 2);
-        assert_eq!(rec.deliveries[1].last_error.as_deref(), Some("HTTP 500"));
+        assert_eq!(
+            rec.deliveries[1].last_error.as_deref(),
+            Some("HTTP 500 Internal Server Error")
+        );
         let results: Vec<_> = due3.into_iter().map(|a| (a, Ok(()))).collect();
         record(&s, &config, &results, Timestamp(13_000), 0.5).unwrap();
         assert!(s.outbox().unwrap().is_empty());
