@@ -333,6 +333,326 @@ struct AgentState {
     seen: Option<AgentSeen>,
 }
 
+/// The agents present in one commit, in the order they first appear (the
+/// order of the acks).
+#[derive(Debug, Default)]
+struct Agents {
+    states: BTreeMap<String, AgentState>,
+    order: Vec<String>,
+}
+
+impl Agents {
+    /// The state of `agent`, read from its stored sequence at its first
+    /// record in this commit.
+    fn state(&mut self, t: &Tables<'_>, agent: &str) -> Result<&mut AgentState, StoreError> {
+        if !self.states.contains_key(agent) {
+            let (highest, need_snapshot) = t
+                .agent_seq
+                .get(agent)?
+                .map(|v| v.value())
+                .unwrap_or((0, false));
+            let state = AgentState {
+                highest,
+                need_snapshot,
+                ..AgentState::default()
+            };
+            self.states.insert(agent.to_owned(), state);
+            self.order.push(agent.to_owned());
+        }
+        Ok(self.states.entry(agent.to_owned()).or_default())
+    }
+
+    /// Writes each agent's sequence, when it was last seen and how its
+    /// connection fares.
+    fn write(&self, t: &mut Tables<'_>) -> Result<(), StoreError> {
+        for (agent, state) in &self.states {
+            write_agent(t, agent, state)?;
+        }
+        Ok(())
+    }
+
+    /// What to ack, per agent.
+    fn committed(&self) -> Vec<Committed> {
+        self.order
+            .iter()
+            .filter_map(|a| {
+                self.states.get(a).map(|s| Committed {
+                    agent_id: a.clone(),
+                    highest_seq: s.highest,
+                    need_snapshot: s.need_snapshot,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Writes what one commit learnt of `agent`: its highest sequence and
+/// whether it owes a snapshot, when its asset and its agent record were
+/// last seen, and its connection facts.
+fn write_agent(t: &mut Tables<'_>, agent: &str, state: &AgentState) -> Result<(), StoreError> {
+    t.agent_seq
+        .insert(agent, (state.highest, state.need_snapshot))?;
+    let asset = t.agent_asset.get(agent)?.map(|v| v.value().to_owned());
+    if let Some(asset) = &asset
+        && let Some(mut m) = t.asset(asset)?
+        && m.last_seen < state.last_seen
+    {
+        m.last_seen = state.last_seen;
+        t.put_asset(&m)?;
+    }
+    let rec: Option<AgentRecord> = match t.agents.get(agent)? {
+        Some(v) => Some(dec("agents", v.value())?),
+        None => None,
+    };
+    if let Some(mut rec) = rec {
+        rec.last_seen = rec.last_seen.max(Some(state.last_seen));
+        rec.asset_id = asset.or(rec.asset_id);
+        if let Some(seen) = &state.seen {
+            rec.agent_version = seen.agent_version.clone();
+            rec.rtt_ms = Some(seen.rtt_ms);
+            rec.lost_packets = seen.lost_packets;
+            rec.sent_packets = seen.sent_packets;
+        }
+        t.agents.insert(agent, enc("agents", &rec)?.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Where a record being stored comes from.
+struct Origin<'a> {
+    agent: &'a str,
+    /// The asset the agent's data go to (before any reconciliation).
+    asset: &'a str,
+    seq: u64,
+    received_at: Timestamp,
+}
+
+/// One commit's write transaction, as its records are stored one by one.
+struct Commit<'c, 't> {
+    t: Tables<'t>,
+    cache: &'c mut Cache,
+    fed: &'c mut Vec<Fed>,
+    /// Open blocks of the agents that sent samples, with where they were
+    /// stored (head id and parts).
+    heads: BTreeMap<String, (Block, Option<(u64, usize)>)>,
+    /// Assets that got new series.
+    new_series: BTreeSet<String>,
+}
+
+impl Commit<'_, '_> {
+    /// Stores one record of an agent whose state is `state`: connection
+    /// facts are kept for the end of the commit, a record seen before is
+    /// skipped, and each kind of record goes to its own tables.
+    fn record(&mut self, item: &Ingest, state: &mut AgentState) -> Result<(), StoreError> {
+        let agent = item.agent_id.as_str();
+        state.last_seen = state.last_seen.max(item.received_at);
+        let seq = match (&item.record, item.record.seq()) {
+            (IngestRecord::Seen(s), _) => {
+                state.seen = Some(s.clone());
+                return Ok(());
+            }
+            (_, Some(seq)) => seq,
+            (_, None) => return Ok(()),
+        };
+        if seq <= state.highest {
+            return Ok(());
+        }
+        state.highest = seq;
+        let asset = ensure_asset(&mut self.t, agent, item.received_at)?;
+        self.fed.push(Fed::Seen {
+            asset: asset.clone(),
+            at: item.received_at,
+        });
+        let origin = Origin {
+            agent,
+            asset: &asset,
+            seq,
+            received_at: item.received_at,
+        };
+        match &item.record {
+            IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) | IngestRecord::Refused { .. } => {}
+            IngestRecord::Gap(g) => self.gap(&origin, g)?,
+            IngestRecord::SpoolDamaged(d) => self.spool_damaged(&origin, d)?,
+            IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
+            IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
+            IngestRecord::Snapshot(s) => {
+                self.snapshot(&origin, s)?;
+                state.need_snapshot = false;
+            }
+            IngestRecord::Delta(d) => {
+                if !state.need_snapshot && !self.delta(&origin, d)? {
+                    state.need_snapshot = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Samples the agent dropped from a full spool.
+    fn gap(&mut self, o: &Origin<'_>, g: &proto::Gap) -> Result<(), StoreError> {
+        let missing = Missing::SpoolFull {
+            batches: g.batches,
+            samples: g.samples,
+            from: g.from,
+            to: g.to,
+        };
+        insert_gap(&mut self.t, o, missing)
+    }
+
+    /// A spool file the agent found damaged and moved aside.
+    fn spool_damaged(&mut self, o: &Origin<'_>, d: &proto::SpoolDamaged) -> Result<(), StoreError> {
+        let missing = Missing::SpoolDamaged {
+            found_at: d.found_at,
+            file: d.file.clone(),
+            reason: d.reason.clone(),
+            bytes: d.bytes,
+            lost_bytes: d.lost_bytes,
+        };
+        insert_gap(&mut self.t, o, missing)
+    }
+
+    /// A user report, stored and fed once per report id: an agent may send
+    /// one again under a new sequence number.
+    fn user_report(&mut self, o: &Origin<'_>, r: &proto::UserReport) -> Result<(), StoreError> {
+        let key = (o.asset, r.id.as_str());
+        if self.t.user_reports.get(key)?.is_some() {
+            return Ok(());
+        }
+        let record = ReportRecord {
+            asset: o.asset.to_owned(),
+            agent_id: o.agent.to_owned(),
+            seq: o.seq,
+            id: r.id.clone(),
+            written_at: r.written_at,
+            received_at: o.received_at,
+            text: r.text.clone(),
+            user: r.user.clone(),
+            uid: r.uid,
+            handled_at: None,
+            incident: None,
+        };
+        let bytes = enc("user_reports", &record)?;
+        self.t.user_reports.insert(key, bytes.as_slice())?;
+        self.fed.push(Fed::Report(record));
+        Ok(())
+    }
+
+    /// Health samples, appended to the agent's open block; series the
+    /// asset did not have yet are noted for the end of the commit.
+    fn metrics(&mut self, o: &Origin<'_>, batch: &proto::MetricBatch) -> Result<(), StoreError> {
+        let (agent, asset) = (o.agent, o.asset);
+        if !self.heads.contains_key(agent) {
+            let head = load_head(&mut self.t, agent, asset, o.received_at)?;
+            self.heads.insert(agent.to_owned(), head);
+        }
+        for sample in &batch.samples {
+            let mut points = Vec::with_capacity(64);
+            for (name, value) in series::flatten(sample) {
+                let id = name_id(&mut self.t, self.cache, &name)?;
+                points.push((id, series::stored_value(&name, value)));
+            }
+            let known = self.t.series_of(self.cache, asset)?;
+            let before = known.len();
+            known.extend(points.iter().map(|p| p.0));
+            if known.len() != before {
+                self.new_series.insert(asset.to_owned());
+            }
+            if let Some((head, _)) = self.heads.get_mut(agent) {
+                let phase = phase(agent);
+                append_sample(&mut self.t, head, asset, phase, sample.at.0, &points)?;
+            }
+            self.fed.push(Fed::Sample {
+                asset: asset.to_owned(),
+                sample: sample.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A full inventory: the agent's asset is reconciled with it first (it
+    /// may turn out to be another asset's machine), then it is stored.
+    fn snapshot(&mut self, o: &Origin<'_>, s: &proto::InventorySnapshot) -> Result<(), StoreError> {
+        let mut inv = s.inventory.clone();
+        inv.canonicalize();
+        let asset = identity::reconcile(
+            &mut self.t,
+            self.cache,
+            o.agent,
+            o.asset,
+            &inv,
+            o.received_at,
+        )?;
+        let changes = store_inventory(
+            &mut self.t,
+            &asset,
+            o.agent,
+            s.seq,
+            s.taken_at,
+            ChangeKind::Snapshot,
+            inv,
+        )?;
+        self.fed
+            .push(inventory_fed(&self.t, &asset, s.taken_at, changes)?);
+        Ok(())
+    }
+
+    /// Inventory changes, applied to the stored inventory; false when they
+    /// do not apply to it (nothing is stored then).
+    fn delta(&mut self, o: &Origin<'_>, d: &proto::InventoryDelta) -> Result<bool, StoreError> {
+        let applied = match self.t.inventory_of(o.asset)? {
+            Some(base) => diff::apply(&d.delta, &base).ok(),
+            None => None,
+        };
+        let Some(inv) = applied else {
+            return Ok(false);
+        };
+        let changes = store_inventory(
+            &mut self.t,
+            o.asset,
+            o.agent,
+            d.seq,
+            d.taken_at,
+            ChangeKind::Delta,
+            inv,
+        )?;
+        self.fed
+            .push(inventory_fed(&self.t, o.asset, d.taken_at, changes)?);
+        Ok(true)
+    }
+
+    /// Writes the open blocks of the agents that sent samples, in place of
+    /// the ones they replace.
+    fn write_heads(&mut self) -> Result<(), StoreError> {
+        let t = &mut self.t;
+        for (agent, (head, stored)) in &self.heads {
+            if let Some((id, parts)) = *stored {
+                for i in 0..parts {
+                    t.heads.remove((id, part_index(i)?))?;
+                }
+            }
+            if head.is_empty() {
+                t.head_of.remove(agent.as_str())?;
+            } else {
+                let id = next_id(&mut t.meta, META_NEXT_HEAD)?;
+                write_parts(&mut t.heads, |i| (id, i), &head.encode())?;
+                t.head_of.insert(agent.as_str(), id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the series of the assets that got new ones.
+    fn write_new_series(&mut self) -> Result<(), StoreError> {
+        for asset in &self.new_series {
+            // A merge may have moved the asset's series away meanwhile.
+            if self.t.assets.get(asset.as_str())?.is_some() {
+                self.t.put_series_of(self.cache, asset)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Stores `items` in ONE durable write transaction and returns, per agent
     /// present, the sequence to ack. Nothing is acked before this returns;
@@ -363,239 +683,25 @@ impl Store {
         fed: &mut Vec<Fed>,
     ) -> Result<Vec<Committed>, StoreError> {
         let txn = self.db.begin_write()?;
-        let mut order: Vec<String> = Vec::new();
-        let out = {
-            let mut t = Tables::open(&txn)?;
-            let mut states: BTreeMap<String, AgentState> = BTreeMap::new();
-            // Open blocks of the agents that sent samples (with where they
-            // were stored), and assets that got new series.
-            let mut heads: BTreeMap<String, (Block, Option<(u64, usize)>)> = BTreeMap::new();
-            let mut new_series: BTreeSet<String> = BTreeSet::new();
+        let mut agents = Agents::default();
+        {
+            let mut commit = Commit {
+                t: Tables::open(&txn)?,
+                cache,
+                fed,
+                heads: BTreeMap::new(),
+                new_series: BTreeSet::new(),
+            };
             for item in items {
-                let agent = item.agent_id.as_str();
-                if !states.contains_key(agent) {
-                    let (highest, need_snapshot) = t
-                        .agent_seq
-                        .get(agent)?
-                        .map(|v| v.value())
-                        .unwrap_or((0, false));
-                    states.insert(
-                        agent.to_owned(),
-                        AgentState {
-                            highest,
-                            need_snapshot,
-                            ..AgentState::default()
-                        },
-                    );
-                    order.push(agent.to_owned());
-                }
-                let Some(state) = states.get_mut(agent) else {
-                    continue;
-                };
-                state.last_seen = state.last_seen.max(item.received_at);
-                let seq = match (&item.record, item.record.seq()) {
-                    (IngestRecord::Seen(s), _) => {
-                        state.seen = Some(s.clone());
-                        continue;
-                    }
-                    (_, Some(seq)) => seq,
-                    (_, None) => continue,
-                };
-                if seq <= state.highest {
-                    continue;
-                }
-                state.highest = seq;
-                let asset = ensure_asset(&mut t, agent, item.received_at)?;
-                fed.push(Fed::Seen {
-                    asset: asset.clone(),
-                    at: item.received_at,
-                });
-                match &item.record {
-                    IngestRecord::Heartbeat(_)
-                    | IngestRecord::Seen(_)
-                    | IngestRecord::Refused { .. } => {}
-                    IngestRecord::Gap(g) => {
-                        let missing = Missing::SpoolFull {
-                            batches: g.batches,
-                            samples: g.samples,
-                            from: g.from,
-                            to: g.to,
-                        };
-                        insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
-                    }
-                    IngestRecord::SpoolDamaged(d) => {
-                        let missing = Missing::SpoolDamaged {
-                            found_at: d.found_at,
-                            file: d.file.clone(),
-                            reason: d.reason.clone(),
-                            bytes: d.bytes,
-                            lost_bytes: d.lost_bytes,
-                        };
-                        insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
-                    }
-                    IngestRecord::UserReport(r) => {
-                        let key = (asset.as_str(), r.id.as_str());
-                        if t.user_reports.get(key)?.is_none() {
-                            let record = ReportRecord {
-                                asset: asset.clone(),
-                                agent_id: agent.to_owned(),
-                                seq,
-                                id: r.id.clone(),
-                                written_at: r.written_at,
-                                received_at: item.received_at,
-                                text: r.text.clone(),
-                                user: r.user.clone(),
-                                uid: r.uid,
-                                handled_at: None,
-                                incident: None,
-                            };
-                            let bytes = enc("user_reports", &record)?;
-                            t.user_reports.insert(key, bytes.as_slice())?;
-                            fed.push(Fed::Report(record));
-                        }
-                    }
-                    IngestRecord::Metrics(batch) => {
-                        if !heads.contains_key(agent) {
-                            let head = load_head(&mut t, agent, &asset, item.received_at)?;
-                            heads.insert(agent.to_owned(), head);
-                        }
-                        for sample in &batch.samples {
-                            let mut points = Vec::with_capacity(64);
-                            for (name, value) in series::flatten(sample) {
-                                let id = name_id(&mut t, cache, &name)?;
-                                points.push((id, series::stored_value(&name, value)));
-                            }
-                            let known = t.series_of(cache, &asset)?;
-                            let before = known.len();
-                            known.extend(points.iter().map(|p| p.0));
-                            if known.len() != before {
-                                new_series.insert(asset.clone());
-                            }
-                            if let Some((head, _)) = heads.get_mut(agent) {
-                                let phase = phase(agent);
-                                append_sample(&mut t, head, &asset, phase, sample.at.0, &points)?;
-                            }
-                            fed.push(Fed::Sample {
-                                asset: asset.clone(),
-                                sample: sample.clone(),
-                            });
-                        }
-                    }
-                    IngestRecord::Snapshot(s) => {
-                        let mut inv = s.inventory.clone();
-                        inv.canonicalize();
-                        let asset = identity::reconcile(
-                            &mut t,
-                            cache,
-                            agent,
-                            &asset,
-                            &inv,
-                            item.received_at,
-                        )?;
-                        let changes = store_inventory(
-                            &mut t,
-                            &asset,
-                            agent,
-                            s.seq,
-                            s.taken_at,
-                            ChangeKind::Snapshot,
-                            inv,
-                        )?;
-                        fed.push(inventory_fed(&t, &asset, s.taken_at, changes)?);
-                        state.need_snapshot = false;
-                    }
-                    IngestRecord::Delta(d) => {
-                        if state.need_snapshot {
-                            continue;
-                        }
-                        let applied = match t.inventory_of(&asset)? {
-                            Some(base) => diff::apply(&d.delta, &base).ok(),
-                            None => None,
-                        };
-                        match applied {
-                            Some(inv) => {
-                                let changes = store_inventory(
-                                    &mut t,
-                                    &asset,
-                                    agent,
-                                    d.seq,
-                                    d.taken_at,
-                                    ChangeKind::Delta,
-                                    inv,
-                                )?;
-                                fed.push(inventory_fed(&t, &asset, d.taken_at, changes)?);
-                            }
-                            None => state.need_snapshot = true,
-                        }
-                    }
-                }
+                let state = agents.state(&commit.t, &item.agent_id)?;
+                commit.record(item, state)?;
             }
-            for (agent, (head, stored)) in &heads {
-                if let Some((id, parts)) = *stored {
-                    for i in 0..parts {
-                        t.heads.remove((id, part_index(i)?))?;
-                    }
-                }
-                if head.is_empty() {
-                    t.head_of.remove(agent.as_str())?;
-                } else {
-                    let id = next_id(&mut t.meta, META_NEXT_HEAD)?;
-                    write_parts(&mut t.heads, |i| (id, i), &head.encode())?;
-                    t.head_of.insert(agent.as_str(), id)?;
-                }
-            }
-            for asset in &new_series {
-                // A merge may have moved the asset's series away meanwhile.
-                if t.assets.get(asset.as_str())?.is_some() {
-                    t.put_series_of(cache, asset)?;
-                }
-            }
-            for (agent, state) in &states {
-                t.agent_seq
-                    .insert(agent.as_str(), (state.highest, state.need_snapshot))?;
-                let asset = t
-                    .agent_asset
-                    .get(agent.as_str())?
-                    .map(|v| v.value().to_owned());
-                if let Some(asset) = &asset
-                    && let Some(mut m) = t.asset(asset)?
-                    && m.last_seen < state.last_seen
-                {
-                    m.last_seen = state.last_seen;
-                    t.put_asset(&m)?;
-                }
-                let rec: Option<AgentRecord> = match t.agents.get(agent.as_str())? {
-                    Some(v) => Some(dec("agents", v.value())?),
-                    None => None,
-                };
-                if let Some(mut rec) = rec {
-                    rec.last_seen = rec.last_seen.max(Some(state.last_seen));
-                    rec.asset_id = asset.or(rec.asset_id);
-                    if let Some(seen) = &state.seen {
-                        rec.agent_version = seen.agent_version.clone();
-                        rec.rtt_ms = Some(seen.rtt_ms);
-                        rec.lost_packets = seen.lost_packets;
-                        rec.sent_packets = seen.sent_packets;
-                    }
-                    t.agents
-                        .insert(agent.as_str(), enc("agents", &rec)?.as_slice())?;
-                }
-            }
-            let out = order
-                .iter()
-                .filter_map(|a| {
-                    states.get(a).map(|s| Committed {
-                        agent_id: a.clone(),
-                        highest_seq: s.highest,
-                        need_snapshot: s.need_snapshot,
-                    })
-                })
-                .collect::<Vec<_>>();
-            drop(t);
-            out
-        };
+            commit.write_heads()?;
+            commit.write_new_series()?;
+            agents.write(&mut commit.t)?;
+        }
         txn.commit()?;
-        Ok(out)
+        Ok(agents.committed())
     }
 }
 
@@ -795,22 +901,15 @@ pub(crate) fn name_id(
 }
 
 /// Stores what an agent reported missing from its history.
-fn insert_gap(
-    t: &mut Tables<'_>,
-    asset: &str,
-    agent: &str,
-    seq: u64,
-    received_at: Timestamp,
-    missing: Missing,
-) -> Result<(), StoreError> {
+fn insert_gap(t: &mut Tables<'_>, o: &Origin<'_>, missing: Missing) -> Result<(), StoreError> {
     let record = GapRecord {
-        agent_id: agent.to_owned(),
-        seq,
-        received_at,
+        agent_id: o.agent.to_owned(),
+        seq: o.seq,
+        received_at: o.received_at,
         missing,
     };
     let bytes = enc("gaps", &record)?;
-    t.gaps.insert((asset, agent, seq), bytes.as_slice())?;
+    t.gaps.insert((o.asset, o.agent, o.seq), bytes.as_slice())?;
     Ok(())
 }
 
