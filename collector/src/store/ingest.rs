@@ -823,6 +823,27 @@ fn store_inventory(
         .insert((asset, at.0, event), enc("changes", &stored)?.as_slice())?;
     t.changes_by_time.insert((at.0, event), asset)?;
 
+    update_indexes(t, &mut meta, asset, prev.as_ref(), &inv)?;
+    meta.os = inv.os.pretty_name.clone().or(inv.os.name.clone());
+    meta.os_id = inv.os.id.clone();
+    meta.inventory_at = Some(taken_at);
+    meta.last_change_at = Some(at);
+    t.put_asset(&meta)?;
+    t.inventory
+        .insert(asset, enc("inventory", &inv)?.as_slice())?;
+    Ok(fed_changes)
+}
+
+/// Keeps the indexes of `asset` in step with its new inventory `inv`
+/// (after `prev`): installed base, host name (on `meta`, written by the
+/// caller), identity keys and caller lookup keys.
+fn update_indexes(
+    t: &mut Tables<'_>,
+    meta: &mut AssetMeta,
+    asset: &str,
+    prev: Option<&Inventory>,
+    inv: &Inventory,
+) -> Result<(), StoreError> {
     // Installed base.
     let pairs = |i: Option<&Inventory>| -> BTreeSet<(String, String)> {
         i.map(|i| {
@@ -834,7 +855,7 @@ fn store_inventory(
         })
         .unwrap_or_default()
     };
-    let (old, new) = (pairs(prev.as_ref()), pairs(Some(&inv)));
+    let (old, new) = (pairs(prev), pairs(Some(inv)));
     for (n, v) in old.difference(&new) {
         t.software.remove((n.as_str(), v.as_str(), asset))?;
     }
@@ -851,10 +872,9 @@ fn store_inventory(
     }
     // Identity keys.
     let old_keys: BTreeSet<String> = prev
-        .as_ref()
         .map(|p| identity::hardware_keys(p).into_iter().collect())
         .unwrap_or_default();
-    let new_keys: BTreeSet<String> = identity::hardware_keys(&inv).into_iter().collect();
+    let new_keys: BTreeSet<String> = identity::hardware_keys(inv).into_iter().collect();
     for k in old_keys.difference(&new_keys) {
         t.identity_keys.remove((k.as_str(), asset))?;
     }
@@ -862,15 +882,8 @@ fn store_inventory(
         t.identity_keys.insert((k.as_str(), asset), ())?;
     }
     // Users, full names and FQDN, for caller lookup.
-    lookup::replace_lookup_keys(&mut t.lookup_keys, asset, prev.as_ref(), Some(&inv))?;
-    meta.os = inv.os.pretty_name.clone().or(inv.os.name.clone());
-    meta.os_id = inv.os.id.clone();
-    meta.inventory_at = Some(taken_at);
-    meta.last_change_at = Some(at);
-    t.put_asset(&meta)?;
-    t.inventory
-        .insert(asset, enc("inventory", &inv)?.as_slice())?;
-    Ok(fed_changes)
+    lookup::replace_lookup_keys(&mut t.lookup_keys, asset, prev, Some(inv))?;
+    Ok(())
 }
 
 /// The id of series name `name`, allocated on first use.
