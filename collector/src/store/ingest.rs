@@ -94,6 +94,10 @@ pub enum IngestRecord {
     Refused {
         /// Per-agent sequence number.
         seq: u64,
+        /// Whether it was an inventory (snapshot or delta). The agent's
+        /// next delta builds on it, which the collector does not have, so
+        /// the agent then owes a snapshot.
+        inventory: bool,
     },
 }
 
@@ -107,7 +111,7 @@ impl IngestRecord {
             IngestRecord::Gap(g) => Some(g.seq),
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
-            IngestRecord::Refused { seq } => Some(*seq),
+            IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
     }
@@ -120,7 +124,11 @@ pub struct Committed {
     pub agent_id: String,
     /// Highest sequence durably stored (ack this).
     pub highest_seq: u64,
-    /// The agent must send a full snapshot (a delta did not apply).
+    /// Ask the agent for a full snapshot: it owes one (a delta did not
+    /// apply, or an inventory was refused) and something it sent in this
+    /// commit was not refused. While all it sends is refused (its clock is
+    /// wrong), its snapshot would be refused as well; asking at every
+    /// commit would only have it take and send its inventory over and over.
     pub need_snapshot: bool,
 }
 
@@ -329,6 +337,8 @@ pub(crate) fn decode_name_ids(bytes: &[u8]) -> Result<BTreeSet<u32>, StoreError>
 struct AgentState {
     highest: u64,
     need_snapshot: bool,
+    /// A new record of the agent was not refused in this commit.
+    accepted: bool,
     last_seen: Timestamp,
     seen: Option<AgentSeen>,
 }
@@ -379,7 +389,7 @@ impl Agents {
                 self.states.get(a).map(|s| Committed {
                     agent_id: a.clone(),
                     highest_seq: s.highest,
-                    need_snapshot: s.need_snapshot,
+                    need_snapshot: s.need_snapshot && s.accepted,
                 })
             })
             .collect()
@@ -458,6 +468,7 @@ impl Commit<'_, '_> {
             return Ok(());
         }
         state.highest = seq;
+        state.accepted |= !matches!(item.record, IngestRecord::Refused { .. });
         let asset = ensure_asset(&mut self.t, agent, item.received_at)?;
         self.fed.push(Fed::Seen {
             asset: asset.clone(),
@@ -470,7 +481,15 @@ impl Commit<'_, '_> {
             received_at: item.received_at,
         };
         match &item.record {
-            IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) | IngestRecord::Refused { .. } => {}
+            IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) => {}
+            IngestRecord::Refused { inventory, .. } => {
+                // Later deltas would apply to a stale inventory: refused
+                // until a snapshot is stored, as after a delta that did not
+                // apply.
+                if *inventory {
+                    state.need_snapshot = true;
+                }
+            }
             IngestRecord::Gap(g) => self.gap(&origin, g)?,
             IngestRecord::SpoolDamaged(d) => self.spool_damaged(&origin, d)?,
             IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
@@ -1145,7 +1164,10 @@ mod tests {
         let refused = Ingest {
             agent_id: "ag".into(),
             received_at: Timestamp(30_000),
-            record: IngestRecord::Refused { seq: 2 },
+            record: IngestRecord::Refused {
+                seq: 2,
+                inventory: false,
+            },
         };
         let (committed, fed) = s
             .commit_fed(&[metrics("ag", 1, vec![sample(10_000, 1.0)]), refused])
@@ -1167,6 +1189,49 @@ mod tests {
             )
             .unwrap();
         assert_eq!(pts, vec![(Timestamp(10_000), 1.0)]);
+    }
+
+    #[test]
+    fn a_refused_inventory_owes_a_snapshot_asked_for_once_the_agent_is_heard_right() {
+        let (_d, s) = temp_store();
+        let v1 = with_package(
+            machine("h", Some("u"), "m", "00:aa:00:00:00:01"),
+            "curl",
+            "1",
+        );
+        let v2 = with_package(v1.clone(), "curl", "2");
+        let v3 = with_package(v1.clone(), "curl", "3");
+        s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
+        let refused = |seq, inventory| Ingest {
+            agent_id: "ag".into(),
+            received_at: Timestamp(5_000),
+            record: IngestRecord::Refused { seq, inventory },
+        };
+        // The agent's v1→v2 delta is refused for its time, and so is all
+        // it sends with it: acked, but not asked for a snapshot yet.
+        let r = s.commit(&[refused(2, true), refused(3, false)]).unwrap();
+        assert_eq!(
+            r[0],
+            Committed {
+                agent_id: "ag".into(),
+                highest_seq: 3,
+                need_snapshot: false
+            }
+        );
+        // Its v2→v3 delta would apply to v1; refused, and now that
+        // something of it is accepted, the snapshot is asked for.
+        let r = s.commit(&[delta("ag", 4, 6_000, &v2, &v3)]).unwrap();
+        assert!(r[0].need_snapshot, "{r:?}");
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v1));
+        // A refused snapshot leaves it owed; a stored one settles it.
+        let r = s
+            .commit(&[refused(5, true), metrics("ag", 6, vec![sample(7_000, 1.0)])])
+            .unwrap();
+        assert!(r[0].need_snapshot, "{r:?}");
+        let r = s.commit(&[snapshot("ag", 7, 8_000, &v3)]).unwrap();
+        assert!(!r[0].need_snapshot, "{r:?}");
+        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v3));
     }
 
     #[test]
