@@ -116,78 +116,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             root,
             config,
             timings,
-        } => {
-            let config = load(config.as_ref())?;
-            let root = Root::new(root.unwrap_or(config.root));
-            let started = Instant::now();
-            let (inventory, reports) = inventory::collect(&root);
-            let elapsed = started.elapsed();
-            let mut out = BufWriter::new(io::stdout().lock());
-            if json {
-                serde_json::to_writer_pretty(&mut out, &inventory)
-                    .context("writing the inventory")?;
-                writeln!(out)?;
-            } else {
-                summary::inventory(&mut out, &inventory)?;
-            }
-            out.flush()?;
-            if timings {
-                let mut err = io::stderr().lock();
-                for r in &reports {
-                    writeln!(
-                        err,
-                        "{:<10} {:>8.2} ms  {} unreadable",
-                        r.name,
-                        ms(r.duration),
-                        r.gaps
-                    )?;
-                }
-                writeln!(err, "{:<10} {:>8.2} ms", "total", ms(elapsed))?;
-                // The process's own high-water mark, read after the output
-                // was written: what `agent-bench` reports as peak RSS.
-                if let Some(peak) = atalaya_agent::metrics::own_peak_rss_bytes() {
-                    writeln!(err, "peak_rss   {:>8.2} MiB", peak as f64 / 1_048_576.0)?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => inventory_command(json, root, config, timings),
         Command::Metrics {
             json,
             count,
             interval_seconds,
             root,
             config,
-        } => {
-            if !(interval_seconds.is_finite()
-                && interval_seconds > 0.0
-                && interval_seconds <= 86_400.0)
-            {
-                bail!(
-                    "--interval-seconds must be more than 0 and at most 86400, not {interval_seconds}"
-                );
-            }
-            let interval = Duration::from_secs_f64(interval_seconds);
-            let config = load(config.as_ref())?;
-            let root = Root::new(root.unwrap_or(config.root));
-            let mut sampler = Sampler::with_top(root, config.top_processes);
-            // A first sample sets the counters the printed rates are measured from.
-            sampler.sample();
-            let mut next = Instant::now() + interval;
-            let mut out = io::stdout().lock();
-            for _ in 0..count {
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
-                next += interval;
-                let sample = sampler.sample();
-                if json {
-                    serde_json::to_writer(&mut out, &sample).context("writing a sample")?;
-                    writeln!(out)?;
-                } else {
-                    summary::sample(&mut out, &sample)?;
-                }
-                out.flush()?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => metrics_command(json, count, interval_seconds, root, config),
         Command::Run { config } => {
             let config = load(config.as_ref())?;
             init_logging(config.log_level);
@@ -214,39 +150,126 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             text,
             config,
             wait_seconds,
-        } => {
-            let config = load(config.as_ref())?;
-            let written = reports::write(&config.reports_dir, &text.join(" "))?;
-            let deadline = Instant::now() + Duration::from_secs(wait_seconds);
-            while written.file.exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if written.file.exists() {
-                println!(
-                    "Report {} is saved, but the Atalaya agent has not taken it yet (is its service running?). It is sent as soon as the agent runs.",
-                    written.id
-                );
-            } else {
-                println!(
-                    "Report {} is on its way to the help desk; quote this number if you call.",
-                    written.id
-                );
-            }
+        } => report_command(&text, config, wait_seconds),
+        Command::CheckConfig { file } => check_config(&file),
+    }
+}
+
+/// `inventory`: collects once and prints it, with each collector's time
+/// on request.
+fn inventory_command(
+    json: bool,
+    root: Option<PathBuf>,
+    config: Option<PathBuf>,
+    timings: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = load(config.as_ref())?;
+    let root = Root::new(root.unwrap_or(config.root));
+    let started = Instant::now();
+    let (inventory, reports) = inventory::collect(&root);
+    let elapsed = started.elapsed();
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        serde_json::to_writer_pretty(&mut out, &inventory).context("writing the inventory")?;
+        writeln!(out)?;
+    } else {
+        summary::inventory(&mut out, &inventory)?;
+    }
+    out.flush()?;
+    if timings {
+        let mut err = io::stderr().lock();
+        for r in &reports {
+            writeln!(
+                err,
+                "{:<10} {:>8.2} ms  {} unreadable",
+                r.name,
+                ms(r.duration),
+                r.gaps
+            )?;
+        }
+        writeln!(err, "{:<10} {:>8.2} ms", "total", ms(elapsed))?;
+        // The process's own high-water mark, read after the output
+        // was written: what `agent-bench` reports as peak RSS.
+        if let Some(peak) = atalaya_agent::metrics::own_peak_rss_bytes() {
+            writeln!(err, "peak_rss   {:>8.2} MiB", peak as f64 / 1_048_576.0)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `metrics`: prints `count` samples, one per interval.
+fn metrics_command(
+    json: bool,
+    count: u32,
+    interval_seconds: f64,
+    root: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if !(interval_seconds.is_finite() && interval_seconds > 0.0 && interval_seconds <= 86_400.0) {
+        bail!("--interval-seconds must be more than 0 and at most 86400, not {interval_seconds}");
+    }
+    let interval = Duration::from_secs_f64(interval_seconds);
+    let config = load(config.as_ref())?;
+    let root = Root::new(root.unwrap_or(config.root));
+    let mut sampler = Sampler::with_top(root, config.top_processes);
+    // A first sample sets the counters the printed rates are measured from.
+    sampler.sample();
+    let mut next = Instant::now() + interval;
+    let mut out = io::stdout().lock();
+    for _ in 0..count {
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        next += interval;
+        let sample = sampler.sample();
+        if json {
+            serde_json::to_writer(&mut out, &sample).context("writing a sample")?;
+            writeln!(out)?;
+        } else {
+            summary::sample(&mut out, &sample)?;
+        }
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report`: leaves a user report for the running agent and waits a
+/// little for it to be taken.
+fn report_command(
+    text: &[String],
+    config: Option<PathBuf>,
+    wait_seconds: u64,
+) -> anyhow::Result<ExitCode> {
+    let config = load(config.as_ref())?;
+    let written = reports::write(&config.reports_dir, &text.join(" "))?;
+    let deadline = Instant::now() + Duration::from_secs(wait_seconds);
+    while written.file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if written.file.exists() {
+        println!(
+            "Report {} is saved, but the Atalaya agent has not taken it yet (is its service running?). It is sent as soon as the agent runs.",
+            written.id
+        );
+    } else {
+        println!(
+            "Report {} is on its way to the help desk; quote this number if you call.",
+            written.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `check-config`: 2 when the file does not parse, with every error.
+fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    match AgentConfig::parse(&file.display().to_string(), &text) {
+        Ok(_) => {
+            println!("{}: OK", file.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            match AgentConfig::parse(&file.display().to_string(), &text) {
-                Ok(_) => {
-                    println!("{}: OK", file.display());
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(errors) => {
-                    eprint!("{errors}");
-                    Ok(ExitCode::from(2))
-                }
-            }
+        Err(errors) => {
+            eprint!("{errors}");
+            Ok(ExitCode::from(2))
         }
     }
 }

@@ -15,14 +15,19 @@
 //!   sample with one broken number is (its other numbers were measured in
 //!   the same broken moment, and the engine sees samples whole);
 //! - a heartbeat or a user report whose time is out of range is refused
-//!   (`bad_time`).
+//!   (`bad_time`), and so is an inventory (snapshot or delta) taken out of
+//!   range, a gap whose first or last missing time is, and a damaged spool
+//!   file found out of range: each record counts once, whichever of its
+//!   times is wrong.
 //!
 //! Refusing never withholds the ack. A record whose content is refused
 //! still counts for the agent's sequence numbers: the collector acks it as
 //! usual, so the agent deletes it from its spool instead of sending it again
 //! for ever. What was refused is not stored and never reaches the incident
 //! engine; it is counted in `/metrics` as `atalaya_refused_total{reason=…}`,
-//! one per sample, heartbeat or report.
+//! one per sample or other record. A refused inventory also leaves the
+//! collector without the base the agent's next delta builds on, so the
+//! agent then owes a snapshot (see [`IngestRecord::Refused`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,7 +76,7 @@ impl TimeLimits {
 /// What screening took out of one record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Screened {
-    /// Samples, heartbeats or reports refused for their time.
+    /// Samples or other records refused for their time.
     pub bad_time: u64,
     /// Samples refused for a NaN or infinite number.
     pub bad_value: u64,
@@ -88,7 +93,13 @@ impl Screened {
     }
 
     fn time(&mut self, at: Timestamp, now: Timestamp, limits: &TimeLimits) -> bool {
-        match limits.offset(at, now) {
+        self.times(&[at], now, limits)
+    }
+
+    /// Checks the times of one record, refused as one when any of them is
+    /// out of range; true when all are accepted.
+    fn times(&mut self, times: &[Timestamp], now: Timestamp, limits: &TimeLimits) -> bool {
+        match times.iter().find_map(|&at| limits.offset(at, now)) {
             Some(offset) => {
                 self.bad_time += 1;
                 self.offset_ms.get_or_insert(offset);
@@ -124,16 +135,49 @@ pub fn screen(
                 true
             });
             if batch.samples.is_empty() {
-                IngestRecord::Refused { seq: batch.seq }
+                IngestRecord::Refused {
+                    seq: batch.seq,
+                    inventory: false,
+                }
             } else {
                 IngestRecord::Metrics(batch)
             }
         }
         IngestRecord::Heartbeat(Heartbeat { seq, at }) if !s.time(at, now, limits) => {
-            IngestRecord::Refused { seq }
+            IngestRecord::Refused {
+                seq,
+                inventory: false,
+            }
         }
         IngestRecord::UserReport(r) if !s.time(r.written_at, now, limits) => {
-            IngestRecord::Refused { seq: r.seq }
+            IngestRecord::Refused {
+                seq: r.seq,
+                inventory: false,
+            }
+        }
+        IngestRecord::Snapshot(snapshot) if !s.time(snapshot.taken_at, now, limits) => {
+            IngestRecord::Refused {
+                seq: snapshot.seq,
+                inventory: true,
+            }
+        }
+        IngestRecord::Delta(delta) if !s.time(delta.taken_at, now, limits) => {
+            IngestRecord::Refused {
+                seq: delta.seq,
+                inventory: true,
+            }
+        }
+        IngestRecord::Gap(gap) if !s.times(&[gap.from, gap.to], now, limits) => {
+            IngestRecord::Refused {
+                seq: gap.seq,
+                inventory: false,
+            }
+        }
+        IngestRecord::SpoolDamaged(damaged) if !s.time(damaged.found_at, now, limits) => {
+            IngestRecord::Refused {
+                seq: damaged.seq,
+                inventory: false,
+            }
         }
         other => other,
     };
@@ -318,7 +362,10 @@ impl ClockSkews {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atalaya_common::proto::{MetricBatch, UserReport};
+    use atalaya_common::model::Inventory;
+    use atalaya_common::proto::{
+        Gap, InventoryDelta, InventorySnapshot, MetricBatch, SpoolDamaged, UserReport,
+    };
 
     const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
@@ -421,14 +468,32 @@ mod tests {
     fn a_record_refused_whole_keeps_its_sequence_number() {
         let limits = TimeLimits::default();
         let (kept, s) = screen(batch(vec![sample(i64::MIN)]), NOW, &limits);
-        assert!(matches!(kept, IngestRecord::Refused { seq: 7 }), "{kept:?}");
+        assert!(
+            matches!(
+                kept,
+                IngestRecord::Refused {
+                    seq: 7,
+                    inventory: false
+                }
+            ),
+            "{kept:?}"
+        );
         assert!(!s.time_accepted);
         let beat = IngestRecord::Heartbeat(Heartbeat {
             seq: 8,
             at: Timestamp(NOW.0 + 3_600_000),
         });
         let (kept, s) = screen(beat, NOW, &limits);
-        assert!(matches!(kept, IngestRecord::Refused { seq: 8 }), "{kept:?}");
+        assert!(
+            matches!(
+                kept,
+                IngestRecord::Refused {
+                    seq: 8,
+                    inventory: false
+                }
+            ),
+            "{kept:?}"
+        );
         assert_eq!(s.offset_ms, Some(3_600_000));
         let report = IngestRecord::UserReport(UserReport {
             seq: 9,
@@ -439,7 +504,16 @@ mod tests {
             uid: None,
         });
         let (kept, s) = screen(report, NOW, &limits);
-        assert!(matches!(kept, IngestRecord::Refused { seq: 9 }), "{kept:?}");
+        assert!(
+            matches!(
+                kept,
+                IngestRecord::Refused {
+                    seq: 9,
+                    inventory: false
+                }
+            ),
+            "{kept:?}"
+        );
         assert_eq!(s.bad_time, 1);
         // In range: untouched.
         let beat = IngestRecord::Heartbeat(Heartbeat { seq: 10, at: NOW });
@@ -450,6 +524,66 @@ mod tests {
         let (kept, s) = screen(batch(Vec::new()), NOW, &limits);
         assert!(matches!(kept, IngestRecord::Metrics(_)), "{kept:?}");
         assert_eq!(s, Screened::default());
+    }
+
+    #[test]
+    fn inventories_gaps_and_damaged_spools_out_of_range_are_refused() {
+        let limits = TimeLimits::default();
+        let snapshot = |seq, at| {
+            IngestRecord::Snapshot(InventorySnapshot {
+                seq,
+                taken_at: Timestamp(at),
+                inventory: Inventory::default(),
+            })
+        };
+        let delta = |seq, at| {
+            IngestRecord::Delta(InventoryDelta {
+                seq,
+                taken_at: Timestamp(at),
+                delta: Default::default(),
+            })
+        };
+        let gap = |seq, from, to| {
+            IngestRecord::Gap(Gap {
+                seq,
+                batches: 1,
+                samples: 1,
+                from: Timestamp(from),
+                to: Timestamp(to),
+            })
+        };
+        let damaged = |seq, at| {
+            IngestRecord::SpoolDamaged(SpoolDamaged {
+                seq,
+                found_at: Timestamp(at),
+                file: "spool/quarantine/1.seg".into(),
+                reason: "checksum mismatch".into(),
+                bytes: 10,
+                lost_bytes: 10,
+            })
+        };
+        let refused = |record| {
+            let (kept, s) = screen(record, NOW, &limits);
+            match kept {
+                IngestRecord::Refused { seq, inventory } => Some((seq, inventory, s.bad_time)),
+                _ => {
+                    assert!(!s.refused() && s.time_accepted, "{s:?}");
+                    None
+                }
+            }
+        };
+        assert_eq!(refused(snapshot(1, i64::MIN)), Some((1, true, 1)));
+        assert_eq!(refused(delta(2, i64::MAX)), Some((2, true, 1)));
+        // Either end of a gap out of range refuses it, counted once.
+        assert_eq!(refused(gap(3, i64::MIN, i64::MAX)), Some((3, false, 1)));
+        assert_eq!(refused(gap(4, NOW.0 - 1000, i64::MAX)), Some((4, false, 1)));
+        assert_eq!(refused(gap(5, i64::MIN, NOW.0)), Some((5, false, 1)));
+        assert_eq!(refused(damaged(6, NOW.0 + 3_600_000)), Some((6, false, 1)));
+        // In range: kept as sent.
+        assert_eq!(refused(snapshot(7, NOW.0)), None);
+        assert_eq!(refused(delta(8, NOW.0 - 1000)), None);
+        assert_eq!(refused(gap(9, NOW.0 - 60_000, NOW.0)), None);
+        assert_eq!(refused(damaged(10, NOW.0)), None);
     }
 
     #[test]

@@ -12,9 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use atalaya_agent::identity::AgentIdentity;
-use atalaya_common::model::{HealthSample, LoadAverage, MemoryUsage, Timestamp};
+use atalaya_common::diff;
+use atalaya_common::model::{HealthSample, Inventory, LoadAverage, MemoryUsage, Timestamp};
 use atalaya_common::proto::{
-    self, FrameReader, Heartbeat, Hello, Message, MetricBatch, UserReport,
+    self, FrameReader, Gap, Heartbeat, Hello, InventoryDelta, InventorySnapshot, Message,
+    MetricBatch, SpoolDamaged, UserReport,
 };
 use atalaya_common::token::EnrollmentToken;
 use atalaya_tests::harness::{Collector, agent, bin, copy_tree, eventually, fixture, runtime};
@@ -369,6 +371,110 @@ fn impossible_times_and_numbers_are_refused_and_acked() {
     assert!(
         !log.contains("panicked"),
         "nothing panicked in the collector:\n{log}"
+    );
+}
+
+#[test]
+fn impossible_inventory_and_gap_times_are_refused_and_acked() {
+    let collector = Collector::start();
+    let work = tempfile::tempdir().unwrap();
+    let token = collector.token(2);
+    let rt = runtime();
+    let mut hostile = rt.block_on(NumberedAgent::start(work.path(), "hostile", &token, None));
+    let mut honest = rt.block_on(NumberedAgent::start(work.path(), "honest", &token, None));
+    let now = Timestamp::now().0;
+
+    // Inventories taken at the ends of time, under another host name that
+    // must not reach the store, and gaps and a damaged spool out of range;
+    // one gap in range, which is stored.
+    let mut renamed = Inventory::default();
+    renamed.host.hostname = "renamed-at-the-end-of-time".into();
+    let before = Inventory::default();
+    hostile.push_message(|seq| {
+        Message::InventorySnapshot(InventorySnapshot {
+            seq,
+            taken_at: Timestamp(i64::MIN),
+            inventory: renamed.clone(),
+        })
+    });
+    hostile.push_message(|seq| {
+        Message::InventoryDelta(InventoryDelta {
+            seq,
+            taken_at: Timestamp(i64::MAX),
+            delta: diff::diff(&before, &renamed),
+        })
+    });
+    let gap = |seq, from, to| {
+        Message::Gap(Gap {
+            seq,
+            batches: 1,
+            samples: 1,
+            from: Timestamp(from),
+            to: Timestamp(to),
+        })
+    };
+    hostile.push_message(|seq| gap(seq, i64::MIN, i64::MAX));
+    hostile.push_message(|seq| gap(seq, now - 60_000, i64::MAX));
+    hostile.push_message(|seq| gap(seq, now - 60_000, now - 1000));
+    hostile.push_message(|seq| {
+        Message::SpoolDamaged(SpoolDamaged {
+            seq,
+            found_at: Timestamp(i64::MAX),
+            file: "spool/quarantine/1.seg".into(),
+            reason: "found at the end of time".into(),
+            bytes: 10,
+            lost_bytes: 10,
+        })
+    });
+    // Refused is still acknowledged: the agent is not made to send it again.
+    rt.block_on(hostile.drained(Duration::from_secs(30)));
+
+    for _ in 0..5 {
+        honest.push_batch(6);
+        honest.push_package();
+    }
+    rt.block_on(honest.drained(Duration::from_secs(30)));
+    assert_eq!(honest.check_stored(&collector), Ok(30));
+
+    // The hostile agent's asset keeps its first inventory, and its one
+    // gap in range.
+    let asset = collector.asset_named("hostile");
+    let (_, inventory) = collector.get(
+        &format!("/api/v1/assets/{asset}/inventory"),
+        Some(&collector.admin),
+    );
+    assert_eq!(inventory["inventory"]["host"]["hostname"], "hostile");
+    assert!(
+        !collector
+            .changes_text(&asset)
+            .contains("renamed-at-the-end-of-time"),
+        "{}",
+        collector.changes_text(&asset)
+    );
+    let (_, gaps) = collector.get(
+        &format!("/api/v1/assets/{asset}/gaps"),
+        Some(&collector.admin),
+    );
+    assert_eq!(gaps.as_array().map(Vec::len), Some(1), "{gaps}");
+
+    // Counted: two inventories, two gaps and the damaged spool.
+    assert_eq!(
+        collector.metric("atalaya_refused_total{reason=\"bad_time\"}"),
+        5.0
+    );
+    let log = collector.log();
+    let notices = log
+        .lines()
+        .filter(|l| l.contains("refusing this agent's") && l.contains(&hostile.agent_id))
+        .count();
+    assert_eq!(notices, 1, "one notice a minute at most:\n{log}");
+    assert!(
+        !log.contains("panicked"),
+        "nothing panicked in the collector:\n{log}"
+    );
+    assert!(
+        hostile.is_connected() && honest.is_connected(),
+        "both sessions are up"
     );
 }
 

@@ -9,7 +9,7 @@
 
 use atalaya_common::diff::{Change, ItemChange};
 use atalaya_common::format::bytes;
-use atalaya_common::model::{Cpu, Disk, MemoryModule, Package};
+use atalaya_common::model::{Board, Cpu, Disk, Host, Memory, MemoryModule, Package, SystemInfo};
 
 use super::rules::{ChangeClass, InventoryChange};
 use crate::helpers::pattern::glob;
@@ -21,154 +21,176 @@ const MEMORY_TOTAL_SHARE: f64 = 0.05;
 
 /// The changes of a delta that `rule` watches, one line each, with before and after.
 pub fn matching(rule: &InventoryChange, changes: &[Change]) -> Vec<String> {
-    let mut lines = Vec::new();
-    let wants = |class: ChangeClass| rule.classes.contains(&class);
-    let mut put = |class: ChangeClass, text: String| {
-        if wants(class) {
-            lines.push(format!("{}: {text}", class.name()));
-        }
+    changes
+        .iter()
+        .filter_map(|change| classify(rule, change))
+        .filter(|(class, _)| rule.classes.contains(class))
+        .map(|(class, text)| format!("{}: {text}", class.name()))
+        .collect()
+}
+
+/// The class a change belongs to, told in one line; `None` for a change
+/// of no class (or, for packages, of none `rule` names).
+fn classify(rule: &InventoryChange, change: &Change) -> Option<(ChangeClass, String)> {
+    match change {
+        Change::Host(edit) => machine_id_changed(&edit.before, &edit.after),
+        Change::System(edit) => system_replaced(&edit.before, &edit.after),
+        Change::Board(edit) => board_replaced(&edit.before, &edit.after),
+        Change::Cpu(edit) if cpu_replaced(&edit.before, &edit.after) => Some((
+            ChangeClass::HardwareReplaced,
+            format!("CPU {} → {}", cpu(&edit.before), cpu(&edit.after)),
+        )),
+        Change::Memory(edit) => memory_total_moved(&edit.before, &edit.after),
+        Change::MemoryModule(item) => module_changed(item),
+        Change::Disk(item) => disk_changed(item),
+        Change::Package(item) => package_changed(rule, item),
+        _ => None,
+    }
+}
+
+fn machine_id_changed(b: &Host, a: &Host) -> Option<(ChangeClass, String)> {
+    let (Some(before), Some(after)) = (&b.machine_id, &a.machine_id) else {
+        return None;
     };
-    for change in changes {
-        match change {
-            Change::Host(edit) => {
-                if let (Some(b), Some(a)) = (&edit.before.machine_id, &edit.after.machine_id)
-                    && b != a
-                {
-                    put(
-                        ChangeClass::MachineIdChanged,
-                        format!(
-                            "machine-id {b} → {a} (host name {} → {})",
-                            edit.before.hostname, edit.after.hostname
-                        ),
-                    );
-                }
-            }
-            Change::System(edit) => {
-                let (b, a) = (&edit.before, &edit.after);
-                let mut parts = Vec::new();
-                differ(&mut parts, "serial", &b.serial, &a.serial);
-                differ(&mut parts, "UUID", &b.uuid, &a.uuid);
-                if !parts.is_empty() {
-                    put(
-                        ChangeClass::HardwareReplaced,
-                        format!(
-                            "system {} → {}: {}",
-                            product(&b.vendor, &b.product),
-                            product(&a.vendor, &a.product),
-                            parts.join(", ")
-                        ),
-                    );
-                }
-            }
-            Change::Board(edit) => {
-                let mut parts = Vec::new();
-                differ(
-                    &mut parts,
-                    "serial",
-                    &edit.before.serial,
-                    &edit.after.serial,
-                );
-                if !parts.is_empty() {
-                    put(
-                        ChangeClass::HardwareReplaced,
-                        format!(
-                            "mainboard {} → {}: {}",
-                            product(&edit.before.vendor, &edit.before.product),
-                            product(&edit.after.vendor, &edit.after.product),
-                            parts.join(", ")
-                        ),
-                    );
-                }
-            }
-            Change::Cpu(edit) if cpu_replaced(&edit.before, &edit.after) => {
-                put(
-                    ChangeClass::HardwareReplaced,
-                    format!("CPU {} → {}", cpu(&edit.before), cpu(&edit.after)),
-                );
-            }
-            Change::Memory(edit) => {
-                let (b, a) = (edit.before.total_bytes, edit.after.total_bytes);
-                let moved = (a as f64 - b as f64).abs();
-                if b > 0 && a > 0 && moved > b as f64 * MEMORY_TOTAL_SHARE {
-                    let class = if a < b {
-                        ChangeClass::MemoryRemoved
-                    } else {
-                        ChangeClass::MemoryAdded
-                    };
-                    put(class, format!("total memory {} → {}", bytes(b), bytes(a)));
-                }
-            }
-            Change::MemoryModule(item) => match item {
-                ItemChange::Added(m) => put(
-                    ChangeClass::MemoryAdded,
-                    format!("module {} added: {}", m.locator, module(m)),
+    (before != after).then(|| {
+        (
+            ChangeClass::MachineIdChanged,
+            format!(
+                "machine-id {before} → {after} (host name {} → {})",
+                b.hostname, a.hostname
+            ),
+        )
+    })
+}
+
+fn system_replaced(b: &SystemInfo, a: &SystemInfo) -> Option<(ChangeClass, String)> {
+    let mut parts = Vec::new();
+    differ(&mut parts, "serial", &b.serial, &a.serial);
+    differ(&mut parts, "UUID", &b.uuid, &a.uuid);
+    (!parts.is_empty()).then(|| {
+        (
+            ChangeClass::HardwareReplaced,
+            format!(
+                "system {} → {}: {}",
+                product(&b.vendor, &b.product),
+                product(&a.vendor, &a.product),
+                parts.join(", ")
+            ),
+        )
+    })
+}
+
+fn board_replaced(b: &Board, a: &Board) -> Option<(ChangeClass, String)> {
+    let mut parts = Vec::new();
+    differ(&mut parts, "serial", &b.serial, &a.serial);
+    (!parts.is_empty()).then(|| {
+        (
+            ChangeClass::HardwareReplaced,
+            format!(
+                "mainboard {} → {}: {}",
+                product(&b.vendor, &b.product),
+                product(&a.vendor, &a.product),
+                parts.join(", ")
+            ),
+        )
+    })
+}
+
+/// Total memory that moved by more than [`MEMORY_TOTAL_SHARE`] (and was
+/// read on both sides).
+fn memory_total_moved(b: &Memory, a: &Memory) -> Option<(ChangeClass, String)> {
+    let (b, a) = (b.total_bytes, a.total_bytes);
+    let moved = (a as f64 - b as f64).abs();
+    if b == 0 || a == 0 || moved <= b as f64 * MEMORY_TOTAL_SHARE {
+        return None;
+    }
+    let class = if a < b {
+        ChangeClass::MemoryRemoved
+    } else {
+        ChangeClass::MemoryAdded
+    };
+    Some((class, format!("total memory {} → {}", bytes(b), bytes(a))))
+}
+
+/// A module added or removed, or replaced by one smaller, larger or with
+/// another serial number.
+fn module_changed(item: &ItemChange<MemoryModule>) -> Option<(ChangeClass, String)> {
+    match item {
+        ItemChange::Added(m) => Some((
+            ChangeClass::MemoryAdded,
+            format!("module {} added: {}", m.locator, module(m)),
+        )),
+        ItemChange::Removed(m) => Some((
+            ChangeClass::MemoryRemoved,
+            format!("module {} removed: {}", m.locator, module(m)),
+        )),
+        ItemChange::Changed { before, after } => {
+            let swapped = matches!((&before.serial, &after.serial), (Some(b), Some(a)) if b != a);
+            let class = if after.size_bytes < before.size_bytes || swapped {
+                ChangeClass::MemoryRemoved
+            } else if after.size_bytes > before.size_bytes {
+                ChangeClass::MemoryAdded
+            } else {
+                return None;
+            };
+            Some((
+                class,
+                format!(
+                    "module {} replaced: {} → {}",
+                    after.locator,
+                    module(before),
+                    module(after)
                 ),
-                ItemChange::Removed(m) => put(
-                    ChangeClass::MemoryRemoved,
-                    format!("module {} removed: {}", m.locator, module(m)),
-                ),
-                ItemChange::Changed { before, after } => {
-                    let swapped =
-                        matches!((&before.serial, &after.serial), (Some(b), Some(a)) if b != a);
-                    let class = if after.size_bytes < before.size_bytes || swapped {
-                        Some(ChangeClass::MemoryRemoved)
-                    } else if after.size_bytes > before.size_bytes {
-                        Some(ChangeClass::MemoryAdded)
-                    } else {
-                        None
-                    };
-                    if let Some(class) = class {
-                        put(
-                            class,
-                            format!(
-                                "module {} replaced: {} → {}",
-                                after.locator,
-                                module(before),
-                                module(after)
-                            ),
-                        );
-                    }
-                }
-            },
-            Change::Disk(item) => match item {
-                ItemChange::Added(d) if !d.removable => put(
-                    ChangeClass::DiskAdded,
-                    format!("disk {} added: {}", d.name, disk(d)),
-                ),
-                ItemChange::Removed(d) if !d.removable => put(
-                    ChangeClass::DiskRemoved,
-                    format!("disk {} removed: {}", d.name, disk(d)),
-                ),
-                ItemChange::Changed { before, after }
-                    if !before.removable
-                        && matches!((&before.serial, &after.serial), (Some(b), Some(a)) if b != a) =>
-                {
-                    put(
-                        ChangeClass::DiskRemoved,
-                        format!(
-                            "disk {} replaced: {} → {}",
-                            after.name,
-                            disk(before),
-                            disk(after)
-                        ),
-                    );
-                }
-                _ => {}
-            },
-            Change::Package(item) => {
-                let (class, p, verb) = match item {
-                    ItemChange::Added(p) => (ChangeClass::SoftwareAdded, p, "installed"),
-                    ItemChange::Removed(p) => (ChangeClass::SoftwareRemoved, p, "removed"),
-                    ItemChange::Changed { .. } => continue,
-                };
-                if rule.packages.iter().any(|g| glob(g, &p.name)) {
-                    put(class, format!("{} {verb}", package(p)));
-                }
-            }
-            _ => {}
+            ))
         }
     }
-    lines
+}
+
+/// A fixed disk added, removed, or replaced by one with another serial
+/// number; removable disks come and go unnoticed.
+fn disk_changed(item: &ItemChange<Disk>) -> Option<(ChangeClass, String)> {
+    match item {
+        ItemChange::Added(d) if !d.removable => Some((
+            ChangeClass::DiskAdded,
+            format!("disk {} added: {}", d.name, disk(d)),
+        )),
+        ItemChange::Removed(d) if !d.removable => Some((
+            ChangeClass::DiskRemoved,
+            format!("disk {} removed: {}", d.name, disk(d)),
+        )),
+        ItemChange::Changed { before, after }
+            if !before.removable
+                && matches!((&before.serial, &after.serial), (Some(b), Some(a)) if b != a) =>
+        {
+            Some((
+                ChangeClass::DiskRemoved,
+                format!(
+                    "disk {} replaced: {} → {}",
+                    after.name,
+                    disk(before),
+                    disk(after)
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A package installed or removed whose name matches one of `rule`'s
+/// patterns (an upgrade is neither).
+fn package_changed(
+    rule: &InventoryChange,
+    item: &ItemChange<Package>,
+) -> Option<(ChangeClass, String)> {
+    let (class, p, verb) = match item {
+        ItemChange::Added(p) => (ChangeClass::SoftwareAdded, p, "installed"),
+        ItemChange::Removed(p) => (ChangeClass::SoftwareRemoved, p, "removed"),
+        ItemChange::Changed { .. } => return None,
+    };
+    rule.packages
+        .iter()
+        .any(|g| glob(g, &p.name))
+        .then(|| (class, format!("{} {verb}", package(p))))
 }
 
 fn differ(parts: &mut Vec<String>, what: &str, before: &Option<String>, after: &Option<String>) {

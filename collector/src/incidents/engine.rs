@@ -469,75 +469,13 @@ impl Engine {
                     host: host(asset, facts),
                     subject,
                 };
+                let point = Point { series, value, t };
                 match &rule.kind {
                     RuleKind::Threshold(th) => {
-                        if !th.selector.matches_subject(subject) {
-                            continue;
-                        }
-                        let fires = th.fires(value);
-                        // The common case: a quiet series costs no state.
-                        if !fires && !has_track(tracks, &rule.name, subject) {
-                            continue;
-                        }
-                        let Some(track) = track_mut(tracks, &rule.name, subject) else {
-                            continue;
-                        };
-                        if t < track.last_at {
-                            continue;
-                        }
-                        track.last_at = t;
-                        let obs = if fires {
-                            Obs::Fire
-                        } else if th.clears(value) {
-                            Obs::Clear
-                        } else {
-                            Obs::Hold
-                        };
-                        let hold = secs(th.for_seconds);
-                        if let Some(tr) =
-                            observe(track, &rule.lifecycle, t, obs, hold, next_incident)
-                            && let Some(inc) = &track.incident
-                        {
-                            let detail = threshold_detail(
-                                th,
-                                series,
-                                value,
-                                tr,
-                                track,
-                                inc,
-                                &rule.lifecycle,
-                            );
-                            emit.push(out, tr, inc, t, &detail);
-                        }
+                        threshold_point(tracks, rule, th, point, next_incident, &emit, out);
                     }
                     RuleKind::Forecast(fc) => {
-                        if !fc.selector.matches_subject(subject) {
-                            continue;
-                        }
-                        let Some(track) = track_mut(tracks, &rule.name, subject) else {
-                            continue;
-                        };
-                        if t < track.last_at {
-                            continue;
-                        }
-                        track.last_at = t;
-                        let window = secs(fc.window_hours * 3600);
-                        let trend = track.trend.get_or_insert_with(|| Trend::new(window));
-                        trend.add(t, value, window);
-                        let fit = trend.fit(t, window);
-                        let obs = match fit {
-                            None => Obs::Hold,
-                            Some(f) => match f.eta_seconds(fc.limit) {
-                                Some(eta) if eta <= (fc.within_days * 86_400) as f64 => Obs::Fire,
-                                _ => Obs::Clear,
-                            },
-                        };
-                        if let Some(tr) = observe(track, &rule.lifecycle, t, obs, 0, next_incident)
-                            && let Some(inc) = &track.incident
-                        {
-                            let detail = forecast_detail(fc, series, value, fit, t, tr, track);
-                            emit.push(out, tr, inc, t, &detail);
-                        }
+                        forecast_point(tracks, rule, fc, point, next_incident, &emit, out);
                     }
                     _ => {}
                 }
@@ -878,6 +816,99 @@ fn asset_mut<'a>(
         assets.insert(asset.to_owned(), AssetState::default());
     }
     assets.get_mut(asset)
+}
+
+/// One point of a series, as a rule sees it.
+#[derive(Debug, Clone, Copy)]
+struct Point<'p> {
+    series: &'p str,
+    value: f64,
+    /// When it was taken (ms).
+    t: i64,
+}
+
+/// Feeds a point to the threshold rule `rule` (`th`): it fires, clears or
+/// holds the track of its subject, and what that does to the incident is
+/// pushed to `out`.
+fn threshold_point(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    th: &Threshold,
+    p: Point<'_>,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let subject = emit.subject;
+    if !th.selector.matches_subject(subject) {
+        return;
+    }
+    let fires = th.fires(p.value);
+    // The common case: a quiet series costs no state.
+    if !fires && !has_track(tracks, &rule.name, subject) {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, subject) else {
+        return;
+    };
+    if p.t < track.last_at {
+        return;
+    }
+    track.last_at = p.t;
+    let obs = if fires {
+        Obs::Fire
+    } else if th.clears(p.value) {
+        Obs::Clear
+    } else {
+        Obs::Hold
+    };
+    let hold = secs(th.for_seconds);
+    if let Some(tr) = observe(track, &rule.lifecycle, p.t, obs, hold, next_incident)
+        && let Some(inc) = &track.incident
+    {
+        let detail = threshold_detail(th, p.series, p.value, tr, track, inc, &rule.lifecycle);
+        emit.push(out, tr, inc, p.t, &detail);
+    }
+}
+
+/// Feeds a point to the forecast rule `rule` (`fc`): the trend of its
+/// subject fires when it reaches the limit within the rule's horizon.
+fn forecast_point(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    fc: &Forecast,
+    p: Point<'_>,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    if !fc.selector.matches_subject(emit.subject) {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, emit.subject) else {
+        return;
+    };
+    if p.t < track.last_at {
+        return;
+    }
+    track.last_at = p.t;
+    let window = secs(fc.window_hours * 3600);
+    let trend = track.trend.get_or_insert_with(|| Trend::new(window));
+    trend.add(p.t, p.value, window);
+    let fit = trend.fit(p.t, window);
+    let obs = match fit {
+        None => Obs::Hold,
+        Some(f) => match f.eta_seconds(fc.limit) {
+            Some(eta) if eta <= (fc.within_days * 86_400) as f64 => Obs::Fire,
+            _ => Obs::Clear,
+        },
+    };
+    if let Some(tr) = observe(track, &rule.lifecycle, p.t, obs, 0, next_incident)
+        && let Some(inc) = &track.incident
+    {
+        let detail = forecast_detail(fc, p.series, p.value, fit, p.t, tr, track);
+        emit.push(out, tr, inc, p.t, &detail);
+    }
 }
 
 fn has_track(

@@ -19,7 +19,7 @@ use atalaya_common::model::{InterfaceKind, Inventory, Timestamp};
 use redb::ReadableTable;
 
 use super::ingest::{Cache, Tables};
-use super::records::{IdentityNote, Verdict};
+use super::records::{AssetMeta, IdentityNote, Verdict};
 use super::{StoreError, lookup};
 
 const PLACEHOLDERS: &[&str] = &[
@@ -129,32 +129,15 @@ pub(crate) fn reconcile(
     };
     let keys = hardware_keys(inv);
     let first = meta.inventory_at.is_none() && meta.identity.is_empty();
-    // Other assets sharing each key.
-    let mut shared: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for k in &keys {
-        for a in assets_with_key(t, k)? {
-            if a != current {
-                shared.entry(a).or_default().push(k.clone());
-            }
-        }
-    }
-    if first {
-        // Strongest match: most shared hardware keys (machine-id breaks ties).
-        let best = shared
-            .iter()
-            .map(|(a, ks)| (ks.iter().filter(|k| !is_machine_id(k)).count(), ks.len(), a))
-            .filter(|(hw, _, _)| *hw > 0)
-            .max()
-            .map(|(_, _, a)| a.clone());
-        if let Some(target) = best {
-            let matched = shared.get(&target).cloned().unwrap_or_default();
-            let reason = format!(
-                "hardware keys match asset {target} ({}): the same machine enrolled again",
-                matched.join(", ")
-            );
-            merge(t, cache, agent, current, &target, now, matched, reason)?;
-            return Ok(target);
-        }
+    let shared = sharing_keys(t, &keys, current)?;
+    if first && let Some(target) = strongest_match(&shared) {
+        let matched = shared.get(&target).cloned().unwrap_or_default();
+        let reason = format!(
+            "hardware keys match asset {target} ({}): the same machine enrolled again",
+            matched.join(", ")
+        );
+        merge(t, cache, agent, current, &target, now, matched, reason)?;
+        return Ok(target);
     }
     let mut clone_of = Vec::new();
     for (other, ks) in &shared {
@@ -180,63 +163,109 @@ pub(crate) fn reconcile(
         }
     }
     let mut changed = false;
-    for (other, ks, clash) in clone_of {
-        if meta.possible_clones.contains(&other) {
-            continue;
-        }
-        let reason = format!(
-            "same machine-id as asset {other} but different hardware ({}): possible clone",
-            clash.join(", ")
-        );
-        meta.possible_clones.push(other.clone());
-        meta.identity.push(IdentityNote {
-            at: now,
-            agent_id: agent.to_owned(),
-            verdict: Verdict::PossibleClone,
-            keys: ks.clone(),
-            other_asset: Some(other.clone()),
-            reason: reason.clone(),
-        });
-        if let Some(mut o) = t.asset(&other)?
-            && !o.possible_clones.iter().any(|c| c == current)
-        {
-            o.possible_clones.push(current.to_owned());
-            o.identity.push(IdentityNote {
-                at: now,
-                agent_id: agent.to_owned(),
-                verdict: Verdict::PossibleClone,
-                keys: ks,
-                other_asset: Some(current.to_owned()),
-                reason: format!(
-                    "asset {current} reports the same machine-id with different hardware: possible clone"
-                ),
-            });
-            t.put_asset(&o)?;
-        }
-        changed = true;
+    for clone in clone_of {
+        changed |= note_possible_clone(t, &mut meta, agent, current, clone, now)?;
     }
     if first {
-        meta.identity.insert(
-            0,
-            IdentityNote {
-                at: now,
-                agent_id: agent.to_owned(),
-                verdict: Verdict::New,
-                keys: keys.clone(),
-                other_asset: None,
-                reason: if keys.is_empty() {
-                    "no hardware keys reported: a new asset".to_owned()
-                } else {
-                    "no known asset has these hardware keys: a new asset".to_owned()
-                },
-            },
-        );
+        meta.identity.insert(0, new_asset_note(agent, &keys, now));
         changed = true;
     }
     if changed {
         t.put_asset(&meta)?;
     }
     Ok(current.to_owned())
+}
+
+/// The assets other than `current` that have some of `keys`, with the
+/// keys each has.
+fn sharing_keys(
+    t: &Tables<'_>,
+    keys: &[String],
+    current: &str,
+) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+    let mut shared: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for k in keys {
+        for a in assets_with_key(t, k)? {
+            if a != current {
+                shared.entry(a).or_default().push(k.clone());
+            }
+        }
+    }
+    Ok(shared)
+}
+
+/// Of the assets sharing keys, the one sharing most hardware keys
+/// (machine-id breaks ties); none when no hardware key is shared.
+fn strongest_match(shared: &BTreeMap<String, Vec<String>>) -> Option<String> {
+    shared
+        .iter()
+        .map(|(a, ks)| (ks.iter().filter(|k| !is_machine_id(k)).count(), ks.len(), a))
+        .filter(|(hw, _, _)| *hw > 0)
+        .max()
+        .map(|(_, _, a)| a.clone())
+}
+
+/// Notes on `meta` (asset `current`, not yet written) and on asset
+/// `other` that they may be clones: the same machine-id (`keys` shared)
+/// with different hardware (`clash`). Returns whether `meta` changed (not
+/// when the pair was noted before).
+fn note_possible_clone(
+    t: &mut Tables<'_>,
+    meta: &mut AssetMeta,
+    agent: &str,
+    current: &str,
+    (other, keys, clash): (String, Vec<String>, Vec<String>),
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    if meta.possible_clones.contains(&other) {
+        return Ok(false);
+    }
+    let reason = format!(
+        "same machine-id as asset {other} but different hardware ({}): possible clone",
+        clash.join(", ")
+    );
+    meta.possible_clones.push(other.clone());
+    meta.identity.push(IdentityNote {
+        at: now,
+        agent_id: agent.to_owned(),
+        verdict: Verdict::PossibleClone,
+        keys: keys.clone(),
+        other_asset: Some(other.clone()),
+        reason,
+    });
+    if let Some(mut o) = t.asset(&other)?
+        && !o.possible_clones.iter().any(|c| c == current)
+    {
+        o.possible_clones.push(current.to_owned());
+        o.identity.push(IdentityNote {
+            at: now,
+            agent_id: agent.to_owned(),
+            verdict: Verdict::PossibleClone,
+            keys,
+            other_asset: Some(current.to_owned()),
+            reason: format!(
+                "asset {current} reports the same machine-id with different hardware: possible clone"
+            ),
+        });
+        t.put_asset(&o)?;
+    }
+    Ok(true)
+}
+
+/// The note of an asset's first inventory that matched no known asset.
+fn new_asset_note(agent: &str, keys: &[String], now: Timestamp) -> IdentityNote {
+    IdentityNote {
+        at: now,
+        agent_id: agent.to_owned(),
+        verdict: Verdict::New,
+        keys: keys.to_vec(),
+        other_asset: None,
+        reason: if keys.is_empty() {
+            "no hardware keys reported: a new asset".to_owned()
+        } else {
+            "no known asset has these hardware keys: a new asset".to_owned()
+        },
+    }
 }
 
 /// Folds the provisional asset `from` (which has no inventory) into `into`:

@@ -94,6 +94,10 @@ pub enum IngestRecord {
     Refused {
         /// Per-agent sequence number.
         seq: u64,
+        /// Whether it was an inventory (snapshot or delta). The agent's
+        /// next delta builds on it, which the collector does not have, so
+        /// the agent then owes a snapshot.
+        inventory: bool,
     },
 }
 
@@ -107,7 +111,7 @@ impl IngestRecord {
             IngestRecord::Gap(g) => Some(g.seq),
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
-            IngestRecord::Refused { seq } => Some(*seq),
+            IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
     }
@@ -120,7 +124,11 @@ pub struct Committed {
     pub agent_id: String,
     /// Highest sequence durably stored (ack this).
     pub highest_seq: u64,
-    /// The agent must send a full snapshot (a delta did not apply).
+    /// Ask the agent for a full snapshot: it owes one (a delta did not
+    /// apply, or an inventory was refused) and something it sent in this
+    /// commit was not refused. While all it sends is refused (its clock is
+    /// wrong), its snapshot would be refused as well; asking at every
+    /// commit would only have it take and send its inventory over and over.
     pub need_snapshot: bool,
 }
 
@@ -329,8 +337,339 @@ pub(crate) fn decode_name_ids(bytes: &[u8]) -> Result<BTreeSet<u32>, StoreError>
 struct AgentState {
     highest: u64,
     need_snapshot: bool,
+    /// A new record of the agent was not refused in this commit.
+    accepted: bool,
     last_seen: Timestamp,
     seen: Option<AgentSeen>,
+}
+
+/// The agents present in one commit, in the order they first appear (the
+/// order of the acks).
+#[derive(Debug, Default)]
+struct Agents {
+    states: BTreeMap<String, AgentState>,
+    order: Vec<String>,
+}
+
+impl Agents {
+    /// The state of `agent`, read from its stored sequence at its first
+    /// record in this commit.
+    fn state(&mut self, t: &Tables<'_>, agent: &str) -> Result<&mut AgentState, StoreError> {
+        if !self.states.contains_key(agent) {
+            let (highest, need_snapshot) = t
+                .agent_seq
+                .get(agent)?
+                .map(|v| v.value())
+                .unwrap_or((0, false));
+            let state = AgentState {
+                highest,
+                need_snapshot,
+                ..AgentState::default()
+            };
+            self.states.insert(agent.to_owned(), state);
+            self.order.push(agent.to_owned());
+        }
+        Ok(self.states.entry(agent.to_owned()).or_default())
+    }
+
+    /// Writes each agent's sequence, when it was last seen and how its
+    /// connection fares.
+    fn write(&self, t: &mut Tables<'_>) -> Result<(), StoreError> {
+        for (agent, state) in &self.states {
+            write_agent(t, agent, state)?;
+        }
+        Ok(())
+    }
+
+    /// What to ack, per agent.
+    fn committed(&self) -> Vec<Committed> {
+        self.order
+            .iter()
+            .filter_map(|a| {
+                self.states.get(a).map(|s| Committed {
+                    agent_id: a.clone(),
+                    highest_seq: s.highest,
+                    need_snapshot: s.need_snapshot && s.accepted,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Writes what one commit learnt of `agent`: its highest sequence and
+/// whether it owes a snapshot, when its asset and its agent record were
+/// last seen, and its connection facts.
+fn write_agent(t: &mut Tables<'_>, agent: &str, state: &AgentState) -> Result<(), StoreError> {
+    t.agent_seq
+        .insert(agent, (state.highest, state.need_snapshot))?;
+    let asset = t.agent_asset.get(agent)?.map(|v| v.value().to_owned());
+    if let Some(asset) = &asset
+        && let Some(mut m) = t.asset(asset)?
+        && m.last_seen < state.last_seen
+    {
+        m.last_seen = state.last_seen;
+        t.put_asset(&m)?;
+    }
+    let rec: Option<AgentRecord> = match t.agents.get(agent)? {
+        Some(v) => Some(dec("agents", v.value())?),
+        None => None,
+    };
+    if let Some(mut rec) = rec {
+        rec.last_seen = rec.last_seen.max(Some(state.last_seen));
+        rec.asset_id = asset.or(rec.asset_id);
+        if let Some(seen) = &state.seen {
+            rec.agent_version = seen.agent_version.clone();
+            rec.rtt_ms = Some(seen.rtt_ms);
+            rec.lost_packets = seen.lost_packets;
+            rec.sent_packets = seen.sent_packets;
+        }
+        t.agents.insert(agent, enc("agents", &rec)?.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Where a record being stored comes from.
+struct Origin<'a> {
+    agent: &'a str,
+    /// The asset the agent's data go to (before any reconciliation).
+    asset: &'a str,
+    seq: u64,
+    received_at: Timestamp,
+}
+
+/// One commit's write transaction, as its records are stored one by one.
+struct Commit<'c, 't> {
+    t: Tables<'t>,
+    cache: &'c mut Cache,
+    fed: &'c mut Vec<Fed>,
+    /// Open blocks of the agents that sent samples, with where they were
+    /// stored (head id and parts).
+    heads: BTreeMap<String, (Block, Option<(u64, usize)>)>,
+    /// Assets that got new series.
+    new_series: BTreeSet<String>,
+}
+
+impl Commit<'_, '_> {
+    /// Stores one record of an agent whose state is `state`: connection
+    /// facts are kept for the end of the commit, a record seen before is
+    /// skipped, and each kind of record goes to its own tables.
+    fn record(&mut self, item: &Ingest, state: &mut AgentState) -> Result<(), StoreError> {
+        let agent = item.agent_id.as_str();
+        state.last_seen = state.last_seen.max(item.received_at);
+        let seq = match (&item.record, item.record.seq()) {
+            (IngestRecord::Seen(s), _) => {
+                state.seen = Some(s.clone());
+                return Ok(());
+            }
+            (_, Some(seq)) => seq,
+            (_, None) => return Ok(()),
+        };
+        if seq <= state.highest {
+            return Ok(());
+        }
+        state.highest = seq;
+        state.accepted |= !matches!(item.record, IngestRecord::Refused { .. });
+        let asset = ensure_asset(&mut self.t, agent, item.received_at)?;
+        self.fed.push(Fed::Seen {
+            asset: asset.clone(),
+            at: item.received_at,
+        });
+        let origin = Origin {
+            agent,
+            asset: &asset,
+            seq,
+            received_at: item.received_at,
+        };
+        match &item.record {
+            IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) => {}
+            IngestRecord::Refused { inventory, .. } => {
+                // Later deltas would apply to a stale inventory: refused
+                // until a snapshot is stored, as after a delta that did not
+                // apply.
+                if *inventory {
+                    state.need_snapshot = true;
+                }
+            }
+            IngestRecord::Gap(g) => self.gap(&origin, g)?,
+            IngestRecord::SpoolDamaged(d) => self.spool_damaged(&origin, d)?,
+            IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
+            IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
+            IngestRecord::Snapshot(s) => {
+                self.snapshot(&origin, s)?;
+                state.need_snapshot = false;
+            }
+            IngestRecord::Delta(d) => {
+                if !state.need_snapshot && !self.delta(&origin, d)? {
+                    state.need_snapshot = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Samples the agent dropped from a full spool.
+    fn gap(&mut self, o: &Origin<'_>, g: &proto::Gap) -> Result<(), StoreError> {
+        let missing = Missing::SpoolFull {
+            batches: g.batches,
+            samples: g.samples,
+            from: g.from,
+            to: g.to,
+        };
+        insert_gap(&mut self.t, o, missing)
+    }
+
+    /// A spool file the agent found damaged and moved aside.
+    fn spool_damaged(&mut self, o: &Origin<'_>, d: &proto::SpoolDamaged) -> Result<(), StoreError> {
+        let missing = Missing::SpoolDamaged {
+            found_at: d.found_at,
+            file: d.file.clone(),
+            reason: d.reason.clone(),
+            bytes: d.bytes,
+            lost_bytes: d.lost_bytes,
+        };
+        insert_gap(&mut self.t, o, missing)
+    }
+
+    /// A user report, stored and fed once per report id: an agent may send
+    /// one again under a new sequence number.
+    fn user_report(&mut self, o: &Origin<'_>, r: &proto::UserReport) -> Result<(), StoreError> {
+        let key = (o.asset, r.id.as_str());
+        if self.t.user_reports.get(key)?.is_some() {
+            return Ok(());
+        }
+        let record = ReportRecord {
+            asset: o.asset.to_owned(),
+            agent_id: o.agent.to_owned(),
+            seq: o.seq,
+            id: r.id.clone(),
+            written_at: r.written_at,
+            received_at: o.received_at,
+            text: r.text.clone(),
+            user: r.user.clone(),
+            uid: r.uid,
+            handled_at: None,
+            incident: None,
+        };
+        let bytes = enc("user_reports", &record)?;
+        self.t.user_reports.insert(key, bytes.as_slice())?;
+        self.fed.push(Fed::Report(record));
+        Ok(())
+    }
+
+    /// Health samples, appended to the agent's open block; series the
+    /// asset did not have yet are noted for the end of the commit.
+    fn metrics(&mut self, o: &Origin<'_>, batch: &proto::MetricBatch) -> Result<(), StoreError> {
+        let (agent, asset) = (o.agent, o.asset);
+        if !self.heads.contains_key(agent) {
+            let head = load_head(&mut self.t, agent, asset, o.received_at)?;
+            self.heads.insert(agent.to_owned(), head);
+        }
+        for sample in &batch.samples {
+            let mut points = Vec::with_capacity(64);
+            for (name, value) in series::flatten(sample) {
+                let id = name_id(&mut self.t, self.cache, &name)?;
+                points.push((id, series::stored_value(&name, value)));
+            }
+            let known = self.t.series_of(self.cache, asset)?;
+            let before = known.len();
+            known.extend(points.iter().map(|p| p.0));
+            if known.len() != before {
+                self.new_series.insert(asset.to_owned());
+            }
+            if let Some((head, _)) = self.heads.get_mut(agent) {
+                let phase = phase(agent);
+                append_sample(&mut self.t, head, asset, phase, sample.at.0, &points)?;
+            }
+            self.fed.push(Fed::Sample {
+                asset: asset.to_owned(),
+                sample: sample.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A full inventory: the agent's asset is reconciled with it first (it
+    /// may turn out to be another asset's machine), then it is stored.
+    fn snapshot(&mut self, o: &Origin<'_>, s: &proto::InventorySnapshot) -> Result<(), StoreError> {
+        let mut inv = s.inventory.clone();
+        inv.canonicalize();
+        let asset = identity::reconcile(
+            &mut self.t,
+            self.cache,
+            o.agent,
+            o.asset,
+            &inv,
+            o.received_at,
+        )?;
+        let changes = store_inventory(
+            &mut self.t,
+            &asset,
+            o.agent,
+            s.seq,
+            s.taken_at,
+            ChangeKind::Snapshot,
+            inv,
+        )?;
+        self.fed
+            .push(inventory_fed(&self.t, &asset, s.taken_at, changes)?);
+        Ok(())
+    }
+
+    /// Inventory changes, applied to the stored inventory; false when they
+    /// do not apply to it (nothing is stored then).
+    fn delta(&mut self, o: &Origin<'_>, d: &proto::InventoryDelta) -> Result<bool, StoreError> {
+        let applied = match self.t.inventory_of(o.asset)? {
+            Some(base) => diff::apply(&d.delta, &base).ok(),
+            None => None,
+        };
+        let Some(inv) = applied else {
+            return Ok(false);
+        };
+        let changes = store_inventory(
+            &mut self.t,
+            o.asset,
+            o.agent,
+            d.seq,
+            d.taken_at,
+            ChangeKind::Delta,
+            inv,
+        )?;
+        self.fed
+            .push(inventory_fed(&self.t, o.asset, d.taken_at, changes)?);
+        Ok(true)
+    }
+
+    /// Writes the open blocks of the agents that sent samples, in place of
+    /// the ones they replace.
+    fn write_heads(&mut self) -> Result<(), StoreError> {
+        let t = &mut self.t;
+        for (agent, (head, stored)) in &self.heads {
+            if let Some((id, parts)) = *stored {
+                for i in 0..parts {
+                    t.heads.remove((id, part_index(i)?))?;
+                }
+            }
+            if head.is_empty() {
+                t.head_of.remove(agent.as_str())?;
+            } else {
+                let id = next_id(&mut t.meta, META_NEXT_HEAD)?;
+                write_parts(&mut t.heads, |i| (id, i), &head.encode())?;
+                t.head_of.insert(agent.as_str(), id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the series of the assets that got new ones.
+    fn write_new_series(&mut self) -> Result<(), StoreError> {
+        for asset in &self.new_series {
+            // A merge may have moved the asset's series away meanwhile.
+            if self.t.assets.get(asset.as_str())?.is_some() {
+                self.t.put_series_of(self.cache, asset)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -363,239 +702,25 @@ impl Store {
         fed: &mut Vec<Fed>,
     ) -> Result<Vec<Committed>, StoreError> {
         let txn = self.db.begin_write()?;
-        let mut order: Vec<String> = Vec::new();
-        let out = {
-            let mut t = Tables::open(&txn)?;
-            let mut states: BTreeMap<String, AgentState> = BTreeMap::new();
-            // Open blocks of the agents that sent samples (with where they
-            // were stored), and assets that got new series.
-            let mut heads: BTreeMap<String, (Block, Option<(u64, usize)>)> = BTreeMap::new();
-            let mut new_series: BTreeSet<String> = BTreeSet::new();
+        let mut agents = Agents::default();
+        {
+            let mut commit = Commit {
+                t: Tables::open(&txn)?,
+                cache,
+                fed,
+                heads: BTreeMap::new(),
+                new_series: BTreeSet::new(),
+            };
             for item in items {
-                let agent = item.agent_id.as_str();
-                if !states.contains_key(agent) {
-                    let (highest, need_snapshot) = t
-                        .agent_seq
-                        .get(agent)?
-                        .map(|v| v.value())
-                        .unwrap_or((0, false));
-                    states.insert(
-                        agent.to_owned(),
-                        AgentState {
-                            highest,
-                            need_snapshot,
-                            ..AgentState::default()
-                        },
-                    );
-                    order.push(agent.to_owned());
-                }
-                let Some(state) = states.get_mut(agent) else {
-                    continue;
-                };
-                state.last_seen = state.last_seen.max(item.received_at);
-                let seq = match (&item.record, item.record.seq()) {
-                    (IngestRecord::Seen(s), _) => {
-                        state.seen = Some(s.clone());
-                        continue;
-                    }
-                    (_, Some(seq)) => seq,
-                    (_, None) => continue,
-                };
-                if seq <= state.highest {
-                    continue;
-                }
-                state.highest = seq;
-                let asset = ensure_asset(&mut t, agent, item.received_at)?;
-                fed.push(Fed::Seen {
-                    asset: asset.clone(),
-                    at: item.received_at,
-                });
-                match &item.record {
-                    IngestRecord::Heartbeat(_)
-                    | IngestRecord::Seen(_)
-                    | IngestRecord::Refused { .. } => {}
-                    IngestRecord::Gap(g) => {
-                        let missing = Missing::SpoolFull {
-                            batches: g.batches,
-                            samples: g.samples,
-                            from: g.from,
-                            to: g.to,
-                        };
-                        insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
-                    }
-                    IngestRecord::SpoolDamaged(d) => {
-                        let missing = Missing::SpoolDamaged {
-                            found_at: d.found_at,
-                            file: d.file.clone(),
-                            reason: d.reason.clone(),
-                            bytes: d.bytes,
-                            lost_bytes: d.lost_bytes,
-                        };
-                        insert_gap(&mut t, &asset, agent, seq, item.received_at, missing)?;
-                    }
-                    IngestRecord::UserReport(r) => {
-                        let key = (asset.as_str(), r.id.as_str());
-                        if t.user_reports.get(key)?.is_none() {
-                            let record = ReportRecord {
-                                asset: asset.clone(),
-                                agent_id: agent.to_owned(),
-                                seq,
-                                id: r.id.clone(),
-                                written_at: r.written_at,
-                                received_at: item.received_at,
-                                text: r.text.clone(),
-                                user: r.user.clone(),
-                                uid: r.uid,
-                                handled_at: None,
-                                incident: None,
-                            };
-                            let bytes = enc("user_reports", &record)?;
-                            t.user_reports.insert(key, bytes.as_slice())?;
-                            fed.push(Fed::Report(record));
-                        }
-                    }
-                    IngestRecord::Metrics(batch) => {
-                        if !heads.contains_key(agent) {
-                            let head = load_head(&mut t, agent, &asset, item.received_at)?;
-                            heads.insert(agent.to_owned(), head);
-                        }
-                        for sample in &batch.samples {
-                            let mut points = Vec::with_capacity(64);
-                            for (name, value) in series::flatten(sample) {
-                                let id = name_id(&mut t, cache, &name)?;
-                                points.push((id, series::stored_value(&name, value)));
-                            }
-                            let known = t.series_of(cache, &asset)?;
-                            let before = known.len();
-                            known.extend(points.iter().map(|p| p.0));
-                            if known.len() != before {
-                                new_series.insert(asset.clone());
-                            }
-                            if let Some((head, _)) = heads.get_mut(agent) {
-                                let phase = phase(agent);
-                                append_sample(&mut t, head, &asset, phase, sample.at.0, &points)?;
-                            }
-                            fed.push(Fed::Sample {
-                                asset: asset.clone(),
-                                sample: sample.clone(),
-                            });
-                        }
-                    }
-                    IngestRecord::Snapshot(s) => {
-                        let mut inv = s.inventory.clone();
-                        inv.canonicalize();
-                        let asset = identity::reconcile(
-                            &mut t,
-                            cache,
-                            agent,
-                            &asset,
-                            &inv,
-                            item.received_at,
-                        )?;
-                        let changes = store_inventory(
-                            &mut t,
-                            &asset,
-                            agent,
-                            s.seq,
-                            s.taken_at,
-                            ChangeKind::Snapshot,
-                            inv,
-                        )?;
-                        fed.push(inventory_fed(&t, &asset, s.taken_at, changes)?);
-                        state.need_snapshot = false;
-                    }
-                    IngestRecord::Delta(d) => {
-                        if state.need_snapshot {
-                            continue;
-                        }
-                        let applied = match t.inventory_of(&asset)? {
-                            Some(base) => diff::apply(&d.delta, &base).ok(),
-                            None => None,
-                        };
-                        match applied {
-                            Some(inv) => {
-                                let changes = store_inventory(
-                                    &mut t,
-                                    &asset,
-                                    agent,
-                                    d.seq,
-                                    d.taken_at,
-                                    ChangeKind::Delta,
-                                    inv,
-                                )?;
-                                fed.push(inventory_fed(&t, &asset, d.taken_at, changes)?);
-                            }
-                            None => state.need_snapshot = true,
-                        }
-                    }
-                }
+                let state = agents.state(&commit.t, &item.agent_id)?;
+                commit.record(item, state)?;
             }
-            for (agent, (head, stored)) in &heads {
-                if let Some((id, parts)) = *stored {
-                    for i in 0..parts {
-                        t.heads.remove((id, part_index(i)?))?;
-                    }
-                }
-                if head.is_empty() {
-                    t.head_of.remove(agent.as_str())?;
-                } else {
-                    let id = next_id(&mut t.meta, META_NEXT_HEAD)?;
-                    write_parts(&mut t.heads, |i| (id, i), &head.encode())?;
-                    t.head_of.insert(agent.as_str(), id)?;
-                }
-            }
-            for asset in &new_series {
-                // A merge may have moved the asset's series away meanwhile.
-                if t.assets.get(asset.as_str())?.is_some() {
-                    t.put_series_of(cache, asset)?;
-                }
-            }
-            for (agent, state) in &states {
-                t.agent_seq
-                    .insert(agent.as_str(), (state.highest, state.need_snapshot))?;
-                let asset = t
-                    .agent_asset
-                    .get(agent.as_str())?
-                    .map(|v| v.value().to_owned());
-                if let Some(asset) = &asset
-                    && let Some(mut m) = t.asset(asset)?
-                    && m.last_seen < state.last_seen
-                {
-                    m.last_seen = state.last_seen;
-                    t.put_asset(&m)?;
-                }
-                let rec: Option<AgentRecord> = match t.agents.get(agent.as_str())? {
-                    Some(v) => Some(dec("agents", v.value())?),
-                    None => None,
-                };
-                if let Some(mut rec) = rec {
-                    rec.last_seen = rec.last_seen.max(Some(state.last_seen));
-                    rec.asset_id = asset.or(rec.asset_id);
-                    if let Some(seen) = &state.seen {
-                        rec.agent_version = seen.agent_version.clone();
-                        rec.rtt_ms = Some(seen.rtt_ms);
-                        rec.lost_packets = seen.lost_packets;
-                        rec.sent_packets = seen.sent_packets;
-                    }
-                    t.agents
-                        .insert(agent.as_str(), enc("agents", &rec)?.as_slice())?;
-                }
-            }
-            let out = order
-                .iter()
-                .filter_map(|a| {
-                    states.get(a).map(|s| Committed {
-                        agent_id: a.clone(),
-                        highest_seq: s.highest,
-                        need_snapshot: s.need_snapshot,
-                    })
-                })
-                .collect::<Vec<_>>();
-            drop(t);
-            out
-        };
+            commit.write_heads()?;
+            commit.write_new_series()?;
+            agents.write(&mut commit.t)?;
+        }
         txn.commit()?;
-        Ok(out)
+        Ok(agents.committed())
     }
 }
 
@@ -717,6 +842,27 @@ fn store_inventory(
         .insert((asset, at.0, event), enc("changes", &stored)?.as_slice())?;
     t.changes_by_time.insert((at.0, event), asset)?;
 
+    update_indexes(t, &mut meta, asset, prev.as_ref(), &inv)?;
+    meta.os = inv.os.pretty_name.clone().or(inv.os.name.clone());
+    meta.os_id = inv.os.id.clone();
+    meta.inventory_at = Some(taken_at);
+    meta.last_change_at = Some(at);
+    t.put_asset(&meta)?;
+    t.inventory
+        .insert(asset, enc("inventory", &inv)?.as_slice())?;
+    Ok(fed_changes)
+}
+
+/// Keeps the indexes of `asset` in step with its new inventory `inv`
+/// (after `prev`): installed base, host name (on `meta`, written by the
+/// caller), identity keys and caller lookup keys.
+fn update_indexes(
+    t: &mut Tables<'_>,
+    meta: &mut AssetMeta,
+    asset: &str,
+    prev: Option<&Inventory>,
+    inv: &Inventory,
+) -> Result<(), StoreError> {
     // Installed base.
     let pairs = |i: Option<&Inventory>| -> BTreeSet<(String, String)> {
         i.map(|i| {
@@ -728,7 +874,7 @@ fn store_inventory(
         })
         .unwrap_or_default()
     };
-    let (old, new) = (pairs(prev.as_ref()), pairs(Some(&inv)));
+    let (old, new) = (pairs(prev), pairs(Some(inv)));
     for (n, v) in old.difference(&new) {
         t.software.remove((n.as_str(), v.as_str(), asset))?;
     }
@@ -745,10 +891,9 @@ fn store_inventory(
     }
     // Identity keys.
     let old_keys: BTreeSet<String> = prev
-        .as_ref()
         .map(|p| identity::hardware_keys(p).into_iter().collect())
         .unwrap_or_default();
-    let new_keys: BTreeSet<String> = identity::hardware_keys(&inv).into_iter().collect();
+    let new_keys: BTreeSet<String> = identity::hardware_keys(inv).into_iter().collect();
     for k in old_keys.difference(&new_keys) {
         t.identity_keys.remove((k.as_str(), asset))?;
     }
@@ -756,15 +901,8 @@ fn store_inventory(
         t.identity_keys.insert((k.as_str(), asset), ())?;
     }
     // Users, full names and FQDN, for caller lookup.
-    lookup::replace_lookup_keys(&mut t.lookup_keys, asset, prev.as_ref(), Some(&inv))?;
-    meta.os = inv.os.pretty_name.clone().or(inv.os.name.clone());
-    meta.os_id = inv.os.id.clone();
-    meta.inventory_at = Some(taken_at);
-    meta.last_change_at = Some(at);
-    t.put_asset(&meta)?;
-    t.inventory
-        .insert(asset, enc("inventory", &inv)?.as_slice())?;
-    Ok(fed_changes)
+    lookup::replace_lookup_keys(&mut t.lookup_keys, asset, prev, Some(inv))?;
+    Ok(())
 }
 
 /// The id of series name `name`, allocated on first use.
@@ -795,22 +933,15 @@ pub(crate) fn name_id(
 }
 
 /// Stores what an agent reported missing from its history.
-fn insert_gap(
-    t: &mut Tables<'_>,
-    asset: &str,
-    agent: &str,
-    seq: u64,
-    received_at: Timestamp,
-    missing: Missing,
-) -> Result<(), StoreError> {
+fn insert_gap(t: &mut Tables<'_>, o: &Origin<'_>, missing: Missing) -> Result<(), StoreError> {
     let record = GapRecord {
-        agent_id: agent.to_owned(),
-        seq,
-        received_at,
+        agent_id: o.agent.to_owned(),
+        seq: o.seq,
+        received_at: o.received_at,
         missing,
     };
     let bytes = enc("gaps", &record)?;
-    t.gaps.insert((asset, agent, seq), bytes.as_slice())?;
+    t.gaps.insert((o.asset, o.agent, o.seq), bytes.as_slice())?;
     Ok(())
 }
 
@@ -1033,7 +1164,10 @@ mod tests {
         let refused = Ingest {
             agent_id: "ag".into(),
             received_at: Timestamp(30_000),
-            record: IngestRecord::Refused { seq: 2 },
+            record: IngestRecord::Refused {
+                seq: 2,
+                inventory: false,
+            },
         };
         let (committed, fed) = s
             .commit_fed(&[metrics("ag", 1, vec![sample(10_000, 1.0)]), refused])
@@ -1055,6 +1189,49 @@ mod tests {
             )
             .unwrap();
         assert_eq!(pts, vec![(Timestamp(10_000), 1.0)]);
+    }
+
+    #[test]
+    fn a_refused_inventory_owes_a_snapshot_asked_for_once_the_agent_is_heard_right() {
+        let (_d, s) = temp_store();
+        let v1 = with_package(
+            machine("h", Some("u"), "m", "00:aa:00:00:00:01"),
+            "curl",
+            "1",
+        );
+        let v2 = with_package(v1.clone(), "curl", "2");
+        let v3 = with_package(v1.clone(), "curl", "3");
+        s.commit(&[snapshot("ag", 1, 1_000, &v1)]).unwrap();
+        let refused = |seq, inventory| Ingest {
+            agent_id: "ag".into(),
+            received_at: Timestamp(5_000),
+            record: IngestRecord::Refused { seq, inventory },
+        };
+        // The agent's v1→v2 delta is refused for its time, and so is all
+        // it sends with it: acked, but not asked for a snapshot yet.
+        let r = s.commit(&[refused(2, true), refused(3, false)]).unwrap();
+        assert_eq!(
+            r[0],
+            Committed {
+                agent_id: "ag".into(),
+                highest_seq: 3,
+                need_snapshot: false
+            }
+        );
+        // Its v2→v3 delta would apply to v1; refused, and now that
+        // something of it is accepted, the snapshot is asked for.
+        let r = s.commit(&[delta("ag", 4, 6_000, &v2, &v3)]).unwrap();
+        assert!(r[0].need_snapshot, "{r:?}");
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v1));
+        // A refused snapshot leaves it owed; a stored one settles it.
+        let r = s
+            .commit(&[refused(5, true), metrics("ag", 6, vec![sample(7_000, 1.0)])])
+            .unwrap();
+        assert!(r[0].need_snapshot, "{r:?}");
+        let r = s.commit(&[snapshot("ag", 7, 8_000, &v3)]).unwrap();
+        assert!(!r[0].need_snapshot, "{r:?}");
+        assert_eq!(s.asset(&asset).unwrap().unwrap().inventory, Some(v3));
     }
 
     #[test]
