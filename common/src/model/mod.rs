@@ -1,9 +1,11 @@
 //! The data Atalaya knows about a host: inventory, health samples, time.
 
+pub mod device;
 pub mod inventory;
 pub mod metrics;
 mod time;
 
+pub use device::*;
 pub use inventory::*;
 pub use metrics::*;
 pub use time::{Timestamp, TimestampError};
