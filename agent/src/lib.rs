@@ -13,6 +13,7 @@
 //! - [`enroll`]: trading an enrollment token for a certificate.
 //! - [`error`]: an error and its causes as one line, for the terminal and the log.
 //! - [`outbox`]: records waiting for the collector's acknowledgement.
+//! - [`snmp`]: polling network devices over SNMP (the poller role).
 //! - [`spool`]: the on-disk form of the outbox, which survives crashes.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
 //! - [`identity`]: the agent's key pair and certificate, made at enrollment and kept on disk.
@@ -31,6 +32,7 @@ pub mod outbox;
 pub mod renewal;
 pub mod reports;
 pub mod root;
+pub mod snmp;
 pub mod spool;
 pub mod summary;
 pub mod tls;

@@ -137,9 +137,11 @@ pub enum PrivProtocol {
     Des,
     /// CFB128-AES-128 (RFC 3826).
     Aes128,
-    /// CFB128-AES-192 (key extension as deployed by Cisco and net-snmp).
+    /// CFB128-AES-192 with the Reeder key extension, as Cisco and most
+    /// network gear implement it (net-snmp's `AES-192-C`).
     Aes192,
-    /// CFB128-AES-256 (key extension as deployed by Cisco and net-snmp).
+    /// CFB128-AES-256 with the Reeder key extension, as Cisco and most
+    /// network gear implement it (net-snmp's `AES-256-C`).
     Aes256,
 }
 
@@ -566,6 +568,65 @@ impl PrinterSupply {
             _ => None,
         }
     }
+}
+
+/// How the last poll of a device went.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// The device answered every request of the poll.
+    Ok,
+    /// Not polled yet.
+    #[default]
+    Unpolled,
+    /// The device never answered: it is down, unreachable, filtered, or
+    /// (SNMPv1/v2c) it drops requests with a wrong community and also
+    /// ignores SNMPv3, so the two cannot be told apart.
+    Timeout,
+    /// SNMPv1/v2c: the device did not answer our community, yet its SNMP
+    /// engine answered an SNMPv3 discovery probe, so it is up and the
+    /// community is wrong (or v1/v2c is disabled on it).
+    WrongCommunity,
+    /// SNMPv3: the device does not know the user (`usmStatsUnknownUserNames`).
+    V3UnknownUser,
+    /// SNMPv3: the authentication password is wrong (`usmStatsWrongDigests`).
+    V3WrongDigest,
+    /// SNMPv3: the device could not decrypt the request, so the privacy
+    /// password or protocol is wrong (`usmStatsDecryptionErrors`). Devices
+    /// that drop such requests silently, as net-snmp does, show as [`Self::Timeout`].
+    V3DecryptionError,
+    /// SNMPv3: the device does not recognise the engine ID the request was
+    /// addressed to (`usmStatsUnknownEngineIDs`), e.g. after it was replaced;
+    /// the engine is rediscovered before the next poll.
+    V3UnknownEngine,
+    /// SNMPv3: the request fell outside the device's time window
+    /// (`usmStatsNotInTimeWindows`), typically after a reboot of a device
+    /// that does not persist its boot counter; the engine is rediscovered
+    /// before the next poll.
+    V3NotInTimeWindow,
+    /// SNMPv3: the device refuses the security level asked for
+    /// (`usmStatsUnsupportedSecLevels`).
+    V3UnsupportedSecurityLevel,
+    /// SNMPv3 credentials the agent cannot use (a password shorter than 8
+    /// characters, privacy without authentication).
+    BadCredentials,
+    /// The device's address does not resolve.
+    Unresolved,
+    /// The request could not be sent (no route, socket error).
+    NetworkError,
+    /// The device answered `tooBig` even to single-row requests.
+    TooBig,
+    /// The device answered with something that is not a valid SNMP answer,
+    /// or an error status for a read it should serve.
+    Malformed,
+    /// A table walk returned an OID that does not follow the previous one:
+    /// the device's table loops.
+    WalkLoop,
+    /// A table walk passed its row or time limit: the table is endless or
+    /// too large to poll.
+    TooManyRows,
 }
 
 /// The raw counters of one interface at one moment, as polled.

@@ -1,0 +1,154 @@
+//! Interface counters: IF-MIB `ifXTable` 64-bit counters where the device
+//! has them, `ifTable` 32-bit ones otherwise, and `sysUpTime` to notice a
+//! restart between two polls.
+
+use std::collections::BTreeMap;
+
+use async_snmp::{Oid, Value, VarBind};
+use atalaya_common::model::{Counter, InterfaceCounters};
+
+use super::oids::{self, split};
+use super::walk::{SnmpSource, WalkError, WalkLimits, WalkState, walk_columns};
+
+/// `ifTable` columns: oper status, in octets, in discards, in errors, out
+/// octets, out discards, out errors.
+const IF_COLUMNS: &[u32] = &[8, 10, 13, 14, 16, 19, 20];
+/// `ifXTable` columns: the eight HC counters and `ifCounterDiscontinuityTime`.
+const IFX_COLUMNS: &[u32] = &[6, 7, 8, 9, 10, 11, 12, 13, 19];
+
+/// The columns a counter poll walks.
+pub fn columns() -> Vec<Oid> {
+    [
+        oids::columns(oids::IF_ENTRY, IF_COLUMNS),
+        oids::columns(oids::IFX_ENTRY, IFX_COLUMNS),
+    ]
+    .concat()
+}
+
+/// Walks the counters of every interface (and their `ifOperStatus`).
+pub async fn walk<S: SnmpSource>(
+    source: &S,
+    state: &mut WalkState,
+    limits: WalkLimits,
+) -> Result<Vec<VarBind>, WalkError> {
+    walk_columns(source, state, limits, &columns()).await
+}
+
+/// Whether each interface is up (`ifOperStatus` is 1), by `ifIndex`.
+pub fn oper_up(bindings: &[VarBind]) -> BTreeMap<u32, bool> {
+    bindings
+        .iter()
+        .filter_map(|vb| match split(&vb.oid, oids::IF_ENTRY) {
+            Some((8, [i])) => Some((*i, matches!(vb.value, Value::Integer(1)))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The counters of each interface from the walked bindings, by `ifIndex`.
+pub fn build(sys_uptime_ticks: u32, bindings: &[VarBind]) -> Vec<InterfaceCounters> {
+    let mut by_index: BTreeMap<u32, InterfaceCounters> = BTreeMap::new();
+    for vb in bindings {
+        let (table, col, idx) = if let Some((c, i)) = split(&vb.oid, oids::IF_ENTRY) {
+            (Table::If, c, i)
+        } else if let Some((c, i)) = split(&vb.oid, oids::IFX_ENTRY) {
+            (Table::IfX, c, i)
+        } else {
+            continue;
+        };
+        let [index] = idx else { continue };
+        let c = by_index.entry(*index).or_insert_with(|| InterfaceCounters {
+            if_index: *index,
+            sys_uptime_ticks,
+            ..InterfaceCounters::default()
+        });
+        set(c, table, col, &vb.value);
+    }
+    by_index.into_values().collect()
+}
+
+#[derive(Clone, Copy)]
+enum Table {
+    If,
+    IfX,
+}
+
+/// Records one counter. Octets come from both tables: a 64-bit value
+/// replaces a 32-bit one and never the reverse, whatever order the
+/// bindings arrive in, so the rate uses 32-bit counters only without HC.
+fn set(c: &mut InterfaceCounters, table: Table, col: u32, v: &Value) {
+    let hc = match v {
+        Value::Counter64(x) => Some(Counter::Hc(*x)),
+        _ => None,
+    };
+    let c32 = match v {
+        Value::Counter32(x) => Some(Counter::C32(*x)),
+        _ => None,
+    };
+    match (table, col) {
+        (Table::If, 10) => c.in_octets = c.in_octets.or(c32),
+        (Table::If, 13) => c.in_discards = c32,
+        (Table::If, 14) => c.in_errors = c32,
+        (Table::If, 16) => c.out_octets = c.out_octets.or(c32),
+        (Table::If, 19) => c.out_discards = c32,
+        (Table::If, 20) => c.out_errors = c32,
+        (Table::IfX, 6) => c.in_octets = hc.or(c.in_octets),
+        (Table::IfX, 7) => c.in_ucast_pkts = hc,
+        (Table::IfX, 8) => c.in_mcast_pkts = hc,
+        (Table::IfX, 9) => c.in_bcast_pkts = hc,
+        (Table::IfX, 10) => c.out_octets = hc.or(c.out_octets),
+        (Table::IfX, 11) => c.out_ucast_pkts = hc,
+        (Table::IfX, 12) => c.out_mcast_pkts = hc,
+        (Table::IfX, 13) => c.out_bcast_pkts = hc,
+        (Table::IfX, 19) => {
+            c.discontinuity_ticks = match v {
+                Value::TimeTicks(t) => Some(*t),
+                _ => None,
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vb(arcs: &[u32], value: Value) -> VarBind {
+        VarBind {
+            oid: Oid::from_slice(arcs),
+            value,
+        }
+    }
+
+    fn at(entry: &[u32], col: u32, index: u32) -> Vec<u32> {
+        [entry, &[col, index]].concat()
+    }
+
+    #[test]
+    fn hc_counters_win_over_32_bit_ones_in_any_order() {
+        let e = oids::IF_ENTRY;
+        let x = oids::IFX_ENTRY;
+        let rows = [
+            vb(&at(x, 6, 1), Value::Counter64(5_000_000_000)),
+            vb(&at(e, 10, 1), Value::Counter32(705_032_704)),
+            vb(&at(e, 16, 1), Value::Counter32(7)),
+            vb(&at(x, 10, 1), Value::Counter64(9)),
+            vb(&at(e, 14, 1), Value::Counter32(3)),
+            vb(&at(x, 19, 1), Value::TimeTicks(0)),
+            vb(&at(e, 10, 2), Value::Counter32(11)),
+            vb(&at(e, 20, 2), Value::OctetString("garbage".into())),
+            vb(&[1, 3, 6, 1, 2, 1, 2, 2, 1, 10, 3, 4], Value::Counter32(1)),
+        ];
+        let got = build(77, &rows);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].in_octets, Some(Counter::Hc(5_000_000_000)));
+        assert_eq!(got[0].out_octets, Some(Counter::Hc(9)));
+        assert_eq!(got[0].in_errors, Some(Counter::C32(3)));
+        assert_eq!(got[0].discontinuity_ticks, Some(0));
+        assert_eq!(got[0].sys_uptime_ticks, 77);
+        assert_eq!(got[1].in_octets, Some(Counter::C32(11)));
+        assert_eq!(got[1].out_errors, None);
+        assert_eq!(got[1].discontinuity_ticks, None);
+    }
+}

@@ -1,0 +1,472 @@
+//! The poller: every device on its own interval, at most `concurrency` at
+//! once, each poll turned into one [`DevicePoll`].
+//!
+//! The I/O half ([`Poller`]) sends the requests and hands what came back,
+//! a [`RawPoll`], to the sans-I/O half ([`DeviceTracker`]), which keeps what
+//! one poll needs from the previous ones (counters for rates, interface
+//! names for labels, the last inventory sent) and decides what to send.
+//!
+//! Each poll GETs the system group (its time is `snmp.response_ms`) and
+//! walks the interface counters; every `inventory_every` polls (and on the
+//! first) it also walks the inventory tables, and the inventory is sent
+//! when its stable form changed or `inventory_resend_every` polls passed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_snmp::{Value, VarBind};
+use atalaya_common::model::rates::{DroppedRate, NoRate, interface_rates};
+use atalaya_common::model::series::{self, interface_series, rate_points};
+use atalaya_common::model::{
+    Credentials, DeviceInventory, DeviceSpec, DeviceState, InterfaceCounters, Timestamp,
+};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::client::{SharedTransport, SnmpClient, engine_answers};
+use super::walk::{SnmpSource, WalkLimits, WalkState};
+use super::{counters, inventory, oids, state};
+
+/// Devices polled at once unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// IANA `ifType` of a software loopback, whose reported speed is a placeholder.
+const SOFTWARE_LOOPBACK: u32 = 24;
+
+/// How the poller works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollerConfig {
+    /// Devices polled at once.
+    pub concurrency: usize,
+    /// The inventory tables are walked every this many polls of a device.
+    pub inventory_every: u32,
+    /// An unchanged inventory is sent again after this many polls.
+    pub inventory_resend_every: u32,
+    /// Bounds on each table walk.
+    pub limits: WalkLimits,
+}
+
+impl Default for PollerConfig {
+    fn default() -> Self {
+        PollerConfig {
+            concurrency: DEFAULT_CONCURRENCY,
+            inventory_every: 10,
+            inventory_resend_every: 60,
+            limits: WalkLimits::default(),
+        }
+    }
+}
+
+/// The outcome of one poll of one device: what the agent sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DevicePoll {
+    /// The device's name ([`DeviceSpec::name`]).
+    pub device: String,
+    /// When the poll ended.
+    pub at: Timestamp,
+    /// How it went.
+    pub state: DeviceState,
+    /// Milliseconds the first request took; `None` when it got no answer.
+    pub response_ms: Option<u64>,
+    /// The inventory, when it changed or is due again.
+    pub inventory: Option<DeviceInventory>,
+    /// Series points: `snmp.reachable`, `snmp.response_ms`,
+    /// `interface.oper_up{if=…}` and the interface rates.
+    pub points: Vec<(String, f64)>,
+    /// Interfaces with no rates this interval, and why.
+    pub no_rate: Vec<(String, NoRate)>,
+    /// Rates computed but not believed, by interface.
+    pub dropped: Vec<(String, DroppedRate)>,
+    /// What else went wrong, for the log (a table left empty…).
+    pub problems: Vec<String>,
+}
+
+/// What the requests of one poll brought back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawPoll {
+    /// How it went.
+    pub state: DeviceState,
+    /// Milliseconds the first request took; `None` when it got no answer.
+    pub response_ms: Option<u64>,
+    /// The inventory, when its tables were walked.
+    pub inventory: Option<DeviceInventory>,
+    /// Counters of each interface (empty when not read).
+    pub counters: Vec<InterfaceCounters>,
+    /// Whether each interface is up, by `ifIndex`.
+    pub oper_up: BTreeMap<u32, bool>,
+    /// What else went wrong.
+    pub problems: Vec<String>,
+}
+
+/// What one device's polls remember between them (sans I/O).
+#[derive(Debug, Default)]
+pub struct DeviceTracker {
+    walk: WalkState,
+    previous: Option<(Instant, BTreeMap<u32, InterfaceCounters>)>,
+    interfaces: BTreeMap<u32, (String, Option<u64>)>,
+    sent: Option<DeviceInventory>,
+    polls: u64,
+    polls_since_sent: u32,
+    last_state: DeviceState,
+}
+
+impl DeviceTracker {
+    /// True when this poll should walk the inventory tables.
+    pub fn inventory_due(&self, config: &PollerConfig) -> bool {
+        self.interfaces.is_empty() || self.polls % u64::from(config.inventory_every.max(1)) == 0
+    }
+
+    /// The state of the last poll.
+    pub fn last_state(&self) -> DeviceState {
+        self.last_state
+    }
+
+    /// Turns what a poll brought back at `now` into what is sent.
+    pub fn record(
+        &mut self,
+        device: &str,
+        now: Instant,
+        raw: RawPoll,
+        config: &PollerConfig,
+    ) -> DevicePoll {
+        self.polls += 1;
+        self.last_state = raw.state;
+        let inventory = raw
+            .inventory
+            .and_then(|inv| self.inventory_to_send(inv, config));
+        let mut out = DevicePoll {
+            device: device.to_owned(),
+            at: Timestamp::now(),
+            state: raw.state,
+            response_ms: raw.response_ms,
+            inventory,
+            points: self.health_points(raw.response_ms, &raw.oper_up),
+            no_rate: Vec::new(),
+            dropped: Vec::new(),
+            problems: raw.problems,
+        };
+        if !raw.counters.is_empty() {
+            self.rates(now, raw.counters, &mut out);
+        }
+        out
+    }
+
+    /// Keeps the interface names and speeds; returns the inventory if it is to be sent.
+    fn inventory_to_send(
+        &mut self,
+        inv: DeviceInventory,
+        config: &PollerConfig,
+    ) -> Option<DeviceInventory> {
+        self.interfaces = inv
+            .interfaces
+            .iter()
+            .map(|i| (i.if_index, (i.name.clone(), rated_speed(i))))
+            .collect();
+        self.polls_since_sent += 1;
+        let stable = inv.stable();
+        let changed = self.sent.as_ref() != Some(&stable);
+        if !changed && self.polls_since_sent < config.inventory_resend_every {
+            return None;
+        }
+        self.sent = Some(stable);
+        self.polls_since_sent = 0;
+        Some(inv)
+    }
+
+    fn name_of(&self, if_index: u32) -> String {
+        self.interfaces
+            .get(&if_index)
+            .map_or_else(|| if_index.to_string(), |(n, _)| n.clone())
+    }
+
+    fn health_points(
+        &self,
+        response_ms: Option<u64>,
+        oper_up: &BTreeMap<u32, bool>,
+    ) -> Vec<(String, f64)> {
+        let mut points = vec![(
+            series::SNMP_REACHABLE.to_owned(),
+            if response_ms.is_some() { 1.0 } else { 0.0 },
+        )];
+        if let Some(ms) = response_ms {
+            points.push((series::SNMP_RESPONSE_MS.to_owned(), ms as f64));
+        }
+        for (i, up) in oper_up {
+            let name = interface_series(series::OPER_UP, &self.name_of(*i));
+            points.push((name, if *up { 1.0 } else { 0.0 }));
+        }
+        points
+    }
+
+    /// Rates against the previous counters, which these then replace.
+    fn rates(&mut self, now: Instant, counters: Vec<InterfaceCounters>, out: &mut DevicePoll) {
+        let current: BTreeMap<u32, InterfaceCounters> =
+            counters.into_iter().map(|c| (c.if_index, c)).collect();
+        if let Some((then, previous)) = &self.previous {
+            let elapsed = now.saturating_duration_since(*then).as_secs_f64();
+            for (i, cur) in &current {
+                let Some(prev) = previous.get(i) else {
+                    continue;
+                };
+                let name = self.name_of(*i);
+                let speed = self.interfaces.get(i).and_then(|(_, s)| *s);
+                match interface_rates(prev, cur, elapsed, speed) {
+                    Ok(r) => {
+                        out.points.extend(rate_points(&name, &r));
+                        out.dropped
+                            .extend(r.dropped.iter().map(|d| (name.clone(), *d)));
+                    }
+                    Err(why) => out.no_rate.push((name, why)),
+                }
+            }
+        }
+        self.previous = Some((now, current));
+    }
+}
+
+/// The speed rates are checked against: none for a software loopback,
+/// whose `ifSpeed` (10 Mb/s on Linux) is a placeholder, not a limit.
+fn rated_speed(i: &atalaya_common::model::DeviceInterface) -> Option<u64> {
+    (i.if_type != SOFTWARE_LOOPBACK)
+        .then_some(i.speed_bps)
+        .flatten()
+}
+
+/// Why the poller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PollerError {
+    /// The shared UDP socket could not be bound.
+    #[error("binding the SNMP socket: {0}")]
+    Bind(#[source] Box<async_snmp::Error>),
+}
+
+/// One device: its configuration, client and tracker.
+#[derive(Debug)]
+struct Device {
+    spec: DeviceSpec,
+    client: Option<SnmpClient>,
+    tracker: DeviceTracker,
+}
+
+/// Polls a set of devices.
+#[derive(Debug)]
+pub struct Poller {
+    config: PollerConfig,
+    shared: SharedTransport,
+    devices: Vec<Device>,
+}
+
+impl Poller {
+    /// A poller of `devices`, with its socket bound.
+    pub async fn new(devices: Vec<DeviceSpec>, config: PollerConfig) -> Result<Self, PollerError> {
+        let shared = SharedTransport::bind().await.map_err(PollerError::Bind)?;
+        let devices = devices
+            .into_iter()
+            .map(|spec| Device {
+                spec,
+                client: None,
+                tracker: DeviceTracker::default(),
+            })
+            .collect();
+        Ok(Poller {
+            config,
+            shared,
+            devices,
+        })
+    }
+
+    /// Polls every device once, now, and returns the polls in device order.
+    pub async fn poll_all(&mut self) -> Vec<DevicePoll> {
+        let sem = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut set = JoinSet::new();
+        for (i, mut dev) in std::mem::take(&mut self.devices).into_iter().enumerate() {
+            let (sem, shared, config) = (sem.clone(), self.shared.clone(), self.config);
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let poll = dev.poll(&shared, &config).await;
+                (i, dev, poll)
+            });
+        }
+        let mut done: Vec<(usize, Device, DevicePoll)> = set.join_all().await;
+        done.sort_by_key(|(i, _, _)| *i);
+        let mut polls = Vec::with_capacity(done.len());
+        for (_, dev, poll) in done {
+            self.devices.push(dev);
+            polls.push(poll);
+        }
+        polls
+    }
+
+    /// Polls each device on its own interval (spread over the interval so
+    /// devices with the same one do not all start together) and sends each
+    /// poll to `out`; returns when `out` is closed.
+    pub async fn run(self, out: mpsc::Sender<DevicePoll>) {
+        let sem = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let count = u32::try_from(self.devices.len()).unwrap_or(u32::MAX).max(1);
+        let start = Instant::now();
+        let mut set = JoinSet::new();
+        for (i, dev) in self.devices.into_iter().enumerate() {
+            let period = Duration::from_secs(u64::from(dev.spec.poll_interval_seconds.max(1)));
+            let offset = period * u32::try_from(i).unwrap_or(0) / count;
+            let ctx = (sem.clone(), self.shared.clone(), self.config, out.clone());
+            set.spawn(dev.run(start + offset, period, ctx));
+        }
+        set.join_all().await;
+    }
+}
+
+type RunContext = (
+    Arc<Semaphore>,
+    SharedTransport,
+    PollerConfig,
+    mpsc::Sender<DevicePoll>,
+);
+
+impl Device {
+    async fn run(mut self, first: Instant, period: Duration, ctx: RunContext) {
+        let (sem, shared, config, out) = ctx;
+        let mut ticks = tokio::time::interval_at(first, period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = out.closed() => return,
+            }
+            let Ok(_permit) = sem.acquire().await else {
+                return;
+            };
+            let poll = self.poll(&shared, &config).await;
+            if out.send(poll).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn poll(&mut self, shared: &SharedTransport, config: &PollerConfig) -> DevicePoll {
+        let raw = self.request(shared, config).await;
+        self.tracker
+            .record(&self.spec.name, Instant::now(), raw, config)
+    }
+
+    /// The requests of one poll.
+    async fn request(&mut self, shared: &SharedTransport, config: &PollerConfig) -> RawPoll {
+        if self.client.is_none() {
+            match SnmpClient::build(&self.spec, shared).await {
+                Ok(c) => self.client = Some(c),
+                Err(e) => return failed(state::of_client(&e), e.to_string()),
+            }
+        }
+        let Some(client) = self.client.as_ref() else {
+            return RawPoll::default();
+        };
+        if state::needs_rediscovery(self.tracker.last_state()) {
+            // Failing here shows in the poll's own first request.
+            let _ = client.rediscover().await;
+        }
+        let probe = self.probe_wanted();
+        let timeout = Duration::from_millis(u64::from(self.spec.timeout_ms));
+        let started = Instant::now();
+        let system_oids = inventory::system_oids();
+        let (system, engine_up) = tokio::join!(client.get(&system_oids), async {
+            probe && engine_answers(client.peer(), timeout, shared).await
+        });
+        let system = match system {
+            Ok(s) => s,
+            Err(e) => {
+                let mut st = state::of_request(&e);
+                if st == DeviceState::Timeout && engine_up {
+                    st = DeviceState::WrongCommunity;
+                }
+                return failed(st, e.to_string());
+            }
+        };
+        let response_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let due = self.tracker.inventory_due(config);
+        let mut raw = poll_tables(client, &mut self.tracker.walk, config.limits, system, due).await;
+        raw.response_ms = Some(response_ms);
+        raw
+    }
+
+    /// A v1/v2c device that was not answering gets an SNMPv3 probe beside
+    /// its first request, to tell a wrong community from a dead device
+    /// without making a timeout take longer.
+    fn probe_wanted(&self) -> bool {
+        !matches!(self.spec.credentials, Credentials::V3 { .. })
+            && self.tracker.last_state() != DeviceState::Ok
+    }
+}
+
+fn failed(state: DeviceState, problem: String) -> RawPoll {
+    RawPoll {
+        state,
+        problems: vec![problem],
+        ..RawPoll::default()
+    }
+}
+
+/// The walks after the system group answered: counters, then the inventory if due.
+async fn poll_tables<S: SnmpSource>(
+    source: &S,
+    walk: &mut WalkState,
+    limits: WalkLimits,
+    system: Vec<VarBind>,
+    inventory_due: bool,
+) -> RawPoll {
+    let mut raw = RawPoll {
+        state: DeviceState::Ok,
+        ..RawPoll::default()
+    };
+    match counters::walk(source, walk, limits).await {
+        Ok(rows) => {
+            raw.oper_up = counters::oper_up(&rows);
+            raw.counters = uptime_ticks(&system)
+                .map(|t| counters::build(t, &rows))
+                .unwrap_or_default();
+        }
+        Err(e) => {
+            raw.state = state::of_walk(&e);
+            raw.problems.push(e.to_string());
+            return raw;
+        }
+    }
+    if inventory_due {
+        inventory_into(source, walk, limits, system, &mut raw).await;
+    }
+    raw
+}
+
+async fn inventory_into<S: SnmpSource>(
+    source: &S,
+    walk: &mut WalkState,
+    limits: WalkLimits,
+    mut bindings: Vec<VarBind>,
+    raw: &mut RawPoll,
+) {
+    match inventory::walk_tables(source, walk, limits).await {
+        Ok((rows, failed)) => {
+            bindings.extend(rows);
+            raw.inventory = Some(inventory::build(&bindings));
+            if let Some((_, e)) = failed.first() {
+                raw.state = state::of_walk(e);
+            }
+            raw.problems
+                .extend(failed.iter().map(|(t, e)| format!("{t} left empty: {e}")));
+        }
+        Err(e) => {
+            raw.state = state::of_walk(&e);
+            raw.problems.push(e.to_string());
+        }
+    }
+}
+
+/// `sysUpTime` from the system group's bindings.
+fn uptime_ticks(system: &[VarBind]) -> Option<u32> {
+    system.iter().find_map(|vb| match vb.value {
+        Value::TimeTicks(t) if vb.oid.arcs() == oids::SYS_UP_TIME => Some(t),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests;
