@@ -14,9 +14,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use atalaya_common::diff::{self, InventoryDelta};
+use atalaya_common::model::device::{
+    AuthProtocol, Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState,
+    DeviceSystem, OperStatus, PrivProtocol, Secret,
+};
 use atalaya_common::model::*;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello,
+    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello,
     InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed, SnapshotRequest,
     SpoolDamaged, UserReport,
 };
@@ -243,6 +247,36 @@ fn health_sample() -> HealthSample {
 
 /// One message of every kind, with the kind byte it must travel under.
 /// Each is pinned in `tests/golden/frame-<kind-name>.hex`.
+/// A small switch: one chassis, two ports, one up.
+fn sample_device() -> DeviceInventory {
+    let port = |if_index: u32, up: bool| DeviceInterface {
+        if_index,
+        name: format!("ge-0/0/{if_index}"),
+        descr: format!("GigabitEthernet0/0/{if_index}"),
+        alias: if up { "uplink".into() } else { String::new() },
+        if_type: 6,
+        mac: Some(format!("00:1b:54:00:00:{if_index:02x}")),
+        speed_bps: Some(1_000_000_000),
+        admin_up: true,
+        oper_status: if up { OperStatus::Up } else { OperStatus::Down },
+        last_change_seconds: 120,
+    };
+    DeviceInventory {
+        system: DeviceSystem {
+            descr: "Cisco IOS Software, C2960X".into(),
+            object_id: "1.3.6.1.4.1.9.1.1208".into(),
+            enterprise: Some(9),
+            vendor: Some("Cisco".into()),
+            name: "core-sw1".into(),
+            location: "Building A, rack 3".into(),
+            contact: "noc@corp.example".into(),
+            uptime_seconds: 86_400,
+        },
+        interfaces: vec![port(1, true), port(2, false)],
+        ..DeviceInventory::default()
+    }
+}
+
 fn every_message() -> Vec<(u8, Message)> {
     let inv = sample_inventory();
     vec![
@@ -322,6 +356,21 @@ fn every_message() -> Vec<(u8, Message)> {
                 uid: Some(1000),
             }),
         ),
+        (
+            10,
+            Message::DevicePoll(DevicePoll {
+                seq: 4243,
+                device: "core-sw1".into(),
+                polled_at: NOON,
+                state: DeviceState::Ok,
+                response_ms: Some(3),
+                inventory: Some(sample_device()),
+                values: vec![
+                    ("interface.in_bits_per_second{if=ge-0/0/1}".into(), 1.25e6),
+                    ("snmp.reachable".into(), 1.0),
+                ],
+            }),
+        ),
         (16, Message::Ack(Ack { seq: 1045 })),
         (
             17,
@@ -341,6 +390,22 @@ fn every_message() -> Vec<(u8, Message)> {
             19,
             Message::Renewed(Renewed {
                 certificate_pem: CERT_PEM.into(),
+            }),
+        ),
+        (
+            20,
+            Message::DeviceAssignment(DeviceAssignment {
+                devices: vec![
+                    DeviceSpec::v2c("core-sw1", "192.0.2.10", "public"),
+                    DeviceSpec {
+                        credentials: Credentials::V3 {
+                            user: "atalaya".into(),
+                            auth: Some((AuthProtocol::Sha256, Secret::new("auth-secret"))),
+                            privacy: Some((PrivProtocol::Aes256, Secret::new("priv-secret"))),
+                        },
+                        ..DeviceSpec::v2c("branch-rtr", "branch-rtr.corp.example", "")
+                    },
+                ],
             }),
         ),
         (

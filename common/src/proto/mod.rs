@@ -26,6 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff;
+use crate::model::device::{DeviceInventory, DeviceSpec, DeviceState};
 use crate::model::{HealthSample, Inventory, Timestamp};
 
 /// The protocol version this build speaks.
@@ -120,6 +121,8 @@ messages! {
     RenewRequest = 8,
     /// Agent → collector: the person at the machine reports a problem.
     UserReport = 9,
+    /// Agent (poller) → collector: one poll of a network device.
+    DevicePoll = 10,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -128,6 +131,8 @@ messages! {
     SnapshotRequest = 18,
     /// Collector → agent: the certificate for the key of a [`RenewRequest`].
     Renewed = 19,
+    /// Collector → agent: the network devices this agent polls.
+    DeviceAssignment = 20,
     /// Agent → collector on an enrollment connection.
     EnrollRequest = 32,
     /// Collector → agent: the signed certificate.
@@ -240,6 +245,40 @@ pub struct UserReport {
     pub user: Option<String>,
     /// Its numeric uid.
     pub uid: Option<u32>,
+}
+
+/// One poll of a network device by a poller agent: how it went, what the
+/// device is (when its inventory changed, or every so many polls), and the
+/// values of its series at `polled_at` (interface rates, reachability,
+/// response time). A record like the others: spooled, sequenced,
+/// acknowledged once stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevicePoll {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The device's name, as assigned by the collector.
+    pub device: String,
+    /// When the poll started, on the poller's clock.
+    pub polled_at: Timestamp,
+    /// How the poll went.
+    pub state: DeviceState,
+    /// Time to the device's first answer, ms (`None`: no answer).
+    pub response_ms: Option<u32>,
+    /// The device's inventory, when it changed since the last one sent.
+    pub inventory: Option<DeviceInventory>,
+    /// `(series, value)` at `polled_at`, e.g.
+    /// `("interface.in_bits_per_second{if=ge-0/0/1}", 1.2e6)`.
+    pub values: Vec<(String, f64)>,
+}
+
+/// The whole list of devices an agent polls (replacing any earlier one),
+/// with their credentials: sent on connect and whenever it changes. An
+/// empty list ends polling. The agent keeps it so that it polls on while
+/// the collector is out of reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAssignment {
+    /// The devices.
+    pub devices: Vec<DeviceSpec>,
 }
 
 /// A renewal of the agent's certificate, sent on its authenticated data
