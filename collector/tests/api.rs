@@ -367,9 +367,7 @@ fn admin_creates_an_api_token_that_then_works() {
 #[test]
 fn metrics_text_has_collector_and_store_health() {
     let s = start();
-    s.telemetry
-        .connected_agents
-        .store(3, std::sync::atomic::Ordering::Relaxed);
+    s.telemetry.connected_agents.set(3);
     let (status, text) = s.get("/metrics", Some(&s.viewer_secret));
     assert_eq!(status, 200);
     assert!(text.contains("atalaya_connected_agents 3"), "{text}");

@@ -238,7 +238,7 @@ async fn a_certificate_from_another_ca_is_refused_on_both_sides() {
             .contains("not issued by this collector's CA"),
         "client: {client_err}"
     );
-    let metrics = collector.telemetry.render(&[]);
+    let metrics = collector.telemetry.render();
     assert!(
         metrics.contains("atalaya_refused_total{reason=\"foreign_ca\"} 1\n"),
         "{metrics}"
@@ -284,7 +284,7 @@ async fn an_expired_certificate_is_refused_and_counted_with_its_date() {
         explain_refusal(&client_err).is_some(),
         "client: {client_err}"
     );
-    let metrics = collector.telemetry.render(&[]);
+    let metrics = collector.telemetry.render();
     assert!(
         metrics.contains("atalaya_refused_total{reason=\"certificate_expired\"} 1\n"),
         "{metrics}"

@@ -26,7 +26,6 @@
 //! agent reads its acks, nothing piles up for it.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -135,7 +134,7 @@ impl Committer {
         let Ok(permit) = to.in_flight.clone().acquire_owned().await else {
             return false;
         };
-        self.telemetry.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.telemetry.queue_depth.inc();
         let job = Job {
             item,
             reply: to.progress.clone(),
@@ -144,7 +143,7 @@ impl Committer {
         if self.tx.send(job).await.is_ok() {
             return true;
         }
-        self.telemetry.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        self.telemetry.queue_depth.dec();
         false
     }
 }
@@ -157,9 +156,7 @@ async fn run(
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        telemetry
-            .queue_depth
-            .fetch_sub(jobs.len() as u64, Ordering::Relaxed);
+        telemetry.queue_depth.dec_by(jobs.len() as u64);
         let mut replies: Vec<(String, watch::Sender<Progress>)> = Vec::new();
         let mut items = Vec::with_capacity(jobs.len());
         // The sessions' in-flight permits, given back after the commit.
@@ -188,9 +185,9 @@ async fn run(
         telemetry.observe_commit(started.elapsed());
         match result {
             Ok(Ok((committed, fed))) => {
-                telemetry.commits.fetch_add(1, Ordering::Relaxed);
-                telemetry.records.fetch_add(records, Ordering::Relaxed);
-                telemetry.samples.fetch_add(points, Ordering::Relaxed);
+                telemetry.commits.inc();
+                telemetry.records.inc_by(records);
+                telemetry.samples.inc_by(points);
                 for c in committed {
                     for (_, reply) in replies.iter().filter(|(id, _)| *id == c.agent_id) {
                         reply.send_modify(|p| {
@@ -219,7 +216,7 @@ async fn run(
 
 fn fail(telemetry: &Telemetry, replies: &[(String, watch::Sender<Progress>)], why: CommitError) {
     tracing::error!(error = %why, "group commit failed; agents will send again");
-    telemetry.commit_failures.fetch_add(1, Ordering::Relaxed);
+    telemetry.commit_failures.inc();
     for (_, reply) in replies {
         reply.send_modify(|p| p.failed = Some(why.clone()));
     }

@@ -2,7 +2,6 @@
 //! certificate signed by the collector's CA. Its private key never travels.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
@@ -114,7 +113,7 @@ pub async fn run(hub: Arc<Hub>, connection: Connection) {
     }
     match outcome {
         Ok(Ok(agent_id)) => {
-            hub.telemetry.enrollments.fetch_add(1, Ordering::Relaxed);
+            hub.telemetry.enrollments.inc();
             tracing::info!(%remote, agent = %agent_id, "agent enrolled");
         }
         Ok(Err(err)) => {

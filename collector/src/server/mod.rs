@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -287,7 +286,7 @@ struct Admitted {
 
 impl Admitted {
     fn new(permit: OwnedSemaphorePermit, telemetry: Arc<Telemetry>) -> Self {
-        telemetry.open_connections.fetch_add(1, Ordering::Relaxed);
+        telemetry.open_connections.inc();
         Self {
             _permit: permit,
             telemetry,
@@ -297,9 +296,7 @@ impl Admitted {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        self.telemetry
-            .open_connections
-            .fetch_sub(1, Ordering::Relaxed);
+        self.telemetry.open_connections.dec();
     }
 }
 

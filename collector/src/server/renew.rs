@@ -7,7 +7,6 @@
 //! the newest certificate; the old one stays valid until it expires, so an
 //! agent that crashes before storing the new one can still connect.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
@@ -99,7 +98,7 @@ pub async fn renew(
         Some(Some(at)) => return Err(RenewError::Revoked { at }),
         Some(None) => {}
     }
-    hub.telemetry.renewals.fetch_add(1, Ordering::Relaxed);
+    hub.telemetry.renewals.inc();
     let not_after = pki::not_after_of(&der).map(Timestamp::from_secs);
     tracing::info!(
         agent = %agent_id,

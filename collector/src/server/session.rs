@@ -5,7 +5,6 @@
 //! reason and a counted refusal; other agents are not affected.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
@@ -128,11 +127,11 @@ pub async fn run(hub: Arc<Hub>, connection: Connection, agent_id: String) {
             );
         }
     }
-    telemetry.connected_agents.fetch_add(1, Ordering::Relaxed);
+    telemetry.connected_agents.inc();
     hub.connections.insert(&agent_id, connection.clone());
     let result = serve(&hub, &connection, &agent_id).await;
     hub.connections.remove(&agent_id, &connection);
-    telemetry.connected_agents.fetch_sub(1, Ordering::Relaxed);
+    telemetry.connected_agents.dec();
     match result {
         Ok(()) => tracing::info!(agent = %agent_id, "session ended"),
         Err(err) => {
@@ -153,7 +152,7 @@ pub async fn run(hub: Arc<Hub>, connection: Connection, agent_id: String) {
     }
 }
 
-fn refuse(hub: &Hub, connection: &Connection, reason: &str, message: &str) {
+fn refuse(hub: &Hub, connection: &Connection, reason: &'static str, message: &str) {
     tracing::warn!(remote = %connection.remote_address(), reason, "refusing a data connection: {message}");
     hub.telemetry.refuse(reason);
     connection.close(close_code::REFUSED, message.as_bytes());

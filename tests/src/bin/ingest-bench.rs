@@ -306,7 +306,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         lat.len()
     );
-    let text = telemetry.render(&[]);
+    let text = telemetry.render();
     for line in text
         .lines()
         .filter(|l| l.starts_with("atalaya_commit") || l.starts_with("atalaya_commits_total"))
