@@ -20,9 +20,9 @@ use atalaya_common::model::device::{
 };
 use atalaya_common::model::*;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello,
-    InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed, SnapshotRequest,
-    SpoolDamaged, UserReport,
+    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, EnrollRequest, EnrollResponse, Gap,
+    Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed,
+    SnapshotRequest, SpoolDamaged, UserReport,
 };
 
 fn sample_inventory() -> Inventory {
