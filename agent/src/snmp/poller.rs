@@ -114,7 +114,10 @@ pub struct DeviceTracker {
 impl DeviceTracker {
     /// True when this poll should walk the inventory tables.
     pub fn inventory_due(&self, config: &PollerConfig) -> bool {
-        self.interfaces.is_empty() || self.polls % u64::from(config.inventory_every.max(1)) == 0
+        self.interfaces.is_empty()
+            || self
+                .polls
+                .is_multiple_of(u64::from(config.inventory_every.max(1)))
     }
 
     /// The state of the last poll.
