@@ -74,6 +74,14 @@ fn switch() -> Vec<VarBind> {
                 0, 0, 0, 64,
             ])),
         ),
+        vb(
+            &at(oids::IP_ADDRESS_ENTRY, 3, &[1, 4, 10, 0, 0, 255]),
+            Value::Integer(1),
+        ),
+        vb(
+            &at(oids::IP_ADDRESS_ENTRY, 4, &[1, 4, 10, 0, 0, 255]),
+            Value::Integer(3),
+        ),
         vb(&at(oids::ENT_PHYSICAL_ENTRY, 5, &[1001]), Value::Integer(3)),
         vb(&at(oids::ENT_PHYSICAL_ENTRY, 11, &[1001]), s("FOC1234X0AB")),
         vb(
@@ -140,6 +148,7 @@ fn builds_every_part_of_a_device() {
     assert_eq!(gi.oper_status, OperStatus::LowerLayerDown);
     assert!(gi.admin_up);
     assert_eq!(gi.last_change_seconds, 42);
+    // The subnet's broadcast address is left out.
     assert_eq!(inv.addresses.len(), 2);
     assert_eq!(
         (
