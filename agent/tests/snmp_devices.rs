@@ -248,6 +248,10 @@ async fn snmp_loopback_rates_match_the_bytes_sent() {
     // (the polls themselves, other programs) is at most this.
     let others = (proc_last - proc_first).saturating_sub(sent_wire) as f64;
     let sent = sent_wire as f64;
+    eprintln!(
+        "lo: {sent} bytes sent; SNMP rates over {secs:.3} s give {in_bytes:.0} in, \
+         {out_bytes:.0} out; other lo traffic at most {others}"
+    );
     for moved in [in_bytes, out_bytes] {
         assert!(moved >= sent * 0.98, "{moved} bytes seen for {sent} sent");
         assert!(
@@ -261,13 +265,13 @@ async fn snmp_loopback_rates_match_the_bytes_sent() {
 /// returns the bytes `lo` carries for them (payload and the 42 bytes of
 /// UDP, IPv4 and Ethernet headers the loopback device counts).
 fn push_through_lo() -> u64 {
-    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let to = sink.local_addr().unwrap();
-    let from = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the sink");
+    let to = sink.local_addr().expect("sink address");
+    let from = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the sender");
     let payload = vec![0x5a_u8; 16_000];
     let count = 1_000_u64;
     for _ in 0..count {
-        from.send_to(&payload, to).unwrap();
+        from.send_to(&payload, to).expect("send over lo");
     }
     count * (payload.len() as u64 + 42)
 }

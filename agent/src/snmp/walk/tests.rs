@@ -13,6 +13,8 @@ struct Scripted {
     v1: bool,
     /// Answers tooBig when a response would hold more bindings than this.
     too_big_above: Option<usize>,
+    /// Answers genErr instead of tooBig (as net-snmp does over SNMPv3).
+    gen_err: bool,
     /// Times out when asked for more repetitions than this.
     timeout_above: Option<u32>,
     /// Answers every GETBULK with this binding first (a looping agent).
@@ -122,7 +124,11 @@ impl SnmpSource for Scripted {
             .too_big_above
             .is_some_and(|t| oids.len() * reps_usize > t)
         {
-            return Err(RequestError::TooBig);
+            return Err(if self.gen_err {
+                RequestError::GenErr
+            } else {
+                RequestError::TooBig
+            });
         }
         let mut cursors: Vec<Oid> = oids.to_vec();
         let mut out = Vec::new();
@@ -194,6 +200,21 @@ async fn too_big_halves_the_repetitions_and_it_is_remembered() {
         .await
         .unwrap();
     assert!(dev.requests.lock().unwrap().iter().all(|r| r.1 == 3));
+}
+
+#[tokio::test]
+async fn gen_err_on_a_large_getbulk_backs_off_too() {
+    let dev = Scripted {
+        too_big_above: Some(4),
+        gen_err: true,
+        ..Scripted::with_table(&[2], 9)
+    };
+    let mut state = WalkState::default();
+    let rows = walk_columns(&dev, &mut state, WalkLimits::default(), &cols(&[2]))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 9);
+    assert_eq!(state.max_repetitions(), 3);
 }
 
 #[tokio::test]
