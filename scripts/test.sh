@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # System packages the tests use, as "command package" pairs: the live-host
 # tests compare the agent with dpkg-query and nproc; the filesystem
 # incident test mounts a tmpfs into a fixture copy; the user-report test
-# runs `atalaya-agent report` as an unprivileged account with setpriv.
+# runs `atalaya-agent report` as an unprivileged account with setpriv; the
+# SNMP poller tests run their own net-snmp snmpd and compare with its tools.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -18,6 +19,8 @@ dpkg-query dpkg
 nproc coreutils
 mount mount
 setpriv util-linux
+snmpd snmpd
+snmpget snmp
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"

@@ -28,6 +28,10 @@ pub enum RequestError {
     /// The device answered `noSuchName` (SNMPv1's end of a walk).
     #[error("the device answered noSuchName")]
     NoSuchName,
+    /// The device answered `genErr`, which some agents (net-snmp over
+    /// SNMPv3 among them) send for a GETBULK answer larger than they can send.
+    #[error("the device answered genErr")]
+    GenErr,
     /// Anything else async-snmp reported.
     #[error(transparent)]
     Snmp(Box<async_snmp::Error>),
@@ -45,6 +49,10 @@ impl From<Box<async_snmp::Error>> for RequestError {
                 status: ErrorStatus::NoSuchName,
                 ..
             } => RequestError::NoSuchName,
+            async_snmp::Error::Snmp {
+                status: ErrorStatus::GenErr,
+                ..
+            } => RequestError::GenErr,
             _ => RequestError::Snmp(e),
         }
     }
@@ -98,9 +106,9 @@ impl std::fmt::Debug for SharedTransport {
 impl SharedTransport {
     /// Binds the socket: dual-stack where the host has IPv6, else IPv4.
     pub async fn bind() -> Result<Self, Box<async_snmp::Error>> {
-        let udp = match UdpTransport::bind("[::]:0").await {
+        let udp = match udp_on("[::]:0").await {
             Ok(t) => t,
-            Err(_) => UdpTransport::bind("0.0.0.0:0").await?,
+            Err(_) => udp_on("0.0.0.0:0").await?,
         };
         Ok(SharedTransport {
             udp,
@@ -112,6 +120,19 @@ impl SharedTransport {
     pub fn local_addr(&self) -> SocketAddr {
         self.udp.local_addr()
     }
+}
+
+/// The shared socket. SNMPv3 agents size their answers to the `msgMaxSize`
+/// advertised: the largest UDP payload lets a GETBULK over v3 bring as many
+/// rows as over v2c (the walk backs off where the network cannot carry it).
+/// A 4 MiB receive buffer absorbs the answers of many devices at once.
+async fn udp_on(addr: &str) -> Result<UdpTransport, Box<async_snmp::Error>> {
+    UdpTransport::builder()
+        .bind(addr)
+        .receive_capacity(async_snmp::MAX_UDP_PAYLOAD)
+        .recv_buffer_size(4 << 20)
+        .build()
+        .await
 }
 
 /// The client of one device.

@@ -33,7 +33,7 @@ fn tables() -> Vec<(&'static str, Vec<Oid>)> {
             "addresses",
             [
                 oids::columns(oids::IP_ADDR_ENTRY, &[2, 3]),
-                oids::columns(oids::IP_ADDRESS_ENTRY, &[3, 5]),
+                oids::columns(oids::IP_ADDRESS_ENTRY, &[3, 4, 5]),
             ]
             .concat(),
         ),
@@ -119,6 +119,7 @@ struct RawStorage {
 struct RawAddress {
     if_index: Option<u32>,
     prefix_len: Option<u8>,
+    broadcast: bool,
 }
 
 #[derive(Default)]
@@ -250,6 +251,9 @@ impl Builder {
         let row = self.addresses.entry(addr).or_default();
         match col {
             3 => row.if_index = int(v).and_then(|i| u32::try_from(i).ok()),
+            // ipAddressType broadcast(3): net-snmp lists each subnet's
+            // broadcast address, which is no address of the device.
+            4 => row.broadcast = int(v) == Some(3),
             // ipAddressTable's prefix is preferred over ipAddrTable's mask.
             5 => {
                 if let Some(p) = v.as_oid().and_then(prefix_of_pointer) {
@@ -318,6 +322,7 @@ impl Builder {
             addresses: self
                 .addresses
                 .into_iter()
+                .filter(|(_, row)| !row.broadcast)
                 .filter_map(|(address, row)| {
                     Some(DeviceAddress {
                         if_index: row.if_index?,

@@ -71,6 +71,8 @@ pub struct DevicePoll {
     pub response_ms: Option<u64>,
     /// The inventory, when it changed or is due again.
     pub inventory: Option<DeviceInventory>,
+    /// Seconds the rates were computed over; `None` without rates.
+    pub interval_seconds: Option<f64>,
     /// Series points: `snmp.reachable`, `snmp.response_ms`,
     /// `interface.oper_up{if=…}` and the interface rates.
     pub points: Vec<(String, f64)>,
@@ -114,7 +116,10 @@ pub struct DeviceTracker {
 impl DeviceTracker {
     /// True when this poll should walk the inventory tables.
     pub fn inventory_due(&self, config: &PollerConfig) -> bool {
-        self.interfaces.is_empty() || self.polls % u64::from(config.inventory_every.max(1)) == 0
+        self.interfaces.is_empty()
+            || self
+                .polls
+                .is_multiple_of(u64::from(config.inventory_every.max(1)))
     }
 
     /// The state of the last poll.
@@ -141,6 +146,7 @@ impl DeviceTracker {
             state: raw.state,
             response_ms: raw.response_ms,
             inventory,
+            interval_seconds: None,
             points: self.health_points(raw.response_ms, &raw.oper_up),
             no_rate: Vec::new(),
             dropped: Vec::new(),
@@ -205,6 +211,7 @@ impl DeviceTracker {
             counters.into_iter().map(|c| (c.if_index, c)).collect();
         if let Some((then, previous)) = &self.previous {
             let elapsed = now.saturating_duration_since(*then).as_secs_f64();
+            out.interval_seconds = Some(elapsed);
             for (i, cur) in &current {
                 let Some(prev) = previous.get(i) else {
                     continue;

@@ -26,7 +26,7 @@ pub fn of_request(e: &RequestError) -> DeviceState {
     match e {
         RequestError::Timeout => DeviceState::Timeout,
         RequestError::TooBig => DeviceState::TooBig,
-        RequestError::NoSuchName => DeviceState::Malformed,
+        RequestError::NoSuchName | RequestError::GenErr => DeviceState::Malformed,
         RequestError::Snmp(e) => of_snmp(e),
     }
 }

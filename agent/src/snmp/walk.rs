@@ -3,7 +3,7 @@
 //! Devices differ in how much they can answer at once: large ENTITY-MIB or
 //! LLDP tables time out at 25 repetitions on some, others answer `tooBig`.
 //! [`WalkState`], kept per device by the poller, starts at 25 repetitions,
-//! halves on `tooBig` and on a timeout (retrying the same request), and
+//! halves on `tooBig`, `genErr` and a timeout (retrying the same request), and
 //! remembers what worked; after a run of clean walks it tries twice as many
 //! again, up to the start value. A walk also ends with a named error when
 //! the device returns an OID that does not follow the previous one (its
@@ -247,7 +247,10 @@ async fn request<S: SnmpSource>(
 
 /// Errors a smaller request may cure.
 fn retry_smaller(e: &RequestError) -> bool {
-    matches!(e, RequestError::TooBig | RequestError::Timeout)
+    matches!(
+        e,
+        RequestError::TooBig | RequestError::Timeout | RequestError::GenErr
+    )
 }
 
 /// Takes one binding for a column: the binding if it belongs to the

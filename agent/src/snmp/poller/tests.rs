@@ -1,1 +1,265 @@
+use std::time::Duration;
 
+use atalaya_common::model::rates::NoRate;
+use atalaya_common::model::{Counter, DeviceInterface, DeviceInventory, OperStatus};
+
+use super::*;
+
+fn inventory(speed: u64, if_type: u32) -> DeviceInventory {
+    DeviceInventory {
+        interfaces: vec![DeviceInterface {
+            if_index: 2,
+            name: "eth0".into(),
+            if_type,
+            speed_bps: Some(speed),
+            oper_status: OperStatus::Up,
+            ..DeviceInterface::default()
+        }],
+        ..DeviceInventory::default()
+    }
+}
+
+fn counters(uptime: u32, octets: u64) -> Vec<InterfaceCounters> {
+    vec![InterfaceCounters {
+        if_index: 2,
+        sys_uptime_ticks: uptime,
+        in_octets: Some(Counter::Hc(octets)),
+        out_octets: Some(Counter::Hc(octets / 2)),
+        ..InterfaceCounters::default()
+    }]
+}
+
+fn raw(inv: Option<DeviceInventory>, c: Vec<InterfaceCounters>) -> RawPoll {
+    RawPoll {
+        state: DeviceState::Ok,
+        response_ms: Some(3),
+        inventory: inv,
+        counters: c,
+        oper_up: [(2, true)].into(),
+        problems: Vec::new(),
+    }
+}
+
+fn point(p: &DevicePoll, name: &str) -> Option<f64> {
+    p.points.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+}
+
+#[test]
+fn two_polls_give_labelled_rates() {
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let t0 = Instant::now();
+    assert!(t.inventory_due(&config));
+    let first = t.record(
+        "sw",
+        t0,
+        raw(Some(inventory(1_000_000_000, 6)), counters(100, 0)),
+        &config,
+    );
+    assert!(first.inventory.is_some());
+    assert_eq!(point(&first, "interface.in_bits_per_second{if=eth0}"), None);
+    assert_eq!(point(&first, "snmp.reachable"), Some(1.0));
+    assert_eq!(point(&first, "snmp.response_ms"), Some(3.0));
+    assert_eq!(point(&first, "interface.oper_up{if=eth0}"), Some(1.0));
+    assert!(!t.inventory_due(&config));
+    let second = t.record(
+        "sw",
+        t0 + Duration::from_secs(60),
+        raw(None, counters(6_100, 750_000_000)),
+        &config,
+    );
+    assert_eq!(
+        point(&second, "interface.in_bits_per_second{if=eth0}"),
+        Some(100_000_000.0)
+    );
+    assert_eq!(
+        point(&second, "interface.in_utilisation_percent{if=eth0}"),
+        Some(10.0)
+    );
+    assert_eq!(
+        point(&second, "interface.out_bits_per_second{if=eth0}"),
+        Some(50_000_000.0)
+    );
+    assert!(second.no_rate.is_empty());
+}
+
+#[test]
+fn a_restart_between_polls_gives_no_rate_not_a_spike() {
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let t0 = Instant::now();
+    t.record(
+        "sw",
+        t0,
+        raw(
+            Some(inventory(1_000_000_000, 6)),
+            counters(90_000, 5_000_000),
+        ),
+        &config,
+    );
+    let after = t.record(
+        "sw",
+        t0 + Duration::from_secs(60),
+        raw(None, counters(300, 10)),
+        &config,
+    );
+    assert_eq!(after.no_rate.len(), 1);
+    assert!(matches!(after.no_rate[0], (ref n, NoRate::UptimeWentBack { .. }) if n == "eth0"));
+    assert!(
+        !after
+            .points
+            .iter()
+            .any(|(n, _)| n.contains("bits_per_second"))
+    );
+    // The next interval, from the restarted counters, has rates again.
+    let next = t.record(
+        "sw",
+        t0 + Duration::from_secs(120),
+        raw(None, counters(6_300, 7_500_010)),
+        &config,
+    );
+    assert_eq!(
+        point(&next, "interface.in_bits_per_second{if=eth0}"),
+        Some(1_000_000.0)
+    );
+}
+
+#[test]
+fn the_loopback_speed_is_not_a_limit() {
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let t0 = Instant::now();
+    // Linux reports 10 Mb/s for lo, which carries far more.
+    t.record(
+        "h",
+        t0,
+        raw(Some(inventory(10_000_000, 24)), counters(100, 0)),
+        &config,
+    );
+    let p = t.record(
+        "h",
+        t0 + Duration::from_secs(1),
+        raw(None, counters(200, 125_000_000)),
+        &config,
+    );
+    assert_eq!(
+        point(&p, "interface.in_bits_per_second{if=eth0}"),
+        Some(1_000_000_000.0)
+    );
+    assert_eq!(point(&p, "interface.in_utilisation_percent{if=eth0}"), None);
+    // On an Ethernet interface of that speed the same would be dropped.
+    let mut e = DeviceTracker::default();
+    e.record(
+        "h",
+        t0,
+        raw(Some(inventory(10_000_000, 6)), counters(100, 0)),
+        &config,
+    );
+    let p = e.record(
+        "h",
+        t0 + Duration::from_secs(1),
+        raw(None, counters(200, 125_000_000)),
+        &config,
+    );
+    assert_eq!(point(&p, "interface.in_bits_per_second{if=eth0}"), None);
+    assert_eq!(p.dropped.len(), 2);
+}
+
+#[test]
+fn the_inventory_is_sent_on_change_and_when_due_again() {
+    let config = PollerConfig {
+        inventory_every: 1,
+        inventory_resend_every: 3,
+        ..PollerConfig::default()
+    };
+    let mut t = DeviceTracker::default();
+    let now = Instant::now();
+    let mut sent = Vec::new();
+    for i in 0..6u32 {
+        let mut inv = inventory(1_000_000_000, 6);
+        // Uptime moves every poll; it is not a change.
+        inv.system.uptime_seconds = u64::from(i) * 60;
+        if i == 2 {
+            inv.interfaces[0].alias = "new uplink".into();
+        }
+        let p = t.record("sw", now, raw(Some(inv), Vec::new()), &config);
+        sent.push(p.inventory.is_some());
+    }
+    // Sent first; unchanged; changed (2); changed back (3); unchanged; resent after 3.
+    assert_eq!(sent, vec![true, false, true, true, false, false]);
+    let p = t.record(
+        "sw",
+        now,
+        raw(Some(inventory(1_000_000_000, 6)), Vec::new()),
+        &config,
+    );
+    assert!(p.inventory.is_some());
+}
+
+#[test]
+fn a_failed_poll_is_unreachable_and_keeps_the_previous_counters() {
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let t0 = Instant::now();
+    t.record(
+        "sw",
+        t0,
+        raw(Some(inventory(1_000_000_000, 6)), counters(100, 0)),
+        &config,
+    );
+    let down = t.record(
+        "sw",
+        t0 + Duration::from_secs(60),
+        failed(DeviceState::Timeout, "no answer".into()),
+        &config,
+    );
+    assert_eq!(down.state, DeviceState::Timeout);
+    assert_eq!(down.points, vec![("snmp.reachable".to_owned(), 0.0)]);
+    assert_eq!(t.last_state(), DeviceState::Timeout);
+    let back = t.record(
+        "sw",
+        t0 + Duration::from_secs(120),
+        raw(None, counters(12_100, 1_500_000_000)),
+        &config,
+    );
+    assert_eq!(
+        point(&back, "interface.in_bits_per_second{if=eth0}"),
+        Some(100_000_000.0)
+    );
+}
+
+/// A UDP port on loopback that nothing answers on (bound and never read).
+fn silent_port() -> (std::net::UdpSocket, u16) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = s.local_addr().unwrap().port();
+    (s, port)
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_polls_each_device_on_its_interval_until_the_receiver_closes() {
+    let (_keep, port) = silent_port();
+    let mut spec = DeviceSpec::v2c("quiet", "127.0.0.1", "public");
+    spec.port = port;
+    spec.poll_interval_seconds = 30;
+    spec.timeout_ms = 500;
+    spec.retries = 0;
+    let poller = Poller::new(vec![spec], PollerConfig::default())
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::channel(4);
+    let task = tokio::spawn(poller.run(tx));
+    let started = Instant::now();
+    let first = rx.recv().await.unwrap();
+    assert_eq!(first.device, "quiet");
+    assert_eq!(first.state, DeviceState::Timeout);
+    assert_eq!(first.response_ms, None);
+    let second = rx.recv().await.unwrap();
+    assert_eq!(second.state, DeviceState::Timeout);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(32),
+        "{waited:?}"
+    );
+    drop(rx);
+    task.await.unwrap();
+}
