@@ -1,7 +1,8 @@
 //! `atalaya-agent`: the Atalaya agent's command line.
 //!
 //! One-shot commands that show what the agent knows about this host
-//! (`inventory`, `metrics`), check a configuration file (`check-config`),
+//! (`inventory`, `metrics`), list the network devices it polls (`devices`),
+//! check a configuration file (`check-config`),
 //! and let the person at the machine report a problem (`report`).
 
 use std::io::{self, BufWriter, Write};
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 use atalaya_agent::config::AgentConfig;
 use atalaya_agent::metrics::Sampler;
 use atalaya_agent::root::Root;
+use atalaya_agent::snmp::assignment;
 use atalaya_agent::{inventory, reports, summary};
 use atalaya_common::config::Secret;
 
@@ -92,6 +94,16 @@ enum Command {
         #[arg(long, value_name = "S", default_value_t = 10)]
         wait_seconds: u64,
     },
+    /// List the network devices the collector assigned to this agent to poll
+    /// (from the state directory; no secrets are shown).
+    Devices {
+        /// Take the state directory from this configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where the agent keeps its state (overrides the configuration).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// Check an agent configuration file; every error is listed, with its line.
     CheckConfig {
         /// The file to check.
@@ -151,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             wait_seconds,
         } => report_command(&text, config, wait_seconds),
+        Command::Devices { config, state_dir } => devices_command(config, state_dir),
         Command::CheckConfig { file } => check_config(&file),
     }
 }
@@ -254,6 +267,37 @@ fn report_command(
             "Report {} is on its way to the help desk; quote this number if you call.",
             written.id
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `devices`: the assigned devices, one a line, from the state file.
+fn devices_command(
+    config: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let config = load(config.as_ref())?;
+    let state_dir = state_dir.unwrap_or(config.state_dir);
+    let devices = assignment::load(&state_dir)?;
+    let mut out = io::stdout().lock();
+    if devices.is_empty() {
+        writeln!(out, "no devices assigned to this agent")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = devices
+        .iter()
+        .map(|d| d.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(out, "{:<width$}  {:<30}  VERSION", "NAME", "ADDRESS")?;
+    for d in &devices {
+        let address = format!("{}:{}", d.address, d.port);
+        let version = assignment::version(&d.credentials);
+        writeln!(out, "{:<width$}  {address:<30}  {version}", d.name)?;
+    }
+    if !config.snmp.enabled {
+        writeln!(out, "(polling is off here: [snmp] enabled = false)")?;
     }
     Ok(ExitCode::SUCCESS)
 }
