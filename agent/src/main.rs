@@ -19,6 +19,7 @@ use atalaya_agent::root::Root;
 use atalaya_agent::snmp::assignment;
 use atalaya_agent::{inventory, reports, summary};
 use atalaya_common::config::Secret;
+use atalaya_common::model::DeviceSpec;
 
 /// The Atalaya agent: inventory and health of this host.
 #[derive(Debug, Parser)]
@@ -280,26 +281,43 @@ fn devices_command(
     let state_dir = state_dir.unwrap_or(config.state_dir);
     let devices = assignment::load(&state_dir)?;
     let mut out = io::stdout().lock();
-    if devices.is_empty() {
-        writeln!(out, "no devices assigned to this agent")?;
-        return Ok(ExitCode::SUCCESS);
+    write_devices(&mut out, &devices)?;
+    if !config.snmp.enabled && !devices.is_empty() {
+        writeln!(out, "(not polled: [snmp] enabled = false)")?;
     }
-    let width = devices
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The devices as an aligned table: name, address, SNMP version (never a secret).
+fn write_devices(out: &mut impl Write, devices: &[DeviceSpec]) -> io::Result<()> {
+    if devices.is_empty() {
+        return writeln!(out, "no devices assigned to this agent");
+    }
+    let name_width = devices
         .iter()
         .map(|d| d.name.len())
         .max()
         .unwrap_or(0)
         .max(4);
-    writeln!(out, "{:<width$}  {:<30}  VERSION", "NAME", "ADDRESS")?;
-    for d in &devices {
-        let address = format!("{}:{}", d.address, d.port);
+    let addresses: Vec<String> = devices
+        .iter()
+        .map(|d| format!("{}:{}", d.address, d.port))
+        .collect();
+    let address_width = addresses.iter().map(String::len).max().unwrap_or(0).max(7);
+    writeln!(
+        out,
+        "{:<name_width$}  {:<address_width$}  VERSION",
+        "NAME", "ADDRESS"
+    )?;
+    for (d, address) in devices.iter().zip(&addresses) {
         let version = assignment::version(&d.credentials);
-        writeln!(out, "{:<width$}  {address:<30}  {version}", d.name)?;
+        writeln!(
+            out,
+            "{:<name_width$}  {address:<address_width$}  {version}",
+            d.name
+        )?;
     }
-    if !config.snmp.enabled {
-        writeln!(out, "(polling is off here: [snmp] enabled = false)")?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `check-config`: 2 when the file does not parse, with every error.
@@ -347,6 +365,27 @@ fn ms(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_device_list_shows_names_addresses_and_versions_only() {
+        let mut core = DeviceSpec::v2c("core-sw", "10.0.0.1", "c0mmunity");
+        core.port = 1161;
+        let mut out = Vec::new();
+        write_devices(
+            &mut out,
+            &[core, DeviceSpec::v2c("printer-3", "printer-3.lan", "pr1v")],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME       ADDRESS            VERSION\n\
+             core-sw    10.0.0.1:1161      v2c\n\
+             printer-3  printer-3.lan:161  v2c\n"
+        );
+        let mut out = Vec::new();
+        write_devices(&mut out, &[]).unwrap();
+        assert_eq!(out, b"no devices assigned to this agent\n");
+    }
 
     #[test]
     fn debug_of_the_command_line_hides_the_enrollment_token() {

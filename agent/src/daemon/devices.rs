@@ -288,6 +288,12 @@ mod tests {
         let task = polling.running.as_ref().map(|r| r.task.id());
         assert_eq!(polling.assign(list.clone()).await, Assigned::Unchanged);
         assert_eq!(polling.running.as_ref().map(|r| r.task.id()), task);
+        // Another list replaces the poller.
+        let mut other = list.clone();
+        other[0].port = 1161;
+        assert_eq!(polling.assign(other.clone()).await, Assigned::Started(1));
+        assert_ne!(polling.running.as_ref().map(|r| r.task.id()), task);
+        assert_eq!(polling.assign(list.clone()).await, Assigned::Started(1));
         // A restart polls the kept list at once.
         drop(polling);
         let again = DevicePolling::start(dir.path(), enabled(), shared()).await;
