@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use atalaya_agent::config::SnmpConfig;
-use atalaya_agent::daemon::devices::{Assigned, DevicePolling};
+use atalaya_agent::daemon::devices::{Assigned, DevicePolling, Step};
 use atalaya_agent::outbox::Outbox;
 use atalaya_agent::snmp::assignment;
 use atalaya_agent::uplink::{Intervals, Shared};
@@ -25,6 +25,16 @@ fn intervals() -> Intervals {
         inventory: Duration::from_secs(3600),
         heartbeat: Duration::from_secs(30),
     }
+}
+
+/// The next step of `polling`, within 30 s.
+async fn step(
+    polling: &mut DevicePolling,
+    assignments: &mut tokio::sync::watch::Receiver<Option<Vec<DeviceSpec>>>,
+) -> Step {
+    tokio::time::timeout(Duration::from_secs(30), polling.step(assignments))
+        .await
+        .expect("a step within 30 s")
 }
 
 #[tokio::test]
@@ -44,15 +54,17 @@ async fn an_assigned_device_is_polled_into_the_spool_until_an_empty_list_stops_i
     let mut spec = DeviceSpec::v2c("bench", "127.0.0.1", COMMUNITY);
     spec.port = snmpd.port;
     spec.timeout_ms = 1_000;
+    // The list comes the way the uplink hands it over.
+    let mut assignments = shared.assignments();
+    shared.assign_devices(vec![spec.clone()]);
     assert_eq!(
-        polling.assign(vec![spec.clone()]).await,
-        Assigned::Started(1)
+        step(&mut polling, &mut assignments).await,
+        Step::Assigned(Assigned::Started(1))
     );
     assert_eq!(assignment::load(state.path()).unwrap(), [spec.clone()]);
-    let seq = tokio::time::timeout(Duration::from_secs(30), polling.spool_next())
-        .await
-        .expect("a poll within 30 s")
-        .unwrap();
+    let Step::Spooled(seq) = step(&mut polling, &mut assignments).await else {
+        panic!("expected a spooled poll");
+    };
 
     let pending = shared.outbox().next_after(seq - 1).unwrap();
     assert_eq!(pending.seq, seq);
@@ -74,7 +86,19 @@ async fn an_assigned_device_is_polled_into_the_spool_until_an_empty_list_stops_i
         poll.values
     );
 
-    assert_eq!(polling.assign(Vec::new()).await, Assigned::Stopped);
+    // The same list again (as after a reconnection) keeps the poller.
+    shared.assign_devices(vec![spec.clone()]);
+    assert_eq!(
+        step(&mut polling, &mut assignments).await,
+        Step::Assigned(Assigned::Unchanged)
+    );
+    assert!(polling.is_polling());
+
+    shared.assign_devices(Vec::new());
+    assert_eq!(
+        step(&mut polling, &mut assignments).await,
+        Step::Assigned(Assigned::Stopped)
+    );
     assert!(!polling.is_polling());
     assert!(assignment::load(state.path()).unwrap().is_empty());
     tokio::select! {

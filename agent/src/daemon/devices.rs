@@ -207,26 +207,48 @@ impl DevicePolling {
 
     /// Polls and follows the collector's assignments until they end.
     pub async fn run(mut self, mut assignments: watch::Receiver<Option<Vec<DeviceSpec>>>) {
-        loop {
-            tokio::select! {
-                changed = assignments.changed() => {
-                    if changed.is_err() {
-                        self.stop().await;
-                        return;
-                    }
-                    let devices = assignments.borrow_and_update().clone();
-                    if let Some(devices) = devices {
-                        self.assign(devices).await;
-                    }
+        while self.step(&mut assignments).await != Step::Closed {}
+    }
+
+    /// Waits for the next assignment or poll, and takes it.
+    pub async fn step(
+        &mut self,
+        assignments: &mut watch::Receiver<Option<Vec<DeviceSpec>>>,
+    ) -> Step {
+        tokio::select! {
+            changed = assignments.changed() => {
+                if changed.is_err() {
+                    self.stop().await;
+                    return Step::Closed;
                 }
-                spooled = self.spool_next() => {
-                    if let Err(err) = spooled {
-                        tracing::error!(error = %describe(&err), "dropping a device poll");
-                    }
+                let devices = assignments.borrow_and_update().clone();
+                match devices {
+                    Some(devices) => Step::Assigned(self.assign(devices).await),
+                    None => Step::Assigned(Assigned::Unchanged),
                 }
             }
+            spooled = self.spool_next() => match spooled {
+                Ok(seq) => Step::Spooled(seq),
+                Err(err) => {
+                    tracing::error!(error = %describe(&err), "dropping a device poll");
+                    Step::Dropped
+                }
+            },
         }
     }
+}
+
+/// What one [`DevicePolling::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A device list came.
+    Assigned(Assigned),
+    /// A poll was spooled with this sequence number.
+    Spooled(u64),
+    /// A poll could not be spooled (logged).
+    Dropped,
+    /// No more lists can come: polling stopped.
+    Closed,
 }
 
 #[cfg(test)]
