@@ -11,6 +11,7 @@ use std::time::Duration;
 use atalaya_common::config::{ConfigErrors, Document, LoadError, Secret};
 
 use crate::renewal;
+use crate::snmp::poller::DEFAULT_CONCURRENCY;
 
 /// The agent's settings, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,17 @@ pub struct AgentConfig {
     pub spool_max_bytes: u64,
     /// Renew the certificate when less than this share of its life is left, percent.
     pub renew_when_remaining_percent: u8,
+    /// Polling the network devices the collector assigns.
+    pub snmp: SnmpConfig,
+}
+
+/// The `[snmp]` section: the poller role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnmpConfig {
+    /// Poll the devices the collector assigns; when false, assignments are refused.
+    pub enabled: bool,
+    /// Devices polled at once.
+    pub concurrency: usize,
 }
 
 impl Default for AgentConfig {
@@ -96,6 +108,17 @@ impl AgentConfig {
             1..=50,
             "percent",
         );
+        let snmp = doc.section("snmp");
+        let snmp = SnmpConfig {
+            enabled: snmp.boolean("enabled", true),
+            concurrency: usize::try_from(snmp.integer(
+                "concurrency",
+                DEFAULT_CONCURRENCY as u64,
+                1..=1024,
+                "devices",
+            ))
+            .unwrap_or(DEFAULT_CONCURRENCY),
+        };
         let log_level = doc.section("log").choice(
             "level",
             "info",
@@ -116,6 +139,7 @@ impl AgentConfig {
             spool_max_bytes,
             renew_when_remaining_percent: u8::try_from(renew_when_remaining_percent)
                 .unwrap_or(renewal::DEFAULT_RENEW_PERCENT),
+            snmp,
         })
     }
 
@@ -156,6 +180,27 @@ mod tests {
         assert_eq!(
             errors.0[0].to_string(),
             "a.toml:2:32: `certificate.renew_when_remaining_percent`: expected a whole number of percent from 1 to 50, found 80"
+        );
+    }
+
+    #[test]
+    fn the_snmp_section_is_read_and_bounded() {
+        let defaults = AgentConfig::default().snmp;
+        assert_eq!(
+            defaults,
+            SnmpConfig {
+                enabled: true,
+                concurrency: 32
+            }
+        );
+        let config =
+            AgentConfig::parse("a.toml", "[snmp]\nenabled = false\nconcurrency = 4\n").unwrap();
+        assert!(!config.snmp.enabled);
+        assert_eq!(config.snmp.concurrency, 4);
+        let errors = AgentConfig::parse("a.toml", "[snmp]\nconcurrency = 0\n").unwrap_err();
+        assert_eq!(
+            errors.0[0].to_string(),
+            "a.toml:2:15: `snmp.concurrency`: expected a whole number of devices from 1 to 1024, found 0"
         );
     }
 

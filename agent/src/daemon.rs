@@ -1,10 +1,13 @@
 //! `atalaya-agent run`: the daemon.
 //!
 //! A few tasks on one thread: inventory (at start, every period, and when
-//! the package database changes), health samples, heartbeats, and the
+//! the package database changes), health samples, heartbeats, the polling
+//! of the network devices the collector assigns ([`devices`]), and the
 //! uplink that carries what they produce to the collector. The first
 //! inventory of a run is a full snapshot; after it only deltas are sent,
 //! and only when something changed.
+
+pub mod devices;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -221,6 +224,12 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
         })?;
     }
     tracing::info!(agent = %identity.agent_id, collector = %address, certificate_expires = %credentials.validity.expires(), "agent running");
+
+    // Subscribed before the uplink starts, so no assignment is missed.
+    let assignments = shared.assignments();
+    let polling =
+        devices::DevicePolling::start(&config.state_dir, config.snmp, shared.clone()).await;
+    tokio::spawn(polling.run(assignments));
 
     let target = Target {
         address: addr,

@@ -9,7 +9,7 @@
 //! - [`inventory`]: one source per part of the inventory.
 //! - [`metrics`]: the health sampler.
 //! - [`config`]: the agent's configuration file.
-//! - [`daemon`]: `atalaya-agent run`: inventory, samples and heartbeats sent through the uplink.
+//! - [`daemon`]: `atalaya-agent run`: inventory, samples, heartbeats and device polls sent through the uplink.
 //! - [`enroll`]: trading an enrollment token for a certificate.
 //! - [`error`]: an error and its causes as one line, for the terminal and the log.
 //! - [`outbox`]: records waiting for the collector's acknowledgement.

@@ -1,7 +1,8 @@
 //! `atalaya-agent`: the Atalaya agent's command line.
 //!
 //! One-shot commands that show what the agent knows about this host
-//! (`inventory`, `metrics`), check a configuration file (`check-config`),
+//! (`inventory`, `metrics`), list the network devices it polls (`devices`),
+//! check a configuration file (`check-config`),
 //! and let the person at the machine report a problem (`report`).
 
 use std::io::{self, BufWriter, Write};
@@ -15,8 +16,10 @@ use clap::{Parser, Subcommand};
 use atalaya_agent::config::AgentConfig;
 use atalaya_agent::metrics::Sampler;
 use atalaya_agent::root::Root;
+use atalaya_agent::snmp::assignment;
 use atalaya_agent::{inventory, reports, summary};
 use atalaya_common::config::Secret;
+use atalaya_common::model::DeviceSpec;
 
 /// The Atalaya agent: inventory and health of this host.
 #[derive(Debug, Parser)]
@@ -92,6 +95,16 @@ enum Command {
         #[arg(long, value_name = "S", default_value_t = 10)]
         wait_seconds: u64,
     },
+    /// List the network devices the collector assigned to this agent to poll
+    /// (from the state directory; no secrets are shown).
+    Devices {
+        /// Take the state directory from this configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where the agent keeps its state (overrides the configuration).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// Check an agent configuration file; every error is listed, with its line.
     CheckConfig {
         /// The file to check.
@@ -151,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             wait_seconds,
         } => report_command(&text, config, wait_seconds),
+        Command::Devices { config, state_dir } => devices_command(config, state_dir),
         Command::CheckConfig { file } => check_config(&file),
     }
 }
@@ -258,6 +272,54 @@ fn report_command(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `devices`: the assigned devices, one a line, from the state file.
+fn devices_command(
+    config: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let config = load(config.as_ref())?;
+    let state_dir = state_dir.unwrap_or(config.state_dir);
+    let devices = assignment::load(&state_dir)?;
+    let mut out = io::stdout().lock();
+    write_devices(&mut out, &devices)?;
+    if !config.snmp.enabled && !devices.is_empty() {
+        writeln!(out, "(not polled: [snmp] enabled = false)")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The devices as an aligned table: name, address, SNMP version (never a secret).
+fn write_devices(out: &mut impl Write, devices: &[DeviceSpec]) -> io::Result<()> {
+    if devices.is_empty() {
+        return writeln!(out, "no devices assigned to this agent");
+    }
+    let name_width = devices
+        .iter()
+        .map(|d| d.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let addresses: Vec<String> = devices
+        .iter()
+        .map(|d| format!("{}:{}", d.address, d.port))
+        .collect();
+    let address_width = addresses.iter().map(String::len).max().unwrap_or(0).max(7);
+    writeln!(
+        out,
+        "{:<name_width$}  {:<address_width$}  VERSION",
+        "NAME", "ADDRESS"
+    )?;
+    for (d, address) in devices.iter().zip(&addresses) {
+        let version = assignment::version(&d.credentials);
+        writeln!(
+            out,
+            "{:<name_width$}  {address:<address_width$}  {version}",
+            d.name
+        )?;
+    }
+    Ok(())
+}
+
 /// `check-config`: 2 when the file does not parse, with every error.
 fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {
     let text =
@@ -303,6 +365,27 @@ fn ms(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_device_list_shows_names_addresses_and_versions_only() {
+        let mut core = DeviceSpec::v2c("core-sw", "10.0.0.1", "c0mmunity");
+        core.port = 1161;
+        let mut out = Vec::new();
+        write_devices(
+            &mut out,
+            &[core, DeviceSpec::v2c("printer-3", "printer-3.lan", "pr1v")],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME       ADDRESS            VERSION\n\
+             core-sw    10.0.0.1:1161      v2c\n\
+             printer-3  printer-3.lan:161  v2c\n"
+        );
+        let mut out = Vec::new();
+        write_devices(&mut out, &[]).unwrap();
+        assert_eq!(out, b"no devices assigned to this agent\n");
+    }
 
     #[test]
     fn debug_of_the_command_line_hides_the_enrollment_token() {

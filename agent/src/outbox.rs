@@ -14,7 +14,7 @@ use std::path::Path;
 
 use atalaya_common::proto::{self, EncodeError, Gap, Message};
 
-use crate::spool::{Recovery, Spool, SpoolError};
+use crate::spool::{Recovery, Shed, Spool, SpoolError};
 
 /// A record that could not be queued.
 #[derive(Debug, thiserror::Error)]
@@ -83,18 +83,7 @@ impl Outbox {
                 spool.append(seq, &frame)?;
                 self.next_seq += 1;
                 if let Some(shed) = spool.shed()? {
-                    // Tell the collector exactly what will never arrive.
-                    tracing::warn!(batches = shed.batches, samples = shed.samples, from = %shed.from, to = %shed.to, "spool full: oldest health samples dropped");
-                    let gap_seq = self.next_seq;
-                    let gap = proto::encode(&Message::Gap(Gap {
-                        seq: gap_seq,
-                        batches: shed.batches,
-                        samples: shed.samples,
-                        from: shed.from,
-                        to: shed.to,
-                    }))?;
-                    spool.append(gap_seq, &gap)?;
-                    self.next_seq += 1;
+                    record_shed(spool, &shed, &mut self.next_seq)?;
                 }
             }
             None => {
@@ -178,6 +167,32 @@ impl Outbox {
             .as_ref()
             .map_or(self.pending_bytes as u64, Spool::bytes)
     }
+}
+
+/// Logs what the spool dropped for room and, for health samples, queues
+/// the gap record that tells the collector exactly what will never arrive.
+/// Dropped device polls need none: the collector sees the missing polls.
+fn record_shed(spool: &mut Spool, shed: &Shed, next_seq: &mut u64) -> Result<(), OutboxError> {
+    if shed.device_polls > 0 {
+        tracing::warn!(
+            device_polls = shed.device_polls,
+            "spool full: oldest device polls dropped"
+        );
+    }
+    if shed.batches == 0 {
+        return Ok(());
+    }
+    tracing::warn!(batches = shed.batches, samples = shed.samples, from = %shed.from, to = %shed.to, "spool full: oldest health samples dropped");
+    let gap = proto::encode(&Message::Gap(Gap {
+        seq: *next_seq,
+        batches: shed.batches,
+        samples: shed.samples,
+        from: shed.from,
+        to: shed.to,
+    }))?;
+    spool.append(*next_seq, &gap)?;
+    *next_seq += 1;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -269,6 +284,43 @@ mod tests {
         // Every sample is either still waiting or accounted for in a gap.
         assert_eq!(dropped as usize + kept.len(), 300, "{gaps:?}");
         assert_eq!(gaps[0].from, Timestamp(0));
+    }
+
+    #[test]
+    fn a_full_spool_drops_device_polls_but_keeps_device_inventories() {
+        use atalaya_common::model::{DeviceInventory, DeviceState};
+        use atalaya_common::proto::DevicePoll;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut outbox, _) = Outbox::open(dir.path(), 8192).unwrap();
+        for i in 0..300i64 {
+            let inventory = (i % 50 == 0).then(DeviceInventory::default);
+            outbox
+                .push(|seq| {
+                    Message::DevicePoll(DevicePoll {
+                        seq,
+                        device: "core-sw".into(),
+                        polled_at: Timestamp(i * 1000),
+                        state: DeviceState::Ok,
+                        response_ms: Some(3),
+                        inventory,
+                        values: vec![("snmp.reachable".into(), 1.0)],
+                    })
+                })
+                .unwrap();
+        }
+        let (mut after, mut polls, mut inventories) = (0, 0, Vec::new());
+        while let Some(p) = outbox.next_after(after) {
+            after = p.seq;
+            match proto::decode(&p.frame).unwrap().unwrap().0 {
+                Message::DevicePoll(d) if d.inventory.is_some() => {
+                    inventories.push(d.polled_at.0);
+                }
+                Message::DevicePoll(_) => polls += 1,
+                other => panic!("no gap record for device polls: {other:?}"),
+            }
+        }
+        assert!(polls < 294, "some polls were dropped: {polls} kept");
+        assert_eq!(inventories, [0, 50_000, 100_000, 150_000, 200_000, 250_000]);
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub struct Spool {
     max_bytes: u64,
 }
 
-/// Health samples dropped to keep the spool within its limit.
+/// Health samples and device polls dropped to keep the spool within its limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shed {
     /// Metric batches dropped.
@@ -127,6 +127,45 @@ pub struct Shed {
     pub from: Timestamp,
     /// Time of the last dropped sample.
     pub to: Timestamp,
+    /// Device polls dropped (never one that carries a device inventory).
+    pub device_polls: u32,
+}
+
+impl Shed {
+    fn empty() -> Self {
+        Shed {
+            batches: 0,
+            samples: 0,
+            from: Timestamp(i64::MAX),
+            to: Timestamp(i64::MIN),
+            device_polls: 0,
+        }
+    }
+}
+
+/// Whether the record in `frame` may be dropped for room; if so, it is
+/// counted in `shed`. Health samples, heartbeats and device polls without
+/// an inventory may go (they are series points, and the next ones follow);
+/// inventories, device inventories and everything else never do.
+fn shed_record(frame: &[u8], shed: &mut Option<Shed>) -> bool {
+    match atalaya_common::proto::decode(frame) {
+        Ok(Some((Message::MetricBatch(batch), _))) => {
+            let s = shed.get_or_insert_with(Shed::empty);
+            s.batches += 1;
+            for sample in &batch.samples {
+                s.samples += 1;
+                s.from = s.from.min(sample.at);
+                s.to = s.to.max(sample.at);
+            }
+            true
+        }
+        Ok(Some((Message::DevicePoll(poll), _))) if poll.inventory.is_none() => {
+            shed.get_or_insert_with(Shed::empty).device_polls += 1;
+            true
+        }
+        Ok(Some((Message::Heartbeat(_), _))) => true,
+        _ => false,
+    }
 }
 
 /// Encodes one record: marker, length, checksum, sequence, frame.
@@ -353,7 +392,8 @@ impl Spool {
     }
 
     /// While the spool is over its limit, drops the oldest health samples
-    /// (and heartbeats) segment by segment, keeping every inventory record:
+    /// (and heartbeats, and device polls without an inventory) segment by
+    /// segment, keeping every inventory record:
     /// those are never given up for room. Returns what was dropped, for the
     /// gap record the collector is told about.
     pub fn shed(&mut self) -> Result<Option<Shed>, SpoolError> {
@@ -389,24 +429,10 @@ impl Spool {
                     kept.push((seq, frame));
                     continue;
                 }
-                match atalaya_common::proto::decode(frame) {
-                    Ok(Some((Message::MetricBatch(batch), _))) => {
-                        dropped += 1;
-                        let s = shed.get_or_insert(Shed {
-                            batches: 0,
-                            samples: 0,
-                            from: Timestamp(i64::MAX),
-                            to: Timestamp(i64::MIN),
-                        });
-                        s.batches += 1;
-                        for sample in &batch.samples {
-                            s.samples += 1;
-                            s.from = s.from.min(sample.at);
-                            s.to = s.to.max(sample.at);
-                        }
-                    }
-                    Ok(Some((Message::Heartbeat(_), _))) => dropped += 1,
-                    _ => kept.push((seq, frame)),
+                if shed_record(frame, &mut shed) {
+                    dropped += 1;
+                } else {
+                    kept.push((seq, frame));
                 }
             }
             if dropped == 0 {
@@ -709,6 +735,7 @@ mod tests {
             samples: 0,
             from: Timestamp(i64::MAX),
             to: Timestamp(i64::MIN),
+            device_polls: 0,
         };
         for seq in 2..=200u64 {
             let sample = HealthSample {

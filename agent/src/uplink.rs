@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use atalaya_common::model::DeviceSpec;
 use atalaya_common::proto::{
     self, DecodeError, EncodeError, FrameReader, Hello, Message, RenewRequest,
 };
@@ -60,6 +61,8 @@ pub struct Shared {
     snapshot_wanted: AtomicBool,
     connected: AtomicBool,
     intervals: watch::Sender<Intervals>,
+    /// The last device list the collector assigned; `None` until one came.
+    devices: watch::Sender<Option<Vec<DeviceSpec>>>,
 }
 
 impl Shared {
@@ -71,6 +74,7 @@ impl Shared {
             snapshot_wanted: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             intervals: watch::Sender::new(intervals),
+            devices: watch::Sender::new(None),
         })
     }
 
@@ -105,6 +109,16 @@ impl Shared {
     /// Follows the intervals the collector sets.
     pub fn intervals(&self) -> watch::Receiver<Intervals> {
         self.intervals.subscribe()
+    }
+
+    /// Follows the device lists the collector assigns.
+    pub fn assignments(&self) -> watch::Receiver<Option<Vec<DeviceSpec>>> {
+        self.devices.subscribe()
+    }
+
+    /// The collector assigned `devices` to this agent (the whole list).
+    pub fn assign_devices(&self, devices: Vec<DeviceSpec>) {
+        self.devices.send_replace(Some(devices));
     }
 }
 
@@ -514,6 +528,14 @@ async fn session(
                             inventory: secs(c.inventory_interval_seconds),
                             heartbeat: secs(c.heartbeat_interval_seconds),
                         });
+                    }
+                    Message::DeviceAssignment(a) => {
+                        // Only the count: the list carries credentials.
+                        tracing::debug!(
+                            devices = a.devices.len(),
+                            "device list from the collector"
+                        );
+                        shared.assign_devices(a.devices);
                     }
                     Message::Renewed(renewed) => {
                         if let Some(fresh) =

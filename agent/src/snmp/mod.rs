@@ -14,7 +14,9 @@
 //! - [`state`]: how a poll went, from async-snmp's errors.
 //! - [`poller`]: scheduling, concurrency, and the sans-I/O tracker of each device.
 //! - [`oids`]: the numeric OIDs polled.
+//! - [`assignment`]: the devices assigned to this agent, kept in its state directory.
 
+pub mod assignment;
 pub mod client;
 pub mod counters;
 pub mod inventory;

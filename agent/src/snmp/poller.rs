@@ -21,6 +21,7 @@ use atalaya_common::model::series::{self, interface_series, rate_points};
 use atalaya_common::model::{
     Credentials, DeviceInventory, DeviceSpec, DeviceState, InterfaceCounters, Timestamp,
 };
+use atalaya_common::proto;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -82,6 +83,24 @@ pub struct DevicePoll {
     pub dropped: Vec<(String, DroppedRate)>,
     /// What else went wrong, for the log (a table left empty…).
     pub problems: Vec<String>,
+}
+
+impl DevicePoll {
+    /// The record sent to the collector, with sequence number `seq`. What
+    /// is only for the log (`no_rate`, `dropped`, `problems`) stays here.
+    pub fn record(&self, seq: u64) -> proto::DevicePoll {
+        proto::DevicePoll {
+            seq,
+            device: self.device.clone(),
+            polled_at: self.at,
+            state: self.state,
+            response_ms: self
+                .response_ms
+                .map(|ms| u32::try_from(ms).unwrap_or(u32::MAX)),
+            inventory: self.inventory.clone(),
+            values: self.points.clone(),
+        }
+    }
 }
 
 /// What the requests of one poll brought back.

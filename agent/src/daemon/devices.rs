@@ -1,0 +1,325 @@
+//! The poller role: keeps the device list the collector assigns (on disk,
+//! so polling goes on across restarts while the collector is away), runs
+//! one [`Poller`] over it, and spools each poll as a record.
+//!
+//! A new list replaces the poller (the old one is stopped first, and the
+//! polls it already made are spooled); the same list again changes nothing.
+//! The list carries credentials: only device names and counts are logged.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use atalaya_common::model::DeviceSpec;
+use atalaya_common::proto::Message;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::SnmpConfig;
+use crate::error::describe;
+use crate::outbox::OutboxError;
+use crate::snmp::{self, Poller, PollerConfig, assignment};
+use crate::uplink::Shared;
+
+/// Polls waiting to be spooled, at most.
+const POLL_QUEUE: usize = 64;
+
+/// What an assignment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assigned {
+    /// Polling started on this many devices.
+    Started(usize),
+    /// The list is empty: polling stopped.
+    Stopped,
+    /// The list is the one being polled: nothing changed.
+    Unchanged,
+    /// `[snmp] enabled = false`: the list was ignored.
+    Refused,
+    /// The poller could not start (logged); the next list tries again.
+    Failed,
+}
+
+/// A poller at work and the polls it hands over.
+#[derive(Debug)]
+struct Running {
+    task: JoinHandle<()>,
+    polls: mpsc::Receiver<snmp::DevicePoll>,
+}
+
+/// The assigned devices and the poller over them.
+#[derive(Debug)]
+pub struct DevicePolling {
+    state_dir: PathBuf,
+    settings: SnmpConfig,
+    shared: Arc<Shared>,
+    devices: Vec<DeviceSpec>,
+    running: Option<Running>,
+    warned_disabled: bool,
+}
+
+impl DevicePolling {
+    /// Starts polling the devices kept in `state_dir`, if any. A damaged
+    /// list is logged and the agent goes on without devices until the
+    /// collector sends a new one.
+    pub async fn start(state_dir: &Path, settings: SnmpConfig, shared: Arc<Shared>) -> Self {
+        let mut this = DevicePolling {
+            state_dir: state_dir.to_owned(),
+            settings,
+            shared,
+            devices: Vec::new(),
+            running: None,
+            warned_disabled: false,
+        };
+        if !settings.enabled {
+            return this;
+        }
+        match assignment::load(state_dir) {
+            Ok(devices) if devices.is_empty() => {}
+            Ok(devices) => {
+                tracing::info!(
+                    count = devices.len(),
+                    "polling the devices assigned before this start"
+                );
+                this.replace(devices).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %describe(&err), "starting without devices to poll");
+            }
+        }
+        this
+    }
+
+    /// The devices being polled.
+    pub fn devices(&self) -> &[DeviceSpec] {
+        &self.devices
+    }
+
+    /// Whether a poller is at work.
+    pub fn is_polling(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Takes `devices` as the whole list to poll: kept on disk, then polled.
+    pub async fn assign(&mut self, devices: Vec<DeviceSpec>) -> Assigned {
+        if !self.settings.enabled {
+            if !self.warned_disabled {
+                tracing::warn!(
+                    count = devices.len(),
+                    "the collector assigns devices to poll, but [snmp] enabled = false here; ignoring its device lists"
+                );
+                self.warned_disabled = true;
+            }
+            return Assigned::Refused;
+        }
+        if devices == self.devices && (self.running.is_some() || devices.is_empty()) {
+            return Assigned::Unchanged;
+        }
+        if let Err(err) = assignment::save(&self.state_dir, &devices) {
+            // Polling the new list matters more; a restart would poll the old one.
+            tracing::error!(error = %describe(&err), "cannot keep the device list on disk");
+        }
+        self.replace(devices).await
+    }
+
+    /// Stops the current poller and starts one over `devices`.
+    async fn replace(&mut self, devices: Vec<DeviceSpec>) -> Assigned {
+        self.stop().await;
+        self.devices = devices;
+        if self.devices.is_empty() {
+            tracing::info!("no devices assigned: device polling stopped");
+            return Assigned::Stopped;
+        }
+        let config = PollerConfig {
+            concurrency: self.settings.concurrency,
+            ..PollerConfig::default()
+        };
+        let poller = match Poller::new(self.devices.clone(), config).await {
+            Ok(poller) => poller,
+            Err(err) => {
+                tracing::error!(error = %describe(&err), "cannot start polling devices");
+                return Assigned::Failed;
+            }
+        };
+        let (sender, polls) = mpsc::channel(POLL_QUEUE);
+        let task = tokio::spawn(poller.run(sender));
+        self.running = Some(Running { task, polls });
+        let count = self.devices.len();
+        tracing::info!(
+            count,
+            devices = %assignment::names(&self.devices),
+            "polling devices"
+        );
+        Assigned::Started(count)
+    }
+
+    /// Stops the poller, spooling the polls it already made.
+    async fn stop(&mut self) {
+        let Some(mut running) = self.running.take() else {
+            return;
+        };
+        running.polls.close();
+        while let Some(poll) = running.polls.recv().await {
+            self.spool(&poll);
+        }
+        // Polls under way are abandoned: the next poller starts afresh.
+        running.task.abort();
+        if let Err(err) = running.task.await
+            && err.is_panic()
+        {
+            tracing::error!(error = %err, "the device poller failed");
+        }
+    }
+
+    /// Waits for the next poll and spools it; returns its sequence number.
+    /// Waits for ever while nothing is polled.
+    pub async fn spool_next(&mut self) -> Result<u64, OutboxError> {
+        loop {
+            let Some(running) = &mut self.running else {
+                return std::future::pending().await;
+            };
+            match running.polls.recv().await {
+                Some(poll) => return self.try_spool(&poll),
+                None => {
+                    tracing::error!("the device poller stopped");
+                    self.stop().await;
+                }
+            }
+        }
+    }
+
+    fn spool(&self, poll: &snmp::DevicePoll) {
+        if let Err(err) = self.try_spool(poll) {
+            tracing::error!(device = %poll.device, error = %describe(&err), "dropping a device poll");
+        }
+    }
+
+    fn try_spool(&self, poll: &snmp::DevicePoll) -> Result<u64, OutboxError> {
+        tracing::debug!(
+            device = %poll.device,
+            state = ?poll.state,
+            problems = ?poll.problems,
+            no_rate = ?poll.no_rate,
+            dropped = ?poll.dropped,
+            "device polled"
+        );
+        self.shared
+            .send(|seq| Message::DevicePoll(poll.record(seq)))
+    }
+
+    /// Polls and follows the collector's assignments until they end.
+    pub async fn run(mut self, mut assignments: watch::Receiver<Option<Vec<DeviceSpec>>>) {
+        while self.step(&mut assignments).await != Step::Closed {}
+    }
+
+    /// Waits for the next assignment or poll, and takes it.
+    pub async fn step(
+        &mut self,
+        assignments: &mut watch::Receiver<Option<Vec<DeviceSpec>>>,
+    ) -> Step {
+        tokio::select! {
+            changed = assignments.changed() => {
+                if changed.is_err() {
+                    self.stop().await;
+                    return Step::Closed;
+                }
+                let devices = assignments.borrow_and_update().clone();
+                match devices {
+                    Some(devices) => Step::Assigned(self.assign(devices).await),
+                    None => Step::Assigned(Assigned::Unchanged),
+                }
+            }
+            spooled = self.spool_next() => match spooled {
+                Ok(seq) => Step::Spooled(seq),
+                Err(err) => {
+                    tracing::error!(error = %describe(&err), "dropping a device poll");
+                    Step::Dropped
+                }
+            },
+        }
+    }
+}
+
+/// What one [`DevicePolling::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A device list came.
+    Assigned(Assigned),
+    /// A poll was spooled with this sequence number.
+    Spooled(u64),
+    /// A poll could not be spooled (logged).
+    Dropped,
+    /// No more lists can come: polling stopped.
+    Closed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::Outbox;
+    use crate::uplink::Intervals;
+    use std::time::Duration;
+
+    fn shared() -> Arc<Shared> {
+        let secs = Duration::from_secs;
+        Shared::new(
+            Outbox::new(0),
+            Intervals {
+                metrics: secs(10),
+                inventory: secs(3600),
+                heartbeat: secs(30),
+            },
+        )
+    }
+
+    fn enabled() -> SnmpConfig {
+        SnmpConfig {
+            enabled: true,
+            concurrency: 4,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_device_list_leaves_the_agent_without_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(assignment::path(dir.path()), b"not json").unwrap();
+        let polling = DevicePolling::start(dir.path(), enabled(), shared()).await;
+        assert!(polling.devices().is_empty());
+        assert!(!polling.is_polling());
+    }
+
+    #[tokio::test]
+    async fn a_disabled_poller_refuses_assignments_and_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SnmpConfig {
+            enabled: false,
+            ..enabled()
+        };
+        let mut polling = DevicePolling::start(dir.path(), settings, shared()).await;
+        let list = vec![DeviceSpec::v2c("core-sw", "127.0.0.1", "public")];
+        assert_eq!(polling.assign(list.clone()).await, Assigned::Refused);
+        assert_eq!(polling.assign(list).await, Assigned::Refused);
+        assert!(!polling.is_polling());
+        assert!(!assignment::path(dir.path()).exists());
+    }
+
+    #[tokio::test]
+    async fn the_same_list_again_keeps_the_poller() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut polling = DevicePolling::start(dir.path(), enabled(), shared()).await;
+        let list = vec![DeviceSpec::v2c("core-sw", "192.0.2.1", "public")];
+        assert_eq!(polling.assign(list.clone()).await, Assigned::Started(1));
+        let task = polling.running.as_ref().map(|r| r.task.id());
+        assert_eq!(polling.assign(list.clone()).await, Assigned::Unchanged);
+        assert_eq!(polling.running.as_ref().map(|r| r.task.id()), task);
+        // Another list replaces the poller.
+        let mut other = list.clone();
+        other[0].port = 1161;
+        assert_eq!(polling.assign(other.clone()).await, Assigned::Started(1));
+        assert_ne!(polling.running.as_ref().map(|r| r.task.id()), task);
+        assert_eq!(polling.assign(list.clone()).await, Assigned::Started(1));
+        // A restart polls the kept list at once.
+        drop(polling);
+        let again = DevicePolling::start(dir.path(), enabled(), shared()).await;
+        assert_eq!(again.devices(), list);
+        assert!(again.is_polling());
+    }
+}
