@@ -10,10 +10,13 @@
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
+//! - [`snmpd`]: a real net-snmp `snmpd` on a loopback port, and the net-snmp
+//!   tools to compare polls with.
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
 pub mod harness;
 pub mod layers;
 pub mod loadgen;
 pub mod relay;
+pub mod snmpd;
 pub mod webhook;

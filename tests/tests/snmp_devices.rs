@@ -1,8 +1,6 @@
 //! The SNMP poller against a real net-snmp `snmpd` on loopback, compared
 //! with what net-snmp's own tools print for the same OIDs.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -11,7 +9,7 @@ use atalaya_common::model::rates::NoRate;
 use atalaya_common::model::{
     AuthProtocol, Credentials, DeviceSpec, DeviceState, PrivProtocol, Secret,
 };
-use support::{Snmpd, lo_rx_bytes, parse_line};
+use atalaya_tests::snmpd::{Snmpd, lo_rx_bytes, parse_line};
 
 const COMMUNITY: &str = "atalaya-test";
 

@@ -2,10 +2,6 @@
 //! device is polled and each poll is spooled as a `DevicePoll` record; an
 //! empty assignment stops polling.
 
-// Each test file uses a different part of the shared support module.
-#[allow(dead_code)]
-mod support;
-
 use std::time::Duration;
 
 use atalaya_agent::config::SnmpConfig;
@@ -15,7 +11,7 @@ use atalaya_agent::snmp::assignment;
 use atalaya_agent::uplink::{Intervals, Shared};
 use atalaya_common::model::{DeviceSpec, DeviceState};
 use atalaya_common::proto::{self, Message};
-use support::Snmpd;
+use atalaya_tests::snmpd::Snmpd;
 
 const COMMUNITY: &str = "atalaya-test";
 

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `snmpd`, killed on drop.
+#[derive(Debug)]
 pub struct Snmpd {
     child: Child,
     /// The UDP port on 127.0.0.1 it answers on.
