@@ -98,7 +98,8 @@ impl Snmpd {
         panic!("snmpd did not answer on port {} within 20 s", self.port);
     }
 
-    fn stop(&mut self) {
+    /// Kills the daemon: the device stops answering.
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
