@@ -58,7 +58,7 @@ pub struct DeviceChange {
 
 /// One changed part of a device's inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case")]
 pub enum DeviceChangeItem {
     /// A system field (`descr`, `object_id`, `name`, `location`, `contact`) changed.
     System {

@@ -45,8 +45,10 @@ impl Store {
             if assets.get(rec.asset_id.as_str())?.is_none() {
                 let meta = device_asset(rec);
                 assets.insert(rec.asset_id.as_str(), enc("assets", &meta)?.as_slice())?;
-                txn.open_table(HOSTNAMES)?
-                    .insert((rec.name.to_lowercase().as_str(), rec.asset_id.as_str()), ())?;
+                txn.open_table(HOSTNAMES)?.insert(
+                    (rec.name.to_lowercase().as_str(), rec.asset_id.as_str()),
+                    (),
+                )?;
             }
         }
         txn.commit()?;
@@ -253,7 +255,10 @@ pub fn device_model(inv: &DeviceInventory) -> Option<String> {
 /// What changed from `before` to `after` (both in stable form): system
 /// fields, interfaces added or removed, modules (entities with a serial
 /// number) added or removed, serial and firmware changes.
-pub fn inventory_changes(before: &DeviceInventory, after: &DeviceInventory) -> Vec<DeviceChangeItem> {
+pub fn inventory_changes(
+    before: &DeviceInventory,
+    after: &DeviceInventory,
+) -> Vec<DeviceChangeItem> {
     let mut items = system_changes(before, after);
     let ifs = |inv: &DeviceInventory| -> BTreeMap<u32, String> {
         inv.interfaces
@@ -354,4 +359,201 @@ fn entity_changes(before: &[PhysicalEntity], after: &[PhysicalEntity]) -> Vec<De
         }
     }
     items
+}
+
+#[cfg(test)]
+mod tests {
+    use atalaya_common::model::device::{
+        DeviceInterface, DeviceSpec, DeviceState, EntityClass, OperStatus,
+    };
+    use atalaya_common::proto;
+
+    use super::super::testutil::*;
+    use super::super::{Ingest, IngestRecord};
+    use super::*;
+    use crate::records::device::device_asset_id;
+
+    fn record(name: &str, poller: &str) -> DeviceRecord {
+        DeviceRecord {
+            name: name.into(),
+            spec: DeviceSpec::v2c(name, "192.0.2.10", "s3cret-community"),
+            poller: poller.into(),
+            asset_id: device_asset_id(name),
+            added_at: Timestamp(1_000),
+            last_poll: None,
+            inventory_at: None,
+        }
+    }
+
+    fn inventory(interfaces: &[(u32, &str)], serial: &str) -> DeviceInventory {
+        let mut inv = DeviceInventory::default();
+        inv.system.descr = "Cisco IOS Software, C2960X\nTechnical Support".into();
+        inv.system.name = "core-sw1".into();
+        inv.system.uptime_seconds = 1_000;
+        for &(if_index, name) in interfaces {
+            inv.interfaces.push(DeviceInterface {
+                if_index,
+                name: name.into(),
+                oper_status: OperStatus::Up,
+                ..DeviceInterface::default()
+            });
+        }
+        inv.entities.push(PhysicalEntity {
+            index: 1,
+            class: EntityClass::Chassis,
+            name: "chassis".into(),
+            serial: serial.into(),
+            ..PhysicalEntity::default()
+        });
+        inv
+    }
+
+    fn poll(agent: &str, seq: u64, at: i64, inv: Option<DeviceInventory>) -> Ingest {
+        Ingest {
+            agent_id: agent.into(),
+            received_at: Timestamp(at),
+            record: IngestRecord::DevicePoll(proto::DevicePoll {
+                seq,
+                device: "core-sw1".into(),
+                polled_at: Timestamp(at),
+                state: DeviceState::Ok,
+                response_ms: Some(12),
+                inventory: inv,
+                values: vec![
+                    ("snmp.reachable".into(), 1.0),
+                    (
+                        "interface.in_bits_per_second{if=eth0}".into(),
+                        1000.0 * seq as f64,
+                    ),
+                ],
+            }),
+        }
+    }
+
+    const BPS: &str = "interface.in_bits_per_second{if=eth0}";
+
+    #[test]
+    fn devices_are_added_listed_and_removed() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        store.add_device(&record("edge", "ag-2")).unwrap();
+        let again = store.add_device(&record("core-sw1", "ag-2"));
+        assert!(matches!(
+            again,
+            Err(StoreError::Exists { what: "device", .. })
+        ));
+        let names: Vec<_> = store
+            .devices()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, ["core-sw1", "edge"]);
+        assert_eq!(store.devices_of_poller("ag-1").unwrap().len(), 1);
+        assert!(store.asset("device:core-sw1").unwrap().is_some());
+        let removed = store.remove_device("core-sw1").unwrap().unwrap();
+        assert_eq!(removed.poller, "ag-1");
+        assert!(store.device("core-sw1").unwrap().is_none());
+        assert!(store.remove_device("core-sw1").unwrap().is_none());
+        assert!(store.devices_of_poller("ag-1").unwrap().is_empty());
+        // Still a poller: it is told its list is empty now.
+        assert!(store.is_device_poller("ag-1").unwrap());
+        assert!(!store.is_device_poller("ag-3").unwrap());
+    }
+
+    #[test]
+    fn a_poll_is_stored_once_per_seq_and_its_values_are_readable() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let first = poll("ag-1", 1, 60_000, Some(inventory(&[(1, "eth0")], "A1")));
+        store.commit(&[first.clone()]).unwrap();
+        store
+            .commit(&[first, poll("ag-1", 2, 120_000, None)])
+            .unwrap();
+        let asset = "device:core-sw1";
+        let points = store
+            .metric(asset, BPS, Timestamp(0), Timestamp(i64::MAX), None)
+            .unwrap();
+        assert_eq!(
+            points,
+            [(Timestamp(60_000), 1000.0), (Timestamp(120_000), 2000.0)]
+        );
+        assert_eq!(store.series_names(asset).unwrap(), [BPS, "snmp.reachable"]);
+        let rec = store.device("core-sw1").unwrap().unwrap();
+        let last = rec.last_poll.unwrap();
+        assert_eq!(
+            (last.at, last.state, last.response_ms),
+            (Timestamp(120_000), DeviceState::Ok, Some(12))
+        );
+        assert_eq!(rec.inventory_at, Some(Timestamp(60_000)));
+        let inv = store.device_inventory(asset).unwrap().unwrap();
+        assert_eq!(inv.interfaces.len(), 1);
+    }
+
+    #[test]
+    fn a_poll_from_another_agent_or_for_an_unknown_device_is_acked_not_stored() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let committed = store.commit(&[poll("ag-2", 5, 60_000, None)]).unwrap();
+        assert_eq!(committed[0].highest_seq, 5);
+        assert!(
+            store
+                .device("core-sw1")
+                .unwrap()
+                .unwrap()
+                .last_poll
+                .is_none()
+        );
+        store.remove_device("core-sw1").unwrap();
+        let committed = store.commit(&[poll("ag-1", 1, 60_000, None)]).unwrap();
+        assert_eq!(committed[0].highest_seq, 1);
+        let points = store
+            .metric(
+                "device:core-sw1",
+                BPS,
+                Timestamp(0),
+                Timestamp(i64::MAX),
+                None,
+            )
+            .unwrap();
+        assert!(points.is_empty());
+    }
+
+    #[test]
+    fn inventory_changes_are_kept_when_the_stable_form_differs() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let one = inventory(&[(1, "eth0")], "A1");
+        let mut busier = one.clone();
+        busier.system.uptime_seconds = 5_000;
+        busier.interfaces[0].oper_status = OperStatus::Down;
+        let replaced = inventory(&[(1, "eth0"), (2, "eth1")], "B2");
+        store
+            .commit(&[
+                poll("ag-1", 1, 60_000, Some(one)),
+                poll("ag-1", 2, 120_000, Some(busier)),
+                poll("ag-1", 3, 180_000, Some(replaced)),
+            ])
+            .unwrap();
+        let changes = store.device_changes("device:core-sw1").unwrap();
+        assert_eq!(changes.len(), 1, "{changes:#?}");
+        assert_eq!((changes[0].seq, changes[0].at), (3, Timestamp(180_000)));
+        assert_eq!(
+            changes[0].items,
+            [
+                DeviceChangeItem::InterfaceAdded {
+                    if_index: 2,
+                    name: "eth1".into()
+                },
+                DeviceChangeItem::SerialChanged {
+                    index: 1,
+                    name: "chassis".into(),
+                    before: "A1".into(),
+                    after: "B2".into()
+                },
+            ]
+        );
+        let inv = store.device_inventory("device:core-sw1").unwrap().unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+    }
 }

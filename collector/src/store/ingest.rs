@@ -19,7 +19,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, enc, devices, identity, lookup, next_id};
+use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id};
 use crate::helpers::series;
 
 /// An agent's open block is closed once it holds this many samples (10

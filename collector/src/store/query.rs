@@ -364,7 +364,10 @@ impl Store {
                 let bytes = block_bytes(&heads, id)?;
                 let decoded =
                     block::decode_series(&bytes, name).map_err(|source| StoreError::Block {
-                        block: format!("open block of {writer}"),
+                        block: format!(
+                            "open block of {}{writer}",
+                            if writer == asset { "" } else { "agent " }
+                        ),
                         source,
                     })?;
                 points.extend(decoded.into_iter().filter(in_range));
