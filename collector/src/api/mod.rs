@@ -96,6 +96,8 @@ pub trait AdminActions: Send + Sync + 'static {
     fn clock_skew(&self, _id: &str) -> Option<ClockSkew> {
         None
     }
+    /// The devices `agent` polls changed: send it the new list if it is connected.
+    fn devices_changed(&self, _agent: &str) {}
 }
 
 /// What every handler shares.
