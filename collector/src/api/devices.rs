@@ -246,10 +246,19 @@ pub fn view(rec: &DeviceRecord, inv: Option<&DeviceInventory>) -> DeviceView {
 }
 
 /// The latest value of a series of `asset` within the recent `window_ms`.
-fn latest(store: &Store, asset: &str, name: &str, now: Timestamp, window_ms: i64) -> Result<Option<f64>, StoreError> {
+fn latest(
+    store: &Store,
+    asset: &str,
+    name: &str,
+    now: Timestamp,
+    window_ms: i64,
+) -> Result<Option<f64>, StoreError> {
     let from = Timestamp(now.0.saturating_sub(window_ms));
     let to = Timestamp(now.0.saturating_add(300_000));
-    Ok(store.metric(asset, name, from, to, None)?.last().map(|p| p.1))
+    Ok(store
+        .metric(asset, name, from, to, None)?
+        .last()
+        .map(|p| p.1))
 }
 
 fn sum(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -371,7 +380,8 @@ async fn show(
         }))
     })
     .await?;
-    let detail = detail.ok_or_else(|| ApiError::NotFound(format!("no device is named `{name}`")))?;
+    let detail =
+        detail.ok_or_else(|| ApiError::NotFound(format!("no device is named `{name}`")))?;
     Ok(Json(detail).into_response())
 }
 
