@@ -239,3 +239,68 @@ fn devices_are_added_shown_and_removed_without_giving_credentials_back() {
     let (status, _) = s.call("DELETE", "/api/v1/devices/core-sw1", &s.admin, None);
     assert_eq!(status, 404);
 }
+
+#[test]
+fn the_cli_adds_lists_shows_and_removes_devices() {
+    let s = start();
+    let cli = |token: &str, args: &[&str]| support::cli(&s.base, token, args);
+    let (ok, out, err) = cli(
+        &s.admin,
+        &[
+            "device",
+            "add",
+            "192.0.2.10",
+            "--name",
+            "core-sw1",
+            "--community",
+            COMMUNITY,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "added core-sw1 (192.0.2.10:161), polled by agent-probe every 60 s\n"
+    );
+    let (ok, _, err) = cli(
+        &s.admin,
+        &[
+            "device",
+            "add",
+            "192.0.2.11",
+            "--user",
+            "mon",
+            "--auth-password",
+            "short",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("at least 8 characters"), "{err}");
+
+    let mut timed_out = poll(1, Timestamp::now());
+    if let IngestRecord::DevicePoll(p) = &mut timed_out.record {
+        p.state = DeviceState::Timeout;
+        p.response_ms = None;
+    }
+    s.store.commit(&[timed_out]).unwrap();
+    let (ok, out, err) = cli(&s.viewer, &["devices"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(
+        out.contains("no answer from 192.0.2.10:161 after 2 tries of 2 s"),
+        "{out}"
+    );
+    let (ok, out, err) = cli(&s.viewer, &["device", "core-sw1"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Gi0/2"), "{out}");
+    assert!(!out.contains(COMMUNITY), "{out}");
+    let (ok, out, err) = cli(&s.viewer, &["--csv", "interfaces", "--sort", "errors"]);
+    assert!(ok, "{err}");
+    let second = out.lines().nth(1).unwrap_or_default();
+    assert!(second.starts_with("core-sw1,Gi0/2,"), "{out}");
+    let (ok, out, err) = cli(&s.viewer, &["device", "core-sw1", "--json"]);
+    assert!(ok, "{err}");
+    assert!(!out.contains(COMMUNITY), "{out}");
+    let (ok, out, err) = cli(&s.admin, &["device", "remove", "core-sw1"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "removed core-sw1\n");
+}
