@@ -163,7 +163,7 @@ pub fn state_text(rec: &DeviceRecord) -> String {
 }
 
 fn seconds(ms: u32) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}", ms / 1000)
     } else {
         format!("{:.1}", f64::from(ms) / 1000.0)

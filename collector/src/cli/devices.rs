@@ -53,7 +53,7 @@ pub struct AddArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum DeviceCommand {
     /// Add a device for an agent to poll (admin token).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Stop polling a device (admin token); its history stays.
     Remove {
         /// Device name.

@@ -466,7 +466,7 @@ mod tests {
         let (_d, store) = temp_store();
         store.add_device(&record("core-sw1", "ag-1")).unwrap();
         let first = poll("ag-1", 1, 60_000, Some(inventory(&[(1, "eth0")], "A1")));
-        store.commit(&[first.clone()]).unwrap();
+        store.commit(std::slice::from_ref(&first)).unwrap();
         store
             .commit(&[first, poll("ag-1", 2, 120_000, None)])
             .unwrap();
