@@ -433,6 +433,54 @@ mod tests {
     const BPS: &str = "interface.in_bits_per_second{if=eth0}";
 
     #[test]
+    fn modules_firmware_and_system_changes_are_named() {
+        let before = inventory(&[(1, "eth0"), (2, "eth1")], "A1");
+        let mut after = inventory(&[(1, "eth0")], "A1");
+        after.system.descr = "Cisco IOS Software 15.2".into();
+        after.entities[0].firmware_rev = "2.1".into();
+        after.entities.push(PhysicalEntity {
+            index: 9,
+            class: EntityClass::Module,
+            name: "slot 1".into(),
+            model: "WS-X4748".into(),
+            serial: "M9".into(),
+            ..PhysicalEntity::default()
+        });
+        let items = inventory_changes(&before, &after);
+        assert_eq!(
+            items,
+            [
+                DeviceChangeItem::System {
+                    field: "descr".into(),
+                    before: before.system.descr.clone(),
+                    after: "Cisco IOS Software 15.2".into()
+                },
+                DeviceChangeItem::InterfaceRemoved {
+                    if_index: 2,
+                    name: "eth1".into()
+                },
+                DeviceChangeItem::FirmwareChanged {
+                    index: 1,
+                    name: "chassis".into(),
+                    before: " / ".into(),
+                    after: "2.1 / ".into()
+                },
+                DeviceChangeItem::ModuleAdded {
+                    index: 9,
+                    name: "slot 1 (WS-X4748)".into(),
+                    serial: "M9".into()
+                },
+            ]
+        );
+        let removed = inventory_changes(&after, &before);
+        assert!(removed.contains(&DeviceChangeItem::ModuleRemoved {
+            index: 9,
+            name: "slot 1 (WS-X4748)".into(),
+            serial: "M9".into()
+        }));
+    }
+
+    #[test]
     fn devices_are_added_listed_and_removed() {
         let (_d, store) = temp_store();
         store.add_device(&record("core-sw1", "ag-1")).unwrap();
