@@ -16,7 +16,7 @@ use crate::config::CollectorConfig;
 use crate::desk::{self, Desk};
 use crate::pki::{CertificateAuthority, PkiError};
 use crate::screen::{ClockSkew, ClockSkews};
-use crate::server::{Committer, Connections, Hub, Server, ServerConfig};
+use crate::server::{Committer, Connections, DeviceWakers, Hub, Server, ServerConfig};
 use crate::store::{ApiTokenRecord, OpenError, Role, Store, StoreError};
 use crate::telemetry::Telemetry;
 use crate::tls::{self, TlsError};
@@ -166,6 +166,7 @@ impl Running {
 #[derive(Debug)]
 struct Admin {
     connections: Connections,
+    device_wakers: DeviceWakers,
     clock_skews: ClockSkews,
     silent_after: std::time::Duration,
     advertise: String,
@@ -194,6 +195,10 @@ impl AdminActions for Admin {
 
     fn silent_after(&self) -> std::time::Duration {
         self.silent_after
+    }
+
+    fn devices_changed(&self, agent: &str) {
+        self.device_wakers.wake(agent);
     }
 
     fn clock_skew(&self, id: &str) -> Option<ClockSkew> {
@@ -334,6 +339,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         },
     ));
     let connections = hub.connections.clone();
+    let device_wakers = hub.device_wakers.clone();
     let clock_skews = hub.clock_skews.clone();
     let server =
         Server::bind(hub, tls_config, &reset_key(&data_dir)?).map_err(|source| RunError::Quic {
@@ -353,6 +359,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     let heartbeat = u64::from(config.agent_intervals.heartbeat_interval_seconds.max(1));
     let admin = Arc::new(Admin {
         connections,
+        device_wakers,
         clock_skews,
         silent_after: std::time::Duration::from_secs(heartbeat * 3),
         advertise: advertise.clone(),

@@ -18,7 +18,11 @@
 //!   (`bad_time`), and so is an inventory (snapshot or delta) taken out of
 //!   range, a gap whose first or last missing time is, and a damaged spool
 //!   file found out of range: each record counts once, whichever of its
-//!   times is wrong.
+//!   times is wrong;
+//! - a device poll whose time is out of range is refused whole (`bad_time`);
+//!   a value of an accepted poll that is NaN or infinite is dropped
+//!   (`bad_value`, one per value), and the poll's status, inventory and
+//!   other values are stored.
 //!
 //! Refusing never withholds the ack. A record whose content is refused
 //! still counts for the agent's sequence numbers: the collector acks it as
@@ -178,6 +182,18 @@ pub fn screen(
                 seq: damaged.seq,
                 inventory: false,
             }
+        }
+        IngestRecord::DevicePoll(poll) if !s.time(poll.polled_at, now, limits) => {
+            IngestRecord::Refused {
+                seq: poll.seq,
+                inventory: false,
+            }
+        }
+        IngestRecord::DevicePoll(mut poll) => {
+            let before = poll.values.len();
+            poll.values.retain(|(_, v)| v.is_finite());
+            s.bad_value += (before - poll.values.len()) as u64;
+            IngestRecord::DevicePoll(poll)
         }
         other => other,
     };
@@ -584,6 +600,48 @@ mod tests {
         assert_eq!(refused(delta(8, NOW.0 - 1000)), None);
         assert_eq!(refused(gap(9, NOW.0 - 60_000, NOW.0)), None);
         assert_eq!(refused(damaged(10, NOW.0)), None);
+    }
+
+    #[test]
+    fn device_polls_out_of_range_are_refused_and_broken_values_dropped() {
+        let limits = TimeLimits::default();
+        let poll = |seq, at| {
+            IngestRecord::DevicePoll(atalaya_common::proto::DevicePoll {
+                seq,
+                device: "core-sw1".into(),
+                polled_at: Timestamp(at),
+                state: atalaya_common::model::device::DeviceState::Ok,
+                response_ms: Some(3),
+                inventory: None,
+                values: vec![
+                    ("snmp.reachable".into(), 1.0),
+                    ("interface.in_bits_per_second{if=eth0}".into(), f64::NAN),
+                    (
+                        "interface.out_bits_per_second{if=eth0}".into(),
+                        f64::INFINITY,
+                    ),
+                ],
+            })
+        };
+        let (kept, s) = screen(poll(1, i64::MAX), NOW, &limits);
+        assert!(
+            matches!(
+                kept,
+                IngestRecord::Refused {
+                    seq: 1,
+                    inventory: false
+                }
+            ),
+            "{kept:?}"
+        );
+        assert_eq!((s.bad_time, s.bad_value), (1, 0));
+        let (kept, s) = screen(poll(2, NOW.0), NOW, &limits);
+        let IngestRecord::DevicePoll(p) = kept else {
+            panic!("the poll is kept: {kept:?}");
+        };
+        assert_eq!(p.values, [("snmp.reachable".to_owned(), 1.0)]);
+        assert_eq!((s.bad_time, s.bad_value), (0, 2));
+        assert!(s.time_accepted);
     }
 
     #[test]

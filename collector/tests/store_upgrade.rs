@@ -12,9 +12,11 @@ use atalaya_collector::desk::{self, Desk, LogHooks};
 use atalaya_collector::helpers::series::{flatten, stored_value};
 use atalaya_collector::incidents::sla::SlaPolicies;
 use atalaya_collector::incidents::{EngineState, RuleSet};
+use atalaya_collector::records::device::{DeviceRecord, device_asset_id};
 use atalaya_collector::store::schema::{FORMAT_VERSION, META, META_FORMAT};
 use atalaya_collector::store::upgrade::{Stage, Step, UpgradeError, backup_path};
 use atalaya_collector::store::*;
+use atalaya_common::model::device::DeviceSpec;
 use atalaya_common::model::{HealthSample, Timestamp};
 use atalaya_common::proto;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -371,6 +373,43 @@ fn format_2_with_metric_blocks_is_upgraded() {
     assert_eq!((gaps[0].agent_id.as_str(), gaps[0].seq), (DB, 7));
     assert_eq!(gaps[0].missing, spool_full());
     assert!(store.article(1).unwrap().is_none());
+    check_new_records(store);
+}
+
+#[test]
+fn format_3_gets_the_device_tables_and_keeps_everything() {
+    let (_dir, path) = fixture("store-v3.redb");
+    assert_eq!(format_version(&path), Some(3));
+    let store = Arc::new(Store::open(&path).unwrap());
+    assert_eq!(format_version_of(&store), Some(FORMAT_VERSION));
+    check_fleet(&store, &path, 3, Stored::Rounded);
+    assert_eq!(store.gaps("asset-2").unwrap().len(), 2);
+    let active = store
+        .incidents(&IncidentFilter {
+            active: true,
+            ..IncidentFilter::default()
+        })
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(
+        (active[0].asset.as_str(), active[0].subject.as_str()),
+        ("asset-2", "/srv")
+    );
+    assert_eq!(store.article(1).unwrap().unwrap().id, 1);
+    assert_eq!(store.outbox().unwrap().len(), 1);
+    // The new tables start empty and take devices.
+    assert!(store.devices().unwrap().is_empty());
+    let device = DeviceRecord {
+        name: "core-sw1".into(),
+        spec: DeviceSpec::v2c("core-sw1", "192.0.2.10", "public"),
+        poller: WEB.into(),
+        asset_id: device_asset_id("core-sw1"),
+        added_at: Timestamp(WEB_DELTA_AT),
+        last_poll: None,
+        inventory_at: None,
+    };
+    store.add_device(&device).unwrap();
+    assert_eq!(store.devices_of_poller(WEB).unwrap(), [device]);
     check_new_records(store);
 }
 

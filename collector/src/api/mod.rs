@@ -29,11 +29,13 @@
 //! - [`kb`]: `/api/v1/kb`, the knowledge base;
 //! - `tokens`: `/api/v1/tokens` (enrollment) and `/api/v1/api-tokens`;
 //! - `agents`: `/api/v1/agents` and revocation;
+//! - [`devices`]: `/api/v1/devices` (network devices) and `/api/v1/interfaces`;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
 mod assets;
 mod changes;
+pub mod devices;
 mod incidents;
 pub mod kb;
 mod lookup;
@@ -96,6 +98,8 @@ pub trait AdminActions: Send + Sync + 'static {
     fn clock_skew(&self, _id: &str) -> Option<ClockSkew> {
         None
     }
+    /// The devices `agent` polls changed: send it the new list if it is connected.
+    fn devices_changed(&self, _agent: &str) {}
 }
 
 /// What every handler shares.
@@ -130,6 +134,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(software::routes())
         .merge(tokens::routes())
         .merge(agents::routes())
+        .merge(devices::routes())
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())

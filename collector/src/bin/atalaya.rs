@@ -11,7 +11,9 @@ use std::process::ExitCode;
 
 use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
-use atalaya_collector::cli::{CliError, Format, assets, changes, incidents, kb, lookup, metrics};
+use atalaya_collector::cli::{
+    CliError, Format, assets, changes, devices, incidents, kb, lookup, metrics,
+};
 use clap::{Parser, Subcommand};
 
 /// Query the Atalaya collector: assets, software, changes, metrics.
@@ -140,6 +142,25 @@ enum Command {
     /// The knowledge base: search, show and add articles.
     #[command(subcommand)]
     Kb(kb::Command),
+    /// Network devices polled over SNMP: state, last poll, interfaces up and down.
+    Devices,
+    /// One network device (`atalaya device NAME`), or add or remove one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Device {
+        /// Device name.
+        name: Option<String>,
+        #[command(subcommand)]
+        action: Option<devices::DeviceCommand>,
+    },
+    /// Interfaces of network devices with their latest rates.
+    Interfaces {
+        /// Only this device.
+        #[arg(long)]
+        device: Option<String>,
+        /// utilisation, errors or down (default: by device).
+        #[arg(long)]
+        sort: Option<String>,
+    },
 }
 
 impl Cli {
@@ -192,6 +213,16 @@ fn run(cli: Cli) -> Result<String, CliError> {
         } => changes::run(c, since, asset, limit, format),
         Command::Metrics(query) => metrics::run(c, query, format),
         Command::Kb(cmd) => kb::run(c, cmd, format),
+        Command::Devices => devices::list(c, format),
+        Command::Device { name, action } => match (name, action) {
+            (_, Some(action)) => devices::run(c, action, format),
+            (Some(name), None) => devices::show(c, &name, format),
+            (None, None) => Err(CliError::Usage(
+                "name a device, or `atalaya device add ADDRESS …` / `atalaya device remove NAME`"
+                    .into(),
+            )),
+        },
+        Command::Interfaces { device, sort } => devices::interfaces(c, device, sort, format),
     }
 }
 

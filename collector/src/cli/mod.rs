@@ -1,6 +1,6 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
-//! ([`assets`], [`changes`], [`incidents`], [`kb`], [`lookup`],
-//! [`metrics`]), each asking through the one [`client::ApiClient`] and
+//! ([`assets`], [`changes`], [`devices`], [`incidents`], [`kb`],
+//! [`lookup`], [`metrics`]), each asking through the one [`client::ApiClient`] and
 //! printing aligned text tables for people, CSV and JSON for spreadsheets
 //! and scripts.
 //!
@@ -14,6 +14,7 @@ use atalaya_common::model::Timestamp;
 pub mod assets;
 pub mod changes;
 pub mod client;
+pub mod devices;
 pub mod incidents;
 pub mod kb;
 pub mod lookup;
@@ -43,6 +44,9 @@ pub enum CliError {
         /// Why.
         source: serde_json::Error,
     },
+    /// The command line asks for something that cannot be done as given.
+    #[error("{0}")]
+    Usage(String),
     /// Nothing matched: a failure, though with `--json` the (empty) answer
     /// is still printed for scripts.
     #[error("{message}")]

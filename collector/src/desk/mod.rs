@@ -11,11 +11,13 @@
 //! # Layout
 //! - [`apply`]: engine actions, staff actions and the SLA sweep written to
 //!   the store, each in one transaction with all that follows from it.
+//! - [`devices`]: network devices added and removed, their pollers chosen.
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
 
 pub mod apply;
+pub mod devices;
 pub mod kb;
 pub mod lookup;
 

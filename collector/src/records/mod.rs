@@ -1,16 +1,18 @@
 //! Record types shared by the store and the logic above it: what is kept
-//! (an incident, a knowledge-base article, a queued webhook event, the
+//! (a network device, an incident, a knowledge-base article, a queued webhook event, the
 //! kinds of match of a caller lookup) with no behaviour beyond naming and
 //! small accessors. The store persists them without knowing the rules
 //! that make them; the logic changes them without knowing where they are
 //! kept.
 //!
 //! # Layout
+//! - [`device`]: network devices, their last poll and inventory changes.
 //! - [`incident`]: severities, priorities, the stored incident and its timeline.
 //! - [`kb`]: knowledge-base articles and their signatures.
 //! - [`lookup`]: the caller lookup's kinds of match.
 //! - [`outbox`]: webhook events and their delivery state.
 
+pub mod device;
 pub mod incident;
 pub mod kb;
 pub mod lookup;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use atalaya_common::proto::{self, ConfigUpdate, Message};
 use quinn::Connection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::pki::CertificateAuthority;
 use crate::screen;
@@ -91,6 +91,10 @@ pub struct Hub {
     pub notices: Mutex<limiter::NoticeLimiter>,
     /// Agents whose times are being refused.
     pub clock_skews: screen::ClockSkews,
+    /// Wakes the sessions of agents whose device list changed.
+    pub device_wakers: DeviceWakers,
+    /// Log lines about polls of devices an agent does not poll, per agent.
+    pub device_notices: Mutex<limiter::NoticeLimiter>,
 }
 
 impl Hub {
@@ -112,6 +116,8 @@ impl Hub {
             enroll_failures: Mutex::default(),
             notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
             clock_skews: screen::ClockSkews::default(),
+            device_wakers: DeviceWakers::default(),
+            device_notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
         }
     }
 
@@ -163,6 +169,38 @@ impl Connections {
     /// Agents connected now.
     pub fn count(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// Per agent, a counter its data sessions watch: bumped when the agent's
+/// device list changes, so that each of its sessions sends the new list.
+#[derive(Debug, Default, Clone)]
+pub struct DeviceWakers(Arc<Mutex<HashMap<String, watch::Sender<u64>>>>);
+
+impl DeviceWakers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a session of `agent` watches.
+    pub fn subscribe(&self, agent: &str) -> watch::Receiver<u64> {
+        self.lock()
+            .entry(agent.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Tells the sessions of `agent` that its device list changed.
+    pub fn wake(&self, agent: &str) {
+        let mut map = self.lock();
+        if let Some(tx) = map.get(agent) {
+            if tx.receiver_count() == 0 {
+                // Its sessions ended; the next one reads the list at start.
+                map.remove(agent);
+            } else {
+                tx.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
     }
 }
 

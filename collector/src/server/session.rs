@@ -1,5 +1,6 @@
-//! One agent's data session: `Hello`, then records in, acks out; and, when
-//! the agent asks, a renewed certificate (see [`super::renew`]).
+//! One agent's data session: `Hello`, then records in, acks out; the
+//! devices the agent polls, at the start and whenever they change; and,
+//! when the agent asks, a renewed certificate (see [`super::renew`]).
 //!
 //! Everything wrong with the input closes this one connection with a logged
 //! reason and a counted refusal; other agents are not affected.
@@ -9,7 +10,8 @@ use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{
-    self, Ack, DecodeError, EncodeError, FrameReader, Message, Refused, SnapshotRequest,
+    self, Ack, DecodeError, DeviceAssignment, EncodeError, FrameReader, Message, Refused,
+    SnapshotRequest,
 };
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{mpsc, watch};
@@ -19,7 +21,7 @@ use super::committer::{CommitError, Progress, SessionQueue};
 use super::renew::RenewError;
 use super::{Hub, close_code};
 use crate::screen::{Screened, screen};
-use crate::store::{AgentSeen, Ingest, IngestRecord};
+use crate::store::{AgentSeen, Ingest, IngestRecord, Store};
 
 /// How long an agent may take to open its stream and say `Hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -184,7 +186,12 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     // Renewal answers: one per RENEW_SPACING at most.
     let (reply_tx, reply_rx) = mpsc::unbounded_channel();
     seen(hub, connection, agent_id, &hello.agent_version, &queue).await;
-    let writer = write_acks(send, progress, reply_rx, hub.config_update());
+    let devices = DeviceFeed {
+        store: hub.store.clone(),
+        agent: agent_id.to_owned(),
+        wake: hub.device_wakers.subscribe(agent_id),
+    };
+    let writer = write_acks(send, progress, reply_rx, hub.config_update(), devices);
 
     // An agent sends at least a heartbeat per period; three missed ones
     // mean it is gone even if its QUIC keep-alives still arrive.
@@ -235,6 +242,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::Gap(m) => IngestRecord::Gap(m),
                 Message::SpoolDamaged(m) => IngestRecord::SpoolDamaged(m),
                 Message::UserReport(m) => IngestRecord::UserReport(m),
+                Message::DevicePoll(m) => device_poll(hub, agent_id, m),
                 other => {
                     return Err(ProtocolError::Unexpected { kind: other.name() }.into());
                 }
@@ -307,6 +315,40 @@ fn note_refused(hub: &Hub, agent_id: &str, screened: &Screened, now: Timestamp) 
             refused_since_last_notice = since_last,
             "refusing this agent's samples with NaN or infinite numbers"
         ),
+    }
+}
+
+/// A device poll to store, or only its sequence number when the device is
+/// unknown or another agent polls it (the device was removed or moved
+/// while the poll was on its way, or the agent is confused): counted and
+/// logged once a minute per agent, never a reason to end the session.
+fn device_poll(hub: &Hub, agent_id: &str, poll: proto::DevicePoll) -> IngestRecord {
+    let poller = match hub.store.device(&poll.device) {
+        Ok(found) => found.map(|d| d.poller),
+        // The commit checks again, and fails the same way if the store does.
+        Err(_) => return IngestRecord::DevicePoll(poll),
+    };
+    if poller.as_deref() == Some(agent_id) {
+        return IngestRecord::DevicePoll(poll);
+    }
+    hub.telemetry.refuse("device_not_assigned");
+    let due = hub
+        .device_notices
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .note(agent_id, 1, std::time::Instant::now());
+    if let Some(count) = due {
+        tracing::warn!(
+            agent = %agent_id,
+            device = %poll.device,
+            poller = poller.as_deref().unwrap_or("none"),
+            refused_since_last_notice = count,
+            "ignoring polls of a device this agent is not assigned (acknowledged, not stored)"
+        );
+    }
+    IngestRecord::Refused {
+        seq: poll.seq,
+        inventory: false,
     }
 }
 
@@ -389,14 +431,24 @@ async fn write_acks(
     mut progress: watch::Receiver<Progress>,
     mut replies: mpsc::UnboundedReceiver<Message>,
     config: Message,
+    mut devices: DeviceFeed,
 ) -> Result<(), SessionError> {
     send_message(&mut send, config).await?;
+    if let Some(assignment) = devices.on_connect() {
+        send_message(&mut send, assignment).await?;
+    }
     let mut acked = 0;
     let mut snapshots_asked = 0;
     loop {
         tokio::select! {
             Some(reply) = replies.recv() => {
                 send_message(&mut send, reply).await?;
+                continue;
+            }
+            Ok(()) = devices.wake.changed() => {
+                if let Some(assignment) = devices.assignment() {
+                    send_message(&mut send, assignment).await?;
+                }
                 continue;
             }
             changed = progress.changed() => {
@@ -427,6 +479,45 @@ async fn write_acks(
         if now.highest_seq > acked {
             acked = now.highest_seq;
             send_message(&mut send, Ack { seq: acked }.into()).await?;
+        }
+    }
+}
+
+/// Where a session finds the devices its agent polls, and hears that
+/// they changed.
+struct DeviceFeed {
+    store: Arc<Store>,
+    agent: String,
+    wake: watch::Receiver<u64>,
+}
+
+impl DeviceFeed {
+    /// The assignment to send when the session starts: only to an agent
+    /// ever assigned a device (an older agent never gets one otherwise),
+    /// and then even an empty list, so that it stops polling devices
+    /// removed while it was away.
+    fn on_connect(&mut self) -> Option<Message> {
+        self.wake.mark_unchanged();
+        match self.store.is_device_poller(&self.agent) {
+            Ok(true) => self.assignment(),
+            Ok(false) => None,
+            Err(err) => {
+                tracing::warn!(agent = %self.agent, error = %err, "could not read whether this agent polls devices");
+                None
+            }
+        }
+    }
+
+    /// The agent's whole device list, as it is now.
+    fn assignment(&self) -> Option<Message> {
+        match self.store.devices_of_poller(&self.agent) {
+            Ok(list) => Some(Message::DeviceAssignment(DeviceAssignment {
+                devices: list.into_iter().map(|d| d.spec).collect(),
+            })),
+            Err(err) => {
+                tracing::warn!(agent = %self.agent, error = %err, "could not read the devices this agent polls");
+                None
+            }
         }
     }
 }

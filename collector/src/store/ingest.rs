@@ -19,7 +19,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, enc, identity, lookup, next_id};
+use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id};
 use crate::helpers::series;
 
 /// An agent's open block is closed once it holds this many samples (10
@@ -86,6 +86,8 @@ pub enum IngestRecord {
     SpoolDamaged(proto::SpoolDamaged),
     /// A problem reported by the person at the machine.
     UserReport(proto::UserReport),
+    /// One poll of a network device by the agent.
+    DevicePoll(proto::DevicePoll),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -111,6 +113,7 @@ impl IngestRecord {
             IngestRecord::Gap(g) => Some(g.seq),
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
+            IngestRecord::DevicePoll(p) => Some(p.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -205,6 +208,9 @@ pub(crate) struct Tables<'t> {
     pub head_of: Table<'t, &'static str, u64>,
     pub gaps: Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
     pub user_reports: Table<'t, (&'static str, &'static str), &'static [u8]>,
+    pub devices: Table<'t, &'static str, &'static [u8]>,
+    pub device_inventory: Table<'t, &'static str, &'static [u8]>,
+    pub device_changes: Table<'t, (&'static str, i64, u64), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -231,6 +237,9 @@ impl<'t> Tables<'t> {
             head_of: txn.open_table(HEAD_OF)?,
             gaps: txn.open_table(GAPS)?,
             user_reports: txn.open_table(USER_REPORTS)?,
+            devices: txn.open_table(DEVICES)?,
+            device_inventory: txn.open_table(DEVICE_INVENTORY)?,
+            device_changes: txn.open_table(DEVICE_CHANGES)?,
         })
     }
 
@@ -442,8 +451,8 @@ struct Commit<'c, 't> {
     t: Tables<'t>,
     cache: &'c mut Cache,
     fed: &'c mut Vec<Fed>,
-    /// Open blocks of the agents that sent samples, with where they were
-    /// stored (head id and parts).
+    /// Open blocks of the writers that sent samples (agents, and devices
+    /// by their asset id), with where they were stored (head id and parts).
     heads: BTreeMap<String, (Block, Option<(u64, usize)>)>,
     /// Assets that got new series.
     new_series: BTreeSet<String>,
@@ -494,6 +503,7 @@ impl Commit<'_, '_> {
             IngestRecord::SpoolDamaged(d) => self.spool_damaged(&origin, d)?,
             IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
             IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
+            IngestRecord::DevicePoll(poll) => self.device_poll(&origin, poll)?,
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;
@@ -559,31 +569,62 @@ impl Commit<'_, '_> {
     /// Health samples, appended to the agent's open block; series the
     /// asset did not have yet are noted for the end of the commit.
     fn metrics(&mut self, o: &Origin<'_>, batch: &proto::MetricBatch) -> Result<(), StoreError> {
-        let (agent, asset) = (o.agent, o.asset);
-        if !self.heads.contains_key(agent) {
-            let head = load_head(&mut self.t, agent, asset, o.received_at)?;
-            self.heads.insert(agent.to_owned(), head);
-        }
         for sample in &batch.samples {
-            let mut points = Vec::with_capacity(64);
-            for (name, value) in series::flatten(sample) {
-                let id = name_id(&mut self.t, self.cache, &name)?;
-                points.push((id, series::stored_value(&name, value)));
-            }
-            let known = self.t.series_of(self.cache, asset)?;
-            let before = known.len();
-            known.extend(points.iter().map(|p| p.0));
-            if known.len() != before {
-                self.new_series.insert(asset.to_owned());
-            }
-            if let Some((head, _)) = self.heads.get_mut(agent) {
-                let phase = phase(agent);
-                append_sample(&mut self.t, head, asset, phase, sample.at.0, &points)?;
-            }
+            let flat = series::flatten(sample);
+            self.points(o.agent, o.asset, o.received_at, sample.at, flat)?;
             self.fed.push(Fed::Sample {
-                asset: asset.to_owned(),
+                asset: o.asset.to_owned(),
                 sample: sample.clone(),
             });
+        }
+        Ok(())
+    }
+
+    /// A device poll: its status and inventory (see
+    /// [`devices::store_poll`]), and its values as one sample of the
+    /// device's asset, written to an open block of the device's own. A
+    /// poll for a device that is unknown or that the agent does not poll
+    /// is not stored.
+    fn device_poll(&mut self, o: &Origin<'_>, poll: &proto::DevicePoll) -> Result<(), StoreError> {
+        let Some(asset) = devices::store_poll(&mut self.t, o.agent, poll)? else {
+            return Ok(());
+        };
+        if poll.values.is_empty() {
+            return Ok(());
+        }
+        let values = poll.values.iter().map(|(n, v)| (n.clone(), *v));
+        self.points(&asset, &asset, o.received_at, poll.polled_at, values)
+    }
+
+    /// Appends one sample of `asset` (named values at `at`) to the open
+    /// block of `writer`; series the asset did not have yet are noted for
+    /// the end of the commit.
+    fn points(
+        &mut self,
+        writer: &str,
+        asset: &str,
+        received_at: Timestamp,
+        at: Timestamp,
+        values: impl IntoIterator<Item = (String, f64)>,
+    ) -> Result<(), StoreError> {
+        if !self.heads.contains_key(writer) {
+            let head = load_head(&mut self.t, writer, asset, received_at)?;
+            self.heads.insert(writer.to_owned(), head);
+        }
+        let mut points = Vec::with_capacity(64);
+        for (name, value) in values {
+            let id = name_id(&mut self.t, self.cache, &name)?;
+            points.push((id, series::stored_value(&name, value)));
+        }
+        let known = self.t.series_of(self.cache, asset)?;
+        let before = known.len();
+        known.extend(points.iter().map(|p| p.0));
+        if known.len() != before {
+            self.new_series.insert(asset.to_owned());
+        }
+        if let Some((head, _)) = self.heads.get_mut(writer) {
+            let phase = phase(writer);
+            append_sample(&mut self.t, head, asset, phase, at.0, &points)?;
         }
         Ok(())
     }

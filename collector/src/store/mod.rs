@@ -12,6 +12,7 @@
 //! - [`block`]: the metric block codec (a shared time column, one value
 //!   column per series); [`bits`]: its bit-level codes.
 //! - [`ingest`]: the group commit.
+//! - [`devices`]: network devices, their inventories and polls.
 //! - [`identity`]: which asset a snapshot belongs to.
 //! - [`incidents`]: incidents, their SLA clocks and the engine state.
 //! - [`query`]: asset lists, history, installed base, metric reads.
@@ -21,7 +22,7 @@
 //!
 //! # Metrics
 //! Each agent has one open block (table [`HEADS`]) that its samples go
-//! into; a full block is closed: written once to [`BLOCKS`] and indexed by
+//! into, and so has each network device, keyed by the device's asset id; a full block is closed: written once to [`BLOCKS`] and indexed by
 //! asset and time in [`BLOCK_INDEX`]. Series are named by fleet-wide ids
 //! ([`NAMES`]); [`ASSET_SERIES`] lists the ones each asset has.
 //!
@@ -35,6 +36,7 @@
 
 pub mod bits;
 pub mod block;
+pub mod devices;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;

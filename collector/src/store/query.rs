@@ -341,7 +341,8 @@ impl Store {
                 })?;
             points.extend(decoded.into_iter().filter(in_range));
         }
-        // Open blocks of the asset's agents.
+        // Open blocks of the asset's agents, and the one written under the
+        // asset's own id (a network device's values).
         let agents = match txn.open_table(ASSETS)?.get(asset)? {
             Some(v) => dec::<AssetMeta>("assets", v.value())?.agent_ids,
             None => Vec::new(),
@@ -349,18 +350,24 @@ impl Store {
         let heads = txn.open_table(HEADS)?;
         let head_of = txn.open_table(HEAD_OF)?;
         let agent_asset = txn.open_table(AGENT_ASSET)?;
+        let mut writers = vec![asset];
         for agent in &agents {
             if agent_asset
                 .get(agent.as_str())?
-                .is_none_or(|a| a.value() != asset)
+                .is_some_and(|a| a.value() == asset)
             {
-                continue;
+                writers.push(agent.as_str());
             }
-            if let Some(id) = head_of.get(agent.as_str())?.map(|v| v.value()) {
+        }
+        for writer in writers {
+            if let Some(id) = head_of.get(writer)?.map(|v| v.value()) {
                 let bytes = block_bytes(&heads, id)?;
                 let decoded =
                     block::decode_series(&bytes, name).map_err(|source| StoreError::Block {
-                        block: format!("open block of agent {agent}"),
+                        block: format!(
+                            "open block of {}{writer}",
+                            if writer == asset { "" } else { "agent " }
+                        ),
                         source,
                     })?;
                 points.extend(decoded.into_iter().filter(in_range));

@@ -35,11 +35,14 @@ use redb::{TableDefinition, WriteTransaction};
 /// - 3: both: metrics as per-agent blocks with a shared timestamp column
 ///   ([`BLOCKS`], [`HEADS`]), incidents, the knowledge base, the webhook
 ///   outbox and the cause of each gap.
+/// - 4: version 3 with the network device tables ([`DEVICES`],
+///   [`DEVICE_INVENTORY`], [`DEVICE_CHANGES`], [`DEVICE_POLLERS`]); device
+///   series are in the metric blocks under the device's asset id.
 ///
 /// A table that only indexes stored records (such as [`LOOKUP_KEYS`]) does
 /// not change the format: a file written before it existed gets it built
 /// at open, and its own version in [`META`] says when to build it again.
-pub const FORMAT_VERSION: u64 = 3;
+pub const FORMAT_VERSION: u64 = 4;
 
 /// `name → u64`: the format version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -153,6 +156,19 @@ pub const ENGINE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("eng
 /// Key in [`ENGINE_STATE`].
 pub const ENGINE_STATE_KEY: &str = "engine";
 
+/// Network devices: `name → DeviceRecord`.
+pub const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
+/// Current device inventory: `asset id → DeviceInventory`.
+pub const DEVICE_INVENTORY: TableDefinition<&str, &[u8]> = TableDefinition::new("device_inventory");
+/// Device inventory changes: `(asset id, at ms, event id) → DeviceChange`;
+/// event ids come from [`META_NEXT_EVENT`], as host change events' do.
+pub const DEVICE_CHANGES: TableDefinition<(&str, i64, u64), &[u8]> =
+    TableDefinition::new("device_changes");
+/// Agents ever assigned a device: `agent id → ()`. Such an agent is sent
+/// its list on every connect, even an empty one, so that it stops polling
+/// devices removed while it was away.
+pub const DEVICE_POLLERS: TableDefinition<&str, ()> = TableDefinition::new("device_pollers");
+
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
@@ -185,5 +201,14 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(OPEN_INCIDENTS)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
+    create_device_tables(txn)
+}
+
+/// Opens (creating) the network device tables, new in format 4.
+pub fn create_device_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
+    txn.open_table(DEVICES)?;
+    txn.open_table(DEVICE_INVENTORY)?;
+    txn.open_table(DEVICE_CHANGES)?;
+    txn.open_table(DEVICE_POLLERS)?;
     Ok(())
 }

@@ -35,6 +35,8 @@
 //!   first release of metric blocks, made apart from the incident tables;
 //!   it is told apart by its tables. Its blocks are already current; its
 //!   gap records get their cause.
+//! - **3 → 4.** Format 4 added the network device tables, created empty;
+//!   nothing else changes (device series go in the existing metric blocks).
 //!
 //! The layouts of older formats are described here and nowhere else.
 
@@ -96,6 +98,8 @@ pub enum Step {
     V2ChunksToV3,
     /// Format 2 with metric blocks → 3: gap causes.
     V2BlocksToV3,
+    /// Format 3 → 4: the network device tables, created empty.
+    V3ToV4,
 }
 
 impl fmt::Display for Step {
@@ -104,6 +108,7 @@ impl fmt::Display for Step {
             Step::V1ToV2 => "1 → 2 (incident tables, gap causes)",
             Step::V2ChunksToV3 => "2 → 3 (per-series chunks to metric blocks)",
             Step::V2BlocksToV3 => "2 → 3 (metric blocks kept, gap causes)",
+            Step::V3ToV4 => "3 → 4 (network device tables)",
         })
     }
 }
@@ -356,6 +361,10 @@ fn migrate(path: &Path, from: u64) -> Result<Database, (Stage, StoreError)> {
                 let gaps = give_gaps_a_cause(&txn).map_err(at)?;
                 tracing::info!(%step, gaps_given_a_cause = gaps, ms = started.elapsed().as_millis() as u64, "store upgrade step done");
             }
+            Step::V3ToV4 => {
+                create_device_tables(&txn).map_err(|e| at(e.into()))?;
+                tracing::info!(%step, "store upgrade step done");
+            }
         }
     }
     let commit = || -> Result<(), StoreError> {
@@ -376,9 +385,10 @@ fn steps(txn: &WriteTransaction, from: u64) -> Result<Vec<Step>, StoreError> {
         blocks |= t.name() == BLOCKS.name();
     }
     match (from, chunks, blocks) {
-        (1, _, false) => Ok(vec![Step::V1ToV2, Step::V2ChunksToV3]),
-        (2, true, false) => Ok(vec![Step::V2ChunksToV3]),
-        (2, false, true) => Ok(vec![Step::V2BlocksToV3]),
+        (1, _, false) => Ok(vec![Step::V1ToV2, Step::V2ChunksToV3, Step::V3ToV4]),
+        (2, true, false) => Ok(vec![Step::V2ChunksToV3, Step::V3ToV4]),
+        (2, false, true) => Ok(vec![Step::V2BlocksToV3, Step::V3ToV4]),
+        (3, false, true) => Ok(vec![Step::V3ToV4]),
         _ => Err(StoreError::Corrupt {
             table: "meta",
             reason: format!(

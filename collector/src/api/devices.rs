@@ -1,0 +1,460 @@
+//! Network devices: listed, shown with their inventory and interfaces,
+//! added and removed (admin role; viewer role to read), and one row per
+//! interface across devices.
+//!
+//! Credentials are write-only: a device is added with its community or
+//! passwords, and no answer ever carries them back (a view names the SNMP
+//! version, the v3 user and protocols, never a secret).
+
+use atalaya_common::model::Timestamp;
+use atalaya_common::model::device::{
+    AuthProtocol, Credentials, DeviceInventory, DeviceState, OperStatus, PrivProtocol, series,
+};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use crate::desk::devices::{self, DeviceError, NewDevice};
+use crate::records::device::{DeviceChange, DeviceRecord};
+use crate::store::{Role, Store, StoreError};
+
+/// The device routes, to merge into the API router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/devices", get(list).post(add))
+        .route("/api/v1/devices/{name}", get(show).delete(remove))
+        .route("/api/v1/interfaces", get(interfaces))
+}
+
+/// A device as listed: no credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Its name.
+    pub name: String,
+    /// Its asset id (`device:<name>`), for `atalaya metrics`.
+    pub asset_id: String,
+    /// Host name or address.
+    pub address: String,
+    /// UDP port.
+    pub port: u16,
+    /// `v1`, `v2c` or `v3`.
+    pub version: String,
+    /// For v3: user, security level and protocols (never a password).
+    pub security: Option<String>,
+    /// Seconds between polls.
+    pub poll_interval_seconds: u32,
+    /// The agent that polls it.
+    pub poller: String,
+    /// How the last poll went.
+    pub state: DeviceState,
+    /// The same, said in a sentence.
+    pub state_text: String,
+    /// When the last poll started.
+    pub last_poll_at: Option<Timestamp>,
+    /// Time to the device's first answer, ms.
+    pub response_ms: Option<u32>,
+    /// `sysName`.
+    pub sys_name: Option<String>,
+    /// Vendor, from the enterprise number of `sysObjectID`.
+    pub vendor: Option<String>,
+    /// First line of `sysDescr`.
+    pub model: Option<String>,
+    /// Interfaces whose status is up.
+    pub interfaces_up: usize,
+    /// Interfaces administratively up but not operationally.
+    pub interfaces_down: usize,
+    /// Every interface.
+    pub interfaces: usize,
+}
+
+/// One device in full: its view, inventory, interfaces and changes.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceDetail {
+    /// The device.
+    pub device: DeviceView,
+    /// Its current inventory.
+    pub inventory: Option<DeviceInventory>,
+    /// Its interfaces with their latest rates.
+    pub interfaces: Vec<InterfaceRow>,
+    /// Changes of its inventory, oldest first.
+    pub changes: Vec<DeviceChange>,
+}
+
+/// One interface of one device, with its latest rates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InterfaceRow {
+    /// The device.
+    pub device: String,
+    /// `ifIndex`.
+    pub if_index: u32,
+    /// `ifName`.
+    pub name: String,
+    /// `ifAlias`.
+    pub alias: String,
+    /// Bits per second.
+    pub speed_bps: Option<u64>,
+    /// Administratively up.
+    pub admin_up: bool,
+    /// Operational status.
+    pub oper_status: OperStatus,
+    /// Bits received per second.
+    pub in_bps: Option<f64>,
+    /// Bits sent per second.
+    pub out_bps: Option<f64>,
+    /// Received, percent of speed.
+    pub in_utilisation_percent: Option<f64>,
+    /// Sent, percent of speed.
+    pub out_utilisation_percent: Option<f64>,
+    /// Errors per second, both ways.
+    pub errors_per_second: Option<f64>,
+    /// Discards per second, both ways.
+    pub discards_per_second: Option<f64>,
+}
+
+/// The sentence for a device's state.
+pub fn state_text(rec: &DeviceRecord) -> String {
+    let s = &rec.spec;
+    let Some(poll) = rec.last_poll else {
+        return "not polled yet".into();
+    };
+    let at = format!("{}:{}", s.address, s.port);
+    match poll.state {
+        DeviceState::Ok => match poll.response_ms {
+            Some(ms) => format!("answered in {ms} ms"),
+            None => "answered".into(),
+        },
+        DeviceState::Unpolled => "not polled yet".into(),
+        DeviceState::Timeout => format!(
+            "no answer from {at} after {} tries of {} s",
+            u64::from(s.retries) + 1,
+            seconds(s.timeout_ms)
+        ),
+        DeviceState::WrongCommunity => "the device refused the community".into(),
+        DeviceState::V3UnknownUser => "SNMPv3 user unknown to the device".into(),
+        DeviceState::V3WrongDigest => "the SNMPv3 authentication password is wrong".into(),
+        DeviceState::V3DecryptionError => {
+            "the device could not decrypt the request: wrong SNMPv3 privacy password or protocol"
+                .into()
+        }
+        DeviceState::V3UnknownEngine => {
+            "the device does not know the SNMPv3 engine ID asked for (was it replaced?)".into()
+        }
+        DeviceState::V3NotInTimeWindow => {
+            "the request fell outside the device's SNMPv3 time window (did it reboot?)".into()
+        }
+        DeviceState::V3UnsupportedSecurityLevel => {
+            "the device refuses the SNMPv3 security level asked for".into()
+        }
+        DeviceState::BadCredentials => {
+            "the SNMPv3 credentials cannot be used (a password under 8 characters, or privacy without authentication)".into()
+        }
+        DeviceState::Unresolved => format!("the address {} does not resolve", s.address),
+        DeviceState::NetworkError => format!("the request could not be sent to {at}"),
+        DeviceState::TooBig => "the device answers tooBig even to single-row requests".into(),
+        DeviceState::Malformed => "the device's answer is not valid SNMP".into(),
+        DeviceState::WalkLoop => "a table walk looped: the device returned an OID out of order".into(),
+        DeviceState::TooManyRows => "a table walk passed its row or time limit".into(),
+    }
+}
+
+fn seconds(ms: u32) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}", ms / 1000)
+    } else {
+        format!("{:.1}", f64::from(ms) / 1000.0)
+    }
+}
+
+fn auth_name(p: AuthProtocol) -> &'static str {
+    match p {
+        AuthProtocol::Md5 => "md5",
+        AuthProtocol::Sha1 => "sha",
+        AuthProtocol::Sha224 => "sha224",
+        AuthProtocol::Sha256 => "sha256",
+        AuthProtocol::Sha384 => "sha384",
+        AuthProtocol::Sha512 => "sha512",
+    }
+}
+
+fn priv_name(p: PrivProtocol) -> &'static str {
+    match p {
+        PrivProtocol::Des => "des",
+        PrivProtocol::Aes128 => "aes",
+        PrivProtocol::Aes192 => "aes192",
+        PrivProtocol::Aes256 => "aes256",
+    }
+}
+
+/// Version and, for v3, the security without its secrets.
+fn security(c: &Credentials) -> (String, Option<String>) {
+    match c {
+        Credentials::V1 { .. } => ("v1".into(), None),
+        Credentials::V2c { .. } => ("v2c".into(), None),
+        Credentials::V3 {
+            user,
+            auth,
+            privacy,
+        } => {
+            let level = match (auth, privacy) {
+                (None, _) => "noAuthNoPriv".to_owned(),
+                (Some((a, _)), None) => format!("authNoPriv {}", auth_name(*a)),
+                (Some((a, _)), Some((p, _))) => {
+                    format!("authPriv {}/{}", auth_name(*a), priv_name(*p))
+                }
+            };
+            ("v3".into(), Some(format!("user {user}, {level}")))
+        }
+    }
+}
+
+/// The view of a device with its inventory.
+pub fn view(rec: &DeviceRecord, inv: Option<&DeviceInventory>) -> DeviceView {
+    let (version, security) = security(&rec.spec.credentials);
+    let ifs = inv.map(|i| i.interfaces.as_slice()).unwrap_or_default();
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    DeviceView {
+        name: rec.name.clone(),
+        asset_id: rec.asset_id.clone(),
+        address: rec.spec.address.clone(),
+        port: rec.spec.port,
+        version,
+        security,
+        poll_interval_seconds: rec.spec.poll_interval_seconds,
+        poller: rec.poller.clone(),
+        state: rec.last_poll.map_or(DeviceState::Unpolled, |p| p.state),
+        state_text: state_text(rec),
+        last_poll_at: rec.last_poll.map(|p| p.at),
+        response_ms: rec.last_poll.and_then(|p| p.response_ms),
+        sys_name: inv.and_then(|i| nonempty(&i.system.name)),
+        vendor: inv.and_then(|i| i.system.vendor.clone()),
+        model: inv.and_then(crate::store::devices::device_model),
+        interfaces_up: ifs
+            .iter()
+            .filter(|i| i.oper_status == OperStatus::Up)
+            .count(),
+        interfaces_down: ifs
+            .iter()
+            .filter(|i| i.admin_up && i.oper_status != OperStatus::Up)
+            .count(),
+        interfaces: ifs.len(),
+    }
+}
+
+/// The latest value of a series of `asset` within the recent `window_ms`.
+fn latest(
+    store: &Store,
+    asset: &str,
+    name: &str,
+    now: Timestamp,
+    window_ms: i64,
+) -> Result<Option<f64>, StoreError> {
+    let from = Timestamp(now.0.saturating_sub(window_ms));
+    let to = Timestamp(now.0.saturating_add(300_000));
+    Ok(store
+        .metric(asset, name, from, to, None)?
+        .last()
+        .map(|p| p.1))
+}
+
+fn sum(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    }
+}
+
+/// One row per interface of a device, with the latest of its rates.
+fn interface_rows(
+    store: &Store,
+    rec: &DeviceRecord,
+    inv: Option<&DeviceInventory>,
+    now: Timestamp,
+) -> Result<Vec<InterfaceRow>, StoreError> {
+    let Some(inv) = inv else {
+        return Ok(Vec::new());
+    };
+    // Three polls back: older values are no longer what the interface does.
+    let window = i64::from(rec.spec.poll_interval_seconds.max(60)) * 3_000;
+    let mut rows = Vec::with_capacity(inv.interfaces.len());
+    for i in &inv.interfaces {
+        let get = |metric: &str| {
+            let name = series::interface_series(metric, &i.name);
+            latest(store, &rec.asset_id, &name, now, window)
+        };
+        rows.push(InterfaceRow {
+            device: rec.name.clone(),
+            if_index: i.if_index,
+            name: i.name.clone(),
+            alias: i.alias.clone(),
+            speed_bps: i.speed_bps,
+            admin_up: i.admin_up,
+            oper_status: i.oper_status,
+            in_bps: get(series::IN_BITS_PER_SECOND)?,
+            out_bps: get(series::OUT_BITS_PER_SECOND)?,
+            in_utilisation_percent: get(series::IN_UTILISATION_PERCENT)?,
+            out_utilisation_percent: get(series::OUT_UTILISATION_PERCENT)?,
+            errors_per_second: sum(
+                get(series::IN_ERRORS_PER_SECOND)?,
+                get(series::OUT_ERRORS_PER_SECOND)?,
+            ),
+            discards_per_second: sum(
+                get(series::IN_DISCARDS_PER_SECOND)?,
+                get(series::OUT_DISCARDS_PER_SECOND)?,
+            ),
+        });
+    }
+    Ok(rows)
+}
+
+/// How `GET /api/v1/interfaces` orders its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterfaceSort {
+    /// By device, then `ifIndex`.
+    #[default]
+    Device,
+    /// Busiest first (the higher of in and out utilisation).
+    Utilisation,
+    /// Most errors and discards per second first.
+    Errors,
+    /// Interfaces administratively up but not operationally first.
+    Down,
+}
+
+/// Orders interface rows.
+pub fn sort_interfaces(rows: &mut [InterfaceRow], sort: InterfaceSort) {
+    let util = |r: &InterfaceRow| {
+        r.in_utilisation_percent
+            .unwrap_or(f64::NEG_INFINITY)
+            .max(r.out_utilisation_percent.unwrap_or(f64::NEG_INFINITY))
+    };
+    let errors = |r: &InterfaceRow| {
+        sum(r.errors_per_second, r.discards_per_second).unwrap_or(f64::NEG_INFINITY)
+    };
+    let down = |r: &InterfaceRow| r.admin_up && r.oper_status != OperStatus::Up;
+    match sort {
+        InterfaceSort::Device => {}
+        InterfaceSort::Utilisation => rows.sort_by(|a, b| util(b).total_cmp(&util(a))),
+        InterfaceSort::Errors => rows.sort_by(|a, b| errors(b).total_cmp(&errors(a))),
+        InterfaceSort::Down => rows.sort_by_key(|r| !down(r)),
+    }
+}
+
+async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let views = blocking(&state, |s| {
+        let mut out = Vec::new();
+        for rec in s.devices()? {
+            let inv = s.device_inventory(&rec.asset_id)?;
+            out.push(view(&rec, inv.as_ref()));
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(views).into_response())
+}
+
+async fn show(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let n = name.clone();
+    let detail = blocking(&state, move |s| {
+        let Some(rec) = s.device(&n)? else {
+            return Ok(None);
+        };
+        let inv = s.device_inventory(&rec.asset_id)?;
+        let interfaces = interface_rows(s, &rec, inv.as_ref(), Timestamp::now())?;
+        Ok(Some(DeviceDetail {
+            device: view(&rec, inv.as_ref()),
+            changes: s.device_changes(&rec.asset_id)?,
+            inventory: inv,
+            interfaces,
+        }))
+    })
+    .await?;
+    let detail =
+        detail.ok_or_else(|| ApiError::NotFound(format!("no device is named `{name}`")))?;
+    Ok(Json(detail).into_response())
+}
+
+async fn device_blocking<T, F>(state: &ApiState, f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, DeviceError> + Send + 'static,
+{
+    let store = state.store.clone();
+    let result = tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ApiError::Internal(format!("store task: {e}")))?;
+    result.map_err(|e| match e {
+        DeviceError::Invalid(m) | DeviceError::NoPoller(m) => ApiError::BadRequest(m),
+        DeviceError::Exists(_) => ApiError::Conflict(e.to_string()),
+        DeviceError::NotFound(_) => ApiError::NotFound(e.to_string()),
+        DeviceError::Store(e) => ApiError::Store(e),
+    })
+}
+
+async fn add(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: Result<Json<NewDevice>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let Json(new) = body?;
+    let rec = device_blocking(&state, move |s| devices::add(s, new, Timestamp::now())).await?;
+    state.admin.devices_changed(&rec.poller);
+    tracing::info!(device = %rec.name, poller = %rec.poller, by = %caller.0.id, "device added");
+    Ok((StatusCode::CREATED, Json(view(&rec, None))).into_response())
+}
+
+async fn remove(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let rec = device_blocking(&state, move |s| devices::remove(s, &name)).await?;
+    state.admin.devices_changed(&rec.poller);
+    tracing::info!(device = %rec.name, poller = %rec.poller, by = %caller.0.id, "device removed");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InterfacesQuery {
+    device: Option<String>,
+    sort: Option<InterfaceSort>,
+}
+
+async fn interfaces(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<InterfacesQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let device = q.device.filter(|d| !d.is_empty());
+    let rows = blocking(&state, move |s| {
+        let now = Timestamp::now();
+        let mut rows = Vec::new();
+        for rec in s.devices()? {
+            if device.as_deref().is_some_and(|d| d != rec.name) {
+                continue;
+            }
+            let inv = s.device_inventory(&rec.asset_id)?;
+            rows.extend(interface_rows(s, &rec, inv.as_ref(), now)?);
+        }
+        Ok(rows)
+    })
+    .await;
+    let mut rows = rows?;
+    sort_interfaces(&mut rows, q.sort.unwrap_or_default());
+    Ok(Json(rows).into_response())
+}

@@ -1,0 +1,353 @@
+//! `atalaya devices`, `atalaya device …` and `atalaya interfaces`: network
+//! devices listed, shown, added and removed, and their interfaces.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::client::ApiClient;
+use super::{CliError, Format, Table, decode, opt, path_seg, pretty, render_pairs, seconds};
+use crate::api::devices::{DeviceDetail, DeviceView, InterfaceRow};
+
+/// `atalaya device add`: a device and how to reach it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AddArgs {
+    /// Host name or IP address of the device.
+    pub address: String,
+    /// The name to know it by (default: the address).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The agent to poll it: agent id or host name (default: the only agent).
+    #[arg(long)]
+    pub poller: Option<String>,
+    /// SNMP port.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Seconds between polls.
+    #[arg(long)]
+    pub interval: Option<u32>,
+    /// SNMPv2c community (SNMPv1 with --v1).
+    #[arg(long, conflicts_with = "user")]
+    pub community: Option<String>,
+    /// Use SNMPv1 with the community.
+    #[arg(long, requires = "community")]
+    pub v1: bool,
+    /// SNMPv3 user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// SNMPv3 authentication protocol: md5, sha, sha224, sha256, sha384, sha512.
+    #[arg(long, requires = "auth_password", default_value = "sha")]
+    pub auth_protocol: String,
+    /// SNMPv3 authentication password (at least 8 characters).
+    #[arg(long, requires = "user")]
+    pub auth_password: Option<String>,
+    /// SNMPv3 privacy protocol: des, aes, aes192, aes256.
+    #[arg(long, default_value = "aes")]
+    pub priv_protocol: String,
+    /// SNMPv3 privacy password (at least 8 characters; needs --auth-password).
+    #[arg(long, requires = "auth_password")]
+    pub priv_password: Option<String>,
+}
+
+/// `atalaya device …` beyond showing one.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DeviceCommand {
+    /// Add a device for an agent to poll (admin token).
+    Add(Box<AddArgs>),
+    /// Stop polling a device (admin token); its history stays.
+    Remove {
+        /// Device name.
+        name: String,
+    },
+}
+
+fn auth_protocol(name: &str) -> Result<&'static str, String> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "md5" => "md5",
+        "sha" | "sha1" => "sha1",
+        "sha224" => "sha224",
+        "sha256" => "sha256",
+        "sha384" => "sha384",
+        "sha512" => "sha512",
+        other => return Err(format!("unknown authentication protocol `{other}`")),
+    })
+}
+
+fn priv_protocol(name: &str) -> Result<&'static str, String> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "des" => "des",
+        "aes" | "aes128" => "aes128",
+        "aes192" => "aes192",
+        "aes256" => "aes256",
+        other => return Err(format!("unknown privacy protocol `{other}`")),
+    })
+}
+
+/// The JSON body of `POST /api/v1/devices` for `a`.
+pub fn add_body(a: &AddArgs) -> Result<Value, String> {
+    let credentials = match (&a.community, &a.user) {
+        (Some(c), _) if a.v1 => json!({"v1": {"community": c}}),
+        (Some(c), _) => json!({"v2c": {"community": c}}),
+        (None, Some(user)) => {
+            let auth = match &a.auth_password {
+                Some(p) => json!([auth_protocol(&a.auth_protocol)?, p]),
+                None => Value::Null,
+            };
+            let privacy = match &a.priv_password {
+                Some(p) => json!([priv_protocol(&a.priv_protocol)?, p]),
+                None => Value::Null,
+            };
+            json!({"v3": {"user": user, "auth": auth, "privacy": privacy}})
+        }
+        (None, None) => return Err("give --community (SNMPv1/v2c) or --user (SNMPv3)".into()),
+    };
+    Ok(json!({
+        "address": a.address,
+        "name": a.name,
+        "poller": a.poller,
+        "port": a.port,
+        "poll_interval_seconds": a.interval,
+        "credentials": credentials,
+    }))
+}
+
+/// `atalaya devices`.
+pub fn list(client: &ApiClient, format: Format) -> Result<String, CliError> {
+    let body = client.get("/api/v1/devices", &[])?;
+    if format == Format::Json {
+        return Ok(pretty(&body));
+    }
+    let devices: Vec<DeviceView> = decode(&body, "the devices")?;
+    let mut t = Table::new([
+        "NAME",
+        "ADDRESS",
+        "VERSION",
+        "POLLER",
+        "STATE",
+        "LAST POLL",
+        "SYSNAME",
+        "VENDOR",
+        "MODEL",
+        "IF UP",
+        "IF DOWN",
+    ]);
+    for d in &devices {
+        t.push([
+            d.name.clone(),
+            format!("{}:{}", d.address, d.port),
+            d.version.clone(),
+            d.poller.clone(),
+            d.state_text.clone(),
+            d.last_poll_at.map(seconds).unwrap_or_default(),
+            opt(&d.sys_name),
+            opt(&d.vendor),
+            opt(&d.model),
+            d.interfaces_up.to_string(),
+            d.interfaces_down.to_string(),
+        ]);
+    }
+    let mut out = t.output(format);
+    if format == Format::Table && devices.is_empty() {
+        out.push_str("no device yet; add one with `atalaya device add ADDRESS --community …`\n");
+    }
+    Ok(out)
+}
+
+/// `atalaya device NAME`.
+pub fn show(client: &ApiClient, name: &str, format: Format) -> Result<String, CliError> {
+    let body = client.get(&format!("/api/v1/devices/{}", path_seg(name)), &[])?;
+    if format == Format::Json {
+        return Ok(pretty(&body));
+    }
+    let d: DeviceDetail = decode(&body, "the device")?;
+    let v = &d.device;
+    let mut pairs = vec![
+        ("Device".into(), v.name.clone()),
+        ("Address".into(), format!("{}:{}", v.address, v.port)),
+        (
+            "SNMP".into(),
+            match &v.security {
+                Some(s) => format!("{}, {s}", v.version),
+                None => v.version.clone(),
+            },
+        ),
+        ("Poller".into(), v.poller.clone()),
+        ("State".into(), v.state_text.clone()),
+        (
+            "Last poll".into(),
+            v.last_poll_at.map(seconds).unwrap_or_default(),
+        ),
+        ("Asset".into(), v.asset_id.clone()),
+    ];
+    if let Some(inv) = &d.inventory {
+        pairs.push(("sysName".into(), inv.system.name.clone()));
+        pairs.push(("Vendor".into(), opt(&inv.system.vendor)));
+        pairs.push((
+            "Description".into(),
+            inv.system.descr.lines().next().unwrap_or("").to_owned(),
+        ));
+        pairs.push(("Location".into(), inv.system.location.clone()));
+    }
+    let mut out = render_pairs(&pairs);
+    if !d.interfaces.is_empty() {
+        out.push('\n');
+        out.push_str(&interface_table(&d.interfaces, false).render());
+    }
+    if !d.changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} inventory changes, the latest at {}",
+            d.changes.len(),
+            d.changes.last().map(|c| seconds(c.at)).unwrap_or_default()
+        );
+    }
+    Ok(out)
+}
+
+/// `atalaya device add` and `atalaya device remove`.
+pub fn run(client: &ApiClient, cmd: DeviceCommand, format: Format) -> Result<String, CliError> {
+    match cmd {
+        DeviceCommand::Add(args) => {
+            let body = add_body(&args).map_err(CliError::Usage)?;
+            let answer = client.post("/api/v1/devices", Some(&body))?;
+            if format == Format::Json {
+                return Ok(pretty(&answer));
+            }
+            let v: DeviceView = decode(&answer, "the device added")?;
+            Ok(format!(
+                "added {} ({}:{}), polled by {} every {} s\n",
+                v.name, v.address, v.port, v.poller, v.poll_interval_seconds
+            ))
+        }
+        DeviceCommand::Remove { name } => {
+            client.delete(&format!("/api/v1/devices/{}", path_seg(&name)))?;
+            Ok(format!("removed {name}\n"))
+        }
+    }
+}
+
+fn rate(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.0}")).unwrap_or_default()
+}
+
+fn percent(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (None, None) => String::new(),
+        (a, b) => format!("{:.1}", a.unwrap_or(0.0).max(b.unwrap_or(0.0))),
+    }
+}
+
+fn interface_table(rows: &[InterfaceRow], with_device: bool) -> Table {
+    let mut headers = vec![
+        "IF",
+        "ALIAS",
+        "SPEED",
+        "ADMIN/OPER",
+        "IN BPS",
+        "OUT BPS",
+        "UTIL %",
+        "ERR/S",
+        "DISC/S",
+    ];
+    if with_device {
+        headers.insert(0, "DEVICE");
+    }
+    let mut t = Table::new(headers);
+    for r in rows {
+        let mut row = vec![
+            r.name.clone(),
+            r.alias.clone(),
+            opt(&r.speed_bps),
+            format!(
+                "{}/{}",
+                if r.admin_up { "up" } else { "down" },
+                serde_json::to_value(r.oper_status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+            rate(r.in_bps),
+            rate(r.out_bps),
+            percent(r.in_utilisation_percent, r.out_utilisation_percent),
+            r.errors_per_second
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_default(),
+            r.discards_per_second
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_default(),
+        ];
+        if with_device {
+            row.insert(0, r.device.clone());
+        }
+        t.push(row);
+    }
+    t
+}
+
+/// `atalaya interfaces`.
+pub fn interfaces(
+    client: &ApiClient,
+    device: Option<String>,
+    sort: Option<String>,
+    format: Format,
+) -> Result<String, CliError> {
+    let body = client.get("/api/v1/interfaces", &[("device", device), ("sort", sort)])?;
+    if format == Format::Json {
+        return Ok(pretty(&body));
+    }
+    let rows: Vec<InterfaceRow> = decode(&body, "the interfaces")?;
+    Ok(interface_table(&rows, true).output(format))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> AddArgs {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: AddArgs,
+        }
+        let mut argv = vec!["x", "192.0.2.10"];
+        argv.extend_from_slice(extra);
+        P::try_parse_from(argv).unwrap().a
+    }
+
+    #[test]
+    fn add_bodies_carry_the_credentials_asked_for() {
+        let b = add_body(&args(&["--community", "pub", "--v1"])).unwrap();
+        assert_eq!(b["credentials"], json!({"v1": {"community": "pub"}}));
+        let b = add_body(&args(&[
+            "--user",
+            "mon",
+            "--auth-protocol",
+            "sha256",
+            "--auth-password",
+            "aaaaaaaa",
+            "--priv-protocol",
+            "aes256",
+            "--priv-password",
+            "bbbbbbbb",
+            "--name",
+            "sw",
+        ]))
+        .unwrap();
+        assert_eq!(
+            b["credentials"],
+            json!({"v3": {"user": "mon", "auth": ["sha256", "aaaaaaaa"], "privacy": ["aes256", "bbbbbbbb"]}})
+        );
+        assert_eq!(b["name"], "sw");
+        assert!(add_body(&args(&[])).is_err());
+        let bad = add_body(&args(&[
+            "--user",
+            "mon",
+            "--auth-protocol",
+            "sha3",
+            "--auth-password",
+            "aaaaaaaa",
+        ]));
+        assert!(bad.unwrap_err().contains("sha3"));
+    }
+}

@@ -1,0 +1,607 @@
+//! Network devices: their records, current inventories and inventory
+//! changes, and what a poll stores of them.
+//!
+//! A device is an asset of its own, `device:<name>`, created when the
+//! device is added (so that its series are listed and read like a host's);
+//! its series go in the metric blocks under that asset id, written as their
+//! own writer (see [`super::ingest`]). Removing a device forgets its record
+//! and current inventory; its asset, series and change history stay, and a
+//! device added again under the same name goes on with them.
+
+use std::collections::BTreeMap;
+
+use atalaya_common::model::Timestamp;
+use atalaya_common::model::device::{DeviceInventory, PhysicalEntity};
+use atalaya_common::proto::DevicePoll;
+use redb::{ReadableDatabase, ReadableTable, Table};
+
+use super::ingest::Tables;
+use super::records::AssetMeta;
+use super::schema::*;
+use super::{Store, StoreError, dec, enc, next_id};
+use crate::records::device::{DeviceChange, DeviceChangeItem, DeviceRecord, DeviceStatus};
+
+const DEVICES_T: &str = "devices";
+const INVENTORY_T: &str = "device_inventory";
+const CHANGES_T: &str = "device_changes";
+
+impl Store {
+    /// Adds a device, creating its asset if it has none yet; fails with
+    /// [`StoreError::Exists`] when a device has this name.
+    pub fn add_device(&self, rec: &DeviceRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut devices = txn.open_table(DEVICES)?;
+            if devices.get(rec.name.as_str())?.is_some() {
+                return Err(StoreError::Exists {
+                    what: "device",
+                    id: rec.name.clone(),
+                });
+            }
+            devices.insert(rec.name.as_str(), enc(DEVICES_T, rec)?.as_slice())?;
+            txn.open_table(DEVICE_POLLERS)?
+                .insert(rec.poller.as_str(), ())?;
+            let mut assets = txn.open_table(ASSETS)?;
+            if assets.get(rec.asset_id.as_str())?.is_none() {
+                let meta = device_asset(rec);
+                assets.insert(rec.asset_id.as_str(), enc("assets", &meta)?.as_slice())?;
+                txn.open_table(HOSTNAMES)?.insert(
+                    (rec.name.to_lowercase().as_str(), rec.asset_id.as_str()),
+                    (),
+                )?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Removes a device's record and current inventory (its asset, series
+    /// and change history stay); returns the record, `None` if there was none.
+    pub fn remove_device(&self, name: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = {
+            let mut devices = txn.open_table(DEVICES)?;
+            let removed = devices.remove(name)?.map(|v| v.value().to_vec());
+            match removed {
+                Some(bytes) => {
+                    let rec: DeviceRecord = dec(DEVICES_T, &bytes)?;
+                    txn.open_table(DEVICE_INVENTORY)?
+                        .remove(rec.asset_id.as_str())?;
+                    Some(rec)
+                }
+                None => None,
+            }
+        };
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    /// The device named `name`.
+    pub fn device(&self, name: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let devices = txn.open_table(DEVICES)?;
+        let found = devices.get(name)?;
+        found.map(|v| dec(DEVICES_T, v.value())).transpose()
+    }
+
+    /// Every device, by name.
+    pub fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let devices = txn.open_table(DEVICES)?;
+        devices
+            .iter()?
+            .map(|r| {
+                let (_, v) = r?;
+                dec(DEVICES_T, v.value())
+            })
+            .collect()
+    }
+
+    /// The devices `agent` polls, by name.
+    pub fn devices_of_poller(&self, agent: &str) -> Result<Vec<DeviceRecord>, StoreError> {
+        let mut all = self.devices()?;
+        all.retain(|d| d.poller == agent);
+        Ok(all)
+    }
+
+    /// Whether `agent` was ever assigned a device (then it is sent its
+    /// list, even empty, on every connect).
+    pub fn is_device_poller(&self, agent: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        let pollers = txn.open_table(DEVICE_POLLERS)?;
+        Ok(pollers.get(agent)?.is_some())
+    }
+
+    /// The current inventory of the device whose asset is `asset`.
+    pub fn device_inventory(&self, asset: &str) -> Result<Option<DeviceInventory>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DEVICE_INVENTORY)?;
+        let found = t.get(asset)?;
+        found.map(|v| dec(INVENTORY_T, v.value())).transpose()
+    }
+
+    /// The inventory changes of the device whose asset is `asset`, oldest first.
+    pub fn device_changes(&self, asset: &str) -> Result<Vec<DeviceChange>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DEVICE_CHANGES)?;
+        t.range((asset, i64::MIN, 0)..=(asset, i64::MAX, u64::MAX))?
+            .map(|r| {
+                let (_, v) = r?;
+                dec(CHANGES_T, v.value())
+            })
+            .collect()
+    }
+}
+
+/// The asset of a new device: named by the device, no agent of its own.
+fn device_asset(rec: &DeviceRecord) -> AssetMeta {
+    AssetMeta {
+        id: rec.asset_id.clone(),
+        hostname: rec.name.clone(),
+        os: None,
+        os_id: None,
+        agent_ids: Vec::new(),
+        identity: Vec::new(),
+        possible_clones: Vec::new(),
+        tags: Vec::new(),
+        first_seen: rec.added_at,
+        last_seen: rec.added_at,
+        inventory_at: None,
+        last_change_at: None,
+    }
+}
+
+/// Stores what a poll says of its device (status and inventory, with a
+/// change event when its stable form differs from the stored one) and
+/// returns the device's asset id for its values; `None` when the device is
+/// unknown or `agent` is not its poller (nothing is stored then).
+pub(crate) fn store_poll(
+    t: &mut Tables<'_>,
+    agent: &str,
+    poll: &DevicePoll,
+) -> Result<Option<String>, StoreError> {
+    let found = t.devices.get(poll.device.as_str())?;
+    let Some(mut rec) = found
+        .map(|v| dec::<DeviceRecord>(DEVICES_T, v.value()))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    if rec.poller != agent {
+        return Ok(None);
+    }
+    // Polls may arrive out of order after a reconnect; the newest status wins.
+    if rec.last_poll.is_none_or(|p| p.at <= poll.polled_at) {
+        rec.last_poll = Some(DeviceStatus {
+            at: poll.polled_at,
+            state: poll.state,
+            response_ms: poll.response_ms,
+        });
+    }
+    if let Some(inv) = &poll.inventory {
+        store_device_inventory(t, &rec, agent, poll, inv.clone())?;
+        rec.inventory_at = rec.inventory_at.max(Some(poll.polled_at));
+    }
+    t.devices
+        .insert(rec.name.as_str(), enc(DEVICES_T, &rec)?.as_slice())?;
+    touch_asset(t, &rec.asset_id, poll.polled_at)?;
+    Ok(Some(rec.asset_id))
+}
+
+/// Marks the device's asset seen at `at`.
+fn touch_asset(t: &mut Tables<'_>, asset: &str, at: Timestamp) -> Result<(), StoreError> {
+    if let Some(mut meta) = t.asset(asset)?
+        && meta.last_seen < at
+    {
+        meta.last_seen = at;
+        t.put_asset(&meta)?;
+    }
+    Ok(())
+}
+
+/// Replaces the device's inventory, with a change event when its stable
+/// form differs from the one stored (not for a first inventory).
+fn store_device_inventory(
+    t: &mut Tables<'_>,
+    rec: &DeviceRecord,
+    agent: &str,
+    poll: &DevicePoll,
+    mut inv: DeviceInventory,
+) -> Result<(), StoreError> {
+    inv.canonicalize();
+    let asset = rec.asset_id.as_str();
+    let prev = t.device_inventory.get(asset)?;
+    let prev: Option<DeviceInventory> = prev.map(|v| dec(INVENTORY_T, v.value())).transpose()?;
+    if let Some(prev) = prev {
+        let items = inventory_changes(&prev.stable(), &inv.stable());
+        if !items.is_empty() {
+            let change = DeviceChange {
+                seq: poll.seq,
+                agent_id: agent.to_owned(),
+                at: poll.polled_at,
+                items,
+            };
+            let event = next_id(&mut t.meta, META_NEXT_EVENT)?;
+            let key = (asset, poll.polled_at.0, event);
+            insert_change(&mut t.device_changes, key, &change)?;
+        }
+    }
+    t.device_inventory
+        .insert(asset, enc(INVENTORY_T, &inv)?.as_slice())?;
+    if let Some(mut meta) = t.asset(asset)? {
+        meta.inventory_at = meta.inventory_at.max(Some(poll.polled_at));
+        meta.os = device_model(&inv).or(meta.os);
+        t.put_asset(&meta)?;
+    }
+    Ok(())
+}
+
+fn insert_change(
+    table: &mut Table<'_, (&'static str, i64, u64), &'static [u8]>,
+    key: (&str, i64, u64),
+    change: &DeviceChange,
+) -> Result<(), StoreError> {
+    table.insert(key, enc(CHANGES_T, change)?.as_slice())?;
+    Ok(())
+}
+
+/// The first line of `sysDescr`, the closest thing to a model and
+/// software version most devices give.
+pub fn device_model(inv: &DeviceInventory) -> Option<String> {
+    let line = inv.system.descr.lines().next()?.trim();
+    (!line.is_empty()).then(|| line.to_owned())
+}
+
+/// What changed from `before` to `after` (both in stable form): system
+/// fields, interfaces added or removed, modules (entities with a serial
+/// number) added or removed, serial and firmware changes.
+pub fn inventory_changes(
+    before: &DeviceInventory,
+    after: &DeviceInventory,
+) -> Vec<DeviceChangeItem> {
+    let mut items = system_changes(before, after);
+    let ifs = |inv: &DeviceInventory| -> BTreeMap<u32, String> {
+        inv.interfaces
+            .iter()
+            .map(|i| (i.if_index, i.name.clone()))
+            .collect()
+    };
+    let (old, new) = (ifs(before), ifs(after));
+    for (&if_index, name) in &old {
+        if !new.contains_key(&if_index) {
+            let name = name.clone();
+            items.push(DeviceChangeItem::InterfaceRemoved { if_index, name });
+        }
+    }
+    for (&if_index, name) in &new {
+        if !old.contains_key(&if_index) {
+            let name = name.clone();
+            items.push(DeviceChangeItem::InterfaceAdded { if_index, name });
+        }
+    }
+    items.extend(entity_changes(&before.entities, &after.entities));
+    items
+}
+
+fn system_changes(before: &DeviceInventory, after: &DeviceInventory) -> Vec<DeviceChangeItem> {
+    let (b, a) = (&before.system, &after.system);
+    [
+        ("descr", &b.descr, &a.descr),
+        ("object_id", &b.object_id, &a.object_id),
+        ("name", &b.name, &a.name),
+        ("location", &b.location, &a.location),
+        ("contact", &b.contact, &a.contact),
+    ]
+    .into_iter()
+    .filter(|(_, b, a)| b != a)
+    .map(|(field, b, a)| DeviceChangeItem::System {
+        field: field.to_owned(),
+        before: b.clone(),
+        after: a.clone(),
+    })
+    .collect()
+}
+
+fn entity_label(e: &PhysicalEntity) -> String {
+    match (e.name.is_empty(), e.model.is_empty()) {
+        (false, false) => format!("{} ({})", e.name, e.model),
+        (false, true) => e.name.clone(),
+        (true, false) => e.model.clone(),
+        (true, true) => e.descr.clone(),
+    }
+}
+
+fn firmware(e: &PhysicalEntity) -> String {
+    format!("{} / {}", e.firmware_rev, e.software_rev)
+}
+
+fn entity_changes(before: &[PhysicalEntity], after: &[PhysicalEntity]) -> Vec<DeviceChangeItem> {
+    let by_index = |list: &[PhysicalEntity]| -> BTreeMap<u32, PhysicalEntity> {
+        list.iter().map(|e| (e.index, e.clone())).collect()
+    };
+    let (old, new) = (by_index(before), by_index(after));
+    let mut items = Vec::new();
+    for (&index, e) in &old {
+        match new.get(&index) {
+            None if !e.serial.is_empty() => items.push(DeviceChangeItem::ModuleRemoved {
+                index,
+                name: entity_label(e),
+                serial: e.serial.clone(),
+            }),
+            None => {}
+            Some(n) => {
+                if n.serial != e.serial {
+                    items.push(DeviceChangeItem::SerialChanged {
+                        index,
+                        name: entity_label(n),
+                        before: e.serial.clone(),
+                        after: n.serial.clone(),
+                    });
+                }
+                if firmware(n) != firmware(e) {
+                    items.push(DeviceChangeItem::FirmwareChanged {
+                        index,
+                        name: entity_label(n),
+                        before: firmware(e),
+                        after: firmware(n),
+                    });
+                }
+            }
+        }
+    }
+    for (&index, e) in &new {
+        if !old.contains_key(&index) && !e.serial.is_empty() {
+            items.push(DeviceChangeItem::ModuleAdded {
+                index,
+                name: entity_label(e),
+                serial: e.serial.clone(),
+            });
+        }
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use atalaya_common::model::device::{
+        DeviceInterface, DeviceSpec, DeviceState, EntityClass, OperStatus,
+    };
+    use atalaya_common::proto;
+
+    use super::super::testutil::*;
+    use super::super::{Ingest, IngestRecord};
+    use super::*;
+    use crate::records::device::device_asset_id;
+
+    fn record(name: &str, poller: &str) -> DeviceRecord {
+        DeviceRecord {
+            name: name.into(),
+            spec: DeviceSpec::v2c(name, "192.0.2.10", "s3cret-community"),
+            poller: poller.into(),
+            asset_id: device_asset_id(name),
+            added_at: Timestamp(1_000),
+            last_poll: None,
+            inventory_at: None,
+        }
+    }
+
+    fn inventory(interfaces: &[(u32, &str)], serial: &str) -> DeviceInventory {
+        let mut inv = DeviceInventory::default();
+        inv.system.descr = "Cisco IOS Software, C2960X\nTechnical Support".into();
+        inv.system.name = "core-sw1".into();
+        inv.system.uptime_seconds = 1_000;
+        for &(if_index, name) in interfaces {
+            inv.interfaces.push(DeviceInterface {
+                if_index,
+                name: name.into(),
+                oper_status: OperStatus::Up,
+                ..DeviceInterface::default()
+            });
+        }
+        inv.entities.push(PhysicalEntity {
+            index: 1,
+            class: EntityClass::Chassis,
+            name: "chassis".into(),
+            serial: serial.into(),
+            ..PhysicalEntity::default()
+        });
+        inv
+    }
+
+    fn poll(agent: &str, seq: u64, at: i64, inv: Option<DeviceInventory>) -> Ingest {
+        Ingest {
+            agent_id: agent.into(),
+            received_at: Timestamp(at),
+            record: IngestRecord::DevicePoll(proto::DevicePoll {
+                seq,
+                device: "core-sw1".into(),
+                polled_at: Timestamp(at),
+                state: DeviceState::Ok,
+                response_ms: Some(12),
+                inventory: inv,
+                values: vec![
+                    ("snmp.reachable".into(), 1.0),
+                    (
+                        "interface.in_bits_per_second{if=eth0}".into(),
+                        1000.0 * seq as f64,
+                    ),
+                ],
+            }),
+        }
+    }
+
+    const BPS: &str = "interface.in_bits_per_second{if=eth0}";
+
+    #[test]
+    fn modules_firmware_and_system_changes_are_named() {
+        let before = inventory(&[(1, "eth0"), (2, "eth1")], "A1");
+        let mut after = inventory(&[(1, "eth0")], "A1");
+        after.system.descr = "Cisco IOS Software 15.2".into();
+        after.entities[0].firmware_rev = "2.1".into();
+        after.entities.push(PhysicalEntity {
+            index: 9,
+            class: EntityClass::Module,
+            name: "slot 1".into(),
+            model: "WS-X4748".into(),
+            serial: "M9".into(),
+            ..PhysicalEntity::default()
+        });
+        let items = inventory_changes(&before, &after);
+        assert_eq!(
+            items,
+            [
+                DeviceChangeItem::System {
+                    field: "descr".into(),
+                    before: before.system.descr.clone(),
+                    after: "Cisco IOS Software 15.2".into()
+                },
+                DeviceChangeItem::InterfaceRemoved {
+                    if_index: 2,
+                    name: "eth1".into()
+                },
+                DeviceChangeItem::FirmwareChanged {
+                    index: 1,
+                    name: "chassis".into(),
+                    before: " / ".into(),
+                    after: "2.1 / ".into()
+                },
+                DeviceChangeItem::ModuleAdded {
+                    index: 9,
+                    name: "slot 1 (WS-X4748)".into(),
+                    serial: "M9".into()
+                },
+            ]
+        );
+        let removed = inventory_changes(&after, &before);
+        assert!(removed.contains(&DeviceChangeItem::ModuleRemoved {
+            index: 9,
+            name: "slot 1 (WS-X4748)".into(),
+            serial: "M9".into()
+        }));
+    }
+
+    #[test]
+    fn devices_are_added_listed_and_removed() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        store.add_device(&record("edge", "ag-2")).unwrap();
+        let again = store.add_device(&record("core-sw1", "ag-2"));
+        assert!(matches!(
+            again,
+            Err(StoreError::Exists { what: "device", .. })
+        ));
+        let names: Vec<_> = store
+            .devices()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, ["core-sw1", "edge"]);
+        assert_eq!(store.devices_of_poller("ag-1").unwrap().len(), 1);
+        assert!(store.asset("device:core-sw1").unwrap().is_some());
+        let removed = store.remove_device("core-sw1").unwrap().unwrap();
+        assert_eq!(removed.poller, "ag-1");
+        assert!(store.device("core-sw1").unwrap().is_none());
+        assert!(store.remove_device("core-sw1").unwrap().is_none());
+        assert!(store.devices_of_poller("ag-1").unwrap().is_empty());
+        // Still a poller: it is told its list is empty now.
+        assert!(store.is_device_poller("ag-1").unwrap());
+        assert!(!store.is_device_poller("ag-3").unwrap());
+    }
+
+    #[test]
+    fn a_poll_is_stored_once_per_seq_and_its_values_are_readable() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let first = poll("ag-1", 1, 60_000, Some(inventory(&[(1, "eth0")], "A1")));
+        store.commit(std::slice::from_ref(&first)).unwrap();
+        store
+            .commit(&[first, poll("ag-1", 2, 120_000, None)])
+            .unwrap();
+        let asset = "device:core-sw1";
+        let points = store
+            .metric(asset, BPS, Timestamp(0), Timestamp(i64::MAX), None)
+            .unwrap();
+        assert_eq!(
+            points,
+            [(Timestamp(60_000), 1000.0), (Timestamp(120_000), 2000.0)]
+        );
+        assert_eq!(store.series_names(asset).unwrap(), [BPS, "snmp.reachable"]);
+        let rec = store.device("core-sw1").unwrap().unwrap();
+        let last = rec.last_poll.unwrap();
+        assert_eq!(
+            (last.at, last.state, last.response_ms),
+            (Timestamp(120_000), DeviceState::Ok, Some(12))
+        );
+        assert_eq!(rec.inventory_at, Some(Timestamp(60_000)));
+        let inv = store.device_inventory(asset).unwrap().unwrap();
+        assert_eq!(inv.interfaces.len(), 1);
+    }
+
+    #[test]
+    fn a_poll_from_another_agent_or_for_an_unknown_device_is_acked_not_stored() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let committed = store.commit(&[poll("ag-2", 5, 60_000, None)]).unwrap();
+        assert_eq!(committed[0].highest_seq, 5);
+        assert!(
+            store
+                .device("core-sw1")
+                .unwrap()
+                .unwrap()
+                .last_poll
+                .is_none()
+        );
+        store.remove_device("core-sw1").unwrap();
+        let committed = store.commit(&[poll("ag-1", 1, 60_000, None)]).unwrap();
+        assert_eq!(committed[0].highest_seq, 1);
+        let points = store
+            .metric(
+                "device:core-sw1",
+                BPS,
+                Timestamp(0),
+                Timestamp(i64::MAX),
+                None,
+            )
+            .unwrap();
+        assert!(points.is_empty());
+    }
+
+    #[test]
+    fn inventory_changes_are_kept_when_the_stable_form_differs() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let one = inventory(&[(1, "eth0")], "A1");
+        let mut busier = one.clone();
+        busier.system.uptime_seconds = 5_000;
+        busier.interfaces[0].oper_status = OperStatus::Down;
+        let replaced = inventory(&[(1, "eth0"), (2, "eth1")], "B2");
+        store
+            .commit(&[
+                poll("ag-1", 1, 60_000, Some(one)),
+                poll("ag-1", 2, 120_000, Some(busier)),
+                poll("ag-1", 3, 180_000, Some(replaced)),
+            ])
+            .unwrap();
+        let changes = store.device_changes("device:core-sw1").unwrap();
+        assert_eq!(changes.len(), 1, "{changes:#?}");
+        assert_eq!((changes[0].seq, changes[0].at), (3, Timestamp(180_000)));
+        assert_eq!(
+            changes[0].items,
+            [
+                DeviceChangeItem::InterfaceAdded {
+                    if_index: 2,
+                    name: "eth1".into()
+                },
+                DeviceChangeItem::SerialChanged {
+                    index: 1,
+                    name: "chassis".into(),
+                    before: "A1".into(),
+                    after: "B2".into()
+                },
+            ]
+        );
+        let inv = store.device_inventory("device:core-sw1").unwrap().unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+    }
+}

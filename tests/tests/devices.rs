@@ -1,0 +1,214 @@
+//! Network devices end to end against a real collector, with a synthetic
+//! poller speaking the protocol directly: it gets its device list when a
+//! device is added through the CLI, its polls are stored and read back,
+//! a poll of a device it does not poll is acknowledged and counted without
+//! ending its session, and removing the device sends it an empty list,
+//! again on its next connect.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use atalaya_agent::identity::AgentIdentity;
+use atalaya_common::model::Timestamp;
+use atalaya_common::model::device::DeviceState;
+use atalaya_common::proto::{self, DevicePoll, FrameReader, Hello, Message};
+use atalaya_tests::harness::{Collector, bin, eventually};
+use quinn::{Connection, RecvStream, SendStream};
+
+/// One data session of the synthetic poller.
+struct Session {
+    _endpoint: quinn::Endpoint,
+    conn: Connection,
+    send: SendStream,
+    recv: RecvStream,
+    frames: FrameReader,
+}
+
+impl Session {
+    async fn open(identity: &AgentIdentity, addr: SocketAddr, last_acked: u64) -> Session {
+        let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        endpoint
+            .set_default_client_config(atalaya_agent::tls::data_client_config(identity).unwrap());
+        let conn = endpoint.connect(addr, "127.0.0.1").unwrap().await.unwrap();
+        let (send, recv) = conn.open_bi().await.unwrap();
+        let mut s = Session {
+            _endpoint: endpoint,
+            conn,
+            send,
+            recv,
+            frames: FrameReader::new(),
+        };
+        s.send(Message::Hello(Hello {
+            agent_version: "0.1.0".into(),
+            protocol_version: proto::PROTOCOL_VERSION,
+            last_acked,
+        }))
+        .await;
+        s
+    }
+
+    async fn send(&mut self, m: Message) {
+        self.send
+            .write_all(&proto::encode(&m).unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// The next message from the collector, within 20 s.
+    async fn next(&mut self) -> Message {
+        let mut buf = vec![0u8; 64 * 1024];
+        let read = async {
+            loop {
+                if let Some(m) = self.frames.next_message().unwrap() {
+                    return m;
+                }
+                let n = self.recv.read(&mut buf).await.unwrap().unwrap();
+                self.frames.push(&buf[..n]);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .expect("the collector said nothing for 20 s")
+    }
+
+    /// The next message that is not an ack.
+    async fn next_not_ack(&mut self) -> Message {
+        loop {
+            match self.next().await {
+                Message::Ack(_) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits for the ack of `seq`.
+    async fn acked(&mut self, seq: u64) {
+        loop {
+            if let Message::Ack(a) = self.next().await
+                && a.seq >= seq
+            {
+                return;
+            }
+        }
+    }
+}
+
+fn enroll(state: &std::path::Path, token: &str) -> AgentIdentity {
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", token, "--state-dir"])
+        .arg(state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    AgentIdentity::load(state).unwrap().unwrap()
+}
+
+fn poll(seq: u64, device: &str) -> Message {
+    Message::DevicePoll(DevicePoll {
+        seq,
+        device: device.into(),
+        polled_at: Timestamp::now(),
+        state: DeviceState::Ok,
+        response_ms: Some(3),
+        inventory: None,
+        values: vec![
+            ("snmp.reachable".into(), 1.0),
+            ("interface.in_bits_per_second{if=eth0}".into(), 8000.0),
+        ],
+    })
+}
+
+fn cli(collector: &Collector, args: &[&str]) -> String {
+    let out = collector.cli(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poller_gets_its_devices_and_its_polls_are_stored() {
+    let collector = tokio::task::spawn_blocking(Collector::start).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let token = collector.token(1);
+    let identity = enroll(work.path(), &token);
+    let addr = collector.quic_address();
+
+    let mut s = Session::open(&identity, addr, 0).await;
+    assert!(matches!(s.next().await, Message::ConfigUpdate(_)));
+    let added = cli(
+        &collector,
+        &[
+            "device",
+            "add",
+            "192.0.2.10",
+            "--name",
+            "core-sw1",
+            "--community",
+            "public",
+        ],
+    );
+    assert!(added.starts_with("added core-sw1"), "{added}");
+    let Message::DeviceAssignment(list) = s.next_not_ack().await else {
+        panic!("no device assignment after the device was added");
+    };
+    assert_eq!(list.devices.len(), 1);
+    assert_eq!(list.devices[0].name, "core-sw1");
+    assert_eq!(list.devices[0].address, "192.0.2.10");
+
+    s.send(poll(1, "core-sw1")).await;
+    s.acked(1).await;
+    let points = collector.points("device:core-sw1", "interface.in_bits_per_second{if=eth0}");
+    assert_eq!(points.len(), 1, "{points:?}");
+    assert_eq!(points[0].1, 8000.0);
+    let (_, devices) = collector.get("/api/v1/devices", Some(&collector.admin));
+    assert_eq!(devices[0]["state_text"], "answered in 3 ms", "{devices}");
+
+    // A device it does not poll: acknowledged, counted, the session goes on.
+    s.send(poll(2, "ghost")).await;
+    s.acked(2).await;
+    assert_eq!(
+        collector.metric("atalaya_refused_total{reason=\"device_not_assigned\"}"),
+        1.0
+    );
+    s.send(poll(3, "core-sw1")).await;
+    s.acked(3).await;
+    assert!(s.conn.close_reason().is_none());
+
+    let removed = cli(&collector, &["device", "remove", "core-sw1"]);
+    assert_eq!(removed, "removed core-sw1\n");
+    let Message::DeviceAssignment(list) = s.next_not_ack().await else {
+        panic!("no device assignment after the device was removed");
+    };
+    assert!(list.devices.is_empty());
+    s.conn.close(0u32.into(), b"done");
+
+    // Once a poller, it is told its (empty) list on every connect.
+    let mut again = Session::open(&identity, addr, 3).await;
+    assert!(matches!(again.next().await, Message::ConfigUpdate(_)));
+    let Message::DeviceAssignment(list) = again.next_not_ack().await else {
+        panic!("no device assignment on reconnect");
+    };
+    assert!(list.devices.is_empty());
+    let log = collector.log();
+    assert!(!log.contains("panicked"), "{log}");
+    eventually(
+        "the notice of the ghost poll",
+        Duration::from_secs(5),
+        || {
+            collector
+                .log()
+                .contains("ignoring polls of a device this agent is not assigned")
+                .then_some(())
+        },
+    );
+}
