@@ -271,6 +271,17 @@ pub async fn run(data: &Path) -> Result<(), DemoError> {
         cli.display()
     );
     println!("  {} lookup {hostname}", cli.display());
+    if snmp_listening_locally() {
+        println!(
+            "  {} device add 127.0.0.1 --name this-snmpd --community public   # the local snmpd, polled by the local agent",
+            cli.display()
+        );
+    } else {
+        println!(
+            "  {} device add ADDRESS --community COMMUNITY   # a switch or printer, polled by the local agent over SNMP",
+            cli.display()
+        );
+    }
     println!();
     println!("Stop with Ctrl-C (or SIGTERM).");
     stop.received().await;
@@ -286,4 +297,19 @@ impl Drop for AgentProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Whether something on this machine listens on UDP port 161 (an SNMP
+/// agent such as Debian's snmpd), read from the kernel's socket tables.
+fn snmp_listening_locally() -> bool {
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
+        std::fs::read_to_string(table).is_ok_and(|text| {
+            text.lines().skip(1).any(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .and_then(|local| local.rsplit_once(':'))
+                    .is_some_and(|(_, port)| port.eq_ignore_ascii_case("00A1"))
+            })
+        })
+    })
 }

@@ -150,6 +150,10 @@ fn devices_added_with_the_cli_are_polled_by_their_agent_and_shown() {
 
     // Removed: the poller is told, the collector forgets the device.
     let out = collector.cli(&["device", "remove", "lab-wrong"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(device(&collector, "lab-wrong").is_none());
 }
