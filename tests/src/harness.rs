@@ -401,3 +401,21 @@ pub fn fixture(host: &str) -> PathBuf {
         .join("../agent/tests/fixtures")
         .join(host)
 }
+
+/// Enrolls an agent identity in `state` with the agent's own `enroll`
+/// command, for tests that then speak the protocol themselves.
+pub fn enroll(state: &Path, token: &str) -> atalaya_agent::identity::AgentIdentity {
+    let out = Command::new(bin("atalaya-agent"))
+        .args(["enroll", "--token", token, "--state-dir"])
+        .arg(state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    atalaya_agent::identity::AgentIdentity::load(state)
+        .unwrap()
+        .unwrap()
+}

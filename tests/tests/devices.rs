@@ -8,14 +8,13 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use atalaya_agent::identity::AgentIdentity;
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::DeviceState;
 use atalaya_common::proto::{self, DevicePoll, FrameReader, Hello, Message};
-use atalaya_tests::harness::{Collector, bin, eventually};
+use atalaya_tests::harness::{Collector, enroll, eventually};
 use quinn::{Connection, RecvStream, SendStream};
 
 /// One data session of the synthetic poller.
@@ -94,20 +93,6 @@ impl Session {
             }
         }
     }
-}
-
-fn enroll(state: &std::path::Path, token: &str) -> AgentIdentity {
-    let out = Command::new(bin("atalaya-agent"))
-        .args(["enroll", "--token", token, "--state-dir"])
-        .arg(state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    AgentIdentity::load(state).unwrap().unwrap()
 }
 
 fn poll(seq: u64, device: &str) -> Message {

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -19,7 +18,7 @@ use atalaya_common::proto::{
     MetricBatch, SpoolDamaged, UserReport,
 };
 use atalaya_common::token::EnrollmentToken;
-use atalaya_tests::harness::{Collector, agent, bin, copy_tree, eventually, fixture, runtime};
+use atalaya_tests::harness::{Collector, agent, copy_tree, enroll, eventually, fixture, runtime};
 use atalaya_tests::loadgen::{NumberedAgent, SERIES, produce_all, start_shared};
 use serde_json::Value;
 
@@ -70,21 +69,6 @@ async fn send_paced(
         () = writer => unreachable!(),
     };
     reason.to_string()
-}
-
-/// Enrolls an identity in `state` with the agent's own `enroll` command.
-fn enroll(state: &std::path::Path, token: &str) -> AgentIdentity {
-    let out = Command::new(bin("atalaya-agent"))
-        .args(["enroll", "--token", token, "--state-dir"])
-        .arg(state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    AgentIdentity::load(state).unwrap().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
