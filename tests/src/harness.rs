@@ -351,6 +351,18 @@ impl Collector {
 
 /// Starts an agent whose `/` is `root` (`None`: this machine).
 pub fn agent(dir: &Path, name: &str, root: Option<&Path>, token: &str) -> Proc {
+    agent_with(dir, name, root, token, "")
+}
+
+/// Starts an agent like [`agent`], with `collector_extra` added to its
+/// `[collector]` section (e.g. `address = "127.0.0.1:4433"`).
+pub fn agent_with(
+    dir: &Path,
+    name: &str,
+    root: Option<&Path>,
+    token: &str,
+    collector_extra: &str,
+) -> Proc {
     let state = dir.join(name);
     std::fs::create_dir_all(&state).unwrap();
     let mut text = format!(
@@ -362,7 +374,7 @@ pub fn agent(dir: &Path, name: &str, root: Option<&Path>, token: &str) -> Proc {
         text.push_str(&format!("root = {:?}\n", root.display().to_string()));
     }
     text.push_str(&format!(
-        "[collector]\ntoken = {token:?}\n[metrics]\ninterval_seconds = 1\n"
+        "[collector]\ntoken = {token:?}\n{collector_extra}\n[metrics]\ninterval_seconds = 1\n"
     ));
     let config = state.join("agent.toml");
     std::fs::write(&config, text).unwrap();

@@ -8,9 +8,10 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use atalaya_tests::harness::{Collector, agent, eventually};
+use atalaya_tests::harness::{Collector, agent, agent_with, eventually};
+use atalaya_tests::relay::Relay;
 use atalaya_tests::snmpd::Snmpd;
 use serde_json::Value;
 
@@ -156,4 +157,59 @@ fn devices_added_with_the_cli_are_polled_by_their_agent_and_shown() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(device(&collector, "lab-wrong").is_none());
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn polls_made_while_the_collector_is_out_of_reach_arrive_once_afterwards() {
+    let snmpd = Snmpd::start(&conf(), COMMUNITY);
+    let collector = Collector::start();
+    let token = collector.token(1);
+    let relay = Relay::start(collector.quic_address());
+    let work = tempfile::tempdir().unwrap();
+    let address = format!("address = \"{}\"", relay.addr);
+    let _poller = agent_with(work.path(), "branch", None, &token, &address);
+    eventually("the poller enrolled", Duration::from_secs(60), || {
+        (collector.assets().len() == 1).then_some(())
+    });
+    add(&collector, &snmpd, "branch-sw", &["--community", COMMUNITY]);
+    let series = "snmp.reachable";
+    eventually("the first polls", Duration::from_secs(60), || {
+        (collector.points("device:branch-sw", series).len() >= 2).then_some(())
+    });
+
+    // The branch loses its link; the agent polls on into its spool.
+    relay.cut();
+    let cut_from = now_ms();
+    std::thread::sleep(Duration::from_secs(6));
+    let cut_to = now_ms();
+    relay.restore();
+
+    let during = |points: &[(i64, f64)]| {
+        points
+            .iter()
+            .filter(|(t, _)| (cut_from..cut_to).contains(t))
+            .count()
+    };
+    let points = eventually("the polls of the cut", Duration::from_secs(60), || {
+        let p = collector.points("device:branch-sw", series);
+        (during(&p) >= 4 && p.last().is_some_and(|(t, _)| *t > cut_to)).then_some(p)
+    });
+    assert!(relay.dropped() > 0, "the relay dropped nothing");
+    let mut times: Vec<i64> = points.iter().map(|(t, _)| *t).collect();
+    times.dedup();
+    assert_eq!(times.len(), points.len(), "a poll stored twice: {points:?}");
+    // Polled every second: no hole longer than a few intervals, cut or not.
+    let widest = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(widest < 3_000, "a hole of {widest} ms in {times:?}");
+    assert!(points.iter().all(|(_, v)| *v == 1.0), "{points:?}");
 }
