@@ -185,7 +185,16 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     let (queue, progress) = SessionQueue::new();
     // Renewal answers: one per RENEW_SPACING at most.
     let (reply_tx, reply_rx) = mpsc::unbounded_channel();
-    seen(hub, connection, agent_id, &hello.agent_version, &queue).await;
+    let mut path = PathMeter::default();
+    seen(
+        hub,
+        connection,
+        agent_id,
+        &hello.agent_version,
+        &queue,
+        &mut path,
+    )
+    .await;
     let devices = DeviceFeed {
         store: hub.store.clone(),
         agent: agent_id.to_owned(),
@@ -269,7 +278,15 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
             }
             if last_seen.elapsed() >= SEEN_EVERY {
                 last_seen = Instant::now();
-                seen(hub, connection, agent_id, &hello.agent_version, &queue).await;
+                seen(
+                    hub,
+                    connection,
+                    agent_id,
+                    &hello.agent_version,
+                    &queue,
+                    &mut path,
+                )
+                .await;
             }
         }
     };
@@ -352,6 +369,27 @@ fn device_poll(hub: &Hub, agent_id: &str, poll: proto::DevicePoll) -> IngestReco
     }
 }
 
+/// The connection's packet counts at the previous report, so that each
+/// report's loss is that of its own interval.
+#[derive(Debug, Default)]
+struct PathMeter {
+    lost: u64,
+    sent: u64,
+}
+
+impl PathMeter {
+    /// Loss since the previous call, %; `None` when nothing was sent.
+    fn loss_percent(&mut self, lost: u64, sent: u64) -> Option<f64> {
+        let lost_now = lost.saturating_sub(self.lost);
+        let sent_now = sent.saturating_sub(self.sent);
+        self.lost = lost;
+        self.sent = sent;
+        // Packet counts stay far below 2^53.
+        #[allow(clippy::cast_precision_loss)]
+        (sent_now > 0).then(|| (lost_now as f64 / sent_now as f64 * 100.0).min(100.0))
+    }
+}
+
 /// Stores when the agent was last seen and how its connection fares.
 async fn seen(
     hub: &Hub,
@@ -359,6 +397,7 @@ async fn seen(
     agent_id: &str,
     version: &str,
     queue: &SessionQueue,
+    path: &mut PathMeter,
 ) {
     let stats = connection.stats();
     let record = IngestRecord::Seen(AgentSeen {
@@ -366,6 +405,8 @@ async fn seen(
         rtt_ms: stats.path.rtt.as_secs_f64() * 1000.0,
         lost_packets: stats.path.lost_packets,
         sent_packets: stats.path.sent_packets,
+        cwnd_bytes: stats.path.cwnd,
+        loss_percent: path.loss_percent(stats.path.lost_packets, stats.path.sent_packets),
     });
     hub.committer
         .submit(
@@ -530,6 +571,17 @@ async fn send_message(send: &mut SendStream, message: Message) -> Result<(), Ses
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_report_gives_the_loss_of_its_own_interval() {
+        let mut path = PathMeter::default();
+        assert_eq!(path.loss_percent(0, 0), None);
+        assert_eq!(path.loss_percent(5, 100), Some(5.0));
+        // 10 more sent, none lost: the earlier loss is not counted again.
+        assert_eq!(path.loss_percent(5, 110), Some(0.0));
+        assert_eq!(path.loss_percent(5, 110), None);
+        assert_eq!(path.loss_percent(7, 114), Some(50.0));
+    }
 
     /// These texts reach the agent as the reason its connection closed and
     /// end up in its log, so they keep their wording.

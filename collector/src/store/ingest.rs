@@ -468,7 +468,7 @@ impl Commit<'_, '_> {
         let seq = match (&item.record, item.record.seq()) {
             (IngestRecord::Seen(s), _) => {
                 state.seen = Some(s.clone());
-                return Ok(());
+                return self.path(agent, item.received_at, s);
             }
             (_, Some(seq)) => seq,
             (_, None) => return Ok(()),
@@ -594,6 +594,17 @@ impl Commit<'_, '_> {
         }
         let values = poll.values.iter().map(|(n, v)| (n.clone(), *v));
         self.points(&asset, &asset, o.received_at, poll.polled_at, values)
+    }
+
+    /// How the agent's QUIC path to the collector fares, as points of its
+    /// asset at `at` (the collector's clock). They go to an open block of
+    /// the asset's own, not the agent's: the agent's samples carry the
+    /// agent's clock, and a point out of time order would close its block.
+    fn path(&mut self, agent: &str, at: Timestamp, seen: &AgentSeen) -> Result<(), StoreError> {
+        let Some(asset) = self.t.agent_asset.get(agent)?.map(|v| v.value().to_owned()) else {
+            return Ok(());
+        };
+        self.points(&asset, &asset, at, at, seen.path_values())
     }
 
     /// Appends one sample of `asset` (named values at `at`) to the open

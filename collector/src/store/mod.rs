@@ -869,6 +869,8 @@ mod tests {
                         rtt_ms: 1.5,
                         lost_packets: 3,
                         sent_packets: 100,
+                        cwnd_bytes: 12_000,
+                        loss_percent: Some(3.0),
                     }),
                 },
             ])
@@ -884,6 +886,21 @@ mod tests {
             ("0.2.0", Some(1.5), 3)
         );
         assert_eq!(ag.last_seen, Some(Timestamp(20_500)));
+        // The connection's path is a series of the agent's asset, at the
+        // collector's time of the report.
+        let path = |series| {
+            s.metric(&a.meta.id, series, Timestamp(0), Timestamp(40_000), None)
+                .unwrap()
+        };
+        assert_eq!(path(path_series::RTT_MS), vec![(Timestamp(20_500), 1.5)]);
+        assert_eq!(
+            path(path_series::LOSS_PERCENT),
+            vec![(Timestamp(20_500), 3.0)]
+        );
+        assert_eq!(
+            path(path_series::CWND_BYTES),
+            vec![(Timestamp(20_500), 12_000.0)]
+        );
         assert_eq!(s.list_tokens().unwrap().len(), 1);
         // Appending after reopen goes on in the stored open block.
         let r = s
@@ -907,8 +924,9 @@ mod tests {
                 (Timestamp(30_000), 7.0)
             ]
         );
-        // The agent's one open block took the new sample.
-        assert_eq!(s.stats().unwrap().chunks, 1);
+        // The agent's open block took the new sample: the open blocks are
+        // still the agent's and the asset's own (the path's points).
+        assert_eq!(s.stats().unwrap().chunks, 2);
     }
 
     #[test]

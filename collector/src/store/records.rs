@@ -189,6 +189,39 @@ pub struct AgentSeen {
     pub lost_packets: u64,
     /// QUIC packets sent.
     pub sent_packets: u64,
+    /// QUIC congestion window, bytes.
+    pub cwnd_bytes: u64,
+    /// Share of the packets sent since the previous report on this
+    /// connection that were lost, %; `None` when none were sent.
+    pub loss_percent: Option<f64>,
+}
+
+/// The series of an agent's asset that tell how its network path to the
+/// collector fares, from the QUIC connection's own statistics.
+pub mod path_series {
+    /// Round-trip time, ms.
+    pub const RTT_MS: &str = "network.collector_rtt_ms";
+    /// Packets lost since the previous point, %.
+    pub const LOSS_PERCENT: &str = "network.collector_loss_percent";
+    /// Congestion window, bytes.
+    pub const CWND_BYTES: &str = "network.collector_cwnd_bytes";
+}
+
+impl AgentSeen {
+    /// The path series this report gives, as `(series, value)`.
+    pub fn path_values(&self) -> Vec<(String, f64)> {
+        let mut values = vec![
+            (path_series::RTT_MS.to_owned(), self.rtt_ms),
+            // Congestion windows stay far below 2^53 bytes.
+            #[allow(clippy::cast_precision_loss)]
+            (path_series::CWND_BYTES.to_owned(), self.cwnd_bytes as f64),
+        ];
+        if let Some(loss) = self.loss_percent {
+            values.push((path_series::LOSS_PERCENT.to_owned(), loss));
+        }
+        values.retain(|(_, v)| v.is_finite());
+        values
+    }
 }
 
 /// How an asset's identity was decided for one agent.
