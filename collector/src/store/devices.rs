@@ -188,6 +188,24 @@ pub(crate) fn store_poll(
     Ok(Some(rec.asset_id))
 }
 
+/// The names of the interfaces administratively down in the stored
+/// inventory of the device whose asset is `asset`.
+pub(crate) fn admin_down(t: &Tables<'_>, asset: &str) -> Result<Vec<String>, StoreError> {
+    let found = t.device_inventory.get(asset)?;
+    let Some(inv) = found
+        .map(|v| dec::<DeviceInventory>(INVENTORY_T, v.value()))
+        .transpose()?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(inv
+        .interfaces
+        .into_iter()
+        .filter(|i| !i.admin_up)
+        .map(|i| i.name)
+        .collect())
+}
+
 /// Marks the device's asset seen at `at`.
 fn touch_asset(t: &mut Tables<'_>, asset: &str, at: Timestamp) -> Result<(), StoreError> {
     if let Some(mut meta) = t.asset(asset)?
