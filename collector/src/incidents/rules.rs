@@ -1106,7 +1106,12 @@ mod tests {
                 "memory-pressure",
                 "cpu-saturated",
                 "hardware-change",
-                "user-report"
+                "user-report",
+                "device-unreachable",
+                "device-credentials",
+                "interface-down",
+                "interface-in-utilisation",
+                "interface-out-utilisation"
             ]
         );
         assert!(set.rules().iter().all(|r| r.enabled));
@@ -1311,6 +1316,63 @@ tags = ["vip"]
     }
 
     #[test]
+    fn device_rules_change_like_other_builtins() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            "[rule.device-unreachable]\nfor_seconds = 300\n\
+             [rule.device-credentials]\nenabled = false\n\
+             [rule.interface-down]\nexclude_subjects = [\"lo*\"]\n\
+             [rule.printer-jams]\nkind = \"device-state\"\nstates = [\"malformed\"]\n",
+        )
+        .unwrap();
+        let RuleKind::DeviceState(d) = &set.get("device-unreachable").unwrap().kind else {
+            panic!("device-unreachable changed kind");
+        };
+        assert_eq!(d.for_seconds, 300);
+        assert_eq!(
+            d.states,
+            [
+                DeviceState::Timeout,
+                DeviceState::NetworkError,
+                DeviceState::Unresolved
+            ]
+        );
+        assert!(!set.get("device-credentials").unwrap().enabled);
+        let RuleKind::InterfaceDown(i) = &set.get("interface-down").unwrap().kind else {
+            panic!("interface-down changed kind");
+        };
+        assert_eq!(i.for_seconds, 120);
+        assert!(!i.selector.matches_subject("lo0") && i.selector.matches_subject("Gi0/1"));
+        assert_eq!(
+            set.get("printer-jams").unwrap().kind,
+            RuleKind::DeviceState(DevicePollState {
+                states: vec![DeviceState::Malformed],
+                for_seconds: 0
+            })
+        );
+        let util = threshold(&set, "interface-in-utilisation");
+        assert_eq!(
+            (util.value, util.clear_value, util.for_seconds),
+            (90.0, 70.0, 900)
+        );
+        let e = one_error("[rule.d]\nkind = \"device-state\"\nstates = [\"ok\"]\n");
+        assert!(
+            e.contains("`rule.d.states`: expected at least one poll outcome other than \"ok\""),
+            "{e}"
+        );
+        let e = one_error("[rule.d]\nkind = \"device-state\"\nstates = [\"down\"]\n");
+        assert!(
+            e.contains("expected each of \"ok\"") && e.contains("found \"down\""),
+            "{e}"
+        );
+        let e = one_error("[rule.d]\nkind = \"device-state\"\n");
+        assert!(
+            e.contains("`rule.d.states`: a device-state rule needs `states`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn scope_matching() {
         let asset = AssetFacts {
             hostname: "db-1".into(),
@@ -1365,7 +1427,7 @@ severity = "urgent"
                 "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
                 "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
                 "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
-                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation)",
                 "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
                 "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
             ]
