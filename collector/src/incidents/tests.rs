@@ -837,7 +837,7 @@ fn poll(
     e.on_device_poll(SW, at(t), &polled)
 }
 
-fn only<'a>(actions: &'a [Action], kind: ActionKind) -> &'a Action {
+fn only(actions: &[Action], kind: ActionKind) -> &Action {
     let found: Vec<&Action> = actions.iter().filter(|a| a.kind == kind).collect();
     assert_eq!(found.len(), 1, "{actions:#?}");
     found[0]
