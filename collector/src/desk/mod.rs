@@ -34,7 +34,9 @@ use tokio::sync::{Notify, mpsc};
 use crate::helpers::series;
 use crate::incidents::lifecycle::StaffAction;
 use crate::incidents::sla::SlaPolicies;
-use crate::incidents::{Action, AssetFacts, AssetKind, Engine, RuleSet, UserReport, context};
+use crate::incidents::{
+    Action, AssetFacts, AssetKind, DevicePolled, Engine, RuleSet, UserReport, context,
+};
 use crate::records::incident::{IncidentNews, IncidentRecord};
 use crate::records::kb::ArticleId;
 use crate::store::{AssetRecord, Fed, Store, StoreError};
@@ -273,6 +275,22 @@ impl Desk {
                     };
                     actions.extend(engine.set_asset(asset, facts, *at));
                     actions.extend(engine.on_inventory(asset, *at, changes));
+                }
+                Fed::DevicePoll {
+                    asset,
+                    device,
+                    at,
+                    state,
+                    values,
+                    admin_down,
+                } => {
+                    let poll = DevicePolled {
+                        device,
+                        state: *state,
+                        values,
+                        admin_down,
+                    };
+                    actions.extend(engine.on_device_poll(asset, *at, &poll));
                 }
             }
         }

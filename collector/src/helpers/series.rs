@@ -140,7 +140,8 @@ pub fn flatten(s: &HealthSample) -> Vec<(String, f64)> {
 }
 
 /// Every metric a rule can watch, as the collector stores them, plus the
-/// derived `memory.used_percent` and `swap.used_percent` of [`points`].
+/// derived `memory.used_percent` and `swap.used_percent` of [`points`], and
+/// the series pollers send for network devices.
 pub const KNOWN_METRICS: &[&str] = &[
     "agent.cpu_percent",
     "agent.rss_bytes",
@@ -160,6 +161,15 @@ pub const KNOWN_METRICS: &[&str] = &[
     "filesystem.total_bytes",
     "filesystem.used_bytes",
     "filesystem.used_percent",
+    "interface.in_bits_per_second",
+    "interface.in_discards_per_second",
+    "interface.in_errors_per_second",
+    "interface.in_utilisation_percent",
+    "interface.oper_up",
+    "interface.out_bits_per_second",
+    "interface.out_discards_per_second",
+    "interface.out_errors_per_second",
+    "interface.out_utilisation_percent",
     "load.fifteen",
     "load.five",
     "load.one",
@@ -179,6 +189,8 @@ pub const KNOWN_METRICS: &[&str] = &[
     "processes.running",
     "processes.total",
     "processes.zombie",
+    "snmp.reachable",
+    "snmp.response_ms",
     "swap.total_bytes",
     "swap.used_bytes",
     "swap.used_percent",

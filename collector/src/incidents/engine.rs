@@ -4,7 +4,8 @@
 //! Like `quinn-proto`, the engine is a state machine: it is fed events —
 //! committed samples ([`Engine::on_samples`]), inventory changes
 //! ([`Engine::on_inventory`]), an agent heard from ([`Engine::on_seen`]),
-//! user reports ([`Engine::on_report`]), staff resolving an incident
+//! user reports ([`Engine::on_report`]), network device polls
+//! ([`Engine::on_device_poll`]), staff resolving an incident
 //! ([`Engine::on_staff_resolved`]) and the passing of time
 //! ([`Engine::on_tick`]) — each with its time, and returns the [`Action`]s
 //! the collector must carry out: store an incident, update it, send a
@@ -41,10 +42,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use atalaya_common::diff::Change;
 use atalaya_common::model::Timestamp;
+use atalaya_common::model::device::DeviceState;
 use serde::{Deserialize, Serialize};
 
 use super::changes;
-use super::rules::{AssetFacts, Forecast, Lifecycle, Rule, RuleKind, RuleSet, Threshold};
+use super::rules::{
+    AssetFacts, DevicePollState, Forecast, InterfaceDown, Lifecycle, Rule, RuleKind, RuleSet,
+    Threshold, device_state_name,
+};
 use crate::helpers::series::split_series;
 use crate::records::incident::Severity;
 pub use crate::records::incident::{IncidentKey, NotifyEvent};
@@ -106,6 +111,20 @@ pub struct UserReport {
     /// What the collector knows of the machine at that moment (inventory
     /// summary, last hour of health), appended to the description.
     pub context: String,
+}
+
+/// One stored poll of a network device, as the engine sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct DevicePolled<'a> {
+    /// The device's name, for titles.
+    pub device: &'a str,
+    /// How the poll went.
+    pub state: DeviceState,
+    /// `(series, value)` of the poll.
+    pub values: &'a [(String, f64)],
+    /// Interfaces administratively down in the device's inventory: an
+    /// operator shut them, so their being down is no fault.
+    pub admin_down: &'a [String],
 }
 
 /// An incident the engine holds open.
@@ -529,6 +548,92 @@ impl Engine {
         out
     }
 
+    /// A stored poll of the network device whose asset is `asset`, taken
+    /// at `at`: its outcome and interfaces go to the device rules, its
+    /// values to the threshold and forecast rules like a host's samples.
+    pub fn on_device_poll(
+        &mut self,
+        asset: &str,
+        at: Timestamp,
+        poll: &DevicePolled<'_>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let t = at.0;
+        {
+            let rules = self.rules.rules();
+            let EngineState {
+                next_incident,
+                assets,
+            } = &mut self.state;
+            let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
+                return out;
+            };
+            if facts.hostname.is_empty() {
+                poll.device.clone_into(&mut facts.hostname);
+            }
+            for rule in rules {
+                if !rule.enabled || !rule.scope.matches(facts) {
+                    continue;
+                }
+                let emit = Emit {
+                    asset,
+                    rule_name: &rule.name,
+                    severity: rule.severity,
+                    rule_description: &rule.description,
+                    host: host(asset, facts),
+                    subject: "",
+                };
+                match &rule.kind {
+                    RuleKind::DeviceState(ds) => {
+                        device_state_poll(
+                            tracks,
+                            rule,
+                            ds,
+                            poll.state,
+                            t,
+                            next_incident,
+                            &emit,
+                            &mut out,
+                        );
+                    }
+                    RuleKind::InterfaceDown(down) => {
+                        for (series, value) in poll.values {
+                            let (metric, subject) = split_series(series);
+                            if metric != down.selector.metric || !value.is_finite() {
+                                continue;
+                            }
+                            let emit = Emit { subject, ..emit };
+                            let admin_down = poll.admin_down.iter().any(|n| n == subject);
+                            let point = Point {
+                                series,
+                                value: *value,
+                                t,
+                            };
+                            interface_point(
+                                tracks,
+                                rule,
+                                down,
+                                point,
+                                admin_down,
+                                next_incident,
+                                &emit,
+                                &mut out,
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.sample_points(
+            asset,
+            at,
+            poll.values.iter().map(|(s, v)| (s.as_str(), *v)),
+            &mut out,
+        );
+        out
+    }
+
     /// A user report from `asset`. The most severe enabled user-report rule
     /// whose scope covers the asset opens the incident (one per report).
     pub fn on_report(&mut self, asset: &str, at: Timestamp, report: &UserReport) -> Vec<Action> {
@@ -740,6 +845,8 @@ impl Engine {
             }
             for (rule_name, subjects) in tracks.iter_mut() {
                 let rule = rules.iter().find(|r| &r.name == rule_name);
+                // An interface's track is what remembers that it was up.
+                let keep_idle = rule.is_some_and(|r| matches!(r.kind, RuleKind::InterfaceDown(_)));
                 let lifecycle = rule.map_or_else(Lifecycle::default, |r| r.lifecycle);
                 for (subject, track) in subjects.iter_mut() {
                     if let Some(tr) = quiet(track, &lifecycle, t)
@@ -766,7 +873,7 @@ impl Engine {
                     }
                     forget_old(track, &lifecycle, t);
                 }
-                subjects.retain(|_, track| !track.is_idle());
+                subjects.retain(|_, track| keep_idle || !track.is_idle());
             }
             tracks.retain(|_, subjects| !subjects.is_empty());
         }
@@ -788,6 +895,7 @@ fn subject_matches(rule: &Rule, subject: &str) -> bool {
     match &rule.kind {
         RuleKind::Threshold(t) => t.selector.matches_subject(subject),
         RuleKind::Forecast(f) => f.selector.matches_subject(subject),
+        RuleKind::InterfaceDown(d) => d.selector.matches_subject(subject),
         _ => true,
     }
 }
@@ -907,6 +1015,173 @@ fn forecast_point(
         && let Some(inc) = &track.incident
     {
         let detail = forecast_detail(fc, p.series, p.value, fit, p.t, tr, track);
+        emit.push(out, tr, inc, p.t, &detail);
+    }
+}
+
+/// Feeds a device poll's outcome to the device-state rule `rule` (`ds`):
+/// one of its states holds the condition, `ok` clears it, any other
+/// outcome (the device answered, with another problem) changes nothing.
+#[allow(clippy::too_many_arguments)]
+fn device_state_poll(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    ds: &DevicePollState,
+    state: DeviceState,
+    t: i64,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let fires = ds.states.contains(&state);
+    if !fires && !has_track(tracks, &rule.name, "") {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, "") else {
+        return;
+    };
+    if t < track.last_at {
+        return;
+    }
+    track.last_at = t;
+    let obs = if fires {
+        Obs::Fire
+    } else if state == DeviceState::Ok {
+        Obs::Clear
+    } else {
+        Obs::Hold
+    };
+    let hold = secs(ds.for_seconds);
+    if let Some(tr) = observe(track, &rule.lifecycle, t, obs, hold, next_incident)
+        && let Some(inc) = &track.incident
+    {
+        let name = device_state_name(state);
+        let device = emit.host;
+        let when = Timestamp(t);
+        let detail = match tr {
+            Transition::Resolved => format!("{device} answered its poll at {when} (ok)."),
+            Transition::Flapping => format!(
+                "The polls of {device} went from `{name}` to ok {} times within {}; kept open and marked flapping.",
+                track.clears.len(),
+                span(secs(rule.lifecycle.flap_window_seconds))
+            ),
+            _ => {
+                let held = if ds.for_seconds > 0 {
+                    format!(", every poll for {}", span(hold))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "The poll of {device} at {when} ended in `{name}`{held}: {}. Resolves at the next ok poll.",
+                    state_meaning(state)
+                )
+            }
+        };
+        emit.push(out, tr, inc, t, &detail);
+    }
+}
+
+/// What a failed poll's outcome means, for the help desk.
+fn state_meaning(state: DeviceState) -> &'static str {
+    match state {
+        DeviceState::Ok => "the device answered",
+        DeviceState::Unpolled => "the device was not polled yet",
+        DeviceState::Timeout => {
+            "the device never answered (down, unreachable, filtering SNMP, or a wrong SNMPv1/v2c community it ignores)"
+        }
+        DeviceState::NetworkError => {
+            "the request could not be sent (no route to the device, or a socket error on the poller)"
+        }
+        DeviceState::Unresolved => "the device's address does not resolve",
+        DeviceState::WrongCommunity => {
+            "the device is up but does not accept the SNMP community (or has SNMPv1/v2c disabled)"
+        }
+        DeviceState::V3UnknownUser => "the device does not know the SNMPv3 user",
+        DeviceState::V3WrongDigest => "the SNMPv3 authentication password is wrong",
+        DeviceState::V3DecryptionError => {
+            "the device could not decrypt the request: the SNMPv3 privacy password or protocol is wrong"
+        }
+        DeviceState::BadCredentials => {
+            "the SNMPv3 credentials cannot be used (a password shorter than 8 characters, or privacy without authentication)"
+        }
+        DeviceState::V3UnknownEngine => {
+            "the device does not recognise its SNMPv3 engine ID (it may have been replaced)"
+        }
+        DeviceState::V3NotInTimeWindow => {
+            "the request fell outside the device's SNMPv3 time window (typically after a reboot)"
+        }
+        DeviceState::V3UnsupportedSecurityLevel => {
+            "the device refuses the SNMPv3 security level asked for"
+        }
+        DeviceState::TooBig => "the device answers too big even to single-row requests",
+        DeviceState::Malformed => "the device's answer was not valid SNMP",
+        DeviceState::WalkLoop => "a table walk of the device loops",
+        DeviceState::TooManyRows => "a table of the device is too large to poll",
+    }
+}
+
+/// Feeds one `interface.oper_up` point to the interface-down rule `rule`.
+/// An interface is watched once it has been seen up (ports nobody uses are
+/// down from the start); down while administratively down is no fault.
+#[allow(clippy::too_many_arguments)]
+fn interface_point(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    down: &InterfaceDown,
+    p: Point<'_>,
+    admin_down: bool,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let subject = emit.subject;
+    if !down.selector.matches_subject(subject) {
+        return;
+    }
+    let up = p.value >= 0.5;
+    let obs = if up || admin_down {
+        Obs::Clear
+    } else {
+        Obs::Fire
+    };
+    if !up && !has_track(tracks, &rule.name, subject) {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, subject) else {
+        return;
+    };
+    if p.t < track.last_at {
+        return;
+    }
+    track.last_at = p.t;
+    let hold = secs(down.for_seconds);
+    if let Some(tr) = observe(track, &rule.lifecycle, p.t, obs, hold, next_incident)
+        && let Some(inc) = &track.incident
+    {
+        let device = emit.host;
+        let when = Timestamp(p.t);
+        let detail = match tr {
+            Transition::Resolved if admin_down => format!(
+                "Interface {subject} of {device} was shut by an operator (administratively down) at {when}."
+            ),
+            Transition::Resolved => {
+                format!("Interface {subject} of {device} is up again at {when}.")
+            }
+            Transition::Flapping => format!(
+                "Interface {subject} of {device} went down and up {} times within {}; kept open and marked flapping.",
+                track.clears.len(),
+                span(secs(rule.lifecycle.flap_window_seconds))
+            ),
+            _ => format!(
+                "Interface {subject} of {device} was up and is down at {when} ({} = 0){}. Resolves when it is up again.",
+                p.series,
+                if down.for_seconds > 0 {
+                    format!(", every poll for {}", span(hold))
+                } else {
+                    String::new()
+                }
+            ),
+        };
         emit.push(out, tr, inc, p.t, &detail);
     }
 }
@@ -1093,6 +1368,7 @@ fn forget_old(track: &mut Track, lc: &Lifecycle, now: i64) {
 }
 
 /// Who an action is about, for building it.
+#[derive(Clone, Copy)]
 struct Emit<'a> {
     asset: &'a str,
     rule_name: &'a str,

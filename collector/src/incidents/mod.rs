@@ -22,7 +22,7 @@ pub mod report;
 pub mod rules;
 pub mod sla;
 
-pub use engine::{Action, ActionKind, Engine, EngineState, OpenIncident, UserReport};
+pub use engine::{Action, ActionKind, DevicePolled, Engine, EngineState, OpenIncident, UserReport};
 pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet};
 
 pub use crate::records::incident::{IncidentKey, NotifyEvent, Severity};

@@ -15,6 +15,8 @@
 use std::path::Path;
 
 use atalaya_common::config::{ConfigErrors, Document, LoadError, Section};
+use atalaya_common::model::device::DeviceState;
+use atalaya_common::model::device::series::OPER_UP;
 use atalaya_common::model::{MachineKind, Virtualization};
 use serde::{Deserialize, Serialize};
 
@@ -325,6 +327,64 @@ pub struct InventoryChange {
     pub packages: Vec<String>,
 }
 
+/// A device's polls ending in one of some states for a while.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePollState {
+    /// Any of these poll outcomes holds the condition; `ok` clears it,
+    /// other outcomes leave an incident as it is.
+    pub states: Vec<DeviceState>,
+    /// How long the polls must keep failing before an incident opens, seconds.
+    pub for_seconds: u64,
+}
+
+/// A device interface that was up reported down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceDown {
+    /// `interface.oper_up`, with the interfaces watched as subjects.
+    pub selector: Selector,
+    /// How long the interface must stay down before an incident opens, seconds.
+    pub for_seconds: u64,
+}
+
+/// The poll outcomes by the names rules use for them (as the API writes them).
+const DEVICE_STATES: &[(&str, DeviceState)] = &[
+    ("ok", DeviceState::Ok),
+    ("unpolled", DeviceState::Unpolled),
+    ("timeout", DeviceState::Timeout),
+    ("wrong_community", DeviceState::WrongCommunity),
+    ("v3_unknown_user", DeviceState::V3UnknownUser),
+    ("v3_wrong_digest", DeviceState::V3WrongDigest),
+    ("v3_decryption_error", DeviceState::V3DecryptionError),
+    ("v3_unknown_engine", DeviceState::V3UnknownEngine),
+    ("v3_not_in_time_window", DeviceState::V3NotInTimeWindow),
+    (
+        "v3_unsupported_security_level",
+        DeviceState::V3UnsupportedSecurityLevel,
+    ),
+    ("bad_credentials", DeviceState::BadCredentials),
+    ("unresolved", DeviceState::Unresolved),
+    ("network_error", DeviceState::NetworkError),
+    ("too_big", DeviceState::TooBig),
+    ("malformed", DeviceState::Malformed),
+    ("walk_loop", DeviceState::WalkLoop),
+    ("too_many_rows", DeviceState::TooManyRows),
+];
+
+/// The name of a poll outcome in rules and incident texts, e.g. `wrong_community`.
+pub fn device_state_name(state: DeviceState) -> &'static str {
+    DEVICE_STATES
+        .iter()
+        .find(|(_, s)| *s == state)
+        .map_or("unknown", |(n, _)| n)
+}
+
+fn device_state_from_name(name: &str) -> Option<DeviceState> {
+    DEVICE_STATES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+}
+
 /// What makes a rule's incidents open and clear.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -339,6 +399,10 @@ pub enum RuleKind {
     InventoryChange(InventoryChange),
     /// A report from the person at the machine.
     UserReport,
+    /// A network device's polls failing in some way.
+    DeviceState(DevicePollState),
+    /// A network device's interface going down.
+    InterfaceDown(InterfaceDown),
 }
 
 impl RuleKind {
@@ -348,6 +412,8 @@ impl RuleKind {
         "forecast",
         "inventory-change",
         "user-report",
+        "device-state",
+        "interface-down",
     ];
 
     /// The name used in rules.
@@ -358,6 +424,8 @@ impl RuleKind {
             RuleKind::Forecast(_) => "forecast",
             RuleKind::InventoryChange(_) => "inventory-change",
             RuleKind::UserReport => "user-report",
+            RuleKind::DeviceState(_) => "device-state",
+            RuleKind::InterfaceDown(_) => "interface-down",
         }
     }
 }
@@ -478,6 +546,55 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
             Severity::Warning,
             "Reported by the person at the machine.",
             RuleKind::UserReport,
+        ),
+        rule(
+            "device-unreachable",
+            Severity::High,
+            "A network device has not answered its polls: it may be off, off the network, or filtering SNMP from its poller.",
+            RuleKind::DeviceState(DevicePollState {
+                states: vec![
+                    DeviceState::Timeout,
+                    DeviceState::NetworkError,
+                    DeviceState::Unresolved,
+                ],
+                for_seconds: 120,
+            }),
+        ),
+        rule(
+            "device-credentials",
+            Severity::Warning,
+            "The device refused Atalaya's credentials: the SNMP community or SNMPv3 user and passwords of the device and of Atalaya differ.",
+            RuleKind::DeviceState(DevicePollState {
+                states: vec![
+                    DeviceState::WrongCommunity,
+                    DeviceState::V3UnknownUser,
+                    DeviceState::V3WrongDigest,
+                    DeviceState::V3DecryptionError,
+                    DeviceState::BadCredentials,
+                ],
+                for_seconds: 0,
+            }),
+        ),
+        rule(
+            "interface-down",
+            Severity::High,
+            "A device interface that was up is down: a cable, the device at its other end, or the port itself failed.",
+            RuleKind::InterfaceDown(InterfaceDown {
+                selector: Selector::of(OPER_UP),
+                for_seconds: 120,
+            }),
+        ),
+        rule(
+            "interface-in-utilisation",
+            Severity::Warning,
+            "A device interface has received close to its speed for a long time: traffic through it is slowed or dropped.",
+            threshold("interface.in_utilisation_percent", 90.0, 70.0, 900),
+        ),
+        rule(
+            "interface-out-utilisation",
+            Severity::Warning,
+            "A device interface has sent close to its speed for a long time: traffic through it is slowed or dropped.",
+            threshold("interface.out_utilisation_percent", 90.0, 70.0, 900),
         ),
     ]
 }
@@ -725,6 +842,31 @@ fn parse_rule(
                 _ => None,
             },
         )?),
+        "device-state" => RuleKind::DeviceState(parse_device_state(
+            s,
+            match base_kind {
+                Some(RuleKind::DeviceState(d)) => Some(d),
+                _ => None,
+            },
+        )?),
+        "interface-down" => {
+            let base = match base_kind {
+                Some(RuleKind::InterfaceDown(d)) => Some(d),
+                _ => None,
+            };
+            let selector = base.map_or_else(|| Selector::of(OPER_UP), |b| b.selector.clone());
+            RuleKind::InterfaceDown(InterfaceDown {
+                selector: Selector {
+                    subjects: opt_strings(s, "subjects").unwrap_or(selector.subjects),
+                    exclude_subjects: opt_strings(s, "exclude_subjects")
+                        .unwrap_or(selector.exclude_subjects),
+                    metric: selector.metric,
+                },
+                for_seconds: opt_integer(s, "for_seconds", 0..=604_800, "seconds")
+                    .or(base.map(|b| b.for_seconds))
+                    .unwrap_or(120),
+            })
+        }
         _ => RuleKind::UserReport,
     };
     Some(Rule {
@@ -845,6 +987,41 @@ fn parse_forecast(s: &Section<'_, '_>, base: Option<&Forecast>) -> Option<Foreca
     })
 }
 
+fn parse_device_state(
+    s: &Section<'_, '_>,
+    base: Option<&DevicePollState>,
+) -> Option<DevicePollState> {
+    let names: Vec<&str> = DEVICE_STATES.iter().map(|(n, _)| *n).collect();
+    let states = opt_named_list(s, "states", &names, device_state_from_name)
+        .or_else(|| base.map(|b| Some(b.states.clone())));
+    let for_seconds = opt_integer(s, "for_seconds", 0..=604_800, "seconds")
+        .or(base.map(|b| b.for_seconds))
+        .unwrap_or(0);
+    let Some(states) = states else {
+        s.missing(
+            "states",
+            format!(
+                "a device-state rule needs `states`, a list of {}",
+                quoted(&names)
+            ),
+        );
+        return None;
+    };
+    // An unknown state was reported already.
+    let states = states?;
+    if states.is_empty() || states.contains(&DeviceState::Ok) {
+        s.invalid(
+            "states",
+            "expected at least one poll outcome other than \"ok\" (an ok poll clears the incident)",
+        );
+        return None;
+    }
+    Some(DevicePollState {
+        states,
+        for_seconds,
+    })
+}
+
 fn parse_inventory_change(
     s: &Section<'_, '_>,
     base: Option<&InventoryChange>,
@@ -929,7 +1106,12 @@ mod tests {
                 "memory-pressure",
                 "cpu-saturated",
                 "hardware-change",
-                "user-report"
+                "user-report",
+                "device-unreachable",
+                "device-credentials",
+                "interface-down",
+                "interface-in-utilisation",
+                "interface-out-utilisation"
             ]
         );
         assert!(set.rules().iter().all(|r| r.enabled));
@@ -1134,6 +1316,63 @@ tags = ["vip"]
     }
 
     #[test]
+    fn device_rules_change_like_other_builtins() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            "[rule.device-unreachable]\nfor_seconds = 300\n\
+             [rule.device-credentials]\nenabled = false\n\
+             [rule.interface-down]\nexclude_subjects = [\"lo*\"]\n\
+             [rule.printer-jams]\nkind = \"device-state\"\nstates = [\"malformed\"]\n",
+        )
+        .unwrap();
+        let RuleKind::DeviceState(d) = &set.get("device-unreachable").unwrap().kind else {
+            panic!("device-unreachable changed kind");
+        };
+        assert_eq!(d.for_seconds, 300);
+        assert_eq!(
+            d.states,
+            [
+                DeviceState::Timeout,
+                DeviceState::NetworkError,
+                DeviceState::Unresolved
+            ]
+        );
+        assert!(!set.get("device-credentials").unwrap().enabled);
+        let RuleKind::InterfaceDown(i) = &set.get("interface-down").unwrap().kind else {
+            panic!("interface-down changed kind");
+        };
+        assert_eq!(i.for_seconds, 120);
+        assert!(!i.selector.matches_subject("lo0") && i.selector.matches_subject("Gi0/1"));
+        assert_eq!(
+            set.get("printer-jams").unwrap().kind,
+            RuleKind::DeviceState(DevicePollState {
+                states: vec![DeviceState::Malformed],
+                for_seconds: 0
+            })
+        );
+        let util = threshold(&set, "interface-in-utilisation");
+        assert_eq!(
+            (util.value, util.clear_value, util.for_seconds),
+            (90.0, 70.0, 900)
+        );
+        let e = one_error("[rule.d]\nkind = \"device-state\"\nstates = [\"ok\"]\n");
+        assert!(
+            e.contains("`rule.d.states`: expected at least one poll outcome other than \"ok\""),
+            "{e}"
+        );
+        let e = one_error("[rule.d]\nkind = \"device-state\"\nstates = [\"down\"]\n");
+        assert!(
+            e.contains("expected each of \"ok\"") && e.contains("found \"down\""),
+            "{e}"
+        );
+        let e = one_error("[rule.d]\nkind = \"device-state\"\n");
+        assert!(
+            e.contains("`rule.d.states`: a device-state rule needs `states`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn scope_matching() {
         let asset = AssetFacts {
             hostname: "db-1".into(),
@@ -1188,7 +1427,7 @@ severity = "urgent"
                 "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
                 "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
                 "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
-                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation)",
                 "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
                 "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
             ]

@@ -2,10 +2,11 @@
 //! samples, inventory changes, reports and ticks with chosen timestamps.
 
 use atalaya_common::diff::{Change, ItemChange};
+use atalaya_common::model::device::DeviceState;
 use atalaya_common::model::{MemoryModule, Package, Timestamp};
 
 use super::rules::{AssetFacts, AssetKind, RuleSet, Severity};
-use super::{Action, ActionKind, Engine, IncidentKey, NotifyEvent, UserReport};
+use super::{Action, ActionKind, DevicePolled, Engine, IncidentKey, NotifyEvent, UserReport};
 
 const S: i64 = 1000;
 const MIN: i64 = 60 * S;
@@ -811,4 +812,228 @@ fn restoring_with_other_rules_then_set_rules_resolves_the_stale() {
         ]
     );
     assert_eq!(restored.open_incidents().len(), 0);
+}
+
+const SW: &str = "device:sw1";
+const OPER_GI1: &str = "interface.oper_up{if=Gi0/1}";
+const OPER_GI2: &str = "interface.oper_up{if=Gi0/2}";
+
+/// One poll of the device `sw1` at `t`.
+fn poll(
+    e: &mut Engine,
+    t: i64,
+    state: DeviceState,
+    values: &[(&str, f64)],
+    admin_down: &[&str],
+) -> Vec<Action> {
+    let values: Vec<(String, f64)> = values.iter().map(|(s, v)| ((*s).to_owned(), *v)).collect();
+    let admin_down: Vec<String> = admin_down.iter().map(|s| (*s).to_owned()).collect();
+    let polled = DevicePolled {
+        device: "sw1",
+        state,
+        values: &values,
+        admin_down: &admin_down,
+    };
+    e.on_device_poll(SW, at(t), &polled)
+}
+
+fn only(actions: &[Action], kind: ActionKind) -> &Action {
+    let found: Vec<&Action> = actions.iter().filter(|a| a.kind == kind).collect();
+    assert_eq!(found.len(), 1, "{actions:#?}");
+    found[0]
+}
+
+#[test]
+fn device_unreachable_after_three_failed_polls_resolves_on_the_next_ok() {
+    let mut e = engine("");
+    assert!(poll(&mut e, 0, DeviceState::Ok, &[], &[]).is_empty());
+    assert!(poll(&mut e, MIN, DeviceState::Timeout, &[], &[]).is_empty());
+    assert!(poll(&mut e, 2 * MIN, DeviceState::NetworkError, &[], &[]).is_empty());
+    let opened = poll(&mut e, 3 * MIN, DeviceState::Timeout, &[], &[]);
+    assert_eq!(
+        kinds(&opened),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    let open = &opened[0];
+    assert_eq!(
+        open.key,
+        IncidentKey {
+            asset: SW.into(),
+            rule: "device-unreachable".into(),
+            subject: String::new()
+        }
+    );
+    assert_eq!(open.title, "device-unreachable on sw1");
+    assert_eq!(open.severity, Severity::High);
+    assert!(
+        open.description.contains("`timeout`") && open.description.contains("never answered"),
+        "{}",
+        open.description
+    );
+    // More failed polls are the same incident; another failure leaves it open.
+    assert!(poll(&mut e, 4 * MIN, DeviceState::Timeout, &[], &[]).is_empty());
+    assert!(poll(&mut e, 5 * MIN, DeviceState::Malformed, &[], &[]).is_empty());
+    assert_eq!(open_count(&e), 1);
+    let resolved = poll(&mut e, 6 * MIN, DeviceState::Ok, &[], &[]);
+    let r = only(&resolved, ActionKind::Resolve);
+    assert_eq!(r.incident, open.incident);
+    assert!(
+        r.description.contains("answered its poll"),
+        "{}",
+        r.description
+    );
+    assert_eq!(open_count(&e), 0);
+}
+
+#[test]
+fn device_unreachable_needs_the_failures_in_a_row() {
+    let mut e = engine("");
+    for i in 0..10 {
+        let state = if i % 3 == 2 {
+            DeviceState::Ok
+        } else {
+            DeviceState::Timeout
+        };
+        let actions = poll(&mut e, i * MIN, state, &[], &[]);
+        assert!(actions.is_empty(), "poll {i}: {actions:#?}");
+    }
+}
+
+#[test]
+fn refused_credentials_open_at_once_and_resolve_on_ok() {
+    let mut e = engine("");
+    let opened = poll(&mut e, 0, DeviceState::V3WrongDigest, &[], &[]);
+    let open = only(&opened, ActionKind::Open);
+    assert_eq!(open.key.rule, "device-credentials");
+    assert!(
+        open.description
+            .starts_with("The device refused Atalaya's credentials")
+            && open.description.contains("`v3_wrong_digest`"),
+        "{}",
+        open.description
+    );
+    assert!(poll(&mut e, MIN, DeviceState::WrongCommunity, &[], &[]).is_empty());
+    // A timeout is no sign the credentials were put right.
+    assert!(poll(&mut e, 2 * MIN, DeviceState::Timeout, &[], &[]).is_empty());
+    let resolved = poll(&mut e, 3 * MIN, DeviceState::Ok, &[], &[]);
+    assert_eq!(only(&resolved, ActionKind::Resolve).incident, open.incident);
+}
+
+#[test]
+fn an_interface_that_was_up_opens_one_incident_after_the_hold() {
+    let mut e = engine("");
+    let up = [(OPER_GI1, 1.0), (OPER_GI2, 1.0)];
+    let gi1_down = [(OPER_GI1, 0.0), (OPER_GI2, 1.0)];
+    assert!(poll(&mut e, 0, DeviceState::Ok, &up, &[]).is_empty());
+    // The tracks that remember the interfaces were up outlive a tick.
+    assert!(e.on_tick(at(30 * S)).is_empty());
+    assert!(poll(&mut e, MIN, DeviceState::Ok, &gi1_down, &[]).is_empty());
+    assert!(poll(&mut e, 2 * MIN, DeviceState::Ok, &gi1_down, &[]).is_empty());
+    let opened = poll(&mut e, 3 * MIN, DeviceState::Ok, &gi1_down, &[]);
+    let open = only(&opened, ActionKind::Open);
+    assert_eq!(open.key.subject, "Gi0/1");
+    assert_eq!(open.title, "interface-down on sw1 (Gi0/1)");
+    assert!(
+        open.description.contains("Interface Gi0/1 of sw1 was up"),
+        "{}",
+        open.description
+    );
+    // One incident per interface, not per poll.
+    let mut later = Vec::new();
+    for i in 4..10 {
+        later.extend(poll(&mut e, i * MIN, DeviceState::Ok, &gi1_down, &[]));
+    }
+    assert!(later.is_empty(), "{later:#?}");
+    assert_eq!(open_count(&e), 1);
+    let resolved = poll(&mut e, 10 * MIN, DeviceState::Ok, &up, &[]);
+    assert_eq!(only(&resolved, ActionKind::Resolve).incident, open.incident);
+    assert_eq!(open_count(&e), 0);
+}
+
+#[test]
+fn an_interface_flapping_within_the_hold_opens_nothing() {
+    let mut e = engine("");
+    let mut actions = Vec::new();
+    for i in 0..20 {
+        let v = if i % 2 == 0 { 1.0 } else { 0.0 };
+        actions.extend(poll(
+            &mut e,
+            i * MIN,
+            DeviceState::Ok,
+            &[(OPER_GI1, v)],
+            &[],
+        ));
+    }
+    assert!(actions.is_empty(), "{actions:#?}");
+}
+
+#[test]
+fn ports_never_up_and_ports_shut_by_an_operator_open_nothing() {
+    let mut e = engine("");
+    let mut actions = Vec::new();
+    for i in 0..10 {
+        actions.extend(poll(
+            &mut e,
+            i * MIN,
+            DeviceState::Ok,
+            &[(OPER_GI2, 0.0)],
+            &[],
+        ));
+    }
+    actions.extend(poll(
+        &mut e,
+        10 * MIN,
+        DeviceState::Ok,
+        &[(OPER_GI1, 1.0)],
+        &[],
+    ));
+    for i in 11..20 {
+        actions.extend(poll(
+            &mut e,
+            i * MIN,
+            DeviceState::Ok,
+            &[(OPER_GI1, 0.0)],
+            &["Gi0/1"],
+        ));
+    }
+    assert!(actions.is_empty(), "{actions:#?}");
+}
+
+#[test]
+fn interface_utilisation_opens_after_fifteen_minutes_and_clears_below_seventy() {
+    let mut e = engine("");
+    let util = "interface.out_utilisation_percent{if=Gi0/1}";
+    let mut actions = Vec::new();
+    for i in 0..15 {
+        actions.extend(poll(&mut e, i * MIN, DeviceState::Ok, &[(util, 95.0)], &[]));
+    }
+    assert!(actions.is_empty(), "{actions:#?}");
+    let opened = poll(&mut e, 15 * MIN, DeviceState::Ok, &[(util, 95.0)], &[]);
+    let open = only(&opened, ActionKind::Open);
+    assert_eq!(open.key.rule, "interface-out-utilisation");
+    assert_eq!(open.key.subject, "Gi0/1");
+    assert_eq!(open.title, "interface-out-utilisation on sw1 (Gi0/1)");
+    // Between the clear value and the threshold it stays open.
+    assert!(poll(&mut e, 16 * MIN, DeviceState::Ok, &[(util, 80.0)], &[]).is_empty());
+    let resolved = poll(&mut e, 17 * MIN, DeviceState::Ok, &[(util, 60.0)], &[]);
+    assert_eq!(only(&resolved, ActionKind::Resolve).incident, open.incident);
+}
+
+#[test]
+fn disabled_device_rules_open_nothing() {
+    let mut e = engine(
+        "[rule.device-unreachable]\nenabled = false\n[rule.interface-down]\nenabled = false\n",
+    );
+    let mut actions = Vec::new();
+    actions.extend(poll(&mut e, 0, DeviceState::Ok, &[(OPER_GI1, 1.0)], &[]));
+    for i in 1..10 {
+        actions.extend(poll(
+            &mut e,
+            i * MIN,
+            DeviceState::Timeout,
+            &[(OPER_GI1, 0.0)],
+            &[],
+        ));
+    }
+    assert!(actions.is_empty(), "{actions:#?}");
 }

@@ -188,6 +188,24 @@ pub(crate) fn store_poll(
     Ok(Some(rec.asset_id))
 }
 
+/// The names of the interfaces administratively down in the stored
+/// inventory of the device whose asset is `asset`.
+pub(crate) fn admin_down(t: &Tables<'_>, asset: &str) -> Result<Vec<String>, StoreError> {
+    let found = t.device_inventory.get(asset)?;
+    let Some(inv) = found
+        .map(|v| dec::<DeviceInventory>(INVENTORY_T, v.value()))
+        .transpose()?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(inv
+        .interfaces
+        .into_iter()
+        .filter(|i| !i.admin_up)
+        .map(|i| i.name)
+        .collect())
+}
+
 /// Marks the device's asset seen at `at`.
 fn touch_asset(t: &mut Tables<'_>, asset: &str, at: Timestamp) -> Result<(), StoreError> {
     if let Some(mut meta) = t.asset(asset)?
@@ -369,7 +387,7 @@ mod tests {
     use atalaya_common::proto;
 
     use super::super::testutil::*;
-    use super::super::{Ingest, IngestRecord};
+    use super::super::{Fed, Ingest, IngestRecord};
     use super::*;
     use crate::records::device::device_asset_id;
 
@@ -536,6 +554,44 @@ mod tests {
         assert_eq!(rec.inventory_at, Some(Timestamp(60_000)));
         let inv = store.device_inventory(asset).unwrap().unwrap();
         assert_eq!(inv.interfaces.len(), 1);
+    }
+
+    #[test]
+    fn a_stored_poll_is_fed_with_the_interfaces_shut_in_its_inventory() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let mut inv = inventory(&[(1, "eth0"), (2, "eth1")], "A1");
+        inv.interfaces[1].admin_up = true;
+        let (_, fed) = store
+            .commit_fed(&[poll("ag-1", 1, 60_000, Some(inv))])
+            .unwrap();
+        let polls: Vec<&Fed> = fed
+            .iter()
+            .filter(|f| matches!(f, Fed::DevicePoll { .. }))
+            .collect();
+        assert_eq!(
+            polls,
+            [&Fed::DevicePoll {
+                asset: "device:core-sw1".into(),
+                device: "core-sw1".into(),
+                at: Timestamp(60_000),
+                state: DeviceState::Ok,
+                values: vec![("snmp.reachable".into(), 1.0), (BPS.into(), 1000.0)],
+                admin_down: vec!["eth0".into()],
+            }]
+        );
+        // A later poll without an inventory still says which are shut.
+        let (_, fed) = store.commit_fed(&[poll("ag-1", 2, 120_000, None)]).unwrap();
+        assert!(fed.iter().any(|f| matches!(
+            f,
+            Fed::DevicePoll { admin_down, at, .. } if admin_down == &["eth0"] && *at == Timestamp(120_000)
+        )));
+        // A poll that is not stored is not fed.
+        let (_, fed) = store.commit_fed(&[poll("ag-2", 1, 180_000, None)]).unwrap();
+        assert!(
+            !fed.iter().any(|f| matches!(f, Fed::DevicePoll { .. })),
+            "{fed:?}"
+        );
     }
 
     #[test]

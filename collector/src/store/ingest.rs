@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use atalaya_common::diff;
 use atalaya_common::diff::Change;
+use atalaya_common::model::device::DeviceState;
 use atalaya_common::model::{HealthSample, Inventory, Timestamp, Virtualization};
 use atalaya_common::proto;
 use redb::{ReadableTable, Table, WriteTransaction};
@@ -172,6 +173,21 @@ pub enum Fed {
         os_id: Option<String>,
         /// Physical, virtual, container.
         virtualization: Virtualization,
+    },
+    /// A network device's poll was stored.
+    DevicePoll {
+        /// The device's asset id (`device:<name>`).
+        asset: String,
+        /// The device's name.
+        device: String,
+        /// When the poll started, on the poller's clock.
+        at: Timestamp,
+        /// How the poll went.
+        state: DeviceState,
+        /// The poll's `(series, value)`.
+        values: Vec<(String, f64)>,
+        /// Interfaces administratively down in the device's stored inventory.
+        admin_down: Vec<String>,
     },
 }
 
@@ -589,6 +605,14 @@ impl Commit<'_, '_> {
         let Some(asset) = devices::store_poll(&mut self.t, o.agent, poll)? else {
             return Ok(());
         };
+        self.fed.push(Fed::DevicePoll {
+            asset: asset.clone(),
+            device: poll.device.clone(),
+            at: poll.polled_at,
+            state: poll.state,
+            values: poll.values.clone(),
+            admin_down: devices::admin_down(&self.t, &asset)?,
+        });
         if poll.values.is_empty() {
             return Ok(());
         }
