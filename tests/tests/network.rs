@@ -46,6 +46,19 @@ fn wait_state(collector: &Collector, name: &str, state: &str) -> Value {
     )
 }
 
+/// The `device-unreachable` incident of `lab-v2c` in `status`, if any.
+fn unreachable_incident(collector: &Collector, status: &str) -> Option<Value> {
+    let (code, body) = collector.get(
+        &format!("/api/v1/incidents?status={status}"),
+        Some(&collector.admin),
+    );
+    assert_eq!(code, 200, "{body}");
+    body.as_array()?
+        .iter()
+        .find(|i| i["rule"] == "device-unreachable" && i["asset"] == "device:lab-v2c")
+        .cloned()
+}
+
 fn add(collector: &Collector, snmpd: &Snmpd, name: &str, credentials: &[&str]) {
     let port = snmpd.port.to_string();
     let mut args = vec![
@@ -71,9 +84,15 @@ fn add(collector: &Collector, snmpd: &Snmpd, name: &str, credentials: &[&str]) {
 #[test]
 fn devices_added_with_the_cli_are_polled_by_their_agent_and_shown() {
     let mut snmpd = Snmpd::start(&conf(), COMMUNITY);
-    let collector = Collector::start();
-    let token = collector.token(1);
     let work = tempfile::tempdir().unwrap();
+    // The built-in rule, with a hold short enough for a test.
+    let rules = work.path().join("rules.toml");
+    std::fs::write(&rules, "[rule.device-unreachable]\nfor_seconds = 2\n").unwrap();
+    let collector = Collector::start_with(&format!(
+        "[incidents]\nrules_file = {:?}\ntick_seconds = 1\n",
+        rules.display().to_string()
+    ));
+    let token = collector.token(1);
     let _poller = agent(work.path(), "poller", None, &token);
     eventually("the poller enrolled", Duration::from_secs(60), || {
         (collector.assets().len() == 1).then_some(())
@@ -143,11 +162,24 @@ fn devices_added_with_the_cli_are_polled_by_their_agent_and_shown() {
         assert!(!detail.contains(secret), "{secret} in {detail}");
     }
 
-    // The device stops answering: a timeout, said as such.
+    // The device stops answering: a timeout, said as such, and after the
+    // rule's hold an incident on the device.
     snmpd.stop();
     let silent = wait_state(&collector, "lab-v2c", "timeout");
     let text = silent["device"]["state_text"].as_str().unwrap();
     assert!(text.contains("no answer"), "{text}");
+    let incident = eventually(
+        "a device-unreachable incident",
+        Duration::from_secs(30),
+        || unreachable_incident(&collector, "open"),
+    );
+    let title = incident["title"].as_str().unwrap();
+    assert!(title.contains("lab-v2c"), "{incident:#}");
+    // Back: the next good poll resolves it.
+    snmpd.restart();
+    eventually("the incident resolved", Duration::from_secs(30), || {
+        unreachable_incident(&collector, "resolved")
+    });
 
     // Removed: the poller is told, the collector forgets the device.
     let out = collector.cli(&["device", "remove", "lab-wrong"]);
