@@ -419,9 +419,13 @@ fn measure(args: &Args) -> anyhow::Result<()> {
         let mut poller = Poller::new(specs, config).await?;
         let round = timed_round(&mut poller, sim_pid, ticks).await?;
         print_round("inventory poll", &round, inventory_oids);
+        drop(round);
+        print_rss_without_polls()?;
         for n in 1..=args.rounds {
             let round = timed_round(&mut poller, sim_pid, ticks).await?;
             print_round(&format!("counter round {n}"), &round, counter_oids);
+            drop(round);
+            print_rss_without_polls()?;
         }
         anyhow::Ok(())
     })?;
@@ -493,6 +497,18 @@ fn print_round(name: &str, r: &Round, oids_per_device: usize) {
     if let Some(problem) = r.polls.iter().find_map(|p| p.problems.first()) {
         println!("    first problem: {problem}");
     }
+}
+
+/// The poller's own memory: the polls a round returned are what an agent
+/// sends on and drops, so they are left out here.
+fn print_rss_without_polls() -> anyhow::Result<()> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let rss = atalaya_agent::metrics::status_bytes(&status, "VmRSS:").unwrap_or(0);
+    println!(
+        "    VmRSS with the round's polls dropped: {:.1} MiB",
+        mib(rss)
+    );
+    Ok(())
 }
 
 /// `utime + stime` of `/proc/<pid>/stat`, in clock ticks.
