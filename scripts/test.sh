@@ -19,7 +19,7 @@ dpkg-query dpkg
 nproc coreutils
 mount mount
 setpriv util-linux
-snmpd snmpd
+/usr/sbin/snmpd snmpd
 snmpget snmp
 LIST
 if ((${#needed[@]})); then

@@ -111,9 +111,20 @@ impl Drop for Snmpd {
     }
 }
 
+/// Debian puts `snmpd` in /usr/sbin, which an unprivileged account's
+/// `PATH` may lack.
+fn snmpd_program() -> PathBuf {
+    let sbin = PathBuf::from("/usr/sbin/snmpd");
+    if sbin.exists() {
+        sbin
+    } else {
+        PathBuf::from("snmpd")
+    }
+}
+
 fn spawn(dir: &tempfile::TempDir, port: u16) -> Child {
     let conf: PathBuf = dir.path().join("snmpd.conf");
-    Command::new("snmpd")
+    Command::new(snmpd_program())
         .args(["-f", "-Lo", "-C"])
         .args(NO_MIBS)
         .arg("-c")
