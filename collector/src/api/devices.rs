@@ -134,31 +134,9 @@ pub fn state_text(rec: &DeviceRecord) -> String {
             u64::from(s.retries) + 1,
             seconds(s.timeout_ms)
         ),
-        DeviceState::WrongCommunity => "the device refused the community".into(),
-        DeviceState::V3UnknownUser => "SNMPv3 user unknown to the device".into(),
-        DeviceState::V3WrongDigest => "the SNMPv3 authentication password is wrong".into(),
-        DeviceState::V3DecryptionError => {
-            "the device could not decrypt the request: wrong SNMPv3 privacy password or protocol"
-                .into()
-        }
-        DeviceState::V3UnknownEngine => {
-            "the device does not know the SNMPv3 engine ID asked for (was it replaced?)".into()
-        }
-        DeviceState::V3NotInTimeWindow => {
-            "the request fell outside the device's SNMPv3 time window (did it reboot?)".into()
-        }
-        DeviceState::V3UnsupportedSecurityLevel => {
-            "the device refuses the SNMPv3 security level asked for".into()
-        }
-        DeviceState::BadCredentials => {
-            "the SNMPv3 credentials cannot be used (a password under 8 characters, or privacy without authentication)".into()
-        }
         DeviceState::Unresolved => format!("the address {} does not resolve", s.address),
         DeviceState::NetworkError => format!("the request could not be sent to {at}"),
-        DeviceState::TooBig => "the device answers tooBig even to single-row requests".into(),
-        DeviceState::Malformed => "the device's answer is not valid SNMP".into(),
-        DeviceState::WalkLoop => "a table walk looped: the device returned an OID out of order".into(),
-        DeviceState::TooManyRows => "a table walk passed its row or time limit".into(),
+        other => other.meaning().to_owned(),
     }
 }
 

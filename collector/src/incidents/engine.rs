@@ -1073,50 +1073,11 @@ fn device_state_poll(
                 };
                 format!(
                     "The poll of {device} at {when} ended in `{name}`{held}: {}. Resolves at the next ok poll.",
-                    state_meaning(state)
+                    state.meaning()
                 )
             }
         };
         emit.push(out, tr, inc, t, &detail);
-    }
-}
-
-/// What a failed poll's outcome means, for the help desk.
-fn state_meaning(state: DeviceState) -> &'static str {
-    match state {
-        DeviceState::Ok => "the device answered",
-        DeviceState::Unpolled => "the device was not polled yet",
-        DeviceState::Timeout => {
-            "the device never answered (down, unreachable, filtering SNMP, or a wrong SNMPv1/v2c community it ignores)"
-        }
-        DeviceState::NetworkError => {
-            "the request could not be sent (no route to the device, or a socket error on the poller)"
-        }
-        DeviceState::Unresolved => "the device's address does not resolve",
-        DeviceState::WrongCommunity => {
-            "the device is up but does not accept the SNMP community (or has SNMPv1/v2c disabled)"
-        }
-        DeviceState::V3UnknownUser => "the device does not know the SNMPv3 user",
-        DeviceState::V3WrongDigest => "the SNMPv3 authentication password is wrong",
-        DeviceState::V3DecryptionError => {
-            "the device could not decrypt the request: the SNMPv3 privacy password or protocol is wrong"
-        }
-        DeviceState::BadCredentials => {
-            "the SNMPv3 credentials cannot be used (a password shorter than 8 characters, or privacy without authentication)"
-        }
-        DeviceState::V3UnknownEngine => {
-            "the device does not recognise its SNMPv3 engine ID (it may have been replaced)"
-        }
-        DeviceState::V3NotInTimeWindow => {
-            "the request fell outside the device's SNMPv3 time window (typically after a reboot)"
-        }
-        DeviceState::V3UnsupportedSecurityLevel => {
-            "the device refuses the SNMPv3 security level asked for"
-        }
-        DeviceState::TooBig => "the device answers too big even to single-row requests",
-        DeviceState::Malformed => "the device's answer was not valid SNMP",
-        DeviceState::WalkLoop => "a table walk of the device loops",
-        DeviceState::TooManyRows => "a table of the device is too large to poll",
     }
 }
 
