@@ -20,7 +20,8 @@ use atalaya_common::model::device::{
 };
 use atalaya_common::model::*;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, EnrollRequest, EnrollResponse, Gap,
+    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, DiscoveredDevice, DiscoveryOutcome,
+    DiscoveryRequest, DiscoveryResult, EnrollRequest, EnrollResponse, Gap,
     Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed,
     SnapshotRequest, SpoolDamaged, UserReport,
 };
@@ -371,6 +372,22 @@ fn every_message() -> Vec<(u8, Message)> {
                 ],
             }),
         ),
+        (
+            14,
+            Message::DiscoveryResult(DiscoveryResult {
+                seq: 4244,
+                id: 7,
+                at: NOON,
+                outcome: DiscoveryOutcome::Found(DiscoveredDevice {
+                    address: "192.0.2.10".into(),
+                    credential: 1,
+                    sys_name: "core-sw1".into(),
+                    sys_descr: "Cisco IOS Software, C2960X".into(),
+                    object_id: "1.3.6.1.4.1.9.1.1208".into(),
+                    vendor: Some("Cisco".into()),
+                }),
+            }),
+        ),
         (16, Message::Ack(Ack { seq: 1045 })),
         (
             17,
@@ -406,6 +423,26 @@ fn every_message() -> Vec<(u8, Message)> {
                         ..DeviceSpec::v2c("branch-rtr", "branch-rtr.corp.example", "")
                     },
                 ],
+            }),
+        ),
+        (
+            22,
+            Message::DiscoveryRequest(DiscoveryRequest {
+                id: 7,
+                ranges: vec!["192.0.2.0/24".into(), "2001:db8::/120".into()],
+                port: 161,
+                credentials: vec![
+                    Credentials::V2c {
+                        community: Secret::new("public"),
+                    },
+                    Credentials::V3 {
+                        user: "atalaya".into(),
+                        auth: Some((AuthProtocol::Sha256, Secret::new("auth-secret"))),
+                        privacy: None,
+                    },
+                ],
+                concurrency: 64,
+                timeout_ms: 1000,
             }),
         ),
         (

@@ -12,6 +12,7 @@
 //! and [`DeviceInventory::canonicalize`] sorts every list by its index so two
 //! polls of an unchanged device compare equal.
 
+pub mod ranges;
 pub mod rates;
 pub mod series;
 

@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff;
-use crate::model::device::{DeviceInventory, DeviceSpec, DeviceState};
+use crate::model::device::{Credentials, DeviceInventory, DeviceSpec, DeviceState};
 use crate::model::{HealthSample, Inventory, Timestamp};
 
 /// The protocol version this build speaks.
@@ -123,6 +123,8 @@ messages! {
     UserReport = 9,
     /// Agent (poller) → collector: one poll of a network device.
     DevicePoll = 10,
+    /// Agent (poller) → collector: a device a discovery found, or its end.
+    DiscoveryResult = 14,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -133,6 +135,8 @@ messages! {
     Renewed = 19,
     /// Collector → agent: the network devices this agent polls.
     DeviceAssignment = 20,
+    /// Collector → agent (poller): sweep these address ranges for SNMP devices, once.
+    DiscoveryRequest = 22,
     /// Agent → collector on an enrollment connection.
     EnrollRequest = 32,
     /// Collector → agent: the signed certificate.
@@ -279,6 +283,80 @@ pub struct DevicePoll {
 pub struct DeviceAssignment {
     /// The devices.
     pub devices: Vec<DeviceSpec>,
+}
+
+/// A discovery the collector asks a poller for: each address of `ranges`
+/// is asked, once per credential until one answers, for `sysDescr`,
+/// `sysObjectID` and `sysName`. Not a record: a request the poller
+/// answers with [`DiscoveryResult`] records, then forgets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryRequest {
+    /// The collector's id of this discovery, repeated in every result.
+    pub id: u64,
+    /// Address ranges, e.g. `192.0.2.0/24` (at most a /20 in all, see
+    /// [`crate::model::device::ranges`]).
+    pub ranges: Vec<String>,
+    /// UDP port asked on every address.
+    pub port: u16,
+    /// Credentials to try, in order; a result names the one that worked
+    /// by its index here.
+    pub credentials: Vec<Credentials>,
+    /// Addresses asked at once, at most.
+    pub concurrency: u32,
+    /// Milliseconds one request waits for its answer (no retry).
+    pub timeout_ms: u32,
+}
+
+/// One outcome of a discovery: a device found, the end of the sweep, or
+/// the poller's refusal. A record like the others: spooled, sequenced,
+/// acknowledged once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryResult {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The [`DiscoveryRequest::id`] it answers.
+    pub id: u64,
+    /// When it was found (or the sweep ended), on the poller's clock.
+    pub at: Timestamp,
+    /// What happened.
+    pub outcome: DiscoveryOutcome,
+}
+
+/// What a [`DiscoveryResult`] says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiscoveryOutcome {
+    /// A device answered.
+    Found(DiscoveredDevice),
+    /// The sweep ended: every address was asked.
+    Finished {
+        /// Addresses asked.
+        addresses: u32,
+        /// Devices that answered.
+        found: u32,
+    },
+    /// The poller did not sweep, and why.
+    Refused {
+        /// Why, in words for the person who asked.
+        reason: String,
+    },
+}
+
+/// A device that answered a discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveredDevice {
+    /// The address that answered.
+    pub address: String,
+    /// Index in [`DiscoveryRequest::credentials`] of the credential that
+    /// worked (never the secret itself).
+    pub credential: u32,
+    /// `sysName`.
+    pub sys_name: String,
+    /// `sysDescr`.
+    pub sys_descr: String,
+    /// `sysObjectID`, dotted.
+    pub object_id: String,
+    /// Vendor from the enterprise number of `sysObjectID`, when known.
+    pub vendor: Option<String>,
 }
 
 /// A renewal of the agent's certificate, sent on its authenticated data
