@@ -8,6 +8,7 @@
 //! and only when something changed.
 
 pub mod devices;
+pub mod discovery;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -230,6 +231,9 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
     let polling =
         devices::DevicePolling::start(&config.state_dir, config.snmp, shared.clone()).await;
     tokio::spawn(polling.run(assignments));
+    if let Some(requests) = shared.take_discoveries() {
+        tokio::spawn(discovery::serve(requests, config.snmp, shared.clone()));
+    }
 
     let target = Target {
         address: addr,

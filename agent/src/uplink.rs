@@ -22,9 +22,9 @@ use std::time::{Duration, SystemTime};
 
 use atalaya_common::model::DeviceSpec;
 use atalaya_common::proto::{
-    self, DecodeError, EncodeError, FrameReader, Hello, Message, RenewRequest,
+    self, DecodeError, DiscoveryRequest, EncodeError, FrameReader, Hello, Message, RenewRequest,
 };
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 use crate::error::describe;
@@ -63,12 +63,19 @@ pub struct Shared {
     intervals: watch::Sender<Intervals>,
     /// The last device list the collector assigned; `None` until one came.
     devices: watch::Sender<Option<Vec<DeviceSpec>>>,
+    /// Discoveries the collector asked for, and their receiver until the
+    /// daemon takes it.
+    discoveries: mpsc::UnboundedSender<DiscoveryRequest>,
+    discovery_queue: Mutex<Option<mpsc::UnboundedReceiver<DiscoveryRequest>>>,
 }
 
 impl Shared {
     /// Shared state around an outbox, with the configured intervals.
     pub fn new(outbox: Outbox, intervals: Intervals) -> Arc<Self> {
+        let (discoveries, queue) = mpsc::unbounded_channel();
         Arc::new(Self {
+            discoveries,
+            discovery_queue: Mutex::new(Some(queue)),
             outbox: Mutex::new(outbox),
             wake: Notify::new(),
             snapshot_wanted: AtomicBool::new(false),
@@ -119,6 +126,20 @@ impl Shared {
     /// The collector assigned `devices` to this agent (the whole list).
     pub fn assign_devices(&self, devices: Vec<DeviceSpec>) {
         self.devices.send_replace(Some(devices));
+    }
+
+    /// The collector asked for a discovery.
+    pub fn request_discovery(&self, request: DiscoveryRequest) {
+        // Only fails once the daemon stopped taking them.
+        let _ = self.discoveries.send(request);
+    }
+
+    /// The discoveries the collector asks for; `None` after the first call.
+    pub fn take_discoveries(&self) -> Option<mpsc::UnboundedReceiver<DiscoveryRequest>> {
+        self.discovery_queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 }
 
@@ -536,6 +557,16 @@ async fn session(
                             "device list from the collector"
                         );
                         shared.assign_devices(a.devices);
+                    }
+                    Message::DiscoveryRequest(r) => {
+                        // Not the credentials: only what is swept.
+                        tracing::info!(
+                            id = r.id,
+                            ranges = %r.ranges.join(", "),
+                            credentials = r.credentials.len(),
+                            "the collector asks for a discovery"
+                        );
+                        shared.request_discovery(r);
                     }
                     Message::Renewed(renewed) => {
                         if let Some(fresh) =

@@ -2,9 +2,10 @@
 //! so polling goes on across restarts while the collector is away), runs
 //! one [`Poller`] over it, and spools each poll as a record.
 //!
-//! A new list replaces the poller (the old one is stopped first, and the
-//! polls it already made are spooled); the same list again changes nothing.
-//! The list carries credentials: only device names and counts are logged.
+//! A new list is handed to the running poller, which keeps polling the
+//! devices it already had (with their counters, so their rates go on) and
+//! starts or stops the others; the same list again changes nothing. The
+//! list carries credentials: only device names and counts are logged.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +29,8 @@ const POLL_QUEUE: usize = 64;
 pub enum Assigned {
     /// Polling started on this many devices.
     Started(usize),
+    /// The running poller now polls this many devices.
+    Updated(usize),
     /// The list is empty: polling stopped.
     Stopped,
     /// The list is the one being polled: nothing changed.
@@ -43,6 +46,7 @@ pub enum Assigned {
 struct Running {
     task: JoinHandle<()>,
     polls: mpsc::Receiver<snmp::DevicePoll>,
+    updates: watch::Sender<Vec<DeviceSpec>>,
 }
 
 /// The assigned devices and the poller over them.
@@ -117,7 +121,20 @@ impl DevicePolling {
             // Polling the new list matters more; a restart would poll the old one.
             tracing::error!(error = %describe(&err), "cannot keep the device list on disk");
         }
-        self.replace(devices).await
+        match &self.running {
+            Some(running) if !devices.is_empty() => {
+                running.updates.send_replace(devices.clone());
+                self.devices = devices;
+                let count = self.devices.len();
+                tracing::info!(
+                    count,
+                    devices = %assignment::names(&self.devices),
+                    "polling devices"
+                );
+                Assigned::Updated(count)
+            }
+            _ => self.replace(devices).await,
+        }
     }
 
     /// Stops the current poller and starts one over `devices`.
@@ -140,8 +157,13 @@ impl DevicePolling {
             }
         };
         let (sender, polls) = mpsc::channel(POLL_QUEUE);
-        let task = tokio::spawn(poller.run(sender));
-        self.running = Some(Running { task, polls });
+        let (updates, watched) = watch::channel(self.devices.clone());
+        let task = tokio::spawn(poller.run(sender, watched));
+        self.running = Some(Running {
+            task,
+            polls,
+            updates,
+        });
         let count = self.devices.len();
         tracing::info!(
             count,
@@ -256,6 +278,7 @@ mod tests {
     use super::*;
     use crate::outbox::Outbox;
     use crate::uplink::Intervals;
+    use atalaya_common::model::DeviceState;
     use std::time::Duration;
 
     fn shared() -> Arc<Shared> {
@@ -310,16 +333,85 @@ mod tests {
         let task = polling.running.as_ref().map(|r| r.task.id());
         assert_eq!(polling.assign(list.clone()).await, Assigned::Unchanged);
         assert_eq!(polling.running.as_ref().map(|r| r.task.id()), task);
-        // Another list replaces the poller.
+        // Another list goes to the running poller.
         let mut other = list.clone();
         other[0].port = 1161;
-        assert_eq!(polling.assign(other.clone()).await, Assigned::Started(1));
-        assert_ne!(polling.running.as_ref().map(|r| r.task.id()), task);
+        assert_eq!(polling.assign(other.clone()).await, Assigned::Updated(1));
+        assert_eq!(polling.running.as_ref().map(|r| r.task.id()), task);
+        // An empty list stops it; the next one starts a new one.
+        assert_eq!(polling.assign(Vec::new()).await, Assigned::Stopped);
         assert_eq!(polling.assign(list.clone()).await, Assigned::Started(1));
+        assert_ne!(polling.running.as_ref().map(|r| r.task.id()), task);
         // A restart polls the kept list at once.
         drop(polling);
         let again = DevicePolling::start(dir.path(), enabled(), shared()).await;
         assert_eq!(again.devices(), list);
         assert!(again.is_polling());
+    }
+
+    /// The next device poll spooled by `polling` for `device`.
+    async fn next_poll_of(
+        polling: &mut DevicePolling,
+        assignments: &mut watch::Receiver<Option<Vec<DeviceSpec>>>,
+        device: &str,
+    ) -> atalaya_common::proto::DevicePoll {
+        loop {
+            let Step::Spooled(seq) = polling.step(assignments).await else {
+                continue;
+            };
+            let pending = polling.shared.outbox().next_after(seq - 1).unwrap();
+            let (message, _) = atalaya_common::proto::decode(&pending.frame)
+                .unwrap()
+                .unwrap();
+            match message {
+                Message::DevicePoll(p) if p.device == device => return p,
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_device_added_leaves_the_others_rates_going() {
+        use crate::snmp::testdevice::{COMMUNITY, TestDevice};
+        let sim = TestDevice::start([127, 0, 0, 1].into(), 0, "core-sw")
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let shared = shared();
+        let mut polling = DevicePolling::start(dir.path(), enabled(), shared.clone()).await;
+        let (_sender, mut assignments) = watch::channel(None);
+        let mut core = DeviceSpec::v2c("core-sw", "127.0.0.1", COMMUNITY);
+        core.port = sim.addr.port();
+        core.poll_interval_seconds = 1;
+        assert_eq!(
+            polling.assign(vec![core.clone()]).await,
+            Assigned::Started(1)
+        );
+        let first = next_poll_of(&mut polling, &mut assignments, "core-sw").await;
+        assert_eq!(first.state, DeviceState::Ok);
+        let rate = |p: &atalaya_common::proto::DevicePoll| {
+            p.values
+                .iter()
+                .find(|(n, _)| n == "interface.in_bits_per_second{if=eth0}")
+                .map(|(_, v)| *v)
+        };
+        assert_eq!(rate(&first), None, "a first poll has no rate");
+        // Another device joins; the first one keeps its counters.
+        let (_quiet, port) = {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = s.local_addr().unwrap().port();
+            (s, port)
+        };
+        let mut quiet = DeviceSpec::v2c("quiet", "127.0.0.1", COMMUNITY);
+        quiet.port = port;
+        quiet.timeout_ms = 100;
+        quiet.retries = 0;
+        assert_eq!(
+            polling.assign(vec![core.clone(), quiet]).await,
+            Assigned::Updated(2)
+        );
+        let next = next_poll_of(&mut polling, &mut assignments, "core-sw").await;
+        let bps = rate(&next).expect("the unchanged device's next poll has its rate");
+        assert!(bps > 0.0, "{bps}");
     }
 }

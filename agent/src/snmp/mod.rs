@@ -15,14 +15,18 @@
 //! - [`poller`]: scheduling, concurrency, and the sans-I/O tracker of each device.
 //! - [`oids`]: the numeric OIDs polled.
 //! - [`assignment`]: the devices assigned to this agent, kept in its state directory.
+//! - [`discovery`]: one sweep of address ranges for devices, when the collector asks.
 
 pub mod assignment;
 pub mod client;
 pub mod counters;
+pub mod discovery;
 pub mod inventory;
 pub mod oids;
 pub mod poller;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod testdevice;
 pub mod walk;
 
 pub use poller::{DevicePoll, DeviceTracker, Poller, PollerConfig, RawPoll};

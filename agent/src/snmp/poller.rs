@@ -22,8 +22,8 @@ use atalaya_common::model::{
     Credentials, DeviceInventory, DeviceSpec, DeviceState, InterfaceCounters, Timestamp,
 };
 use atalaya_common::proto;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::client::{SharedTransport, SnmpClient, engine_answers};
@@ -287,14 +287,7 @@ impl Poller {
     /// A poller of `devices`, with its socket bound.
     pub async fn new(devices: Vec<DeviceSpec>, config: PollerConfig) -> Result<Self, PollerError> {
         let shared = SharedTransport::bind().await.map_err(PollerError::Bind)?;
-        let devices = devices
-            .into_iter()
-            .map(|spec| Device {
-                spec,
-                client: None,
-                tracker: DeviceTracker::default(),
-            })
-            .collect();
+        let devices = devices.into_iter().map(Device::new).collect();
         Ok(Poller {
             config,
             shared,
@@ -327,18 +320,81 @@ impl Poller {
     /// Polls each device on its own interval (spread over the interval so
     /// devices with the same one do not all start together) and sends each
     /// poll to `out`; returns when `out` is closed.
-    pub async fn run(self, out: mpsc::Sender<DevicePoll>) {
+    ///
+    /// A new list on `updates` is taken in place: removed devices stop,
+    /// added ones start, and a device whose spec is unchanged goes on with
+    /// its schedule and tracker, so its next poll still has rates. A device
+    /// whose spec changed starts afresh.
+    pub async fn run(
+        self,
+        out: mpsc::Sender<DevicePoll>,
+        mut updates: watch::Receiver<Vec<DeviceSpec>>,
+    ) {
         let sem = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-        let count = u32::try_from(self.devices.len()).unwrap_or(u32::MAX).max(1);
-        let start = Instant::now();
+        let ctx = (sem, self.shared, self.config, out.clone());
         let mut set = JoinSet::new();
-        for (i, dev) in self.devices.into_iter().enumerate() {
-            let period = Duration::from_secs(u64::from(dev.spec.poll_interval_seconds.max(1)));
-            let offset = period * u32::try_from(i).unwrap_or(0) / count;
-            let ctx = (sem.clone(), self.shared.clone(), self.config, out.clone());
-            set.spawn(dev.run(start + offset, period, ctx));
+        let mut running: BTreeMap<String, (DeviceSpec, AbortHandle)> = BTreeMap::new();
+        start_devices(&mut set, &mut running, self.devices, &ctx);
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                changed = updates.changed(), if watching => {
+                    if changed.is_err() {
+                        watching = false;
+                        continue;
+                    }
+                    let list = updates.borrow_and_update().clone();
+                    let fresh = retain_unchanged(&mut running, list);
+                    let devices = fresh.into_iter().map(Device::new).collect();
+                    start_devices(&mut set, &mut running, devices, &ctx);
+                }
+                () = out.closed() => break,
+                Some(_) = set.join_next() => {}
+            }
         }
-        set.join_all().await;
+        set.shutdown().await;
+    }
+}
+
+/// Stops the running devices that `list` drops or changes; returns the
+/// specs of `list` to start (new or changed).
+fn retain_unchanged(
+    running: &mut BTreeMap<String, (DeviceSpec, AbortHandle)>,
+    list: Vec<DeviceSpec>,
+) -> Vec<DeviceSpec> {
+    let wanted: BTreeMap<String, DeviceSpec> =
+        list.into_iter().map(|d| (d.name.clone(), d)).collect();
+    running.retain(|name, (spec, task)| {
+        let keep = wanted.get(name) == Some(spec);
+        if !keep {
+            task.abort();
+        }
+        keep
+    });
+    wanted
+        .into_values()
+        .filter(|d| !running.contains_key(&d.name))
+        .collect()
+}
+
+/// Starts `devices`, each on its interval, spread over it.
+fn start_devices(
+    set: &mut JoinSet<()>,
+    running: &mut BTreeMap<String, (DeviceSpec, AbortHandle)>,
+    devices: Vec<Device>,
+    ctx: &RunContext,
+) {
+    let count = u32::try_from(devices.len()).unwrap_or(u32::MAX).max(1);
+    let start = Instant::now();
+    for (i, dev) in devices.into_iter().enumerate() {
+        let period = Duration::from_secs(u64::from(dev.spec.poll_interval_seconds.max(1)));
+        let offset = period * u32::try_from(i).unwrap_or(0) / count;
+        let spec = dev.spec.clone();
+        let task = set.spawn(dev.run(start + offset, period, ctx.clone()));
+        if let Some((_, old)) = running.insert(spec.name.clone(), (spec, task)) {
+            // Two devices of one name: the later one is polled.
+            old.abort();
+        }
     }
 }
 
@@ -350,6 +406,14 @@ type RunContext = (
 );
 
 impl Device {
+    fn new(spec: DeviceSpec) -> Self {
+        Device {
+            spec,
+            client: None,
+            tracker: DeviceTracker::default(),
+        }
+    }
+
     async fn run(mut self, first: Instant, period: Duration, ctx: RunContext) {
         let (sem, shared, config, out) = ctx;
         let mut ticks = tokio::time::interval_at(first, period);

@@ -247,7 +247,8 @@ async fn run_polls_each_device_on_its_interval_until_the_receiver_closes() {
         .await
         .unwrap();
     let (tx, mut rx) = mpsc::channel(4);
-    let task = tokio::spawn(poller.run(tx));
+    let (_updates, watched) = watch::channel(Vec::new());
+    let task = tokio::spawn(poller.run(tx, watched));
     let started = Instant::now();
     let first = rx.recv().await.unwrap();
     assert_eq!(first.device, "quiet");
