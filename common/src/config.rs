@@ -188,6 +188,47 @@ impl<'i> Document<'i> {
         }
     }
 
+    /// The tables of the array `[[name]]`, in file order; errors about a
+    /// key of the third one name it `name[2].key`. Missing reads as none.
+    pub fn sections(&self, name: &'static str) -> Vec<Section<'_, 'i>> {
+        self.read.borrow_mut().insert(name.to_owned());
+        let Some(value) = self.root.get_ref().get(name) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.error(
+                value.span().start,
+                name,
+                format!(
+                    "expected [[{name}]] tables, found {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{name}[{i}]");
+            match item.get_ref() {
+                DeValue::Table(t) => {
+                    self.opened.borrow_mut().insert(path.clone());
+                    out.push(Section {
+                        doc: self,
+                        name: path,
+                        at: item.span().start,
+                        table: Some(t),
+                    });
+                }
+                other => self.error(
+                    item.span().start,
+                    &path,
+                    format!("expected a table, found {}", kind(other)),
+                ),
+            }
+        }
+        out
+    }
+
     /// Reports unknown keys and returns every error found, or `Ok`.
     pub fn finish(self) -> Result<(), ConfigErrors> {
         for (key, value) in self.root.get_ref().iter() {
@@ -196,8 +237,19 @@ impl<'i> Document<'i> {
                 self.error(key.span().start, name, "unknown section".to_owned());
                 continue;
             }
-            if let DeValue::Table(table) = value.get_ref() {
-                self.unknown_keys(name, table);
+            match value.get_ref() {
+                DeValue::Table(table) => self.unknown_keys(name, table),
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let path = format!("{name}[{i}]");
+                        if let DeValue::Table(table) = item.get_ref()
+                            && self.opened.borrow().contains(&path)
+                        {
+                            self.unknown_keys(&path, table);
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         let mut errors = self.errors.into_inner();
@@ -267,6 +319,11 @@ impl<'d, 'i> Section<'d, 'i> {
     /// The dotted name of this table, e.g. `rule.disk-full`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The line the table starts on, for messages given after reading.
+    pub fn line(&self) -> usize {
+        line_column(self.doc.source, self.at).0
     }
 
     /// Whether `key` is present (without reading it).
@@ -622,6 +679,33 @@ mod tests {
                 "r.toml:7:9: `rule.c.value`: expected a finite number, found \"x\"",
                 "r.toml:8:9: `rule.c.deep`: unknown key (known keys here: series, value)",
             ]
+        );
+    }
+
+    #[test]
+    fn arrays_of_tables_are_read_and_checked_one_by_one() {
+        let text = "[[device]]\nname = \"a\"\n\n[[device]]\nname = 7\ncolour = \"red\"\n";
+        let doc = Document::parse("d.toml", text).unwrap();
+        let sections = doc.sections("device");
+        let names: Vec<Option<String>> = sections.iter().map(|s| s.string("name")).collect();
+        assert_eq!(names, [Some("a".to_owned()), None]);
+        assert_eq!(sections[1].line(), 4);
+        drop(sections);
+        let shown: Vec<String> = doc
+            .finish()
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].starts_with("d.toml:5:8: `device[1].name`: expected a string"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].starts_with("d.toml:6:1: `device[1].colour`: unknown key"),
+            "{shown:?}"
         );
     }
 }

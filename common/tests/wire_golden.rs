@@ -21,9 +21,9 @@ use atalaya_common::model::device::{
 use atalaya_common::model::*;
 use atalaya_common::proto::{
     self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, DiscoveredDevice, DiscoveryOutcome,
-    DiscoveryRequest, DiscoveryResult, EnrollRequest, EnrollResponse, Gap,
-    Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed,
-    SnapshotRequest, SpoolDamaged, UserReport,
+    DiscoveryRequest, DiscoveryResult, EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello,
+    InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed, SnapshotRequest,
+    SpoolDamaged, UserReport,
 };
 
 fn sample_inventory() -> Inventory {

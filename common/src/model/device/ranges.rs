@@ -128,15 +128,11 @@ impl fmt::Display for AddressRange {
 }
 
 fn mask32(prefix: u8) -> u32 {
-    u32::MAX
-        .checked_shl(32 - u32::from(prefix))
-        .unwrap_or(0)
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
 }
 
 fn mask128(prefix: u8) -> u128 {
-    u128::MAX
-        .checked_shl(128 - u32::from(prefix))
-        .unwrap_or(0)
+    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
 }
 
 /// Parses every range and checks that together they hold at most
