@@ -1,8 +1,9 @@
 //! Network devices: what Atalaya keeps of each one (its spec, its poller,
-//! how its last poll went) and the changes seen in its inventory.
+//! how its last poll went), the changes seen in its inventory, which
+//! device's asset it turned out to be, and the discoveries asked for.
 
 use atalaya_common::model::Timestamp;
-use atalaya_common::model::device::{DeviceSpec, DeviceState};
+use atalaya_common::model::device::{Credentials, DeviceSpec, DeviceState};
 use serde::{Deserialize, Serialize};
 
 /// The prefix of a device's asset id: `device:<name>`.
@@ -122,5 +123,73 @@ pub enum DeviceChangeItem {
         before: String,
         /// After.
         after: String,
+    },
+}
+
+/// Why a device is another device's asset: the keys its inventory shares
+/// with that asset's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAlias {
+    /// The asset it was merged into.
+    pub asset: String,
+    /// The device whose asset it was then.
+    pub same_as: String,
+    /// The identity keys that matched, e.g. `serial:fdo1234`.
+    pub keys: Vec<String>,
+    /// What matched, as shown beside the device, e.g. `serial FDO1234`.
+    pub evidence: String,
+    /// The reason in words.
+    pub reason: String,
+    /// When it was decided.
+    pub at: Timestamp,
+}
+
+/// A discovery asked of a poller, with the credentials it tries (so that
+/// the devices it finds can be added with the one that worked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryRecord {
+    /// Its id.
+    pub id: u64,
+    /// The agent that sweeps.
+    pub poller: String,
+    /// Address ranges, as asked.
+    pub ranges: Vec<String>,
+    /// UDP port asked.
+    pub port: u16,
+    /// Credentials tried, in order.
+    pub credentials: Vec<Credentials>,
+    /// Addresses asked at once.
+    pub concurrency: u32,
+    /// Milliseconds each request waits.
+    pub timeout_ms: u32,
+    /// How many addresses the ranges hold.
+    pub addresses: u64,
+    /// When it was asked.
+    pub asked_at: Timestamp,
+    /// Who asked (API token id).
+    pub asked_by: String,
+    /// How it ended (`None`: still running, or the poller never answered).
+    pub ended: Option<DiscoveryEnd>,
+}
+
+/// How a discovery ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoveryEnd {
+    /// Every address was asked.
+    Finished {
+        /// When, on the poller's clock.
+        at: Timestamp,
+        /// Addresses asked.
+        addresses: u32,
+        /// Devices that answered.
+        found: u32,
+    },
+    /// The poller refused to sweep.
+    Refused {
+        /// When.
+        at: Timestamp,
+        /// Why.
+        reason: String,
     },
 }

@@ -4,9 +4,11 @@
 //! A device is an asset of its own, `device:<name>`, created when the
 //! device is added (so that its series are listed and read like a host's);
 //! its series go in the metric blocks under that asset id, written as their
-//! own writer (see [`super::ingest`]). Removing a device forgets its record
-//! and current inventory; its asset, series and change history stay, and a
-//! device added again under the same name goes on with them.
+//! own writer (see [`super::ingest`]). Two devices that turn out to be one
+//! box share one asset ([`super::device_identity`]). Removing a device
+//! forgets its record and, unless another device shares its asset, the
+//! asset's current inventory; its asset, series and change history stay,
+//! and a device added again under the same name goes on with them.
 
 use std::collections::BTreeMap;
 
@@ -15,15 +17,18 @@ use atalaya_common::model::device::{DeviceInventory, PhysicalEntity};
 use atalaya_common::proto::DevicePoll;
 use redb::{ReadableDatabase, ReadableTable, Table};
 
-use super::ingest::Tables;
-use super::records::AssetMeta;
+use super::device_identity::{self, device_asset_meta, device_keys};
+use super::ingest::{Cache, Tables};
 use super::schema::*;
 use super::{Store, StoreError, dec, enc, next_id};
-use crate::records::device::{DeviceChange, DeviceChangeItem, DeviceRecord, DeviceStatus};
+use crate::records::device::{
+    DeviceAlias, DeviceChange, DeviceChangeItem, DeviceRecord, DeviceStatus,
+};
 
 const DEVICES_T: &str = "devices";
 const INVENTORY_T: &str = "device_inventory";
 const CHANGES_T: &str = "device_changes";
+const ALIASES_T: &str = "device_aliases";
 
 impl Store {
     /// Adds a device, creating its asset if it has none yet; fails with
@@ -41,9 +46,12 @@ impl Store {
             devices.insert(rec.name.as_str(), enc(DEVICES_T, rec)?.as_slice())?;
             txn.open_table(DEVICE_POLLERS)?
                 .insert(rec.poller.as_str(), ())?;
+            // A device of this name merged into another asset once: this
+            // one starts on its own.
+            txn.open_table(DEVICE_ALIASES)?.remove(rec.name.as_str())?;
             let mut assets = txn.open_table(ASSETS)?;
             if assets.get(rec.asset_id.as_str())?.is_none() {
-                let meta = device_asset(rec);
+                let meta = device_asset_meta(rec, rec.added_at);
                 assets.insert(rec.asset_id.as_str(), enc("assets", &meta)?.as_slice())?;
                 txn.open_table(HOSTNAMES)?.insert(
                     (rec.name.to_lowercase().as_str(), rec.asset_id.as_str()),
@@ -55,8 +63,10 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a device's record and current inventory (its asset, series
-    /// and change history stay); returns the record, `None` if there was none.
+    /// Removes a device's record and, unless another device shares its
+    /// asset, the asset's current inventory (its asset, series and change
+    /// history stay); returns the record, `None` if there was none. Another
+    /// device sharing the asset writes it from its next poll on.
     pub fn remove_device(&self, name: &str) -> Result<Option<DeviceRecord>, StoreError> {
         let txn = self.db.begin_write()?;
         let removed = {
@@ -65,8 +75,27 @@ impl Store {
             match removed {
                 Some(bytes) => {
                     let rec: DeviceRecord = dec(DEVICES_T, &bytes)?;
-                    txn.open_table(DEVICE_INVENTORY)?
-                        .remove(rec.asset_id.as_str())?;
+                    let asset = rec.asset_id.as_str();
+                    let mut primary = txn.open_table(DEVICE_PRIMARY)?;
+                    if primary.get(asset)?.is_some_and(|p| p.value() == name) {
+                        primary.remove(asset)?;
+                    }
+                    let mut shared = false;
+                    for r in devices.iter()? {
+                        let (_, v) = r?;
+                        shared |= dec::<DeviceRecord>(DEVICES_T, v.value())?.asset_id == asset;
+                    }
+                    if !shared {
+                        let mut inventories = txn.open_table(DEVICE_INVENTORY)?;
+                        let old = inventories.remove(asset)?.map(|v| v.value().to_vec());
+                        if let Some(old) = old {
+                            let old: DeviceInventory = dec(INVENTORY_T, &old)?;
+                            let mut keys = txn.open_table(DEVICE_KEYS)?;
+                            for k in device_keys(&old) {
+                                keys.remove((k.as_str(), asset))?;
+                            }
+                        }
+                    }
                     Some(rec)
                 }
                 None => None,
@@ -74,6 +103,60 @@ impl Store {
         };
         txn.commit()?;
         Ok(removed)
+    }
+
+    /// Replaces the record of an existing device (how to reach it, its
+    /// poller), keeping what polls wrote; returns the record it replaced,
+    /// `None` (nothing written) when no device has this name.
+    pub fn replace_device(&self, rec: &DeviceRecord) -> Result<Option<DeviceRecord>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let old = {
+            let mut devices = txn.open_table(DEVICES)?;
+            let old = devices.get(rec.name.as_str())?.map(|v| v.value().to_vec());
+            match old {
+                Some(bytes) => {
+                    let old: DeviceRecord = dec(DEVICES_T, &bytes)?;
+                    let new = DeviceRecord {
+                        asset_id: old.asset_id.clone(),
+                        added_at: old.added_at,
+                        last_poll: old.last_poll,
+                        inventory_at: old.inventory_at,
+                        ..rec.clone()
+                    };
+                    devices.insert(rec.name.as_str(), enc(DEVICES_T, &new)?.as_slice())?;
+                    txn.open_table(DEVICE_POLLERS)?
+                        .insert(rec.poller.as_str(), ())?;
+                    Some(old)
+                }
+                None => None,
+            }
+        };
+        txn.commit()?;
+        Ok(old)
+    }
+
+    /// Why device `name` shares another device's asset, if it does.
+    pub fn device_alias(&self, name: &str) -> Result<Option<DeviceAlias>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DEVICE_ALIASES)?;
+        let found = t.get(name)?;
+        found.map(|v| dec(ALIASES_T, v.value())).transpose()
+    }
+
+    /// The device that writes asset `asset` (the others sharing it were
+    /// merged into it), if one has polled it.
+    pub fn device_primary(&self, asset: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        device_identity::primary_in(&txn, asset)
+    }
+
+    /// The asset the old asset id of a device merged into another leads
+    /// to (`device:B` → the asset B was merged into).
+    pub fn merged_device_asset(&self, asset_id: &str) -> Result<Option<String>, StoreError> {
+        let Some(name) = asset_id.strip_prefix(crate::records::device::DEVICE_ASSET_PREFIX) else {
+            return Ok(None);
+        };
+        Ok(self.device_alias(name)?.map(|a| a.asset))
     }
 
     /// The device named `name`.
@@ -133,33 +216,27 @@ impl Store {
     }
 }
 
-/// The asset of a new device: named by the device, no agent of its own.
-fn device_asset(rec: &DeviceRecord) -> AssetMeta {
-    AssetMeta {
-        id: rec.asset_id.clone(),
-        hostname: rec.name.clone(),
-        os: None,
-        os_id: None,
-        agent_ids: Vec::new(),
-        identity: Vec::new(),
-        possible_clones: Vec::new(),
-        tags: Vec::new(),
-        first_seen: rec.added_at,
-        last_seen: rec.added_at,
-        inventory_at: None,
-        last_change_at: None,
-    }
+/// Where a stored poll's values go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredPoll {
+    /// The device's asset.
+    pub asset: String,
+    /// Whether the device writes that asset; when it does not (it was
+    /// merged into another device's asset), its values are not stored.
+    pub primary: bool,
 }
 
-/// Stores what a poll says of its device (status and inventory, with a
-/// change event when its stable form differs from the stored one) and
-/// returns the device's asset id for its values; `None` when the device is
-/// unknown or `agent` is not its poller (nothing is stored then).
+/// Stores what a poll says of its device (status, and the inventory with
+/// a change event when its stable form differs from the stored one, after
+/// deciding which asset it belongs to) and returns where its values go;
+/// `None` when the device is unknown or `agent` is not its poller
+/// (nothing is stored then).
 pub(crate) fn store_poll(
     t: &mut Tables<'_>,
+    cache: &mut Cache,
     agent: &str,
     poll: &DevicePoll,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<StoredPoll>, StoreError> {
     let found = t.devices.get(poll.device.as_str())?;
     let Some(mut rec) = found
         .map(|v| dec::<DeviceRecord>(DEVICES_T, v.value()))
@@ -179,13 +256,23 @@ pub(crate) fn store_poll(
         });
     }
     if let Some(inv) = &poll.inventory {
-        store_device_inventory(t, &rec, agent, poll, inv.clone())?;
+        let mut inv = inv.clone();
+        inv.canonicalize();
+        if device_identity::reconcile(t, cache, &mut rec, agent, &inv, poll.polled_at)? {
+            store_device_inventory(t, &rec, agent, poll, inv)?;
+        }
         rec.inventory_at = rec.inventory_at.max(Some(poll.polled_at));
     }
+    let primary = device_identity::is_primary(t, &rec)?;
     t.devices
         .insert(rec.name.as_str(), enc(DEVICES_T, &rec)?.as_slice())?;
-    touch_asset(t, &rec.asset_id, poll.polled_at)?;
-    Ok(Some(rec.asset_id))
+    if primary {
+        touch_asset(t, &rec.asset_id, poll.polled_at)?;
+    }
+    Ok(Some(StoredPoll {
+        asset: rec.asset_id,
+        primary,
+    }))
 }
 
 /// The names of the interfaces administratively down in the stored
@@ -224,9 +311,8 @@ fn store_device_inventory(
     rec: &DeviceRecord,
     agent: &str,
     poll: &DevicePoll,
-    mut inv: DeviceInventory,
+    inv: DeviceInventory,
 ) -> Result<(), StoreError> {
-    inv.canonicalize();
     let asset = rec.asset_id.as_str();
     let prev = t.device_inventory.get(asset)?;
     let prev: Option<DeviceInventory> = prev.map(|v| dec(INVENTORY_T, v.value())).transpose()?;
@@ -659,5 +745,209 @@ mod tests {
         );
         let inv = store.device_inventory("device:core-sw1").unwrap().unwrap();
         assert_eq!(inv.interfaces.len(), 2);
+    }
+
+    fn poll_of(
+        device: &str,
+        agent: &str,
+        seq: u64,
+        at: i64,
+        inv: Option<DeviceInventory>,
+        reachable: f64,
+    ) -> Ingest {
+        Ingest {
+            agent_id: agent.into(),
+            received_at: Timestamp(at),
+            record: IngestRecord::DevicePoll(proto::DevicePoll {
+                seq,
+                device: device.into(),
+                polled_at: Timestamp(at),
+                state: DeviceState::Ok,
+                response_ms: Some(5),
+                inventory: inv,
+                values: vec![("snmp.reachable".into(), reachable)],
+            }),
+        }
+    }
+
+    fn reachable(store: &Store, asset: &str) -> Vec<(Timestamp, f64)> {
+        store
+            .metric(
+                asset,
+                "snmp.reachable",
+                Timestamp(0),
+                Timestamp(i64::MAX),
+                None,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn one_box_polled_twice_is_one_asset_with_the_reason() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        store.add_device(&record("core-sw1-b", "ag-2")).unwrap();
+        store
+            .commit(&[poll_of(
+                "core-sw1",
+                "ag-1",
+                1,
+                60_000,
+                Some(inventory(&[(1, "eth0")], "FDO1234")),
+                1.0,
+            )])
+            .unwrap();
+        // The second entry's first poll finds nothing, then its inventory.
+        let mut other_view = inventory(&[(1, "eth0"), (7, "mgmt")], "fdo1234");
+        other_view.system.name = "core-sw1.corp".into();
+        store
+            .commit(&[
+                poll_of("core-sw1-b", "ag-2", 1, 61_000, None, 0.5),
+                poll_of("core-sw1-b", "ag-2", 2, 62_000, Some(other_view), 0.25),
+            ])
+            .unwrap();
+        let b = store.device("core-sw1-b").unwrap().unwrap();
+        assert_eq!(b.asset_id, "device:core-sw1");
+        assert_eq!(
+            b.last_poll.unwrap().at,
+            Timestamp(62_000),
+            "its own status stays"
+        );
+        let alias = store.device_alias("core-sw1-b").unwrap().unwrap();
+        assert_eq!(
+            (
+                alias.same_as.as_str(),
+                alias.evidence.as_str(),
+                alias.keys.as_slice()
+            ),
+            (
+                "core-sw1",
+                "serial fdo1234",
+                ["serial:fdo1234".to_owned()].as_slice()
+            )
+        );
+        assert!(
+            alias.reason.contains("matches device core-sw1"),
+            "{}",
+            alias.reason
+        );
+        let asset = store.asset("device:core-sw1").unwrap().unwrap();
+        let note = asset.meta.identity.last().unwrap();
+        assert_eq!(note.verdict, super::super::records::Verdict::Matched);
+        assert_eq!(note.other_asset.as_deref(), Some("device:core-sw1-b"));
+        assert!(store.asset("device:core-sw1-b").unwrap().is_none());
+        assert_eq!(
+            store
+                .merged_device_asset("device:core-sw1-b")
+                .unwrap()
+                .as_deref(),
+            Some("device:core-sw1")
+        );
+        // Its one stored point (before the merge) is read with the asset;
+        // the merging poll's values are not stored twice; nor its inventory.
+        assert_eq!(
+            reachable(&store, "device:core-sw1"),
+            [(Timestamp(60_000), 1.0), (Timestamp(61_000), 0.5)]
+        );
+        let inv = store.device_inventory("device:core-sw1").unwrap().unwrap();
+        assert_eq!(inv.interfaces.len(), 1);
+        store
+            .commit(&[
+                poll_of("core-sw1-b", "ag-2", 3, 63_000, None, 0.0),
+                poll_of("core-sw1", "ag-1", 2, 64_000, None, 1.0),
+            ])
+            .unwrap();
+        assert_eq!(reachable(&store, "device:core-sw1").len(), 3);
+        assert!(store.device_changes("device:core-sw1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_merged_device_takes_over_when_the_first_is_removed_and_splits_when_it_differs() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("a", "ag-1")).unwrap();
+        store.add_device(&record("b", "ag-2")).unwrap();
+        let box1 = inventory(&[(1, "eth0")], "S1");
+        store
+            .commit(&[
+                poll_of("a", "ag-1", 1, 60_000, Some(box1.clone()), 1.0),
+                poll_of("b", "ag-2", 1, 61_000, Some(box1), 1.0),
+            ])
+            .unwrap();
+        assert_eq!(
+            store.device_primary("device:a").unwrap().as_deref(),
+            Some("a")
+        );
+        store.remove_device("a").unwrap();
+        assert!(
+            store.device_inventory("device:a").unwrap().is_some(),
+            "the asset's inventory stays while b shares it"
+        );
+        store
+            .commit(&[poll_of("b", "ag-2", 2, 120_000, None, 0.75)])
+            .unwrap();
+        assert_eq!(
+            store.device_primary("device:a").unwrap().as_deref(),
+            Some("b")
+        );
+        assert!(reachable(&store, "device:a").contains(&(Timestamp(120_000), 0.75)));
+        // b's box is replaced by another one at its address: an asset of its own.
+        store.add_device(&record("c", "ag-1")).unwrap();
+        let c_box = inventory(&[(1, "eth0")], "S9");
+        store
+            .commit(&[poll_of("c", "ag-1", 2, 121_000, Some(c_box.clone()), 1.0)])
+            .unwrap();
+        assert_eq!(store.device("c").unwrap().unwrap().asset_id, "device:c");
+        store.add_device(&record("d", "ag-2")).unwrap();
+        store
+            .commit(&[poll_of("d", "ag-2", 3, 122_000, Some(c_box), 1.0)])
+            .unwrap();
+        assert_eq!(store.device("d").unwrap().unwrap().asset_id, "device:c");
+        let mut swapped = inventory(&[(1, "eth0")], "S10");
+        swapped.system.name = "new-box".into();
+        store
+            .commit(&[poll_of("d", "ag-2", 4, 123_000, Some(swapped), 1.0)])
+            .unwrap();
+        let d = store.device("d").unwrap().unwrap();
+        assert_eq!(d.asset_id, "device:d");
+        assert!(store.device_alias("d").unwrap().is_none());
+        let meta = store.asset("device:d").unwrap().unwrap().meta;
+        let note = meta.identity.last().unwrap();
+        assert!(
+            note.reason.contains("no longer matches asset device:c"),
+            "{}",
+            note.reason
+        );
+        assert!(store.device_inventory("device:d").unwrap().is_some());
+    }
+
+    #[test]
+    fn different_serials_with_one_sysname_stay_apart() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("a", "ag-1")).unwrap();
+        store.add_device(&record("b", "ag-1")).unwrap();
+        store
+            .commit(&[
+                poll_of(
+                    "a",
+                    "ag-1",
+                    1,
+                    60_000,
+                    Some(inventory(&[(1, "eth0")], "S1")),
+                    1.0,
+                ),
+                poll_of(
+                    "b",
+                    "ag-1",
+                    2,
+                    60_000,
+                    Some(inventory(&[(1, "eth0")], "S2")),
+                    1.0,
+                ),
+            ])
+            .unwrap();
+        assert_eq!(store.device("b").unwrap().unwrap().asset_id, "device:b");
+        let note = store.asset("device:b").unwrap().unwrap().meta.identity;
+        assert_eq!(note.len(), 1);
+        assert!(note[0].reason.contains("a new asset"), "{:?}", note[0]);
     }
 }

@@ -227,6 +227,11 @@ pub(crate) struct Tables<'t> {
     pub devices: Table<'t, &'static str, &'static [u8]>,
     pub device_inventory: Table<'t, &'static str, &'static [u8]>,
     pub device_changes: Table<'t, (&'static str, i64, u64), &'static [u8]>,
+    pub device_keys: Table<'t, (&'static str, &'static str), ()>,
+    pub device_primary: Table<'t, &'static str, &'static str>,
+    pub device_aliases: Table<'t, &'static str, &'static [u8]>,
+    pub discoveries: Table<'t, u64, &'static [u8]>,
+    pub discovered: Table<'t, (u64, &'static str), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -256,6 +261,11 @@ impl<'t> Tables<'t> {
             devices: txn.open_table(DEVICES)?,
             device_inventory: txn.open_table(DEVICE_INVENTORY)?,
             device_changes: txn.open_table(DEVICE_CHANGES)?,
+            device_keys: txn.open_table(DEVICE_KEYS)?,
+            device_primary: txn.open_table(DEVICE_PRIMARY)?,
+            device_aliases: txn.open_table(DEVICE_ALIASES)?,
+            discoveries: txn.open_table(DISCOVERIES)?,
+            discovered: txn.open_table(DISCOVERED)?,
         })
     }
 
@@ -602,9 +612,14 @@ impl Commit<'_, '_> {
     /// poll for a device that is unknown or that the agent does not poll
     /// is not stored.
     fn device_poll(&mut self, o: &Origin<'_>, poll: &proto::DevicePoll) -> Result<(), StoreError> {
-        let Some(asset) = devices::store_poll(&mut self.t, o.agent, poll)? else {
+        let Some(stored) = devices::store_poll(&mut self.t, self.cache, o.agent, poll)? else {
             return Ok(());
         };
+        if !stored.primary {
+            // Another device writes this box's asset.
+            return Ok(());
+        }
+        let asset = stored.asset;
         self.fed.push(Fed::DevicePoll {
             asset: asset.clone(),
             device: poll.device.clone(),

@@ -36,6 +36,7 @@
 
 pub mod bits;
 pub mod block;
+pub mod device_identity;
 pub mod devices;
 pub mod identity;
 pub mod incidents;

@@ -350,7 +350,14 @@ impl Store {
         let heads = txn.open_table(HEADS)?;
         let head_of = txn.open_table(HEAD_OF)?;
         let agent_asset = txn.open_table(AGENT_ASSET)?;
+        // A device merged into this asset keeps its open block as it was.
+        let merged = if asset.starts_with(crate::records::device::DEVICE_ASSET_PREFIX) {
+            super::device_identity::merged_writers(&txn, asset)?
+        } else {
+            Vec::new()
+        };
         let mut writers = vec![asset];
+        writers.extend(merged.iter().map(String::as_str));
         for agent in &agents {
             if agent_asset
                 .get(agent.as_str())?

@@ -60,6 +60,8 @@ pub const META_NEXT_HEAD: &str = "next_head";
 pub const META_NEXT_EVENT: &str = "next_event";
 /// Key in [`META`] of the next knowledge-base article id.
 pub const META_NEXT_ARTICLE: &str = "next_kb_article";
+/// Key in [`META`] of the next discovery id.
+pub const META_NEXT_DISCOVERY: &str = "next_discovery";
 /// Key in [`META`] of the version of what [`LOOKUP_KEYS`] holds; absent in
 /// a file written before that table, which is then built at open.
 pub const META_LOOKUP_INDEX: &str = "lookup_index_version";
@@ -169,6 +171,28 @@ pub const DEVICE_CHANGES: TableDefinition<(&str, i64, u64), &[u8]> =
 /// devices removed while it was away.
 pub const DEVICE_POLLERS: TableDefinition<&str, ()> = TableDefinition::new("device_pollers");
 
+/// Identity keys of device assets, from their current inventory:
+/// `("serial:…" | "mac:…" | "sysname:…", asset id) → ()`. Apart from
+/// [`IDENTITY_KEYS`] so that a host and a device never merge.
+pub const DEVICE_KEYS: TableDefinition<(&str, &str), ()> = TableDefinition::new("device_keys");
+/// The device whose polls write each device asset: `asset id → device
+/// name`. An asset without an entry is claimed by the next device that
+/// polls it (so files written before this table work as they did).
+pub const DEVICE_PRIMARY: TableDefinition<&str, &str> = TableDefinition::new("device_primary");
+/// Devices found to be another device's asset: `device name →
+/// DeviceAlias`. Kept after the device is removed, so that its old asset
+/// id still leads to the asset; dropped when a device of that name is
+/// added again.
+pub const DEVICE_ALIASES: TableDefinition<&str, &[u8]> = TableDefinition::new("device_aliases");
+/// Devices declared in the devices file: `device name → ()`, so that one
+/// no longer in the file is removed on reload (devices added by the API
+/// or the CLI are not).
+pub const FILE_DEVICES: TableDefinition<&str, ()> = TableDefinition::new("file_devices");
+/// Discoveries asked for: `id → DiscoveryRecord`.
+pub const DISCOVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("discoveries");
+/// What each discovery found: `(id, address) → DiscoveredDevice`.
+pub const DISCOVERED: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("discovered");
+
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
@@ -201,7 +225,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(OPEN_INCIDENTS)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
-    create_device_tables(txn)
+    create_device_tables(txn)?;
+    create_device_identity_tables(txn)
 }
 
 /// Opens (creating) the network device tables, new in format 4.
@@ -210,5 +235,17 @@ pub fn create_device_tables(txn: &WriteTransaction) -> Result<(), redb::TableErr
     txn.open_table(DEVICE_INVENTORY)?;
     txn.open_table(DEVICE_CHANGES)?;
     txn.open_table(DEVICE_POLLERS)?;
+    Ok(())
+}
+
+/// Opens (creating) the tables of device identity, the devices file and
+/// discovery: they start empty on a file written before them.
+fn create_device_identity_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
+    txn.open_table(DEVICE_KEYS)?;
+    txn.open_table(DEVICE_PRIMARY)?;
+    txn.open_table(DEVICE_ALIASES)?;
+    txn.open_table(FILE_DEVICES)?;
+    txn.open_table(DISCOVERIES)?;
+    txn.open_table(DISCOVERED)?;
     Ok(())
 }
