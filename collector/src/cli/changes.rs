@@ -1,5 +1,7 @@
 //! `atalaya changes`: each inventory change as a sentence
-//! ([`atalaya_common::render::changes`]), with when and on which host.
+//! ([`atalaya_common::render::changes`]), with when and on which host; a
+//! network device's inventory changes come in the same list, under the
+//! device's name.
 //!
 //! The API gives a change as its path, action and the JSON of its sides
 //! ([`ChangeLine`]); the typed change is rebuilt from them so the CLI tells
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::client::ApiClient;
 use super::{CliError, Format, Table, decode, path_seg, pretty, seconds};
+use crate::records::device::DeviceChangeItem;
 use crate::store::{Action, ChangeEvent, ChangeLine};
 
 /// `atalaya changes [--since] [--asset] [--limit]`: oldest first.
@@ -65,10 +68,63 @@ pub fn sentences(line: &ChangeLine) -> Vec<String> {
     }
 }
 
-/// The `atalaya changes` table: time, host and a sentence per change.
+/// The sentence for one change of a network device's inventory.
+pub fn device_sentence(item: &DeviceChangeItem) -> String {
+    match item {
+        DeviceChangeItem::System {
+            field,
+            before,
+            after,
+        } => {
+            let name = match field.as_str() {
+                "descr" => "sysDescr",
+                "object_id" => "sysObjectID",
+                "name" => "sysName",
+                "location" => "sysLocation",
+                "contact" => "sysContact",
+                other => other,
+            };
+            // sysDescr runs over several lines; its first tells the version.
+            let first = |s: &str| s.lines().next().unwrap_or("").to_owned();
+            format!("changed {name} {} → {}", first(before), first(after))
+        }
+        DeviceChangeItem::InterfaceAdded { if_index, name } => {
+            format!("added interface {name} (ifIndex {if_index})")
+        }
+        DeviceChangeItem::InterfaceRemoved { if_index, name } => {
+            format!("removed interface {name} (ifIndex {if_index})")
+        }
+        DeviceChangeItem::ModuleAdded { name, serial, .. } => {
+            format!("added module {name}, serial {serial}")
+        }
+        DeviceChangeItem::ModuleRemoved { name, serial, .. } => {
+            format!("removed module {name}, serial {serial}")
+        }
+        DeviceChangeItem::SerialChanged {
+            name,
+            before,
+            after,
+            ..
+        } => format!("changed serial of {name} {before} → {after}"),
+        DeviceChangeItem::FirmwareChanged {
+            name,
+            before,
+            after,
+            ..
+        } => format!("changed firmware / software of {name} {before} → {after}"),
+    }
+}
+
+/// The `atalaya changes` table: time, host (or device) and a sentence per change.
 pub fn table(events: &[ChangeEvent]) -> Table {
     let mut t = Table::new(["TIME", "HOST", "CHANGE"]);
     for e in events {
+        if let Some(d) = &e.device {
+            for item in &d.items {
+                t.push([seconds(e.at), d.name.clone(), device_sentence(item)]);
+            }
+            continue;
+        }
         if e.changes.is_empty() {
             t.push([seconds(e.at), e.hostname.clone(), "first inventory".into()]);
         }
@@ -157,6 +213,7 @@ mod tests {
             seq: 1,
             kind: ChangeKind::Delta,
             changes,
+            device: None,
         };
         let unknown = ChangeLine {
             path: "hardware.tpm".into(),
@@ -190,6 +247,38 @@ TIME                  HOST  CHANGE
 2025-11-24T16:00:00Z  web1  added package sl 5.02-1+b1 (amd64)
 2025-11-24T16:00:00Z  web1  changed hostname web1 → web2
 2025-11-24T16:00:00Z  web1  added hardware.tpm \"tpm0\"
+"
+        );
+        let mut device = event(Vec::new());
+        device.hostname = "core-sw1".into();
+        device.device = Some(crate::store::DeviceChanged {
+            name: "core-sw1".into(),
+            agent_id: "agent-1".into(),
+            items: vec![
+                DeviceChangeItem::InterfaceRemoved {
+                    if_index: 2,
+                    name: "Gi1/0/2".into(),
+                },
+                DeviceChangeItem::System {
+                    field: "name".into(),
+                    before: "core-sw1".into(),
+                    after: "core-sw2".into(),
+                },
+                DeviceChangeItem::SerialChanged {
+                    index: 1,
+                    name: "chassis".into(),
+                    before: "A1".into(),
+                    after: "B2".into(),
+                },
+            ],
+        });
+        assert_eq!(
+            table(&[device]).render(),
+            "\
+TIME                  HOST      CHANGE
+2025-11-24T16:00:00Z  core-sw1  removed interface Gi1/0/2 (ifIndex 2)
+2025-11-24T16:00:00Z  core-sw1  changed sysName core-sw1 → core-sw2
+2025-11-24T16:00:00Z  core-sw1  changed serial of chassis A1 → B2
 "
         );
     }

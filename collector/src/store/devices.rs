@@ -745,6 +745,41 @@ mod tests {
         );
         let inv = store.device_inventory("device:core-sw1").unwrap().unwrap();
         assert_eq!(inv.interfaces.len(), 2);
+        // They come with the hosts' changes, in time order.
+        store
+            .commit(&[snapshot(
+                "ag-host",
+                1,
+                150_000,
+                &machine("web1", None, "m1", "00:11:22:33:44:55"),
+            )])
+            .unwrap();
+        let all = store.changes(None, Timestamp(0), 10).unwrap();
+        let shown: Vec<(&str, i64, bool)> = all
+            .iter()
+            .map(|e| (e.hostname.as_str(), e.at.0, e.device.is_some()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("web1", 150_000, false), ("core-sw1", 180_000, true)]
+        );
+        let device = all[1].device.as_ref().unwrap();
+        assert_eq!(
+            (device.name.as_str(), device.agent_id.as_str()),
+            ("core-sw1", "ag-1")
+        );
+        assert_eq!(device.items, changes[0].items);
+        let one = store
+            .changes(Some("device:core-sw1"), Timestamp(0), 10)
+            .unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(
+            store
+                .changes(None, Timestamp(180_001), 10)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.changes(None, Timestamp(0), 1).unwrap().len(), 1);
     }
 
     fn poll_of(

@@ -430,8 +430,23 @@ pub struct ChangeEvent {
     pub seq: u64,
     /// Snapshot or delta.
     pub kind: ChangeKind,
-    /// What changed (empty for an asset's first snapshot).
+    /// What changed (empty for an asset's first snapshot, and for a
+    /// network device's change, told in `device`).
     pub changes: Vec<ChangeLine>,
+    /// For a network device: its name and what changed in its inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceChanged>,
+}
+
+/// What changed in a network device's inventory, as one change event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceChanged {
+    /// The device (the one whose asset it is).
+    pub name: String,
+    /// The agent that polled it.
+    pub agent_id: String,
+    /// The changed parts, each with its before and after.
+    pub items: Vec<crate::records::device::DeviceChangeItem>,
 }
 
 /// Installed base of the packages matching a name.
