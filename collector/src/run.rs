@@ -16,7 +16,9 @@ use crate::config::CollectorConfig;
 use crate::desk::{self, Desk};
 use crate::pki::{CertificateAuthority, PkiError};
 use crate::screen::{ClockSkew, ClockSkews};
-use crate::server::{Committer, Connections, DeviceWakers, Hub, Server, ServerConfig};
+use crate::server::{
+    Committer, Connections, DeviceWakers, DiscoveryQueues, Hub, Server, ServerConfig,
+};
 use crate::store::{ApiTokenRecord, OpenError, Role, Store, StoreError};
 use crate::telemetry::Telemetry;
 use crate::tls::{self, TlsError};
@@ -167,6 +169,7 @@ impl Running {
 struct Admin {
     connections: Connections,
     device_wakers: DeviceWakers,
+    discoveries: DiscoveryQueues,
     clock_skews: ClockSkews,
     silent_after: std::time::Duration,
     advertise: String,
@@ -199,6 +202,10 @@ impl AdminActions for Admin {
 
     fn devices_changed(&self, agent: &str) {
         self.device_wakers.wake(agent);
+    }
+
+    fn discover(&self, agent: &str, request: atalaya_common::proto::DiscoveryRequest) -> bool {
+        self.discoveries.send(agent, request)
     }
 
     fn clock_skew(&self, id: &str) -> Option<ClockSkew> {
@@ -340,6 +347,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     ));
     let connections = hub.connections.clone();
     let device_wakers = hub.device_wakers.clone();
+    let discoveries = hub.discoveries.clone();
     let clock_skews = hub.clock_skews.clone();
     let server =
         Server::bind(hub, tls_config, &reset_key(&data_dir)?).map_err(|source| RunError::Quic {
@@ -360,6 +368,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     let admin = Arc::new(Admin {
         connections,
         device_wakers,
+        discoveries,
         clock_skews,
         silent_after: std::time::Duration::from_secs(heartbeat * 3),
         advertise: advertise.clone(),

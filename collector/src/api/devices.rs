@@ -1,6 +1,10 @@
 //! Network devices: listed, shown with their inventory and interfaces,
-//! added and removed (admin role; viewer role to read), and one row per
-//! interface across devices.
+//! added, changed and removed (admin role; viewer role to read), one row
+//! per interface across devices, and discoveries (admin role).
+//!
+//! Two devices that are one box share one asset: the one merged into the
+//! other's says `same_as`, and its interfaces are listed once, under the
+//! device that writes the asset.
 //!
 //! Credentials are write-only: a device is added with its community or
 //! passwords, and no answer ever carries them back (a view names the SNMP
@@ -14,20 +18,26 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, ApiState, Caller, blocking};
-use crate::desk::devices::{self, DeviceError, NewDevice};
-use crate::records::device::{DeviceChange, DeviceRecord};
+use crate::desk::devices::{self, DeviceError, DeviceUpdate, NewDevice, NewDiscovery};
+use crate::records::device::{DeviceChange, DeviceRecord, DiscoveryEnd, DiscoveryRecord};
 use crate::store::{Role, Store, StoreError};
 
 /// The device routes, to merge into the API router.
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/devices", get(list).post(add))
-        .route("/api/v1/devices/{name}", get(show).delete(remove))
+        .route("/api/v1/devices/discover", post(discover))
+        .route("/api/v1/devices/discover/{id}", get(discovery))
+        .route("/api/v1/devices/discover/{id}/add", post(add_discovered))
+        .route(
+            "/api/v1/devices/{name}",
+            get(show).delete(remove).patch(update),
+        )
         .route("/api/v1/interfaces", get(interfaces))
 }
 
@@ -70,6 +80,13 @@ pub struct DeviceView {
     pub interfaces_down: usize,
     /// Every interface.
     pub interfaces: usize,
+    /// The device whose asset this one shares, when it was found to be the
+    /// same box (its values and inventory are that device's).
+    #[serde(default)]
+    pub same_as: Option<String>,
+    /// What showed it is the same box, e.g. `serial FDO1234`.
+    #[serde(default)]
+    pub same_as_evidence: Option<String>,
 }
 
 /// One device in full: its view, inventory, interfaces and changes.
@@ -220,7 +237,22 @@ pub fn view(rec: &DeviceRecord, inv: Option<&DeviceInventory>) -> DeviceView {
             .filter(|i| i.admin_up && i.oper_status != OperStatus::Up)
             .count(),
         interfaces: ifs.len(),
+        same_as: None,
+        same_as_evidence: None,
     }
+}
+
+/// The view of a device as stored: its asset's inventory, and which
+/// device's asset it shares, if it does.
+fn stored_view(store: &Store, rec: &DeviceRecord) -> Result<DeviceView, StoreError> {
+    let inv = store.device_inventory(&rec.asset_id)?;
+    let mut v = view(rec, inv.as_ref());
+    let primary = store.device_primary(&rec.asset_id)?;
+    if let Some(p) = primary.filter(|p| *p != rec.name) {
+        v.same_as_evidence = store.device_alias(&rec.name)?.map(|a| a.evidence);
+        v.same_as = Some(p);
+    }
+    Ok(v)
 }
 
 /// The latest value of a series of `asset` within the recent `window_ms`.
@@ -328,8 +360,7 @@ async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Respon
     let views = blocking(&state, |s| {
         let mut out = Vec::new();
         for rec in s.devices()? {
-            let inv = s.device_inventory(&rec.asset_id)?;
-            out.push(view(&rec, inv.as_ref()));
+            out.push(stored_view(s, &rec)?);
         }
         Ok(out)
     })
@@ -351,7 +382,7 @@ async fn show(
         let inv = s.device_inventory(&rec.asset_id)?;
         let interfaces = interface_rows(s, &rec, inv.as_ref(), Timestamp::now())?;
         Ok(Some(DeviceDetail {
-            device: view(&rec, inv.as_ref()),
+            device: stored_view(s, &rec)?,
             changes: s.device_changes(&rec.asset_id)?,
             inventory: inv,
             interfaces,
@@ -375,7 +406,7 @@ where
     result.map_err(|e| match e {
         DeviceError::Invalid(m) | DeviceError::NoPoller(m) => ApiError::BadRequest(m),
         DeviceError::Exists(_) => ApiError::Conflict(e.to_string()),
-        DeviceError::NotFound(_) => ApiError::NotFound(e.to_string()),
+        DeviceError::NotFound(_) | DeviceError::NoDiscovery(_) => ApiError::NotFound(e.to_string()),
         DeviceError::Store(e) => ApiError::Store(e),
     })
 }
@@ -426,6 +457,13 @@ async fn interfaces(
             if device.as_deref().is_some_and(|d| d != rec.name) {
                 continue;
             }
+            // A box polled twice: its interfaces once, under the device
+            // that writes its asset.
+            if s.device_primary(&rec.asset_id)?
+                .is_some_and(|p| p != rec.name)
+            {
+                continue;
+            }
             let inv = s.device_inventory(&rec.asset_id)?;
             rows.extend(interface_rows(s, &rec, inv.as_ref(), now)?);
         }
@@ -435,4 +473,189 @@ async fn interfaces(
     let mut rows = rows?;
     sort_interfaces(&mut rows, q.sort.unwrap_or_default());
     Ok(Json(rows).into_response())
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<Json<DeviceUpdate>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let Json(upd) = body?;
+    let (old, new) = device_blocking(&state, move |s| devices::update(s, &name, upd)).await?;
+    // A poller that lost the device stops polling it.
+    if old.poller != new.poller {
+        state.admin.devices_changed(&old.poller);
+    }
+    state.admin.devices_changed(&new.poller);
+    tracing::info!(device = %new.name, poller = %new.poller, by = %caller.0.id, "device changed");
+    let shown = blocking(&state, move |s| stored_view(s, &new)).await?;
+    Ok(Json(shown).into_response())
+}
+
+/// A discovery and what it found so far; never its credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiscoveryView {
+    /// Its id.
+    pub id: u64,
+    /// The agent that sweeps.
+    pub poller: String,
+    /// Address ranges.
+    pub ranges: Vec<String>,
+    /// UDP port asked.
+    pub port: u16,
+    /// Addresses the ranges hold.
+    pub addresses: u64,
+    /// When it was asked.
+    pub asked_at: Timestamp,
+    /// `running`, `finished` or `refused`.
+    pub state: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
+    /// When it ended, on the poller's clock.
+    pub ended_at: Option<Timestamp>,
+    /// The devices that answered, by address.
+    pub found: Vec<FoundView>,
+}
+
+/// A device a discovery found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoundView {
+    /// The address that answered.
+    pub address: String,
+    /// `sysName`.
+    pub sys_name: String,
+    /// First line of `sysDescr`.
+    pub model: String,
+    /// `sysObjectID`.
+    pub object_id: String,
+    /// Vendor, from `sysObjectID`.
+    pub vendor: Option<String>,
+    /// Index of the credential that worked, in the order given.
+    pub credential: u32,
+    /// That credential without its secret, e.g. `v2c #2` or `v3 user monitor`.
+    pub credential_label: String,
+    /// The known device it is, if any.
+    pub known_as: Option<String>,
+}
+
+/// A credential named without its secret.
+fn credential_label(c: Option<&Credentials>, index: u32) -> String {
+    let n = u64::from(index) + 1;
+    match c {
+        Some(Credentials::V1 { .. }) => format!("v1 #{n}"),
+        Some(Credentials::V2c { .. }) => format!("v2c #{n}"),
+        Some(Credentials::V3 { user, .. }) => format!("v3 user {user}"),
+        None => format!("#{n}"),
+    }
+}
+
+fn discovery_view(
+    store: &Store,
+    rec: &DiscoveryRecord,
+    found: &[atalaya_common::proto::DiscoveredDevice],
+) -> Result<DiscoveryView, StoreError> {
+    let devices = store.devices()?;
+    let mut rows = Vec::with_capacity(found.len());
+    for f in found {
+        rows.push(FoundView {
+            address: f.address.clone(),
+            sys_name: f.sys_name.clone(),
+            model: f.sys_descr.lines().next().unwrap_or("").trim().to_owned(),
+            object_id: f.object_id.clone(),
+            vendor: f.vendor.clone(),
+            credential: f.credential,
+            credential_label: credential_label(
+                usize::try_from(f.credential)
+                    .ok()
+                    .and_then(|i| rec.credentials.get(i)),
+                f.credential,
+            ),
+            known_as: devices::known_as(store, &devices, rec.port, f)?,
+        });
+    }
+    let (state, reason, ended_at) = match &rec.ended {
+        None => ("running", None, None),
+        Some(DiscoveryEnd::Finished { at, .. }) => ("finished", None, Some(*at)),
+        Some(DiscoveryEnd::Refused { at, reason }) => ("refused", Some(reason.clone()), Some(*at)),
+    };
+    Ok(DiscoveryView {
+        id: rec.id,
+        poller: rec.poller.clone(),
+        ranges: rec.ranges.clone(),
+        port: rec.port,
+        addresses: rec.addresses,
+        asked_at: rec.asked_at,
+        state: state.to_owned(),
+        reason,
+        ended_at,
+        found: rows,
+    })
+}
+
+async fn discover(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: Result<Json<NewDiscovery>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let Json(new) = body?;
+    let by = caller.0.id.clone();
+    let (rec, request) = device_blocking(&state, move |s| {
+        devices::start_discovery(s, new, &by, Timestamp::now())
+    })
+    .await?;
+    if !state.admin.discover(&rec.poller, request) {
+        let r = rec.clone();
+        let err = device_blocking(&state, move |s| {
+            Ok::<_, DeviceError>(devices::discovery_not_sent(s, &r, Timestamp::now()))
+        })
+        .await?;
+        return Err(ApiError::Conflict(err.to_string()));
+    }
+    tracing::info!(id = rec.id, poller = %rec.poller, ranges = %rec.ranges.join(", "), by = %caller.0.id, "discovery asked");
+    let shown = blocking(&state, move |s| discovery_view(s, &rec, &[])).await?;
+    Ok((StatusCode::ACCEPTED, Json(shown)).into_response())
+}
+
+fn discovery_id(id: &str) -> ApiResult<u64> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("no discovery has the id `{id}`")))
+}
+
+async fn discovery(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let id = discovery_id(&id)?;
+    let shown = blocking(&state, move |s| match s.discovery(id)? {
+        Some((rec, found)) => discovery_view(s, &rec, &found).map(Some),
+        None => Ok(None),
+    })
+    .await?;
+    let shown = shown.ok_or_else(|| ApiError::NotFound(format!("no discovery has the id {id}")))?;
+    Ok(Json(shown).into_response())
+}
+
+async fn add_discovered(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let id = discovery_id(&id)?;
+    let added =
+        device_blocking(&state, move |s| devices::add_found(s, id, Timestamp::now())).await?;
+    let mut told = std::collections::BTreeSet::new();
+    for rec in &added {
+        if told.insert(rec.poller.clone()) {
+            state.admin.devices_changed(&rec.poller);
+        }
+        tracing::info!(device = %rec.name, poller = %rec.poller, discovery = id, by = %caller.0.id, "device added from a discovery");
+    }
+    let views: Vec<DeviceView> = added.iter().map(|r| view(r, None)).collect();
+    Ok((StatusCode::CREATED, Json(views)).into_response())
 }

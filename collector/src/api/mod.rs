@@ -100,6 +100,10 @@ pub trait AdminActions: Send + Sync + 'static {
     }
     /// The devices `agent` polls changed: send it the new list if it is connected.
     fn devices_changed(&self, _agent: &str) {}
+    /// Hands a discovery to a session of `agent`; false when it is not connected.
+    fn discover(&self, _agent: &str, _request: atalaya_common::proto::DiscoveryRequest) -> bool {
+        false
+    }
 }
 
 /// What every handler shares.
@@ -418,7 +422,11 @@ async fn resolve_asset(state: &ApiState, key: String) -> ApiResult<AssetRecord> 
     let k = key.clone();
     let found = blocking(state, move |s| match s.asset(&k)? {
         Some(a) => Ok(Some(a)),
-        None => s.asset_by_hostname(&k),
+        // A device merged into another's asset: its old id leads there.
+        None => match s.merged_device_asset(&k)? {
+            Some(id) => s.asset(&id),
+            None => s.asset_by_hostname(&k),
+        },
     })
     .await?;
     found.ok_or_else(|| ApiError::NotFound(format!("no asset has the id or host name `{key}`")))

@@ -1,6 +1,8 @@
-//! Adding and removing network devices: the request checked, its poller
-//! found among the enrolled agents, the record stored. The caller tells
-//! the QUIC server afterwards, so that the poller gets its new list.
+//! Adding, changing and removing network devices, and discoveries: the
+//! request checked, its poller found among the enrolled agents, the record
+//! stored. The caller tells the QUIC server afterwards, so that the
+//! poller (and a poller that lost a device) gets its new list, or the
+//! discovery request.
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::{
@@ -9,11 +11,44 @@ use atalaya_common::model::device::{
 };
 use serde::Deserialize;
 
-use crate::records::device::{DeviceRecord, device_asset_id};
+use atalaya_common::model::device::ranges::parse_ranges;
+use atalaya_common::proto::{DiscoveredDevice, DiscoveryRequest};
+
+use crate::records::device::{DeviceRecord, DiscoveryEnd, DiscoveryRecord, device_asset_id};
 use crate::store::{AgentRecord, Store, StoreError};
 
 /// Shortest SNMPv3 password (RFC 3414 asks for 8 characters).
 pub const MIN_V3_PASSWORD: usize = 8;
+/// The path segment of discoveries under `/api/v1/devices/`, so no device
+/// may be named so.
+pub const DISCOVER_ROUTE: &str = "discover";
+/// How long a discovery request waits for each answer unless told otherwise.
+pub const DEFAULT_DISCOVERY_TIMEOUT_MS: u32 = 1_000;
+/// Addresses a discovery asks at once unless told otherwise.
+pub const DEFAULT_DISCOVERY_CONCURRENCY: u32 = 64;
+
+/// A discovery, as a person asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDiscovery {
+    /// Address ranges, e.g. `192.0.2.0/24` (at most a /20 in all).
+    pub ranges: Vec<String>,
+    /// The agent to sweep from: an agent id or a host name; when not
+    /// given, the one enrolled agent.
+    #[serde(default)]
+    pub poller: Option<String>,
+    /// UDP port (161 when not given).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Credentials to try, in order.
+    pub credentials: Vec<Credentials>,
+    /// Addresses asked at once.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Milliseconds each request waits (no retry).
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+}
 
 /// A device to add, as a person asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -43,7 +78,34 @@ pub struct NewDevice {
     pub credentials: Credentials,
 }
 
-/// A device could not be added or removed.
+/// Changes to a device, as a person asks for them: what is not given stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceUpdate {
+    /// Another poller: an agent id or a host name.
+    #[serde(default)]
+    pub poller: Option<String>,
+    /// Another host name or IP address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Another UDP port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Seconds between polls.
+    #[serde(default)]
+    pub poll_interval_seconds: Option<u32>,
+    /// Milliseconds one request waits for its answer.
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+    /// Times a request is sent again after a timeout.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// New SNMP version and credentials (all of them: they are never read back).
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+}
+
+/// A device could not be added, changed or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// The request is not valid; the text says why.
@@ -58,6 +120,9 @@ pub enum DeviceError {
     /// No device has this name.
     #[error("no device is named `{0}`")]
     NotFound(String),
+    /// No discovery has this id.
+    #[error("no discovery has the id {0}")]
+    NoDiscovery(u64),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -81,6 +146,42 @@ pub fn add(store: &Store, new: NewDevice, now: Timestamp) -> Result<DeviceRecord
         Ok(()) => Ok(rec),
         Err(StoreError::Exists { .. }) => Err(DeviceError::Exists(rec.name)),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes the device named `name` in place; returns the record before
+/// and after (the pollers of both are the agents to tell).
+pub fn update(
+    store: &Store,
+    name: &str,
+    upd: DeviceUpdate,
+) -> Result<(DeviceRecord, DeviceRecord), DeviceError> {
+    let old = store
+        .device(name)?
+        .ok_or_else(|| DeviceError::NotFound(name.to_owned()))?;
+    let s = &old.spec;
+    let spec = spec_of(NewDevice {
+        address: upd.address.unwrap_or_else(|| s.address.clone()),
+        name: Some(s.name.clone()),
+        poller: None,
+        port: Some(upd.port.unwrap_or(s.port)),
+        poll_interval_seconds: Some(upd.poll_interval_seconds.unwrap_or(s.poll_interval_seconds)),
+        timeout_ms: Some(upd.timeout_ms.unwrap_or(s.timeout_ms)),
+        retries: Some(upd.retries.unwrap_or(s.retries)),
+        credentials: upd.credentials.unwrap_or_else(|| s.credentials.clone()),
+    })?;
+    let poller = match upd.poller {
+        Some(asked) => choose_poller(&store.list_agents()?, Some(&asked))?,
+        None => old.poller.clone(),
+    };
+    let new = DeviceRecord {
+        spec,
+        poller,
+        ..old.clone()
+    };
+    match store.replace_device(&new)? {
+        Some(_) => Ok((old, new)),
+        None => Err(DeviceError::NotFound(name.to_owned())),
     }
 }
 
@@ -130,6 +231,11 @@ pub fn spec_of(new: NewDevice) -> Result<DeviceSpec, DeviceError> {
 pub fn check_name(name: &str) -> Result<(), DeviceError> {
     if name.is_empty() {
         return Err(DeviceError::Invalid("the device's name is empty".into()));
+    }
+    if name == DISCOVER_ROUTE {
+        return Err(DeviceError::Invalid(format!(
+            "`{DISCOVER_ROUTE}` is not a device name (it names the discovery route)"
+        )));
     }
     let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if let Some(bad) = name.chars().find(|c| !ok(*c)) {
@@ -213,6 +319,163 @@ pub fn choose_poller(agents: &[AgentRecord], asked: Option<&str>) -> Result<Stri
                 "no enrolled agent has the id or host name `{asked}`"
             ))
         })
+}
+
+/// Checks `new`, finds its poller and stores the discovery; returns the
+/// record and the request to send to the poller.
+pub fn start_discovery(
+    store: &Store,
+    new: NewDiscovery,
+    asked_by: &str,
+    now: Timestamp,
+) -> Result<(DiscoveryRecord, DiscoveryRequest), DeviceError> {
+    let ranges = parse_ranges(&new.ranges).map_err(|e| DeviceError::Invalid(e.to_string()))?;
+    if ranges.is_empty() {
+        return Err(DeviceError::Invalid(
+            "give at least one address range, e.g. 192.0.2.0/24".into(),
+        ));
+    }
+    if new.credentials.is_empty() {
+        return Err(DeviceError::Invalid(
+            "give at least one credential to try (--community or --user)".into(),
+        ));
+    }
+    if new.credentials.len() > MAX_DISCOVERY_CREDENTIALS {
+        return Err(DeviceError::Invalid(format!(
+            "a discovery tries at most {MAX_DISCOVERY_CREDENTIALS} credentials"
+        )));
+    }
+    for c in &new.credentials {
+        check_credentials(c)?;
+    }
+    let port = new.port.unwrap_or(DEFAULT_SNMP_PORT);
+    if port == 0 {
+        return Err(DeviceError::Invalid("the port must be above 0".into()));
+    }
+    let poller = choose_poller(&store.list_agents()?, new.poller.as_deref())?;
+    let rec = store.add_discovery(&DiscoveryRecord {
+        id: 0,
+        poller,
+        ranges: ranges.iter().map(ToString::to_string).collect(),
+        port,
+        credentials: new.credentials,
+        concurrency: new
+            .concurrency
+            .unwrap_or(DEFAULT_DISCOVERY_CONCURRENCY)
+            .clamp(1, 256),
+        timeout_ms: new
+            .timeout_ms
+            .unwrap_or(DEFAULT_DISCOVERY_TIMEOUT_MS)
+            .clamp(1, 60_000),
+        addresses: ranges.iter().map(|r| r.len()).sum(),
+        asked_at: now,
+        asked_by: asked_by.to_owned(),
+        ended: None,
+    })?;
+    let request = DiscoveryRequest {
+        id: rec.id,
+        ranges: rec.ranges.clone(),
+        port: rec.port,
+        credentials: rec.credentials.clone(),
+        concurrency: rec.concurrency,
+        timeout_ms: rec.timeout_ms,
+    };
+    Ok((rec, request))
+}
+
+/// Credentials one discovery may try, at most (the poller's own limit).
+pub const MAX_DISCOVERY_CREDENTIALS: usize = 16;
+
+/// Marks a discovery that could not be handed to its poller.
+pub fn discovery_not_sent(store: &Store, rec: &DiscoveryRecord, now: Timestamp) -> DeviceError {
+    let reason = format!(
+        "the poller {} is not connected now; try again once it is",
+        rec.poller
+    );
+    if let Err(e) = store.end_discovery(
+        rec.id,
+        DiscoveryEnd::Refused {
+            at: now,
+            reason: reason.clone(),
+        },
+    ) {
+        return e.into();
+    }
+    DeviceError::NoPoller(reason)
+}
+
+/// The known device a found one is, if any: one with the same address
+/// and port, or whose inventory has its `sysName`.
+pub fn known_as(
+    store: &Store,
+    devices: &[DeviceRecord],
+    port: u16,
+    found: &DiscoveredDevice,
+) -> Result<Option<String>, StoreError> {
+    if let Some(d) = devices
+        .iter()
+        .find(|d| d.spec.address == found.address && d.spec.port == port)
+    {
+        return Ok(Some(d.name.clone()));
+    }
+    if found.sys_name.trim().is_empty() {
+        return Ok(None);
+    }
+    for d in devices {
+        if let Some(inv) = store.device_inventory(&d.asset_id)?
+            && inv.system.name.eq_ignore_ascii_case(found.sys_name.trim())
+        {
+            return Ok(Some(d.name.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Adds the devices discovery `id` found that are not known yet, each
+/// with the credential that worked, named by its `sysName` where that
+/// is a free, valid name (else by its address); returns those added.
+pub fn add_found(store: &Store, id: u64, now: Timestamp) -> Result<Vec<DeviceRecord>, DeviceError> {
+    let (rec, found) = store.discovery(id)?.ok_or(DeviceError::NoDiscovery(id))?;
+    let mut devices = store.devices()?;
+    let mut added = Vec::new();
+    for f in found {
+        if known_as(store, &devices, rec.port, &f)?.is_some() {
+            continue;
+        }
+        let Some(credentials) = usize::try_from(f.credential)
+            .ok()
+            .and_then(|i| rec.credentials.get(i))
+        else {
+            continue;
+        };
+        let sys_name = f.sys_name.trim().to_owned();
+        let free = |n: &str| check_name(n).is_ok() && !devices.iter().any(|d| d.name == n);
+        let name = if free(&sys_name) {
+            sys_name
+        } else {
+            f.address.clone()
+        };
+        let new = NewDevice {
+            address: f.address.clone(),
+            name: Some(name),
+            poller: Some(rec.poller.clone()),
+            port: Some(rec.port),
+            poll_interval_seconds: None,
+            timeout_ms: None,
+            retries: None,
+            credentials: credentials.clone(),
+        };
+        match add(store, new, now) {
+            Ok(d) => {
+                devices.push(d.clone());
+                added.push(d);
+            }
+            // Taken meanwhile, or an address that is no valid name.
+            Err(DeviceError::Exists(_) | DeviceError::Invalid(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(added)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use atalaya_common::proto::{self, ConfigUpdate, Message};
 use quinn::Connection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::pki::CertificateAuthority;
 use crate::screen;
@@ -93,6 +93,8 @@ pub struct Hub {
     pub clock_skews: screen::ClockSkews,
     /// Wakes the sessions of agents whose device list changed.
     pub device_wakers: DeviceWakers,
+    /// Discoveries on their way to the agents' sessions.
+    pub discoveries: DiscoveryQueues,
     /// Log lines about polls of devices an agent does not poll, per agent.
     pub device_notices: Mutex<limiter::NoticeLimiter>,
 }
@@ -117,6 +119,7 @@ impl Hub {
             notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
             clock_skews: screen::ClockSkews::default(),
             device_wakers: DeviceWakers::default(),
+            discoveries: DiscoveryQueues::default(),
             device_notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
         }
     }
@@ -200,6 +203,42 @@ impl DeviceWakers {
             } else {
                 tx.send_modify(|n| *n = n.wrapping_add(1));
             }
+        }
+    }
+}
+
+/// Per agent, the queue of discoveries its newest data session sends.
+#[derive(Debug, Default, Clone)]
+pub struct DiscoveryQueues(
+    Arc<Mutex<HashMap<String, mpsc::UnboundedSender<proto::DiscoveryRequest>>>>,
+);
+
+impl DiscoveryQueues {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<proto::DiscoveryRequest>>>
+    {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a new session of `agent` sends (an older session's queue is
+    /// replaced: the agent keeps one connection).
+    pub fn subscribe(&self, agent: &str) -> mpsc::UnboundedReceiver<proto::DiscoveryRequest> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.lock().insert(agent.to_owned(), tx);
+        rx
+    }
+
+    /// Hands `request` to a session of `agent`; false when none is open.
+    pub fn send(&self, agent: &str, request: proto::DiscoveryRequest) -> bool {
+        let mut map = self.lock();
+        match map.get(agent) {
+            Some(tx) if tx.send(request).is_ok() => true,
+            Some(_) => {
+                map.remove(agent);
+                false
+            }
+            None => false,
         }
     }
 }

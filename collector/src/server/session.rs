@@ -1,5 +1,6 @@
 //! One agent's data session: `Hello`, then records in, acks out; the
-//! devices the agent polls, at the start and whenever they change; and,
+//! devices the agent polls, at the start and whenever they change; the
+//! discoveries asked of it; and,
 //! when the agent asks, a renewed certificate (see [`super::renew`]).
 //!
 //! Everything wrong with the input closes this one connection with a logged
@@ -199,6 +200,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         store: hub.store.clone(),
         agent: agent_id.to_owned(),
         wake: hub.device_wakers.subscribe(agent_id),
+        discoveries: hub.discoveries.subscribe(agent_id),
     };
     let writer = write_acks(send, progress, reply_rx, hub.config_update(), devices);
 
@@ -252,6 +254,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::SpoolDamaged(m) => IngestRecord::SpoolDamaged(m),
                 Message::UserReport(m) => IngestRecord::UserReport(m),
                 Message::DevicePoll(m) => device_poll(hub, agent_id, m),
+                Message::DiscoveryResult(m) => IngestRecord::DiscoveryResult(m),
                 other => {
                     return Err(ProtocolError::Unexpected { kind: other.name() }.into());
                 }
@@ -486,6 +489,10 @@ async fn write_acks(
                 send_message(&mut send, reply).await?;
                 continue;
             }
+            Some(request) = devices.discoveries.recv() => {
+                send_message(&mut send, Message::DiscoveryRequest(request)).await?;
+                continue;
+            }
             Ok(()) = devices.wake.changed() => {
                 if let Some(assignment) = devices.assignment() {
                     send_message(&mut send, assignment).await?;
@@ -530,6 +537,8 @@ struct DeviceFeed {
     store: Arc<Store>,
     agent: String,
     wake: watch::Receiver<u64>,
+    /// Discoveries to ask of the agent.
+    discoveries: mpsc::UnboundedReceiver<proto::DiscoveryRequest>,
 }
 
 impl DeviceFeed {

@@ -135,6 +135,28 @@ impl Store {
         Ok(old)
     }
 
+    /// The devices declared in the devices file, by name.
+    pub fn file_devices(&self) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(FILE_DEVICES)?;
+        t.iter()?.map(|r| Ok(r?.0.value().to_owned())).collect()
+    }
+
+    /// Marks device `name` as declared in the devices file, or not.
+    pub fn mark_file_device(&self, name: &str, in_file: bool) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut t = txn.open_table(FILE_DEVICES)?;
+            if in_file {
+                t.insert(name, ())?;
+            } else {
+                t.remove(name)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Why device `name` shares another device's asset, if it does.
     pub fn device_alias(&self, name: &str) -> Result<Option<DeviceAlias>, StoreError> {
         let txn = self.db.begin_read()?;

@@ -20,7 +20,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id};
+use super::{Store, StoreError, dec, devices, discovery, enc, identity, lookup, next_id};
 use crate::helpers::series;
 
 /// An agent's open block is closed once it holds this many samples (10
@@ -89,6 +89,8 @@ pub enum IngestRecord {
     UserReport(proto::UserReport),
     /// One poll of a network device by the agent.
     DevicePoll(proto::DevicePoll),
+    /// What a discovery the agent was asked for found, or how it ended.
+    DiscoveryResult(proto::DiscoveryResult),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -115,6 +117,7 @@ impl IngestRecord {
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
             IngestRecord::DevicePoll(p) => Some(p.seq),
+            IngestRecord::DiscoveryResult(r) => Some(r.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -530,6 +533,7 @@ impl Commit<'_, '_> {
             IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
             IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
             IngestRecord::DevicePoll(poll) => self.device_poll(&origin, poll)?,
+            IngestRecord::DiscoveryResult(r) => discovery::store_result(&mut self.t, agent, r)?,
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;

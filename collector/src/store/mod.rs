@@ -38,6 +38,7 @@ pub mod bits;
 pub mod block;
 pub mod device_identity;
 pub mod devices;
+pub mod discovery;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;
