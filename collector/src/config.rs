@@ -45,6 +45,8 @@ pub struct CollectorConfig {
     pub notify: crate::notify::NotifyConfig,
     /// `[incidents] rules_file`: the rules over the built-ins (`None`: built-ins only).
     pub rules_file: Option<PathBuf>,
+    /// `[devices] file`: network devices declared in a file (`None`: none).
+    pub devices_file: Option<PathBuf>,
     /// `[incidents] tick_seconds`: how often absence rules and SLA clocks are checked.
     pub incident_tick: Duration,
     /// `[sla]`, `[sla.P1]`…: the SLA policies.
@@ -108,6 +110,10 @@ impl CollectorConfig {
         let inc = doc.section("incidents");
         let rules_file = inc.string("rules_file").filter(|f| !f.is_empty());
         let incident_tick = inc.integer("tick_seconds", 5, 1..=300, "seconds");
+        let devices_file = doc
+            .section("devices")
+            .string("file")
+            .filter(|f| !f.is_empty());
         let sla = sla_policies(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
@@ -137,6 +143,7 @@ impl CollectorConfig {
             log_level,
             notify,
             rules_file: rules_file.map(PathBuf::from),
+            devices_file: devices_file.map(PathBuf::from),
             incident_tick: Duration::from_secs(incident_tick),
             sla,
             file: None,

@@ -47,9 +47,10 @@ enum Command {
         /// The rules file.
         file: PathBuf,
     },
-    /// Make the running collector read its incident rules file and its
-    /// SLA policies (`[sla]` of its configuration file) again; the same as
-    /// sending it SIGHUP. Files with errors are refused and what runs stays.
+    /// Make the running collector read its incident rules file, its SLA
+    /// policies (`[sla]` of its configuration file) and its devices file
+    /// again; the same as sending it SIGHUP. Files with errors are refused
+    /// and what runs stays.
     Reload,
     /// Enrollment tokens.
     Token {
@@ -234,6 +235,22 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
                 "SLA policies unchanged (the collector runs without a configuration file)"
             };
             println!("reloaded: {} rules in force; {policies}", v["rules"]);
+            let d = &v["devices"];
+            if let Some(errors) = d["refused"].as_str() {
+                println!("devices file refused; its devices stay as they were:\n{errors}");
+            } else if d.is_object() {
+                let count = |k: &str| d[k].as_array().map_or(0, Vec::len);
+                println!(
+                    "devices file: {} added, {} changed, {} removed, {} unchanged",
+                    count("added"),
+                    count("updated"),
+                    count("removed"),
+                    d["unchanged"]
+                );
+                for failed in d["failed"].as_array().into_iter().flatten() {
+                    println!("  not polled: {}", failed.as_str().unwrap_or_default());
+                }
+            }
         }
         Command::ApiToken {
             command: ApiTokenCommand::Create { role, name },
@@ -268,8 +285,8 @@ fn json_of(body: &str) -> Value {
 }
 
 /// Waits for Ctrl-C or SIGTERM; SIGHUP (`systemctl reload`) reloads the
-/// incident rules and the SLA policies meanwhile, keeping what runs when
-/// the files have errors.
+/// incident rules, the SLA policies and the devices file meanwhile,
+/// keeping what runs when the files have errors.
 async fn wait_for_stop(running: &run::Running) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
@@ -283,6 +300,11 @@ async fn wait_for_stop(running: &run::Running) -> anyhow::Result<()> {
                 match tokio::task::spawn_blocking(move || desk.reload(Timestamp::now())).await? {
                     Ok(done) => tracing::info!(rules = done.rules, sla_policies = done.sla_policies, "SIGHUP: incident rules and SLA policies reloaded"),
                     Err(err) => tracing::error!(error = %err, "SIGHUP: reload refused; the running rules and SLA policies stay"),
+                }
+                if let Some(file) = running.devices_file.clone()
+                    && let Err(err) = tokio::task::spawn_blocking(move || file.reload()).await?
+                {
+                    tracing::error!(error = %format!("{:#}", anyhow::Error::from(err)), "SIGHUP: devices file refused; its devices stay as they were");
                 }
             }
         }

@@ -81,6 +81,15 @@ pub enum RunError {
     /// The incident rules have errors.
     #[error("the incident rules do not load, so the collector does not start")]
     Rules(#[source] LoadError),
+    /// The devices file has errors, or could not be applied.
+    #[error("the devices file {} does not load, so the collector does not start", path.display())]
+    Devices {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: DevicesFileError,
+    },
     /// The incident engine could not read its state.
     #[error("starting the incident engine")]
     Desk(#[source] StoreError),
@@ -116,6 +125,51 @@ pub enum RunError {
     },
 }
 
+/// The devices file could not be read or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DevicesFileError {
+    /// It does not read or parse; every error is listed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The store failed while applying it.
+    #[error("applying it to the store")]
+    Store(#[from] StoreError),
+}
+
+/// The devices file, applied to the store; the pollers whose lists
+/// changed are told.
+#[derive(Debug)]
+pub struct DevicesFile {
+    path: PathBuf,
+    store: Arc<Store>,
+    wakers: DeviceWakers,
+}
+
+impl DevicesFile {
+    /// Reads the file and applies it; a file with errors changes nothing.
+    pub fn reload(&self) -> Result<desk::devices_file::Applied, DevicesFileError> {
+        let devices = desk::devices_file::load(&self.path)?;
+        let label = self.path.display().to_string();
+        let done = desk::devices_file::apply(&self.store, &label, &devices, Timestamp::now())?;
+        for agent in &done.pollers {
+            self.wakers.wake(agent);
+        }
+        for failed in &done.failed {
+            tracing::error!(problem = %failed, "a device of the devices file is not polled");
+        }
+        tracing::info!(
+            file = %label,
+            added = done.added.len(),
+            changed = done.updated.len(),
+            removed = done.removed.len(),
+            unchanged = done.unchanged,
+            failed = done.failed.len(),
+            "devices file applied"
+        );
+        Ok(done)
+    }
+}
+
 /// A collector that is running.
 pub struct Running {
     /// Where agents connect.
@@ -132,6 +186,8 @@ pub struct Running {
     pub admin_token: String,
     /// The incident desk (rules, SLA policies).
     pub desk: Arc<Desk>,
+    /// The devices file, when the configuration names one.
+    pub devices_file: Option<Arc<DevicesFile>>,
     endpoint: quinn::Endpoint,
     /// The webhook worker; it stops when this is dropped.
     notifier: Notifier,
@@ -174,6 +230,7 @@ struct Admin {
     silent_after: std::time::Duration,
     advertise: String,
     ca_sha256: [u8; 32],
+    devices_file: Option<Arc<DevicesFile>>,
 }
 
 impl AdminActions for Admin {
@@ -206,6 +263,21 @@ impl AdminActions for Admin {
 
     fn discover(&self, agent: &str, request: atalaya_common::proto::DiscoveryRequest) -> bool {
         self.discoveries.send(agent, request)
+    }
+
+    fn reload_devices(&self) -> Result<Option<desk::devices_file::Applied>, String> {
+        match &self.devices_file {
+            Some(file) => file.reload().map(Some).map_err(|e| {
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    text = format!("{text}: {s}");
+                    source = s.source();
+                }
+                text
+            }),
+            None => Ok(None),
+        }
     }
 
     fn clock_skew(&self, id: &str) -> Option<ClockSkew> {
@@ -347,6 +419,21 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     ));
     let connections = hub.connections.clone();
     let device_wakers = hub.device_wakers.clone();
+    let devices_file = match &config.devices_file {
+        Some(path) => {
+            let file = Arc::new(DevicesFile {
+                path: path.clone(),
+                store: store.clone(),
+                wakers: device_wakers.clone(),
+            });
+            file.reload().map_err(|source| RunError::Devices {
+                path: path.clone(),
+                source,
+            })?;
+            Some(file)
+        }
+        None => None,
+    };
     let discoveries = hub.discoveries.clone();
     let clock_skews = hub.clock_skews.clone();
     let server =
@@ -373,6 +460,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         silent_after: std::time::Duration::from_secs(heartbeat * 3),
         advertise: advertise.clone(),
         ca_sha256: ca.sha256(),
+        devices_file: devices_file.clone(),
     });
     let state = ApiState {
         store: store.clone(),
@@ -406,6 +494,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         ca,
         admin_token,
         desk,
+        devices_file,
         endpoint,
         notifier,
     })

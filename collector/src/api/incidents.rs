@@ -177,7 +177,19 @@ async fn reload_rules(State(state): State<ApiState>, caller: Caller) -> ApiResul
     match result {
         Ok(done) => {
             tracing::info!(rules = done.rules, sla_policies = done.sla_policies, by = %caller.0.id, "incident rules and SLA policies reloaded");
-            Ok(Json(done).into_response())
+            // The devices file is read on the same reload, apart: its
+            // errors keep its devices as they were, not the rules.
+            let admin = state.admin.clone();
+            let devices = tokio::task::spawn_blocking(move || admin.reload_devices())
+                .await
+                .map_err(|e| ApiError::Internal(format!("reload task: {e}")))?;
+            let mut body = serde_json::to_value(&done)
+                .map_err(|e| ApiError::Internal(format!("reload answer: {e}")))?;
+            body["devices"] = match devices {
+                Ok(applied) => serde_json::to_value(applied).unwrap_or_default(),
+                Err(errors) => serde_json::json!({ "refused": errors }),
+            };
+            Ok(Json(body).into_response())
         }
         Err(e @ ReloadError::Invalid { .. }) => Err(ApiError::BadRequest(format!(
             "refused; the running rules and SLA policies stay:\n{e}"

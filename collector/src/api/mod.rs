@@ -100,6 +100,11 @@ pub trait AdminActions: Send + Sync + 'static {
     }
     /// The devices `agent` polls changed: send it the new list if it is connected.
     fn devices_changed(&self, _agent: &str) {}
+    /// Reads the devices file again and applies it (`Ok(None)`: the
+    /// collector has none); the error lists every problem.
+    fn reload_devices(&self) -> Result<Option<crate::desk::devices_file::Applied>, String> {
+        Ok(None)
+    }
     /// Hands a discovery to a session of `agent`; false when it is not connected.
     fn discover(&self, _agent: &str, _request: atalaya_common::proto::DiscoveryRequest) -> bool {
         false

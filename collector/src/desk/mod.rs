@@ -18,6 +18,7 @@
 
 pub mod apply;
 pub mod devices;
+pub mod devices_file;
 pub mod kb;
 pub mod lookup;
 
