@@ -11,7 +11,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+use atalaya_collector::api::devices::{DeviceView, DiscoveryView};
 use atalaya_collector::cli::client::ApiClient;
+use atalaya_collector::cli::devices;
 use atalaya_collector::config::CollectorConfig;
 use atalaya_collector::demo;
 use atalaya_collector::run;
@@ -62,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: AgentCommand,
     },
+    /// Network devices: discovery.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Tokens for the HTTP API and the `atalaya` CLI.
     ApiToken {
         #[command(subcommand)]
@@ -98,6 +105,13 @@ enum AgentCommand {
         /// Its id, from `agent list`.
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Sweep address ranges for SNMP devices from a poller, once, and list
+    /// what answered (admin); --add adds the ones not known yet.
+    Discover(Box<devices::DiscoverArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +241,9 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
                 }
             }
         }
+        Command::Device {
+            command: DeviceCommand::Discover(args),
+        } => discover(&admin(&config)?, &args)?,
         Command::Reload => {
             let v = json_of(&admin(&config)?.post("/api/v1/rules/reload", None)?);
             let policies = if v["sla_policies"] == true {
@@ -264,6 +281,61 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks for a discovery, waits for its end and prints what answered;
+/// with `--add`, adds those not known yet.
+fn discover(admin: &ApiClient, args: &devices::DiscoverArgs) -> anyhow::Result<()> {
+    let body = devices::discover_body(args).map_err(anyhow::Error::msg)?;
+    let asked: DiscoveryView =
+        serde_json::from_str(&admin.post("/api/v1/devices/discover", Some(&body))?)
+            .context("reading the discovery asked")?;
+    println!(
+        "discovery {}: {} sweeps {} addresses ({})",
+        asked.id,
+        asked.poller,
+        asked.addresses,
+        asked.ranges.join(", ")
+    );
+    // The poller sweeps at most `concurrency` addresses at once, each
+    // answer waited for once per credential; then its results travel
+    // through its spool.
+    let credentials = body["credentials"].as_array().map_or(1, Vec::len) as u64;
+    let per = u64::from(args.timeout_ms.unwrap_or(1_000)) * credentials;
+    let rounds = asked
+        .addresses
+        .div_ceil(u64::from(args.concurrency.unwrap_or(64).max(1)));
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_millis(rounds * per)
+        + std::time::Duration::from_secs(60);
+    let path = format!("/api/v1/devices/discover/{}", asked.id);
+    let view = loop {
+        let v: DiscoveryView =
+            serde_json::from_str(&admin.get(&path, &[])?).context("reading the discovery")?;
+        if v.state != "running" || std::time::Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    print!("{}", devices::discovery_table(&view));
+    if view.state == "refused" {
+        anyhow::bail!("the discovery was refused");
+    }
+    if args.add {
+        let added: Vec<DeviceView> =
+            serde_json::from_str(&admin.post(&format!("{path}/add"), None)?)
+                .context("reading the devices added")?;
+        if added.is_empty() {
+            println!("nothing to add: every device found is known");
+        }
+        for d in added {
+            println!(
+                "added {} ({}:{}), polled by {}",
+                d.name, d.address, d.port, d.poller
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_json(value: &Value) {

@@ -144,7 +144,7 @@ enum Command {
     Kb(kb::Command),
     /// Network devices polled over SNMP: state, last poll, interfaces up and down.
     Devices,
-    /// One network device (`atalaya device NAME`), or add or remove one.
+    /// One network device (`atalaya device NAME`), or add, change or remove one.
     #[command(args_conflicts_with_subcommands = true)]
     Device {
         /// Device name.
@@ -218,7 +218,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             (_, Some(action)) => devices::run(c, action, format),
             (Some(name), None) => devices::show(c, &name, format),
             (None, None) => Err(CliError::Usage(
-                "name a device, or `atalaya device add ADDRESS …` / `atalaya device remove NAME`"
+                "name a device, or `atalaya device add ADDRESS …` / `atalaya device set NAME …` / `atalaya device remove NAME`"
                     .into(),
             )),
         },

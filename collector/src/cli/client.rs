@@ -258,6 +258,22 @@ impl ApiClient {
         self.answer(result, &url)
     }
 
+    /// PATCHes `path` with `body` as JSON; the answer's body.
+    pub fn patch(&self, path: &str, body: Option<&Value>) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.server);
+        let req = self
+            .agent
+            .patch(&url)
+            .header("Authorization", &self.bearer());
+        let result = match body {
+            Some(body) => req
+                .header("Content-Type", "application/json")
+                .send(body.to_string().as_bytes()),
+            None => req.send_empty(),
+        };
+        self.answer(result, &url)
+    }
+
     /// DELETEs `path`; the answer's body.
     pub fn delete(&self, path: &str) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.server);

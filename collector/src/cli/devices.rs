@@ -1,5 +1,5 @@
 //! `atalaya devices`, `atalaya device …` and `atalaya interfaces`: network
-//! devices listed, shown, added and removed, and their interfaces.
+//! devices listed, shown, added, changed and removed, and their interfaces.
 
 use std::fmt::Write as _;
 
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::client::ApiClient;
 use super::{CliError, Format, Table, decode, opt, path_seg, pretty, render_pairs, seconds};
-use crate::api::devices::{DeviceDetail, DeviceView, InterfaceRow};
+use crate::api::devices::{DeviceDetail, DeviceView, DiscoveryView, InterfaceRow};
 
 /// `atalaya device add`: a device and how to reach it.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,11 +49,54 @@ pub struct AddArgs {
     pub priv_password: Option<String>,
 }
 
+/// `atalaya device set`: what to change (what is not given stays).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetArgs {
+    /// Device name.
+    pub name: String,
+    /// Another poller: agent id or host name.
+    #[arg(long)]
+    pub poller: Option<String>,
+    /// Another host name or IP address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Another SNMP port.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Seconds between polls.
+    #[arg(long)]
+    pub interval: Option<u32>,
+    /// New SNMPv2c community (SNMPv1 with --v1).
+    #[arg(long, conflicts_with = "user")]
+    pub community: Option<String>,
+    /// Use SNMPv1 with the community.
+    #[arg(long, requires = "community")]
+    pub v1: bool,
+    /// New SNMPv3 user (give its passwords again too).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// SNMPv3 authentication protocol: md5, sha, sha224, sha256, sha384, sha512.
+    #[arg(long, requires = "auth_password", default_value = "sha")]
+    pub auth_protocol: String,
+    /// SNMPv3 authentication password (at least 8 characters).
+    #[arg(long, requires = "user")]
+    pub auth_password: Option<String>,
+    /// SNMPv3 privacy protocol: des, aes, aes192, aes256.
+    #[arg(long, default_value = "aes")]
+    pub priv_protocol: String,
+    /// SNMPv3 privacy password (at least 8 characters; needs --auth-password).
+    #[arg(long, requires = "auth_password")]
+    pub priv_password: Option<String>,
+}
+
 /// `atalaya device …` beyond showing one.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum DeviceCommand {
     /// Add a device for an agent to poll (admin token).
     Add(Box<AddArgs>),
+    /// Change a device in place (admin token): poller, address, port,
+    /// interval or credentials; its history stays.
+    Set(Box<SetArgs>),
     /// Stop polling a device (admin token); its history stays.
     Remove {
         /// Device name.
@@ -83,24 +126,78 @@ fn priv_protocol(name: &str) -> Result<&'static str, String> {
     })
 }
 
-/// The JSON body of `POST /api/v1/devices` for `a`.
-pub fn add_body(a: &AddArgs) -> Result<Value, String> {
-    let credentials = match (&a.community, &a.user) {
-        (Some(c), _) if a.v1 => json!({"v1": {"community": c}}),
+/// Credentials as given on the command line, as the API takes them;
+/// `None` when none are given.
+#[allow(clippy::too_many_arguments)]
+pub fn credentials_json(
+    community: Option<&String>,
+    v1: bool,
+    user: Option<&String>,
+    auth_proto: &str,
+    auth_password: Option<&String>,
+    priv_proto: &str,
+    priv_password: Option<&String>,
+) -> Result<Option<Value>, String> {
+    Ok(Some(match (community, user) {
+        (Some(c), _) if v1 => json!({"v1": {"community": c}}),
         (Some(c), _) => json!({"v2c": {"community": c}}),
         (None, Some(user)) => {
-            let auth = match &a.auth_password {
-                Some(p) => json!([auth_protocol(&a.auth_protocol)?, p]),
+            let auth = match auth_password {
+                Some(p) => json!([auth_protocol(auth_proto)?, p]),
                 None => Value::Null,
             };
-            let privacy = match &a.priv_password {
-                Some(p) => json!([priv_protocol(&a.priv_protocol)?, p]),
+            let privacy = match priv_password {
+                Some(p) => json!([priv_protocol(priv_proto)?, p]),
                 None => Value::Null,
             };
             json!({"v3": {"user": user, "auth": auth, "privacy": privacy}})
         }
-        (None, None) => return Err("give --community (SNMPv1/v2c) or --user (SNMPv3)".into()),
+        (None, None) => return Ok(None),
+    }))
+}
+
+/// The JSON body of `PATCH /api/v1/devices/NAME` for `a`.
+pub fn set_body(a: &SetArgs) -> Result<Value, String> {
+    let credentials = credentials_json(
+        a.community.as_ref(),
+        a.v1,
+        a.user.as_ref(),
+        &a.auth_protocol,
+        a.auth_password.as_ref(),
+        &a.priv_protocol,
+        a.priv_password.as_ref(),
+    )?;
+    let mut body = serde_json::Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            body.insert(k.to_owned(), v);
+        }
     };
+    put("poller", json!(a.poller));
+    put("address", json!(a.address));
+    put("port", json!(a.port));
+    put("poll_interval_seconds", json!(a.interval));
+    put("credentials", credentials.unwrap_or(Value::Null));
+    if body.is_empty() {
+        return Err(
+            "nothing to change: give --poller, --address, --port, --interval or credentials".into(),
+        );
+    }
+    Ok(Value::Object(body))
+}
+
+/// The JSON body of `POST /api/v1/devices` for `a`.
+pub fn add_body(a: &AddArgs) -> Result<Value, String> {
+    let credentials = credentials_json(
+        a.community.as_ref(),
+        a.v1,
+        a.user.as_ref(),
+        &a.auth_protocol,
+        a.auth_password.as_ref(),
+        &a.priv_protocol,
+        a.priv_password.as_ref(),
+    )?
+    .ok_or("give --community (SNMPv1/v2c) or --user (SNMPv3)")?;
     Ok(json!({
         "address": a.address,
         "name": a.name,
@@ -132,12 +229,16 @@ pub fn list(client: &ApiClient, format: Format) -> Result<String, CliError> {
         "IF DOWN",
     ]);
     for d in &devices {
+        let state = match &d.same_as {
+            Some(other) => format!("{} (same device as {other})", d.state_text),
+            None => d.state_text.clone(),
+        };
         t.push([
             d.name.clone(),
             format!("{}:{}", d.address, d.port),
             d.version.clone(),
             d.poller.clone(),
-            d.state_text.clone(),
+            state,
             d.last_poll_at.map(seconds).unwrap_or_default(),
             opt(&d.sys_name),
             opt(&d.vendor),
@@ -149,8 +250,31 @@ pub fn list(client: &ApiClient, format: Format) -> Result<String, CliError> {
     let mut out = t.output(format);
     if format == Format::Table && devices.is_empty() {
         out.push_str("no device yet; add one with `atalaya device add ADDRESS --community …`\n");
+    } else if format == Format::Table {
+        out.push_str(&totals(&devices));
     }
     Ok(out)
+}
+
+/// The totals line: a box polled by two entries counts once, with the
+/// interfaces of the entry that writes its asset.
+pub fn totals(devices: &[DeviceView]) -> String {
+    let boxes: Vec<&DeviceView> = devices.iter().filter(|d| d.same_as.is_none()).collect();
+    let up: usize = boxes.iter().map(|d| d.interfaces_up).sum();
+    let down: usize = boxes.iter().map(|d| d.interfaces_down).sum();
+    let merged = devices.len() - boxes.len();
+    let entries = if merged > 0 {
+        format!(
+            " ({} entries; {merged} the same device as another)",
+            devices.len()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{} devices{entries}; interfaces: {up} up, {down} down\n",
+        boxes.len()
+    )
 }
 
 /// `atalaya device NAME`.
@@ -179,6 +303,17 @@ pub fn show(client: &ApiClient, name: &str, format: Format) -> Result<String, Cl
         ),
         ("Asset".into(), v.asset_id.clone()),
     ];
+    if let Some(other) = &v.same_as {
+        let why = v
+            .same_as_evidence
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        pairs.push((
+            "Same device as".into(),
+            format!("{other}{why}: its values and inventory are {other}'s"),
+        ));
+    }
     if let Some(inv) = &d.inventory {
         pairs.push(("sysName".into(), inv.system.name.clone()));
         pairs.push(("Vendor".into(), opt(&inv.system.vendor)));
@@ -204,7 +339,7 @@ pub fn show(client: &ApiClient, name: &str, format: Format) -> Result<String, Cl
     Ok(out)
 }
 
-/// `atalaya device add` and `atalaya device remove`.
+/// `atalaya device add`, `atalaya device set` and `atalaya device remove`.
 pub fn run(client: &ApiClient, cmd: DeviceCommand, format: Format) -> Result<String, CliError> {
     match cmd {
         DeviceCommand::Add(args) => {
@@ -219,11 +354,152 @@ pub fn run(client: &ApiClient, cmd: DeviceCommand, format: Format) -> Result<Str
                 v.name, v.address, v.port, v.poller, v.poll_interval_seconds
             ))
         }
+        DeviceCommand::Set(args) => {
+            let body = set_body(&args).map_err(CliError::Usage)?;
+            let answer = client.patch(
+                &format!("/api/v1/devices/{}", path_seg(&args.name)),
+                Some(&body),
+            )?;
+            if format == Format::Json {
+                return Ok(pretty(&answer));
+            }
+            let v: DeviceView = decode(&answer, "the device changed")?;
+            Ok(format!(
+                "changed {} ({}:{}), polled by {} every {} s\n",
+                v.name, v.address, v.port, v.poller, v.poll_interval_seconds
+            ))
+        }
         DeviceCommand::Remove { name } => {
             client.delete(&format!("/api/v1/devices/{}", path_seg(&name)))?;
             Ok(format!("removed {name}\n"))
         }
     }
+}
+
+/// `atalaya-collector device discover`: where to look and what to try.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiscoverArgs {
+    /// Address ranges, e.g. 192.0.2.0/24 (at most 4096 addresses in all).
+    #[arg(required = true, value_name = "CIDR")]
+    pub ranges: Vec<String>,
+    /// The agent that sweeps: agent id or host name (default: the only agent).
+    #[arg(long)]
+    pub poller: Option<String>,
+    /// A community to try (SNMPv2c; SNMPv1 with --v1); give several to try each.
+    #[arg(long)]
+    pub community: Vec<String>,
+    /// Try the communities with SNMPv1.
+    #[arg(long)]
+    pub v1: bool,
+    /// An SNMPv3 user to try (after the communities).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// SNMPv3 authentication protocol: md5, sha, sha224, sha256, sha384, sha512.
+    #[arg(long, requires = "auth_password", default_value = "sha")]
+    pub auth_protocol: String,
+    /// SNMPv3 authentication password.
+    #[arg(long, requires = "user")]
+    pub auth_password: Option<String>,
+    /// SNMPv3 privacy protocol: des, aes, aes192, aes256.
+    #[arg(long, default_value = "aes")]
+    pub priv_protocol: String,
+    /// SNMPv3 privacy password (needs --auth-password).
+    #[arg(long, requires = "auth_password")]
+    pub priv_password: Option<String>,
+    /// SNMP port asked on every address.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Milliseconds each request waits for its answer.
+    #[arg(long)]
+    pub timeout_ms: Option<u32>,
+    /// Addresses asked at once.
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Add the devices found that are not known yet.
+    #[arg(long)]
+    pub add: bool,
+}
+
+/// The JSON body of `POST /api/v1/devices/discover` for `a`.
+pub fn discover_body(a: &DiscoverArgs) -> Result<Value, String> {
+    let mut credentials: Vec<Value> = Vec::new();
+    for c in &a.community {
+        if let Some(v) = credentials_json(Some(c), a.v1, None, "", None, "", None)? {
+            credentials.push(v);
+        }
+    }
+    if let Some(v) = credentials_json(
+        None,
+        false,
+        a.user.as_ref(),
+        &a.auth_protocol,
+        a.auth_password.as_ref(),
+        &a.priv_protocol,
+        a.priv_password.as_ref(),
+    )? {
+        credentials.push(v);
+    }
+    if credentials.is_empty() {
+        return Err("give --community (one or more) or --user to try".into());
+    }
+    Ok(json!({
+        "ranges": a.ranges,
+        "poller": a.poller,
+        "port": a.port,
+        "credentials": credentials,
+        "concurrency": a.concurrency,
+        "timeout_ms": a.timeout_ms,
+    }))
+}
+
+/// What a discovery found, as a table, with a line on how it went.
+pub fn discovery_table(v: &DiscoveryView) -> String {
+    let mut t = Table::new([
+        "ADDRESS",
+        "SYSNAME",
+        "VENDOR",
+        "MODEL",
+        "CREDENTIAL",
+        "KNOWN AS",
+    ]);
+    for f in &v.found {
+        t.push([
+            f.address.clone(),
+            f.sys_name.clone(),
+            opt(&f.vendor),
+            f.model.clone(),
+            f.credential_label.clone(),
+            opt(&f.known_as),
+        ]);
+    }
+    let mut out = if v.found.is_empty() {
+        String::new()
+    } else {
+        t.render()
+    };
+    let how = match v.state.as_str() {
+        "finished" => format!(
+            "discovery {}: {} devices answered of {} addresses swept by {}",
+            v.id,
+            v.found.len(),
+            v.addresses,
+            v.poller
+        ),
+        "refused" => format!(
+            "discovery {} refused: {}",
+            v.id,
+            v.reason.as_deref().unwrap_or("no reason given")
+        ),
+        _ => format!(
+            "discovery {} still running on {}: {} found so far",
+            v.id,
+            v.poller,
+            v.found.len()
+        ),
+    };
+    out.push_str(&how);
+    out.push('\n');
+    out
 }
 
 fn rate(v: Option<f64>) -> String {
