@@ -1,6 +1,7 @@
 //! Network devices: listed, shown with their inventory and interfaces,
 //! added, changed and removed (admin role; viewer role to read), one row
-//! per interface across devices, and discoveries (admin role).
+//! per interface across devices, and discoveries (admin role to ask for
+//! one and add what it found; viewer role to read it).
 //!
 //! Two devices that are one box share one asset: the one merged into the
 //! other's says `same_as`, and its interfaces are listed once, under the
@@ -629,7 +630,7 @@ async fn discovery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
+    caller.require(Role::Viewer)?;
     let id = discovery_id(&id)?;
     let shown = blocking(&state, move |s| match s.discovery(id)? {
         Some((rec, found)) => discovery_view(s, &rec, &found).map(Some),
