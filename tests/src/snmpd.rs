@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Snmpd {
     child: Child,
-    /// The UDP port on 127.0.0.1 it answers on.
+    /// The loopback address it answers on (127.0.0.1 unless chosen).
+    pub ip: String,
+    /// The UDP port it answers on.
     pub port: u16,
     dir: tempfile::TempDir,
     ready_community: String,
@@ -28,13 +30,19 @@ impl Snmpd {
     /// Starts `snmpd` with `conf` on a free port and waits until it answers
     /// `ready_community` (which `conf` must grant).
     pub fn start(conf: &str, ready_community: &str) -> Snmpd {
-        let port = free_port();
+        Snmpd::start_on("127.0.0.1", free_port(), conf, ready_community)
+    }
+
+    /// Starts `snmpd` like [`Snmpd::start`], on loopback address `ip`
+    /// (any of 127.0.0.0/8) and `port`.
+    pub fn start_on(ip: &str, port: u16, conf: &str, ready_community: &str) -> Snmpd {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::write(dir.path().join("snmpd.conf"), conf).expect("write snmpd.conf");
         std::fs::create_dir_all(dir.path().join("persist")).expect("persistent dir");
-        let child = spawn(&dir, port);
+        let child = spawn(&dir, ip, port);
         let mut d = Snmpd {
             child,
+            ip: ip.to_owned(),
             port,
             dir,
             ready_community: ready_community.to_owned(),
@@ -43,16 +51,16 @@ impl Snmpd {
         d
     }
 
-    /// `127.0.0.1:port`.
+    /// `ip:port`.
     pub fn target(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
     }
 
     /// Stops the daemon and starts it again on the same port (its
     /// `sysUpTime` starts again from zero).
     pub fn restart(&mut self) {
         self.stop();
-        self.child = spawn(&self.dir, self.port);
+        self.child = spawn(&self.dir, &self.ip, self.port);
         self.wait_ready();
     }
 
@@ -122,14 +130,14 @@ fn snmpd_program() -> PathBuf {
     }
 }
 
-fn spawn(dir: &tempfile::TempDir, port: u16) -> Child {
+fn spawn(dir: &tempfile::TempDir, ip: &str, port: u16) -> Child {
     let conf: PathBuf = dir.path().join("snmpd.conf");
     Command::new(snmpd_program())
         .args(["-f", "-Lo", "-C"])
         .args(NO_MIBS)
         .arg("-c")
         .arg(&conf)
-        .arg(format!("udp:127.0.0.1:{port}"))
+        .arg(format!("udp:{ip}:{port}"))
         .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
         .env("SNMPCONFPATH", dir.path())
         .stdin(Stdio::null())
@@ -150,6 +158,19 @@ fn run(mut cmd: Command) -> Option<String> {
 pub fn free_port() -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
     s.local_addr().expect("local address").port()
+}
+
+/// A UDP port free right now on every one of the loopback addresses `ips`.
+pub fn free_port_on(ips: &[&str]) -> u16 {
+    loop {
+        let port = free_port();
+        if ips
+            .iter()
+            .all(|ip| UdpSocket::bind(format!("{ip}:{port}")).is_ok())
+        {
+            return port;
+        }
+    }
 }
 
 /// One `-On` output line: (OID without the leading dot, type, value text).
