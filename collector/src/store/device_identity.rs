@@ -106,9 +106,12 @@ fn differ(a: &[String], b: &[String], kind: &str) -> bool {
     !x.is_empty() && !y.is_empty() && !x.iter().any(|k| y.contains(k))
 }
 
-/// How strongly `ours` and `theirs` say one box, `None` when they do not:
-/// (a serial shared, MACs shared, the sysName shared).
-fn strength(ours: &[String], theirs: &[String]) -> Option<(bool, usize, bool)> {
+/// How strongly two key sets say one box: a serial shared, MACs shared,
+/// the sysName shared (ordered strongest first).
+type Strength = (bool, usize, bool);
+
+/// How strongly `ours` and `theirs` say one box, `None` when they do not.
+fn strength(ours: &[String], theirs: &[String]) -> Option<Strength> {
     if differ(ours, theirs, "serial") {
         return None;
     }
@@ -239,7 +242,7 @@ pub(crate) fn reconcile(
         split(t, rec, agent, &keys, target.as_ref(), now)?;
     }
     let current = rec.asset_id.clone();
-    let mut best: Option<((bool, usize, bool), String, Vec<String>)> = None;
+    let mut best: Option<(Strength, String, Vec<String>)> = None;
     let mut candidates: BTreeMap<String, ()> = BTreeMap::new();
     for k in &keys {
         for a in assets_with_key(t, k)? {

@@ -511,6 +511,66 @@ pub(crate) fn change_line(c: &Change) -> ChangeLine {
     line
 }
 
+/// Network devices' inventory changes at or after `since`, oldest first, at
+/// most `limit`; of one asset or of all. Across assets the whole table is
+/// read: devices change their inventory seldom, so it stays small.
+fn device_change_events(
+    txn: &ReadTransaction,
+    asset: Option<&str>,
+    since: Timestamp,
+    limit: usize,
+) -> Result<Vec<ChangeEvent>, StoreError> {
+    let t = txn.open_table(DEVICE_CHANGES)?;
+    let mut found: Vec<(i64, u64, String, DeviceChange)> = Vec::new();
+    let range = match asset {
+        Some(a) => t.range((a, since.0, 0)..=(a, i64::MAX, u64::MAX))?,
+        None => t.range::<(&str, i64, u64)>(..)?,
+    };
+    for r in range {
+        let (k, v) = r?;
+        let (a, at, event) = k.value();
+        if at < since.0 {
+            continue;
+        }
+        found.push((at, event, a.to_owned(), dec("device_changes", v.value())?));
+        if asset.is_some() && found.len() >= limit {
+            break;
+        }
+    }
+    found.sort_by_key(|(at, event, _, _)| (*at, *event));
+    found.truncate(limit);
+    let assets = txn.open_table(ASSETS)?;
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = Vec::with_capacity(found.len());
+    for (at, _, a, change) in found {
+        if !names.contains_key(&a) {
+            let name = match assets.get(a.as_str())? {
+                Some(v) => dec::<AssetMeta>("assets", v.value())?.hostname,
+                None => a
+                    .strip_prefix(crate::records::device::DEVICE_ASSET_PREFIX)
+                    .unwrap_or(&a)
+                    .to_owned(),
+            };
+            names.insert(a.clone(), name);
+        }
+        let name = names.get(&a).cloned().unwrap_or_default();
+        out.push(ChangeEvent {
+            asset_id: a,
+            hostname: name.clone(),
+            at: Timestamp(at),
+            seq: change.seq,
+            kind: ChangeKind::Delta,
+            changes: Vec::new(),
+            device: Some(DeviceChanged {
+                name,
+                agent_id: change.agent_id,
+                items: change.items,
+            }),
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod store_tests {
     use super::super::testutil::*;
@@ -627,64 +687,4 @@ mod store_tests {
         };
         assert_eq!(s.assets(&f).unwrap().items[0].hostname, "a");
     }
-}
-
-/// Network devices' inventory changes at or after `since`, oldest first, at
-/// most `limit`; of one asset or of all. Across assets the whole table is
-/// read: devices change their inventory seldom, so it stays small.
-fn device_change_events(
-    txn: &ReadTransaction,
-    asset: Option<&str>,
-    since: Timestamp,
-    limit: usize,
-) -> Result<Vec<ChangeEvent>, StoreError> {
-    let t = txn.open_table(DEVICE_CHANGES)?;
-    let mut found: Vec<(i64, u64, String, DeviceChange)> = Vec::new();
-    let range = match asset {
-        Some(a) => t.range((a, since.0, 0)..=(a, i64::MAX, u64::MAX))?,
-        None => t.range::<(&str, i64, u64)>(..)?,
-    };
-    for r in range {
-        let (k, v) = r?;
-        let (a, at, event) = k.value();
-        if at < since.0 {
-            continue;
-        }
-        found.push((at, event, a.to_owned(), dec("device_changes", v.value())?));
-        if asset.is_some() && found.len() >= limit {
-            break;
-        }
-    }
-    found.sort_by_key(|(at, event, _, _)| (*at, *event));
-    found.truncate(limit);
-    let assets = txn.open_table(ASSETS)?;
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
-    let mut out = Vec::with_capacity(found.len());
-    for (at, _, a, change) in found {
-        if !names.contains_key(&a) {
-            let name = match assets.get(a.as_str())? {
-                Some(v) => dec::<AssetMeta>("assets", v.value())?.hostname,
-                None => a
-                    .strip_prefix(crate::records::device::DEVICE_ASSET_PREFIX)
-                    .unwrap_or(&a)
-                    .to_owned(),
-            };
-            names.insert(a.clone(), name);
-        }
-        let name = names.get(&a).cloned().unwrap_or_default();
-        out.push(ChangeEvent {
-            asset_id: a,
-            hostname: name.clone(),
-            at: Timestamp(at),
-            seq: change.seq,
-            kind: ChangeKind::Delta,
-            changes: Vec::new(),
-            device: Some(DeviceChanged {
-                name,
-                agent_id: change.agent_id,
-                items: change.items,
-            }),
-        });
-    }
-    Ok(out)
 }
