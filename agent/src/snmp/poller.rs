@@ -126,7 +126,10 @@ pub struct DeviceTracker {
     walk: WalkState,
     previous: Option<(Instant, BTreeMap<u32, InterfaceCounters>)>,
     interfaces: BTreeMap<u32, (String, Option<u64>)>,
-    sent: Option<DeviceInventory>,
+    /// Digest of the stable form of the last inventory sent: a poller of a
+    /// thousand switches keeps 32 bytes per device instead of the whole
+    /// inventory (tens of kilobytes) to tell whether it changed.
+    sent: Option<[u8; 32]>,
     polls: u64,
     polls_since_sent: u32,
     last_state: DeviceState,
@@ -189,12 +192,12 @@ impl DeviceTracker {
             .map(|i| (i.if_index, (i.name.clone(), rated_speed(i))))
             .collect();
         self.polls_since_sent += 1;
-        let stable = inv.stable();
-        let changed = self.sent.as_ref() != Some(&stable);
+        let digest = stable_digest(&inv);
+        let changed = self.sent != Some(digest);
         if !changed && self.polls_since_sent < config.inventory_resend_every {
             return None;
         }
-        self.sent = Some(stable);
+        self.sent = Some(digest);
         self.polls_since_sent = 0;
         Some(inv)
     }
@@ -249,6 +252,18 @@ impl DeviceTracker {
         }
         self.previous = Some((now, current));
     }
+}
+
+/// SHA-256 of the JSON of `inv`'s stable form: equal for two polls of an
+/// unchanged device (the inventory is canonical, JSON of it deterministic).
+fn stable_digest(inv: &DeviceInventory) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    // Serializing plain data into a Vec cannot fail; were it to, the
+    // empty digest input only makes the inventory look changed once.
+    let json = serde_json::to_vec(&inv.stable()).unwrap_or_default();
+    hasher.update(&json);
+    hasher.finalize().into()
 }
 
 /// The speed rates are checked against: none for a software loopback,
