@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::client::{SharedTransport, SnmpClient, engine_answers};
+use super::counters::Packed;
 use super::walk::{SnmpSource, WalkLimits, WalkState};
 use super::{counters, inventory, oids, state};
 
@@ -124,7 +125,8 @@ pub struct RawPoll {
 #[derive(Debug, Default)]
 pub struct DeviceTracker {
     walk: WalkState,
-    previous: Option<(Instant, BTreeMap<u32, InterfaceCounters>)>,
+    /// The last counters read and when, sorted by `ifIndex`.
+    previous: Option<(Instant, Vec<Packed>)>,
     interfaces: BTreeMap<u32, (String, Option<u64>)>,
     /// Digest of the stable form of the last inventory sent: a poller of a
     /// thousand switches keeps 32 bytes per device instead of the whole
@@ -228,19 +230,21 @@ impl DeviceTracker {
     }
 
     /// Rates against the previous counters, which these then replace.
-    fn rates(&mut self, now: Instant, counters: Vec<InterfaceCounters>, out: &mut DevicePoll) {
-        let current: BTreeMap<u32, InterfaceCounters> =
-            counters.into_iter().map(|c| (c.if_index, c)).collect();
+    fn rates(&mut self, now: Instant, mut counters: Vec<InterfaceCounters>, out: &mut DevicePoll) {
+        counters.sort_by_key(|c| c.if_index);
+        counters.dedup_by_key(|c| c.if_index);
         if let Some((then, previous)) = &self.previous {
             let elapsed = now.saturating_duration_since(*then).as_secs_f64();
             out.interval_seconds = Some(elapsed);
-            for (i, cur) in &current {
-                let Some(prev) = previous.get(i) else {
+            for cur in &counters {
+                let i = cur.if_index;
+                let Ok(at) = previous.binary_search_by_key(&i, Packed::if_index) else {
                     continue;
                 };
-                let name = self.name_of(*i);
-                let speed = self.interfaces.get(i).and_then(|(_, s)| *s);
-                match interface_rates(prev, cur, elapsed, speed) {
+                let prev = previous[at].unpack();
+                let name = self.name_of(i);
+                let speed = self.interfaces.get(&i).and_then(|(_, s)| *s);
+                match interface_rates(&prev, cur, elapsed, speed) {
                     Ok(r) => {
                         out.points.extend(rate_points(&name, &r));
                         out.dropped
@@ -250,7 +254,7 @@ impl DeviceTracker {
                 }
             }
         }
-        self.previous = Some((now, current));
+        self.previous = Some((now, counters.into_iter().map(Packed::pack).collect()));
     }
 }
 
@@ -258,12 +262,10 @@ impl DeviceTracker {
 /// unchanged device (the inventory is canonical, JSON of it deterministic).
 fn stable_digest(inv: &DeviceInventory) -> [u8; 32] {
     use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
     // Serializing plain data into a Vec cannot fail; were it to, the
-    // empty digest input only makes the inventory look changed once.
+    // empty input only makes the inventory look changed once.
     let json = serde_json::to_vec(&inv.stable()).unwrap_or_default();
-    hasher.update(&json);
-    hasher.finalize().into()
+    sha2::Sha256::digest(&json).into()
 }
 
 /// The speed rates are checked against: none for a software loopback,

@@ -493,7 +493,8 @@ async fn steady(
             let frame = atalaya_common::proto::encode(&Message::DevicePoll(poll.record(seq)))?;
             bytes += frame.len();
         }
-        let cpu = Duration::from_secs_f64(cpu_ticks("self")?.saturating_sub(cpu0) as f64 / ticks as f64);
+        let cpu =
+            Duration::from_secs_f64(cpu_ticks("self")?.saturating_sub(cpu0) as f64 / ticks as f64);
         println!(
             "steady interval {n}: {received} polls of {devices} devices ({ok} OK so far) · \
              {:.2} s CPU ({:.2} ms per poll) · {:.1} MiB of records so far",
