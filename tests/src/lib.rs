@@ -10,6 +10,10 @@
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
+//! - [`scripted`]: an SNMP device on a loopback port that serves what a test
+//!   built and misbehaves as the test picks (tooBig, garbage, loops…).
+//! - [`snmpsim`]: SNMP Simulator serving devices generated from Rust data
+//!   (a switch with ENTITY-MIB, a printer…), one community each.
 //! - [`snmpd`]: a real net-snmp `snmpd` on a loopback port, and the net-snmp
 //!   tools to compare polls with.
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
@@ -18,5 +22,7 @@ pub mod harness;
 pub mod layers;
 pub mod loadgen;
 pub mod relay;
+pub mod scripted;
 pub mod snmpd;
+pub mod snmpsim;
 pub mod webhook;

@@ -13,6 +13,7 @@
 //! - [`counters`]: interface counters (64-bit where the device has them).
 //! - [`state`]: how a poll went, from async-snmp's errors.
 //! - [`poller`]: scheduling, concurrency, and the sans-I/O tracker of each device.
+//! - [`response`]: a received datagram to bindings, as one pure function (checked and fuzzed).
 //! - [`oids`]: the numeric OIDs polled.
 //! - [`assignment`]: the devices assigned to this agent, kept in its state directory.
 
@@ -22,6 +23,7 @@ pub mod counters;
 pub mod inventory;
 pub mod oids;
 pub mod poller;
+pub mod response;
 pub mod state;
 pub mod walk;
 

@@ -283,6 +283,7 @@ impl Desk {
                     state,
                     values,
                     admin_down,
+                    changes,
                 } => {
                     let poll = DevicePolled {
                         device,
@@ -291,6 +292,7 @@ impl Desk {
                         admin_down,
                     };
                     actions.extend(engine.on_device_poll(asset, *at, &poll));
+                    actions.extend(engine.on_device_changes(asset, *at, changes));
                 }
             }
         }

@@ -47,10 +47,11 @@ use serde::{Deserialize, Serialize};
 
 use super::changes;
 use super::rules::{
-    AssetFacts, DevicePollState, Forecast, InterfaceDown, Lifecycle, Rule, RuleKind, RuleSet,
-    Threshold, device_state_name,
+    AssetFacts, DevicePollState, Forecast, InterfaceDown, InventoryChange, Lifecycle, Rule,
+    RuleKind, RuleSet, Threshold, device_state_name,
 };
 use crate::helpers::series::split_series;
+use crate::records::device::DeviceChangeItem;
 use crate::records::incident::Severity;
 pub use crate::records::incident::{IncidentKey, NotifyEvent};
 
@@ -504,10 +505,35 @@ impl Engine {
 
     /// An inventory delta committed for `asset`.
     pub fn on_inventory(&mut self, asset: &str, at: Timestamp, changes: &[Change]) -> Vec<Action> {
-        let mut out = Vec::new();
         if changes.is_empty() {
-            return out;
+            return Vec::new();
         }
+        self.inventory_changed(asset, at, |rule| changes::matching(rule, changes))
+    }
+
+    /// Changes committed in the inventory of the network device whose
+    /// asset is `asset`: the inventory-change rules apply to them as to a
+    /// host's (a module removed, an entity's serial number changed).
+    pub fn on_device_changes(
+        &mut self,
+        asset: &str,
+        at: Timestamp,
+        items: &[DeviceChangeItem],
+    ) -> Vec<Action> {
+        if items.is_empty() {
+            return Vec::new();
+        }
+        self.inventory_changed(asset, at, |rule| changes::device_matching(rule, items))
+    }
+
+    /// Runs the inventory-change rules over the lines `lines_of` gives for each.
+    fn inventory_changed(
+        &mut self,
+        asset: &str,
+        at: Timestamp,
+        lines_of: impl Fn(&InventoryChange) -> Vec<String>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
         let t = at.0;
         let rules = self.rules.rules();
         let EngineState {
@@ -524,7 +550,7 @@ impl Engine {
             if !rule.enabled || !rule.scope.matches(facts) {
                 continue;
             }
-            let lines = changes::matching(ic, changes);
+            let lines = lines_of(ic);
             if lines.is_empty() {
                 continue;
             }

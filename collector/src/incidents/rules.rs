@@ -260,7 +260,8 @@ pub enum ChangeClass {
     /// A fixed disk removed, or replaced (another serial under its name).
     DiskRemoved,
     /// Other hardware under the same asset: DMI system or board serial or
-    /// UUID, or the CPU model, changed.
+    /// UUID, or the CPU model, changed; on a network device, the serial
+    /// number of a part (ENTITY-MIB) changed.
     HardwareReplaced,
     /// `/etc/machine-id` changed: another installation (or machine) reports.
     MachineIdChanged,
@@ -268,6 +269,12 @@ pub enum ChangeClass {
     SoftwareAdded,
     /// A package whose name matches the rule's patterns removed.
     SoftwareRemoved,
+    /// A network device: a module (an entity with a serial number) appeared.
+    ModuleAdded,
+    /// A network device: a module (an entity with a serial number) disappeared.
+    ModuleRemoved,
+    /// A network device: an entity's firmware or software revision changed.
+    FirmwareChanged,
 }
 
 impl ChangeClass {
@@ -280,6 +287,9 @@ impl ChangeClass {
         "machine-id-changed",
         "software-added",
         "software-removed",
+        "module-added",
+        "module-removed",
+        "firmware-changed",
     ];
 
     /// The name used in rules.
@@ -293,6 +303,9 @@ impl ChangeClass {
             ChangeClass::MachineIdChanged => "machine-id-changed",
             ChangeClass::SoftwareAdded => "software-added",
             ChangeClass::SoftwareRemoved => "software-removed",
+            ChangeClass::ModuleAdded => "module-added",
+            ChangeClass::ModuleRemoved => "module-removed",
+            ChangeClass::FirmwareChanged => "firmware-changed",
         }
     }
 
@@ -306,6 +319,9 @@ impl ChangeClass {
             "machine-id-changed" => ChangeClass::MachineIdChanged,
             "software-added" => ChangeClass::SoftwareAdded,
             "software-removed" => ChangeClass::SoftwareRemoved,
+            "module-added" => ChangeClass::ModuleAdded,
+            "module-removed" => ChangeClass::ModuleRemoved,
+            "firmware-changed" => ChangeClass::FirmwareChanged,
             _ => return None,
         })
     }
@@ -531,12 +547,13 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
         rule(
             "hardware-change",
             Severity::Warning,
-            "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU.",
+            "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU; on a network device, a module, or a part whose serial number changed.",
             RuleKind::InventoryChange(InventoryChange {
                 classes: vec![
                     ChangeClass::MemoryRemoved,
                     ChangeClass::DiskRemoved,
                     ChangeClass::HardwareReplaced,
+                    ChangeClass::ModuleRemoved,
                 ],
                 packages: Vec::new(),
             }),

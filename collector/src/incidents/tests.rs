@@ -1037,3 +1037,50 @@ fn disabled_device_rules_open_nothing() {
     }
     assert!(actions.is_empty(), "{actions:#?}");
 }
+
+#[test]
+fn a_device_part_replaced_or_removed_opens_the_hardware_change_incident() {
+    use crate::records::device::DeviceChangeItem;
+    let mut e = engine("");
+    assert!(poll(&mut e, 0, DeviceState::Ok, &[], &[]).is_empty());
+    // A new firmware is no hardware change.
+    let firmware = [DeviceChangeItem::FirmwareChanged {
+        index: 2,
+        name: "Slot 1".into(),
+        before: "1.0 / 4.2".into(),
+        after: "1.1 / 4.2".into(),
+    }];
+    assert!(e.on_device_changes(SW, at(MIN), &firmware).is_empty());
+    let swapped = [DeviceChangeItem::SerialChanged {
+        index: 2,
+        name: "Slot 1".into(),
+        before: "SN-A1".into(),
+        after: "SN-B7".into(),
+    }];
+    let opened = e.on_device_changes(SW, at(2 * MIN), &swapped);
+    assert_eq!(
+        kinds(&opened),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    assert_eq!(opened[0].key.rule, "hardware-change");
+    assert_eq!(opened[0].key.asset, SW);
+    assert!(
+        opened[0]
+            .description
+            .contains("hardware-replaced: Slot 1 (entity 2) replaced: serial SN-A1 → SN-B7"),
+        "{}",
+        opened[0].description
+    );
+    let removed = [DeviceChangeItem::ModuleRemoved {
+        index: 3,
+        name: "Slot 2 (X-48G)".into(),
+        serial: "SN-C3".into(),
+    }];
+    let more = e.on_device_changes(SW, at(3 * MIN), &removed);
+    assert!(
+        more.iter().any(|a| a
+            .description
+            .contains("module-removed: Slot 2 (X-48G) (entity 3) removed")),
+        "{more:#?}"
+    );
+}

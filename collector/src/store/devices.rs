@@ -153,13 +153,14 @@ fn device_asset(rec: &DeviceRecord) -> AssetMeta {
 
 /// Stores what a poll says of its device (status and inventory, with a
 /// change event when its stable form differs from the stored one) and
-/// returns the device's asset id for its values; `None` when the device is
-/// unknown or `agent` is not its poller (nothing is stored then).
+/// returns the device's asset id for its values, with what changed in its
+/// inventory; `None` when the device is unknown or `agent` is not its
+/// poller (nothing is stored then).
 pub(crate) fn store_poll(
     t: &mut Tables<'_>,
     agent: &str,
     poll: &DevicePoll,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<(String, Vec<DeviceChangeItem>)>, StoreError> {
     let found = t.devices.get(poll.device.as_str())?;
     let Some(mut rec) = found
         .map(|v| dec::<DeviceRecord>(DEVICES_T, v.value()))
@@ -178,14 +179,15 @@ pub(crate) fn store_poll(
             response_ms: poll.response_ms,
         });
     }
+    let mut changes = Vec::new();
     if let Some(inv) = &poll.inventory {
-        store_device_inventory(t, &rec, agent, poll, inv.clone())?;
+        changes = store_device_inventory(t, &rec, agent, poll, inv.clone())?;
         rec.inventory_at = rec.inventory_at.max(Some(poll.polled_at));
     }
     t.devices
         .insert(rec.name.as_str(), enc(DEVICES_T, &rec)?.as_slice())?;
     touch_asset(t, &rec.asset_id, poll.polled_at)?;
-    Ok(Some(rec.asset_id))
+    Ok(Some((rec.asset_id, changes)))
 }
 
 /// The names of the interfaces administratively down in the stored
@@ -218,18 +220,20 @@ fn touch_asset(t: &mut Tables<'_>, asset: &str, at: Timestamp) -> Result<(), Sto
 }
 
 /// Replaces the device's inventory, with a change event when its stable
-/// form differs from the one stored (not for a first inventory).
+/// form differs from the one stored (not for a first inventory); returns
+/// the event's changes (none: no event).
 fn store_device_inventory(
     t: &mut Tables<'_>,
     rec: &DeviceRecord,
     agent: &str,
     poll: &DevicePoll,
     mut inv: DeviceInventory,
-) -> Result<(), StoreError> {
+) -> Result<Vec<DeviceChangeItem>, StoreError> {
     inv.canonicalize();
     let asset = rec.asset_id.as_str();
     let prev = t.device_inventory.get(asset)?;
     let prev: Option<DeviceInventory> = prev.map(|v| dec(INVENTORY_T, v.value())).transpose()?;
+    let mut changed = Vec::new();
     if let Some(prev) = prev {
         let items = inventory_changes(&prev.stable(), &inv.stable());
         if !items.is_empty() {
@@ -242,6 +246,7 @@ fn store_device_inventory(
             let event = next_id(&mut t.meta, META_NEXT_EVENT)?;
             let key = (asset, poll.polled_at.0, event);
             insert_change(&mut t.device_changes, key, &change)?;
+            changed = change.items;
         }
     }
     t.device_inventory
@@ -251,7 +256,7 @@ fn store_device_inventory(
         meta.os = device_model(&inv).or(meta.os);
         t.put_asset(&meta)?;
     }
-    Ok(())
+    Ok(changed)
 }
 
 fn insert_change(
@@ -578,6 +583,7 @@ mod tests {
                 state: DeviceState::Ok,
                 values: vec![("snmp.reachable".into(), 1.0), (BPS.into(), 1000.0)],
                 admin_down: vec!["eth0".into()],
+                changes: Vec::new(),
             }]
         );
         // A later poll without an inventory still says which are shut.

@@ -22,6 +22,7 @@ use super::records::*;
 use super::schema::*;
 use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id};
 use crate::helpers::series;
+use crate::records::device::DeviceChangeItem;
 
 /// An agent's open block is closed once it holds this many samples (10
 /// minutes at the default 10 s interval)…
@@ -188,6 +189,8 @@ pub enum Fed {
         values: Vec<(String, f64)>,
         /// Interfaces administratively down in the device's stored inventory.
         admin_down: Vec<String>,
+        /// What changed in the device's inventory (empty: nothing, or no inventory).
+        changes: Vec<DeviceChangeItem>,
     },
 }
 
@@ -602,7 +605,7 @@ impl Commit<'_, '_> {
     /// poll for a device that is unknown or that the agent does not poll
     /// is not stored.
     fn device_poll(&mut self, o: &Origin<'_>, poll: &proto::DevicePoll) -> Result<(), StoreError> {
-        let Some(asset) = devices::store_poll(&mut self.t, o.agent, poll)? else {
+        let Some((asset, changes)) = devices::store_poll(&mut self.t, o.agent, poll)? else {
             return Ok(());
         };
         self.fed.push(Fed::DevicePoll {
@@ -612,6 +615,7 @@ impl Commit<'_, '_> {
             state: poll.state,
             values: poll.values.clone(),
             admin_down: devices::admin_down(&self.t, &asset)?,
+            changes,
         });
         if poll.values.is_empty() {
             return Ok(());

@@ -583,7 +583,9 @@ pub enum DeviceState {
     Unpolled,
     /// The device never answered: it is down, unreachable, filtered, or
     /// (SNMPv1/v2c) it drops requests with a wrong community and also
-    /// ignores SNMPv3, so the two cannot be told apart.
+    /// ignores SNMPv3, so the two cannot be told apart. A device that sends
+    /// back only what answers no request (too late, garbled beyond its
+    /// request ID, or with another request's ID) is in this state too.
     Timeout,
     /// SNMPv1/v2c: the device did not answer our community, yet its SNMP
     /// engine answered an SNMPv3 discovery probe, so it is up and the
@@ -637,7 +639,7 @@ impl DeviceState {
             DeviceState::Ok => "the device answered",
             DeviceState::Unpolled => "the device was not polled yet",
             DeviceState::Timeout => {
-                "the device never answered (down, unreachable, filtering SNMP, or a wrong SNMPv1/v2c community it ignores)"
+                "the device never answered (down, unreachable, filtering SNMP, or a wrong SNMPv1/v2c community it ignores), or sent back only what answers no request (too late, garbled, or with another request's ID)"
             }
             DeviceState::NetworkError => {
                 "the request could not be sent (no route to the device, or a socket error on the poller)"
