@@ -20,8 +20,9 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id};
+use super::{Store, StoreError, dec, devices, enc, identity, lookup, neighbours, next_id};
 use crate::helpers::series;
+use crate::records::device::InterfacePeer;
 
 /// An agent's open block is closed once it holds this many samples (10
 /// minutes at the default 10 s interval)…
@@ -89,6 +90,8 @@ pub enum IngestRecord {
     UserReport(proto::UserReport),
     /// One poll of a network device by the agent.
     DevicePoll(proto::DevicePoll),
+    /// The LLDP and CDP neighbours of a network device, from its poller.
+    DeviceNeighbours(proto::DeviceNeighbours),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -115,6 +118,7 @@ impl IngestRecord {
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
             IngestRecord::DevicePoll(p) => Some(p.seq),
+            IngestRecord::DeviceNeighbours(n) => Some(n.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -188,6 +192,8 @@ pub enum Fed {
         values: Vec<(String, f64)>,
         /// Interfaces administratively down in the device's stored inventory.
         admin_down: Vec<String>,
+        /// The neighbour last seen on each of its interfaces.
+        peers: Vec<InterfacePeer>,
     },
 }
 
@@ -227,6 +233,7 @@ pub(crate) struct Tables<'t> {
     pub devices: Table<'t, &'static str, &'static [u8]>,
     pub device_inventory: Table<'t, &'static str, &'static [u8]>,
     pub device_changes: Table<'t, (&'static str, i64, u64), &'static [u8]>,
+    pub device_neighbours: Table<'t, &'static str, &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -256,6 +263,7 @@ impl<'t> Tables<'t> {
             devices: txn.open_table(DEVICES)?,
             device_inventory: txn.open_table(DEVICE_INVENTORY)?,
             device_changes: txn.open_table(DEVICE_CHANGES)?,
+            device_neighbours: txn.open_table(DEVICE_NEIGHBOURS)?,
         })
     }
 
@@ -520,6 +528,9 @@ impl Commit<'_, '_> {
             IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
             IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
             IngestRecord::DevicePoll(poll) => self.device_poll(&origin, poll)?,
+            IngestRecord::DeviceNeighbours(n) => {
+                neighbours::store_neighbours(&mut self.t, origin.agent, n)?;
+            }
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;
@@ -612,6 +623,7 @@ impl Commit<'_, '_> {
             state: poll.state,
             values: poll.values.clone(),
             admin_down: devices::admin_down(&self.t, &asset)?,
+            peers: neighbours::interface_peers(&self.t, &asset)?,
         });
         if poll.values.is_empty() {
             return Ok(());
