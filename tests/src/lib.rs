@@ -9,6 +9,7 @@
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
+//! - [`netns`]: network namespaces and veth pairs made with `ip`, removed on drop.
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
 //! - [`snmpd`]: a real net-snmp `snmpd` on a loopback port, and the net-snmp
 //!   tools to compare polls with.
@@ -17,6 +18,7 @@
 pub mod harness;
 pub mod layers;
 pub mod loadgen;
+pub mod netns;
 pub mod relay;
 pub mod snmpd;
 pub mod webhook;
