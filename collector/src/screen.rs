@@ -189,6 +189,12 @@ pub fn screen(
                 inventory: false,
             }
         }
+        IngestRecord::DeviceNeighbours(n) if !s.time(n.polled_at, now, limits) => {
+            IngestRecord::Refused {
+                seq: n.seq,
+                inventory: false,
+            }
+        }
         IngestRecord::DevicePoll(mut poll) => {
             let before = poll.values.len();
             poll.values.retain(|(_, v)| v.is_finite());

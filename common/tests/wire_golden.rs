@@ -16,13 +16,13 @@ use std::path::PathBuf;
 use atalaya_common::diff::{self, InventoryDelta};
 use atalaya_common::model::device::{
     AuthProtocol, Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState,
-    DeviceSystem, OperStatus, PrivProtocol, Secret,
+    DeviceSystem, IdKind, Neighbour, NeighbourProtocol, OperStatus, PeerId, PrivProtocol, Secret,
 };
 use atalaya_common::model::*;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, EnrollRequest, EnrollResponse, Gap,
-    Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed,
-    SnapshotRequest, SpoolDamaged, UserReport,
+    self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, EnrollRequest,
+    EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused,
+    RenewRequest, Renewed, SnapshotRequest, SpoolDamaged, UserReport,
 };
 
 fn sample_inventory() -> Inventory {
@@ -369,6 +369,37 @@ fn every_message() -> Vec<(u8, Message)> {
                     ("interface.in_bits_per_second{if=ge-0/0/1}".into(), 1.25e6),
                     ("snmp.reachable".into(), 1.0),
                 ],
+            }),
+        ),
+        (
+            12,
+            Message::DeviceNeighbours(DeviceNeighbours {
+                seq: 4244,
+                device: "core-sw1".into(),
+                polled_at: NOON,
+                chassis_id: Some(PeerId {
+                    kind: IdKind::MacAddress,
+                    value: "00:1b:54:aa:01:00".into(),
+                }),
+                neighbours: vec![Neighbour {
+                    local_if_index: Some(10101),
+                    local_if_name: Some("Gi1/0/1".into()),
+                    local_port: "Gi1/0/1".into(),
+                    protocol: NeighbourProtocol::Lldp,
+                    chassis_id: PeerId {
+                        kind: IdKind::MacAddress,
+                        value: "00:1b:54:bb:02:00".into(),
+                    },
+                    port_id: PeerId {
+                        kind: IdKind::InterfaceName,
+                        value: "Gi0/48".into(),
+                    },
+                    port_descr: "uplink to core".into(),
+                    sys_name: "access-sw2".into(),
+                    platform: "Cisco IOS Software, C2960X".into(),
+                    management_address: Some("192.0.2.12".into()),
+                    capabilities: vec!["bridge".into()],
+                }],
             }),
         ),
         (16, Message::Ack(Ack { seq: 1045 })),

@@ -9,6 +9,7 @@
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
+//! - [`netns`]: network namespaces and veth pairs made with `ip`, removed on drop.
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
 //! - [`scripted`]: an SNMP device on a loopback port that serves what a test
 //!   built and misbehaves as the test picks (tooBig, garbage, loops…).
@@ -21,6 +22,7 @@
 pub mod harness;
 pub mod layers;
 pub mod loadgen;
+pub mod netns;
 pub mod relay;
 pub mod scripted;
 pub mod snmpd;

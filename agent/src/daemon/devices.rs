@@ -1,6 +1,7 @@
 //! The poller role: keeps the device list the collector assigns (on disk,
 //! so polling goes on across restarts while the collector is away), runs
-//! one [`Poller`] over it, and spools each poll as a record.
+//! one [`Poller`] over it, and spools each poll as a record (and, when
+//! they are to be sent, the device's neighbours as a second one).
 //!
 //! A new list replaces the poller (the old one is stopped first, and the
 //! polls it already made are spooled); the same list again changes nothing.
@@ -201,8 +202,14 @@ impl DevicePolling {
             dropped = ?poll.dropped,
             "device polled"
         );
-        self.shared
-            .send(|seq| Message::DevicePoll(poll.record(seq)))
+        let seq = self
+            .shared
+            .send(|seq| Message::DevicePoll(poll.record(seq)))?;
+        if let Some(list) = &poll.neighbours {
+            self.shared
+                .send(|seq| Message::DeviceNeighbours(poll.neighbours_record(seq, list)))?;
+        }
+        Ok(seq)
     }
 
     /// Polls and follows the collector's assignments until they end.

@@ -8,7 +8,8 @@
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::{
-    AuthProtocol, Credentials, DeviceInventory, DeviceState, OperStatus, PrivProtocol, series,
+    AuthProtocol, Credentials, DeviceInventory, DeviceState, Neighbour, OperStatus, PrivProtocol,
+    series,
 };
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -81,8 +82,11 @@ pub struct DeviceDetail {
     pub inventory: Option<DeviceInventory>,
     /// Its interfaces with their latest rates.
     pub interfaces: Vec<InterfaceRow>,
-    /// Changes of its inventory, oldest first.
+    /// Changes of its inventory and neighbours, oldest first.
     pub changes: Vec<DeviceChange>,
+    /// The LLDP and CDP neighbours it reported last.
+    #[serde(default)]
+    pub neighbours: Vec<Neighbour>,
 }
 
 /// One interface of one device, with its latest rates.
@@ -114,6 +118,9 @@ pub struct InterfaceRow {
     pub errors_per_second: Option<f64>,
     /// Discards per second, both ways.
     pub discards_per_second: Option<f64>,
+    /// The neighbours reported on it (LLDP or CDP), as `name (port)`.
+    #[serde(default)]
+    pub neighbour: Option<String>,
 }
 
 /// The sentence for a device's state.
@@ -256,6 +263,10 @@ fn interface_rows(
     let Some(inv) = inv else {
         return Ok(Vec::new());
     };
+    let neighbours = store
+        .device_neighbours(&rec.asset_id)?
+        .map(|r| r.neighbours)
+        .unwrap_or_default();
     // Three polls back: older values are no longer what the interface does.
     let window = i64::from(rec.spec.poll_interval_seconds.max(60)) * 3_000;
     let mut rows = Vec::with_capacity(inv.interfaces.len());
@@ -284,9 +295,21 @@ fn interface_rows(
                 get(series::IN_DISCARDS_PER_SECOND)?,
                 get(series::OUT_DISCARDS_PER_SECOND)?,
             ),
+            neighbour: neighbour_of(&neighbours, &i.name),
         });
     }
     Ok(rows)
+}
+
+/// The neighbours reported on interface `name`, as `name (port)`, each once.
+fn neighbour_of(neighbours: &[Neighbour], name: &str) -> Option<String> {
+    let mut seen: Vec<String> = neighbours
+        .iter()
+        .filter(|n| n.local_if_name.as_deref() == Some(name))
+        .map(|n| format!("{} ({})", n.remote_name(), n.remote_port()))
+        .collect();
+    seen.dedup();
+    (!seen.is_empty()).then(|| seen.join(", "))
 }
 
 /// How `GET /api/v1/interfaces` orders its rows.
@@ -350,9 +373,14 @@ async fn show(
         };
         let inv = s.device_inventory(&rec.asset_id)?;
         let interfaces = interface_rows(s, &rec, inv.as_ref(), Timestamp::now())?;
+        let neighbours = s
+            .device_neighbours(&rec.asset_id)?
+            .map(|r| r.neighbours)
+            .unwrap_or_default();
         Ok(Some(DeviceDetail {
             device: view(&rec, inv.as_ref()),
             changes: s.device_changes(&rec.asset_id)?,
+            neighbours,
             inventory: inv,
             interfaces,
         }))

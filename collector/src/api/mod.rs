@@ -30,6 +30,7 @@
 //! - `tokens`: `/api/v1/tokens` (enrollment) and `/api/v1/api-tokens`;
 //! - `agents`: `/api/v1/agents` and revocation;
 //! - [`devices`]: `/api/v1/devices` (network devices) and `/api/v1/interfaces`;
+//! - `topology`: `/api/v1/topology`, the network map from LLDP and CDP;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
@@ -43,6 +44,7 @@ mod metrics;
 mod prometheus;
 mod software;
 mod tokens;
+mod topology;
 
 use std::fmt;
 use std::future::Future;
@@ -135,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(agents::routes())
         .merge(devices::routes())
+        .merge(topology::routes())
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
-    CliError, Format, assets, changes, devices, incidents, kb, lookup, metrics,
+    CliError, Format, assets, changes, devices, incidents, kb, lookup, metrics, topology,
 };
 use clap::{Parser, Subcommand};
 
@@ -161,6 +161,13 @@ enum Command {
         #[arg(long)]
         sort: Option<String>,
     },
+    /// The network map from LLDP and CDP: links between devices, hosts and
+    /// unknown neighbours (`--dot | dot -Tsvg > map.svg` draws it).
+    Topology {
+        /// Print Graphviz DOT.
+        #[arg(long, conflicts_with_all = ["json", "csv"])]
+        dot: bool,
+    },
 }
 
 impl Cli {
@@ -223,6 +230,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             )),
         },
         Command::Interfaces { device, sort } => devices::interfaces(c, device, sort, format),
+        Command::Topology { dot } => topology::run(c, dot, format),
     }
 }
 

@@ -193,10 +193,32 @@ pub fn show(client: &ApiClient, name: &str, format: Format) -> Result<String, Cl
         out.push('\n');
         out.push_str(&interface_table(&d.interfaces, false).render());
     }
+    // Neighbours on a port that maps to no interface have no row above.
+    let unmapped: Vec<String> = d
+        .neighbours
+        .iter()
+        .filter(|n| n.local_if_name.is_none())
+        .map(|n| {
+            format!(
+                "  port {}: {} ({}) by {}",
+                n.local_port,
+                n.remote_name(),
+                n.remote_port(),
+                n.protocol.as_str()
+            )
+        })
+        .collect();
+    if !unmapped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNeighbours on ports matching no interface:\n{}",
+            unmapped.join("\n")
+        );
+    }
     if !d.changes.is_empty() {
         let _ = writeln!(
             out,
-            "\n{} inventory changes, the latest at {}",
+            "\n{} inventory and neighbour changes, the latest at {}",
             d.changes.len(),
             d.changes.last().map(|c| seconds(c.at)).unwrap_or_default()
         );
@@ -248,6 +270,7 @@ fn interface_table(rows: &[InterfaceRow], with_device: bool) -> Table {
         "UTIL %",
         "ERR/S",
         "DISC/S",
+        "NEIGHBOUR",
     ];
     if with_device {
         headers.insert(0, "DEVICE");
@@ -275,6 +298,7 @@ fn interface_table(rows: &[InterfaceRow], with_device: bool) -> Table {
             r.discards_per_second
                 .map(|v| format!("{v:.2}"))
                 .unwrap_or_default(),
+            r.neighbour.clone().unwrap_or_default(),
         ];
         if with_device {
             row.insert(0, r.device.clone());

@@ -15,11 +15,14 @@
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
+//! - [`topology`]: the network map, its devices, neighbours and hosts read
+//!   from the store.
 
 pub mod apply;
 pub mod devices;
 pub mod kb;
 pub mod lookup;
+pub mod topology;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};
 
@@ -284,12 +287,14 @@ impl Desk {
                     values,
                     admin_down,
                     changes,
+                    peers,
                 } => {
                     let poll = DevicePolled {
                         device,
                         state: *state,
                         values,
                         admin_down,
+                        peers,
                     };
                     actions.extend(engine.on_device_poll(asset, *at, &poll));
                     actions.extend(engine.on_device_changes(asset, *at, changes));

@@ -81,7 +81,9 @@ fn device_class(item: &DeviceChangeItem) -> Option<(ChangeClass, String)> {
         ),
         DeviceChangeItem::System { .. }
         | DeviceChangeItem::InterfaceAdded { .. }
-        | DeviceChangeItem::InterfaceRemoved { .. } => return None,
+        | DeviceChangeItem::InterfaceRemoved { .. }
+        | DeviceChangeItem::NeighbourAdded(_)
+        | DeviceChangeItem::NeighbourRemoved(_) => return None,
     })
 }
 

@@ -52,6 +52,7 @@ use super::rules::{
 };
 use crate::helpers::series::split_series;
 use crate::records::device::DeviceChangeItem;
+use crate::records::device::InterfacePeer;
 use crate::records::incident::Severity;
 pub use crate::records::incident::{IncidentKey, NotifyEvent};
 
@@ -126,6 +127,9 @@ pub struct DevicePolled<'a> {
     /// Interfaces administratively down in the device's inventory: an
     /// operator shut them, so their being down is no fault.
     pub admin_down: &'a [String],
+    /// The neighbour last seen on each interface, named in the incident
+    /// of an interface that goes down.
+    pub peers: &'a [InterfacePeer],
 }
 
 /// An incident the engine holds open.
@@ -630,6 +634,7 @@ impl Engine {
                             }
                             let emit = Emit { subject, ..emit };
                             let admin_down = poll.admin_down.iter().any(|n| n == subject);
+                            let peer = poll.peers.iter().find(|p| p.interface == subject);
                             let point = Point {
                                 series,
                                 value: *value,
@@ -640,7 +645,7 @@ impl Engine {
                                 rule,
                                 down,
                                 point,
-                                admin_down,
+                                (admin_down, peer),
                                 next_incident,
                                 &emit,
                                 &mut out,
@@ -1107,16 +1112,18 @@ fn device_state_poll(
     }
 }
 
-/// Feeds one `interface.oper_up` point to the interface-down rule `rule`.
-/// An interface is watched once it has been seen up (ports nobody uses are
-/// down from the start); down while administratively down is no fault.
+/// Feeds one `interface.oper_up` point to the interface-down rule `rule`,
+/// with whether the interface is administratively down and the neighbour
+/// last seen on it. An interface is watched once it has been seen up
+/// (ports nobody uses are down from the start); down while administratively
+/// down is no fault.
 #[allow(clippy::too_many_arguments)]
 fn interface_point(
     tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
     rule: &Rule,
     down: &InterfaceDown,
     p: Point<'_>,
-    admin_down: bool,
+    (admin_down, peer): (bool, Option<&InterfacePeer>),
     next_incident: &mut u64,
     emit: &Emit<'_>,
     out: &mut Vec<Action>,
@@ -1160,17 +1167,31 @@ fn interface_point(
                 span(secs(rule.lifecycle.flap_window_seconds))
             ),
             _ => format!(
-                "Interface {subject} of {device} was up and is down at {when} ({} = 0){}. Resolves when it is up again.",
+                "Interface {subject} of {device} was up and is down at {when} ({} = 0){}.{} Resolves when it is up again.",
                 p.series,
                 if down.for_seconds > 0 {
                     format!(", every poll for {}", span(hold))
                 } else {
                     String::new()
-                }
+                },
+                peer.map(other_end).unwrap_or_default()
             ),
         };
         emit.push(out, tr, inc, p.t, &detail);
     }
+}
+
+/// The sentence naming the neighbour at the other end of a link.
+fn other_end(peer: &InterfacePeer) -> String {
+    let seen = if peer.current {
+        "reported by LLDP/CDP at"
+    } else {
+        "last reported at"
+    };
+    format!(
+        " At its other end: {}, port {} ({seen} {}).",
+        peer.neighbour, peer.port, peer.seen_at
+    )
 }
 
 fn has_track(

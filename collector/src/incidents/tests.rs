@@ -833,6 +833,7 @@ fn poll(
         state,
         values: &values,
         admin_down: &admin_down,
+        peers: &[],
     };
     e.on_device_poll(SW, at(t), &polled)
 }
@@ -948,6 +949,46 @@ fn an_interface_that_was_up_opens_one_incident_after_the_hold() {
     let resolved = poll(&mut e, 10 * MIN, DeviceState::Ok, &up, &[]);
     assert_eq!(only(&resolved, ActionKind::Resolve).incident, open.incident);
     assert_eq!(open_count(&e), 0);
+}
+
+#[test]
+fn an_interface_down_names_the_neighbour_last_seen_at_its_other_end() {
+    let mut e = engine("");
+    let peers = [crate::records::device::InterfacePeer {
+        interface: "Gi0/1".into(),
+        neighbour: "core-sw".into(),
+        port: "Te1/0/7".into(),
+        seen_at: at(0),
+        // The link took its LLDP entry with it: gone, still named.
+        current: false,
+    }];
+    let feed = |e: &mut Engine, t: i64, v: f64| {
+        let values = vec![(OPER_GI1.to_owned(), v)];
+        let polled = DevicePolled {
+            device: "sw1",
+            state: DeviceState::Ok,
+            values: &values,
+            admin_down: &[],
+            peers: &peers,
+        };
+        e.on_device_poll(SW, at(t), &polled)
+    };
+    assert!(feed(&mut e, 0, 1.0).is_empty());
+    let mut actions = Vec::new();
+    for i in 1..=3 {
+        actions.extend(feed(&mut e, i * MIN, 0.0));
+    }
+    let open = only(&actions, ActionKind::Open);
+    assert!(
+        open.description
+            .contains("At its other end: core-sw, port Te1/0/7 (last reported at "),
+        "{}",
+        open.description
+    );
+    assert!(
+        open.description
+            .contains("Interface Gi0/1 of sw1 was up and is down")
+    );
 }
 
 #[test]

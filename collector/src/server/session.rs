@@ -252,6 +252,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::SpoolDamaged(m) => IngestRecord::SpoolDamaged(m),
                 Message::UserReport(m) => IngestRecord::UserReport(m),
                 Message::DevicePoll(m) => device_poll(hub, agent_id, m),
+                Message::DeviceNeighbours(m) => IngestRecord::DeviceNeighbours(m),
                 other => {
                     return Err(ProtocolError::Unexpected { kind: other.name() }.into());
                 }

@@ -55,8 +55,8 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a device's record and current inventory (its asset, series
-    /// and change history stay); returns the record, `None` if there was none.
+    /// Removes a device's record, current inventory and neighbours (its
+    /// asset, series and change history stay); returns the record, `None` if there was none.
     pub fn remove_device(&self, name: &str) -> Result<Option<DeviceRecord>, StoreError> {
         let txn = self.db.begin_write()?;
         let removed = {
@@ -66,6 +66,8 @@ impl Store {
                 Some(bytes) => {
                     let rec: DeviceRecord = dec(DEVICES_T, &bytes)?;
                     txn.open_table(DEVICE_INVENTORY)?
+                        .remove(rec.asset_id.as_str())?;
+                    txn.open_table(DEVICE_NEIGHBOURS)?
                         .remove(rec.asset_id.as_str())?;
                     Some(rec)
                 }
@@ -584,6 +586,7 @@ mod tests {
                 values: vec![("snmp.reachable".into(), 1.0), (BPS.into(), 1000.0)],
                 admin_down: vec!["eth0".into()],
                 changes: Vec::new(),
+                peers: Vec::new(),
             }]
         );
         // A later poll without an inventory still says which are shut.

@@ -20,9 +20,10 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id};
+use super::{Store, StoreError, dec, devices, enc, identity, lookup, neighbours, next_id};
 use crate::helpers::series;
 use crate::records::device::DeviceChangeItem;
+use crate::records::device::InterfacePeer;
 
 /// An agent's open block is closed once it holds this many samples (10
 /// minutes at the default 10 s interval)…
@@ -90,6 +91,8 @@ pub enum IngestRecord {
     UserReport(proto::UserReport),
     /// One poll of a network device by the agent.
     DevicePoll(proto::DevicePoll),
+    /// The LLDP and CDP neighbours of a network device, from its poller.
+    DeviceNeighbours(proto::DeviceNeighbours),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -116,6 +119,7 @@ impl IngestRecord {
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
             IngestRecord::DevicePoll(p) => Some(p.seq),
+            IngestRecord::DeviceNeighbours(n) => Some(n.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -191,6 +195,8 @@ pub enum Fed {
         admin_down: Vec<String>,
         /// What changed in the device's inventory (empty: nothing, or no inventory).
         changes: Vec<DeviceChangeItem>,
+        /// The neighbour last seen on each of its interfaces.
+        peers: Vec<InterfacePeer>,
     },
 }
 
@@ -230,6 +236,7 @@ pub(crate) struct Tables<'t> {
     pub devices: Table<'t, &'static str, &'static [u8]>,
     pub device_inventory: Table<'t, &'static str, &'static [u8]>,
     pub device_changes: Table<'t, (&'static str, i64, u64), &'static [u8]>,
+    pub device_neighbours: Table<'t, &'static str, &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -259,6 +266,7 @@ impl<'t> Tables<'t> {
             devices: txn.open_table(DEVICES)?,
             device_inventory: txn.open_table(DEVICE_INVENTORY)?,
             device_changes: txn.open_table(DEVICE_CHANGES)?,
+            device_neighbours: txn.open_table(DEVICE_NEIGHBOURS)?,
         })
     }
 
@@ -523,6 +531,9 @@ impl Commit<'_, '_> {
             IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
             IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
             IngestRecord::DevicePoll(poll) => self.device_poll(&origin, poll)?,
+            IngestRecord::DeviceNeighbours(n) => {
+                neighbours::store_neighbours(&mut self.t, origin.agent, n)?;
+            }
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;
@@ -616,6 +627,7 @@ impl Commit<'_, '_> {
             values: poll.values.clone(),
             admin_down: devices::admin_down(&self.t, &asset)?,
             changes,
+            peers: neighbours::interface_peers(&self.t, &asset)?,
         });
         if poll.values.is_empty() {
             return Ok(());

@@ -168,6 +168,11 @@ pub const DEVICE_CHANGES: TableDefinition<(&str, i64, u64), &[u8]> =
 /// its list on every connect, even an empty one, so that it stops polling
 /// devices removed while it was away.
 pub const DEVICE_POLLERS: TableDefinition<&str, ()> = TableDefinition::new("device_pollers");
+/// The LLDP and CDP neighbours each device reported last, with the last
+/// neighbour seen on each interface: `asset id → DeviceNeighboursRecord`.
+/// Their appearing and disappearing are changes in [`DEVICE_CHANGES`].
+pub const DEVICE_NEIGHBOURS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("device_neighbours");
 
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
@@ -210,5 +215,6 @@ pub fn create_device_tables(txn: &WriteTransaction) -> Result<(), redb::TableErr
     txn.open_table(DEVICE_INVENTORY)?;
     txn.open_table(DEVICE_CHANGES)?;
     txn.open_table(DEVICE_POLLERS)?;
+    txn.open_table(DEVICE_NEIGHBOURS)?;
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! A [`DeviceSpec`] is configuration (one device a poller agent polls); a
 //! [`DeviceInventory`] is what a poll found; [`InterfaceCounters`] are the raw
 //! counters of one interface, turned into rates by [`rates::interface_rates`].
-//! Series names for the rates are in [`series`].
+//! Series names for the rates are in [`series`]; the LLDP and CDP
+//! neighbours a device reports are in [`neighbours`].
 //!
 //! The types encode with postcard as well as TOML/JSON: no field is skipped
 //! when serializing and enums are externally tagged. Secrets never show in
@@ -12,12 +13,15 @@
 //! and [`DeviceInventory::canonicalize`] sorts every list by its index so two
 //! polls of an unchanged device compare equal.
 
+pub mod neighbours;
 pub mod rates;
 pub mod series;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use neighbours::{IdKind, Neighbour, NeighbourProtocol, PeerId};
 
 /// The SNMP port devices listen on unless told otherwise.
 pub const DEFAULT_SNMP_PORT: u16 = 161;

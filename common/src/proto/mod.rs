@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff;
-use crate::model::device::{DeviceInventory, DeviceSpec, DeviceState};
+use crate::model::device::{DeviceInventory, DeviceSpec, DeviceState, Neighbour, PeerId};
 use crate::model::{HealthSample, Inventory, Timestamp};
 
 /// The protocol version this build speaks.
@@ -123,6 +123,8 @@ messages! {
     UserReport = 9,
     /// Agent (poller) → collector: one poll of a network device.
     DevicePoll = 10,
+    /// Agent (poller) → collector: the LLDP and CDP neighbours of a network device.
+    DeviceNeighbours = 12,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -269,6 +271,26 @@ pub struct DevicePoll {
     /// `(series, value)` at `polled_at`, e.g.
     /// `("interface.in_bits_per_second{if=ge-0/0/1}", 1.2e6)`.
     pub values: Vec<(String, f64)>,
+}
+
+/// The neighbours a network device reports over LLDP and CDP, sent by its
+/// poller on the first neighbour walk after the poller starts and then
+/// only when they changed. The list is whole: a neighbour missing from it
+/// is gone. A record like the others: spooled, sequenced, acknowledged
+/// once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceNeighbours {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The device's name, as assigned by the collector.
+    pub device: String,
+    /// When the poll that read them started, on the poller's clock.
+    pub polled_at: Timestamp,
+    /// The device's own LLDP chassis id (`lldpLocChassisId`), when it has
+    /// LLDP: how its neighbours know it.
+    pub chassis_id: Option<PeerId>,
+    /// Its neighbours, sorted.
+    pub neighbours: Vec<Neighbour>,
 }
 
 /// The whole list of devices an agent polls (replacing any earlier one),
