@@ -14,15 +14,16 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use atalaya_common::diff::{self, InventoryDelta};
+use atalaya_common::model::device::trap::{TrapEvent, TrapInterface, TrapKind, TrapVersion};
 use atalaya_common::model::device::{
     AuthProtocol, Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState,
     DeviceSystem, OperStatus, PrivProtocol, Secret,
 };
 use atalaya_common::model::*;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, EnrollRequest, EnrollResponse, Gap,
-    Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed,
-    SnapshotRequest, SpoolDamaged, UserReport,
+    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, DeviceTrap, EnrollRequest,
+    EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused,
+    RenewRequest, Renewed, SnapshotRequest, SpoolDamaged, UserReport,
 };
 
 fn sample_inventory() -> Inventory {
@@ -369,6 +370,33 @@ fn every_message() -> Vec<(u8, Message)> {
                     ("interface.in_bits_per_second{if=ge-0/0/1}".into(), 1.25e6),
                     ("snmp.reachable".into(), 1.0),
                 ],
+            }),
+        ),
+        (
+            11,
+            Message::DeviceTrap(DeviceTrap {
+                seq: 4244,
+                trap: Some(TrapEvent {
+                    device: "core-sw1".into(),
+                    received_at: NOON,
+                    source: "10.0.0.2:50123".into(),
+                    version: TrapVersion::V2c,
+                    inform: false,
+                    trap_oid: "1.3.6.1.6.3.1.1.5.3".into(),
+                    kind: TrapKind::LinkDown,
+                    interface: Some(TrapInterface {
+                        if_index: 3,
+                        name: Some("ge-0/0/1".into()),
+                        admin_up: Some(true),
+                        oper_up: Some(false),
+                    }),
+                    uptime_ticks: Some(123_456),
+                    varbinds: vec![
+                        ("1.3.6.1.2.1.2.2.1.1.3".into(), "3".into()),
+                        ("1.3.6.1.2.1.2.2.1.8.3".into(), "2".into()),
+                    ],
+                }),
+                dropped: vec![("bad_community".into(), 2), ("rate_limited".into(), 40)],
             }),
         ),
         (16, Message::Ack(Ack { seq: 1045 })),

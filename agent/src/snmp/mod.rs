@@ -15,6 +15,7 @@
 //! - [`poller`]: scheduling, concurrency, and the sans-I/O tracker of each device.
 //! - [`oids`]: the numeric OIDs polled.
 //! - [`assignment`]: the devices assigned to this agent, kept in its state directory.
+//! - [`trap`]: receiving traps and informs from the assigned devices.
 
 pub mod assignment;
 pub mod client;
@@ -23,6 +24,7 @@ pub mod inventory;
 pub mod oids;
 pub mod poller;
 pub mod state;
+pub mod trap;
 pub mod walk;
 
 pub use poller::{DevicePoll, DeviceTracker, Poller, PollerConfig, RawPoll};

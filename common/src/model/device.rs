@@ -14,6 +14,7 @@
 
 pub mod rates;
 pub mod series;
+pub mod trap;
 
 use std::fmt;
 
