@@ -300,4 +300,4 @@ fn v2_notice(pdu: Pdu) -> Result<Notice, DecodeError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
