@@ -292,6 +292,9 @@ impl Desk {
                     };
                     actions.extend(engine.on_device_poll(asset, *at, &poll));
                 }
+                Fed::DeviceTrap { asset, trap } => {
+                    actions.extend(engine.on_device_trap(asset, trap.received_at, trap));
+                }
             }
         }
         self.apply_for_reports(&actions, &reports, &engine, now)

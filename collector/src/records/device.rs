@@ -1,7 +1,9 @@
 //! Network devices: what Atalaya keeps of each one (its spec, its poller,
-//! how its last poll went) and the changes seen in its inventory.
+//! how its last poll went), the changes seen in its inventory, and its
+//! events (the traps its poller accepted from it).
 
 use atalaya_common::model::Timestamp;
+use atalaya_common::model::device::trap::TrapEvent;
 use atalaya_common::model::device::{DeviceSpec, DeviceState};
 use serde::{Deserialize, Serialize};
 
@@ -123,4 +125,17 @@ pub enum DeviceChangeItem {
         /// After.
         after: String,
     },
+}
+
+/// One event of a device: a trap or inform its poller accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    /// The agent that received it.
+    pub agent_id: String,
+    /// That agent's sequence number of the record.
+    pub seq: u64,
+    /// When the collector stored it.
+    pub stored_at: Timestamp,
+    /// The trap, as the agent classified it.
+    pub trap: TrapEvent,
 }

@@ -19,11 +19,18 @@ use super::ingest::Tables;
 use super::records::AssetMeta;
 use super::schema::*;
 use super::{Store, StoreError, dec, enc, next_id};
-use crate::records::device::{DeviceChange, DeviceChangeItem, DeviceRecord, DeviceStatus};
+use crate::records::device::{
+    DeviceChange, DeviceChangeItem, DeviceEvent, DeviceRecord, DeviceStatus,
+};
+use atalaya_common::model::device::trap::TrapEvent;
 
 const DEVICES_T: &str = "devices";
 const INVENTORY_T: &str = "device_inventory";
 const CHANGES_T: &str = "device_changes";
+const EVENTS_T: &str = "device_events";
+
+/// Events kept per device; older ones are let go as new ones come.
+pub const MAX_EVENTS_PER_DEVICE: usize = 1000;
 
 impl Store {
     /// Adds a device, creating its asset if it has none yet; fails with
@@ -120,6 +127,40 @@ impl Store {
         found.map(|v| dec(INVENTORY_T, v.value())).transpose()
     }
 
+    /// The latest `limit` events of the device whose asset is `asset`, newest first.
+    pub fn device_events(&self, asset: &str, limit: usize) -> Result<Vec<DeviceEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DEVICE_EVENTS)?;
+        t.range((asset, i64::MIN, 0)..=(asset, i64::MAX, u64::MAX))?
+            .rev()
+            .take(limit)
+            .map(|r| {
+                let (_, v) = r?;
+                dec(EVENTS_T, v.value())
+            })
+            .collect()
+    }
+
+    /// The latest `limit` events of every device, newest first.
+    pub fn latest_device_events(&self, limit: usize) -> Result<Vec<DeviceEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let by_time = txn.open_table(DEVICE_EVENTS_BY_TIME)?;
+        let events = txn.open_table(DEVICE_EVENTS)?;
+        let mut out = Vec::new();
+        for r in by_time.iter()?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, asset) = r?;
+            let (at, id) = key.value();
+            // An index entry outliving its event (let go) is skipped.
+            if let Some(v) = events.get((asset.value(), at, id))? {
+                out.push(dec(EVENTS_T, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The inventory changes of the device whose asset is `asset`, oldest first.
     pub fn device_changes(&self, asset: &str) -> Result<Vec<DeviceChange>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -185,6 +226,57 @@ pub(crate) fn store_poll(
     t.devices
         .insert(rec.name.as_str(), enc(DEVICES_T, &rec)?.as_slice())?;
     touch_asset(t, &rec.asset_id, poll.polled_at)?;
+    Ok(Some(rec.asset_id))
+}
+
+/// Stores a trap from `agent` (record `seq`, received by the collector at
+/// `stored_at`) as an event of its device, letting the oldest go past
+/// [`MAX_EVENTS_PER_DEVICE`]; returns the device's asset id, `None` when
+/// the device is unknown or `agent` is not its poller (nothing is stored).
+pub(crate) fn store_trap(
+    t: &mut Tables<'_>,
+    agent: &str,
+    seq: u64,
+    stored_at: Timestamp,
+    trap: &TrapEvent,
+) -> Result<Option<String>, StoreError> {
+    let found = t.devices.get(trap.device.as_str())?;
+    let Some(rec) = found
+        .map(|v| dec::<DeviceRecord>(DEVICES_T, v.value()))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    if rec.poller != agent {
+        return Ok(None);
+    }
+    let asset = rec.asset_id.as_str();
+    let event = DeviceEvent {
+        agent_id: agent.to_owned(),
+        seq,
+        stored_at,
+        trap: trap.clone(),
+    };
+    let id = next_id(&mut t.meta, META_NEXT_EVENT)?;
+    let at = trap.received_at.0;
+    t.device_events
+        .insert((asset, at, id), enc(EVENTS_T, &event)?.as_slice())?;
+    t.device_events_by_time.insert((at, id), asset)?;
+    let range = (asset, i64::MIN, 0)..=(asset, i64::MAX, u64::MAX);
+    let kept = t.device_events.range(range.clone())?.count();
+    if kept > MAX_EVENTS_PER_DEVICE {
+        let old: Vec<(i64, u64)> = t
+            .device_events
+            .range(range)?
+            .take(kept - MAX_EVENTS_PER_DEVICE)
+            .map(|r| r.map(|(k, _)| (k.value().1, k.value().2)))
+            .collect::<Result<_, _>>()?;
+        for (at, id) in old {
+            t.device_events.remove((asset, at, id))?;
+            t.device_events_by_time.remove((at, id))?;
+        }
+    }
+    touch_asset(t, asset, trap.received_at)?;
     Ok(Some(rec.asset_id))
 }
 

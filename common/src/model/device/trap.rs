@@ -22,6 +22,11 @@ pub const WARM_START: &str = "1.3.6.1.6.3.1.1.5.2";
 /// `snmpTrapOID` of `authenticationFailure` (RFC 3418).
 pub const AUTHENTICATION_FAILURE: &str = "1.3.6.1.6.3.1.1.5.5";
 
+/// The series of a poller agent's own asset counting the messages its trap
+/// listener dropped since it started, one per reason:
+/// `snmp.traps_dropped{reason=bad_community}`.
+pub const TRAPS_DROPPED: &str = "snmp.traps_dropped";
+
 /// Most variable bindings kept of one trap.
 pub const MAX_VARBINDS: usize = 64;
 /// Most bytes kept of one rendered value.
