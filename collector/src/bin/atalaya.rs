@@ -161,6 +161,15 @@ enum Command {
         #[arg(long)]
         sort: Option<String>,
     },
+    /// The latest SNMP traps network devices sent, newest first.
+    Traps {
+        /// Only this device.
+        #[arg(long)]
+        device: Option<String>,
+        /// How many (default 100).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 impl Cli {
@@ -223,6 +232,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             )),
         },
         Command::Interfaces { device, sort } => devices::interfaces(c, device, sort, format),
+        Command::Traps { device, limit } => devices::traps(c, device, limit, format),
     }
 }
 

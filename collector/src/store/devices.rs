@@ -542,6 +542,95 @@ mod tests {
 
     const BPS: &str = "interface.in_bits_per_second{if=eth0}";
 
+    fn trap(agent: &str, seq: u64, at: i64, device: &str, dropped: u64) -> Ingest {
+        use atalaya_common::model::device::trap::{TrapKind, TrapVersion};
+        Ingest {
+            agent_id: agent.into(),
+            received_at: Timestamp(at),
+            record: IngestRecord::DeviceTrap(proto::DeviceTrap {
+                seq,
+                trap: Some(TrapEvent {
+                    device: device.into(),
+                    received_at: Timestamp(at),
+                    source: "192.0.2.10:50000".into(),
+                    version: TrapVersion::V2c,
+                    inform: false,
+                    trap_oid: "1.3.6.1.6.3.1.1.5.1".into(),
+                    kind: TrapKind::ColdStart,
+                    interface: None,
+                    uptime_ticks: Some(12),
+                    varbinds: Vec::new(),
+                }),
+                dropped: vec![("bad_community".into(), dropped)],
+            }),
+        }
+    }
+
+    #[test]
+    fn traps_are_device_events_of_their_poller_and_counters_series_of_the_agent() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let (_, fed) = store
+            .commit_fed(&[trap("ag-1", 1, 60_000, "core-sw1", 2)])
+            .unwrap();
+        assert!(fed.iter().any(|f| matches!(
+            f,
+            Fed::DeviceTrap { asset, trap } if asset == "device:core-sw1" && trap.received_at == Timestamp(60_000)
+        )));
+        // Another agent's, or an unknown device's, are not stored (nor fed).
+        let (_, fed) = store
+            .commit_fed(&[
+                trap("ag-2", 1, 61_000, "core-sw1", 0),
+                trap("ag-1", 2, 62_000, "nowhere", 3),
+                trap("ag-1", 3, 63_000, "core-sw1", 5),
+            ])
+            .unwrap();
+        assert_eq!(
+            fed.iter()
+                .filter(|f| matches!(f, Fed::DeviceTrap { .. }))
+                .count(),
+            1
+        );
+        let events = store.device_events("device:core-sw1", 10).unwrap();
+        let seqs: Vec<(String, u64)> = events.iter().map(|e| (e.agent_id.clone(), e.seq)).collect();
+        assert_eq!(seqs, [("ag-1".to_owned(), 3), ("ag-1".to_owned(), 1)]);
+        assert_eq!(store.latest_device_events(1).unwrap()[0].seq, 3);
+        // The same record again (a resend) is not stored twice.
+        store
+            .commit_fed(&[trap("ag-1", 3, 63_000, "core-sw1", 5)])
+            .unwrap();
+        assert_eq!(store.device_events("device:core-sw1", 10).unwrap().len(), 2);
+        // The drop totals, as series of the agent's own asset.
+        let asset = store.agent_asset_id("ag-1").unwrap().unwrap();
+        let points = store
+            .metric(
+                &asset,
+                "snmp.traps_dropped{reason=bad_community}",
+                Timestamp(0),
+                Timestamp(100_000),
+                None,
+            )
+            .unwrap();
+        let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+        assert_eq!(values, [2.0, 3.0, 5.0]);
+    }
+
+    #[test]
+    fn a_device_keeps_its_latest_events_only() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let n = MAX_EVENTS_PER_DEVICE as u64 + 5;
+        let batch: Vec<Ingest> = (1..=n)
+            .map(|i| trap("ag-1", i, 1_000 * i as i64, "core-sw1", 0))
+            .collect();
+        store.commit_fed(&batch).unwrap();
+        let events = store.device_events("device:core-sw1", usize::MAX).unwrap();
+        assert_eq!(events.len(), MAX_EVENTS_PER_DEVICE);
+        assert_eq!(events.last().map(|e| e.seq), Some(6));
+        let latest = store.latest_device_events(usize::MAX).unwrap();
+        assert_eq!(latest.len(), MAX_EVENTS_PER_DEVICE);
+    }
+
     #[test]
     fn modules_firmware_and_system_changes_are_named() {
         let before = inventory(&[(1, "eth0"), (2, "eth1")], "A1");

@@ -658,8 +658,7 @@ impl Commit<'_, '_> {
             .dropped
             .iter()
             .map(|(reason, n)| (format!("{TRAPS_DROPPED}{{reason={reason}}}"), *n as f64));
-        let writer = format!("traps:{}", o.agent);
-        self.points(&writer, o.asset, o.received_at, o.received_at, values)
+        self.points(o.asset, o.asset, o.received_at, o.received_at, values)
     }
 
     /// How the agent's QUIC path to the collector fares, as points of its
