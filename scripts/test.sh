@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # tests compare the agent with dpkg-query and nproc; the filesystem
 # incident test mounts a tmpfs into a fixture copy; the user-report test
 # runs `atalaya-agent report` as an unprivileged account with setpriv; the
-# SNMP poller tests run their own net-snmp snmpd and compare with its tools.
+# SNMP poller tests run their own net-snmp snmpd and compare with its tools;
+# the trap tests send with its snmptrap and snmpinform.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -21,6 +22,8 @@ mount mount
 setpriv util-linux
 /usr/sbin/snmpd snmpd
 snmpget snmp
+snmptrap snmp
+snmpinform snmp
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"

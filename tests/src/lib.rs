@@ -12,6 +12,7 @@
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
 //! - [`snmpd`]: a real net-snmp `snmpd` on a loopback port, and the net-snmp
 //!   tools to compare polls with.
+//! - [`traps`]: net-snmp's `snmptrap` and `snmpinform`, and datagrams of theirs.
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
 pub mod harness;
@@ -19,4 +20,5 @@ pub mod layers;
 pub mod loadgen;
 pub mod relay;
 pub mod snmpd;
+pub mod traps;
 pub mod webhook;

@@ -35,7 +35,7 @@ const POLL_QUEUE: usize = 64;
 /// drops (and counts) rather than wait.
 const TRAP_QUEUE: usize = 1024;
 /// How often the drop counters are sent when they changed and no trap carried them.
-const COUNTERS_EVERY: Duration = Duration::from_secs(60);
+const COUNTERS_EVERY: Duration = Duration::from_secs(15);
 
 /// What an assignment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
