@@ -298,7 +298,7 @@ fn traps_from_polled_devices_become_events_and_incidents() {
     );
 
     // A flood from flood-sw is cut to its rate; access-sw is still heard at once.
-    let flooding = flood(&persist, &format!("127.0.0.1:{trap_port}"), 4000);
+    let flooding = flood(&persist, &format!("127.0.0.1:{trap_port}"), 3000);
     let started = Instant::now();
     assert!(trap(
         &v2c,
@@ -326,7 +326,7 @@ fn traps_from_polled_devices_become_events_and_incidents() {
     assert!(trap(&v2c, &["1.3.6.1.4.1.99999.1.9"]));
     let limited = eventually("the flood counted", Duration::from_secs(20), || {
         let n = dropped(&collector, &poller, "rate_limited");
-        (n >= 1000.0).then_some(n)
+        (n >= 500.0).then_some(n)
     });
     let flood_events = events(&collector, "flood-sw").len();
     assert!(
@@ -344,8 +344,8 @@ fn traps_from_polled_devices_become_events_and_incidents() {
 }
 
 /// Starts sending `count` copies of a v2c trap of flood-sw from its
-/// address (127.0.0.5), twenty a millisecond: far over its rate, and a
-/// pace the loopback's socket buffer takes without dropping.
+/// address (127.0.0.5), about four a millisecond: far over its rate, and
+/// a pace a busy test machine's socket buffer takes without dropping.
 fn flood(persist: &Path, target: &str, count: usize) -> std::thread::JoinHandle<()> {
     let datagram = capture(
         persist,
@@ -357,7 +357,7 @@ fn flood(persist: &Path, target: &str, count: usize) -> std::thread::JoinHandle<
     std::thread::spawn(move || {
         for i in 0..count {
             socket.send_to(&datagram, &target).unwrap();
-            if i % 20 == 19 {
+            if i % 4 == 3 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
