@@ -207,11 +207,11 @@ pub async fn build_table(devices: &[DeviceSpec]) -> DeviceTable {
             continue;
         }
         let spec_owned = spec.clone();
-        let check = tokio::task::spawn_blocking(move || check_of(&spec_owned))
+        let device = tokio::task::spawn_blocking(move || trap_device(&spec_owned))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r);
-        let check = match check {
+        let TrapDevice { check, .. } = match device {
             Ok(c) => c,
             Err(why) => {
                 tracing::warn!(device = %spec.name, reason = %why, "traps from this device cannot be checked");
@@ -253,11 +253,13 @@ async fn resolve(address: &str) -> Vec<IpAddr> {
     }
 }
 
-/// What a device's traps are checked against.
-fn check_of(spec: &DeviceSpec) -> Result<Check, String> {
-    match &spec.credentials {
+/// What a device's traps are checked against: its community, or its
+/// SNMPv3 user and the master keys of its passwords (derived here, which
+/// takes a few milliseconds: call it off the async threads).
+pub fn trap_device(spec: &DeviceSpec) -> Result<TrapDevice, String> {
+    let check = match &spec.credentials {
         Credentials::V1 { community } | Credentials::V2c { community } => {
-            Ok(Check::Community(community.expose().as_bytes().to_vec()))
+            Check::Community(community.expose().as_bytes().to_vec())
         }
         Credentials::V3 {
             user,
@@ -277,10 +279,14 @@ fn check_of(spec: &DeviceSpec) -> Result<Check, String> {
                 ),
                 (None, Some(_)) => return Err("SNMPv3 privacy needs authentication".into()),
             };
-            Ok(Check::V3 {
+            Check::V3 {
                 user: user.as_bytes().to_vec(),
                 keys,
-            })
+            }
         }
-    }
+    };
+    Ok(TrapDevice {
+        name: spec.name.clone(),
+        check,
+    })
 }

@@ -24,5 +24,5 @@ pub mod listener;
 pub mod receiver;
 
 pub use decode::{DecodeError, Decoded, decode_trap};
-pub use listener::{InterfaceNames, TrapCounters, TrapListener, build_table};
+pub use listener::{InterfaceNames, TrapCounters, TrapListener, build_table, trap_device};
 pub use receiver::{DeviceTable, Received, TrapReceiver};
