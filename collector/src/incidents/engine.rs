@@ -1326,7 +1326,8 @@ fn trap_rule(
 ) {
     let opens = m.opens(&trap.trap_oid);
     let clears = !opens && m.clears(&trap.trap_oid);
-    if !opens && !(clears && has_track(tracks, &rule.name, "")) {
+    let relevant = opens || (clears && has_track(tracks, &rule.name, ""));
+    if !relevant {
         return;
     }
     let Some(track) = track_mut(tracks, &rule.name, "") else {
