@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # incident test mounts a tmpfs into a fixture copy; the user-report test
 # runs `atalaya-agent report` as an unprivileged account with setpriv; the
 # SNMP poller tests run their own net-snmp snmpd and compare with its tools;
-# the topology test runs lldpd and snmpd in network namespaces made with ip
-# and draws its map with Graphviz.
+# the trap tests send with its snmptrap and snmpinform; the topology test
+# runs lldpd and snmpd in network namespaces made with ip and draws its map
+# with Graphviz.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -26,6 +27,8 @@ snmpget snmp
 /usr/sbin/lldpd lldpd
 ip iproute2
 dot graphviz
+snmptrap snmp
+snmpinform snmp
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"

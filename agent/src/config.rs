@@ -5,6 +5,7 @@
 //! error collected, with file, line and key), then checked as a whole into
 //! [`AgentConfig`], the type the agent uses.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ pub struct SnmpConfig {
     pub enabled: bool,
     /// Devices polled at once.
     pub concurrency: usize,
+    /// Where to listen for traps and informs from the assigned devices
+    /// (`None`: no trap listener).
+    pub trap_listen: Option<SocketAddr>,
 }
 
 impl Default for AgentConfig {
@@ -109,8 +113,29 @@ impl AgentConfig {
             "percent",
         );
         let snmp = doc.section("snmp");
+        let enabled = snmp.boolean("enabled", true);
+        let trap_listen = snmp.string("trap_listen").filter(|a| !a.is_empty());
+        let trap_listen = trap_listen.and_then(|a| match a.parse::<SocketAddr>() {
+            Ok(addr) if addr.port() == 0 => {
+                snmp.invalid("trap_listen", format!("expected a port other than 0 (162 is the standard trap port), found {a:?}"));
+                None
+            }
+            Ok(_) if !enabled => {
+                snmp.invalid("trap_listen", "traps are taken only from the devices this agent polls: set `enabled = true` or remove `trap_listen`");
+                None
+            }
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                snmp.invalid(
+                    "trap_listen",
+                    format!("expected an IP address and UDP port such as \"0.0.0.0:162\" or \"[::]:162\", found {a:?}"),
+                );
+                None
+            }
+        });
         let snmp = SnmpConfig {
-            enabled: snmp.boolean("enabled", true),
+            enabled,
+            trap_listen,
             concurrency: usize::try_from(snmp.integer(
                 "concurrency",
                 DEFAULT_CONCURRENCY as u64,
@@ -190,7 +215,8 @@ mod tests {
             defaults,
             SnmpConfig {
                 enabled: true,
-                concurrency: 32
+                concurrency: 32,
+                trap_listen: None,
             }
         );
         let config =
@@ -201,6 +227,29 @@ mod tests {
         assert_eq!(
             errors.0[0].to_string(),
             "a.toml:2:15: `snmp.concurrency`: expected a whole number of devices from 1 to 1024, found 0"
+        );
+    }
+
+    #[test]
+    fn the_trap_listener_is_off_unless_set_and_its_address_is_checked() {
+        assert_eq!(AgentConfig::default().snmp.trap_listen, None);
+        let config =
+            AgentConfig::parse("a.toml", "[snmp]\ntrap_listen = \"0.0.0.0:162\"\n").unwrap();
+        assert_eq!(
+            config.snmp.trap_listen,
+            Some("0.0.0.0:162".parse().unwrap())
+        );
+        let config = AgentConfig::parse("a.toml", "[snmp]\ntrap_listen = \"[::]:1162\"\n").unwrap();
+        assert_eq!(config.snmp.trap_listen, Some("[::]:1162".parse().unwrap()));
+        let one = |text: &str| AgentConfig::parse("a.toml", text).unwrap_err().0[0].to_string();
+        assert_eq!(
+            one("[snmp]\ntrap_listen = \"traps.example.org\"\n"),
+            "a.toml:2:15: `snmp.trap_listen`: expected an IP address and UDP port such as \"0.0.0.0:162\" or \"[::]:162\", found \"traps.example.org\""
+        );
+        assert!(one("[snmp]\ntrap_listen = \"0.0.0.0:0\"\n").contains("a port other than 0"));
+        assert!(
+            one("[snmp]\nenabled = false\ntrap_listen = \"0.0.0.0:162\"\n")
+                .contains("set `enabled = true`")
         );
     }
 

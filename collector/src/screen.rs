@@ -195,6 +195,17 @@ pub fn screen(
                 inventory: false,
             }
         }
+        IngestRecord::DeviceTrap(trap)
+            if trap
+                .trap
+                .as_ref()
+                .is_some_and(|t| !s.time(t.received_at, now, limits)) =>
+        {
+            IngestRecord::Refused {
+                seq: trap.seq,
+                inventory: false,
+            }
+        }
         IngestRecord::DevicePoll(mut poll) => {
             let before = poll.values.len();
             poll.values.retain(|(_, v)| v.is_finite());

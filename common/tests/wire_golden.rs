@@ -14,13 +14,15 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use atalaya_common::diff::{self, InventoryDelta};
+use atalaya_common::model::device::trap::{TrapEvent, TrapInterface, TrapKind, TrapVersion};
 use atalaya_common::model::device::{
     AuthProtocol, Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState,
     DeviceSystem, IdKind, Neighbour, NeighbourProtocol, OperStatus, PeerId, PrivProtocol, Secret,
 };
 use atalaya_common::model::*;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, EnrollRequest,
+    self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, DeviceTrap,
+    EnrollRequest,
     EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused,
     RenewRequest, Renewed, SnapshotRequest, SpoolDamaged, UserReport,
 };
@@ -400,6 +402,33 @@ fn every_message() -> Vec<(u8, Message)> {
                     management_address: Some("192.0.2.12".into()),
                     capabilities: vec!["bridge".into()],
                 }],
+            }),
+        ),
+        (
+            11,
+            Message::DeviceTrap(DeviceTrap {
+                seq: 4244,
+                trap: Some(TrapEvent {
+                    device: "core-sw1".into(),
+                    received_at: NOON,
+                    source: "10.0.0.2:50123".into(),
+                    version: TrapVersion::V2c,
+                    inform: false,
+                    trap_oid: "1.3.6.1.6.3.1.1.5.3".into(),
+                    kind: TrapKind::LinkDown,
+                    interface: Some(TrapInterface {
+                        if_index: 3,
+                        name: Some("ge-0/0/1".into()),
+                        admin_up: Some(true),
+                        oper_up: Some(false),
+                    }),
+                    uptime_ticks: Some(123_456),
+                    varbinds: vec![
+                        ("1.3.6.1.2.1.2.2.1.1.3".into(), "3".into()),
+                        ("1.3.6.1.2.1.2.2.1.8.3".into(), "2".into()),
+                    ],
+                }),
+                dropped: vec![("bad_community".into(), 2), ("rate_limited".into(), 40)],
             }),
         ),
         (16, Message::Ack(Ack { seq: 1045 })),

@@ -1,6 +1,7 @@
 //! End-to-end tests of Atalaya: the real agent and collector programs
 //! talking over loopback QUIC, plus the benches that drive them
-//! (`ingest-bench`, `reconnect-bench`, `incident-latency-bench`) and the
+//! (`ingest-bench`, `reconnect-bench`, `incident-latency-bench`,
+//! `trap-latency-bench`) and the
 //! soak.
 //!
 //! # Layout
@@ -17,6 +18,7 @@
 //!   (a switch with ENTITY-MIB, a printer…), one community each.
 //! - [`snmpd`]: a real net-snmp `snmpd` on a loopback port, and the net-snmp
 //!   tools to compare polls with.
+//! - [`traps`]: net-snmp's `snmptrap` and `snmpinform`, and datagrams of theirs.
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
 pub mod harness;
@@ -27,4 +29,5 @@ pub mod relay;
 pub mod scripted;
 pub mod snmpd;
 pub mod snmpsim;
+pub mod traps;
 pub mod webhook;

@@ -17,6 +17,7 @@
 //! - [`response`]: a received datagram to bindings, as one pure function (checked and fuzzed).
 //! - [`oids`]: the numeric OIDs polled.
 //! - [`assignment`]: the devices assigned to this agent, kept in its state directory.
+//! - [`trap`]: receiving traps and informs from the assigned devices.
 
 pub mod assignment;
 pub mod client;
@@ -27,6 +28,7 @@ pub mod oids;
 pub mod poller;
 pub mod response;
 pub mod state;
+pub mod trap;
 pub mod walk;
 
 pub use poller::{DevicePoll, DeviceTracker, Poller, PollerConfig, RawPoll};

@@ -1,6 +1,6 @@
 //! Network devices: listed, shown with their inventory and interfaces,
-//! added and removed (admin role; viewer role to read), and one row per
-//! interface across devices.
+//! added and removed (admin role; viewer role to read), one row per
+//! interface across devices, and the traps devices sent (their events).
 //!
 //! Credentials are write-only: a device is added with its community or
 //! passwords, and no answer ever carries them back (a view names the SNMP
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, ApiState, Caller, blocking};
 use crate::desk::devices::{self, DeviceError, NewDevice};
-use crate::records::device::{DeviceChange, DeviceRecord};
+use crate::records::device::{DeviceChange, DeviceEvent, DeviceRecord, device_asset_id};
 use crate::store::{Role, Store, StoreError};
 
 /// The device routes, to merge into the API router.
@@ -29,8 +29,16 @@ pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/devices", get(list).post(add))
         .route("/api/v1/devices/{name}", get(show).delete(remove))
+        .route("/api/v1/devices/{name}/events", get(events))
         .route("/api/v1/interfaces", get(interfaces))
+        .route("/api/v1/traps", get(traps))
 }
+
+/// Events shown with a device unless asked for more.
+pub const DETAIL_EVENTS: usize = 10;
+/// Events a list gives unless asked otherwise, and the most it gives.
+const DEFAULT_EVENTS: usize = 100;
+const MAX_EVENTS: usize = 10_000;
 
 /// A device as listed: no credentials.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +95,8 @@ pub struct DeviceDetail {
     /// The LLDP and CDP neighbours it reported last.
     #[serde(default)]
     pub neighbours: Vec<Neighbour>,
+    /// Its latest events (traps), newest first.
+    pub events: Vec<DeviceEvent>,
 }
 
 /// One interface of one device, with its latest rates.
@@ -381,6 +391,7 @@ async fn show(
             device: view(&rec, inv.as_ref()),
             changes: s.device_changes(&rec.asset_id)?,
             neighbours,
+            events: s.device_events(&rec.asset_id, DETAIL_EVENTS)?,
             inventory: inv,
             interfaces,
         }))
@@ -431,6 +442,53 @@ async fn remove(
     state.admin.devices_changed(&rec.poller);
     tracing::info!(device = %rec.name, poller = %rec.poller, by = %caller.0.id, "device removed");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EventsQuery {
+    device: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/devices/NAME/events?limit=N`: the device's latest events,
+/// newest first (also those of a device removed since).
+async fn events(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_EVENTS);
+    let n = name.clone();
+    let found = blocking(&state, move |s| {
+        let events = s.device_events(&device_asset_id(&n), limit)?;
+        let known = !events.is_empty() || s.device(&n)?.is_some();
+        Ok(known.then_some(events))
+    })
+    .await?;
+    let events = found.ok_or_else(|| ApiError::NotFound(format!("no device is named `{name}`")))?;
+    Ok(Json(events).into_response())
+}
+
+/// `GET /api/v1/traps?device=D&limit=N`: the latest traps of every device
+/// (or of one), newest first.
+async fn traps(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_EVENTS);
+    let device = q.device.filter(|d| !d.is_empty());
+    let events = blocking(&state, move |s| match device {
+        Some(d) => s.device_events(&device_asset_id(&d), limit),
+        None => s.latest_device_events(limit),
+    })
+    .await?;
+    Ok(Json(events).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -168,6 +168,15 @@ enum Command {
         #[arg(long, conflicts_with_all = ["json", "csv"])]
         dot: bool,
     },
+    /// The latest SNMP traps network devices sent, newest first.
+    Traps {
+        /// Only this device.
+        #[arg(long)]
+        device: Option<String>,
+        /// How many (default 100).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 impl Cli {
@@ -231,6 +240,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
         },
         Command::Interfaces { device, sort } => devices::interfaces(c, device, sort, format),
         Command::Topology { dot } => topology::run(c, dot, format),
+        Command::Traps { device, limit } => devices::traps(c, device, limit, format),
     }
 }
 

@@ -299,6 +299,9 @@ impl Desk {
                     actions.extend(engine.on_device_poll(asset, *at, &poll));
                     actions.extend(engine.on_device_changes(asset, *at, changes));
                 }
+                Fed::DeviceTrap { asset, trap } => {
+                    actions.extend(engine.on_device_trap(asset, trap.received_at, trap));
+                }
             }
         }
         self.apply_for_reports(&actions, &reports, &engine, now)

@@ -5,7 +5,7 @@
 //! committed samples ([`Engine::on_samples`]), inventory changes
 //! ([`Engine::on_inventory`]), an agent heard from ([`Engine::on_seen`]),
 //! user reports ([`Engine::on_report`]), network device polls
-//! ([`Engine::on_device_poll`]), staff resolving an incident
+//! ([`Engine::on_device_poll`]) and traps ([`Engine::on_device_trap`]), staff resolving an incident
 //! ([`Engine::on_staff_resolved`]) and the passing of time
 //! ([`Engine::on_tick`]) — each with its time, and returns the [`Action`]s
 //! the collector must carry out: store an incident, update it, send a
@@ -29,7 +29,11 @@
 //!
 //! Inventory changes and user reports have no condition: each matching
 //! event opens an incident or, while one is open, counts an occurrence.
-//! They stay open until staff resolve them.
+//! They stay open until staff resolve them. Trap rules are events too; a
+//! clearing trap or, if the rule says so, a quiet spell resolves them. A
+//! `linkDown` trap is the interface-down condition seen by the device
+//! itself: it opens the incident at once, without the rule's hold, and a
+//! `linkUp` trap resolves it.
 //!
 //! # State
 //! [`EngineState`] is everything the engine remembers (serde, for the
@@ -43,12 +47,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use atalaya_common::diff::Change;
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::DeviceState;
+use atalaya_common::model::device::trap::{TrapEvent, TrapKind};
 use serde::{Deserialize, Serialize};
 
 use super::changes;
 use super::rules::{
     AssetFacts, DevicePollState, Forecast, InterfaceDown, InventoryChange, Lifecycle, Rule,
-    RuleKind, RuleSet, Threshold, device_state_name,
+    RuleKind, RuleSet, Threshold, TrapMatch, device_state_name,
 };
 use crate::helpers::series::split_series;
 use crate::records::device::DeviceChangeItem;
@@ -665,6 +670,60 @@ impl Engine {
         out
     }
 
+    /// A stored trap from the network device whose asset is `asset`,
+    /// received at `at`: a link trap goes to the interface-down rules, any
+    /// trap to the trap rules its OID matches.
+    pub fn on_device_trap(&mut self, asset: &str, at: Timestamp, trap: &TrapEvent) -> Vec<Action> {
+        let mut out = Vec::new();
+        let t = at.0;
+        let rules = self.rules.rules();
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
+            return out;
+        };
+        if facts.hostname.is_empty() {
+            trap.device.clone_into(&mut facts.hostname);
+        }
+        for rule in rules {
+            if !rule.enabled || !rule.scope.matches(facts) {
+                continue;
+            }
+            let emit = Emit {
+                asset,
+                rule_name: &rule.name,
+                severity: rule.severity,
+                rule_description: &rule.description,
+                host: host(asset, facts),
+                subject: "",
+            };
+            match &rule.kind {
+                RuleKind::InterfaceDown(down) => {
+                    let Some(subject) = trap.interface_subject() else {
+                        continue;
+                    };
+                    if !matches!(trap.kind, TrapKind::LinkDown | TrapKind::LinkUp)
+                        || !down.selector.matches_subject(&subject)
+                    {
+                        continue;
+                    }
+                    let emit = Emit {
+                        subject: &subject,
+                        ..emit
+                    };
+                    interface_trap(tracks, rule, trap, t, next_incident, &emit, &mut out);
+                }
+                RuleKind::Trap(m) => {
+                    trap_rule(tracks, rule, m, trap, t, next_incident, &emit, &mut out);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// A user report from `asset`. The most severe enabled user-report rule
     /// whose scope covers the asset opens the incident (one per report).
     pub fn on_report(&mut self, asset: &str, at: Timestamp, report: &UserReport) -> Vec<Action> {
@@ -879,7 +938,43 @@ impl Engine {
                 // An interface's track is what remembers that it was up.
                 let keep_idle = rule.is_some_and(|r| matches!(r.kind, RuleKind::InterfaceDown(_)));
                 let lifecycle = rule.map_or_else(Lifecycle::default, |r| r.lifecycle);
+                let resolve_after = rule.and_then(|r| match &r.kind {
+                    RuleKind::Trap(m) if m.resolve_after_seconds > 0 => {
+                        Some(secs(m.resolve_after_seconds))
+                    }
+                    _ => None,
+                });
                 for (subject, track) in subjects.iter_mut() {
+                    if let Some(after) = resolve_after
+                        && let Some(inc) = &mut track.incident
+                        && inc.resolved_at.is_none()
+                        && t.saturating_sub(track.last_at) >= after
+                    {
+                        inc.resolved_at = Some(t);
+                        inc.flapping = false;
+                        track.firing = false;
+                        let inc = *inc;
+                        let detail = format!(
+                            "No matching trap since {} ({}): resolved.",
+                            Timestamp(track.last_at),
+                            span(after)
+                        );
+                        Emit {
+                            asset,
+                            rule_name,
+                            severity: rule.map_or(Severity::Warning, |r| r.severity),
+                            rule_description: rule.map_or("", |r| r.description.as_str()),
+                            host: host(asset, facts),
+                            subject,
+                        }
+                        .push(
+                            &mut out,
+                            Transition::Resolved,
+                            &inc,
+                            t,
+                            &detail,
+                        );
+                    }
                     if let Some(tr) = quiet(track, &lifecycle, t)
                         && let Some(inc) = &track.incident
                     {
@@ -1192,6 +1287,146 @@ fn other_end(peer: &InterfacePeer) -> String {
         " At its other end: {}, port {} ({seen} {}).",
         peer.neighbour, peer.port, peer.seen_at
     )
+}
+
+/// Feeds a `linkDown`/`linkUp` trap to the interface-down rule `rule`:
+/// the device itself says the interface is down, so the incident opens at
+/// once (no hold, and whether or not a poll saw the interface up before);
+/// `linkUp`, or `ifAdminStatus` down (an operator shut it), clears it.
+#[allow(clippy::too_many_arguments)]
+fn interface_trap(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    trap: &TrapEvent,
+    t: i64,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let subject = emit.subject;
+    let admin_down = trap
+        .interface
+        .as_ref()
+        .is_some_and(|i| i.admin_up == Some(false));
+    let down = trap.kind == TrapKind::LinkDown && !admin_down;
+    if !down && !has_track(tracks, &rule.name, subject) {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, subject) else {
+        return;
+    };
+    if t < track.last_at {
+        return;
+    }
+    track.last_at = t;
+    let obs = if down {
+        // A new linkDown is news even after staff resolved the last one.
+        track.muted = false;
+        Obs::Fire
+    } else {
+        Obs::Clear
+    };
+    if let Some(tr) = observe(track, &rule.lifecycle, t, obs, 0, next_incident)
+        && let Some(inc) = &track.incident
+    {
+        let device = emit.host;
+        let when = Timestamp(t);
+        let name = if trap.kind == TrapKind::LinkDown {
+            "linkDown"
+        } else {
+            "linkUp"
+        };
+        let detail = match tr {
+            Transition::Resolved if admin_down => format!(
+                "{device} sent {name} at {when}: interface {subject} was shut by an operator (administratively down)."
+            ),
+            Transition::Resolved => {
+                format!("{device} sent linkUp at {when}: interface {subject} is up again.")
+            }
+            Transition::Flapping => format!(
+                "Interface {subject} of {device} went down and up {} times within {}; kept open and marked flapping.",
+                track.clears.len(),
+                span(secs(rule.lifecycle.flap_window_seconds))
+            ),
+            _ => format!(
+                "{device} sent linkDown at {when}: interface {subject} is down (trap from {}, {}). Resolves at its linkUp trap or when a poll sees it up.",
+                trap.source,
+                trap.version.name()
+            ),
+        };
+        emit.push(out, tr, inc, t, &detail);
+    }
+}
+
+/// Feeds a trap to the trap rule `rule` (`m`): a matching OID opens the
+/// incident or counts an occurrence on it, a clearing one resolves it.
+#[allow(clippy::too_many_arguments)]
+fn trap_rule(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    m: &TrapMatch,
+    trap: &TrapEvent,
+    t: i64,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let opens = m.opens(&trap.trap_oid);
+    let clears = !opens && m.clears(&trap.trap_oid);
+    let relevant = opens || (clears && has_track(tracks, &rule.name, ""));
+    if !relevant {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, "") else {
+        return;
+    };
+    let tr = if opens {
+        track.last_at = track.last_at.max(t);
+        if !track.firing {
+            track.firing = true;
+            track.last_flip = t;
+        }
+        Some(event(track, &rule.lifecycle, t, next_incident))
+    } else {
+        observe(track, &rule.lifecycle, t, Obs::Clear, 0, next_incident)
+    };
+    let (Some(tr), Some(inc)) = (tr, &track.incident) else {
+        return;
+    };
+    let device = emit.host;
+    let detail = if opens {
+        trap_detail(device, trap)
+    } else {
+        format!(
+            "{device} sent {} at {}: cleared.",
+            trap.trap_oid, trap.received_at
+        )
+    };
+    emit.push(out, tr, inc, t, &detail);
+}
+
+/// What a trap said, for an incident: its OID and kind, where it came
+/// from, the device's uptime, and its first bindings.
+fn trap_detail(device: &str, trap: &TrapEvent) -> String {
+    let mut out = format!(
+        "{device} sent trap {} ({}) at {} from {} over SNMP {}",
+        trap.trap_oid,
+        trap.kind,
+        trap.received_at,
+        trap.source,
+        trap.version.name()
+    );
+    if let Some(ticks) = trap.uptime_ticks {
+        out.push_str(&format!("; device up {}", span(i64::from(ticks) * 10)));
+    }
+    out.push('.');
+    for (oid, value) in trap.varbinds.iter().take(8) {
+        out.push_str(&format!("\n  {oid} = {}", first_line(value, 120)));
+    }
+    if trap.varbinds.len() > 8 {
+        out.push_str(&format!("\n  … {} more", trap.varbinds.len() - 8));
+    }
+    out
 }
 
 fn has_track(

@@ -17,6 +17,7 @@ use std::path::Path;
 use atalaya_common::config::{ConfigErrors, Document, LoadError, Section};
 use atalaya_common::model::device::DeviceState;
 use atalaya_common::model::device::series::OPER_UP;
+use atalaya_common::model::device::trap::{AUTHENTICATION_FAILURE, COLD_START, WARM_START};
 use atalaya_common::model::{MachineKind, Virtualization};
 use serde::{Deserialize, Serialize};
 
@@ -362,6 +363,48 @@ pub struct InterfaceDown {
     pub for_seconds: u64,
 }
 
+/// A network device's traps whose OID matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrapMatch {
+    /// A trap whose `snmpTrapOID` matches one of these opens the incident
+    /// (or counts an occurrence on it): a dotted OID matches itself and the
+    /// OIDs under it, a pattern with `*` matches as a glob.
+    pub oids: Vec<String>,
+    /// A trap matching one of these resolves it (e.g. the "up" trap of a
+    /// "down" one).
+    pub clear_oids: Vec<String>,
+    /// The incident resolves itself this long after the last matching trap,
+    /// seconds; 0: it stays open until a clearing trap or staff resolve it.
+    pub resolve_after_seconds: u64,
+}
+
+impl TrapMatch {
+    /// Whether a trap with `oid` opens the incident.
+    pub fn opens(&self, oid: &str) -> bool {
+        self.oids.iter().any(|p| oid_matches(p, oid))
+    }
+
+    /// Whether a trap with `oid` resolves it.
+    pub fn clears(&self, oid: &str) -> bool {
+        self.clear_oids.iter().any(|p| oid_matches(p, oid))
+    }
+}
+
+/// Whether the dotted `oid` matches `pattern`: a glob when it has a `*`,
+/// else the OID itself or one under it (`1.3.6.1.4.1.9` matches
+/// `1.3.6.1.4.1.9.9.41.2`, not `1.3.6.1.4.1.99`). Leading dots are ignored.
+pub fn oid_matches(pattern: &str, oid: &str) -> bool {
+    let pattern = pattern.trim_start_matches('.');
+    let oid = oid.trim_start_matches('.');
+    if pattern.contains('*') {
+        return glob(pattern, oid);
+    }
+    oid == pattern
+        || oid
+            .strip_prefix(pattern)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// The poll outcomes by the names rules use for them (as the API writes them).
 const DEVICE_STATES: &[(&str, DeviceState)] = &[
     ("ok", DeviceState::Ok),
@@ -419,6 +462,8 @@ pub enum RuleKind {
     DeviceState(DevicePollState),
     /// A network device's interface going down.
     InterfaceDown(InterfaceDown),
+    /// A network device sending some traps.
+    Trap(TrapMatch),
 }
 
 impl RuleKind {
@@ -430,6 +475,7 @@ impl RuleKind {
         "user-report",
         "device-state",
         "interface-down",
+        "trap",
     ];
 
     /// The name used in rules.
@@ -442,6 +488,7 @@ impl RuleKind {
             RuleKind::UserReport => "user-report",
             RuleKind::DeviceState(_) => "device-state",
             RuleKind::InterfaceDown(_) => "interface-down",
+            RuleKind::Trap(_) => "trap",
         }
     }
 }
@@ -612,6 +659,26 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
             Severity::Warning,
             "A device interface has sent close to its speed for a long time: traffic through it is slowed or dropped.",
             threshold("interface.out_utilisation_percent", 90.0, 70.0, 900),
+        ),
+        rule(
+            "device-restarted",
+            Severity::Info,
+            "A network device restarted (it sent a coldStart or warmStart trap): a power cut, a crash, or planned work. Resolves itself after ten minutes, as the device is up again.",
+            RuleKind::Trap(TrapMatch {
+                oids: vec![COLD_START.to_owned(), WARM_START.to_owned()],
+                clear_oids: Vec::new(),
+                resolve_after_seconds: 600,
+            }),
+        ),
+        rule(
+            "snmp-authentication-failure",
+            Severity::Warning,
+            "A network device refused an SNMP request with a wrong community or user (it sent an authenticationFailure trap): a misconfigured manager, or someone probing. Resolves itself an hour after the last one.",
+            RuleKind::Trap(TrapMatch {
+                oids: vec![AUTHENTICATION_FAILURE.to_owned()],
+                clear_oids: Vec::new(),
+                resolve_after_seconds: 3600,
+            }),
         ),
     ]
 }
@@ -866,6 +933,13 @@ fn parse_rule(
                 _ => None,
             },
         )?),
+        "trap" => RuleKind::Trap(parse_trap(
+            s,
+            match base_kind {
+                Some(RuleKind::Trap(t)) => Some(t),
+                _ => None,
+            },
+        )?),
         "interface-down" => {
             let base = match base_kind {
                 Some(RuleKind::InterfaceDown(d)) => Some(d),
@@ -1039,6 +1113,60 @@ fn parse_device_state(
     })
 }
 
+/// OID patterns given as `key` (one) or `keys` (a list), checked.
+/// A bad pattern is reported, and gives an empty list.
+fn opt_oid_patterns(s: &Section<'_, '_>, one: &str, many: &str) -> Option<Vec<String>> {
+    let mut given = opt_strings(s, many);
+    if let Some(single) = s.string(one) {
+        given.get_or_insert_with(Vec::new).push(single);
+    }
+    let patterns = given?;
+    if patterns.is_empty() && one == "oid" {
+        s.invalid(many, "expected at least one trap OID");
+    }
+    for p in &patterns {
+        let ok = !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '*')
+            && p.chars().any(|c| c.is_ascii_digit() || c == '*');
+        if !ok {
+            let key = if s.has(one) { one } else { many };
+            s.invalid(
+                key,
+                format!("expected dotted OIDs such as \"1.3.6.1.4.1.9\" (with `*` as a wildcard), found {p:?}"),
+            );
+            return Some(Vec::new());
+        }
+    }
+    Some(patterns)
+}
+
+fn parse_trap(s: &Section<'_, '_>, base: Option<&TrapMatch>) -> Option<TrapMatch> {
+    let oids = opt_oid_patterns(s, "oid", "oids").or_else(|| base.map(|b| b.oids.clone()));
+    let clear_oids = opt_oid_patterns(s, "clear_oid", "clear_oids")
+        .or_else(|| base.map(|b| b.clear_oids.clone()))
+        .unwrap_or_default();
+    let resolve_after_seconds = opt_integer(s, "resolve_after_seconds", 0..=2_592_000, "seconds")
+        .or(base.map(|b| b.resolve_after_seconds))
+        .unwrap_or(0);
+    let Some(oids) = oids else {
+        s.missing(
+            "oid",
+            "a trap rule needs `oid` (or `oids`), the trap OIDs that open it, e.g. \"1.3.6.1.4.1.9.9.41.2.0.1\" or \"1.3.6.1.4.1.9.*\"",
+        );
+        return None;
+    };
+    if oids.is_empty() {
+        // An empty list, or a bad pattern: reported already.
+        return None;
+    }
+    Some(TrapMatch {
+        oids,
+        clear_oids,
+        resolve_after_seconds,
+    })
+}
+
 fn parse_inventory_change(
     s: &Section<'_, '_>,
     base: Option<&InventoryChange>,
@@ -1128,7 +1256,9 @@ mod tests {
                 "device-credentials",
                 "interface-down",
                 "interface-in-utilisation",
-                "interface-out-utilisation"
+                "interface-out-utilisation",
+                "device-restarted",
+                "snmp-authentication-failure"
             ]
         );
         assert!(set.rules().iter().all(|r| r.enabled));
@@ -1136,6 +1266,47 @@ mod tests {
         assert_eq!(
             (fs.op, fs.value, fs.clear_value, fs.for_seconds),
             (Op::Above, 90.0, 85.0, 300)
+        );
+    }
+
+    #[test]
+    fn trap_oids_match_as_prefixes_on_arcs_or_as_globs() {
+        assert!(oid_matches("1.3.6.1.4.1.9", "1.3.6.1.4.1.9"));
+        assert!(oid_matches(".1.3.6.1.4.1.9", "1.3.6.1.4.1.9.9.41.2.0.1"));
+        assert!(!oid_matches("1.3.6.1.4.1.9", "1.3.6.1.4.1.99.1"));
+        assert!(oid_matches("1.3.6.1.4.1.*.0.1", "1.3.6.1.4.1.2636.0.1"));
+        assert!(!oid_matches("1.3.6.1.4.1.*.0.1", "1.3.6.1.4.1.2636.0.2"));
+        assert!(!oid_matches("1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4"));
+    }
+
+    #[test]
+    fn a_trap_rule_is_read_and_checked() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            "[rule.ups-on-battery]\nkind = \"trap\"\nseverity = \"high\"\noid = \"1.3.6.1.4.1.318.0.5\"\nclear_oid = \"1.3.6.1.4.1.318.0.9\"\n\n[rule.device-restarted]\nresolve_after_seconds = 0\n",
+        )
+        .unwrap();
+        let RuleKind::Trap(ups) = &set.get("ups-on-battery").unwrap().kind else {
+            panic!("not a trap rule");
+        };
+        assert!(ups.opens("1.3.6.1.4.1.318.0.5") && ups.clears("1.3.6.1.4.1.318.0.9"));
+        assert_eq!(ups.resolve_after_seconds, 0);
+        // A built-in keeps its OIDs when only its timing changes.
+        let RuleKind::Trap(restarted) = &set.get("device-restarted").unwrap().kind else {
+            panic!("not a trap rule");
+        };
+        assert!(restarted.opens("1.3.6.1.6.3.1.1.5.1") && restarted.opens("1.3.6.1.6.3.1.1.5.2"));
+        assert_eq!(restarted.resolve_after_seconds, 0);
+        assert_eq!(
+            one_error("[rule.x]\nkind = \"trap\"\n"),
+            "rules.toml:1:7: `rule.x.oid`: a trap rule needs `oid` (or `oids`), the trap OIDs that open it, e.g. \"1.3.6.1.4.1.9.9.41.2.0.1\" or \"1.3.6.1.4.1.9.*\""
+        );
+        assert!(
+            one_error("[rule.x]\nkind = \"trap\"\noid = \"linkDown\"\n")
+                .contains("expected dotted OIDs such as")
+        );
+        assert!(
+            one_error("[rule.x]\nkind = \"trap\"\noids = []\n").contains("at least one trap OID")
         );
     }
 
@@ -1444,7 +1615,7 @@ severity = "urgent"
                 "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
                 "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
                 "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
-                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\", \"trap\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation, device-restarted, snmp-authentication-failure)",
                 "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
                 "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
             ]

@@ -1,10 +1,12 @@
 //! Network devices: what Atalaya keeps of each one (its spec, its poller,
-//! how its last poll went, its LLDP and CDP neighbours) and the changes
-//! seen in its inventory and neighbours.
+//! how its last poll went, its LLDP and CDP neighbours), the changes seen
+//! in its inventory and neighbours, and its events (the traps its poller
+//! accepted from it).
 
 use std::collections::BTreeMap;
 
 use atalaya_common::model::Timestamp;
+use atalaya_common::model::device::trap::TrapEvent;
 use atalaya_common::model::device::{
     DeviceSpec, DeviceState, Neighbour, NeighbourProtocol, PeerId,
 };
@@ -198,4 +200,17 @@ pub struct InterfacePeer {
     pub seen_at: Timestamp,
     /// Whether it is still reported.
     pub current: bool,
+}
+
+/// One event of a device: a trap or inform its poller accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    /// The agent that received it.
+    pub agent_id: String,
+    /// That agent's sequence number of the record.
+    pub seq: u64,
+    /// When the collector stored it.
+    pub stored_at: Timestamp,
+    /// The trap, as the agent classified it.
+    pub trap: TrapEvent,
 }

@@ -253,6 +253,8 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::UserReport(m) => IngestRecord::UserReport(m),
                 Message::DevicePoll(m) => device_poll(hub, agent_id, m),
                 Message::DeviceNeighbours(m) => IngestRecord::DeviceNeighbours(m),
+                // The commit checks the device is this agent's.
+                Message::DeviceTrap(m) => IngestRecord::DeviceTrap(m),
                 other => {
                     return Err(ProtocolError::Unexpected { kind: other.name() }.into());
                 }

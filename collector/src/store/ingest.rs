@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use atalaya_common::diff;
 use atalaya_common::diff::Change;
 use atalaya_common::model::device::DeviceState;
+use atalaya_common::model::device::trap::{TRAPS_DROPPED, TrapEvent};
 use atalaya_common::model::{HealthSample, Inventory, Timestamp, Virtualization};
 use atalaya_common::proto;
 use redb::{ReadableTable, Table, WriteTransaction};
@@ -93,6 +94,8 @@ pub enum IngestRecord {
     DevicePoll(proto::DevicePoll),
     /// The LLDP and CDP neighbours of a network device, from its poller.
     DeviceNeighbours(proto::DeviceNeighbours),
+    /// A trap the agent accepted from a device, and its drop counters.
+    DeviceTrap(proto::DeviceTrap),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -120,6 +123,7 @@ impl IngestRecord {
             IngestRecord::UserReport(r) => Some(r.seq),
             IngestRecord::DevicePoll(p) => Some(p.seq),
             IngestRecord::DeviceNeighbours(n) => Some(n.seq),
+            IngestRecord::DeviceTrap(t) => Some(t.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -198,6 +202,13 @@ pub enum Fed {
         /// The neighbour last seen on each of its interfaces.
         peers: Vec<InterfacePeer>,
     },
+    /// A trap from a network device was stored.
+    DeviceTrap {
+        /// The device's asset id (`device:<name>`).
+        asset: String,
+        /// The trap.
+        trap: TrapEvent,
+    },
 }
 
 /// In-memory state that saves re-reading disk on every commit. Always
@@ -237,6 +248,8 @@ pub(crate) struct Tables<'t> {
     pub device_inventory: Table<'t, &'static str, &'static [u8]>,
     pub device_changes: Table<'t, (&'static str, i64, u64), &'static [u8]>,
     pub device_neighbours: Table<'t, &'static str, &'static [u8]>,
+    pub device_events: Table<'t, (&'static str, i64, u64), &'static [u8]>,
+    pub device_events_by_time: Table<'t, (i64, u64), &'static str>,
 }
 
 impl<'t> Tables<'t> {
@@ -267,6 +280,8 @@ impl<'t> Tables<'t> {
             device_inventory: txn.open_table(DEVICE_INVENTORY)?,
             device_changes: txn.open_table(DEVICE_CHANGES)?,
             device_neighbours: txn.open_table(DEVICE_NEIGHBOURS)?,
+            device_events: txn.open_table(DEVICE_EVENTS)?,
+            device_events_by_time: txn.open_table(DEVICE_EVENTS_BY_TIME)?,
         })
     }
 
@@ -534,6 +549,7 @@ impl Commit<'_, '_> {
             IngestRecord::DeviceNeighbours(n) => {
                 neighbours::store_neighbours(&mut self.t, origin.agent, n)?;
             }
+            IngestRecord::DeviceTrap(trap) => self.device_trap(&origin, trap)?,
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;
@@ -634,6 +650,31 @@ impl Commit<'_, '_> {
         }
         let values = poll.values.iter().map(|(n, v)| (n.clone(), *v));
         self.points(&asset, &asset, o.received_at, poll.polled_at, values)
+    }
+
+    /// What an agent's trap listener sent: the trap stored as an event of
+    /// its device (not when the device is unknown or polled by another
+    /// agent), and its drop totals as `snmp.traps_dropped{reason=…}` points
+    /// of the agent's own asset, at the collector's receive time, written
+    /// as a writer of their own (the agent's samples carry its clock).
+    fn device_trap(&mut self, o: &Origin<'_>, t: &proto::DeviceTrap) -> Result<(), StoreError> {
+        if let Some(trap) = &t.trap
+            && let Some(asset) =
+                devices::store_trap(&mut self.t, o.agent, o.seq, o.received_at, trap)?
+        {
+            self.fed.push(Fed::DeviceTrap {
+                asset,
+                trap: trap.clone(),
+            });
+        }
+        if t.dropped.is_empty() {
+            return Ok(());
+        }
+        let values = t
+            .dropped
+            .iter()
+            .map(|(reason, n)| (format!("{TRAPS_DROPPED}{{reason={reason}}}"), *n as f64));
+        self.points(o.asset, o.asset, o.received_at, o.received_at, values)
     }
 
     /// How the agent's QUIC path to the collector fares, as points of its

@@ -173,6 +173,15 @@ pub const DEVICE_POLLERS: TableDefinition<&str, ()> = TableDefinition::new("devi
 /// Their appearing and disappearing are changes in [`DEVICE_CHANGES`].
 pub const DEVICE_NEIGHBOURS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("device_neighbours");
+/// Device events (traps and informs): `(asset id, received at ms, event
+/// id) → DeviceEvent`; event ids come from [`META_NEXT_EVENT`]. Added after
+/// format 4 without changing it: a file without it gets it empty at open.
+pub const DEVICE_EVENTS: TableDefinition<(&str, i64, u64), &[u8]> =
+    TableDefinition::new("device_events");
+/// The same events by time, for the latest of every device:
+/// `(received at ms, event id) → asset id`.
+pub const DEVICE_EVENTS_BY_TIME: TableDefinition<(i64, u64), &str> =
+    TableDefinition::new("device_events_by_time");
 
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
@@ -216,5 +225,7 @@ pub fn create_device_tables(txn: &WriteTransaction) -> Result<(), redb::TableErr
     txn.open_table(DEVICE_CHANGES)?;
     txn.open_table(DEVICE_POLLERS)?;
     txn.open_table(DEVICE_NEIGHBOURS)?;
+    txn.open_table(DEVICE_EVENTS)?;
+    txn.open_table(DEVICE_EVENTS_BY_TIME)?;
     Ok(())
 }

@@ -16,6 +16,7 @@
 pub mod neighbours;
 pub mod rates;
 pub mod series;
+pub mod trap;
 
 use std::fmt;
 

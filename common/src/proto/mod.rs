@@ -26,6 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff;
+use crate::model::device::trap::TrapEvent;
 use crate::model::device::{DeviceInventory, DeviceSpec, DeviceState, Neighbour, PeerId};
 use crate::model::{HealthSample, Inventory, Timestamp};
 
@@ -125,6 +126,9 @@ messages! {
     DevicePoll = 10,
     /// Agent (poller) → collector: the LLDP and CDP neighbours of a network device.
     DeviceNeighbours = 12,
+    /// Agent (poller) → collector: a trap accepted from a device, and the
+    /// trap listener's drop counters.
+    DeviceTrap = 11,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -291,6 +295,23 @@ pub struct DeviceNeighbours {
     pub chassis_id: Option<PeerId>,
     /// Its neighbours, sorted.
     pub neighbours: Vec<Neighbour>,
+}
+
+/// What a poller agent's trap listener has to say: a trap or inform it
+/// accepted from one of its devices, and how many messages it dropped so
+/// far, by reason. A record like the others: spooled, sequenced,
+/// acknowledged once stored. When messages are dropped and none accepted,
+/// the listener still sends its totals now and then, with no trap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTrap {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The trap accepted (`None`: only the counters).
+    pub trap: Option<TrapEvent>,
+    /// `(reason, messages dropped since the listener started)`, e.g.
+    /// `("bad_community", 3)`: totals, so a lost or repeated record
+    /// changes nothing; they start again from zero when the agent restarts.
+    pub dropped: Vec<(String, u64)>,
 }
 
 /// The whole list of devices an agent polls (replacing any earlier one),
