@@ -55,3 +55,51 @@ fn links_table(map: &Topology, format: Format) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use atalaya_common::model::device::NeighbourProtocol;
+
+    use super::*;
+    use crate::topology::{Link, Node, NodeKind};
+
+    #[test]
+    fn links_are_listed_by_node_name_with_both_interfaces() {
+        let node = |id: &str, name: &str, kind| Node {
+            id: id.into(),
+            kind,
+            name: name.into(),
+            asset_id: None,
+            address: None,
+            platform: None,
+        };
+        let map = Topology {
+            nodes: vec![
+                node("device:sw-a", "sw-a", NodeKind::Device),
+                node("asset-7", "web01", NodeKind::Host),
+            ],
+            links: vec![Link {
+                a: LinkEnd {
+                    node: "device:sw-a".into(),
+                    interface: Some("Gi1/0/3".into()),
+                },
+                b: LinkEnd {
+                    node: "asset-7".into(),
+                    interface: Some("eth0".into()),
+                },
+                protocols: vec![NeighbourProtocol::Lldp, NeighbourProtocol::Cdp],
+                seen_from: vec!["sw-a".into()],
+            }],
+        };
+        let text = links_table(&map, Format::Table);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("NODE"), "{text}");
+        let row: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            row,
+            ["sw-a", "Gi1/0/3", "web01", "eth0", "lldp+cdp", "sw-a"]
+        );
+        let empty = links_table(&Topology::default(), Format::Table);
+        assert!(empty.contains("no link yet"), "{empty}");
+    }
+}
