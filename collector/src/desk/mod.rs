@@ -230,7 +230,9 @@ impl Desk {
         Ok(())
     }
 
-    /// Feeds what one commit stored.
+    /// Feeds what one commit stored. A baseline rule's first point of a
+    /// series after a start has its series' history read first, so the
+    /// rule compares it with the stored points' level.
     pub fn feed(&self, fed: &[Fed], now: Timestamp) -> Result<(), StoreError> {
         let mut engine = self.engine();
         let mut actions = Vec::new();
@@ -291,6 +293,21 @@ impl Desk {
                         admin_down,
                     };
                     actions.extend(engine.on_device_poll(asset, *at, &poll));
+                }
+                Fed::Points { asset, at, points } => {
+                    for (series, hours) in engine.unseeded(asset, points) {
+                        let from = Timestamp(at.0.saturating_sub(hours_ms(hours)));
+                        let stored = self
+                            .store
+                            .metric(asset, &series, from, *at, None)
+                            .unwrap_or_else(|err| {
+                                // Then the level builds up from the points to come.
+                                tracing::warn!(asset = %asset, series = %series, error = %err, "cannot read a series' history for its usual level");
+                                Vec::new()
+                            });
+                        engine.seed_baseline(asset, &series, *at, &stored);
+                    }
+                    actions.extend(engine.on_samples(asset, *at, points));
                 }
             }
         }
@@ -625,4 +642,9 @@ mod tests {
             1
         );
     }
+}
+
+/// `hours` in ms.
+fn hours_ms(hours: u64) -> i64 {
+    i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
 }

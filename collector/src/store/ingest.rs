@@ -13,14 +13,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use atalaya_common::diff;
 use atalaya_common::diff::Change;
 use atalaya_common::model::device::DeviceState;
-use atalaya_common::model::{HealthSample, Inventory, Timestamp, Virtualization};
+use atalaya_common::model::{HealthSample, Inventory, ProbeResult, Timestamp, Virtualization};
 use atalaya_common::proto;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id};
+use super::{Store, StoreError, dec, devices, enc, identity, lookup, next_id, probes};
 use crate::helpers::series;
 
 /// An agent's open block is closed once it holds this many samples (10
@@ -89,6 +89,8 @@ pub enum IngestRecord {
     UserReport(proto::UserReport),
     /// One poll of a network device by the agent.
     DevicePoll(proto::DevicePoll),
+    /// One round of the agent's network probes.
+    ProbeRound(proto::ProbeRound),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -115,6 +117,7 @@ impl IngestRecord {
             IngestRecord::SpoolDamaged(d) => Some(d.seq),
             IngestRecord::UserReport(r) => Some(r.seq),
             IngestRecord::DevicePoll(p) => Some(p.seq),
+            IngestRecord::ProbeRound(r) => Some(r.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -189,6 +192,15 @@ pub enum Fed {
         /// Interfaces administratively down in the device's stored inventory.
         admin_down: Vec<String>,
     },
+    /// Named points of an asset were stored (a round of network probes).
+    Points {
+        /// Asset id.
+        asset: String,
+        /// Their time.
+        at: Timestamp,
+        /// `(series, value)`.
+        points: Vec<(String, f64)>,
+    },
 }
 
 /// In-memory state that saves re-reading disk on every commit. Always
@@ -227,6 +239,7 @@ pub(crate) struct Tables<'t> {
     pub devices: Table<'t, &'static str, &'static [u8]>,
     pub device_inventory: Table<'t, &'static str, &'static [u8]>,
     pub device_changes: Table<'t, (&'static str, i64, u64), &'static [u8]>,
+    pub probe_latest: Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -256,6 +269,7 @@ impl<'t> Tables<'t> {
             devices: txn.open_table(DEVICES)?,
             device_inventory: txn.open_table(DEVICE_INVENTORY)?,
             device_changes: txn.open_table(DEVICE_CHANGES)?,
+            probe_latest: txn.open_table(PROBE_LATEST)?,
         })
     }
 
@@ -520,6 +534,7 @@ impl Commit<'_, '_> {
             IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
             IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
             IngestRecord::DevicePoll(poll) => self.device_poll(&origin, poll)?,
+            IngestRecord::ProbeRound(round) => self.probe_round(&origin, round)?,
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;
@@ -618,6 +633,25 @@ impl Commit<'_, '_> {
         }
         let values = poll.values.iter().map(|(n, v)| (n.clone(), *v));
         self.points(&asset, &asset, o.received_at, poll.polled_at, values)
+    }
+
+    /// A round of the agent's network probes: its figures as points of the
+    /// agent's asset, in the agent's own open block (they carry the agent's
+    /// clock, like its samples, and are spooled in time order with them),
+    /// and its results as the latest per target.
+    fn probe_round(&mut self, o: &Origin<'_>, round: &proto::ProbeRound) -> Result<(), StoreError> {
+        probes::store_round(&mut self.t, o.asset, o.agent, round)?;
+        let points: Vec<(String, f64)> =
+            round.results.iter().flat_map(ProbeResult::values).collect();
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.fed.push(Fed::Points {
+            asset: o.asset.to_owned(),
+            at: round.at,
+            points: points.clone(),
+        });
+        self.points(o.agent, o.asset, o.received_at, round.at, points)
     }
 
     /// How the agent's QUIC path to the collector fares, as points of its

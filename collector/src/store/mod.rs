@@ -43,6 +43,7 @@ pub mod ingest;
 pub mod kb;
 pub mod lookup;
 pub mod outbox;
+pub mod probes;
 pub mod query;
 pub mod records;
 pub mod schema;
