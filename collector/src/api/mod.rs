@@ -30,6 +30,7 @@
 //! - `tokens`: `/api/v1/tokens` (enrollment) and `/api/v1/api-tokens`;
 //! - `agents`: `/api/v1/agents` and revocation;
 //! - [`devices`]: `/api/v1/devices` (network devices) and `/api/v1/interfaces`;
+//! - `probes`: `/api/v1/probes`, the latest network probe result per target;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
@@ -40,6 +41,7 @@ mod incidents;
 pub mod kb;
 mod lookup;
 mod metrics;
+mod probes;
 mod prometheus;
 mod software;
 mod tokens;
@@ -135,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(agents::routes())
         .merge(devices::routes())
+        .merge(probes::routes())
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())

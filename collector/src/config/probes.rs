@@ -67,7 +67,9 @@ fn parse_one(t: &Section<'_, '_>) -> Option<ProbeRule> {
     let names: Vec<&str> = ProbeKind::ALL.iter().map(|k| k.name()).collect();
     let kind_text = t.string("kind");
     let target = t.string("target").filter(|s| !s.is_empty());
-    let port = t.has("port").then(|| t.integer("port", 1, 1..=65_535, "port number"));
+    let port = t
+        .has("port")
+        .then(|| t.integer("port", 1, 1..=65_535, "port number"));
     let url = t.string("url").filter(|s| !s.is_empty());
     let name = t.string("name").unwrap_or_default();
     let tags = t.strings("tags", &[]);
@@ -106,22 +108,34 @@ fn parse_one(t: &Section<'_, '_>) -> Option<ProbeRule> {
                 return None;
             }
             let Some(url) = url else {
-                t.missing("url", "an http probe needs `url`, e.g. \"https://intranet.corp.example/\"");
+                t.missing(
+                    "url",
+                    "an http probe needs `url`, e.g. \"https://intranet.corp.example/\"",
+                );
                 return None;
             };
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                t.invalid("url", format!("expected an http:// or https:// URL, found {url:?}"));
+                t.invalid(
+                    "url",
+                    format!("expected an http:// or https:// URL, found {url:?}"),
+                );
                 return None;
             }
             url
         }
         _ => {
             if url.is_some() {
-                t.invalid("url", format!("only http probes have a `url`; probes of kind {kind} have a `target`"));
+                t.invalid(
+                    "url",
+                    format!("only http probes have a `url`; probes of kind {kind} have a `target`"),
+                );
                 return None;
             }
             let Some(host) = target else {
-                t.missing("target", format!("a probe of kind {kind} needs `target`, a host name or address"));
+                t.missing(
+                    "target",
+                    format!("a probe of kind {kind} needs `target`, a host name or address"),
+                );
                 return None;
             };
             match (kind, port) {
@@ -130,7 +144,10 @@ fn parse_one(t: &Section<'_, '_>) -> Option<ProbeRule> {
                     return None;
                 }
                 (ProbeKind::Tcp, None) if !has_port(&host) => {
-                    t.missing("port", "a tcp probe needs `port`, or a target written host:port");
+                    t.missing(
+                        "port",
+                        "a tcp probe needs `port`, or a target written host:port",
+                    );
                     return None;
                 }
                 (_, Some(p)) => with_port(&host, p),

@@ -554,6 +554,11 @@ pub async fn run(desk: Arc<Desk>, mut rx: mpsc::Receiver<Vec<Fed>>, tick: Durati
     }
 }
 
+/// `hours` in ms.
+fn hours_ms(hours: u64) -> i64 {
+    i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
@@ -642,9 +647,4 @@ mod tests {
             1
         );
     }
-}
-
-/// `hours` in ms.
-fn hours_ms(hours: u64) -> i64 {
-    i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
 }

@@ -48,8 +48,8 @@ use serde::{Deserialize, Serialize};
 use super::baseline::Baseline;
 use super::changes;
 use super::rules::{
-    AssetFacts, BaselineRise, DevicePollState, Forecast, InterfaceDown, Lifecycle, Rule,
-    RuleKind, RuleSet, Threshold, device_state_name,
+    AssetFacts, BaselineRise, DevicePollState, Forecast, InterfaceDown, Lifecycle, Rule, RuleKind,
+    RuleSet, Threshold, device_state_name,
 };
 use crate::helpers::series::split_series;
 use crate::records::incident::Severity;
@@ -1085,8 +1085,14 @@ fn baseline_point(
         return;
     }
     track.last_at = p.t;
-    if let Some(tr) = observe(track, &rule.lifecycle, p.t, obs, secs(bl.for_seconds), next_incident)
-        && let Some(inc) = &track.incident
+    if let Some(tr) = observe(
+        track,
+        &rule.lifecycle,
+        p.t,
+        obs,
+        secs(bl.for_seconds),
+        next_incident,
+    ) && let Some(inc) = &track.incident
     {
         let now = format!("{} is {}", p.series, num(p.value));
         let usual = level.map_or_else(|| "not known yet".to_owned(), num);

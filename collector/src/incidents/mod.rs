@@ -30,4 +30,6 @@ pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet};
 pub use crate::records::incident::{IncidentKey, NotifyEvent, Severity};
 
 #[cfg(test)]
+mod probe_tests;
+#[cfg(test)]
 mod tests;

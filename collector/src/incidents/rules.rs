@@ -1058,7 +1058,10 @@ fn parse_baseline(s: &Section<'_, '_>, base: Option<&BaselineRise>) -> Option<Ba
     let factor = |key: &str, base_value: Option<f64>, default: f64| {
         let value = s.number(key).or(base_value).unwrap_or(default);
         if !(1.0..=1000.0).contains(&value) {
-            s.invalid(key, format!("expected a factor from 1 to 1000, found {value}"));
+            s.invalid(
+                key,
+                format!("expected a factor from 1 to 1000, found {value}"),
+            );
             return None;
         }
         Some(value)
@@ -1067,7 +1070,10 @@ fn parse_baseline(s: &Section<'_, '_>, base: Option<&BaselineRise>) -> Option<Ba
     let clear_factor = factor("clear_factor", base.map(|b| b.clear_factor), 2.0);
     let margin = s.number("margin").or(base.map(|b| b.margin)).unwrap_or(0.0);
     if margin < 0.0 {
-        s.invalid("margin", format!("expected a margin of at least 0, found {margin}"));
+        s.invalid(
+            "margin",
+            format!("expected a margin of at least 0, found {margin}"),
+        );
         return None;
     }
     let window_hours = opt_integer(s, "window_hours", 2..=720, "hours")
@@ -1547,7 +1553,7 @@ severity = "urgent"
                 "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
                 "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
                 "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
-                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\", \"baseline\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation, probe-loss, probe-latency)",
                 "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
                 "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
             ]

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use atalaya_common::model::Timestamp;
 use atalaya_common::model::ProbeTarget;
+use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{
     self, Ack, DecodeError, DeviceAssignment, EncodeError, FrameReader, Message, ProbeTargets,
     Refused, SnapshotRequest,

@@ -8,9 +8,9 @@ use atalaya_common::proto;
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
+use super::AgentRecord;
 use super::ingest::Tables;
 use super::schema::{AGENT_ASSET, AGENTS, ASSETS, PROBE_AGENTS, PROBE_LATEST};
-use super::AgentRecord;
 use super::{AssetMeta, Store, StoreError, dec, enc};
 
 /// The latest result of one target of one asset.
@@ -93,14 +93,14 @@ impl Store {
     /// for an unknown agent.
     pub fn probe_selector(&self, agent: &str) -> Result<Option<ProbeSelector>, StoreError> {
         let txn = self.db.begin_read()?;
-        if let Some(asset) = txn.open_table(AGENT_ASSET)?.get(agent)? {
-            if let Some(v) = txn.open_table(ASSETS)?.get(asset.value())? {
-                let meta: AssetMeta = dec("assets", v.value())?;
-                return Ok(Some(ProbeSelector {
-                    hostname: meta.hostname,
-                    tags: meta.tags,
-                }));
-            }
+        if let Some(asset) = txn.open_table(AGENT_ASSET)?.get(agent)?
+            && let Some(v) = txn.open_table(ASSETS)?.get(asset.value())?
+        {
+            let meta: AssetMeta = dec("assets", v.value())?;
+            return Ok(Some(ProbeSelector {
+                hostname: meta.hostname,
+                tags: meta.tags,
+            }));
         }
         let found = txn.open_table(AGENTS)?.get(agent)?;
         found
@@ -158,5 +158,129 @@ impl Store {
             out.push(ProbeRow { hostname, latest });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests {
+    use super::*;
+    use crate::store::testutil::*;
+    use crate::store::{Fed, Ingest, IngestRecord};
+    use atalaya_common::model::{ProbeKind, ProbeMethod};
+
+    fn result(target: &str, kind: ProbeKind, rtt: Option<f64>, loss: f64) -> ProbeResult {
+        ProbeResult {
+            target: target.into(),
+            kind,
+            method: ProbeMethod::Raw,
+            sent: 5,
+            received: if rtt.is_some() { 5 } else { 0 },
+            refused: 0,
+            rtt_min_ms: rtt,
+            rtt_median_ms: rtt,
+            rtt_max_ms: rtt,
+            jitter_ms: rtt.map(|_| 0.5),
+            loss_percent: loss,
+            extra: String::new(),
+        }
+    }
+
+    fn round(seq: u64, at: i64, results: Vec<ProbeResult>) -> Ingest {
+        Ingest {
+            agent_id: "ag-1".into(),
+            received_at: Timestamp(at),
+            record: IngestRecord::ProbeRound(proto::ProbeRound {
+                seq,
+                at: Timestamp(at),
+                results,
+            }),
+        }
+    }
+
+    #[test]
+    fn rounds_are_series_of_the_agents_asset_and_the_latest_is_kept() {
+        let (_d, store) = temp_store();
+        let inv = machine("web01", Some("u-1"), "m-1", "52:54:00:00:00:01");
+        store.commit(&[snapshot("ag-1", 1, 1_000, &inv)]).unwrap();
+        let asset = store.agent_asset_id("ag-1").unwrap().unwrap();
+        let first = round(
+            2,
+            60_000,
+            vec![
+                result("10.0.0.1", ProbeKind::Icmp, Some(1.5), 0.0),
+                result("db:5432", ProbeKind::Tcp, None, 100.0),
+            ],
+        );
+        let fed = store.commit_fed(&[first]).unwrap().1;
+        assert!(fed.iter().any(|f| matches!(
+            f,
+            Fed::Points { asset: a, points, .. } if *a == asset && points.len() == 6
+        )));
+        let rtt = "probe.rtt_ms{target=10.0.0.1,kind=icmp}";
+        let points = store
+            .metric(&asset, rtt, Timestamp(0), Timestamp(i64::MAX), None)
+            .unwrap();
+        assert_eq!(points, [(Timestamp(60_000), 1.5)]);
+        let loss = "probe.loss_percent{target=db:5432,kind=tcp}";
+        let points = store
+            .metric(&asset, loss, Timestamp(0), Timestamp(i64::MAX), None)
+            .unwrap();
+        assert_eq!(points, [(Timestamp(60_000), 100.0)]);
+        let rows = store.probes(Some(&asset)).unwrap();
+        let shown: Vec<(&str, &str, ProbeKind)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.hostname.as_str(),
+                    r.latest.result.target.as_str(),
+                    r.latest.result.kind,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("web01", "10.0.0.1", ProbeKind::Icmp),
+                ("web01", "db:5432", ProbeKind::Tcp)
+            ]
+        );
+        // The next round replaces the list; a late, older one changes nothing.
+        store
+            .commit(&[round(
+                3,
+                120_000,
+                vec![result("10.0.0.1", ProbeKind::Icmp, Some(2.0), 0.0)],
+            )])
+            .unwrap();
+        store
+            .commit(&[round(
+                4,
+                90_000,
+                vec![result("old", ProbeKind::Icmp, None, 100.0)],
+            )])
+            .unwrap();
+        let rows = store.probes(None).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].latest.at, Timestamp(120_000));
+        assert_eq!(rows[0].latest.result.rtt_median_ms, Some(2.0));
+        assert!(store.probes(Some("asset-none")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_agent_is_selected_by_its_assets_name_and_tags() {
+        let (_d, store) = temp_store();
+        assert_eq!(store.probe_selector("ag-1").unwrap(), None);
+        let inv = machine("pos-7", Some("u-1"), "m-1", "52:54:00:00:00:01");
+        store.commit(&[snapshot("ag-1", 1, 1_000, &inv)]).unwrap();
+        let asset = store.agent_asset_id("ag-1").unwrap().unwrap();
+        store.set_tags(&asset, &["branch".into()]).unwrap();
+        let selector = store.probe_selector("ag-1").unwrap().unwrap();
+        assert_eq!(selector.hostname, "pos-7");
+        assert_eq!(selector.tags, ["branch"]);
+        assert!(!store.is_probe_agent("ag-1").unwrap());
+        store.note_probe_agent("ag-1").unwrap();
+        store.note_probe_agent("ag-1").unwrap();
+        assert!(store.is_probe_agent("ag-1").unwrap());
     }
 }
