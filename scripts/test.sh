@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # tests compare the agent with dpkg-query and nproc; the filesystem
 # incident test mounts a tmpfs into a fixture copy; the user-report test
 # runs `atalaya-agent report` as an unprivileged account with setpriv; the
-# SNMP poller tests run their own net-snmp snmpd and compare with its tools.
+# SNMP poller tests run their own net-snmp snmpd and compare with its tools;
+# the network probe tests cut a veth pair into a namespace with ip.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -21,6 +22,7 @@ mount mount
 setpriv util-linux
 /usr/sbin/snmpd snmpd
 snmpget snmp
+/usr/sbin/ip iproute2
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"

@@ -9,6 +9,8 @@
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
+//! - [`probe_net`]: a veth pair into a network namespace, a slow DNS
+//!   server and TCP ports, for the network probe tests.
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
 //! - [`snmpd`]: a real net-snmp `snmpd` on a loopback port, and the net-snmp
 //!   tools to compare polls with.
@@ -17,6 +19,7 @@
 pub mod harness;
 pub mod layers;
 pub mod loadgen;
+pub mod probe_net;
 pub mod relay;
 pub mod snmpd;
 pub mod webhook;
