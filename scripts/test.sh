@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # SNMP poller tests run their own net-snmp snmpd and compare with its tools;
 # the trap tests send with its snmptrap and snmpinform; the topology test
 # runs lldpd and snmpd in network namespaces made with ip and draws its map
-# with Graphviz.
+# with Graphviz; the network probe tests cut a veth pair into a namespace.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -25,7 +25,7 @@ setpriv util-linux
 /usr/sbin/snmpd snmpd
 snmpget snmp
 /usr/sbin/lldpd lldpd
-ip iproute2
+/usr/sbin/ip iproute2
 dot graphviz
 snmptrap snmp
 snmpinform snmp

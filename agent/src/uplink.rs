@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use atalaya_common::model::DeviceSpec;
+use atalaya_common::model::{DeviceSpec, ProbeTarget};
 use atalaya_common::proto::{
     self, DecodeError, EncodeError, FrameReader, Hello, Message, RenewRequest,
 };
@@ -63,6 +63,8 @@ pub struct Shared {
     intervals: watch::Sender<Intervals>,
     /// The last device list the collector assigned; `None` until one came.
     devices: watch::Sender<Option<Vec<DeviceSpec>>>,
+    /// The last probe target list the collector pushed; `None` until one came.
+    probe_targets: watch::Sender<Option<Vec<ProbeTarget>>>,
 }
 
 impl Shared {
@@ -75,6 +77,7 @@ impl Shared {
             connected: AtomicBool::new(false),
             intervals: watch::Sender::new(intervals),
             devices: watch::Sender::new(None),
+            probe_targets: watch::Sender::new(None),
         })
     }
 
@@ -119,6 +122,16 @@ impl Shared {
     /// The collector assigned `devices` to this agent (the whole list).
     pub fn assign_devices(&self, devices: Vec<DeviceSpec>) {
         self.devices.send_replace(Some(devices));
+    }
+
+    /// Follows the probe target lists the collector pushes.
+    pub fn probe_targets(&self) -> watch::Receiver<Option<Vec<ProbeTarget>>> {
+        self.probe_targets.subscribe()
+    }
+
+    /// The collector pushed `targets` to this agent (the whole list).
+    pub fn push_probe_targets(&self, targets: Vec<ProbeTarget>) {
+        self.probe_targets.send_replace(Some(targets));
     }
 }
 
@@ -537,6 +550,7 @@ async fn session(
                         );
                         shared.assign_devices(a.devices);
                     }
+                    Message::ProbeTargets(t) => shared.push_probe_targets(t.targets),
                     Message::Renewed(renewed) => {
                         if let Some(fresh) =
                             store_renewal(credentials, renewing, renewed.certificate_pem).await

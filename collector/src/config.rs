@@ -8,6 +8,8 @@ use std::time::Duration;
 use atalaya_common::config::{ConfigErrors, Document, LoadError};
 use atalaya_common::proto::ConfigUpdate;
 
+pub mod probes;
+
 use crate::incidents::sla::{BusinessHours, SlaPolicies};
 use crate::records::incident::Priority;
 use crate::screen::TimeLimits;
@@ -49,6 +51,8 @@ pub struct CollectorConfig {
     pub incident_tick: Duration,
     /// `[sla]`, `[sla.P1]`…: the SLA policies.
     pub sla: SlaPolicies,
+    /// `[[probe]]`: targets pushed to agents, and which agents.
+    pub probes: Vec<probes::ProbeRule>,
     /// The file it was read from (`None`: built from text), which a reload
     /// reads again for the SLA policies.
     pub file: Option<PathBuf>,
@@ -109,6 +113,7 @@ impl CollectorConfig {
         let rules_file = inc.string("rules_file").filter(|f| !f.is_empty());
         let incident_tick = inc.integer("tick_seconds", 5, 1..=300, "seconds");
         let sla = sla_policies(&doc);
+        let probes = probes::parse(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
             let host = server_names.first().map_or("localhost", String::as_str);
@@ -139,6 +144,7 @@ impl CollectorConfig {
             rules_file: rules_file.map(PathBuf::from),
             incident_tick: Duration::from_secs(incident_tick),
             sla,
+            probes,
             file: None,
         })
     }

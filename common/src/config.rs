@@ -188,6 +188,45 @@ impl<'i> Document<'i> {
         }
     }
 
+    /// The tables of the array `[[name]]`, in file order; a missing array
+    /// reads as none. Each is read like a section named `name`, so errors
+    /// say `name.key` with the line of the table that has it.
+    pub fn tables_array(&self, name: &'static str) -> Vec<Section<'_, 'i>> {
+        self.read.borrow_mut().insert(name.to_owned());
+        self.opened.borrow_mut().insert(name.to_owned());
+        let Some(value) = self.root.get_ref().get(name) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.error(
+                value.span().start,
+                name,
+                format!(
+                    "expected an array of tables ([[{name}]]), found {}",
+                    kind(value.get_ref())
+                ),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::Table(t) => out.push(Section {
+                    doc: self,
+                    name: name.to_owned(),
+                    at: item.span().start,
+                    table: Some(t),
+                }),
+                other => self.error(
+                    item.span().start,
+                    name,
+                    format!("expected a table, found {}", kind(other)),
+                ),
+            }
+        }
+        out
+    }
+
     /// Reports unknown keys and returns every error found, or `Ok`.
     pub fn finish(self) -> Result<(), ConfigErrors> {
         for (key, value) in self.root.get_ref().iter() {
@@ -196,8 +235,16 @@ impl<'i> Document<'i> {
                 self.error(key.span().start, name, "unknown section".to_owned());
                 continue;
             }
-            if let DeValue::Table(table) = value.get_ref() {
-                self.unknown_keys(name, table);
+            match value.get_ref() {
+                DeValue::Table(table) => self.unknown_keys(name, table),
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        if let DeValue::Table(table) = item.get_ref() {
+                            self.unknown_keys(name, table);
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         let mut errors = self.errors.into_inner();
@@ -507,6 +554,30 @@ mod tests {
             .choice("level", "info", &["info", "debug"]);
         doc.finish()?;
         Ok((n, b, level))
+    }
+
+    #[test]
+    fn arrays_of_tables_are_read_in_order_with_their_unknown_keys() {
+        let text = "[[probe]]\ntarget = \"a\"\n[[probe]]\ntarget = \"b\"\ncolour = 1\n";
+        let doc = Document::parse("t.toml", text).unwrap();
+        let targets: Vec<Option<String>> = doc
+            .tables_array("probe")
+            .iter()
+            .map(|t| t.string("target"))
+            .collect();
+        assert_eq!(targets, [Some("a".to_owned()), Some("b".to_owned())]);
+        let errors = doc.finish().unwrap_err();
+        assert_eq!(
+            errors.0[0].to_string(),
+            "t.toml:5:1: `probe.colour`: unknown key (known keys here: target)"
+        );
+        let doc = Document::parse("t.toml", "probe = 3\n").unwrap();
+        assert!(doc.tables_array("probe").is_empty());
+        assert!(
+            doc.finish().unwrap_err().0[0]
+                .to_string()
+                .contains("expected an array of tables ([[probe]]), found an integer")
+        );
     }
 
     #[test]

@@ -22,9 +22,9 @@ use atalaya_common::model::device::{
 use atalaya_common::model::*;
 use atalaya_common::proto::{
     self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, DeviceTrap,
-    EnrollRequest,
-    EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, Refused,
-    RenewRequest, Renewed, SnapshotRequest, SpoolDamaged, UserReport,
+    EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch,
+    ProbeRound, ProbeTargets, Refused, RenewRequest, Renewed, SnapshotRequest, SpoolDamaged,
+    UserReport,
 };
 
 fn sample_inventory() -> Inventory {
@@ -431,6 +431,57 @@ fn every_message() -> Vec<(u8, Message)> {
                 dropped: vec![("bad_community".into(), 2), ("rate_limited".into(), 40)],
             }),
         ),
+        (
+            13,
+            Message::ProbeRound(ProbeRound {
+                seq: 4244,
+                at: NOON,
+                results: vec![
+                    ProbeResult {
+                        target: "10.10.4.1".into(),
+                        kind: ProbeKind::Icmp,
+                        method: ProbeMethod::Raw,
+                        sent: 5,
+                        received: 4,
+                        refused: 0,
+                        rtt_min_ms: Some(0.25),
+                        rtt_median_ms: Some(0.5),
+                        rtt_max_ms: Some(1.75),
+                        jitter_ms: Some(0.375),
+                        loss_percent: 20.0,
+                        extra: String::new(),
+                    },
+                    ProbeResult {
+                        target: "db.corp.example:5432".into(),
+                        kind: ProbeKind::Tcp,
+                        method: ProbeMethod::Connect,
+                        sent: 5,
+                        received: 0,
+                        refused: 5,
+                        rtt_min_ms: None,
+                        rtt_median_ms: None,
+                        rtt_max_ms: None,
+                        jitter_ms: None,
+                        loss_percent: 100.0,
+                        extra: "connection refused".into(),
+                    },
+                    ProbeResult {
+                        target: "intranet.corp.example@10.10.4.53".into(),
+                        kind: ProbeKind::Dns,
+                        method: ProbeMethod::TcpFallback(53),
+                        sent: 1,
+                        received: 1,
+                        refused: 0,
+                        rtt_min_ms: Some(2.0),
+                        rtt_median_ms: Some(2.0),
+                        rtt_max_ms: Some(2.0),
+                        jitter_ms: None,
+                        loss_percent: 0.0,
+                        extra: "rcode NOERROR".into(),
+                    },
+                ],
+            }),
+        ),
         (16, Message::Ack(Ack { seq: 1045 })),
         (
             17,
@@ -465,6 +516,21 @@ fn every_message() -> Vec<(u8, Message)> {
                         },
                         ..DeviceSpec::v2c("branch-rtr", "branch-rtr.corp.example", "")
                     },
+                ],
+            }),
+        ),
+        (
+            21,
+            Message::ProbeTargets(ProbeTargets {
+                targets: vec![
+                    ProbeTarget::new(ProbeKind::Icmp, "10.10.4.1"),
+                    ProbeTarget::new(ProbeKind::Tcp, "db.corp.example:5432"),
+                    ProbeTarget {
+                        kind: ProbeKind::Dns,
+                        target: "10.10.4.53".into(),
+                        name: "intranet.corp.example".into(),
+                    },
+                    ProbeTarget::new(ProbeKind::Http, "https://intranet.corp.example/health"),
                 ],
             }),
         ),

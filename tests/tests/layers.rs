@@ -56,6 +56,7 @@ const AGENT: &[Layer] = &[
             "renewal",
             "outbox",
             "reports",
+            "probes",
             "snmp",
             "tls",
         ],

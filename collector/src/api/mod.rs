@@ -31,6 +31,7 @@
 //! - `agents`: `/api/v1/agents` and revocation;
 //! - [`devices`]: `/api/v1/devices` (network devices) and `/api/v1/interfaces`;
 //! - `topology`: `/api/v1/topology`, the network map from LLDP and CDP;
+//! - `probes`: `/api/v1/probes`, the latest network probe result per target;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
@@ -41,6 +42,7 @@ mod incidents;
 pub mod kb;
 mod lookup;
 mod metrics;
+mod probes;
 mod prometheus;
 mod software;
 mod tokens;
@@ -138,6 +140,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(agents::routes())
         .merge(devices::routes())
         .merge(topology::routes())
+        .merge(probes::routes())
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())

@@ -50,10 +50,11 @@ use atalaya_common::model::device::DeviceState;
 use atalaya_common::model::device::trap::{TrapEvent, TrapKind};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::Baseline;
 use super::changes;
 use super::rules::{
-    AssetFacts, DevicePollState, Forecast, InterfaceDown, InventoryChange, Lifecycle, Rule,
-    RuleKind, RuleSet, Threshold, TrapMatch, device_state_name,
+    AssetFacts, BaselineRise, DevicePollState, Forecast, InterfaceDown, InventoryChange, Lifecycle,
+    Rule, RuleKind, RuleSet, Threshold, TrapMatch, device_state_name,
 };
 use crate::helpers::series::split_series;
 use crate::records::device::DeviceChangeItem;
@@ -236,6 +237,9 @@ pub struct Engine {
     /// Enabled threshold and forecast rules by metric (indices into `rules`).
     by_metric: HashMap<String, Vec<usize>>,
     state: EngineState,
+    /// Levels of the series baseline rules watch, by (asset, rule, series).
+    /// Not persisted: rebuilt from stored points ([`Engine::seed_baseline`]).
+    baselines: HashMap<(String, String, String), Baseline>,
 }
 
 impl Engine {
@@ -255,6 +259,7 @@ impl Engine {
             heartbeat_ms: secs(heartbeat_interval_seconds).max(MS_PER_SECOND),
             by_metric: HashMap::new(),
             state,
+            baselines: HashMap::new(),
         };
         engine.index();
         engine
@@ -314,6 +319,7 @@ impl Engine {
             let metric = match &rule.kind {
                 RuleKind::Threshold(t) => &t.selector.metric,
                 RuleKind::Forecast(f) => &f.selector.metric,
+                RuleKind::Baseline(b) => &b.selector.metric,
                 _ => continue,
             };
             self.by_metric.entry(metric.clone()).or_default().push(i);
@@ -326,6 +332,8 @@ impl Engine {
     pub fn set_rules(&mut self, rules: RuleSet, now: Timestamp) -> Vec<Action> {
         let old = std::mem::replace(&mut self.rules, rules);
         self.index();
+        // Windows may have changed: levels are seeded again from the store.
+        self.baselines.clear();
         let mut out = Vec::new();
         let names: Vec<String> = self.state.assets.keys().cloned().collect();
         for asset in names {
@@ -371,6 +379,7 @@ impl Engine {
     /// Forgets an asset entirely (it was deleted); nothing is emitted.
     pub fn forget_asset(&mut self, asset: &str) {
         self.state.assets.remove(asset);
+        self.baselines.retain(|(a, _, _), _| a != asset);
     }
 
     /// Drops the tracks of `asset` whose rule `decide` drops or whose scope
@@ -461,6 +470,62 @@ impl Engine {
         out
     }
 
+    /// The series among `points` of `asset` that baseline rules watch and
+    /// whose level the engine has not seen yet, with the hours of history
+    /// each needs: read them from the store and give them to
+    /// [`Engine::seed_baseline`] before feeding the points.
+    pub fn unseeded(&self, asset: &str, points: &[(String, f64)]) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for (series, _) in points {
+            let (metric, subject) = split_series(series);
+            for &i in self.by_metric.get(metric).into_iter().flatten() {
+                let Some(rule) = self.rules.rules().get(i) else {
+                    continue;
+                };
+                let RuleKind::Baseline(b) = &rule.kind else {
+                    continue;
+                };
+                let key = (asset.to_owned(), rule.name.clone(), series.clone());
+                if !b.selector.matches_subject(subject) || self.baselines.contains_key(&key) {
+                    continue;
+                }
+                match out.iter_mut().find(|(s, _)| s == series) {
+                    Some((_, hours)) => *hours = (*hours).max(b.window_hours),
+                    None => out.push((series.clone(), b.window_hours)),
+                }
+            }
+        }
+        out
+    }
+
+    /// Seeds the level of `series` of `asset` from its stored points
+    /// (`(time, value)`, in time order); points at or after `before` (the
+    /// ones about to be fed) are left out.
+    pub fn seed_baseline(
+        &mut self,
+        asset: &str,
+        series: &str,
+        before: Timestamp,
+        points: &[(Timestamp, f64)],
+    ) {
+        let (metric, _) = split_series(series);
+        let earlier: Vec<(i64, f64)> = points
+            .iter()
+            .filter(|(t, _)| *t < before)
+            .map(|(t, v)| (t.0, *v))
+            .collect();
+        for &i in self.by_metric.get(metric).into_iter().flatten() {
+            let Some(rule) = self.rules.rules().get(i) else {
+                continue;
+            };
+            if let RuleKind::Baseline(b) = &rule.kind {
+                let key = (asset.to_owned(), rule.name.clone(), series.to_owned());
+                self.baselines
+                    .insert(key, Baseline::from_points(&earlier, b.window_hours));
+            }
+        }
+    }
+
     fn sample_points<'p>(
         &mut self,
         asset: &str,
@@ -477,6 +542,7 @@ impl Engine {
         let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
             return;
         };
+        let baselines = &mut self.baselines;
         for (series, value) in points {
             if !value.is_finite() {
                 continue;
@@ -505,6 +571,11 @@ impl Engine {
                     }
                     RuleKind::Forecast(fc) => {
                         forecast_point(tracks, rule, fc, point, next_incident, &emit, out);
+                    }
+                    RuleKind::Baseline(bl) => {
+                        let key = (asset.to_owned(), rule.name.clone(), series.to_owned());
+                        let level = baselines.entry(key).or_default();
+                        baseline_point(tracks, rule, bl, level, point, next_incident, &emit, out);
                     }
                     _ => {}
                 }
@@ -1101,6 +1172,67 @@ fn threshold_point(
         && let Some(inc) = &track.incident
     {
         let detail = threshold_detail(th, p.series, p.value, tr, track, inc, &rule.lifecycle);
+        emit.push(out, tr, inc, p.t, &detail);
+    }
+}
+
+/// Feeds a point to the baseline rule `rule` (`bl`): compared with the
+/// level of the hours before it, then added to that level.
+#[allow(clippy::too_many_arguments)]
+fn baseline_point(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    bl: &BaselineRise,
+    baseline: &mut Baseline,
+    p: Point<'_>,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let subject = emit.subject;
+    if !bl.selector.matches_subject(subject) {
+        return;
+    }
+    let level = baseline.level(p.t, bl.window_hours, bl.min_hours);
+    baseline.add(p.t, p.value, bl.window_hours);
+    let obs = match level {
+        None => Obs::Hold,
+        Some(l) if bl.fires(p.value, l) => Obs::Fire,
+        Some(l) if bl.clears(p.value, l) => Obs::Clear,
+        Some(_) => Obs::Hold,
+    };
+    if obs != Obs::Fire && !has_track(tracks, &rule.name, subject) {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, subject) else {
+        return;
+    };
+    if p.t < track.last_at {
+        return;
+    }
+    track.last_at = p.t;
+    if let Some(tr) = observe(
+        track,
+        &rule.lifecycle,
+        p.t,
+        obs,
+        secs(bl.for_seconds),
+        next_incident,
+    ) && let Some(inc) = &track.incident
+    {
+        let now = format!("{} is {}", p.series, num(p.value));
+        let usual = level.map_or_else(|| "not known yet".to_owned(), num);
+        let detail = match tr {
+            Transition::Resolved => format!("{now}, back near its usual level of {usual}."),
+            _ => format!(
+                "{now}; its usual level (median of the hourly medians over {} h) is {usual}. Fires above {}× and +{} for {}; clears at or below {}×.",
+                bl.window_hours,
+                num(bl.factor),
+                num(bl.margin),
+                span(secs(bl.for_seconds)),
+                num(bl.clear_factor)
+            ),
+        };
         emit.push(out, tr, inc, p.t, &detail);
     }
 }

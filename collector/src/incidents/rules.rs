@@ -228,6 +228,40 @@ impl Threshold {
     }
 }
 
+/// A series far above its own usual level for a while (see
+/// [`super::baseline`]): above `factor` times the level and more than
+/// `margin` above it, so that neither a tiny level (0.2 ms to 0.7 ms) nor a
+/// small rise on a large one fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRise {
+    /// The series watched.
+    pub selector: Selector,
+    /// Fires above this many times the level…
+    pub factor: f64,
+    /// …and more than this above it, in the series' unit.
+    pub margin: f64,
+    /// Clears at or below this many times the level (or within `margin` of it).
+    pub clear_factor: f64,
+    /// The level is that of this many hours before the value.
+    pub window_hours: u64,
+    /// Hours of history needed before the rule may fire.
+    pub min_hours: u64,
+    /// How long the condition must hold before an incident opens, seconds.
+    pub for_seconds: u64,
+}
+
+impl BaselineRise {
+    /// The value is far enough above `level` to fire.
+    pub fn fires(&self, value: f64, level: f64) -> bool {
+        value > level * self.factor && value > level + self.margin
+    }
+
+    /// The value is back near `level`.
+    pub fn clears(&self, value: f64, level: f64) -> bool {
+        value <= level * self.clear_factor || value <= level + self.margin
+    }
+}
+
 /// An agent not heard from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Absence {
@@ -464,6 +498,8 @@ pub enum RuleKind {
     InterfaceDown(InterfaceDown),
     /// A network device sending some traps.
     Trap(TrapMatch),
+    /// A series far above its own usual level.
+    Baseline(BaselineRise),
 }
 
 impl RuleKind {
@@ -476,6 +512,7 @@ impl RuleKind {
         "device-state",
         "interface-down",
         "trap",
+        "baseline",
     ];
 
     /// The name used in rules.
@@ -489,6 +526,7 @@ impl RuleKind {
             RuleKind::DeviceState(_) => "device-state",
             RuleKind::InterfaceDown(_) => "interface-down",
             RuleKind::Trap(_) => "trap",
+            RuleKind::Baseline(_) => "baseline",
         }
     }
 }
@@ -680,6 +718,26 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
                 resolve_after_seconds: 3600,
             }),
         ),
+        rule(
+            "probe-loss",
+            Severity::Warning,
+            "More than a fifth of an agent's probes to a target went unanswered for 5 minutes: the path from this machine to the target drops packets, or the target is down. It clears below 5 %. `atalaya probes --asset HOST` shows the method and the latest round.",
+            threshold("probe.loss_percent", 20.0, 5.0, 300),
+        ),
+        rule(
+            "probe-latency",
+            Severity::Warning,
+            "An agent's round trip to a target has stayed above 3 times its usual level and more than 20 ms above it for 5 minutes. The usual level is the median of the hourly medians of the target's stored round trips (probe.rtt_ms) over the last 24 hours, so odd slow probes and a few bad hours do not move it; it needs 3 hours of history. It clears at or below twice the level.",
+            RuleKind::Baseline(BaselineRise {
+                selector: Selector::of("probe.rtt_ms"),
+                factor: 3.0,
+                margin: 20.0,
+                clear_factor: 2.0,
+                window_hours: 24,
+                min_hours: 3,
+                for_seconds: 300,
+            }),
+        ),
     ]
 }
 
@@ -721,6 +779,7 @@ impl RuleSet {
         match self.get(name).map(|r| &r.kind) {
             Some(RuleKind::Threshold(t)) => kb.metric = Some(t.selector.metric.clone()),
             Some(RuleKind::Forecast(f)) => kb.metric = Some(f.selector.metric.clone()),
+            Some(RuleKind::Baseline(b)) => kb.metric = Some(b.selector.metric.clone()),
             Some(RuleKind::UserReport) => kb.reported = true,
             _ => {}
         }
@@ -926,6 +985,13 @@ fn parse_rule(
                 _ => None,
             },
         )?),
+        "baseline" => RuleKind::Baseline(parse_baseline(
+            s,
+            match base_kind {
+                Some(RuleKind::Baseline(b)) => Some(b),
+                _ => None,
+            },
+        )?),
         "device-state" => RuleKind::DeviceState(parse_device_state(
             s,
             match base_kind {
@@ -1075,6 +1141,64 @@ fn parse_forecast(s: &Section<'_, '_>, base: Option<&Forecast>) -> Option<Foreca
         limit: limit?,
         window_hours,
         within_days,
+    })
+}
+
+fn parse_baseline(s: &Section<'_, '_>, base: Option<&BaselineRise>) -> Option<BaselineRise> {
+    let selector = parse_selector(s, base.map(|b| &b.selector), "baseline");
+    let factor = |key: &str, base_value: Option<f64>, default: f64| {
+        let value = s.number(key).or(base_value).unwrap_or(default);
+        if !(1.0..=1000.0).contains(&value) {
+            s.invalid(
+                key,
+                format!("expected a factor from 1 to 1000, found {value}"),
+            );
+            return None;
+        }
+        Some(value)
+    };
+    let rise = factor("factor", base.map(|b| b.factor), 3.0);
+    let clear_factor = factor("clear_factor", base.map(|b| b.clear_factor), 2.0);
+    let margin = s.number("margin").or(base.map(|b| b.margin)).unwrap_or(0.0);
+    if margin < 0.0 {
+        s.invalid(
+            "margin",
+            format!("expected a margin of at least 0, found {margin}"),
+        );
+        return None;
+    }
+    let window_hours = opt_integer(s, "window_hours", 2..=720, "hours")
+        .or(base.map(|b| b.window_hours))
+        .unwrap_or(24);
+    let min_hours = opt_integer(s, "min_hours", 1..=720, "hours")
+        .or(base.map(|b| b.min_hours))
+        .unwrap_or(3);
+    let for_seconds = opt_integer(s, "for_seconds", 0..=604_800, "seconds")
+        .or(base.map(|b| b.for_seconds))
+        .unwrap_or(0);
+    let (factor, clear_factor) = (rise?, clear_factor?);
+    if clear_factor > factor {
+        s.invalid(
+            "clear_factor",
+            format!("clear_factor {clear_factor} must be at most factor {factor}: the incident clears when the value is back under it"),
+        );
+        return None;
+    }
+    if min_hours > window_hours {
+        s.invalid(
+            "min_hours",
+            format!("min_hours {min_hours} is more than the {window_hours} hours of window_hours"),
+        );
+        return None;
+    }
+    Some(BaselineRise {
+        selector: selector?,
+        factor,
+        margin,
+        clear_factor,
+        window_hours,
+        min_hours,
+        for_seconds,
     })
 }
 
@@ -1258,7 +1382,9 @@ mod tests {
                 "interface-in-utilisation",
                 "interface-out-utilisation",
                 "device-restarted",
-                "snmp-authentication-failure"
+                "snmp-authentication-failure",
+                "probe-loss",
+                "probe-latency"
             ]
         );
         assert!(set.rules().iter().all(|r| r.enabled));
@@ -1615,7 +1741,7 @@ severity = "urgent"
                 "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
                 "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
                 "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
-                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\", \"trap\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation, device-restarted, snmp-authentication-failure)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\", \"trap\", \"baseline\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation, device-restarted, snmp-authentication-failure, probe-loss, probe-latency)",
                 "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
                 "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
             ]

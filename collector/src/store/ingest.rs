@@ -14,14 +14,14 @@ use atalaya_common::diff;
 use atalaya_common::diff::Change;
 use atalaya_common::model::device::DeviceState;
 use atalaya_common::model::device::trap::{TRAPS_DROPPED, TrapEvent};
-use atalaya_common::model::{HealthSample, Inventory, Timestamp, Virtualization};
+use atalaya_common::model::{HealthSample, Inventory, ProbeResult, Timestamp, Virtualization};
 use atalaya_common::proto;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, devices, enc, identity, lookup, neighbours, next_id};
+use super::{Store, StoreError, dec, devices, enc, identity, lookup, neighbours, next_id, probes};
 use crate::helpers::series;
 use crate::records::device::DeviceChangeItem;
 use crate::records::device::InterfacePeer;
@@ -96,6 +96,8 @@ pub enum IngestRecord {
     DeviceNeighbours(proto::DeviceNeighbours),
     /// A trap the agent accepted from a device, and its drop counters.
     DeviceTrap(proto::DeviceTrap),
+    /// One round of the agent's network probes.
+    ProbeRound(proto::ProbeRound),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -124,6 +126,7 @@ impl IngestRecord {
             IngestRecord::DevicePoll(p) => Some(p.seq),
             IngestRecord::DeviceNeighbours(n) => Some(n.seq),
             IngestRecord::DeviceTrap(t) => Some(t.seq),
+            IngestRecord::ProbeRound(r) => Some(r.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -209,6 +212,15 @@ pub enum Fed {
         /// The trap.
         trap: TrapEvent,
     },
+    /// Named points of an asset were stored (a round of network probes).
+    Points {
+        /// Asset id.
+        asset: String,
+        /// Their time.
+        at: Timestamp,
+        /// `(series, value)`.
+        points: Vec<(String, f64)>,
+    },
 }
 
 /// In-memory state that saves re-reading disk on every commit. Always
@@ -250,6 +262,7 @@ pub(crate) struct Tables<'t> {
     pub device_neighbours: Table<'t, &'static str, &'static [u8]>,
     pub device_events: Table<'t, (&'static str, i64, u64), &'static [u8]>,
     pub device_events_by_time: Table<'t, (i64, u64), &'static str>,
+    pub probe_latest: Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -282,6 +295,7 @@ impl<'t> Tables<'t> {
             device_neighbours: txn.open_table(DEVICE_NEIGHBOURS)?,
             device_events: txn.open_table(DEVICE_EVENTS)?,
             device_events_by_time: txn.open_table(DEVICE_EVENTS_BY_TIME)?,
+            probe_latest: txn.open_table(PROBE_LATEST)?,
         })
     }
 
@@ -550,6 +564,7 @@ impl Commit<'_, '_> {
                 neighbours::store_neighbours(&mut self.t, origin.agent, n)?;
             }
             IngestRecord::DeviceTrap(trap) => self.device_trap(&origin, trap)?,
+            IngestRecord::ProbeRound(round) => self.probe_round(&origin, round)?,
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;
@@ -675,6 +690,25 @@ impl Commit<'_, '_> {
             .iter()
             .map(|(reason, n)| (format!("{TRAPS_DROPPED}{{reason={reason}}}"), *n as f64));
         self.points(o.asset, o.asset, o.received_at, o.received_at, values)
+    }
+
+    /// A round of the agent's network probes: its figures as points of the
+    /// agent's asset, in the agent's own open block (they carry the agent's
+    /// clock, like its samples, and are spooled in time order with them),
+    /// and its results as the latest per target.
+    fn probe_round(&mut self, o: &Origin<'_>, round: &proto::ProbeRound) -> Result<(), StoreError> {
+        probes::store_round(&mut self.t, o.asset, o.agent, round)?;
+        let points: Vec<(String, f64)> =
+            round.results.iter().flat_map(ProbeResult::values).collect();
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.fed.push(Fed::Points {
+            asset: o.asset.to_owned(),
+            at: round.at,
+            points: points.clone(),
+        });
+        self.points(o.agent, o.asset, o.received_at, round.at, points)
     }
 
     /// How the agent's QUIC path to the collector fares, as points of its

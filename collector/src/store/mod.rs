@@ -46,6 +46,7 @@ pub mod kb;
 pub mod lookup;
 pub mod neighbours;
 pub mod outbox;
+pub mod probes;
 pub mod query;
 pub mod records;
 pub mod schema;

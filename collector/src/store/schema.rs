@@ -183,6 +183,17 @@ pub const DEVICE_EVENTS: TableDefinition<(&str, i64, u64), &[u8]> =
 pub const DEVICE_EVENTS_BY_TIME: TableDefinition<(i64, u64), &str> =
     TableDefinition::new("device_events_by_time");
 
+/// The latest network probe result per target of each asset:
+/// `(asset id, probe kind, target label) → LatestProbe`. New tables open
+/// empty on an older store.
+pub const PROBE_LATEST: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("probe_latest");
+/// Agents ever sent a non-empty list of probe targets: `agent id → ()`.
+/// Such an agent is sent its list on every connect, even an empty one, so
+/// that it stops probing targets removed while it was away; others (perhaps
+/// of a version without probes) are sent none.
+pub const PROBE_AGENTS: TableDefinition<&str, ()> = TableDefinition::new("probe_agents");
+
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
@@ -215,6 +226,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(OPEN_INCIDENTS)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
+    txn.open_table(PROBE_LATEST)?;
+    txn.open_table(PROBE_AGENTS)?;
     create_device_tables(txn)
 }
 

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::diff;
 use crate::model::device::trap::TrapEvent;
 use crate::model::device::{DeviceInventory, DeviceSpec, DeviceState, Neighbour, PeerId};
+use crate::model::probe::{ProbeResult, ProbeTarget};
 use crate::model::{HealthSample, Inventory, Timestamp};
 
 /// The protocol version this build speaks.
@@ -129,6 +130,8 @@ messages! {
     /// Agent (poller) → collector: a trap accepted from a device, and the
     /// trap listener's drop counters.
     DeviceTrap = 11,
+    /// Agent → collector: one round of network probes.
+    ProbeRound = 13,
     /// Collector → agent: everything up to this sequence is durably stored.
     Ack = 16,
     /// Collector → agent: settings the collector wants the agent to use.
@@ -139,6 +142,8 @@ messages! {
     Renewed = 19,
     /// Collector → agent: the network devices this agent polls.
     DeviceAssignment = 20,
+    /// Collector → agent: the probe targets this agent is given.
+    ProbeTargets = 21,
     /// Agent → collector on an enrollment connection.
     EnrollRequest = 32,
     /// Collector → agent: the signed certificate.
@@ -322,6 +327,28 @@ pub struct DeviceTrap {
 pub struct DeviceAssignment {
     /// The devices.
     pub devices: Vec<DeviceSpec>,
+}
+
+/// One round of network probes: a result per target. A record like the
+/// others: spooled, sequenced, acknowledged once stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeRound {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// When the round ended, on the agent's clock.
+    pub at: Timestamp,
+    /// One result per target.
+    pub results: Vec<ProbeResult>,
+}
+
+/// The whole list of probe targets the collector gives an agent (beyond
+/// the ones it probes by default), replacing any earlier one: sent on
+/// connect and whenever it changes. The agent keeps it so that it probes
+/// on while the collector is out of reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeTargets {
+    /// The targets.
+    pub targets: Vec<ProbeTarget>,
 }
 
 /// A renewal of the agent's certificate, sent on its authenticated data
