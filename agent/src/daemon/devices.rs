@@ -172,6 +172,9 @@ impl DevicePolling {
             if let Some(previous) = traps.building.take() {
                 previous.abort();
             }
+            if let Ok(mut names) = traps.names.write() {
+                names.retain(|device, _| self.devices.iter().any(|d| &d.name == device));
+            }
             let (list, table) = (self.devices.clone(), traps.table.clone());
             traps.building = Some(tokio::spawn(async move {
                 let built = build_table(&list).await;
