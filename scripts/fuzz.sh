@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the wire decoders: `scripts/fuzz.sh [frame|delta] [SECONDS]`
+# Fuzzes the wire decoders: `scripts/fuzz.sh [frame|delta|snmp_trap] [SECONDS]`
 # (default: both targets, 60 s each). Installs cargo-fuzz when missing.
 # cargo-fuzz needs nightly-only compiler flags (sanitizers, coverage
 # instrumentation); RUSTC_BOOTSTRAP lets this machine's stable toolchain
@@ -23,11 +23,23 @@ seed_frames() {
     done
 }
 
+# Writes the datagrams net-snmp sent (agent/src/snmp/trap/testdata/*.hex)
+# as binary seeds of the snmp_trap corpus.
+seed_traps() {
+    mkdir -p corpus/snmp_trap
+    local hex
+    for hex in ../agent/src/snmp/trap/testdata/*.hex; do
+        printf '%b' "$(tr -d ' \n' <"$hex" | sed 's/../\\x&/g')" \
+            >"corpus/snmp_trap/$(basename "$hex" .hex)"
+    done
+}
+
 targets=("${1:-frame}")
 [ $# -eq 0 ] && targets=(frame delta)
 seconds="${2:-60}"
 for t in "${targets[@]}"; do
     echo "== fuzzing $t for ${seconds}s"
     if [ "$t" = frame ]; then seed_frames; fi
+    if [ "$t" = snmp_trap ]; then seed_traps; fi
     RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$seconds" -print_final_stats=1
 done

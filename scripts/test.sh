@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 # tests compare the agent with dpkg-query and nproc; the filesystem
 # incident test mounts a tmpfs into a fixture copy; the user-report test
 # runs `atalaya-agent report` as an unprivileged account with setpriv; the
-# SNMP poller tests run their own net-snmp snmpd and compare with its tools.
+# SNMP poller tests run their own net-snmp snmpd and compare with its tools;
+# the trap tests send with its snmptrap and snmpinform; the topology test
+# runs lldpd and snmpd in network namespaces made with ip and draws its map
+# with Graphviz; the network probe tests cut a veth pair into a namespace.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -21,6 +24,11 @@ mount mount
 setpriv util-linux
 /usr/sbin/snmpd snmpd
 snmpget snmp
+/usr/sbin/lldpd lldpd
+/usr/sbin/ip iproute2
+dot graphviz
+snmptrap snmp
+snmpinform snmp
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"
@@ -29,6 +37,35 @@ if ((${#needed[@]})); then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${needed[@]}"
 fi
+
+# SNMP Simulator serves the device shapes no local daemon has (a switch
+# with ENTITY-MIB, a printer…): the Python package snmpsim, pinned with
+# what it imports, in a virtual environment of the system's Python 3.
+# As root it lives under /opt, where the unprivileged account snmpsim
+# switches to can read it; otherwise in the user's cache.
+snmpsim_pins="snmpsim==1.2.2 pysnmp==7.1.30 pysmi==2.0.0 pyasn1==0.6.5"
+if [ "$(id -u)" -eq 0 ]; then
+    snmpsim_venv=/opt/atalaya-test/snmpsim
+else
+    snmpsim_venv="${XDG_CACHE_HOME:-$HOME/.cache}/atalaya/snmpsim"
+fi
+if [ ! -x "$snmpsim_venv/bin/snmpsim-command-responder" ]; then
+    python=/usr/bin/python3
+    [ -x "$python" ] || python=python3
+    if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        echo "installing: python3 python3-venv"
+        sudo_cmd=""
+        [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+        $sudo_cmd apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3 python3-venv
+        python=/usr/bin/python3
+    fi
+    echo "installing: $snmpsim_pins into $snmpsim_venv"
+    "$python" -m venv "$snmpsim_venv"
+    # shellcheck disable=SC2086 # one argument per pin
+    "$snmpsim_venv/bin/pip" install --quiet --disable-pip-version-check $snmpsim_pins
+fi
+export ATALAYA_SNMPSIM="$snmpsim_venv/bin/snmpsim-command-responder"
 
 # One clean build: incremental caches would double the target directory.
 export CARGO_INCREMENTAL=0

@@ -5,11 +5,13 @@
 //! error collected, with file, line and key), then checked as a whole into
 //! [`AgentConfig`], the type the agent uses.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atalaya_common::config::{ConfigErrors, Document, LoadError, Secret};
 
+use crate::probes::{self, Plan};
 use crate::renewal;
 use crate::snmp::poller::DEFAULT_CONCURRENCY;
 
@@ -42,6 +44,24 @@ pub struct AgentConfig {
     pub renew_when_remaining_percent: u8,
     /// Polling the network devices the collector assigns.
     pub snmp: SnmpConfig,
+    /// Probing the network from this host.
+    pub probes: ProbeConfig,
+}
+
+/// The `[probes]` section: round trips, jitter and loss to the gateway,
+/// the DNS servers, the collector and the targets the collector pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// Probe at all; when false, pushed targets are ignored too.
+    pub enabled: bool,
+    /// Time between the starts of two rounds.
+    pub interval: Duration,
+    /// Probes per target per round, their spacing and timeout.
+    pub plan: Plan,
+    /// Targets probed at once.
+    pub concurrency: usize,
+    /// Also probe the gateway, DNS servers and collector.
+    pub default_targets: bool,
 }
 
 /// The `[snmp]` section: the poller role.
@@ -51,6 +71,9 @@ pub struct SnmpConfig {
     pub enabled: bool,
     /// Devices polled at once.
     pub concurrency: usize,
+    /// Where to listen for traps and informs from the assigned devices
+    /// (`None`: no trap listener).
+    pub trap_listen: Option<SocketAddr>,
 }
 
 impl Default for AgentConfig {
@@ -109,8 +132,29 @@ impl AgentConfig {
             "percent",
         );
         let snmp = doc.section("snmp");
+        let enabled = snmp.boolean("enabled", true);
+        let trap_listen = snmp.string("trap_listen").filter(|a| !a.is_empty());
+        let trap_listen = trap_listen.and_then(|a| match a.parse::<SocketAddr>() {
+            Ok(addr) if addr.port() == 0 => {
+                snmp.invalid("trap_listen", format!("expected a port other than 0 (162 is the standard trap port), found {a:?}"));
+                None
+            }
+            Ok(_) if !enabled => {
+                snmp.invalid("trap_listen", "traps are taken only from the devices this agent polls: set `enabled = true` or remove `trap_listen`");
+                None
+            }
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                snmp.invalid(
+                    "trap_listen",
+                    format!("expected an IP address and UDP port such as \"0.0.0.0:162\" or \"[::]:162\", found {a:?}"),
+                );
+                None
+            }
+        });
         let snmp = SnmpConfig {
-            enabled: snmp.boolean("enabled", true),
+            enabled,
+            trap_listen,
             concurrency: usize::try_from(snmp.integer(
                 "concurrency",
                 DEFAULT_CONCURRENCY as u64,
@@ -119,6 +163,7 @@ impl AgentConfig {
             ))
             .unwrap_or(DEFAULT_CONCURRENCY),
         };
+        let probes = probe_config(&doc);
         let log_level = doc.section("log").choice(
             "level",
             "info",
@@ -140,6 +185,7 @@ impl AgentConfig {
             renew_when_remaining_percent: u8::try_from(renew_when_remaining_percent)
                 .unwrap_or(renewal::DEFAULT_RENEW_PERCENT),
             snmp,
+            probes,
         })
     }
 
@@ -147,6 +193,44 @@ impl AgentConfig {
     pub fn load(path: &Path) -> Result<Self, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::read(path, e))?;
         Ok(Self::parse(&path.display().to_string(), &text)?)
+    }
+}
+
+/// Reads `[probes]`; a round that cannot end before the next one starts
+/// is an error on `timeout_ms`.
+fn probe_config(doc: &Document<'_>) -> ProbeConfig {
+    let p = doc.section("probes");
+    let enabled = p.boolean("enabled", true);
+    let interval = Duration::from_secs(p.integer("interval_seconds", 60, 1..=86_400, "seconds"));
+    let count = p.integer("count", 5, 1..=100, "probes");
+    let spacing = Duration::from_millis(p.integer("spacing_ms", 200, 0..=10_000, "milliseconds"));
+    let timeout = Duration::from_millis(p.integer("timeout_ms", 1000, 10..=60_000, "milliseconds"));
+    let concurrency = p.integer("concurrency", 16, 1..=256, "targets");
+    let default_targets = p.boolean("default_targets", true);
+    let plan = Plan {
+        count: u16::try_from(count).unwrap_or(5),
+        spacing,
+        timeout,
+    };
+    let round = probes::round_time(plan);
+    if round > interval {
+        p.invalid(
+            "timeout_ms",
+            format!(
+                "a round of {count} probes {} ms apart, each waiting up to {} ms, takes up to {} ms: longer than interval_seconds = {}; lower count, spacing_ms or timeout_ms, or raise interval_seconds",
+                spacing.as_millis(),
+                timeout.as_millis(),
+                round.as_millis(),
+                interval.as_secs()
+            ),
+        );
+    }
+    ProbeConfig {
+        enabled,
+        interval,
+        plan,
+        concurrency: usize::try_from(concurrency).unwrap_or(16),
+        default_targets,
     }
 }
 
@@ -190,7 +274,8 @@ mod tests {
             defaults,
             SnmpConfig {
                 enabled: true,
-                concurrency: 32
+                concurrency: 32,
+                trap_listen: None,
             }
         );
         let config =
@@ -201,6 +286,66 @@ mod tests {
         assert_eq!(
             errors.0[0].to_string(),
             "a.toml:2:15: `snmp.concurrency`: expected a whole number of devices from 1 to 1024, found 0"
+        );
+    }
+
+    #[test]
+    fn the_trap_listener_is_off_unless_set_and_its_address_is_checked() {
+        assert_eq!(AgentConfig::default().snmp.trap_listen, None);
+        let config =
+            AgentConfig::parse("a.toml", "[snmp]\ntrap_listen = \"0.0.0.0:162\"\n").unwrap();
+        assert_eq!(
+            config.snmp.trap_listen,
+            Some("0.0.0.0:162".parse().unwrap())
+        );
+        let config = AgentConfig::parse("a.toml", "[snmp]\ntrap_listen = \"[::]:1162\"\n").unwrap();
+        assert_eq!(config.snmp.trap_listen, Some("[::]:1162".parse().unwrap()));
+        let one = |text: &str| AgentConfig::parse("a.toml", text).unwrap_err().0[0].to_string();
+        assert_eq!(
+            one("[snmp]\ntrap_listen = \"traps.example.org\"\n"),
+            "a.toml:2:15: `snmp.trap_listen`: expected an IP address and UDP port such as \"0.0.0.0:162\" or \"[::]:162\", found \"traps.example.org\""
+        );
+        assert!(one("[snmp]\ntrap_listen = \"0.0.0.0:0\"\n").contains("a port other than 0"));
+        assert!(
+            one("[snmp]\nenabled = false\ntrap_listen = \"0.0.0.0:162\"\n")
+                .contains("set `enabled = true`")
+        );
+    }
+
+    #[test]
+    fn the_probes_section_is_read_and_checked() {
+        let defaults = AgentConfig::default().probes;
+        assert!(defaults.enabled && defaults.default_targets);
+        assert_eq!(defaults.interval, Duration::from_secs(60));
+        assert_eq!(defaults.plan.count, 5);
+        assert_eq!(defaults.plan.spacing, Duration::from_millis(200));
+        assert_eq!(defaults.plan.timeout, Duration::from_millis(1000));
+        let config = AgentConfig::parse(
+            "a.toml",
+            "[probes]\ninterval_seconds = 2\ncount = 3\nspacing_ms = 100\ntimeout_ms = 500\ndefault_targets = false\n",
+        )
+        .unwrap();
+        assert_eq!(config.probes.interval, Duration::from_secs(2));
+        assert_eq!(config.probes.plan.count, 3);
+        assert!(!config.probes.default_targets);
+        let errors =
+            AgentConfig::parse("a.toml", "[probes]\ncount = 0\ntimeout_ms = 5\n").unwrap_err();
+        let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "a.toml:2:9: `probes.count`: expected a whole number of probes from 1 to 100, found 0",
+                "a.toml:3:14: `probes.timeout_ms`: expected a whole number of milliseconds from 10 to 60000, found 5",
+            ]
+        );
+        let errors = AgentConfig::parse(
+            "a.toml",
+            "[probes]\ninterval_seconds = 1\ntimeout_ms = 1000\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.0[0].to_string(),
+            "a.toml:3:14: `probes.timeout_ms`: a round of 5 probes 200 ms apart, each waiting up to 1000 ms, takes up to 1800 ms: longer than interval_seconds = 1; lower count, spacing_ms or timeout_ms, or raise interval_seconds"
         );
     }
 

@@ -2,13 +2,14 @@
 //!
 //! A few tasks on one thread: inventory (at start, every period, and when
 //! the package database changes), health samples, heartbeats, the polling
-//! of the network devices the collector assigns ([`devices`]), and the
-//! uplink that carries what they produce to the collector. The first
+//! of the network devices the collector assigns ([`devices`]), network
+//! probes ([`probes`]), and the uplink that carries what they produce to the collector. The first
 //! inventory of a run is a full snapshot; after it only deltas are sent,
 //! and only when something changed.
 
 pub mod devices;
 pub mod discovery;
+pub mod probes;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -234,6 +235,14 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
     if let Some(requests) = shared.take_discoveries() {
         tokio::spawn(discovery::serve(requests, config.snmp, shared.clone()));
     }
+    let probe_targets = shared.probe_targets();
+    let host = probes::Host {
+        root: root.clone(),
+        collector: Some(addr.ip()),
+        dns_name: dns_name(&address),
+    };
+    let probing = probes::Probing::new(&config.state_dir, config.probes, host, shared.clone());
+    tokio::spawn(probing.run(probe_targets));
 
     let target = Target {
         address: addr,
@@ -264,6 +273,18 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
     }
     endpoint.close(0u32.into(), b"agent stopping");
     Ok(())
+}
+
+/// The name DNS probes ask for by default: the collector's host name when
+/// its address is a name, else none (the root's name servers).
+fn dns_name(address: &str) -> String {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.parse::<std::net::IpAddr>().is_ok() || address.parse::<std::net::SocketAddr>().is_ok() {
+        String::new()
+    } else {
+        host.to_owned()
+    }
 }
 
 async fn shutdown_signal() {

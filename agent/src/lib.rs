@@ -13,6 +13,7 @@
 //! - [`enroll`]: trading an enrollment token for a certificate.
 //! - [`error`]: an error and its causes as one line, for the terminal and the log.
 //! - [`outbox`]: records waiting for the collector's acknowledgement.
+//! - [`probes`]: round trips, jitter and loss from this host to its gateway, DNS servers, collector and pushed targets.
 //! - [`snmp`]: polling network devices over SNMP (the poller role).
 //! - [`spool`]: the on-disk form of the outbox, which survives crashes.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
@@ -29,6 +30,7 @@ pub mod identity;
 pub mod inventory;
 pub mod metrics;
 pub mod outbox;
+pub mod probes;
 pub mod renewal;
 pub mod reports;
 pub mod root;

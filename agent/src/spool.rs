@@ -144,8 +144,9 @@ impl Shed {
 }
 
 /// Whether the record in `frame` may be dropped for room; if so, it is
-/// counted in `shed`. Health samples, heartbeats and device polls without
-/// an inventory may go (they are series points, and the next ones follow);
+/// counted in `shed`. Health samples, heartbeats, probe rounds and device
+/// polls without an inventory may go (they are series points, and the next
+/// ones follow);
 /// inventories, device inventories and everything else never do.
 fn shed_record(frame: &[u8], shed: &mut Option<Shed>) -> bool {
     match atalaya_common::proto::decode(frame) {
@@ -163,7 +164,7 @@ fn shed_record(frame: &[u8], shed: &mut Option<Shed>) -> bool {
             shed.get_or_insert_with(Shed::empty).device_polls += 1;
             true
         }
-        Ok(Some((Message::Heartbeat(_), _))) => true,
+        Ok(Some((Message::Heartbeat(_) | Message::ProbeRound(_), _))) => true,
         _ => false,
     }
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use atalaya_common::model::DeviceSpec;
+use atalaya_common::model::{DeviceSpec, ProbeTarget};
 use atalaya_common::proto::{
     self, DecodeError, DiscoveryRequest, EncodeError, FrameReader, Hello, Message, RenewRequest,
 };
@@ -67,6 +67,8 @@ pub struct Shared {
     /// daemon takes it.
     discoveries: mpsc::UnboundedSender<DiscoveryRequest>,
     discovery_queue: Mutex<Option<mpsc::UnboundedReceiver<DiscoveryRequest>>>,
+    /// The last probe target list the collector pushed; `None` until one came.
+    probe_targets: watch::Sender<Option<Vec<ProbeTarget>>>,
 }
 
 impl Shared {
@@ -82,6 +84,7 @@ impl Shared {
             connected: AtomicBool::new(false),
             intervals: watch::Sender::new(intervals),
             devices: watch::Sender::new(None),
+            probe_targets: watch::Sender::new(None),
         })
     }
 
@@ -140,6 +143,16 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+
+    /// Follows the probe target lists the collector pushes.
+    pub fn probe_targets(&self) -> watch::Receiver<Option<Vec<ProbeTarget>>> {
+        self.probe_targets.subscribe()
+    }
+
+    /// The collector pushed `targets` to this agent (the whole list).
+    pub fn push_probe_targets(&self, targets: Vec<ProbeTarget>) {
+        self.probe_targets.send_replace(Some(targets));
     }
 }
 
@@ -568,6 +581,7 @@ async fn session(
                         );
                         shared.request_discovery(r);
                     }
+                    Message::ProbeTargets(t) => shared.push_probe_targets(t.targets),
                     Message::Renewed(renewed) => {
                         if let Some(fresh) =
                             store_renewal(credentials, renewing, renewed.certificate_pem).await

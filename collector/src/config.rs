@@ -8,6 +8,8 @@ use std::time::Duration;
 use atalaya_common::config::{ConfigErrors, Document, LoadError};
 use atalaya_common::proto::ConfigUpdate;
 
+pub mod probes;
+
 use crate::incidents::sla::{BusinessHours, SlaPolicies};
 use crate::records::incident::Priority;
 use crate::screen::TimeLimits;
@@ -51,6 +53,8 @@ pub struct CollectorConfig {
     pub incident_tick: Duration,
     /// `[sla]`, `[sla.P1]`…: the SLA policies.
     pub sla: SlaPolicies,
+    /// `[[probe]]`: targets pushed to agents, and which agents.
+    pub probes: Vec<probes::ProbeRule>,
     /// The file it was read from (`None`: built from text), which a reload
     /// reads again for the SLA policies.
     pub file: Option<PathBuf>,
@@ -115,6 +119,7 @@ impl CollectorConfig {
             .string("file")
             .filter(|f| !f.is_empty());
         let sla = sla_policies(&doc);
+        let probes = probes::parse(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
             let host = server_names.first().map_or("localhost", String::as_str);
@@ -146,6 +151,7 @@ impl CollectorConfig {
             devices_file: devices_file.map(PathBuf::from),
             incident_tick: Duration::from_secs(incident_tick),
             sla,
+            probes,
             file: None,
         })
     }

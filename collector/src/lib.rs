@@ -15,7 +15,8 @@
 //! 4. **Logic**, pure and tested in virtual time; it never touches the
 //!    store: [`incidents`] (rules, engine, lifecycle, SLA, the SLA report),
 //!    [`kb`] (article checks and matching), [`notify`] (webhook events and
-//!    routing), [`lookup`] (a caller's machines: matching, ranking, why).
+//!    routing), [`lookup`] (a caller's machines: matching, ranking, why),
+//!    [`topology`] (the network map from LLDP and CDP neighbours).
 //! 5. **Orchestration**: [`desk`] (the incident engine wired to the
 //!    store: actions, staff, SLA sweep, knowledge base, each decision in
 //!    one transaction; the caller lookup read from the store),
@@ -42,4 +43,5 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod topology;
 pub mod webhooks;

@@ -415,6 +415,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
             certificate_validity: config.certificate_validity,
             time_limits: config.time_limits,
             agent_intervals: config.agent_intervals.clone(),
+            probes: config.probes.clone(),
         },
     ));
     let connections = hub.connections.clone();

@@ -189,6 +189,48 @@ pub fn screen(
                 inventory: false,
             }
         }
+        IngestRecord::DeviceNeighbours(n) if !s.time(n.polled_at, now, limits) => {
+            IngestRecord::Refused {
+                seq: n.seq,
+                inventory: false,
+            }
+        }
+        IngestRecord::DeviceTrap(trap)
+            if trap
+                .trap
+                .as_ref()
+                .is_some_and(|t| !s.time(t.received_at, now, limits)) =>
+        {
+            IngestRecord::Refused {
+                seq: trap.seq,
+                inventory: false,
+            }
+        }
+        IngestRecord::ProbeRound(round) if !s.time(round.at, now, limits) => {
+            IngestRecord::Refused {
+                seq: round.seq,
+                inventory: false,
+            }
+        }
+        IngestRecord::ProbeRound(mut round) => {
+            for r in &mut round.results {
+                for time in [
+                    &mut r.rtt_min_ms,
+                    &mut r.rtt_median_ms,
+                    &mut r.rtt_max_ms,
+                    &mut r.jitter_ms,
+                ] {
+                    if time.is_some_and(|v| !v.is_finite()) {
+                        *time = None;
+                        s.bad_value += 1;
+                    }
+                }
+            }
+            let before = round.results.len();
+            round.results.retain(|r| r.loss_percent.is_finite());
+            s.bad_value += (before - round.results.len()) as u64;
+            IngestRecord::ProbeRound(round)
+        }
         IngestRecord::DevicePoll(mut poll) => {
             let before = poll.values.len();
             poll.values.retain(|(_, v)| v.is_finite());

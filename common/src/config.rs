@@ -707,5 +707,12 @@ mod tests {
             shown[1].starts_with("d.toml:6:1: `device[1].colour`: unknown key"),
             "{shown:?}"
         );
+        let doc = Document::parse("d.toml", "device = 3\n").unwrap();
+        assert!(doc.sections("device").is_empty());
+        assert!(
+            doc.finish().unwrap_err().0[0]
+                .to_string()
+                .contains("expected [[device]] tables, found an integer")
+        );
     }
 }

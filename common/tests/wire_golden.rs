@@ -14,16 +14,17 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use atalaya_common::diff::{self, InventoryDelta};
+use atalaya_common::model::device::trap::{TrapEvent, TrapInterface, TrapKind, TrapVersion};
 use atalaya_common::model::device::{
     AuthProtocol, Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState,
-    DeviceSystem, OperStatus, PrivProtocol, Secret,
+    DeviceSystem, IdKind, Neighbour, NeighbourProtocol, OperStatus, PeerId, PrivProtocol, Secret,
 };
 use atalaya_common::model::*;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, DeviceAssignment, DevicePoll, DiscoveredDevice, DiscoveryOutcome,
-    DiscoveryRequest, DiscoveryResult, EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello,
-    InventorySnapshot, Message, MetricBatch, Refused, RenewRequest, Renewed, SnapshotRequest,
-    SpoolDamaged, UserReport,
+    self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, DeviceTrap,
+    DiscoveredDevice, DiscoveryOutcome, DiscoveryRequest, DiscoveryResult, EnrollRequest,
+    EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, ProbeRound,
+    ProbeTargets, Refused, RenewRequest, Renewed, SnapshotRequest, SpoolDamaged, UserReport,
 };
 
 fn sample_inventory() -> Inventory {
@@ -373,6 +374,115 @@ fn every_message() -> Vec<(u8, Message)> {
             }),
         ),
         (
+            12,
+            Message::DeviceNeighbours(DeviceNeighbours {
+                seq: 4244,
+                device: "core-sw1".into(),
+                polled_at: NOON,
+                chassis_id: Some(PeerId {
+                    kind: IdKind::MacAddress,
+                    value: "00:1b:54:aa:01:00".into(),
+                }),
+                neighbours: vec![Neighbour {
+                    local_if_index: Some(10101),
+                    local_if_name: Some("Gi1/0/1".into()),
+                    local_port: "Gi1/0/1".into(),
+                    protocol: NeighbourProtocol::Lldp,
+                    chassis_id: PeerId {
+                        kind: IdKind::MacAddress,
+                        value: "00:1b:54:bb:02:00".into(),
+                    },
+                    port_id: PeerId {
+                        kind: IdKind::InterfaceName,
+                        value: "Gi0/48".into(),
+                    },
+                    port_descr: "uplink to core".into(),
+                    sys_name: "access-sw2".into(),
+                    platform: "Cisco IOS Software, C2960X".into(),
+                    management_address: Some("192.0.2.12".into()),
+                    capabilities: vec!["bridge".into()],
+                }],
+            }),
+        ),
+        (
+            11,
+            Message::DeviceTrap(DeviceTrap {
+                seq: 4244,
+                trap: Some(TrapEvent {
+                    device: "core-sw1".into(),
+                    received_at: NOON,
+                    source: "10.0.0.2:50123".into(),
+                    version: TrapVersion::V2c,
+                    inform: false,
+                    trap_oid: "1.3.6.1.6.3.1.1.5.3".into(),
+                    kind: TrapKind::LinkDown,
+                    interface: Some(TrapInterface {
+                        if_index: 3,
+                        name: Some("ge-0/0/1".into()),
+                        admin_up: Some(true),
+                        oper_up: Some(false),
+                    }),
+                    uptime_ticks: Some(123_456),
+                    varbinds: vec![
+                        ("1.3.6.1.2.1.2.2.1.1.3".into(), "3".into()),
+                        ("1.3.6.1.2.1.2.2.1.8.3".into(), "2".into()),
+                    ],
+                }),
+                dropped: vec![("bad_community".into(), 2), ("rate_limited".into(), 40)],
+            }),
+        ),
+        (
+            13,
+            Message::ProbeRound(ProbeRound {
+                seq: 4244,
+                at: NOON,
+                results: vec![
+                    ProbeResult {
+                        target: "10.10.4.1".into(),
+                        kind: ProbeKind::Icmp,
+                        method: ProbeMethod::Raw,
+                        sent: 5,
+                        received: 4,
+                        refused: 0,
+                        rtt_min_ms: Some(0.25),
+                        rtt_median_ms: Some(0.5),
+                        rtt_max_ms: Some(1.75),
+                        jitter_ms: Some(0.375),
+                        loss_percent: 20.0,
+                        extra: String::new(),
+                    },
+                    ProbeResult {
+                        target: "db.corp.example:5432".into(),
+                        kind: ProbeKind::Tcp,
+                        method: ProbeMethod::Connect,
+                        sent: 5,
+                        received: 0,
+                        refused: 5,
+                        rtt_min_ms: None,
+                        rtt_median_ms: None,
+                        rtt_max_ms: None,
+                        jitter_ms: None,
+                        loss_percent: 100.0,
+                        extra: "connection refused".into(),
+                    },
+                    ProbeResult {
+                        target: "intranet.corp.example@10.10.4.53".into(),
+                        kind: ProbeKind::Dns,
+                        method: ProbeMethod::TcpFallback(53),
+                        sent: 1,
+                        received: 1,
+                        refused: 0,
+                        rtt_min_ms: Some(2.0),
+                        rtt_median_ms: Some(2.0),
+                        rtt_max_ms: Some(2.0),
+                        jitter_ms: None,
+                        loss_percent: 0.0,
+                        extra: "rcode NOERROR".into(),
+                    },
+                ],
+            }),
+        ),
+        (
             14,
             Message::DiscoveryResult(DiscoveryResult {
                 seq: 4244,
@@ -422,6 +532,21 @@ fn every_message() -> Vec<(u8, Message)> {
                         },
                         ..DeviceSpec::v2c("branch-rtr", "branch-rtr.corp.example", "")
                     },
+                ],
+            }),
+        ),
+        (
+            21,
+            Message::ProbeTargets(ProbeTargets {
+                targets: vec![
+                    ProbeTarget::new(ProbeKind::Icmp, "10.10.4.1"),
+                    ProbeTarget::new(ProbeKind::Tcp, "db.corp.example:5432"),
+                    ProbeTarget {
+                        kind: ProbeKind::Dns,
+                        target: "10.10.4.53".into(),
+                        name: "intranet.corp.example".into(),
+                    },
+                    ProbeTarget::new(ProbeKind::Http, "https://intranet.corp.example/health"),
                 ],
             }),
         ),

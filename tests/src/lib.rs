@@ -1,6 +1,7 @@
 //! End-to-end tests of Atalaya: the real agent and collector programs
 //! talking over loopback QUIC, plus the benches that drive them
-//! (`ingest-bench`, `reconnect-bench`, `incident-latency-bench`) and the
+//! (`ingest-bench`, `reconnect-bench`, `incident-latency-bench`,
+//! `trap-latency-bench`) and the
 //! soak.
 //!
 //! # Layout
@@ -9,14 +10,27 @@
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
+//! - [`netns`]: network namespaces and veth pairs made with `ip`, removed on drop.
+//! - [`probe_net`]: a veth pair into a network namespace, a slow DNS
+//!   server and TCP ports, for the network probe tests.
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
+//! - [`scripted`]: an SNMP device on a loopback port that serves what a test
+//!   built and misbehaves as the test picks (tooBig, garbage, loops…).
+//! - [`snmpsim`]: SNMP Simulator serving devices generated from Rust data
+//!   (a switch with ENTITY-MIB, a printer…), one community each.
 //! - [`snmpd`]: a real net-snmp `snmpd` on a loopback port, and the net-snmp
 //!   tools to compare polls with.
+//! - [`traps`]: net-snmp's `snmptrap` and `snmpinform`, and datagrams of theirs.
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
 pub mod harness;
 pub mod layers;
 pub mod loadgen;
+pub mod netns;
+pub mod probe_net;
 pub mod relay;
+pub mod scripted;
 pub mod snmpd;
+pub mod snmpsim;
+pub mod traps;
 pub mod webhook;

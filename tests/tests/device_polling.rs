@@ -43,6 +43,7 @@ async fn an_assigned_device_is_polled_into_the_spool_until_an_empty_list_stops_i
     let settings = SnmpConfig {
         enabled: true,
         concurrency: 4,
+        trap_listen: None,
     };
     let mut polling = DevicePolling::start(state.path(), settings, shared.clone()).await;
     assert!(!polling.is_polling());

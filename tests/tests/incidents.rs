@@ -820,7 +820,7 @@ fn memory_module_removed_opens_one_hardware_change_incident_with_before_and_afte
     let (rule_text, changes) = description.split_once("\nInventory changes at ").unwrap();
     assert_eq!(
         rule_text,
-        "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU."
+        "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU; on a network device, a module, or a part whose serial number changed."
     );
     let lines: Vec<&str> = changes.lines().skip(1).collect();
     assert_eq!(

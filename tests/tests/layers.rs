@@ -25,7 +25,7 @@ const COLLECTOR: &[Layer] = &[
     },
     Layer {
         name: "logic",
-        modules: &["incidents", "kb", "notify", "lookup"],
+        modules: &["incidents", "kb", "notify", "lookup", "topology"],
         // Pure logic is fed data and time; it knows no database.
         forbidden: &["store", "pki", "telemetry"],
     },
@@ -56,6 +56,7 @@ const AGENT: &[Layer] = &[
             "renewal",
             "outbox",
             "reports",
+            "probes",
             "snmp",
             "tls",
         ],

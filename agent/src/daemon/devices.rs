@@ -1,28 +1,43 @@
 //! The poller role: keeps the device list the collector assigns (on disk,
 //! so polling goes on across restarts while the collector is away), runs
-//! one [`Poller`] over it, and spools each poll as a record.
+//! one [`Poller`] over it, and spools each poll as a record (and, when
+//! they are to be sent, the device's neighbours as a second one).
 //!
 //! A new list is handed to the running poller, which keeps polling the
 //! devices it already had (with their counters, so their rates go on) and
 //! starts or stops the others; the same list again changes nothing. The
 //! list carries credentials: only device names and counts are logged.
+//!
+//! With `[snmp] trap_listen` set, a [`TrapListener`] takes traps from the
+//! same devices (each list also replaces the table it checks against), and
+//! a task spools what it accepts as `DeviceTrap` records, with its drop
+//! counters; the interface names of link traps come from the polls'
+//! inventories as they are spooled.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use atalaya_common::model::DeviceSpec;
-use atalaya_common::proto::Message;
+use atalaya_common::model::device::trap::TrapEvent;
+use atalaya_common::proto::{DeviceTrap, Message};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::SnmpConfig;
 use crate::error::describe;
 use crate::outbox::OutboxError;
+use crate::snmp::trap::{DeviceTable, InterfaceNames, TrapCounters, TrapListener, build_table};
 use crate::snmp::{self, Poller, PollerConfig, assignment};
 use crate::uplink::Shared;
 
 /// Polls waiting to be spooled, at most.
 const POLL_QUEUE: usize = 64;
+/// Accepted traps waiting to be spooled, at most; past it the listener
+/// drops (and counts) rather than wait.
+const TRAP_QUEUE: usize = 1024;
+/// How often the drop counters are sent when they changed and no trap carried them.
+const COUNTERS_EVERY: Duration = Duration::from_secs(15);
 
 /// What an assignment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +73,31 @@ pub struct DevicePolling {
     devices: Vec<DeviceSpec>,
     running: Option<Running>,
     warned_disabled: bool,
+    traps: Option<Traps>,
+}
+
+/// The trap listener's side of the assigned devices.
+#[derive(Debug)]
+struct Traps {
+    /// The devices it takes traps from.
+    table: watch::Sender<Arc<DeviceTable>>,
+    /// Interface names from the polls' inventories.
+    names: InterfaceNames,
+    /// Building the table of the latest list (resolving, deriving keys).
+    building: Option<JoinHandle<()>>,
+    /// The listener and the task spooling what it accepts.
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Drop for Traps {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(b) = &self.building {
+            b.abort();
+        }
+    }
 }
 
 impl DevicePolling {
@@ -72,9 +112,13 @@ impl DevicePolling {
             devices: Vec::new(),
             running: None,
             warned_disabled: false,
+            traps: None,
         };
         if !settings.enabled {
             return this;
+        }
+        if let Some(addr) = settings.trap_listen {
+            this.traps = start_traps(addr, &this.shared).await;
         }
         match assignment::load(state_dir) {
             Ok(devices) if devices.is_empty() => {}
@@ -125,6 +169,7 @@ impl DevicePolling {
             Some(running) if !devices.is_empty() => {
                 running.updates.send_replace(devices.clone());
                 self.devices = devices;
+                self.refresh_traps();
                 let count = self.devices.len();
                 tracing::info!(
                     count,
@@ -141,6 +186,7 @@ impl DevicePolling {
     async fn replace(&mut self, devices: Vec<DeviceSpec>) -> Assigned {
         self.stop().await;
         self.devices = devices;
+        self.refresh_traps();
         if self.devices.is_empty() {
             tracing::info!("no devices assigned: device polling stopped");
             return Assigned::Stopped;
@@ -171,6 +217,29 @@ impl DevicePolling {
             "polling devices"
         );
         Assigned::Started(count)
+    }
+
+    /// Has the trap listener take traps from the devices now assigned (and
+    /// forget the interface names of the others).
+    fn refresh_traps(&mut self) {
+        let Some(traps) = &mut self.traps else {
+            return;
+        };
+        if let Some(previous) = traps.building.take() {
+            previous.abort();
+        }
+        if let Ok(mut names) = traps.names.write() {
+            names.retain(|device, _| self.devices.iter().any(|d| &d.name == device));
+        }
+        let (list, table) = (self.devices.clone(), traps.table.clone());
+        traps.building = Some(tokio::spawn(async move {
+            let built = build_table(&list).await;
+            tracing::debug!(
+                devices = built.len(),
+                "taking traps from the assigned devices"
+            );
+            table.send_replace(Arc::new(built));
+        }));
     }
 
     /// Stops the poller, spooling the polls it already made.
@@ -215,6 +284,16 @@ impl DevicePolling {
     }
 
     fn try_spool(&self, poll: &snmp::DevicePoll) -> Result<u64, OutboxError> {
+        if let (Some(traps), Some(inventory)) = (&self.traps, &poll.inventory) {
+            let names = inventory
+                .interfaces
+                .iter()
+                .map(|i| (i.if_index, i.name.clone()))
+                .collect();
+            if let Ok(mut all) = traps.names.write() {
+                all.insert(poll.device.clone(), names);
+            }
+        }
         tracing::debug!(
             device = %poll.device,
             state = ?poll.state,
@@ -223,8 +302,14 @@ impl DevicePolling {
             dropped = ?poll.dropped,
             "device polled"
         );
-        self.shared
-            .send(|seq| Message::DevicePoll(poll.record(seq)))
+        let seq = self
+            .shared
+            .send(|seq| Message::DevicePoll(poll.record(seq)))?;
+        if let Some(list) = &poll.neighbours {
+            self.shared
+                .send(|seq| Message::DeviceNeighbours(poll.neighbours_record(seq, list)))?;
+        }
+        Ok(seq)
     }
 
     /// Polls and follows the collector's assignments until they end.
@@ -256,6 +341,73 @@ impl DevicePolling {
                     Step::Dropped
                 }
             },
+        }
+    }
+}
+
+/// Binds the trap listener on `addr` and starts it with the task that
+/// spools what it accepts; `None` (logged) when the address cannot be bound.
+async fn start_traps(addr: std::net::SocketAddr, shared: &Arc<Shared>) -> Option<Traps> {
+    let (table, table_rx) = watch::channel(Arc::new(DeviceTable::default()));
+    let names = InterfaceNames::default();
+    let counters = Arc::new(TrapCounters::default());
+    let (sender, events) = mpsc::channel(TRAP_QUEUE);
+    let listener = match TrapListener::bind(addr, table_rx, names.clone(), sender, counters.clone())
+        .await
+    {
+        Ok(l) => l,
+        Err(err) => {
+            tracing::error!(address = %addr, error = %err, "cannot listen for SNMP traps; going on without");
+            return None;
+        }
+    };
+    tracing::info!(address = %listener.local_addr().unwrap_or(addr), "listening for SNMP traps");
+    let listening = tokio::spawn(listener.run());
+    let spooling = tokio::spawn(spool_traps(events, counters, shared.clone()));
+    Some(Traps {
+        table,
+        names,
+        building: None,
+        tasks: [listening, spooling],
+    })
+}
+
+/// Spools each accepted trap with the drop counters, and the counters on
+/// their own when they changed and no trap carried them for a while.
+async fn spool_traps(
+    mut events: mpsc::Receiver<TrapEvent>,
+    counters: Arc<TrapCounters>,
+    shared: Arc<Shared>,
+) {
+    let mut sent = counters.totals();
+    let mut tick = tokio::time::interval(COUNTERS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let trap = tokio::select! {
+            event = events.recv() => match event {
+                Some(e) => Some(e),
+                None => return,
+            },
+            _ = tick.tick() => None,
+        };
+        let dropped = counters.totals();
+        if trap.is_none() && dropped == sent {
+            continue;
+        }
+        let device = trap.as_ref().map(|t| t.device.clone());
+        tracing::debug!(device = ?device, kind = ?trap.as_ref().map(|t| t.kind), "trap spooled");
+        let spooled = shared.send(|seq| {
+            Message::DeviceTrap(DeviceTrap {
+                seq,
+                trap,
+                dropped: dropped.clone(),
+            })
+        });
+        match spooled {
+            Ok(_) => sent = dropped,
+            Err(err) => {
+                tracing::error!(device = ?device, error = %describe(&err), "dropping an SNMP trap");
+            }
         }
     }
 }
@@ -297,6 +449,7 @@ mod tests {
         SnmpConfig {
             enabled: true,
             concurrency: 4,
+            trap_listen: None,
         }
     }
 

@@ -116,6 +116,7 @@ mod tests {
         let settings = SnmpConfig {
             enabled: false,
             concurrency: 4,
+            trap_listen: None,
         };
         run_one(&req, settings, &shared).await;
         let pending = shared.outbox().next_after(0).unwrap();

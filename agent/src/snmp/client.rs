@@ -252,7 +252,8 @@ pub(crate) fn auth_of(spec: &DeviceSpec) -> Result<Auth, ClientError> {
     }
 }
 
-fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
+/// async-snmp's name for an authentication protocol.
+pub(crate) fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
     match p {
         AuthProtocol::Md5 => async_snmp::AuthProtocol::Md5,
         AuthProtocol::Sha1 => async_snmp::AuthProtocol::Sha1,
@@ -263,7 +264,8 @@ fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
     }
 }
 
-fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
+/// async-snmp's name for a privacy protocol.
+pub(crate) fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
     match p {
         PrivProtocol::Des => async_snmp::PrivProtocol::Des,
         PrivProtocol::Aes128 => async_snmp::PrivProtocol::Aes128,

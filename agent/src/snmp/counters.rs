@@ -110,6 +110,98 @@ fn set(c: &mut InterfaceCounters, table: Table, col: u32, v: &Value) {
     }
 }
 
+/// One interface's counters as a poller keeps them until its next poll of
+/// the device: what [`InterfaceCounters`] holds in 120 bytes instead of
+/// 208 (for a thousand 48-port switches, 5.5 MiB instead of 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packed {
+    if_index: u32,
+    sys_uptime_ticks: u32,
+    discontinuity_ticks: Option<u32>,
+    /// Bit `i`: counter `i` (in [`slots`] order) was read.
+    present: u16,
+    /// Bit `i`: counter `i` is a `Counter64`.
+    wide: u16,
+    values: [u64; COUNTERS],
+}
+
+/// Counters an interface has.
+const COUNTERS: usize = 12;
+
+/// The counters of `c`, in a fixed order.
+fn slots(c: &mut InterfaceCounters) -> [&mut Option<Counter>; COUNTERS] {
+    [
+        &mut c.in_octets,
+        &mut c.out_octets,
+        &mut c.in_ucast_pkts,
+        &mut c.in_mcast_pkts,
+        &mut c.in_bcast_pkts,
+        &mut c.out_ucast_pkts,
+        &mut c.out_mcast_pkts,
+        &mut c.out_bcast_pkts,
+        &mut c.in_errors,
+        &mut c.out_errors,
+        &mut c.in_discards,
+        &mut c.out_discards,
+    ]
+}
+
+impl Packed {
+    /// `c`, packed.
+    pub fn pack(mut c: InterfaceCounters) -> Packed {
+        let mut packed = Packed {
+            if_index: c.if_index,
+            sys_uptime_ticks: c.sys_uptime_ticks,
+            discontinuity_ticks: c.discontinuity_ticks,
+            present: 0,
+            wide: 0,
+            values: [0; COUNTERS],
+        };
+        for (i, slot) in slots(&mut c).into_iter().enumerate() {
+            match *slot {
+                Some(Counter::Hc(v)) => {
+                    packed.present |= 1 << i;
+                    packed.wide |= 1 << i;
+                    packed.values[i] = v;
+                }
+                Some(Counter::C32(v)) => {
+                    packed.present |= 1 << i;
+                    packed.values[i] = u64::from(v);
+                }
+                None => {}
+            }
+        }
+        packed
+    }
+
+    /// The counters, unpacked.
+    pub fn unpack(&self) -> InterfaceCounters {
+        let mut c = InterfaceCounters {
+            if_index: self.if_index,
+            sys_uptime_ticks: self.sys_uptime_ticks,
+            discontinuity_ticks: self.discontinuity_ticks,
+            ..InterfaceCounters::default()
+        };
+        for (i, slot) in slots(&mut c).into_iter().enumerate() {
+            if self.present & (1 << i) != 0 {
+                let v = self.values[i];
+                *slot = Some(if self.wide & (1 << i) != 0 {
+                    Counter::Hc(v)
+                } else {
+                    // Only a Counter32 was packed into this slot.
+                    Counter::C32(u32::try_from(v).unwrap_or(u32::MAX))
+                });
+            }
+        }
+        c
+    }
+
+    /// The interface's `ifIndex`.
+    pub fn if_index(&self) -> u32 {
+        self.if_index
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +215,28 @@ mod tests {
 
     fn at(entry: &[u32], col: u32, index: u32) -> Vec<u32> {
         [entry, &[col, index]].concat()
+    }
+
+    #[test]
+    fn packing_keeps_every_counter_and_its_width() {
+        let c = InterfaceCounters {
+            if_index: 7,
+            sys_uptime_ticks: 123_456,
+            discontinuity_ticks: Some(99),
+            in_octets: Some(Counter::Hc(u64::MAX)),
+            out_octets: Some(Counter::C32(u32::MAX)),
+            in_ucast_pkts: Some(Counter::Hc(0)),
+            out_discards: Some(Counter::C32(0)),
+            ..InterfaceCounters::default()
+        };
+        let packed = Packed::pack(c.clone());
+        assert_eq!(packed.if_index(), 7);
+        assert_eq!(packed.unpack(), c);
+        assert_eq!(
+            Packed::pack(InterfaceCounters::default()).unpack(),
+            InterfaceCounters::default()
+        );
+        assert!(std::mem::size_of::<Packed>() <= 120);
     }
 
     #[test]

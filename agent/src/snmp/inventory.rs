@@ -375,7 +375,7 @@ fn single(idx: &[u32]) -> Option<u32> {
 }
 
 /// Text of an OCTET STRING, lossy, without the trailing NULs some agents send.
-fn text(v: &Value) -> Option<String> {
+pub(crate) fn text(v: &Value) -> Option<String> {
     let b = v.as_bytes()?;
     Some(
         String::from_utf8_lossy(b)
@@ -386,7 +386,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// Any integer-typed value, as i64.
-fn int(v: &Value) -> Option<i64> {
+pub(crate) fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Integer(i) => Some(i64::from(*i)),
         Value::Counter32(u) | Value::Gauge32(u) | Value::UInteger32(u) | Value::TimeTicks(u) => {
@@ -415,7 +415,7 @@ fn ticks_seconds(v: &Value) -> u64 {
 }
 
 /// `aa:bb:cc:dd:ee:ff`; `None` for an empty address.
-fn mac(b: &[u8]) -> Option<String> {
+pub(crate) fn mac(b: &[u8]) -> Option<String> {
     if b.is_empty() || b.len() > 20 {
         return None;
     }

@@ -34,6 +34,21 @@ pub const HR_PROCESSOR_ENTRY: &[u32] = &[1, 3, 6, 1, 2, 1, 25, 3, 3, 1];
 /// `prtMarkerSuppliesEntry` (Printer-MIB).
 pub const PRT_SUPPLIES_ENTRY: &[u32] = &[1, 3, 6, 1, 2, 1, 43, 11, 1, 1];
 
+/// `lldpLocChassisIdSubtype` (LLDP-MIB), a scalar: walked as a column of one row.
+pub const LLDP_LOC_CHASSIS_ID_SUBTYPE: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 3, 1];
+/// `lldpLocChassisId`.
+pub const LLDP_LOC_CHASSIS_ID: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 3, 2];
+/// `lldpLocPortEntry`: the device's own LLDP ports, by `lldpLocPortNum`.
+pub const LLDP_LOC_PORT_ENTRY: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 3, 7, 1];
+/// `lldpRemEntry`: the remote systems, by time mark, local port number and index.
+pub const LLDP_REM_ENTRY: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 1, 1];
+/// `lldpRemManAddrEntry`: the remote systems' management addresses.
+pub const LLDP_REM_MAN_ADDR_ENTRY: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 2, 1];
+/// `cdpCacheEntry` (CISCO-CDP-MIB), by `ifIndex` and device index.
+pub const CDP_CACHE_ENTRY: &[u32] = &[1, 3, 6, 1, 4, 1, 9, 9, 23, 1, 2, 1, 1];
+/// `dot1dBasePortEntry` (BRIDGE-MIB): bridge port number → `ifIndex`.
+pub const DOT1D_BASE_PORT_ENTRY: &[u32] = &[1, 3, 6, 1, 2, 1, 17, 1, 4, 1];
+
 /// The OID of column `column` of table entry `entry`.
 pub fn column(entry: &[u32], column: u32) -> Oid {
     let mut arcs = entry.to_vec();

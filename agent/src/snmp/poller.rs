@@ -10,6 +10,15 @@
 //! walks the interface counters; every `inventory_every` polls (and on the
 //! first) it also walks the inventory tables, and the inventory is sent
 //! when its stable form changed or `inventory_resend_every` polls passed.
+//!
+//! The LLDP and CDP neighbour tables are walked on the first poll, every
+//! `neighbours_every` polls, and on any poll that finds an interface's
+//! operational status changed since the previous one: links come and go
+//! with their interfaces, so that is when neighbours change, and in between
+//! a slow walk every few polls catches the rest (a neighbour replaced
+//! behind a port that never went down) without walking large LLDP tables
+//! at every counter poll. The list is sent on the first walk and then only
+//! when it changed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +28,8 @@ use async_snmp::{Value, VarBind};
 use atalaya_common::model::rates::{DroppedRate, NoRate, interface_rates};
 use atalaya_common::model::series::{self, interface_series, rate_points};
 use atalaya_common::model::{
-    Credentials, DeviceInventory, DeviceSpec, DeviceState, InterfaceCounters, Timestamp,
+    Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState, InterfaceCounters,
+    Timestamp,
 };
 use atalaya_common::proto;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -27,8 +37,10 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::client::{SharedTransport, SnmpClient, engine_answers};
+use super::counters::Packed;
+use super::neighbours::{NeighbourList, NeighbourTables};
 use super::walk::{SnmpSource, WalkLimits, WalkState};
-use super::{counters, inventory, oids, state};
+use super::{counters, inventory, neighbours, oids, state};
 
 /// Devices polled at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -44,6 +56,9 @@ pub struct PollerConfig {
     pub inventory_every: u32,
     /// An unchanged inventory is sent again after this many polls.
     pub inventory_resend_every: u32,
+    /// The neighbour tables are walked every this many polls of a device
+    /// (and when an interface's status changed).
+    pub neighbours_every: u32,
     /// Bounds on each table walk.
     pub limits: WalkLimits,
 }
@@ -54,6 +69,7 @@ impl Default for PollerConfig {
             concurrency: DEFAULT_CONCURRENCY,
             inventory_every: 10,
             inventory_resend_every: 60,
+            neighbours_every: 5,
             limits: WalkLimits::default(),
         }
     }
@@ -72,6 +88,8 @@ pub struct DevicePoll {
     pub response_ms: Option<u64>,
     /// The inventory, when it changed or is due again.
     pub inventory: Option<DeviceInventory>,
+    /// The neighbours, on the first walk and when they changed.
+    pub neighbours: Option<NeighbourList>,
     /// Seconds the rates were computed over; `None` without rates.
     pub interval_seconds: Option<f64>,
     /// Series points: `snmp.reachable`, `snmp.response_ms`,
@@ -101,6 +119,18 @@ impl DevicePoll {
             values: self.points.clone(),
         }
     }
+
+    /// The record of this poll's neighbour list `list` (its
+    /// [`Self::neighbours`]), with sequence number `seq`.
+    pub fn neighbours_record(&self, seq: u64, list: &NeighbourList) -> proto::DeviceNeighbours {
+        proto::DeviceNeighbours {
+            seq,
+            device: self.device.clone(),
+            polled_at: self.at,
+            chassis_id: list.chassis_id.clone(),
+            neighbours: list.neighbours.clone(),
+        }
+    }
 }
 
 /// What the requests of one poll brought back.
@@ -116,6 +146,8 @@ pub struct RawPoll {
     pub counters: Vec<InterfaceCounters>,
     /// Whether each interface is up, by `ifIndex`.
     pub oper_up: BTreeMap<u32, bool>,
+    /// The neighbour tables, when they were walked.
+    pub neighbours: Option<NeighbourTables>,
     /// What else went wrong.
     pub problems: Vec<String>,
 }
@@ -124,12 +156,22 @@ pub struct RawPoll {
 #[derive(Debug, Default)]
 pub struct DeviceTracker {
     walk: WalkState,
-    previous: Option<(Instant, BTreeMap<u32, InterfaceCounters>)>,
+    /// The last counters read and when, sorted by `ifIndex`.
+    previous: Option<(Instant, Vec<Packed>)>,
     interfaces: BTreeMap<u32, (String, Option<u64>)>,
-    sent: Option<DeviceInventory>,
+    /// Digest of the stable form of the last inventory sent: a poller of a
+    /// thousand switches keeps 32 bytes per device instead of the whole
+    /// inventory (tens of kilobytes) to tell whether it changed.
+    sent: Option<[u8; 32]>,
     polls: u64,
     polls_since_sent: u32,
     last_state: DeviceState,
+    /// The interfaces of the last inventory walked, to map neighbours' ports.
+    known: Vec<DeviceInterface>,
+    /// Interface status at the previous poll, to walk neighbours on a change.
+    last_oper: BTreeMap<u32, bool>,
+    /// The last neighbour list sent; `None` until the first walk.
+    neighbours_sent: Option<NeighbourList>,
 }
 
 impl DeviceTracker {
@@ -139,6 +181,30 @@ impl DeviceTracker {
             || self
                 .polls
                 .is_multiple_of(u64::from(config.inventory_every.max(1)))
+    }
+
+    /// True when this poll, whose interfaces' status is `oper_up`, should
+    /// walk the neighbour tables: on the first poll (until a walk
+    /// succeeds), every `neighbours_every` polls, and when an interface's
+    /// status changed since the previous poll.
+    pub fn neighbours_due(&self, config: &PollerConfig, oper_up: &BTreeMap<u32, bool>) -> bool {
+        let (inventory, neighbours) = self.due(config);
+        Plan {
+            inventory,
+            neighbours,
+            last_oper: &self.last_oper,
+        }
+        .neighbours_due(oper_up)
+    }
+
+    /// Whether this poll walks the inventory, and the neighbours whatever
+    /// the interfaces' status.
+    fn due(&self, config: &PollerConfig) -> (bool, bool) {
+        let neighbours = self.neighbours_sent.is_none()
+            || self
+                .polls
+                .is_multiple_of(u64::from(config.neighbours_every.max(1)));
+        (self.inventory_due(config), neighbours)
     }
 
     /// The state of the last poll.
@@ -159,12 +225,19 @@ impl DeviceTracker {
         let inventory = raw
             .inventory
             .and_then(|inv| self.inventory_to_send(inv, config));
+        let neighbours = raw
+            .neighbours
+            .and_then(|tables| self.neighbours_to_send(&tables));
+        if !raw.oper_up.is_empty() {
+            self.last_oper.clone_from(&raw.oper_up);
+        }
         let mut out = DevicePoll {
             device: device.to_owned(),
             at: Timestamp::now(),
             state: raw.state,
             response_ms: raw.response_ms,
             inventory,
+            neighbours,
             interval_seconds: None,
             points: self.health_points(raw.response_ms, &raw.oper_up),
             no_rate: Vec::new(),
@@ -188,15 +261,27 @@ impl DeviceTracker {
             .iter()
             .map(|i| (i.if_index, (i.name.clone(), rated_speed(i))))
             .collect();
+        self.known.clone_from(&inv.interfaces);
         self.polls_since_sent += 1;
-        let stable = inv.stable();
-        let changed = self.sent.as_ref() != Some(&stable);
+        let digest = stable_digest(&inv);
+        let changed = self.sent != Some(digest);
         if !changed && self.polls_since_sent < config.inventory_resend_every {
             return None;
         }
-        self.sent = Some(stable);
+        self.sent = Some(digest);
         self.polls_since_sent = 0;
         Some(inv)
+    }
+
+    /// The neighbour list of `tables`, if it is the first or differs from
+    /// the last one sent.
+    fn neighbours_to_send(&mut self, tables: &NeighbourTables) -> Option<NeighbourList> {
+        let list = tables.neighbours(&self.known);
+        if self.neighbours_sent.as_ref() == Some(&list) {
+            return None;
+        }
+        self.neighbours_sent = Some(list.clone());
+        Some(list)
     }
 
     fn name_of(&self, if_index: u32) -> String {
@@ -225,19 +310,21 @@ impl DeviceTracker {
     }
 
     /// Rates against the previous counters, which these then replace.
-    fn rates(&mut self, now: Instant, counters: Vec<InterfaceCounters>, out: &mut DevicePoll) {
-        let current: BTreeMap<u32, InterfaceCounters> =
-            counters.into_iter().map(|c| (c.if_index, c)).collect();
+    fn rates(&mut self, now: Instant, mut counters: Vec<InterfaceCounters>, out: &mut DevicePoll) {
+        counters.sort_by_key(|c| c.if_index);
+        counters.dedup_by_key(|c| c.if_index);
         if let Some((then, previous)) = &self.previous {
             let elapsed = now.saturating_duration_since(*then).as_secs_f64();
             out.interval_seconds = Some(elapsed);
-            for (i, cur) in &current {
-                let Some(prev) = previous.get(i) else {
+            for cur in &counters {
+                let i = cur.if_index;
+                let Ok(at) = previous.binary_search_by_key(&i, Packed::if_index) else {
                     continue;
                 };
-                let name = self.name_of(*i);
-                let speed = self.interfaces.get(i).and_then(|(_, s)| *s);
-                match interface_rates(prev, cur, elapsed, speed) {
+                let prev = previous[at].unpack();
+                let name = self.name_of(i);
+                let speed = self.interfaces.get(&i).and_then(|(_, s)| *s);
+                match interface_rates(&prev, cur, elapsed, speed) {
                     Ok(r) => {
                         out.points.extend(rate_points(&name, &r));
                         out.dropped
@@ -247,8 +334,18 @@ impl DeviceTracker {
                 }
             }
         }
-        self.previous = Some((now, current));
+        self.previous = Some((now, counters.into_iter().map(Packed::pack).collect()));
     }
+}
+
+/// SHA-256 of the JSON of `inv`'s stable form: equal for two polls of an
+/// unchanged device (the inventory is canonical, JSON of it deterministic).
+fn stable_digest(inv: &DeviceInventory) -> [u8; 32] {
+    use sha2::Digest;
+    // Serializing plain data into a Vec cannot fail; were it to, the
+    // empty input only makes the inventory look changed once.
+    let json = serde_json::to_vec(&inv.stable()).unwrap_or_default();
+    sha2::Sha256::digest(&json).into()
 }
 
 /// The speed rates are checked against: none for a software loopback,
@@ -472,8 +569,14 @@ impl Device {
             }
         };
         let response_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let due = self.tracker.inventory_due(config);
-        let mut raw = poll_tables(client, &mut self.tracker.walk, config.limits, system, due).await;
+        let (inventory, neighbours) = self.tracker.due(config);
+        let tracker = &mut self.tracker;
+        let plan = Plan {
+            inventory,
+            neighbours,
+            last_oper: &tracker.last_oper,
+        };
+        let mut raw = poll_tables(client, &mut tracker.walk, config.limits, system, plan).await;
         raw.response_ms = Some(response_ms);
         raw
     }
@@ -495,13 +598,33 @@ fn failed(state: DeviceState, problem: String) -> RawPoll {
     }
 }
 
-/// The walks after the system group answered: counters, then the inventory if due.
+/// What a poll walks besides the counters.
+#[derive(Debug, Clone, Copy)]
+struct Plan<'a> {
+    /// The inventory tables.
+    inventory: bool,
+    /// The neighbour tables, whatever the interfaces' status.
+    neighbours: bool,
+    /// Interface status at the previous poll.
+    last_oper: &'a BTreeMap<u32, bool>,
+}
+
+impl Plan<'_> {
+    /// Whether the neighbour tables are walked, once this poll's interface
+    /// status is known.
+    fn neighbours_due(&self, oper_up: &BTreeMap<u32, bool>) -> bool {
+        self.neighbours || (!self.last_oper.is_empty() && oper_up != self.last_oper)
+    }
+}
+
+/// The walks after the system group answered: counters, then the inventory
+/// and the neighbours if due.
 async fn poll_tables<S: SnmpSource>(
     source: &S,
     walk: &mut WalkState,
     limits: WalkLimits,
     system: Vec<VarBind>,
-    inventory_due: bool,
+    plan: Plan<'_>,
 ) -> RawPoll {
     let mut raw = RawPoll {
         state: DeviceState::Ok,
@@ -520,8 +643,16 @@ async fn poll_tables<S: SnmpSource>(
             return raw;
         }
     }
-    if inventory_due {
+    if plan.inventory {
         inventory_into(source, walk, limits, system, &mut raw).await;
+    }
+    if plan.neighbours_due(&raw.oper_up) {
+        // The neighbour tables are optional: a failure leaves this poll's
+        // state alone and the next walk tries again.
+        match neighbours::walk(source, walk, limits).await {
+            Ok(tables) => raw.neighbours = Some(tables),
+            Err(e) => raw.problems.push(format!("neighbours not read: {e}")),
+        }
     }
     raw
 }

@@ -22,6 +22,13 @@
 //!   does not count the bindings it receives) × devices answered, over wall time;
 //! - CPU milliseconds per device poll;
 //! - the poller's `VmRSS` after the round, and the simulator's CPU.
+//!
+//! With `--steady-intervals N` the poller instead runs as in the agent
+//! (`Poller::run`, every device on its own `--interval`, spread over it)
+//! for N intervals; each poll becomes its wire record, is encoded and
+//! dropped, as the agent's spool does. Printed at the end of each interval:
+//! polls received, CPU, and `VmRSS`/`VmHWM`: the memory an agent polling
+//! that many devices holds.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -39,6 +46,7 @@ use clap::Parser;
 use atalaya_agent::snmp::poller::DEFAULT_CONCURRENCY;
 use atalaya_agent::snmp::{DevicePoll, Poller, PollerConfig, counters, inventory};
 use atalaya_common::model::{DeviceSpec, DeviceState};
+use atalaya_common::proto::Message;
 
 /// Ports of each simulated switch.
 const PORTS: u32 = 48;
@@ -70,6 +78,15 @@ struct Args {
     /// cut to fit, as on a real device).
     #[arg(long, default_value_t = 1472)]
     max_message_size: usize,
+    /// Instead of back-to-back rounds, poll as an agent does for this many
+    /// poll intervals: each device on its own schedule, each poll encoded
+    /// as the record the agent spools and then dropped; prints the
+    /// poller's memory at the end of each interval.
+    #[arg(long)]
+    steady_intervals: Option<u32>,
+    /// Seconds between two polls of a device in `--steady-intervals` mode.
+    #[arg(long, default_value_t = 60)]
+    interval: u32,
     /// Serve the simulated switches (the child process).
     #[arg(long, hide = true)]
     serve: bool,
@@ -415,6 +432,13 @@ fn measure(args: &Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let ticks = rustix::param::clock_ticks_per_second();
+    if let Some(intervals) = args.steady_intervals {
+        rt.block_on(steady(specs, config, args.interval, intervals, ticks))?;
+        print_memory("poller at the end")?;
+        drop(sim.child.stdin.take());
+        sim.child.wait()?;
+        return Ok(());
+    }
     rt.block_on(async {
         let mut poller = Poller::new(specs, config).await?;
         let round = timed_round(&mut poller, sim_pid, ticks).await?;
@@ -429,15 +453,73 @@ fn measure(args: &Args) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })?;
+    print_memory("poller at the end")?;
+    drop(sim.child.stdin.take());
+    sim.child.wait()?;
+    Ok(())
+}
+
+/// Polls as the agent does for `intervals` intervals of `interval` seconds.
+async fn steady(
+    specs: Vec<DeviceSpec>,
+    config: PollerConfig,
+    interval: u32,
+    intervals: u32,
+    ticks: u64,
+) -> anyhow::Result<()> {
+    let devices = specs.len();
+    let specs: Vec<DeviceSpec> = specs
+        .into_iter()
+        .map(|mut s| {
+            s.poll_interval_seconds = interval;
+            s
+        })
+        .collect();
+    // The list never changes here; the sender lives as long as the poller.
+    let (_updates, watched) = tokio::sync::watch::channel(specs.clone());
+    let poller = Poller::new(specs, config).await?;
+    // The agent's queue between the poller and its spool is this small too.
+    let (sender, mut polls) = tokio::sync::mpsc::channel(64);
+    let task = tokio::spawn(poller.run(sender, watched));
+    let period = Duration::from_secs(u64::from(interval));
+    let started = tokio::time::Instant::now();
+    let (mut seq, mut ok, mut bytes) = (0u64, 0usize, 0usize);
+    for n in 1..=intervals {
+        let cpu0 = cpu_ticks("self")?;
+        let end = started + period * n;
+        let mut received = 0usize;
+        while let Ok(Some(poll)) = tokio::time::timeout_at(end, polls.recv()).await {
+            seq += 1;
+            received += 1;
+            ok += usize::from(poll.state == DeviceState::Ok);
+            let frame = atalaya_common::proto::encode(&Message::DevicePoll(poll.record(seq)))?;
+            bytes += frame.len();
+        }
+        let cpu =
+            Duration::from_secs_f64(cpu_ticks("self")?.saturating_sub(cpu0) as f64 / ticks as f64);
+        println!(
+            "steady interval {n}: {received} polls of {devices} devices ({ok} OK so far) · \
+             {:.2} s CPU ({:.2} ms per poll) · {:.1} MiB of records so far",
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() * 1000.0 / received.max(1) as f64,
+            mib(bytes as u64),
+        );
+        print_memory("    poller")?;
+    }
+    drop(polls);
+    task.await?;
+    Ok(())
+}
+
+/// Prints the process's `VmRSS` and `VmHWM` after `what`.
+fn print_memory(what: &str) -> anyhow::Result<()> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let field = atalaya_agent::metrics::status_bytes;
     println!(
-        "poller at the end: VmRSS {:.1} MiB, VmHWM {:.1} MiB",
+        "{what}: VmRSS {:.1} MiB, VmHWM {:.1} MiB",
         mib(field(&status, "VmRSS:").unwrap_or(0)),
         mib(field(&status, "VmHWM:").unwrap_or(0))
     );
-    drop(sim.child.stdin.take());
-    sim.child.wait()?;
     Ok(())
 }
 

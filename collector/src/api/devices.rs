@@ -1,7 +1,8 @@
 //! Network devices: listed, shown with their inventory and interfaces,
 //! added, changed and removed (admin role; viewer role to read), one row
-//! per interface across devices, and discoveries (admin role to ask for
-//! one and add what it found; viewer role to read it).
+//! per interface across devices, the traps devices sent (their events),
+//! and discoveries (admin role to ask for one and add what it found;
+//! viewer role to read it).
 //!
 //! Two devices that are one box share one asset: the one merged into the
 //! other's says `same_as`, and its interfaces are listed once, under the
@@ -13,7 +14,8 @@
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::{
-    AuthProtocol, Credentials, DeviceInventory, DeviceState, OperStatus, PrivProtocol, series,
+    AuthProtocol, Credentials, DeviceInventory, DeviceState, Neighbour, OperStatus, PrivProtocol,
+    series,
 };
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -25,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, ApiState, Caller, blocking};
 use crate::desk::devices::{self, DeviceError, DeviceUpdate, NewDevice, NewDiscovery};
-use crate::records::device::{DeviceChange, DeviceRecord, DiscoveryEnd, DiscoveryRecord};
+use crate::records::device::{
+    DeviceChange, DeviceEvent, DeviceRecord, DiscoveryEnd, DiscoveryRecord, device_asset_id,
+};
 use crate::store::{Role, Store, StoreError};
 
 /// The device routes, to merge into the API router.
@@ -39,8 +43,16 @@ pub(super) fn routes() -> Router<ApiState> {
             "/api/v1/devices/{name}",
             get(show).delete(remove).patch(update),
         )
+        .route("/api/v1/devices/{name}/events", get(events))
         .route("/api/v1/interfaces", get(interfaces))
+        .route("/api/v1/traps", get(traps))
 }
+
+/// Events shown with a device unless asked for more.
+pub const DETAIL_EVENTS: usize = 10;
+/// Events a list gives unless asked otherwise, and the most it gives.
+const DEFAULT_EVENTS: usize = 100;
+const MAX_EVENTS: usize = 10_000;
 
 /// A device as listed: no credentials.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,8 +111,13 @@ pub struct DeviceDetail {
     pub inventory: Option<DeviceInventory>,
     /// Its interfaces with their latest rates.
     pub interfaces: Vec<InterfaceRow>,
-    /// Changes of its inventory, oldest first.
+    /// Changes of its inventory and neighbours, oldest first.
     pub changes: Vec<DeviceChange>,
+    /// The LLDP and CDP neighbours it reported last.
+    #[serde(default)]
+    pub neighbours: Vec<Neighbour>,
+    /// Its latest events (traps), newest first.
+    pub events: Vec<DeviceEvent>,
 }
 
 /// One interface of one device, with its latest rates.
@@ -132,6 +149,9 @@ pub struct InterfaceRow {
     pub errors_per_second: Option<f64>,
     /// Discards per second, both ways.
     pub discards_per_second: Option<f64>,
+    /// The neighbours reported on it (LLDP or CDP), as `name (port)`.
+    #[serde(default)]
+    pub neighbour: Option<String>,
 }
 
 /// The sentence for a device's state.
@@ -289,6 +309,10 @@ fn interface_rows(
     let Some(inv) = inv else {
         return Ok(Vec::new());
     };
+    let neighbours = store
+        .device_neighbours(&rec.asset_id)?
+        .map(|r| r.neighbours)
+        .unwrap_or_default();
     // Three polls back: older values are no longer what the interface does.
     let window = i64::from(rec.spec.poll_interval_seconds.max(60)) * 3_000;
     let mut rows = Vec::with_capacity(inv.interfaces.len());
@@ -317,9 +341,21 @@ fn interface_rows(
                 get(series::IN_DISCARDS_PER_SECOND)?,
                 get(series::OUT_DISCARDS_PER_SECOND)?,
             ),
+            neighbour: neighbour_of(&neighbours, &i.name),
         });
     }
     Ok(rows)
+}
+
+/// The neighbours reported on interface `name`, as `name (port)`, each once.
+fn neighbour_of(neighbours: &[Neighbour], name: &str) -> Option<String> {
+    let mut seen: Vec<String> = neighbours
+        .iter()
+        .filter(|n| n.local_if_name.as_deref() == Some(name))
+        .map(|n| format!("{} ({})", n.remote_name(), n.remote_port()))
+        .collect();
+    seen.dedup();
+    (!seen.is_empty()).then(|| seen.join(", "))
 }
 
 /// How `GET /api/v1/interfaces` orders its rows.
@@ -382,9 +418,15 @@ async fn show(
         };
         let inv = s.device_inventory(&rec.asset_id)?;
         let interfaces = interface_rows(s, &rec, inv.as_ref(), Timestamp::now())?;
+        let neighbours = s
+            .device_neighbours(&rec.asset_id)?
+            .map(|r| r.neighbours)
+            .unwrap_or_default();
         Ok(Some(DeviceDetail {
             device: stored_view(s, &rec)?,
             changes: s.device_changes(&rec.asset_id)?,
+            neighbours,
+            events: s.device_events(&rec.asset_id, DETAIL_EVENTS)?,
             inventory: inv,
             interfaces,
         }))
@@ -435,6 +477,53 @@ async fn remove(
     state.admin.devices_changed(&rec.poller);
     tracing::info!(device = %rec.name, poller = %rec.poller, by = %caller.0.id, "device removed");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EventsQuery {
+    device: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/devices/NAME/events?limit=N`: the device's latest events,
+/// newest first (also those of a device removed since).
+async fn events(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_EVENTS);
+    let n = name.clone();
+    let found = blocking(&state, move |s| {
+        let events = s.device_events(&device_asset_id(&n), limit)?;
+        let known = !events.is_empty() || s.device(&n)?.is_some();
+        Ok(known.then_some(events))
+    })
+    .await?;
+    let events = found.ok_or_else(|| ApiError::NotFound(format!("no device is named `{name}`")))?;
+    Ok(Json(events).into_response())
+}
+
+/// `GET /api/v1/traps?device=D&limit=N`: the latest traps of every device
+/// (or of one), newest first.
+async fn traps(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_EVENTS);
+    let device = q.device.filter(|d| !d.is_empty());
+    let events = blocking(&state, move |s| match device {
+        Some(d) => s.device_events(&device_asset_id(&d), limit),
+        None => s.latest_device_events(limit),
+    })
+    .await?;
+    Ok(Json(events).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

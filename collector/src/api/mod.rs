@@ -30,6 +30,8 @@
 //! - `tokens`: `/api/v1/tokens` (enrollment) and `/api/v1/api-tokens`;
 //! - `agents`: `/api/v1/agents` and revocation;
 //! - [`devices`]: `/api/v1/devices` (network devices) and `/api/v1/interfaces`;
+//! - `topology`: `/api/v1/topology`, the network map from LLDP and CDP;
+//! - `probes`: `/api/v1/probes`, the latest network probe result per target;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
@@ -40,9 +42,11 @@ mod incidents;
 pub mod kb;
 mod lookup;
 mod metrics;
+mod probes;
 mod prometheus;
 mod software;
 mod tokens;
+mod topology;
 
 use std::fmt;
 use std::future::Future;
@@ -144,6 +148,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(agents::routes())
         .merge(devices::routes())
+        .merge(topology::routes())
+        .merge(probes::routes())
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())

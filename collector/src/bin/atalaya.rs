@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
-    CliError, Format, assets, changes, devices, incidents, kb, lookup, metrics,
+    CliError, Format, assets, changes, devices, incidents, kb, lookup, metrics, probes, topology,
 };
 use clap::{Parser, Subcommand};
 
@@ -152,6 +152,12 @@ enum Command {
         #[command(subcommand)]
         action: Option<devices::DeviceCommand>,
     },
+    /// Network probes: each agent's latest round trip, jitter and loss per target, and how it probed.
+    Probes {
+        /// Only this asset's agent (host name or asset id).
+        #[arg(long)]
+        asset: Option<String>,
+    },
     /// Interfaces of network devices with their latest rates.
     Interfaces {
         /// Only this device.
@@ -160,6 +166,22 @@ enum Command {
         /// utilisation, errors or down (default: by device).
         #[arg(long)]
         sort: Option<String>,
+    },
+    /// The network map from LLDP and CDP: links between devices, hosts and
+    /// unknown neighbours (`--dot | dot -Tsvg > map.svg` draws it).
+    Topology {
+        /// Print Graphviz DOT.
+        #[arg(long, conflicts_with_all = ["json", "csv"])]
+        dot: bool,
+    },
+    /// The latest SNMP traps network devices sent, newest first.
+    Traps {
+        /// Only this device.
+        #[arg(long)]
+        device: Option<String>,
+        /// How many (default 100).
+        #[arg(long)]
+        limit: Option<usize>,
     },
 }
 
@@ -222,7 +244,10 @@ fn run(cli: Cli) -> Result<String, CliError> {
                     .into(),
             )),
         },
+        Command::Probes { asset } => probes::list(c, asset, format),
         Command::Interfaces { device, sort } => devices::interfaces(c, device, sort, format),
+        Command::Topology { dot } => topology::run(c, dot, format),
+        Command::Traps { device, limit } => devices::traps(c, device, limit, format),
     }
 }
 

@@ -112,6 +112,20 @@ pub fn device_sentence(item: &DeviceChangeItem) -> String {
             after,
             ..
         } => format!("changed firmware / software of {name} {before} → {after}"),
+        DeviceChangeItem::NeighbourAdded(n) => format!(
+            "{} neighbour {} port {} appeared on {}",
+            n.protocol.as_str().to_uppercase(),
+            n.neighbour,
+            n.port,
+            n.interface
+        ),
+        DeviceChangeItem::NeighbourRemoved(n) => format!(
+            "{} neighbour {} port {} left {}",
+            n.protocol.as_str().to_uppercase(),
+            n.neighbour,
+            n.port,
+            n.interface
+        ),
     }
 }
 

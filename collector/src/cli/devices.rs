@@ -1,5 +1,6 @@
-//! `atalaya devices`, `atalaya device …` and `atalaya interfaces`: network
-//! devices listed, shown, added, changed and removed, and their interfaces.
+//! `atalaya devices`, `atalaya device …`, `atalaya interfaces` and
+//! `atalaya traps`: network devices listed, shown, added, changed and
+//! removed, their interfaces, and the traps they sent.
 
 use std::fmt::Write as _;
 
@@ -8,6 +9,7 @@ use serde_json::{Value, json};
 use super::client::ApiClient;
 use super::{CliError, Format, Table, decode, opt, path_seg, pretty, render_pairs, seconds};
 use crate::api::devices::{DeviceDetail, DeviceView, DiscoveryView, InterfaceRow};
+use crate::records::device::DeviceEvent;
 
 /// `atalaya device add`: a device and how to reach it.
 #[derive(Debug, Clone, clap::Args)]
@@ -328,10 +330,40 @@ pub fn show(client: &ApiClient, name: &str, format: Format) -> Result<String, Cl
         out.push('\n');
         out.push_str(&interface_table(&d.interfaces, false).render());
     }
+    // Neighbours on a port that maps to no interface have no row above.
+    let unmapped: Vec<String> = d
+        .neighbours
+        .iter()
+        .filter(|n| n.local_if_name.is_none())
+        .map(|n| {
+            format!(
+                "  port {}: {} ({}) by {}",
+                n.local_port,
+                n.remote_name(),
+                n.remote_port(),
+                n.protocol.as_str()
+            )
+        })
+        .collect();
+    if !unmapped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNeighbours on ports matching no interface:\n{}",
+            unmapped.join("\n")
+        );
+    }
+    if !d.events.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nLatest traps (`atalaya traps --device {}` for more):",
+            v.name
+        );
+        out.push_str(&trap_table(&d.events, false).render());
+    }
     if !d.changes.is_empty() {
         let _ = writeln!(
             out,
-            "\n{} inventory changes, the latest at {}",
+            "\n{} inventory and neighbour changes, the latest at {}",
             d.changes.len(),
             d.changes.last().map(|c| seconds(c.at)).unwrap_or_default()
         );
@@ -524,6 +556,7 @@ fn interface_table(rows: &[InterfaceRow], with_device: bool) -> Table {
         "UTIL %",
         "ERR/S",
         "DISC/S",
+        "NEIGHBOUR",
     ];
     if with_device {
         headers.insert(0, "DEVICE");
@@ -551,6 +584,7 @@ fn interface_table(rows: &[InterfaceRow], with_device: bool) -> Table {
             r.discards_per_second
                 .map(|v| format!("{v:.2}"))
                 .unwrap_or_default(),
+            r.neighbour.clone().unwrap_or_default(),
         ];
         if with_device {
             row.insert(0, r.device.clone());
@@ -573,6 +607,81 @@ pub fn interfaces(
     }
     let rows: Vec<InterfaceRow> = decode(&body, "the interfaces")?;
     Ok(interface_table(&rows, true).output(format))
+}
+
+/// What a trap said, in a few words: its kind or OID, and its interface.
+fn trap_summary(e: &DeviceEvent) -> String {
+    use atalaya_common::model::device::trap::TrapKind;
+    let t = &e.trap;
+    let mut out = match t.kind {
+        TrapKind::Other => t.trap_oid.clone(),
+        kind => kind.name().to_owned(),
+    };
+    if let Some(i) = &t.interface {
+        let _ = write!(out, " {}", i.subject());
+        if i.admin_up == Some(false) {
+            out.push_str(" (shut)");
+        }
+    }
+    if t.inform {
+        out.push_str(" [inform]");
+    }
+    out
+}
+
+fn trap_table(events: &[DeviceEvent], with_device: bool) -> Table {
+    let mut headers = vec!["RECEIVED", "TRAP", "VERSION", "SOURCE", "BINDINGS"];
+    if with_device {
+        headers.insert(1, "DEVICE");
+    }
+    let mut t = Table::new(headers);
+    for e in events {
+        let bindings = e
+            .trap
+            .varbinds
+            .iter()
+            .take(3)
+            .map(|(oid, value)| format!("{oid}={}", value.lines().next().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let more = e.trap.varbinds.len().saturating_sub(3);
+        let mut row = vec![
+            seconds(e.trap.received_at),
+            trap_summary(e),
+            e.trap.version.name().to_owned(),
+            e.trap.source.clone(),
+            if more > 0 {
+                format!("{bindings} (+{more})")
+            } else {
+                bindings
+            },
+        ];
+        if with_device {
+            row.insert(1, e.trap.device.clone());
+        }
+        t.push(row);
+    }
+    t
+}
+
+/// `atalaya traps`.
+pub fn traps(
+    client: &ApiClient,
+    device: Option<String>,
+    limit: Option<usize>,
+    format: Format,
+) -> Result<String, CliError> {
+    let limit = limit.map(|l| l.to_string());
+    let body = client.get("/api/v1/traps", &[("device", device), ("limit", limit)])?;
+    if format == Format::Json {
+        return Ok(pretty(&body));
+    }
+    let events: Vec<DeviceEvent> = decode(&body, "the traps")?;
+    let mut out = trap_table(&events, true).output(format);
+    if format == Format::Table && events.is_empty() {
+        out.push_str("no trap received yet; a poller agent takes them with `[snmp] trap_listen`\n");
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

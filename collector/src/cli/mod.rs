@@ -1,6 +1,7 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
 //! ([`assets`], [`changes`], [`devices`], [`incidents`], [`kb`],
-//! [`lookup`], [`metrics`]), each asking through the one [`client::ApiClient`] and
+//! [`lookup`], [`metrics`], [`topology`]), each asking through the one [`client::ApiClient`] and
+//! [`lookup`], [`metrics`], [`probes`]), each asking through the one [`client::ApiClient`] and
 //! printing aligned text tables for people, CSV and JSON for spreadsheets
 //! and scripts.
 //!
@@ -19,6 +20,8 @@ pub mod incidents;
 pub mod kb;
 pub mod lookup;
 pub mod metrics;
+pub mod probes;
+pub mod topology;
 
 use client::ClientError;
 

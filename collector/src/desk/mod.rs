@@ -15,12 +15,15 @@
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
+//! - [`topology`]: the network map, its devices, neighbours and hosts read
+//!   from the store.
 
 pub mod apply;
 pub mod devices;
 pub mod devices_file;
 pub mod kb;
 pub mod lookup;
+pub mod topology;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};
 
@@ -231,7 +234,9 @@ impl Desk {
         Ok(())
     }
 
-    /// Feeds what one commit stored.
+    /// Feeds what one commit stored. A baseline rule's first point of a
+    /// series after a start has its series' history read first, so the
+    /// rule compares it with the stored points' level.
     pub fn feed(&self, fed: &[Fed], now: Timestamp) -> Result<(), StoreError> {
         let mut engine = self.engine();
         let mut actions = Vec::new();
@@ -284,14 +289,36 @@ impl Desk {
                     state,
                     values,
                     admin_down,
+                    changes,
+                    peers,
                 } => {
                     let poll = DevicePolled {
                         device,
                         state: *state,
                         values,
                         admin_down,
+                        peers,
                     };
                     actions.extend(engine.on_device_poll(asset, *at, &poll));
+                    actions.extend(engine.on_device_changes(asset, *at, changes));
+                }
+                Fed::DeviceTrap { asset, trap } => {
+                    actions.extend(engine.on_device_trap(asset, trap.received_at, trap));
+                }
+                Fed::Points { asset, at, points } => {
+                    for (series, hours) in engine.unseeded(asset, points) {
+                        let from = Timestamp(at.0.saturating_sub(hours_ms(hours)));
+                        let stored = self
+                            .store
+                            .metric(asset, &series, from, *at, None)
+                            .unwrap_or_else(|err| {
+                                // Then the level builds up from the points to come.
+                                tracing::warn!(asset = %asset, series = %series, error = %err, "cannot read a series' history for its usual level");
+                                Vec::new()
+                            });
+                        engine.seed_baseline(asset, &series, *at, &stored);
+                    }
+                    actions.extend(engine.on_samples(asset, *at, points));
                 }
             }
         }
@@ -536,6 +563,11 @@ pub async fn run(desk: Arc<Desk>, mut rx: mpsc::Receiver<Vec<Fed>>, tick: Durati
             Err(err) => tracing::error!(error = %err, "incident desk task failed"),
         }
     }
+}
+
+/// `hours` in ms.
+fn hours_ms(hours: u64) -> i64 {
+    i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

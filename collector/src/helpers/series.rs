@@ -140,8 +140,9 @@ pub fn flatten(s: &HealthSample) -> Vec<(String, f64)> {
 }
 
 /// Every metric a rule can watch, as the collector stores them, plus the
-/// derived `memory.used_percent` and `swap.used_percent` of [`points`], and
-/// the series pollers send for network devices.
+/// derived `memory.used_percent` and `swap.used_percent` of [`points`], the
+/// series pollers send for network devices, and the probe series of
+/// [`atalaya_common::model::probe::series`].
 pub const KNOWN_METRICS: &[&str] = &[
     "agent.cpu_percent",
     "agent.rss_bytes",
@@ -186,6 +187,11 @@ pub const KNOWN_METRICS: &[&str] = &[
     "network.tx_drops",
     "network.tx_errors",
     "network.tx_packets_per_second",
+    "probe.jitter_ms",
+    "probe.loss_percent",
+    "probe.rtt_max_ms",
+    "probe.rtt_min_ms",
+    "probe.rtt_ms",
     "processes.running",
     "processes.total",
     "processes.zombie",

@@ -13,6 +13,7 @@ use atalaya_common::model::{Board, Cpu, Disk, Host, Memory, MemoryModule, Packag
 
 use super::rules::{ChangeClass, InventoryChange};
 use crate::helpers::pattern::glob;
+use crate::records::device::DeviceChangeItem;
 
 /// A drop of total memory by more than this share counts as memory removed
 /// (virtual machines have no modules; the kernel's own reservation moves a
@@ -27,6 +28,63 @@ pub fn matching(rule: &InventoryChange, changes: &[Change]) -> Vec<String> {
         .filter(|(class, _)| rule.classes.contains(class))
         .map(|(class, text)| format!("{}: {text}", class.name()))
         .collect()
+}
+
+/// The changes of a network device's inventory that `rule` watches, one
+/// line each, with before and after.
+pub fn device_matching(rule: &InventoryChange, items: &[DeviceChangeItem]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(device_class)
+        .filter(|(class, _)| rule.classes.contains(class))
+        .map(|(class, text)| format!("{}: {text}", class.name()))
+        .collect()
+}
+
+/// The class of a device's inventory change, told in one line; `None` for
+/// the changes of no class (system text, interfaces).
+fn device_class(item: &DeviceChangeItem) -> Option<(ChangeClass, String)> {
+    Some(match item {
+        DeviceChangeItem::ModuleAdded {
+            index,
+            name,
+            serial,
+        } => (
+            ChangeClass::ModuleAdded,
+            format!("{name} (entity {index}) added, serial {serial}"),
+        ),
+        DeviceChangeItem::ModuleRemoved {
+            index,
+            name,
+            serial,
+        } => (
+            ChangeClass::ModuleRemoved,
+            format!("{name} (entity {index}) removed, serial {serial}"),
+        ),
+        DeviceChangeItem::SerialChanged {
+            index,
+            name,
+            before,
+            after,
+        } => (
+            ChangeClass::HardwareReplaced,
+            format!("{name} (entity {index}) replaced: serial {before} → {after}"),
+        ),
+        DeviceChangeItem::FirmwareChanged {
+            index,
+            name,
+            before,
+            after,
+        } => (
+            ChangeClass::FirmwareChanged,
+            format!("{name} (entity {index}) firmware / software {before} → {after}"),
+        ),
+        DeviceChangeItem::System { .. }
+        | DeviceChangeItem::InterfaceAdded { .. }
+        | DeviceChangeItem::InterfaceRemoved { .. }
+        | DeviceChangeItem::NeighbourAdded(_)
+        | DeviceChangeItem::NeighbourRemoved(_) => return None,
+    })
 }
 
 /// The class a change belongs to, told in one line; `None` for a change

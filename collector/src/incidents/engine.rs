@@ -5,7 +5,7 @@
 //! committed samples ([`Engine::on_samples`]), inventory changes
 //! ([`Engine::on_inventory`]), an agent heard from ([`Engine::on_seen`]),
 //! user reports ([`Engine::on_report`]), network device polls
-//! ([`Engine::on_device_poll`]), staff resolving an incident
+//! ([`Engine::on_device_poll`]) and traps ([`Engine::on_device_trap`]), staff resolving an incident
 //! ([`Engine::on_staff_resolved`]) and the passing of time
 //! ([`Engine::on_tick`]) — each with its time, and returns the [`Action`]s
 //! the collector must carry out: store an incident, update it, send a
@@ -29,7 +29,11 @@
 //!
 //! Inventory changes and user reports have no condition: each matching
 //! event opens an incident or, while one is open, counts an occurrence.
-//! They stay open until staff resolve them.
+//! They stay open until staff resolve them. Trap rules are events too; a
+//! clearing trap or, if the rule says so, a quiet spell resolves them. A
+//! `linkDown` trap is the interface-down condition seen by the device
+//! itself: it opens the incident at once, without the rule's hold, and a
+//! `linkUp` trap resolves it.
 //!
 //! # State
 //! [`EngineState`] is everything the engine remembers (serde, for the
@@ -43,14 +47,18 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use atalaya_common::diff::Change;
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::DeviceState;
+use atalaya_common::model::device::trap::{TrapEvent, TrapKind};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::Baseline;
 use super::changes;
 use super::rules::{
-    AssetFacts, DevicePollState, Forecast, InterfaceDown, Lifecycle, Rule, RuleKind, RuleSet,
-    Threshold, device_state_name,
+    AssetFacts, BaselineRise, DevicePollState, Forecast, InterfaceDown, InventoryChange, Lifecycle,
+    Rule, RuleKind, RuleSet, Threshold, TrapMatch, device_state_name,
 };
 use crate::helpers::series::split_series;
+use crate::records::device::DeviceChangeItem;
+use crate::records::device::InterfacePeer;
 use crate::records::incident::Severity;
 pub use crate::records::incident::{IncidentKey, NotifyEvent};
 
@@ -125,6 +133,9 @@ pub struct DevicePolled<'a> {
     /// Interfaces administratively down in the device's inventory: an
     /// operator shut them, so their being down is no fault.
     pub admin_down: &'a [String],
+    /// The neighbour last seen on each interface, named in the incident
+    /// of an interface that goes down.
+    pub peers: &'a [InterfacePeer],
 }
 
 /// An incident the engine holds open.
@@ -226,6 +237,9 @@ pub struct Engine {
     /// Enabled threshold and forecast rules by metric (indices into `rules`).
     by_metric: HashMap<String, Vec<usize>>,
     state: EngineState,
+    /// Levels of the series baseline rules watch, by (asset, rule, series).
+    /// Not persisted: rebuilt from stored points ([`Engine::seed_baseline`]).
+    baselines: HashMap<(String, String, String), Baseline>,
 }
 
 impl Engine {
@@ -245,6 +259,7 @@ impl Engine {
             heartbeat_ms: secs(heartbeat_interval_seconds).max(MS_PER_SECOND),
             by_metric: HashMap::new(),
             state,
+            baselines: HashMap::new(),
         };
         engine.index();
         engine
@@ -304,6 +319,7 @@ impl Engine {
             let metric = match &rule.kind {
                 RuleKind::Threshold(t) => &t.selector.metric,
                 RuleKind::Forecast(f) => &f.selector.metric,
+                RuleKind::Baseline(b) => &b.selector.metric,
                 _ => continue,
             };
             self.by_metric.entry(metric.clone()).or_default().push(i);
@@ -316,6 +332,8 @@ impl Engine {
     pub fn set_rules(&mut self, rules: RuleSet, now: Timestamp) -> Vec<Action> {
         let old = std::mem::replace(&mut self.rules, rules);
         self.index();
+        // Windows may have changed: levels are seeded again from the store.
+        self.baselines.clear();
         let mut out = Vec::new();
         let names: Vec<String> = self.state.assets.keys().cloned().collect();
         for asset in names {
@@ -361,6 +379,7 @@ impl Engine {
     /// Forgets an asset entirely (it was deleted); nothing is emitted.
     pub fn forget_asset(&mut self, asset: &str) {
         self.state.assets.remove(asset);
+        self.baselines.retain(|(a, _, _), _| a != asset);
     }
 
     /// Drops the tracks of `asset` whose rule `decide` drops or whose scope
@@ -451,6 +470,62 @@ impl Engine {
         out
     }
 
+    /// The series among `points` of `asset` that baseline rules watch and
+    /// whose level the engine has not seen yet, with the hours of history
+    /// each needs: read them from the store and give them to
+    /// [`Engine::seed_baseline`] before feeding the points.
+    pub fn unseeded(&self, asset: &str, points: &[(String, f64)]) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for (series, _) in points {
+            let (metric, subject) = split_series(series);
+            for &i in self.by_metric.get(metric).into_iter().flatten() {
+                let Some(rule) = self.rules.rules().get(i) else {
+                    continue;
+                };
+                let RuleKind::Baseline(b) = &rule.kind else {
+                    continue;
+                };
+                let key = (asset.to_owned(), rule.name.clone(), series.clone());
+                if !b.selector.matches_subject(subject) || self.baselines.contains_key(&key) {
+                    continue;
+                }
+                match out.iter_mut().find(|(s, _)| s == series) {
+                    Some((_, hours)) => *hours = (*hours).max(b.window_hours),
+                    None => out.push((series.clone(), b.window_hours)),
+                }
+            }
+        }
+        out
+    }
+
+    /// Seeds the level of `series` of `asset` from its stored points
+    /// (`(time, value)`, in time order); points at or after `before` (the
+    /// ones about to be fed) are left out.
+    pub fn seed_baseline(
+        &mut self,
+        asset: &str,
+        series: &str,
+        before: Timestamp,
+        points: &[(Timestamp, f64)],
+    ) {
+        let (metric, _) = split_series(series);
+        let earlier: Vec<(i64, f64)> = points
+            .iter()
+            .filter(|(t, _)| *t < before)
+            .map(|(t, v)| (t.0, *v))
+            .collect();
+        for &i in self.by_metric.get(metric).into_iter().flatten() {
+            let Some(rule) = self.rules.rules().get(i) else {
+                continue;
+            };
+            if let RuleKind::Baseline(b) = &rule.kind {
+                let key = (asset.to_owned(), rule.name.clone(), series.to_owned());
+                self.baselines
+                    .insert(key, Baseline::from_points(&earlier, b.window_hours));
+            }
+        }
+    }
+
     fn sample_points<'p>(
         &mut self,
         asset: &str,
@@ -467,6 +542,7 @@ impl Engine {
         let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
             return;
         };
+        let baselines = &mut self.baselines;
         for (series, value) in points {
             if !value.is_finite() {
                 continue;
@@ -496,6 +572,11 @@ impl Engine {
                     RuleKind::Forecast(fc) => {
                         forecast_point(tracks, rule, fc, point, next_incident, &emit, out);
                     }
+                    RuleKind::Baseline(bl) => {
+                        let key = (asset.to_owned(), rule.name.clone(), series.to_owned());
+                        let level = baselines.entry(key).or_default();
+                        baseline_point(tracks, rule, bl, level, point, next_incident, &emit, out);
+                    }
                     _ => {}
                 }
             }
@@ -504,10 +585,35 @@ impl Engine {
 
     /// An inventory delta committed for `asset`.
     pub fn on_inventory(&mut self, asset: &str, at: Timestamp, changes: &[Change]) -> Vec<Action> {
-        let mut out = Vec::new();
         if changes.is_empty() {
-            return out;
+            return Vec::new();
         }
+        self.inventory_changed(asset, at, |rule| changes::matching(rule, changes))
+    }
+
+    /// Changes committed in the inventory of the network device whose
+    /// asset is `asset`: the inventory-change rules apply to them as to a
+    /// host's (a module removed, an entity's serial number changed).
+    pub fn on_device_changes(
+        &mut self,
+        asset: &str,
+        at: Timestamp,
+        items: &[DeviceChangeItem],
+    ) -> Vec<Action> {
+        if items.is_empty() {
+            return Vec::new();
+        }
+        self.inventory_changed(asset, at, |rule| changes::device_matching(rule, items))
+    }
+
+    /// Runs the inventory-change rules over the lines `lines_of` gives for each.
+    fn inventory_changed(
+        &mut self,
+        asset: &str,
+        at: Timestamp,
+        lines_of: impl Fn(&InventoryChange) -> Vec<String>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
         let t = at.0;
         let rules = self.rules.rules();
         let EngineState {
@@ -524,7 +630,7 @@ impl Engine {
             if !rule.enabled || !rule.scope.matches(facts) {
                 continue;
             }
-            let lines = changes::matching(ic, changes);
+            let lines = lines_of(ic);
             if lines.is_empty() {
                 continue;
             }
@@ -604,6 +710,7 @@ impl Engine {
                             }
                             let emit = Emit { subject, ..emit };
                             let admin_down = poll.admin_down.iter().any(|n| n == subject);
+                            let peer = poll.peers.iter().find(|p| p.interface == subject);
                             let point = Point {
                                 series,
                                 value: *value,
@@ -614,7 +721,7 @@ impl Engine {
                                 rule,
                                 down,
                                 point,
-                                admin_down,
+                                (admin_down, peer),
                                 next_incident,
                                 &emit,
                                 &mut out,
@@ -631,6 +738,60 @@ impl Engine {
             poll.values.iter().map(|(s, v)| (s.as_str(), *v)),
             &mut out,
         );
+        out
+    }
+
+    /// A stored trap from the network device whose asset is `asset`,
+    /// received at `at`: a link trap goes to the interface-down rules, any
+    /// trap to the trap rules its OID matches.
+    pub fn on_device_trap(&mut self, asset: &str, at: Timestamp, trap: &TrapEvent) -> Vec<Action> {
+        let mut out = Vec::new();
+        let t = at.0;
+        let rules = self.rules.rules();
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
+            return out;
+        };
+        if facts.hostname.is_empty() {
+            trap.device.clone_into(&mut facts.hostname);
+        }
+        for rule in rules {
+            if !rule.enabled || !rule.scope.matches(facts) {
+                continue;
+            }
+            let emit = Emit {
+                asset,
+                rule_name: &rule.name,
+                severity: rule.severity,
+                rule_description: &rule.description,
+                host: host(asset, facts),
+                subject: "",
+            };
+            match &rule.kind {
+                RuleKind::InterfaceDown(down) => {
+                    let Some(subject) = trap.interface_subject() else {
+                        continue;
+                    };
+                    if !matches!(trap.kind, TrapKind::LinkDown | TrapKind::LinkUp)
+                        || !down.selector.matches_subject(&subject)
+                    {
+                        continue;
+                    }
+                    let emit = Emit {
+                        subject: &subject,
+                        ..emit
+                    };
+                    interface_trap(tracks, rule, trap, t, next_incident, &emit, &mut out);
+                }
+                RuleKind::Trap(m) => {
+                    trap_rule(tracks, rule, m, trap, t, next_incident, &emit, &mut out);
+                }
+                _ => {}
+            }
+        }
         out
     }
 
@@ -848,7 +1009,43 @@ impl Engine {
                 // An interface's track is what remembers that it was up.
                 let keep_idle = rule.is_some_and(|r| matches!(r.kind, RuleKind::InterfaceDown(_)));
                 let lifecycle = rule.map_or_else(Lifecycle::default, |r| r.lifecycle);
+                let resolve_after = rule.and_then(|r| match &r.kind {
+                    RuleKind::Trap(m) if m.resolve_after_seconds > 0 => {
+                        Some(secs(m.resolve_after_seconds))
+                    }
+                    _ => None,
+                });
                 for (subject, track) in subjects.iter_mut() {
+                    if let Some(after) = resolve_after
+                        && let Some(inc) = &mut track.incident
+                        && inc.resolved_at.is_none()
+                        && t.saturating_sub(track.last_at) >= after
+                    {
+                        inc.resolved_at = Some(t);
+                        inc.flapping = false;
+                        track.firing = false;
+                        let inc = *inc;
+                        let detail = format!(
+                            "No matching trap since {} ({}): resolved.",
+                            Timestamp(track.last_at),
+                            span(after)
+                        );
+                        Emit {
+                            asset,
+                            rule_name,
+                            severity: rule.map_or(Severity::Warning, |r| r.severity),
+                            rule_description: rule.map_or("", |r| r.description.as_str()),
+                            host: host(asset, facts),
+                            subject,
+                        }
+                        .push(
+                            &mut out,
+                            Transition::Resolved,
+                            &inc,
+                            t,
+                            &detail,
+                        );
+                    }
                     if let Some(tr) = quiet(track, &lifecycle, t)
                         && let Some(inc) = &track.incident
                     {
@@ -979,6 +1176,67 @@ fn threshold_point(
     }
 }
 
+/// Feeds a point to the baseline rule `rule` (`bl`): compared with the
+/// level of the hours before it, then added to that level.
+#[allow(clippy::too_many_arguments)]
+fn baseline_point(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    bl: &BaselineRise,
+    baseline: &mut Baseline,
+    p: Point<'_>,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let subject = emit.subject;
+    if !bl.selector.matches_subject(subject) {
+        return;
+    }
+    let level = baseline.level(p.t, bl.window_hours, bl.min_hours);
+    baseline.add(p.t, p.value, bl.window_hours);
+    let obs = match level {
+        None => Obs::Hold,
+        Some(l) if bl.fires(p.value, l) => Obs::Fire,
+        Some(l) if bl.clears(p.value, l) => Obs::Clear,
+        Some(_) => Obs::Hold,
+    };
+    if obs != Obs::Fire && !has_track(tracks, &rule.name, subject) {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, subject) else {
+        return;
+    };
+    if p.t < track.last_at {
+        return;
+    }
+    track.last_at = p.t;
+    if let Some(tr) = observe(
+        track,
+        &rule.lifecycle,
+        p.t,
+        obs,
+        secs(bl.for_seconds),
+        next_incident,
+    ) && let Some(inc) = &track.incident
+    {
+        let now = format!("{} is {}", p.series, num(p.value));
+        let usual = level.map_or_else(|| "not known yet".to_owned(), num);
+        let detail = match tr {
+            Transition::Resolved => format!("{now}, back near its usual level of {usual}."),
+            _ => format!(
+                "{now}; its usual level (median of the hourly medians over {} h) is {usual}. Fires above {}× and +{} for {}; clears at or below {}×.",
+                bl.window_hours,
+                num(bl.factor),
+                num(bl.margin),
+                span(secs(bl.for_seconds)),
+                num(bl.clear_factor)
+            ),
+        };
+        emit.push(out, tr, inc, p.t, &detail);
+    }
+}
+
 /// Feeds a point to the forecast rule `rule` (`fc`): the trend of its
 /// subject fires when it reaches the limit within the rule's horizon.
 fn forecast_point(
@@ -1081,16 +1339,18 @@ fn device_state_poll(
     }
 }
 
-/// Feeds one `interface.oper_up` point to the interface-down rule `rule`.
-/// An interface is watched once it has been seen up (ports nobody uses are
-/// down from the start); down while administratively down is no fault.
+/// Feeds one `interface.oper_up` point to the interface-down rule `rule`,
+/// with whether the interface is administratively down and the neighbour
+/// last seen on it. An interface is watched once it has been seen up
+/// (ports nobody uses are down from the start); down while administratively
+/// down is no fault.
 #[allow(clippy::too_many_arguments)]
 fn interface_point(
     tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
     rule: &Rule,
     down: &InterfaceDown,
     p: Point<'_>,
-    admin_down: bool,
+    (admin_down, peer): (bool, Option<&InterfacePeer>),
     next_incident: &mut u64,
     emit: &Emit<'_>,
     out: &mut Vec<Action>,
@@ -1134,17 +1394,171 @@ fn interface_point(
                 span(secs(rule.lifecycle.flap_window_seconds))
             ),
             _ => format!(
-                "Interface {subject} of {device} was up and is down at {when} ({} = 0){}. Resolves when it is up again.",
+                "Interface {subject} of {device} was up and is down at {when} ({} = 0){}.{} Resolves when it is up again.",
                 p.series,
                 if down.for_seconds > 0 {
                     format!(", every poll for {}", span(hold))
                 } else {
                     String::new()
-                }
+                },
+                peer.map(other_end).unwrap_or_default()
             ),
         };
         emit.push(out, tr, inc, p.t, &detail);
     }
+}
+
+/// The sentence naming the neighbour at the other end of a link.
+fn other_end(peer: &InterfacePeer) -> String {
+    let seen = if peer.current {
+        "reported by LLDP/CDP at"
+    } else {
+        "last reported at"
+    };
+    format!(
+        " At its other end: {}, port {} ({seen} {}).",
+        peer.neighbour, peer.port, peer.seen_at
+    )
+}
+
+/// Feeds a `linkDown`/`linkUp` trap to the interface-down rule `rule`:
+/// the device itself says the interface is down, so the incident opens at
+/// once (no hold, and whether or not a poll saw the interface up before);
+/// `linkUp`, or `ifAdminStatus` down (an operator shut it), clears it.
+#[allow(clippy::too_many_arguments)]
+fn interface_trap(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    trap: &TrapEvent,
+    t: i64,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let subject = emit.subject;
+    let admin_down = trap
+        .interface
+        .as_ref()
+        .is_some_and(|i| i.admin_up == Some(false));
+    let down = trap.kind == TrapKind::LinkDown && !admin_down;
+    if !down && !has_track(tracks, &rule.name, subject) {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, subject) else {
+        return;
+    };
+    if t < track.last_at {
+        return;
+    }
+    track.last_at = t;
+    let obs = if down {
+        // A new linkDown is news even after staff resolved the last one.
+        track.muted = false;
+        Obs::Fire
+    } else {
+        Obs::Clear
+    };
+    if let Some(tr) = observe(track, &rule.lifecycle, t, obs, 0, next_incident)
+        && let Some(inc) = &track.incident
+    {
+        let device = emit.host;
+        let when = Timestamp(t);
+        let name = if trap.kind == TrapKind::LinkDown {
+            "linkDown"
+        } else {
+            "linkUp"
+        };
+        let detail = match tr {
+            Transition::Resolved if admin_down => format!(
+                "{device} sent {name} at {when}: interface {subject} was shut by an operator (administratively down)."
+            ),
+            Transition::Resolved => {
+                format!("{device} sent linkUp at {when}: interface {subject} is up again.")
+            }
+            Transition::Flapping => format!(
+                "Interface {subject} of {device} went down and up {} times within {}; kept open and marked flapping.",
+                track.clears.len(),
+                span(secs(rule.lifecycle.flap_window_seconds))
+            ),
+            _ => format!(
+                "{device} sent linkDown at {when}: interface {subject} is down (trap from {}, {}). Resolves at its linkUp trap or when a poll sees it up.",
+                trap.source,
+                trap.version.name()
+            ),
+        };
+        emit.push(out, tr, inc, t, &detail);
+    }
+}
+
+/// Feeds a trap to the trap rule `rule` (`m`): a matching OID opens the
+/// incident or counts an occurrence on it, a clearing one resolves it.
+#[allow(clippy::too_many_arguments)]
+fn trap_rule(
+    tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
+    rule: &Rule,
+    m: &TrapMatch,
+    trap: &TrapEvent,
+    t: i64,
+    next_incident: &mut u64,
+    emit: &Emit<'_>,
+    out: &mut Vec<Action>,
+) {
+    let opens = m.opens(&trap.trap_oid);
+    let clears = !opens && m.clears(&trap.trap_oid);
+    let relevant = opens || (clears && has_track(tracks, &rule.name, ""));
+    if !relevant {
+        return;
+    }
+    let Some(track) = track_mut(tracks, &rule.name, "") else {
+        return;
+    };
+    let tr = if opens {
+        track.last_at = track.last_at.max(t);
+        if !track.firing {
+            track.firing = true;
+            track.last_flip = t;
+        }
+        Some(event(track, &rule.lifecycle, t, next_incident))
+    } else {
+        observe(track, &rule.lifecycle, t, Obs::Clear, 0, next_incident)
+    };
+    let (Some(tr), Some(inc)) = (tr, &track.incident) else {
+        return;
+    };
+    let device = emit.host;
+    let detail = if opens {
+        trap_detail(device, trap)
+    } else {
+        format!(
+            "{device} sent {} at {}: cleared.",
+            trap.trap_oid, trap.received_at
+        )
+    };
+    emit.push(out, tr, inc, t, &detail);
+}
+
+/// What a trap said, for an incident: its OID and kind, where it came
+/// from, the device's uptime, and its first bindings.
+fn trap_detail(device: &str, trap: &TrapEvent) -> String {
+    let mut out = format!(
+        "{device} sent trap {} ({}) at {} from {} over SNMP {}",
+        trap.trap_oid,
+        trap.kind,
+        trap.received_at,
+        trap.source,
+        trap.version.name()
+    );
+    if let Some(ticks) = trap.uptime_ticks {
+        out.push_str(&format!("; device up {}", span(i64::from(ticks) * 10)));
+    }
+    out.push('.');
+    for (oid, value) in trap.varbinds.iter().take(8) {
+        out.push_str(&format!("\n  {oid} = {}", first_line(value, 120)));
+    }
+    if trap.varbinds.len() > 8 {
+        out.push_str(&format!("\n  … {} more", trap.varbinds.len() - 8));
+    }
+    out
 }
 
 fn has_track(

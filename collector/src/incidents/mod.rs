@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`rules`]: the rule model, the built-in rules, `rules.toml` parsing.
 //! - [`engine`]: the state machine: events in, [`engine::Action`]s out.
+//! - [`baseline`]: a series' usual level, which baseline rules compare with.
 //!
 //! - [`context`]: what a user-report incident tells about the machine.
 //! - [`changes`]: inventory changes sorted into classes, told with before and after.
@@ -14,6 +15,7 @@
 //! - [`lifecycle`]: the help-desk life of a stored incident and its timeline.
 //! - [`report`]: the service-level report over stored incidents.
 
+pub mod baseline;
 pub mod changes;
 pub mod context;
 pub mod engine;
@@ -27,5 +29,7 @@ pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet};
 
 pub use crate::records::incident::{IncidentKey, NotifyEvent, Severity};
 
+#[cfg(test)]
+mod probe_tests;
 #[cfg(test)]
 mod tests;

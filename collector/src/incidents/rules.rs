@@ -17,6 +17,7 @@ use std::path::Path;
 use atalaya_common::config::{ConfigErrors, Document, LoadError, Section};
 use atalaya_common::model::device::DeviceState;
 use atalaya_common::model::device::series::OPER_UP;
+use atalaya_common::model::device::trap::{AUTHENTICATION_FAILURE, COLD_START, WARM_START};
 use atalaya_common::model::{MachineKind, Virtualization};
 use serde::{Deserialize, Serialize};
 
@@ -227,6 +228,40 @@ impl Threshold {
     }
 }
 
+/// A series far above its own usual level for a while (see
+/// [`super::baseline`]): above `factor` times the level and more than
+/// `margin` above it, so that neither a tiny level (0.2 ms to 0.7 ms) nor a
+/// small rise on a large one fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRise {
+    /// The series watched.
+    pub selector: Selector,
+    /// Fires above this many times the level…
+    pub factor: f64,
+    /// …and more than this above it, in the series' unit.
+    pub margin: f64,
+    /// Clears at or below this many times the level (or within `margin` of it).
+    pub clear_factor: f64,
+    /// The level is that of this many hours before the value.
+    pub window_hours: u64,
+    /// Hours of history needed before the rule may fire.
+    pub min_hours: u64,
+    /// How long the condition must hold before an incident opens, seconds.
+    pub for_seconds: u64,
+}
+
+impl BaselineRise {
+    /// The value is far enough above `level` to fire.
+    pub fn fires(&self, value: f64, level: f64) -> bool {
+        value > level * self.factor && value > level + self.margin
+    }
+
+    /// The value is back near `level`.
+    pub fn clears(&self, value: f64, level: f64) -> bool {
+        value <= level * self.clear_factor || value <= level + self.margin
+    }
+}
+
 /// An agent not heard from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Absence {
@@ -260,7 +295,8 @@ pub enum ChangeClass {
     /// A fixed disk removed, or replaced (another serial under its name).
     DiskRemoved,
     /// Other hardware under the same asset: DMI system or board serial or
-    /// UUID, or the CPU model, changed.
+    /// UUID, or the CPU model, changed; on a network device, the serial
+    /// number of a part (ENTITY-MIB) changed.
     HardwareReplaced,
     /// `/etc/machine-id` changed: another installation (or machine) reports.
     MachineIdChanged,
@@ -268,6 +304,12 @@ pub enum ChangeClass {
     SoftwareAdded,
     /// A package whose name matches the rule's patterns removed.
     SoftwareRemoved,
+    /// A network device: a module (an entity with a serial number) appeared.
+    ModuleAdded,
+    /// A network device: a module (an entity with a serial number) disappeared.
+    ModuleRemoved,
+    /// A network device: an entity's firmware or software revision changed.
+    FirmwareChanged,
 }
 
 impl ChangeClass {
@@ -280,6 +322,9 @@ impl ChangeClass {
         "machine-id-changed",
         "software-added",
         "software-removed",
+        "module-added",
+        "module-removed",
+        "firmware-changed",
     ];
 
     /// The name used in rules.
@@ -293,6 +338,9 @@ impl ChangeClass {
             ChangeClass::MachineIdChanged => "machine-id-changed",
             ChangeClass::SoftwareAdded => "software-added",
             ChangeClass::SoftwareRemoved => "software-removed",
+            ChangeClass::ModuleAdded => "module-added",
+            ChangeClass::ModuleRemoved => "module-removed",
+            ChangeClass::FirmwareChanged => "firmware-changed",
         }
     }
 
@@ -306,6 +354,9 @@ impl ChangeClass {
             "machine-id-changed" => ChangeClass::MachineIdChanged,
             "software-added" => ChangeClass::SoftwareAdded,
             "software-removed" => ChangeClass::SoftwareRemoved,
+            "module-added" => ChangeClass::ModuleAdded,
+            "module-removed" => ChangeClass::ModuleRemoved,
+            "firmware-changed" => ChangeClass::FirmwareChanged,
             _ => return None,
         })
     }
@@ -344,6 +395,48 @@ pub struct InterfaceDown {
     pub selector: Selector,
     /// How long the interface must stay down before an incident opens, seconds.
     pub for_seconds: u64,
+}
+
+/// A network device's traps whose OID matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrapMatch {
+    /// A trap whose `snmpTrapOID` matches one of these opens the incident
+    /// (or counts an occurrence on it): a dotted OID matches itself and the
+    /// OIDs under it, a pattern with `*` matches as a glob.
+    pub oids: Vec<String>,
+    /// A trap matching one of these resolves it (e.g. the "up" trap of a
+    /// "down" one).
+    pub clear_oids: Vec<String>,
+    /// The incident resolves itself this long after the last matching trap,
+    /// seconds; 0: it stays open until a clearing trap or staff resolve it.
+    pub resolve_after_seconds: u64,
+}
+
+impl TrapMatch {
+    /// Whether a trap with `oid` opens the incident.
+    pub fn opens(&self, oid: &str) -> bool {
+        self.oids.iter().any(|p| oid_matches(p, oid))
+    }
+
+    /// Whether a trap with `oid` resolves it.
+    pub fn clears(&self, oid: &str) -> bool {
+        self.clear_oids.iter().any(|p| oid_matches(p, oid))
+    }
+}
+
+/// Whether the dotted `oid` matches `pattern`: a glob when it has a `*`,
+/// else the OID itself or one under it (`1.3.6.1.4.1.9` matches
+/// `1.3.6.1.4.1.9.9.41.2`, not `1.3.6.1.4.1.99`). Leading dots are ignored.
+pub fn oid_matches(pattern: &str, oid: &str) -> bool {
+    let pattern = pattern.trim_start_matches('.');
+    let oid = oid.trim_start_matches('.');
+    if pattern.contains('*') {
+        return glob(pattern, oid);
+    }
+    oid == pattern
+        || oid
+            .strip_prefix(pattern)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// The poll outcomes by the names rules use for them (as the API writes them).
@@ -403,6 +496,10 @@ pub enum RuleKind {
     DeviceState(DevicePollState),
     /// A network device's interface going down.
     InterfaceDown(InterfaceDown),
+    /// A network device sending some traps.
+    Trap(TrapMatch),
+    /// A series far above its own usual level.
+    Baseline(BaselineRise),
 }
 
 impl RuleKind {
@@ -414,6 +511,8 @@ impl RuleKind {
         "user-report",
         "device-state",
         "interface-down",
+        "trap",
+        "baseline",
     ];
 
     /// The name used in rules.
@@ -426,6 +525,8 @@ impl RuleKind {
             RuleKind::UserReport => "user-report",
             RuleKind::DeviceState(_) => "device-state",
             RuleKind::InterfaceDown(_) => "interface-down",
+            RuleKind::Trap(_) => "trap",
+            RuleKind::Baseline(_) => "baseline",
         }
     }
 }
@@ -531,12 +632,13 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
         rule(
             "hardware-change",
             Severity::Warning,
-            "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU.",
+            "Hardware was removed or replaced: memory, a fixed disk, the mainboard or the CPU; on a network device, a module, or a part whose serial number changed.",
             RuleKind::InventoryChange(InventoryChange {
                 classes: vec![
                     ChangeClass::MemoryRemoved,
                     ChangeClass::DiskRemoved,
                     ChangeClass::HardwareReplaced,
+                    ChangeClass::ModuleRemoved,
                 ],
                 packages: Vec::new(),
             }),
@@ -596,6 +698,46 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
             "A device interface has sent close to its speed for a long time: traffic through it is slowed or dropped.",
             threshold("interface.out_utilisation_percent", 90.0, 70.0, 900),
         ),
+        rule(
+            "device-restarted",
+            Severity::Info,
+            "A network device restarted (it sent a coldStart or warmStart trap): a power cut, a crash, or planned work. Resolves itself after ten minutes, as the device is up again.",
+            RuleKind::Trap(TrapMatch {
+                oids: vec![COLD_START.to_owned(), WARM_START.to_owned()],
+                clear_oids: Vec::new(),
+                resolve_after_seconds: 600,
+            }),
+        ),
+        rule(
+            "snmp-authentication-failure",
+            Severity::Warning,
+            "A network device refused an SNMP request with a wrong community or user (it sent an authenticationFailure trap): a misconfigured manager, or someone probing. Resolves itself an hour after the last one.",
+            RuleKind::Trap(TrapMatch {
+                oids: vec![AUTHENTICATION_FAILURE.to_owned()],
+                clear_oids: Vec::new(),
+                resolve_after_seconds: 3600,
+            }),
+        ),
+        rule(
+            "probe-loss",
+            Severity::Warning,
+            "More than a fifth of an agent's probes to a target went unanswered for 5 minutes: the path from this machine to the target drops packets, or the target is down. It clears below 5 %. `atalaya probes --asset HOST` shows the method and the latest round.",
+            threshold("probe.loss_percent", 20.0, 5.0, 300),
+        ),
+        rule(
+            "probe-latency",
+            Severity::Warning,
+            "An agent's round trip to a target has stayed above 3 times its usual level and more than 20 ms above it for 5 minutes. The usual level is the median of the hourly medians of the target's stored round trips (probe.rtt_ms) over the last 24 hours, so odd slow probes and a few bad hours do not move it; it needs 3 hours of history. It clears at or below twice the level.",
+            RuleKind::Baseline(BaselineRise {
+                selector: Selector::of("probe.rtt_ms"),
+                factor: 3.0,
+                margin: 20.0,
+                clear_factor: 2.0,
+                window_hours: 24,
+                min_hours: 3,
+                for_seconds: 300,
+            }),
+        ),
     ]
 }
 
@@ -637,6 +779,7 @@ impl RuleSet {
         match self.get(name).map(|r| &r.kind) {
             Some(RuleKind::Threshold(t)) => kb.metric = Some(t.selector.metric.clone()),
             Some(RuleKind::Forecast(f)) => kb.metric = Some(f.selector.metric.clone()),
+            Some(RuleKind::Baseline(b)) => kb.metric = Some(b.selector.metric.clone()),
             Some(RuleKind::UserReport) => kb.reported = true,
             _ => {}
         }
@@ -842,10 +985,24 @@ fn parse_rule(
                 _ => None,
             },
         )?),
+        "baseline" => RuleKind::Baseline(parse_baseline(
+            s,
+            match base_kind {
+                Some(RuleKind::Baseline(b)) => Some(b),
+                _ => None,
+            },
+        )?),
         "device-state" => RuleKind::DeviceState(parse_device_state(
             s,
             match base_kind {
                 Some(RuleKind::DeviceState(d)) => Some(d),
+                _ => None,
+            },
+        )?),
+        "trap" => RuleKind::Trap(parse_trap(
+            s,
+            match base_kind {
+                Some(RuleKind::Trap(t)) => Some(t),
                 _ => None,
             },
         )?),
@@ -987,6 +1144,64 @@ fn parse_forecast(s: &Section<'_, '_>, base: Option<&Forecast>) -> Option<Foreca
     })
 }
 
+fn parse_baseline(s: &Section<'_, '_>, base: Option<&BaselineRise>) -> Option<BaselineRise> {
+    let selector = parse_selector(s, base.map(|b| &b.selector), "baseline");
+    let factor = |key: &str, base_value: Option<f64>, default: f64| {
+        let value = s.number(key).or(base_value).unwrap_or(default);
+        if !(1.0..=1000.0).contains(&value) {
+            s.invalid(
+                key,
+                format!("expected a factor from 1 to 1000, found {value}"),
+            );
+            return None;
+        }
+        Some(value)
+    };
+    let rise = factor("factor", base.map(|b| b.factor), 3.0);
+    let clear_factor = factor("clear_factor", base.map(|b| b.clear_factor), 2.0);
+    let margin = s.number("margin").or(base.map(|b| b.margin)).unwrap_or(0.0);
+    if margin < 0.0 {
+        s.invalid(
+            "margin",
+            format!("expected a margin of at least 0, found {margin}"),
+        );
+        return None;
+    }
+    let window_hours = opt_integer(s, "window_hours", 2..=720, "hours")
+        .or(base.map(|b| b.window_hours))
+        .unwrap_or(24);
+    let min_hours = opt_integer(s, "min_hours", 1..=720, "hours")
+        .or(base.map(|b| b.min_hours))
+        .unwrap_or(3);
+    let for_seconds = opt_integer(s, "for_seconds", 0..=604_800, "seconds")
+        .or(base.map(|b| b.for_seconds))
+        .unwrap_or(0);
+    let (factor, clear_factor) = (rise?, clear_factor?);
+    if clear_factor > factor {
+        s.invalid(
+            "clear_factor",
+            format!("clear_factor {clear_factor} must be at most factor {factor}: the incident clears when the value is back under it"),
+        );
+        return None;
+    }
+    if min_hours > window_hours {
+        s.invalid(
+            "min_hours",
+            format!("min_hours {min_hours} is more than the {window_hours} hours of window_hours"),
+        );
+        return None;
+    }
+    Some(BaselineRise {
+        selector: selector?,
+        factor,
+        margin,
+        clear_factor,
+        window_hours,
+        min_hours,
+        for_seconds,
+    })
+}
+
 fn parse_device_state(
     s: &Section<'_, '_>,
     base: Option<&DevicePollState>,
@@ -1019,6 +1234,60 @@ fn parse_device_state(
     Some(DevicePollState {
         states,
         for_seconds,
+    })
+}
+
+/// OID patterns given as `key` (one) or `keys` (a list), checked.
+/// A bad pattern is reported, and gives an empty list.
+fn opt_oid_patterns(s: &Section<'_, '_>, one: &str, many: &str) -> Option<Vec<String>> {
+    let mut given = opt_strings(s, many);
+    if let Some(single) = s.string(one) {
+        given.get_or_insert_with(Vec::new).push(single);
+    }
+    let patterns = given?;
+    if patterns.is_empty() && one == "oid" {
+        s.invalid(many, "expected at least one trap OID");
+    }
+    for p in &patterns {
+        let ok = !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '*')
+            && p.chars().any(|c| c.is_ascii_digit() || c == '*');
+        if !ok {
+            let key = if s.has(one) { one } else { many };
+            s.invalid(
+                key,
+                format!("expected dotted OIDs such as \"1.3.6.1.4.1.9\" (with `*` as a wildcard), found {p:?}"),
+            );
+            return Some(Vec::new());
+        }
+    }
+    Some(patterns)
+}
+
+fn parse_trap(s: &Section<'_, '_>, base: Option<&TrapMatch>) -> Option<TrapMatch> {
+    let oids = opt_oid_patterns(s, "oid", "oids").or_else(|| base.map(|b| b.oids.clone()));
+    let clear_oids = opt_oid_patterns(s, "clear_oid", "clear_oids")
+        .or_else(|| base.map(|b| b.clear_oids.clone()))
+        .unwrap_or_default();
+    let resolve_after_seconds = opt_integer(s, "resolve_after_seconds", 0..=2_592_000, "seconds")
+        .or(base.map(|b| b.resolve_after_seconds))
+        .unwrap_or(0);
+    let Some(oids) = oids else {
+        s.missing(
+            "oid",
+            "a trap rule needs `oid` (or `oids`), the trap OIDs that open it, e.g. \"1.3.6.1.4.1.9.9.41.2.0.1\" or \"1.3.6.1.4.1.9.*\"",
+        );
+        return None;
+    };
+    if oids.is_empty() {
+        // An empty list, or a bad pattern: reported already.
+        return None;
+    }
+    Some(TrapMatch {
+        oids,
+        clear_oids,
+        resolve_after_seconds,
     })
 }
 
@@ -1111,7 +1380,11 @@ mod tests {
                 "device-credentials",
                 "interface-down",
                 "interface-in-utilisation",
-                "interface-out-utilisation"
+                "interface-out-utilisation",
+                "device-restarted",
+                "snmp-authentication-failure",
+                "probe-loss",
+                "probe-latency"
             ]
         );
         assert!(set.rules().iter().all(|r| r.enabled));
@@ -1119,6 +1392,47 @@ mod tests {
         assert_eq!(
             (fs.op, fs.value, fs.clear_value, fs.for_seconds),
             (Op::Above, 90.0, 85.0, 300)
+        );
+    }
+
+    #[test]
+    fn trap_oids_match_as_prefixes_on_arcs_or_as_globs() {
+        assert!(oid_matches("1.3.6.1.4.1.9", "1.3.6.1.4.1.9"));
+        assert!(oid_matches(".1.3.6.1.4.1.9", "1.3.6.1.4.1.9.9.41.2.0.1"));
+        assert!(!oid_matches("1.3.6.1.4.1.9", "1.3.6.1.4.1.99.1"));
+        assert!(oid_matches("1.3.6.1.4.1.*.0.1", "1.3.6.1.4.1.2636.0.1"));
+        assert!(!oid_matches("1.3.6.1.4.1.*.0.1", "1.3.6.1.4.1.2636.0.2"));
+        assert!(!oid_matches("1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4"));
+    }
+
+    #[test]
+    fn a_trap_rule_is_read_and_checked() {
+        let set = RuleSet::parse(
+            "rules.toml",
+            "[rule.ups-on-battery]\nkind = \"trap\"\nseverity = \"high\"\noid = \"1.3.6.1.4.1.318.0.5\"\nclear_oid = \"1.3.6.1.4.1.318.0.9\"\n\n[rule.device-restarted]\nresolve_after_seconds = 0\n",
+        )
+        .unwrap();
+        let RuleKind::Trap(ups) = &set.get("ups-on-battery").unwrap().kind else {
+            panic!("not a trap rule");
+        };
+        assert!(ups.opens("1.3.6.1.4.1.318.0.5") && ups.clears("1.3.6.1.4.1.318.0.9"));
+        assert_eq!(ups.resolve_after_seconds, 0);
+        // A built-in keeps its OIDs when only its timing changes.
+        let RuleKind::Trap(restarted) = &set.get("device-restarted").unwrap().kind else {
+            panic!("not a trap rule");
+        };
+        assert!(restarted.opens("1.3.6.1.6.3.1.1.5.1") && restarted.opens("1.3.6.1.6.3.1.1.5.2"));
+        assert_eq!(restarted.resolve_after_seconds, 0);
+        assert_eq!(
+            one_error("[rule.x]\nkind = \"trap\"\n"),
+            "rules.toml:1:7: `rule.x.oid`: a trap rule needs `oid` (or `oids`), the trap OIDs that open it, e.g. \"1.3.6.1.4.1.9.9.41.2.0.1\" or \"1.3.6.1.4.1.9.*\""
+        );
+        assert!(
+            one_error("[rule.x]\nkind = \"trap\"\noid = \"linkDown\"\n")
+                .contains("expected dotted OIDs such as")
+        );
+        assert!(
+            one_error("[rule.x]\nkind = \"trap\"\noids = []\n").contains("at least one trap OID")
         );
     }
 
@@ -1427,7 +1741,7 @@ severity = "urgent"
                 "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
                 "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
                 "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
-                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\", \"trap\", \"baseline\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation, device-restarted, snmp-authentication-failure, probe-loss, probe-latency)",
                 "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
                 "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
             ]

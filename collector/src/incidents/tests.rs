@@ -833,6 +833,7 @@ fn poll(
         state,
         values: &values,
         admin_down: &admin_down,
+        peers: &[],
     };
     e.on_device_poll(SW, at(t), &polled)
 }
@@ -951,6 +952,46 @@ fn an_interface_that_was_up_opens_one_incident_after_the_hold() {
 }
 
 #[test]
+fn an_interface_down_names_the_neighbour_last_seen_at_its_other_end() {
+    let mut e = engine("");
+    let peers = [crate::records::device::InterfacePeer {
+        interface: "Gi0/1".into(),
+        neighbour: "core-sw".into(),
+        port: "Te1/0/7".into(),
+        seen_at: at(0),
+        // The link took its LLDP entry with it: gone, still named.
+        current: false,
+    }];
+    let feed = |e: &mut Engine, t: i64, v: f64| {
+        let values = vec![(OPER_GI1.to_owned(), v)];
+        let polled = DevicePolled {
+            device: "sw1",
+            state: DeviceState::Ok,
+            values: &values,
+            admin_down: &[],
+            peers: &peers,
+        };
+        e.on_device_poll(SW, at(t), &polled)
+    };
+    assert!(feed(&mut e, 0, 1.0).is_empty());
+    let mut actions = Vec::new();
+    for i in 1..=3 {
+        actions.extend(feed(&mut e, i * MIN, 0.0));
+    }
+    let open = only(&actions, ActionKind::Open);
+    assert!(
+        open.description
+            .contains("At its other end: core-sw, port Te1/0/7 (last reported at "),
+        "{}",
+        open.description
+    );
+    assert!(
+        open.description
+            .contains("Interface Gi0/1 of sw1 was up and is down")
+    );
+}
+
+#[test]
 fn an_interface_flapping_within_the_hold_opens_nothing() {
     let mut e = engine("");
     let mut actions = Vec::new();
@@ -1036,4 +1077,181 @@ fn disabled_device_rules_open_nothing() {
         ));
     }
     assert!(actions.is_empty(), "{actions:#?}");
+}
+
+#[test]
+fn a_device_part_replaced_or_removed_opens_the_hardware_change_incident() {
+    use crate::records::device::DeviceChangeItem;
+    let mut e = engine("");
+    assert!(poll(&mut e, 0, DeviceState::Ok, &[], &[]).is_empty());
+    // A new firmware is no hardware change.
+    let firmware = [DeviceChangeItem::FirmwareChanged {
+        index: 2,
+        name: "Slot 1".into(),
+        before: "1.0 / 4.2".into(),
+        after: "1.1 / 4.2".into(),
+    }];
+    assert!(e.on_device_changes(SW, at(MIN), &firmware).is_empty());
+    let swapped = [DeviceChangeItem::SerialChanged {
+        index: 2,
+        name: "Slot 1".into(),
+        before: "SN-A1".into(),
+        after: "SN-B7".into(),
+    }];
+    let opened = e.on_device_changes(SW, at(2 * MIN), &swapped);
+    assert_eq!(
+        kinds(&opened),
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    assert_eq!(opened[0].key.rule, "hardware-change");
+    assert_eq!(opened[0].key.asset, SW);
+    assert!(
+        opened[0]
+            .description
+            .contains("hardware-replaced: Slot 1 (entity 2) replaced: serial SN-A1 → SN-B7"),
+        "{}",
+        opened[0].description
+    );
+    let removed = [DeviceChangeItem::ModuleRemoved {
+        index: 3,
+        name: "Slot 2 (X-48G)".into(),
+        serial: "SN-C3".into(),
+    }];
+    let more = e.on_device_changes(SW, at(3 * MIN), &removed);
+    assert!(
+        more.iter().any(|a| a
+            .description
+            .contains("module-removed: Slot 2 (X-48G) (entity 3) removed")),
+        "{more:#?}"
+    );
+}
+
+/// A trap from `sw1` at `t`.
+fn trap(e: &mut Engine, t: i64, oid: &str, interface: Option<(&str, Option<bool>)>) -> Vec<Action> {
+    use atalaya_common::model::device::trap::{TrapEvent, TrapInterface, TrapKind, TrapVersion};
+    let event = TrapEvent {
+        device: "sw1".into(),
+        received_at: at(t),
+        source: "192.0.2.1:50000".into(),
+        version: TrapVersion::V2c,
+        inform: false,
+        trap_oid: oid.into(),
+        kind: TrapKind::of_oid(oid),
+        interface: interface.map(|(name, admin_up)| TrapInterface {
+            if_index: 1,
+            name: Some(name.into()),
+            admin_up,
+            oper_up: Some(false),
+        }),
+        uptime_ticks: Some(360_000),
+        varbinds: vec![("1.3.6.1.4.1.99999.1.1".into(), "hello".into())],
+    };
+    e.on_device_trap(SW, at(t), &event)
+}
+
+const LINK_DOWN: &str = "1.3.6.1.6.3.1.1.5.3";
+const LINK_UP: &str = "1.3.6.1.6.3.1.1.5.4";
+
+#[test]
+fn a_link_down_trap_opens_interface_down_at_once_and_link_up_resolves_it() {
+    let mut e = engine("");
+    // No poll ever saw Gi0/1 up, and the rule holds 120 s: the trap opens it now.
+    let opened = trap(&mut e, 0, LINK_DOWN, Some(("Gi0/1", Some(true))));
+    let open = only(&opened, ActionKind::Open);
+    assert_eq!(open.key.rule, "interface-down");
+    assert_eq!(open.key.subject, "Gi0/1");
+    assert_eq!(open.title, "interface-down on sw1 (Gi0/1)");
+    assert!(
+        open.description.contains("sent linkDown"),
+        "{}",
+        open.description
+    );
+    // A poll that still sees it down changes nothing; another linkDown neither.
+    assert!(poll(&mut e, MIN, DeviceState::Ok, &[(OPER_GI1, 0.0)], &[]).is_empty());
+    assert!(trap(&mut e, 2 * MIN, LINK_DOWN, Some(("Gi0/1", Some(true)))).is_empty());
+    let resolved = trap(&mut e, 3 * MIN, LINK_UP, Some(("Gi0/1", Some(true))));
+    let r = only(&resolved, ActionKind::Resolve);
+    assert_eq!(r.incident, open.incident);
+    assert!(r.description.contains("up again"), "{}", r.description);
+    assert_eq!(open_count(&e), 0);
+    // A linkUp of an interface never down opens nothing.
+    assert!(trap(&mut e, 4 * MIN, LINK_UP, Some(("Gi0/2", None))).is_empty());
+}
+
+#[test]
+fn a_link_down_of_an_interface_shut_by_an_operator_is_no_fault() {
+    let mut e = engine("");
+    assert!(trap(&mut e, 0, LINK_DOWN, Some(("Gi0/1", Some(false)))).is_empty());
+    let opened = trap(&mut e, MIN, LINK_DOWN, Some(("Gi0/1", Some(true))));
+    only(&opened, ActionKind::Open);
+    let shut = trap(&mut e, 2 * MIN, LINK_DOWN, Some(("Gi0/1", Some(false))));
+    let r = only(&shut, ActionKind::Resolve);
+    assert!(r.description.contains("operator"), "{}", r.description);
+}
+
+#[test]
+fn the_poll_path_still_resolves_a_link_down_opened_by_a_trap() {
+    let mut e = engine("");
+    only(
+        &trap(&mut e, 0, LINK_DOWN, Some(("Gi0/1", Some(true)))),
+        ActionKind::Open,
+    );
+    let up = poll(
+        &mut e,
+        MIN,
+        DeviceState::Ok,
+        &[(OPER_GI1, 1.0), (OPER_GI2, 1.0)],
+        &[],
+    );
+    only(&up, ActionKind::Resolve);
+    // A trap older than the poll does not undo what the poll saw.
+    assert!(trap(&mut e, MIN / 2, LINK_DOWN, Some(("Gi0/1", Some(true)))).is_empty());
+}
+
+#[test]
+fn a_restart_trap_opens_a_low_incident_that_resolves_itself() {
+    let mut e = engine("");
+    let opened = trap(&mut e, 0, "1.3.6.1.6.3.1.1.5.1", None);
+    let open = only(&opened, ActionKind::Open);
+    assert_eq!(
+        (open.key.rule.as_str(), open.severity),
+        ("device-restarted", Severity::Info)
+    );
+    assert!(
+        open.description.contains("device up 60 min"),
+        "{}",
+        open.description
+    );
+    // A warm start five minutes later counts on it and restarts the wait.
+    let again = trap(&mut e, 5 * MIN, "1.3.6.1.6.3.1.1.5.2", None);
+    assert_eq!(only(&again, ActionKind::Update).occurrences, 2);
+    assert!(e.on_tick(at(14 * MIN)).is_empty());
+    let resolved = e.on_tick(at(15 * MIN));
+    let r = only(&resolved, ActionKind::Resolve);
+    assert_eq!(r.incident, open.incident);
+    assert_eq!(open_count(&e), 0);
+}
+
+#[test]
+fn a_trap_rule_opens_on_its_oid_and_its_clear_oid_resolves_it() {
+    let mut e = engine(
+        "[rule.lab-alarm]\nkind = \"trap\"\nseverity = \"high\"\noid = \"1.3.6.1.4.1.99999.0.*\"\nclear_oid = \"1.3.6.1.4.1.99999.1.9\"\n",
+    );
+    assert!(trap(&mut e, 0, "1.3.6.1.4.1.88888.0.1", None).is_empty());
+    assert!(trap(&mut e, 0, "1.3.6.1.4.1.99999.1.9", None).is_empty());
+    let opened = trap(&mut e, MIN, "1.3.6.1.4.1.99999.0.7", None);
+    let open = only(&opened, ActionKind::Open);
+    assert_eq!(
+        (open.key.rule.as_str(), open.severity),
+        ("lab-alarm", Severity::High)
+    );
+    assert!(
+        open.description.contains("1.3.6.1.4.1.99999.1.1 = hello"),
+        "{}",
+        open.description
+    );
+    // No resolve_after: time alone does not resolve it.
+    assert!(e.on_tick(at(600 * MIN)).is_empty());
+    let cleared = trap(&mut e, 601 * MIN, "1.3.6.1.4.1.99999.1.9", None);
+    assert_eq!(only(&cleared, ActionKind::Resolve).incident, open.incident);
 }

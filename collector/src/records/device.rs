@@ -1,9 +1,16 @@
 //! Network devices: what Atalaya keeps of each one (its spec, its poller,
-//! how its last poll went), the changes seen in its inventory, which
-//! device's asset it turned out to be, and the discoveries asked for.
+//! how its last poll went, its LLDP and CDP neighbours), the changes seen
+//! in its inventory and neighbours, its events (the traps its poller
+//! accepted from it), which device's asset it turned out to be, and the
+//! discoveries asked for.
+
+use std::collections::BTreeMap;
 
 use atalaya_common::model::Timestamp;
-use atalaya_common::model::device::{Credentials, DeviceSpec, DeviceState};
+use atalaya_common::model::device::trap::TrapEvent;
+use atalaya_common::model::device::{
+    Credentials, DeviceSpec, DeviceState, Neighbour, NeighbourProtocol, PeerId,
+};
 use serde::{Deserialize, Serialize};
 
 /// The prefix of a device's asset id: `device:<name>`.
@@ -124,6 +131,89 @@ pub enum DeviceChangeItem {
         /// After.
         after: String,
     },
+    // New variants go last: stored changes name theirs by position.
+    /// A neighbour appeared on an interface (LLDP or CDP).
+    NeighbourAdded(NeighbourChange),
+    /// A neighbour disappeared from an interface.
+    NeighbourRemoved(NeighbourChange),
+}
+
+/// A neighbour that appeared or disappeared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighbourChange {
+    /// The local interface (or local port, when unmapped).
+    pub interface: String,
+    /// The protocol it was learnt by.
+    pub protocol: NeighbourProtocol,
+    /// The remote system's name (else its chassis id).
+    pub neighbour: String,
+    /// The remote port.
+    pub port: String,
+}
+
+impl NeighbourChange {
+    /// The change naming `n`.
+    pub fn of(n: &Neighbour) -> Self {
+        NeighbourChange {
+            interface: n.local_name().to_owned(),
+            protocol: n.protocol,
+            neighbour: n.remote_name().to_owned(),
+            port: n.remote_port().to_owned(),
+        }
+    }
+}
+
+/// The neighbours a device reported last, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceNeighboursRecord {
+    /// When the poll that read them started, on the poller's clock.
+    pub at: Timestamp,
+    /// The device's own LLDP chassis id.
+    pub chassis_id: Option<PeerId>,
+    /// Its neighbours now.
+    pub neighbours: Vec<Neighbour>,
+    /// By local interface name: the last neighbour seen on it and when,
+    /// kept after it is gone, so that a link that went down (and took its
+    /// LLDP entry with it) still names its other end.
+    pub last_seen: BTreeMap<String, LastNeighbour>,
+}
+
+/// The last neighbour seen on one interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastNeighbour {
+    /// The neighbour.
+    pub neighbour: Neighbour,
+    /// When it was last reported.
+    pub at: Timestamp,
+}
+
+/// What is known of the other end of one interface of a device, as the
+/// incident rules see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfacePeer {
+    /// The local interface's name.
+    pub interface: String,
+    /// The remote system's name (else its chassis id).
+    pub neighbour: String,
+    /// The remote port.
+    pub port: String,
+    /// When the neighbour was last reported on it.
+    pub seen_at: Timestamp,
+    /// Whether it is still reported.
+    pub current: bool,
+}
+
+/// One event of a device: a trap or inform its poller accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    /// The agent that received it.
+    pub agent_id: String,
+    /// That agent's sequence number of the record.
+    pub seq: u64,
+    /// When the collector stored it.
+    pub stored_at: Timestamp,
+    /// The trap, as the agent classified it.
+    pub trap: TrapEvent,
 }
 
 /// Why a device is another device's asset: the keys its inventory shares

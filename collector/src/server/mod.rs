@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub time_limits: screen::TimeLimits,
     /// Pushed to agents when they connect.
     pub agent_intervals: ConfigUpdate,
+    /// `[[probe]]`: the probe targets pushed to the agents they select.
+    pub probes: Vec<crate::config::probes::ProbeRule>,
 }
 
 /// What every connection handler shares.

@@ -9,10 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use atalaya_common::model::ProbeTarget;
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{
-    self, Ack, DecodeError, DeviceAssignment, EncodeError, FrameReader, Message, Refused,
-    SnapshotRequest,
+    self, Ack, DecodeError, DeviceAssignment, EncodeError, FrameReader, Message, ProbeTargets,
+    Refused, SnapshotRequest,
 };
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{mpsc, watch};
@@ -33,6 +34,10 @@ const SEEN_EVERY: Duration = Duration::from_secs(30);
 /// that got its certificate reconnects with it, one that was refused
 /// waits far longer than this before asking again.
 const RENEW_SPACING: Duration = Duration::from_secs(10);
+/// How often a session checks whether its agent's probe targets changed
+/// (its host name or tags, which select them, change with inventories and
+/// administrators).
+const PROBE_RECHECK: Duration = Duration::from_secs(60);
 
 /// Why a session ended. Except for the connection going away, the agent
 /// is told this error's text as the reason the connection closes.
@@ -202,7 +207,19 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         wake: hub.device_wakers.subscribe(agent_id),
         discoveries: hub.discoveries.subscribe(agent_id),
     };
-    let writer = write_acks(send, progress, reply_rx, hub.config_update(), devices);
+    let probes = ProbeFeed {
+        hub,
+        agent: agent_id,
+        sent: None,
+    };
+    let writer = write_acks(
+        send,
+        progress,
+        reply_rx,
+        hub.config_update(),
+        devices,
+        probes,
+    );
 
     // An agent sends at least a heartbeat per period; three missed ones
     // mean it is gone even if its QUIC keep-alives still arrive.
@@ -254,6 +271,10 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::SpoolDamaged(m) => IngestRecord::SpoolDamaged(m),
                 Message::UserReport(m) => IngestRecord::UserReport(m),
                 Message::DevicePoll(m) => device_poll(hub, agent_id, m),
+                Message::DeviceNeighbours(m) => IngestRecord::DeviceNeighbours(m),
+                // The commit checks the device is this agent's.
+                Message::DeviceTrap(m) => IngestRecord::DeviceTrap(m),
+                Message::ProbeRound(m) => IngestRecord::ProbeRound(m),
                 Message::DiscoveryResult(m) => IngestRecord::DiscoveryResult(m),
                 other => {
                     return Err(ProtocolError::Unexpected { kind: other.name() }.into());
@@ -476,11 +497,16 @@ async fn write_acks(
     mut replies: mpsc::UnboundedReceiver<Message>,
     config: Message,
     mut devices: DeviceFeed,
+    mut probes: ProbeFeed<'_>,
 ) -> Result<(), SessionError> {
     send_message(&mut send, config).await?;
     if let Some(assignment) = devices.on_connect() {
         send_message(&mut send, assignment).await?;
     }
+    if let Some(targets) = probes.next(true) {
+        send_message(&mut send, targets).await?;
+    }
+    let mut recheck = tokio::time::interval_at(Instant::now() + PROBE_RECHECK, PROBE_RECHECK);
     let mut acked = 0;
     let mut snapshots_asked = 0;
     loop {
@@ -496,6 +522,12 @@ async fn write_acks(
             Ok(()) = devices.wake.changed() => {
                 if let Some(assignment) = devices.assignment() {
                     send_message(&mut send, assignment).await?;
+                }
+                continue;
+            }
+            _ = recheck.tick() => {
+                if let Some(targets) = probes.next(false) {
+                    send_message(&mut send, targets).await?;
                 }
                 continue;
             }
@@ -569,6 +601,52 @@ impl DeviceFeed {
                 None
             }
         }
+    }
+}
+
+/// The probe targets of a session's agent: the `[[probe]]` tables that
+/// select its host name or tags.
+struct ProbeFeed<'h> {
+    hub: &'h Hub,
+    agent: &'h str,
+    /// The list last sent on this connection.
+    sent: Option<Vec<ProbeTarget>>,
+}
+
+impl ProbeFeed<'_> {
+    /// The list to send, when it differs from the one sent. At connect,
+    /// an empty list goes only to an agent that was sent targets before
+    /// (so it drops them); an agent never given any (perhaps of a version
+    /// without probes) is sent nothing.
+    fn next(&mut self, connect: bool) -> Option<Message> {
+        let store = &self.hub.store;
+        let selector = match store.probe_selector(self.agent) {
+            Ok(found) => found.unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!(agent = %self.agent, error = %err, "could not read what selects this agent's probe targets");
+                return None;
+            }
+        };
+        let targets = crate::config::probes::targets_for(
+            &self.hub.config.probes,
+            &selector.hostname,
+            &selector.tags,
+        );
+        if self.sent.as_ref() == Some(&targets) {
+            return None;
+        }
+        if connect && targets.is_empty() && !store.is_probe_agent(self.agent).unwrap_or(false) {
+            self.sent = Some(targets);
+            return None;
+        }
+        if !targets.is_empty()
+            && let Err(err) = store.note_probe_agent(self.agent)
+        {
+            tracing::warn!(agent = %self.agent, error = %err, "could not note that this agent probes");
+        }
+        tracing::debug!(agent = %self.agent, targets = targets.len(), "probe targets for the agent");
+        self.sent = Some(targets.clone());
+        Some(Message::ProbeTargets(ProbeTargets { targets }))
     }
 }
 

@@ -22,13 +22,18 @@ use super::ingest::{Cache, Tables};
 use super::schema::*;
 use super::{Store, StoreError, dec, enc, next_id};
 use crate::records::device::{
-    DeviceAlias, DeviceChange, DeviceChangeItem, DeviceRecord, DeviceStatus,
+    DeviceAlias, DeviceChange, DeviceChangeItem, DeviceEvent, DeviceRecord, DeviceStatus,
 };
+use atalaya_common::model::device::trap::TrapEvent;
 
 const DEVICES_T: &str = "devices";
 const INVENTORY_T: &str = "device_inventory";
 const CHANGES_T: &str = "device_changes";
 const ALIASES_T: &str = "device_aliases";
+const EVENTS_T: &str = "device_events";
+
+/// Events kept per device; older ones are let go as new ones come.
+pub const MAX_EVENTS_PER_DEVICE: usize = 1000;
 
 impl Store {
     /// Adds a device, creating its asset if it has none yet; fails with
@@ -64,9 +69,10 @@ impl Store {
     }
 
     /// Removes a device's record and, unless another device shares its
-    /// asset, the asset's current inventory (its asset, series and change
-    /// history stay); returns the record, `None` if there was none. Another
-    /// device sharing the asset writes it from its next poll on.
+    /// asset, the asset's current inventory and neighbours (its asset,
+    /// series and change history stay); returns the record, `None` if there
+    /// was none. Another device sharing the asset writes it from its next
+    /// poll on.
     pub fn remove_device(&self, name: &str) -> Result<Option<DeviceRecord>, StoreError> {
         let txn = self.db.begin_write()?;
         let removed = {
@@ -95,6 +101,7 @@ impl Store {
                                 keys.remove((k.as_str(), asset))?;
                             }
                         }
+                        txn.open_table(DEVICE_NEIGHBOURS)?.remove(asset)?;
                     }
                     Some(rec)
                 }
@@ -225,6 +232,40 @@ impl Store {
         found.map(|v| dec(INVENTORY_T, v.value())).transpose()
     }
 
+    /// The latest `limit` events of the device whose asset is `asset`, newest first.
+    pub fn device_events(&self, asset: &str, limit: usize) -> Result<Vec<DeviceEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(DEVICE_EVENTS)?;
+        t.range((asset, i64::MIN, 0)..=(asset, i64::MAX, u64::MAX))?
+            .rev()
+            .take(limit)
+            .map(|r| {
+                let (_, v) = r?;
+                dec(EVENTS_T, v.value())
+            })
+            .collect()
+    }
+
+    /// The latest `limit` events of every device, newest first.
+    pub fn latest_device_events(&self, limit: usize) -> Result<Vec<DeviceEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let by_time = txn.open_table(DEVICE_EVENTS_BY_TIME)?;
+        let events = txn.open_table(DEVICE_EVENTS)?;
+        let mut out = Vec::new();
+        for r in by_time.iter()?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, asset) = r?;
+            let (at, id) = key.value();
+            // An index entry outliving its event (let go) is skipped.
+            if let Some(v) = events.get((asset.value(), at, id))? {
+                out.push(dec(EVENTS_T, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The inventory changes of the device whose asset is `asset`, oldest first.
     pub fn device_changes(&self, asset: &str) -> Result<Vec<DeviceChange>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -246,13 +287,15 @@ pub(crate) struct StoredPoll {
     /// Whether the device writes that asset; when it does not (it was
     /// merged into another device's asset), its values are not stored.
     pub primary: bool,
+    /// What changed in the asset's inventory with this poll.
+    pub changes: Vec<DeviceChangeItem>,
 }
 
 /// Stores what a poll says of its device (status, and the inventory with
 /// a change event when its stable form differs from the stored one, after
-/// deciding which asset it belongs to) and returns where its values go;
-/// `None` when the device is unknown or `agent` is not its poller
-/// (nothing is stored then).
+/// deciding which asset it belongs to) and returns where its values go,
+/// with what changed in its inventory; `None` when the device is unknown
+/// or `agent` is not its poller (nothing is stored then).
 pub(crate) fn store_poll(
     t: &mut Tables<'_>,
     cache: &mut Cache,
@@ -277,11 +320,12 @@ pub(crate) fn store_poll(
             response_ms: poll.response_ms,
         });
     }
+    let mut changes = Vec::new();
     if let Some(inv) = &poll.inventory {
         let mut inv = inv.clone();
         inv.canonicalize();
         if device_identity::reconcile(t, cache, &mut rec, agent, &inv, poll.polled_at)? {
-            store_device_inventory(t, &rec, agent, poll, inv)?;
+            changes = store_device_inventory(t, &rec, agent, poll, inv)?;
         }
         rec.inventory_at = rec.inventory_at.max(Some(poll.polled_at));
     }
@@ -294,7 +338,59 @@ pub(crate) fn store_poll(
     Ok(Some(StoredPoll {
         asset: rec.asset_id,
         primary,
+        changes,
     }))
+}
+
+/// Stores a trap from `agent` (record `seq`, received by the collector at
+/// `stored_at`) as an event of its device, letting the oldest go past
+/// [`MAX_EVENTS_PER_DEVICE`]; returns the device's asset id, `None` when
+/// the device is unknown or `agent` is not its poller (nothing is stored).
+pub(crate) fn store_trap(
+    t: &mut Tables<'_>,
+    agent: &str,
+    seq: u64,
+    stored_at: Timestamp,
+    trap: &TrapEvent,
+) -> Result<Option<String>, StoreError> {
+    let found = t.devices.get(trap.device.as_str())?;
+    let Some(rec) = found
+        .map(|v| dec::<DeviceRecord>(DEVICES_T, v.value()))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    if rec.poller != agent {
+        return Ok(None);
+    }
+    let asset = rec.asset_id.as_str();
+    let event = DeviceEvent {
+        agent_id: agent.to_owned(),
+        seq,
+        stored_at,
+        trap: trap.clone(),
+    };
+    let id = next_id(&mut t.meta, META_NEXT_EVENT)?;
+    let at = trap.received_at.0;
+    t.device_events
+        .insert((asset, at, id), enc(EVENTS_T, &event)?.as_slice())?;
+    t.device_events_by_time.insert((at, id), asset)?;
+    let range = (asset, i64::MIN, 0)..=(asset, i64::MAX, u64::MAX);
+    let kept = t.device_events.range(range.clone())?.count();
+    if kept > MAX_EVENTS_PER_DEVICE {
+        let old: Vec<(i64, u64)> = t
+            .device_events
+            .range(range)?
+            .take(kept - MAX_EVENTS_PER_DEVICE)
+            .map(|r| r.map(|(k, _)| (k.value().1, k.value().2)))
+            .collect::<Result<_, _>>()?;
+        for (at, id) in old {
+            t.device_events.remove((asset, at, id))?;
+            t.device_events_by_time.remove((at, id))?;
+        }
+    }
+    touch_asset(t, asset, trap.received_at)?;
+    Ok(Some(rec.asset_id))
 }
 
 /// The names of the interfaces administratively down in the stored
@@ -327,17 +423,19 @@ fn touch_asset(t: &mut Tables<'_>, asset: &str, at: Timestamp) -> Result<(), Sto
 }
 
 /// Replaces the device's inventory, with a change event when its stable
-/// form differs from the one stored (not for a first inventory).
+/// form differs from the one stored (not for a first inventory); returns
+/// the event's changes (none: no event).
 fn store_device_inventory(
     t: &mut Tables<'_>,
     rec: &DeviceRecord,
     agent: &str,
     poll: &DevicePoll,
     inv: DeviceInventory,
-) -> Result<(), StoreError> {
+) -> Result<Vec<DeviceChangeItem>, StoreError> {
     let asset = rec.asset_id.as_str();
     let prev = t.device_inventory.get(asset)?;
     let prev: Option<DeviceInventory> = prev.map(|v| dec(INVENTORY_T, v.value())).transpose()?;
+    let mut changed = Vec::new();
     if let Some(prev) = prev {
         let items = inventory_changes(&prev.stable(), &inv.stable());
         if !items.is_empty() {
@@ -350,6 +448,7 @@ fn store_device_inventory(
             let event = next_id(&mut t.meta, META_NEXT_EVENT)?;
             let key = (asset, poll.polled_at.0, event);
             insert_change(&mut t.device_changes, key, &change)?;
+            changed = change.items;
         }
     }
     t.device_inventory
@@ -359,7 +458,7 @@ fn store_device_inventory(
         meta.os = device_model(&inv).or(meta.os);
         t.put_asset(&meta)?;
     }
-    Ok(())
+    Ok(changed)
 }
 
 fn insert_change(
@@ -558,6 +657,95 @@ mod tests {
 
     const BPS: &str = "interface.in_bits_per_second{if=eth0}";
 
+    fn trap(agent: &str, seq: u64, at: i64, device: &str, dropped: u64) -> Ingest {
+        use atalaya_common::model::device::trap::{TrapKind, TrapVersion};
+        Ingest {
+            agent_id: agent.into(),
+            received_at: Timestamp(at),
+            record: IngestRecord::DeviceTrap(proto::DeviceTrap {
+                seq,
+                trap: Some(TrapEvent {
+                    device: device.into(),
+                    received_at: Timestamp(at),
+                    source: "192.0.2.10:50000".into(),
+                    version: TrapVersion::V2c,
+                    inform: false,
+                    trap_oid: "1.3.6.1.6.3.1.1.5.1".into(),
+                    kind: TrapKind::ColdStart,
+                    interface: None,
+                    uptime_ticks: Some(12),
+                    varbinds: Vec::new(),
+                }),
+                dropped: vec![("bad_community".into(), dropped)],
+            }),
+        }
+    }
+
+    #[test]
+    fn traps_are_device_events_of_their_poller_and_counters_series_of_the_agent() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let (_, fed) = store
+            .commit_fed(&[trap("ag-1", 1, 60_000, "core-sw1", 2)])
+            .unwrap();
+        assert!(fed.iter().any(|f| matches!(
+            f,
+            Fed::DeviceTrap { asset, trap } if asset == "device:core-sw1" && trap.received_at == Timestamp(60_000)
+        )));
+        // Another agent's, or an unknown device's, are not stored (nor fed).
+        let (_, fed) = store
+            .commit_fed(&[
+                trap("ag-2", 1, 61_000, "core-sw1", 0),
+                trap("ag-1", 2, 62_000, "nowhere", 3),
+                trap("ag-1", 3, 63_000, "core-sw1", 5),
+            ])
+            .unwrap();
+        assert_eq!(
+            fed.iter()
+                .filter(|f| matches!(f, Fed::DeviceTrap { .. }))
+                .count(),
+            1
+        );
+        let events = store.device_events("device:core-sw1", 10).unwrap();
+        let seqs: Vec<(String, u64)> = events.iter().map(|e| (e.agent_id.clone(), e.seq)).collect();
+        assert_eq!(seqs, [("ag-1".to_owned(), 3), ("ag-1".to_owned(), 1)]);
+        assert_eq!(store.latest_device_events(1).unwrap()[0].seq, 3);
+        // The same record again (a resend) is not stored twice.
+        store
+            .commit_fed(&[trap("ag-1", 3, 63_000, "core-sw1", 5)])
+            .unwrap();
+        assert_eq!(store.device_events("device:core-sw1", 10).unwrap().len(), 2);
+        // The drop totals, as series of the agent's own asset.
+        let asset = store.agent_asset_id("ag-1").unwrap().unwrap();
+        let points = store
+            .metric(
+                &asset,
+                "snmp.traps_dropped{reason=bad_community}",
+                Timestamp(0),
+                Timestamp(100_000),
+                None,
+            )
+            .unwrap();
+        let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+        assert_eq!(values, [2.0, 3.0, 5.0]);
+    }
+
+    #[test]
+    fn a_device_keeps_its_latest_events_only() {
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        let n = MAX_EVENTS_PER_DEVICE as u64 + 5;
+        let batch: Vec<Ingest> = (1..=n)
+            .map(|i| trap("ag-1", i, 1_000 * i as i64, "core-sw1", 0))
+            .collect();
+        store.commit_fed(&batch).unwrap();
+        let events = store.device_events("device:core-sw1", usize::MAX).unwrap();
+        assert_eq!(events.len(), MAX_EVENTS_PER_DEVICE);
+        assert_eq!(events.last().map(|e| e.seq), Some(6));
+        let latest = store.latest_device_events(usize::MAX).unwrap();
+        assert_eq!(latest.len(), MAX_EVENTS_PER_DEVICE);
+    }
+
     #[test]
     fn modules_firmware_and_system_changes_are_named() {
         let before = inventory(&[(1, "eth0"), (2, "eth1")], "A1");
@@ -686,6 +874,8 @@ mod tests {
                 state: DeviceState::Ok,
                 values: vec![("snmp.reachable".into(), 1.0), (BPS.into(), 1000.0)],
                 admin_down: vec!["eth0".into()],
+                changes: Vec::new(),
+                peers: Vec::new(),
             }]
         );
         // A later poll without an inventory still says which are shut.

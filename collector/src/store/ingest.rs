@@ -13,15 +13,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use atalaya_common::diff;
 use atalaya_common::diff::Change;
 use atalaya_common::model::device::DeviceState;
-use atalaya_common::model::{HealthSample, Inventory, Timestamp, Virtualization};
+use atalaya_common::model::device::trap::{TRAPS_DROPPED, TrapEvent};
+use atalaya_common::model::{HealthSample, Inventory, ProbeResult, Timestamp, Virtualization};
 use atalaya_common::proto;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::block::{self, Block};
 use super::records::*;
 use super::schema::*;
-use super::{Store, StoreError, dec, devices, discovery, enc, identity, lookup, next_id};
+use super::{
+    Store, StoreError, dec, devices, discovery, enc, identity, lookup, neighbours, next_id, probes,
+};
 use crate::helpers::series;
+use crate::records::device::DeviceChangeItem;
+use crate::records::device::InterfacePeer;
 
 /// An agent's open block is closed once it holds this many samples (10
 /// minutes at the default 10 s interval)…
@@ -91,6 +96,12 @@ pub enum IngestRecord {
     DevicePoll(proto::DevicePoll),
     /// What a discovery the agent was asked for found, or how it ended.
     DiscoveryResult(proto::DiscoveryResult),
+    /// The LLDP and CDP neighbours of a network device, from its poller.
+    DeviceNeighbours(proto::DeviceNeighbours),
+    /// A trap the agent accepted from a device, and its drop counters.
+    DeviceTrap(proto::DeviceTrap),
+    /// One round of the agent's network probes.
+    ProbeRound(proto::ProbeRound),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -118,6 +129,9 @@ impl IngestRecord {
             IngestRecord::UserReport(r) => Some(r.seq),
             IngestRecord::DevicePoll(p) => Some(p.seq),
             IngestRecord::DiscoveryResult(r) => Some(r.seq),
+            IngestRecord::DeviceNeighbours(n) => Some(n.seq),
+            IngestRecord::DeviceTrap(t) => Some(t.seq),
+            IngestRecord::ProbeRound(r) => Some(r.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -191,6 +205,26 @@ pub enum Fed {
         values: Vec<(String, f64)>,
         /// Interfaces administratively down in the device's stored inventory.
         admin_down: Vec<String>,
+        /// What changed in the device's inventory (empty: nothing, or no inventory).
+        changes: Vec<DeviceChangeItem>,
+        /// The neighbour last seen on each of its interfaces.
+        peers: Vec<InterfacePeer>,
+    },
+    /// A trap from a network device was stored.
+    DeviceTrap {
+        /// The device's asset id (`device:<name>`).
+        asset: String,
+        /// The trap.
+        trap: TrapEvent,
+    },
+    /// Named points of an asset were stored (a round of network probes).
+    Points {
+        /// Asset id.
+        asset: String,
+        /// Their time.
+        at: Timestamp,
+        /// `(series, value)`.
+        points: Vec<(String, f64)>,
     },
 }
 
@@ -235,6 +269,10 @@ pub(crate) struct Tables<'t> {
     pub device_aliases: Table<'t, &'static str, &'static [u8]>,
     pub discoveries: Table<'t, u64, &'static [u8]>,
     pub discovered: Table<'t, (u64, &'static str), &'static [u8]>,
+    pub device_neighbours: Table<'t, &'static str, &'static [u8]>,
+    pub device_events: Table<'t, (&'static str, i64, u64), &'static [u8]>,
+    pub device_events_by_time: Table<'t, (i64, u64), &'static str>,
+    pub probe_latest: Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -269,6 +307,10 @@ impl<'t> Tables<'t> {
             device_aliases: txn.open_table(DEVICE_ALIASES)?,
             discoveries: txn.open_table(DISCOVERIES)?,
             discovered: txn.open_table(DISCOVERED)?,
+            device_neighbours: txn.open_table(DEVICE_NEIGHBOURS)?,
+            device_events: txn.open_table(DEVICE_EVENTS)?,
+            device_events_by_time: txn.open_table(DEVICE_EVENTS_BY_TIME)?,
+            probe_latest: txn.open_table(PROBE_LATEST)?,
         })
     }
 
@@ -533,6 +575,11 @@ impl Commit<'_, '_> {
             IngestRecord::UserReport(r) => self.user_report(&origin, r)?,
             IngestRecord::Metrics(batch) => self.metrics(&origin, batch)?,
             IngestRecord::DevicePoll(poll) => self.device_poll(&origin, poll)?,
+            IngestRecord::DeviceNeighbours(n) => {
+                neighbours::store_neighbours(&mut self.t, origin.agent, n)?;
+            }
+            IngestRecord::DeviceTrap(trap) => self.device_trap(&origin, trap)?,
+            IngestRecord::ProbeRound(round) => self.probe_round(&origin, round)?,
             IngestRecord::DiscoveryResult(r) => discovery::store_result(&mut self.t, agent, r)?,
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
@@ -623,7 +670,7 @@ impl Commit<'_, '_> {
             // Another device writes this box's asset.
             return Ok(());
         }
-        let asset = stored.asset;
+        let (asset, changes) = (stored.asset, stored.changes);
         self.fed.push(Fed::DevicePoll {
             asset: asset.clone(),
             device: poll.device.clone(),
@@ -631,12 +678,58 @@ impl Commit<'_, '_> {
             state: poll.state,
             values: poll.values.clone(),
             admin_down: devices::admin_down(&self.t, &asset)?,
+            changes,
+            peers: neighbours::interface_peers(&self.t, &asset)?,
         });
         if poll.values.is_empty() {
             return Ok(());
         }
         let values = poll.values.iter().map(|(n, v)| (n.clone(), *v));
         self.points(&asset, &asset, o.received_at, poll.polled_at, values)
+    }
+
+    /// What an agent's trap listener sent: the trap stored as an event of
+    /// its device (not when the device is unknown or polled by another
+    /// agent), and its drop totals as `snmp.traps_dropped{reason=…}` points
+    /// of the agent's own asset, at the collector's receive time, written
+    /// as a writer of their own (the agent's samples carry its clock).
+    fn device_trap(&mut self, o: &Origin<'_>, t: &proto::DeviceTrap) -> Result<(), StoreError> {
+        if let Some(trap) = &t.trap
+            && let Some(asset) =
+                devices::store_trap(&mut self.t, o.agent, o.seq, o.received_at, trap)?
+        {
+            self.fed.push(Fed::DeviceTrap {
+                asset,
+                trap: trap.clone(),
+            });
+        }
+        if t.dropped.is_empty() {
+            return Ok(());
+        }
+        let values = t
+            .dropped
+            .iter()
+            .map(|(reason, n)| (format!("{TRAPS_DROPPED}{{reason={reason}}}"), *n as f64));
+        self.points(o.asset, o.asset, o.received_at, o.received_at, values)
+    }
+
+    /// A round of the agent's network probes: its figures as points of the
+    /// agent's asset, in the agent's own open block (they carry the agent's
+    /// clock, like its samples, and are spooled in time order with them),
+    /// and its results as the latest per target.
+    fn probe_round(&mut self, o: &Origin<'_>, round: &proto::ProbeRound) -> Result<(), StoreError> {
+        probes::store_round(&mut self.t, o.asset, o.agent, round)?;
+        let points: Vec<(String, f64)> =
+            round.results.iter().flat_map(ProbeResult::values).collect();
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.fed.push(Fed::Points {
+            asset: o.asset.to_owned(),
+            at: round.at,
+            points: points.clone(),
+        });
+        self.points(o.agent, o.asset, o.received_at, round.at, points)
     }
 
     /// How the agent's QUIC path to the collector fares, as points of its

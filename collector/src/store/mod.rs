@@ -13,6 +13,8 @@
 //!   column per series); [`bits`]: its bit-level codes.
 //! - [`ingest`]: the group commit.
 //! - [`devices`]: network devices, their inventories and polls.
+//! - [`neighbours`]: the LLDP and CDP neighbours devices report, and the
+//!   reads that tie them to assets.
 //! - [`identity`]: which asset a snapshot belongs to.
 //! - [`incidents`]: incidents, their SLA clocks and the engine state.
 //! - [`query`]: asset lists, history, installed base, metric reads.
@@ -44,7 +46,9 @@ pub mod incidents;
 pub mod ingest;
 pub mod kb;
 pub mod lookup;
+pub mod neighbours;
 pub mod outbox;
+pub mod probes;
 pub mod query;
 pub mod records;
 pub mod schema;

@@ -170,6 +170,31 @@ pub const DEVICE_CHANGES: TableDefinition<(&str, i64, u64), &[u8]> =
 /// its list on every connect, even an empty one, so that it stops polling
 /// devices removed while it was away.
 pub const DEVICE_POLLERS: TableDefinition<&str, ()> = TableDefinition::new("device_pollers");
+/// The LLDP and CDP neighbours each device reported last, with the last
+/// neighbour seen on each interface: `asset id → DeviceNeighboursRecord`.
+/// Their appearing and disappearing are changes in [`DEVICE_CHANGES`].
+pub const DEVICE_NEIGHBOURS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("device_neighbours");
+/// Device events (traps and informs): `(asset id, received at ms, event
+/// id) → DeviceEvent`; event ids come from [`META_NEXT_EVENT`]. Added after
+/// format 4 without changing it: a file without it gets it empty at open.
+pub const DEVICE_EVENTS: TableDefinition<(&str, i64, u64), &[u8]> =
+    TableDefinition::new("device_events");
+/// The same events by time, for the latest of every device:
+/// `(received at ms, event id) → asset id`.
+pub const DEVICE_EVENTS_BY_TIME: TableDefinition<(i64, u64), &str> =
+    TableDefinition::new("device_events_by_time");
+
+/// The latest network probe result per target of each asset:
+/// `(asset id, probe kind, target label) → LatestProbe`. New tables open
+/// empty on an older store.
+pub const PROBE_LATEST: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("probe_latest");
+/// Agents ever sent a non-empty list of probe targets: `agent id → ()`.
+/// Such an agent is sent its list on every connect, even an empty one, so
+/// that it stops probing targets removed while it was away; others (perhaps
+/// of a version without probes) are sent none.
+pub const PROBE_AGENTS: TableDefinition<&str, ()> = TableDefinition::new("probe_agents");
 
 /// Identity keys of device assets, from their current inventory:
 /// `("serial:…" | "mac:…" | "sysname:…", asset id) → ()`. Apart from
@@ -225,6 +250,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(OPEN_INCIDENTS)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
+    txn.open_table(PROBE_LATEST)?;
+    txn.open_table(PROBE_AGENTS)?;
     create_device_tables(txn)?;
     create_device_identity_tables(txn)
 }
@@ -235,6 +262,9 @@ pub fn create_device_tables(txn: &WriteTransaction) -> Result<(), redb::TableErr
     txn.open_table(DEVICE_INVENTORY)?;
     txn.open_table(DEVICE_CHANGES)?;
     txn.open_table(DEVICE_POLLERS)?;
+    txn.open_table(DEVICE_NEIGHBOURS)?;
+    txn.open_table(DEVICE_EVENTS)?;
+    txn.open_table(DEVICE_EVENTS_BY_TIME)?;
     Ok(())
 }
 

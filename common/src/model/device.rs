@@ -4,7 +4,8 @@
 //! A [`DeviceSpec`] is configuration (one device a poller agent polls); a
 //! [`DeviceInventory`] is what a poll found; [`InterfaceCounters`] are the raw
 //! counters of one interface, turned into rates by [`rates::interface_rates`].
-//! Series names for the rates are in [`series`].
+//! Series names for the rates are in [`series`]; the LLDP and CDP
+//! neighbours a device reports are in [`neighbours`].
 //!
 //! The types encode with postcard as well as TOML/JSON: no field is skipped
 //! when serializing and enums are externally tagged. Secrets never show in
@@ -12,13 +13,17 @@
 //! and [`DeviceInventory::canonicalize`] sorts every list by its index so two
 //! polls of an unchanged device compare equal.
 
+pub mod neighbours;
 pub mod ranges;
 pub mod rates;
 pub mod series;
+pub mod trap;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use neighbours::{IdKind, Neighbour, NeighbourProtocol, PeerId};
 
 /// The SNMP port devices listen on unless told otherwise.
 pub const DEFAULT_SNMP_PORT: u16 = 161;
@@ -584,7 +589,9 @@ pub enum DeviceState {
     Unpolled,
     /// The device never answered: it is down, unreachable, filtered, or
     /// (SNMPv1/v2c) it drops requests with a wrong community and also
-    /// ignores SNMPv3, so the two cannot be told apart.
+    /// ignores SNMPv3, so the two cannot be told apart. A device that sends
+    /// back only what answers no request (too late, garbled beyond its
+    /// request ID, or with another request's ID) is in this state too.
     Timeout,
     /// SNMPv1/v2c: the device did not answer our community, yet its SNMP
     /// engine answered an SNMPv3 discovery probe, so it is up and the
@@ -638,7 +645,7 @@ impl DeviceState {
             DeviceState::Ok => "the device answered",
             DeviceState::Unpolled => "the device was not polled yet",
             DeviceState::Timeout => {
-                "the device never answered (down, unreachable, filtering SNMP, or a wrong SNMPv1/v2c community it ignores)"
+                "the device never answered (down, unreachable, filtering SNMP, or a wrong SNMPv1/v2c community it ignores), or sent back only what answers no request (too late, garbled, or with another request's ID)"
             }
             DeviceState::NetworkError => {
                 "the request could not be sent (no route to the device, or a socket error on the poller)"

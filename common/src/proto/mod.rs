@@ -26,7 +26,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff;
-use crate::model::device::{Credentials, DeviceInventory, DeviceSpec, DeviceState};
+use crate::model::device::trap::TrapEvent;
+use crate::model::device::{
+    Credentials, DeviceInventory, DeviceSpec, DeviceState, Neighbour, PeerId,
+};
+use crate::model::probe::{ProbeResult, ProbeTarget};
 use crate::model::{HealthSample, Inventory, Timestamp};
 
 /// The protocol version this build speaks.
@@ -123,6 +127,13 @@ messages! {
     UserReport = 9,
     /// Agent (poller) → collector: one poll of a network device.
     DevicePoll = 10,
+    /// Agent (poller) → collector: the LLDP and CDP neighbours of a network device.
+    DeviceNeighbours = 12,
+    /// Agent (poller) → collector: a trap accepted from a device, and the
+    /// trap listener's drop counters.
+    DeviceTrap = 11,
+    /// Agent → collector: one round of network probes.
+    ProbeRound = 13,
     /// Agent (poller) → collector: a device a discovery found, or its end.
     DiscoveryResult = 14,
     /// Collector → agent: everything up to this sequence is durably stored.
@@ -135,6 +146,8 @@ messages! {
     Renewed = 19,
     /// Collector → agent: the network devices this agent polls.
     DeviceAssignment = 20,
+    /// Collector → agent: the probe targets this agent is given.
+    ProbeTargets = 21,
     /// Collector → agent (poller): sweep these address ranges for SNMP devices, once.
     DiscoveryRequest = 22,
     /// Agent → collector on an enrollment connection.
@@ -275,6 +288,43 @@ pub struct DevicePoll {
     pub values: Vec<(String, f64)>,
 }
 
+/// The neighbours a network device reports over LLDP and CDP, sent by its
+/// poller on the first neighbour walk after the poller starts and then
+/// only when they changed. The list is whole: a neighbour missing from it
+/// is gone. A record like the others: spooled, sequenced, acknowledged
+/// once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceNeighbours {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The device's name, as assigned by the collector.
+    pub device: String,
+    /// When the poll that read them started, on the poller's clock.
+    pub polled_at: Timestamp,
+    /// The device's own LLDP chassis id (`lldpLocChassisId`), when it has
+    /// LLDP: how its neighbours know it.
+    pub chassis_id: Option<PeerId>,
+    /// Its neighbours, sorted.
+    pub neighbours: Vec<Neighbour>,
+}
+
+/// What a poller agent's trap listener has to say: a trap or inform it
+/// accepted from one of its devices, and how many messages it dropped so
+/// far, by reason. A record like the others: spooled, sequenced,
+/// acknowledged once stored. When messages are dropped and none accepted,
+/// the listener still sends its totals now and then, with no trap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTrap {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The trap accepted (`None`: only the counters).
+    pub trap: Option<TrapEvent>,
+    /// `(reason, messages dropped since the listener started)`, e.g.
+    /// `("bad_community", 3)`: totals, so a lost or repeated record
+    /// changes nothing; they start again from zero when the agent restarts.
+    pub dropped: Vec<(String, u64)>,
+}
+
 /// The whole list of devices an agent polls (replacing any earlier one),
 /// with their credentials: sent on connect and whenever it changes. An
 /// empty list ends polling. The agent keeps it so that it polls on while
@@ -357,6 +407,28 @@ pub struct DiscoveredDevice {
     pub object_id: String,
     /// Vendor from the enterprise number of `sysObjectID`, when known.
     pub vendor: Option<String>,
+}
+
+/// One round of network probes: a result per target. A record like the
+/// others: spooled, sequenced, acknowledged once stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeRound {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// When the round ended, on the agent's clock.
+    pub at: Timestamp,
+    /// One result per target.
+    pub results: Vec<ProbeResult>,
+}
+
+/// The whole list of probe targets the collector gives an agent (beyond
+/// the ones it probes by default), replacing any earlier one: sent on
+/// connect and whenever it changes. The agent keeps it so that it probes
+/// on while the collector is out of reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeTargets {
+    /// The targets.
+    pub targets: Vec<ProbeTarget>,
 }
 
 /// A renewal of the agent's certificate, sent on its authenticated data

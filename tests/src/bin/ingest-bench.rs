@@ -168,6 +168,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             frame_timeout: Duration::from_secs(30),
             certificate_validity: Duration::from_secs(86_400),
             time_limits: TimeLimits::default(),
+            probes: Vec::new(),
             agent_intervals: ConfigUpdate {
                 metrics_interval_seconds: 10,
                 inventory_interval_seconds: 3600,

@@ -36,6 +36,7 @@ fn raw(inv: Option<DeviceInventory>, c: Vec<InterfaceCounters>) -> RawPoll {
         inventory: inv,
         counters: c,
         oper_up: [(2, true)].into(),
+        neighbours: None,
         problems: Vec::new(),
     }
 }
@@ -263,4 +264,39 @@ async fn run_polls_each_device_on_its_interval_until_the_receiver_closes() {
     );
     drop(rx);
     task.await.unwrap();
+}
+
+#[test]
+fn neighbours_are_walked_first_every_few_polls_and_on_a_status_change_and_sent_on_change() {
+    use super::neighbours::NeighbourTables;
+    let config = PollerConfig {
+        neighbours_every: 5,
+        ..PollerConfig::default()
+    };
+    let mut t = DeviceTracker::default();
+    let now = Instant::now();
+    let up: BTreeMap<u32, bool> = [(2, true)].into();
+    let down: BTreeMap<u32, bool> = [(2, false)].into();
+    assert!(t.neighbours_due(&config, &up), "the first poll walks them");
+    // A device without LLDP or CDP: an empty list, sent once.
+    let with_tables = |tables: NeighbourTables| RawPoll {
+        neighbours: Some(tables),
+        ..raw(Some(inventory(1_000_000_000, 6)), Vec::new())
+    };
+    let first = t.record("sw", now, with_tables(NeighbourTables::default()), &config);
+    let list = first.neighbours.as_ref().expect("the first list is sent");
+    assert!(list.neighbours.is_empty());
+    let record = first.neighbours_record(7, list);
+    assert_eq!((record.seq, record.device.as_str()), (7, "sw"));
+    assert!(!t.neighbours_due(&config, &up));
+    assert!(
+        t.neighbours_due(&config, &down),
+        "a status change walks them"
+    );
+    let again = t.record("sw", now, with_tables(NeighbourTables::default()), &config);
+    assert!(again.neighbours.is_none(), "unchanged: not sent again");
+    for _ in 2..5 {
+        t.record("sw", now, raw(None, Vec::new()), &config);
+    }
+    assert!(t.neighbours_due(&config, &up), "every fifth poll");
 }
