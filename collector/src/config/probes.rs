@@ -269,7 +269,7 @@ colour = "red"
                 "c.toml:5:1: `probe[1].port`: a tcp probe needs `port`, or a target written host:port",
                 "c.toml:10:7: `probe[2].url`: expected an http:// or https:// URL, found \"intranet\"",
                 "c.toml:11:1: `probe[3].target`: a probe of kind icmp needs `target`, a host name or address",
-                "c.toml:13:1: `probe[3].colour`: unknown key (known keys here: hosts, kind, name, port, tags, target, url)",
+                "c.toml:13:1: `probe[3].colour`: unknown key (known keys here: hosts, kind, name, tags, target, url)",
             ]
         );
     }
