@@ -498,13 +498,21 @@ async fn events(
     let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_EVENTS);
     let n = name.clone();
     let found = blocking(&state, move |s| {
-        let events = s.device_events(&device_asset_id(&n), limit)?;
-        let known = !events.is_empty() || s.device(&n)?.is_some();
+        let rec = s.device(&n)?;
+        let events = s.device_events(&events_asset(rec.as_ref(), &n), limit)?;
+        let known = !events.is_empty() || rec.is_some();
         Ok(known.then_some(events))
     })
     .await?;
     let events = found.ok_or_else(|| ApiError::NotFound(format!("no device is named `{name}`")))?;
     Ok(Json(events).into_response())
+}
+
+/// The asset whose events are the device `name`'s: its record's (the box's,
+/// when it was found to be another device's), else the one it had when
+/// it was removed.
+fn events_asset(rec: Option<&DeviceRecord>, name: &str) -> String {
+    rec.map_or_else(|| device_asset_id(name), |r| r.asset_id.clone())
 }
 
 /// `GET /api/v1/traps?device=D&limit=N`: the latest traps of every device
@@ -519,7 +527,7 @@ async fn traps(
     let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_EVENTS);
     let device = q.device.filter(|d| !d.is_empty());
     let events = blocking(&state, move |s| match device {
-        Some(d) => s.device_events(&device_asset_id(&d), limit),
+        Some(d) => s.device_events(&events_asset(s.device(&d)?.as_ref(), &d), limit),
         None => s.latest_device_events(limit),
     })
     .await?;
