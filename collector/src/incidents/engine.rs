@@ -449,7 +449,7 @@ impl Engine {
         value: f64,
     ) -> Vec<Action> {
         let mut out = Vec::new();
-        self.sample_points(asset, at, std::iter::once((series, value)), &mut out);
+        self.sample_points(asset, at, std::iter::once((series, value)), &[], &mut out);
         out
     }
 
@@ -465,6 +465,7 @@ impl Engine {
             asset,
             at,
             points.iter().map(|(s, v)| (s.as_str(), *v)),
+            &[],
             &mut out,
         );
         out
@@ -531,6 +532,7 @@ impl Engine {
         asset: &str,
         at: Timestamp,
         points: impl Iterator<Item = (&'p str, f64)>,
+        peers: &[InterfacePeer],
         out: &mut Vec<Action>,
     ) {
         let t = at.0;
@@ -567,6 +569,8 @@ impl Engine {
                 let point = Point { series, value, t };
                 match &rule.kind {
                     RuleKind::Threshold(th) => {
+                        let peer = peers.iter().find(|p| p.interface == subject);
+                        let point = (point, peer);
                         threshold_point(tracks, rule, th, point, next_incident, &emit, out);
                     }
                     RuleKind::Forecast(fc) => {
@@ -736,6 +740,7 @@ impl Engine {
             asset,
             at,
             poll.values.iter().map(|(s, v)| (s.as_str(), *v)),
+            poll.peers,
             &mut out,
         );
         out
@@ -1139,7 +1144,7 @@ fn threshold_point(
     tracks: &mut BTreeMap<String, BTreeMap<String, Track>>,
     rule: &Rule,
     th: &Threshold,
-    p: Point<'_>,
+    (p, peer): (Point<'_>, Option<&InterfacePeer>),
     next_incident: &mut u64,
     emit: &Emit<'_>,
     out: &mut Vec<Action>,
@@ -1171,7 +1176,11 @@ fn threshold_point(
     if let Some(tr) = observe(track, &rule.lifecycle, p.t, obs, hold, next_incident)
         && let Some(inc) = &track.incident
     {
-        let detail = threshold_detail(th, p.series, p.value, tr, track, inc, &rule.lifecycle);
+        let mut detail = threshold_detail(th, p.series, p.value, tr, track, inc, &rule.lifecycle);
+        // A device interface's incident names what is plugged into it.
+        if let Some(peer) = peer {
+            detail.push_str(&other_end(peer));
+        }
         emit.push(out, tr, inc, p.t, &detail);
     }
 }

@@ -1061,6 +1061,66 @@ fn interface_utilisation_opens_after_fifteen_minutes_and_clears_below_seventy() 
 }
 
 #[test]
+fn interface_errors_open_after_ten_minutes_naming_the_other_end() {
+    let mut e = engine("");
+    let peers = [crate::records::device::InterfacePeer {
+        interface: "Gi0/1".into(),
+        neighbour: "core-sw".into(),
+        port: "Te1/0/7".into(),
+        seen_at: at(0),
+        current: true,
+    }];
+    let feed = |e: &mut Engine, t: i64, series: &str, v: f64| {
+        let values = vec![(series.to_owned(), v)];
+        let polled = DevicePolled {
+            device: "sw1",
+            state: DeviceState::Ok,
+            values: &values,
+            admin_down: &[],
+            peers: &peers,
+        };
+        e.on_device_poll(SW, at(t), &polled)
+    };
+    let errors = "interface.in_errors_per_second{if=Gi0/1}";
+    let discards = "interface.out_discards_per_second{if=Gi0/2}";
+    let mut actions = Vec::new();
+    for i in 0..10 {
+        actions.extend(feed(&mut e, i * MIN, errors, 4.0));
+        // Discards below their threshold open nothing, however long.
+        actions.extend(feed(&mut e, i * MIN, discards, 9.0));
+    }
+    assert!(actions.is_empty(), "{actions:#?}");
+    let opened = feed(&mut e, 10 * MIN, errors, 4.0);
+    let open = only(&opened, ActionKind::Open);
+    assert_eq!(open.key.rule, "interface-in-errors");
+    assert_eq!(open.title, "interface-in-errors on sw1 (Gi0/1)");
+    assert!(
+        open.description
+            .contains("At its other end: core-sw, port Te1/0/7 (reported by LLDP/CDP at "),
+        "{}",
+        open.description
+    );
+    // Half an error a second is still too many to clear; a fifth clears.
+    assert!(feed(&mut e, 11 * MIN, errors, 0.5).is_empty());
+    let resolved = feed(&mut e, 12 * MIN, errors, 0.1);
+    assert_eq!(only(&resolved, ActionKind::Resolve).incident, open.incident);
+    // Discards above 10 a second for 10 minutes open their own rule.
+    let mut actions = Vec::new();
+    for i in 20..=30 {
+        actions.extend(feed(&mut e, i * MIN, discards, 25.0));
+    }
+    let open = only(&actions, ActionKind::Open);
+    assert_eq!(open.key.rule, "interface-out-discards");
+    assert_eq!(open.key.subject, "Gi0/2");
+    // No neighbour is known on Gi0/2: none is named.
+    assert!(
+        !open.description.contains("other end"),
+        "{}",
+        open.description
+    );
+}
+
+#[test]
 fn disabled_device_rules_open_nothing() {
     let mut e = engine(
         "[rule.device-unreachable]\nenabled = false\n[rule.interface-down]\nenabled = false\n",
