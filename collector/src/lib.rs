@@ -15,7 +15,8 @@
 //! 4. **Logic**, pure and tested in virtual time; it never touches the
 //!    store: [`forecast`] (when a series reaches a limit, for incident rules
 //!    and capacity reports alike), [`incidents`] (rules, engine, lifecycle,
-//!    SLA, the SLA report),
+//!    SLA, the SLA report), [`capacity`] (use, growth and headroom of each
+//!    resource, installed capacity, renewal and end of support),
 //!    [`kb`] (article checks and matching), [`notify`] (webhook events and
 //!    routing), [`lookup`] (a caller's machines: matching, ranking, why),
 //!    [`topology`] (the network map from LLDP and CDP neighbours).
@@ -28,6 +29,7 @@
 //!    [`run`] (starting everything), [`demo`].
 
 pub mod api;
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod demo;

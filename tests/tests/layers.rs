@@ -28,6 +28,7 @@ const COLLECTOR: &[Layer] = &[
         modules: &[
             "forecast",
             "incidents",
+            "capacity",
             "kb",
             "notify",
             "lookup",

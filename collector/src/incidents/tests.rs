@@ -443,9 +443,8 @@ fn forecast_of_a_series_that_jumps_about_is_not_a_trend() {
     let mut e = engine("[rule.filesystem-full]\nenabled = false\n");
     assert!(feed_hours(&mut e, 0, 72, jumpy).is_empty());
     // The same series with no minimum fit quality opens.
-    let mut lax = engine(
-        "[rule.filesystem-full]\nenabled = false\n[rule.filesystem-filling]\nmin_r2 = 0\n",
-    );
+    let mut lax =
+        engine("[rule.filesystem-full]\nenabled = false\n[rule.filesystem-filling]\nmin_r2 = 0\n");
     let opened = feed_hours(&mut lax, 0, 72, jumpy);
     assert_eq!(
         kinds(&opened)[..2],
