@@ -40,6 +40,16 @@ impl Day {
             .map(|t| Day(t.date()))
     }
 
+    /// As [`Day::of_ms`], the first or last day the calendar handles for
+    /// a time outside it.
+    pub fn of_ms_saturating(ms: i64) -> Day {
+        Day::of_ms(ms).unwrap_or(if ms < 0 {
+            Day(Date::MIN)
+        } else {
+            Day(Date::MAX)
+        })
+    }
+
     /// The day of a year, month (1 to 12) and day of month, if it exists.
     pub fn from_ymd(year: i32, month: u8, day: u8) -> Option<Day> {
         let month = Month::try_from(month).ok()?;
