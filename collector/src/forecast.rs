@@ -224,7 +224,13 @@ impl Trend {
         if sxx <= 0.0 {
             return None;
         }
-        let slope = sxy / sxx;
+        // A flat series sums to a slope of rounding noise: a growth that
+        // would not change its value's digits over the window is none.
+        let window_seconds = window_ms as f64 / 1000.0;
+        let slope = match sxy / sxx {
+            s if (s * window_seconds).abs() <= 1e-9 * mean_v.abs().max(1.0) => 0.0,
+            s => s,
+        };
         let line = |t: f64| mean_v + slope * (t - mean_t);
         let (mut ss_tot, mut ss_res) = (0.0, 0.0);
         for b in self.buckets.iter().filter(|b| b.n > 0) {
@@ -345,8 +351,9 @@ mod tests {
         let trend = Trend::of_points(points, window);
         let fit = trend.fit(72 * HOUR, window).unwrap();
         assert!(fit.r2 < DEFAULT_MIN_R2, "{fit:?}");
-        // A flat series is described fully by its (flat) line.
-        let flat = Trend::of_points((0..=72).map(|h| (h * HOUR, 40.0)), window);
+        // A flat series is described fully by its (flat) line, whatever
+        // the rounding of the sums.
+        let flat = Trend::of_points((0..=72).map(|h| (h * HOUR + 7, 50.0)), window);
         let fit = flat.fit(72 * HOUR, window).unwrap();
         assert_eq!((fit.slope_per_second, fit.r2), (0.0, 1.0));
         assert_eq!(fit.outlook(100.0, DEFAULT_MIN_R2), Outlook::NotGrowing);
