@@ -653,6 +653,9 @@ fn the_cli_prints_each_report_as_a_table_csv_and_json() {
     assert_eq!(renewal_json["months"], 12);
 
     if std::env::var_os("ATALAYA_PRINT_SAMPLES").is_some() {
+        for i in fleet.store.incidents(&IncidentFilter::default()).unwrap() {
+            println!("incident {}: {}\n", i.title, i.description);
+        }
         for args in [
             &["capacity"][..],
             &["capacity", "installed", "--by", "site"],

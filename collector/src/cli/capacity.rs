@@ -109,7 +109,10 @@ fn cell<T>(v: Option<T>, show: impl Fn(T) -> String) -> String {
 fn amount(v: f64, unit: SizeUnit) -> String {
     match unit {
         SizeUnit::Bytes => bytes(v.max(0.0) as u64),
-        SizeUnit::Cpus => format!("{} CPUs", num(v, 1)),
+        SizeUnit::Cpus => match num(v, 1).as_str() {
+            "1" => "1 CPU".to_owned(),
+            n => format!("{n} CPUs"),
+        },
         SizeUnit::BitsPerSecond => bits(v),
     }
 }
@@ -423,6 +426,7 @@ mod tests {
     #[test]
     fn amounts_read_in_their_units() {
         assert_eq!(amount(8.0, SizeUnit::Cpus), "8 CPUs");
+        assert_eq!(amount(1.04, SizeUnit::Cpus), "1 CPU");
         assert_eq!(amount(1.5 * 1024.0 * 1024.0, SizeUnit::Bytes), "1.5 MiB");
         assert_eq!(amount(1e9, SizeUnit::BitsPerSecond), "1 Gbit/s");
         assert_eq!(bits(2.5e7), "25 Mbit/s");
