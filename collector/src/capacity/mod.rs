@@ -1,5 +1,5 @@
 //! Capacity planning, as pure logic fed facts and series summaries (the
-//! orchestration in [`crate::desk::capacity`] reads them from the store):
+//! desk's `capacity` module reads them from the store):
 //!
 //! - [`usage`]: every resource of every asset (filesystems, memory, swap,
 //!   CPU, network device interfaces and storage) with its use now, its
