@@ -13,7 +13,10 @@
 //! 3. **Storage**: [`store`], the redb file. It persists records and knows
 //!    no rule, matching or wording.
 //! 4. **Logic**, pure and tested in virtual time; it never touches the
-//!    store: [`incidents`] (rules, engine, lifecycle, SLA, the SLA report),
+//!    store: [`forecast`] (when a series reaches a limit, for incident rules
+//!    and capacity reports alike), [`incidents`] (rules, engine, lifecycle,
+//!    SLA, the SLA report), [`capacity`] (use, growth and headroom of each
+//!    resource, installed capacity, renewal and end of support),
 //!    [`kb`] (article checks and matching), [`notify`] (webhook events and
 //!    routing), [`lookup`] (a caller's machines: matching, ranking, why),
 //!    [`topology`] (the network map from LLDP and CDP neighbours).
@@ -26,10 +29,12 @@
 //!    [`run`] (starting everything), [`demo`].
 
 pub mod api;
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod desk;
+pub mod forecast;
 pub mod helpers;
 pub mod incidents;
 pub mod kb;

@@ -90,6 +90,9 @@ pub enum RunError {
         #[source]
         source: DevicesFileError,
     },
+    /// The end-of-support table in the configuration directory has errors.
+    #[error("the end-of-support table does not load, so the collector does not start")]
+    EndOfSupport(#[source] LoadError),
     /// The incident engine could not read its state.
     #[error("starting the incident engine")]
     Desk(#[source] StoreError),
@@ -385,6 +388,8 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     let admin_token = admin_token(&data_dir, &store)?;
     let notifier = Notifier::start(store.clone(), config.notify.clone());
     let rules = desk::load_rules(config.rules_file.as_deref()).map_err(RunError::Rules)?;
+    let eol = desk::capacity::load_eol(config.file.as_deref().and_then(Path::parent))
+        .map_err(RunError::EndOfSupport)?;
     let heartbeat_seconds = u64::from(config.agent_intervals.heartbeat_interval_seconds.max(1));
     let desk = Arc::new(
         Desk::new(
@@ -397,7 +402,8 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
             Timestamp::now(),
         )
         .map_err(RunError::Desk)?
-        .with_config_file(config.file.clone()),
+        .with_config_file(config.file.clone())
+        .with_eol_table(eol),
     );
     // Bounded: a desk that falls behind slows the commits down (see
     // server::committer) instead of queueing without end.

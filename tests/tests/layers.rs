@@ -25,7 +25,15 @@ const COLLECTOR: &[Layer] = &[
     },
     Layer {
         name: "logic",
-        modules: &["incidents", "kb", "notify", "lookup", "topology"],
+        modules: &[
+            "forecast",
+            "incidents",
+            "capacity",
+            "kb",
+            "notify",
+            "lookup",
+            "topology",
+        ],
         // Pure logic is fed data and time; it knows no database.
         forbidden: &["store", "pki", "telemetry"],
     },

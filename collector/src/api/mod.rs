@@ -32,10 +32,13 @@
 //! - [`devices`]: `/api/v1/devices` (network devices) and `/api/v1/interfaces`;
 //! - `topology`: `/api/v1/topology`, the network map from LLDP and CDP;
 //! - `probes`: `/api/v1/probes`, the latest network probe result per target;
+//! - `capacity`: `/api/v1/capacity`, resources by urgency, installed
+//!   capacity and renewal planning;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
 mod assets;
+mod capacity;
 mod changes;
 pub mod devices;
 mod incidents;
@@ -150,6 +153,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(devices::routes())
         .merge(topology::routes())
         .merge(probes::routes())
+        .merge(capacity::routes())
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
-    CliError, Format, assets, changes, devices, incidents, kb, lookup, metrics, probes, topology,
+    CliError, Format, assets, capacity, changes, devices, incidents, kb, lookup, metrics, probes,
+    topology,
 };
 use clap::{Parser, Subcommand};
 
@@ -174,6 +175,10 @@ enum Command {
         #[arg(long, conflicts_with_all = ["json", "csv"])]
         dot: bool,
     },
+    /// Capacity: each resource's use, 95th percentile, growth, the day it is
+    /// full and its headroom, most urgent first; `installed` and `renewal`
+    /// for the other reports.
+    Capacity(capacity::Args),
     /// The latest SNMP traps network devices sent, newest first.
     Traps {
         /// Only this device.
@@ -248,6 +253,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Interfaces { device, sort } => devices::interfaces(c, device, sort, format),
         Command::Topology { dot } => topology::run(c, dot, format),
         Command::Traps { device, limit } => devices::traps(c, device, limit, format),
+        Command::Capacity(args) => capacity::run(c, args, format),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
-//! ([`assets`], [`changes`], [`devices`], [`incidents`], [`kb`],
+//! ([`assets`], [`capacity`], [`changes`], [`devices`], [`incidents`], [`kb`],
 //! [`lookup`], [`metrics`], [`topology`]), each asking through the one [`client::ApiClient`] and
 //! [`lookup`], [`metrics`], [`probes`]), each asking through the one [`client::ApiClient`] and
 //! printing aligned text tables for people, CSV and JSON for spreadsheets
@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use atalaya_common::model::Timestamp;
 
 pub mod assets;
+pub mod capacity;
 pub mod changes;
 pub mod client;
 pub mod devices;

@@ -9,6 +9,9 @@
 //! [`ServiceHooks`] is the real one (it wakes the webhook worker).
 //!
 //! # Layout
+//! - [`capacity`]: the capacity, installed-capacity and renewal reports
+//!   read from the store, and the end-of-support table read from the
+//!   configuration directory.
 //! - [`apply`]: engine actions, staff actions and the SLA sweep written to
 //!   the store, each in one transaction with all that follows from it.
 //! - [`devices`]: network devices added and removed, their pollers chosen.
@@ -19,6 +22,7 @@
 //!   from the store.
 
 pub mod apply;
+pub mod capacity;
 pub mod devices;
 pub mod devices_file;
 pub mod kb;
@@ -35,6 +39,7 @@ use atalaya_common::config::LoadError;
 use atalaya_common::model::Timestamp;
 use tokio::sync::{Notify, mpsc};
 
+use crate::capacity::eol::EolTable;
 use crate::helpers::series;
 use crate::incidents::lifecycle::StaffAction;
 use crate::incidents::sla::SlaPolicies;
@@ -132,6 +137,8 @@ pub struct Desk {
     rules_file: Option<PathBuf>,
     /// The collector configuration a reload takes the SLA policies from.
     config_file: Option<PathBuf>,
+    /// The end-of-support table of the renewal report.
+    eol: RwLock<EolTable>,
     hooks: Arc<dyn IncidentHooks>,
 }
 
@@ -171,6 +178,7 @@ impl Desk {
             policies: RwLock::new(policies),
             rules_file,
             config_file: None,
+            eol: RwLock::new(EolTable::built_in()),
             hooks,
         };
         {
@@ -482,9 +490,16 @@ impl Desk {
         self
     }
 
+    /// A desk whose renewal reports use this end-of-support table.
+    pub fn with_eol_table(self, table: EolTable) -> Self {
+        *self.eol.write().unwrap_or_else(|e| e.into_inner()) = table;
+        self
+    }
+
     /// Reloads the rules file and, when the desk knows the collector's
-    /// configuration file, its SLA policies (nothing else of it). Either
-    /// with errors refuses both, every error named, and what runs stays.
+    /// configuration file, its SLA policies (nothing else of it) and the
+    /// end-of-support table of its directory. Any of them with errors
+    /// refuses all, every error named, and what runs stays.
     /// New policies set the clocks of incidents opened from now on.
     pub fn reload(&self, now: Timestamp) -> Result<Reloaded, ReloadError> {
         let rules = load_rules(self.rules_file.as_deref());
@@ -492,10 +507,14 @@ impl Desk {
             .config_file
             .as_deref()
             .map(|file| crate::config::CollectorConfig::load(file).map(|c| c.sla));
-        let (rules, policies) = match (rules, policies.transpose()) {
-            (Ok(r), Ok(p)) => (r, p),
-            (r, p) => {
-                let errors = [r.err(), p.err()].into_iter().flatten().collect();
+        let eol = self
+            .config_file
+            .as_deref()
+            .map(|file| capacity::load_eol(file.parent()));
+        let (rules, policies, eol) = match (rules, policies.transpose(), eol.transpose()) {
+            (Ok(r), Ok(p), Ok(e)) => (r, p, e),
+            (r, p, e) => {
+                let errors = [r.err(), p.err(), e.err()].into_iter().flatten().collect();
                 return Err(ReloadError::Invalid { errors });
             }
         };
@@ -503,6 +522,9 @@ impl Desk {
         let sla_policies = policies.is_some();
         if let Some(p) = policies {
             *self.policies.write().unwrap_or_else(|e| e.into_inner()) = p;
+        }
+        if let Some(table) = eol {
+            *self.eol.write().unwrap_or_else(|e| e.into_inner()) = table;
         }
         let mut engine = self.engine();
         let actions = engine.set_rules(rules, now);
@@ -513,6 +535,17 @@ impl Desk {
             rules: count,
             sla_policies,
         })
+    }
+
+    /// The rules in force (the capacity report fits each series over the
+    /// window of the forecast rule watching it).
+    pub fn rules(&self) -> RuleSet {
+        self.engine().rules().clone()
+    }
+
+    /// The end-of-support table in force.
+    pub fn eol_table(&self) -> EolTable {
+        self.eol.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The SLA policies in force.

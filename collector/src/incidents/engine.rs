@@ -42,7 +42,7 @@
 //! open or recently resolved; a forecast keeps 24 buckets of least-squares
 //! sums per series (about 1 KiB).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use atalaya_common::diff::Change;
 use atalaya_common::model::Timestamp;
@@ -56,6 +56,7 @@ use super::rules::{
     AssetFacts, BaselineRise, DevicePollState, Forecast, InterfaceDown, InventoryChange, Lifecycle,
     Rule, RuleKind, RuleSet, Threshold, TrapMatch, device_state_name,
 };
+use crate::forecast::{Fit, Outlook, Trend};
 use crate::helpers::series::split_series;
 use crate::records::device::DeviceChangeItem;
 use crate::records::device::InterfacePeer;
@@ -1267,16 +1268,16 @@ fn forecast_point(
         return;
     }
     track.last_at = p.t;
-    let window = secs(fc.window_hours * 3600);
+    let window = fc.window_ms();
     let trend = track.trend.get_or_insert_with(|| Trend::new(window));
     trend.add(p.t, p.value, window);
     let fit = trend.fit(p.t, window);
-    let obs = match fit {
+    let horizon = secs(fc.within_days.saturating_mul(86_400));
+    let obs = match fit.map(|f| f.outlook(fc.limit, fc.min_r2)) {
         None => Obs::Hold,
-        Some(f) => match f.eta_seconds(fc.limit) {
-            Some(eta) if eta <= (fc.within_days * 86_400) as f64 => Obs::Fire,
-            _ => Obs::Clear,
-        },
+        Some(Outlook::Full) => Obs::Fire,
+        Some(Outlook::FullIn(ms)) if ms <= horizon => Obs::Fire,
+        Some(_) => Obs::Clear,
     };
     if let Some(tr) = observe(track, &rule.lifecycle, p.t, obs, 0, next_incident)
         && let Some(inc) = &track.incident
@@ -1870,18 +1871,26 @@ fn forecast_detail(
     tr: Transition,
     track: &Track,
 ) -> String {
-    let window = span(secs(fc.window_hours * 3600));
+    let window = span(fc.window_ms());
     let Some(fit) = fit else {
         return format!("{series} is {}.", num(value));
     };
-    let per_day = fit.slope_per_second * 86_400.0;
+    let per_day = fit.per_day();
     let rate = format!(
         "{series} is {} and {} {} per day over the last {window}",
         num(value),
         if per_day >= 0.0 { "grows" } else { "shrinks" },
         num(per_day.abs())
     );
-    match (tr, fit.eta_seconds(fc.limit)) {
+    let outlook = fit.outlook(fc.limit, fc.min_r2);
+    match (tr, outlook.full_at(t)) {
+        (Transition::Resolved, _) | (_, None) if outlook == Outlook::NotATrend => format!(
+            "{rate}, too irregularly to call it a trend (R² {:.2}, under {}): not full ({}) within {} days.",
+            fit.r2,
+            num(fc.min_r2),
+            num(fc.limit),
+            fc.within_days
+        ),
         (Transition::Resolved, _) | (_, None) => format!(
             "{rate}: not full ({}) within {} days.",
             num(fc.limit),
@@ -1892,141 +1901,12 @@ fn forecast_detail(
             fc.within_days,
             track.clears.len()
         ),
-        (_, Some(eta)) => {
-            let eta_ms = (eta * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
-            format!(
-                "{rate}: full ({}) in about {}, around {}.",
-                num(fc.limit),
-                span(eta_ms),
-                Timestamp(t.saturating_add(eta_ms))
-            )
-        }
-    }
-}
-
-/// Buckets a forecast window is summed in: the window moves a bucket at a time.
-const TREND_BUCKETS: i64 = 24;
-
-/// Least-squares sums of a series over a sliding window, in buckets so the
-/// memory stays fixed however often the series is sampled. Times within a
-/// bucket are seconds from its start, so the sums keep their precision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Trend {
-    bucket_ms: i64,
-    /// The first sample still in the window (to the bucket, once buckets were dropped).
-    since: i64,
-    buckets: VecDeque<Bucket>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct Bucket {
-    start: i64,
-    n: u32,
-    sum_t: f64,
-    sum_v: f64,
-    sum_tt: f64,
-    sum_tv: f64,
-}
-
-/// A fitted line.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Fit {
-    /// The line's value now.
-    now_value: f64,
-    slope_per_second: f64,
-}
-
-impl Fit {
-    /// Seconds until the line reaches `limit`: 0 when there, `None` when it never does.
-    fn eta_seconds(&self, limit: f64) -> Option<f64> {
-        if self.now_value >= limit {
-            return Some(0.0);
-        }
-        if self.slope_per_second <= 0.0 {
-            return None;
-        }
-        Some((limit - self.now_value) / self.slope_per_second)
-    }
-}
-
-impl Trend {
-    fn new(window_ms: i64) -> Self {
-        Self {
-            bucket_ms: (window_ms / TREND_BUCKETS).max(MS_PER_SECOND),
-            since: 0,
-            buckets: VecDeque::new(),
-        }
-    }
-
-    fn add(&mut self, t: i64, v: f64, window_ms: i64) {
-        while self
-            .buckets
-            .front()
-            .is_some_and(|b| b.start.saturating_add(self.bucket_ms) <= t.saturating_sub(window_ms))
-        {
-            self.buckets.pop_front();
-        }
-        match self.buckets.front() {
-            // After a gap longer than the window, history starts again here.
-            None => self.since = t,
-            Some(front) => self.since = self.since.max(front.start),
-        }
-        let start = t.saturating_sub(t.rem_euclid(self.bucket_ms));
-        let dt = t.saturating_sub(start) as f64 / 1000.0;
-        if self.buckets.back().is_none_or(|b| b.start < start) {
-            self.buckets.push_back(Bucket {
-                start,
-                n: 0,
-                sum_t: 0.0,
-                sum_v: 0.0,
-                sum_tt: 0.0,
-                sum_tv: 0.0,
-            });
-        }
-        if let Some(b) = self.buckets.back_mut().filter(|b| b.start == start) {
-            b.n = b.n.saturating_add(1);
-            b.sum_t += dt;
-            b.sum_v += v;
-            b.sum_tt += dt * dt;
-            b.sum_tv += dt * v;
-        }
-    }
-
-    /// The least-squares line through the window, once it spans at least a
-    /// quarter of the window (a few hours of data say little about days).
-    fn fit(&self, now: i64, window_ms: i64) -> Option<Fit> {
-        let last = self.buckets.back()?;
-        if now.saturating_sub(self.since) < window_ms / 4 {
-            return None;
-        }
-        let reference = last.start;
-        let (mut n, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for b in &self.buckets {
-            let off = b.start.saturating_sub(reference) as f64 / 1000.0;
-            let bn = f64::from(b.n);
-            n += bn;
-            st += bn * off + b.sum_t;
-            sv += b.sum_v;
-            stt += bn * off * off + 2.0 * off * b.sum_t + b.sum_tt;
-            stv += off * b.sum_v + b.sum_tv;
-        }
-        if n < 3.0 {
-            return None;
-        }
-        let mean_t = st / n;
-        let mean_v = sv / n;
-        let sxx = stt - n * mean_t * mean_t;
-        let sxy = stv - n * mean_t * mean_v;
-        if sxx <= 0.0 {
-            return None;
-        }
-        let slope = sxy / sxx;
-        let now_t = now.saturating_sub(reference) as f64 / 1000.0;
-        let fit = Fit {
-            now_value: mean_v + slope * (now_t - mean_t),
-            slope_per_second: slope,
-        };
-        (fit.now_value.is_finite() && fit.slope_per_second.is_finite()).then_some(fit)
+        (_, Some(at)) => format!(
+            "{rate}: full ({}) in about {}, around {}.",
+            num(fc.limit),
+            span(at.saturating_sub(t)),
+            Timestamp(at)
+        ),
     }
 }
 
@@ -2126,39 +2006,5 @@ mod tests {
                 let _ = crate::incidents::sla::clock_between(i64::MIN, end, hours);
             }
         }
-    }
-
-    #[test]
-    fn trend_fits_a_line_exactly_and_forgets_the_old() {
-        let window = 72 * 3_600_000;
-        let mut trend = Trend::new(window);
-        // 1 unit per hour, sampled every 10 minutes for 4 days.
-        let mut t = 0;
-        while t <= 96 * 3_600_000 {
-            trend.add(t, 10.0 + t as f64 / 3_600_000.0, window);
-            t += 600_000;
-        }
-        let now = 96 * 3_600_000;
-        let fit = trend.fit(now, window).unwrap();
-        assert!(
-            (fit.slope_per_second * 3600.0 - 1.0).abs() < 1e-9,
-            "{fit:?}"
-        );
-        assert!((fit.now_value - 106.0).abs() < 1e-6, "{fit:?}");
-        assert!((fit.eta_seconds(110.0).unwrap() - 4.0 * 3600.0).abs() < 1e-3);
-        assert_eq!(fit.eta_seconds(100.0), Some(0.0));
-        assert!(trend.buckets.len() <= 25, "{}", trend.buckets.len());
-        // After a silence longer than the window, history starts again.
-        let later = now + 5 * window;
-        trend.add(later, 50.0, window);
-        assert_eq!(trend.buckets.len(), 1);
-        assert_eq!(trend.since, later);
-        assert_eq!(trend.fit(later, window), None);
-        // Too short a history gives no forecast.
-        let mut short = Trend::new(window);
-        short.add(0, 1.0, window);
-        short.add(3_600_000, 2.0, window);
-        short.add(7_200_000, 3.0, window);
-        assert_eq!(short.fit(7_200_000, window), None);
     }
 }

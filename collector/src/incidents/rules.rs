@@ -21,6 +21,7 @@ use atalaya_common::model::device::trap::{AUTHENTICATION_FAILURE, COLD_START, WA
 use atalaya_common::model::{MachineKind, Virtualization};
 use serde::{Deserialize, Serialize};
 
+use crate::forecast::DEFAULT_MIN_R2;
 use crate::helpers::pattern::glob;
 use crate::helpers::series::KNOWN_METRICS;
 pub use crate::records::incident::Severity;
@@ -280,6 +281,18 @@ pub struct Forecast {
     pub window_hours: u64,
     /// Opens when the limit is predicted within this many days.
     pub within_days: u64,
+    /// A growing line that explains less of the series than this (R², 0
+    /// to 1) is not a trend: no date, nothing opens.
+    pub min_r2: f64,
+}
+
+impl Forecast {
+    /// The window the trend is fitted over, ms.
+    pub fn window_ms(&self) -> i64 {
+        i64::try_from(self.window_hours)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(3_600_000)
+    }
 }
 
 /// A class of inventory change.
@@ -615,6 +628,7 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
                 limit: 100.0,
                 window_hours: 72,
                 within_days: 7,
+                min_r2: DEFAULT_MIN_R2,
             }),
         ),
         rule(
@@ -1160,11 +1174,23 @@ fn parse_forecast(s: &Section<'_, '_>, base: Option<&Forecast>) -> Option<Foreca
     let within_days = opt_integer(s, "within_days", 1..=3650, "days")
         .or(base.map(|b| b.within_days))
         .unwrap_or(7);
+    let min_r2 = match s.number("min_r2") {
+        Some(r2) if (0.0..=1.0).contains(&r2) => r2,
+        Some(r2) => {
+            s.invalid(
+                "min_r2",
+                format!("expected a fit quality from 0 to 1, found {r2}"),
+            );
+            DEFAULT_MIN_R2
+        }
+        None => base.map_or(DEFAULT_MIN_R2, |b| b.min_r2),
+    };
     Some(Forecast {
         selector: selector?,
         limit: limit?,
         window_hours,
         within_days,
+        min_r2,
     })
 }
 
@@ -1644,7 +1670,8 @@ tags = ["vip"]
                 selector: Selector::of("filesystem.inodes_used_percent"),
                 limit: 100.0,
                 window_hours: 24,
-                within_days: 2
+                within_days: 2,
+                min_r2: DEFAULT_MIN_R2,
             })
         );
         assert_eq!(

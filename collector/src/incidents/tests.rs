@@ -432,6 +432,33 @@ fn forecast_of_a_flat_or_slow_series_stays_quiet() {
     assert!(feed_hours(&mut e, 101, 300, |h| 20.0 + 0.1 * (h - 101) as f64).is_empty());
 }
 
+#[test]
+fn forecast_of_a_series_that_jumps_about_is_not_a_trend() {
+    // Hourly, jumping between about 40 % and 90 % and drifting up: the line
+    // reaches 100 % within days, but explains too little to be believed.
+    let jumpy = |h: i64| {
+        let high = (h * 7 + h / 5) % 3 == 0;
+        40.0 + if high { 50.0 } else { 0.0 } + h as f64 * 0.2
+    };
+    let mut e = engine("[rule.filesystem-full]\nenabled = false\n");
+    assert!(feed_hours(&mut e, 0, 72, jumpy).is_empty());
+    // The same series with no minimum fit quality opens.
+    let mut lax =
+        engine("[rule.filesystem-full]\nenabled = false\n[rule.filesystem-filling]\nmin_r2 = 0\n");
+    let opened = feed_hours(&mut lax, 0, 72, jumpy);
+    assert_eq!(
+        kinds(&opened)[..2],
+        [ActionKind::Open, ActionKind::Notify(NotifyEvent::Opened)]
+    );
+    let bad = RuleSet::parse("rules.toml", "[rule.filesystem-filling]\nmin_r2 = 1.5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("`rule.filesystem-filling.min_r2`: expected a fit quality from 0 to 1"),
+        "{bad}"
+    );
+}
+
 fn dimm(locator: &str, serial: &str) -> MemoryModule {
     MemoryModule {
         locator: locator.into(),

@@ -1,0 +1,155 @@
+//! `/api/v1/capacity` (viewer role): the capacity report, installed
+//! capacity (`/installed`) and renewal planning (`/renewal`), as
+//! [`crate::capacity`] describes them. Each takes `tag` and `kind`
+//! (`host` or `network-device`) to narrow the assets.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty, parse_step};
+use crate::capacity::AssetClass;
+use crate::capacity::eol::EolTable;
+use crate::capacity::installed::GroupBy;
+use crate::desk::capacity::{self, Scope};
+use crate::store::Role;
+use atalaya_common::model::Timestamp;
+
+/// Longest trend window, hours (as forecast rules allow).
+const MAX_WINDOW_HOURS: u64 = 2160;
+/// Default months ahead of the renewal report.
+pub const DEFAULT_MONTHS: u32 = 12;
+/// Longest look ahead of the renewal report, months.
+const MAX_MONTHS: u32 = 120;
+
+/// The capacity routes, to merge into the API router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/capacity", get(usage))
+        .route("/api/v1/capacity/installed", get(installed))
+        .route("/api/v1/capacity/renewal", get(renewal))
+}
+
+#[derive(Debug, Deserialize)]
+struct CapacityQuery {
+    /// Only assets with this tag.
+    tag: Option<String>,
+    /// `host` or `network-device`.
+    kind: Option<String>,
+    /// The trend window of every series, e.g. `7d` (default: each series'
+    /// forecast rule's, else 72 h).
+    window: Option<String>,
+    /// `tag`, `os`, `model` or `site` (installed capacity).
+    by: Option<String>,
+    /// Months ahead (renewal).
+    months: Option<String>,
+}
+
+fn scope(q: &CapacityQuery) -> ApiResult<Scope> {
+    let class = match nonempty(q.kind.clone()) {
+        None => None,
+        Some(k) => Some(AssetClass::from_name(k.trim()).ok_or_else(|| {
+            ApiError::bad(
+                "kind",
+                format!("`{k}` is neither `host` nor `network-device`"),
+            )
+        })?),
+    };
+    Ok(Scope {
+        tag: nonempty(q.tag.clone()),
+        class,
+    })
+}
+
+/// `GET /api/v1/capacity?tag=T&kind=host&window=7d`: a
+/// [`crate::capacity::usage::UsageReport`].
+async fn usage(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<CapacityQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let scope = scope(&q)?;
+    let window_hours = match nonempty(q.window) {
+        None => None,
+        Some(w) => {
+            let hours = parse_step("window", &w)?.as_secs() / 3600;
+            if !(1..=MAX_WINDOW_HOURS).contains(&hours) {
+                return Err(ApiError::bad(
+                    "window",
+                    format!("`{w}` is not from 1 h to {MAX_WINDOW_HOURS} h (90 days)"),
+                ));
+            }
+            Some(hours)
+        }
+    };
+    let rules = state.desk.as_ref().map(|d| d.rules()).unwrap_or_default();
+    let now = Timestamp::now();
+    let report = blocking(&state, move |s| {
+        capacity::usage_report(s, &rules, &scope, window_hours, now)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
+
+/// `GET /api/v1/capacity/installed?by=os`: an
+/// [`crate::capacity::installed::InstalledReport`].
+async fn installed(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<CapacityQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let scope = scope(&q)?;
+    let by = match nonempty(q.by) {
+        None => GroupBy::Tag,
+        Some(b) => GroupBy::from_name(b.trim()).ok_or_else(|| {
+            ApiError::bad("by", format!("`{b}` is not one of tag, os, model, site"))
+        })?,
+    };
+    let now = Timestamp::now();
+    let report = blocking(&state, move |s| {
+        capacity::installed_report(s, &scope, by, now)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
+
+/// `GET /api/v1/capacity/renewal?months=12`: a
+/// [`crate::capacity::renewal::RenewalReport`].
+async fn renewal(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<CapacityQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let scope = scope(&q)?;
+    let months = match nonempty(q.months) {
+        None => DEFAULT_MONTHS,
+        Some(m) => match m.trim().parse::<u32>() {
+            Ok(n) if n <= MAX_MONTHS => n,
+            _ => {
+                return Err(ApiError::bad(
+                    "months",
+                    format!("`{m}` is not a whole number from 0 to {MAX_MONTHS}"),
+                ));
+            }
+        },
+    };
+    let table = state
+        .desk
+        .as_ref()
+        .map_or_else(EolTable::built_in, |d| d.eol_table());
+    let now = Timestamp::now();
+    let report = blocking(&state, move |s| {
+        capacity::renewal_report(s, &table, &scope, months, now)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}

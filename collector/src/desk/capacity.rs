@@ -1,0 +1,512 @@
+//! The capacity reports read from the store: the assets and their
+//! inventories, and each resource's series summarised by [`read_use`],
+//! the one place series are read for them (so that it can move to
+//! rolled-up series without the reports noticing). What the figures mean
+//! is [`crate::capacity`]'s to decide.
+
+use std::path::Path;
+
+use atalaya_common::config::LoadError;
+use atalaya_common::model::device::series::{
+    IN_BITS_PER_SECOND, IN_UTILISATION_PERCENT, OUT_BITS_PER_SECOND, OUT_UTILISATION_PERCENT,
+};
+use atalaya_common::model::device::{DeviceInventory, EntityClass, OperStatus, StorageKind};
+use atalaya_common::model::{Interface, InterfaceKind, Inventory, Timestamp};
+
+use crate::capacity::eol::{self, EolTable};
+use crate::capacity::installed::{self, AssetCapacity, GroupBy, InstalledReport};
+use crate::capacity::renewal::{self, AssetAge, RenewalReport};
+use crate::capacity::usage::{
+    self, ForecastSettings, P95_DAYS, Resource, ResourceFacts, SizeUnit, UsageReport, UseSummary,
+};
+use crate::capacity::{AssetClass, Day, percentile};
+use crate::forecast::Trend;
+use crate::helpers::series::{DERIVED_PERCENTS, derive_percent, split_series};
+use crate::incidents::rules::{AssetFacts, AssetKind, RuleSet};
+use crate::store::devices::device_model;
+use crate::store::{AssetFilter, AssetMeta, AssetRecord, Store, StoreError};
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Which assets a report covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Only assets with this tag.
+    pub tag: Option<String>,
+    /// Only hosts, or only network devices.
+    pub class: Option<AssetClass>,
+}
+
+/// Reads the end-of-support table: the built-in one, with the releases
+/// of `eol.toml` in `config_dir` over it when there is such a file.
+pub fn load_eol(config_dir: Option<&Path>) -> Result<EolTable, LoadError> {
+    let table = EolTable::built_in();
+    let Some(dir) = config_dir else {
+        return Ok(table);
+    };
+    let path = dir.join(eol::FILE_NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(table.overlaid(EolTable::parse(&path.display().to_string(), &text)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(table),
+        Err(e) => Err(LoadError::read(&path, e)),
+    }
+}
+
+/// What the capacity report reads of one series of `asset`: its newest
+/// point, its 95th percentile over [`P95_DAYS`] before `now`, and the
+/// trend of the window of `window_ms` ending at its newest point.
+/// Percentages derived from two stored series (memory, swap) are derived
+/// as the incident rules see them.
+pub fn read_use(
+    store: &Store,
+    asset: &str,
+    series: &str,
+    now: Timestamp,
+    window_ms: i64,
+) -> Result<UseSummary, StoreError> {
+    let p95_from = now.0.saturating_sub(days_ms(P95_DAYS));
+    let from = Timestamp(p95_from.min(now.0.saturating_sub(Trend::reach_ms(window_ms))));
+    let read = |name: &str| store.metric(asset, name, from, now, None);
+    let points = match DERIVED_PERCENTS.iter().find(|d| d.0 == series) {
+        Some((_, part, total, available)) => {
+            derive_percent(&read(part)?, &read(total)?, *available)
+        }
+        None => read(series)?,
+    };
+    let last = points.last().map(|(t, v)| (t.0, *v));
+    let mut recent: Vec<f64> = points
+        .iter()
+        .filter(|(t, _)| t.0 >= p95_from)
+        .map(|(_, v)| *v)
+        .collect();
+    let trend = last.map(|(end, _)| {
+        let start = end.saturating_sub(Trend::reach_ms(window_ms));
+        Trend::of_points(
+            points
+                .iter()
+                .filter(|(t, _)| t.0 > start)
+                .map(|(t, v)| (t.0, *v)),
+            window_ms,
+        )
+    });
+    Ok(UseSummary {
+        last,
+        p95: percentile(&mut recent, 0.95),
+        trend,
+    })
+}
+
+/// The 95th percentile of `series` of `asset` over [`P95_DAYS`] before `now`.
+fn p95(
+    store: &Store,
+    asset: &str,
+    series: &str,
+    now: Timestamp,
+) -> Result<Option<f64>, StoreError> {
+    Ok(read_use(store, asset, series, now, 0)?.p95)
+}
+
+fn days_ms(days: u64) -> i64 {
+    i64::try_from(days)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(MS_PER_DAY)
+}
+
+/// The assets of `scope`, with their inventories.
+fn assets(store: &Store, scope: &Scope) -> Result<Vec<AssetRecord>, StoreError> {
+    let filter = AssetFilter {
+        tag: scope.tag.clone(),
+        limit: usize::MAX,
+        ..AssetFilter::default()
+    };
+    let mut out = Vec::new();
+    for summary in store.assets(&filter)?.items {
+        if scope
+            .class
+            .is_some_and(|c| c != AssetClass::of_asset(&summary.id))
+        {
+            continue;
+        }
+        if let Some(rec) = store.asset(&summary.id)? {
+            out.push(rec);
+        }
+    }
+    Ok(out)
+}
+
+/// What the incident rules know of an asset, for the forecast rule's scope.
+fn facts(meta: &AssetMeta, inventory: Option<&Inventory>) -> AssetFacts {
+    AssetFacts {
+        hostname: meta.hostname.clone(),
+        tags: meta.tags.clone(),
+        os_id: meta.os_id.clone(),
+        kind: AssetKind::of(
+            &inventory
+                .map(|i| i.host.virtualization.clone())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// The capacity report: every resource of the assets of `scope`, most
+/// urgent first. `rules` give the forecast windows (see
+/// [`ForecastSettings::for_series`]); `window_hours` replaces them all.
+pub fn usage_report(
+    store: &Store,
+    rules: &RuleSet,
+    scope: &Scope,
+    window_hours: Option<u64>,
+    now: Timestamp,
+) -> Result<UsageReport, StoreError> {
+    let mut rows = Vec::new();
+    for AssetRecord { meta, inventory } in assets(store, scope)? {
+        let class = AssetClass::of_asset(&meta.id);
+        let asset_facts = facts(&meta, inventory.as_ref());
+        let names = store.series_names(&meta.id)?;
+        let has = |name: &str| names.iter().any(|n| n == name);
+        let resource = |resource, subject: &str, series: Option<String>, size| ResourceFacts {
+            asset_id: meta.id.clone(),
+            hostname: meta.hostname.clone(),
+            class,
+            resource,
+            subject: subject.to_owned(),
+            series,
+            size,
+        };
+        let mut wanted: Vec<ResourceFacts> = Vec::new();
+        match class {
+            AssetClass::Host => {
+                let inv = inventory.clone().unwrap_or_default();
+                for name in &names {
+                    let (metric, mount) = split_series(name);
+                    if metric != "filesystem.used_percent" {
+                        continue;
+                    }
+                    let size = inv
+                        .storage
+                        .filesystems
+                        .iter()
+                        .find(|f| f.mount_point == mount)
+                        .and_then(|f| f.total_bytes)
+                        .map(|b| (b as f64, SizeUnit::Bytes));
+                    wanted.push(resource(
+                        Resource::Filesystem,
+                        mount,
+                        Some(name.clone()),
+                        size,
+                    ));
+                }
+                let memory = inv.hardware.memory;
+                if has("memory.available_bytes") && has("memory.total_bytes") {
+                    let size = (memory.total_bytes > 0)
+                        .then_some((memory.total_bytes as f64, SizeUnit::Bytes));
+                    let series = Some("memory.used_percent".to_owned());
+                    wanted.push(resource(Resource::Memory, "", series, size));
+                }
+                if has("swap.used_bytes") && memory.swap_total_bytes > 0 {
+                    let size = Some((memory.swap_total_bytes as f64, SizeUnit::Bytes));
+                    let series = Some("swap.used_percent".to_owned());
+                    wanted.push(resource(Resource::Swap, "", series, size));
+                }
+                if has("cpu.total_percent") {
+                    let threads = inv.hardware.cpu.logical_cores;
+                    let size = (threads > 0).then_some((f64::from(threads), SizeUnit::Cpus));
+                    let series = Some("cpu.total_percent".to_owned());
+                    wanted.push(resource(Resource::Cpu, "", series, size));
+                }
+            }
+            AssetClass::NetworkDevice => {
+                let inv = store.device_inventory(&meta.id)?.unwrap_or_default();
+                for name in &names {
+                    let (metric, port) = split_series(name);
+                    let direction = match metric {
+                        IN_UTILISATION_PERCENT => "in",
+                        OUT_UTILISATION_PERCENT => "out",
+                        _ => continue,
+                    };
+                    let size = inv
+                        .interfaces
+                        .iter()
+                        .find(|i| i.name == port)
+                        .and_then(|i| i.speed_bps)
+                        .filter(|s| *s > 0)
+                        .map(|s| (s as f64, SizeUnit::BitsPerSecond));
+                    let subject = format!("{port} {direction}");
+                    wanted.push(resource(
+                        Resource::Interface,
+                        &subject,
+                        Some(name.clone()),
+                        size,
+                    ));
+                }
+                let polled = meta.inventory_at.map(|t| t.0);
+                for area in inv.storage.iter().filter(|s| s.size_bytes > 0) {
+                    let facts = resource(
+                        Resource::DeviceStorage,
+                        &area.descr,
+                        None,
+                        Some((area.size_bytes as f64, SizeUnit::Bytes)),
+                    );
+                    let used = area.used_bytes as f64 * 100.0 / area.size_bytes as f64;
+                    let summary = UseSummary {
+                        last: polled.map(|t| (t, used)),
+                        p95: None,
+                        trend: None,
+                    };
+                    let settings =
+                        ForecastSettings::for_series(rules, &asset_facts, "", window_hours);
+                    rows.push(usage::row(facts, &summary, &settings, now.0));
+                }
+            }
+        }
+        for facts in wanted {
+            let series = facts.series.clone().unwrap_or_default();
+            let settings = ForecastSettings::for_series(rules, &asset_facts, &series, window_hours);
+            let summary = read_use(store, &meta.id, &series, now, settings.window_ms)?;
+            rows.push(usage::row(facts, &summary, &settings, now.0));
+        }
+    }
+    usage::rank(&mut rows);
+    Ok(UsageReport {
+        as_of: day(now),
+        p95_days: P95_DAYS,
+        rows,
+    })
+}
+
+fn day(now: Timestamp) -> Day {
+    Day::of_ms_saturating(now.0)
+}
+
+/// Installed capacity of the assets of `scope`, grouped `by`.
+pub fn installed_report(
+    store: &Store,
+    scope: &Scope,
+    by: GroupBy,
+    now: Timestamp,
+) -> Result<InstalledReport, StoreError> {
+    let mut all = Vec::new();
+    for AssetRecord { meta, inventory } in assets(store, scope)? {
+        let a = match AssetClass::of_asset(&meta.id) {
+            AssetClass::Host => host_capacity(store, &meta, inventory.as_ref(), now)?,
+            AssetClass::NetworkDevice => {
+                let inv = store.device_inventory(&meta.id)?.unwrap_or_default();
+                device_capacity(store, &meta, &inv, now)?
+            }
+        };
+        all.push(a);
+    }
+    Ok(installed::report(&all, by, day(now)))
+}
+
+/// Whether a host interface counts as installed bandwidth: a physical one, up, with a speed.
+fn counted(i: &Interface) -> Option<u64> {
+    (i.kind == InterfaceKind::Physical && i.state == "up")
+        .then_some(i.speed_mbps)
+        .flatten()
+        .map(|mbps| u64::from(mbps) * 1_000_000)
+}
+
+fn host_capacity(
+    store: &Store,
+    meta: &AssetMeta,
+    inventory: Option<&Inventory>,
+    now: Timestamp,
+) -> Result<AssetCapacity, StoreError> {
+    let inv = inventory.cloned().unwrap_or_default();
+    let hw = &inv.hardware;
+    let id = meta.id.as_str();
+    let names = store.series_names(id)?;
+    let has = |name: &str| names.iter().any(|n| n == name);
+    let cpu_p95 = if has("cpu.total_percent") {
+        p95(store, id, "cpu.total_percent", now)?
+    } else {
+        None
+    };
+    let memory_p95 = if has("memory.available_bytes") {
+        p95(store, id, "memory.used_percent", now)?
+    } else {
+        None
+    };
+    // Local filesystems only: a network share's use is not this host's disk.
+    let mut disk_used: Option<f64> = None;
+    for fs in inv
+        .storage
+        .filesystems
+        .iter()
+        .filter(|f| f.device.starts_with("/dev/"))
+    {
+        let series = format!("filesystem.used_bytes{{mount={}}}", fs.mount_point);
+        if has(&series)
+            && let Some(used) = p95(store, id, &series, now)?
+        {
+            *disk_used.get_or_insert(0.0) += used;
+        }
+    }
+    let mut bandwidth = 0;
+    let mut traffic: Option<f64> = None;
+    for i in &inv.network.interfaces {
+        let Some(speed) = counted(i) else { continue };
+        bandwidth += speed;
+        let mut busier: Option<f64> = None;
+        for metric in ["network.rx_bytes_per_second", "network.tx_bytes_per_second"] {
+            let series = format!("{metric}{{interface={}}}", i.name);
+            if has(&series)
+                && let Some(bytes) = p95(store, id, &series, now)?
+            {
+                busier = Some(busier.map_or(bytes * 8.0, |b: f64| b.max(bytes * 8.0)));
+            }
+        }
+        if let Some(b) = busier {
+            *traffic.get_or_insert(0.0) += b;
+        }
+    }
+    let model = [&hw.system.vendor, &hw.system.product]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(AssetCapacity {
+        asset_id: meta.id.clone(),
+        class: Some(AssetClass::Host),
+        tags: meta.tags.clone(),
+        os: meta.os.clone(),
+        model: (!model.is_empty()).then_some(model),
+        location: None,
+        cpus: u64::from(hw.cpu.sockets),
+        cores: u64::from(hw.cpu.physical_cores),
+        threads: u64::from(hw.cpu.logical_cores),
+        memory_bytes: hw.memory.total_bytes,
+        disk_bytes: inv
+            .storage
+            .disks
+            .iter()
+            .filter(|d| !d.removable)
+            .map(|d| d.size_bytes)
+            .sum(),
+        bandwidth_bps: bandwidth,
+        cpu_p95_percent: cpu_p95,
+        memory_p95_percent: memory_p95,
+        disk_used_p95_bytes: disk_used,
+        bandwidth_p95_bps: traffic,
+    })
+}
+
+fn device_capacity(
+    store: &Store,
+    meta: &AssetMeta,
+    inv: &DeviceInventory,
+    now: Timestamp,
+) -> Result<AssetCapacity, StoreError> {
+    let id = meta.id.as_str();
+    let names = store.series_names(id)?;
+    let has = |name: &str| names.iter().any(|n| n == name);
+    let mut bandwidth = 0;
+    let mut traffic: Option<f64> = None;
+    for i in inv
+        .interfaces
+        .iter()
+        .filter(|i| i.oper_status == OperStatus::Up)
+    {
+        let Some(speed) = i.speed_bps.filter(|s| *s > 0) else {
+            continue;
+        };
+        bandwidth += speed;
+        let mut busier: Option<f64> = None;
+        for metric in [IN_BITS_PER_SECOND, OUT_BITS_PER_SECOND] {
+            let series = format!("{metric}{{if={}}}", i.name);
+            if has(&series)
+                && let Some(bits) = p95(store, id, &series, now)?
+            {
+                busier = Some(busier.map_or(bits, |b: f64| b.max(bits)));
+            }
+        }
+        if let Some(b) = busier {
+            *traffic.get_or_insert(0.0) += b;
+        }
+    }
+    let bytes_of = |kinds: &[StorageKind]| -> u64 {
+        inv.storage
+            .iter()
+            .filter(|s| kinds.contains(&s.kind))
+            .map(|s| s.size_bytes)
+            .sum()
+    };
+    let chassis = inv
+        .entities
+        .iter()
+        .find(|e| e.class == EntityClass::Chassis && !e.model.trim().is_empty())
+        .map(|e| e.model.trim().to_owned());
+    let model = match (inv.system.vendor.as_deref(), chassis) {
+        (Some(v), Some(m)) => Some(format!("{v} {m}")),
+        (None, Some(m)) => Some(m),
+        (Some(v), None) => Some(v.to_owned()),
+        (None, None) => None,
+    };
+    let processors = inv.processors.len() as u64;
+    Ok(AssetCapacity {
+        asset_id: meta.id.clone(),
+        class: Some(AssetClass::NetworkDevice),
+        tags: meta.tags.clone(),
+        os: device_model(inv),
+        model,
+        location: Some(inv.system.location.clone()),
+        cpus: 0,
+        cores: processors,
+        threads: processors,
+        memory_bytes: bytes_of(&[StorageKind::Ram]),
+        disk_bytes: bytes_of(&[StorageKind::FixedDisk, StorageKind::FlashMemory]),
+        bandwidth_bps: bandwidth,
+        cpu_p95_percent: None,
+        memory_p95_percent: None,
+        disk_used_p95_bytes: None,
+        bandwidth_p95_bps: traffic,
+    })
+}
+
+/// Renewal planning for the assets of `scope`: support ending within `months`.
+pub fn renewal_report(
+    store: &Store,
+    table: &EolTable,
+    scope: &Scope,
+    months: u32,
+    now: Timestamp,
+) -> Result<RenewalReport, StoreError> {
+    let mut all = Vec::new();
+    for AssetRecord { meta, inventory } in assets(store, scope)? {
+        let class = AssetClass::of_asset(&meta.id);
+        let mut a = AssetAge {
+            asset_id: meta.id.clone(),
+            hostname: meta.hostname.clone(),
+            class: Some(class),
+            ..AssetAge::default()
+        };
+        match (class, &inventory) {
+            (AssetClass::Host, Some(inv)) => {
+                let system = &inv.hardware.system;
+                let model = [&system.vendor, &system.product]
+                    .into_iter()
+                    .flatten()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                a.model = (!model.is_empty()).then_some(model);
+                a.os_id = inv.os.id.clone();
+                a.os_version = inv.os.version_id.clone();
+                a.os_name = inv.os.pretty_name.clone().or(meta.os.clone());
+                a.firmware_date = inv.hardware.bios.date.clone();
+            }
+            (AssetClass::NetworkDevice, _) => {
+                let inv = store.device_inventory(&meta.id)?.unwrap_or_default();
+                a.os_name = device_model(&inv);
+                a.model = inv.system.vendor.clone();
+            }
+            (AssetClass::Host, None) => {}
+        }
+        all.push(a);
+    }
+    Ok(renewal::report(&all, table, day(now), months))
+}
