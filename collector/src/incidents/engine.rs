@@ -1605,6 +1605,12 @@ impl Track {
     }
 }
 
+/// How much short of its hold a condition may be and still open: samples
+/// and polls come on a schedule that drifts by milliseconds, so the one
+/// due as the hold ends may come just before it. Without this slack a
+/// two-minute hold over one-minute polls would often wait for a third poll.
+const HOLD_SLACK_MS: i64 = 1_000;
+
 /// A condition rule's observation at `t`; returns what happened to the incident.
 fn observe(
     track: &mut Track,
@@ -1636,7 +1642,7 @@ fn observe(
                 }
                 None => {
                     let since = *track.pending_since.get_or_insert(t);
-                    if t.saturating_sub(since) >= hold_ms {
+                    if t.saturating_sub(since) >= hold_ms.saturating_sub(HOLD_SLACK_MS).max(0) {
                         Some(trigger(track, lc, t, ids))
                     } else {
                         None

@@ -1088,6 +1088,34 @@ fn interface_utilisation_opens_after_fifteen_minutes_and_clears_below_seventy() 
 }
 
 #[test]
+fn a_hold_ending_at_a_poll_that_comes_a_little_early_opens_at_that_poll() {
+    let mut e = engine("");
+    // Polls a minute apart, each a few milliseconds earlier than due.
+    assert!(poll(&mut e, 0, DeviceState::Ok, &[(OPER_GI1, 1.0)], &[]).is_empty());
+    assert!(poll(&mut e, MIN - 3, DeviceState::Ok, &[(OPER_GI1, 0.0)], &[]).is_empty());
+    assert!(
+        poll(
+            &mut e,
+            2 * MIN - 6,
+            DeviceState::Ok,
+            &[(OPER_GI1, 0.0)],
+            &[]
+        )
+        .is_empty()
+    );
+    // Down for 2 min less 6 ms: the two-minute hold is over at this poll,
+    // not one poll later.
+    let opened = poll(
+        &mut e,
+        3 * MIN - 9,
+        DeviceState::Ok,
+        &[(OPER_GI1, 0.0)],
+        &[],
+    );
+    assert_eq!(only(&opened, ActionKind::Open).key.rule, "interface-down");
+}
+
+#[test]
 fn interface_errors_open_after_ten_minutes_naming_the_other_end() {
     let mut e = engine("");
     let peers = [crate::records::device::InterfacePeer {
