@@ -10,9 +10,8 @@
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
 //!   spool and uplink, remembering what it generated.
-//! - [`netns`]: network namespaces and veth pairs made with `ip`, removed on drop.
-//! - [`probe_net`]: a veth pair into a network namespace, a slow DNS
-//!   server and TCP ports, for the network probe tests.
+//! - [`netns`]: network namespaces and veth pairs made with `ip`, removed on
+//!   drop, and loopback servers (a slow DNS server, open and closed TCP ports).
 //! - [`relay`]: a UDP relay in front of the collector that a test can cut.
 //! - [`scripted`]: an SNMP device on a loopback port that serves what a test
 //!   built and misbehaves as the test picks (tooBig, garbage, loops…).
@@ -27,7 +26,6 @@ pub mod harness;
 pub mod layers;
 pub mod loadgen;
 pub mod netns;
-pub mod probe_net;
 pub mod relay;
 pub mod scripted;
 pub mod snmpd;
