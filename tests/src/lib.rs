@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`harness`]: starting a collector and agents as processes, and asking them things.
+//! - [`latency`]: finding and waiting for incidents, and printing latencies, for the benches.
 //! - [`layers`]: a crate's module layering, checked from its sources.
 
 //! - [`loadgen`]: an agent that streams numbered records through the real
@@ -23,6 +24,7 @@
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
 pub mod harness;
+pub mod latency;
 pub mod layers;
 pub mod loadgen;
 pub mod netns;
