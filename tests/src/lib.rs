@@ -1,7 +1,7 @@
 //! End-to-end tests of Atalaya: the real agent and collector programs
 //! talking over loopback QUIC, plus the benches that drive them
 //! (`ingest-bench`, `reconnect-bench`, `incident-latency-bench`,
-//! `trap-latency-bench`) and the
+//! `trap-latency-bench`, `linkdown-latency-bench`) and the
 //! soak.
 //!
 //! # Layout
