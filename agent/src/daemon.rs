@@ -511,3 +511,18 @@ pub fn enroll_now(
         .map_err(EnrollNowError::Runtime)?;
     Ok(runtime.block_on(enroll::enroll(&token, state_dir, &hostname))?)
 }
+
+/// A fresh in-memory outbox behind the uplink's shared state, for the
+/// roles' tests.
+#[cfg(test)]
+fn test_shared() -> Arc<Shared> {
+    let secs = Duration::from_secs;
+    Shared::new(
+        crate::outbox::Outbox::new(0),
+        Intervals {
+            metrics: secs(10),
+            inventory: secs(3600),
+            heartbeat: secs(30),
+        },
+    )
+}

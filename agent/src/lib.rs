@@ -16,6 +16,7 @@
 //! - [`probes`]: round trips, jitter and loss from this host to its gateway, DNS servers, collector and pushed targets.
 //! - [`snmp`]: polling network devices over SNMP (the poller role).
 //! - [`spool`]: the on-disk form of the outbox, which survives crashes.
+//! - `state_file`: the lists the collector sent, kept in the state directory.
 //! - [`summary`]: the human-readable text of `inventory` and `metrics`.
 //! - [`identity`]: the agent's key pair and certificate, made at enrollment and kept on disk.
 //! - [`renewal`]: when to renew the certificate, and checking the renewed one (sans-IO).
@@ -36,6 +37,7 @@ pub mod reports;
 pub mod root;
 pub mod snmp;
 pub mod spool;
+mod state_file;
 pub mod summary;
 pub mod tls;
 pub mod uplink;

@@ -1,5 +1,6 @@
-//! Network namespaces and veth pairs for tests, made with `ip` (root
-//! only), and processes run inside them.
+//! Network pieces for tests: namespaces and veth pairs made with `ip`
+//! (root only) and processes run inside them, and loopback servers that
+//! answer as a test needs (a slow DNS server, open and closed TCP ports).
 //!
 //! A [`Lab`] names everything it makes with a prefix unique to the test
 //! run, so runs side by side do not meet, and removes it all when dropped,
@@ -7,9 +8,12 @@
 //! processes running in its namespaces before the lab: a namespace lives
 //! on while a process is in it.
 
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // a failed unwrap is a failed test
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Labs made by this process, for unique prefixes.
 static LABS: AtomicU32 = AtomicU32::new(0);
@@ -92,13 +96,31 @@ impl Lab {
     }
 
     /// Two addresses of a /30 of its own for link number `i` of this lab
-    /// (`10.237.x.y`, x chosen per lab): `(first, second)`, without prefix.
-    pub fn addresses(&self, i: u8) -> (String, String) {
-        let base = u16::from(i % 64) * 4;
+    /// (`10.237.x.y`, x chosen per lab): `(first, second)`.
+    pub fn addresses(&self, i: u8) -> (Ipv4Addr, Ipv4Addr) {
+        let base = (i % 64) * 4;
         (
-            format!("10.237.{}.{}", self.subnet, base + 1),
-            format!("10.237.{}.{}", self.subnet, base + 2),
+            Ipv4Addr::new(10, 237, self.subnet, base + 1),
+            Ipv4Addr::new(10, 237, self.subnet, base + 2),
         )
+    }
+
+    /// Link number `i` of this lab: a veth pair from the root namespace
+    /// (`<prefix>r<i>`) into `ns` (`<prefix>m<i>`), both up, with the
+    /// addresses of [`Lab::addresses`] (root end first).
+    pub fn link(&mut self, ns: &str, i: u8) -> Link {
+        let (root_end, ns_end) = (self.name(&format!("r{i}")), self.name(&format!("m{i}")));
+        self.veth(None, &root_end, Some(ns), &ns_end);
+        let (root_ip, ns_ip) = self.addresses(i);
+        add_address(None, &root_end, &format!("{root_ip}/30"));
+        add_address(Some(ns), &ns_end, &format!("{ns_ip}/30"));
+        Link {
+            ns: ns.to_owned(),
+            root_end,
+            ns_end,
+            root_ip,
+            ns_ip,
+        }
     }
 
     /// `ip netns exec NS program`: a command running `program` inside `ns`.
@@ -124,6 +146,31 @@ impl Drop for Lab {
         for dev in &self.root_links {
             let _ = Command::new("ip").args(["link", "del", dev]).output();
         }
+    }
+}
+
+/// A veth pair between the root namespace and another, made by
+/// [`Lab::link`] and removed with its lab.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The other namespace.
+    pub ns: String,
+    /// The interface in the root namespace.
+    pub root_end: String,
+    /// The interface in `ns`.
+    pub ns_end: String,
+    /// The root end's address.
+    pub root_ip: Ipv4Addr,
+    /// The address in `ns`: a target that answers echoes.
+    pub ns_ip: Ipv4Addr,
+}
+
+impl Link {
+    /// Sets the root end administratively up or down: down cuts the link
+    /// (nothing reaches `ns_ip`, and the end in `ns` loses its carrier);
+    /// up restores it with its route.
+    pub fn set_root_end(&self, up: bool) {
+        set_link(None, &self.root_end, up);
     }
 }
 
@@ -184,4 +231,57 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running ip (apt-get install iproute2): {e}"))
+}
+
+/// A DNS server on a loopback port that answers every query with
+/// NOERROR (and no records) `delay` after it came, so a probe's round trip
+/// is the delay plus loopback's few microseconds.
+#[derive(Debug)]
+pub struct SlowDns {
+    /// Where it listens.
+    pub address: SocketAddr,
+}
+
+impl SlowDns {
+    /// Starts it on a thread that lives as long as the test process.
+    pub fn start(delay: Duration) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let address = socket.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((len, from)) = socket.recv_from(&mut buf) {
+                if len < 12 {
+                    continue;
+                }
+                let mut answer = buf[..len].to_vec();
+                // QR set, recursion available, rcode 0.
+                answer[2] |= 0x80;
+                answer[3] = 0x80;
+                let socket = socket.try_clone().unwrap();
+                // The delay is the point of this server, not a wait for an event.
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let _ = socket.send_to(&answer, from);
+                });
+            }
+        });
+        SlowDns { address }
+    }
+}
+
+/// A TCP port that accepts connections (and closes them), on a thread that
+/// lives as long as the test process.
+pub fn open_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    address
+}
+
+/// A loopback TCP port nothing listens on: connections are refused.
+pub fn closed_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }

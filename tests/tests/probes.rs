@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use atalaya_tests::harness::{Collector, agent_with, eventually};
-use atalaya_tests::probe_net::{SlowDns, Veth, closed_port, open_port};
+use atalaya_tests::netns::{Lab, SlowDns, closed_port, open_port};
 use serde_json::Value;
 
 /// The DNS server's delay, which the probe's round trip must show.
@@ -66,7 +66,9 @@ fn loss_incident(collector: &Collector, subject: &str, status: &str) -> Option<V
 
 #[test]
 fn pushed_targets_are_probed_and_a_cut_link_opens_probe_loss() {
-    let veth = Veth::create();
+    let mut lab = Lab::new();
+    let ns = lab.namespace("p");
+    let veth = lab.link(&ns, 0);
     let dns = SlowDns::start(DNS_DELAY);
     let open = open_port();
     let closed = closed_port();
@@ -78,7 +80,7 @@ fn pushed_targets_are_probed_and_a_cut_link_opens_probe_loss() {
     let tables = [
         probe("icmp", "target = \"127.0.0.1\""),
         probe("icmp", "target = \"::1\""),
-        probe("icmp", &format!("target = \"{}\"", veth.peer)),
+        probe("icmp", &format!("target = \"{}\"", veth.ns_ip)),
         probe("tcp", &format!("target = \"{open}\"")),
         probe(
             "tcp",
@@ -171,9 +173,9 @@ fn pushed_targets_are_probed_and_a_cut_link_opens_probe_loss() {
     );
 
     // The target behind the veth answers, then its link goes down.
-    let peer = veth.peer.to_string();
+    let peer = veth.ns_ip.to_string();
     result_where(&collector, "icmp", &peer, |r| r["received"] == 3);
-    veth.set_down();
+    veth.set_root_end(false);
     result_where(&collector, "icmp", &peer, |r| r["loss_percent"] == 100.0);
     let subject = format!("{peer},kind=icmp");
     let incident = eventually("a probe-loss incident", Duration::from_secs(30), || {
@@ -181,7 +183,7 @@ fn pushed_targets_are_probed_and_a_cut_link_opens_probe_loss() {
     });
     assert_eq!(incident["severity"], "warning", "{incident:#}");
     // Back up: the next rounds answer and the incident resolves.
-    veth.set_up();
+    veth.set_root_end(true);
     eventually(
         "the probe-loss incident resolved",
         Duration::from_secs(30),

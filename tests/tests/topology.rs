@@ -157,12 +157,8 @@ fn lldp_neighbours_make_the_map_and_a_link_going_down_names_its_other_end() {
     // agent polls from.
     let mut management = Vec::new();
     for (i, ns) in [&ns_a, &ns_b].into_iter().enumerate() {
-        let (root_end, ns_end) = (lab.name(&format!("r{i}")), lab.name(&format!("m{i}")));
-        lab.veth(None, &root_end, Some(ns), &ns_end);
-        let (root_ip, ns_ip) = lab.addresses(u8::try_from(i).unwrap());
-        netns::add_address(None, &root_end, &format!("{root_ip}/30"));
-        netns::add_address(Some(ns), &ns_end, &format!("{ns_ip}/30"));
-        management.push(ns_ip);
+        let link = lab.link(ns, u8::try_from(i).unwrap());
+        management.push(link.ns_ip.to_string());
     }
     // sw-a names its LLDP ports by interface name, sw-b by MAC (lldpd's
     // default): both are mapped back to their interfaces.

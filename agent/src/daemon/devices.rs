@@ -428,22 +428,8 @@ pub enum Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::Outbox;
-    use crate::uplink::Intervals;
+    use crate::daemon::test_shared;
     use atalaya_common::model::DeviceState;
-    use std::time::Duration;
-
-    fn shared() -> Arc<Shared> {
-        let secs = Duration::from_secs;
-        Shared::new(
-            Outbox::new(0),
-            Intervals {
-                metrics: secs(10),
-                inventory: secs(3600),
-                heartbeat: secs(30),
-            },
-        )
-    }
 
     fn enabled() -> SnmpConfig {
         SnmpConfig {
@@ -457,7 +443,7 @@ mod tests {
     async fn a_corrupt_device_list_leaves_the_agent_without_devices() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(assignment::path(dir.path()), b"not json").unwrap();
-        let polling = DevicePolling::start(dir.path(), enabled(), shared()).await;
+        let polling = DevicePolling::start(dir.path(), enabled(), test_shared()).await;
         assert!(polling.devices().is_empty());
         assert!(!polling.is_polling());
     }
@@ -469,7 +455,7 @@ mod tests {
             enabled: false,
             ..enabled()
         };
-        let mut polling = DevicePolling::start(dir.path(), settings, shared()).await;
+        let mut polling = DevicePolling::start(dir.path(), settings, test_shared()).await;
         let list = vec![DeviceSpec::v2c("core-sw", "127.0.0.1", "public")];
         assert_eq!(polling.assign(list.clone()).await, Assigned::Refused);
         assert_eq!(polling.assign(list).await, Assigned::Refused);
@@ -480,7 +466,7 @@ mod tests {
     #[tokio::test]
     async fn the_same_list_again_keeps_the_poller() {
         let dir = tempfile::tempdir().unwrap();
-        let mut polling = DevicePolling::start(dir.path(), enabled(), shared()).await;
+        let mut polling = DevicePolling::start(dir.path(), enabled(), test_shared()).await;
         let list = vec![DeviceSpec::v2c("core-sw", "192.0.2.1", "public")];
         assert_eq!(polling.assign(list.clone()).await, Assigned::Started(1));
         let task = polling.running.as_ref().map(|r| r.task.id());
@@ -497,7 +483,7 @@ mod tests {
         assert_ne!(polling.running.as_ref().map(|r| r.task.id()), task);
         // A restart polls the kept list at once.
         drop(polling);
-        let again = DevicePolling::start(dir.path(), enabled(), shared()).await;
+        let again = DevicePolling::start(dir.path(), enabled(), test_shared()).await;
         assert_eq!(again.devices(), list);
         assert!(again.is_polling());
     }
@@ -530,7 +516,7 @@ mod tests {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let shared = shared();
+        let shared = test_shared();
         let mut polling = DevicePolling::start(dir.path(), enabled(), shared.clone()).await;
         let (_sender, mut assignments) = watch::channel(None);
         let mut core = DeviceSpec::v2c("core-sw", "127.0.0.1", COMMUNITY);

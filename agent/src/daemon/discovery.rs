@@ -84,25 +84,14 @@ fn spool(shared: &Shared, id: u64, outcome: DiscoveryOutcome) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use atalaya_common::model::{Credentials, Secret};
 
     use super::*;
-    use crate::outbox::Outbox;
-    use crate::uplink::Intervals;
+    use crate::daemon::test_shared;
 
     #[tokio::test]
     async fn a_disabled_agent_answers_a_refusal() {
-        let secs = Duration::from_secs;
-        let shared = Shared::new(
-            Outbox::new(0),
-            Intervals {
-                metrics: secs(10),
-                inventory: secs(3600),
-                heartbeat: secs(30),
-            },
-        );
+        let shared = test_shared();
         let req = DiscoveryRequest {
             id: 9,
             ranges: vec!["192.0.2.0/30".into()],

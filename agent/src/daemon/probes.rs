@@ -158,22 +158,8 @@ impl Probing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::Outbox;
-    use crate::uplink::Intervals;
+    use crate::daemon::test_shared;
     use atalaya_common::model::ProbeKind;
-    use std::time::Duration;
-
-    fn shared() -> Arc<Shared> {
-        let secs = Duration::from_secs;
-        Shared::new(
-            Outbox::new(0),
-            Intervals {
-                metrics: secs(10),
-                inventory: secs(3600),
-                heartbeat: secs(30),
-            },
-        )
-    }
 
     fn settings() -> ProbeConfig {
         ProbeConfig {
@@ -193,7 +179,7 @@ mod tests {
     #[tokio::test]
     async fn pushed_targets_are_kept_deduplicated_and_capped() {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = Probing::new(dir.path(), settings(), host(), shared());
+        let mut p = Probing::new(dir.path(), settings(), host(), test_shared());
         assert!(p.targets().is_empty());
         let mut list: Vec<ProbeTarget> = (0..250)
             .map(|i| ProbeTarget::new(ProbeKind::Tcp, format!("10.0.{}.{}:22", i / 200, i % 200)))
@@ -203,7 +189,7 @@ mod tests {
         assert_eq!(p.targets().len(), MAX_TARGETS);
         assert_eq!(p.targets()[0], list[0]);
         // A restart probes the kept list.
-        let again = Probing::new(dir.path(), settings(), host(), shared());
+        let again = Probing::new(dir.path(), settings(), host(), test_shared());
         assert_eq!(again.pushed, list);
     }
 }

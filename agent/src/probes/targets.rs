@@ -2,15 +2,21 @@
 //! directory (mode 0600, written atomically) so probing goes on across
 //! restarts while the collector is out of reach.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use atalaya_common::model::ProbeTarget;
-use atalaya_files::FileError;
 use serde::{Deserialize, Serialize};
+
+use crate::state_file::StateFile;
+pub use crate::state_file::{LoadError, SaveError};
 
 /// The file, in the agent's state directory.
 pub const TARGETS_FILE: &str = "probe-targets.json";
+
+const FILE: StateFile = StateFile {
+    name: TARGETS_FILE,
+    noun: "probe targets",
+};
 
 /// What the file holds: an object, so fields can be added later.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -18,80 +24,22 @@ struct Stored {
     targets: Vec<ProbeTarget>,
 }
 
-/// The pushed targets could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file exists but cannot be read.
-    #[error("{}: cannot read the probe targets", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// The file is not a target list.
-    #[error(
-        "{}: not a list of probe targets; it is replaced by the next list the collector sends",
-        path.display()
-    )]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        #[source]
-        source: serde_json::Error,
-    },
-}
-
-/// The pushed targets could not be stored.
-#[derive(Debug, thiserror::Error)]
-pub enum SaveError {
-    /// They could not be encoded.
-    #[error("{}: encoding the probe targets", path.display())]
-    Encode {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The file could not be written.
-    #[error(transparent)]
-    Write(#[from] FileError),
-}
-
 /// Where the pushed targets are kept in `state_dir`.
 pub fn path(state_dir: &Path) -> PathBuf {
-    state_dir.join(TARGETS_FILE)
+    FILE.path(state_dir)
 }
 
 /// The targets kept in `state_dir`; none when nothing was ever pushed.
 pub fn load(state_dir: &Path) -> Result<Vec<ProbeTarget>, LoadError> {
-    let path = path(state_dir);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(LoadError::Read { path, source }),
-    };
-    match serde_json::from_slice::<Stored>(&bytes) {
-        Ok(stored) => Ok(stored.targets),
-        Err(source) => Err(LoadError::Parse { path, source }),
-    }
+    FILE.load::<Stored>(state_dir).map(|stored| stored.targets)
 }
 
 /// Replaces the targets kept in `state_dir` with `targets`.
 pub fn save(state_dir: &Path, targets: &[ProbeTarget]) -> Result<(), SaveError> {
-    let path = path(state_dir);
     let stored = Stored {
         targets: targets.to_vec(),
     };
-    let bytes = match serde_json::to_vec_pretty(&stored) {
-        Ok(bytes) => bytes,
-        Err(source) => return Err(SaveError::Encode { path, source }),
-    };
-    atalaya_files::write_private(&path, &bytes)?;
-    Ok(())
+    FILE.save(state_dir, &stored)
 }
 
 #[cfg(test)]

@@ -6,15 +6,21 @@
 //! atomically (a crash leaves the old list or the new one), and nothing
 //! here prints a secret.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use atalaya_common::model::{Credentials, DeviceSpec};
-use atalaya_files::FileError;
 use serde::{Deserialize, Serialize};
+
+use crate::state_file::StateFile;
+pub use crate::state_file::{LoadError, SaveError};
 
 /// The file, in the agent's state directory.
 pub const DEVICES_FILE: &str = "devices.json";
+
+const FILE: StateFile = StateFile {
+    name: DEVICES_FILE,
+    noun: "assigned devices",
+};
 
 /// What the file holds: an object, so fields can be added later.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -22,80 +28,22 @@ struct Stored {
     devices: Vec<DeviceSpec>,
 }
 
-/// The assigned devices could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file exists but cannot be read.
-    #[error("{}: cannot read the assigned devices", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// The file is not a device list.
-    #[error(
-        "{}: not a list of assigned devices; it is replaced by the next list the collector sends",
-        path.display()
-    )]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        #[source]
-        source: serde_json::Error,
-    },
-}
-
-/// The assigned devices could not be stored.
-#[derive(Debug, thiserror::Error)]
-pub enum SaveError {
-    /// They could not be encoded.
-    #[error("{}: encoding the assigned devices", path.display())]
-    Encode {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The file could not be written.
-    #[error(transparent)]
-    Write(#[from] FileError),
-}
-
 /// Where the assigned devices are kept in `state_dir`.
 pub fn path(state_dir: &Path) -> PathBuf {
-    state_dir.join(DEVICES_FILE)
+    FILE.path(state_dir)
 }
 
 /// The devices kept in `state_dir`; none when nothing was ever assigned.
 pub fn load(state_dir: &Path) -> Result<Vec<DeviceSpec>, LoadError> {
-    let path = path(state_dir);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(LoadError::Read { path, source }),
-    };
-    match serde_json::from_slice::<Stored>(&bytes) {
-        Ok(stored) => Ok(stored.devices),
-        Err(source) => Err(LoadError::Parse { path, source }),
-    }
+    FILE.load::<Stored>(state_dir).map(|stored| stored.devices)
 }
 
 /// Replaces the devices kept in `state_dir` with `devices`.
 pub fn save(state_dir: &Path, devices: &[DeviceSpec]) -> Result<(), SaveError> {
-    let path = path(state_dir);
     let stored = Stored {
         devices: devices.to_vec(),
     };
-    let bytes = match serde_json::to_vec_pretty(&stored) {
-        Ok(bytes) => bytes,
-        Err(source) => return Err(SaveError::Encode { path, source }),
-    };
-    atalaya_files::write_private(&path, &bytes)?;
-    Ok(())
+    FILE.save(state_dir, &stored)
 }
 
 /// The SNMP version a device is polled with, as people write it.

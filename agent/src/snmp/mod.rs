@@ -32,6 +32,10 @@ pub mod response;
 pub mod state;
 #[cfg(test)]
 pub(crate) mod testdevice;
+#[cfg(test)]
+pub(crate) mod testmutate;
+#[cfg(test)]
+pub(crate) mod testvb;
 pub mod trap;
 pub mod walk;
 

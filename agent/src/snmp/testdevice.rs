@@ -12,6 +12,8 @@ use async_snmp::handler::{
 };
 use async_snmp::{Oid, Value, VarBind};
 
+use crate::snmp::testvb::{b, s};
+
 /// The community the device answers.
 pub const COMMUNITY: &str = "public";
 
@@ -63,25 +65,21 @@ impl Handler {
         let ticks = u32::try_from(elapsed.as_millis() / 10).unwrap_or(u32::MAX) + 100_000;
         // 1 MB/s in, 2 MB/s out.
         let octets = u32::try_from(elapsed.as_millis() * 1_000).unwrap_or(u32::MAX);
-        let text = |s: &str| Value::OctetString(s.as_bytes().to_vec().into());
         let mut out = vec![
-            (vec![1, 1, 0], text("Simulated switch")),
+            (vec![1, 1, 0], s("Simulated switch")),
             (
                 vec![1, 2, 0],
                 Value::ObjectIdentifier(Oid::from_slice(&[1, 3, 6, 1, 4, 1, 9, 1, 1])),
             ),
             (vec![1, 3, 0], Value::TimeTicks(ticks)),
-            (vec![1, 4, 0], text("noc@example.net")),
-            (vec![1, 5, 0], text(&self.sys_name)),
-            (vec![1, 6, 0], text("lab")),
+            (vec![1, 4, 0], s("noc@example.net")),
+            (vec![1, 5, 0], s(&self.sys_name)),
+            (vec![1, 6, 0], s("lab")),
             (vec![2, 2, 1, 1, 1], Value::Integer(1)),
-            (vec![2, 2, 1, 2, 1], text("eth0")),
+            (vec![2, 2, 1, 2, 1], s("eth0")),
             (vec![2, 2, 1, 3, 1], Value::Integer(6)),
             (vec![2, 2, 1, 5, 1], Value::Gauge32(1_000_000_000)),
-            (
-                vec![2, 2, 1, 6, 1],
-                Value::OctetString(vec![0x02, 0, 0, 0, 0, 1].into()),
-            ),
+            (vec![2, 2, 1, 6, 1], b(&[0x02, 0, 0, 0, 0, 1])),
             (vec![2, 2, 1, 7, 1], Value::Integer(1)),
             (vec![2, 2, 1, 8, 1], Value::Integer(1)),
             (vec![2, 2, 1, 10, 1], Value::Counter32(octets)),

@@ -23,6 +23,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use atalaya_agent::probes::{Plan, Prober};
+use atalaya_bench::{cpu_ticks, memory, mib};
 use atalaya_common::model::{ProbeKind, ProbeTarget};
 
 /// Measures the CPU and memory network probes cost.
@@ -101,11 +102,11 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_default();
         println!("method: {method}");
         for round in 1..=args.rounds {
-            let cpu0 = cpu_ticks()?;
+            let cpu0 = cpu_ticks("self")?;
             let start = Instant::now();
             let results = prober.round(&targets).await;
             let wall = start.elapsed();
-            let cpu_ms = (cpu_ticks()? - cpu0) as f64 * 1000.0 / ticks as f64;
+            let cpu_ms = (cpu_ticks("self")? - cpu0) as f64 * 1000.0 / ticks as f64;
             cpu_total_ms += cpu_ms;
             let sent: u32 = results.iter().map(|r| u32::from(r.sent)).sum();
             let received: u32 = results.iter().map(|r| u32::from(r.received)).sum();
@@ -117,30 +118,12 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     let per_round = cpu_total_ms / f64::from(args.rounds.max(1));
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let mib = |field: &str| {
-        atalaya_agent::metrics::status_bytes(&status, field).unwrap_or(0) as f64 / 1_048_576.0
-    };
+    let memory = memory()?;
     println!(
         "per 60 s interval: {per_round:.0} ms CPU per minute = {:.3} % of one core; VmRSS {:.1} MiB, VmHWM {:.1} MiB",
         per_round / 60_000.0 * 100.0,
-        mib("VmRSS:"),
-        mib("VmHWM:")
+        mib(memory.rss),
+        mib(memory.hwm)
     );
     Ok(())
-}
-
-/// `utime + stime` of this process, in clock ticks.
-fn cpu_ticks() -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // Fields after the command (which may hold spaces) in parentheses.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("malformed /proc stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15; `rest` starts at field 3.
-    let utime: u64 = fields.get(11).context("no utime")?.parse()?;
-    let stime: u64 = fields.get(12).context("no stime")?.parse()?;
-    Ok(utime + stime)
 }

@@ -37,6 +37,7 @@ use rand::Rng;
 use atalaya_collector::telemetry::percentile;
 use atalaya_common::model::Timestamp;
 use atalaya_tests::harness::Collector;
+use atalaya_tests::latency::{report, time_of};
 use atalaya_tests::loadgen::{NumberedAgent, memory_sample, start_shared};
 use atalaya_tests::webhook::{Received, Receiver};
 
@@ -150,12 +151,6 @@ fn main() -> anyhow::Result<()> {
             stored_incidents.len()
         );
     }
-    let time = |v: &serde_json::Value, key: &str| -> anyhow::Result<i64> {
-        let text = v[key]
-            .as_str()
-            .with_context(|| format!("no {key} in {v}"))?;
-        Ok(Timestamp::parse_rfc3339(text)?.0)
-    };
     let mut stored = Vec::new();
     let mut notified = Vec::new();
     for run in &runs {
@@ -163,10 +158,10 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .find(|i| i["id"] == run.incident)
             .with_context(|| format!("incident {} is not stored", run.incident))?;
-        if time(rec, "opened_at")? != run.t0 || rec["occurrences"] != 1 {
+        if time_of(rec, "opened_at")? != run.t0 || rec["occurrences"] != 1 {
             bail!("incident {} is not the run's: {rec}", run.incident);
         }
-        stored.push(time(rec, "stored_at")? - run.t0);
+        stored.push(time_of(rec, "stored_at")? - run.t0);
         notified.push(run.notified - run.t0);
     }
     println!(
@@ -249,16 +244,4 @@ fn event_time(r: &Received) -> Option<i64> {
     Timestamp::parse_rfc3339(r.body["at"].as_str()?)
         .ok()
         .map(|t| t.0)
-}
-
-fn report(what: &str, values: &mut [i64]) {
-    values.sort_unstable();
-    println!(
-        "{what}: n={} p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
-        values.len(),
-        percentile(values, 0.5),
-        percentile(values, 0.9),
-        percentile(values, 0.99),
-        values.last().copied().unwrap_or(0)
-    );
 }

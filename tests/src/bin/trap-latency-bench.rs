@@ -22,13 +22,13 @@
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use serde_json::Value;
 
-use atalaya_collector::telemetry::percentile;
 use atalaya_common::model::Timestamp;
 use atalaya_tests::harness::{Collector, agent_with};
+use atalaya_tests::latency::{find_incident, report, time_of, wait_incident};
 use atalaya_tests::snmpd::{Snmpd, free_port};
 use atalaya_tests::traps::capture;
 
@@ -133,11 +133,7 @@ fn main() -> anyhow::Result<()> {
         socket.send_to(down, &target)?;
         let incident = wait(&collector, "open", *if_index)?;
         visible.push(Timestamp::now().0 - t0.0);
-        let stored_at = incident["stored_at"]
-            .as_str()
-            .context("no stored_at")
-            .and_then(|t| Ok(Timestamp::parse_rfc3339(t)?))?;
-        stored.push(stored_at.0 - t0.0);
+        stored.push(time_of(&incident, "stored_at")? - t0.0);
         socket.send_to(up, &target)?;
         wait(&collector, "resolved", *if_index)?;
     }
@@ -154,43 +150,22 @@ fn main() -> anyhow::Result<()> {
 
 /// The interface-down incident of `if_index` in `status`, if listed.
 fn find(collector: &Collector, status: &str, if_index: u32) -> anyhow::Result<Option<Value>> {
-    let (code, body) = collector.get(
-        &format!("/api/v1/incidents?status={status}"),
-        Some(&collector.admin),
-    );
-    if code != 200 {
-        bail!("listing incidents: HTTP {code}: {body}");
-    }
-    let subject = if_index.to_string();
-    Ok(body.as_array().and_then(|all| {
-        all.iter()
-            .find(|i| i["rule"] == "interface-down" && i["subject"] == subject.as_str())
-            .cloned()
-    }))
+    find_incident(collector, status, of_interface(if_index))
 }
 
 /// Reads the incident list every 2 ms until `find` has it.
 fn wait(collector: &Collector, status: &str, if_index: u32) -> anyhow::Result<Value> {
-    let start = Instant::now();
-    loop {
-        if let Some(found) = find(collector, status, if_index)? {
-            return Ok(found);
-        }
-        if start.elapsed() > LIMIT {
-            bail!("interface {if_index}: no {status} incident after {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_incident(
+        collector,
+        status,
+        (Duration::from_millis(2), LIMIT),
+        &format!("interface {if_index}"),
+        of_interface(if_index),
+    )
 }
 
-fn report(what: &str, values: &mut [i64]) {
-    values.sort_unstable();
-    println!(
-        "{what}: n={} p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
-        values.len(),
-        percentile(values, 0.5),
-        percentile(values, 0.9),
-        percentile(values, 0.99),
-        values.last().copied().unwrap_or(0)
-    );
+/// Whether an incident is the interface-down incident of `if_index`.
+fn of_interface(if_index: u32) -> impl Fn(&Value) -> bool {
+    let subject = if_index.to_string();
+    move |i| i["rule"] == "interface-down" && i["subject"] == subject.as_str()
 }

@@ -3,21 +3,7 @@ use atalaya_common::model::{EntityClass, OperStatus, StorageKind, SupplyAmount};
 use proptest::prelude::*;
 
 use super::*;
-
-fn vb(arcs: &[u32], value: Value) -> VarBind {
-    VarBind {
-        oid: Oid::from_slice(arcs),
-        value,
-    }
-}
-
-fn at(entry: &[u32], col: u32, index: &[u32]) -> Vec<u32> {
-    [entry, &[col], index].concat()
-}
-
-fn s(text: &str) -> Value {
-    Value::OctetString(text.as_bytes().to_vec().into())
-}
+use crate::snmp::testvb::{at, s, vb};
 
 fn switch() -> Vec<VarBind> {
     let (e, x) = (oids::IF_ENTRY, oids::IFX_ENTRY);

@@ -3,25 +3,7 @@ use atalaya_common::model::{DeviceInterface, IdKind, NeighbourProtocol};
 use proptest::prelude::*;
 
 use super::*;
-
-fn vb(arcs: &[u32], value: Value) -> VarBind {
-    VarBind {
-        oid: Oid::from_slice(arcs),
-        value,
-    }
-}
-
-fn at(entry: &[u32], col: u32, index: &[u32]) -> Vec<u32> {
-    [entry, &[col], index].concat()
-}
-
-fn s(text: &str) -> Value {
-    Value::OctetString(text.as_bytes().to_vec().into())
-}
-
-fn b(bytes: &[u8]) -> Value {
-    Value::OctetString(bytes.to_vec().into())
-}
+use crate::snmp::testvb::{at, b, s, vb};
 
 fn iface(if_index: u32, name: &str, descr: &str, mac: Option<&str>) -> DeviceInterface {
     DeviceInterface {

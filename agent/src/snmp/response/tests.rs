@@ -2,18 +2,9 @@ use async_snmp::message::CommunityMessage;
 use async_snmp::{Oid, OutboundErrorStatus, ResponsePdu, Value, Version};
 
 use super::*;
+use crate::snmp::testmutate::{Rng, mutate};
+use crate::snmp::testvb::{at, vb};
 use crate::snmp::{counters, inventory, oids};
-
-fn vb(arcs: &[u32], value: Value) -> VarBind {
-    VarBind {
-        oid: Oid::from_slice(arcs),
-        value,
-    }
-}
-
-fn at(entry: &[u32], col: u32, index: &[u32]) -> Vec<u32> {
-    [entry, &[col], index].concat()
-}
 
 /// What a switch answers to a counter GETBULK, an inventory GETBULK, the
 /// system GET and a printer's supplies walk: every value type the poller reads.
@@ -185,50 +176,6 @@ fn a_request_or_garbage_is_no_answer() {
             Err(DecodeError::Malformed(_))
         ));
     }
-}
-
-/// xorshift64*: a fixed sequence, so a failure replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
-    }
-}
-
-/// One random mutation of `p`: bytes flipped, lengths overstated,
-/// slices cut out, repeated or appended.
-fn mutate(rng: &mut Rng, p: &[u8]) -> Vec<u8> {
-    let mut m = p.to_vec();
-    for _ in 0..=rng.below(4) {
-        if m.is_empty() {
-            break;
-        }
-        let i = rng.below(m.len());
-        match rng.below(6) {
-            0 => m[i] ^= 1 << rng.below(8),
-            1 => m[i] = [0x00, 0x7f, 0x80, 0x81, 0x84, 0xff][rng.below(6)],
-            2 => {
-                let end = (i + rng.below(16)).min(m.len());
-                m.drain(i..end);
-            }
-            3 => {
-                let end = (i + rng.below(32)).min(m.len());
-                let copy = m[i..end].to_vec();
-                m.splice(i..i, copy);
-            }
-            4 => m.truncate(i),
-            _ => m.extend((0..rng.below(8)).map(|_| rng.below(256) as u8)),
-        }
-    }
-    m
 }
 
 #[test]

@@ -144,11 +144,7 @@ fn truncate(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_snmp::Oid;
-
-    fn vb(arcs: &[u32], value: Value) -> VarBind {
-        VarBind::new(Oid::from_slice(arcs), value)
-    }
+    use crate::snmp::testvb::{b, s, vb};
 
     fn notice(trap_oid: &str, varbinds: Vec<VarBind>) -> Notice {
         Notice {
@@ -252,14 +248,8 @@ mod tests {
         let wide = Value::OctetString("é".repeat(1000).into_bytes().into());
         let shown = render(&wide);
         assert!(shown.len() <= MAX_VALUE_BYTES && shown.chars().all(|c| c == 'é'));
-        assert_eq!(
-            render(&Value::OctetString(vec![0, 1, 0xff].into())),
-            "0x0001ff"
-        );
-        assert_eq!(
-            render(&Value::OctetString(b"port 3 down".to_vec().into())),
-            "port 3 down"
-        );
+        assert_eq!(render(&b(&[0, 1, 0xff])), "0x0001ff");
+        assert_eq!(render(&s("port 3 down")), "port 3 down");
         assert_eq!(render(&Value::TimeTicks(4200)), "4200");
         assert!(render(&Value::OctetString(vec![0xab; 4000].into())).len() <= MAX_VALUE_BYTES + 2);
     }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::snmp::testmutate::{Rng, mutate};
 use async_snmp::{AuthProtocol, MasterKeys, PrivProtocol};
 
 /// A datagram net-snmp's `snmptrap`/`snmpinform` sent, kept in `testdata/`.
@@ -176,53 +177,6 @@ fn what_is_not_a_notification_is_refused() {
         decode_trap(&discovery).unwrap_err(),
         DecodeError::V3Discovery
     );
-}
-
-/// A small deterministic generator (xorshift), so the mutations are the
-/// same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// `bytes` changed at random: bits flipped, bytes set to edge values,
-/// ranges cut out or repeated, lengths made huge.
-fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    for _ in 0..=rng.below(4) {
-        if out.is_empty() {
-            out.push(0x30);
-        }
-        let at = rng.below(out.len());
-        match rng.below(6) {
-            0 => out[at] ^= 1 << rng.below(8),
-            1 => out[at] = [0x00, 0x7f, 0x80, 0x81, 0x84, 0xff][rng.below(6)],
-            2 => {
-                let end = (at + rng.below(16)).min(out.len());
-                out.drain(at..end);
-            }
-            3 => {
-                let end = (at + rng.below(16)).min(out.len());
-                let copy = out[at..end].to_vec();
-                out.splice(at..at, copy);
-            }
-            4 => out.truncate(at),
-            _ => out
-                .splice(at..at, [0x84, 0x7f, 0xff, 0xff, 0xff])
-                .for_each(drop),
-        }
-    }
-    out
 }
 
 /// Feeds thousands of truncated and mutated real datagrams to the
