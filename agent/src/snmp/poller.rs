@@ -334,7 +334,15 @@ impl DeviceTracker {
                 }
             }
         }
-        self.previous = Some((now, counters.into_iter().map(Packed::pack).collect()));
+        // Refilled in place rather than collected: collecting `counters`
+        // would reuse its allocation, sized for 208-byte rows, under the
+        // 120-byte ones (and keep it until the next poll), and a new Vec
+        // each poll moves every device's long-lived counters about the heap.
+        let (then, kept) = self.previous.get_or_insert_with(|| (now, Vec::new()));
+        *then = now;
+        kept.clear();
+        kept.extend(counters.into_iter().map(Packed::pack));
+        kept.shrink_to_fit();
     }
 }
 

@@ -229,6 +229,44 @@ fn a_failed_poll_is_unreachable_and_keeps_the_previous_counters() {
     );
 }
 
+#[test]
+fn the_previous_counters_kept_take_no_more_room_than_their_rows() {
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let t0 = Instant::now();
+    let ports = |uptime: u32| -> Vec<InterfaceCounters> {
+        (1..=48)
+            .map(|i| InterfaceCounters {
+                if_index: i,
+                sys_uptime_ticks: uptime,
+                in_octets: Some(Counter::Hc(u64::from(uptime) * 1000)),
+                ..InterfaceCounters::default()
+            })
+            .collect()
+    };
+    for n in 0..3u32 {
+        t.record(
+            "sw",
+            t0 + Duration::from_secs(u64::from(n) * 60),
+            raw(None, ports(100 + n * 6_000)),
+            &config,
+        );
+        let (_, kept) = t.previous.as_ref().expect("counters kept");
+        assert_eq!((kept.len(), kept.capacity()), (48, 48));
+    }
+    // Fewer interfaces after a change: the room shrinks with them.
+    let mut fewer = ports(20_000);
+    fewer.truncate(10);
+    t.record(
+        "sw",
+        t0 + Duration::from_secs(240),
+        raw(None, fewer),
+        &config,
+    );
+    let (_, kept) = t.previous.as_ref().expect("counters kept");
+    assert_eq!((kept.len(), kept.capacity()), (10, 10));
+}
+
 /// A UDP port on loopback that nothing answers on (bound and never read).
 fn silent_port() -> (std::net::UdpSocket, u16) {
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
