@@ -36,6 +36,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use self::interfaces::KnownInterfaces;
 use super::client::{SharedTransport, SnmpClient, engine_answers};
 use super::counters::Packed;
 use super::neighbours::{NeighbourList, NeighbourTables};
@@ -158,7 +159,9 @@ pub struct DeviceTracker {
     walk: WalkState,
     /// The last counters read and when, sorted by `ifIndex`.
     previous: Option<(Instant, Vec<Packed>)>,
-    interfaces: BTreeMap<u32, (String, Option<u64>)>,
+    /// The interfaces of the last inventory walked: names for labels,
+    /// speeds for rates, and what maps neighbours' ports.
+    interfaces: KnownInterfaces,
     /// Digest of the stable form of the last inventory sent: a poller of a
     /// thousand switches keeps 32 bytes per device instead of the whole
     /// inventory (tens of kilobytes) to tell whether it changed.
@@ -166,8 +169,6 @@ pub struct DeviceTracker {
     polls: u64,
     polls_since_sent: u32,
     last_state: DeviceState,
-    /// The interfaces of the last inventory walked, to map neighbours' ports.
-    known: Vec<DeviceInterface>,
     /// Interface status at the previous poll, to walk neighbours on a change.
     last_oper: BTreeMap<u32, bool>,
     /// The last neighbour list sent; `None` until the first walk.
@@ -256,12 +257,7 @@ impl DeviceTracker {
         inv: DeviceInventory,
         config: &PollerConfig,
     ) -> Option<DeviceInventory> {
-        self.interfaces = inv
-            .interfaces
-            .iter()
-            .map(|i| (i.if_index, (i.name.clone(), rated_speed(i))))
-            .collect();
-        self.known.clone_from(&inv.interfaces);
+        self.interfaces = KnownInterfaces::new(&inv.interfaces, rated_speed);
         self.polls_since_sent += 1;
         let digest = stable_digest(&inv);
         let changed = self.sent != Some(digest);
@@ -276,7 +272,7 @@ impl DeviceTracker {
     /// The neighbour list of `tables`, if it is the first or differs from
     /// the last one sent.
     fn neighbours_to_send(&mut self, tables: &NeighbourTables) -> Option<NeighbourList> {
-        let list = tables.neighbours(&self.known);
+        let list = tables.neighbours(&self.interfaces.for_neighbours());
         if self.neighbours_sent.as_ref() == Some(&list) {
             return None;
         }
@@ -286,8 +282,8 @@ impl DeviceTracker {
 
     fn name_of(&self, if_index: u32) -> String {
         self.interfaces
-            .get(&if_index)
-            .map_or_else(|| if_index.to_string(), |(n, _)| n.clone())
+            .name(if_index)
+            .map_or_else(|| if_index.to_string(), str::to_owned)
     }
 
     fn health_points(
@@ -323,7 +319,7 @@ impl DeviceTracker {
                 };
                 let prev = previous[at].unpack();
                 let name = self.name_of(i);
-                let speed = self.interfaces.get(&i).and_then(|(_, s)| *s);
+                let speed = self.interfaces.rated_speed(i);
                 match interface_rates(&prev, cur, elapsed, speed) {
                     Ok(r) => {
                         out.points.extend(rate_points(&name, &r));
@@ -358,7 +354,7 @@ fn stable_digest(inv: &DeviceInventory) -> [u8; 32] {
 
 /// The speed rates are checked against: none for a software loopback,
 /// whose `ifSpeed` (10 Mb/s on Linux) is a placeholder, not a limit.
-fn rated_speed(i: &atalaya_common::model::DeviceInterface) -> Option<u64> {
+fn rated_speed(i: &DeviceInterface) -> Option<u64> {
     (i.if_type != SOFTWARE_LOOPBACK)
         .then_some(i.speed_bps)
         .flatten()
@@ -633,5 +629,6 @@ fn uptime_ticks(system: &[VarBind]) -> Option<u32> {
     })
 }
 
+mod interfaces;
 #[cfg(test)]
 mod tests;

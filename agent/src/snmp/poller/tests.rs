@@ -337,3 +337,59 @@ fn neighbours_are_walked_first_every_few_polls_and_on_a_status_change_and_sent_o
     }
     assert!(t.neighbours_due(&config, &up), "every fifth poll");
 }
+
+#[test]
+fn neighbours_are_mapped_to_the_interfaces_of_the_last_inventory() {
+    use super::neighbours::NeighbourTables;
+    use async_snmp::Oid;
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let now = Instant::now();
+    let mut inv = inventory(1_000_000_000, 6);
+    inv.interfaces.push(DeviceInterface {
+        if_index: 7,
+        name: "ge-0/0/7".into(),
+        descr: "uplink to core".into(),
+        alias: "core-1".into(),
+        mac: Some("02:00:00:00:00:07".into()),
+        ..DeviceInterface::default()
+    });
+    t.record("sw", now, raw(Some(inv), Vec::new()), &config);
+    let vb = |entry: &[u32], tail: &[u32], value: Value| VarBind {
+        oid: Oid::from_slice(&[entry, tail].concat()),
+        value,
+    };
+    let bytes = |b: &[u8]| Value::OctetString(b.to_vec().into());
+    // LLDP ports 1, 2 and 3 name their interface by MAC address, by
+    // alias and by description; each has a neighbour.
+    let mut rows = vec![
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[2, 1], Value::Integer(3)),
+        vb(
+            oids::LLDP_LOC_PORT_ENTRY,
+            &[3, 1],
+            bytes(&[2, 0, 0, 0, 0, 7]),
+        ),
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[2, 2], Value::Integer(1)),
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[3, 2], bytes(b"core-1")),
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[4, 3], bytes(b"uplink to core")),
+    ];
+    for port in 1..=3 {
+        rows.push(vb(oids::LLDP_REM_ENTRY, &[9, 0, port, 1], bytes(b"core")));
+    }
+    let p = t.record(
+        "sw",
+        now,
+        RawPoll {
+            neighbours: Some(NeighbourTables::parse(&rows)),
+            ..raw(None, Vec::new())
+        },
+        &config,
+    );
+    let list = p.neighbours.expect("the first list is sent");
+    let mapped: Vec<(Option<u32>, Option<&str>)> = list
+        .neighbours
+        .iter()
+        .map(|n| (n.local_if_index, n.local_if_name.as_deref()))
+        .collect();
+    assert_eq!(mapped, vec![(Some(7), Some("ge-0/0/7")); 3]);
+}
