@@ -463,11 +463,25 @@ impl Device {
             let Ok(_permit) = sem.acquire().await else {
                 return;
             };
-            let poll = self.poll(&shared, &config).await;
-            if out.send(poll).await.is_err() {
+            // Boxed once the permit is held: the state of a poll (its
+            // requests' nested futures, several KiB, then the poll on its
+            // way out) takes room only for the polls under way, not in
+            // every device's task between polls.
+            if !Box::pin(self.poll_and_send(&shared, &config, &out)).await {
                 return;
             }
         }
+    }
+
+    /// Polls and hands the poll to `out`; false when `out` is closed.
+    async fn poll_and_send(
+        &mut self,
+        shared: &SharedTransport,
+        config: &PollerConfig,
+        out: &mpsc::Sender<DevicePoll>,
+    ) -> bool {
+        let poll = self.poll(shared, config).await;
+        out.send(poll).await.is_ok()
     }
 
     async fn poll(&mut self, shared: &SharedTransport, config: &PollerConfig) -> DevicePoll {

@@ -393,3 +393,24 @@ fn neighbours_are_mapped_to_the_interfaces_of_the_last_inventory() {
         .collect();
     assert_eq!(mapped, vec![(Some(7), Some("ge-0/0/7")); 3]);
 }
+
+#[tokio::test]
+async fn a_device_waiting_for_its_next_poll_holds_little() {
+    let spec = DeviceSpec::v2c("sw", "127.0.0.1", "public");
+    let poller = Poller::new(vec![spec], PollerConfig::default())
+        .await
+        .unwrap();
+    let device = poller.devices.into_iter().next().unwrap();
+    let (tx, _rx) = mpsc::channel(1);
+    let ctx = (
+        Arc::new(Semaphore::new(1)),
+        poller.shared.clone(),
+        poller.config,
+        tx,
+    );
+    let run = device.run(Instant::now(), Duration::from_secs(60), ctx);
+    // A poller of thousands of devices holds this for each between polls;
+    // the requests of a poll take their room only while it is under way.
+    let size = std::mem::size_of_val(&run);
+    assert!(size < 2048, "{size} bytes");
+}
