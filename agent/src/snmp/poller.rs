@@ -585,12 +585,7 @@ async fn poll_tables<S: SnmpSource>(
         ..RawPoll::default()
     };
     match counters::walk(source, walk, limits).await {
-        Ok(rows) => {
-            raw.oper_up = counters::oper_up(&rows);
-            raw.counters = uptime_ticks(&system)
-                .map(|t| counters::build(t, &rows))
-                .unwrap_or_default();
-        }
+        Ok(rows) => (raw.counters, raw.oper_up) = rows.finish(uptime_ticks(&system)),
         Err(e) => {
             raw.state = state::of_walk(&e);
             raw.problems.push(e.to_string());
@@ -598,7 +593,7 @@ async fn poll_tables<S: SnmpSource>(
         }
     }
     if plan.inventory {
-        inventory_into(source, walk, limits, system, &mut raw).await;
+        inventory_into(source, walk, limits, &system, &mut raw).await;
     }
     if plan.neighbours_due(&raw.oper_up) {
         // The neighbour tables are optional: a failure leaves this poll's
@@ -615,13 +610,12 @@ async fn inventory_into<S: SnmpSource>(
     source: &S,
     walk: &mut WalkState,
     limits: WalkLimits,
-    mut bindings: Vec<VarBind>,
+    system: &[VarBind],
     raw: &mut RawPoll,
 ) {
-    match inventory::walk_tables(source, walk, limits).await {
-        Ok((rows, failed)) => {
-            bindings.extend(rows);
-            raw.inventory = Some(inventory::build(&bindings));
+    match inventory::walk(source, walk, limits, system).await {
+        Ok((inventory, failed)) => {
+            raw.inventory = Some(inventory);
             if let Some((_, e)) = failed.first() {
                 raw.state = state::of_walk(e);
             }
