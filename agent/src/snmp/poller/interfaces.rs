@@ -5,9 +5,9 @@
 //! series) and rated speed (to bound its rates), and, to map neighbours'
 //! local ports, its description, alias and MAC address too. Kept as
 //! [`DeviceInterface`] values beside a map of names, that is five strings
-//! per interface, about 13 KiB for a 48-port switch and 13 MiB for a
+//! per interface, about 12 KiB for a 48-port switch and 12 MiB for a
 //! poller of a thousand; here a device's texts share one string and each
-//! interface is a row of numbers, about 4 KiB.
+//! interface is a row of numbers, about 5 KiB.
 
 use atalaya_common::model::DeviceInterface;
 
