@@ -8,7 +8,7 @@ use async_snmp::{Oid, Value, VarBind};
 use atalaya_common::model::{Counter, InterfaceCounters};
 
 use super::oids::{self, split};
-use super::walk::{SnmpSource, WalkError, WalkLimits, WalkState, walk_columns};
+use super::walk::{SnmpSource, WalkError, WalkLimits, WalkState, walk_columns_into};
 
 /// `ifTable` columns: oper status, in octets, in discards, in errors, out
 /// octets, out discards, out errors.
@@ -25,46 +25,94 @@ pub fn columns() -> Vec<Oid> {
     .concat()
 }
 
-/// Walks the counters of every interface (and their `ifOperStatus`).
+/// Walks the counters of every interface (and their `ifOperStatus`),
+/// reading each answer into rows as it comes: a poll holds one row per
+/// interface, not the walk's bindings (hundreds for a switch).
 pub async fn walk<S: SnmpSource>(
     source: &S,
     state: &mut WalkState,
     limits: WalkLimits,
-) -> Result<Vec<VarBind>, WalkError> {
-    walk_columns(source, state, limits, &columns()).await
+) -> Result<CounterRows, WalkError> {
+    let mut rows = CounterRows::default();
+    walk_columns_into(source, state, limits, &columns(), |vb| rows.take(&vb)).await?;
+    Ok(rows)
 }
 
 /// Whether each interface is up (`ifOperStatus` is 1), by `ifIndex`.
 pub fn oper_up(bindings: &[VarBind]) -> BTreeMap<u32, bool> {
-    bindings
-        .iter()
-        .filter_map(|vb| match split(&vb.oid, oids::IF_ENTRY) {
-            Some((8, [i])) => Some((*i, matches!(vb.value, Value::Integer(1)))),
-            _ => None,
-        })
-        .collect()
+    bindings.iter().filter_map(oper_status).collect()
 }
 
 /// The counters of each interface from the walked bindings, by `ifIndex`.
 pub fn build(sys_uptime_ticks: u32, bindings: &[VarBind]) -> Vec<InterfaceCounters> {
-    let mut by_index: BTreeMap<u32, InterfaceCounters> = BTreeMap::new();
+    let mut rows = CounterRows::default();
     for vb in bindings {
+        rows.take(vb);
+    }
+    rows.finish(Some(sys_uptime_ticks)).0
+}
+
+/// The counters and status of each interface, read from a counter walk's
+/// bindings one at a time, in any order.
+#[derive(Debug, Default)]
+pub struct CounterRows {
+    by_index: BTreeMap<u32, InterfaceCounters>,
+    oper_up: BTreeMap<u32, bool>,
+}
+
+impl CounterRows {
+    /// Reads one binding; one of another table, or with a malformed index,
+    /// is skipped.
+    pub fn take(&mut self, vb: &VarBind) {
+        if let Some((index, up)) = oper_status(vb) {
+            self.oper_up.insert(index, up);
+        }
         let (table, col, idx) = if let Some((c, i)) = split(&vb.oid, oids::IF_ENTRY) {
             (Table::If, c, i)
         } else if let Some((c, i)) = split(&vb.oid, oids::IFX_ENTRY) {
             (Table::IfX, c, i)
         } else {
-            continue;
+            return;
         };
-        let [index] = idx else { continue };
-        let c = by_index.entry(*index).or_insert_with(|| InterfaceCounters {
-            if_index: *index,
-            sys_uptime_ticks,
-            ..InterfaceCounters::default()
-        });
+        let [index] = idx else { return };
+        let c = self
+            .by_index
+            .entry(*index)
+            .or_insert_with(|| InterfaceCounters {
+                if_index: *index,
+                ..InterfaceCounters::default()
+            });
         set(c, table, col, &vb.value);
     }
-    by_index.into_values().collect()
+
+    /// The counters of each interface, stamped with `sys_uptime_ticks`
+    /// (none without it: a rate needs to know whether the device
+    /// restarted), and whether each is up; both by `ifIndex`.
+    pub fn finish(
+        self,
+        sys_uptime_ticks: Option<u32>,
+    ) -> (Vec<InterfaceCounters>, BTreeMap<u32, bool>) {
+        let counters = match sys_uptime_ticks {
+            Some(ticks) => self
+                .by_index
+                .into_values()
+                .map(|c| InterfaceCounters {
+                    sys_uptime_ticks: ticks,
+                    ..c
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        (counters, self.oper_up)
+    }
+}
+
+/// The `ifIndex` of an `ifOperStatus` binding, and whether it says up (1).
+fn oper_status(vb: &VarBind) -> Option<(u32, bool)> {
+    match split(&vb.oid, oids::IF_ENTRY) {
+        Some((8, [i])) => Some((*i, matches!(vb.value, Value::Integer(1)))),
+        _ => None,
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -15,7 +15,7 @@ use atalaya_common::model::{
 };
 
 use super::oids::{self, split};
-use super::walk::{SnmpSource, WalkError, WalkLimits, WalkState, walk_columns};
+use super::walk::{SnmpSource, WalkError, WalkLimits, WalkState, walk_columns_into};
 
 /// The tables walked after the system group, and their columns. The first
 /// (interfaces) is needed; a failure in the others leaves that table empty.
@@ -68,24 +68,33 @@ pub fn system_oids() -> Vec<Oid> {
     .collect()
 }
 
-/// Walks every inventory table. The interface table is needed: its failure
-/// is the error. A failure in another table leaves that table empty and is
-/// returned beside the bindings.
-pub async fn walk_tables<S: SnmpSource>(
+/// Walks every inventory table and builds the inventory, with the system
+/// group's bindings `system`. Each answer is read into rows as it comes: a
+/// poll holds the rows, not the walk's bindings (which also hold on to the
+/// datagrams their texts arrived in). The interface table is needed: its
+/// failure is the error. A failure in another table leaves that table
+/// empty and is returned beside the inventory.
+pub async fn walk<S: SnmpSource>(
     source: &S,
     state: &mut WalkState,
     limits: WalkLimits,
-) -> Result<(Vec<VarBind>, Vec<(&'static str, WalkError)>), WalkError> {
-    let mut bindings = Vec::new();
+    system: &[VarBind],
+) -> Result<(DeviceInventory, Vec<(&'static str, WalkError)>), WalkError> {
+    let mut built = Builder::default();
+    for vb in system {
+        built.take(vb);
+    }
     let mut failed = Vec::new();
     for (i, (name, columns)) in tables().into_iter().enumerate() {
-        match walk_columns(source, state, limits, &columns).await {
-            Ok(rows) => bindings.extend(rows),
+        // Each table's rows are kept only once its walk ended well.
+        let mut table = Builder::default();
+        match walk_columns_into(source, state, limits, &columns, |vb| table.take(&vb)).await {
+            Ok(()) => built.absorb(table),
             Err(e) if i == 0 => return Err(e),
             Err(e) => failed.push((name, e)),
         }
     }
-    Ok((bindings, failed))
+    Ok((built.finish(), failed))
 }
 
 /// Builds the inventory from every binding polled, in any order.
@@ -170,6 +179,17 @@ impl Builder {
         } else if let Some((col, idx)) = split(oid, oids::PRT_SUPPLIES_ENTRY) {
             self.supply_column(col, idx, v);
         }
+    }
+
+    /// Adds the table rows of `other` (its system group, which no table
+    /// walk reads, is left out).
+    fn absorb(&mut self, mut other: Builder) {
+        self.interfaces.append(&mut other.interfaces);
+        self.addresses.append(&mut other.addresses);
+        self.entities.append(&mut other.entities);
+        self.storage.append(&mut other.storage);
+        self.processors.append(&mut other.processors);
+        self.supplies.append(&mut other.supplies);
     }
 
     fn system_scalar(&mut self, oid: &Oid, v: &Value) -> bool {

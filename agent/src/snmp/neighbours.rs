@@ -33,7 +33,7 @@ use atalaya_common::model::{DeviceInterface, IdKind, Neighbour, NeighbourProtoco
 
 use super::inventory::{int, mac, text};
 use super::oids::{self, split};
-use super::walk::{SnmpSource, WalkError, WalkLimits, WalkState, walk_columns};
+use super::walk::{SnmpSource, WalkError, WalkLimits, WalkState, walk_columns_into};
 
 /// `lldpLocPortEntry` columns: port id subtype, port id, port description.
 const LOC_PORT_COLUMNS: &[u32] = &[2, 3, 4];
@@ -70,17 +70,23 @@ pub fn second_columns() -> Vec<Oid> {
     ]
 }
 
-/// Walks the neighbour tables of a device.
+/// Walks the neighbour tables of a device, reading each answer into the
+/// tables as it comes.
 pub async fn walk<S: SnmpSource>(
     source: &S,
     state: &mut WalkState,
     limits: WalkLimits,
 ) -> Result<NeighbourTables, WalkError> {
-    let rows = walk_columns(source, state, limits, &first_columns()).await?;
-    let mut tables = NeighbourTables::parse(&rows);
+    let mut tables = NeighbourTables::default();
+    walk_columns_into(source, state, limits, &first_columns(), |vb| {
+        tables.take_binding(&vb);
+    })
+    .await?;
     if !tables.remotes.is_empty() {
-        let more = walk_columns(source, state, limits, &second_columns()).await?;
-        tables.take_all(&more);
+        walk_columns_into(source, state, limits, &second_columns(), |vb| {
+            tables.take_binding(&vb);
+        })
+        .await?;
     }
     Ok(tables)
 }
@@ -169,9 +175,13 @@ impl NeighbourTables {
 
     fn take_all(&mut self, bindings: &[VarBind]) {
         for vb in bindings {
-            if !vb.value.is_exception() {
-                self.take(&vb.oid, &vb.value);
-            }
+            self.take_binding(vb);
+        }
+    }
+
+    fn take_binding(&mut self, vb: &VarBind) {
+        if !vb.value.is_exception() {
+            self.take(&vb.oid, &vb.value);
         }
     }
 

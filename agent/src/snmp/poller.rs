@@ -36,6 +36,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use self::interfaces::KnownInterfaces;
 use super::client::{SharedTransport, SnmpClient, engine_answers};
 use super::counters::Packed;
 use super::neighbours::{NeighbourList, NeighbourTables};
@@ -158,7 +159,9 @@ pub struct DeviceTracker {
     walk: WalkState,
     /// The last counters read and when, sorted by `ifIndex`.
     previous: Option<(Instant, Vec<Packed>)>,
-    interfaces: BTreeMap<u32, (String, Option<u64>)>,
+    /// The interfaces of the last inventory walked: names for labels,
+    /// speeds for rates, and what maps neighbours' ports.
+    interfaces: KnownInterfaces,
     /// Digest of the stable form of the last inventory sent: a poller of a
     /// thousand switches keeps 32 bytes per device instead of the whole
     /// inventory (tens of kilobytes) to tell whether it changed.
@@ -166,8 +169,6 @@ pub struct DeviceTracker {
     polls: u64,
     polls_since_sent: u32,
     last_state: DeviceState,
-    /// The interfaces of the last inventory walked, to map neighbours' ports.
-    known: Vec<DeviceInterface>,
     /// Interface status at the previous poll, to walk neighbours on a change.
     last_oper: BTreeMap<u32, bool>,
     /// The last neighbour list sent; `None` until the first walk.
@@ -256,12 +257,7 @@ impl DeviceTracker {
         inv: DeviceInventory,
         config: &PollerConfig,
     ) -> Option<DeviceInventory> {
-        self.interfaces = inv
-            .interfaces
-            .iter()
-            .map(|i| (i.if_index, (i.name.clone(), rated_speed(i))))
-            .collect();
-        self.known.clone_from(&inv.interfaces);
+        self.interfaces = KnownInterfaces::new(&inv.interfaces, rated_speed);
         self.polls_since_sent += 1;
         let digest = stable_digest(&inv);
         let changed = self.sent != Some(digest);
@@ -276,7 +272,7 @@ impl DeviceTracker {
     /// The neighbour list of `tables`, if it is the first or differs from
     /// the last one sent.
     fn neighbours_to_send(&mut self, tables: &NeighbourTables) -> Option<NeighbourList> {
-        let list = tables.neighbours(&self.known);
+        let list = tables.neighbours(&self.interfaces.for_neighbours());
         if self.neighbours_sent.as_ref() == Some(&list) {
             return None;
         }
@@ -286,8 +282,8 @@ impl DeviceTracker {
 
     fn name_of(&self, if_index: u32) -> String {
         self.interfaces
-            .get(&if_index)
-            .map_or_else(|| if_index.to_string(), |(n, _)| n.clone())
+            .name(if_index)
+            .map_or_else(|| if_index.to_string(), str::to_owned)
     }
 
     fn health_points(
@@ -323,7 +319,7 @@ impl DeviceTracker {
                 };
                 let prev = previous[at].unpack();
                 let name = self.name_of(i);
-                let speed = self.interfaces.get(&i).and_then(|(_, s)| *s);
+                let speed = self.interfaces.rated_speed(i);
                 match interface_rates(&prev, cur, elapsed, speed) {
                     Ok(r) => {
                         out.points.extend(rate_points(&name, &r));
@@ -334,7 +330,15 @@ impl DeviceTracker {
                 }
             }
         }
-        self.previous = Some((now, counters.into_iter().map(Packed::pack).collect()));
+        // Refilled in place rather than collected: collecting `counters`
+        // would reuse its allocation, sized for 208-byte rows, under the
+        // 120-byte ones (and keep it until the next poll), and a new Vec
+        // each poll moves every device's long-lived counters about the heap.
+        let (then, kept) = self.previous.get_or_insert_with(|| (now, Vec::new()));
+        *then = now;
+        kept.clear();
+        kept.extend(counters.into_iter().map(Packed::pack));
+        kept.shrink_to_fit();
     }
 }
 
@@ -350,7 +354,7 @@ fn stable_digest(inv: &DeviceInventory) -> [u8; 32] {
 
 /// The speed rates are checked against: none for a software loopback,
 /// whose `ifSpeed` (10 Mb/s on Linux) is a placeholder, not a limit.
-fn rated_speed(i: &atalaya_common::model::DeviceInterface) -> Option<u64> {
+fn rated_speed(i: &DeviceInterface) -> Option<u64> {
     (i.if_type != SOFTWARE_LOOPBACK)
         .then_some(i.speed_bps)
         .flatten()
@@ -523,11 +527,25 @@ impl Device {
             let Ok(_permit) = sem.acquire().await else {
                 return;
             };
-            let poll = self.poll(&shared, &config).await;
-            if out.send(poll).await.is_err() {
+            // Boxed once the permit is held: the state of a poll (its
+            // requests' nested futures, several KiB, then the poll on its
+            // way out) takes room only for the polls under way, not in
+            // every device's task between polls.
+            if !Box::pin(self.poll_and_send(&shared, &config, &out)).await {
                 return;
             }
         }
+    }
+
+    /// Polls and hands the poll to `out`; false when `out` is closed.
+    async fn poll_and_send(
+        &mut self,
+        shared: &SharedTransport,
+        config: &PollerConfig,
+        out: &mpsc::Sender<DevicePoll>,
+    ) -> bool {
+        let poll = self.poll(shared, config).await;
+        out.send(poll).await.is_ok()
     }
 
     async fn poll(&mut self, shared: &SharedTransport, config: &PollerConfig) -> DevicePoll {
@@ -631,12 +649,7 @@ async fn poll_tables<S: SnmpSource>(
         ..RawPoll::default()
     };
     match counters::walk(source, walk, limits).await {
-        Ok(rows) => {
-            raw.oper_up = counters::oper_up(&rows);
-            raw.counters = uptime_ticks(&system)
-                .map(|t| counters::build(t, &rows))
-                .unwrap_or_default();
-        }
+        Ok(rows) => (raw.counters, raw.oper_up) = rows.finish(uptime_ticks(&system)),
         Err(e) => {
             raw.state = state::of_walk(&e);
             raw.problems.push(e.to_string());
@@ -644,7 +657,7 @@ async fn poll_tables<S: SnmpSource>(
         }
     }
     if plan.inventory {
-        inventory_into(source, walk, limits, system, &mut raw).await;
+        inventory_into(source, walk, limits, &system, &mut raw).await;
     }
     if plan.neighbours_due(&raw.oper_up) {
         // The neighbour tables are optional: a failure leaves this poll's
@@ -661,13 +674,12 @@ async fn inventory_into<S: SnmpSource>(
     source: &S,
     walk: &mut WalkState,
     limits: WalkLimits,
-    mut bindings: Vec<VarBind>,
+    system: &[VarBind],
     raw: &mut RawPoll,
 ) {
-    match inventory::walk_tables(source, walk, limits).await {
-        Ok((rows, failed)) => {
-            bindings.extend(rows);
-            raw.inventory = Some(inventory::build(&bindings));
+    match inventory::walk(source, walk, limits, system).await {
+        Ok((inventory, failed)) => {
+            raw.inventory = Some(inventory);
             if let Some((_, e)) = failed.first() {
                 raw.state = state::of_walk(e);
             }
@@ -689,5 +701,6 @@ fn uptime_ticks(system: &[VarBind]) -> Option<u32> {
     })
 }
 
+mod interfaces;
 #[cfg(test)]
 mod tests;

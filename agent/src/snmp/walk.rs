@@ -169,6 +169,22 @@ pub async fn walk_columns<S: SnmpSource>(
     limits: WalkLimits,
     columns: &[Oid],
 ) -> Result<Vec<VarBind>, WalkError> {
+    let mut out = Vec::new();
+    walk_columns_into(source, state, limits, columns, |vb| out.push(vb)).await?;
+    Ok(out)
+}
+
+/// Walks `columns` together and hands every binding under them to `take`,
+/// in the order received, as each answer comes: a caller that reads the
+/// bindings into rows holds the rows, not the table's bindings. On an
+/// error, `take` has had the bindings before it.
+pub async fn walk_columns_into<S: SnmpSource>(
+    source: &S,
+    state: &mut WalkState,
+    limits: WalkLimits,
+    columns: &[Oid],
+    mut take: impl FnMut(VarBind) + Send,
+) -> Result<(), WalkError> {
     let started = tokio::time::Instant::now();
     let mut cursors: Vec<Cursor> = columns
         .iter()
@@ -179,7 +195,6 @@ pub async fn walk_columns<S: SnmpSource>(
             done: false,
         })
         .collect();
-    let mut out = Vec::new();
     let mut backed_off = false;
     loop {
         let active: Vec<usize> = (0..cursors.len()).filter(|i| !cursors[*i].done).collect();
@@ -223,14 +238,14 @@ pub async fn walk_columns<S: SnmpSource>(
         for (pos, vb) in answer.into_iter().enumerate() {
             let cursor = &mut cursors[batch[pos % batch.len()]];
             if let Some(vb) = advance(cursor, vb, limits.max_rows)? {
-                out.push(vb);
+                take(vb);
             }
         }
     }
     if !backed_off {
         state.clean_walk();
     }
-    Ok(out)
+    Ok(())
 }
 
 async fn request<S: SnmpSource>(

@@ -45,6 +45,7 @@ use clap::Parser;
 
 use atalaya_agent::snmp::poller::DEFAULT_CONCURRENCY;
 use atalaya_agent::snmp::{DevicePoll, Poller, PollerConfig, counters, inventory};
+use atalaya_bench::{cpu_ticks, memory, mib};
 use atalaya_common::model::{DeviceSpec, DeviceState};
 use atalaya_common::proto::Message;
 
@@ -513,12 +514,11 @@ async fn steady(
 
 /// Prints the process's `VmRSS` and `VmHWM` after `what`.
 fn print_memory(what: &str) -> anyhow::Result<()> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let field = atalaya_agent::metrics::status_bytes;
+    let m = memory()?;
     println!(
         "{what}: VmRSS {:.1} MiB, VmHWM {:.1} MiB",
-        mib(field(&status, "VmRSS:").unwrap_or(0)),
-        mib(field(&status, "VmHWM:").unwrap_or(0))
+        mib(m.rss),
+        mib(m.hwm)
     );
     Ok(())
 }
@@ -529,13 +529,12 @@ async fn timed_round(poller: &mut Poller, sim_pid: u32, ticks: u64) -> anyhow::R
     let polls = poller.poll_all().await;
     let wall = t.elapsed();
     let (cpu1, sim1) = (cpu_ticks("self")?, cpu_ticks(&sim_pid.to_string())?);
-    let status = std::fs::read_to_string("/proc/self/status")?;
     let as_time = |t: u64| Duration::from_secs_f64(t as f64 / ticks as f64);
     Ok(Round {
         wall,
         cpu: as_time(cpu1.saturating_sub(cpu0)),
         simulator_cpu: as_time(sim1.saturating_sub(sim0)),
-        rss: atalaya_agent::metrics::status_bytes(&status, "VmRSS:").unwrap_or(0),
+        rss: memory()?.rss,
         polls,
     })
 }
@@ -584,30 +583,9 @@ fn print_round(name: &str, r: &Round, oids_per_device: usize) {
 /// The poller's own memory: the polls a round returned are what an agent
 /// sends on and drops, so they are left out here.
 fn print_rss_without_polls() -> anyhow::Result<()> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let rss = atalaya_agent::metrics::status_bytes(&status, "VmRSS:").unwrap_or(0);
     println!(
         "    VmRSS with the round's polls dropped: {:.1} MiB",
-        mib(rss)
+        mib(memory()?.rss)
     );
     Ok(())
-}
-
-/// `utime + stime` of `/proc/<pid>/stat`, in clock ticks.
-fn cpu_ticks(pid: &str) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command (which may hold spaces) in parentheses.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("malformed /proc stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15; `rest` starts at field 3.
-    let utime: u64 = fields.get(11).context("no utime")?.parse()?;
-    let stime: u64 = fields.get(12).context("no stime")?.parse()?;
-    Ok(utime + stime)
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
 }

@@ -3,6 +3,7 @@ use atalaya_common::model::{EntityClass, OperStatus, StorageKind, SupplyAmount};
 use proptest::prelude::*;
 
 use super::*;
+use crate::snmp::client::RequestError;
 use crate::snmp::testvb::{at, s, vb};
 
 fn switch() -> Vec<VarBind> {
@@ -273,4 +274,97 @@ proptest! {
         sorted.canonicalize();
         prop_assert_eq!(sorted, inv);
     }
+}
+
+/// A device answering from `switch()`'s bindings, one row per column and
+/// request (as a device whose answers are cut short), and, when
+/// `break_entities`, failing once the entity table's walk is past its
+/// first row.
+struct Device {
+    mib: std::collections::BTreeMap<Oid, Value>,
+    break_entities: bool,
+}
+
+impl Device {
+    fn new(break_entities: bool) -> Self {
+        Device {
+            mib: switch().into_iter().map(|vb| (vb.oid, vb.value)).collect(),
+            break_entities,
+        }
+    }
+
+    fn next(&self, after: &Oid) -> VarBind {
+        use std::ops::Bound::{Excluded, Unbounded};
+        match self.mib.range((Excluded(after.clone()), Unbounded)).next() {
+            Some((oid, value)) => VarBind {
+                oid: oid.clone(),
+                value: value.clone(),
+            },
+            None => VarBind {
+                oid: after.clone(),
+                value: Value::EndOfMibView,
+            },
+        }
+    }
+}
+
+impl SnmpSource for Device {
+    fn supports_bulk(&self) -> bool {
+        true
+    }
+
+    async fn get(&self, oids: &[Oid]) -> Result<Vec<VarBind>, RequestError> {
+        Ok(oids.iter().map(|o| self.next(o)).collect())
+    }
+
+    async fn get_next(&self, oids: &[Oid]) -> Result<Vec<VarBind>, RequestError> {
+        Ok(oids.iter().map(|o| self.next(o)).collect())
+    }
+
+    async fn get_bulk(&self, oids: &[Oid], _reps: u32) -> Result<Vec<VarBind>, RequestError> {
+        let entities = Oid::from_slice(oids::ENT_PHYSICAL_ENTRY);
+        let past_first_row = |o: &Oid| o.starts_with(&entities) && o.len() > entities.len() + 1;
+        if self.break_entities && oids.iter().any(past_first_row) {
+            return Err(RequestError::NoSuchName);
+        }
+        Ok(oids.iter().map(|o| self.next(o)).collect())
+    }
+}
+
+#[tokio::test]
+async fn a_walk_reads_what_building_from_its_bindings_reads() {
+    let system: Vec<VarBind> = switch().into_iter().take(6).collect();
+    let mut state = WalkState::default();
+    let (inv, failed) = walk(
+        &Device::new(false),
+        &mut state,
+        WalkLimits::default(),
+        &system,
+    )
+    .await
+    .unwrap();
+    assert!(failed.is_empty());
+    assert_eq!(inv, build(&switch()));
+}
+
+#[tokio::test]
+async fn a_table_whose_walk_fails_part_way_is_left_empty() {
+    let system: Vec<VarBind> = switch().into_iter().take(6).collect();
+    let mut state = WalkState::default();
+    let (inv, failed) = walk(
+        &Device::new(true),
+        &mut state,
+        WalkLimits::default(),
+        &system,
+    )
+    .await
+    .unwrap();
+    let failed: Vec<&str> = failed.iter().map(|(table, _)| *table).collect();
+    assert_eq!(failed, vec!["entities"]);
+    // Its first row was read before the failure, and is not kept.
+    assert!(inv.entities.is_empty());
+    let whole = build(&switch());
+    assert_eq!(inv.interfaces, whole.interfaces);
+    assert_eq!(inv.storage, whole.storage);
+    assert_eq!(inv.system, whole.system);
 }

@@ -229,6 +229,44 @@ fn a_failed_poll_is_unreachable_and_keeps_the_previous_counters() {
     );
 }
 
+#[test]
+fn the_previous_counters_kept_take_no_more_room_than_their_rows() {
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let t0 = Instant::now();
+    let ports = |uptime: u32| -> Vec<InterfaceCounters> {
+        (1..=48)
+            .map(|i| InterfaceCounters {
+                if_index: i,
+                sys_uptime_ticks: uptime,
+                in_octets: Some(Counter::Hc(u64::from(uptime) * 1000)),
+                ..InterfaceCounters::default()
+            })
+            .collect()
+    };
+    for n in 0..3u32 {
+        t.record(
+            "sw",
+            t0 + Duration::from_secs(u64::from(n) * 60),
+            raw(None, ports(100 + n * 6_000)),
+            &config,
+        );
+        let (_, kept) = t.previous.as_ref().expect("counters kept");
+        assert_eq!((kept.len(), kept.capacity()), (48, 48));
+    }
+    // Fewer interfaces after a change: the room shrinks with them.
+    let mut fewer = ports(20_000);
+    fewer.truncate(10);
+    t.record(
+        "sw",
+        t0 + Duration::from_secs(240),
+        raw(None, fewer),
+        &config,
+    );
+    let (_, kept) = t.previous.as_ref().expect("counters kept");
+    assert_eq!((kept.len(), kept.capacity()), (10, 10));
+}
+
 /// A UDP port on loopback that nothing answers on (bound and never read).
 fn silent_port() -> (std::net::UdpSocket, u16) {
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -299,4 +337,81 @@ fn neighbours_are_walked_first_every_few_polls_and_on_a_status_change_and_sent_o
         t.record("sw", now, raw(None, Vec::new()), &config);
     }
     assert!(t.neighbours_due(&config, &up), "every fifth poll");
+}
+
+#[test]
+fn neighbours_are_mapped_to_the_interfaces_of_the_last_inventory() {
+    use super::neighbours::NeighbourTables;
+    use async_snmp::Oid;
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let now = Instant::now();
+    let mut inv = inventory(1_000_000_000, 6);
+    inv.interfaces.push(DeviceInterface {
+        if_index: 7,
+        name: "ge-0/0/7".into(),
+        descr: "uplink to core".into(),
+        alias: "core-1".into(),
+        mac: Some("02:00:00:00:00:07".into()),
+        ..DeviceInterface::default()
+    });
+    t.record("sw", now, raw(Some(inv), Vec::new()), &config);
+    let vb = |entry: &[u32], tail: &[u32], value: Value| VarBind {
+        oid: Oid::from_slice(&[entry, tail].concat()),
+        value,
+    };
+    let bytes = |b: &[u8]| Value::OctetString(b.to_vec().into());
+    // LLDP ports 1, 2 and 3 name their interface by MAC address, by
+    // alias and by description; each has a neighbour.
+    let mut rows = vec![
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[2, 1], Value::Integer(3)),
+        vb(
+            oids::LLDP_LOC_PORT_ENTRY,
+            &[3, 1],
+            bytes(&[2, 0, 0, 0, 0, 7]),
+        ),
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[2, 2], Value::Integer(1)),
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[3, 2], bytes(b"core-1")),
+        vb(oids::LLDP_LOC_PORT_ENTRY, &[4, 3], bytes(b"uplink to core")),
+    ];
+    for port in 1..=3 {
+        rows.push(vb(oids::LLDP_REM_ENTRY, &[9, 0, port, 1], bytes(b"core")));
+    }
+    let p = t.record(
+        "sw",
+        now,
+        RawPoll {
+            neighbours: Some(NeighbourTables::parse(&rows)),
+            ..raw(None, Vec::new())
+        },
+        &config,
+    );
+    let list = p.neighbours.expect("the first list is sent");
+    let mapped: Vec<(Option<u32>, Option<&str>)> = list
+        .neighbours
+        .iter()
+        .map(|n| (n.local_if_index, n.local_if_name.as_deref()))
+        .collect();
+    assert_eq!(mapped, vec![(Some(7), Some("ge-0/0/7")); 3]);
+}
+
+#[tokio::test]
+async fn a_device_waiting_for_its_next_poll_holds_little() {
+    let spec = DeviceSpec::v2c("sw", "127.0.0.1", "public");
+    let poller = Poller::new(vec![spec], PollerConfig::default())
+        .await
+        .unwrap();
+    let device = poller.devices.into_iter().next().unwrap();
+    let (tx, _rx) = mpsc::channel(1);
+    let ctx = (
+        Arc::new(Semaphore::new(1)),
+        poller.shared.clone(),
+        poller.config,
+        tx,
+    );
+    let run = device.run(Instant::now(), Duration::from_secs(60), ctx);
+    // A poller of thousands of devices holds this for each between polls;
+    // the requests of a poll take their room only while it is under way.
+    let size = std::mem::size_of_val(&run);
+    assert!(size < 2048, "{size} bytes");
 }
