@@ -625,8 +625,10 @@ fn filesystem_fills_up_incident_opens_once_is_acknowledged_and_resolved_within_s
     assert_eq!(incident["subject"], "/srv/data", "{incident}");
     assert_eq!(incident["asset"], asset.as_str(), "{incident}");
     let opened_at = time_ms(&incident["opened_at"]);
+    // The engine lets a hold end up to a twentieth early (100 ms here), as
+    // samples come a few milliseconds off their schedule.
     assert!(
-        opened_at >= filled_at + 2_000,
+        opened_at >= filled_at + 1_900,
         "opened {} ms after the fill, before the 2 s hold: {incident}",
         opened_at - filled_at
     );

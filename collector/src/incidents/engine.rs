@@ -1609,7 +1609,10 @@ impl Track {
 /// and polls come on a schedule that drifts by milliseconds, so the one
 /// due as the hold ends may come just before it. Without this slack a
 /// two-minute hold over one-minute polls would often wait for a third poll.
-const HOLD_SLACK_MS: i64 = 1_000;
+/// A twentieth of the hold, at most a second.
+fn hold_slack_ms(hold_ms: i64) -> i64 {
+    (hold_ms / 20).clamp(0, 1_000)
+}
 
 /// A condition rule's observation at `t`; returns what happened to the incident.
 fn observe(
@@ -1642,7 +1645,7 @@ fn observe(
                 }
                 None => {
                     let since = *track.pending_since.get_or_insert(t);
-                    if t.saturating_sub(since) >= hold_ms.saturating_sub(HOLD_SLACK_MS).max(0) {
+                    if t.saturating_sub(since) >= hold_ms - hold_slack_ms(hold_ms) {
                         Some(trigger(track, lc, t, ids))
                     } else {
                         None
