@@ -28,27 +28,9 @@ pub struct AddArgs {
     /// Seconds between polls.
     #[arg(long)]
     pub interval: Option<u32>,
-    /// SNMPv2c community (SNMPv1 with --v1).
-    #[arg(long, conflicts_with = "user")]
-    pub community: Option<String>,
-    /// Use SNMPv1 with the community.
-    #[arg(long, requires = "community")]
-    pub v1: bool,
-    /// SNMPv3 user.
-    #[arg(long)]
-    pub user: Option<String>,
-    /// SNMPv3 authentication protocol: md5, sha, sha224, sha256, sha384, sha512.
-    #[arg(long, requires = "auth_password", default_value = "sha")]
-    pub auth_protocol: String,
-    /// SNMPv3 authentication password (at least 8 characters).
-    #[arg(long, requires = "user")]
-    pub auth_password: Option<String>,
-    /// SNMPv3 privacy protocol: des, aes, aes192, aes256.
-    #[arg(long, default_value = "aes")]
-    pub priv_protocol: String,
-    /// SNMPv3 privacy password (at least 8 characters; needs --auth-password).
-    #[arg(long, requires = "auth_password")]
-    pub priv_password: Option<String>,
+    /// How to reach it over SNMP.
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
 }
 
 /// `atalaya device set`: what to change (what is not given stays).
@@ -68,13 +50,23 @@ pub struct SetArgs {
     /// Seconds between polls.
     #[arg(long)]
     pub interval: Option<u32>,
-    /// New SNMPv2c community (SNMPv1 with --v1).
+    /// New credentials, replacing the old ones whole (an SNMPv3 user's
+    /// passwords are given again).
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// SNMP credentials on the command line: a community, or an SNMPv3 user
+/// with its passwords.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CredentialArgs {
+    /// SNMPv2c community (SNMPv1 with --v1).
     #[arg(long, conflicts_with = "user")]
     pub community: Option<String>,
     /// Use SNMPv1 with the community.
     #[arg(long, requires = "community")]
     pub v1: bool,
-    /// New SNMPv3 user (give its passwords again too).
+    /// SNMPv3 user.
     #[arg(long)]
     pub user: Option<String>,
     /// SNMPv3 authentication protocol: md5, sha, sha224, sha256, sha384, sha512.
@@ -128,10 +120,25 @@ fn priv_protocol(name: &str) -> Result<&'static str, String> {
     })
 }
 
+impl CredentialArgs {
+    /// The credentials as the API takes them; `None` when none are given.
+    pub fn json(&self) -> Result<Option<Value>, String> {
+        credentials_json(
+            self.community.as_ref(),
+            self.v1,
+            self.user.as_ref(),
+            &self.auth_protocol,
+            self.auth_password.as_ref(),
+            &self.priv_protocol,
+            self.priv_password.as_ref(),
+        )
+    }
+}
+
 /// Credentials as given on the command line, as the API takes them;
 /// `None` when none are given.
 #[allow(clippy::too_many_arguments)]
-pub fn credentials_json(
+fn credentials_json(
     community: Option<&String>,
     v1: bool,
     user: Option<&String>,
@@ -160,15 +167,7 @@ pub fn credentials_json(
 
 /// The JSON body of `PATCH /api/v1/devices/NAME` for `a`.
 pub fn set_body(a: &SetArgs) -> Result<Value, String> {
-    let credentials = credentials_json(
-        a.community.as_ref(),
-        a.v1,
-        a.user.as_ref(),
-        &a.auth_protocol,
-        a.auth_password.as_ref(),
-        &a.priv_protocol,
-        a.priv_password.as_ref(),
-    )?;
+    let credentials = a.credentials.json()?;
     let mut body = serde_json::Map::new();
     let mut put = |k: &str, v: Value| {
         if !v.is_null() {
@@ -190,16 +189,10 @@ pub fn set_body(a: &SetArgs) -> Result<Value, String> {
 
 /// The JSON body of `POST /api/v1/devices` for `a`.
 pub fn add_body(a: &AddArgs) -> Result<Value, String> {
-    let credentials = credentials_json(
-        a.community.as_ref(),
-        a.v1,
-        a.user.as_ref(),
-        &a.auth_protocol,
-        a.auth_password.as_ref(),
-        &a.priv_protocol,
-        a.priv_password.as_ref(),
-    )?
-    .ok_or("give --community (SNMPv1/v2c) or --user (SNMPv3)")?;
+    let credentials = a
+        .credentials
+        .json()?
+        .ok_or("give --community (SNMPv1/v2c) or --user (SNMPv3)")?;
     Ok(json!({
         "address": a.address,
         "name": a.name,
