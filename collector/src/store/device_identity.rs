@@ -359,26 +359,7 @@ fn move_asset(
     from: &str,
     into: &str,
 ) -> Result<(), StoreError> {
-    let moved = std::mem::take(t.series_of(cache, from)?);
-    cache.asset_series.remove(from);
-    t.asset_series.remove(from)?;
-    if !moved.is_empty() {
-        t.series_of(cache, into)?.extend(moved);
-        t.put_series_of(cache, into)?;
-    }
-    let mut blocks = Vec::new();
-    for r in t
-        .block_index
-        .range((from, i64::MIN, 0)..=(from, i64::MAX, u64::MAX))?
-    {
-        let (k, v) = r?;
-        let (_, first, bid) = k.value();
-        blocks.push((first, bid, v.value()));
-    }
-    for (first, bid, last) in blocks {
-        t.block_index.remove((from, first, bid))?;
-        t.block_index.insert((into, first, bid), last)?;
-    }
+    super::identity::move_metrics(t, cache, from, into)?;
     let mut changes = Vec::new();
     for r in t
         .device_changes

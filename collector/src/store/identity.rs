@@ -285,28 +285,8 @@ fn merge(
         return Ok(());
     };
     let old = t.asset(from)?;
-    // Series names are fleet-wide, so the asset's list of them and its
-    // closed blocks move; the agent's open block is the agent's.
-    let moved = std::mem::take(t.series_of(cache, from)?);
-    cache.asset_series.remove(from);
-    t.asset_series.remove(from)?;
-    if !moved.is_empty() {
-        t.series_of(cache, into)?.extend(moved);
-        t.put_series_of(cache, into)?;
-    }
-    let mut blocks = Vec::new();
-    for r in t
-        .block_index
-        .range((from, i64::MIN, 0)..=(from, i64::MAX, u64::MAX))?
-    {
-        let (k, v) = r?;
-        let (_, first, bid) = k.value();
-        blocks.push((first, bid, v.value()));
-    }
-    for (first, bid, last) in blocks {
-        t.block_index.remove((from, first, bid))?;
-        t.block_index.insert((into, first, bid), last)?;
-    }
+    // The agent's open block is the agent's: only what is closed moves.
+    move_metrics(t, cache, from, into)?;
     if let Some(old) = &old {
         t.assets.remove(from)?;
         t.hostnames
@@ -332,6 +312,39 @@ fn merge(
     });
     t.put_asset(&target)?;
     // The agent record's asset id is set at the end of the commit.
+    Ok(())
+}
+
+/// Moves the series names and closed metric blocks of asset `from` to
+/// `into`, when two assets turn out to be one. Series names are
+/// fleet-wide, so only the asset's list of them and its block index
+/// entries move; the blocks themselves stay where they are.
+pub(super) fn move_metrics(
+    t: &mut Tables<'_>,
+    cache: &mut Cache,
+    from: &str,
+    into: &str,
+) -> Result<(), StoreError> {
+    let moved = std::mem::take(t.series_of(cache, from)?);
+    cache.asset_series.remove(from);
+    t.asset_series.remove(from)?;
+    if !moved.is_empty() {
+        t.series_of(cache, into)?.extend(moved);
+        t.put_series_of(cache, into)?;
+    }
+    let mut blocks = Vec::new();
+    for r in t
+        .block_index
+        .range((from, i64::MIN, 0)..=(from, i64::MAX, u64::MAX))?
+    {
+        let (k, v) = r?;
+        let (_, first, bid) = k.value();
+        blocks.push((first, bid, v.value()));
+    }
+    for (first, bid, last) in blocks {
+        t.block_index.remove((from, first, bid))?;
+        t.block_index.insert((into, first, bid), last)?;
+    }
     Ok(())
 }
 
