@@ -1,6 +1,9 @@
 //! Rollup points: what the store keeps of a series over a 5-minute or
-//! 1-hour bucket once its raw points age out, and the aggregations a
+//! 1-hour (or 1-day) bucket once its raw points age out, and the aggregations a
 //! query may ask of them.
+//!
+//! Buckets are of 5 minutes, 1 hour and 1 day ([`Tier`]), aligned on
+//! the epoch (UTC days).
 //!
 //! A [`Rollup`] holds the exact minimum, maximum, sum, count and last
 //! value of its bucket and a [`Sketch`] of its values, and merges with
@@ -30,11 +33,14 @@ pub enum Tier {
     /// 1-hour rollups.
     #[serde(rename = "1h")]
     OneHour,
+    /// 1-day rollups, kept as long as the 1-hour ones.
+    #[serde(rename = "1d")]
+    OneDay,
 }
 
 impl Tier {
     /// Every tier, finest first.
-    pub const ALL: [Tier; 3] = [Tier::Raw, Tier::FiveMinutes, Tier::OneHour];
+    pub const ALL: [Tier; 4] = [Tier::Raw, Tier::FiveMinutes, Tier::OneHour, Tier::OneDay];
 
     /// Width of a bucket, ms (0 for raw points).
     pub fn bucket_ms(self) -> i64 {
@@ -42,6 +48,7 @@ impl Tier {
             Tier::Raw => 0,
             Tier::FiveMinutes => 300_000,
             Tier::OneHour => 3_600_000,
+            Tier::OneDay => 86_400_000,
         }
     }
 
@@ -59,6 +66,7 @@ impl Tier {
             Tier::Raw => "raw",
             Tier::FiveMinutes => "5m",
             Tier::OneHour => "1h",
+            Tier::OneDay => "1d",
         }
     }
 }

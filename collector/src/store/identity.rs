@@ -286,7 +286,7 @@ fn merge(
     };
     let old = t.asset(from)?;
     // Series names are fleet-wide, so the asset's list of them and its
-    // closed blocks move; the agent's open block is the agent's.
+    // closed blocks and rollups move; the agent's open block is the agent's.
     let moved = std::mem::take(t.series_of(cache, from)?);
     cache.asset_series.remove(from);
     t.asset_series.remove(from)?;
@@ -307,6 +307,7 @@ fn merge(
         t.block_index.remove((from, first, bid))?;
         t.block_index.insert((into, first, bid), last)?;
     }
+    t.rollups.move_asset(from, into)?;
     if let Some(old) = &old {
         t.assets.remove(from)?;
         t.hostnames

@@ -20,6 +20,8 @@
 //! - [`query`]: asset lists, history, installed base, metric reads.
 //! - [`lookup`]: the caller lookup's index of users, full names and
 //!   FQDNs, and the reads the lookup makes.
+//! - [`rollups`]: series summed up by 5-minute, 1-hour and 1-day
+//!   buckets, made as blocks close.
 //! - [`upgrade`]: files written by older collectors, upgraded at open.
 //!
 //! # Metrics
@@ -49,6 +51,7 @@ pub mod outbox;
 pub mod probes;
 pub mod query;
 pub mod records;
+pub mod rollups;
 pub mod schema;
 pub mod upgrade;
 

@@ -1,0 +1,396 @@
+//! Rollup tables: each series summed up by 5-minute, 1-hour and 1-day
+//! buckets ([`ROLLUPS_5M`], [`ROLLUPS_1H`], [`ROLLUPS_1D`]).
+//!
+//! Rollups are made from a block's points when it closes, in memory and in
+//! the write transaction that stores the block: a crash keeps both or
+//! neither, so no rollup is lost or counted twice. A block rarely covers
+//! whole buckets (it closes every ten minutes or so, and out of order
+//! points close it early), so its part of each bucket is merged into the
+//! stored rollup of the bucket ([`Partials::write`]).
+//!
+//! The 1-day rollups are kept as long as the 1-hour ones: a year at a
+//! one-day step, or a fleet's week, is then a few rows per series.
+
+use std::collections::BTreeMap;
+
+use redb::{ReadableDatabase, ReadableTable, Table, WriteTransaction};
+
+use super::block::Block;
+use super::schema::*;
+use super::{Store, StoreError};
+use crate::records::rollup::{Rollup, Tier};
+
+/// A table of rollup points: `(asset id, name id, bucket start ms) → Rollup`.
+pub type RollupTable<'t> = Table<'t, (&'static str, u32, i64), &'static [u8]>;
+
+/// The tiers with rollup tables, finest first.
+pub const ROLLUP_TIERS: [Tier; 3] = [Tier::FiveMinutes, Tier::OneHour, Tier::OneDay];
+
+/// The three rollup tables of a write transaction.
+pub(crate) struct RollupTables<'t> {
+    tables: [RollupTable<'t>; 3],
+}
+
+impl<'t> RollupTables<'t> {
+    /// Opens them in `txn`.
+    pub fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(RollupTables {
+            tables: [
+                txn.open_table(ROLLUPS_5M)?,
+                txn.open_table(ROLLUPS_1H)?,
+                txn.open_table(ROLLUPS_1D)?,
+            ],
+        })
+    }
+
+    /// The table of `tier` (none for raw points).
+    pub fn table(&mut self, tier: Tier) -> Option<&mut RollupTable<'t>> {
+        let i = ROLLUP_TIERS.iter().position(|t| *t == tier)?;
+        self.tables.get_mut(i)
+    }
+
+    /// Moves the rollups of asset `from` to asset `into` (a provisional
+    /// asset merged into the machine it turned out to be), merged with
+    /// any `into` already has for the same series and bucket.
+    pub fn move_asset(&mut self, from: &str, into: &str) -> Result<(), StoreError> {
+        for tier in ROLLUP_TIERS {
+            let Some(table) = self.table(tier) else {
+                continue;
+            };
+            let mut moved = Partials::default();
+            for r in table
+                .extract_from_if((from, 0, i64::MIN)..=(from, u32::MAX, i64::MAX), |_, _| {
+                    true
+                })?
+            {
+                let (k, v) = r?;
+                let (_, name, bucket) = k.value();
+                let rollup = decode(tier, from, name, bucket, v.value())?;
+                moved.points.insert((tier, name, bucket), rollup);
+            }
+            moved.write(self, into)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rollups of some points of one asset, not yet merged into the tables.
+#[derive(Debug, Default)]
+pub(crate) struct Partials {
+    points: BTreeMap<(Tier, u32, i64), Rollup>,
+}
+
+impl Partials {
+    /// Adds every point of `block` to the buckets of every tier. Values
+    /// that are not finite (never stored by ingest) are left out.
+    pub fn add_block(&mut self, block: &Block) {
+        for (&name, col) in &block.columns {
+            for (row, &v) in col.rows.iter().zip(&col.values) {
+                let Some(&ts) = block.ts.get(*row as usize) else {
+                    continue;
+                };
+                if v.is_finite() {
+                    self.add(name, ts, v);
+                }
+            }
+        }
+    }
+
+    /// Adds one point of series `name`.
+    pub fn add(&mut self, name: u32, ts: i64, v: f64) {
+        for tier in ROLLUP_TIERS {
+            self.points
+                .entry((tier, name, tier.bucket_of(ts)))
+                .and_modify(|r| r.add(ts, v))
+                .or_insert_with(|| Rollup::of(ts, v));
+        }
+    }
+
+    /// Merges these rollups into the stored ones of `asset` (the stored
+    /// points were given first).
+    pub fn write(self, tables: &mut RollupTables<'_>, asset: &str) -> Result<(), StoreError> {
+        for ((tier, name, bucket), part) in self.points {
+            let Some(table) = tables.table(tier) else {
+                continue;
+            };
+            let key = (asset, name, bucket);
+            let merged = match table.get(key)? {
+                Some(v) => {
+                    let mut stored = decode(tier, asset, name, bucket, v.value())?;
+                    stored.merge(&part);
+                    stored
+                }
+                None => part,
+            };
+            table.insert(key, merged.encode(bucket).as_slice())?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a stored rollup point, naming it in the error.
+pub(crate) fn decode(
+    tier: Tier,
+    asset: &str,
+    name: u32,
+    bucket: i64,
+    bytes: &[u8],
+) -> Result<Rollup, StoreError> {
+    Rollup::decode(bytes, bucket).map_err(|e| StoreError::Corrupt {
+        table: tier_table_name(tier),
+        reason: format!("rollup of series {name} of {asset} at {bucket}: {e}"),
+    })
+}
+
+fn tier_table_name(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Raw => "metric_blocks",
+        Tier::FiveMinutes => "rollups_5m",
+        Tier::OneHour => "rollups_1h",
+        Tier::OneDay => "rollups_1d",
+    }
+}
+
+/// Builds the rollups of every closed block the file holds (a file written
+/// before rollups existed); returns how many blocks were read. Blocks are
+/// read asset by asset, and each asset's rollups written once.
+pub(crate) fn build_all(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    let mut tables = RollupTables::open(txn)?;
+    let index = txn.open_table(BLOCK_INDEX)?;
+    let blocks = txn.open_table(BLOCKS)?;
+    let mut per_asset: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for r in index.iter()? {
+        let (k, _) = r?;
+        let (asset, _, bid) = k.value();
+        per_asset.entry(asset.to_owned()).or_default().push(bid);
+    }
+    let mut read = 0;
+    for (asset, mut ids) in per_asset {
+        // In the order they were closed: of two points at one time, the
+        // later closed is the bucket's last.
+        ids.sort_unstable();
+        let mut partials = Partials::default();
+        for id in ids {
+            let mut bytes = Vec::new();
+            for r in blocks.range((id, 0)..=(id, u16::MAX))? {
+                let (_, part) = r?;
+                bytes.extend_from_slice(part.value());
+            }
+            match Block::decode(&bytes) {
+                Ok(block) => partials.add_block(&block),
+                // Queries report such a block when read; its rollups are
+                // simply missing.
+                Err(e) => {
+                    tracing::warn!(block = id, %asset, error = %e, "metric block does not decode; no rollups made of it")
+                }
+            }
+            read += 1;
+        }
+        partials.write(&mut tables, &asset)?;
+    }
+    Ok(read)
+}
+
+impl Store {
+    /// The rollups of one series of an asset in tier `tier` whose buckets
+    /// start in `[from, to]`, oldest first (empty for [`Tier::Raw`]).
+    pub fn rollups(
+        &self,
+        asset: &str,
+        series: &str,
+        tier: Tier,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Rollup)>, StoreError> {
+        let Some(def) = rollup_table(tier) else {
+            return Ok(Vec::new());
+        };
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin_read()?;
+        let Some(name) = txn.open_table(NAMES)?.get(series)?.map(|v| v.value()) else {
+            return Ok(Vec::new());
+        };
+        let table = txn.open_table(def)?;
+        let mut out = Vec::new();
+        for r in table.range((asset, name, from)..=(asset, name, to))? {
+            let (k, v) = r?;
+            let bucket = k.value().2;
+            out.push((bucket, decode(tier, asset, name, bucket, v.value())?));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::store::Ingest;
+    use proptest::prelude::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    const SERIES: &str = "cpu.total_percent";
+
+    /// A random series: gaps, now and then a point out of order, values
+    /// with decimals.
+    fn random_points(seed: u64, n: usize) -> Vec<(i64, f64)> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut t = 1_800_000_000_000i64 + rng.random_range(0..3_600_000);
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            t += match rng.random_range(0..20) {
+                0 => rng.random_range(600_000..7_200_000),
+                1 => -rng.random_range(1_000..900_000),
+                _ => 10_000,
+            };
+            let v = (rng.random_range(0.0..100.0f64) * 10.0).round() / 10.0;
+            out.push((t, v));
+        }
+        out
+    }
+
+    /// Commits the points in batches of `batch`, reopening the store every
+    /// `reopen_every` batches (blocks are then closed mid-way).
+    fn store_points(
+        points: &[(i64, f64)],
+        batch: usize,
+        reopen_every: usize,
+    ) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let mut store = Store::open(&path).unwrap();
+        for (k, chunk) in points.chunks(batch).enumerate() {
+            let samples = chunk.iter().map(|&(t, v)| sample(t, v)).collect();
+            let items: Vec<Ingest> = vec![metrics("ag", k as u64 + 1, samples)];
+            store.commit(&items).unwrap();
+            if reopen_every > 0 && k % reopen_every == reopen_every - 1 {
+                drop(store);
+                store = Store::open(&path).unwrap();
+            }
+        }
+        (dir, store)
+    }
+
+    /// The points of closed blocks: those the rollups are made of.
+    fn closed_points(store: &Store, asset: &str) -> Vec<(i64, f64)> {
+        let txn = store.begin_read().unwrap();
+        let index = txn.open_table(BLOCK_INDEX).unwrap();
+        let blocks = txn.open_table(BLOCKS).unwrap();
+        let name = txn
+            .open_table(NAMES)
+            .unwrap()
+            .get(SERIES)
+            .unwrap()
+            .unwrap()
+            .value();
+        let mut ids: Vec<u64> = index
+            .range((asset, i64::MIN, 0)..=(asset, i64::MAX, u64::MAX))
+            .unwrap()
+            .map(|r| r.unwrap().0.value().2)
+            .collect();
+        ids.sort_unstable();
+        let mut out = Vec::new();
+        for id in ids {
+            let bytes: Vec<u8> = blocks
+                .range((id, 0)..=(id, u16::MAX))
+                .unwrap()
+                .flat_map(|r| r.unwrap().1.value().to_vec())
+                .collect();
+            out.extend(super::super::block::decode_series(&bytes, name).unwrap());
+        }
+        out
+    }
+
+    fn check_against_raw(
+        points: &[(i64, f64)],
+        batch: usize,
+        reopen_every: usize,
+    ) -> Result<(), TestCaseError> {
+        let (_d, store) = store_points(points, batch, reopen_every);
+        let asset = store.agent_asset_id("ag").unwrap().unwrap();
+        let raw = closed_points(&store, &asset);
+        for tier in ROLLUP_TIERS {
+            let mut want: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
+            for &(t, v) in &raw {
+                want.entry(tier.bucket_of(t)).or_default().push((t, v));
+            }
+            let got = store
+                .rollups(&asset, SERIES, tier, i64::MIN, i64::MAX)
+                .unwrap();
+            prop_assert_eq!(got.len(), want.len(), "{} buckets", tier);
+            for ((bucket, r), (wb, pts)) in got.iter().zip(&want) {
+                prop_assert_eq!(bucket, wb);
+                prop_assert_eq!(r.count, pts.len() as u64);
+                let min = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                let max = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = pts.iter().map(|p| p.1).sum();
+                prop_assert_eq!((r.min, r.max), (min, max));
+                prop_assert!(
+                    (r.sum - sum).abs() <= 1e-9 * sum.abs().max(1.0),
+                    "{} vs {}",
+                    r.sum,
+                    sum
+                );
+                let last_at = pts.iter().map(|p| p.0).max().unwrap();
+                prop_assert_eq!(r.last_at, last_at);
+                let mut sorted: Vec<f64> = pts.iter().map(|p| p.1).collect();
+                sorted.sort_by(f64::total_cmp);
+                for q in [0.5, 0.95, 0.99] {
+                    let exact = sorted[(q * (sorted.len() - 1) as f64).floor() as usize];
+                    let est = r.sketch.quantile(q).unwrap();
+                    prop_assert!(
+                        (est - exact).abs()
+                            <= crate::helpers::sketch::RELATIVE_ERROR * exact.abs() * (1.0 + 1e-9)
+                                + 1e-9,
+                        "q{}: {} vs {}",
+                        q,
+                        est,
+                        exact
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+        #[test]
+        fn rollups_agree_with_the_raw_points(seed in any::<u64>(), n in 1usize..400, batch in 4usize..40, reopen in 0usize..4) {
+            let points = random_points(seed, n);
+            check_against_raw(&points, batch, reopen)?;
+        }
+    }
+
+    #[test]
+    fn rollups_follow_a_provisional_asset_into_its_machine() {
+        let (_d, s) = temp_store();
+        let samples: Vec<_> = (0..130).map(|i| sample(i * 10_000, i as f64)).collect();
+        s.commit(&[metrics("ag", 1, samples)]).unwrap();
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let before = s
+            .rollups(&asset, SERIES, Tier::OneHour, i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(before.len(), 1);
+        assert_eq!(before[0].1.count, closed_points(&s, &asset).len() as u64);
+        assert!(before[0].1.count >= 60);
+        let txn = s.begin_write().unwrap();
+        {
+            let mut t = RollupTables::open(&txn).unwrap();
+            t.move_asset(&asset, "asset-99").unwrap();
+        }
+        txn.commit().unwrap();
+        assert!(
+            s.rollups(&asset, SERIES, Tier::OneHour, i64::MIN, i64::MAX)
+                .unwrap()
+                .is_empty()
+        );
+        let moved = s
+            .rollups("asset-99", SERIES, Tier::OneHour, i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(moved[0].1, before[0].1);
+    }
+}
