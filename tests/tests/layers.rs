@@ -25,7 +25,7 @@ const COLLECTOR: &[Layer] = &[
     },
     Layer {
         name: "logic",
-        modules: &["incidents", "kb", "notify", "lookup", "topology"],
+        modules: &["incidents", "kb", "notify", "lookup", "topology", "tiers"],
         // Pure logic is fed data and time; it knows no database.
         forbidden: &["store", "pki", "telemetry"],
     },

@@ -223,6 +223,103 @@ impl Store {
     }
 }
 
+/// One series of one asset over a range, summed up from its rollups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRollup {
+    /// Asset id.
+    pub asset: String,
+    /// Full series name (with its subject, if any).
+    pub series: String,
+    /// The rollups of the range, merged.
+    pub rollup: Rollup,
+}
+
+impl Store {
+    /// Every series named `metric`, or `metric{…}` (any subject), of every
+    /// asset (carrying `tag`, if given), with its rollups of tier `tier`
+    /// whose buckets start in `[from, to]` merged into one; series with
+    /// no rollup there are left out. Read in one transaction.
+    pub fn fleet_rollups(
+        &self,
+        metric: &str,
+        tier: Tier,
+        from: i64,
+        to: i64,
+        tag: Option<&str>,
+    ) -> Result<Vec<FleetRollup>, StoreError> {
+        let Some(def) = rollup_table(tier) else {
+            return Ok(Vec::new());
+        };
+        if from > to || metric.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin_read()?;
+        let subject = format!("{metric}{{");
+        let mut names: BTreeMap<u32, String> = BTreeMap::new();
+        for r in txn.open_table(NAMES)?.range(metric..)? {
+            let (k, v) = r?;
+            let name = k.value();
+            if name != metric && !name.starts_with(&subject) {
+                if name > subject.as_str() {
+                    break;
+                }
+                continue;
+            }
+            names.insert(v.value(), name.to_owned());
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let assets = txn.open_table(ASSETS)?;
+        let table = txn.open_table(def)?;
+        let mut out = Vec::new();
+        for r in txn.open_table(ASSET_SERIES)?.iter()? {
+            let (k, ids) = r?;
+            let asset = k.value();
+            let ids = super::ingest::decode_name_ids(ids.value())?;
+            let wanted: Vec<(u32, &String)> = names
+                .iter()
+                .filter(|(id, _)| ids.contains(id))
+                .map(|(id, n)| (*id, n))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            if let Some(tag) = tag {
+                let tagged = match assets.get(asset)? {
+                    Some(v) => super::dec::<super::AssetMeta>("assets", v.value())?
+                        .tags
+                        .iter()
+                        .any(|t| t == tag),
+                    None => false,
+                };
+                if !tagged {
+                    continue;
+                }
+            }
+            for (id, series) in wanted {
+                let mut merged: Option<Rollup> = None;
+                for r in table.range((asset, id, from)..=(asset, id, to))? {
+                    let (k, v) = r?;
+                    let part = decode(tier, asset, id, k.value().2, v.value())?;
+                    match &mut merged {
+                        Some(m) => m.merge(&part),
+                        None => merged = Some(part),
+                    }
+                }
+                if let Some(rollup) = merged {
+                    out.push(FleetRollup {
+                        asset: asset.to_owned(),
+                        series: series.clone(),
+                        rollup,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
