@@ -196,21 +196,22 @@ pub const PROBE_LATEST: TableDefinition<(&str, &str, &str), &[u8]> =
 /// of a version without probes) are sent none.
 pub const PROBE_AGENTS: TableDefinition<&str, ()> = TableDefinition::new("probe_agents");
 
+/// The definition of a rollup table: `(asset id, name id, bucket start ms) → Rollup`.
+pub type RollupTableDef = TableDefinition<'static, (&'static str, u32, i64), &'static [u8]>;
+
 /// 5-minute rollups of every series (see [`super::rollups`]):
 /// `(asset id, name id, bucket start ms) → Rollup`.
-pub const ROLLUPS_5M: TableDefinition<(&str, u32, i64), &[u8]> = TableDefinition::new("rollups_5m");
+pub const ROLLUPS_5M: RollupTableDef = TableDefinition::new("rollups_5m");
 /// 1-hour rollups, keyed as [`ROLLUPS_5M`].
-pub const ROLLUPS_1H: TableDefinition<(&str, u32, i64), &[u8]> = TableDefinition::new("rollups_1h");
+pub const ROLLUPS_1H: RollupTableDef = TableDefinition::new("rollups_1h");
 /// 1-day rollups, keyed as [`ROLLUPS_5M`].
-pub const ROLLUPS_1D: TableDefinition<(&str, u32, i64), &[u8]> = TableDefinition::new("rollups_1d");
+pub const ROLLUPS_1D: RollupTableDef = TableDefinition::new("rollups_1d");
 /// How far back each tier's data were deleted: `tier name → ms`; data of
 /// the tier before that time are gone (see [`super::retention`]).
 pub const RETENTION: TableDefinition<&str, i64> = TableDefinition::new("retention");
 
 /// The rollup table of a tier (none for raw points).
-pub fn rollup_table(
-    tier: Tier,
-) -> Option<TableDefinition<'static, (&'static str, u32, i64), &'static [u8]>> {
+pub fn rollup_table(tier: Tier) -> Option<RollupTableDef> {
     match tier {
         Tier::Raw => None,
         Tier::FiveMinutes => Some(ROLLUPS_5M),
