@@ -98,7 +98,12 @@ impl Partials {
 
     /// Adds one point of series `name`.
     pub fn add(&mut self, name: u32, ts: i64, v: f64) {
-        for tier in ROLLUP_TIERS {
+        self.add_to(&ROLLUP_TIERS, name, ts, v);
+    }
+
+    /// Adds one point of series `name` to the buckets of `tiers` only.
+    fn add_to(&mut self, tiers: &[Tier], name: u32, ts: i64, v: f64) {
+        for &tier in tiers {
             self.points
                 .entry((tier, name, tier.bucket_of(ts)))
                 .and_modify(|r| r.add(ts, v))
@@ -220,6 +225,64 @@ impl Store {
             out.push((bucket, decode(tier, asset, name, bucket, v.value())?));
         }
         Ok(out)
+    }
+}
+
+/// Points of one series of one asset, made elsewhere, for
+/// [`Store::import_history`].
+#[derive(Debug, Clone, Copy)]
+pub struct History<'a> {
+    /// Asset id.
+    pub asset: &'a str,
+    /// Full series name.
+    pub series: &'a str,
+    /// `(time ms, value)`, in any order.
+    pub points: &'a [(i64, f64)],
+}
+
+impl Store {
+    /// Adds history made elsewhere (another monitoring system's, or a
+    /// bench's) to the rollups of `tiers`, merged with what they hold, in
+    /// one transaction; each series is added to its asset's. No raw block
+    /// is written: such history is older than raw points are kept.
+    pub fn import_history(
+        &self,
+        history: &[History<'_>],
+        tiers: &[Tier],
+    ) -> Result<(), StoreError> {
+        let mut cache = self.cache();
+        let result = self.import_locked(&mut cache, history, tiers);
+        if result.is_err() {
+            *cache = super::ingest::Cache::default();
+        }
+        result
+    }
+
+    fn import_locked(
+        &self,
+        cache: &mut super::ingest::Cache,
+        history: &[History<'_>],
+        tiers: &[Tier],
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut t = super::ingest::Tables::open(&txn)?;
+            let mut per_asset: BTreeMap<&str, Partials> = BTreeMap::new();
+            for h in history {
+                let id = super::ingest::name_id(&mut t, cache, h.series)?;
+                t.series_of(cache, h.asset)?.insert(id);
+                let partials = per_asset.entry(h.asset).or_default();
+                for &(ts, v) in h.points.iter().filter(|p| p.1.is_finite()) {
+                    partials.add_to(tiers, id, ts, v);
+                }
+            }
+            for (asset, partials) in per_asset {
+                t.put_series_of(cache, asset)?;
+                partials.write(&mut t.rollups, asset)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
     }
 }
 
