@@ -570,6 +570,7 @@ fn top_query(assets: usize, filesystems: usize) -> anyhow::Result<()> {
                 tier.bucket_of(from),
                 now,
                 None,
+                by.quantile().is_some(),
             )?;
             let candidates = fleet
                 .into_iter()

@@ -259,7 +259,14 @@ async fn top(
         let tier = tiers::choose(from, to, Some(over), &st);
         // From the bucket the range starts in: at least the range is read.
         let first = tier.bucket_of(from);
-        let fleet = s.fleet_rollups(&s2, tier, first, to, tag.as_deref())?;
+        let fleet = s.fleet_rollups(
+            &s2,
+            tier,
+            first,
+            to,
+            tag.as_deref(),
+            by.quantile().is_some(),
+        )?;
         let candidates = fleet
             .into_iter()
             .filter_map(|f| {

@@ -16,8 +16,6 @@
 //! field so bad bytes are a [`SketchError`], never a panic or an unbounded
 //! allocation.
 
-use std::collections::BTreeMap;
-
 /// The relative error on a quantile: the answer is within this fraction
 /// of a value that truly is at the asked rank.
 pub const RELATIVE_ERROR: f64 = 0.01;
@@ -49,12 +47,16 @@ pub enum SketchError {
 }
 
 /// Counts of values by bin; see the module docs.
+///
+/// Bins are sorted vectors of `(index, count)`: a rollup's sketch holds a
+/// few dozen bins, which a vector decodes, merges and walks faster than a
+/// tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sketch {
     zero: u64,
-    positive: BTreeMap<i32, u64>,
+    positive: Vec<(i32, u64)>,
     /// Bins of `-x` for negative values `x`.
-    negative: BTreeMap<i32, u64>,
+    negative: Vec<(i32, u64)>,
 }
 
 fn index_of(magnitude: f64) -> i32 {
@@ -76,7 +78,7 @@ impl Sketch {
 
     /// Values counted.
     pub fn count(&self) -> u64 {
-        let bins = |m: &BTreeMap<i32, u64>| m.values().fold(0u64, |a, c| a.saturating_add(*c));
+        let bins = |m: &[(i32, u64)]| m.iter().fold(0u64, |a, b| a.saturating_add(b.1));
         self.zero
             .saturating_add(bins(&self.positive))
             .saturating_add(bins(&self.negative))
@@ -104,12 +106,8 @@ impl Sketch {
     /// Adds the counts of `other`, as if its values had been added here.
     pub fn merge(&mut self, other: &Sketch) {
         self.zero = self.zero.saturating_add(other.zero);
-        for (&i, &c) in &other.positive {
-            add_bin(&mut self.positive, i, c);
-        }
-        for (&i, &c) in &other.negative {
-            add_bin(&mut self.negative, i, c);
-        }
+        merge_bins(&mut self.positive, &other.positive);
+        merge_bins(&mut self.negative, &other.negative);
     }
 
     /// The value at quantile `q` (0 ≤ q ≤ 1, clamped): within
@@ -123,7 +121,7 @@ impl Sketch {
         let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
         let rank = (q * (n - 1) as f64).floor() as u64;
         let mut seen = 0u64;
-        for (&i, &c) in self.negative.iter().rev() {
+        for &(i, c) in self.negative.iter().rev() {
             seen = seen.saturating_add(c);
             if seen > rank {
                 return Some(-value_of(i));
@@ -133,13 +131,13 @@ impl Sketch {
         if seen > rank {
             return Some(0.0);
         }
-        for (&i, &c) in &self.positive {
+        for &(i, c) in &self.positive {
             seen = seen.saturating_add(c);
             if seen > rank {
                 return Some(value_of(i));
             }
         }
-        self.positive.keys().next_back().map(|&i| value_of(i))
+        self.positive.last().map(|&(i, _)| value_of(i))
     }
 
     /// The stored form: the zero count, then per sign the number of bins
@@ -149,7 +147,7 @@ impl Sketch {
         for bins in [&self.positive, &self.negative] {
             put_varint(out, bins.len() as u64);
             let mut prev = 0i64;
-            for (&i, &c) in bins {
+            for &(i, c) in bins {
                 put_varint(out, zigzag(i64::from(i) - prev));
                 put_varint(out, c);
                 prev = i64::from(i);
@@ -162,12 +160,13 @@ impl Sketch {
     pub fn decode(bytes: &[u8]) -> Result<(Sketch, &[u8]), SketchError> {
         let mut r = bytes;
         let zero = get_varint(&mut r, "zero count")?;
-        let mut sides = [BTreeMap::new(), BTreeMap::new()];
+        let mut sides = [Vec::new(), Vec::new()];
         for bins in &mut sides {
             let n = get_varint(&mut r, "bin count")?;
             if n > MAX_BINS as u64 {
                 return Err(SketchError::Invalid("more bins than a sketch keeps"));
             }
+            bins.reserve(n as usize);
             let mut prev = 0i64;
             for k in 0..n {
                 let d = unzigzag(get_varint(&mut r, "bin index")?);
@@ -182,7 +181,7 @@ impl Sketch {
                 if c == 0 {
                     return Err(SketchError::Invalid("empty bin"));
                 }
-                bins.insert(i as i32, c);
+                bins.push((i as i32, c));
                 prev = i;
             }
         }
@@ -198,18 +197,60 @@ impl Sketch {
     }
 }
 
-fn add_bin(bins: &mut BTreeMap<i32, u64>, i: i32, c: u64) {
-    let e = bins.entry(i).or_insert(0);
-    *e = e.saturating_add(c);
-    while bins.len() > MAX_BINS {
-        // The smallest magnitudes go into their neighbour: the high
-        // quantiles, which rollups are read for, keep their guarantee.
-        let Some((_, low)) = bins.pop_first() else {
-            break;
-        };
-        if let Some(mut next) = bins.first_entry() {
-            *next.get_mut() = next.get().saturating_add(low);
+fn add_bin(bins: &mut Vec<(i32, u64)>, i: i32, c: u64) {
+    match bins.binary_search_by_key(&i, |b| b.0) {
+        Ok(k) => {
+            if let Some(b) = bins.get_mut(k) {
+                b.1 = b.1.saturating_add(c);
+            }
         }
+        Err(k) => bins.insert(k, (i, c)),
+    }
+    collapse(bins);
+}
+
+/// Adds the bins of `other` to `bins`, both sorted.
+fn merge_bins(bins: &mut Vec<(i32, u64)>, other: &[(i32, u64)]) {
+    if other.is_empty() {
+        return;
+    }
+    let mine = std::mem::take(bins);
+    let mut out = Vec::with_capacity(mine.len() + other.len());
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&x), Some(&y)) = (mine.get(i), other.get(j)) {
+        match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Equal => {
+                out.push((x.0, x.1.saturating_add(y.1)));
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => {
+                out.push(x);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(y);
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(mine.get(i..).unwrap_or_default());
+    out.extend_from_slice(other.get(j..).unwrap_or_default());
+    *bins = out;
+    collapse(bins);
+}
+
+/// Keeps at most [`MAX_BINS`] bins: the smallest magnitudes go into their
+/// neighbour, so the high quantiles, which rollups are read for, keep
+/// their guarantee.
+fn collapse(bins: &mut Vec<(i32, u64)>) {
+    if bins.len() <= MAX_BINS {
+        return;
+    }
+    let extra = bins.len() - MAX_BINS;
+    let low: u64 = bins.drain(..extra).fold(0u64, |a, b| a.saturating_add(b.1));
+    if let Some(first) = bins.first_mut() {
+        first.1 = first.1.saturating_add(low);
     }
 }
 

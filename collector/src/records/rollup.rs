@@ -247,12 +247,13 @@ impl Rollup {
     }
 
     /// The stored form, for the bucket starting at `bucket`: the format
-    /// byte, the count, a byte saying how each value is written (integral
-    /// values as zigzag varints, others as their 8 bytes), the values, the
-    /// time of the last point from the bucket's start, and the sketch. A
-    /// bucket of one point stores its value once and no sketch.
+    /// byte, the count, a byte saying how each value is written (two bits
+    /// each: integral values as zigzag varints, values with at most three
+    /// decimals as thousandths likewise, others as their 8 bytes), the
+    /// values, the time of the last point from the bucket's start, and the
+    /// sketch. A bucket of one point stores its value once and no sketch.
     pub fn encode(&self, bucket: i64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(24);
+        let mut out = Vec::with_capacity(32);
         out.push(FORMAT);
         put_varint(&mut out, self.count);
         let single = self.count == 1;
@@ -261,16 +262,15 @@ impl Rollup {
         } else {
             &[self.min, self.max, self.sum, self.last]
         };
-        let mut flags = 0u8;
-        for (k, v) in values.iter().enumerate() {
-            if integral(*v).is_none() {
-                flags |= 1 << k;
-            }
-        }
+        let codes: Vec<(u8, Option<i64>)> = values.iter().map(|v| value_code(*v)).collect();
+        let flags = codes
+            .iter()
+            .enumerate()
+            .fold(0u8, |f, (k, (code, _))| f | (code << (2 * k)));
         out.push(flags);
-        for v in values {
-            match integral(*v) {
-                Some(n) => put_varint(&mut out, zigzag(n)),
+        for (v, (_, n)) in values.iter().zip(&codes) {
+            match n {
+                Some(n) => put_varint(&mut out, zigzag(*n)),
                 None => out.extend_from_slice(&v.to_le_bytes()),
             }
         }
@@ -283,57 +283,94 @@ impl Rollup {
 
     /// Reads a stored rollup point of the bucket starting at `bucket`.
     pub fn decode(bytes: &[u8], bucket: i64) -> Result<Rollup, RollupError> {
-        let (&format, mut r) = bytes
-            .split_first()
-            .ok_or(RollupError::Truncated("format"))?;
-        if format != FORMAT {
-            return Err(RollupError::Format(format));
-        }
-        let count = get_varint(&mut r, "count")?;
-        if count == 0 {
-            return Err(RollupError::Invalid("no points"));
-        }
-        let (&flags, rest) = r.split_first().ok_or(RollupError::Truncated("flags"))?;
-        r = rest;
-        let single = count == 1;
-        let n = if single { 1 } else { 4 };
-        if flags >> n != 0 {
-            return Err(RollupError::Invalid("flags"));
-        }
-        let mut values = [0f64; 4];
-        for (k, v) in values.iter_mut().enumerate().take(n) {
-            *v = if flags & (1 << k) == 0 {
-                unzigzag(get_varint(&mut r, "value")?) as f64
-            } else {
+        decode(bytes, bucket, true)
+    }
+
+    /// Reads a stored rollup point without its sketch (left empty): for
+    /// the aggregations that do not need it, faster.
+    pub fn decode_summary(bytes: &[u8], bucket: i64) -> Result<Rollup, RollupError> {
+        decode(bytes, bucket, false)
+    }
+}
+
+fn decode(bytes: &[u8], bucket: i64, with_sketch: bool) -> Result<Rollup, RollupError> {
+    let (&format, mut r) = bytes
+        .split_first()
+        .ok_or(RollupError::Truncated("format"))?;
+    if format != FORMAT {
+        return Err(RollupError::Format(format));
+    }
+    let count = get_varint(&mut r, "count")?;
+    if count == 0 {
+        return Err(RollupError::Invalid("no points"));
+    }
+    let (&flags, rest) = r.split_first().ok_or(RollupError::Truncated("flags"))?;
+    r = rest;
+    let single = count == 1;
+    let n = if single { 1 } else { 4 };
+    if n < 4 && flags >> (2 * n) != 0 {
+        return Err(RollupError::Invalid("flags"));
+    }
+    let mut values = [0f64; 4];
+    for (k, v) in values.iter_mut().enumerate().take(n) {
+        *v = match (flags >> (2 * k)) & 3 {
+            CODE_INTEGER => unzigzag(get_varint(&mut r, "value")?) as f64,
+            CODE_THOUSANDTHS => unzigzag(get_varint(&mut r, "value")?) as f64 / 1000.0,
+            CODE_FLOAT => {
                 let (raw, rest) = r
                     .split_first_chunk::<8>()
                     .ok_or(RollupError::Truncated("value"))?;
                 r = rest;
                 f64::from_le_bytes(*raw)
-            };
-        }
-        let last_at = bucket.wrapping_add(unzigzag(get_varint(&mut r, "last time")?));
-        let rollup = if single {
-            Rollup::of(last_at, values[0])
-        } else {
-            let (sketch, rest) = Sketch::decode(r)?;
-            r = rest;
-            let [min, max, sum, last] = values;
-            Rollup {
-                count,
-                min,
-                max,
-                sum,
-                last_at,
-                last,
-                sketch,
             }
+            _ => return Err(RollupError::Invalid("value code")),
         };
+    }
+    let last_at = bucket.wrapping_add(unzigzag(get_varint(&mut r, "last time")?));
+    if single {
         if !r.is_empty() {
+            return Err(RollupError::Invalid("bytes after the value"));
+        }
+        return Ok(Rollup::of(last_at, values[0]));
+    }
+    let sketch = if with_sketch {
+        let (sketch, rest) = Sketch::decode(r)?;
+        if !rest.is_empty() {
             return Err(RollupError::Invalid("bytes after the sketch"));
         }
-        Ok(rollup)
+        sketch
+    } else {
+        Sketch::new()
+    };
+    let [min, max, sum, last] = values;
+    Ok(Rollup {
+        count,
+        min,
+        max,
+        sum,
+        last_at,
+        last,
+        sketch,
+    })
+}
+
+const CODE_INTEGER: u8 = 0;
+const CODE_THOUSANDTHS: u8 = 1;
+const CODE_FLOAT: u8 = 2;
+
+/// How a value is stored: its code, and the integer written for it.
+fn value_code(v: f64) -> (u8, Option<i64>) {
+    if let Some(n) = integral(v) {
+        return (CODE_INTEGER, Some(n));
     }
+    // Percentages and rates are stored to three decimals (see
+    // crate::helpers::series), and so are their sums, mostly.
+    if let Some(n) = integral((v * 1000.0).round())
+        && (n as f64 / 1000.0).to_bits() == v.to_bits()
+    {
+        return (CODE_THOUSANDTHS, Some(n));
+    }
+    (CODE_FLOAT, None)
 }
 
 /// `v` as an integer, when it is one and converts back bit for bit.
@@ -395,6 +432,7 @@ mod tests {
                 if let Ok(r) = Rollup::decode(b, 0) {
                     let _ = r.value(Aggregation::P99);
                 }
+                let _ = Rollup::decode_summary(b, 0);
             }
         }
     }
@@ -415,6 +453,18 @@ mod tests {
         assert!(bytes.len() <= 80, "{}", bytes.len());
         let single = rollup_of(&[(5, 42.0)]).unwrap().encode(0);
         assert_eq!(single.len(), 5);
+        let percents: Vec<(i64, f64)> = (0..30)
+            .map(|i| (i * 10_000, 12.345 + i as f64 / 8.0))
+            .collect();
+        let r = rollup_of(&percents).unwrap();
+        let bytes = r.encode(0);
+        assert_eq!(Rollup::decode(&bytes, 0).unwrap(), r);
+        assert!(bytes.len() <= 90, "{}", bytes.len());
+        let summary = Rollup::decode_summary(&bytes, 0).unwrap();
+        assert_eq!(
+            (summary.count, summary.max, summary.sketch.count()),
+            (30, r.max, 0)
+        );
     }
 
     #[test]
@@ -441,6 +491,12 @@ mod tests {
             Err(RollupError::Invalid("no points"))
         );
         let mut bytes = rollup_of(&[(1, 1.5), (2, 2.5)]).unwrap().encode(0);
+        assert_eq!(
+            Rollup::decode(&bytes[..bytes.len() - 1], 0).map(|_| ()),
+            Err(RollupError::Sketch(
+                crate::helpers::sketch::SketchError::Truncated("bin count")
+            ))
+        );
         bytes.push(0);
         assert_eq!(
             Rollup::decode(&bytes, 0),

@@ -301,7 +301,8 @@ impl Store {
     /// Every series named `metric`, or `metric{…}` (any subject), of every
     /// asset (carrying `tag`, if given), with its rollups of tier `tier`
     /// whose buckets start in `[from, to]` merged into one; series with
-    /// no rollup there are left out. Read in one transaction.
+    /// no rollup there are left out. Read in one transaction; without
+    /// `sketches`, the rollups' sketches are not read (left empty).
     pub fn fleet_rollups(
         &self,
         metric: &str,
@@ -309,6 +310,7 @@ impl Store {
         from: i64,
         to: i64,
         tag: Option<&str>,
+        sketches: bool,
     ) -> Result<Vec<FleetRollup>, StoreError> {
         let Some(def) = rollup_table(tier) else {
             return Ok(Vec::new());
@@ -364,7 +366,19 @@ impl Store {
                 let mut merged: Option<Rollup> = None;
                 for r in table.range((asset, id, from)..=(asset, id, to))? {
                     let (k, v) = r?;
-                    let part = decode(tier, asset, id, k.value().2, v.value())?;
+                    let bucket = k.value().2;
+                    let part = if sketches {
+                        decode(tier, asset, id, bucket, v.value())?
+                    } else {
+                        Rollup::decode_summary(v.value(), bucket).map_err(|e| {
+                            StoreError::Corrupt {
+                                table: tier_table_name(tier),
+                                reason: format!(
+                                    "rollup of series {id} of {asset} at {bucket}: {e}"
+                                ),
+                            }
+                        })?
+                    };
                     match &mut merged {
                         Some(m) => m.merge(&part),
                         None => merged = Some(part),
