@@ -56,7 +56,7 @@ impl Tier {
     pub fn bucket_of(self, ts: i64) -> i64 {
         match self.bucket_ms() {
             0 => ts,
-            w => ts.div_euclid(w) * w,
+            w => ts.div_euclid(w).saturating_mul(w),
         }
     }
 

@@ -24,6 +24,7 @@ use std::ops::Bound;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::ingest::MAX_BLOCK_SPAN_MS;
+use super::rollups::group_ms;
 use super::schema::*;
 use super::{Store, StoreError};
 use crate::records::rollup::Tier;
@@ -336,7 +337,7 @@ fn expire_raw(
     Ok(true)
 }
 
-/// Deletes rollup points of `tier` whose bucket ended before `cut`, series
+/// Deletes rows of rollups of `tier` whose buckets all ended before `cut`, series
 /// by series from the one after `pass.after`; false once all were walked.
 fn expire_rollups(
     txn: &WriteTransaction,
@@ -349,7 +350,8 @@ fn expire_rollups(
         return Ok(false);
     };
     let mut table = txn.open_table(def)?;
-    let before = cut.saturating_sub(tier.bucket_ms());
+    // A row goes once every bucket of its group has ended before the cut.
+    let before = cut.saturating_sub(group_ms(tier));
     while *budget > 0 {
         let (asset, name) = {
             let start = match &pass.after {
@@ -463,13 +465,14 @@ mod tests {
                 oldest >= now - DAY_MS - MAX_BLOCK_SPAN_MS,
                 "day {day}: {oldest}"
             );
+            // Rows of an hour of 5-minute rollups, a day of hourly ones.
             let five = oldest_rollup(&store, Tier::FiveMinutes).unwrap();
-            assert!(five >= now - 3 * DAY_MS - 300_000, "day {day}");
+            assert!(five >= now - 3 * DAY_MS - HOUR, "day {day}");
             let hour = oldest_rollup(&store, Tier::OneHour).unwrap();
-            assert!(hour >= now - 6 * DAY_MS - HOUR, "day {day}");
+            assert!(hour >= now - 7 * DAY_MS, "day {day}");
             if day >= 3 {
                 assert!(
-                    five <= now - 3 * DAY_MS + 300_000,
+                    five <= now - 3 * DAY_MS,
                     "day {day}: 5m rollups kept too short"
                 );
             }
@@ -523,7 +526,10 @@ mod tests {
         assert!(oldest_block_first(&store).unwrap() >= now - 2 * MAX_BLOCK_SPAN_MS);
         assert!(oldest_rollup(&store, Tier::FiveMinutes).unwrap() > START);
         // The hourly rollups are all kept.
-        assert_eq!(oldest_rollup(&store, Tier::OneHour), Some(START));
+        assert_eq!(
+            oldest_rollup(&store, Tier::OneHour),
+            Some(super::super::rollups::group_of(Tier::OneHour, START))
+        );
         // Without the budget, the cut-offs the budget moved stay.
         let calm = expire(&store, &Retention::default(), now, 1000);
         assert!(!calm.raw_forced && calm.bounds.raw == now - MAX_BLOCK_SPAN_MS);

@@ -10,6 +10,13 @@
 //!
 //! The 1-day rollups are kept as long as the 1-hour ones: a year at a
 //! one-day step, or a fleet's week, is then a few rows per series.
+//!
+//! A row holds the rollups of one series over a group of buckets: an hour
+//! of 5-minute rollups, a day of 1-hour ones ([`group_ms`]). Its key is
+//! then written once for twelve or twenty-four rollups, and a B-tree
+//! holds fewer, fuller rows. The row is a count, then per rollup its
+//! bucket's place in the group, its length and its bytes
+//! ([`Rollup::encode`]).
 
 use std::collections::BTreeMap;
 
@@ -20,7 +27,8 @@ use super::schema::*;
 use super::{Store, StoreError};
 use crate::records::rollup::{Rollup, Tier};
 
-/// A table of rollup points: `(asset id, name id, bucket start ms) → Rollup`.
+/// A table of rollup points: `(asset id, name id, group start ms) → the
+/// rollups of the group's buckets`.
 pub type RollupTable<'t> = Table<'t, (&'static str, u32, i64), &'static [u8]>;
 
 /// The tiers with rollup tables, finest first.
@@ -64,9 +72,10 @@ impl<'t> RollupTables<'t> {
                 })?
             {
                 let (k, v) = r?;
-                let (_, name, bucket) = k.value();
-                let rollup = decode(tier, from, name, bucket, v.value())?;
-                moved.points.insert((tier, name, bucket), rollup);
+                let (_, name, group) = k.value();
+                for (bucket, rollup) in decode_group(tier, from, name, group, v.value(), true)? {
+                    moved.points.insert((tier, name, bucket), rollup);
+                }
             }
             moved.write(self, into)?;
         }
@@ -112,39 +121,120 @@ impl Partials {
     }
 
     /// Merges these rollups into the stored ones of `asset` (the stored
-    /// points were given first).
+    /// points were given first), a row (group of buckets) at a time.
     pub fn write(self, tables: &mut RollupTables<'_>, asset: &str) -> Result<(), StoreError> {
+        let mut rows: BTreeMap<(Tier, u32, i64), Vec<(i64, Rollup)>> = BTreeMap::new();
         for ((tier, name, bucket), part) in self.points {
+            rows.entry((tier, name, group_of(tier, bucket)))
+                .or_default()
+                .push((bucket, part));
+        }
+        for ((tier, name, group), parts) in rows {
             let Some(table) = tables.table(tier) else {
                 continue;
             };
-            let key = (asset, name, bucket);
-            let merged = match table.get(key)? {
-                Some(v) => {
-                    let mut stored = decode(tier, asset, name, bucket, v.value())?;
-                    stored.merge(&part);
-                    stored
-                }
-                None => part,
+            let key = (asset, name, group);
+            let mut merged: BTreeMap<i64, Rollup> = match table.get(key)? {
+                Some(v) => decode_group(tier, asset, name, group, v.value(), true)?
+                    .into_iter()
+                    .collect(),
+                None => BTreeMap::new(),
             };
-            table.insert(key, merged.encode(bucket).as_slice())?;
+            for (bucket, part) in parts {
+                merged
+                    .entry(bucket)
+                    .and_modify(|r| r.merge(&part))
+                    .or_insert(part);
+            }
+            table.insert(key, encode_group(tier, group, &merged).as_slice())?;
         }
         Ok(())
     }
 }
 
-/// Decodes a stored rollup point, naming it in the error.
-pub(crate) fn decode(
+/// Width of the group of buckets a row of `tier` holds, ms.
+pub fn group_ms(tier: Tier) -> i64 {
+    match tier {
+        Tier::Raw => 0,
+        Tier::FiveMinutes => 3_600_000,
+        Tier::OneHour | Tier::OneDay => 86_400_000,
+    }
+}
+
+/// Start of the row (group of buckets) holding `bucket`.
+pub fn group_of(tier: Tier, bucket: i64) -> i64 {
+    match group_ms(tier) {
+        0 => bucket,
+        w => bucket.div_euclid(w).saturating_mul(w),
+    }
+}
+
+/// A row's bytes: its rollups by bucket, all of the group starting at `group`.
+fn encode_group(tier: Tier, group: i64, rollups: &BTreeMap<i64, Rollup>) -> Vec<u8> {
+    use crate::helpers::sketch::put_varint;
+    let width = tier.bucket_ms().max(1);
+    let mut out = Vec::with_capacity(16 + rollups.len() * 40);
+    put_varint(&mut out, rollups.len() as u64);
+    for (&bucket, r) in rollups {
+        put_varint(&mut out, (bucket.saturating_sub(group) / width) as u64);
+        let bytes = r.encode(bucket);
+        put_varint(&mut out, bytes.len() as u64);
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+/// Decodes a row of `tier` (of series `name` of `asset`, group starting
+/// at `group`) into its rollups by bucket, oldest first; without
+/// `sketches`, their sketches are left empty.
+pub(crate) fn decode_group(
     tier: Tier,
     asset: &str,
     name: u32,
-    bucket: i64,
+    group: i64,
     bytes: &[u8],
-) -> Result<Rollup, StoreError> {
-    Rollup::decode(bytes, bucket).map_err(|e| StoreError::Corrupt {
+    sketches: bool,
+) -> Result<Vec<(i64, Rollup)>, StoreError> {
+    use crate::helpers::sketch::get_varint;
+    let bad = |what: String| StoreError::Corrupt {
         table: tier_table_name(tier),
-        reason: format!("rollup of series {name} of {asset} at {bucket}: {e}"),
-    })
+        reason: format!("rollups of series {name} of {asset} at {group}: {what}"),
+    };
+    let width = tier.bucket_ms().max(1);
+    let slots = (group_ms(tier) / width).max(1) as u64;
+    let mut r = bytes;
+    let n = get_varint(&mut r, "rollup count").map_err(|e| bad(e.to_string()))?;
+    if n > slots {
+        return Err(bad(format!("{n} rollups in a row of {slots}")));
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    let mut prev: Option<u64> = None;
+    for _ in 0..n {
+        let slot = get_varint(&mut r, "bucket").map_err(|e| bad(e.to_string()))?;
+        if slot >= slots || prev.is_some_and(|p| slot <= p) {
+            return Err(bad(format!("bucket {slot} out of order or of range")));
+        }
+        prev = Some(slot);
+        let len = get_varint(&mut r, "length").map_err(|e| bad(e.to_string()))?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| *l <= r.len())
+            .ok_or_else(|| bad("rollup longer than its row".into()))?;
+        let (one, rest) = r.split_at(len);
+        r = rest;
+        let bucket = group.saturating_add((slot as i64).saturating_mul(width));
+        let rollup = if sketches {
+            Rollup::decode(one, bucket)
+        } else {
+            Rollup::decode_summary(one, bucket)
+        }
+        .map_err(|e| bad(format!("bucket {bucket}: {e}")))?;
+        out.push((bucket, rollup));
+    }
+    if !r.is_empty() {
+        return Err(bad("bytes after the last rollup".into()));
+    }
+    Ok(out)
 }
 
 fn tier_table_name(tier: Tier) -> &'static str {
@@ -219,10 +309,11 @@ impl Store {
         };
         let table = txn.open_table(def)?;
         let mut out = Vec::new();
-        for r in table.range((asset, name, from)..=(asset, name, to))? {
+        for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
             let (k, v) = r?;
-            let bucket = k.value().2;
-            out.push((bucket, decode(tier, asset, name, bucket, v.value())?));
+            let group = k.value().2;
+            let rollups = decode_group(tier, asset, name, group, v.value(), true)?;
+            out.extend(rollups.into_iter().filter(|(b, _)| (from..=to).contains(b)));
         }
         Ok(out)
     }
@@ -364,24 +455,18 @@ impl Store {
             }
             for (id, series) in wanted {
                 let mut merged: Option<Rollup> = None;
-                for r in table.range((asset, id, from)..=(asset, id, to))? {
+                for r in table.range((asset, id, group_of(tier, from))..=(asset, id, to))? {
                     let (k, v) = r?;
-                    let bucket = k.value().2;
-                    let part = if sketches {
-                        decode(tier, asset, id, bucket, v.value())?
-                    } else {
-                        Rollup::decode_summary(v.value(), bucket).map_err(|e| {
-                            StoreError::Corrupt {
-                                table: tier_table_name(tier),
-                                reason: format!(
-                                    "rollup of series {id} of {asset} at {bucket}: {e}"
-                                ),
-                            }
-                        })?
-                    };
-                    match &mut merged {
-                        Some(m) => m.merge(&part),
-                        None => merged = Some(part),
+                    let group = k.value().2;
+                    for (bucket, part) in decode_group(tier, asset, id, group, v.value(), sketches)?
+                    {
+                        if !(from..=to).contains(&bucket) {
+                            continue;
+                        }
+                        match &mut merged {
+                            Some(m) => m.merge(&part),
+                            None => merged = Some(part),
+                        }
                     }
                 }
                 if let Some(rollup) = merged {

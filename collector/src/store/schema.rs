@@ -196,15 +196,16 @@ pub const PROBE_LATEST: TableDefinition<(&str, &str, &str), &[u8]> =
 /// of a version without probes) are sent none.
 pub const PROBE_AGENTS: TableDefinition<&str, ()> = TableDefinition::new("probe_agents");
 
-/// The definition of a rollup table: `(asset id, name id, bucket start ms) → Rollup`.
+/// The definition of a rollup table: `(asset id, name id, group start ms)
+/// → the rollups of the group's buckets` (see [`super::rollups`]).
 pub type RollupTableDef = TableDefinition<'static, (&'static str, u32, i64), &'static [u8]>;
 
-/// 5-minute rollups of every series (see [`super::rollups`]):
-/// `(asset id, name id, bucket start ms) → Rollup`.
+/// 5-minute rollups of every series, an hour to a row (see
+/// [`super::rollups`]).
 pub const ROLLUPS_5M: RollupTableDef = TableDefinition::new("rollups_5m");
-/// 1-hour rollups, keyed as [`ROLLUPS_5M`].
+/// 1-hour rollups, a day to a row.
 pub const ROLLUPS_1H: RollupTableDef = TableDefinition::new("rollups_1h");
-/// 1-day rollups, keyed as [`ROLLUPS_5M`].
+/// 1-day rollups, one to a row.
 pub const ROLLUPS_1D: RollupTableDef = TableDefinition::new("rollups_1d");
 /// How far back each tier's data were deleted: `tier name → ms`; data of
 /// the tier before that time are gone (see [`super::retention`]).
