@@ -412,7 +412,7 @@ fn main() -> anyhow::Result<()> {
 /// and pages per rollup point.
 fn rollup_usage(store: &Store, raw_points: u64) -> anyhow::Result<()> {
     use atalaya_collector::store::schema::rollup_table;
-    use redb::{ReadableTableMetadata, TableHandle};
+    use redb::{ReadableTable, TableHandle};
     let usage = store.table_usage()?;
     let txn = store.begin_read()?;
     println!("rollups (stored bytes / page bytes per rollup point):");
@@ -420,7 +420,14 @@ fn rollup_usage(store: &Store, raw_points: u64) -> anyhow::Result<()> {
         let Some(def) = rollup_table(tier) else {
             continue;
         };
-        let rows = txn.open_table(def)?.len()?;
+        // A row holds the rollups of a group of buckets, their count first.
+        let table = txn.open_table(def)?;
+        let mut rows = 0u64;
+        for r in table.iter()? {
+            let (_, v) = r?;
+            let mut bytes = v.value();
+            rows += atalaya_collector::helpers::sketch::get_varint(&mut bytes, "count")?;
+        }
         let (_, stored, pages) = usage
             .iter()
             .find(|(n, _, _)| n == def.name())
