@@ -7,7 +7,9 @@
 //! ([`Store::expire_step`]); between transactions the write lock is free,
 //! so a commit of agents' records waits for one small batch at most.
 //! Each batch commits whole, and deleting again what is already gone does
-//! nothing: a pass cut short by a crash is simply run again.
+//! nothing: a pass cut short by a crash is simply run again. So only the
+//! pass's last transaction is durable; the others reach the disk with the
+//! next durable commit (the last one, or any commit of agents' records).
 //!
 //! # The byte budget
 //! With [`Retention::max_bytes`], a pass that starts with more pages in
@@ -21,7 +23,7 @@
 
 use std::ops::Bound;
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::ingest::MAX_BLOCK_SPAN_MS;
 use super::rollups::group_ms;
@@ -190,7 +192,7 @@ impl Store {
         pass: &mut Expiry,
         batch: usize,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
         if !pass.started {
             pass.report = start_pass(&txn, policy, now)?;
             pass.started = true;
@@ -222,6 +224,12 @@ impl Store {
                 pass.after = None;
                 pass.again = false;
             }
+        }
+        if !pass.done() {
+            // Only the pass's last transaction waits for the disk: one lost
+            // in a crash is deleted again by the next pass, and a commit of
+            // agents' records then waits for one fsync less.
+            txn.set_durability(Durability::None)?;
         }
         txn.commit()?;
         Ok(())
