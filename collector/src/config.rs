@@ -13,6 +13,7 @@ pub mod probes;
 use crate::incidents::sla::{BusinessHours, SlaPolicies};
 use crate::records::incident::Priority;
 use crate::screen::TimeLimits;
+use crate::store::retention::Retention;
 
 /// Shortest agent certificate lifetime: an agent renews when a third of it
 /// is left, and needs a few seconds to do so.
@@ -55,6 +56,8 @@ pub struct CollectorConfig {
     pub sla: SlaPolicies,
     /// `[[probe]]`: targets pushed to agents, and which agents.
     pub probes: Vec<probes::ProbeRule>,
+    /// `[retention]`: how long each metric tier is kept, and the store's byte budget.
+    pub retention: Retention,
     /// The file it was read from (`None`: built from text), which a reload
     /// reads again for the SLA policies.
     pub file: Option<PathBuf>,
@@ -120,6 +123,7 @@ impl CollectorConfig {
             .filter(|f| !f.is_empty());
         let sla = sla_policies(&doc);
         let probes = probes::parse(&doc);
+        let retention = retention(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
             let host = server_names.first().map_or("localhost", String::as_str);
@@ -152,6 +156,7 @@ impl CollectorConfig {
             incident_tick: Duration::from_secs(incident_tick),
             sla,
             probes,
+            retention,
             file: None,
         })
     }
@@ -166,6 +171,46 @@ impl CollectorConfig {
 }
 
 /// `[sla]` and its `[sla.P1]` … `[sla.P4]` tables over the defaults.
+/// `[retention]`: days per tier, each tier kept at least as long as the
+/// finer one, and the byte budget (0: none).
+fn retention(doc: &Document<'_>) -> Retention {
+    const DAY_MS: i64 = 86_400_000;
+    let r = doc.section("retention");
+    let raw = r.integer("raw_days", 14, 1..=36_500, "days");
+    let five = r.integer("rollup_5m_days", 400, 1..=36_500, "days");
+    let hour = r.integer("rollup_1h_days", 5 * 365, 1..=36_500, "days");
+    if five < raw {
+        r.invalid(
+            "rollup_5m_days",
+            format!("expected at least raw_days ({raw}), found {five}"),
+        );
+    }
+    if hour < five {
+        r.invalid(
+            "rollup_1h_days",
+            format!("expected at least rollup_5m_days ({five}), found {hour}"),
+        );
+    }
+    let max_bytes = r.integer("max_bytes", 0, 0..=1 << 50, "bytes");
+    if (1..1 << 20).contains(&max_bytes) {
+        r.invalid(
+            "max_bytes",
+            format!("expected 0 (no budget) or at least 1048576 bytes, found {max_bytes}"),
+        );
+    }
+    let ms = |days: u64| {
+        i64::try_from(days)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(DAY_MS)
+    };
+    Retention {
+        raw_ms: ms(raw),
+        five_minutes_ms: ms(five),
+        one_hour_ms: ms(hour),
+        max_bytes: (max_bytes > 0).then_some(max_bytes),
+    }
+}
+
 fn sla_policies(doc: &Document<'_>) -> SlaPolicies {
     let mut policies = SlaPolicies::default();
     let s = doc.section("sla");
@@ -317,6 +362,44 @@ mod tests {
         );
         assert!(shown[2].contains("`agents.certificate_days`"), "{shown:?}");
         assert!(shown[3].contains("`agents.foo`: unknown key"), "{shown:?}");
+    }
+
+    #[test]
+    fn retention_is_read_in_days_and_checked_tier_by_tier() {
+        let config = CollectorConfig::default();
+        assert_eq!(config.retention, Retention::default());
+        let text = "[retention]\nraw_days = 7\nrollup_5m_days = 90\nrollup_1h_days = 730\nmax_bytes = 10_000_000_000\n";
+        let r = CollectorConfig::parse("c.toml", text).unwrap().retention;
+        assert_eq!(
+            (r.raw_ms, r.five_minutes_ms, r.one_hour_ms, r.max_bytes),
+            (
+                7 * 86_400_000,
+                90 * 86_400_000,
+                730 * 86_400_000,
+                Some(10_000_000_000)
+            )
+        );
+        let text = "[retention]\nraw_days = 30\nrollup_5m_days = 20\nmax_bytes = 5\nkeep = 1\n";
+        let errors = CollectorConfig::parse("c.toml", text).unwrap_err();
+        let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(
+            shown[0].starts_with("c.toml:3:")
+                && shown[0].contains(
+                    "`retention.rollup_5m_days`: expected at least raw_days (30), found 20"
+                ),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].contains(
+                "`retention.max_bytes`: expected 0 (no budget) or at least 1048576 bytes"
+            ),
+            "{shown:?}"
+        );
+        assert!(
+            shown[2].contains("`retention.keep`: unknown key"),
+            "{shown:?}"
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //!    resource, installed capacity, renewal and end of support),
 //!    [`kb`] (article checks and matching), [`notify`] (webhook events and
 //!    routing), [`lookup`] (a caller's machines: matching, ranking, why),
-//!    [`topology`] (the network map from LLDP and CDP neighbours).
+//!    [`topology`] (the network map from LLDP and CDP neighbours),
+//!    [`tiers`] (which metric tier answers a query, aggregations, top-N).
 //! 5. **Orchestration**: [`desk`] (the incident engine wired to the
 //!    store: actions, staff, SLA sweep, knowledge base, each decision in
 //!    one transaction; the caller lookup read from the store),
@@ -47,6 +48,7 @@ pub mod screen;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tiers;
 pub mod tls;
 pub mod topology;
 pub mod webhooks;

@@ -19,6 +19,7 @@ use crate::screen::{ClockSkew, ClockSkews};
 use crate::server::{
     Committer, Connections, DeviceWakers, DiscoveryQueues, Hub, Server, ServerConfig,
 };
+use crate::store::retention::{Expiry, ExpiryReport, Retention};
 use crate::store::{ApiTokenRecord, OpenError, Role, Store, StoreError};
 use crate::telemetry::Telemetry;
 use crate::tls::{self, TlsError};
@@ -451,6 +452,11 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     let quic_addr = server.local_addr().map_err(RunError::LocalAddress)?;
     let endpoint = server.endpoint();
     tokio::spawn(server.run());
+    tokio::spawn(expire_loop(
+        store.clone(),
+        config.retention,
+        telemetry.clone(),
+    ));
 
     // A listen port of 0 (tests, the demo) is only known now.
     let advertise = match config.advertise.rsplit_once(':') {
@@ -505,6 +511,76 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         endpoint,
         notifier,
     })
+}
+
+/// How often expired metric data are looked for.
+const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+/// Entries deleted per transaction of an expiry pass: a few milliseconds
+/// of the write lock, which ingest then gets back.
+const EXPIRE_BATCH: usize = 256;
+
+/// Runs an expiry pass every [`EXPIRE_EVERY`], a batch per blocking task
+/// so that commits of agents' records go between them.
+async fn expire_loop(store: Arc<Store>, policy: Retention, telemetry: Arc<Telemetry>) {
+    let mut every = tokio::time::interval(EXPIRE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    'passes: loop {
+        every.tick().await;
+        let now = Timestamp::now().0;
+        let mut pass = Expiry::new();
+        while !pass.done() {
+            let s = store.clone();
+            let step = tokio::task::spawn_blocking(move || {
+                let r = s.expire_step(&policy, now, &mut pass, EXPIRE_BATCH);
+                (pass, r)
+            })
+            .await;
+            let r;
+            (pass, r) = match step {
+                Ok(done) => done,
+                Err(err) => {
+                    tracing::error!(error = %err, "an expiry step panicked");
+                    continue 'passes;
+                }
+            };
+            if let Err(err) = r {
+                tracing::error!(error = %err, "deleting expired metric data failed; trying again later");
+                continue 'passes;
+            }
+            tokio::task::yield_now().await;
+        }
+        note_expiry(&pass.report, &policy, &telemetry);
+    }
+}
+
+/// Logs and counts what an expiry pass did, warning when the byte budget
+/// deleted data earlier than their retention.
+fn note_expiry(report: &ExpiryReport, policy: &Retention, telemetry: &Telemetry) {
+    telemetry
+        .retention_deleted
+        .inc_by(report.blocks + report.rollups);
+    if let Some(used) = report.over_budget {
+        telemetry.retention_forced.inc();
+        let tier = if report.five_minutes_forced {
+            "5-minute rollups"
+        } else {
+            "raw points"
+        };
+        tracing::warn!(
+            used_bytes = used,
+            max_bytes = policy.max_bytes.unwrap_or_default(),
+            tier,
+            raw_from = %Timestamp(report.bounds.raw),
+            rollup_5m_from = %Timestamp(report.bounds.five_minutes),
+            "the store is over its byte budget ([retention] max_bytes): the oldest {tier} are deleted before their retention ends"
+        );
+    } else if report.blocks + report.rollups > 0 {
+        tracing::info!(
+            blocks = report.blocks,
+            rollups = report.rollups,
+            "expired metric data deleted"
+        );
+    }
 }
 
 #[cfg(test)]

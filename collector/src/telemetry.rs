@@ -72,6 +72,11 @@ pub struct Telemetry {
     pub enrollments: Counter,
     /// Agent certificates renewed.
     pub renewals: Counter,
+    /// Expiry passes in which the byte budget deleted data earlier than
+    /// their tier's duration.
+    pub retention_forced: Counter,
+    /// Raw blocks and rollup points deleted as they expired.
+    pub retention_deleted: Counter,
     latency: Histogram,
     refusals: Family<Refusal, Counter>,
     registry: Registry,
@@ -90,6 +95,8 @@ impl Default for Telemetry {
             queue_depth: Level::default(),
             enrollments: Counter::default(),
             renewals: Counter::default(),
+            retention_forced: Counter::default(),
+            retention_deleted: Counter::default(),
             latency: Histogram::new(LATENCY_BUCKETS),
             refusals: Family::default(),
             registry: Registry::default(),
@@ -142,6 +149,16 @@ impl Default for Telemetry {
             "atalaya_certificate_renewals",
             "Agent certificates renewed",
             t.renewals.clone(),
+        );
+        r.register(
+            "atalaya_retention_forced",
+            "Expiry passes in which the store's byte budget deleted metric data before their retention ended",
+            t.retention_forced.clone(),
+        );
+        r.register(
+            "atalaya_retention_deleted",
+            "Raw metric blocks and rollup points deleted as they expired",
+            t.retention_deleted.clone(),
         );
         r.register(
             "atalaya_commit_seconds",

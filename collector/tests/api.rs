@@ -503,6 +503,171 @@ fn metric_series_raw_and_stepped() {
     assert!((2..=3).contains(&n), "{stepped}");
 }
 
+/// Three days of a cpu series, ten minutes apart, for `n` more agents,
+/// each busier than the one before in its own way.
+fn seed_fleet(s: &Server, n: i64) {
+    let now = Timestamp::now().0;
+    for k in 0..n {
+        let samples: Vec<HealthSample> = (0..432)
+            .map(|i| {
+                let at = now - 3 * 86_400_000 + i * 600_000;
+                HealthSample {
+                    at: Timestamp(at),
+                    interval_ms: 600_000,
+                    cpu: Some(CpuUsage {
+                        total_percent: ((i * (k + 3) * 7919 + k * 13) % 1000) as f64 / 10.0,
+                        ..CpuUsage::default()
+                    }),
+                    ..HealthSample::default()
+                }
+            })
+            .collect();
+        s.store
+            .commit(&[Ingest {
+                agent_id: format!("agent-fleet-{k}"),
+                received_at: Timestamp(now),
+                record: IngestRecord::Metrics(proto::MetricBatch { seq: 1, samples }),
+            }])
+            .unwrap();
+    }
+}
+
+#[test]
+fn top_ranks_the_fleet_as_a_scan_of_every_point_does() {
+    let s = start();
+    seed_fleet(&s, 25);
+    let t = &s.viewer_secret;
+    let (status, top) = s.get_json("/api/v1/top?series=cpu&by=max&over=2d&limit=5", t);
+    assert_eq!(
+        (status, top["top"].as_array().unwrap().len()),
+        (200, 0),
+        "{top}"
+    );
+    let (status, top) = s.get_json(
+        "/api/v1/top?series=cpu.total_percent&by=max&over=7d&limit=10",
+        t,
+    );
+    assert_eq!(status, 200, "{top}");
+    assert_eq!(top["tier"], "1d", "{top}");
+    // The first bucket read: the day the week starts in (every point of
+    // the fleet is later anyway).
+    let first = (Timestamp::now().0 - 7 * 86_400_000).div_euclid(86_400_000) * 86_400_000;
+    // Brute force: every point rolled up (those of closed blocks) since the
+    // first bucket, per asset.
+    let mut scan: Vec<(String, Vec<f64>)> = Vec::new();
+    let now = Timestamp::now();
+    for page in s.store.assets(&Default::default()).unwrap().items {
+        let id = page.id;
+        let all = s
+            .store
+            .metric(&id, "cpu.total_percent", Timestamp(first), now, None)
+            .unwrap();
+        let open = s
+            .store
+            .open_points(&id, "cpu.total_percent", Timestamp(first), now)
+            .unwrap();
+        let mut values: Vec<f64> = all.iter().map(|p| p.1).collect();
+        for (_, v) in &open {
+            let i = values
+                .iter()
+                .position(|x| x.to_bits() == v.to_bits())
+                .unwrap();
+            values.remove(i);
+        }
+        if !values.is_empty() {
+            values.sort_by(f64::total_cmp);
+            scan.push((id, values));
+        }
+    }
+    let mut by_max: Vec<(f64, String)> = scan
+        .iter()
+        .map(|(a, v)| (*v.last().unwrap(), a.clone()))
+        .collect();
+    by_max.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let got: Vec<(f64, String)> = top["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["value"].as_f64().unwrap(),
+                e["asset_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(got, by_max[..10].to_vec());
+    // By p95: each value within the sketch's error of the exact one.
+    let (_, p95) = s.get_json(
+        "/api/v1/top?series=cpu.total_percent&by=p95&over=7d&limit=1000",
+        t,
+    );
+    let entries = p95["top"].as_array().unwrap();
+    assert_eq!(entries.len(), scan.len(), "{p95}");
+    for e in entries {
+        let (_, values) = scan
+            .iter()
+            .find(|(a, _)| e["asset_id"] == a.as_str())
+            .unwrap();
+        let exact = values[(0.95 * (values.len() - 1) as f64).floor() as usize];
+        let got = e["value"].as_f64().unwrap();
+        assert!((got - exact).abs() <= exact * 0.0101, "{got} vs {exact}");
+    }
+    let (status, bad) = s.get_json("/api/v1/top?series=cpu.total_percent&by=rate", t);
+    assert_eq!(status, 400, "{bad}");
+    // The CLI prints the same ranking.
+    let (ok, out, err) = cli(&s, t, &["top", "cpu.total_percent", "--limit", "3"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("cpu.total_percent from 1d rollups since "),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 5, "{out}");
+}
+
+#[test]
+fn old_ranges_are_answered_from_rollups_with_the_asked_aggregation() {
+    let s = start();
+    seed_fleet(&s, 1);
+    let t = &s.viewer_secret;
+    let asset = s.store.agent_asset_id("agent-fleet-0").unwrap().unwrap();
+    let path = |q: &str| format!("/api/v1/assets/{asset}/metrics?name=cpu.total_percent&{q}");
+    let (status, m) = s.get_json(&path("from=3d&step=1h&agg=p95"), t);
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(
+        (m["tier"].as_str(), m["aggregation"].as_str()),
+        (Some("1h"), Some("p95")),
+        "{m}"
+    );
+    // About one point an hour for 3 days: the hours at both ends are
+    // partly covered or not at all, depending on the minute the test runs.
+    let n = m["points"].as_array().unwrap().len();
+    assert!((70..=74).contains(&n), "{n}");
+    let (_, raw) = s.get_json(&path("from=1h"), t);
+    assert_eq!(raw["tier"], "raw");
+    let (_, day) = s.get_json(&path("from=3d&step=1d&agg=max"), t);
+    assert_eq!(day["tier"], "1d");
+    let (_, five) = s.get_json(&path("from=3d&step=10m&agg=min"), t);
+    assert_eq!(five["tier"], "5m");
+    // The maximum of each day is the maximum of its hours.
+    let (_, hours) = s.get_json(&path("from=3d&step=1h&agg=max"), t);
+    let day_max = day["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    let hour_max = hours["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert_eq!(day_max, hour_max);
+    let (status, bad) = s.get_json(&path("agg=median"), t);
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad.to_string().contains("agg"), "{bad}");
+}
+
 #[test]
 fn revoking_an_agent_tells_the_server() {
     let s = start();
@@ -581,7 +746,11 @@ fn cli_prints_tables_csv_and_json() {
         &["metrics", "web-01", "cpu.total_percent", "--from", "2h"],
     );
     assert!(ok, "{err}");
-    assert_eq!(out.lines().count(), 11, "{out}");
+    assert_eq!(out.lines().count(), 12, "{out}");
+    assert!(
+        out.starts_with("cpu.total_percent from raw data\n"),
+        "{out}"
+    );
 }
 
 #[test]

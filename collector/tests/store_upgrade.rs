@@ -13,6 +13,7 @@ use atalaya_collector::helpers::series::{flatten, stored_value};
 use atalaya_collector::incidents::sla::SlaPolicies;
 use atalaya_collector::incidents::{EngineState, RuleSet};
 use atalaya_collector::records::device::{DeviceRecord, device_asset_id};
+use atalaya_collector::records::rollup::Tier;
 use atalaya_collector::store::schema::{FORMAT_VERSION, META, META_FORMAT};
 use atalaya_collector::store::upgrade::{Stage, Step, UpgradeError, backup_path};
 use atalaya_collector::store::*;
@@ -140,8 +141,16 @@ fn check_fleet(store: &Store, path: &Path, from: u64, stored: Stored) {
     let mut total = 0;
     for (agent, id) in [(WEB, &web), (DB, &db), (LAPTOP, &laptop)] {
         let expected = expected_points(agent, stored);
+        // Since format 4, an agent's connection facts are also points of
+        // its path to the collector.
+        let names: Vec<String> = store
+            .series_names(id)
+            .unwrap()
+            .into_iter()
+            .filter(|n| from < 4 || !n.starts_with("network.collector_"))
+            .collect();
         assert_eq!(
-            store.series_names(id).unwrap(),
+            names,
             expected.keys().cloned().collect::<Vec<_>>(),
             "{agent}"
         );
@@ -201,7 +210,7 @@ fn check_fleet(store: &Store, path: &Path, from: u64, stored: Stored) {
             stats.series,
             stats.change_events
         ),
-        (3, 3, 124, 3)
+        (3, 3, if from < 4 { 124 } else { 127 }, 3)
     );
     let health = desk::lookup::health_of(store, &web, Timestamp(sample_time(WEB, 299)))
         .unwrap()
@@ -410,6 +419,52 @@ fn format_3_gets_the_device_tables_and_keeps_everything() {
     };
     store.add_device(&device).unwrap();
     assert_eq!(store.devices_of_poller(WEB).unwrap(), [device]);
+    check_new_records(store);
+}
+
+#[test]
+fn format_4_gets_the_rollups_of_its_blocks_and_keeps_everything() {
+    let (_dir, path) = fixture("store-v4.redb");
+    assert_eq!(format_version(&path), Some(4));
+    let store = Arc::new(Store::open(&path).unwrap());
+    assert_eq!(format_version_of(&store), Some(FORMAT_VERSION));
+    check_fleet(&store, &path, 4, Stored::Rounded);
+    assert_eq!(store.gaps("asset-2").unwrap().len(), 2);
+    assert_eq!(store.article(1).unwrap().unwrap().id, 1);
+    // Web and db sent their samples in time order, so their closed blocks
+    // hold every point up to the last one rolled up; the rest is in their
+    // open blocks, rolled up when those close.
+    let mut rolled = 0;
+    for agent in [WEB, DB] {
+        let asset = store.agent_asset_id(agent).unwrap().unwrap();
+        for name in store.series_names(&asset).unwrap() {
+            let raw = store
+                .metric(&asset, &name, Timestamp(0), Timestamp(i64::MAX), None)
+                .unwrap();
+            for tier in [Tier::FiveMinutes, Tier::OneHour, Tier::OneDay] {
+                let got = store
+                    .rollups(&asset, &name, tier, i64::MIN, i64::MAX)
+                    .unwrap();
+                let Some(until) = got.iter().map(|(_, r)| r.last_at).max() else {
+                    continue;
+                };
+                let mut want: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+                for (t, v) in raw.iter().filter(|p| p.0.0 <= until) {
+                    want.entry(tier.bucket_of(t.0)).or_default().push(*v);
+                }
+                assert_eq!(got.len(), want.len(), "{asset} {name} {tier}");
+                for ((bucket, r), (wb, vals)) in got.iter().zip(&want) {
+                    assert_eq!(bucket, wb);
+                    assert_eq!(r.count, vals.len() as u64, "{asset} {name} {tier} {bucket}");
+                    let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
+                    let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    assert_eq!((r.min, r.max), (min, max), "{asset} {name} {tier} {bucket}");
+                }
+                rolled += got.len();
+            }
+        }
+    }
+    assert!(rolled > 500, "{rolled} rollup points");
     check_new_records(store);
 }
 

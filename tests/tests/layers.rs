@@ -33,6 +33,7 @@ const COLLECTOR: &[Layer] = &[
             "notify",
             "lookup",
             "topology",
+            "tiers",
         ],
         // Pure logic is fed data and time; it knows no database.
         forbidden: &["store", "pki", "telemetry"],

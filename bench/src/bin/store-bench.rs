@@ -1,5 +1,9 @@
 //! Simulates a fleet streaming health samples into a fresh store and prints
-//! bytes on disk per stored sample and commit throughput and latency.
+//! bytes on disk per stored sample and commit throughput and latency; then
+//! the bytes of each rollup tier's points, and the time of two queries
+//! over rollups: a year of one series at a one-day step, and the top 20
+//! filesystems of a large fleet over 7 days (on stores of their own, their
+//! history imported as rollups).
 //!
 //! Each simulated host behaves like an idle-to-busy server: CPU ticks,
 //! load, used memory, disk and network rates and temperatures follow random
@@ -8,12 +12,16 @@
 //! carry a few milliseconds of timer jitter. Every tick, one group commit
 //! carries one sample from every agent, as the server's batcher would.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use atalaya_collector::records::rollup::{Aggregation, Tier};
+use atalaya_collector::store::rollups::History;
 use atalaya_collector::store::{Ingest, IngestRecord, Store};
 use atalaya_collector::telemetry::percentile;
+use atalaya_collector::tiers;
 use atalaya_common::model::*;
 use atalaya_common::proto;
 use clap::Parser;
@@ -48,6 +56,12 @@ struct Args {
     /// Store file (default: a temporary directory).
     #[arg(long)]
     path: Option<PathBuf>,
+    /// Assets of the top-N query's fleet (0: skip the rollup queries).
+    #[arg(long, default_value_t = 10_000)]
+    top_assets: usize,
+    /// Filesystems per asset of the top-N query's fleet.
+    #[arg(long, default_value_t = 10)]
+    top_filesystems: usize,
 }
 
 /// One simulated host's counters and gauges.
@@ -382,10 +396,242 @@ fn main() -> anyhow::Result<()> {
     if args.breakdown {
         breakdown(&first_agent, args.block_rows);
     }
+    rollup_usage(&store, points)?;
+    expiry_steps(&store, start + ticks * interval_ms)?;
     drop(store);
     if args.path.is_none() {
         std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     }
+    if args.top_assets > 0 {
+        year_query()?;
+        top_query(args.top_assets, args.top_filesystems)?;
+    }
+    Ok(())
+}
+
+/// Rows and bytes of each rollup table: stored bytes (keys and values)
+/// and pages per rollup point.
+fn rollup_usage(store: &Store, raw_points: u64) -> anyhow::Result<()> {
+    use atalaya_collector::store::schema::rollup_table;
+    use redb::{ReadableTable, TableHandle};
+    let usage = store.table_usage()?;
+    let txn = store.begin_read()?;
+    println!("rollups (stored bytes / page bytes per rollup point):");
+    for tier in [Tier::FiveMinutes, Tier::OneHour, Tier::OneDay] {
+        let Some(def) = rollup_table(tier) else {
+            continue;
+        };
+        // A row holds the rollups of a group of buckets, their count first.
+        let table = txn.open_table(def)?;
+        let mut rows = 0u64;
+        for r in table.iter()? {
+            let (_, v) = r?;
+            let mut bytes = v.value();
+            rows += atalaya_collector::helpers::sketch::get_varint(&mut bytes, "count")?;
+        }
+        let (_, stored, pages) = usage
+            .iter()
+            .find(|(n, _, _)| n == def.name())
+            .cloned()
+            .unwrap_or_default();
+        println!(
+            "  {tier:<3} {rows:>7} points: {:.1} / {:.1} bytes each, {:.3} / {:.3} bytes per raw point",
+            stored as f64 / rows.max(1) as f64,
+            pages as f64 / rows.max(1) as f64,
+            stored as f64 / raw_points.max(1) as f64,
+            pages as f64 / raw_points.max(1) as f64,
+        );
+    }
+    Ok(())
+}
+
+/// An expiry pass that deletes the blocks of the first half of the run:
+/// how long each of its transactions holds the write lock (what a commit
+/// of agents' records may wait).
+fn expiry_steps(store: &Store, now: i64) -> anyhow::Result<()> {
+    use atalaya_collector::store::ingest::MAX_BLOCK_SPAN_MS;
+    use atalaya_collector::store::retention::{Expiry, Retention};
+    // Blocks that start before the cut-off less their longest span go.
+    let half = (now - 1_795_000_000_000) / 2;
+    let policy = Retention {
+        raw_ms: half - MAX_BLOCK_SPAN_MS,
+        ..Retention::default()
+    };
+    let mut pass = Expiry::new();
+    let mut steps = Vec::new();
+    while !pass.done() {
+        let t0 = Instant::now();
+        store.expire_step(&policy, now, &mut pass, 256)?;
+        steps.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    steps.sort_by(f64::total_cmp);
+    println!(
+        "expiry of half the raw points: {} blocks in {} transactions of at most 256 entries, each p50 {:.2} ms, max {:.2} ms",
+        pass.report.blocks,
+        steps.len(),
+        percentile(&steps, 0.5),
+        percentile(&steps, 1.0)
+    );
+    Ok(())
+}
+
+/// A temporary store file for one of the rollup queries.
+fn scratch(name: &str) -> anyhow::Result<(PathBuf, Store)> {
+    let path = std::env::temp_dir().join(format!(
+        "atalaya-store-bench-{name}-{}.redb",
+        std::process::id()
+    ));
+    let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    Ok((path, store))
+}
+
+/// Median of `runs` timings of `f`, ms.
+fn median_ms<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(f64, T)> {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t0 = Instant::now();
+        last = Some(f()?);
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let out = last.context("no run")?;
+    Ok((percentile(&times, 0.5), out))
+}
+
+/// A year of one series at 5-minute resolution, imported as rollups, read
+/// back at a one-day step as the metrics API reads it.
+fn year_query() -> anyhow::Result<()> {
+    let (path, store) = scratch("year")?;
+    let day = 86_400_000i64;
+    let end: i64 = 1_795_000_000_000;
+    let start = end - 365 * day;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut v = 40.0f64;
+    let points: Vec<(i64, f64)> = (0..365 * 288)
+        .map(|i| {
+            v = (v + rng.random_range(-2.0..2.0)).clamp(0.0, 100.0);
+            (start + i * 300_000, (v * 1000.0).round() / 1000.0)
+        })
+        .collect();
+    let series = "cpu.total_percent";
+    store.import_history(
+        &[History {
+            asset: "asset-1",
+            series,
+            points: &points,
+        }],
+        &[Tier::FiveMinutes, Tier::OneHour, Tier::OneDay],
+    )?;
+    let (ms, (tier, answer)) = median_ms(21, || {
+        let b = store.retention_bounds()?;
+        let starts = tiers::Starts {
+            raw: b.raw,
+            five_minutes: b.five_minutes,
+            one_hour: b.one_hour,
+        };
+        let tier = tiers::choose(start, end, Some(day), &starts);
+        let mut rollups: BTreeMap<i64, _> = store
+            .rollups("asset-1", series, tier, tier.bucket_of(start), end)?
+            .into_iter()
+            .collect();
+        let open = store.open_points("asset-1", series, Timestamp(start), Timestamp(end))?;
+        tiers::fold_points(tier, &mut rollups, &open);
+        let answer = tiers::from_rollups(&rollups, tier, start, Some(day), Aggregation::P95);
+        Ok((tier, answer))
+    })?;
+    println!(
+        "a year of one series at a 1-day step (p95 per day): {} points from {tier} rollups in {ms:.2} ms (median of 21)",
+        answer.len()
+    );
+    drop(store);
+    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    Ok(())
+}
+
+/// `assets` assets with `filesystems` filesystems each, a used percentage
+/// per hour for 7 days imported as 1-day rollups; the 20 fullest by max
+/// and by p95, as `/api/v1/top` finds them.
+fn top_query(assets: usize, filesystems: usize) -> anyhow::Result<()> {
+    let (path, store) = scratch("top")?;
+    let day = 86_400_000i64;
+    let now: i64 = 1_795_000_000_000;
+    let from = now - 7 * day;
+    let mut rng = StdRng::seed_from_u64(11);
+    let names: Vec<String> = (0..filesystems)
+        .map(|f| format!("filesystem.used_percent{{mount=/data{f}}}"))
+        .collect();
+    let t0 = Instant::now();
+    let mut rows = 0usize;
+    for chunk in (0..assets).collect::<Vec<_>>().chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(|a| format!("asset-{a}")).collect();
+        let mut series = Vec::new();
+        for id in &ids {
+            for name in &names {
+                let mut v = rng.random_range(5.0..90.0f64);
+                let points: Vec<(i64, f64)> = (0..7 * 24)
+                    .map(|h| {
+                        v = (v + rng.random_range(-1.0..1.2)).clamp(0.0, 100.0);
+                        (from + h * 3_600_000, (v * 1000.0).round() / 1000.0)
+                    })
+                    .collect();
+                series.push((id.as_str(), name.as_str(), points));
+            }
+        }
+        let history: Vec<History<'_>> = series
+            .iter()
+            .map(|(asset, series, points)| History {
+                asset,
+                series,
+                points,
+            })
+            .collect();
+        rows += history.len();
+        store.import_history(&history, &[Tier::OneDay])?;
+    }
+    println!(
+        "top fleet: {assets} assets x {filesystems} filesystems = {rows} series, 7 days hourly, imported in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    for by in [Aggregation::Max, Aggregation::P95] {
+        let (ms, top) = median_ms(5, || {
+            let b = store.retention_bounds()?;
+            let starts = tiers::Starts {
+                raw: i64::MAX,
+                five_minutes: b.five_minutes,
+                one_hour: b.one_hour,
+            };
+            let tier = tiers::choose(from, now, Some(7 * day), &starts);
+            let fleet = store.fleet_rollups(
+                "filesystem.used_percent",
+                tier,
+                tier.bucket_of(from),
+                now,
+                None,
+                by.quantile().is_some(),
+            )?;
+            let candidates = fleet
+                .into_iter()
+                .filter_map(|f| {
+                    Some(tiers::Ranked {
+                        value: f.rollup.value(by)?,
+                        asset: f.asset,
+                        series: f.series,
+                    })
+                })
+                .collect();
+            Ok(tiers::top(candidates, 20))
+        })?;
+        println!(
+            "top-20 filesystems by {by} over 7 days: {} listed (first {} {} at {:.3}) in {ms:.0} ms (median of 5)",
+            top.len(),
+            top.first().map_or("", |t| t.asset.as_str()),
+            top.first().map_or("", |t| t.series.as_str()),
+            top.first().map_or(0.0, |t| t.value),
+        );
+    }
+    drop(store);
+    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     Ok(())
 }
 

@@ -1,6 +1,11 @@
 //! `GET /api/v1/assets/{id}/metrics`: an asset's metric series over a
-//! time range, raw or bucketed by a step, or the names of its series when
-//! none is asked for. Viewer role and up.
+//! time range, raw or aggregated by a step, or the names of its series
+//! when none is asked for; and `GET /api/v1/top`: the series of the fleet
+//! highest over a range. Viewer role and up.
+//!
+//! The tier that answers (raw points, 5-minute, 1-hour or 1-day rollups)
+//! is chosen from the range, the step and what retention left
+//! ([`crate::tiers::choose`]), and named in the answer.
 
 use atalaya_common::model::Timestamp;
 use axum::extract::rejection::QueryRejection;
@@ -13,11 +18,16 @@ use serde::{Deserialize, Serialize};
 use super::{
     ApiError, ApiResult, ApiState, Caller, blocking, nonempty, opt_time, parse_step, resolve_asset,
 };
-use crate::store::Role;
+use crate::records::rollup::{Aggregation, Tier};
+use crate::store::retention::Bounds;
+use crate::store::{Role, Store, StoreError};
+use crate::tiers::{self, Ranked, Starts};
 
-/// The metric-series route, to merge into the API router.
+/// The metric routes, to merge into the API router.
 pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/assets/{id}/metrics", get(asset_metrics))
+    Router::new()
+        .route("/api/v1/assets/{id}/metrics", get(asset_metrics))
+        .route("/api/v1/top", get(top))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +36,62 @@ struct MetricsQuery {
     from: Option<String>,
     to: Option<String>,
     step: Option<String>,
+    agg: Option<String>,
+}
+
+fn starts(b: Bounds) -> Starts {
+    Starts {
+        raw: b.raw,
+        five_minutes: b.five_minutes,
+        one_hour: b.one_hour,
+    }
+}
+
+fn aggregation(value: Option<&str>, default: Aggregation) -> ApiResult<Aggregation> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|e| ApiError::bad("agg", format!("{e}"))),
+    }
+}
+
+fn step_ms(step: Option<&str>) -> ApiResult<Option<i64>> {
+    step.map(|s| parse_step("step", s))
+        .transpose()
+        .map(|d| d.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+}
+
+/// One series of one asset from the tier that answers the range and step.
+fn read_series(
+    s: &Store,
+    asset: &str,
+    name: &str,
+    from: i64,
+    to: i64,
+    step: Option<i64>,
+    agg: Aggregation,
+) -> Result<(Tier, Vec<(Timestamp, f64)>), StoreError> {
+    let tier = tiers::choose(from, to, step, &starts(s.retention_bounds()?));
+    let points = if tier == Tier::Raw {
+        let raw: Vec<(i64, f64)> = s
+            .metric(asset, name, Timestamp(from), Timestamp(to), None)?
+            .into_iter()
+            .map(|(t, v)| (t.0, v))
+            .collect();
+        tiers::from_raw(&raw, from, step, agg)
+    } else {
+        let mut rollups: std::collections::BTreeMap<_, _> = s
+            .rollups(asset, name, tier, tier.bucket_of(from), to)?
+            .into_iter()
+            .collect();
+        // Open blocks are rolled up when they close; their points count now.
+        let open = s.open_points(asset, name, Timestamp(from), Timestamp(to))?;
+        tiers::fold_points(tier, &mut rollups, &open);
+        tiers::from_rollups(&rollups, tier, from, step, agg)
+    };
+    Ok((
+        tier,
+        points.into_iter().map(|(t, v)| (Timestamp(t), v)).collect(),
+    ))
 }
 
 /// One metric series of an asset over a time range.
@@ -41,6 +107,10 @@ pub struct MetricSeries {
     pub to: Timestamp,
     /// Bucket width, ms (`None`: raw points).
     pub step_ms: Option<u64>,
+    /// Where the points come from.
+    pub tier: Tier,
+    /// How each step (or rollup bucket) became one value.
+    pub aggregation: Aggregation,
     /// `(time, value)`, oldest first.
     pub points: Vec<(Timestamp, f64)>,
 }
@@ -71,12 +141,8 @@ async fn asset_metrics(
             format!("{from} is after `to` ({to})"),
         ));
     }
-    let step_ms = q
-        .step
-        .as_deref()
-        .map(|s| parse_step("step", s))
-        .transpose()?
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let step = step_ms(q.step.as_deref())?;
+    let agg = aggregation(q.agg.as_deref(), Aggregation::Avg)?;
     let asset = resolve_asset(&state, id).await?;
     let asset_id = asset.meta.id;
     let Some(name) = nonempty(q.name) else {
@@ -85,14 +151,161 @@ async fn asset_metrics(
         return Ok(Json(SeriesList { asset_id, series }).into_response());
     };
     let (a, n) = (asset_id.clone(), name.clone());
-    let points = blocking(&state, move |s| s.metric(&a, &n, from, to, step_ms)).await?;
+    let (tier, points) = blocking(&state, move |s| {
+        read_series(s, &a, &n, from.0, to.0, step, agg)
+    })
+    .await?;
     Ok(Json(MetricSeries {
         asset_id,
         name,
         from,
         to,
-        step_ms,
+        step_ms: step.and_then(|s| u64::try_from(s).ok()),
+        tier,
+        aggregation: agg,
         points,
+    })
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TopQuery {
+    series: Option<String>,
+    by: Option<String>,
+    over: Option<String>,
+    tag: Option<String>,
+    limit: Option<String>,
+}
+
+/// Most series a ranking lists.
+const MAX_TOP: usize = 1000;
+
+/// The series of the fleet highest over a range.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TopList {
+    /// Series asked for (every subject of it).
+    pub series: String,
+    /// What they are ranked by.
+    pub by: Aggregation,
+    /// Start of the first rollup bucket read (at or before the start of
+    /// the range asked for).
+    pub from: Timestamp,
+    /// End of the range.
+    pub to: Timestamp,
+    /// The rollups read.
+    pub tier: Tier,
+    /// The highest, first.
+    pub top: Vec<TopEntry>,
+}
+
+/// One series of one asset in a [`TopList`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TopEntry {
+    /// Asset id.
+    pub asset_id: String,
+    /// The asset's host name.
+    pub hostname: String,
+    /// Full series name, with its subject.
+    pub series: String,
+    /// The value ranked by.
+    pub value: f64,
+}
+
+async fn top(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<TopQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let Some(series) = nonempty(q.series) else {
+        return Err(ApiError::bad(
+            "series",
+            "a series name is needed, e.g. filesystem.used_percent",
+        ));
+    };
+    let by = aggregation(q.by.as_deref(), Aggregation::Max)?;
+    if !matches!(
+        by,
+        Aggregation::Max | Aggregation::Avg | Aggregation::Min | Aggregation::Last
+    ) && by.quantile().is_none()
+    {
+        return Err(ApiError::bad(
+            "by",
+            format!("{by} does not rank series; use max, avg, min, last, p50, p95 or p99"),
+        ));
+    }
+    let over = step_ms(Some(q.over.as_deref().unwrap_or("7d")))?.unwrap_or(7 * 86_400_000);
+    let limit = match q.limit.as_deref().map(str::trim) {
+        None => 20,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_TOP).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad(
+                    "limit",
+                    format!("`{v}` is not a whole number from 1 to {MAX_TOP}"),
+                ));
+            }
+        },
+    };
+    let tag = nonempty(q.tag);
+    let to = Timestamp::now().0;
+    let from = to.saturating_sub(over);
+    let s2 = series.clone();
+    let (tier, first, ranked, names) = blocking(&state, move |s| {
+        // Rollups only: raw points of a whole fleet are too many to read.
+        let mut st = starts(s.retention_bounds()?);
+        st.raw = i64::MAX;
+        let tier = tiers::choose(from, to, Some(over), &st);
+        // From the bucket the range starts in: at least the range is read.
+        let first = tier.bucket_of(from);
+        let fleet = s.fleet_rollups(
+            &s2,
+            tier,
+            first,
+            to,
+            tag.as_deref(),
+            by.quantile().is_some(),
+        )?;
+        let candidates = fleet
+            .into_iter()
+            .filter_map(|f| {
+                Some(Ranked {
+                    value: f.rollup.value(by)?,
+                    asset: f.asset,
+                    series: f.series,
+                })
+            })
+            .collect();
+        let ranked = tiers::top(candidates, limit);
+        let mut names = Vec::with_capacity(ranked.len());
+        for r in &ranked {
+            names.push(
+                s.asset(&r.asset)?
+                    .map(|a| a.meta.hostname)
+                    .unwrap_or_default(),
+            );
+        }
+        Ok((tier, first, ranked, names))
+    })
+    .await?;
+    let top = ranked
+        .into_iter()
+        .zip(names)
+        .map(|(r, hostname)| TopEntry {
+            asset_id: r.asset,
+            hostname,
+            series: r.series,
+            value: r.value,
+        })
+        .collect();
+    Ok(Json(TopList {
+        series,
+        by,
+        from: Timestamp(first),
+        to: Timestamp(to),
+        tier,
+        top,
     })
     .into_response())
 }

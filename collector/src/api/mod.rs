@@ -68,7 +68,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::agents::AgentView;
 pub use self::assets::InventoryAsOf;
-pub use self::metrics::{MetricSeries, SeriesList};
+pub use self::metrics::{MetricSeries, SeriesList, TopEntry, TopList};
 pub use self::tokens::{
     ApiTokenView, CreateApiToken, CreateToken, CreatedApiToken, CreatedToken, TokenView,
     new_api_token,

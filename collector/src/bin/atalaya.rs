@@ -140,6 +140,8 @@ enum Command {
     },
     /// One metric series of an asset.
     Metrics(metrics::Query),
+    /// The series of the fleet highest over a range (fullest filesystems…).
+    Top(metrics::TopQuery),
     /// The knowledge base: search, show and add articles.
     #[command(subcommand)]
     Kb(kb::Command),
@@ -239,6 +241,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             limit,
         } => changes::run(c, since, asset, limit, format),
         Command::Metrics(query) => metrics::run(c, query, format),
+        Command::Top(query) => metrics::top(c, query, format),
         Command::Kb(cmd) => kb::run(c, cmd, format),
         Command::Devices => devices::list(c, format),
         Command::Device { name, action } => match (name, action) {

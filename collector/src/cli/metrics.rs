@@ -1,8 +1,9 @@
-//! `atalaya metrics`: the series names of an asset, or one series.
+//! `atalaya metrics`: the series names of an asset, or one series; and
+//! `atalaya top`: the series of the fleet highest over a range.
 
 use super::client::ApiClient;
 use super::{CliError, Format, Table, decode, path_seg, pretty, seconds};
-use crate::api::MetricSeries;
+use crate::api::{MetricSeries, TopList};
 
 /// Which series of which asset, over what time.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,9 +18,70 @@ pub struct Query {
     /// End (default now).
     #[arg(long)]
     pub to: Option<String>,
-    /// Average over steps of this length, e.g. 1m.
+    /// One value per step of this length, e.g. 1m, 1h, 1d.
     #[arg(long)]
     pub step: Option<String>,
+    /// How a step becomes one value: avg, min, max, last, p50, p95, p99
+    /// or rate (default avg).
+    #[arg(long)]
+    pub agg: Option<String>,
+}
+
+/// Which series to rank, by what, over what time.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TopQuery {
+    /// Series name, e.g. `filesystem.used_percent` (every subject of it).
+    pub series: String,
+    /// Rank by: max, avg, min, last, p50, p95 or p99.
+    #[arg(long, default_value = "max")]
+    pub by: String,
+    /// Over this long up to now, e.g. 24h, 7d.
+    #[arg(long, default_value = "7d")]
+    pub over: String,
+    /// Only assets with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Most series listed.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// `atalaya top SERIES`: the highest series of the fleet.
+pub fn top(client: &ApiClient, q: TopQuery, format: Format) -> Result<String, CliError> {
+    let body = client.get(
+        "/api/v1/top",
+        &[
+            ("series", Some(q.series)),
+            ("by", Some(q.by)),
+            ("over", Some(q.over)),
+            ("tag", q.tag),
+            ("limit", Some(q.limit.to_string())),
+        ],
+    )?;
+    if format == Format::Json {
+        return Ok(pretty(&body));
+    }
+    let list: TopList = decode(&body, "the ranking")?;
+    let by = list.by.to_string().to_uppercase();
+    let mut t = Table::new(["HOST", "ASSET", "SERIES", by.as_str()]);
+    for e in &list.top {
+        t.push([
+            e.hostname.clone(),
+            e.asset_id.clone(),
+            e.series.clone(),
+            format!("{}", e.value),
+        ]);
+    }
+    let mut out = t.output(format);
+    if format == Format::Table {
+        out = format!(
+            "{} from {} rollups since {}\n{out}",
+            list.series,
+            list.tier,
+            seconds(list.from)
+        );
+    }
+    Ok(out)
 }
 
 /// `atalaya metrics HOST [NAME]`: the names, or the points of one series.
@@ -31,6 +93,7 @@ pub fn run(client: &ApiClient, q: Query, format: Format) -> Result<String, CliEr
             ("from", Some(q.from)),
             ("to", q.to),
             ("step", q.step),
+            ("agg", q.agg),
         ],
     )?;
     if format == Format::Json {
@@ -49,5 +112,13 @@ pub fn run(client: &ApiClient, q: Query, format: Format) -> Result<String, CliEr
     for (at, v) in &m.points {
         t.push([seconds(*at), format!("{v}")]);
     }
-    Ok(t.output(format))
+    let mut out = t.output(format);
+    if format == Format::Table {
+        let how = match m.step_ms {
+            Some(_) => format!(", {} per step", m.aggregation),
+            None => String::new(),
+        };
+        out = format!("{} from {} data{how}\n{out}", m.name, m.tier);
+    }
+    Ok(out)
 }

@@ -23,6 +23,7 @@ use crate::capacity::{AssetClass, Day, percentile};
 use crate::forecast::Trend;
 use crate::helpers::series::{DERIVED_PERCENTS, derive_percent, split_series};
 use crate::incidents::rules::{AssetFacts, AssetKind, RuleSet};
+use crate::records::rollup::{Aggregation, Tier};
 use crate::store::devices::device_model;
 use crate::store::{AssetFilter, AssetMeta, AssetRecord, Store, StoreError};
 
@@ -89,11 +90,27 @@ pub fn read_use(
             window_ms,
         )
     });
-    Ok(UseSummary {
-        last,
-        p95: percentile(&mut recent, 0.95),
-        trend,
-    })
+    // Thirty days outlast raw points (kept 14 days by default): the
+    // 95th percentile of a stored series comes from its hourly rollups,
+    // merged. A derived percentage has no rollups of its own; it is read
+    // from the raw points still kept.
+    let derived = DERIVED_PERCENTS.iter().any(|d| d.0 == series);
+    let hours = if derived {
+        Vec::new()
+    } else {
+        store.rollups(asset, series, Tier::OneHour, p95_from, now.0)?
+    };
+    let merged = hours.into_iter().map(|(_, r)| r).reduce(|mut a, b| {
+        a.merge(&b);
+        a
+    });
+    // A series too young to have a closed block has no rollups yet: its
+    // raw points answer.
+    let p95 = match merged {
+        Some(r) => r.value(Aggregation::P95),
+        None => percentile(&mut recent, 0.95),
+    };
+    Ok(UseSummary { last, p95, trend })
 }
 
 /// The 95th percentile of `series` of `asset` over [`P95_DAYS`] before `now`.

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`pattern`]: `*` globs.
+//! - [`sketch`]: the mergeable quantile sketch of rollup points.
 //! - [`series`]: series names (flattening a health sample, splitting a
 //!   name into metric and subject, derived percentages) and the precision
 //!   they are stored at.
@@ -11,4 +12,5 @@
 
 pub mod pattern;
 pub mod series;
+pub mod sketch;
 pub mod users;

@@ -1,6 +1,6 @@
 //! Record types shared by the store and the logic above it: what is kept
-//! (a network device, an incident, a knowledge-base article, a queued webhook event, the
-//! kinds of match of a caller lookup) with no behaviour beyond naming and
+//! (a network device, an incident, a knowledge-base article, a queued webhook event, a
+//! metric rollup point, the kinds of match of a caller lookup) with no behaviour beyond naming and
 //! small accessors. The store persists them without knowing the rules
 //! that make them; the logic changes them without knowing where they are
 //! kept.
@@ -11,9 +11,12 @@
 //! - [`kb`]: knowledge-base articles and their signatures.
 //! - [`lookup`]: the caller lookup's kinds of match.
 //! - [`outbox`]: webhook events and their delivery state.
+//! - [`rollup`]: rollup points of metric series, their tiers and the
+//!   aggregations a query asks of them.
 
 pub mod device;
 pub mod incident;
 pub mod kb;
 pub mod lookup;
 pub mod outbox;
+pub mod rollup;

@@ -315,10 +315,11 @@ fn merge(
     Ok(())
 }
 
-/// Moves the series names and closed metric blocks of asset `from` to
-/// `into`, when two assets turn out to be one. Series names are
+/// Moves the series names, closed metric blocks and rollups of asset
+/// `from` to `into`, when two assets turn out to be one. Series names are
 /// fleet-wide, so only the asset's list of them and its block index
-/// entries move; the blocks themselves stay where they are.
+/// entries move (the blocks themselves stay where they are); its rollups
+/// merge into `into`'s.
 pub(super) fn move_metrics(
     t: &mut Tables<'_>,
     cache: &mut Cache,
@@ -345,7 +346,7 @@ pub(super) fn move_metrics(
         t.block_index.remove((from, first, bid))?;
         t.block_index.insert((into, first, bid), last)?;
     }
-    Ok(())
+    t.rollups.move_asset(from, into)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::block::{self, Block};
 use super::records::*;
+use super::rollups::{Partials, RollupTables};
 use super::schema::*;
 use super::{
     Store, StoreError, dec, devices, discovery, enc, identity, lookup, neighbours, next_id, probes,
@@ -273,6 +274,7 @@ pub(crate) struct Tables<'t> {
     pub device_events: Table<'t, (&'static str, i64, u64), &'static [u8]>,
     pub device_events_by_time: Table<'t, (i64, u64), &'static str>,
     pub probe_latest: Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
+    pub rollups: RollupTables<'t>,
 }
 
 impl<'t> Tables<'t> {
@@ -311,6 +313,7 @@ impl<'t> Tables<'t> {
             device_events: txn.open_table(DEVICE_EVENTS)?,
             device_events_by_time: txn.open_table(DEVICE_EVENTS_BY_TIME)?,
             probe_latest: txn.open_table(PROBE_LATEST)?,
+            rollups: RollupTables::open(txn)?,
         })
     }
 
@@ -1219,7 +1222,9 @@ fn append_sample(
     Ok(())
 }
 
-/// Stores an agent's open block as a closed block of `asset` and empties it.
+/// Stores an agent's open block as a closed block of `asset`, merges its
+/// points into the asset's rollups (in the same transaction: see
+/// [`super::rollups`]) and empties it.
 fn close_head(t: &mut Tables<'_>, head: &mut Block, asset: &str) -> Result<(), StoreError> {
     let (Some(first), Some(last)) = (head.first_ts(), head.last_ts()) else {
         return Ok(());
@@ -1227,6 +1232,9 @@ fn close_head(t: &mut Tables<'_>, head: &mut Block, asset: &str) -> Result<(), S
     let bid = next_id(&mut t.meta, META_NEXT_BLOCK)?;
     write_parts(&mut t.blocks, |i| (bid, i), &head.encode())?;
     t.block_index.insert((asset, first, bid), last)?;
+    let mut partials = Partials::default();
+    partials.add_block(head);
+    partials.write(&mut t.rollups, asset)?;
     *head = Block::default();
     Ok(())
 }

@@ -20,6 +20,10 @@
 //! - [`query`]: asset lists, history, installed base, metric reads.
 //! - [`lookup`]: the caller lookup's index of users, full names and
 //!   FQDNs, and the reads the lookup makes.
+//! - [`rollups`]: series summed up by 5-minute, 1-hour and 1-day
+//!   buckets, made as blocks close.
+//! - [`retention`]: deleting data past their tier's retention or the
+//!   file's byte budget, in small transactions.
 //! - [`upgrade`]: files written by older collectors, upgraded at open.
 //!
 //! # Metrics
@@ -51,6 +55,8 @@ pub mod outbox;
 pub mod probes;
 pub mod query;
 pub mod records;
+pub mod retention;
+pub mod rollups;
 pub mod schema;
 pub mod upgrade;
 

@@ -315,6 +315,49 @@ impl Store {
         to: Timestamp,
         step_ms: Option<u64>,
     ) -> Result<Vec<(Timestamp, f64)>, StoreError> {
+        let points = self.points(asset, series, from, to, true)?;
+        let out = match step_ms.filter(|s| *s > 0) {
+            None => points.into_iter().map(|(t, v)| (Timestamp(t), v)).collect(),
+            Some(step) => {
+                let step = i64::try_from(step).unwrap_or(i64::MAX);
+                let mut buckets: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
+                for (t, v) in points {
+                    let b = from.0 + (t - from.0) / step * step;
+                    let e = buckets.entry(b).or_insert((0.0, 0));
+                    e.0 += v;
+                    e.1 += 1;
+                }
+                buckets
+                    .into_iter()
+                    .map(|(b, (sum, n))| (Timestamp(b), sum / f64::from(n)))
+                    .collect()
+            }
+        };
+        Ok(out)
+    }
+
+    /// Points of one series of an asset in `[from, to]` that are in open
+    /// blocks only: those not rolled up yet (see [`super::rollups`]).
+    pub fn open_points(
+        &self,
+        asset: &str,
+        series: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
+        self.points(asset, series, from, to, false)
+    }
+
+    /// Points of one series of an asset in `[from, to]`, oldest first:
+    /// those of open blocks, and of closed ones when `closed`.
+    fn points(
+        &self,
+        asset: &str,
+        series: &str,
+        from: Timestamp,
+        to: Timestamp,
+        closed: bool,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
         if from > to {
             return Ok(Vec::new());
         }
@@ -329,10 +372,12 @@ impl Store {
         let index = txn.open_table(BLOCK_INDEX)?;
         let lo = from.0.saturating_sub(MAX_BLOCK_SPAN_MS);
         let mut ids = Vec::new();
-        for r in index.range((asset, lo, 0)..=(asset, to.0, u64::MAX))? {
-            let (k, last) = r?;
-            if last.value() >= from.0 {
-                ids.push(k.value().2);
+        if closed {
+            for r in index.range((asset, lo, 0)..=(asset, to.0, u64::MAX))? {
+                let (k, last) = r?;
+                if last.value() >= from.0 {
+                    ids.push(k.value().2);
+                }
             }
         }
         ids.sort_unstable();
@@ -387,24 +432,7 @@ impl Store {
             }
         }
         points.sort_by_key(|p| p.0);
-        let out = match step_ms.filter(|s| *s > 0) {
-            None => points.into_iter().map(|(t, v)| (Timestamp(t), v)).collect(),
-            Some(step) => {
-                let step = i64::try_from(step).unwrap_or(i64::MAX);
-                let mut buckets: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
-                for (t, v) in points {
-                    let b = from.0 + (t - from.0) / step * step;
-                    let e = buckets.entry(b).or_insert((0.0, 0));
-                    e.0 += v;
-                    e.1 += 1;
-                }
-                buckets
-                    .into_iter()
-                    .map(|(b, (sum, n))| (Timestamp(b), sum / f64::from(n)))
-                    .collect()
-            }
-        };
-        Ok(out)
+        Ok(points)
     }
 
     /// Names of an asset's metric series, sorted.

@@ -24,6 +24,8 @@
 
 use redb::{TableDefinition, WriteTransaction};
 
+use crate::records::rollup::Tier;
+
 /// The layout version written into new files; older files are upgraded
 /// to it at open.
 /// - 1: metrics as per-series Gorilla chunks; since its later releases,
@@ -42,7 +44,7 @@ use redb::{TableDefinition, WriteTransaction};
 /// A table that only indexes stored records (such as [`LOOKUP_KEYS`]) does
 /// not change the format: a file written before it existed gets it built
 /// at open, and its own version in [`META`] says when to build it again.
-pub const FORMAT_VERSION: u64 = 4;
+pub const FORMAT_VERSION: u64 = 5;
 
 /// `name → u64`: the format version and id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -218,6 +220,31 @@ pub const DISCOVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("disco
 /// What each discovery found: `(id, address) → DiscoveredDevice`.
 pub const DISCOVERED: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("discovered");
 
+/// The definition of a rollup table: `(asset id, name id, group start ms)
+/// → the rollups of the group's buckets` (see [`super::rollups`]).
+pub type RollupTableDef = TableDefinition<'static, (&'static str, u32, i64), &'static [u8]>;
+
+/// 5-minute rollups of every series, an hour to a row (see
+/// [`super::rollups`]).
+pub const ROLLUPS_5M: RollupTableDef = TableDefinition::new("rollups_5m");
+/// 1-hour rollups, a day to a row.
+pub const ROLLUPS_1H: RollupTableDef = TableDefinition::new("rollups_1h");
+/// 1-day rollups, one to a row.
+pub const ROLLUPS_1D: RollupTableDef = TableDefinition::new("rollups_1d");
+/// How far back each tier's data were deleted: `tier name → ms`; data of
+/// the tier before that time are gone (see [`super::retention`]).
+pub const RETENTION: TableDefinition<&str, i64> = TableDefinition::new("retention");
+
+/// The rollup table of a tier (none for raw points).
+pub fn rollup_table(tier: Tier) -> Option<RollupTableDef> {
+    match tier {
+        Tier::Raw => None,
+        Tier::FiveMinutes => Some(ROLLUPS_5M),
+        Tier::OneHour => Some(ROLLUPS_1H),
+        Tier::OneDay => Some(ROLLUPS_1D),
+    }
+}
+
 /// Opens (creating) every table, so read transactions never meet a missing one.
 pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(META)?;
@@ -252,6 +279,10 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(USER_REPORTS)?;
     txn.open_table(PROBE_LATEST)?;
     txn.open_table(PROBE_AGENTS)?;
+    txn.open_table(ROLLUPS_5M)?;
+    txn.open_table(ROLLUPS_1H)?;
+    txn.open_table(ROLLUPS_1D)?;
+    txn.open_table(RETENTION)?;
     create_device_tables(txn)?;
     create_device_identity_tables(txn)
 }

@@ -37,6 +37,9 @@
 //!   gap records get their cause.
 //! - **3 → 4.** Format 4 added the network device tables, created empty;
 //!   nothing else changes (device series go in the existing metric blocks).
+//! - **4 → 5.** Format 5 added the rollup tables: the rollups of every
+//!   closed block are built (the open blocks are rolled up as they close,
+//!   as in a current file).
 //!
 //! The layouts of older formats are described here and nowhere else.
 
@@ -60,7 +63,7 @@ use super::block::Block;
 use super::ingest::{BLOCK_ROWS, MAX_BLOCK_SPAN_MS, encode_name_ids};
 use super::records::{GapRecord, Missing};
 use super::schema::*;
-use super::{StoreError, enc, next_id};
+use super::{StoreError, enc, next_id, rollups};
 
 /// Formats 1 and 2: `(asset id, series name) → series id`.
 const SERIES_V2: TableDefinition<(&str, &str), u64> = TableDefinition::new("series");
@@ -100,6 +103,8 @@ pub enum Step {
     V2BlocksToV3,
     /// Format 3 → 4: the network device tables, created empty.
     V3ToV4,
+    /// Format 4 → 5: the rollups of the blocks already stored.
+    V4ToV5,
 }
 
 impl fmt::Display for Step {
@@ -109,6 +114,7 @@ impl fmt::Display for Step {
             Step::V2ChunksToV3 => "2 → 3 (per-series chunks to metric blocks)",
             Step::V2BlocksToV3 => "2 → 3 (metric blocks kept, gap causes)",
             Step::V3ToV4 => "3 → 4 (network device tables)",
+            Step::V4ToV5 => "4 → 5 (rollups of the stored metric blocks)",
         })
     }
 }
@@ -365,6 +371,10 @@ fn migrate(path: &Path, from: u64) -> Result<Database, (Stage, StoreError)> {
                 create_device_tables(&txn).map_err(|e| at(e.into()))?;
                 tracing::info!(%step, "store upgrade step done");
             }
+            Step::V4ToV5 => {
+                let blocks = rollups::build_all(&txn).map_err(at)?;
+                tracing::info!(%step, blocks, ms = started.elapsed().as_millis() as u64, "store upgrade step done");
+            }
         }
     }
     let commit = || -> Result<(), StoreError> {
@@ -385,10 +395,16 @@ fn steps(txn: &WriteTransaction, from: u64) -> Result<Vec<Step>, StoreError> {
         blocks |= t.name() == BLOCKS.name();
     }
     match (from, chunks, blocks) {
-        (1, _, false) => Ok(vec![Step::V1ToV2, Step::V2ChunksToV3, Step::V3ToV4]),
-        (2, true, false) => Ok(vec![Step::V2ChunksToV3, Step::V3ToV4]),
-        (2, false, true) => Ok(vec![Step::V2BlocksToV3, Step::V3ToV4]),
-        (3, false, true) => Ok(vec![Step::V3ToV4]),
+        (1, _, false) => Ok(vec![
+            Step::V1ToV2,
+            Step::V2ChunksToV3,
+            Step::V3ToV4,
+            Step::V4ToV5,
+        ]),
+        (2, true, false) => Ok(vec![Step::V2ChunksToV3, Step::V3ToV4, Step::V4ToV5]),
+        (2, false, true) => Ok(vec![Step::V2BlocksToV3, Step::V3ToV4, Step::V4ToV5]),
+        (3, false, true) => Ok(vec![Step::V3ToV4, Step::V4ToV5]),
+        (4, false, true) => Ok(vec![Step::V4ToV5]),
         _ => Err(StoreError::Corrupt {
             table: "meta",
             reason: format!(
