@@ -54,7 +54,14 @@ const COLLECTOR: &[Layer] = &[
 const AGENT: &[Layer] = &[
     Layer {
         name: "foundations",
-        modules: &["root", "error", "spool", "identity", "summary"],
+        modules: &[
+            "root",
+            "error",
+            "spool",
+            "identity",
+            "summary",
+            "state_file",
+        ],
         forbidden: &[],
     },
     Layer {
