@@ -559,14 +559,7 @@ impl Engine {
                 if !rule.scope.matches(facts) {
                     continue;
                 }
-                let emit = Emit {
-                    asset,
-                    rule_name: &rule.name,
-                    severity: rule.severity,
-                    rule_description: &rule.description,
-                    host: host(asset, facts),
-                    subject,
-                };
+                let emit = Emit::new(rule, asset, host(asset, facts), subject);
                 let point = Point { series, value, t };
                 match &rule.kind {
                     RuleKind::Threshold(th) => {
@@ -644,14 +637,7 @@ impl Engine {
             };
             let tr = event(track, &rule.lifecycle, t, next_incident);
             if let Some(inc) = &track.incident {
-                let emit = Emit {
-                    asset,
-                    rule_name: &rule.name,
-                    severity: rule.severity,
-                    rule_description: &rule.description,
-                    host: host(asset, facts),
-                    subject: "",
-                };
+                let emit = Emit::new(rule, asset, host(asset, facts), "");
                 let detail = format!("Inventory changes at {}:\n{}", at, lines.join("\n"));
                 emit.push(&mut out, tr, inc, t, &detail);
             }
@@ -686,14 +672,7 @@ impl Engine {
                 if !rule.enabled || !rule.scope.matches(facts) {
                     continue;
                 }
-                let emit = Emit {
-                    asset,
-                    rule_name: &rule.name,
-                    severity: rule.severity,
-                    rule_description: &rule.description,
-                    host: host(asset, facts),
-                    subject: "",
-                };
+                let emit = Emit::new(rule, asset, host(asset, facts), "");
                 match &rule.kind {
                     RuleKind::DeviceState(ds) => {
                         device_state_poll(
@@ -768,14 +747,7 @@ impl Engine {
             if !rule.enabled || !rule.scope.matches(facts) {
                 continue;
             }
-            let emit = Emit {
-                asset,
-                rule_name: &rule.name,
-                severity: rule.severity,
-                rule_description: &rule.description,
-                host: host(asset, facts),
-                subject: "",
-            };
+            let emit = Emit::new(rule, asset, host(asset, facts), "");
             match &rule.kind {
                 RuleKind::InterfaceDown(down) => {
                     let Some(subject) = trap.interface_subject() else {
@@ -829,14 +801,7 @@ impl Engine {
         let tr = event(track, &rule.lifecycle, t, next_incident);
         if let Some(inc) = &track.incident {
             let host = host(asset, facts);
-            let emit = Emit {
-                asset,
-                rule_name: &rule.name,
-                severity: rule.severity,
-                rule_description: &rule.description,
-                host,
-                subject: &report.id,
-            };
+            let emit = Emit::new(rule, asset, host, &report.id);
             let who = report.user.as_deref().unwrap_or("someone");
             let mut detail = format!("{who} at {host} wrote at {at}:\n{}", report.text);
             if !report.context.is_empty() {
@@ -882,14 +847,7 @@ impl Engine {
                     .map(|p| format!(" after {}", span(t.saturating_sub(p))))
                     .unwrap_or_default();
                 let detail = format!("The agent was heard from again at {at}{gap}.");
-                let emit = Emit {
-                    asset,
-                    rule_name: &rule.name,
-                    severity: rule.severity,
-                    rule_description: &rule.description,
-                    host: host(asset, facts),
-                    subject: "",
-                };
+                let emit = Emit::new(rule, asset, host(asset, facts), "");
                 emit.push(&mut out, tr, inc, t, &detail);
             }
         }
@@ -998,15 +956,8 @@ impl Engine {
                             span(heartbeat_ms),
                             t.saturating_sub(last) / heartbeat_ms
                         );
-                        Emit {
-                            asset,
-                            rule_name: &rule.name,
-                            severity: rule.severity,
-                            rule_description: &rule.description,
-                            host: host(asset, facts),
-                            subject: "",
-                        }
-                        .push(&mut out, tr, inc, t, &detail);
+                        Emit::new(rule, asset, host(asset, facts), "")
+                            .push(&mut out, tr, inc, t, &detail);
                     }
                 }
             }
@@ -1772,7 +1723,18 @@ struct Emit<'a> {
     subject: &'a str,
 }
 
-impl Emit<'_> {
+impl<'a> Emit<'a> {
+    fn new(rule: &'a Rule, asset: &'a str, host: &'a str, subject: &'a str) -> Self {
+        Emit {
+            asset,
+            rule_name: &rule.name,
+            severity: rule.severity,
+            rule_description: &rule.description,
+            host,
+            subject,
+        }
+    }
+
     fn action(&self, kind: ActionKind, inc: &Incident, t: i64, detail: &str) -> Action {
         let title = if self.subject.is_empty() {
             format!("{} on {}", self.rule_name, self.host)
