@@ -95,7 +95,7 @@ impl TrapListener {
         out: mpsc::Sender<TrapEvent>,
         counters: Arc<TrapCounters>,
     ) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(addr).await?;
+        let socket = bind_udp(addr)?;
         Ok(Self {
             socket,
             table,
@@ -289,4 +289,41 @@ pub fn trap_device(spec: &DeviceSpec) -> Result<TrapDevice, String> {
         name: spec.name.clone(),
         check,
     })
+}
+
+/// Receive buffer asked for the trap socket: a burst of traps from many
+/// devices at once (a power cut restarting a floor's switches) waits in it
+/// while the listener works, instead of being dropped by the kernel. The
+/// kernel may grant less (`net.core.rmem_max`); binding goes on either way.
+const TRAP_RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Binds the trap socket on `addr` with [`TRAP_RECEIVE_BUFFER`].
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(err) = socket.set_recv_buffer_size(TRAP_RECEIVE_BUFFER) {
+        tracing::debug!(error = %err, "keeping the default receive buffer for SNMP traps");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_trap_socket_asks_for_a_larger_receive_buffer_than_the_default() {
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let ours = bind_udp(addr).unwrap();
+        let plain = UdpSocket::bind(addr).await.unwrap();
+        let size = |s: &UdpSocket| socket2::SockRef::from(s).recv_buffer_size().unwrap();
+        assert!(
+            size(&ours) > size(&plain),
+            "{} vs {}",
+            size(&ours),
+            size(&plain)
+        );
+    }
 }
