@@ -596,6 +596,32 @@ mod tests {
         CollectorConfig::parse("c.toml", &text).unwrap()
     }
 
+    #[test]
+    fn an_expiry_forced_by_the_byte_budget_is_counted_on_metrics() {
+        let telemetry = Telemetry::default();
+        let policy = Retention {
+            max_bytes: Some(1 << 20),
+            ..Retention::default()
+        };
+        let mut quiet = ExpiryReport::default();
+        quiet.blocks = 3;
+        note_expiry(&quiet, &policy, &telemetry);
+        let mut forced = ExpiryReport::default();
+        (forced.blocks, forced.rollups) = (2, 5);
+        forced.over_budget = Some(2 << 20);
+        forced.raw_forced = true;
+        note_expiry(&forced, &policy, &telemetry);
+        let text = telemetry.render();
+        assert!(
+            text.contains("atalaya_retention_forced_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("atalaya_retention_deleted_total 10\n"),
+            "{text}"
+        );
+    }
+
     #[tokio::test]
     async fn debug_of_a_running_collector_hides_the_admin_token() {
         let dir = tempfile::tempdir().unwrap();
