@@ -823,11 +823,12 @@ fn escape_label(value: &str) -> String {
 fn prometheus_tsdb(dir: &std::path::Path, families: &Families, points: u64) -> anyhow::Result<()> {
     use std::process::Command;
     let version = match Command::new("promtool").arg("--version").output() {
+        // "promtool, version 2.42.0+ds (branch: …": the version alone.
         Ok(out) => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or("promtool")
-            .to_owned(),
+            .split_whitespace()
+            .skip_while(|w| *w != "version")
+            .nth(1)
+            .map_or_else(|| "promtool".to_owned(), |v| format!("promtool {v}")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             println!(
                 "prometheus tsdb: skipped, promtool is not on the PATH (Debian: apt-get install prometheus)"
