@@ -11,6 +11,10 @@
 //! counts over the measured interval), totals stay constant, timestamps
 //! carry a few milliseconds of timer jitter. Every tick, one group commit
 //! carries one sample from every agent, as the server's batcher would.
+//!
+//! With `--prometheus DIR`, the same raw points are also written as
+//! OpenMetrics text and turned into Prometheus TSDB blocks by `promtool`,
+//! so that the bytes per point of both stores come from one run.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -62,6 +66,12 @@ struct Args {
     /// Filesystems per asset of the top-N query's fleet.
     #[arg(long, default_value_t = 10)]
     top_filesystems: usize,
+    /// Also write the raw points as OpenMetrics text into this directory,
+    /// build Prometheus TSDB blocks of them with `promtool tsdb
+    /// create-blocks-from openmetrics` (into `DIR/tsdb`, which must not
+    /// exist) and print their bytes per point.
+    #[arg(long, value_name = "DIR")]
+    prometheus: Option<PathBuf>,
 }
 
 /// One simulated host's counters and gauges.
@@ -265,43 +275,53 @@ fn main() -> anyhow::Result<()> {
     let mut points = 0u64;
     let mut commit_time = 0.0f64;
     let mut first_agent: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
-    // One group commit's worth: a sample from every agent at `tick`.
-    let mut batch_at =
-        |tick: i64, first_agent: &mut std::collections::BTreeMap<String, Vec<(i64, f64)>>| {
-            let mut batch = Vec::with_capacity(args.agents);
-            let mut points = 0u64;
-            for (i, host) in hosts.iter_mut().enumerate() {
-                let jitter = if args.jitter_ms > 0 {
-                    jitter_rng.random_range(0..=2 * args.jitter_ms)
-                } else {
-                    0
-                };
-                let at = start + tick * interval_ms + jitter;
-                let seconds = (at - last_at[i]) as f64 / 1000.0;
-                last_at[i] = at;
-                let sample = host.sample(at, seconds);
-                let flat = atalaya_collector::helpers::series::flatten(&sample);
-                points += flat.len() as u64;
-                if args.breakdown && i == 0 {
-                    for (name, v) in flat {
-                        let v = atalaya_collector::helpers::series::stored_value(&name, v);
-                        first_agent.entry(name).or_default().push((at, v));
-                    }
+    let mut exported = args.prometheus.as_ref().map(|_| Families::default());
+    // One group commit's worth: a sample from every agent at `tick`; its
+    // stored points also go to `exported` when given.
+    let mut batch_at = |tick: i64,
+                        first_agent: &mut std::collections::BTreeMap<String, Vec<(i64, f64)>>,
+                        mut exported: Option<&mut Families>| {
+        let mut batch = Vec::with_capacity(args.agents);
+        let mut points = 0u64;
+        for (i, host) in hosts.iter_mut().enumerate() {
+            let jitter = if args.jitter_ms > 0 {
+                jitter_rng.random_range(0..=2 * args.jitter_ms)
+            } else {
+                0
+            };
+            let at = start + tick * interval_ms + jitter;
+            let seconds = (at - last_at[i]) as f64 / 1000.0;
+            last_at[i] = at;
+            let sample = host.sample(at, seconds);
+            let flat = atalaya_collector::helpers::series::flatten(&sample);
+            points += flat.len() as u64;
+            if let Some(families) = exported.as_deref_mut() {
+                let agent = format!("agent-{i:04}");
+                for (name, v) in &flat {
+                    let v = atalaya_collector::helpers::series::stored_value(name, *v);
+                    families.push(&agent, name, at, v);
                 }
-                batch.push(Ingest {
-                    agent_id: format!("agent-{i:04}"),
-                    received_at: Timestamp(at + 5),
-                    record: IngestRecord::Metrics(proto::MetricBatch {
-                        seq: tick as u64 + 1,
-                        samples: vec![sample],
-                    }),
-                });
             }
-            (batch, points)
-        };
+            if args.breakdown && i == 0 {
+                for (name, v) in flat {
+                    let v = atalaya_collector::helpers::series::stored_value(&name, v);
+                    first_agent.entry(name).or_default().push((at, v));
+                }
+            }
+            batch.push(Ingest {
+                agent_id: format!("agent-{i:04}"),
+                received_at: Timestamp(at + 5),
+                record: IngestRecord::Metrics(proto::MetricBatch {
+                    seq: tick as u64 + 1,
+                    samples: vec![sample],
+                }),
+            });
+        }
+        (batch, points)
+    };
     let mut largest = (0u64, 0i64, 0u64);
     for tick in 0..ticks {
-        let (batch, n) = batch_at(tick, &mut first_agent);
+        let (batch, n) = batch_at(tick, &mut first_agent, exported.as_mut());
         points += n;
         let t0 = Instant::now();
         store.commit(&batch).context("commit")?;
@@ -331,7 +351,8 @@ fn main() -> anyhow::Result<()> {
     // the next commit, finding no free page, doubles it.
     store.compact().context("compacting")?;
     let file_compacted = std::fs::metadata(&path)?.len();
-    let (batch, _) = batch_at(ticks, &mut Default::default());
+    // Not counted in the points above, nor exported.
+    let (batch, _) = batch_at(ticks, &mut Default::default(), None);
     store.commit(&batch).context("commit")?;
     let file_recommitted = std::fs::metadata(&path)?.len();
     println!(
@@ -393,6 +414,22 @@ fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
+    if let (Some(dir), Some(families)) = (&args.prometheus, &exported) {
+        use atalaya_collector::store::schema::{BLOCK_INDEX, BLOCKS, HEADS};
+        use redb::TableHandle;
+        let raw = [BLOCKS.name(), HEADS.name(), BLOCK_INDEX.name()];
+        let raw_pages: u64 = usage
+            .iter()
+            .filter(|(n, _, _)| raw.contains(&n.as_str()))
+            .map(|(_, _, pages)| pages)
+            .sum();
+        println!(
+            "atalaya raw points: metric blocks {:.3} B/point, raw tables' pages {:.3} B/point",
+            stats.chunk_bytes as f64 / points as f64,
+            raw_pages as f64 / points as f64
+        );
+        prometheus_tsdb(dir, families, points)?;
+    }
     if args.breakdown {
         breakdown(&first_agent, args.block_rows);
     }
@@ -688,4 +725,189 @@ fn breakdown(series: &std::collections::BTreeMap<String, Vec<(i64, f64)>>, rows:
             bytes as f64 / pts.len() as f64
         );
     }
+}
+
+/// The raw points of a run by OpenMetrics metric family, then by label
+/// set, each series' points in time order, as the text format wants them
+/// grouped.
+///
+/// Atalaya's series names map to Prometheus names this way: the metric
+/// (`filesystem.used_percent`) becomes the family name with every
+/// character outside `[a-zA-Z0-9_:]` (the dots) turned into `_`
+/// (`filesystem_used_percent`); its label in braces, `{mount=/srv}`,
+/// becomes `mount="/srv"`, the value quoted and escaped; each point also
+/// carries the agent that sent it as `agent="agent-0001"`, the key
+/// Atalaya files its points under (through the agent's asset).
+#[derive(Default)]
+struct Families {
+    families: BTreeMap<String, BTreeMap<String, Vec<(i64, f64)>>>,
+}
+
+impl Families {
+    /// Files the stored point `(at ms, value)` of Atalaya series `name` of `agent`.
+    fn push(&mut self, agent: &str, name: &str, at: i64, value: f64) {
+        let (metric, label) = match name.split_once('{') {
+            Some((metric, rest)) => (
+                metric,
+                rest.strip_suffix('}').unwrap_or(rest).split_once('='),
+            ),
+            None => (name, None),
+        };
+        let mut labels = format!("agent=\"{}\"", escape_label(agent));
+        if let Some((key, value)) = label {
+            labels.push_str(&format!(",{}=\"{}\"", prom_name(key), escape_label(value)));
+        }
+        self.families
+            .entry(prom_name(metric))
+            .or_default()
+            .entry(labels)
+            .or_default()
+            .push((at, value));
+    }
+
+    /// Writes the OpenMetrics text: gauges, timestamps in seconds with
+    /// the milliseconds as decimals, values in the shortest form that
+    /// reads back as the same double.
+    fn write(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        for (family, series) in &self.families {
+            writeln!(out, "# TYPE {family} gauge")?;
+            for (labels, points) in series {
+                for &(at, value) in points {
+                    let value = if value.is_nan() {
+                        "NaN".to_owned()
+                    } else if value.is_infinite() {
+                        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+                    } else {
+                        value.to_string()
+                    };
+                    let (secs, ms) = (at.div_euclid(1000), at.rem_euclid(1000));
+                    writeln!(out, "{family}{{{labels}}} {value} {secs}.{ms:03}")?;
+                }
+            }
+        }
+        writeln!(out, "# EOF")
+    }
+}
+
+/// A Prometheus metric or label name: characters outside `[a-zA-Z0-9_:]`
+/// become `_`, and a leading digit gets a `_` before it.
+fn prom_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// A label value as OpenMetrics quotes it: `\`, `"` and newlines escaped.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', r"\\")
+        .replace('"', "\\\"")
+        .replace('\n', r"\n")
+}
+
+/// Writes `families` into `dir` as OpenMetrics text, has `promtool` build
+/// TSDB blocks of it under `dir/tsdb`, and prints their bytes per point,
+/// all files and the `chunks/` files apart. Without `promtool` on the
+/// PATH, says so and skips.
+fn prometheus_tsdb(dir: &std::path::Path, families: &Families, points: u64) -> anyhow::Result<()> {
+    use std::process::Command;
+    let version = match Command::new("promtool").arg("--version").output() {
+        // "promtool, version 2.42.0+ds (branch: …": the version alone.
+        Ok(out) => String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .skip_while(|w| *w != "version")
+            .nth(1)
+            .map_or_else(|| "promtool".to_owned(), |v| format!("promtool {v}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!(
+                "prometheus tsdb: skipped, promtool is not on the PATH (Debian: apt-get install prometheus)"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("running promtool --version"),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let blocks = dir.join("tsdb");
+    if blocks.exists() {
+        anyhow::bail!(
+            "{} exists; promtool would add blocks to it and the sizes would not be this run's",
+            blocks.display()
+        );
+    }
+    let text = dir.join("points.om");
+    let file =
+        std::fs::File::create(&text).with_context(|| format!("creating {}", text.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    families
+        .write(&mut out)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .with_context(|| format!("writing {}", text.display()))?;
+    let text_bytes = std::fs::metadata(&text)?.len();
+    let t0 = Instant::now();
+    let run = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&text)
+        .arg(&blocks)
+        .output()
+        .context("running promtool tsdb create-blocks-from openmetrics")?;
+    if !run.status.success() {
+        anyhow::bail!(
+            "promtool tsdb create-blocks-from openmetrics failed ({}): {}",
+            run.status,
+            String::from_utf8_lossy(&run.stderr).trim()
+        );
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    let (mut total, mut chunks, mut block_count) = (0u64, 0u64, 0usize);
+    for entry in
+        std::fs::read_dir(&blocks).with_context(|| format!("reading {}", blocks.display()))?
+    {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            block_count += 1;
+        }
+        let (all, in_chunks) = dir_bytes(&entry.path(), false)?;
+        total += all;
+        chunks += in_chunks;
+    }
+    println!(
+        "openmetrics text: {} ({text_bytes} bytes = {:.1} B/point); {version} built {block_count} blocks in {seconds:.1} s",
+        text.display(),
+        text_bytes as f64 / points as f64
+    );
+    println!(
+        "prometheus tsdb: {total} bytes = {:.3} B/point (chunks {:.3} B/point)",
+        total as f64 / points as f64,
+        chunks as f64 / points as f64
+    );
+    Ok(())
+}
+
+/// Bytes of the files at or under `path`: all of them, and those in a
+/// `chunks` directory (`in_chunks` when `path` is inside one already).
+fn dir_bytes(path: &std::path::Path, in_chunks: bool) -> anyhow::Result<(u64, u64)> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        let len = meta.len();
+        return Ok((len, if in_chunks { len } else { 0 }));
+    }
+    let in_chunks = in_chunks || path.file_name().is_some_and(|n| n == "chunks");
+    let (mut all, mut chunks) = (0, 0);
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+        let (a, c) = dir_bytes(&entry?.path(), in_chunks)?;
+        all += a;
+        chunks += c;
+    }
+    Ok((all, chunks))
 }
