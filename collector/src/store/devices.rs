@@ -1109,6 +1109,63 @@ mod tests {
     }
 
     #[test]
+    fn a_merged_device_brings_its_rollups_to_the_box() {
+        use crate::records::rollup::Tier;
+        use crate::store::ingest::BLOCK_ROWS;
+        let (_d, store) = temp_store();
+        store.add_device(&record("core-sw1", "ag-1")).unwrap();
+        store.add_device(&record("core-sw1-b", "ag-2")).unwrap();
+        let first = poll_of(
+            "core-sw1",
+            "ag-1",
+            1,
+            60_000,
+            Some(inventory(&[(1, "eth0")], "FDO1234")),
+            1.0,
+        );
+        store.commit(&[first]).unwrap();
+        // The second entry polls a block's worth before its inventory
+        // comes: that block closes and is rolled up under its own asset.
+        let polls: Vec<Ingest> = (0..BLOCK_ROWS as u64 + 5)
+            .map(|i| {
+                poll_of(
+                    "core-sw1-b",
+                    "ag-2",
+                    i + 1,
+                    61_000 + i as i64 * 1000,
+                    None,
+                    0.5,
+                )
+            })
+            .collect();
+        store.commit(&polls).unwrap();
+        let counted = |asset: &str| -> u64 {
+            store
+                .rollups(asset, "snmp.reachable", Tier::FiveMinutes, 0, i64::MAX)
+                .unwrap()
+                .iter()
+                .map(|(_, r)| r.count)
+                .sum()
+        };
+        assert_eq!(counted("device:core-sw1-b"), BLOCK_ROWS as u64);
+        let merging = poll_of(
+            "core-sw1-b",
+            "ag-2",
+            BLOCK_ROWS as u64 + 6,
+            200_000,
+            Some(inventory(&[(1, "eth0")], "fdo1234")),
+            0.5,
+        );
+        store.commit(&[merging]).unwrap();
+        assert_eq!(
+            store.device("core-sw1-b").unwrap().unwrap().asset_id,
+            "device:core-sw1"
+        );
+        assert_eq!(counted("device:core-sw1-b"), 0);
+        assert_eq!(counted("device:core-sw1"), BLOCK_ROWS as u64);
+    }
+
+    #[test]
     fn a_merged_device_takes_over_when_the_first_is_removed_and_splits_when_it_differs() {
         let (_d, store) = temp_store();
         store.add_device(&record("a", "ag-1")).unwrap();
