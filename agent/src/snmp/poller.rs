@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use async_snmp::{Value, VarBind};
 use atalaya_common::model::rates::{DroppedRate, NoRate, interface_rates};
-use atalaya_common::model::series::{self, interface_series, rate_points};
+use atalaya_common::model::series::{self, interface_series, rate_points, tray_series};
 use atalaya_common::model::{
     Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState, InterfaceCounters,
-    Timestamp,
+    PaperTray, Timestamp,
 };
 use atalaya_common::proto;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -41,7 +41,7 @@ use super::client::{SharedTransport, SnmpClient, engine_answers};
 use super::counters::Packed;
 use super::neighbours::{NeighbourList, NeighbourTables};
 use super::walk::{SnmpSource, WalkLimits, WalkState};
-use super::{counters, inventory, neighbours, oids, state};
+use super::{counters, inventory, neighbours, oids, state, trays};
 
 /// Devices polled at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -91,6 +91,8 @@ pub struct DevicePoll {
     pub inventory: Option<DeviceInventory>,
     /// The neighbours, on the first walk and when they changed.
     pub neighbours: Option<NeighbourList>,
+    /// A printer's paper trays, whenever they were read.
+    pub trays: Option<Vec<PaperTray>>,
     /// Seconds the rates were computed over; `None` without rates.
     pub interval_seconds: Option<f64>,
     /// Series points: `snmp.reachable`, `snmp.response_ms`,
@@ -118,6 +120,17 @@ impl DevicePoll {
                 .map(|ms| u32::try_from(ms).unwrap_or(u32::MAX)),
             inventory: self.inventory.clone(),
             values: self.points.clone(),
+        }
+    }
+
+    /// The record of this poll's paper trays `trays` (its
+    /// [`Self::trays`]), with sequence number `seq`.
+    pub fn trays_record(&self, seq: u64, trays: &[PaperTray]) -> proto::PrinterTrays {
+        proto::PrinterTrays {
+            seq,
+            device: self.device.clone(),
+            polled_at: self.at,
+            trays: trays.to_vec(),
         }
     }
 
@@ -149,6 +162,8 @@ pub struct RawPoll {
     pub oper_up: BTreeMap<u32, bool>,
     /// The neighbour tables, when they were walked.
     pub neighbours: Option<NeighbourTables>,
+    /// A printer's paper trays, when they were walked.
+    pub trays: Option<Vec<PaperTray>>,
     /// What else went wrong.
     pub problems: Vec<String>,
 }
@@ -239,8 +254,9 @@ impl DeviceTracker {
             response_ms: raw.response_ms,
             inventory,
             neighbours,
+            points: self.health_points(raw.response_ms, &raw.oper_up, raw.trays.as_deref()),
+            trays: raw.trays,
             interval_seconds: None,
-            points: self.health_points(raw.response_ms, &raw.oper_up),
             no_rate: Vec::new(),
             dropped: Vec::new(),
             problems: raw.problems,
@@ -290,6 +306,7 @@ impl DeviceTracker {
         &self,
         response_ms: Option<u64>,
         oper_up: &BTreeMap<u32, bool>,
+        trays: Option<&[PaperTray]>,
     ) -> Vec<(String, f64)> {
         let mut points = vec![(
             series::SNMP_REACHABLE.to_owned(),
@@ -301,6 +318,11 @@ impl DeviceTracker {
         for (i, up) in oper_up {
             let name = interface_series(series::OPER_UP, &self.name_of(*i));
             points.push((name, if *up { 1.0 } else { 0.0 }));
+        }
+        for t in trays.unwrap_or_default() {
+            if let Some(p) = t.percent {
+                points.push((tray_series(&t.label()), f64::from(p)));
+            }
         }
         points
     }
@@ -679,6 +701,15 @@ async fn inventory_into<S: SnmpSource>(
 ) {
     match inventory::walk(source, walk, limits, system).await {
         Ok((inventory, failed)) => {
+            // Marker supplies say the device has the Printer-MIB; other
+            // devices are not asked for trays.
+            if !inventory.supplies.is_empty() {
+                match trays::walk(source, walk, limits).await {
+                    Ok(t) if !t.is_empty() => raw.trays = Some(t),
+                    Ok(_) => {}
+                    Err(e) => raw.problems.push(format!("trays not read: {e}")),
+                }
+            }
             raw.inventory = Some(inventory);
             if let Some((_, e)) = failed.first() {
                 raw.state = state::of_walk(e);

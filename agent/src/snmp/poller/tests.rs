@@ -37,6 +37,7 @@ fn raw(inv: Option<DeviceInventory>, c: Vec<InterfaceCounters>) -> RawPoll {
         counters: c,
         oper_up: [(2, true)].into(),
         neighbours: None,
+        trays: None,
         problems: Vec::new(),
     }
 }
@@ -414,4 +415,54 @@ async fn a_device_waiting_for_its_next_poll_holds_little() {
     // the requests of a poll take their room only while it is under way.
     let size = std::mem::size_of_val(&run);
     assert!(size < 2048, "{size} bytes");
+}
+
+#[test]
+fn trays_read_are_sent_with_a_level_series_per_known_percent() {
+    use atalaya_common::model::{PaperTray, SupplyAmount};
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let tray = |index, name: &str, level, max| {
+        let mut tray = PaperTray {
+            device_index: 1,
+            index,
+            name: name.into(),
+            level,
+            max_capacity: max,
+            ..PaperTray::default()
+        };
+        tray.fill_percent();
+        tray
+    };
+    let trays = vec![
+        tray(
+            1,
+            "Bypass",
+            SupplyAmount::SomeRemaining,
+            SupplyAmount::Units(100),
+        ),
+        tray(
+            2,
+            "Tray 2",
+            SupplyAmount::Units(0),
+            SupplyAmount::Units(500),
+        ),
+    ];
+    let mut r = raw(None, Vec::new());
+    r.trays = Some(trays.clone());
+    let poll = t.record("mfp", Instant::now(), r, &config);
+    assert_eq!(poll.trays.as_deref(), Some(&trays[..]));
+    assert_eq!(
+        point(&poll, "printer.tray_level_percent{tray=Tray 2}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        point(&poll, "printer.tray_level_percent{tray=Bypass}"),
+        None
+    );
+    let record = poll.trays_record(9, &trays);
+    assert_eq!((record.seq, record.device.as_str()), (9, "mfp"));
+    assert_eq!(record.trays, trays);
+    let quiet = t.record("mfp", Instant::now(), raw(None, Vec::new()), &config);
+    assert_eq!(quiet.trays, None, "no walk, nothing to send");
 }
