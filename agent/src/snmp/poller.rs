@@ -188,6 +188,9 @@ pub struct DeviceTracker {
     last_oper: BTreeMap<u32, bool>,
     /// The last neighbour list sent; `None` until the first walk.
     neighbours_sent: Option<NeighbourList>,
+    /// Whether the last inventory read had marker supplies: a printer,
+    /// whose paper trays are read on every poll.
+    printer: bool,
 }
 
 impl DeviceTracker {
@@ -208,6 +211,7 @@ impl DeviceTracker {
         Plan {
             inventory,
             neighbours,
+            printer: self.printer,
             last_oper: &self.last_oper,
         }
         .neighbours_due(oper_up)
@@ -238,6 +242,9 @@ impl DeviceTracker {
     ) -> DevicePoll {
         self.polls += 1;
         self.last_state = raw.state;
+        if let Some(inv) = &raw.inventory {
+            self.printer = !inv.supplies.is_empty();
+        }
         let inventory = raw
             .inventory
             .and_then(|inv| self.inventory_to_send(inv, config));
@@ -614,6 +621,7 @@ impl Device {
         let plan = Plan {
             inventory,
             neighbours,
+            printer: tracker.printer,
             last_oper: &tracker.last_oper,
         };
         let mut raw = poll_tables(client, &mut tracker.walk, config.limits, system, plan).await;
@@ -645,6 +653,8 @@ struct Plan<'a> {
     inventory: bool,
     /// The neighbour tables, whatever the interfaces' status.
     neighbours: bool,
+    /// Whether the device was a printer at its last inventory.
+    printer: bool,
     /// Interface status at the previous poll.
     last_oper: &'a BTreeMap<u32, bool>,
 }
@@ -681,6 +691,20 @@ async fn poll_tables<S: SnmpSource>(
     if plan.inventory {
         inventory_into(source, walk, limits, &system, &mut raw).await;
     }
+    // Marker supplies say the device has the Printer-MIB; other devices
+    // are not asked for trays. A printer's are read on every poll (one
+    // small walk) so that an empty tray shows within a poll.
+    let printer = raw
+        .inventory
+        .as_ref()
+        .map_or(plan.printer, |inv| !inv.supplies.is_empty());
+    if printer {
+        match trays::walk(source, walk, limits).await {
+            Ok(t) if !t.is_empty() => raw.trays = Some(t),
+            Ok(_) => {}
+            Err(e) => raw.problems.push(format!("trays not read: {e}")),
+        }
+    }
     if plan.neighbours_due(&raw.oper_up) {
         // The neighbour tables are optional: a failure leaves this poll's
         // state alone and the next walk tries again.
@@ -701,15 +725,6 @@ async fn inventory_into<S: SnmpSource>(
 ) {
     match inventory::walk(source, walk, limits, system).await {
         Ok((inventory, failed)) => {
-            // Marker supplies say the device has the Printer-MIB; other
-            // devices are not asked for trays.
-            if !inventory.supplies.is_empty() {
-                match trays::walk(source, walk, limits).await {
-                    Ok(t) if !t.is_empty() => raw.trays = Some(t),
-                    Ok(_) => {}
-                    Err(e) => raw.problems.push(format!("trays not read: {e}")),
-                }
-            }
             raw.inventory = Some(inventory);
             if let Some((_, e)) = failed.first() {
                 raw.state = state::of_walk(e);

@@ -1,9 +1,9 @@
 //! A printer's paper trays: the Printer-MIB `prtInputTable`, walked and
 //! decoded into [`PaperTray`]s.
 //!
-//! Only printers have the table; the poller walks it beside the inventory
-//! of a device that reported marker supplies, so other devices are not
-//! asked. [`TrayRows::take`] accepts any binding without I/O: one of an
+//! Only printers have the table; the poller walks it on every poll of a
+//! device whose last inventory had marker supplies, so other devices are
+//! not asked and an empty tray shows within a poll. [`TrayRows::take`] accepts any binding without I/O: one of an
 //! unexpected type or index is skipped.
 
 use std::collections::BTreeMap;
