@@ -91,7 +91,7 @@ pub struct DevicePoll {
     pub inventory: Option<DeviceInventory>,
     /// The neighbours, on the first walk and when they changed.
     pub neighbours: Option<NeighbourList>,
-    /// A printer's paper trays, whenever they were read.
+    /// A printer's paper trays, on the first read and when they changed.
     pub trays: Option<Vec<PaperTray>>,
     /// Seconds the rates were computed over; `None` without rates.
     pub interval_seconds: Option<f64>,
@@ -191,6 +191,8 @@ pub struct DeviceTracker {
     /// Whether the last inventory read had marker supplies: a printer,
     /// whose paper trays are read on every poll.
     printer: bool,
+    /// The last paper trays sent; `None` until the first read.
+    trays_sent: Option<Vec<PaperTray>>,
 }
 
 impl DeviceTracker {
@@ -262,7 +264,7 @@ impl DeviceTracker {
             inventory,
             neighbours,
             points: self.health_points(raw.response_ms, &raw.oper_up, raw.trays.as_deref()),
-            trays: raw.trays,
+            trays: raw.trays.and_then(|t| self.trays_to_send(t)),
             interval_seconds: None,
             no_rate: Vec::new(),
             dropped: Vec::new(),
@@ -301,6 +303,16 @@ impl DeviceTracker {
         }
         self.neighbours_sent = Some(list.clone());
         Some(list)
+    }
+
+    /// The trays read, if they are the first or differ from the last ones
+    /// sent (their levels go out every poll as series regardless).
+    fn trays_to_send(&mut self, trays: Vec<PaperTray>) -> Option<Vec<PaperTray>> {
+        if self.trays_sent.as_ref() == Some(&trays) {
+            return None;
+        }
+        self.trays_sent = Some(trays.clone());
+        Some(trays)
     }
 
     fn name_of(&self, if_index: u32) -> String {

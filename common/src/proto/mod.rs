@@ -311,8 +311,8 @@ pub struct DeviceNeighbours {
 }
 
 /// The paper trays of a network printer (Printer-MIB `prtInputTable`), sent
-/// by its poller on every poll that read them: levels change as people
-/// print, and a tray running empty is what this record is for. Sent apart
+/// by its poller on the first read after the poller starts and then when
+/// they changed (their levels also go out every poll as series). Sent apart
 /// from [`DevicePoll`] so that its inventory keeps the form older agents
 /// and collectors know. The list is whole. A record like the others:
 /// spooled, sequenced, acknowledged once stored.

@@ -418,7 +418,7 @@ async fn a_device_waiting_for_its_next_poll_holds_little() {
 }
 
 #[test]
-fn trays_read_are_sent_with_a_level_series_per_known_percent() {
+fn trays_are_sent_when_changed_with_a_level_series_per_known_percent() {
     use atalaya_common::model::{PaperTray, SupplyAmount};
     let config = PollerConfig::default();
     let mut t = DeviceTracker::default();
@@ -465,4 +465,23 @@ fn trays_read_are_sent_with_a_level_series_per_known_percent() {
     assert_eq!(record.trays, trays);
     let quiet = t.record("mfp", Instant::now(), raw(None, Vec::new()), &config);
     assert_eq!(quiet.trays, None, "no walk, nothing to send");
+    let mut same = raw(None, Vec::new());
+    same.trays = Some(trays.clone());
+    let same = t.record("mfp", Instant::now(), same, &config);
+    assert_eq!(same.trays, None, "unchanged trays are not sent again");
+    assert_eq!(
+        point(&same, "printer.tray_level_percent{tray=Tray 2}"),
+        Some(0.0)
+    );
+    let mut refilled = trays.clone();
+    refilled[1] = tray(
+        2,
+        "Tray 2",
+        SupplyAmount::Units(500),
+        SupplyAmount::Units(500),
+    );
+    let mut changed = raw(None, Vec::new());
+    changed.trays = Some(refilled.clone());
+    let changed = t.record("mfp", Instant::now(), changed, &config);
+    assert_eq!(changed.trays, Some(refilled), "a refilled tray is sent");
 }
