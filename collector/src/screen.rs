@@ -195,6 +195,12 @@ pub fn screen(
                 inventory: false,
             }
         }
+        IngestRecord::PrinterTrays(t) if !s.time(t.polled_at, now, limits) => {
+            IngestRecord::Refused {
+                seq: t.seq,
+                inventory: false,
+            }
+        }
         IngestRecord::DeviceTrap(trap)
             if trap
                 .trap

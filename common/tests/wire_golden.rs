@@ -17,14 +17,16 @@ use atalaya_common::diff::{self, InventoryDelta};
 use atalaya_common::model::device::trap::{TrapEvent, TrapInterface, TrapKind, TrapVersion};
 use atalaya_common::model::device::{
     AuthProtocol, Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState,
-    DeviceSystem, IdKind, Neighbour, NeighbourProtocol, OperStatus, PeerId, PrivProtocol, Secret,
+    DeviceSystem, IdKind, Neighbour, NeighbourProtocol, OperStatus, PaperTray, PeerId,
+    PrivProtocol, Secret, SupplyAmount,
 };
 use atalaya_common::model::*;
 use atalaya_common::proto::{
     self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, DeviceTrap,
     DiscoveredDevice, DiscoveryOutcome, DiscoveryRequest, DiscoveryResult, EnrollRequest,
-    EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, ProbeRound,
-    ProbeTargets, Refused, RenewRequest, Renewed, SnapshotRequest, SpoolDamaged, UserReport,
+    EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, PrinterTrays,
+    ProbeRound, ProbeTargets, Refused, RenewRequest, Renewed, SnapshotRequest, SpoolDamaged,
+    UserReport,
 };
 
 fn sample_inventory() -> Inventory {
@@ -496,6 +498,40 @@ fn every_message() -> Vec<(u8, Message)> {
                     object_id: "1.3.6.1.4.1.9.1.1208".into(),
                     vendor: Some("Cisco".into()),
                 }),
+            }),
+        ),
+        (
+            15,
+            Message::PrinterTrays(PrinterTrays {
+                seq: 4244,
+                device: "floor2-mfp".into(),
+                polled_at: NOON,
+                trays: vec![
+                    PaperTray {
+                        device_index: 1,
+                        index: 1,
+                        name: "Bypass Tray".into(),
+                        descr: "Multi-purpose tray".into(),
+                        tray_type: 5,
+                        media: String::new(),
+                        level: SupplyAmount::SomeRemaining,
+                        max_capacity: SupplyAmount::Units(100),
+                        percent: None,
+                        status: 0,
+                    },
+                    PaperTray {
+                        device_index: 1,
+                        index: 2,
+                        name: "Tray 2".into(),
+                        descr: "Cassette 1".into(),
+                        tray_type: 4,
+                        media: "iso-a4-white".into(),
+                        level: SupplyAmount::Units(0),
+                        max_capacity: SupplyAmount::Units(500),
+                        percent: Some(0),
+                        status: 9,
+                    },
+                ],
             }),
         ),
         (16, Message::Ack(Ack { seq: 1045 })),

@@ -5,7 +5,8 @@
 //! `tooBig` to large GETBULKs. The inventory polled equals the data; rates
 //! between two polls equal the counters' moves over the poll interval.
 //! Last, an ENTITY-MIB change seen through a real agent and collector is
-//! an inventory change with before and after, and a hardware-change incident.
+//! an inventory change with before and after, and a hardware-change
+//! incident; and a printer's paper trays reach the collector's device detail.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -16,7 +17,7 @@ use atalaya_agent::snmp::{DevicePoll, Poller, PollerConfig};
 use atalaya_common::model::series::{self, interface_series};
 use atalaya_common::model::{
     DeviceInterface, DeviceInventory, DeviceSpec, DeviceState, DeviceSystem, EntityClass,
-    OperStatus, PhysicalEntity, PrinterSupply, SupplyAmount,
+    OperStatus, PaperTray, PhysicalEntity, PrinterSupply, SupplyAmount,
 };
 use atalaya_tests::harness::{Collector, agent, eventually};
 use atalaya_tests::scripted::{Fault, ScriptedDevice, Switch};
@@ -279,7 +280,36 @@ fn switch48() -> (DataFile, DeviceInventory) {
     switch_with_entities(48, "core-sw-1", false)
 }
 
-/// A printer: one interface, four marker supplies and a paper tray.
+/// The printer's paper trays, as generated into its data by [`printer`]:
+/// a manual bypass with some paper, and an empty cassette.
+fn printer_trays() -> Vec<PaperTray> {
+    let mut bypass = PaperTray {
+        device_index: 1,
+        index: 1,
+        name: "Tray 1".into(),
+        level: SupplyAmount::Units(120),
+        max_capacity: SupplyAmount::Units(250),
+        ..PaperTray::default()
+    };
+    bypass.fill_percent();
+    let mut cassette = PaperTray {
+        device_index: 1,
+        index: 2,
+        name: "Tray 2".into(),
+        descr: "Lower Paper Cassette".into(),
+        tray_type: 4,
+        media: "iso-a4-white".into(),
+        level: SupplyAmount::Units(0),
+        max_capacity: SupplyAmount::Units(500),
+        // Available and idle, with a non-critical alert (no paper).
+        status: 8,
+        ..PaperTray::default()
+    };
+    cassette.fill_percent();
+    vec![bypass, cassette]
+}
+
+/// A printer: one interface, four marker supplies and two paper trays.
 fn printer() -> (DataFile, DeviceInventory) {
     let mut data = DataFile::new();
     let system = system(
@@ -321,11 +351,20 @@ fn printer() -> (DataFile, DeviceInventory) {
             }
         })
         .collect();
-    // The paper tray (prtInputTable): a printer has one, the inventory
-    // does not list input trays, and its rows must not disturb the rest.
+    // The paper trays (prtInputTable): the inventory does not list them,
+    // they are read beside it, and their rows must not disturb the rest.
     data.put(&oid(INPUT_ENTRY, &[9, 1, 1]), SimValue::Int(250));
     data.put(&oid(INPUT_ENTRY, &[10, 1, 1]), SimValue::Int(120));
     data.put(&oid(INPUT_ENTRY, &[13, 1, 1]), s("Tray 1"));
+    data.put(&oid(INPUT_ENTRY, &[2, 1, 2]), SimValue::Int(4));
+    // prtInputDimUnit: tenThousandthsOfInches (3); not read.
+    data.put(&oid(INPUT_ENTRY, &[3, 1, 2]), SimValue::Int(3));
+    data.put(&oid(INPUT_ENTRY, &[9, 1, 2]), SimValue::Int(500));
+    data.put(&oid(INPUT_ENTRY, &[10, 1, 2]), SimValue::Int(0));
+    data.put(&oid(INPUT_ENTRY, &[11, 1, 2]), SimValue::Int(8));
+    data.put(&oid(INPUT_ENTRY, &[12, 1, 2]), s("iso-a4-white"));
+    data.put(&oid(INPUT_ENTRY, &[13, 1, 2]), s("Tray 2"));
+    data.put(&oid(INPUT_ENTRY, &[18, 1, 2]), s("Lower Paper Cassette"));
     let inv = DeviceInventory {
         system,
         interfaces,
@@ -454,7 +493,7 @@ async fn a_printer_lists_its_supplies_and_their_levels() {
     .unwrap();
     let poll = poller.poll_all().await.remove(0);
     assert_eq!(poll.state, DeviceState::Ok, "{:?}", poll.problems);
-    let inv = poll.inventory.expect("inventory");
+    let inv = poll.inventory.clone().expect("inventory");
     assert_inventory(&inv, &want);
     let levels: Vec<(&str, Option<u8>)> = inv
         .supplies
@@ -472,6 +511,18 @@ async fn a_printer_lists_its_supplies_and_their_levels() {
     );
     assert_eq!(inv.supplies[2].level, SupplyAmount::SomeRemaining);
     assert_eq!(inv.system.vendor.as_deref(), Some("Brother"));
+    assert_eq!(poll.trays, Some(printer_trays()));
+    assert_eq!(value(&poll, &series::tray_series("Tray 1")), 48.0);
+    assert_eq!(value(&poll, &series::tray_series("Tray 2")), 0.0);
+    // The trays are read again on a poll that does not walk the inventory:
+    // unchanged, they are not sent again, but their levels are.
+    let again = poller.poll_all().await.remove(0);
+    assert_eq!(
+        again.inventory, None,
+        "the second poll does not walk the inventory"
+    );
+    assert_eq!(again.trays, None);
+    assert_eq!(value(&again, &series::tray_series("Tray 1")), 48.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -653,4 +704,52 @@ fn a_module_replaced_on_a_polled_device_is_a_change_and_a_hardware_incident() {
     );
     // The firmware upgrade alone is not hardware.
     assert!(!text.contains("1.2.5"), "{incident:#}");
+}
+
+#[test]
+fn a_printers_paper_trays_reach_the_device_detail() {
+    let port = sim().port;
+    let collector = Collector::start();
+    let token = collector.token(1);
+    let work = tempfile::tempdir().unwrap();
+    let _poller = agent(work.path(), "poller", None, &token);
+    eventually("the poller enrolled", Duration::from_secs(60), || {
+        (collector.assets().len() == 1).then_some(())
+    });
+    let port = port.to_string();
+    let out = collector.cli(&[
+        "device",
+        "add",
+        "127.0.0.1",
+        "--name",
+        "prn-2f",
+        "--port",
+        &port,
+        "--interval",
+        "1",
+        "--community",
+        PRINTER,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trays = eventually("the printer's trays", Duration::from_secs(60), || {
+        let d = device_json(&collector, "prn-2f")?;
+        let trays = d["trays"].as_array()?.clone();
+        (!trays.is_empty()).then_some(trays)
+    });
+    let got: Vec<PaperTray> = serde_json::from_value(Value::Array(trays)).unwrap();
+    assert_eq!(got, printer_trays());
+    let shown = collector.cli(&["device", "prn-2f"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Tray 2"))
+        .unwrap_or_else(|| panic!("no Tray 2 in {text}"));
+    assert!(
+        line.contains("iso-a4-white") && line.ends_with("EMPTY"),
+        "{line}"
+    );
 }

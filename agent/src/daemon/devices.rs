@@ -309,6 +309,10 @@ impl DevicePolling {
             self.shared
                 .send(|seq| Message::DeviceNeighbours(poll.neighbours_record(seq, list)))?;
         }
+        if let Some(trays) = &poll.trays {
+            self.shared
+                .send(|seq| Message::PrinterTrays(poll.trays_record(seq, trays)))?;
+        }
         Ok(seq)
     }
 

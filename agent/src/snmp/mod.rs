@@ -11,6 +11,7 @@
 //! - [`walk`]: multi-column GETBULK walks with per-device back-off and limits.
 //! - [`inventory`]: the inventory tables and the pure builder of [`atalaya_common::model::DeviceInventory`].
 //! - [`neighbours`]: LLDP and CDP neighbours, and how a local LLDP port is mapped to an interface.
+//! - [`trays`]: a printer's paper trays (Printer-MIB `prtInputTable`).
 //! - [`counters`]: interface counters (64-bit where the device has them).
 //! - [`state`]: how a poll went, from async-snmp's errors.
 //! - [`poller`]: scheduling, concurrency, and the sans-I/O tracker of each device.
@@ -37,6 +38,7 @@ pub(crate) mod testmutate;
 #[cfg(test)]
 pub(crate) mod testvb;
 pub mod trap;
+pub mod trays;
 pub mod walk;
 
 pub use poller::{DevicePoll, DeviceTracker, Poller, PollerConfig, RawPoll};

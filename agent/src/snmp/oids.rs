@@ -33,6 +33,8 @@ pub const HR_STORAGE_TYPES: &[u32] = &[1, 3, 6, 1, 2, 1, 25, 2, 1];
 pub const HR_PROCESSOR_ENTRY: &[u32] = &[1, 3, 6, 1, 2, 1, 25, 3, 3, 1];
 /// `prtMarkerSuppliesEntry` (Printer-MIB).
 pub const PRT_SUPPLIES_ENTRY: &[u32] = &[1, 3, 6, 1, 2, 1, 43, 11, 1, 1];
+/// `prtInputEntry` (Printer-MIB): the paper trays.
+pub const PRT_INPUT_ENTRY: &[u32] = &[1, 3, 6, 1, 2, 1, 43, 8, 2, 1];
 
 /// `lldpLocChassisIdSubtype` (LLDP-MIB), a scalar: walked as a column of one row.
 pub const LLDP_LOC_CHASSIS_ID_SUBTYPE: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 3, 1];

@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use async_snmp::{Value, VarBind};
 use atalaya_common::model::rates::{DroppedRate, NoRate, interface_rates};
-use atalaya_common::model::series::{self, interface_series, rate_points};
+use atalaya_common::model::series::{self, interface_series, rate_points, tray_series};
 use atalaya_common::model::{
     Credentials, DeviceInterface, DeviceInventory, DeviceSpec, DeviceState, InterfaceCounters,
-    Timestamp,
+    PaperTray, Timestamp,
 };
 use atalaya_common::proto;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -41,7 +41,7 @@ use super::client::{SharedTransport, SnmpClient, engine_answers};
 use super::counters::Packed;
 use super::neighbours::{NeighbourList, NeighbourTables};
 use super::walk::{SnmpSource, WalkLimits, WalkState};
-use super::{counters, inventory, neighbours, oids, state};
+use super::{counters, inventory, neighbours, oids, state, trays};
 
 /// Devices polled at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -91,6 +91,8 @@ pub struct DevicePoll {
     pub inventory: Option<DeviceInventory>,
     /// The neighbours, on the first walk and when they changed.
     pub neighbours: Option<NeighbourList>,
+    /// A printer's paper trays, on the first read and when they changed.
+    pub trays: Option<Vec<PaperTray>>,
     /// Seconds the rates were computed over; `None` without rates.
     pub interval_seconds: Option<f64>,
     /// Series points: `snmp.reachable`, `snmp.response_ms`,
@@ -118,6 +120,17 @@ impl DevicePoll {
                 .map(|ms| u32::try_from(ms).unwrap_or(u32::MAX)),
             inventory: self.inventory.clone(),
             values: self.points.clone(),
+        }
+    }
+
+    /// The record of this poll's paper trays `trays` (its
+    /// [`Self::trays`]), with sequence number `seq`.
+    pub fn trays_record(&self, seq: u64, trays: &[PaperTray]) -> proto::PrinterTrays {
+        proto::PrinterTrays {
+            seq,
+            device: self.device.clone(),
+            polled_at: self.at,
+            trays: trays.to_vec(),
         }
     }
 
@@ -149,6 +162,8 @@ pub struct RawPoll {
     pub oper_up: BTreeMap<u32, bool>,
     /// The neighbour tables, when they were walked.
     pub neighbours: Option<NeighbourTables>,
+    /// A printer's paper trays, when they were walked.
+    pub trays: Option<Vec<PaperTray>>,
     /// What else went wrong.
     pub problems: Vec<String>,
 }
@@ -173,6 +188,11 @@ pub struct DeviceTracker {
     last_oper: BTreeMap<u32, bool>,
     /// The last neighbour list sent; `None` until the first walk.
     neighbours_sent: Option<NeighbourList>,
+    /// Whether the last inventory read had marker supplies: a printer,
+    /// whose paper trays are read on every poll.
+    printer: bool,
+    /// The last paper trays sent; `None` until the first read.
+    trays_sent: Option<Vec<PaperTray>>,
 }
 
 impl DeviceTracker {
@@ -193,6 +213,7 @@ impl DeviceTracker {
         Plan {
             inventory,
             neighbours,
+            printer: self.printer,
             last_oper: &self.last_oper,
         }
         .neighbours_due(oper_up)
@@ -223,6 +244,9 @@ impl DeviceTracker {
     ) -> DevicePoll {
         self.polls += 1;
         self.last_state = raw.state;
+        if let Some(inv) = &raw.inventory {
+            self.printer = !inv.supplies.is_empty();
+        }
         let inventory = raw
             .inventory
             .and_then(|inv| self.inventory_to_send(inv, config));
@@ -239,8 +263,9 @@ impl DeviceTracker {
             response_ms: raw.response_ms,
             inventory,
             neighbours,
+            points: self.health_points(raw.response_ms, &raw.oper_up, raw.trays.as_deref()),
+            trays: raw.trays.and_then(|t| self.trays_to_send(t)),
             interval_seconds: None,
-            points: self.health_points(raw.response_ms, &raw.oper_up),
             no_rate: Vec::new(),
             dropped: Vec::new(),
             problems: raw.problems,
@@ -280,6 +305,16 @@ impl DeviceTracker {
         Some(list)
     }
 
+    /// The trays read, if they are the first or differ from the last ones
+    /// sent (their levels go out every poll as series regardless).
+    fn trays_to_send(&mut self, trays: Vec<PaperTray>) -> Option<Vec<PaperTray>> {
+        if self.trays_sent.as_ref() == Some(&trays) {
+            return None;
+        }
+        self.trays_sent = Some(trays.clone());
+        Some(trays)
+    }
+
     fn name_of(&self, if_index: u32) -> String {
         self.interfaces
             .name(if_index)
@@ -290,6 +325,7 @@ impl DeviceTracker {
         &self,
         response_ms: Option<u64>,
         oper_up: &BTreeMap<u32, bool>,
+        trays: Option<&[PaperTray]>,
     ) -> Vec<(String, f64)> {
         let mut points = vec![(
             series::SNMP_REACHABLE.to_owned(),
@@ -301,6 +337,11 @@ impl DeviceTracker {
         for (i, up) in oper_up {
             let name = interface_series(series::OPER_UP, &self.name_of(*i));
             points.push((name, if *up { 1.0 } else { 0.0 }));
+        }
+        for t in trays.unwrap_or_default() {
+            if let Some(p) = t.percent {
+                points.push((tray_series(&t.label()), f64::from(p)));
+            }
         }
         points
     }
@@ -592,6 +633,7 @@ impl Device {
         let plan = Plan {
             inventory,
             neighbours,
+            printer: tracker.printer,
             last_oper: &tracker.last_oper,
         };
         let mut raw = poll_tables(client, &mut tracker.walk, config.limits, system, plan).await;
@@ -623,6 +665,8 @@ struct Plan<'a> {
     inventory: bool,
     /// The neighbour tables, whatever the interfaces' status.
     neighbours: bool,
+    /// Whether the device was a printer at its last inventory.
+    printer: bool,
     /// Interface status at the previous poll.
     last_oper: &'a BTreeMap<u32, bool>,
 }
@@ -658,6 +702,20 @@ async fn poll_tables<S: SnmpSource>(
     }
     if plan.inventory {
         inventory_into(source, walk, limits, &system, &mut raw).await;
+    }
+    // Marker supplies say the device has the Printer-MIB; other devices
+    // are not asked for trays. A printer's are read on every poll (one
+    // small walk) so that an empty tray shows within a poll.
+    let printer = raw
+        .inventory
+        .as_ref()
+        .map_or(plan.printer, |inv| !inv.supplies.is_empty());
+    if printer {
+        match trays::walk(source, walk, limits).await {
+            Ok(t) if !t.is_empty() => raw.trays = Some(t),
+            Ok(_) => {}
+            Err(e) => raw.problems.push(format!("trays not read: {e}")),
+        }
     }
     if plan.neighbours_due(&raw.oper_up) {
         // The neighbour tables are optional: a failure leaves this poll's

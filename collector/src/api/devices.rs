@@ -14,8 +14,8 @@
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::{
-    AuthProtocol, Credentials, DeviceInventory, DeviceState, Neighbour, OperStatus, PrivProtocol,
-    series,
+    AuthProtocol, Credentials, DeviceInventory, DeviceState, Neighbour, OperStatus, PaperTray,
+    PrivProtocol, series,
 };
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -116,6 +116,9 @@ pub struct DeviceDetail {
     /// The LLDP and CDP neighbours it reported last.
     #[serde(default)]
     pub neighbours: Vec<Neighbour>,
+    /// A printer's paper trays, as it reported them last.
+    #[serde(default)]
+    pub trays: Vec<PaperTray>,
     /// Its latest events (traps), newest first.
     pub events: Vec<DeviceEvent>,
 }
@@ -422,10 +425,15 @@ async fn show(
             .device_neighbours(&rec.asset_id)?
             .map(|r| r.neighbours)
             .unwrap_or_default();
+        let trays = s
+            .device_trays(&rec.asset_id)?
+            .map(|r| r.trays)
+            .unwrap_or_default();
         Ok(Some(DeviceDetail {
             device: stored_view(s, &rec)?,
             changes: s.device_changes(&rec.asset_id)?,
             neighbours,
+            trays,
             events: s.device_events(&rec.asset_id, DETAIL_EVENTS)?,
             inventory: inv,
             interfaces,

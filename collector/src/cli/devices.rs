@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use atalaya_common::model::device::{PaperTray, SupplyAmount};
 use serde_json::{Value, json};
 
 use super::client::ApiClient;
@@ -345,6 +346,10 @@ pub fn show(client: &ApiClient, name: &str, format: Format) -> Result<String, Cl
             unmapped.join("\n")
         );
     }
+    if !d.trays.is_empty() {
+        out.push_str("\nPaper trays:\n");
+        out.push_str(&tray_table(&d.trays).render());
+    }
     if !d.events.is_empty() {
         let _ = writeln!(
             out,
@@ -657,6 +662,36 @@ fn trap_table(events: &[DeviceEvent], with_device: bool) -> Table {
     t
 }
 
+/// A tray level or capacity in words: sheets (the tray's unit), or what
+/// the printer said instead.
+fn amount(a: SupplyAmount) -> String {
+    match a {
+        SupplyAmount::Units(n) => n.to_string(),
+        SupplyAmount::NoRestriction => "no limit".into(),
+        SupplyAmount::Unknown => "unknown".into(),
+        SupplyAmount::SomeRemaining => "some left".into(),
+    }
+}
+
+fn tray_table(trays: &[PaperTray]) -> Table {
+    let mut t = Table::new(vec!["TRAY", "MEDIA", "LEVEL", "CAPACITY", "PERCENT", ""]);
+    for tray in trays {
+        t.push(vec![
+            tray.label(),
+            tray.media.clone(),
+            amount(tray.level),
+            amount(tray.max_capacity),
+            tray.percent.map(|p| format!("{p}%")).unwrap_or_default(),
+            if tray.is_empty() {
+                "EMPTY".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    t
+}
+
 /// `atalaya traps`.
 pub fn traps(
     client: &ApiClient,
@@ -680,6 +715,35 @@ pub fn traps(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tray_table_shows_levels_in_words_and_marks_an_empty_tray() {
+        let mut empty = PaperTray {
+            index: 2,
+            name: "Tray 2".into(),
+            media: "iso-a4-white".into(),
+            level: SupplyAmount::Units(0),
+            max_capacity: SupplyAmount::Units(500),
+            ..PaperTray::default()
+        };
+        empty.fill_percent();
+        let bypass = PaperTray {
+            index: 1,
+            level: SupplyAmount::SomeRemaining,
+            max_capacity: SupplyAmount::NoRestriction,
+            ..PaperTray::default()
+        };
+        let text = tray_table(&[bypass, empty]).render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("tray 1"), "{text}");
+        assert!(lines[1].contains("some left") && lines[1].contains("no limit"));
+        assert!(!lines[1].contains("EMPTY"));
+        assert!(lines[2].contains("iso-a4-white") && lines[2].contains("500"));
+        assert!(
+            lines[2].contains("0%") && lines[2].ends_with("EMPTY"),
+            "{text}"
+        );
+    }
 
     fn args(extra: &[&str]) -> AddArgs {
         use clap::Parser;

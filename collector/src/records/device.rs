@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::trap::TrapEvent;
 use atalaya_common::model::device::{
-    Credentials, DeviceSpec, DeviceState, Neighbour, NeighbourProtocol, PeerId,
+    Credentials, DeviceSpec, DeviceState, Neighbour, NeighbourProtocol, PaperTray, PeerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -176,6 +176,15 @@ pub struct DeviceNeighboursRecord {
     /// kept after it is gone, so that a link that went down (and took its
     /// LLDP entry with it) still names its other end.
     pub last_seen: BTreeMap<String, LastNeighbour>,
+}
+
+/// The paper trays a printer reported last, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTraysRecord {
+    /// When the poll that read them started, on the poller's clock.
+    pub at: Timestamp,
+    /// Its trays, sorted by printer and tray index.
+    pub trays: Vec<PaperTray>,
 }
 
 /// The last neighbour seen on one interface.

@@ -272,6 +272,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::UserReport(m) => IngestRecord::UserReport(m),
                 Message::DevicePoll(m) => device_poll(hub, agent_id, m),
                 Message::DeviceNeighbours(m) => IngestRecord::DeviceNeighbours(m),
+                Message::PrinterTrays(m) => IngestRecord::PrinterTrays(m),
                 // The commit checks the device is this agent's.
                 Message::DeviceTrap(m) => IngestRecord::DeviceTrap(m),
                 Message::ProbeRound(m) => IngestRecord::ProbeRound(m),

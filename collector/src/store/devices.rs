@@ -102,6 +102,7 @@ impl Store {
                             }
                         }
                         txn.open_table(DEVICE_NEIGHBOURS)?.remove(asset)?;
+                        txn.open_table(DEVICE_TRAYS)?.remove(asset)?;
                     }
                     Some(rec)
                 }

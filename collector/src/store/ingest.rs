@@ -24,6 +24,7 @@ use super::rollups::{Partials, RollupTables};
 use super::schema::*;
 use super::{
     Store, StoreError, dec, devices, discovery, enc, identity, lookup, neighbours, next_id, probes,
+    trays,
 };
 use crate::helpers::series;
 use crate::records::device::DeviceChangeItem;
@@ -99,6 +100,8 @@ pub enum IngestRecord {
     DiscoveryResult(proto::DiscoveryResult),
     /// The LLDP and CDP neighbours of a network device, from its poller.
     DeviceNeighbours(proto::DeviceNeighbours),
+    /// The paper trays of a printer, from its poller.
+    PrinterTrays(proto::PrinterTrays),
     /// A trap the agent accepted from a device, and its drop counters.
     DeviceTrap(proto::DeviceTrap),
     /// One round of the agent's network probes.
@@ -131,6 +134,7 @@ impl IngestRecord {
             IngestRecord::DevicePoll(p) => Some(p.seq),
             IngestRecord::DiscoveryResult(r) => Some(r.seq),
             IngestRecord::DeviceNeighbours(n) => Some(n.seq),
+            IngestRecord::PrinterTrays(t) => Some(t.seq),
             IngestRecord::DeviceTrap(t) => Some(t.seq),
             IngestRecord::ProbeRound(r) => Some(r.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
@@ -271,6 +275,7 @@ pub(crate) struct Tables<'t> {
     pub discoveries: Table<'t, u64, &'static [u8]>,
     pub discovered: Table<'t, (u64, &'static str), &'static [u8]>,
     pub device_neighbours: Table<'t, &'static str, &'static [u8]>,
+    pub device_trays: Table<'t, &'static str, &'static [u8]>,
     pub device_events: Table<'t, (&'static str, i64, u64), &'static [u8]>,
     pub device_events_by_time: Table<'t, (i64, u64), &'static str>,
     pub probe_latest: Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
@@ -310,6 +315,7 @@ impl<'t> Tables<'t> {
             discoveries: txn.open_table(DISCOVERIES)?,
             discovered: txn.open_table(DISCOVERED)?,
             device_neighbours: txn.open_table(DEVICE_NEIGHBOURS)?,
+            device_trays: txn.open_table(DEVICE_TRAYS)?,
             device_events: txn.open_table(DEVICE_EVENTS)?,
             device_events_by_time: txn.open_table(DEVICE_EVENTS_BY_TIME)?,
             probe_latest: txn.open_table(PROBE_LATEST)?,
@@ -580,6 +586,9 @@ impl Commit<'_, '_> {
             IngestRecord::DevicePoll(poll) => self.device_poll(&origin, poll)?,
             IngestRecord::DeviceNeighbours(n) => {
                 neighbours::store_neighbours(&mut self.t, origin.agent, n)?;
+            }
+            IngestRecord::PrinterTrays(trays) => {
+                trays::store_trays(&mut self.t, origin.agent, trays)?;
             }
             IngestRecord::DeviceTrap(trap) => self.device_trap(&origin, trap)?,
             IngestRecord::ProbeRound(round) => self.probe_round(&origin, round)?,

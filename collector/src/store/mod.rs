@@ -58,6 +58,7 @@ pub mod records;
 pub mod retention;
 pub mod rollups;
 pub mod schema;
+pub mod trays;
 pub mod upgrade;
 
 use std::fmt;

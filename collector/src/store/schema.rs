@@ -177,6 +177,10 @@ pub const DEVICE_POLLERS: TableDefinition<&str, ()> = TableDefinition::new("devi
 /// Their appearing and disappearing are changes in [`DEVICE_CHANGES`].
 pub const DEVICE_NEIGHBOURS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("device_neighbours");
+/// The paper trays each printer reported last: `asset id →
+/// DeviceTraysRecord`. Added after format 5 without changing it: a file
+/// without it gets it empty at open.
+pub const DEVICE_TRAYS: TableDefinition<&str, &[u8]> = TableDefinition::new("device_trays");
 /// Device events (traps and informs): `(asset id, received at ms, event
 /// id) → DeviceEvent`; event ids come from [`META_NEXT_EVENT`]. Added after
 /// format 4 without changing it: a file without it gets it empty at open.
@@ -294,6 +298,7 @@ pub fn create_device_tables(txn: &WriteTransaction) -> Result<(), redb::TableErr
     txn.open_table(DEVICE_CHANGES)?;
     txn.open_table(DEVICE_POLLERS)?;
     txn.open_table(DEVICE_NEIGHBOURS)?;
+    txn.open_table(DEVICE_TRAYS)?;
     txn.open_table(DEVICE_EVENTS)?;
     txn.open_table(DEVICE_EVENTS_BY_TIME)?;
     Ok(())

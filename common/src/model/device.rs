@@ -18,12 +18,14 @@ pub mod ranges;
 pub mod rates;
 pub mod series;
 pub mod trap;
+pub mod trays;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use neighbours::{IdKind, Neighbour, NeighbourProtocol, PeerId};
+pub use trays::PaperTray;
 
 /// The SNMP port devices listen on unless told otherwise.
 pub const DEFAULT_SNMP_PORT: u16 = 161;

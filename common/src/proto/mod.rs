@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::diff;
 use crate::model::device::trap::TrapEvent;
 use crate::model::device::{
-    Credentials, DeviceInventory, DeviceSpec, DeviceState, Neighbour, PeerId,
+    Credentials, DeviceInventory, DeviceSpec, DeviceState, Neighbour, PaperTray, PeerId,
 };
 use crate::model::probe::{ProbeResult, ProbeTarget};
 use crate::model::{HealthSample, Inventory, Timestamp};
@@ -129,6 +129,8 @@ messages! {
     DevicePoll = 10,
     /// Agent (poller) → collector: the LLDP and CDP neighbours of a network device.
     DeviceNeighbours = 12,
+    /// Agent (poller) → collector: the paper trays of a network printer.
+    PrinterTrays = 15,
     /// Agent (poller) → collector: a trap accepted from a device, and the
     /// trap listener's drop counters.
     DeviceTrap = 11,
@@ -306,6 +308,24 @@ pub struct DeviceNeighbours {
     pub chassis_id: Option<PeerId>,
     /// Its neighbours, sorted.
     pub neighbours: Vec<Neighbour>,
+}
+
+/// The paper trays of a network printer (Printer-MIB `prtInputTable`), sent
+/// by its poller on the first read after the poller starts and then when
+/// they changed (their levels also go out every poll as series). Sent apart
+/// from [`DevicePoll`] so that its inventory keeps the form older agents
+/// and collectors know. The list is whole. A record like the others:
+/// spooled, sequenced, acknowledged once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrinterTrays {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The device's name, as assigned by the collector.
+    pub device: String,
+    /// When the poll that read them started, on the poller's clock.
+    pub polled_at: Timestamp,
+    /// Its trays, sorted by printer and tray index.
+    pub trays: Vec<PaperTray>,
 }
 
 /// What a poller agent's trap listener has to say: a trap or inform it

@@ -37,6 +37,7 @@ fn raw(inv: Option<DeviceInventory>, c: Vec<InterfaceCounters>) -> RawPoll {
         counters: c,
         oper_up: [(2, true)].into(),
         neighbours: None,
+        trays: None,
         problems: Vec::new(),
     }
 }
@@ -414,4 +415,73 @@ async fn a_device_waiting_for_its_next_poll_holds_little() {
     // the requests of a poll take their room only while it is under way.
     let size = std::mem::size_of_val(&run);
     assert!(size < 2048, "{size} bytes");
+}
+
+#[test]
+fn trays_are_sent_when_changed_with_a_level_series_per_known_percent() {
+    use atalaya_common::model::{PaperTray, SupplyAmount};
+    let config = PollerConfig::default();
+    let mut t = DeviceTracker::default();
+    let tray = |index, name: &str, level, max| {
+        let mut tray = PaperTray {
+            device_index: 1,
+            index,
+            name: name.into(),
+            level,
+            max_capacity: max,
+            ..PaperTray::default()
+        };
+        tray.fill_percent();
+        tray
+    };
+    let trays = vec![
+        tray(
+            1,
+            "Bypass",
+            SupplyAmount::SomeRemaining,
+            SupplyAmount::Units(100),
+        ),
+        tray(
+            2,
+            "Tray 2",
+            SupplyAmount::Units(0),
+            SupplyAmount::Units(500),
+        ),
+    ];
+    let mut r = raw(None, Vec::new());
+    r.trays = Some(trays.clone());
+    let poll = t.record("mfp", Instant::now(), r, &config);
+    assert_eq!(poll.trays.as_deref(), Some(&trays[..]));
+    assert_eq!(
+        point(&poll, "printer.tray_level_percent{tray=Tray 2}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        point(&poll, "printer.tray_level_percent{tray=Bypass}"),
+        None
+    );
+    let record = poll.trays_record(9, &trays);
+    assert_eq!((record.seq, record.device.as_str()), (9, "mfp"));
+    assert_eq!(record.trays, trays);
+    let quiet = t.record("mfp", Instant::now(), raw(None, Vec::new()), &config);
+    assert_eq!(quiet.trays, None, "no walk, nothing to send");
+    let mut same = raw(None, Vec::new());
+    same.trays = Some(trays.clone());
+    let same = t.record("mfp", Instant::now(), same, &config);
+    assert_eq!(same.trays, None, "unchanged trays are not sent again");
+    assert_eq!(
+        point(&same, "printer.tray_level_percent{tray=Tray 2}"),
+        Some(0.0)
+    );
+    let mut refilled = trays.clone();
+    refilled[1] = tray(
+        2,
+        "Tray 2",
+        SupplyAmount::Units(500),
+        SupplyAmount::Units(500),
+    );
+    let mut changed = raw(None, Vec::new());
+    changed.trays = Some(refilled.clone());
+    let changed = t.record("mfp", Instant::now(), changed, &config);
+    assert_eq!(changed.trays, Some(refilled), "a refilled tray is sent");
 }

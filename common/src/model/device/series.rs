@@ -35,6 +35,15 @@ pub fn interface_series(metric: &str, interface: &str) -> String {
     format!("{metric}{{if={interface}}}")
 }
 
+/// Paper left in a printer's tray, as a percent of its capacity; labelled
+/// `{tray=NAME}` by [`tray_series`].
+pub const TRAY_LEVEL_PERCENT: &str = "printer.tray_level_percent";
+
+/// The name of the tray-level series of the tray labelled `tray`.
+pub fn tray_series(tray: &str) -> String {
+    format!("{TRAY_LEVEL_PERCENT}{{tray={tray}}}")
+}
+
 /// The points of one interface's rates, as `(series name, value)`; rates
 /// that could not be computed are left out.
 pub fn rate_points(interface: &str, rates: &InterfaceRates) -> Vec<(String, f64)> {
