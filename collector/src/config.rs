@@ -19,6 +19,62 @@ use crate::store::retention::Retention;
 /// is left, and needs a few seconds to do so.
 const MIN_CERTIFICATE_SECONDS: u64 = 10;
 
+/// `[console]`: how long a console session lasts and how many failed
+/// logins lock an account or an address out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// A session unused this long ends (`idle_minutes`, default 30).
+    pub idle: Duration,
+    /// A session ends this long after login, used or not
+    /// (`session_hours`, default 12).
+    pub absolute: Duration,
+    /// Failed logins of one account within `lockout_minutes` that lock it
+    /// (`account_failures`, default 5).
+    pub account_failures: usize,
+    /// Failed logins from one address within `lockout_minutes` that lock
+    /// it out (`address_failures`, default 20).
+    pub address_failures: usize,
+    /// The window the failures are counted in (`lockout_minutes`, default 15).
+    pub lockout: Duration,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+            account_failures: 5,
+            address_failures: 20,
+            lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+fn console(doc: &Document) -> ConsoleSettings {
+    let c = doc.section("console");
+    let d = ConsoleSettings::default();
+    let minutes = |key, default: Duration, max| {
+        Duration::from_secs(60 * c.integer(key, default.as_secs() / 60, 1..=max, "minutes"))
+    };
+    let count = |key, default: usize| {
+        usize::try_from(c.integer(key, default as u64, 1..=10_000, "failures")).unwrap_or(default)
+    };
+    ConsoleSettings {
+        idle: minutes("idle_minutes", d.idle, 7 * 24 * 60),
+        absolute: Duration::from_secs(
+            3600 * c.integer(
+                "session_hours",
+                d.absolute.as_secs() / 3600,
+                1..=24 * 90,
+                "hours",
+            ),
+        ),
+        account_failures: count("account_failures", d.account_failures),
+        address_failures: count("address_failures", d.address_failures),
+        lockout: minutes("lockout_minutes", d.lockout, 24 * 60),
+    }
+}
+
 /// The collector's settings, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectorConfig {
@@ -58,6 +114,8 @@ pub struct CollectorConfig {
     pub probes: Vec<probes::ProbeRule>,
     /// `[retention]`: how long each metric tier is kept, and the store's byte budget.
     pub retention: Retention,
+    /// `[console]`: session lifetimes and failed-login limits of the web console.
+    pub console: ConsoleSettings,
     /// The file it was read from (`None`: built from text), which a reload
     /// reads again for the SLA policies.
     pub file: Option<PathBuf>,
@@ -124,6 +182,7 @@ impl CollectorConfig {
         let sla = sla_policies(&doc);
         let probes = probes::parse(&doc);
         let retention = retention(&doc);
+        let console = console(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
             let host = server_names.first().map_or("localhost", String::as_str);
@@ -157,6 +216,7 @@ impl CollectorConfig {
             sla,
             probes,
             retention,
+            console,
             file: None,
         })
     }

@@ -33,6 +33,7 @@ pub mod api;
 pub mod capacity;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod desk;
 pub mod forecast;

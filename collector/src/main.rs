@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// People's accounts for the web console.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Tokens for the HTTP API and the `atalaya` CLI.
     ApiToken {
         #[command(subcommand)]
@@ -112,6 +117,37 @@ enum DeviceCommand {
     /// Sweep address ranges for SNMP devices from a poller, once, and list
     /// what answered (admin); --add adds the ones not known yet.
     Discover(Box<devices::DiscoverArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is asked twice on a terminal, or
+    /// read as the first line of standard input.
+    Add {
+        /// The name the person signs in with.
+        name: String,
+        /// viewer (reads), helpdesk (works incidents and the knowledge
+        /// base) or admin (everything).
+        #[arg(long)]
+        role: String,
+    },
+    /// List accounts.
+    List,
+    /// Set a new password (asked like `add`); the account's sessions end.
+    Passwd {
+        /// The account.
+        name: String,
+    },
+    /// Disable an account: it cannot sign in and its sessions end.
+    Disable {
+        /// The account.
+        name: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The account.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +305,7 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
                 }
             }
         }
+        Command::User { command } => user(&admin(&config)?, command)?,
         Command::ApiToken {
             command: ApiTokenCommand::Create { role, name },
         } => {
@@ -336,6 +373,95 @@ fn discover(admin: &ApiClient, args: &devices::DiscoverArgs) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// The `user` commands, over the API as the local administrator.
+fn user(admin: &ApiClient, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { name, role } => {
+            let password = read_password(&format!("password for {name}"))?;
+            let body = json!({ "name": name, "role": role, "password": password });
+            admin.post("/api/v1/users", Some(&body))?;
+            println!("account {name} created with the {role} role");
+        }
+        UserCommand::List => {
+            let users: Vec<atalaya_collector::api::users::UserView> =
+                serde_json::from_str(&admin.get("/api/v1/users", &[])?)
+                    .context("reading the accounts")?;
+            println!(
+                "{:<24} {:<9} {:<9} {:<10} PASSWORD SET",
+                "NAME", "ROLE", "STATE", "CREATED"
+            );
+            for u in users {
+                let date = |t: Timestamp| {
+                    t.to_rfc3339()
+                        .and_then(|s| s.get(..10).map(str::to_owned))
+                        .unwrap_or_default()
+                };
+                println!(
+                    "{:<24} {:<9} {:<9} {:<10} {}",
+                    u.name,
+                    atalaya_collector::api::role_name(u.role),
+                    if u.disabled { "disabled" } else { "active" },
+                    date(u.created_at),
+                    date(u.password_set_at)
+                );
+            }
+        }
+        UserCommand::Passwd { name } => {
+            let password = read_password(&format!("new password for {name}"))?;
+            let body = json!({ "password": password });
+            admin.post(&format!("/api/v1/users/{name}/password"), Some(&body))?;
+            println!("password of {name} changed; its sessions have ended");
+        }
+        UserCommand::Disable { name } => {
+            admin.post(&format!("/api/v1/users/{name}/disable"), None)?;
+            println!("account {name} disabled; its sessions have ended");
+        }
+        UserCommand::Enable { name } => {
+            admin.post(&format!("/api/v1/users/{name}/enable"), None)?;
+            println!("account {name} enabled");
+        }
+    }
+    Ok(())
+}
+
+/// A password: asked twice without echo on a terminal, else the first
+/// line of standard input (for scripts: `echo "$PW" | … user add ana`).
+fn read_password(what: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on standard input");
+        return Ok(password);
+    }
+    let ask = |prompt: &str| -> anyhow::Result<String> {
+        eprint!("{prompt}: ");
+        std::io::stderr().flush().ok();
+        let fd = std::io::stdin();
+        let before = rustix::termios::tcgetattr(&fd).context("reading the terminal's settings")?;
+        let mut quiet = before.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        rustix::termios::tcsetattr(&fd, rustix::termios::OptionalActions::Now, &quiet)
+            .context("turning the terminal's echo off")?;
+        let mut line = String::new();
+        let read = fd.lock().read_line(&mut line);
+        rustix::termios::tcsetattr(&fd, rustix::termios::OptionalActions::Now, &before).ok();
+        eprintln!();
+        read.context("reading the password")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    let first = ask(what)?;
+    let again = ask("again")?;
+    anyhow::ensure!(first == again, "the two passwords differ");
+    anyhow::ensure!(!first.is_empty(), "the password is empty");
+    Ok(first)
 }
 
 fn print_json(value: &Value) {

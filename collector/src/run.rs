@@ -11,8 +11,9 @@ use atalaya_common::model::Timestamp;
 use atalaya_common::token::secret_sha256;
 use atalaya_files::FileError;
 
-use crate::api::{self, AdminActions, ApiState};
+use crate::api::{AdminActions, ApiState};
 use crate::config::CollectorConfig;
+use crate::console;
 use crate::desk::{self, Desk};
 use crate::pki::{CertificateAuthority, PkiError};
 use crate::screen::{ClockSkew, ClockSkews};
@@ -488,8 +489,11 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
             source,
         })?;
     let api_addr = listener.local_addr().map_err(RunError::LocalAddress)?;
+    let console_settings = config.console;
     tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, api::router(state)).await {
+        let app = console::app(state, console_settings, false)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(err) = axum::serve(listener, app).await {
             tracing::error!(error = %err, "the HTTP API stopped");
         }
     });

@@ -45,7 +45,7 @@ const COLLECTOR: &[Layer] = &[
     },
     Layer {
         name: "edges",
-        modules: &["server", "api", "cli", "tls", "run", "demo"],
+        modules: &["server", "api", "console", "cli", "tls", "run", "demo"],
         forbidden: &[],
     },
 ];

@@ -74,7 +74,7 @@ impl From<AgentRecord> for AgentView {
 }
 
 /// An agent's status, from its record, its session and the clock.
-pub(super) fn agent_status(
+pub fn agent_status(
     a: &AgentRecord,
     connected: bool,
     silent_after: Duration,

@@ -34,6 +34,7 @@
 //! - `probes`: `/api/v1/probes`, the latest network probe result per target;
 //! - `capacity`: `/api/v1/capacity`, resources by urgency, installed
 //!   capacity and renewal planning;
+//! - [`users`]: `/api/v1/users`, people's console accounts;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
@@ -50,6 +51,7 @@ mod prometheus;
 mod software;
 mod tokens;
 mod topology;
+pub mod users;
 
 use std::fmt;
 use std::future::Future;
@@ -66,7 +68,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-pub use self::agents::AgentView;
+pub use self::agents::{AgentView, agent_status};
 pub use self::assets::InventoryAsOf;
 pub use self::metrics::{MetricSeries, SeriesList, TopEntry, TopList};
 pub use self::tokens::{
@@ -157,6 +159,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())
+        .merge(users::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 //! HTTP or wording.
 //!
 //! # Layout
+//! - [`password`]: argon2id hashing and checking of people's passwords.
 //! - [`pattern`]: `*` globs.
 //! - [`sketch`]: the mergeable quantile sketch of rollup points.
 //! - [`series`]: series names (flattening a health sample, splitting a
@@ -10,6 +11,7 @@
 //! - [`users`]: which of an inventory's users a login or full name stands
 //!   for.
 
+pub mod password;
 pub mod pattern;
 pub mod series;
 pub mod sketch;

@@ -74,6 +74,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Every asset's metadata, by id.
+    pub fn all_asset_metas(&self) -> Result<Vec<AssetMeta>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let assets = txn.open_table(ASSETS)?;
+        assets
+            .iter()?
+            .map(|r| {
+                let (_, v) = r?;
+                dec("assets", v.value())
+            })
+            .collect()
+    }
+
     /// The current inventories of the assets `ids` that have one, by id.
     pub fn inventories(&self, ids: &[&str]) -> Result<BTreeMap<String, Inventory>, StoreError> {
         let txn = self.db.begin_read()?;

@@ -40,6 +40,7 @@
 //! provisional asset is merged into it: its series move over and it is
 //! deleted.
 
+pub mod accounts;
 pub mod bits;
 pub mod block;
 pub mod device_identity;
@@ -70,6 +71,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use accounts::UserChange;
 pub use incidents::IncidentFilter;
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
 pub use records::*;

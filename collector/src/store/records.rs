@@ -121,6 +121,52 @@ impl fmt::Debug for ApiTokenRecord {
     }
 }
 
+/// A person's console account. Only the argon2id hash of the password
+/// is kept (a PHC string, which carries its own salt and parameters).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The name the person logs in with; also how actions are signed.
+    pub name: String,
+    /// What the person may do.
+    pub role: Role,
+    /// argon2id hash of the password, as a PHC string.
+    pub password_hash: String,
+    /// A disabled account cannot log in and has no sessions.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When its password was last set.
+    pub password_set_at: Timestamp,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("password_hash", &"<redacted>")
+            .field("disabled", &self.disabled)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A signed-in console session. The cookie holds a random secret; the
+/// store keeps only its SHA-256 as the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The account.
+    pub user: String,
+    /// When the person logged in (for the absolute expiry).
+    pub created_at: Timestamp,
+    /// When the session was last used (for the idle expiry).
+    pub last_seen: Timestamp,
+    /// The token every form of this session must carry back.
+    pub csrf: String,
+    /// The address the login came from.
+    pub address: String,
+}
+
 /// An enrolled agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentRecord {

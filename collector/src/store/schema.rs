@@ -238,6 +238,11 @@ pub const ROLLUPS_1D: RollupTableDef = TableDefinition::new("rollups_1d");
 /// How far back each tier's data were deleted: `tier name → ms`; data of
 /// the tier before that time are gone (see [`super::retention`]).
 pub const RETENTION: TableDefinition<&str, i64> = TableDefinition::new("retention");
+/// Console accounts of people, by name: [`super::records::UserRecord`].
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// Console sessions, by the SHA-256 of the cookie's secret:
+/// [`super::records::SessionRecord`].
+pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
 
 /// The rollup table of a tier (none for raw points).
 pub fn rollup_table(tier: Tier) -> Option<RollupTableDef> {
@@ -287,6 +292,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(ROLLUPS_1H)?;
     txn.open_table(ROLLUPS_1D)?;
     txn.open_table(RETENTION)?;
+    txn.open_table(USERS)?;
+    txn.open_table(SESSIONS)?;
     create_device_tables(txn)?;
     create_device_identity_tables(txn)
 }
