@@ -9,7 +9,7 @@
 //! `session_hours` in all, and when the account is disabled or its
 //! password changes.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::token::secret_sha256;
@@ -29,6 +29,7 @@ use super::layout;
 use super::{ConsoleState, PageError, PageResult, blocking};
 use crate::config::ConsoleSettings;
 use crate::helpers::password;
+use crate::https::ClientAddr;
 use crate::store::{Role, SessionRecord};
 
 /// The name of the session cookie.
@@ -242,8 +243,8 @@ impl std::fmt::Debug for LoginForm {
 
 fn client_address(parts_ext: &axum::http::Extensions) -> IpAddr {
     parts_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .get::<ConnectInfo<ClientAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip())
 }
 
 async fn login(
