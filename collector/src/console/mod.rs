@@ -16,14 +16,18 @@
 //!   the failed-login limits ([`guard`]).
 //! - `layout`: the page shell (navigation, search box, who is signed in)
 //!   and small shared pieces of markup.
-//! - one module per page group: `fleet`, `lookup`.
+//! - one module per page group: `fleet`, `lookup`, `network` (devices,
+//!   interfaces, the topology drawn as SVG), `capacity` (by urgency,
+//!   installed, renewal).
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
 mod auth;
+mod capacity;
 pub mod fleet;
 pub mod guard;
 mod layout;
 mod lookup;
+mod network;
 mod static_files;
 
 use std::sync::{Arc, Mutex};
@@ -82,6 +86,8 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(auth::routes())
         .merge(fleet::routes())
         .merge(lookup::routes())
+        .merge(network::routes())
+        .merge(capacity::routes())
         .merge(static_files::routes())
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(security_headers))
