@@ -2,6 +2,8 @@
 //! HTTP or wording.
 //!
 //! # Layout
+//! - [`day`]: calendar days (UTC) of reports, and the nearest-rank
+//!   percentile.
 //! - [`pattern`]: `*` globs.
 //! - [`sketch`]: the mergeable quantile sketch of rollup points.
 //! - [`series`]: series names (flattening a health sample, splitting a
@@ -10,6 +12,7 @@
 //! - [`users`]: which of an inventory's users a login or full name stands
 //!   for.
 
+pub mod day;
 pub mod pattern;
 pub mod series;
 pub mod sketch;
