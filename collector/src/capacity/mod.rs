@@ -18,7 +18,6 @@ pub mod installed;
 pub mod renewal;
 pub mod usage;
 
-
 use serde::{Deserialize, Serialize};
 
 pub use crate::helpers::day::{Day, percentile};
