@@ -334,6 +334,22 @@ impl Store {
                 );
             }
         }
+        let spans = txn
+            .open_table(META)?
+            .get(META_INCIDENT_SPANS)?
+            .map(|v| v.value());
+        if spans != Some(incidents::INCIDENT_SPANS_VERSION) {
+            // Written before the index of incidents by time.
+            let started = std::time::Instant::now();
+            let n = incidents::rebuild_incident_spans(&txn)?;
+            if n > 0 {
+                tracing::info!(
+                    incidents = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "built the index of incidents by time"
+                );
+            }
+        }
         txn.commit()?;
         Ok(found)
     }
