@@ -34,6 +34,8 @@
 //! - `probes`: `/api/v1/probes`, the latest network probe result per target;
 //! - `capacity`: `/api/v1/capacity`, resources by urgency, installed
 //!   capacity and renewal planning;
+//! - `reports`: `/api/v1/reports/slr`, the service-level report of a
+//!   month or other period;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
@@ -47,6 +49,7 @@ mod lookup;
 mod metrics;
 mod probes;
 mod prometheus;
+mod reports;
 mod software;
 mod tokens;
 mod topology;
@@ -157,6 +160,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(lookup::routes())
         .merge(kb::routes())
         .merge(incidents::routes())
+        .merge(reports::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -98,6 +98,17 @@ impl Period {
         }
     }
 
+    /// The last whole month before the one holding `now`: the month a
+    /// monthly review looks back on.
+    pub fn month_before(now: Timestamp) -> Period {
+        let this = Period::month_of(now).first;
+        let last = Day::of_ms_saturating(this.start_ms() - 1);
+        Period {
+            first: last.first_of_month(),
+            last,
+        }
+    }
+
     /// Midnight starting the first day, ms.
     pub fn start_ms(self) -> i64 {
         self.first.start_ms()

@@ -302,7 +302,10 @@ mod tests {
         txn.put_incident(&rec(5, 300, None)).unwrap(); // opened at the end
         txn.put_incident(&rec(6, 50, None)).unwrap(); // open all along
         txn.commit().unwrap();
-        assert_eq!(ids(s.incidents_active_between(200, 300).unwrap()), [6, 2, 3, 4]);
+        assert_eq!(
+            ids(s.incidents_active_between(200, 300).unwrap()),
+            [6, 2, 3, 4]
+        );
 
         // Incident 1 reopened: it is active again.
         let txn = s.begin_desk().unwrap();
@@ -313,7 +316,10 @@ mod tests {
         // Incident 6 resolved before the period.
         txn.put_incident(&rec(6, 50, Some(199))).unwrap();
         txn.commit().unwrap();
-        assert_eq!(ids(s.incidents_active_between(200, 300).unwrap()), [1, 2, 3, 4]);
+        assert_eq!(
+            ids(s.incidents_active_between(200, 300).unwrap()),
+            [1, 2, 3, 4]
+        );
 
         // A file written before the index gets it at open.
         let path = dir.path().join("store.redb");
@@ -322,11 +328,17 @@ mod tests {
             let db = redb::Database::create(&path).unwrap();
             let txn = db.begin_write().unwrap();
             txn.delete_table(INCIDENT_SPANS).unwrap();
-            txn.open_table(META).unwrap().remove(META_INCIDENT_SPANS).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .remove(META_INCIDENT_SPANS)
+                .unwrap();
             txn.commit().unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(ids(s.incidents_active_between(200, 300).unwrap()), [1, 2, 3, 4]);
+        assert_eq!(
+            ids(s.incidents_active_between(200, 300).unwrap()),
+            [1, 2, 3, 4]
+        );
         assert_eq!(ids(s.incidents_active_between(0, 100).unwrap()), [6]);
     }
 }

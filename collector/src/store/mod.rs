@@ -633,6 +633,12 @@ impl Store {
         Ok(t.get(agent)?.map(|v| v.value().to_owned()))
     }
 
+    /// How many assets the store holds (hosts and network devices).
+    pub fn asset_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(ASSETS)?.len()?)
+    }
+
     /// Counts for `/metrics`.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
         let txn = self.db.begin_read()?;

@@ -550,6 +550,9 @@ fn periods_parse_and_refuse_with_reasons() {
         "2028-02-29"
     );
     assert_eq!(Period::month_of(Timestamp(s() + 3 * D)), nov);
+    assert_eq!(Period::month_before(Timestamp(s() + 31 * D)), nov);
+    let jan = Timestamp(Day::parse("2027-01-15").unwrap().start_ms());
+    assert_eq!(Period::month_before(jan).first.to_string(), "2026-12-01");
     assert_eq!(Period::dates("2026-11-01", "2026-11-30"), Ok(nov));
     let one = Period::dates("2026-11-07", "2026-11-07").unwrap();
     assert_eq!(one.end_ms() - one.start_ms(), D);
