@@ -1,8 +1,8 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
 //! ([`assets`], [`capacity`], [`changes`], [`devices`], [`incidents`], [`kb`],
 //! [`lookup`], [`metrics`], [`probes`], [`report`], [`topology`]), each
-//! asking through the one [`client::ApiClient`] and printing aligned text tables for people, CSV and JSON for spreadsheets
-//! and scripts.
+//! asking through the one [`client::ApiClient`] and printing aligned text
+//! tables for people, CSV and JSON for spreadsheets and scripts.
 //!
 //! Tables are written by hand because they are small: a header row and
 //! string cells; numeric columns are right-aligned so digits line up.
