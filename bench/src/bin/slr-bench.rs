@@ -140,7 +140,12 @@ fn incident(id: u64, opened: i64, assets: u64, rng: &mut StdRng) -> IncidentReco
         if rng.random_bool(0.1) {
             timeline.push(entry(at, SYSTEM, "resolved", "resolved automatically"));
             at += rng.random_range(MIN..H);
-            timeline.push(entry(at, SYSTEM, "reopened", "reopened: the condition recurred"));
+            timeline.push(entry(
+                at,
+                SYSTEM,
+                "reopened",
+                "reopened: the condition recurred",
+            ));
             rec.occurrences = 2;
             at += rng.random_range(MIN..(mean_min * MIN));
         }

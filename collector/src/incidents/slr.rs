@@ -755,7 +755,9 @@ fn backlog(period: Period, seen: &[Seen<'_>], start: i64, end: i64) -> Vec<Backl
 }
 
 fn availability(seen: &[Seen<'_>], facts: &SlrFacts, start: i64, end: i64) -> Availability {
-    let mut per_asset: BTreeMap<&str, (u64, Vec<(i64, i64)>)> = BTreeMap::new();
+    /// Per asset: its outage incidents, and their active times in the period.
+    type Outages = (u64, Vec<(i64, i64)>);
+    let mut per_asset: BTreeMap<&str, Outages> = BTreeMap::new();
     for s in seen
         .iter()
         .filter(|s| facts.outage_rules.contains(&s.rec.rule))
