@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`password`]: argon2id hashing and checking of people's passwords.
+//! - [`day`]: calendar days (UTC) of reports, and the nearest-rank
+//!   percentile.
 //! - [`pattern`]: `*` globs.
 //! - [`sketch`]: the mergeable quantile sketch of rollup points.
 //! - [`series`]: series names (flattening a health sample, splitting a
@@ -12,6 +14,7 @@
 //!   for.
 
 pub mod password;
+pub mod day;
 pub mod pattern;
 pub mod series;
 pub mod sketch;
