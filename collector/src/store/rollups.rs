@@ -391,8 +391,9 @@ pub struct FleetRollup {
 impl Store {
     /// Every series named `metric`, or `metric{…}` (any subject), of every
     /// asset (carrying `tag`, if given), with its rollups of tier `tier`
-    /// whose buckets start in `[from, to]` merged into one; series with
-    /// no rollup there are left out. Read in one transaction; without
+    /// whose buckets start in `[from, to]` merged into one, and the points
+    /// of open blocks (not rolled up yet) in those buckets added; series
+    /// with neither are left out. Read in one transaction; without
     /// `sketches`, the rollups' sketches are not read (left empty).
     pub fn fleet_rollups(
         &self,
@@ -453,6 +454,15 @@ impl Store {
                     continue;
                 }
             }
+            // Open blocks are rolled up when they close: their points
+            // count now, in the buckets they will be rolled up into.
+            let ids: std::collections::BTreeSet<u32> = wanted.iter().map(|w| w.0).collect();
+            let mut open = Vec::new();
+            for (writer, bytes) in super::query::open_blocks(&txn, asset)? {
+                let block = super::block::decode_columns(&bytes, &ids)
+                    .map_err(|source| super::query::open_error(asset, &writer, source))?;
+                open.push(block);
+            }
             for (id, series) in wanted {
                 let mut merged: Option<Rollup> = None;
                 for r in table.range((asset, id, group_of(tier, from))..=(asset, id, to))? {
@@ -467,6 +477,15 @@ impl Store {
                             Some(m) => m.merge(&part),
                             None => merged = Some(part),
                         }
+                    }
+                }
+                for (t, v) in open.iter().flat_map(|b| b.points(id)) {
+                    if !(from..=to).contains(&tier.bucket_of(t)) || !v.is_finite() {
+                        continue;
+                    }
+                    match &mut merged {
+                        Some(m) => m.add(t, v),
+                        None => merged = Some(Rollup::of(t, v)),
                     }
                 }
                 if let Some(rollup) = merged {
