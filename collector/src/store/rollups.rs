@@ -286,6 +286,19 @@ pub(crate) fn build_all(txn: &WriteTransaction) -> Result<u64, StoreError> {
     Ok(read)
 }
 
+/// One read of a series' rollups for [`Store::rollup_reads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupRead {
+    /// The tier read (nothing for [`Tier::Raw`]).
+    pub tier: Tier,
+    /// The first bucket start read, ms.
+    pub from: i64,
+    /// The last bucket start read, ms.
+    pub to: i64,
+    /// Whether the sketches are decoded (without: left empty, cheaper).
+    pub sketches: bool,
+}
+
 impl Store {
     /// The rollups of one series of an asset in tier `tier` whose buckets
     /// start in `[from, to]`, oldest first (empty for [`Tier::Raw`]).
@@ -297,23 +310,50 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, Rollup)>, StoreError> {
-        let Some(def) = rollup_table(tier) else {
-            return Ok(Vec::new());
+        let read = RollupRead {
+            tier,
+            from,
+            to,
+            sketches: true,
         };
-        if from > to {
-            return Ok(Vec::new());
-        }
+        Ok(self
+            .rollup_reads(asset, series, &[read])?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// Several reads of one series' rollups in one transaction: for each,
+    /// the rollups whose buckets start in its range, oldest first.
+    pub fn rollup_reads(
+        &self,
+        asset: &str,
+        series: &str,
+        reads: &[RollupRead],
+    ) -> Result<Vec<Vec<(i64, Rollup)>>, StoreError> {
         let txn = self.db.begin_read()?;
         let Some(name) = txn.open_table(NAMES)?.get(series)?.map(|v| v.value()) else {
-            return Ok(Vec::new());
+            return Ok(vec![Vec::new(); reads.len()]);
         };
-        let table = txn.open_table(def)?;
-        let mut out = Vec::new();
-        for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
-            let (k, v) = r?;
-            let group = k.value().2;
-            let rollups = decode_group(tier, asset, name, group, v.value(), true)?;
-            out.extend(rollups.into_iter().filter(|(b, _)| (from..=to).contains(b)));
+        let mut out = Vec::with_capacity(reads.len());
+        for read in reads {
+            let RollupRead {
+                tier,
+                from,
+                to,
+                sketches,
+            } = *read;
+            let mut got = Vec::new();
+            if let Some(def) = rollup_table(tier).filter(|_| from <= to) {
+                let table = txn.open_table(def)?;
+                for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
+                    let (k, v) = r?;
+                    let group = k.value().2;
+                    let rollups = decode_group(tier, asset, name, group, v.value(), sketches)?;
+                    got.extend(rollups.into_iter().filter(|(b, _)| (from..=to).contains(b)));
+                }
+            }
+            out.push(got);
         }
         Ok(out)
     }
