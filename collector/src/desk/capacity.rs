@@ -77,8 +77,33 @@ pub fn read_use(
     now: Timestamp,
     window_ms: i64,
 ) -> Result<UseSummary, StoreError> {
-    if DERIVED_PERCENTS.iter().any(|d| d.0 == series) {
-        return read_derived(store, asset, series, now, window_ms);
+    Ok(read_uses(store, asset, &[(series, window_ms)], now)?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`read_use`] of several series of `asset`, each with its window, in
+/// the order given: the rollups of all of them are read in one
+/// transaction and each open block is decoded once.
+pub fn read_uses(
+    store: &Store,
+    asset: &str,
+    wanted: &[(&str, i64)],
+    now: Timestamp,
+) -> Result<Vec<UseSummary>, StoreError> {
+    let mut out = vec![UseSummary::default(); wanted.len()];
+    let mut stored: Vec<(usize, &str, i64)> = Vec::new();
+    for (i, &(series, window_ms)) in wanted.iter().enumerate() {
+        if DERIVED_PERCENTS.iter().any(|d| d.0 == series) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = read_derived(store, asset, series, now, window_ms)?;
+            }
+        } else {
+            stored.push((i, series, window_ms));
+        }
+    }
+    if stored.is_empty() {
+        return Ok(out);
     }
     let p95_from = now.0.saturating_sub(days_ms(P95_DAYS));
     let (hour, day) = (Tier::OneHour, Tier::OneDay);
@@ -91,79 +116,108 @@ pub fn read_use(
         to,
         sketches,
     };
-    let mut got = store
-        .rollup_reads(
-            asset,
-            series,
-            &[
-                read(hour, p95_from, first_day.min(today) - 1, true),
-                read(day, first_day, today - 1, true),
-                read(hour, today.max(p95_from), now.0, true),
-            ],
-        )?
-        .into_iter();
-    let (head, days, today_hours) = (
-        got.next().unwrap_or_default(),
-        got.next().unwrap_or_default(),
-        got.next().unwrap_or_default(),
-    );
+    let spans = [
+        read(hour, p95_from, first_day.min(today) - 1, true),
+        read(day, first_day, today - 1, true),
+        read(hour, today.max(p95_from), now.0, true),
+    ];
+    let reads: Vec<(&str, RollupRead)> = stored
+        .iter()
+        .flat_map(|&(_, series, _)| spans.iter().map(move |r| (series, *r)))
+        .collect();
+    let mut got = store.rollup_reads_of(asset, &reads)?.into_iter();
     // Open blocks are rolled up when they close; their points count now,
     // by the hour they will be rolled up into.
-    let open = store.open_points(asset, series, Timestamp(p95_from), now)?;
-    let mut open_hours = BTreeMap::new();
-    tiers::fold_points(hour, &mut open_hours, &open);
-    let merged = head
-        .iter()
-        .chain(&days)
-        .chain(&today_hours)
-        .map(|(_, r)| r)
-        .chain(open_hours.values())
-        .fold(None::<Rollup>, |acc, r| match acc {
-            None => Some(r.clone()),
-            Some(mut a) => {
-                a.merge(r);
-                Some(a)
-            }
-        });
-    let Some(merged) = merged else {
-        return Ok(UseSummary::default());
-    };
-    let last = Some((merged.last_at, merged.last));
-    let p95 = merged.value(Aggregation::P95);
-    let end = merged.last_at;
-    let start = end.saturating_sub(Trend::reach_ms(window_ms));
-    let trend = if Trend::new(window_ms).bucket_ms() >= hour.bucket_ms() {
-        // The hours of the window before today, without their sketches;
-        // today's were read above.
-        let mut hours: BTreeMap<i64, Rollup> = store
-            .rollup_reads(
-                asset,
-                series,
-                &[read(hour, hour.bucket_of(start), end.min(today - 1), false)],
-            )?
-            .into_iter()
-            .flatten()
-            .collect();
-        hours.extend(today_hours);
-        for (bucket, r) in open_hours {
-            hours.entry(bucket).and_modify(|h| h.merge(&r)).or_insert(r);
+    let names: Vec<&str> = stored.iter().map(|s| s.1).collect();
+    let open = store.open_points_of(asset, &names, Timestamp(p95_from), now)?;
+    // Per series: its hours of today and of its open points, and where its
+    // trend starts; then the hours before today of every hourly trend,
+    // in one more transaction.
+    let mut pending = Vec::new();
+    for (&(i, series, window_ms), open) in stored.iter().zip(open) {
+        let (head, days, today_hours) = (
+            got.next().unwrap_or_default(),
+            got.next().unwrap_or_default(),
+            got.next().unwrap_or_default(),
+        );
+        let mut open_hours = BTreeMap::new();
+        tiers::fold_points(hour, &mut open_hours, &open);
+        let merged = head
+            .iter()
+            .chain(&days)
+            .chain(&today_hours)
+            .map(|(_, r)| r)
+            .chain(open_hours.values())
+            .fold(None::<Rollup>, |acc, r| match acc {
+                None => Some(r.clone()),
+                Some(mut a) => {
+                    a.merge(r);
+                    Some(a)
+                }
+            });
+        let Some(merged) = merged else {
+            continue;
+        };
+        let end = merged.last_at;
+        let start = end.saturating_sub(Trend::reach_ms(window_ms));
+        if let Some(slot) = out.get_mut(i) {
+            slot.last = Some((end, merged.last));
+            slot.p95 = merged.value(Aggregation::P95);
         }
-        Trend::of_hours(
+        if Trend::new(window_ms).bucket_ms() >= hour.bucket_ms() {
+            let mut hours: BTreeMap<i64, Rollup> = today_hours.into_iter().collect();
+            for (bucket, r) in open_hours {
+                hours
+                    .entry(bucket)
+                    .and_modify(|h| h.merge(&r))
+                    .or_insert(r);
+            }
+            pending.push((i, series, window_ms, start, end, hours));
+        } else {
+            // A window of buckets under an hour: its raw points.
+            let points =
+                store.metric(asset, series, Timestamp(start.saturating_add(1)), now, None)?;
+            if let Some(slot) = out.get_mut(i) {
+                slot.trend = Some(Trend::of_points(
+                    points.iter().map(|(t, v)| (t.0, *v)),
+                    window_ms,
+                ));
+            }
+        }
+    }
+    // The hours of each window before today, without their sketches.
+    let reads: Vec<(&str, RollupRead)> = pending
+        .iter()
+        .map(|&(_, series, _, start, end, _)| {
+            (series, read(hour, hour.bucket_of(start), end.min(today - 1), false))
+        })
+        .collect();
+    let before = store.rollup_reads_of(asset, &reads)?;
+    for ((i, _, window_ms, start, _, mut hours), earlier) in pending.into_iter().zip(before) {
+        for (bucket, r) in earlier {
+            // An open block may hold points of an hour before today.
+            let merged = match hours.remove(&bucket) {
+                Some(open) => {
+                    let mut r = r;
+                    r.merge(&open);
+                    r
+                }
+                None => r,
+            };
+            hours.insert(bucket, merged);
+        }
+        let trend = Trend::of_hours(
             hours
                 .iter()
                 .filter(|(_, r)| r.last_at > start)
                 .map(|(b, r)| (*b, r)),
             window_ms,
-        )
-    } else {
-        let points = store.metric(asset, series, Timestamp(start.saturating_add(1)), now, None)?;
-        Trend::of_points(points.iter().map(|(t, v)| (t.0, *v)), window_ms)
-    };
-    Ok(UseSummary {
-        last,
-        p95,
-        trend: Some(trend),
-    })
+        );
+        if let Some(slot) = out.get_mut(i) {
+            slot.trend = Some(trend);
+        }
+    }
+    Ok(out)
 }
 
 /// [`read_use`] of a percentage derived from two stored series, from
@@ -370,11 +424,21 @@ pub fn usage_report(
                 }
             }
         }
-        for facts in wanted {
-            let series = facts.series.clone().unwrap_or_default();
-            let settings = ForecastSettings::for_series(rules, &asset_facts, &series, window_hours);
-            let summary = read_use(store, &meta.id, &series, now, settings.window_ms)?;
-            rows.push(usage::row(facts, &summary, &settings, now.0));
+        let settings: Vec<ForecastSettings> = wanted
+            .iter()
+            .map(|f| {
+                let series = f.series.as_deref().unwrap_or_default();
+                ForecastSettings::for_series(rules, &asset_facts, series, window_hours)
+            })
+            .collect();
+        let reads: Vec<(&str, i64)> = wanted
+            .iter()
+            .zip(&settings)
+            .map(|(f, s)| (f.series.as_deref().unwrap_or_default(), s.window_ms))
+            .collect();
+        let summaries = read_uses(store, &meta.id, &reads, now)?;
+        for ((facts, settings), summary) in wanted.into_iter().zip(&settings).zip(&summaries) {
+            rows.push(usage::row(facts, summary, settings, now.0));
         }
     }
     usage::rank(&mut rows);

@@ -348,6 +348,49 @@ impl Store {
         self.points(asset, series, from, to, false)
     }
 
+    /// [`Store::open_points`] of several series of an asset, in the order
+    /// asked; each open block is decoded once.
+    pub fn open_points_of(
+        &self,
+        asset: &str,
+        series: &[&str],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Vec<(i64, f64)>>, StoreError> {
+        let mut out = vec![Vec::new(); series.len()];
+        if from > to {
+            return Ok(out);
+        }
+        let txn = self.db.begin_read()?;
+        let names = txn.open_table(NAMES)?;
+        let mut ids = Vec::with_capacity(series.len());
+        for s in series {
+            ids.push(names.get(*s)?.map(|v| v.value()));
+        }
+        let wanted: BTreeSet<u32> = ids.iter().flatten().copied().collect();
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        for (writer, bytes) in open_blocks(&txn, asset)? {
+            let block = block::decode_columns(&bytes, &wanted)
+                .map_err(|source| open_error(asset, &writer, source))?;
+            for (points, id) in out.iter_mut().zip(&ids) {
+                if let Some(id) = id {
+                    points.extend(
+                        block
+                            .points(*id)
+                            .into_iter()
+                            .filter(|p| (from.0..=to.0).contains(&p.0)),
+                    );
+                }
+            }
+        }
+        for points in &mut out {
+            points.sort_by_key(|p| p.0);
+        }
+        Ok(out)
+    }
+
     /// Points of one series of an asset in `[from, to]`, oldest first:
     /// those of open blocks, and of closed ones when `closed`.
     fn points(

@@ -331,21 +331,46 @@ impl Store {
         series: &str,
         reads: &[RollupRead],
     ) -> Result<Vec<Vec<(i64, Rollup)>>, StoreError> {
+        let pairs: Vec<(&str, RollupRead)> = reads.iter().map(|r| (series, *r)).collect();
+        self.rollup_reads_of(asset, &pairs)
+    }
+
+    /// Reads of several series of one asset in one transaction: for each
+    /// `(series, read)`, the rollups whose buckets start in its range,
+    /// oldest first (none for a series never stored).
+    pub fn rollup_reads_of(
+        &self,
+        asset: &str,
+        reads: &[(&str, RollupRead)],
+    ) -> Result<Vec<Vec<(i64, Rollup)>>, StoreError> {
         let txn = self.db.begin_read()?;
-        let Some(name) = txn.open_table(NAMES)?.get(series)?.map(|v| v.value()) else {
-            return Ok(vec![Vec::new(); reads.len()]);
-        };
+        let names = txn.open_table(NAMES)?;
+        let mut tables = Vec::new();
+        for tier in ROLLUP_TIERS {
+            if let Some(def) = rollup_table(tier) {
+                tables.push((tier, txn.open_table(def)?));
+            }
+        }
+        let mut ids: BTreeMap<&str, Option<u32>> = BTreeMap::new();
         let mut out = Vec::with_capacity(reads.len());
-        for read in reads {
+        for &(series, read) in reads {
             let RollupRead {
                 tier,
                 from,
                 to,
                 sketches,
-            } = *read;
+            } = read;
+            let name = match ids.get(series) {
+                Some(id) => *id,
+                None => {
+                    let id = names.get(series)?.map(|v| v.value());
+                    ids.insert(series, id);
+                    id
+                }
+            };
             let mut got = Vec::new();
-            if let Some(def) = rollup_table(tier).filter(|_| from <= to) {
-                let table = txn.open_table(def)?;
+            let table = tables.iter().find(|(t, _)| *t == tier).map(|(_, t)| t);
+            if let (Some(name), Some(table)) = (name, table.filter(|_| from <= to)) {
                 for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
                     let (k, v) = r?;
                     let group = k.value().2;
