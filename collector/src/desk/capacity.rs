@@ -167,10 +167,7 @@ pub fn read_uses(
         if Trend::new(window_ms).bucket_ms() >= hour.bucket_ms() {
             let mut hours: BTreeMap<i64, Rollup> = today_hours.into_iter().collect();
             for (bucket, r) in open_hours {
-                hours
-                    .entry(bucket)
-                    .and_modify(|h| h.merge(&r))
-                    .or_insert(r);
+                hours.entry(bucket).and_modify(|h| h.merge(&r)).or_insert(r);
             }
             pending.push((i, series, window_ms, start, end, hours));
         } else {
@@ -189,7 +186,10 @@ pub fn read_uses(
     let reads: Vec<(&str, RollupRead)> = pending
         .iter()
         .map(|&(_, series, _, start, end, _)| {
-            (series, read(hour, hour.bucket_of(start), end.min(today - 1), false))
+            (
+                series,
+                read(hour, hour.bucket_of(start), end.min(today - 1), false),
+            )
         })
         .collect();
     let before = store.rollup_reads_of(asset, &reads)?;

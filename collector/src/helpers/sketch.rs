@@ -218,7 +218,10 @@ fn merge_bins(bins: &mut Vec<(i32, u64)>, other: &[(i32, u64)]) {
     // filesystem's days): then the counts are added in place.
     let mut at = 0;
     let shared = other.iter().all(|&(index, _)| {
-        match bins.get(at..).and_then(|rest| rest.iter().position(|b| b.0 >= index)) {
+        match bins
+            .get(at..)
+            .and_then(|rest| rest.iter().position(|b| b.0 >= index))
+        {
             Some(k) if bins.get(at + k).is_some_and(|b| b.0 == index) => {
                 at += k + 1;
                 true
