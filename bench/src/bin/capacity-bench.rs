@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use atalaya_collector::capacity::usage::{Resource, TrendState};
-use atalaya_collector::desk::capacity::{Scope, read_use, usage_report};
+use atalaya_collector::desk::capacity::{Scope, read_use, read_uses, usage_report};
 use atalaya_collector::incidents::RuleSet;
 use atalaya_collector::records::rollup::Tier;
 use atalaya_collector::store::rollups::History;
@@ -356,10 +356,9 @@ fn main() -> anyhow::Result<()> {
         store.series_names(id)?;
         Ok(())
     })?;
+    let reads: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), window)).collect();
     let fs_ms = part(&|id| {
-        for name in &names {
-            read_use(&store, id, name, report_now, window)?;
-        }
+        read_uses(&store, id, &reads, report_now)?;
         Ok(())
     })?;
     let memory_ms = part(&|id| {

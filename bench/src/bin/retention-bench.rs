@@ -3,7 +3,9 @@
 //! ingest as agents' batches (an hour of samples each), with the
 //! collector's expiry pass run every simulated `--expire-minutes` at the
 //! simulated time under the default retention (raw 14 days, 5-minute
-//! rollups 400 days, 1-hour and 1-day rollups 5 years). Every simulated
+//! rollups 400 days, 1-hour and 1-day rollups 5 years; `--raw-days`,
+//! `--five-minute-days` and `--hour-days` shorten it, to see every tier
+//! reach its steady state in a short run). Every simulated
 //! `--report-days` it prints the file's size, the bytes in use and the
 //! pages of each tier's tables, so the raw tier can be seen to stop growing
 //! once retention deletes.
@@ -50,6 +52,15 @@ struct Args {
     /// Agents of the derived steady state.
     #[arg(long, default_value_t = 1000)]
     fleet: u64,
+    /// Days raw points are kept (the collector's default: 14).
+    #[arg(long, default_value_t = 14)]
+    raw_days: i64,
+    /// Days 5-minute rollups are kept (default: 400).
+    #[arg(long, default_value_t = 400)]
+    five_minute_days: i64,
+    /// Days 1-hour and 1-day rollups are kept (default: 1825).
+    #[arg(long, default_value_t = 1825)]
+    hour_days: i64,
     /// Store file (default: a temporary file, removed at the end).
     #[arg(long)]
     path: Option<PathBuf>,
@@ -125,7 +136,16 @@ fn main() -> anyhow::Result<()> {
         ))
     });
     let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    let policy = Retention::default();
+    anyhow::ensure!(
+        args.raw_days > 0 && args.five_minute_days > 0 && args.hour_days > 0,
+        "--raw-days, --five-minute-days and --hour-days must be at least 1"
+    );
+    let policy = Retention {
+        raw_ms: args.raw_days * DAY,
+        five_minutes_ms: args.five_minute_days * DAY,
+        one_hour_ms: args.hour_days * DAY,
+        ..Retention::default()
+    };
     let start: i64 = 1_800_000_000_000;
     let end = start + args.days * DAY;
     let interval = args.interval_seconds * 1000;
@@ -211,7 +231,7 @@ fn main() -> anyhow::Result<()> {
     let in_use = store.allocated_bytes()?;
     let tiers = tier_pages(&store)?;
     let rollups = rollup_points(&store)?;
-    let kept_days = args.days.min(policy.raw_ms / DAY);
+    let kept_days = args.days.min(args.raw_days);
     let raw_kept = points as f64 * kept_days as f64 / args.days as f64;
     println!(
         "measured: {points} raw points written ({series} series per agent), {deleted_blocks} raw blocks and {deleted_rollups} rollups deleted by retention; file {file} bytes, {in_use} in use",
@@ -249,20 +269,24 @@ fn main() -> anyhow::Result<()> {
     ];
     let per_series: f64 = bytes.iter().sum();
     println!(
-        "derived, {} agents x {series} series at {} s: raw {:.1} GB (14 days), 5m {:.1} GB (400 days), 1h {:.1} GB and 1d {:.1} GB (5 years); pages in use at steady state {:.1} GB",
+        "derived, {} agents x {series} series at {} s: raw {:.1} GB ({} days), 5m {:.1} GB ({} days), 1h {:.1} GB and 1d {:.1} GB ({} days); pages in use at steady state {:.1} GB",
         args.fleet,
         args.interval_seconds,
         bytes[0] * n / 1e9,
+        args.raw_days,
         bytes[1] * n / 1e9,
+        args.five_minute_days,
         bytes[2] * n / 1e9,
         bytes[3] * n / 1e9,
+        args.hour_days,
         per_series * n / 1e9
     );
+    let year_days = |keep: i64| keep.min(365) as f64;
     let year = [
         held[0] * raw_per_point,
-        365.0 * 288.0 * per_rollup[0],
-        365.0 * 24.0 * per_rollup[1],
-        365.0 * per_rollup[2],
+        year_days(args.five_minute_days) * 288.0 * per_rollup[0],
+        year_days(args.hour_days) * 24.0 * per_rollup[1],
+        year_days(args.hour_days) * per_rollup[2],
     ];
     println!(
         "derived, {} agents after one year: {:.1} GB in use (raw {:.1}, 5m {:.1}, 1h {:.1}, 1d {:.1})",
