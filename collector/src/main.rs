@@ -118,7 +118,7 @@ enum DeviceCommand {
 enum ApiTokenCommand {
     /// Create an API token and print it.
     Create {
-        /// admin, helpdesk or viewer.
+        /// admin, helpdesk, viewer, or telephony (a phone system: posts incoming calls only).
         #[arg(long)]
         role: String,
         /// Who or what it is for.

@@ -1,7 +1,7 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
 //! ([`assets`], [`capacity`], [`changes`], [`devices`], [`incidents`], [`kb`],
-//! [`lookup`], [`metrics`], [`topology`]), each asking through the one [`client::ApiClient`] and
-//! [`lookup`], [`metrics`], [`probes`]), each asking through the one [`client::ApiClient`] and
+//! [`lookup`], [`metrics`], [`people`], [`probes`], [`topology`]), each asking through the one
+//! [`client::ApiClient`] and
 //! printing aligned text tables for people, CSV and JSON for spreadsheets
 //! and scripts.
 //!
@@ -21,6 +21,7 @@ pub mod incidents;
 pub mod kb;
 pub mod lookup;
 pub mod metrics;
+pub mod people;
 pub mod probes;
 pub mod topology;
 

@@ -18,15 +18,20 @@
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
+//! - [`people`]: the people directory's CSV import, all or nothing.
+//! - [`calls`]: incoming calls resolved through the directory, and the
+//!   hub that hands them to whoever listens.
 //! - [`topology`]: the network map, its devices, neighbours and hosts read
 //!   from the store.
 
 pub mod apply;
+pub mod calls;
 pub mod capacity;
 pub mod devices;
 pub mod devices_file;
 pub mod kb;
 pub mod lookup;
+pub mod people;
 pub mod topology;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};
