@@ -1,5 +1,5 @@
-//! Incoming calls: `POST /api/v1/calls` (telephony or admin) tells who is
-//! calling and publishes the call on the hub; `GET /api/v1/calls/stream`
+//! Incoming calls: `POST /api/v1/calls` (telephony or admin; JSON or an
+//! HTML form) tells who is calling and publishes the call on the hub; `GET /api/v1/calls/stream`
 //! (helpdesk and up) gives the calls ringing at an extension, as they
 //! ring, as server-sent events.
 
@@ -7,8 +7,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use atalaya_common::model::Timestamp;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,13 +60,37 @@ fn extension(param: &'static str, raw: Option<String>) -> ApiResult<Option<Strin
     }
 }
 
+/// The call in `body`: JSON, or an HTML form (`from=…&extension=…`, what
+/// a phone system's HTTP client sends most simply) when the content type
+/// says so.
+fn parse_call(headers: &HeaderMap, body: &[u8]) -> ApiResult<NewCall> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        serde_urlencoded::from_bytes(body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the form does not parse: {e} (send from=%2B34600000000&extension=2041)"
+            ))
+        })
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the JSON body does not parse: {e} (send {{\"from\": \"+34 600 000 000\", \"extension\": \"2041\"}})"
+            ))
+        })
+    }
+}
+
 async fn post_call(
     State(state): State<ApiState>,
     caller: Caller,
-    body: Result<Json<NewCall>, JsonRejection>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult<Response> {
     caller.require(Role::Telephony)?;
-    let Json(call) = body?;
+    let call = parse_call(&headers, &body)?;
     let from = call.from.trim().to_owned();
     if from.chars().count() > MAX_FROM_CHARS {
         return Err(ApiError::bad(
