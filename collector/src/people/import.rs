@@ -134,19 +134,19 @@ pub fn parse(bytes: &[u8], plan: &PhonePlan) -> Result<Vec<Row>, Vec<Problem>> {
         match person(&fields, plan) {
             Ok(p) => {
                 let mut clash = false;
-                if let Some(key) = p.key() {
-                    if let Some(first) = keys.insert(key.clone(), line) {
-                        let what = if key.starts_with("email:") {
-                            "e-mail"
-                        } else {
-                            "first login (and no e-mail)"
-                        };
-                        problems.push(Problem::new(
-                            line,
-                            format!("same {what} as line {first}: one person per row"),
-                        ));
-                        clash = true;
-                    }
+                if let Some(key) = p.key()
+                    && let Some(first) = keys.insert(key.clone(), line)
+                {
+                    let what = if key.starts_with("email:") {
+                        "e-mail"
+                    } else {
+                        "first login (and no e-mail)"
+                    };
+                    problems.push(Problem::new(
+                        line,
+                        format!("same {what} as line {first}: one person per row"),
+                    ));
+                    clash = true;
                 }
                 for l in &p.logins {
                     let lower = l.to_lowercase();

@@ -59,15 +59,23 @@ fn key_of(p: &Person) -> String {
         .unwrap_or_else(|| format!("name:{}", full_name_key(&p.name)))
 }
 
-/// The index rows of `p`, per index.
-fn index_rows(p: &Person) -> [(Index, Vec<String>); 4] {
+/// The indexes of the directory, in the order of [`index_rows`].
+const INDEXES: [Index; 4] = [
+    PEOPLE_BY_LOGIN,
+    PEOPLE_BY_NAME,
+    PEOPLE_BY_PHONE,
+    PEOPLE_BY_EXTENSION,
+];
+
+/// The index rows of `p`, per index of [`INDEXES`].
+fn index_rows(p: &Person) -> [Vec<String>; 4] {
     let logins: BTreeSet<String> = p.logins.iter().map(|l| l.to_lowercase()).collect();
     let phones: BTreeSet<String> = p.phones.iter().map(|ph| ph.normalised.clone()).collect();
     [
-        (PEOPLE_BY_LOGIN, logins.into_iter().collect()),
-        (PEOPLE_BY_NAME, vec![full_name_key(&p.name)]),
-        (PEOPLE_BY_PHONE, phones.into_iter().collect()),
-        (PEOPLE_BY_EXTENSION, p.extension.iter().cloned().collect()),
+        logins.into_iter().collect(),
+        vec![full_name_key(&p.name)],
+        phones.into_iter().collect(),
+        p.extension.iter().cloned().collect(),
     ]
 }
 
@@ -84,43 +92,54 @@ fn ids_under(
     Ok(out)
 }
 
-/// Removes `r`'s record, key and index rows.
-fn remove_person(
-    txn: &redb::WriteTransaction,
-    people: &mut Table<'_, u64, &'static [u8]>,
-    r: &PersonRecord,
-) -> Result<(), StoreError> {
-    people.remove(r.id)?;
-    let mut keys = txn.open_table(PEOPLE_BY_KEY)?;
-    let key = key_of(&r.person);
-    if keys.get(key.as_str())?.map(|v| v.value()) == Some(r.id) {
-        keys.remove(key.as_str())?;
-    }
-    for (def, rows) in index_rows(&r.person) {
-        let mut t = txn.open_table(def)?;
-        for k in rows {
-            t.remove((k.as_str(), r.id))?;
-        }
-    }
-    Ok(())
+/// The directory's tables open in a write transaction, opened once for a
+/// whole import.
+struct Tables<'t> {
+    people: Table<'t, u64, &'static [u8]>,
+    keys: Table<'t, &'static str, u64>,
+    indexes: [Table<'t, (&'static str, u64), ()>; 4],
 }
 
-/// Writes `r`'s record, key and index rows.
-fn put_person(
-    txn: &redb::WriteTransaction,
-    people: &mut Table<'_, u64, &'static [u8]>,
-    r: &PersonRecord,
-) -> Result<(), StoreError> {
-    people.insert(r.id, enc(TABLE, r)?.as_slice())?;
-    txn.open_table(PEOPLE_BY_KEY)?
-        .insert(key_of(&r.person).as_str(), r.id)?;
-    for (def, rows) in index_rows(&r.person) {
-        let mut t = txn.open_table(def)?;
-        for k in rows {
-            t.insert((k.as_str(), r.id), ())?;
-        }
+impl<'t> Tables<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Tables {
+            people: txn.open_table(PEOPLE)?,
+            keys: txn.open_table(PEOPLE_BY_KEY)?,
+            indexes: [
+                txn.open_table(INDEXES[0])?,
+                txn.open_table(INDEXES[1])?,
+                txn.open_table(INDEXES[2])?,
+                txn.open_table(INDEXES[3])?,
+            ],
+        })
     }
-    Ok(())
+
+    /// Removes `r`'s record, key and index rows.
+    fn remove(&mut self, r: &PersonRecord) -> Result<(), StoreError> {
+        self.people.remove(r.id)?;
+        let key = key_of(&r.person);
+        if self.keys.get(key.as_str())?.map(|v| v.value()) == Some(r.id) {
+            self.keys.remove(key.as_str())?;
+        }
+        for (t, rows) in self.indexes.iter_mut().zip(index_rows(&r.person)) {
+            for k in rows {
+                t.remove((k.as_str(), r.id))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `r`'s record, key and index rows.
+    fn put(&mut self, r: &PersonRecord) -> Result<(), StoreError> {
+        self.people.insert(r.id, enc(TABLE, r)?.as_slice())?;
+        self.keys.insert(key_of(&r.person).as_str(), r.id)?;
+        for (t, rows) in self.indexes.iter_mut().zip(index_rows(&r.person)) {
+            for k in rows {
+                t.insert((k.as_str(), r.id), ())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -201,9 +220,9 @@ impl Store {
             ..ImportCounts::default()
         };
         {
-            let mut table = txn.open_table(PEOPLE)?;
+            let mut tables = Tables::open(&txn)?;
             for r in existing.iter().flatten().chain(removed.iter().copied()) {
-                remove_person(&txn, &mut table, r)?;
+                tables.remove(r)?;
             }
             let mut meta = txn.open_table(META)?;
             for (p, old) in people.iter().zip(&existing) {
@@ -222,7 +241,7 @@ impl Store {
                     person: p.clone(),
                     updated_at: now,
                 };
-                put_person(&txn, &mut table, &r)?;
+                tables.put(&r)?;
             }
         }
         txn.commit()?;
