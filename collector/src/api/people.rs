@@ -51,7 +51,7 @@ pub struct Imported {
     #[serde(flatten)]
     pub counts: ImportCounts,
     /// People in the directory now.
-    pub people: usize,
+    pub people: u64,
 }
 
 /// The answer to an import with bad rows: the error in words and each
@@ -78,7 +78,7 @@ async fn import(
     let now = Timestamp::now();
     let result = tokio::task::spawn_blocking(move || {
         let counts = people::import(&store, &body, &phones, prune, now)?;
-        let total = store.people()?.len();
+        let total = store.people_count()?;
         Ok::<_, ImportError>((counts, total))
     })
     .await

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use atalaya_common::model::Timestamp;
-use redb::{ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition};
 
 use super::schema::{
     META, META_NEXT_PERSON, PEOPLE, PEOPLE_BY_EXTENSION, PEOPLE_BY_KEY, PEOPLE_BY_LOGIN,
@@ -260,6 +260,12 @@ impl Store {
             .collect()
     }
 
+    /// How many people the directory holds.
+    pub fn people_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(PEOPLE)?.len()?)
+    }
+
     /// The person numbered `id`.
     pub fn person(&self, id: u64) -> Result<Option<PersonRecord>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -450,6 +456,7 @@ mod tests {
             })
         );
         assert_eq!(names(&s.people().unwrap()), ["Luis", "Mario"]);
+        assert_eq!(s.people_count().unwrap(), 2);
         assert_eq!(
             s.person_by_login("maria").unwrap().unwrap().person.name,
             "Mario"
