@@ -4,7 +4,8 @@
 //!
 //! Every route needs `Authorization: Bearer <secret>`; the secret's SHA-256
 //! names an API token in the store, whose role decides what it may do
-//! (viewer and helpdesk read, admin also administers). Errors are JSON
+//! (viewer and helpdesk read, admin also administers, telephony only posts
+//! incoming calls). Errors are JSON
 //! `{"error": "..."}` with a fitting status; a bad query parameter gives 400
 //! naming the parameter. Store calls are synchronous and run in
 //! `spawn_blocking` so a slow commit never stalls the runtime.
