@@ -11,6 +11,7 @@ use atalaya_common::proto::ConfigUpdate;
 pub mod probes;
 
 use crate::incidents::sla::{BusinessHours, SlaPolicies};
+use crate::people::phone::PhonePlan;
 use crate::records::incident::Priority;
 use crate::screen::TimeLimits;
 use crate::store::retention::Retention;
@@ -164,6 +165,8 @@ pub struct CollectorConfig {
     pub retention: Retention,
     /// `[console]`: session lifetimes and failed-login limits of the web console.
     pub console: ConsoleSettings,
+    /// `[people]`: how national phone numbers are completed for matching.
+    pub phones: PhonePlan,
     /// The file it was read from (`None`: built from text), which a reload
     /// reads again for the SLA policies.
     pub file: Option<PathBuf>,
@@ -232,6 +235,7 @@ impl CollectorConfig {
         let probes = probes::parse(&doc);
         let retention = retention(&doc);
         let console = console(&doc);
+        let phones = phone_plan(&doc);
         doc.finish()?;
         let advertise = if advertise.is_empty() {
             let host = server_names.first().map_or("localhost", String::as_str);
@@ -267,6 +271,7 @@ impl CollectorConfig {
             probes,
             retention,
             console,
+            phones,
             file: None,
         })
     }
@@ -277,6 +282,30 @@ impl CollectorConfig {
         let mut config = Self::parse(&path.display().to_string(), &text)?;
         config.file = Some(path.to_owned());
         Ok(config)
+    }
+}
+
+/// `[people]`: the country code put before national phone numbers
+/// (digits, empty for none) and the trunk prefix left out first.
+fn phone_plan(doc: &Document<'_>) -> PhonePlan {
+    let p = doc.section("people");
+    let digits = |key: &str, default: &str, max: usize| {
+        let v = p.string(key).unwrap_or_else(|| default.to_owned());
+        let v = v.trim().trim_start_matches('+').to_owned();
+        if v.len() > max || !v.chars().all(|c| c.is_ascii_digit()) {
+            p.invalid(
+                key,
+                format!("expected up to {max} digits (or \"\" for none), found {v:?}"),
+            );
+            return String::new();
+        }
+        v
+    };
+    let country = digits("default_country_code", "", 3);
+    let trunk_prefix = digits("trunk_prefix", "0", 2);
+    PhonePlan {
+        default_country_code: (!country.is_empty()).then_some(country),
+        trunk_prefix,
     }
 }
 
@@ -472,6 +501,31 @@ mod tests {
         );
         assert!(shown[2].contains("`agents.certificate_days`"), "{shown:?}");
         assert!(shown[3].contains("`agents.foo`: unknown key"), "{shown:?}");
+    }
+
+    #[test]
+    fn the_people_section_sets_how_national_numbers_are_completed() {
+        assert_eq!(CollectorConfig::default().phones, PhonePlan::default());
+        let config = CollectorConfig::parse(
+            "c.toml",
+            "[people]\ndefault_country_code = \"+34\"\ntrunk_prefix = \"\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.phones,
+            PhonePlan {
+                default_country_code: Some("34".into()),
+                trunk_prefix: String::new(),
+            }
+        );
+        let errors =
+            CollectorConfig::parse("c.toml", "[people]\ndefault_country_code = \"Spain\"\n")
+                .unwrap_err();
+        let shown = errors.0[0].to_string();
+        assert!(
+            shown.contains("`people.default_country_code`: expected up to 3 digits"),
+            "{shown}"
+        );
     }
 
     #[test]

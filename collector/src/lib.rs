@@ -19,6 +19,7 @@
 //!    resource, installed capacity, renewal and end of support),
 //!    [`kb`] (article checks and matching), [`notify`] (webhook events and
 //!    routing), [`lookup`] (a caller's machines: matching, ranking, why),
+//!    [`people`] (the people directory: CSV import, phone numbers, cards),
 //!    [`topology`] (the network map from LLDP and CDP neighbours),
 //!    [`tiers`] (which metric tier answers a query, aggregations, top-N).
 //! 5. **Orchestration**: [`desk`] (the incident engine wired to the
@@ -43,6 +44,7 @@ pub mod incidents;
 pub mod kb;
 pub mod lookup;
 pub mod notify;
+pub mod people;
 pub mod pki;
 pub mod records;
 pub mod run;

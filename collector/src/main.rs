@@ -154,7 +154,7 @@ enum UserCommand {
 enum ApiTokenCommand {
     /// Create an API token and print it.
     Create {
-        /// admin, helpdesk or viewer.
+        /// admin, helpdesk, viewer, or telephony (a phone system: posts incoming calls only).
         #[arg(long)]
         role: String,
         /// Who or what it is for.

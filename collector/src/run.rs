@@ -494,6 +494,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         telemetry,
         admin,
         desk: Some(desk.clone()),
+        calls: crate::desk::calls::Calls::new(config.phones.clone()),
     };
     let listener = tokio::net::TcpListener::bind(config.api_listen)
         .await

@@ -168,6 +168,7 @@ fn start() -> Server {
         telemetry: Arc::clone(&telemetry),
         admin: fake.clone(),
         desk: None,
+        calls: Default::default(),
     };
     let (base, rt) = support::serve(state);
     Server {

@@ -83,6 +83,7 @@ fn start() -> Server {
         telemetry: Arc::new(Telemetry::default()),
         admin: fake.clone(),
         desk: None,
+        calls: Default::default(),
     };
     let (base, rt) = support::serve(state);
     Server {

@@ -246,6 +246,7 @@ fn start() -> (Fleet, String) {
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(FakeAdmin),
         desk: Some(Arc::clone(&desk)),
+        calls: Default::default(),
     };
     let (base, rt) = support::serve(state);
     let fleet = Fleet {

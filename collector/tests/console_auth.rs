@@ -51,6 +51,7 @@ fn start(settings: ConsoleSettings) -> Console {
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(NoServer),
         desk: None,
+        calls: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

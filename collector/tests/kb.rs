@@ -49,6 +49,7 @@ fn start() -> Server {
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(NoAdmin),
         desk: None,
+        calls: Default::default(),
     };
     let (base, rt) = support::serve(state);
     Server {

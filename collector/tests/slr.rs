@@ -285,6 +285,7 @@ fn start() -> Setup {
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(FakeAdmin),
         desk: Some(desk),
+        calls: Default::default(),
     };
     let (base, rt) = support::serve(state);
     Setup {

@@ -32,6 +32,7 @@ const COLLECTOR: &[Layer] = &[
             "kb",
             "notify",
             "lookup",
+            "people",
             "topology",
             "tiers",
         ],

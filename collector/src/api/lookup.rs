@@ -1,5 +1,7 @@
 //! `GET /api/v1/lookup?q=NAME`: a caller's machines by user or host name,
-//! with their health now and open incidents (viewer role and up).
+//! or through the people directory by name, login, phone number or
+//! extension, with their health now and open incidents (viewer role and
+//! up); the people found come with their directory cards.
 
 use atalaya_common::model::Timestamp;
 use axum::extract::rejection::QueryRejection;
@@ -46,7 +48,7 @@ async fn lookup(
             .ok_or_else(|| {
                 ApiError::bad(
                     "q",
-                    "give a user or host name to look up, e.g. q=maria or q=lat-maria",
+                    "give a user or host name or a phone number to look up, e.g. q=maria, q=lat-maria or q=+34600000000",
                 )
             })?;
     if text.chars().count() > MAX_QUERY_CHARS {
@@ -62,8 +64,9 @@ async fn lookup(
     let admin = state.admin.clone();
     let silent_after = admin.silent_after();
     let now = Timestamp::now();
+    let phones = state.calls.phones().clone();
     let found = blocking(&state, move |s| {
-        desk::lookup::lookup(s, &text, limit, now, &|a| {
+        desk::lookup::lookup_with(s, &text, &phones, limit, now, &|a| {
             agent_status(a, admin.is_connected(&a.id), silent_after, now)
         })
     })

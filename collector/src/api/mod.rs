@@ -4,7 +4,8 @@
 //!
 //! Every route needs `Authorization: Bearer <secret>`; the secret's SHA-256
 //! names an API token in the store, whose role decides what it may do
-//! (viewer and helpdesk read, admin also administers). Errors are JSON
+//! (viewer and helpdesk read, admin also administers, telephony only posts
+//! incoming calls). Errors are JSON
 //! `{"error": "..."}` with a fitting status; a bad query parameter gives 400
 //! naming the parameter. Store calls are synchronous and run in
 //! `spawn_blocking` so a slow commit never stalls the runtime.
@@ -37,10 +38,13 @@
 //! - [`users`]: `/api/v1/users`, people's console accounts;
 //! - `reports`: `/api/v1/reports/slr`, the service-level report of a
 //!   month or other period;
+//! - `people`: `/api/v1/people`, the people directory and its CSV import;
+//! - `calls`: `/api/v1/calls`, incoming calls and their event stream;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
 mod assets;
+mod calls;
 mod capacity;
 mod changes;
 pub mod devices;
@@ -48,6 +52,7 @@ mod incidents;
 pub mod kb;
 mod lookup;
 mod metrics;
+mod people;
 mod probes;
 mod prometheus;
 mod reports;
@@ -73,12 +78,15 @@ use serde::{Deserialize, Serialize};
 
 pub use self::agents::{AgentView, agent_status};
 pub use self::assets::InventoryAsOf;
+pub use self::calls::NewCall;
 pub use self::metrics::{MetricSeries, SeriesList, TopEntry, TopList};
+pub use self::people::{ImportRefused, Imported, MAX_IMPORT_BYTES};
 pub use self::tokens::{
     ApiTokenView, CreateApiToken, CreateToken, CreatedApiToken, CreatedToken, TokenView,
     new_api_token,
 };
 use crate::desk::Desk;
+use crate::desk::calls::Calls;
 use crate::screen::ClockSkew;
 use crate::store::{ApiTokenRecord, AssetRecord, Role, Store, StoreError};
 use crate::telemetry::Telemetry;
@@ -134,6 +142,9 @@ pub struct ApiState {
     pub admin: Arc<dyn AdminActions>,
     /// The incident desk (`None`: incident actions answer 503).
     pub desk: Option<Arc<Desk>>,
+    /// Incoming calls: the hub they are published on (subscribe to hear
+    /// them ring) and how phone numbers are matched.
+    pub calls: Calls,
 }
 
 impl fmt::Debug for ApiState {
@@ -160,6 +171,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(probes::routes())
         .merge(capacity::routes())
         .merge(lookup::routes())
+        .merge(people::routes())
+        .merge(calls::routes())
         .merge(kb::routes())
         .merge(incidents::routes())
         .merge(users::routes())
@@ -303,11 +316,25 @@ where
 #[derive(Debug, Clone)]
 pub struct Caller(pub ApiTokenRecord);
 
-fn rank(r: Role) -> u8 {
-    match r {
-        Role::Viewer => 0,
-        Role::Helpdesk => 1,
-        Role::Admin => 2,
+/// Whether a token of role `has` may do what needs `needed`. Admin may
+/// do everything; viewer, helpdesk and admin are ranked, each allowed what
+/// the ones below are; telephony stands apart: it may post calls and
+/// nothing else, and only it and admin may post calls.
+pub fn allows(has: Role, needed: Role) -> bool {
+    fn rank(r: Role) -> u8 {
+        match r {
+            Role::Viewer => 0,
+            Role::Helpdesk => 1,
+            Role::Admin => 2,
+            // Never compared: handled apart below.
+            Role::Telephony => 0,
+        }
+    }
+    match (has, needed) {
+        (Role::Admin, _) => true,
+        (Role::Telephony, Role::Telephony) => true,
+        (Role::Telephony, _) | (_, Role::Telephony) => false,
+        (has, needed) => rank(has) >= rank(needed),
     }
 }
 
@@ -317,13 +344,15 @@ pub fn role_name(r: Role) -> &'static str {
         Role::Viewer => "viewer",
         Role::Helpdesk => "helpdesk",
         Role::Admin => "admin",
+        Role::Telephony => "telephony",
     }
 }
 
 impl Caller {
-    /// Refuses with 403 unless the caller's role is at least `needed`.
+    /// Refuses with 403 unless the caller's role allows what needs
+    /// `needed` (see [`allows`]).
     pub fn require(&self, needed: Role) -> ApiResult<()> {
-        if rank(self.0.role) >= rank(needed) {
+        if allows(self.0.role, needed) {
             Ok(())
         } else {
             Err(ApiError::Forbidden {
@@ -519,6 +548,45 @@ mod tests {
         assert!(caller(Role::Helpdesk).require(Role::Viewer).is_ok());
         assert!(caller(Role::Helpdesk).require(Role::Admin).is_err());
         assert!(caller(Role::Admin).require(Role::Admin).is_ok());
+    }
+
+    #[test]
+    fn a_telephony_token_may_post_calls_and_nothing_else() {
+        let all = [Role::Viewer, Role::Helpdesk, Role::Admin, Role::Telephony];
+        for needed in all {
+            assert_eq!(
+                allows(Role::Telephony, needed),
+                needed == Role::Telephony,
+                "telephony for {needed:?}"
+            );
+            assert!(allows(Role::Admin, needed), "admin for {needed:?}");
+        }
+        for has in [Role::Viewer, Role::Helpdesk] {
+            assert!(!allows(has, Role::Telephony), "{has:?} posting a call");
+        }
+        let e = ApiError::Forbidden {
+            needed: role_name(Role::Viewer),
+            has: role_name(Role::Telephony),
+            token: "t".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "this needs the viewer role; the token t has the telephony role"
+        );
+    }
+
+    #[test]
+    fn roles_stored_before_telephony_decode_as_they_were() {
+        // postcard writes a variant's place: the old three keep theirs.
+        for (role, byte) in [
+            (Role::Admin, 0u8),
+            (Role::Helpdesk, 1),
+            (Role::Viewer, 2),
+            (Role::Telephony, 3),
+        ] {
+            assert_eq!(postcard::to_stdvec(&role).unwrap(), [byte]);
+            assert_eq!(postcard::from_bytes::<Role>(&[byte]).unwrap(), role);
+        }
     }
 
     #[test]

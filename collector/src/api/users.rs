@@ -118,6 +118,12 @@ async fn add(
     let Json(new) = body?;
     let name = new.name.trim().to_owned();
     check_name(&name).map_err(|e| ApiError::bad("name", e))?;
+    if new.role == Role::Telephony {
+        return Err(ApiError::bad(
+            "role",
+            "an account is for a person: viewer, helpdesk or admin (telephony is for API tokens)",
+        ));
+    }
     let password_hash = hash(new.password).await?;
     let now = Timestamp::now();
     let record = UserRecord {

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
-    CliError, Format, assets, capacity, changes, devices, incidents, kb, lookup, metrics, probes,
-    report, topology,
+    CliError, Format, assets, capacity, changes, devices, incidents, kb, lookup, metrics, people,
+    probes, report, topology,
 };
 use clap::{Parser, Subcommand};
 
@@ -45,14 +45,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// A caller's machines: who is logged in where, health now, open incidents.
+    /// A caller's directory card and machines: who is logged in where, health now, open incidents.
     Lookup {
-        /// A login name, a full name, a host name or FQDN, or a host pattern with `*`.
+        /// A login name, a full name, a phone number or extension, a host name or FQDN, or a host pattern with `*`.
         who: String,
         /// Most machines.
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Load a file into the collector (admin token).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// The people directory: name, logins, e-mail, phones, extension, department, location.
+    People,
     /// Incidents, newest first.
     Incidents {
         /// open, acknowledged, resolved or closed; active is open or acknowledged (the queue).
@@ -196,6 +201,22 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// The people directory from a CSV file whose header row names the
+    /// columns: name, logins (separated by ;), email, phones (separated by
+    /// ;), extension, department, location. All or nothing: every bad row
+    /// is named and then nothing is imported. A person already in the
+    /// directory (same e-mail, else same first login) is replaced.
+    People {
+        /// The CSV file (`-`: standard input).
+        file: std::path::PathBuf,
+        /// Remove the people the file does not name.
+        #[arg(long)]
+        prune: bool,
+    },
+}
+
 impl Cli {
     fn format(&self) -> Format {
         if self.json {
@@ -214,6 +235,10 @@ fn run(cli: Cli) -> Result<String, CliError> {
     let c = &client;
     match cli.command {
         Command::Lookup { who, limit } => lookup::run(c, &who, limit, format),
+        Command::Import(ImportCommand::People { file, prune }) => {
+            people::import(c, &file, prune, format)
+        }
+        Command::People => people::list(c, format),
         Command::Incidents { status, asset } => incidents::list(c, status, asset, format),
         Command::Incident { id } => incidents::show(c, id, format),
         Command::Ack { id } => incidents::act(c, id, &Action::Ack, format),

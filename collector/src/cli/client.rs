@@ -258,6 +258,28 @@ impl ApiClient {
         self.answer(result, &url)
     }
 
+    /// POSTs `body` as `content_type` (a file, e.g. CSV); the answer's body.
+    pub fn post_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, Option<String>)],
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.server);
+        let mut req = self
+            .agent
+            .post(&url)
+            .header("Authorization", &self.bearer())
+            .header("Content-Type", content_type);
+        for (k, v) in query {
+            if let Some(v) = v {
+                req = req.query(*k, v);
+            }
+        }
+        self.answer(req.send(body), &url)
+    }
+
     /// PATCHes `path` with `body` as JSON; the answer's body.
     pub fn patch(&self, path: &str, body: Option<&Value>) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.server);

@@ -1,9 +1,10 @@
-//! `atalaya lookup`: a caller's machines, best match first: why each
-//! matched, its agent, health now and open incidents.
+//! `atalaya lookup`: a caller's directory card and machines, best match
+//! first: why each matched, its agent, health now and open incidents.
 
 use std::fmt::Write as _;
 
 use super::client::ApiClient;
+use super::people::card_block;
 use super::{CliError, Format, Table, decode, pretty, seconds};
 use crate::lookup::{CallerMachine, Health, Lookup};
 
@@ -27,9 +28,9 @@ pub fn run(
         Format::Table => render_lookup(&found),
         Format::Csv => lookup_table(&found).to_csv(),
     };
-    if found.total == 0 {
+    if found.total == 0 && found.people.is_empty() {
         return Err(CliError::NoMatch {
-            message: format!("no machine found for {}", who.trim()),
+            message: format!("no one and no machine found for {}", who.trim()),
             output: if format == Format::Json {
                 out
             } else {
@@ -90,9 +91,24 @@ pub fn lookup_table(l: &Lookup) -> Table {
     t
 }
 
-/// The `atalaya lookup` screen: one block per machine, best match first.
+/// The `atalaya lookup` screen: the directory card of each person the
+/// query names, then one block per machine, best match first.
 pub fn render_lookup(l: &Lookup) -> String {
     let mut out = String::new();
+    if !l.people.is_empty() {
+        let n = l.people.len();
+        let _ = writeln!(
+            out,
+            "{n} {} in the directory for {}",
+            if n == 1 { "person" } else { "people" },
+            l.query
+        );
+        for p in &l.people {
+            out.push('\n');
+            out.push_str(&card_block(p));
+        }
+        out.push('\n');
+    }
     let shown = l.machines.len();
     let noun = if l.total == 1 { "machine" } else { "machines" };
     if shown < l.total {

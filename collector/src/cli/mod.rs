@@ -1,6 +1,6 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
 //! ([`assets`], [`capacity`], [`changes`], [`devices`], [`incidents`], [`kb`],
-//! [`lookup`], [`metrics`], [`probes`], [`report`], [`topology`]), each
+//! [`lookup`], [`metrics`], [`people`], [`probes`], [`report`], [`topology`]), each
 //! asking through the one [`client::ApiClient`] and printing aligned text
 //! tables for people, CSV and JSON for spreadsheets and scripts.
 //!
@@ -20,6 +20,7 @@ pub mod incidents;
 pub mod kb;
 pub mod lookup;
 pub mod metrics;
+pub mod people;
 pub mod probes;
 pub mod report;
 pub mod topology;

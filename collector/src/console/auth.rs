@@ -57,18 +57,21 @@ pub struct Person {
     session: [u8; 32],
 }
 
-fn rank(r: Role) -> u8 {
+/// A role's rank among people's roles; `None` for the telephony role,
+/// which is for phone systems, never for a person.
+fn rank(r: Role) -> Option<u8> {
     match r {
-        Role::Viewer => 0,
-        Role::Helpdesk => 1,
-        Role::Admin => 2,
+        Role::Viewer => Some(0),
+        Role::Helpdesk => Some(1),
+        Role::Admin => Some(2),
+        Role::Telephony => None,
     }
 }
 
 impl Person {
     /// Whether the person's role is at least `role`.
     pub fn can(&self, role: Role) -> bool {
-        rank(self.role) >= rank(role)
+        matches!((rank(self.role), rank(role)), (Some(has), Some(needs)) if has >= needs)
     }
 
     /// Refuses (403) unless the role is at least `role` and `csrf` is

@@ -1,20 +1,42 @@
 //! The caller lookup wired to the store: the indexes and records it needs
 //! read from the store, the matching, ranking and wording done by
-//! [`crate::lookup`].
+//! [`crate::lookup`]; the people directory read for the query as well
+//! ([`crate::people`]), its people's logins leading to their machines.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use atalaya_common::model::Timestamp;
 
-use crate::lookup::{AgentFacts, Health, Lookup, MachineFacts, Query, RankFacts, health};
+use crate::lookup::{AgentFacts, Health, Lookup, MachineFacts, Matches, Query, RankFacts, health};
+use crate::people::phone::PhonePlan;
+use crate::people::{DirectoryQuery, Found, PersonCard, cards};
 use crate::store::{AgentRecord, Store, StoreError};
+
+/// Most people of the directory one query shows (and whose machines it
+/// looks for).
+pub const MAX_PEOPLE: usize = 20;
 
 /// The machines of the user or host `query`, best first, at most `limit`
 /// of them with their health and open incidents at `now`. `status` tells
 /// an agent's status (the server knows its sessions; the store does not).
+/// National phone numbers are read as written (see [`lookup_with`]).
 pub fn lookup(
     store: &Store,
     query: &str,
+    limit: usize,
+    now: Timestamp,
+    status: &dyn Fn(&AgentRecord) -> &'static str,
+) -> Result<Lookup, StoreError> {
+    lookup_with(store, query, &PhonePlan::default(), limit, now, status)
+}
+
+/// [`lookup`], with national phone numbers completed by `phones`: the
+/// machines of a user, a host, or a person of the directory named by
+/// name, login, phone number or extension.
+pub fn lookup_with(
+    store: &Store,
+    query: &str,
+    phones: &PhonePlan,
     limit: usize,
     now: Timestamp,
     status: &dyn Fn(&AgentRecord) -> &'static str,
@@ -26,6 +48,75 @@ pub fn lookup(
         None => BTreeMap::new(),
     };
     let matches = q.matches(hosts, indexed);
+    let directory = DirectoryQuery::text(query, phones);
+    finish(store, &q, matches, &directory, limit, now, status)
+}
+
+/// Who calls from the number `from`: the people of the directory with
+/// that phone number or extension, and their machines (never a host or
+/// user named like the number).
+pub fn caller_by_number(
+    store: &Store,
+    from: &str,
+    phones: &PhonePlan,
+    limit: usize,
+    now: Timestamp,
+    status: &dyn Fn(&AgentRecord) -> &'static str,
+) -> Result<Lookup, StoreError> {
+    let q = Query::new(from);
+    let matches = q.matches(Vec::new(), BTreeMap::new());
+    let directory = DirectoryQuery::number(from, phones);
+    finish(store, &q, matches, &directory, limit, now, status)
+}
+
+/// The people `q` names in the directory, best first, at most
+/// [`MAX_PEOPLE`].
+pub fn directory(store: &Store, q: &DirectoryQuery) -> Result<Vec<PersonCard>, StoreError> {
+    let mut found = Vec::new();
+    let reads: [(Option<&String>, Found); 4] = [
+        (q.phone.as_ref(), Found::Phone),
+        (q.extension.as_ref(), Found::Extension),
+        (q.login.as_ref(), Found::Login),
+        (q.name.as_ref(), Found::Name),
+    ];
+    for (key, how) in reads {
+        let Some(key) = key else { continue };
+        let people = match how {
+            Found::Phone => store.people_by_phone(key)?,
+            Found::Extension => store.people_by_extension(key)?,
+            Found::Login => store.people_by_login(key)?,
+            Found::Name => store.people_by_name(key)?,
+        };
+        found.extend(people.into_iter().map(|r| (r, how)));
+    }
+    let mut cards = cards(found, q);
+    cards.truncate(MAX_PEOPLE);
+    Ok(cards)
+}
+
+/// The lookup's answer from `matches`, with the people `directory` names
+/// and their logins' machines.
+fn finish(
+    store: &Store,
+    q: &Query,
+    matches: Matches,
+    directory: &DirectoryQuery,
+    limit: usize,
+    now: Timestamp,
+    status: &dyn Fn(&AgentRecord) -> &'static str,
+) -> Result<Lookup, StoreError> {
+    let people = self::directory(store, directory)?;
+    let logins: BTreeSet<String> = people
+        .iter()
+        .flat_map(|p| p.logins.iter().map(|l| l.to_lowercase()))
+        .collect();
+    let mut by_login: BTreeMap<String, u8> = BTreeMap::new();
+    for login in &logins {
+        for (asset, kinds) in store.lookup_index(login)? {
+            *by_login.entry(asset).or_default() |= kinds;
+        }
+    }
+    let matches = matches.with_people(logins.into_iter().collect(), by_login);
     // Ranked from the indexes and asset records alone: only the machines
     // shown have their inventories and the rest read.
     let metas = store.asset_metas(&matches.asset_ids())?;
@@ -75,6 +166,7 @@ pub fn lookup(
         query: q.text().to_owned(),
         total,
         machines,
+        people,
     })
 }
 

@@ -20,15 +20,20 @@
 //!   store.
 //! - [`slr`]: the service-level report of a period, its incidents read
 //!   from the store's index by time.
+//! - [`people`]: the people directory's CSV import, all or nothing.
+//! - [`calls`]: incoming calls resolved through the directory, and the
+//!   hub that hands them to whoever listens.
 //! - [`topology`]: the network map, its devices, neighbours and hosts read
 //!   from the store.
 
 pub mod apply;
+pub mod calls;
 pub mod capacity;
 pub mod devices;
 pub mod devices_file;
 pub mod kb;
 pub mod lookup;
+pub mod people;
 pub mod slr;
 pub mod topology;
 

@@ -13,8 +13,8 @@
 //! - [`users`]: which of an inventory's users a login or full name stands
 //!   for.
 
-pub mod password;
 pub mod day;
+pub mod password;
 pub mod pattern;
 pub mod series;
 pub mod sketch;

@@ -37,6 +37,7 @@ pub use crate::records::lookup::MatchKind;
 pub use health::{HEALTH_WINDOW_MS, Health, MountUse};
 pub use incident::{IncidentLine, SlaState};
 
+use crate::people::PersonCard;
 use crate::records::incident::IncidentRecord;
 
 /// One reason a machine matched.
@@ -94,6 +95,11 @@ pub struct Lookup {
     pub total: usize,
     /// The best of them, best first.
     pub machines: Vec<CallerMachine>,
+    /// The people of the directory the query names (by name, login, phone
+    /// number or extension), best first; their logins' machines are among
+    /// `machines`.
+    #[serde(default)]
+    pub people: Vec<PersonCard>,
 }
 
 /// A lookup's query: a login name, a full name, a host name or FQDN, a
@@ -160,6 +166,7 @@ impl Query {
             } else {
                 indexed
             },
+            logins: Vec::new(),
         }
     }
 }
@@ -173,6 +180,9 @@ pub struct Matches {
     by_host: BTreeMap<String, Vec<MatchReason>>,
     /// Assets the lookup index names, with their kinds of match.
     indexed: BTreeMap<String, u8>,
+    /// Logins (lower case) of the directory's people the query named,
+    /// whose machines match too.
+    logins: Vec<String>,
 }
 
 /// What ranking weighs of a machine besides how it matched.
@@ -221,6 +231,17 @@ pub struct MachineFacts<'a> {
 }
 
 impl Matches {
+    /// The same matches, with the machines of the directory's people the
+    /// query named: `logins` (lower case), and `indexed`, the assets the
+    /// lookup index names for those logins with their kinds of match.
+    pub fn with_people(mut self, logins: Vec<String>, indexed: BTreeMap<String, u8>) -> Self {
+        for (asset, kinds) in indexed {
+            *self.indexed.entry(asset).or_default() |= kinds;
+        }
+        self.logins = logins;
+        self
+    }
+
     /// Every asset named, sorted; some may be gone (merged away since the
     /// index was read).
     pub fn asset_ids(&self) -> Vec<&str> {
@@ -270,9 +291,14 @@ impl Matches {
             && let Some(inv) = inventory
         {
             out.extend(reasons::inventory_reasons(inv, &self.lower));
+            for login in self.logins.iter().filter(|l| **l != self.lower) {
+                out.extend(reasons::user_reasons(&inv.users, login));
+            }
         }
         out.sort_by_key(|r| r.kind);
-        out.dedup_by(|a, b| a.kind == b.kind && a.text == b.text);
+        // A person's login may give a reason their name gave already.
+        let mut seen = BTreeSet::new();
+        out.retain(|r| seen.insert((r.kind, r.text.clone())));
         out
     }
 

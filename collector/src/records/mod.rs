@@ -1,6 +1,7 @@
 //! Record types shared by the store and the logic above it: what is kept
 //! (a network device, an incident, a knowledge-base article, a queued webhook event, a
-//! metric rollup point, the kinds of match of a caller lookup) with no behaviour beyond naming and
+//! metric rollup point, the kinds of match of a caller lookup, a person of
+//! the people directory) with no behaviour beyond naming and
 //! small accessors. The store persists them without knowing the rules
 //! that make them; the logic changes them without knowing where they are
 //! kept.
@@ -10,6 +11,7 @@
 //! - [`incident`]: severities, priorities, the stored incident and its timeline.
 //! - [`kb`]: knowledge-base articles and their signatures.
 //! - [`lookup`]: the caller lookup's kinds of match.
+//! - [`person`]: a person of the people directory and their phone numbers.
 //! - [`outbox`]: webhook events and their delivery state.
 //! - [`rollup`]: rollup points of metric series, their tiers and the
 //!   aggregations a query asks of them.
@@ -19,4 +21,5 @@ pub mod incident;
 pub mod kb;
 pub mod lookup;
 pub mod outbox;
+pub mod person;
 pub mod rollup;

@@ -20,6 +20,8 @@
 //! - [`query`]: asset lists, history, installed base, metric reads.
 //! - [`lookup`]: the caller lookup's index of users, full names and
 //!   FQDNs, and the reads the lookup makes.
+//! - [`people`]: the people directory and its indexes by key, login,
+//!   name, phone and extension.
 //! - [`rollups`]: series summed up by 5-minute, 1-hour and 1-day
 //!   buckets, made as blocks close.
 //! - [`retention`]: deleting data past their tier's retention or the
@@ -53,6 +55,7 @@ pub mod kb;
 pub mod lookup;
 pub mod neighbours;
 pub mod outbox;
+pub mod people;
 pub mod probes;
 pub mod query;
 pub mod records;

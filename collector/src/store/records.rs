@@ -92,6 +92,9 @@ pub enum Role {
     Helpdesk,
     /// Read access.
     Viewer,
+    /// A phone system: posts incoming calls, and nothing else (no read
+    /// access). Last, so that tokens stored before it decode as they were.
+    Telephony,
 }
 
 /// An HTTP API token. Only the SHA-256 of its secret is kept.

@@ -68,6 +68,8 @@ pub const META_NEXT_DISCOVERY: &str = "next_discovery";
 /// Key in [`META`] of the version of what [`LOOKUP_KEYS`] holds; absent in
 /// a file written before that table, which is then built at open.
 pub const META_LOOKUP_INDEX: &str = "lookup_index_version";
+/// Key in [`META`] of the next person number of the people directory.
+pub const META_NEXT_PERSON: &str = "next_person";
 
 /// Key in [`META`] of the version of what [`INCIDENT_SPANS`] holds; absent
 /// in a file written before that table, which is then built at open.
@@ -236,6 +238,26 @@ pub const DISCOVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("disco
 /// What each discovery found: `(id, address) → DiscoveredDevice`.
 pub const DISCOVERED: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("discovered");
 
+/// The people directory: `person number → PersonRecord`. The people
+/// tables were added after format 5 without changing it: a file without
+/// them gets them empty at open.
+pub const PEOPLE: TableDefinition<u64, &[u8]> = TableDefinition::new("people");
+/// `import key → person number`, the key being the person's e-mail or
+/// else first login, in lower case (`email:…`, `login:…`), so that a
+/// re-import replaces the person it names.
+pub const PEOPLE_BY_KEY: TableDefinition<&str, u64> = TableDefinition::new("people_by_key");
+/// `(lower-case login, person number) → ()`.
+pub const PEOPLE_BY_LOGIN: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("people_by_login");
+/// `(lower-case full name, person number) → ()`.
+pub const PEOPLE_BY_NAME: TableDefinition<(&str, u64), ()> = TableDefinition::new("people_by_name");
+/// `(normalised phone number, person number) → ()`.
+pub const PEOPLE_BY_PHONE: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("people_by_phone");
+/// `(extension digits, person number) → ()`.
+pub const PEOPLE_BY_EXTENSION: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("people_by_extension");
+
 /// The definition of a rollup table: `(asset id, name id, group start ms)
 /// → the rollups of the group's buckets` (see [`super::rollups`]).
 pub type RollupTableDef = TableDefinition<'static, (&'static str, u32, i64), &'static [u8]>;
@@ -308,7 +330,20 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(USERS)?;
     txn.open_table(SESSIONS)?;
     create_device_tables(txn)?;
-    create_device_identity_tables(txn)
+    create_device_identity_tables(txn)?;
+    create_people_tables(txn)
+}
+
+/// Opens (creating) the people directory's tables: they start empty on a
+/// file written before them.
+fn create_people_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
+    txn.open_table(PEOPLE)?;
+    txn.open_table(PEOPLE_BY_KEY)?;
+    txn.open_table(PEOPLE_BY_LOGIN)?;
+    txn.open_table(PEOPLE_BY_NAME)?;
+    txn.open_table(PEOPLE_BY_PHONE)?;
+    txn.open_table(PEOPLE_BY_EXTENSION)?;
+    Ok(())
 }
 
 /// Opens (creating) the network device tables, new in format 4.
