@@ -251,3 +251,75 @@ fn a_form_posted_without_the_sessions_token_or_from_another_site_is_refused() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
 }
+
+#[test]
+fn a_call_to_an_extension_shows_the_caller_on_that_persons_console_at_once() {
+    let c = Collector::start();
+    accounts(&c);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "name,logins,email,phones,extension,department,location\n\
+         Ana Help,ana,ana@example.org,,2041,Help desk,HQ\n\
+         María García,maria,maria@example.org,+34 600 000 000,,Finance,Floor 2\n",
+    )
+    .unwrap();
+    let out = c.cli(&["import", "people", csv.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = c.admin_cmd(&[
+        "api-token",
+        "create",
+        "--role",
+        "telephony",
+        "--name",
+        "pbx",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pbx = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let b = Browser::start();
+    b.sign_in(&c.api, "ana", PASSWORD);
+    b.wait_for("body[data-calls=listening]", Duration::from_secs(10));
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let posted = std::time::Instant::now();
+    let resp = http
+        .post(&format!("{}/api/v1/calls", c.api))
+        .header("Authorization", &format!("Bearer {pbx}"))
+        .header("Content-Type", "application/json")
+        .send(r#"{"from": "+34 600 000 000", "extension": "2041"}"#)
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let card = b.wait_for("#calls section.call", Duration::from_secs(1));
+    let shown_after = posted.elapsed();
+    let text = b.text(&card);
+    assert!(text.contains("Call from +34 600 000 000"), "{text}");
+    assert!(
+        text.contains("María García") && text.contains("Finance"),
+        "{text}"
+    );
+    b.screenshot(&screenshot_dir().join("call.png"));
+    eprintln!("the caller card showed {shown_after:?} after the call was posted");
+
+    // A number no one has: the card says so.
+    b.click(&b.get("#calls button"));
+    http.post(&format!("{}/api/v1/calls", c.api))
+        .header("Authorization", &format!("Bearer {pbx}"))
+        .header("Content-Type", "application/json")
+        .send(r#"{"from": "+34 699 999 999", "extension": "2041"}"#)
+        .unwrap();
+    let card = b.wait_for("#calls section.call", Duration::from_secs(1));
+    let text = b.text(&card);
+    assert!(text.contains("no one matches"), "{text}");
+}

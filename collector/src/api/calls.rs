@@ -157,27 +157,47 @@ fn call_events(
     calls: Receiver<Arc<CallEvent>>,
     want: Option<String>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold((calls, want), |(mut calls, want)| async move {
-        loop {
-            let event = match calls.recv().await {
-                Ok(call) => {
-                    if want.is_some() && call.extension != want {
-                        continue;
-                    }
-                    match Event::default().event("call").json_data(&*call) {
-                        Ok(e) => e,
-                        Err(err) => {
-                            tracing::error!(error = %err, "a call event does not encode");
-                            continue;
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => Event::default()
-                    .event("lagged")
-                    .data(format!("{missed} calls were missed")),
-                Err(RecvError::Closed) => return None,
-            };
-            return Some((Ok(event), (calls, want)));
+    call_stream(calls, want, |call| {
+        match Event::default().event("call").json_data(call) {
+            Ok(e) => Some(e),
+            Err(err) => {
+                tracing::error!(error = %err, "a call event does not encode");
+                None
+            }
         }
     })
+}
+
+/// The calls of `calls` ringing at `want` (or all), each made an event by
+/// `render` (`None`: skipped); a `lagged` event says how many were missed
+/// when the listener fell behind. The console's stream is this one with
+/// HTML cards.
+pub fn call_stream(
+    calls: Receiver<Arc<CallEvent>>,
+    want: Option<String>,
+    render: impl Fn(&CallEvent) -> Option<Event> + Send + 'static,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(
+        (calls, want, render),
+        |(mut calls, want, render)| async move {
+            loop {
+                let event = match calls.recv().await {
+                    Ok(call) => {
+                        if want.is_some() && call.extension != want {
+                            continue;
+                        }
+                        match render(&call) {
+                            Some(e) => e,
+                            None => continue,
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => Event::default()
+                        .event("lagged")
+                        .data(format!("{missed} calls were missed")),
+                    Err(RecvError::Closed) => return None,
+                };
+                return Some((Ok(event), (calls, want, render)));
+            }
+        },
+    )
 }

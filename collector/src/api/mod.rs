@@ -44,7 +44,7 @@
 
 mod agents;
 mod assets;
-mod calls;
+pub mod calls;
 mod capacity;
 mod changes;
 pub mod devices;

@@ -11,10 +11,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AssetClass, Day};
+use super::{AssetClass, Day, num};
 use crate::forecast::{DEFAULT_MIN_R2, Outlook, Trend};
 use crate::helpers::series::split_series;
 use crate::incidents::rules::{AssetFacts, RuleKind, RuleSet};
+use atalaya_common::format::bytes;
 
 /// The window of series no forecast rule watches, hours (as the built-in
 /// `filesystem-filling` rule's).
@@ -318,6 +319,34 @@ pub fn rank(rows: &mut [UsageRow]) {
             .then(a.resource.cmp(&b.resource))
             .then_with(|| a.subject.cmp(&b.subject))
     });
+}
+
+/// An amount in its unit, for people.
+pub fn amount(v: f64, unit: SizeUnit) -> String {
+    match unit {
+        SizeUnit::Bytes => bytes(v.max(0.0) as u64),
+        SizeUnit::Cpus => match num(v, 1).as_str() {
+            "1" => "1 CPU".to_owned(),
+            n => format!("{n} CPUs"),
+        },
+        SizeUnit::BitsPerSecond => bits(v),
+    }
+}
+
+/// Bits per second in decimal units, as link speeds are given.
+pub fn bits(v: f64) -> String {
+    let units = [
+        (1e12, "Tbit/s"),
+        (1e9, "Gbit/s"),
+        (1e6, "Mbit/s"),
+        (1e3, "kbit/s"),
+    ];
+    for (scale, unit) in units {
+        if v >= scale {
+            return format!("{} {unit}", num(v / scale, 1));
+        }
+    }
+    format!("{} bit/s", num(v.max(0.0), 0))
 }
 
 #[cfg(test)]

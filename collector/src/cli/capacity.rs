@@ -14,7 +14,7 @@ use super::{CliError, Format, Table, decode, pretty};
 use crate::capacity::installed::InstalledReport;
 use crate::capacity::num;
 use crate::capacity::renewal::{RenewalReport, RenewalRow};
-use crate::capacity::usage::{SizeUnit, TrendState, UsageReport};
+use crate::capacity::usage::{SizeUnit, TrendState, UsageReport, amount, bits};
 
 /// Which assets, for every capacity report.
 #[derive(Debug, Clone, clap::Args)]
@@ -103,34 +103,6 @@ pub fn run(client: &ApiClient, args: Args, format: Format) -> Result<String, Cli
 
 fn cell<T>(v: Option<T>, show: impl Fn(T) -> String) -> String {
     v.map(show).unwrap_or_default()
-}
-
-/// An amount in its unit, for people.
-pub fn amount(v: f64, unit: SizeUnit) -> String {
-    match unit {
-        SizeUnit::Bytes => bytes(v.max(0.0) as u64),
-        SizeUnit::Cpus => match num(v, 1).as_str() {
-            "1" => "1 CPU".to_owned(),
-            n => format!("{n} CPUs"),
-        },
-        SizeUnit::BitsPerSecond => bits(v),
-    }
-}
-
-/// Bits per second in decimal units, as link speeds are given.
-fn bits(v: f64) -> String {
-    let units = [
-        (1e12, "Tbit/s"),
-        (1e9, "Gbit/s"),
-        (1e6, "Mbit/s"),
-        (1e3, "kbit/s"),
-    ];
-    for (scale, unit) in units {
-        if v >= scale {
-            return format!("{} {unit}", num(v / scale, 1));
-        }
-    }
-    format!("{} bit/s", num(v.max(0.0), 0))
 }
 
 fn unit_name(unit: SizeUnit) -> &'static str {

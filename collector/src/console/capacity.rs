@@ -17,8 +17,7 @@ use crate::capacity::AssetClass;
 use crate::capacity::eol::EolTable;
 use crate::capacity::installed::GroupBy;
 use crate::capacity::renewal::Support;
-use crate::capacity::usage::TrendState;
-use crate::cli::capacity::amount;
+use crate::capacity::usage::{TrendState, amount};
 use crate::desk::capacity::{self, Scope};
 
 /// Rows of the ranking shown (the most urgent first).

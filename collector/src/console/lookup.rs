@@ -78,10 +78,26 @@ fn percent(v: Option<f64>) -> String {
 pub(super) fn card(found: &Lookup) -> Markup {
     html! {
         section.lookup data-query=(found.query) {
-            @if found.machines.is_empty() {
-                p.empty { "No machine matches “" (found.query) "”." }
+            @if found.machines.is_empty() && found.people.is_empty() {
+                p.empty { "No one and no machine matches “" (found.query) "”." }
             } @else {
                 p { (found.total) " machine" (if found.total == 1 { "" } else { "s" }) " for “" (found.query) "”" }
+            }
+            @for p in &found.people {
+                article.person {
+                    h2 { (p.name) }
+                    p.facts {
+                        @if let Some(d) = &p.department { (d) }
+                        @if let Some(l) = &p.location { " · " (l) }
+                        @if let Some(x) = &p.extension { " · extension " (x) }
+                    }
+                    p.facts {
+                        @if let Some(e) = &p.email { a href={ "mailto:" (e) } { (e) } }
+                        @for ph in &p.phones { " · " (ph.number) }
+                        @if !p.logins.is_empty() { " · logins " (p.logins.join(", ")) }
+                    }
+                    ul.why { @for w in &p.why { li { (w) } } }
+                }
             }
             @for m in &found.machines {
                 article.machine {

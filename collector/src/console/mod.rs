@@ -16,12 +16,15 @@
 //!   the failed-login limits ([`guard`]).
 //! - `layout`: the page shell (navigation, search box, who is signed in)
 //!   and small shared pieces of markup.
+//! - `calls`: `/events`, the caller card of calls ringing at the signed-in
+//!   person's extension, pushed as server-sent events.
 //! - one module per page group: `fleet`, `lookup`, `network` (devices,
 //!   interfaces, the topology drawn as SVG), `capacity` (by urgency,
 //!   installed, renewal).
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
 mod auth;
+mod calls;
 mod capacity;
 pub mod fleet;
 pub mod guard;
@@ -85,6 +88,7 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .route("/", get(|| async { Redirect::to("/fleet") }))
         .merge(auth::routes())
         .merge(fleet::routes())
+        .merge(calls::routes())
         .merge(lookup::routes())
         .merge(network::routes())
         .merge(capacity::routes())

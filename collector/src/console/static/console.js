@@ -24,6 +24,9 @@
     var box = document.getElementById("calls");
     if (!box || !window.EventSource) return;
     var events = new EventSource("/events");
+    events.addEventListener("open", function () {
+      document.body.setAttribute("data-calls", "listening");
+    });
     events.addEventListener("call", function (ev) {
       var doc = new DOMParser().parseFromString(ev.data, "text/html");
       box.replaceChildren.apply(box, Array.prototype.slice.call(doc.body.childNodes));
