@@ -18,6 +18,8 @@
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
+//! - [`metrics`]: metric series read through the tier that answers them
+//!   (the API's queries and the console's charts).
 //! - [`topology`]: the network map, its devices, neighbours and hosts read
 //!   from the store.
 
@@ -27,6 +29,7 @@ pub mod devices;
 pub mod devices_file;
 pub mod kb;
 pub mod lookup;
+pub mod metrics;
 pub mod topology;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};
