@@ -313,6 +313,7 @@ fn health_charts(
     let step = range.step_ms();
     let names = s.series_names(asset)?;
     let mut tier = None;
+    // Each step's average, and its minimum to maximum as the band.
     let mut banded = |name: &str| -> Result<Line, StoreError> {
         let (t, lists) = read_series_aggs(
             s,
@@ -341,6 +342,7 @@ fn health_charts(
             band: if spread { band } else { Vec::new() },
         })
     };
+    let has = |n: &str| names.iter().any(|x| x == n);
     let chart = |title: String, unit: Unit, lines: Vec<Line>| Chart {
         title,
         unit,
@@ -350,14 +352,30 @@ fn health_charts(
         lines,
     };
     let mut charts = Vec::new();
-    if names.iter().any(|n| n == "cpu.total_percent") {
+    if has("cpu.total_percent") {
         let l = banded("cpu.total_percent")?;
         charts.push(chart("CPU used (%)".into(), Unit::Percent, vec![l]));
     }
-    if names.iter().any(|n| n == "memory.used_percent")
-        || names.iter().any(|n| n == "memory.used_bytes")
-    {
-        let l = banded("memory.used_percent")?;
+    // Memory used is kept in bytes: a percentage of the step's total.
+    if has("memory.used_bytes") && has("memory.total_bytes") {
+        let used = banded("memory.used_bytes")?;
+        let total = banded("memory.total_bytes")?;
+        let totals: std::collections::HashMap<i64, f64> =
+            total.points.iter().copied().filter(|p| p.1 > 0.0).collect();
+        let pct = |t: i64, v: f64| totals.get(&t).map(|tot| v / tot * 100.0);
+        let l = Line {
+            label: String::new(),
+            points: used
+                .points
+                .iter()
+                .filter_map(|&(t, v)| Some((t, pct(t, v)?)))
+                .collect(),
+            band: used
+                .band
+                .iter()
+                .filter_map(|&(t, lo, hi)| Some((t, pct(t, lo)?, pct(t, hi)?)))
+                .collect(),
+        };
         charts.push(chart("Memory used (%)".into(), Unit::Percent, vec![l]));
     }
     let labelled = |metric: &str| -> Vec<String> {
@@ -449,7 +467,7 @@ fn summary(l: &Loaded) -> Markup {
                 dt { "Agents" } dd {
                     @if l.agents.is_empty() { "—" }
                     @for (a, st) in &l.agents {
-                        span.agent { code { (a.id) } " " (layout::badge(status_class(st), st))
+                        span.agent { code { (a.id) } " " (layout::badge(status_class(st), &st.replace('_', " ")))
                             @if !a.agent_version.is_empty() { " v" (a.agent_version) }
                             " · last seen " (layout::when(a.last_seen)) }
                         " "

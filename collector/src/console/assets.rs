@@ -235,7 +235,7 @@ async fn rows(state: &ConsoleState, filter: AssetFilter) -> PageResult<(Page<Row
                                 "no agent".to_owned()
                             }
                         },
-                        str::to_owned,
+                        |st| st.replace('_', " "),
                     );
                 Row {
                     kind: kind_of(&a.id),
