@@ -148,7 +148,9 @@ fn add_user(store: &Store, name: &str, role: Role) {
         .add_user(&UserRecord {
             name: name.into(),
             role,
-            password_hash: HASH.get_or_init(|| password::hash(PASSWORD).unwrap()).clone(),
+            password_hash: HASH
+                .get_or_init(|| password::hash(PASSWORD).unwrap())
+                .clone(),
             disabled: false,
             created_at: now,
             password_set_at: now,
@@ -222,11 +224,29 @@ fn start() -> Server {
         ago(3_600_000),
         machine("=1+2", "alpine", "+SUM(A1)", 12, &[]),
     ));
+    // A desktop's worth of packages.
+    let big_packages: Vec<(String, String)> = (0..2_000)
+        .map(|i| {
+            (
+                format!("lib-package-{i:04}"),
+                format!("{}.{}.{}-1+deb12u1", i % 7, i % 13, i),
+            )
+        })
+        .collect();
     first.push(snapshot(
         "agent-big",
         1,
         ago(31 * DAY),
-        machine("big-01", "debian", "Debian GNU/Linux 12 (bookworm)", 13, &[]),
+        machine(
+            "big-01",
+            "debian",
+            "Debian GNU/Linux 12 (bookworm)",
+            13,
+            &big_packages
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        ),
     ));
     store.commit(&first).unwrap();
     for id in ["agent-web-01", "agent-web-02"] {
@@ -382,12 +402,7 @@ impl Server {
             ))
             .unwrap();
         assert_eq!(resp.status().as_u16(), 303, "login of {name}");
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap();
+        let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap();
         cookie.split(';').next().unwrap().to_owned()
     }
 
@@ -460,7 +475,11 @@ fn without_a_session_every_asset_page_sends_to_the_login() {
     for path in ["/assets", "/assets/web-01", "/assets.csv?all=1"] {
         let a = s.get(path, None);
         assert_eq!(a.status, 303, "{path}");
-        assert!(a.header("location").starts_with("/login?next=%2Fassets"), "{path}: {}", a.header("location"));
+        assert!(
+            a.header("location").starts_with("/login?next=%2Fassets"),
+            "{path}: {}",
+            a.header("location")
+        );
     }
     let a = s.get("/assets", Some("atalaya_session=forged"));
     assert_eq!(a.status, 303);
@@ -491,8 +510,14 @@ fn the_list_filters_and_pages_keeping_its_filters() {
     // Kind, OS, tags, last seen and agent status are shown.
     let row = &first[first.find("web-01</a>").unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
-    assert!(row.contains("host") && row.contains("Debian GNU/Linux 12"), "{row}");
-    assert!(row.contains(">prod</a>") && row.contains("connected"), "{row}");
+    assert!(
+        row.contains("host") && row.contains("Debian GNU/Linux 12"),
+        "{row}"
+    );
+    assert!(
+        row.contains(">prod</a>") && row.contains("connected"),
+        "{row}"
+    );
     assert!(row.contains("<time datetime="), "{row}");
     let web02 = &first[first.find("web-02</a>").unwrap()..];
     assert!(web02[..web02.find("</tr>").unwrap()].contains("disconnected"));
@@ -506,15 +531,14 @@ fn the_list_filters_and_pages_keeping_its_filters() {
     );
     let recent = listed(&s.page("/assets?seen_after=2d&hostname=*-0*", &c));
     assert!(!recent.contains(&"db-01".to_owned()) && recent.contains(&"web-01".to_owned()));
-    let day = Timestamp(Timestamp::now().0 - 5 * DAY).to_rfc3339().unwrap();
+    let day = Timestamp(Timestamp::now().0 - 5 * DAY)
+        .to_rfc3339()
+        .unwrap();
     assert_eq!(
         listed(&s.page(&format!("/assets?seen_before={}", &day[..10]), &c)),
         ["big-01", "db-01"]
     );
-    let mut old_ssl = listed(&s.page(
-        "/assets?software=openssl&version_max=3.0.7-99",
-        &c,
-    ));
+    let mut old_ssl = listed(&s.page("/assets?software=openssl&version_max=3.0.7-99", &c));
     old_ssl.sort();
     assert_eq!(old_ssl, ["db-01"]);
     assert_eq!(
@@ -560,7 +584,10 @@ fn csv_export_has_the_rows_shown_or_every_match_and_defuses_formulas() {
     assert_eq!(hosts, shown);
 
     let href = link(&page, "Export CSV (all 6 matches)").unwrap();
-    assert!(href.contains("all=1") && href.contains("hostname=web-%2A"), "{href}");
+    assert!(
+        href.contains("all=1") && href.contains("hostname=web-%2A"),
+        "{href}"
+    );
     let a = s.get(&href, Some(&c));
     assert_eq!(a.body.lines().count(), 7, "{}", a.body);
 
@@ -592,13 +619,21 @@ fn an_asset_page_has_every_section() {
         assert!(summary.contains(want), "summary lacks {want}: {summary}");
     }
     let hardware = section(&page, "hardware");
-    assert!(hardware.contains("i5-12500T") && hardware.contains("16 GiB"), "{hardware}");
+    assert!(
+        hardware.contains("i5-12500T") && hardware.contains("16 GiB"),
+        "{hardware}"
+    );
     let software = section(&page, "software");
-    assert!(software.contains("openssl") && software.contains("3.0.11-1") && software.contains("nginx"));
+    assert!(
+        software.contains("openssl") && software.contains("3.0.11-1") && software.contains("nginx")
+    );
     assert!(section(&page, "network").contains("52:54:00:00:01:01"));
     assert!(section(&page, "storage").contains("/dev/nvme0n1p2"));
     let changes = section(&page, "changes");
-    assert!(changes.contains("3.0.7-1") && changes.contains("3.0.11-1"), "{changes}");
+    assert!(
+        changes.contains("3.0.7-1") && changes.contains("3.0.11-1"),
+        "{changes}"
+    );
     assert!(changes.contains("class=\"before\"") && changes.contains("class=\"after\""));
     let incidents = section(&page, "incidents");
     let open = &incidents[..incidents.find("Past").unwrap()];
@@ -610,14 +645,23 @@ fn an_asset_page_has_every_section() {
     let points = data_points(health);
     assert_eq!(points.len(), 5, "{health}");
     assert!(points.iter().all(|n| *n > 0), "{points:?}");
-    for title in ["CPU used", "Memory used", "Filesystem / used", "Filesystem /var used", "Network eth0"] {
+    for title in [
+        "CPU used",
+        "Memory used",
+        "Filesystem / used",
+        "Filesystem /var used",
+        "Network eth0",
+    ] {
         assert!(health.contains(title), "no chart {title}");
     }
 
     // The software search.
     let page = s.page(&format!("/assets/{id}?sw=ngi"), &c);
     let software = section(&page, "software");
-    assert!(software.contains("nginx") && !software.contains(">openssl<"), "{software}");
+    assert!(
+        software.contains("nginx") && !software.contains(">openssl<"),
+        "{software}"
+    );
     assert!(software.contains("1 of 2 packages"));
 
     // By host name too; a missing one is a 404.
@@ -632,18 +676,20 @@ fn as_of_shows_the_inventory_of_then() {
     let s = start();
     let c = s.login("hugo");
     let id = s.asset_id("agent-web-01");
-    let two_days_ago = Timestamp(Timestamp::now().0 - 2 * DAY).to_rfc3339().unwrap();
+    let two_days_ago = Timestamp(Timestamp::now().0 - 2 * DAY)
+        .to_rfc3339()
+        .unwrap();
     let page = s.page(&format!("/assets/{id}?as_of={}", &two_days_ago[..10]), &c);
     let software = section(&page, "software");
-    assert!(software.contains("3.0.7-1") && !software.contains("3.0.11-1"), "{software}");
+    assert!(
+        software.contains("3.0.7-1") && !software.contains("3.0.11-1"),
+        "{software}"
+    );
     assert!(page.contains("Showing the inventory as it was at"));
     let back = link(&page, "Back to now").unwrap();
     assert_eq!(back, format!("/assets/{id}"));
     // A datetime-local value works too; before the first inventory there is none.
-    let page = s.page(
-        &format!("/assets/{id}?as_of=2020-01-01T10:00"),
-        &c,
-    );
+    let page = s.page(&format!("/assets/{id}?as_of=2020-01-01T10:00"), &c);
     assert!(page.contains("had no inventory yet at that time"));
     let a = s.get(&format!("/assets/{id}?as_of=soon"), Some(&c));
     assert_eq!(a.status, 400);
@@ -672,6 +718,8 @@ fn thirty_days_of_charts_stay_small() {
         );
         if range == "30d" {
             assert!(page.len() < 150_000, "{} bytes", page.len());
+            // 2,000 packages: the first 400 listed.
+            assert!(page.contains("400 are listed"), "packages not capped");
             // Ten-minute samples in 3-hour steps from the 1-hour rollups.
             assert!(points[0] >= 230, "{points:?}");
             assert!(page.contains("the 1h rollups"), "tier not named");
@@ -690,7 +738,10 @@ fn markup_from_agents_comes_back_escaped() {
     assert!(!list.contains("<script>alert"), "{list}");
     assert!(list.contains("x&lt;script&gt;alert(1)&lt;/script&gt;"));
     let id = s.asset_id("agent-xss");
-    let page = s.page(&format!("/assets/{id}?sw=%3Cscript%3Ealert(1)%3C%2Fscript%3E%22"), &c);
+    let page = s.page(
+        &format!("/assets/{id}?sw=%3Cscript%3Ealert(1)%3C%2Fscript%3E%22"),
+        &c,
+    );
     assert!(!page.contains("<script>alert"), "{page}");
     assert!(page.contains("p&lt;script&gt;alert(1)&lt;/script&gt;"));
     // In an attribute, the quote is escaped too.
@@ -700,7 +751,10 @@ fn markup_from_agents_comes_back_escaped() {
         section(&page, "software")
     );
     let a = s.get(&format!("/assets/{id}"), Some(&c));
-    assert!(a.header("content-security-policy").contains("script-src 'self'"));
+    assert!(
+        a.header("content-security-policy")
+            .contains("script-src 'self'")
+    );
 }
 
 #[test]
@@ -754,9 +808,15 @@ fn a_network_device_shows_its_device_inventory() {
     assert!(list.contains("network device"), "{list}");
     let page = s.page("/assets/device:core-sw1", &c);
     let summary = section(&page, "summary");
-    assert!(summary.contains("Cisco IOS Software, C2960X Software") && summary.contains("Rack 4"), "{summary}");
+    assert!(
+        summary.contains("Cisco IOS Software, C2960X Software") && summary.contains("Rack 4"),
+        "{summary}"
+    );
     let ifs = section(&page, "interfaces");
-    assert!(ifs.contains("Gi0/1") && ifs.contains("uplink 2") && ifs.contains("250.0 Mb/s"), "{ifs}");
+    assert!(
+        ifs.contains("Gi0/1") && ifs.contains("uplink 2") && ifs.contains("250.0 Mb/s"),
+        "{ifs}"
+    );
     assert!(ifs.contains(">up<") && ifs.contains(">down<"), "{ifs}");
     assert!(!page.contains("s3cret-community"));
 }

@@ -28,8 +28,8 @@ use crate::records::device::DEVICE_ASSET_PREFIX;
 use crate::records::incident::IncidentRecord;
 use crate::records::rollup::{Aggregation, Tier};
 use crate::store::{
-    AgentRecord, AssetRecord, ChangeEvent, GapRecord, IncidentFilter, Missing, ReportRecord,
-    Store, StoreError,
+    AgentRecord, AssetRecord, ChangeEvent, GapRecord, IncidentFilter, Missing, ReportRecord, Store,
+    StoreError,
 };
 
 /// Change events per page of the timeline.
@@ -390,7 +390,11 @@ fn health_charts(
         .take(MAX_FS_CHARTS)
     {
         let l = banded(&format!("filesystem.used_percent{{mount={mount}}}"))?;
-        charts.push(chart(format!("Filesystem {mount} used (%)"), Unit::Percent, vec![l]));
+        charts.push(chart(
+            format!("Filesystem {mount} used (%)"),
+            Unit::Percent,
+            vec![l],
+        ));
     }
     for nic in labelled("network.rx_bytes_per_second")
         .into_iter()
@@ -418,11 +422,7 @@ fn health_charts(
                 band: Vec::new(),
             });
         }
-        charts.push(chart(
-            format!("Network {nic}"),
-            Unit::BytesPerSecond,
-            lines,
-        ));
+        charts.push(chart(format!("Network {nic}"), Unit::BytesPerSecond, lines));
     }
     Ok((charts, tier))
 }
@@ -578,7 +578,10 @@ fn software(inv: &Inventory, p: &Params) -> Markup {
     let all = &inv.software.packages;
     let matching: Vec<_> = all
         .iter()
-        .filter(|pkg| p.sw.as_deref().is_none_or(|s| package_matches(s, &pkg.name)))
+        .filter(|pkg| {
+            p.sw.as_deref()
+                .is_none_or(|s| package_matches(s, &pkg.name))
+        })
         .collect();
     html! {
         section #software {
@@ -898,10 +901,18 @@ mod tests {
         for r in Range::ALL {
             assert_eq!(Range::parse(Some(r.name())).unwrap(), r);
             let points = r.span_ms() / r.step_ms();
-            assert!(points <= charts::MAX_POINTS as i64 && points >= 100, "{r:?}: {points}");
+            assert!(
+                points <= charts::MAX_POINTS as i64 && points >= 100,
+                "{r:?}: {points}"
+            );
         }
         assert_eq!(Range::parse(None).unwrap(), Range::Day);
-        assert!(Range::parse(Some("2w")).unwrap_err().to_string().contains("range"));
+        assert!(
+            Range::parse(Some("2w"))
+                .unwrap_err()
+                .to_string()
+                .contains("range")
+        );
     }
 
     #[test]

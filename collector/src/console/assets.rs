@@ -66,7 +66,8 @@ pub(super) fn parse_when(
 ) -> PageResult<Timestamp> {
     let v = value.trim();
     let b = v.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     let is_date = b.len() >= 10
         && digits(0..4)
         && b[4] == b'-'
@@ -88,7 +89,9 @@ pub(super) fn parse_when(
     };
     if let Some(c) = candidate {
         return Timestamp::parse_rfc3339(&c).map_err(|e| {
-            PageError::Bad(format!("{param}: `{value}` is not a valid date or time: {e}"))
+            PageError::Bad(format!(
+                "{param}: `{value}` is not a valid date or time: {e}"
+            ))
         });
     }
     crate::api::parse_time("time", v, now).map_err(|_| {

@@ -153,7 +153,7 @@ fn thin<T: Copy>(points: &[T]) -> Vec<T> {
     }
     let n = points.len().div_ceil(MAX_POINTS);
     let mut out: Vec<T> = points.iter().step_by(n).copied().collect();
-    if (points.len() - 1) % n != 0
+    if !(points.len() - 1).is_multiple_of(n)
         && let Some(last) = points.last()
     {
         if out.len() >= MAX_POINTS {
@@ -379,7 +379,10 @@ mod tests {
 
     #[test]
     fn points_become_one_path_with_their_count() {
-        let m = render(&chart(vec![(0, 0.0), (10, 50.0), (20, 100.0)], Unit::Percent));
+        let m = render(&chart(
+            vec![(0, 0.0), (10, 50.0), (20, 100.0)],
+            Unit::Percent,
+        ));
         assert_eq!(data_points(&m), 3);
         let d = line_d(&m);
         assert_eq!(d.matches('M').count(), 1);

@@ -11,6 +11,9 @@ use crate::store::retention::Bounds;
 use crate::store::{Store, StoreError};
 use crate::tiers::{self, Starts};
 
+/// `(time ms, value)` pairs, oldest first.
+pub type Points = Vec<(i64, f64)>;
+
 /// Where each tier's data start, as retention left them.
 pub fn starts(b: Bounds) -> Starts {
     Starts {
@@ -31,7 +34,7 @@ pub fn read_series_aggs(
     to: i64,
     step: Option<i64>,
     aggs: &[Aggregation],
-) -> Result<(Tier, Vec<Vec<(i64, f64)>>), StoreError> {
+) -> Result<(Tier, Vec<Points>), StoreError> {
     let tier = tiers::choose(from, to, step, &starts(s.retention_bounds()?));
     let out = if tier == Tier::Raw {
         let raw: Vec<(i64, f64)> = s
