@@ -237,7 +237,7 @@ pub async fn serve(
     let app = app(api_state, settings, false);
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<crate::https::ClientAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
