@@ -210,7 +210,11 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
         Command::Serve => {
             runtime()?.block_on(async {
                 let running = run::start(&config).await?;
-                let scheme = if config.api_tls.is_some() { "https" } else { "http" };
+                let scheme = if config.api_tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
                 println!(
                     "collector running: agents {} · API and console {scheme}://{} · data {}",
                     running.quic_addr,

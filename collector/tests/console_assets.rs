@@ -546,6 +546,15 @@ fn the_list_filters_and_pages_keeping_its_filters() {
         6
     );
 
+    // Past the end: said, with the way back.
+    let past = s.page("/assets?hostname=web-*&offset=40", &c);
+    assert!(listed(&past).is_empty());
+    assert!(past.contains("No asset on this page: 6 match"), "{past}");
+    assert_eq!(
+        link(&past, "see the first page").unwrap(),
+        "/assets?hostname=web-%2A&offset=0"
+    );
+
     // Filters given back in the form.
     assert!(first.contains("name=\"hostname\" value=\"web-*\""));
     // Bad filters are named.
@@ -819,4 +828,47 @@ fn a_network_device_shows_its_device_inventory() {
     );
     assert!(ifs.contains(">up<") && ifs.contains(">down<"), "{ifs}");
     assert!(!page.contains("s3cret-community"));
+}
+
+#[test]
+fn the_change_timeline_pages_newest_first() {
+    let s = start();
+    let c = s.login("vera");
+    // web-03 upgrades openssl 22 times after its first inventory: 23 events.
+    let now = Timestamp::now().0;
+    for k in 1..=22u64 {
+        let at = Timestamp(now - 3_600_000 + i64::try_from(k).unwrap() * MINUTE);
+        let inv = machine(
+            "web-03",
+            "debian",
+            "Debian GNU/Linux 12 (bookworm)",
+            3,
+            &[("openssl", &format!("3.0.{}-1", 11 + k))],
+        );
+        s.store
+            .commit(&[snapshot("agent-web-03", 1 + k, at, inv)])
+            .unwrap();
+    }
+    let id = s.asset_id("agent-web-03");
+    let first = s.page(&format!("/assets/{id}"), &c);
+    let changes = section(&first, "changes");
+    assert!(changes.contains("1–20 of 23 change events"), "{changes}");
+    assert_eq!(changes.matches("<li>").count(), 20);
+    // Newest first: the last upgrade leads.
+    let newest = changes.find("3.0.33-1").unwrap();
+    let older = changes.find("3.0.20-1").unwrap();
+    assert!(newest < older);
+    assert!(link(changes, "← Newer").is_none());
+    let href = link(changes, "Older →").unwrap();
+    assert_eq!(href, format!("/assets/{id}?changes=20#changes"));
+    let second = s.page(&href, &c);
+    let changes = section(&second, "changes");
+    assert!(changes.contains("21–23 of 23 change events"), "{changes}");
+    assert_eq!(changes.matches("<li>").count(), 3);
+    assert!(changes.contains("first inventory"));
+    assert!(link(changes, "Older →").is_none());
+    assert_eq!(
+        link(changes, "← Newer").unwrap(),
+        format!("/assets/{id}#changes")
+    );
 }

@@ -314,6 +314,9 @@ async fn list(
         p.summary {
             @if page.total == 0 {
                 "No asset matches these filters."
+            } @else if shown == 0 {
+                "No asset on this page: " (page.total) " match; "
+                a href=(paging(0)) { "see the first page" } "."
             } @else {
                 "Assets " (first) "–" (last) " of " (page.total) "."
             }
