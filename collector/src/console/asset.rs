@@ -678,6 +678,43 @@ fn health(l: &Loaded, p: &Params) -> Markup {
     }
 }
 
+/// The fields of a changed object worth showing: those that differ from
+/// the other side's (all of them when there is no other side), less the
+/// empty ones.
+fn shown_fields<'a>(
+    v: &'a serde_json::Map<String, serde_json::Value>,
+    other: Option<&serde_json::Value>,
+) -> Vec<(&'a String, &'a serde_json::Value)> {
+    let other = other.and_then(serde_json::Value::as_object);
+    v.iter()
+        .filter(|(k, x)| other.is_none_or(|o| o.get(*k) != Some(*x)))
+        .filter(|(_, x)| !x.is_null() && x.as_array().is_none_or(|a| !a.is_empty()))
+        .collect()
+}
+
+/// A before or after value, short: an object as its fields that changed
+/// (`name: value, …`).
+fn change_text(v: Option<&serde_json::Value>, other: Option<&serde_json::Value>) -> String {
+    let text = match v {
+        Some(serde_json::Value::Object(map)) => {
+            let fields = shown_fields(map, other);
+            if fields.is_empty() {
+                return "—".into();
+            }
+            fields
+                .into_iter()
+                .map(|(k, x)| match x {
+                    serde_json::Value::String(s) => format!("{k}: {s}"),
+                    other => format!("{k}: {other}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        other => return value_text(other),
+    };
+    cut(text)
+}
+
 /// A before or after value, short.
 fn value_text(v: Option<&serde_json::Value>) -> String {
     let text = match v {
@@ -685,6 +722,11 @@ fn value_text(v: Option<&serde_json::Value>) -> String {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
+    cut(text)
+}
+
+/// `text` cut to [`MAX_VALUE_CHARS`].
+fn cut(text: String) -> String {
     if text.chars().count() > MAX_VALUE_CHARS {
         let cut: String = text.chars().take(MAX_VALUE_CHARS).collect();
         format!("{cut}…")
@@ -715,8 +757,8 @@ fn timeline(l: &Loaded, p: &Params) -> Markup {
                                     tbody { @for c in &e.changes { tr {
                                         td { (c.path) } td { (c.key.as_deref().unwrap_or("")) }
                                         td { (format!("{:?}", c.action).to_lowercase()) }
-                                        td.before { (value_text(c.before.as_ref())) }
-                                        td.after { (value_text(c.after.as_ref())) }
+                                        td.before { (change_text(c.before.as_ref(), c.after.as_ref())) }
+                                        td.after { (change_text(c.after.as_ref(), c.before.as_ref())) }
                                     } } }
                                 }
                             }
@@ -945,6 +987,22 @@ mod tests {
             }),
             "/assets/device%3Asw%201"
         );
+    }
+
+    #[test]
+    fn a_changed_object_shows_the_fields_that_changed() {
+        let before =
+            serde_json::json!({"hostname": "ws-1", "fqdn": null, "timezone": "UTC", "ids": []});
+        let after =
+            serde_json::json!({"hostname": "ws-2", "fqdn": null, "timezone": "UTC", "ids": []});
+        assert_eq!(change_text(Some(&before), Some(&after)), "hostname: ws-1");
+        assert_eq!(change_text(Some(&after), Some(&before)), "hostname: ws-2");
+        let added = serde_json::json!({"name": "curl", "version": "8.5", "arch": null, "size": 3});
+        assert_eq!(
+            change_text(Some(&added), None),
+            "name: curl, size: 3, version: 8.5"
+        );
+        assert_eq!(change_text(None, Some(&added)), "—");
     }
 
     #[test]

@@ -322,10 +322,10 @@ async fn list(
             }
             @if page.total > 0 {
                 " "
-                a.export href=(page_csv) download { "Export CSV (the " (shown) " rows of this page)" }
+                a.export href=(page_csv) download { "Export CSV (the " (shown) (if shown == 1 { " row" } else { " rows" }) " of this page)" }
                 " · "
                 a.export href=(all_csv) download {
-                    "Export CSV (all " (page.total.min(CSV_MAX_ROWS)) " matches"
+                    "Export CSV (all " (page.total.min(CSV_MAX_ROWS)) (if page.total == 1 { " match" } else { " matches" })
                     @if page.total > CSV_MAX_ROWS { ", the first " (CSV_MAX_ROWS) }
                     ")"
                 }

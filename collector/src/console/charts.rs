@@ -280,9 +280,11 @@ pub fn render(chart: &Chart) -> Markup {
                     line.grid x1=(LEFT) y1=(y) x2=(WIDTH - RIGHT) y2=(y) {}
                     text.ylabel x=(LEFT - 4.0) y=(y + 3.0) { (chart.unit.label(v)) }
                 }
-                @for t in &x_ticks {
+                @for (i, t) in x_ticks.iter().enumerate() {
                     @let x = (scale.x(*t) * 10.0).round() / 10.0;
-                    text.xlabel x=(x) y=(HEIGHT - 6.0) { (time_label(*t, span)) }
+                    // The end labels stay inside the drawing.
+                    @let class = match i { 0 => "xlabel start", 4 => "xlabel end", _ => "xlabel" };
+                    text class=(class) x=(x) y=(HEIGHT - 6.0) { (time_label(*t, span)) }
                 }
                 @for (i, (d, band, _)) in lines.iter().enumerate() {
                     @if let Some(b) = band {
