@@ -79,6 +79,24 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
             b.screenshot(&screenshot_dir().join("lookup.png"));
         }
 
+        // The network and capacity pages answer for every role.
+        for (path, title) in [
+            ("/network", "Network"),
+            ("/capacity", "Capacity"),
+            ("/capacity/installed", "Installed capacity"),
+            ("/capacity/renewal", "Renewal planning"),
+        ] {
+            b.go(&format!("{}{path}", c.api));
+            assert_eq!(b.text(&b.get("main h1")), title, "{path}");
+            if path == "/capacity/installed" {
+                let installed = b.text(&b.get("table#installed tbody"));
+                assert!(
+                    installed.contains('1'),
+                    "the agent's host is counted: {installed}"
+                );
+            }
+        }
+
         b.click(&b.get("form.who button"));
         b.wait_for("form.login", Duration::from_secs(10));
         // Signed out: the session is gone, not just the cookie.

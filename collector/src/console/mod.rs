@@ -16,19 +16,23 @@
 //!   the failed-login limits ([`guard`]).
 //! - `layout`: the page shell (navigation, search box, who is signed in)
 //!   and small shared pieces of markup.
-//! - one module per page group: `fleet`, `lookup`, `assets` (the asset
-//!   list and its CSV export), `asset` (one asset's page).
+//! - one module per page group: `fleet`, `lookup`, `network` (devices,
+//!   interfaces, the topology drawn as SVG), `capacity` (by urgency,
+//!   installed, renewal), `assets` (the asset list and its CSV export),
+//!   `asset` (one asset's page).
 //! - `charts`: SVG charts drawn on the server from metric points.
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
 mod asset;
 mod assets;
 mod auth;
+mod capacity;
 pub mod charts;
 pub mod fleet;
 pub mod guard;
 mod layout;
 mod lookup;
+mod network;
 mod static_files;
 
 use std::sync::{Arc, Mutex};
@@ -89,6 +93,8 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(lookup::routes())
         .merge(assets::routes())
         .merge(asset::routes())
+        .merge(network::routes())
+        .merge(capacity::routes())
         .merge(static_files::routes())
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(security_headers))

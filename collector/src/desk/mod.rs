@@ -20,6 +20,8 @@
 //!   store.
 //! - [`metrics`]: metric series read through the tier that answers them
 //!   (the API's queries and the console's charts).
+//! - [`slr`]: the service-level report of a period, its incidents read
+//!   from the store's index by time.
 //! - [`topology`]: the network map, its devices, neighbours and hosts read
 //!   from the store.
 
@@ -30,6 +32,7 @@ pub mod devices_file;
 pub mod kb;
 pub mod lookup;
 pub mod metrics;
+pub mod slr;
 pub mod topology;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};
