@@ -323,3 +323,96 @@ fn a_call_to_an_extension_shows_the_caller_on_that_persons_console_at_once() {
     let text = b.text(&card);
     assert!(text.contains("no one matches"), "{text}");
 }
+
+#[test]
+fn the_asset_pages_show_a_machine_with_its_charts_and_run_nothing_it_sent() {
+    let c = Collector::start();
+    accounts(&c);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = rt.block_on(NumberedAgent::start(
+        dir.path(),
+        "ws-charts",
+        &c.token(1),
+        None,
+    ));
+    let hostname = format!("ws-charts{SCRIPT}");
+    let mut inv = Inventory::default();
+    inv.host.hostname = hostname.clone();
+    inv.os.pretty_name = Some(format!("Debian{IMG}"));
+    inv.software.packages.push(Package {
+        name: format!("pkg{SCRIPT}"),
+        version: format!("1.0{IMG}"),
+        arch: None,
+        vendor: None,
+        installed_at: None,
+        size_bytes: None,
+        source: None,
+    });
+    agent.push_message(|seq| {
+        Message::InventorySnapshot(InventorySnapshot {
+            seq,
+            taken_at: Timestamp::now(),
+            inventory: inv,
+        })
+    });
+    // Ten minutes of memory samples, one a minute.
+    let now = Timestamp::now().0;
+    agent.push_samples(
+        (0..10)
+            .map(|m| {
+                atalaya_tests::loadgen::memory_sample(
+                    Timestamp(now - (10 - m) * 60_000),
+                    40.0 + m as f64,
+                )
+            })
+            .collect(),
+    );
+    eventually("the machine's samples", Duration::from_secs(30), || {
+        let asset = c
+            .assets()
+            .into_iter()
+            .find(|a| a["hostname"] == hostname.as_str())?;
+        let id = asset["id"].as_str()?.to_owned();
+        let (_, series) = c.get(&format!("/api/v1/assets/{id}/metrics"), Some(&c.admin));
+        series["series"]
+            .as_array()?
+            .iter()
+            .any(|s| s == "memory.used_bytes")
+            .then_some(())
+    });
+
+    let b = Browser::start();
+    b.sign_in(&c.api, "vera", PASSWORD);
+    b.go(&format!("{}/assets?hostname=ws-charts*", c.api));
+    let table = b.text(&b.wait_for("table.assets", Duration::from_secs(10)));
+    assert!(table.contains(&hostname), "{table}");
+    b.screenshot(&screenshot_dir().join("assets.png"));
+    b.click(&b.get("table.assets tbody a"));
+    let chart = b.wait_for("#health svg.chart", Duration::from_secs(10));
+    let points: usize = b.attr(&chart, "data-points").unwrap().parse().unwrap();
+    assert!(points > 0, "the memory chart has points");
+    assert_eq!(b.text(&b.get("main h1")), hostname);
+    let software = b.text(&b.get("#software table"));
+    assert!(software.contains(&format!("pkg{SCRIPT}")), "{software}");
+    b.screenshot(&screenshot_dir().join("asset.png"));
+    b.exec(
+        "document.getElementById('health').scrollIntoView();",
+        serde_json::json!([]),
+    );
+    b.screenshot(&screenshot_dir().join("asset-health.png"));
+    // The software search keeps to the page.
+    b.fill(&b.get("#software input[name=sw]"), "nothing-like-this\n");
+    let note = b.text(&b.wait_for("#software p.note", Duration::from_secs(10)));
+    assert!(note.starts_with("0 of 1 packages"), "{note}");
+
+    let ran = b.exec(
+        "return window.pwned === undefined ? null : window.pwned;",
+        serde_json::json!([]),
+    );
+    assert!(ran.is_null(), "a script from the agent ran: {ran}");
+    assert!(
+        b.find("img[src=x]").is_none(),
+        "an element from the agent was made"
+    );
+}

@@ -46,7 +46,9 @@ const COLLECTOR: &[Layer] = &[
     },
     Layer {
         name: "edges",
-        modules: &["server", "api", "console", "cli", "tls", "run", "demo"],
+        modules: &[
+            "server", "api", "console", "cli", "tls", "https", "run", "demo",
+        ],
         forbidden: &[],
     },
 ];

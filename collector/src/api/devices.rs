@@ -408,6 +408,36 @@ async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Respon
     Ok(Json(views).into_response())
 }
 
+/// One device in full, as stored (`None`: no device has that name).
+pub fn device_detail(
+    s: &Store,
+    name: &str,
+    now: Timestamp,
+) -> Result<Option<DeviceDetail>, StoreError> {
+    let Some(rec) = s.device(name)? else {
+        return Ok(None);
+    };
+    let inv = s.device_inventory(&rec.asset_id)?;
+    let interfaces = interface_rows(s, &rec, inv.as_ref(), now)?;
+    let neighbours = s
+        .device_neighbours(&rec.asset_id)?
+        .map(|r| r.neighbours)
+        .unwrap_or_default();
+    let trays = s
+        .device_trays(&rec.asset_id)?
+        .map(|r| r.trays)
+        .unwrap_or_default();
+    Ok(Some(DeviceDetail {
+        device: stored_view(s, &rec)?,
+        changes: s.device_changes(&rec.asset_id)?,
+        neighbours,
+        trays,
+        events: s.device_events(&rec.asset_id, DETAIL_EVENTS)?,
+        inventory: inv,
+        interfaces,
+    }))
+}
+
 async fn show(
     State(state): State<ApiState>,
     caller: Caller,
@@ -415,31 +445,7 @@ async fn show(
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let n = name.clone();
-    let detail = blocking(&state, move |s| {
-        let Some(rec) = s.device(&n)? else {
-            return Ok(None);
-        };
-        let inv = s.device_inventory(&rec.asset_id)?;
-        let interfaces = interface_rows(s, &rec, inv.as_ref(), Timestamp::now())?;
-        let neighbours = s
-            .device_neighbours(&rec.asset_id)?
-            .map(|r| r.neighbours)
-            .unwrap_or_default();
-        let trays = s
-            .device_trays(&rec.asset_id)?
-            .map(|r| r.trays)
-            .unwrap_or_default();
-        Ok(Some(DeviceDetail {
-            device: stored_view(s, &rec)?,
-            changes: s.device_changes(&rec.asset_id)?,
-            neighbours,
-            trays,
-            events: s.device_events(&rec.asset_id, DETAIL_EVENTS)?,
-            inventory: inv,
-            interfaces,
-        }))
-    })
-    .await?;
+    let detail = blocking(&state, move |s| device_detail(s, &n, Timestamp::now())).await?;
     let detail =
         detail.ok_or_else(|| ApiError::NotFound(format!("no device is named `{name}`")))?;
     Ok(Json(detail).into_response())

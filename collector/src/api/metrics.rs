@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use super::{
     ApiError, ApiResult, ApiState, Caller, blocking, nonempty, opt_time, parse_step, resolve_asset,
 };
+use crate::desk::metrics::{read_series, starts};
 use crate::records::rollup::{Aggregation, Tier};
-use crate::store::retention::Bounds;
-use crate::store::{Role, Store, StoreError};
-use crate::tiers::{self, Ranked, Starts};
+use crate::store::Role;
+use crate::tiers::{self, Ranked};
 
 /// The metric routes, to merge into the API router.
 pub(super) fn routes() -> Router<ApiState> {
@@ -39,14 +39,6 @@ struct MetricsQuery {
     agg: Option<String>,
 }
 
-fn starts(b: Bounds) -> Starts {
-    Starts {
-        raw: b.raw,
-        five_minutes: b.five_minutes,
-        one_hour: b.one_hour,
-    }
-}
-
 fn aggregation(value: Option<&str>, default: Aggregation) -> ApiResult<Aggregation> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(default),
@@ -58,40 +50,6 @@ fn step_ms(step: Option<&str>) -> ApiResult<Option<i64>> {
     step.map(|s| parse_step("step", s))
         .transpose()
         .map(|d| d.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
-}
-
-/// One series of one asset from the tier that answers the range and step.
-fn read_series(
-    s: &Store,
-    asset: &str,
-    name: &str,
-    from: i64,
-    to: i64,
-    step: Option<i64>,
-    agg: Aggregation,
-) -> Result<(Tier, Vec<(Timestamp, f64)>), StoreError> {
-    let tier = tiers::choose(from, to, step, &starts(s.retention_bounds()?));
-    let points = if tier == Tier::Raw {
-        let raw: Vec<(i64, f64)> = s
-            .metric(asset, name, Timestamp(from), Timestamp(to), None)?
-            .into_iter()
-            .map(|(t, v)| (t.0, v))
-            .collect();
-        tiers::from_raw(&raw, from, step, agg)
-    } else {
-        let mut rollups: std::collections::BTreeMap<_, _> = s
-            .rollups(asset, name, tier, tier.bucket_of(from), to)?
-            .into_iter()
-            .collect();
-        // Open blocks are rolled up when they close; their points count now.
-        let open = s.open_points(asset, name, Timestamp(from), Timestamp(to))?;
-        tiers::fold_points(tier, &mut rollups, &open);
-        tiers::from_rollups(&rollups, tier, from, step, agg)
-    };
-    Ok((
-        tier,
-        points.into_iter().map(|(t, v)| (Timestamp(t), v)).collect(),
-    ))
 }
 
 /// One metric series of an asset over a time range.

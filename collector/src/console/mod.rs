@@ -20,12 +20,17 @@
 //!   person's extension, pushed as server-sent events.
 //! - one module per page group: `fleet`, `lookup`, `network` (devices,
 //!   interfaces, the topology drawn as SVG), `capacity` (by urgency,
-//!   installed, renewal).
+//!   installed, renewal), `assets` (the asset list and its CSV export),
+//!   `asset` (one asset's page).
+//! - `charts`: SVG charts drawn on the server from metric points.
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
+mod asset;
+mod assets;
 mod auth;
 mod calls;
 mod capacity;
+pub mod charts;
 pub mod fleet;
 pub mod guard;
 mod layout;
@@ -90,6 +95,8 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(fleet::routes())
         .merge(calls::routes())
         .merge(lookup::routes())
+        .merge(assets::routes())
+        .merge(asset::routes())
         .merge(network::routes())
         .merge(capacity::routes())
         .merge(static_files::routes())

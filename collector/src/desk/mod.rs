@@ -18,6 +18,8 @@
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
+//! - [`metrics`]: metric series read through the tier that answers them
+//!   (the API's queries and the console's charts).
 //! - [`slr`]: the service-level report of a period, its incidents read
 //!   from the store's index by time.
 //! - [`people`]: the people directory's CSV import, all or nothing.
@@ -33,6 +35,7 @@ pub mod devices;
 pub mod devices_file;
 pub mod kb;
 pub mod lookup;
+pub mod metrics;
 pub mod people;
 pub mod slr;
 pub mod topology;

@@ -215,6 +215,40 @@ impl Store {
         Ok(out)
     }
 
+    /// One page of an asset's inventory change events, newest first:
+    /// `limit` of them after skipping the `skip` newest, and how many the
+    /// asset has in all (a history read back from now, as a timeline is).
+    pub fn asset_changes_newest(
+        &self,
+        asset: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<ChangeEvent>, usize), StoreError> {
+        let txn = self.db.begin_read()?;
+        let changes = txn.open_table(CHANGES)?;
+        let range = (asset, i64::MIN, 0)..=(asset, i64::MAX, u64::MAX);
+        let mut total = 0;
+        let mut out = Vec::new();
+        for r in changes.range(range)?.rev() {
+            let (k, v) = r?;
+            total += 1;
+            if total <= skip || out.len() >= limit {
+                continue;
+            }
+            let s: StoredChange = dec("changes", v.value())?;
+            out.push(ChangeEvent {
+                asset_id: asset.to_owned(),
+                hostname: s.hostname,
+                at: Timestamp(k.value().1),
+                seq: s.seq,
+                kind: s.kind,
+                changes: s.delta.changes.iter().map(change_line).collect(),
+                device: None,
+            });
+        }
+        Ok((out, total))
+    }
+
     /// The inventory of `asset` as it was at `at`: the last snapshot at or
     /// before it with the deltas after it applied. `None` before the first.
     pub fn inventory_as_of(
