@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::schema::*;
 use super::{DeskTxn, ReportRecord, Store, StoreError, dec, enc};
-use crate::records::incident::{IncidentRecord, Status};
+use crate::records::incident::{IncidentRecord, Priority, Status};
 
 /// Filters of an incident list.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,14 @@ pub struct IncidentFilter {
     pub active: bool,
     /// Only this asset id.
     pub asset: Option<String>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only incidents assigned so: `Some(None)` unassigned,
+    /// `Some(Some(name))` assigned to `name`.
+    pub assignee: Option<Option<String>>,
+    /// Only incidents whose title holds this text, ignoring case (give it
+    /// in lower case).
+    pub title_contains: Option<String>,
 }
 
 impl IncidentFilter {
@@ -27,7 +35,48 @@ impl IncidentFilter {
         self.status.is_none_or(|s| s == rec.status)
             && (!self.active || rec.status.is_active())
             && self.asset.as_ref().is_none_or(|a| *a == rec.asset)
+            && self.priority.is_none_or(|p| p == rec.priority)
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|a| a.as_deref() == rec.assignee.as_deref())
+            && self
+                .title_contains
+                .as_ref()
+                .is_none_or(|t| contains_ignoring_case(&rec.title, t))
     }
+
+    /// Whether only open or acknowledged incidents can match, so the index
+    /// of active incidents holds every candidate.
+    fn only_active(&self) -> bool {
+        self.active || self.status.is_some_and(Status::is_active)
+    }
+}
+
+/// Whether `text` holds `lower` (already lower case), ignoring case.
+fn contains_ignoring_case(text: &str, lower: &str) -> bool {
+    if lower.is_empty() {
+        return true;
+    }
+    if text.is_ascii() && lower.is_ascii() {
+        text.as_bytes()
+            .windows(lower.len())
+            .any(|w| w.eq_ignore_ascii_case(lower.as_bytes()))
+    } else {
+        text.to_lowercase().contains(lower)
+    }
+}
+
+/// One page of an incident list, newest first (see [`Store::incident_page`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentPage {
+    /// The page's incidents, newest first.
+    pub incidents: Vec<IncidentRecord>,
+    /// How many incidents match in all, on every page.
+    pub matched: u64,
+    /// The newest id of the next (older) page, when there is one: pass it
+    /// as `from` to read that page.
+    pub older: Option<u64>,
 }
 
 impl DeskTxn {
@@ -152,6 +201,59 @@ impl Store {
         Ok(out)
     }
 
+    /// One page of the incidents matching `f` and `also`, newest first:
+    /// at most `limit` of them with ids at most `from` (`None`: from the
+    /// newest), how many match in all, and where the next page starts.
+    ///
+    /// When only active incidents can match, only the index of active
+    /// incidents and their records are read. Otherwise every record is
+    /// read once, newest first, for the count; only the page's records are
+    /// kept.
+    pub fn incident_page(
+        &self,
+        f: &IncidentFilter,
+        also: &dyn Fn(&IncidentRecord) -> bool,
+        from: Option<u64>,
+        limit: usize,
+    ) -> Result<IncidentPage, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(INCIDENTS)?;
+        let mut page = IncidentPage::default();
+        let take = |rec: IncidentRecord, page: &mut IncidentPage| {
+            if !(f.wants(&rec) && also(&rec)) {
+                return;
+            }
+            page.matched += 1;
+            if from.is_some_and(|from| rec.id > from) {
+                return;
+            }
+            if page.incidents.len() < limit {
+                page.incidents.push(rec);
+            } else if page.older.is_none() {
+                page.older = Some(rec.id);
+            }
+        };
+        if f.only_active() {
+            let open = txn.open_table(OPEN_INCIDENTS)?;
+            let mut ids = open
+                .iter()?
+                .map(|row| Ok(row?.1.value()))
+                .collect::<Result<Vec<u64>, StoreError>>()?;
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids.dedup();
+            for id in ids {
+                if let Some(v) = t.get(id)? {
+                    take(dec("incidents", v.value())?, &mut page);
+                }
+            }
+        } else {
+            for row in t.iter()?.rev() {
+                take(dec("incidents", row?.1.value())?, &mut page);
+            }
+        }
+        Ok(page)
+    }
+
     /// Incidents matching `f`, newest first.
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -164,5 +266,128 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests {
+    use atalaya_common::model::Timestamp;
+
+    use super::*;
+    use crate::records::incident::Severity;
+    use crate::store::testutil::temp_store;
+
+    fn rec(id: u64, status: Status, priority: Priority, assignee: Option<&str>) -> IncidentRecord {
+        IncidentRecord {
+            id,
+            asset: format!("asset-{}", id % 3),
+            rule: "r".into(),
+            subject: id.to_string(),
+            title: format!("Disk FULL on host-{id}"),
+            description: String::new(),
+            severity: Severity::Warning,
+            priority,
+            status,
+            level: 1,
+            assignee: assignee.map(str::to_owned),
+            occurrences: 1,
+            flapping: false,
+            opened_at: Timestamp(0),
+            stored_at: Timestamp(0),
+            acknowledged_at: None,
+            resolved_at: None,
+            closed_at: None,
+            acknowledge_due: Timestamp(1),
+            at_risk_at: Timestamp(1),
+            resolve_due: Timestamp(1),
+            acknowledge_breached: false,
+            resolve_breached: false,
+            solution: None,
+            kb_articles: Vec::new(),
+            timeline: Vec::new(),
+        }
+    }
+
+    fn ids(p: &IncidentPage) -> Vec<u64> {
+        p.incidents.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn pages_are_newest_first_filtered_and_counted() {
+        let (_d, s) = temp_store();
+        let txn = s.begin_desk().unwrap();
+        for id in 1..=30 {
+            let status = if id % 2 == 0 { Status::Open } else { Status::Closed };
+            let priority = if id % 5 == 0 { Priority::P1 } else { Priority::P3 };
+            let who = (id % 4 == 0).then_some("ana");
+            txn.put_incident(&rec(id, status, priority, who)).unwrap();
+        }
+        txn.commit().unwrap();
+        let any = |_: &IncidentRecord| true;
+
+        let all = IncidentFilter::default();
+        let p = s.incident_page(&all, &any, None, 7).unwrap();
+        assert_eq!(ids(&p), (24..=30).rev().collect::<Vec<_>>());
+        assert_eq!((p.matched, p.older), (30, Some(23)));
+        let p = s.incident_page(&all, &any, p.older, 7).unwrap();
+        assert_eq!(ids(&p), (17..=23).rev().collect::<Vec<_>>());
+        assert_eq!(p.matched, 30);
+        let p = s.incident_page(&all, &any, Some(3), 7).unwrap();
+        assert_eq!((ids(&p), p.older), (vec![3, 2, 1], None));
+
+        // The active ones come from the index: the even ids.
+        let active = IncidentFilter {
+            active: true,
+            ..IncidentFilter::default()
+        };
+        let p = s.incident_page(&active, &any, None, 4).unwrap();
+        assert_eq!((ids(&p), p.matched, p.older), (vec![30, 28, 26, 24], 15, Some(22)));
+        let p = s.incident_page(&active, &any, Some(22), 100).unwrap();
+        assert_eq!(ids(&p).len(), 11);
+
+        let f = IncidentFilter {
+            active: true,
+            priority: Some(Priority::P1),
+            ..IncidentFilter::default()
+        };
+        let p = s.incident_page(&f, &any, None, 50).unwrap();
+        assert_eq!((ids(&p), p.matched), (vec![30, 20, 10], 3));
+
+        let f = IncidentFilter {
+            assignee: Some(Some("ana".into())),
+            ..IncidentFilter::default()
+        };
+        assert_eq!(s.incident_page(&f, &any, None, 50).unwrap().matched, 7);
+        let f = IncidentFilter {
+            active: true,
+            assignee: Some(None),
+            ..IncidentFilter::default()
+        };
+        assert_eq!(s.incident_page(&f, &any, None, 50).unwrap().matched, 8);
+
+        let f = IncidentFilter {
+            status: Some(Status::Closed),
+            title_contains: Some("full on host-1".into()),
+            ..IncidentFilter::default()
+        };
+        let p = s.incident_page(&f, &any, None, 50).unwrap();
+        assert_eq!(ids(&p), vec![19, 17, 15, 13, 11, 1]);
+        let f = IncidentFilter {
+            asset: Some("asset-0".into()),
+            ..IncidentFilter::default()
+        };
+        let odd = |r: &IncidentRecord| r.id % 2 == 1;
+        let p = s.incident_page(&f, &odd, None, 50).unwrap();
+        assert_eq!(ids(&p), vec![27, 21, 15, 9, 3]);
+    }
+
+    #[test]
+    fn titles_match_ignoring_case() {
+        assert!(contains_ignoring_case("Disk FULL", "disk full"));
+        assert!(contains_ignoring_case("Ñandú SIN tinta", "sin tinta"));
+        assert!(contains_ignoring_case("ÑANDÚ", "ñandú"));
+        assert!(!contains_ignoring_case("Disk", "disks"));
+        assert!(contains_ignoring_case("", ""));
     }
 }
