@@ -16,12 +16,15 @@
 //!   the failed-login limits ([`guard`]).
 //! - `layout`: the page shell (navigation, search box, who is signed in)
 //!   and small shared pieces of markup.
-//! - one module per page group: `fleet`, `lookup`.
+//! - one module per page group: `fleet`, `lookup`, `incidents` (the queue,
+//!   one incident and its actions), `kb` (the knowledge base).
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
 mod auth;
 pub mod fleet;
 pub mod guard;
+mod incidents;
+mod kb;
 mod layout;
 mod lookup;
 mod static_files;
@@ -82,6 +85,8 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(auth::routes())
         .merge(fleet::routes())
         .merge(lookup::routes())
+        .merge(incidents::routes())
+        .merge(kb::routes())
         .merge(static_files::routes())
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(security_headers))

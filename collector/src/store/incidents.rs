@@ -3,6 +3,8 @@
 //! action or a staff action does to an incident is decided above (the
 //! incident lifecycle, applied by the desk in a [`DeskTxn`]).
 
+use std::collections::VecDeque;
+
 use redb::{ReadableDatabase, ReadableTable};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -74,6 +76,10 @@ pub struct IncidentPage {
     pub incidents: Vec<IncidentRecord>,
     /// How many incidents match in all, on every page.
     pub matched: u64,
+    /// How many match newer than the page (0 on the first page).
+    pub newer: u64,
+    /// Where the page before this one (newer) starts, when there is one.
+    pub newer_page: Option<u64>,
     /// The newest id of the next (older) page, when there is one: pass it
     /// as `from` to read that page.
     pub older: Option<u64>,
@@ -219,12 +225,20 @@ impl Store {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(INCIDENTS)?;
         let mut page = IncidentPage::default();
-        let take = |rec: IncidentRecord, page: &mut IncidentPage| {
+        // The ids of the last `limit` matches newer than the page: the
+        // first of them starts the page before.
+        let mut before: VecDeque<u64> = VecDeque::with_capacity(limit.min(1024) + 1);
+        let mut take = |rec: IncidentRecord, page: &mut IncidentPage| {
             if !(f.wants(&rec) && also(&rec)) {
                 return;
             }
             page.matched += 1;
             if from.is_some_and(|from| rec.id > from) {
+                page.newer += 1;
+                before.push_back(rec.id);
+                if before.len() > limit {
+                    before.pop_front();
+                }
                 return;
             }
             if page.incidents.len() < limit {
@@ -251,6 +265,7 @@ impl Store {
                 take(dec("incidents", row?.1.value())?, &mut page);
             }
         }
+        page.newer_page = before.front().copied();
         Ok(page)
     }
 
@@ -330,9 +345,12 @@ mod tests {
         let p = s.incident_page(&all, &any, None, 7).unwrap();
         assert_eq!(ids(&p), (24..=30).rev().collect::<Vec<_>>());
         assert_eq!((p.matched, p.older), (30, Some(23)));
+        assert_eq!((p.newer, p.newer_page), (0, None));
         let p = s.incident_page(&all, &any, p.older, 7).unwrap();
         assert_eq!(ids(&p), (17..=23).rev().collect::<Vec<_>>());
-        assert_eq!(p.matched, 30);
+        assert_eq!((p.matched, p.newer, p.newer_page), (30, 7, Some(30)));
+        let p = s.incident_page(&all, &any, p.older, 7).unwrap();
+        assert_eq!((p.newer, p.newer_page), (14, Some(23)));
         let p = s.incident_page(&all, &any, Some(3), 7).unwrap();
         assert_eq!((ids(&p), p.older), (vec![3, 2, 1], None));
 
