@@ -271,9 +271,11 @@ async fn queue(
                 }
             }
         }
-        let sla = queue.sla;
-        let also = move |r: &IncidentRecord| sla.is_none_or(|want| SlaState::of(r, now) == want);
-        let page = s.incident_page(&queue.filter, &also, queue.from, PAGE)?;
+        let also = queue
+            .sla
+            .map(|want| move |r: &IncidentRecord| SlaState::of(r, now) == want);
+        let also = also.as_ref().map(|f| f as &dyn Fn(&IncidentRecord) -> bool);
+        let page = s.incident_page(&queue.filter, also, queue.from, PAGE)?;
         let hosts = hostnames(s, &page.incidents)?;
         Ok(QueueData {
             page,

@@ -270,9 +270,11 @@ fn form_page(
                 (input("software_version", "Software version", &f.software_version, "3.0.*"))
                 (input("os", "OS id", &f.os, "debian"))
             }
-            button type="submit" { "Save" }
-            " "
-            a href=(id.map_or_else(|| "/kb".to_owned(), |id| format!("/kb/{id}"))) { "Cancel" }
+            p.buttons {
+                button type="submit" { "Save" }
+                " "
+                a href=(id.map_or_else(|| "/kb".to_owned(), |id| format!("/kb/{id}"))) { "Cancel" }
+            }
         }
     };
     let title = match id {

@@ -5,13 +5,14 @@
 
 use std::collections::VecDeque;
 
+use atalaya_common::model::Timestamp;
 use redb::{ReadableDatabase, ReadableTable};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::schema::*;
 use super::{DeskTxn, ReportRecord, Store, StoreError, dec, enc};
-use crate::records::incident::{IncidentRecord, Priority, Status};
+use crate::records::incident::{IncidentRecord, Priority, Severity, Status};
 
 /// Filters of an incident list.
 #[derive(Debug, Clone, Default)]
@@ -32,20 +33,71 @@ pub struct IncidentFilter {
     pub title_contains: Option<String>,
 }
 
+/// The leading fields of a stored incident, up to its SLA flags, read
+/// from the record's bytes without copying and without the rest (solution,
+/// articles, timeline): what a filter needs. They are
+/// [`IncidentRecord`]'s first fields in its order, which postcard keeps.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // every field is read, to reach the ones after it
+struct Head<'a> {
+    id: u64,
+    asset: &'a str,
+    rule: &'a str,
+    subject: &'a str,
+    title: &'a str,
+    description: &'a str,
+    severity: Severity,
+    priority: Priority,
+    status: Status,
+    level: u8,
+    assignee: Option<&'a str>,
+    occurrences: u32,
+    flapping: bool,
+    opened_at: Timestamp,
+    stored_at: Timestamp,
+    acknowledged_at: Option<Timestamp>,
+    resolved_at: Option<Timestamp>,
+    closed_at: Option<Timestamp>,
+    acknowledge_due: Timestamp,
+    at_risk_at: Timestamp,
+    resolve_due: Timestamp,
+    acknowledge_breached: bool,
+    resolve_breached: bool,
+}
+
+/// Decodes the start of a record read from table `table`, borrowing from it.
+fn dec_borrowed<'a, T: Deserialize<'a>>(table: &'static str, b: &'a [u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
+}
+
 impl IncidentFilter {
-    fn wants(&self, rec: &IncidentRecord) -> bool {
-        self.status.is_none_or(|s| s == rec.status)
-            && (!self.active || rec.status.is_active())
-            && self.asset.as_ref().is_none_or(|a| *a == rec.asset)
-            && self.priority.is_none_or(|p| p == rec.priority)
+    fn wants_head(&self, h: &Head<'_>) -> bool {
+        self.takes(h.status, h.asset, h.priority, h.assignee, h.title)
+    }
+
+    fn takes(
+        &self,
+        status: Status,
+        asset: &str,
+        priority: Priority,
+        assignee: Option<&str>,
+        title: &str,
+    ) -> bool {
+        self.status.is_none_or(|s| s == status)
+            && (!self.active || status.is_active())
+            && self.asset.as_ref().is_none_or(|a| a == asset)
+            && self.priority.is_none_or(|p| p == priority)
             && self
                 .assignee
                 .as_ref()
-                .is_none_or(|a| a.as_deref() == rec.assignee.as_deref())
+                .is_none_or(|a| a.as_deref() == assignee)
             && self
                 .title_contains
                 .as_ref()
-                .is_none_or(|t| contains_ignoring_case(&rec.title, t))
+                .is_none_or(|t| contains_ignoring_case(title, t))
     }
 
     /// Whether only open or acknowledged incidents can match, so the index
@@ -67,6 +119,18 @@ fn contains_ignoring_case(text: &str, lower: &str) -> bool {
     } else {
         text.to_lowercase().contains(lower)
     }
+}
+
+/// The ids of the open and acknowledged incidents, newest first.
+fn active_ids_newest_first(txn: &redb::ReadTransaction) -> Result<Vec<u64>, StoreError> {
+    let open = txn.open_table(OPEN_INCIDENTS)?;
+    let mut ids = open
+        .iter()?
+        .map(|row| Ok(row?.1.value()))
+        .collect::<Result<Vec<u64>, StoreError>>()?;
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.dedup();
+    Ok(ids)
 }
 
 /// One page of an incident list, newest first (see [`Store::incident_page`]).
@@ -212,13 +276,15 @@ impl Store {
     /// newest), how many match in all, and where the next page starts.
     ///
     /// When only active incidents can match, only the index of active
-    /// incidents and their records are read. Otherwise every record is
-    /// read once, newest first, for the count; only the page's records are
-    /// kept.
+    /// incidents and their records are read; otherwise every record,
+    /// newest first, for the count. Of each, only the leading fields are
+    /// decoded for `f` ([`Head`], borrowed, without the timeline); the
+    /// whole record only for those `f` takes when `also` is given, and for
+    /// the page's.
     pub fn incident_page(
         &self,
         f: &IncidentFilter,
-        also: &dyn Fn(&IncidentRecord) -> bool,
+        also: Option<&dyn Fn(&IncidentRecord) -> bool>,
         from: Option<u64>,
         limit: usize,
     ) -> Result<IncidentPage, StoreError> {
@@ -228,56 +294,75 @@ impl Store {
         // The ids of the last `limit` matches newer than the page: the
         // first of them starts the page before.
         let mut before: VecDeque<u64> = VecDeque::with_capacity(limit.min(1024) + 1);
-        let mut take = |rec: IncidentRecord, page: &mut IncidentPage| {
-            if !(f.wants(&rec) && also(&rec)) {
-                return;
+        let mut take = |bytes: &[u8], page: &mut IncidentPage| -> Result<(), StoreError> {
+            let head: Head<'_> = dec_borrowed("incidents", bytes)?;
+            if !f.wants_head(&head) {
+                return Ok(());
+            }
+            let mut full = None;
+            if let Some(also) = also {
+                let rec: IncidentRecord = dec("incidents", bytes)?;
+                if !also(&rec) {
+                    return Ok(());
+                }
+                full = Some(rec);
             }
             page.matched += 1;
-            if from.is_some_and(|from| rec.id > from) {
+            if from.is_some_and(|from| head.id > from) {
                 page.newer += 1;
-                before.push_back(rec.id);
+                before.push_back(head.id);
                 if before.len() > limit {
                     before.pop_front();
                 }
-                return;
-            }
-            if page.incidents.len() < limit {
+            } else if page.incidents.len() < limit {
+                let rec = match full {
+                    Some(rec) => rec,
+                    None => dec("incidents", bytes)?,
+                };
                 page.incidents.push(rec);
             } else if page.older.is_none() {
-                page.older = Some(rec.id);
+                page.older = Some(head.id);
             }
+            Ok(())
         };
         if f.only_active() {
-            let open = txn.open_table(OPEN_INCIDENTS)?;
-            let mut ids = open
-                .iter()?
-                .map(|row| Ok(row?.1.value()))
-                .collect::<Result<Vec<u64>, StoreError>>()?;
-            ids.sort_unstable_by(|a, b| b.cmp(a));
-            ids.dedup();
-            for id in ids {
+            for id in active_ids_newest_first(&txn)? {
                 if let Some(v) = t.get(id)? {
-                    take(dec("incidents", v.value())?, &mut page);
+                    take(v.value(), &mut page)?;
                 }
             }
         } else {
             for row in t.iter()?.rev() {
-                take(dec("incidents", row?.1.value())?, &mut page);
+                take(row?.1.value(), &mut page)?;
             }
         }
         page.newer_page = before.front().copied();
         Ok(page)
     }
 
-    /// Incidents matching `f`, newest first.
+    /// Incidents matching `f`, newest first. When only active incidents
+    /// can match, only those are read (through their index); otherwise
+    /// every record, its leading fields first ([`Head`]).
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(INCIDENTS)?;
         let mut out = Vec::new();
-        for row in t.iter()?.rev() {
-            let rec: IncidentRecord = dec("incidents", row?.1.value())?;
-            if f.wants(&rec) {
-                out.push(rec);
+        let mut take = |bytes: &[u8]| -> Result<(), StoreError> {
+            let head: Head<'_> = dec_borrowed("incidents", bytes)?;
+            if f.wants_head(&head) {
+                out.push(dec("incidents", bytes)?);
+            }
+            Ok(())
+        };
+        if f.only_active() {
+            for id in active_ids_newest_first(&txn)? {
+                if let Some(v) = t.get(id)? {
+                    take(v.value())?;
+                }
+            }
+        } else {
+            for row in t.iter()?.rev() {
+                take(row?.1.value())?;
             }
         }
         Ok(out)
@@ -287,8 +372,6 @@ impl Store {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
-    use atalaya_common::model::Timestamp;
-
     use super::*;
     use crate::records::incident::Severity;
     use crate::store::testutil::temp_store;
@@ -339,19 +422,19 @@ mod tests {
             txn.put_incident(&rec(id, status, priority, who)).unwrap();
         }
         txn.commit().unwrap();
-        let any = |_: &IncidentRecord| true;
+        let any = None;
 
         let all = IncidentFilter::default();
-        let p = s.incident_page(&all, &any, None, 7).unwrap();
+        let p = s.incident_page(&all, any, None, 7).unwrap();
         assert_eq!(ids(&p), (24..=30).rev().collect::<Vec<_>>());
         assert_eq!((p.matched, p.older), (30, Some(23)));
         assert_eq!((p.newer, p.newer_page), (0, None));
-        let p = s.incident_page(&all, &any, p.older, 7).unwrap();
+        let p = s.incident_page(&all, any, p.older, 7).unwrap();
         assert_eq!(ids(&p), (17..=23).rev().collect::<Vec<_>>());
         assert_eq!((p.matched, p.newer, p.newer_page), (30, 7, Some(30)));
-        let p = s.incident_page(&all, &any, p.older, 7).unwrap();
+        let p = s.incident_page(&all, any, p.older, 7).unwrap();
         assert_eq!((p.newer, p.newer_page), (14, Some(23)));
-        let p = s.incident_page(&all, &any, Some(3), 7).unwrap();
+        let p = s.incident_page(&all, any, Some(3), 7).unwrap();
         assert_eq!((ids(&p), p.older), (vec![3, 2, 1], None));
 
         // The active ones come from the index: the even ids.
@@ -359,45 +442,70 @@ mod tests {
             active: true,
             ..IncidentFilter::default()
         };
-        let p = s.incident_page(&active, &any, None, 4).unwrap();
+        let p = s.incident_page(&active, any, None, 4).unwrap();
         assert_eq!((ids(&p), p.matched, p.older), (vec![30, 28, 26, 24], 15, Some(22)));
-        let p = s.incident_page(&active, &any, Some(22), 100).unwrap();
+        let p = s.incident_page(&active, any, Some(22), 100).unwrap();
         assert_eq!(ids(&p).len(), 11);
+        let listed: Vec<u64> = s.incidents(&active).unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(listed, (1..=15).rev().map(|n| n * 2).collect::<Vec<_>>());
+        let listed = s
+            .incidents(&IncidentFilter {
+                status: Some(Status::Closed),
+                priority: Some(Priority::P1),
+                ..IncidentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [25, 15, 5]);
 
         let f = IncidentFilter {
             active: true,
             priority: Some(Priority::P1),
             ..IncidentFilter::default()
         };
-        let p = s.incident_page(&f, &any, None, 50).unwrap();
+        let p = s.incident_page(&f, any, None, 50).unwrap();
         assert_eq!((ids(&p), p.matched), (vec![30, 20, 10], 3));
 
         let f = IncidentFilter {
             assignee: Some(Some("ana".into())),
             ..IncidentFilter::default()
         };
-        assert_eq!(s.incident_page(&f, &any, None, 50).unwrap().matched, 7);
+        assert_eq!(s.incident_page(&f, any, None, 50).unwrap().matched, 7);
         let f = IncidentFilter {
             active: true,
             assignee: Some(None),
             ..IncidentFilter::default()
         };
-        assert_eq!(s.incident_page(&f, &any, None, 50).unwrap().matched, 8);
+        assert_eq!(s.incident_page(&f, any, None, 50).unwrap().matched, 8);
 
         let f = IncidentFilter {
             status: Some(Status::Closed),
             title_contains: Some("full on host-1".into()),
             ..IncidentFilter::default()
         };
-        let p = s.incident_page(&f, &any, None, 50).unwrap();
+        let p = s.incident_page(&f, any, None, 50).unwrap();
         assert_eq!(ids(&p), vec![19, 17, 15, 13, 11, 1]);
         let f = IncidentFilter {
             asset: Some("asset-0".into()),
             ..IncidentFilter::default()
         };
         let odd = |r: &IncidentRecord| r.id % 2 == 1;
-        let p = s.incident_page(&f, &odd, None, 50).unwrap();
+        let p = s.incident_page(&f, Some(&odd), None, 50).unwrap();
         assert_eq!(ids(&p), vec![27, 21, 15, 9, 3]);
+    }
+
+    #[test]
+    fn a_head_is_the_start_of_its_record() {
+        let mut r = rec(7, Status::Acknowledged, Priority::P2, Some("ana"));
+        r.acknowledged_at = Some(Timestamp(5));
+        r.resolve_breached = true;
+        r.solution = Some("x".into());
+        let bytes = enc("incidents", &r).unwrap();
+        let h: Head<'_> = dec_borrowed("incidents", &bytes).unwrap();
+        assert_eq!((h.id, h.asset, h.rule, h.subject), (7, "asset-1", "r", "7"));
+        assert_eq!((h.title, h.description), (r.title.as_str(), ""));
+        assert_eq!((h.priority, h.status, h.assignee), (Priority::P2, Status::Acknowledged, Some("ana")));
+        assert_eq!((h.acknowledged_at, h.at_risk_at, h.resolve_due), (Some(Timestamp(5)), Timestamp(1), Timestamp(1)));
+        assert!(!h.acknowledge_breached && h.resolve_breached);
     }
 
     #[test]
