@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use atalaya_common::model::Timestamp;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +98,16 @@ impl IncidentFilter {
                 .title_contains
                 .as_ref()
                 .is_none_or(|t| contains_ignoring_case(title, t))
+    }
+
+    /// Whether every incident matches.
+    fn is_everything(&self) -> bool {
+        self.status.is_none()
+            && !self.active
+            && self.asset.is_none()
+            && self.priority.is_none()
+            && self.assignee.is_none()
+            && self.title_contains.is_none()
     }
 
     /// Whether only open or acknowledged incidents can match, so the index
@@ -329,6 +339,32 @@ impl Store {
             for id in active_ids_newest_first(&txn)? {
                 if let Some(v) = t.get(id)? {
                     take(v.value(), &mut page)?;
+                }
+            }
+        } else if f.is_everything() && also.is_none() {
+            // Every incident matches: the count is the table's, and only
+            // the keys before the page and the page's records are read.
+            drop(take);
+            page.matched = t.len()?;
+            let start = from.unwrap_or(u64::MAX);
+            if start < u64::MAX {
+                // Oldest first: the page before starts at the `limit`-th.
+                for row in t.range(start + 1..)? {
+                    let id = row?.0.value();
+                    page.newer += 1;
+                    if page.newer <= limit as u64 {
+                        before.clear();
+                        before.push_back(id);
+                    }
+                }
+            }
+            for row in t.range(..=start)?.rev() {
+                let (k, v) = row?;
+                if page.incidents.len() < limit {
+                    page.incidents.push(dec("incidents", v.value())?);
+                } else {
+                    page.older = Some(k.value());
+                    break;
                 }
             }
         } else {
