@@ -392,11 +392,25 @@ fn the_queue_filters_and_pages() {
     // Each row: priority, title, the asset by host name (a link), status,
     // assignee, the SLA badge with time left, opened.
     let row = between(&page, "<tr data-id=\"1129\"", "</tr>");
-    assert!(row.contains(">P3<") && row.contains("Disk full on volume 1129"), "{row}");
-    assert!(row.contains(">web-01</a>") && row.contains("href=\"/assets/"), "{row}");
+    assert!(
+        row.contains(">P3<") && row.contains("Disk full on volume 1129"),
+        "{row}"
+    );
+    assert!(
+        row.contains(">web-01</a>") && row.contains("href=\"/assets/"),
+        "{row}"
+    );
     assert!(row.contains(">open<") && row.contains(">luis<"), "{row}");
-    assert!(row.contains("badge bad") && row.contains("breached"), "{row}");
-    assert!(row.contains("ack 1 h 0 min overdue") || row.contains("ack 59 min overdue") || row.contains("ack 1 h 1 min overdue"), "{row}");
+    assert!(
+        row.contains("badge bad") && row.contains("breached"),
+        "{row}"
+    );
+    assert!(
+        row.contains("ack 1 h 0 min overdue")
+            || row.contains("ack 59 min overdue")
+            || row.contains("ack 1 h 1 min overdue"),
+        "{row}"
+    );
 
     // Older pages, and back.
     let older = link(&page, "next").unwrap();
@@ -418,10 +432,23 @@ fn the_queue_filters_and_pages() {
         if n == 0 {
             assert!(page.contains("No incident matches."), "{path}");
         } else {
-            assert!(page.contains(&format!(" of {n} incident")), "{path}: {page}");
+            assert!(
+                page.contains(&format!(" of {n} incident")),
+                "{path}: {page}"
+            );
         }
         page
     };
+    // Every incident: counted from the table, paged by id.
+    let everything = ids_where(&all, |_| true);
+    let page = check("/incidents?status=all", everything.clone());
+    let (_, page2) = ana.get(&link(&page, "next").unwrap());
+    assert_eq!(row_ids(&page2), everything[50..100]);
+    assert!(page2.contains("51–100 of 130"), "{page2}");
+    let (_, page3) = ana.get(&link(&page2, "next").unwrap());
+    assert_eq!(row_ids(&page3), everything[100..]);
+    let (_, back) = ana.get(&link(&page3, "prev").unwrap());
+    assert_eq!(row_ids(&back), everything[50..100]);
     check(
         "/incidents?status=all&priority=P1",
         ids_where(&all, |r| r.priority == Priority::P1),
@@ -456,9 +483,7 @@ fn the_queue_filters_and_pages() {
     );
     check(
         "/incidents?sla=at_risk",
-        ids_where(&all, |r| {
-            r.status == Status::Open && r.id % 6 == 2
-        }),
+        ids_where(&all, |r| r.status == Status::Open && r.id % 6 == 2),
     );
     check(
         "/incidents?sla=ok&priority=P1",
@@ -484,7 +509,10 @@ fn the_queue_filters_and_pages() {
         ids_where(&all, |r| r.title.starts_with("Disk")),
     );
     let next = link(&page, "next").unwrap();
-    assert!(next.contains("status=all") && next.contains("q=disk"), "{next}");
+    assert!(
+        next.contains("status=all") && next.contains("q=disk"),
+        "{next}"
+    );
     check("/incidents?q=nothing+like+this", Vec::new());
 
     // A filter that makes no sense says which and why.
@@ -492,7 +520,10 @@ fn the_queue_filters_and_pages() {
         ("/incidents?priority=P9", "priority `P9`"),
         ("/incidents?status=lost", "status `lost`"),
         ("/incidents?sla=late", "SLA state `late`"),
-        ("/incidents?asset=nowhere", "no asset has the id or host name `nowhere`"),
+        (
+            "/incidents?asset=nowhere",
+            "no asset has the id or host name `nowhere`",
+        ),
         ("/incidents?from=x", "`x` is not an incident number"),
     ] {
         let (status, page) = ana.get(path);
@@ -543,13 +574,19 @@ fn an_incident_is_worked_through_the_forms() {
     ] {
         assert!(page.contains(part), "{part}: {page}");
     }
-    assert_eq!(forms(&page), ["ack", "assign", "escalate", "note", "resolve"]);
+    assert_eq!(
+        forms(&page),
+        ["ack", "assign", "escalate", "note", "resolve"]
+    );
     // Assignable: help desk and admins, not the viewer nor a disabled account.
     let choices = between(&page, "name=\"assignee\"", "</select>");
     for n in ["ana", "luis", "boss"] {
         assert!(choices.contains(&format!("value=\"{n}\"")), "{choices}");
     }
-    assert!(!choices.contains("carla") && !choices.contains("\"old\""), "{choices}");
+    assert!(
+        !choices.contains("carla") && !choices.contains("\"old\""),
+        "{choices}"
+    );
 
     // ack → assign → note → resolve with a new KB article → close → reopen.
     let act = |verb: &str, fields: &[(&str, &str)]| {
@@ -572,7 +609,10 @@ fn an_incident_is_worked_through_the_forms() {
     assert_eq!(s.incident(id).assignee.as_deref(), Some("luis"));
     let (status, _, page) = ana.post(&format!("{path}/assign"), &[("assignee", "carla")]);
     assert_eq!(status, 400);
-    assert!(page.contains("`carla` is not a help-desk or admin account"), "{page}");
+    assert!(
+        page.contains("`carla` is not a help-desk or admin account"),
+        "{page}"
+    );
     assert_eq!(s.incident(id).assignee.as_deref(), Some("luis"));
     let (status, _, _) = ana.post(&format!("{path}/note"), &[("text", "  ")]);
     assert_eq!(status, 400);
@@ -595,8 +635,14 @@ fn an_incident_is_worked_through_the_forms() {
     assert_eq!(article.solved, 1);
     assert_eq!(rec.kb_articles, [article.id.to_string()]);
     let (_, page) = ana.get(&path);
-    assert!(page.contains(&format!("href=\"/kb/{}\"", article.id)), "{page}");
-    assert!(page.contains("resolved by ana: replaced the toner cartridge"), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/kb/{}\"", article.id)),
+        "{page}"
+    );
+    assert!(
+        page.contains("resolved by ana: replaced the toner cartridge"),
+        "{page}"
+    );
     assert_eq!(forms(&page), ["note", "close", "reopen"]);
     act("close", &[]);
     let (_, page) = ana.get(&path);
@@ -616,7 +662,11 @@ fn an_incident_is_worked_through_the_forms() {
             ("ana", "acknowledged", "acknowledged by ana"),
             ("ana", "assigned", "assigned to luis"),
             ("ana", "note", "called maria: the toner is empty"),
-            ("ana", "resolved", "resolved by ana: replaced the toner cartridge"),
+            (
+                "ana",
+                "resolved",
+                "resolved by ana: replaced the toner cartridge"
+            ),
             ("ana", "closed", "closed by ana"),
             ("ana", "reopened", "reopened by ana"),
         ],
@@ -629,7 +679,10 @@ fn an_incident_is_worked_through_the_forms() {
     let other = s.report("r-2", "the printer on floor 3 prints blank pages too");
     let (status, _, body) = ana.post(
         &format!("/incidents/{other}/resolve"),
-        &[("solution", "same toner"), ("kb_article", &article.id.to_string())],
+        &[
+            ("solution", "same toner"),
+            ("kb_article", &article.id.to_string()),
+        ],
     );
     assert_eq!(status, 303, "{body}");
     let articles = s.store.articles().unwrap();
@@ -643,7 +696,10 @@ fn an_incident_is_worked_through_the_forms() {
     );
     assert_eq!(status, 303);
     assert_eq!(s.store.articles().unwrap().len(), 1);
-    assert_eq!(s.incident(third).solution.as_deref(), Some("cleaned the rollers"));
+    assert_eq!(
+        s.incident(third).solution.as_deref(),
+        Some("cleaned the rollers")
+    );
     // An article that does not exist is refused, the incident untouched.
     let fourth = s.report("r-4", "no network on the laptop");
     let (status, _, page) = ana.post(
@@ -741,9 +797,17 @@ fn the_knowledge_base_is_written_edited_and_searched() {
         ],
     );
     assert_eq!(status, 400);
-    assert!(page.contains("Not saved: `title`: must not be empty"), "{page}");
+    assert!(
+        page.contains("Not saved: `title`: must not be empty"),
+        "{page}"
+    );
     assert!(page.contains(">replace the toner</textarea>"), "{page}");
-    assert!(page.contains("name=\"title\" value=\"  \" required maxlength=\"200\" aria-invalid=\"true\""), "{page}");
+    assert!(
+        page.contains(
+            "name=\"title\" value=\"  \" required maxlength=\"200\" aria-invalid=\"true\""
+        ),
+        "{page}"
+    );
     let (status, _, page) = ana.post(
         "/kb/new",
         &[
@@ -754,7 +818,12 @@ fn the_knowledge_base_is_written_edited_and_searched() {
     );
     assert_eq!(status, 400);
     assert!(page.contains("a version needs the software name"), "{page}");
-    assert!(page.contains("name=\"software_version\" value=\"1.*\" placeholder=\"3.0.*\" aria-invalid=\"true\""), "{page}");
+    assert!(
+        page.contains(
+            "name=\"software_version\" value=\"1.*\" placeholder=\"3.0.*\" aria-invalid=\"true\""
+        ),
+        "{page}"
+    );
     assert!(s.store.articles().unwrap().is_empty());
 
     let (status, location, _) = ana.post(
@@ -776,12 +845,18 @@ fn the_knowledge_base_is_written_edited_and_searched() {
     assert!(page.contains("replace the toner cartridge"), "{page}");
     assert!(page.contains("<dt>Rule</dt><dd>user-report</dd>"), "{page}");
     assert!(!page.contains("<dt>OS</dt>"), "{page}");
-    assert!(page.contains("Suggested for <span class=\"suggested\">0</span> incidents"), "{page}");
+    assert!(
+        page.contains("Suggested for <span class=\"suggested\">0</span> incidents"),
+        "{page}"
+    );
 
     // Edited: the text changes, the counts stay.
     let (status, page) = ana.get(&format!("/kb/{id}/edit"));
     assert_eq!(status, 200);
-    assert!(page.contains("value=\"Printer prints blank pages\""), "{page}");
+    assert!(
+        page.contains("value=\"Printer prints blank pages\""),
+        "{page}"
+    );
     assert!(page.contains("value=\"user-report\""), "{page}");
     atalaya_collector::desk::kb::record_solution(
         &s.store,
@@ -806,7 +881,10 @@ fn the_knowledge_base_is_written_edited_and_searched() {
     assert_eq!(a.title, "Laser printer prints blank pages");
     assert_eq!(a.solved, 1);
     let (_, page) = ana.get(&location);
-    assert!(page.contains("solved <span class=\"solved\">1</span>"), "{page}");
+    assert!(
+        page.contains("solved <span class=\"solved\">1</span>"),
+        "{page}"
+    );
     let (status, _, page) = ana.post(&format!("/kb/{id}/edit"), &[("title", "x")]);
     assert_eq!(status, 400);
     assert!(page.contains("`solution`: must not be empty"), "{page}");
@@ -817,7 +895,10 @@ fn the_knowledge_base_is_written_edited_and_searched() {
     // Search, with the KB's matching: every word, any case, any field.
     let (status, _, _) = ana.post(
         "/kb/new",
-        &[("title", "VPN drops every hour"), ("solution", "renew the certificate")],
+        &[
+            ("title", "VPN drops every hour"),
+            ("solution", "renew the certificate"),
+        ],
     );
     assert_eq!(status, 303);
     let (_, page) = ana.get("/kb?q=TONER+faint");
@@ -825,11 +906,17 @@ fn the_knowledge_base_is_written_edited_and_searched() {
     assert!(page.contains("1 article for"), "{page}");
     assert!(!page.contains("VPN drops"), "{page}");
     let (_, page) = ana.get("/kb?q=certificate");
-    assert!(page.contains("VPN drops every hour") && !page.contains("Laser"), "{page}");
+    assert!(
+        page.contains("VPN drops every hour") && !page.contains("Laser"),
+        "{page}"
+    );
     let (_, page) = ana.get("/kb?q=nothing+here");
     assert!(page.contains("0 articles for"), "{page}");
     let (_, page) = ana.get("/kb");
-    assert!(page.contains("VPN drops") && page.contains("Laser printer"), "{page}");
+    assert!(
+        page.contains("VPN drops") && page.contains("Laser printer"),
+        "{page}"
+    );
     // A viewer reads, without the writing links.
     let carla = s.login("carla");
     let (status, page) = carla.get(&format!("/kb/{id}"));
@@ -847,7 +934,11 @@ fn what_agents_and_people_write_comes_back_escaped() {
     let evil = r#"<script>alert(1)</script> "quoted" & 'single'"#;
     let id = s.report("r-x", evil);
     let rec = s.incident(id);
-    assert!(rec.title.contains("<script>alert(1)</script>"), "{}", rec.title);
+    assert!(
+        rec.title.contains("<script>alert(1)</script>"),
+        "{}",
+        rec.title
+    );
     assert!(rec.description.contains("<script>alert(1)</script>"));
     let ana = s.login("ana");
     let (_, location, _) = ana.post("/kb/new", &[("title", evil), ("solution", evil)]);
@@ -889,6 +980,9 @@ fn what_agents_and_people_write_comes_back_escaped() {
     );
     assert_eq!(status, 303);
     let (_, page) = ana.get(&format!("/incidents/{id}"));
-    assert!(page.contains("&lt;img src=x onerror=alert(2)&gt;"), "{page}");
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "{page}"
+    );
     assert!(!page.contains("<img src=x"), "{page}");
 }

@@ -46,7 +46,9 @@ struct Args {
     path: Option<PathBuf>,
 }
 
-const PEOPLE: &[&str] = &["ana", "luis", "marta", "jorge", "eva", "pablo", "sara", "ivan"];
+const PEOPLE: &[&str] = &[
+    "ana", "luis", "marta", "jorge", "eva", "pablo", "sara", "ivan",
+];
 const RULES: &[(&str, &str)] = &[
     ("filesystem-full", "Disk almost full on"),
     ("cpu-high", "CPU busy on"),
@@ -162,23 +164,38 @@ fn main() -> anyhow::Result<()> {
     );
     let queries: Vec<Query> = vec![
         ("active (the default)", active.clone(), any, None),
-        ("active, unassigned", IncidentFilter {
-            assignee: Some(None),
-            ..active.clone()
-        }, any, None),
+        (
+            "active, unassigned",
+            IncidentFilter {
+                assignee: Some(None),
+                ..active.clone()
+            },
+            any,
+            None,
+        ),
         ("active, SLA breached", active.clone(), breached, None),
         ("all, first page", all.clone(), any, None),
         ("all, a page half way", all.clone(), any, mid),
-        ("closed, title `printer`", IncidentFilter {
-            status: Some(Status::Closed),
-            title_contains: Some("printer".into()),
-            ..IncidentFilter::default()
-        }, any, None),
-        ("all, assignee ana, P1", IncidentFilter {
-            assignee: Some(Some("ana".into())),
-            priority: Some(Priority::P1),
-            ..IncidentFilter::default()
-        }, any, None),
+        (
+            "closed, title `printer`",
+            IncidentFilter {
+                status: Some(Status::Closed),
+                title_contains: Some("printer".into()),
+                ..IncidentFilter::default()
+            },
+            any,
+            None,
+        ),
+        (
+            "all, assignee ana, P1",
+            IncidentFilter {
+                assignee: Some(Some("ana".into())),
+                priority: Some(Priority::P1),
+                ..IncidentFilter::default()
+            },
+            any,
+            None,
+        ),
     ];
     println!(
         "{:<28} {:>8} {:>10} {:>10}",
@@ -201,7 +218,10 @@ fn main() -> anyhow::Result<()> {
             percentile(&ms, 0.95)
         );
     }
-    println!("{:<28} {:>8} {:>10} {:>10}", "every match, no pages", "matched", "median ms", "p95 ms");
+    println!(
+        "{:<28} {:>8} {:>10} {:>10}",
+        "every match, no pages", "matched", "median ms", "p95 ms"
+    );
     for (name, filter) in [("active", active), ("all", all)] {
         let mut ms = Vec::with_capacity(args.repetitions);
         let mut n = 0;

@@ -85,7 +85,9 @@ fn parse_queue(q: &QueueQuery, me: &Person) -> Result<Queue, String> {
         "all" => {}
         s => {
             filter.status = Some(Status::from_name(s).ok_or_else(|| {
-                format!("status `{s}` is not one of active, open, acknowledged, resolved, closed, all")
+                format!(
+                    "status `{s}` is not one of active, open, acknowledged, resolved, closed, all"
+                )
             })?);
         }
     }
@@ -113,9 +115,10 @@ fn parse_queue(q: &QueueQuery, me: &Person) -> Result<Queue, String> {
     filter.title_contains = Some(text.to_lowercase()).filter(|t| !t.is_empty());
     let sla = match q.sla.trim() {
         "" => None,
-        s => Some(SlaState::from_name(s).ok_or_else(|| {
-            format!("SLA state `{s}` is not one of ok, at_risk, breached")
-        })?),
+        s => Some(
+            SlaState::from_name(s)
+                .ok_or_else(|| format!("SLA state `{s}` is not one of ok, at_risk, breached"))?,
+        ),
     };
     let from = match q.from.trim() {
         "" => None,
@@ -291,7 +294,11 @@ async fn queue(
         StatusCode::OK
     };
     let body = queue_body(&q, &data, now);
-    Ok((status, layout::page(&me, Section::Incidents, "Incidents", body)).into_response())
+    Ok((
+        status,
+        layout::page(&me, Section::Incidents, "Incidents", body),
+    )
+        .into_response())
 }
 
 fn select(name: &str, label: &str, chosen: &str, options: &[(String, String)]) -> Markup {
@@ -643,7 +650,9 @@ async fn act(
                     return problem(
                         view,
                         StatusCode::BAD_REQUEST,
-                        format!("`{who}` is not a help-desk or admin account that can take incidents"),
+                        format!(
+                            "`{who}` is not a help-desk or admin account that can take incidents"
+                        ),
                     );
                 }
                 None => {
@@ -709,7 +718,9 @@ async fn act(
         }
         Err(ActError::Staff(StaffError::Conflict(e))) => (
             StatusCode::CONFLICT,
-            format!("Not done: {e}. Someone may have acted on it meanwhile; the page shows it as it is now."),
+            format!(
+                "Not done: {e}. Someone may have acted on it meanwhile; the page shows it as it is now."
+            ),
         ),
         Err(ActError::Kb(e)) => (StatusCode::BAD_REQUEST, format!("Not done: {e}.")),
         Err(ActError::Invalid(e)) => (StatusCode::BAD_REQUEST, format!("Not done: {e}.")),
@@ -737,7 +748,10 @@ mod tests {
             q: "disk full".into(),
             ..QueueQuery::default()
         };
-        assert_eq!(queue_href(&q, Some(7)), "/incidents?status=all&q=disk%20full&from=7");
+        assert_eq!(
+            queue_href(&q, Some(7)),
+            "/incidents?status=all&q=disk%20full&from=7"
+        );
         assert_eq!(queue_href(&QueueQuery::default(), None), "/incidents");
     }
 }

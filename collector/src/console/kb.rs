@@ -239,7 +239,8 @@ fn form_page(
         Some(id) => format!("/kb/{id}/edit"),
         None => "/kb/new".to_owned(),
     };
-    let bad = |field: &str| problem.is_some_and(|p| p.field.trim_start_matches("signature.") == field);
+    let bad =
+        |field: &str| problem.is_some_and(|p| p.field.trim_start_matches("signature.") == field);
     let input = |name: &'static str, label: &str, value: &str, hint: &str| {
         html! {
             label { (label)

@@ -249,7 +249,10 @@ mod tests {
         .unwrap();
         assert_eq!(e.title, "New title");
         assert_eq!(e.signature.rule.as_deref(), Some("filesystem-full"));
-        assert_eq!((e.solved, e.created_at, e.updated_at), (1, Timestamp(10), Timestamp(20)));
+        assert_eq!(
+            (e.solved, e.created_at, e.updated_at),
+            (1, Timestamp(10), Timestamp(20))
+        );
         assert_eq!(s.article(a.id).unwrap().unwrap(), e);
         let err = edit(&s, a.id, NewArticle::default(), Timestamp(30)).unwrap_err();
         assert!(err.to_string().contains("`title`"), "{err}");

@@ -344,7 +344,6 @@ impl Store {
         } else if f.is_everything() && also.is_none() {
             // Every incident matches: the count is the table's, and only
             // the keys before the page and the page's records are read.
-            drop(take);
             page.matched = t.len()?;
             let start = from.unwrap_or(u64::MAX);
             if start < u64::MAX {
@@ -452,8 +451,16 @@ mod tests {
         let (_d, s) = temp_store();
         let txn = s.begin_desk().unwrap();
         for id in 1..=30 {
-            let status = if id % 2 == 0 { Status::Open } else { Status::Closed };
-            let priority = if id % 5 == 0 { Priority::P1 } else { Priority::P3 };
+            let status = if id % 2 == 0 {
+                Status::Open
+            } else {
+                Status::Closed
+            };
+            let priority = if id % 5 == 0 {
+                Priority::P1
+            } else {
+                Priority::P3
+            };
             let who = (id % 4 == 0).then_some("ana");
             txn.put_incident(&rec(id, status, priority, who)).unwrap();
         }
@@ -479,7 +486,10 @@ mod tests {
             ..IncidentFilter::default()
         };
         let p = s.incident_page(&active, any, None, 4).unwrap();
-        assert_eq!((ids(&p), p.matched, p.older), (vec![30, 28, 26, 24], 15, Some(22)));
+        assert_eq!(
+            (ids(&p), p.matched, p.older),
+            (vec![30, 28, 26, 24], 15, Some(22))
+        );
         let p = s.incident_page(&active, any, Some(22), 100).unwrap();
         assert_eq!(ids(&p).len(), 11);
         let listed: Vec<u64> = s.incidents(&active).unwrap().iter().map(|r| r.id).collect();
@@ -539,8 +549,14 @@ mod tests {
         let h: Head<'_> = dec_borrowed("incidents", &bytes).unwrap();
         assert_eq!((h.id, h.asset, h.rule, h.subject), (7, "asset-1", "r", "7"));
         assert_eq!((h.title, h.description), (r.title.as_str(), ""));
-        assert_eq!((h.priority, h.status, h.assignee), (Priority::P2, Status::Acknowledged, Some("ana")));
-        assert_eq!((h.acknowledged_at, h.at_risk_at, h.resolve_due), (Some(Timestamp(5)), Timestamp(1), Timestamp(1)));
+        assert_eq!(
+            (h.priority, h.status, h.assignee),
+            (Priority::P2, Status::Acknowledged, Some("ana"))
+        );
+        assert_eq!(
+            (h.acknowledged_at, h.at_risk_at, h.resolve_due),
+            (Some(Timestamp(5)), Timestamp(1), Timestamp(1))
+        );
         assert!(!h.acknowledge_breached && h.resolve_breached);
     }
 
