@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # SNMP poller tests run their own net-snmp snmpd and compare with its tools;
 # the trap tests send with its snmptrap and snmpinform; the topology test
 # runs lldpd and snmpd in network namespaces made with ip and draws its map
-# with Graphviz; the network probe tests cut a veth pair into a namespace.
+# with Graphviz; the network probe tests cut a veth pair into a namespace;
+# the web console tests drive a headless Chromium through chromedriver.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -29,6 +30,8 @@ snmpget snmp
 dot graphviz
 snmptrap snmp
 snmpinform snmp
+chromium chromium
+chromedriver chromium-driver
 LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"

@@ -50,6 +50,52 @@ impl Default for ConsoleSettings {
     }
 }
 
+/// Where the HTTPS certificate of the API and the console comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiTls {
+    /// Issued by the collector's own CA for `[collector] server_names`
+    /// (browsers trust it once the CA, `ca.pem` in the data directory, is
+    /// imported).
+    OwnCa,
+    /// Files the administrator gives: a PEM chain (server certificate
+    /// first) and its PEM private key.
+    Files {
+        /// `[api] tls_cert`.
+        cert: PathBuf,
+        /// `[api] tls_key`.
+        key: PathBuf,
+    },
+}
+
+fn api_tls(doc: &Document) -> Option<ApiTls> {
+    let a = doc.section("api");
+    let on = a.boolean("tls", false);
+    let cert = a.string("tls_cert").filter(|s| !s.is_empty());
+    let key = a.string("tls_key").filter(|s| !s.is_empty());
+    match (on, cert, key) {
+        (false, None, None) => None,
+        (false, _, _) => {
+            a.invalid(
+                "tls_cert",
+                "tls_cert and tls_key are used only with tls = true",
+            );
+            None
+        }
+        (true, None, None) => Some(ApiTls::OwnCa),
+        (true, Some(cert), Some(key)) => Some(ApiTls::Files {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        (true, _, _) => {
+            a.invalid(
+                "tls_cert",
+                "give both tls_cert and tls_key, or neither (the collector's CA issues one)",
+            );
+            None
+        }
+    }
+}
+
 fn console(doc: &Document) -> ConsoleSettings {
     let c = doc.section("console");
     let d = ConsoleSettings::default();
@@ -94,6 +140,8 @@ pub struct CollectorConfig {
     pub time_limits: TimeLimits,
     /// HTTP API listen address.
     pub api_listen: SocketAddr,
+    /// `[api] tls`: serve the API and the console over HTTPS (`None`: plain HTTP).
+    pub api_tls: Option<ApiTls>,
     /// Pushed to agents.
     pub agent_intervals: ConfigUpdate,
     /// Lifetime of agent certificates, given at enrollment and at each renewal.
@@ -147,6 +195,7 @@ impl CollectorConfig {
         let max_age = ingest.integer("max_age_seconds", 30 * 86_400, 60..=315_360_000, "seconds");
         let max_ahead = ingest.integer("max_ahead_seconds", 300, 1..=31_536_000, "seconds");
         let api_listen = address(&doc.section("api"), "listen", "127.0.0.1:8440");
+        let api_tls = api_tls(&doc);
         let a = doc.section("agents");
         let seconds = |key, default, max| {
             u32::try_from(a.integer(key, default, 1..=max, "seconds")).unwrap_or(u32::MAX)
@@ -202,6 +251,7 @@ impl CollectorConfig {
                 max_ahead: Duration::from_secs(max_ahead),
             },
             api_listen: api_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8440))),
+            api_tls,
             agent_intervals,
             certificate_validity: Duration::from_secs(if seconds_override > 0 {
                 seconds_override

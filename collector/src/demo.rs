@@ -67,6 +67,9 @@ pub enum DemoError {
     /// The CLI's environment file could not be written.
     #[error("writing the CLI's environment file")]
     EnvFile(#[source] FileError),
+    /// The demo's console account could not be made.
+    #[error("making the demo's console account: {0}")]
+    Account(String),
     /// The agent process could not be started.
     #[error("starting {}", path.display())]
     Spawn {
@@ -147,6 +150,37 @@ impl StopSignals {
     }
 }
 
+/// The console account the demo makes (an admin).
+pub const DEMO_ACCOUNT: &str = "demo";
+
+/// Makes the demo's admin account, or gives it a new password when an
+/// earlier demo made it; the password, to print.
+fn demo_account(store: &crate::store::Store) -> Result<String, DemoError> {
+    use crate::helpers::password;
+    use crate::store::{Role, UserChange, UserRecord};
+    let mut bytes = [0u8; 9];
+    rand::fill(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = password::hash(&secret).map_err(|e| DemoError::Account(e.to_string()))?;
+    let now = atalaya_common::model::Timestamp::now();
+    let changed = store
+        .change_user(DEMO_ACCOUNT, UserChange::Password(hash.clone()), now)
+        .map_err(|e| DemoError::Account(e.to_string()))?;
+    if changed.is_none() {
+        store
+            .add_user(&UserRecord {
+                name: DEMO_ACCOUNT.into(),
+                role: Role::Admin,
+                password_hash: hash,
+                disabled: false,
+                created_at: now,
+                password_set_at: now,
+            })
+            .map_err(|e| DemoError::Account(e.to_string()))?;
+    }
+    Ok(secret)
+}
+
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run(data: &Path) -> Result<(), DemoError> {
     let mut stop = StopSignals::listen().map_err(DemoError::Signals)?;
@@ -213,6 +247,7 @@ pub async fn run(data: &Path) -> Result<(), DemoError> {
         running.admin_token
     );
     atalaya_files::write_private(&env_file, exports.as_bytes()).map_err(DemoError::EnvFile)?;
+    let console_password = demo_account(&running.store)?;
 
     // Wait until the agent's first inventory is stored, so the commands
     // printed below have something to show.
@@ -250,6 +285,7 @@ pub async fn run(data: &Path) -> Result<(), DemoError> {
     println!("  data directory  {}", data.display());
     println!("  agents connect  {} (QUIC, mutual TLS)", running.quic_addr);
     println!("  HTTP API        {server}  (Prometheus: {server}/metrics)");
+    println!("  web console     {server}/  sign in as {DEMO_ACCOUNT} / {console_password}");
     println!(
         "  local agent     pid {}, inventory of {hostname} stored",
         agent.0.id()

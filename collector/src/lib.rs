@@ -38,6 +38,7 @@ pub mod demo;
 pub mod desk;
 pub mod forecast;
 pub mod helpers;
+pub mod https;
 pub mod incidents;
 pub mod kb;
 pub mod lookup;

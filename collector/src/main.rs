@@ -210,8 +210,13 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
         Command::Serve => {
             runtime()?.block_on(async {
                 let running = run::start(&config).await?;
+                let scheme = if config.api_tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
                 println!(
-                    "collector running: agents {} · API http://{} · data {}",
+                    "collector running: agents {} · API and console {scheme}://{} · data {}",
                     running.quic_addr,
                     running.api_addr,
                     config.data_dir.display()

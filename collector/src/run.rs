@@ -12,9 +12,10 @@ use atalaya_common::token::secret_sha256;
 use atalaya_files::FileError;
 
 use crate::api::{AdminActions, ApiState};
-use crate::config::CollectorConfig;
+use crate::config::{ApiTls, CollectorConfig};
 use crate::console;
 use crate::desk::{self, Desk};
+use crate::https;
 use crate::pki::{CertificateAuthority, PkiError};
 use crate::screen::{ClockSkew, ClockSkews};
 use crate::server::{
@@ -116,6 +117,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// The HTTPS certificate of the API is unusable.
+    #[error("HTTPS for the API: {0}")]
+    Https(#[source] crate::https::HttpsError),
     /// A bound listener's own address could not be read.
     #[error("reading the address a listener is bound to")]
     LocalAddress(#[source] std::io::Error),
@@ -379,6 +383,15 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
             dir: data_dir.clone(),
             source,
         })?;
+    // The API's HTTPS certificate: the administrator's files, or the
+    // QUIC endpoint's own, issued by the collector's CA for server_names.
+    let https_identity = match &config.api_tls {
+        None => None,
+        Some(ApiTls::OwnCa) => Some((chain.clone(), key.clone_key())),
+        Some(ApiTls::Files { cert, key }) => {
+            Some(https::read_identity(cert, key).map_err(RunError::Https)?)
+        }
+    };
     let telemetry = Arc::new(Telemetry::default());
     let tls_config =
         tls::server_config(&ca, chain, key, telemetry.clone()).map_err(RunError::Tls)?;
@@ -490,13 +503,29 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         })?;
     let api_addr = listener.local_addr().map_err(RunError::LocalAddress)?;
     let console_settings = config.console;
-    tokio::spawn(async move {
-        let app = console::app(state, console_settings, false)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        if let Err(err) = axum::serve(listener, app).await {
-            tracing::error!(error = %err, "the HTTP API stopped");
+    match https_identity {
+        None => {
+            tokio::spawn(async move {
+                let app = console::app(state, console_settings, false)
+                    .into_make_service_with_connect_info::<https::ClientAddr>();
+                if let Err(err) = axum::serve(listener, app).await {
+                    tracing::error!(error = %err, "the HTTP API stopped");
+                }
+            });
         }
-    });
+        Some((chain, key)) => {
+            let tls = https::server_config(chain, key).map_err(RunError::Https)?;
+            let listener =
+                https::TlsListener::new(listener, tls).map_err(RunError::LocalAddress)?;
+            tokio::spawn(async move {
+                let app = console::app(state, console_settings, true)
+                    .into_make_service_with_connect_info::<https::ClientAddr>();
+                if let Err(err) = axum::serve(listener, app).await {
+                    tracing::error!(error = %err, "the HTTPS API stopped");
+                }
+            });
+        }
+    }
     for (name, addr) in [(API_ADDRESS_FILE, api_addr), (QUIC_ADDRESS_FILE, quic_addr)] {
         let path = data_dir.join(name);
         std::fs::write(&path, addr.to_string())

@@ -191,6 +191,28 @@ impl Collector {
             .unwrap()
     }
 
+    /// Creates a console account with `atalaya-collector user add`, the
+    /// password on standard input.
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
+        use std::io::Write;
+        let mut child = Command::new(bin("atalaya-collector"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(["user", "add", name, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "user add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn token(&self, uses: u32) -> String {
         let out = self.admin_cmd(&[
             "token",

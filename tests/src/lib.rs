@@ -23,6 +23,7 @@
 //! - [`traps`]: net-snmp's `snmptrap` and `snmpinform`, and datagrams of theirs.
 //! - [`webhook`]: an HTTP receiver that keeps the webhooks it gets.
 
+pub mod browser;
 pub mod harness;
 pub mod latency;
 pub mod layers;

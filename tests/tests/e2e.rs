@@ -465,6 +465,40 @@ fn the_demo_runs_and_its_printed_commands_work() {
     let shown = run(&command(" lookup "));
     assert!(shown.contains(hostname.trim()), "{shown}");
 
+    // The console line: its address and login work as printed.
+    let console = command("web console");
+    let (address, login) = console
+        .trim_start_matches("web console")
+        .trim()
+        .split_once("  sign in as ")
+        .unwrap_or_else(|| panic!("{console}"));
+    let (name, password) = login.split_once(" / ").unwrap();
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let resp = http
+        .post(&format!("{}login", address.trim()))
+        .send_form([("name", name), ("password", password)])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "{console}");
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let mut page = http
+        .get(&format!("{}lookup?q={}", address.trim(), hostname.trim()))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(html.contains(hostname.trim()), "{html}");
+
     // Ctrl-C: the demo stops and says nothing went wrong.
     let status = demo.stop_with(rustix::process::Signal::INT);
     assert!(status.success(), "{status:?}");

@@ -268,7 +268,7 @@ pub fn view(rec: &DeviceRecord, inv: Option<&DeviceInventory>) -> DeviceView {
 
 /// The view of a device as stored: its asset's inventory, and which
 /// device's asset it shares, if it does.
-fn stored_view(store: &Store, rec: &DeviceRecord) -> Result<DeviceView, StoreError> {
+pub fn stored_view(store: &Store, rec: &DeviceRecord) -> Result<DeviceView, StoreError> {
     let inv = store.device_inventory(&rec.asset_id)?;
     let mut v = view(rec, inv.as_ref());
     let primary = store.device_primary(&rec.asset_id)?;
@@ -303,7 +303,7 @@ fn sum(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 /// One row per interface of a device, with the latest of its rates.
-fn interface_rows(
+pub fn interface_rows(
     store: &Store,
     rec: &DeviceRecord,
     inv: Option<&DeviceInventory>,

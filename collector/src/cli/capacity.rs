@@ -106,7 +106,7 @@ fn cell<T>(v: Option<T>, show: impl Fn(T) -> String) -> String {
 }
 
 /// An amount in its unit, for people.
-fn amount(v: f64, unit: SizeUnit) -> String {
+pub fn amount(v: f64, unit: SizeUnit) -> String {
     match unit {
         SizeUnit::Bytes => bytes(v.max(0.0) as u64),
         SizeUnit::Cpus => match num(v, 1).as_str() {

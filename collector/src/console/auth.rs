@@ -9,7 +9,7 @@
 //! `session_hours` in all, and when the account is disabled or its
 //! password changes.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::token::secret_sha256;
@@ -27,7 +27,9 @@ use serde::Deserialize;
 use super::guard::Locked;
 use super::layout;
 use super::{ConsoleState, PageError, PageResult, blocking};
+use crate::config::ConsoleSettings;
 use crate::helpers::password;
+use crate::https::ClientAddr;
 use crate::store::{Role, SessionRecord};
 
 /// The name of the session cookie.
@@ -153,11 +155,8 @@ impl FromRequestParts<ConsoleState> for Person {
             let Some(session) = s.session(&hash)? else {
                 return Ok(None);
             };
-            let idle = i64::try_from(settings.idle.as_millis()).unwrap_or(i64::MAX);
-            let absolute = i64::try_from(settings.absolute.as_millis()).unwrap_or(i64::MAX);
             let user = s.user(&session.user)?;
-            let live = now.0.saturating_sub(session.last_seen.0) < idle
-                && now.0.saturating_sub(session.created_at.0) < absolute
+            let live = !session_over(&session, &settings, now)
                 && user.as_ref().is_some_and(|u| !u.disabled);
             if !live {
                 s.remove_session(&hash)?;
@@ -181,6 +180,14 @@ impl FromRequestParts<ConsoleState> for Person {
             None => Err(refused),
         }
     }
+}
+
+/// Whether a session is over at `now`: unused for `idle`, or older than
+/// `absolute`.
+pub fn session_over(session: &SessionRecord, settings: &ConsoleSettings, now: Timestamp) -> bool {
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    now.0.saturating_sub(session.last_seen.0) >= ms(settings.idle)
+        || now.0.saturating_sub(session.created_at.0) >= ms(settings.absolute)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -236,8 +243,8 @@ impl std::fmt::Debug for LoginForm {
 
 fn client_address(parts_ext: &axum::http::Extensions) -> IpAddr {
     parts_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .get::<ConnectInfo<ClientAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip())
 }
 
 async fn login(
@@ -310,12 +317,7 @@ async fn login(
     let settings = state.settings;
     blocking(&state, move |s| {
         // Logins are rare: a good time to forget sessions that are over.
-        let idle = i64::try_from(settings.idle.as_millis()).unwrap_or(i64::MAX);
-        let absolute = i64::try_from(settings.absolute.as_millis()).unwrap_or(i64::MAX);
-        s.expire_sessions(|old| {
-            now.0.saturating_sub(old.last_seen.0) >= idle
-                || now.0.saturating_sub(old.created_at.0) >= absolute
-        })?;
+        s.expire_sessions(|old| session_over(old, &settings, now))?;
         s.add_session(&hash, &session)
     })
     .await?;
@@ -382,6 +384,34 @@ mod tests {
         assert_eq!(
             layout::query_value("/assets?q=a b&x=1"),
             "%2Fassets%3Fq%3Da%20b%26x%3D1"
+        );
+    }
+
+    #[test]
+    fn a_session_ends_when_idle_or_too_old() {
+        let settings = ConsoleSettings::default(); // 30 min idle, 12 h in all
+        let min = 60_000;
+        let session = SessionRecord {
+            user: "ana".into(),
+            created_at: Timestamp(0),
+            last_seen: Timestamp(0),
+            csrf: String::new(),
+            address: String::new(),
+        };
+        assert!(!session_over(&session, &settings, Timestamp(29 * min)));
+        assert!(session_over(&session, &settings, Timestamp(30 * min)));
+        let busy = SessionRecord {
+            last_seen: Timestamp(12 * 60 * min - 1),
+            ..session
+        };
+        assert!(!session_over(
+            &busy,
+            &settings,
+            Timestamp(12 * 60 * min - 1)
+        ));
+        assert!(
+            session_over(&busy, &settings, Timestamp(12 * 60 * min)),
+            "used all along, it still ends after session_hours"
         );
     }
 

@@ -16,17 +16,21 @@
 //!   the failed-login limits ([`guard`]).
 //! - `layout`: the page shell (navigation, search box, who is signed in)
 //!   and small shared pieces of markup.
-//! - one module per page group: `fleet`, `lookup`, `incidents` (the queue,
-//!   one incident and its actions), `kb` (the knowledge base).
+//! - one module per page group: `fleet`, `lookup`, `network` (devices,
+//!   interfaces, the topology drawn as SVG), `capacity` (by urgency,
+//!   installed, renewal), `incidents` (the queue, one incident and its
+//!   actions), `kb` (the knowledge base).
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
 mod auth;
+mod capacity;
 pub mod fleet;
 pub mod guard;
 mod incidents;
 mod kb;
 mod layout;
 mod lookup;
+mod network;
 mod static_files;
 
 use std::sync::{Arc, Mutex};
@@ -85,6 +89,8 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(auth::routes())
         .merge(fleet::routes())
         .merge(lookup::routes())
+        .merge(network::routes())
+        .merge(capacity::routes())
         .merge(incidents::routes())
         .merge(kb::routes())
         .merge(static_files::routes())
@@ -235,7 +241,7 @@ pub async fn serve(
     let app = app(api_state, settings, false);
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<crate::https::ClientAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

@@ -1,0 +1,253 @@
+//! The web console in a real headless Chromium against a real collector
+//! with agents on real QUIC: people sign in by role, find a caller with
+//! the search box, sign out; failed sign-ins lock an account; values an
+//! agent sent (host name, OS, packages, a user report) with markup in
+//! them show as text and run nothing. Screenshots of the pages go to
+//! `target/console-screenshots/`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use atalaya_common::model::{Inventory, Package, Timestamp};
+use atalaya_common::proto::{InventorySnapshot, Message, UserReport};
+use atalaya_tests::browser::{Browser, screenshot_dir};
+use atalaya_tests::harness::{Collector, eventually, runtime};
+use atalaya_tests::loadgen::NumberedAgent;
+
+const PASSWORD: &str = "a long password 1";
+
+/// Markup an agent could send: if any of it ran, `window.pwned` is set.
+const SCRIPT: &str = "<script>window.pwned=1</script>";
+const IMG: &str = "\"><img src=x onerror=\"window.pwned=2\">";
+
+fn accounts(c: &Collector) {
+    for (name, role) in [("ana", "helpdesk"), ("root", "admin"), ("vera", "viewer")] {
+        c.add_user(name, role, PASSWORD);
+    }
+}
+
+#[test]
+fn people_sign_in_by_role_find_a_caller_and_sign_out() {
+    let c = Collector::start();
+    accounts(&c);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let _agent = rt.block_on(NumberedAgent::start(
+        dir.path(),
+        "lat-maria",
+        &c.token(1),
+        None,
+    ));
+    eventually("the agent's asset", Duration::from_secs(30), || {
+        c.assets()
+            .iter()
+            .any(|a| a["hostname"] == "lat-maria")
+            .then_some(())
+    });
+
+    let b = Browser::start();
+    // Not signed in: any page leads to the login form, and back after.
+    b.go(&format!("{}/fleet", c.api));
+    b.wait_for("form.login", Duration::from_secs(10));
+    assert!(b.url().contains("/login?next=%2Ffleet"), "{}", b.url());
+    b.screenshot(&screenshot_dir().join("login.png"));
+
+    for (name, role) in [("ana", "helpdesk"), ("root", "admin"), ("vera", "viewer")] {
+        b.sign_in(&c.api, name, PASSWORD);
+        let who = b.text(&b.get("header.top .person"));
+        assert_eq!(who, format!("{name} · {role}"));
+        assert!(b.url().ends_with("/fleet"), "{}", b.url());
+        assert_eq!(b.text(&b.get("main h1")), "Fleet");
+        let assets = b.text(&b.get("section.cards .card"));
+        assert!(assets.starts_with('1'), "one asset counted: {assets}");
+        if name == "ana" {
+            b.screenshot(&screenshot_dir().join("fleet.png"));
+        }
+
+        // The search box finds the caller's machine.
+        let search = b.get("form.search input[name=q]");
+        b.fill(&search, "lat-maria\n");
+        b.wait_for("section.lookup article.machine", Duration::from_secs(10));
+        assert!(b.url().contains("/lookup?q=lat-maria"), "{}", b.url());
+        assert_eq!(
+            b.text(&b.get("article.machine h2 a")),
+            "lat-maria",
+            "the card names the machine"
+        );
+        if name == "ana" {
+            b.screenshot(&screenshot_dir().join("lookup.png"));
+        }
+
+        // The network and capacity pages answer for every role.
+        for (path, title) in [
+            ("/network", "Network"),
+            ("/capacity", "Capacity"),
+            ("/capacity/installed", "Installed capacity"),
+            ("/capacity/renewal", "Renewal planning"),
+        ] {
+            b.go(&format!("{}{path}", c.api));
+            assert_eq!(b.text(&b.get("main h1")), title, "{path}");
+            if path == "/capacity/installed" {
+                let installed = b.text(&b.get("table#installed tbody"));
+                assert!(
+                    installed.contains('1'),
+                    "the agent's host is counted: {installed}"
+                );
+            }
+        }
+
+        b.click(&b.get("form.who button"));
+        b.wait_for("form.login", Duration::from_secs(10));
+        // Signed out: the session is gone, not just the cookie.
+        b.go(&format!("{}/fleet", c.api));
+        b.wait_for("form.login", Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn failed_sign_ins_lock_the_account_whatever_the_password() {
+    let c = Collector::start_with("[console]\naccount_failures = 3\n");
+    accounts(&c);
+    let b = Browser::start();
+    for _ in 0..3 {
+        b.go(&format!("{}/login", c.api));
+        b.fill(&b.get("input[name=name]"), "ana");
+        b.fill(&b.get("input[name=password]"), "not the password");
+        b.click(&b.get("form.login button"));
+        let problem = b.text(&b.wait_for("form.login .problem", Duration::from_secs(10)));
+        assert_eq!(problem, "That account and password do not match.");
+    }
+    // Locked: even the right password is refused, and it says why.
+    b.go(&format!("{}/login", c.api));
+    b.fill(&b.get("input[name=name]"), "ana");
+    b.fill(&b.get("input[name=password]"), PASSWORD);
+    b.click(&b.get("form.login button"));
+    let problem = b.text(&b.wait_for("form.login .problem", Duration::from_secs(10)));
+    assert!(
+        problem.starts_with("Too many failed sign-ins for this account"),
+        "{problem}"
+    );
+    // Another account is not locked by ana's failures.
+    b.sign_in(&c.api, "vera", PASSWORD);
+}
+
+#[test]
+fn markup_sent_by_an_agent_shows_as_text_and_runs_nothing() {
+    let c = Collector::start();
+    accounts(&c);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = rt.block_on(NumberedAgent::start(
+        dir.path(),
+        "lab-hostile",
+        &c.token(1),
+        None,
+    ));
+    let mut inv = Inventory::default();
+    inv.host.hostname = format!("lab-hostile{SCRIPT}");
+    inv.os.name = Some(format!("Debian{IMG}"));
+    inv.os.pretty_name = Some(format!("Debian{IMG}"));
+    inv.software.packages.push(Package {
+        name: format!("pkg{SCRIPT}"),
+        version: format!("1.0{IMG}"),
+        arch: None,
+        vendor: None,
+        installed_at: None,
+        size_bytes: None,
+        source: None,
+    });
+    agent.push_message(|seq| {
+        Message::InventorySnapshot(InventorySnapshot {
+            seq,
+            taken_at: Timestamp::now(),
+            inventory: inv,
+        })
+    });
+    agent.push_message(|seq| {
+        Message::UserReport(UserReport {
+            seq,
+            id: "r-hostile".into(),
+            written_at: Timestamp::now(),
+            text: format!("the printer {SCRIPT}{IMG} does not print"),
+            user: Some("maria".into()),
+            uid: Some(1000),
+        })
+    });
+    let hostname = format!("lab-hostile{SCRIPT}");
+    eventually("the hostile inventory", Duration::from_secs(30), || {
+        c.assets()
+            .iter()
+            .any(|a| a["hostname"] == hostname.as_str())
+            .then_some(())
+    });
+
+    let b = Browser::start();
+    b.sign_in(&c.api, "ana", PASSWORD);
+    b.go(&format!("{}/lookup?q=lab-hostile", c.api));
+    let card = b.text(&b.wait_for("section.lookup article.machine", Duration::from_secs(10)));
+    assert!(
+        card.contains(&hostname),
+        "the host name shows as written: {card}"
+    );
+    assert!(
+        card.contains(&format!("Debian{IMG}")),
+        "so does the OS: {card}"
+    );
+    b.screenshot(&screenshot_dir().join("hostile-lookup.png"));
+
+    b.go(&format!("{}/fleet", c.api));
+    let os_table = b.text(&b.wait_for("table.counts", Duration::from_secs(10)));
+    let page = b.text_of_page();
+    assert!(page.contains(&format!("Debian{IMG}")), "{os_table}\n{page}");
+
+    // Nothing the agent sent ran, on any page visited.
+    let ran = b.exec(
+        "return window.pwned === undefined ? null : window.pwned;",
+        serde_json::json!([]),
+    );
+    assert!(ran.is_null(), "a script from the agent ran: {ran}");
+    assert!(
+        b.find("img[src=x]").is_none(),
+        "an element from the agent was made"
+    );
+}
+
+#[test]
+fn a_form_posted_without_the_sessions_token_or_from_another_site_is_refused() {
+    let c = Collector::start();
+    accounts(&c);
+    let b = Browser::start();
+    b.sign_in(&c.api, "vera", PASSWORD);
+    // The logout form without its token: 403, and the session lives on.
+    let status = b.exec_async(
+        "const done = arguments[arguments.length - 1];
+         fetch('/logout', {method: 'POST', body: new URLSearchParams({csrf: 'forged'})})
+           .then(r => done(r.status), e => done(String(e)));",
+        serde_json::json!([]),
+    );
+    assert_eq!(status, 403);
+    b.go(&format!("{}/fleet", c.api));
+    b.wait_for("header.top .person", Duration::from_secs(10));
+
+    // Over plain HTTP, a cross-site POST names its origin: refused even
+    // with the right token.
+    let token = b
+        .attr(&b.get("form.who input[name=csrf]"), "value")
+        .unwrap();
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let cookie = b.exec("return document.cookie;", serde_json::json!([]));
+    assert_eq!(
+        cookie, "",
+        "the session cookie is HttpOnly: scripts cannot read it"
+    );
+    let resp = http
+        .post(&format!("{}/logout", c.api))
+        .header("Origin", "https://evil.example")
+        .send_form([("csrf", token.as_str())])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+}
