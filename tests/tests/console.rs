@@ -305,7 +305,10 @@ fn the_help_desk_works_an_incident_and_a_viewer_only_reads_it() {
             .filter(|s| s.starts_with("acknowledged"))
     });
     assert_eq!(status, "acknowledged");
-    assert!(b.text(&b.get("table.timeline")).contains("acknowledged by ana"));
+    assert!(
+        b.text(&b.get("table.timeline"))
+            .contains("acknowledged by ana")
+    );
     assert!(b.find("form[data-action=ack]").is_none());
     b.fill(&b.get("form[data-action=note] textarea"), "called maria");
     b.click(&b.get("form[data-action=note] button"));
@@ -327,5 +330,8 @@ fn the_help_desk_works_an_incident_and_a_viewer_only_reads_it() {
     b.sign_in(&c.api, "vera", PASSWORD);
     b.go(&page);
     assert!(b.text(&b.get("table.timeline")).contains("called maria"));
-    assert!(b.find("form.action").is_none(), "a viewer got an action form");
+    assert!(
+        b.find("form.action").is_none(),
+        "a viewer got an action form"
+    );
 }
