@@ -1,5 +1,10 @@
 //! What the benchmark binaries share: a process's CPU time and memory, as
-//! Linux reports them under `/proc`.
+//! Linux reports them under `/proc`, and a simulated host's samples.
+//!
+//! # Layout
+//! - [`host`]: a simulated host's health samples (random walks).
+
+pub mod host;
 
 use anyhow::Context;
 

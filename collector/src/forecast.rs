@@ -5,7 +5,7 @@
 //! A [`Trend`] keeps the least-squares sums of a sliding window in a fixed
 //! number of buckets, however often the series is sampled; the incident
 //! engine persists it between samples, the capacity report fills one from
-//! the stored points. [`Trend::fit`] gives the line ([`Fit`]), with its
+//! the stored hourly rollups ([`Trend::of_hours`]) or points. [`Trend::fit`] gives the line ([`Fit`]), with its
 //! fit quality, and [`Fit::outlook`] what it says of a limit ([`Outlook`]).
 //!
 //! # Fit quality
@@ -22,6 +22,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::records::rollup::Rollup;
+
 /// Buckets a window is summed in: the window moves a bucket at a time.
 pub const TREND_BUCKETS: i64 = 24;
 
@@ -29,6 +31,7 @@ pub const TREND_BUCKETS: i64 = 24;
 pub const DEFAULT_MIN_R2: f64 = 0.5;
 
 const MS_PER_SECOND: i64 = 1000;
+const HOUR_MS: i64 = 3_600_000;
 const MS_PER_DAY: f64 = 86_400_000.0;
 
 /// Least-squares sums of a series over a sliding window, in buckets so the
@@ -153,6 +156,11 @@ impl Trend {
         trend
     }
 
+    /// The width of the buckets the window is summed in, ms.
+    pub fn bucket_ms(&self) -> i64 {
+        self.bucket_ms
+    }
+
     /// How far back from the newest point a trend of `window_ms` may still
     /// hold points: a reader that gives it everything since then gives it
     /// all it keeps.
@@ -160,8 +168,45 @@ impl Trend {
         window_ms.saturating_add(Self::new(window_ms).bucket_ms)
     }
 
+    /// A trend of hourly rollups `(bucket start, rollup)`, oldest first,
+    /// each taken as its `count` points at their mean time, for a series
+    /// whose raw points are too many to read (a fleet's report) or no
+    /// longer kept.
+    ///
+    /// The mean time is exact for points evenly spaced through the hour
+    /// (one point, every 10 s, every 30 minutes...): the first is put at
+    /// the last one's time less `count - 1` spacings of an hour over
+    /// `count`, not before the hour starts. A line through hourly
+    /// averages is then the line through the points themselves when the
+    /// series is straight within each hour; an hour of one point (as a
+    /// series sampled hourly has) adds exactly what [`Trend::add`] adds,
+    /// so such a series gives the trend it gives fed point by point.
+    pub fn of_hours<'r>(
+        hours: impl IntoIterator<Item = (i64, &'r Rollup)>,
+        window_ms: i64,
+    ) -> Self {
+        let mut trend = Self::new(window_ms);
+        for (bucket, r) in hours {
+            if r.count == 0 || !r.sum.is_finite() {
+                continue;
+            }
+            let spacing = HOUR_MS / i64::try_from(r.count).unwrap_or(i64::MAX);
+            let spread = spacing.saturating_mul(i64::try_from(r.count - 1).unwrap_or(i64::MAX));
+            let first = r.last_at.saturating_sub(spread).max(bucket).min(r.last_at);
+            let mean_t = first + (r.last_at - first) / 2;
+            let n = u32::try_from(r.count).unwrap_or(u32::MAX);
+            trend.add_many(mean_t, n, r.sum, window_ms);
+        }
+        trend
+    }
+
     /// Adds a point at `t` (ms); points older than the window are let go.
     pub fn add(&mut self, t: i64, v: f64, window_ms: i64) {
+        self.add_many(t, 1, v, window_ms);
+    }
+
+    /// Adds `n` points at `t` (ms) whose values sum to `sum`.
+    fn add_many(&mut self, t: i64, n: u32, sum: f64, window_ms: i64) {
         while self
             .buckets
             .front()
@@ -187,11 +232,13 @@ impl Trend {
             });
         }
         if let Some(b) = self.buckets.back_mut().filter(|b| b.start == start) {
-            b.n = b.n.saturating_add(1);
-            b.sum_t += dt;
-            b.sum_v += v;
-            b.sum_tt += dt * dt;
-            b.sum_tv += dt * v;
+            // With n = 1 these are the sums of one point, to the bit.
+            let weight = f64::from(n);
+            b.n = b.n.saturating_add(n);
+            b.sum_t += weight * dt;
+            b.sum_v += sum;
+            b.sum_tt += weight * dt * dt;
+            b.sum_tv += dt * sum;
         }
     }
 
@@ -312,6 +359,72 @@ mod tests {
         let read = Trend::of_points(recent, window);
         assert_eq!(fed.buckets, read.buckets);
         assert_eq!(fed.fit(last, window), read.fit(last, window));
+    }
+
+    /// The hourly rollups of `points`, as the store keeps them.
+    fn hourly(points: &[(i64, f64)]) -> std::collections::BTreeMap<i64, Rollup> {
+        let mut hours = std::collections::BTreeMap::new();
+        for &(t, v) in points {
+            hours
+                .entry(t.div_euclid(HOUR) * HOUR)
+                .and_modify(|r: &mut Rollup| r.add(t, v))
+                .or_insert_with(|| Rollup::of(t, v));
+        }
+        hours
+    }
+
+    #[test]
+    fn hourly_samples_give_the_fed_trend_from_their_rollups() {
+        let window = 72 * HOUR;
+        // One sample an hour, off the hour, for five days.
+        let t0 = 1_800_000_123_457;
+        let points: Vec<(i64, f64)> = (0..120)
+            .map(|h| (t0 + h * HOUR, 40.0 + 0.25 * h as f64 + (h % 5) as f64 * 0.1))
+            .collect();
+        let fed = Trend::of_points(points.iter().copied(), window);
+        let hours = hourly(&points);
+        let read = Trend::of_hours(hours.iter().map(|(b, r)| (*b, r)), window);
+        assert_eq!(fed, read);
+        let now = t0 + 120 * HOUR;
+        assert_eq!(fed.fit(now, window), read.fit(now, window));
+    }
+
+    #[test]
+    fn ten_second_samples_from_hourly_rollups_are_dated_within_minutes() {
+        let window = 72 * HOUR;
+        // Every 10 s for four days, 6 points a day, with noise within the hour.
+        let t0 = 1_800_000_004_321;
+        let points: Vec<(i64, f64)> = (0..4 * 8640)
+            .map(|i| {
+                let t = t0 + i * 10_000;
+                let noise = ((i * 7919) % 101) as f64 / 100.0 - 0.5;
+                (t, 40.0 + 6.0 * (t - t0) as f64 / 86_400_000.0 + noise)
+            })
+            .collect();
+        let last = points.last().unwrap().0;
+        let fed = Trend::of_points(points.iter().copied(), window);
+        let hours = hourly(&points);
+        let read = Trend::of_hours(hours.iter().map(|(b, r)| (*b, r)), window);
+        let (a, b) = (
+            fed.fit(last, window).unwrap(),
+            read.fit(last, window).unwrap(),
+        );
+        assert!((a.per_day() - b.per_day()).abs() < 0.01, "{a:?} {b:?}");
+        let full = |f: Fit| f.outlook(100.0, DEFAULT_MIN_R2).full_at(last).unwrap();
+        let apart = (full(a) - full(b)).abs();
+        assert!(apart < 10 * 60_000, "{apart} ms apart: {a:?} {b:?}");
+        // The newest hour, partly filled, is placed at its points' middle.
+        let newest = Trend::of_hours(hours.iter().rev().take(1).map(|(b, r)| (*b, r)), window);
+        let b = newest.buckets.back().unwrap();
+        let mean = points
+            .iter()
+            .rev()
+            .take(b.n as usize)
+            .map(|p| p.0)
+            .sum::<i64>()
+            / i64::from(b.n);
+        let got = b.start + (b.sum_t / f64::from(b.n) * 1000.0) as i64;
+        assert!((got - mean).abs() <= 10_000, "{got} vs {mean}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use atalaya_collector::demo;
 use atalaya_collector::desk::{Desk, LogHooks};
 use atalaya_collector::incidents::RuleSet;
 use atalaya_collector::incidents::sla::SlaPolicies;
+use atalaya_collector::records::rollup::Tier;
 use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store};
 use atalaya_collector::telemetry::Telemetry;
 use atalaya_common::model::{
@@ -552,28 +553,23 @@ fn top_ranks_the_fleet_as_a_scan_of_every_point_does() {
     // The first bucket read: the day the week starts in (every point of
     // the fleet is later anyway).
     let first = (Timestamp::now().0 - 7 * 86_400_000).div_euclid(86_400_000) * 86_400_000;
-    // Brute force: every point rolled up (those of closed blocks) since the
-    // first bucket, per asset.
+    // Brute force: every point since the first bucket, per asset, those
+    // of closed blocks (rolled up) and of open ones alike.
     let mut scan: Vec<(String, Vec<f64>)> = Vec::new();
     let now = Timestamp::now();
+    let mut open_points = 0;
     for page in s.store.assets(&Default::default()).unwrap().items {
         let id = page.id;
         let all = s
             .store
             .metric(&id, "cpu.total_percent", Timestamp(first), now, None)
             .unwrap();
-        let open = s
+        open_points += s
             .store
             .open_points(&id, "cpu.total_percent", Timestamp(first), now)
-            .unwrap();
+            .unwrap()
+            .len();
         let mut values: Vec<f64> = all.iter().map(|p| p.1).collect();
-        for (_, v) in &open {
-            let i = values
-                .iter()
-                .position(|x| x.to_bits() == v.to_bits())
-                .unwrap();
-            values.remove(i);
-        }
         if !values.is_empty() {
             values.sort_by(f64::total_cmp);
             scan.push((id, values));
@@ -595,6 +591,10 @@ fn top_ranks_the_fleet_as_a_scan_of_every_point_does() {
             )
         })
         .collect();
+    assert!(
+        open_points > 0,
+        "the newest points of each agent are in an open block"
+    );
     assert_eq!(got, by_max[..10].to_vec());
     // By p95: each value within the sketch's error of the exact one.
     let (_, p95) = s.get_json(
@@ -622,6 +622,78 @@ fn top_ranks_the_fleet_as_a_scan_of_every_point_does() {
         "{out}"
     );
     assert_eq!(out.lines().count(), 5, "{out}");
+}
+
+#[test]
+fn top_counts_points_still_in_an_open_block() {
+    let s = start();
+    let t = &s.viewer_secret;
+    // Three samples a minute apart: the block they are in stays open (it
+    // closes after 60 samples or at the end of its 10-minute window), so
+    // nothing of them is rolled up yet.
+    let now = Timestamp::now().0;
+    let samples: Vec<HealthSample> = [97.5, 42.0, 61.25]
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| HealthSample {
+            at: Timestamp(now - 180_000 + i as i64 * 60_000),
+            interval_ms: 60_000,
+            cpu: Some(CpuUsage {
+                total_percent: v,
+                ..CpuUsage::default()
+            }),
+            ..HealthSample::default()
+        })
+        .collect();
+    s.store
+        .commit(&[Ingest {
+            agent_id: "agent-new".into(),
+            received_at: Timestamp(now),
+            record: IngestRecord::Metrics(proto::MetricBatch { seq: 1, samples }),
+        }])
+        .unwrap();
+    let asset = s.store.agent_asset_id("agent-new").unwrap().unwrap();
+    let day = 86_400_000;
+    assert!(
+        s.store
+            .rollups(&asset, "cpu.total_percent", Tier::OneDay, 0, now + day)
+            .unwrap()
+            .is_empty(),
+        "no rollup yet"
+    );
+    assert_eq!(
+        s.store
+            .open_points(&asset, "cpu.total_percent", Timestamp(0), Timestamp(now))
+            .unwrap()
+            .len(),
+        3
+    );
+    let entry = |by: &str| {
+        let (status, top) = s.get_json(
+            &format!("/api/v1/top?series=cpu.total_percent&by={by}&over=1d"),
+            t,
+        );
+        assert_eq!(status, 200, "{top}");
+        let e = top["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["asset_id"] == asset.as_str())
+            .cloned();
+        e.unwrap_or_else(|| panic!("{asset} not in {top}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(entry("max"), 97.5);
+    assert_eq!(entry("min"), 42.0);
+    assert_eq!(entry("last"), 61.25);
+    assert!((entry("avg") - (97.5 + 42.0 + 61.25) / 3.0).abs() < 1e-9);
+    let p50 = entry("p50");
+    assert!((p50 - 61.25).abs() <= 61.25 * 0.0101, "{p50}");
+    // The CLI ranks it too.
+    let (ok, out, err) = cli(&s, t, &["top", "cpu.total_percent", "--over", "1d"]);
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l.contains("97.5")), "{out}");
 }
 
 #[test]

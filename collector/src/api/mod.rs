@@ -35,6 +35,8 @@
 //! - `capacity`: `/api/v1/capacity`, resources by urgency, installed
 //!   capacity and renewal planning;
 //! - [`users`]: `/api/v1/users`, people's console accounts;
+//! - `reports`: `/api/v1/reports/slr`, the service-level report of a
+//!   month or other period;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
 mod agents;
@@ -48,6 +50,7 @@ mod lookup;
 mod metrics;
 mod probes;
 mod prometheus;
+mod reports;
 mod software;
 mod tokens;
 mod topology;
@@ -160,6 +163,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(kb::routes())
         .merge(incidents::routes())
         .merge(users::routes())
+        .merge(reports::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -13,7 +13,7 @@ use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
     CliError, Format, assets, capacity, changes, devices, incidents, kb, lookup, metrics, probes,
-    topology,
+    report, topology,
 };
 use clap::{Parser, Subcommand};
 
@@ -181,6 +181,10 @@ enum Command {
     /// full and its headroom, most urgent first; `installed` and `renewal`
     /// for the other reports.
     Capacity(capacity::Args),
+    /// Reports for managers: `atalaya report slr --month 2026-11`, the
+    /// service-level report of a month.
+    #[command(subcommand)]
+    Report(report::Command),
     /// The latest SNMP traps network devices sent, newest first.
     Traps {
         /// Only this device.
@@ -257,6 +261,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Topology { dot } => topology::run(c, dot, format),
         Command::Traps { device, limit } => devices::traps(c, device, limit, format),
         Command::Capacity(args) => capacity::run(c, args, format),
+        Command::Report(cmd) => report::run(c, cmd, format),
     }
 }
 

@@ -1,9 +1,8 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
 //! ([`assets`], [`capacity`], [`changes`], [`devices`], [`incidents`], [`kb`],
-//! [`lookup`], [`metrics`], [`topology`]), each asking through the one [`client::ApiClient`] and
-//! [`lookup`], [`metrics`], [`probes`]), each asking through the one [`client::ApiClient`] and
-//! printing aligned text tables for people, CSV and JSON for spreadsheets
-//! and scripts.
+//! [`lookup`], [`metrics`], [`probes`], [`report`], [`topology`]), each
+//! asking through the one [`client::ApiClient`] and printing aligned text
+//! tables for people, CSV and JSON for spreadsheets and scripts.
 //!
 //! Tables are written by hand because they are small: a header row and
 //! string cells; numeric columns are right-aligned so digits line up.
@@ -22,6 +21,7 @@ pub mod kb;
 pub mod lookup;
 pub mod metrics;
 pub mod probes;
+pub mod report;
 pub mod topology;
 
 use client::ClientError;

@@ -17,7 +17,7 @@ use crate::incidents::sla::{self, Criticality, SlaPolicies};
 use crate::incidents::{Action, ActionKind, EngineState};
 use crate::kb::{IncidentFacts, RuleKb};
 use crate::notify::news_event;
-use crate::records::incident::{IncidentNews, IncidentRecord, NotifyEvent, SlaEvent};
+use crate::records::incident::{IncidentNews, IncidentRecord, KbSolution, NotifyEvent, SlaEvent};
 use crate::records::kb::ArticleId;
 use crate::store::{DeskTxn, IncidentFilter, Store, StoreError};
 
@@ -210,9 +210,16 @@ impl DeskStore for Store {
                         confirmed = kb.article.is_some(),
                         "solution recorded in the KB"
                     );
-                    let article = article.to_string();
-                    if !rec.kb_articles.contains(&article) {
-                        rec.kb_articles.push(article);
+                    let id = article.to_string();
+                    let kb_use = KbSolution {
+                        article,
+                        confirmed: kb.article.is_some(),
+                        suggested: rec.kb_articles.contains(&id),
+                    };
+                    let (event, text) = kb_use.entry();
+                    rec.log(now, author, event, text);
+                    if !rec.kb_articles.contains(&id) {
+                        rec.kb_articles.push(id);
                     }
                 }
                 Err(KbError::Store(e)) => return Err(e.into()),

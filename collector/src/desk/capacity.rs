@@ -4,6 +4,7 @@
 //! rolled-up series without the reports noticing). What the figures mean
 //! is [`crate::capacity`]'s to decide.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use atalaya_common::config::LoadError;
@@ -23,9 +24,11 @@ use crate::capacity::{AssetClass, Day, percentile};
 use crate::forecast::Trend;
 use crate::helpers::series::{DERIVED_PERCENTS, derive_percent, split_series};
 use crate::incidents::rules::{AssetFacts, AssetKind, RuleSet};
-use crate::records::rollup::{Aggregation, Tier};
+use crate::records::rollup::{Aggregation, Rollup, Tier};
 use crate::store::devices::device_model;
+use crate::store::rollups::RollupRead;
 use crate::store::{AssetFilter, AssetMeta, AssetRecord, Store, StoreError};
+use crate::tiers;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
@@ -56,9 +59,170 @@ pub fn load_eol(config_dir: Option<&Path>) -> Result<EolTable, LoadError> {
 /// What the capacity report reads of one series of `asset`: its newest
 /// point, its 95th percentile over [`P95_DAYS`] before `now`, and the
 /// trend of the window of `window_ms` ending at its newest point.
-/// Percentages derived from two stored series (memory, swap) are derived
-/// as the incident rules see them.
+///
+/// A stored series is read from its rollups and the points of open
+/// blocks, never from closed raw blocks, so a fleet's report reads a few
+/// rows per series: the percentile merges the 1-day rollups of the whole
+/// days of the range and the 1-hour ones of its two ends (the same
+/// points as all its hours), and the trend of a window of a day or more
+/// (buckets of an hour or more) is fed the hourly rollups
+/// ([`Trend::of_hours`]); a shorter window reads raw points.
+/// Percentages derived from two stored series (memory, swap) have no
+/// rollups of their own: they are derived from the raw points still
+/// kept, as the incident rules see them.
 pub fn read_use(
+    store: &Store,
+    asset: &str,
+    series: &str,
+    now: Timestamp,
+    window_ms: i64,
+) -> Result<UseSummary, StoreError> {
+    Ok(read_uses(store, asset, &[(series, window_ms)], now)?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`read_use`] of several series of `asset`, each with its window, in
+/// the order given: the rollups of all of them are read in one
+/// transaction and each open block is decoded once.
+pub fn read_uses(
+    store: &Store,
+    asset: &str,
+    wanted: &[(&str, i64)],
+    now: Timestamp,
+) -> Result<Vec<UseSummary>, StoreError> {
+    let mut out = vec![UseSummary::default(); wanted.len()];
+    let mut stored: Vec<(usize, &str, i64)> = Vec::new();
+    for (i, &(series, window_ms)) in wanted.iter().enumerate() {
+        if DERIVED_PERCENTS.iter().any(|d| d.0 == series) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = read_derived(store, asset, series, now, window_ms)?;
+            }
+        } else {
+            stored.push((i, series, window_ms));
+        }
+    }
+    if stored.is_empty() {
+        return Ok(out);
+    }
+    let p95_from = now.0.saturating_sub(days_ms(P95_DAYS));
+    let (hour, day) = (Tier::OneHour, Tier::OneDay);
+    let today = day.bucket_of(now.0);
+    // The first whole day of the range: the hours before it are read one by one.
+    let first_day = day.bucket_of(p95_from.saturating_add(day.bucket_ms() - 1));
+    let read = |tier, from: i64, to: i64, sketches| RollupRead {
+        tier,
+        from,
+        to,
+        sketches,
+    };
+    let spans = [
+        read(hour, p95_from, first_day.min(today) - 1, true),
+        read(day, first_day, today - 1, true),
+        read(hour, today.max(p95_from), now.0, true),
+    ];
+    let reads: Vec<(&str, RollupRead)> = stored
+        .iter()
+        .flat_map(|&(_, series, _)| spans.iter().map(move |r| (series, *r)))
+        .collect();
+    let mut got = store.rollup_reads_of(asset, &reads)?.into_iter();
+    // Open blocks are rolled up when they close; their points count now,
+    // by the hour they will be rolled up into.
+    let names: Vec<&str> = stored.iter().map(|s| s.1).collect();
+    let open = store.open_points_of(asset, &names, Timestamp(p95_from), now)?;
+    // Per series: its hours of today and of its open points, and where its
+    // trend starts; then the hours before today of every hourly trend,
+    // in one more transaction.
+    let mut pending = Vec::new();
+    for (&(i, series, window_ms), open) in stored.iter().zip(open) {
+        let (head, days, today_hours) = (
+            got.next().unwrap_or_default(),
+            got.next().unwrap_or_default(),
+            got.next().unwrap_or_default(),
+        );
+        let mut open_hours = BTreeMap::new();
+        tiers::fold_points(hour, &mut open_hours, &open);
+        let merged = head
+            .iter()
+            .chain(&days)
+            .chain(&today_hours)
+            .map(|(_, r)| r)
+            .chain(open_hours.values())
+            .fold(None::<Rollup>, |acc, r| match acc {
+                None => Some(r.clone()),
+                Some(mut a) => {
+                    a.merge(r);
+                    Some(a)
+                }
+            });
+        let Some(merged) = merged else {
+            continue;
+        };
+        let end = merged.last_at;
+        let start = end.saturating_sub(Trend::reach_ms(window_ms));
+        if let Some(slot) = out.get_mut(i) {
+            slot.last = Some((end, merged.last));
+            slot.p95 = merged.value(Aggregation::P95);
+        }
+        if Trend::new(window_ms).bucket_ms() >= hour.bucket_ms() {
+            let mut hours: BTreeMap<i64, Rollup> = today_hours.into_iter().collect();
+            for (bucket, r) in open_hours {
+                hours.entry(bucket).and_modify(|h| h.merge(&r)).or_insert(r);
+            }
+            pending.push((i, series, window_ms, start, end, hours));
+        } else {
+            // A window of buckets under an hour: its raw points.
+            let points =
+                store.metric(asset, series, Timestamp(start.saturating_add(1)), now, None)?;
+            if let Some(slot) = out.get_mut(i) {
+                slot.trend = Some(Trend::of_points(
+                    points.iter().map(|(t, v)| (t.0, *v)),
+                    window_ms,
+                ));
+            }
+        }
+    }
+    // The hours of each window before today, without their sketches.
+    let reads: Vec<(&str, RollupRead)> = pending
+        .iter()
+        .map(|&(_, series, _, start, end, _)| {
+            (
+                series,
+                read(hour, hour.bucket_of(start), end.min(today - 1), false),
+            )
+        })
+        .collect();
+    let before = store.rollup_reads_of(asset, &reads)?;
+    for ((i, _, window_ms, start, _, mut hours), earlier) in pending.into_iter().zip(before) {
+        for (bucket, r) in earlier {
+            // An open block may hold points of an hour before today.
+            let merged = match hours.remove(&bucket) {
+                Some(open) => {
+                    let mut r = r;
+                    r.merge(&open);
+                    r
+                }
+                None => r,
+            };
+            hours.insert(bucket, merged);
+        }
+        let trend = Trend::of_hours(
+            hours
+                .iter()
+                .filter(|(_, r)| r.last_at > start)
+                .map(|(b, r)| (*b, r)),
+            window_ms,
+        );
+        if let Some(slot) = out.get_mut(i) {
+            slot.trend = Some(trend);
+        }
+    }
+    Ok(out)
+}
+
+/// [`read_use`] of a percentage derived from two stored series, from
+/// their raw points.
+fn read_derived(
     store: &Store,
     asset: &str,
     series: &str,
@@ -90,27 +254,11 @@ pub fn read_use(
             window_ms,
         )
     });
-    // Thirty days outlast raw points (kept 14 days by default): the
-    // 95th percentile of a stored series comes from its hourly rollups,
-    // merged. A derived percentage has no rollups of its own; it is read
-    // from the raw points still kept.
-    let derived = DERIVED_PERCENTS.iter().any(|d| d.0 == series);
-    let hours = if derived {
-        Vec::new()
-    } else {
-        store.rollups(asset, series, Tier::OneHour, p95_from, now.0)?
-    };
-    let merged = hours.into_iter().map(|(_, r)| r).reduce(|mut a, b| {
-        a.merge(&b);
-        a
-    });
-    // A series too young to have a closed block has no rollups yet: its
-    // raw points answer.
-    let p95 = match merged {
-        Some(r) => r.value(Aggregation::P95),
-        None => percentile(&mut recent, 0.95),
-    };
-    Ok(UseSummary { last, p95, trend })
+    Ok(UseSummary {
+        last,
+        p95: percentile(&mut recent, 0.95),
+        trend,
+    })
 }
 
 /// The 95th percentile of `series` of `asset` over [`P95_DAYS`] before `now`.
@@ -276,11 +424,21 @@ pub fn usage_report(
                 }
             }
         }
-        for facts in wanted {
-            let series = facts.series.clone().unwrap_or_default();
-            let settings = ForecastSettings::for_series(rules, &asset_facts, &series, window_hours);
-            let summary = read_use(store, &meta.id, &series, now, settings.window_ms)?;
-            rows.push(usage::row(facts, &summary, &settings, now.0));
+        let settings: Vec<ForecastSettings> = wanted
+            .iter()
+            .map(|f| {
+                let series = f.series.as_deref().unwrap_or_default();
+                ForecastSettings::for_series(rules, &asset_facts, series, window_hours)
+            })
+            .collect();
+        let reads: Vec<(&str, i64)> = wanted
+            .iter()
+            .zip(&settings)
+            .map(|(f, s)| (f.series.as_deref().unwrap_or_default(), s.window_ms))
+            .collect();
+        let summaries = read_uses(store, &meta.id, &reads, now)?;
+        for ((facts, settings), summary) in wanted.into_iter().zip(&settings).zip(&summaries) {
+            rows.push(usage::row(facts, summary, settings, now.0));
         }
     }
     usage::rank(&mut rows);
@@ -526,4 +684,68 @@ pub fn renewal_report(
         all.push(a);
     }
     Ok(renewal::report(&all, table, day(now), months))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forecast::DEFAULT_MIN_R2;
+    use crate::store::testutil::{metrics, sample, temp_store};
+
+    const HOUR: i64 = 3_600_000;
+    const SERIES: &str = "cpu.total_percent";
+
+    #[test]
+    fn rollups_give_the_raw_points_figures() {
+        let (_dir, store) = temp_store();
+        // Every 10 s for three and a half days, growing 6 a day with
+        // noise; the newest points stay in an open block.
+        let t0 = 1_800_000_004_321;
+        let n = 7 * 4320;
+        let points: Vec<(i64, f64)> = (0..n)
+            .map(|i| {
+                let t = t0 + i * 10_000;
+                let noise = ((i * 7919) % 101) as f64 / 100.0 - 0.5;
+                let v = 20.0 + 6.0 * (t - t0) as f64 / 86_400_000.0 + noise;
+                (t, (v * 1000.0).round() / 1000.0)
+            })
+            .collect();
+        for (k, chunk) in points.chunks(360).enumerate() {
+            let samples = chunk.iter().map(|&(t, v)| sample(t, v)).collect();
+            store
+                .commit(&[metrics("ag", k as u64 + 1, samples)])
+                .unwrap();
+        }
+        let asset = store.agent_asset_id("ag").unwrap().unwrap();
+        let last = *points.last().unwrap();
+        let now = Timestamp(last.0 + HOUR);
+        assert!(
+            !store
+                .open_points(&asset, SERIES, Timestamp(t0), now)
+                .unwrap()
+                .is_empty()
+        );
+        for hours in [72, 12] {
+            let window = hours * HOUR;
+            let rolled = read_use(&store, &asset, SERIES, now, window).unwrap();
+            let raw = read_derived(&store, &asset, SERIES, now, window).unwrap();
+            assert_eq!(rolled.last, Some(last));
+            assert_eq!(raw.last, Some(last));
+            let (a, b) = (rolled.p95.unwrap(), raw.p95.unwrap());
+            assert!((a - b).abs() <= b * 0.0101, "p95 {a} vs {b}");
+            let fit = |s: &UseSummary| s.trend.as_ref().unwrap().fit(now.0, window).unwrap();
+            let (a, b) = (fit(&rolled), fit(&raw));
+            let full =
+                |f: crate::forecast::Fit| f.outlook(100.0, DEFAULT_MIN_R2).full_at(now.0).unwrap();
+            let apart = (full(a) - full(b)).abs();
+            assert!(apart < 10 * 60_000, "{hours} h: {apart} ms: {a:?} {b:?}");
+            if hours == 12 {
+                // A window of buckets under an hour reads the raw points.
+                assert_eq!(a, b);
+            }
+        }
+        // A series never stored has nothing.
+        let none = read_use(&store, &asset, "cpu.nothing", now, 72 * HOUR).unwrap();
+        assert_eq!(none, UseSummary::default());
+    }
 }

@@ -18,6 +18,8 @@
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
+//! - [`slr`]: the service-level report of a period, its incidents read
+//!   from the store's index by time.
 //! - [`topology`]: the network map, its devices, neighbours and hosts read
 //!   from the store.
 
@@ -27,6 +29,7 @@ pub mod devices;
 pub mod devices_file;
 pub mod kb;
 pub mod lookup;
+pub mod slr;
 pub mod topology;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};

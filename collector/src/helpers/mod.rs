@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`password`]: argon2id hashing and checking of people's passwords.
+//! - [`day`]: calendar days (UTC) of reports, and the nearest-rank
+//!   percentile.
 //! - [`pattern`]: `*` globs.
 //! - [`sketch`]: the mergeable quantile sketch of rollup points.
 //! - [`series`]: series names (flattening a health sample, splitting a
@@ -11,6 +13,7 @@
 //! - [`users`]: which of an inventory's users a login or full name stands
 //!   for.
 
+pub mod day;
 pub mod password;
 pub mod pattern;
 pub mod series;

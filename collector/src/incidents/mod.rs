@@ -13,7 +13,9 @@
 //! - [`changes`]: inventory changes sorted into classes, told with before and after.
 //! - [`sla`]: priorities, SLA policies and business-hours clocks.
 //! - [`lifecycle`]: the help-desk life of a stored incident and its timeline.
-//! - [`report`]: the service-level report over stored incidents.
+//! - [`report`]: the SLA report over stored incidents, per priority.
+//! - [`slr`]: the service-level report of a period (month), as managers
+//!   review it with the customer.
 
 pub mod baseline;
 pub mod changes;
@@ -23,6 +25,7 @@ pub mod lifecycle;
 pub mod report;
 pub mod rules;
 pub mod sla;
+pub mod slr;
 
 pub use engine::{Action, ActionKind, DevicePolled, Engine, EngineState, OpenIncident, UserReport};
 pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet};

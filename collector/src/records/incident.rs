@@ -238,6 +238,63 @@ impl IncidentRecord {
     }
 }
 
+/// Timeline event: staff named the knowledge-base article that solved the
+/// incident (its `solved` count went up).
+pub const KB_CONFIRMED: &str = "kb_confirmed";
+/// Timeline event: the solution staff wrote was saved as a new article.
+pub const KB_SAVED: &str = "kb_saved";
+
+/// How an incident's resolution used the knowledge base, as its timeline
+/// tells it (see [`KbSolution::entry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KbSolution {
+    /// The article.
+    pub article: u64,
+    /// An existing article confirmed ([`KB_CONFIRMED`]), or the solution
+    /// saved as this new one ([`KB_SAVED`]).
+    pub confirmed: bool,
+    /// The article was among those suggested when the incident opened.
+    pub suggested: bool,
+}
+
+impl KbSolution {
+    /// The timeline event and text that record it.
+    pub fn entry(self) -> (&'static str, String) {
+        let a = self.article;
+        if !self.confirmed {
+            return (
+                KB_SAVED,
+                format!("solution saved as knowledge-base article {a}"),
+            );
+        }
+        let how = if self.suggested {
+            "suggested"
+        } else {
+            "not among the suggestions"
+        };
+        (
+            KB_CONFIRMED,
+            format!("solved with knowledge-base article {a} ({how})"),
+        )
+    }
+
+    /// Reads back what [`KbSolution::entry`] wrote; `None` for any other entry.
+    pub fn of_entry(e: &TimelineEntry) -> Option<KbSolution> {
+        let confirmed = match e.event.as_str() {
+            KB_CONFIRMED => true,
+            KB_SAVED => false,
+            _ => return None,
+        };
+        let (_, rest) = e.text.split_once("knowledge-base article ")?;
+        let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+        Some(KbSolution {
+            article: digits.parse().ok()?,
+            confirmed,
+            suggested: confirmed && rest.ends_with("(suggested)"),
+        })
+    }
+}
+
 /// What the passing of time did to an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlaEvent {
@@ -256,4 +313,46 @@ pub enum IncidentNews {
     Notify(NotifyEvent, IncidentRecord),
     /// The SLA clock did something.
     Sla(SlaEvent, IncidentRecord),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kb_solutions_read_back_from_the_timeline() {
+        for kb in [
+            KbSolution {
+                article: 12,
+                confirmed: true,
+                suggested: true,
+            },
+            KbSolution {
+                article: 3,
+                confirmed: true,
+                suggested: false,
+            },
+            KbSolution {
+                article: 40,
+                confirmed: false,
+                suggested: false,
+            },
+        ] {
+            let (event, text) = kb.entry();
+            let e = TimelineEntry {
+                at: Timestamp(1),
+                author: "ana".into(),
+                event: event.into(),
+                text,
+            };
+            assert_eq!(KbSolution::of_entry(&e), Some(kb), "{e:?}");
+        }
+        let note = TimelineEntry {
+            at: Timestamp(1),
+            author: "ana".into(),
+            event: "note".into(),
+            text: "solved with knowledge-base article 7 (suggested)".into(),
+        };
+        assert_eq!(KbSolution::of_entry(&note), None);
+    }
 }

@@ -36,7 +36,7 @@
 //! and every field against its range, so bad bytes give a [`BlockError`],
 //! never a panic or an unbounded allocation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::bits::{BitReader, BitWriter, gamma_cost, rice_cost, unzigzag, wide_cost, zigzag};
 
@@ -170,6 +170,14 @@ pub fn decode_series(bytes: &[u8], name: u32) -> Result<Vec<(i64, f64)>, BlockEr
     let mut block = Block::default();
     read_block(bytes, |n| n == Some(name), &mut block)?;
     Ok(block.points(name))
+}
+
+/// An encoded block with only the columns of `names` kept (one decode
+/// for several series).
+pub fn decode_columns(bytes: &[u8], names: &BTreeSet<u32>) -> Result<Block, BlockError> {
+    let mut block = Block::default();
+    read_block(bytes, |n| n.is_some_and(|n| names.contains(&n)), &mut block)?;
+    Ok(block)
 }
 
 fn points_of(ts: &[i64], col: &Column) -> Vec<(i64, f64)> {

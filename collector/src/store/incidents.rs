@@ -2,17 +2,65 @@
 //! engine's saved state, user reports. Persistence only: what an engine
 //! action or a staff action does to an incident is decided above (the
 //! incident lifecycle, applied by the desk in a [`DeskTxn`]).
+//!
+//! [`INCIDENT_SPANS`] indexes incidents by when they were active, for the
+//! reports of a period ([`Store::incidents_active_between`]); it is kept
+//! in step by [`DeskTxn::put_incident`] and rebuilt at open when the
+//! file's index version is not [`INCIDENT_SPANS_VERSION`].
 
 use std::collections::VecDeque;
 
 use atalaya_common::model::Timestamp;
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::schema::*;
 use super::{DeskTxn, ReportRecord, Store, StoreError, dec, enc};
 use crate::records::incident::{IncidentRecord, Priority, Severity, Status};
+
+/// What [`INCIDENT_SPANS`] holds: bump it when [`span_of`] changes, so that
+/// stores written before are re-indexed at open.
+pub const INCIDENT_SPANS_VERSION: u64 = 1;
+
+/// The key and value of `rec` in [`INCIDENT_SPANS`]: its opening, and the
+/// end of its last active time (`i64::MAX` while active).
+fn span_of(rec: &IncidentRecord) -> ((i64, u64), i64) {
+    let until = if rec.status.is_active() {
+        i64::MAX
+    } else {
+        rec.resolved_at
+            .or(rec.closed_at)
+            .map_or(rec.opened_at.0, |t| t.0)
+    };
+    ((rec.opened_at.0, rec.id), until)
+}
+
+/// Builds [`INCIDENT_SPANS`] anew from every incident, in `txn`, and
+/// records [`INCIDENT_SPANS_VERSION`]; returns how many it indexed. An
+/// incident that does not decode is left out with a warning (reports of a
+/// period will not see it) rather than keep the collector from starting.
+pub(crate) fn rebuild_incident_spans(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    txn.delete_table(INCIDENT_SPANS)?;
+    let mut index = txn.open_table(INCIDENT_SPANS)?;
+    let mut indexed = 0;
+    for r in txn.open_table(INCIDENTS)?.iter()? {
+        let (id, v) = r?;
+        match dec::<IncidentRecord>("incidents", v.value()) {
+            Ok(rec) => {
+                let (key, until) = span_of(&rec);
+                index.insert(key, until)?;
+                indexed += 1;
+            }
+            Err(e) => {
+                tracing::warn!(incident = id.value(), error = %e, "incident left out of the index by time");
+            }
+        }
+    }
+    txn.open_table(META)?
+        .insert(META_INCIDENT_SPANS, INCIDENT_SPANS_VERSION)?;
+    Ok(indexed)
+}
 
 /// Filters of an incident list.
 #[derive(Debug, Clone, Default)]
@@ -173,6 +221,8 @@ impl DeskTxn {
         self.txn
             .open_table(INCIDENTS)?
             .insert(rec.id, enc("incidents", rec)?.as_slice())?;
+        let (span, until) = span_of(rec);
+        self.txn.open_table(INCIDENT_SPANS)?.insert(span, until)?;
         let mut open = self.txn.open_table(OPEN_INCIDENTS)?;
         let key = (rec.asset.as_str(), rec.rule.as_str(), rec.subject.as_str());
         if rec.status.is_active() {
@@ -276,6 +326,30 @@ impl Store {
             }
             if let Some(rec) = incidents.get(v.value())? {
                 out.push(dec("incidents", rec.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The incidents active at some time from `from` (ms, included) to `to`
+    /// (excluded) by [`INCIDENT_SPANS`], oldest first: opened before `to`
+    /// and not resolved for good before `from`. Reads only those records.
+    pub fn incidents_active_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let spans = txn.open_table(INCIDENT_SPANS)?;
+        let incidents = txn.open_table(INCIDENTS)?;
+        let mut out = Vec::new();
+        for r in spans.range(..(to, 0))? {
+            let (k, until) = r?;
+            if until.value() < from {
+                continue;
+            }
+            if let Some(v) = incidents.get(k.value().1)? {
+                out.push(dec("incidents", v.value())?);
             }
         }
         Ok(out)
@@ -406,7 +480,7 @@ impl Store {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test fails
-mod tests {
+mod page_tests {
     use super::*;
     use crate::records::incident::Severity;
     use crate::store::testutil::temp_store;
@@ -567,5 +641,107 @@ mod tests {
         assert!(contains_ignoring_case("ÑANDÚ", "ñandú"));
         assert!(!contains_ignoring_case("Disk", "disks"));
         assert!(contains_ignoring_case("", ""));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use atalaya_common::model::Timestamp;
+
+    use super::super::testutil::temp_store;
+    use super::*;
+    use crate::records::incident::{Priority, Severity};
+
+    /// Incident `id`, opened at `opened`, resolved at `resolved` (active without).
+    fn rec(id: u64, opened: i64, resolved: Option<i64>) -> IncidentRecord {
+        IncidentRecord {
+            id,
+            asset: format!("asset-{id}"),
+            rule: "agent-offline".into(),
+            subject: String::new(),
+            title: "t".into(),
+            description: String::new(),
+            severity: Severity::High,
+            priority: Priority::P2,
+            status: if resolved.is_some() {
+                Status::Resolved
+            } else {
+                Status::Open
+            },
+            level: 1,
+            assignee: None,
+            occurrences: 1,
+            flapping: false,
+            opened_at: Timestamp(opened),
+            stored_at: Timestamp(opened),
+            acknowledged_at: None,
+            resolved_at: resolved.map(Timestamp),
+            closed_at: None,
+            acknowledge_due: Timestamp(opened + 10),
+            at_risk_at: Timestamp(opened + 8),
+            resolve_due: Timestamp(opened + 100),
+            acknowledge_breached: false,
+            resolve_breached: false,
+            solution: None,
+            kb_articles: Vec::new(),
+            timeline: Vec::new(),
+        }
+    }
+
+    fn ids(v: Vec<IncidentRecord>) -> Vec<u64> {
+        v.into_iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn incidents_active_in_a_period_come_from_the_index_and_follow_changes() {
+        let (dir, s) = temp_store();
+        let txn = s.begin_desk().unwrap();
+        txn.put_incident(&rec(1, 100, Some(150))).unwrap(); // before
+        txn.put_incident(&rec(2, 150, Some(250))).unwrap(); // across the start
+        txn.put_incident(&rec(3, 250, Some(260))).unwrap(); // inside
+        txn.put_incident(&rec(4, 280, None)).unwrap(); // still open
+        txn.put_incident(&rec(5, 300, None)).unwrap(); // opened at the end
+        txn.put_incident(&rec(6, 50, None)).unwrap(); // open all along
+        txn.commit().unwrap();
+        assert_eq!(
+            ids(s.incidents_active_between(200, 300).unwrap()),
+            [6, 2, 3, 4]
+        );
+
+        // Incident 1 reopened: it is active again.
+        let txn = s.begin_desk().unwrap();
+        let mut one = txn.incident(1).unwrap().unwrap();
+        one.status = Status::Open;
+        one.resolved_at = None;
+        txn.put_incident(&one).unwrap();
+        // Incident 6 resolved before the period.
+        txn.put_incident(&rec(6, 50, Some(199))).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(
+            ids(s.incidents_active_between(200, 300).unwrap()),
+            [1, 2, 3, 4]
+        );
+
+        // A file written before the index gets it at open.
+        let path = dir.path().join("store.redb");
+        drop(s);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(INCIDENT_SPANS).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .remove(META_INCIDENT_SPANS)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(
+            ids(s.incidents_active_between(200, 300).unwrap()),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(ids(s.incidents_active_between(0, 100).unwrap()), [6]);
     }
 }

@@ -336,6 +336,22 @@ impl Store {
                 );
             }
         }
+        let spans = txn
+            .open_table(META)?
+            .get(META_INCIDENT_SPANS)?
+            .map(|v| v.value());
+        if spans != Some(incidents::INCIDENT_SPANS_VERSION) {
+            // Written before the index of incidents by time.
+            let started = std::time::Instant::now();
+            let n = incidents::rebuild_incident_spans(&txn)?;
+            if n > 0 {
+                tracing::info!(
+                    incidents = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "built the index of incidents by time"
+                );
+            }
+        }
         txn.commit()?;
         Ok(found)
     }
@@ -617,6 +633,12 @@ impl Store {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(AGENT_ASSET)?;
         Ok(t.get(agent)?.map(|v| v.value().to_owned()))
+    }
+
+    /// How many assets the store holds (hosts and network devices).
+    pub fn asset_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(ASSETS)?.len()?)
     }
 
     /// Counts for `/metrics`.

@@ -348,6 +348,49 @@ impl Store {
         self.points(asset, series, from, to, false)
     }
 
+    /// [`Store::open_points`] of several series of an asset, in the order
+    /// asked; each open block is decoded once.
+    pub fn open_points_of(
+        &self,
+        asset: &str,
+        series: &[&str],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Vec<(i64, f64)>>, StoreError> {
+        let mut out = vec![Vec::new(); series.len()];
+        if from > to {
+            return Ok(out);
+        }
+        let txn = self.db.begin_read()?;
+        let names = txn.open_table(NAMES)?;
+        let mut ids = Vec::with_capacity(series.len());
+        for s in series {
+            ids.push(names.get(*s)?.map(|v| v.value()));
+        }
+        let wanted: BTreeSet<u32> = ids.iter().flatten().copied().collect();
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        for (writer, bytes) in open_blocks(&txn, asset)? {
+            let block = block::decode_columns(&bytes, &wanted)
+                .map_err(|source| open_error(asset, &writer, source))?;
+            for (points, id) in out.iter_mut().zip(&ids) {
+                if let Some(id) = id {
+                    points.extend(
+                        block
+                            .points(*id)
+                            .into_iter()
+                            .filter(|p| (from.0..=to.0).contains(&p.0)),
+                    );
+                }
+            }
+        }
+        for points in &mut out {
+            points.sort_by_key(|p| p.0);
+        }
+        Ok(out)
+    }
+
     /// Points of one series of an asset in `[from, to]`, oldest first:
     /// those of open blocks, and of closed ones when `closed`.
     fn points(
@@ -392,44 +435,10 @@ impl Store {
                 })?;
             points.extend(decoded.into_iter().filter(in_range));
         }
-        // Open blocks of the asset's agents, and the one written under the
-        // asset's own id (a network device's values).
-        let agents = match txn.open_table(ASSETS)?.get(asset)? {
-            Some(v) => dec::<AssetMeta>("assets", v.value())?.agent_ids,
-            None => Vec::new(),
-        };
-        let heads = txn.open_table(HEADS)?;
-        let head_of = txn.open_table(HEAD_OF)?;
-        let agent_asset = txn.open_table(AGENT_ASSET)?;
-        // A device merged into this asset keeps its open block as it was.
-        let merged = if asset.starts_with(crate::records::device::DEVICE_ASSET_PREFIX) {
-            super::device_identity::merged_writers(&txn, asset)?
-        } else {
-            Vec::new()
-        };
-        let mut writers = vec![asset];
-        writers.extend(merged.iter().map(String::as_str));
-        for agent in &agents {
-            if agent_asset
-                .get(agent.as_str())?
-                .is_some_and(|a| a.value() == asset)
-            {
-                writers.push(agent.as_str());
-            }
-        }
-        for writer in writers {
-            if let Some(id) = head_of.get(writer)?.map(|v| v.value()) {
-                let bytes = block_bytes(&heads, id)?;
-                let decoded =
-                    block::decode_series(&bytes, name).map_err(|source| StoreError::Block {
-                        block: format!(
-                            "open block of {}{writer}",
-                            if writer == asset { "" } else { "agent " }
-                        ),
-                        source,
-                    })?;
-                points.extend(decoded.into_iter().filter(in_range));
-            }
+        for (writer, bytes) in open_blocks(&txn, asset)? {
+            let decoded = block::decode_series(&bytes, name)
+                .map_err(|source| open_error(asset, &writer, source))?;
+            points.extend(decoded.into_iter().filter(in_range));
         }
         points.sort_by_key(|p| p.0);
         Ok(points)
@@ -457,6 +466,57 @@ impl Store {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+/// The open blocks (heads) holding points of `asset`, by writer: those of
+/// its agents, the one written under the asset's own id (a network
+/// device's values), and those of devices merged into it, which keep
+/// their open block as it was. Their points are not rolled up yet.
+pub(crate) fn open_blocks(
+    txn: &ReadTransaction,
+    asset: &str,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let agents = match txn.open_table(ASSETS)?.get(asset)? {
+        Some(v) => dec::<AssetMeta>("assets", v.value())?.agent_ids,
+        None => Vec::new(),
+    };
+    let heads = txn.open_table(HEADS)?;
+    let head_of = txn.open_table(HEAD_OF)?;
+    let agent_asset = txn.open_table(AGENT_ASSET)?;
+    let merged = if asset.starts_with(crate::records::device::DEVICE_ASSET_PREFIX) {
+        super::device_identity::merged_writers(txn, asset)?
+    } else {
+        Vec::new()
+    };
+    let mut writers = vec![asset.to_owned()];
+    writers.extend(merged);
+    for agent in agents {
+        if agent_asset
+            .get(agent.as_str())?
+            .is_some_and(|a| a.value() == asset)
+        {
+            writers.push(agent);
+        }
+    }
+    let mut out = Vec::new();
+    for writer in writers {
+        if let Some(id) = head_of.get(writer.as_str())?.map(|v| v.value()) {
+            let bytes = block_bytes(&heads, id)?;
+            out.push((writer, bytes));
+        }
+    }
+    Ok(out)
+}
+
+/// The error of an open block of `writer` (for `asset`) that does not decode.
+pub(crate) fn open_error(asset: &str, writer: &str, source: block::BlockError) -> StoreError {
+    StoreError::Block {
+        block: format!(
+            "open block of {}{writer}",
+            if writer == asset { "" } else { "agent " }
+        ),
+        source,
     }
 }
 

@@ -286,6 +286,19 @@ pub(crate) fn build_all(txn: &WriteTransaction) -> Result<u64, StoreError> {
     Ok(read)
 }
 
+/// One read of a series' rollups for [`Store::rollup_reads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupRead {
+    /// The tier read (nothing for [`Tier::Raw`]).
+    pub tier: Tier,
+    /// The first bucket start read, ms.
+    pub from: i64,
+    /// The last bucket start read, ms.
+    pub to: i64,
+    /// Whether the sketches are decoded (without: left empty, cheaper).
+    pub sketches: bool,
+}
+
 impl Store {
     /// The rollups of one series of an asset in tier `tier` whose buckets
     /// start in `[from, to]`, oldest first (empty for [`Tier::Raw`]).
@@ -297,23 +310,75 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, Rollup)>, StoreError> {
-        let Some(def) = rollup_table(tier) else {
-            return Ok(Vec::new());
+        let read = RollupRead {
+            tier,
+            from,
+            to,
+            sketches: true,
         };
-        if from > to {
-            return Ok(Vec::new());
-        }
+        Ok(self
+            .rollup_reads(asset, series, &[read])?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// Several reads of one series' rollups in one transaction: for each,
+    /// the rollups whose buckets start in its range, oldest first.
+    pub fn rollup_reads(
+        &self,
+        asset: &str,
+        series: &str,
+        reads: &[RollupRead],
+    ) -> Result<Vec<Vec<(i64, Rollup)>>, StoreError> {
+        let pairs: Vec<(&str, RollupRead)> = reads.iter().map(|r| (series, *r)).collect();
+        self.rollup_reads_of(asset, &pairs)
+    }
+
+    /// Reads of several series of one asset in one transaction: for each
+    /// `(series, read)`, the rollups whose buckets start in its range,
+    /// oldest first (none for a series never stored).
+    pub fn rollup_reads_of(
+        &self,
+        asset: &str,
+        reads: &[(&str, RollupRead)],
+    ) -> Result<Vec<Vec<(i64, Rollup)>>, StoreError> {
         let txn = self.db.begin_read()?;
-        let Some(name) = txn.open_table(NAMES)?.get(series)?.map(|v| v.value()) else {
-            return Ok(Vec::new());
-        };
-        let table = txn.open_table(def)?;
-        let mut out = Vec::new();
-        for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
-            let (k, v) = r?;
-            let group = k.value().2;
-            let rollups = decode_group(tier, asset, name, group, v.value(), true)?;
-            out.extend(rollups.into_iter().filter(|(b, _)| (from..=to).contains(b)));
+        let names = txn.open_table(NAMES)?;
+        let mut tables = Vec::new();
+        for tier in ROLLUP_TIERS {
+            if let Some(def) = rollup_table(tier) {
+                tables.push((tier, txn.open_table(def)?));
+            }
+        }
+        let mut ids: BTreeMap<&str, Option<u32>> = BTreeMap::new();
+        let mut out = Vec::with_capacity(reads.len());
+        for &(series, read) in reads {
+            let RollupRead {
+                tier,
+                from,
+                to,
+                sketches,
+            } = read;
+            let name = match ids.get(series) {
+                Some(id) => *id,
+                None => {
+                    let id = names.get(series)?.map(|v| v.value());
+                    ids.insert(series, id);
+                    id
+                }
+            };
+            let mut got = Vec::new();
+            let table = tables.iter().find(|(t, _)| *t == tier).map(|(_, t)| t);
+            if let (Some(name), Some(table)) = (name, table.filter(|_| from <= to)) {
+                for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
+                    let (k, v) = r?;
+                    let group = k.value().2;
+                    let rollups = decode_group(tier, asset, name, group, v.value(), sketches)?;
+                    got.extend(rollups.into_iter().filter(|(b, _)| (from..=to).contains(b)));
+                }
+            }
+            out.push(got);
         }
         Ok(out)
     }
@@ -391,8 +456,9 @@ pub struct FleetRollup {
 impl Store {
     /// Every series named `metric`, or `metric{…}` (any subject), of every
     /// asset (carrying `tag`, if given), with its rollups of tier `tier`
-    /// whose buckets start in `[from, to]` merged into one; series with
-    /// no rollup there are left out. Read in one transaction; without
+    /// whose buckets start in `[from, to]` merged into one, and the points
+    /// of open blocks (not rolled up yet) in those buckets added; series
+    /// with neither are left out. Read in one transaction; without
     /// `sketches`, the rollups' sketches are not read (left empty).
     pub fn fleet_rollups(
         &self,
@@ -453,6 +519,15 @@ impl Store {
                     continue;
                 }
             }
+            // Open blocks are rolled up when they close: their points
+            // count now, in the buckets they will be rolled up into.
+            let ids: std::collections::BTreeSet<u32> = wanted.iter().map(|w| w.0).collect();
+            let mut open = Vec::new();
+            for (writer, bytes) in super::query::open_blocks(&txn, asset)? {
+                let block = super::block::decode_columns(&bytes, &ids)
+                    .map_err(|source| super::query::open_error(asset, &writer, source))?;
+                open.push(block);
+            }
             for (id, series) in wanted {
                 let mut merged: Option<Rollup> = None;
                 for r in table.range((asset, id, group_of(tier, from))..=(asset, id, to))? {
@@ -467,6 +542,15 @@ impl Store {
                             Some(m) => m.merge(&part),
                             None => merged = Some(part),
                         }
+                    }
+                }
+                for (t, v) in open.iter().flat_map(|b| b.points(id)) {
+                    if !(from..=to).contains(&tier.bucket_of(t)) || !v.is_finite() {
+                        continue;
+                    }
+                    match &mut merged {
+                        Some(m) => m.add(t, v),
+                        None => merged = Some(Rollup::of(t, v)),
                     }
                 }
                 if let Some(rollup) = merged {

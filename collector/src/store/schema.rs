@@ -41,7 +41,8 @@ use crate::records::rollup::Tier;
 ///   [`DEVICE_INVENTORY`], [`DEVICE_CHANGES`], [`DEVICE_POLLERS`]); device
 ///   series are in the metric blocks under the device's asset id.
 ///
-/// A table that only indexes stored records (such as [`LOOKUP_KEYS`]) does
+/// A table that only indexes stored records (such as [`LOOKUP_KEYS`] and
+/// [`INCIDENT_SPANS`]) does
 /// not change the format: a file written before it existed gets it built
 /// at open, and its own version in [`META`] says when to build it again.
 pub const FORMAT_VERSION: u64 = 5;
@@ -67,6 +68,10 @@ pub const META_NEXT_DISCOVERY: &str = "next_discovery";
 /// Key in [`META`] of the version of what [`LOOKUP_KEYS`] holds; absent in
 /// a file written before that table, which is then built at open.
 pub const META_LOOKUP_INDEX: &str = "lookup_index_version";
+
+/// Key in [`META`] of the version of what [`INCIDENT_SPANS`] holds; absent
+/// in a file written before that table, which is then built at open.
+pub const META_INCIDENT_SPANS: &str = "incident_spans_version";
 
 /// Enrollment tokens: `token id → TokenRecord`.
 pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
@@ -155,6 +160,13 @@ pub const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("inciden
 /// Open or acknowledged incidents: `(asset id, rule, subject) → incident id`.
 pub const OPEN_INCIDENTS: TableDefinition<(&str, &str, &str), u64> =
     TableDefinition::new("open_incidents");
+/// Incidents by the time they were active: `(opened at ms, id) → until
+/// ms`, until being the last resolution (or closing) of an incident no
+/// longer active and `i64::MAX` for one open or acknowledged; so that a
+/// report of a period reads only the incidents that touch it. It only
+/// indexes [`INCIDENTS`]: a file written before it gets it built at open
+/// ([`META_INCIDENT_SPANS`]).
+pub const INCIDENT_SPANS: TableDefinition<(i64, u64), i64> = TableDefinition::new("incident_spans");
 /// The incident engine's persisted state: `"engine" → postcard EngineState`.
 pub const ENGINE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_state");
 /// Key in [`ENGINE_STATE`].
@@ -284,6 +296,7 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(NOTIFY_SENT)?;
     txn.open_table(INCIDENTS)?;
     txn.open_table(OPEN_INCIDENTS)?;
+    txn.open_table(INCIDENT_SPANS)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
     txn.open_table(PROBE_LATEST)?;
