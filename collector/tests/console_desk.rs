@@ -667,6 +667,11 @@ fn an_incident_is_worked_through_the_forms() {
                 "resolved",
                 "resolved by ana: replaced the toner cartridge"
             ),
+            (
+                "ana",
+                "kb_saved",
+                "solution saved as knowledge-base article 1"
+            ),
             ("ana", "closed", "closed by ana"),
             ("ana", "reopened", "reopened by ana"),
         ],
