@@ -416,3 +416,87 @@ fn the_asset_pages_show_a_machine_with_its_charts_and_run_nothing_it_sent() {
         "an element from the agent was made"
     );
 }
+
+#[test]
+fn the_help_desk_works_an_incident_and_a_viewer_only_reads_it() {
+    let c = Collector::start();
+    accounts(&c);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = rt.block_on(NumberedAgent::start(
+        dir.path(),
+        "pc-desk",
+        &c.token(1),
+        None,
+    ));
+    agent.push_message(|seq| {
+        Message::UserReport(UserReport {
+            seq,
+            id: "r-desk".into(),
+            written_at: Timestamp::now(),
+            text: format!("the scanner {SCRIPT}{IMG} jams"),
+            user: Some("maria".into()),
+            uid: Some(1000),
+        })
+    });
+
+    let b = Browser::start();
+    b.sign_in(&c.api, "ana", PASSWORD);
+    // The report's incident comes up in the queue, its text shown as written.
+    let link = eventually("the report's incident", Duration::from_secs(30), || {
+        b.go(&format!("{}/incidents", c.api));
+        b.find("table#queue tbody tr td a[href^='/incidents/']")
+            .filter(|_| b.text_of_page().contains("the scanner"))
+    });
+    let queue = b.text(&b.get("table#queue tbody"));
+    assert!(queue.contains(SCRIPT), "{queue}");
+    b.screenshot(&screenshot_dir().join("incidents.png"));
+    // The link's address, absolute as the browser reads it.
+    let href = b.attr(&link, "href").unwrap();
+    let page = if href.starts_with("http") {
+        href
+    } else {
+        format!("{}{href}", c.api)
+    };
+    b.go(&page);
+    let title = b.text(&b.get("main h1"));
+    assert!(title.contains(SCRIPT), "{title}");
+
+    // Acknowledged with its button: the page comes back saying by whom.
+    b.click(&b.get("form[data-action=ack] button"));
+    let status = eventually("the acknowledgement", Duration::from_secs(10), || {
+        b.find("dd.status")
+            .map(|e| b.text(&e))
+            .filter(|s| s.starts_with("acknowledged"))
+    });
+    assert_eq!(status, "acknowledged");
+    assert!(
+        b.text(&b.get("table.timeline"))
+            .contains("acknowledged by ana")
+    );
+    assert!(b.find("form[data-action=ack]").is_none());
+    b.fill(&b.get("form[data-action=note] textarea"), "called maria");
+    b.click(&b.get("form[data-action=note] button"));
+    eventually("the note", Duration::from_secs(10), || {
+        b.find("table.timeline")
+            .filter(|t| b.text(t).contains("called maria"))
+    });
+    b.screenshot(&screenshot_dir().join("incident.png"));
+    let ran = b.exec(
+        "return window.pwned === undefined ? null : window.pwned;",
+        serde_json::json!([]),
+    );
+    assert!(ran.is_null(), "a script from the report ran: {ran}");
+    assert!(b.find("img[src=x]").is_none());
+
+    // A viewer reads the same page without a single form to act.
+    b.click(&b.get("form.who button"));
+    b.wait_for("form.login", Duration::from_secs(10));
+    b.sign_in(&c.api, "vera", PASSWORD);
+    b.go(&page);
+    assert!(b.text(&b.get("table.timeline")).contains("called maria"));
+    assert!(
+        b.find("form.action").is_none(),
+        "a viewer got an action form"
+    );
+}

@@ -61,6 +61,7 @@ async fn list(
         status,
         active,
         asset,
+        ..IncidentFilter::default()
     };
     let list = blocking(&state, move |s| s.incidents(&filter)).await?;
     Ok(Json(list).into_response())

@@ -21,7 +21,8 @@
 //! - one module per page group: `fleet`, `lookup`, `network` (devices,
 //!   interfaces, the topology drawn as SVG), `capacity` (by urgency,
 //!   installed, renewal), `assets` (the asset list and its CSV export),
-//!   `asset` (one asset's page).
+//!   `asset` (one asset's page), `incidents` (the queue, one incident and
+//!   its actions), `kb` (the knowledge base).
 //! - `charts`: SVG charts drawn on the server from metric points.
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
@@ -33,6 +34,8 @@ mod capacity;
 pub mod charts;
 pub mod fleet;
 pub mod guard;
+mod incidents;
+mod kb;
 mod layout;
 mod lookup;
 mod network;
@@ -99,6 +102,8 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(asset::routes())
         .merge(network::routes())
         .merge(capacity::routes())
+        .merge(incidents::routes())
+        .merge(kb::routes())
         .merge(static_files::routes())
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(security_headers))

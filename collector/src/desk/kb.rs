@@ -33,6 +33,30 @@ pub fn add(store: &Store, new: NewArticle, now: Timestamp) -> Result<Article, Kb
     Ok(a)
 }
 
+/// Rewrites article `id` as a person edited it: its text and signature,
+/// checked like a new article; its counters and creation time stay.
+pub fn edit(
+    store: &Store,
+    id: ArticleId,
+    new: NewArticle,
+    now: Timestamp,
+) -> Result<Article, KbError> {
+    let new = new.validate()?;
+    let txn = store.begin_desk()?;
+    let old = txn.article(id)?.ok_or(KbError::NotFound(id))?;
+    let a = Article {
+        title: new.title,
+        symptoms: new.symptoms,
+        solution: new.solution,
+        signature: new.signature,
+        updated_at: now,
+        ..old
+    };
+    txn.put_article(&a)?;
+    txn.commit()?;
+    Ok(a)
+}
+
 /// Articles whose title, symptoms or solution hold every word of `q`
 /// (case-insensitive), best first; at most `limit`.
 pub fn search(store: &Store, q: &str, limit: usize) -> Result<Vec<Article>, KbError> {
@@ -192,6 +216,59 @@ mod tests {
             Err(KbError::NotFound(99))
         ));
         assert_eq!(search(&s, "GROW lv", 10).unwrap()[0].id, new);
+    }
+
+    #[test]
+    fn an_edit_keeps_the_counters_and_is_checked() {
+        let (_d, s) = store();
+        let a = add(
+            &s,
+            NewArticle {
+                title: "Old".into(),
+                solution: "old fix".into(),
+                ..NewArticle::default()
+            },
+            Timestamp(10),
+        )
+        .unwrap();
+        record_solution(&s, &facts(), "", Some(a.id), Timestamp(15)).unwrap();
+        let e = edit(
+            &s,
+            a.id,
+            NewArticle {
+                title: " New title ".into(),
+                symptoms: "slow".into(),
+                solution: "new fix".into(),
+                signature: Signature {
+                    rule: Some(" filesystem-full ".into()),
+                    ..Signature::default()
+                },
+            },
+            Timestamp(20),
+        )
+        .unwrap();
+        assert_eq!(e.title, "New title");
+        assert_eq!(e.signature.rule.as_deref(), Some("filesystem-full"));
+        assert_eq!(
+            (e.solved, e.created_at, e.updated_at),
+            (1, Timestamp(10), Timestamp(20))
+        );
+        assert_eq!(s.article(a.id).unwrap().unwrap(), e);
+        let err = edit(&s, a.id, NewArticle::default(), Timestamp(30)).unwrap_err();
+        assert!(err.to_string().contains("`title`"), "{err}");
+        assert_eq!(s.article(a.id).unwrap().unwrap(), e);
+        assert!(matches!(
+            edit(&s, 99, e_new(), Timestamp(30)),
+            Err(KbError::NotFound(99))
+        ));
+    }
+
+    fn e_new() -> NewArticle {
+        NewArticle {
+            title: "t".into(),
+            solution: "s".into(),
+            ..NewArticle::default()
+        }
     }
 
     #[test]

@@ -446,6 +446,22 @@ impl Desk {
         author: &str,
         now: Timestamp,
     ) -> Result<IncidentRecord, ActError> {
+        self.staff_saving(id, action, kb_article, true, author, now)
+    }
+
+    /// [`Desk::staff`], where a resolution's solution text becomes a new
+    /// article only when `save_solution` (the article `kb_article` is
+    /// confirmed either way). Without, the solution is kept on the
+    /// incident alone.
+    pub fn staff_saving(
+        &self,
+        id: u64,
+        action: &StaffAction,
+        kb_article: Option<ArticleId>,
+        save_solution: bool,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<IncidentRecord, ActError> {
         if let Some(a) = kb_article {
             if !matches!(action, StaffAction::Resolve(_)) {
                 return Err(ActError::Invalid(
@@ -460,7 +476,7 @@ impl Desk {
         // The rules are copied first: the engine is not locked while the
         // store writes (a feed holds the lock while it waits to write).
         let solution = match action {
-            StaffAction::Resolve(s) if s.is_some() || kb_article.is_some() => {
+            StaffAction::Resolve(s) if (save_solution && s.is_some()) || kb_article.is_some() => {
                 Some(s.as_deref().unwrap_or(""))
             }
             _ => None,

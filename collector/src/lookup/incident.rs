@@ -28,8 +28,26 @@ impl SlaState {
         }
     }
 
-    /// The state of `r` at `now`.
+    /// Parses a name from [`SlaState::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "ok" => SlaState::Ok,
+            "at_risk" => SlaState::AtRisk,
+            "breached" => SlaState::Breached,
+            _ => return None,
+        })
+    }
+
+    /// The state of `r` at `now`. A resolved or closed incident is
+    /// breached when a target was missed, else ok.
     pub fn of(r: &IncidentRecord, now: Timestamp) -> Self {
+        if !r.status.is_active() {
+            return if r.acknowledge_breached || r.resolve_breached {
+                SlaState::Breached
+            } else {
+                SlaState::Ok
+            };
+        }
         let unacknowledged = r.status == Status::Open;
         if r.acknowledge_breached
             || r.resolve_breached

@@ -8,13 +8,16 @@
 //! in step by [`DeskTxn::put_incident`] and rebuilt at open when the
 //! file's index version is not [`INCIDENT_SPANS_VERSION`].
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
-use serde::Serialize;
+use std::collections::VecDeque;
+
+use atalaya_common::model::Timestamp;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::schema::*;
 use super::{DeskTxn, ReportRecord, Store, StoreError, dec, enc};
-use crate::records::incident::{IncidentRecord, Status};
+use crate::records::incident::{IncidentRecord, Priority, Severity, Status};
 
 /// What [`INCIDENT_SPANS`] holds: bump it when [`span_of`] changes, so that
 /// stores written before are re-indexed at open.
@@ -68,14 +71,140 @@ pub struct IncidentFilter {
     pub active: bool,
     /// Only this asset id.
     pub asset: Option<String>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only incidents assigned so: `Some(None)` unassigned,
+    /// `Some(Some(name))` assigned to `name`.
+    pub assignee: Option<Option<String>>,
+    /// Only incidents whose title holds this text, ignoring case (give it
+    /// in lower case).
+    pub title_contains: Option<String>,
+}
+
+/// The leading fields of a stored incident, up to its SLA flags, read
+/// from the record's bytes without copying and without the rest (solution,
+/// articles, timeline): what a filter needs. They are
+/// [`IncidentRecord`]'s first fields in its order, which postcard keeps.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // every field is read, to reach the ones after it
+struct Head<'a> {
+    id: u64,
+    asset: &'a str,
+    rule: &'a str,
+    subject: &'a str,
+    title: &'a str,
+    description: &'a str,
+    severity: Severity,
+    priority: Priority,
+    status: Status,
+    level: u8,
+    assignee: Option<&'a str>,
+    occurrences: u32,
+    flapping: bool,
+    opened_at: Timestamp,
+    stored_at: Timestamp,
+    acknowledged_at: Option<Timestamp>,
+    resolved_at: Option<Timestamp>,
+    closed_at: Option<Timestamp>,
+    acknowledge_due: Timestamp,
+    at_risk_at: Timestamp,
+    resolve_due: Timestamp,
+    acknowledge_breached: bool,
+    resolve_breached: bool,
+}
+
+/// Decodes the start of a record read from table `table`, borrowing from it.
+fn dec_borrowed<'a, T: Deserialize<'a>>(table: &'static str, b: &'a [u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
 }
 
 impl IncidentFilter {
-    fn wants(&self, rec: &IncidentRecord) -> bool {
-        self.status.is_none_or(|s| s == rec.status)
-            && (!self.active || rec.status.is_active())
-            && self.asset.as_ref().is_none_or(|a| *a == rec.asset)
+    fn wants_head(&self, h: &Head<'_>) -> bool {
+        self.takes(h.status, h.asset, h.priority, h.assignee, h.title)
     }
+
+    fn takes(
+        &self,
+        status: Status,
+        asset: &str,
+        priority: Priority,
+        assignee: Option<&str>,
+        title: &str,
+    ) -> bool {
+        self.status.is_none_or(|s| s == status)
+            && (!self.active || status.is_active())
+            && self.asset.as_ref().is_none_or(|a| a == asset)
+            && self.priority.is_none_or(|p| p == priority)
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|a| a.as_deref() == assignee)
+            && self
+                .title_contains
+                .as_ref()
+                .is_none_or(|t| contains_ignoring_case(title, t))
+    }
+
+    /// Whether every incident matches.
+    fn is_everything(&self) -> bool {
+        self.status.is_none()
+            && !self.active
+            && self.asset.is_none()
+            && self.priority.is_none()
+            && self.assignee.is_none()
+            && self.title_contains.is_none()
+    }
+
+    /// Whether only open or acknowledged incidents can match, so the index
+    /// of active incidents holds every candidate.
+    fn only_active(&self) -> bool {
+        self.active || self.status.is_some_and(Status::is_active)
+    }
+}
+
+/// Whether `text` holds `lower` (already lower case), ignoring case.
+fn contains_ignoring_case(text: &str, lower: &str) -> bool {
+    if lower.is_empty() {
+        return true;
+    }
+    if text.is_ascii() && lower.is_ascii() {
+        text.as_bytes()
+            .windows(lower.len())
+            .any(|w| w.eq_ignore_ascii_case(lower.as_bytes()))
+    } else {
+        text.to_lowercase().contains(lower)
+    }
+}
+
+/// The ids of the open and acknowledged incidents, newest first.
+fn active_ids_newest_first(txn: &redb::ReadTransaction) -> Result<Vec<u64>, StoreError> {
+    let open = txn.open_table(OPEN_INCIDENTS)?;
+    let mut ids = open
+        .iter()?
+        .map(|row| Ok(row?.1.value()))
+        .collect::<Result<Vec<u64>, StoreError>>()?;
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.dedup();
+    Ok(ids)
+}
+
+/// One page of an incident list, newest first (see [`Store::incident_page`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentPage {
+    /// The page's incidents, newest first.
+    pub incidents: Vec<IncidentRecord>,
+    /// How many incidents match in all, on every page.
+    pub matched: u64,
+    /// How many match newer than the page (0 on the first page).
+    pub newer: u64,
+    /// Where the page before this one (newer) starts, when there is one.
+    pub newer_page: Option<u64>,
+    /// The newest id of the next (older) page, when there is one: pass it
+    /// as `from` to read that page.
+    pub older: Option<u64>,
 }
 
 impl DeskTxn {
@@ -226,18 +355,292 @@ impl Store {
         Ok(out)
     }
 
-    /// Incidents matching `f`, newest first.
+    /// One page of the incidents matching `f` and `also`, newest first:
+    /// at most `limit` of them with ids at most `from` (`None`: from the
+    /// newest), how many match in all, and where the next page starts.
+    ///
+    /// When only active incidents can match, only the index of active
+    /// incidents and their records are read; otherwise every record,
+    /// newest first, for the count. Of each, only the leading fields are
+    /// decoded for `f` ([`Head`], borrowed, without the timeline); the
+    /// whole record only for those `f` takes when `also` is given, and for
+    /// the page's.
+    pub fn incident_page(
+        &self,
+        f: &IncidentFilter,
+        also: Option<&dyn Fn(&IncidentRecord) -> bool>,
+        from: Option<u64>,
+        limit: usize,
+    ) -> Result<IncidentPage, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(INCIDENTS)?;
+        let mut page = IncidentPage::default();
+        // The ids of the last `limit` matches newer than the page: the
+        // first of them starts the page before.
+        let mut before: VecDeque<u64> = VecDeque::with_capacity(limit.min(1024) + 1);
+        let mut take = |bytes: &[u8], page: &mut IncidentPage| -> Result<(), StoreError> {
+            let head: Head<'_> = dec_borrowed("incidents", bytes)?;
+            if !f.wants_head(&head) {
+                return Ok(());
+            }
+            let mut full = None;
+            if let Some(also) = also {
+                let rec: IncidentRecord = dec("incidents", bytes)?;
+                if !also(&rec) {
+                    return Ok(());
+                }
+                full = Some(rec);
+            }
+            page.matched += 1;
+            if from.is_some_and(|from| head.id > from) {
+                page.newer += 1;
+                before.push_back(head.id);
+                if before.len() > limit {
+                    before.pop_front();
+                }
+            } else if page.incidents.len() < limit {
+                let rec = match full {
+                    Some(rec) => rec,
+                    None => dec("incidents", bytes)?,
+                };
+                page.incidents.push(rec);
+            } else if page.older.is_none() {
+                page.older = Some(head.id);
+            }
+            Ok(())
+        };
+        if f.only_active() {
+            for id in active_ids_newest_first(&txn)? {
+                if let Some(v) = t.get(id)? {
+                    take(v.value(), &mut page)?;
+                }
+            }
+        } else if f.is_everything() && also.is_none() {
+            // Every incident matches: the count is the table's, and only
+            // the keys before the page and the page's records are read.
+            page.matched = t.len()?;
+            let start = from.unwrap_or(u64::MAX);
+            if start < u64::MAX {
+                // Oldest first: the page before starts at the `limit`-th.
+                for row in t.range(start + 1..)? {
+                    let id = row?.0.value();
+                    page.newer += 1;
+                    if page.newer <= limit as u64 {
+                        before.clear();
+                        before.push_back(id);
+                    }
+                }
+            }
+            for row in t.range(..=start)?.rev() {
+                let (k, v) = row?;
+                if page.incidents.len() < limit {
+                    page.incidents.push(dec("incidents", v.value())?);
+                } else {
+                    page.older = Some(k.value());
+                    break;
+                }
+            }
+        } else {
+            for row in t.iter()?.rev() {
+                take(row?.1.value(), &mut page)?;
+            }
+        }
+        page.newer_page = before.front().copied();
+        Ok(page)
+    }
+
+    /// Incidents matching `f`, newest first. When only active incidents
+    /// can match, only those are read (through their index); otherwise
+    /// every record, its leading fields first ([`Head`]).
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(INCIDENTS)?;
         let mut out = Vec::new();
-        for row in t.iter()?.rev() {
-            let rec: IncidentRecord = dec("incidents", row?.1.value())?;
-            if f.wants(&rec) {
-                out.push(rec);
+        let mut take = |bytes: &[u8]| -> Result<(), StoreError> {
+            let head: Head<'_> = dec_borrowed("incidents", bytes)?;
+            if f.wants_head(&head) {
+                out.push(dec("incidents", bytes)?);
+            }
+            Ok(())
+        };
+        if f.only_active() {
+            for id in active_ids_newest_first(&txn)? {
+                if let Some(v) = t.get(id)? {
+                    take(v.value())?;
+                }
+            }
+        } else {
+            for row in t.iter()?.rev() {
+                take(row?.1.value())?;
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod page_tests {
+    use super::*;
+    use crate::records::incident::Severity;
+    use crate::store::testutil::temp_store;
+
+    fn rec(id: u64, status: Status, priority: Priority, assignee: Option<&str>) -> IncidentRecord {
+        IncidentRecord {
+            id,
+            asset: format!("asset-{}", id % 3),
+            rule: "r".into(),
+            subject: id.to_string(),
+            title: format!("Disk FULL on host-{id}"),
+            description: String::new(),
+            severity: Severity::Warning,
+            priority,
+            status,
+            level: 1,
+            assignee: assignee.map(str::to_owned),
+            occurrences: 1,
+            flapping: false,
+            opened_at: Timestamp(0),
+            stored_at: Timestamp(0),
+            acknowledged_at: None,
+            resolved_at: None,
+            closed_at: None,
+            acknowledge_due: Timestamp(1),
+            at_risk_at: Timestamp(1),
+            resolve_due: Timestamp(1),
+            acknowledge_breached: false,
+            resolve_breached: false,
+            solution: None,
+            kb_articles: Vec::new(),
+            timeline: Vec::new(),
+        }
+    }
+
+    fn ids(p: &IncidentPage) -> Vec<u64> {
+        p.incidents.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn pages_are_newest_first_filtered_and_counted() {
+        let (_d, s) = temp_store();
+        let txn = s.begin_desk().unwrap();
+        for id in 1..=30 {
+            let status = if id % 2 == 0 {
+                Status::Open
+            } else {
+                Status::Closed
+            };
+            let priority = if id % 5 == 0 {
+                Priority::P1
+            } else {
+                Priority::P3
+            };
+            let who = (id % 4 == 0).then_some("ana");
+            txn.put_incident(&rec(id, status, priority, who)).unwrap();
+        }
+        txn.commit().unwrap();
+        let any = None;
+
+        let all = IncidentFilter::default();
+        let p = s.incident_page(&all, any, None, 7).unwrap();
+        assert_eq!(ids(&p), (24..=30).rev().collect::<Vec<_>>());
+        assert_eq!((p.matched, p.older), (30, Some(23)));
+        assert_eq!((p.newer, p.newer_page), (0, None));
+        let p = s.incident_page(&all, any, p.older, 7).unwrap();
+        assert_eq!(ids(&p), (17..=23).rev().collect::<Vec<_>>());
+        assert_eq!((p.matched, p.newer, p.newer_page), (30, 7, Some(30)));
+        let p = s.incident_page(&all, any, p.older, 7).unwrap();
+        assert_eq!((p.newer, p.newer_page), (14, Some(23)));
+        let p = s.incident_page(&all, any, Some(3), 7).unwrap();
+        assert_eq!((ids(&p), p.older), (vec![3, 2, 1], None));
+
+        // The active ones come from the index: the even ids.
+        let active = IncidentFilter {
+            active: true,
+            ..IncidentFilter::default()
+        };
+        let p = s.incident_page(&active, any, None, 4).unwrap();
+        assert_eq!(
+            (ids(&p), p.matched, p.older),
+            (vec![30, 28, 26, 24], 15, Some(22))
+        );
+        let p = s.incident_page(&active, any, Some(22), 100).unwrap();
+        assert_eq!(ids(&p).len(), 11);
+        let listed: Vec<u64> = s.incidents(&active).unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(listed, (1..=15).rev().map(|n| n * 2).collect::<Vec<_>>());
+        let listed = s
+            .incidents(&IncidentFilter {
+                status: Some(Status::Closed),
+                priority: Some(Priority::P1),
+                ..IncidentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [25, 15, 5]);
+
+        let f = IncidentFilter {
+            active: true,
+            priority: Some(Priority::P1),
+            ..IncidentFilter::default()
+        };
+        let p = s.incident_page(&f, any, None, 50).unwrap();
+        assert_eq!((ids(&p), p.matched), (vec![30, 20, 10], 3));
+
+        let f = IncidentFilter {
+            assignee: Some(Some("ana".into())),
+            ..IncidentFilter::default()
+        };
+        assert_eq!(s.incident_page(&f, any, None, 50).unwrap().matched, 7);
+        let f = IncidentFilter {
+            active: true,
+            assignee: Some(None),
+            ..IncidentFilter::default()
+        };
+        assert_eq!(s.incident_page(&f, any, None, 50).unwrap().matched, 8);
+
+        let f = IncidentFilter {
+            status: Some(Status::Closed),
+            title_contains: Some("full on host-1".into()),
+            ..IncidentFilter::default()
+        };
+        let p = s.incident_page(&f, any, None, 50).unwrap();
+        assert_eq!(ids(&p), vec![19, 17, 15, 13, 11, 1]);
+        let f = IncidentFilter {
+            asset: Some("asset-0".into()),
+            ..IncidentFilter::default()
+        };
+        let odd = |r: &IncidentRecord| r.id % 2 == 1;
+        let p = s.incident_page(&f, Some(&odd), None, 50).unwrap();
+        assert_eq!(ids(&p), vec![27, 21, 15, 9, 3]);
+    }
+
+    #[test]
+    fn a_head_is_the_start_of_its_record() {
+        let mut r = rec(7, Status::Acknowledged, Priority::P2, Some("ana"));
+        r.acknowledged_at = Some(Timestamp(5));
+        r.resolve_breached = true;
+        r.solution = Some("x".into());
+        let bytes = enc("incidents", &r).unwrap();
+        let h: Head<'_> = dec_borrowed("incidents", &bytes).unwrap();
+        assert_eq!((h.id, h.asset, h.rule, h.subject), (7, "asset-1", "r", "7"));
+        assert_eq!((h.title, h.description), (r.title.as_str(), ""));
+        assert_eq!(
+            (h.priority, h.status, h.assignee),
+            (Priority::P2, Status::Acknowledged, Some("ana"))
+        );
+        assert_eq!(
+            (h.acknowledged_at, h.at_risk_at, h.resolve_due),
+            (Some(Timestamp(5)), Timestamp(1), Timestamp(1))
+        );
+        assert!(!h.acknowledge_breached && h.resolve_breached);
+    }
+
+    #[test]
+    fn titles_match_ignoring_case() {
+        assert!(contains_ignoring_case("Disk FULL", "disk full"));
+        assert!(contains_ignoring_case("Ñandú SIN tinta", "sin tinta"));
+        assert!(contains_ignoring_case("ÑANDÚ", "ñandú"));
+        assert!(!contains_ignoring_case("Disk", "disks"));
+        assert!(contains_ignoring_case("", ""));
     }
 }
 

@@ -75,7 +75,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use accounts::UserChange;
-pub use incidents::IncidentFilter;
+pub use incidents::{IncidentFilter, IncidentPage};
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
 pub use records::*;
 use schema::*;
