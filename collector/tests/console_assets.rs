@@ -316,6 +316,7 @@ fn start() -> Server {
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(FakeAdmin),
         desk: None,
+        calls: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -124,6 +124,7 @@ fn start() -> Server {
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(NoAdmin),
         desk: Some(desk.clone()),
+        calls: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
