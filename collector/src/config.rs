@@ -16,6 +16,11 @@ use crate::records::incident::Priority;
 use crate::screen::TimeLimits;
 use crate::store::retention::Retention;
 
+/// File in the data directory holding the local administrator's API token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// File in the data directory holding the running API's address.
+pub const API_ADDRESS_FILE: &str = "api-address";
+
 /// Shortest agent certificate lifetime: an agent renews when a third of it
 /// is left, and needs a few seconds to do so.
 const MIN_CERTIFICATE_SECONDS: u64 = 10;

@@ -27,10 +27,7 @@ use crate::telemetry::Telemetry;
 use crate::tls::{self, TlsError};
 use crate::webhooks::Notifier;
 
-/// File in the data directory holding the local administrator's API token.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
-/// File in the data directory holding the running API's address.
-pub const API_ADDRESS_FILE: &str = "api-address";
+pub use crate::config::{ADMIN_TOKEN_FILE, API_ADDRESS_FILE};
 /// File in the data directory holding the running QUIC endpoint's address.
 pub const QUIC_ADDRESS_FILE: &str = "quic-address";
 /// The store's file name in the data directory.

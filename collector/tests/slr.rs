@@ -511,6 +511,32 @@ fn the_slr_of_november_through_the_api_and_the_cli() {
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["total"]["opened"], 6);
 
+    // The printable page: the same figures, every part a table.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slr-2026-11.html");
+    let (ok, out, err) = support::cli(
+        &f.base,
+        &f.viewer,
+        &[
+            "report",
+            "slr",
+            "--month",
+            "2026-11",
+            "--html",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("written"), "{out}");
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("@media print"), "it has print rules");
+    assert!(
+        html.contains("6 incidents opened, 5 resolved, 2 open at the end (1 open at the start)"),
+        "{html}"
+    );
+    assert!(html.matches("<table>").count() >= 5, "{html}");
+
     let (ok, _, err) = support::cli(&f.base, &f.viewer, &["report", "slr", "--month", "2026-13"]);
     assert!(!ok);
     assert!(

@@ -85,6 +85,7 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
             ("/capacity", "Capacity"),
             ("/capacity/installed", "Installed capacity"),
             ("/capacity/renewal", "Renewal planning"),
+            ("/reports/slr", "Service-level report"),
         ] {
             b.go(&format!("{}{path}", c.api));
             assert_eq!(b.text(&b.get("main h1")), title, "{path}");

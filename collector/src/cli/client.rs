@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::ErrorBody;
-use crate::run::{ADMIN_TOKEN_FILE, API_ADDRESS_FILE};
+use crate::config::{ADMIN_TOKEN_FILE, API_ADDRESS_FILE};
 
 /// How long a request may take to connect and to be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,14 +36,27 @@ pub struct SlrArgs {
     /// The last day, YYYY-MM-DD, included (default: today).
     #[arg(long, requires = "from")]
     pub to: Option<String>,
+    /// Write the report as an HTML page that prints cleanly to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// Runs `atalaya report …`.
 pub fn run(client: &ApiClient, cmd: Command, format: Format) -> Result<String, CliError> {
     match cmd {
         Command::Slr(args) => {
+            let html = args.html.clone();
             let query = [("month", args.month), ("from", args.from), ("to", args.to)];
             let body = client.get("/api/v1/reports/slr", &query)?;
+            if let Some(path) = html {
+                let report: Slr = decode(&body, "the service-level report")?;
+                atalaya_files::write_atomic(&path, html_document(&report).as_bytes(), 0o644)
+                    .map_err(|e| CliError::Usage(format!("writing {}: {e}", path.display())))?;
+                return Ok(format!(
+                    "{} written: open it in a browser, print it from there\n",
+                    path.display()
+                ));
+            }
             if format == Format::Json {
                 return Ok(pretty(&body));
             }
@@ -54,6 +67,62 @@ pub fn run(client: &ApiClient, cmd: Command, format: Format) -> Result<String, C
             })
         }
     }
+}
+
+/// The report's parts as HTML tables, for the console's page and the
+/// printable file.
+pub fn html_body(r: &Slr) -> maud::Markup {
+    maud::html! {
+        p.lead { (heading(r)) }
+        p {
+            (r.total.opened) " incidents opened, " (r.total.resolved) " resolved, "
+            (r.total.open_at_end) " open at the end (" (r.open_at_start) " open at the start); times in UTC."
+        }
+        @for (title, t) in parts(r, Style::People) {
+            section.part {
+                h2 { (capitalised(&title)) }
+                @if t.rows.is_empty() {
+                    p.muted { "None." }
+                } @else {
+                    table {
+                        thead { tr { @for h in &t.headers { th { (h) } } } }
+                        tbody {
+                            @for row in &t.rows {
+                                tr { @for cell in row { td { (cell) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The stylesheet of the printable file: the page on screen, A4 on paper.
+const PRINT_CSS: &str = "body{font-family:system-ui,sans-serif;font-size:11pt;color:#1d2330;margin:2rem}\
+h1{font-size:16pt}h2{font-size:12pt;margin:1.2rem 0 .4rem}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.2rem .5rem;border-bottom:1px solid #ccc}\
+th{font-size:9pt;color:#555}.muted,.lead{color:#555}\
+@page{size:A4;margin:15mm}@media print{body{margin:0}section.part{page-break-inside:avoid}tr{page-break-inside:avoid}}";
+
+/// The report as a whole HTML document that prints cleanly, for the
+/// periodic review with the customer (`--html FILE`).
+pub fn html_document(r: &Slr) -> String {
+    maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Service-level report " (r.period.first.to_string()) " to " (r.period.last.to_string()) }
+                style { (maud::PreEscaped(PRINT_CSS)) }
+            }
+            body {
+                h1 { "Service-level report" }
+                (html_body(r))
+            }
+        }
+    }
+    .into_string()
 }
 
 /// Seconds for people: `45s`, `12m`, `4h 05m`, `2d 03h`.

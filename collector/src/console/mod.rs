@@ -23,6 +23,7 @@
 //!   installed, renewal), `assets` (the asset list and its CSV export),
 //!   `asset` (one asset's page), `incidents` (the queue, one incident and
 //!   its actions), `kb` (the knowledge base).
+//! - `slr`: the service-level report of a month, printable.
 //! - `charts`: SVG charts drawn on the server from metric points.
 //! - `static_files`: the stylesheet and the script, compiled into the binary.
 
@@ -39,6 +40,7 @@ mod kb;
 mod layout;
 mod lookup;
 mod network;
+mod slr;
 mod static_files;
 
 use std::sync::{Arc, Mutex};
@@ -101,6 +103,7 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(assets::routes())
         .merge(asset::routes())
         .merge(network::routes())
+        .merge(slr::routes())
         .merge(capacity::routes())
         .merge(incidents::routes())
         .merge(kb::routes())
