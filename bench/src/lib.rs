@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`host`]: a simulated host's health samples (random walks).
+//! - [`incidents`]: a help desk's history of incidents.
 
 pub mod host;
+pub mod incidents;
 
 use anyhow::Context;
 

@@ -12,16 +12,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use atalaya_bench::incidents::incident;
 use atalaya_collector::lookup::SlaState;
-use atalaya_collector::records::incident::{
-    IncidentRecord, Priority, Severity, Status, TimelineEntry,
-};
+use atalaya_collector::records::incident::{IncidentRecord, Priority, Status};
 use atalaya_collector::store::{IncidentFilter, Store};
 use atalaya_collector::telemetry::percentile;
 use atalaya_common::model::Timestamp;
 use clap::Parser;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 /// Queue benchmark: one page of incidents per filter.
 #[derive(Debug, Parser)]
@@ -46,76 +45,6 @@ struct Args {
     path: Option<PathBuf>,
 }
 
-const PEOPLE: &[&str] = &[
-    "ana", "luis", "marta", "jorge", "eva", "pablo", "sara", "ivan",
-];
-const RULES: &[(&str, &str)] = &[
-    ("filesystem-full", "Disk almost full on"),
-    ("cpu-high", "CPU busy on"),
-    ("agent-silent", "Agent silent on"),
-    ("user-report", "Printer does not print at"),
-    ("memory-high", "Memory short on"),
-];
-
-fn incident(id: u64, rng: &mut StdRng, args: &Args, now: Timestamp) -> IncidentRecord {
-    let hour = 3_600_000;
-    let opened = Timestamp(now.0 - i64::try_from(args.incidents - id).unwrap_or(0) * 300_000);
-    let active = rng.random_range(0..100) < args.active_percent;
-    let status = match (active, rng.random_range(0..2)) {
-        (true, 0) => Status::Open,
-        (true, _) => Status::Acknowledged,
-        (false, 0) => Status::Resolved,
-        (false, _) => Status::Closed,
-    };
-    let (rule, words) = RULES[rng.random_range(0..RULES.len())];
-    let asset = format!("asset-{:03}", rng.random_range(0..200));
-    let who = PEOPLE[rng.random_range(0..PEOPLE.len())];
-    let mut timeline = vec![TimelineEntry {
-        at: opened,
-        author: "atalaya".into(),
-        event: "opened".into(),
-        text: format!("opened by rule {rule} (warning, priority P3)"),
-    }];
-    for n in 0..rng.random_range(2..6) {
-        timeline.push(TimelineEntry {
-            at: Timestamp(opened.0 + n * 60_000),
-            author: who.into(),
-            event: "note".into(),
-            text: "called the user; looking at it, more in a moment".into(),
-        });
-    }
-    IncidentRecord {
-        id,
-        asset: asset.clone(),
-        rule: rule.into(),
-        subject: id.to_string(),
-        title: format!("{words} ws-{asset}"),
-        description: "Seen by the collector: the value stayed over the limit for the whole \
-                      window. "
-            .repeat(4),
-        severity: Severity::Warning,
-        priority: Priority::ALL[rng.random_range(0..4)],
-        status,
-        level: 1,
-        assignee: (rng.random_range(0..3) > 0).then(|| who.to_owned()),
-        occurrences: rng.random_range(1..20),
-        flapping: false,
-        opened_at: opened,
-        stored_at: opened,
-        acknowledged_at: None,
-        resolved_at: (!active).then_some(opened),
-        closed_at: None,
-        acknowledge_due: Timestamp(opened.0 + 4 * hour),
-        at_risk_at: Timestamp(opened.0 + 3 * hour),
-        resolve_due: Timestamp(opened.0 + 48 * hour),
-        acknowledge_breached: false,
-        resolve_breached: false,
-        solution: None,
-        kb_articles: Vec::new(),
-        timeline,
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
@@ -134,7 +63,13 @@ fn main() -> anyhow::Result<()> {
             if id > args.incidents {
                 break;
             }
-            txn.put_incident(&incident(id, &mut rng, &args, now))?;
+            txn.put_incident(&incident(
+                id,
+                &mut rng,
+                args.incidents,
+                args.active_percent,
+                now,
+            ))?;
             id += 1;
         }
         txn.commit()?;
