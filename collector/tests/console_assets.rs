@@ -5,11 +5,13 @@
 //! sessions.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/console.rs"]
+mod console_support;
+
 use std::sync::{Arc, OnceLock};
 
 use atalaya_collector::api::{self, AdminActions, ApiState};
 use atalaya_collector::config::ConsoleSettings;
-use atalaya_collector::console;
 use atalaya_collector::desk::{Desk, LogHooks};
 use atalaya_collector::helpers::password;
 use atalaya_collector::incidents::RuleSet;
@@ -318,21 +320,7 @@ fn start() -> Server {
         desk: None,
         calls: Default::default(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    rt.spawn(console::serve(
-        listener,
-        state,
-        ConsoleSettings::default(),
-        std::future::pending(),
-    ));
+    let (base, rt) = console_support::serve(state, ConsoleSettings::default());
     Server {
         base,
         store,

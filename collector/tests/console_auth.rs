@@ -4,29 +4,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/console.rs"]
+mod console_support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use atalaya_collector::api::{AdminActions, ApiState, new_api_token};
+use atalaya_collector::api::{ApiState, new_api_token};
 use atalaya_collector::config::ConsoleSettings;
-use atalaya_collector::console;
 use atalaya_collector::store::{Role, Store};
 use atalaya_collector::telemetry::Telemetry;
 use atalaya_common::model::Timestamp;
 use serde_json::{Value, json};
-
-#[derive(Debug)]
-struct NoServer;
-
-impl AdminActions for NoServer {
-    fn agent_revoked(&self, _id: &str) {}
-    fn collector_address(&self) -> String {
-        "collector.example:4433".into()
-    }
-    fn ca_sha256(&self) -> [u8; 32] {
-        [0; 32]
-    }
-}
 
 struct Console {
     base: String,
@@ -49,32 +38,18 @@ fn start(settings: ConsoleSettings) -> Console {
     let state = ApiState {
         store,
         telemetry: Arc::new(Telemetry::default()),
-        admin: Arc::new(NoServer),
+        admin: Arc::new(console_support::NoServer),
         desk: None,
         calls: Default::default(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(console::serve(
-        listener,
-        state,
-        settings,
-        std::future::pending(),
-    ));
+    let (base, rt) = console_support::serve(state, settings);
     let http = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .build()
         .into();
     let c = Console {
-        base: format!("http://{addr}"),
+        base,
         admin,
         viewer,
         http,

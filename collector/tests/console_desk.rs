@@ -6,11 +6,13 @@
 //! and people wrote.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/console.rs"]
+mod console_support;
+
 use std::sync::Arc;
 
-use atalaya_collector::api::{AdminActions, ApiState};
+use atalaya_collector::api::ApiState;
 use atalaya_collector::config::ConsoleSettings;
-use atalaya_collector::console;
 use atalaya_collector::desk::{Desk, LogHooks};
 use atalaya_collector::helpers::password;
 use atalaya_collector::incidents::RuleSet;
@@ -24,19 +26,6 @@ use atalaya_common::model::{Interface, InterfaceKind, Inventory, Timestamp};
 use atalaya_common::proto;
 
 const PASSWORD: &str = "correct horse battery";
-
-#[derive(Debug)]
-struct NoAdmin;
-
-impl AdminActions for NoAdmin {
-    fn agent_revoked(&self, _id: &str) {}
-    fn collector_address(&self) -> String {
-        "collector.example:4433".to_owned()
-    }
-    fn ca_sha256(&self) -> [u8; 32] {
-        [0; 32]
-    }
-}
 
 struct Server {
     base: String,
@@ -122,27 +111,13 @@ fn start() -> Server {
     let state = ApiState {
         store: store.clone(),
         telemetry: Arc::new(Telemetry::default()),
-        admin: Arc::new(NoAdmin),
+        admin: Arc::new(console_support::NoServer),
         desk: Some(desk.clone()),
         calls: Default::default(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(console::serve(
-        listener,
-        state,
-        ConsoleSettings::default(),
-        std::future::pending(),
-    ));
+    let (base, rt) = console_support::serve(state, ConsoleSettings::default());
     Server {
-        base: format!("http://{addr}"),
+        base,
         store,
         desk,
         seq: std::sync::atomic::AtomicU64::new(10),
