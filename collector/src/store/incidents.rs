@@ -309,7 +309,7 @@ mod tests {
         txn.commit().unwrap();
         assert_eq!(
             ids(s.incidents_active_between(200, 300).unwrap()),
-            [6, 2, 3, 4]
+            [2, 3, 4, 6]
         );
 
         // Incident 1 reopened: it is active again.
