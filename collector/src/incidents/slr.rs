@@ -481,7 +481,7 @@ fn secs(ms: i64) -> f64 {
 }
 
 /// Rows by key, most opened first, then most still open, then by key.
-fn ranked(rows: BTreeMap<String, CountRow>) -> Vec<CountRow> {
+fn ranked(rows: BTreeMap<&str, CountRow>) -> Vec<CountRow> {
     let mut v: Vec<CountRow> = rows.into_values().collect();
     v.sort_by(|a, b| {
         (b.opened, b.open_at_end, b.resolved)
@@ -516,18 +516,18 @@ pub fn slr(period: Period, incidents: &[IncidentRecord], facts: &SlrFacts, now: 
             (*p, row)
         })
         .collect();
-    let mut by_rule: BTreeMap<String, CountRow> = BTreeMap::new();
-    let mut by_category: BTreeMap<String, CountRow> = BTreeMap::new();
+    let mut by_rule: BTreeMap<&str, CountRow> = BTreeMap::new();
+    let mut by_category: BTreeMap<&str, CountRow> = BTreeMap::new();
     let mut open_at_start = 0;
     for s in &seen {
         add(&mut total, s);
         if let Some(row) = by_priority.get_mut(&s.rec.priority) {
             add(row, s);
         }
-        let rule = &s.rec.rule;
+        let rule = s.rec.rule.as_str();
         add(
-            by_rule.entry(rule.clone()).or_insert_with(|| CountRow {
-                key: rule.clone(),
+            by_rule.entry(rule).or_insert_with(|| CountRow {
+                key: rule.to_owned(),
                 ..CountRow::default()
             }),
             s,
@@ -537,12 +537,10 @@ pub fn slr(period: Period, incidents: &[IncidentRecord], facts: &SlrFacts, now: 
             .get(rule)
             .map_or(UNKNOWN_CATEGORY, String::as_str);
         add(
-            by_category
-                .entry(cat.to_owned())
-                .or_insert_with(|| CountRow {
-                    key: cat.to_owned(),
-                    ..CountRow::default()
-                }),
+            by_category.entry(cat).or_insert_with(|| CountRow {
+                key: cat.to_owned(),
+                ..CountRow::default()
+            }),
             s,
         );
         // Active at the instant the period starts (opened earlier).
@@ -813,7 +811,8 @@ fn availability(seen: &[Seen<'_>], facts: &SlrFacts, start: i64, end: i64) -> Av
 }
 
 fn recurrent(seen: &[Seen<'_>], facts: &SlrFacts) -> Recurrent {
-    type Tally<'a> = (u64, BTreeSet<u64>, BTreeSet<&'a str>);
+    // Openings, incidents (each incident is seen once), assets.
+    type Tally<'a> = (u64, u64, BTreeSet<&'a str>);
     let mut by_asset: BTreeMap<(&str, &str), Tally<'_>> = BTreeMap::new();
     let mut by_rule: BTreeMap<&str, Tally<'_>> = BTreeMap::new();
     for s in seen.iter().filter(|s| s.openings > 0) {
@@ -823,7 +822,7 @@ fn recurrent(seen: &[Seen<'_>], facts: &SlrFacts) -> Recurrent {
             by_rule.entry(rule).or_default(),
         ] {
             t.0 += s.openings;
-            t.1.insert(s.rec.id);
+            t.1 += 1;
             t.2.insert(asset);
         }
     }
@@ -842,7 +841,7 @@ fn recurrent(seen: &[Seen<'_>], facts: &SlrFacts) -> Recurrent {
         asset: asset.map(str::to_owned),
         hostname: asset.and_then(|a| facts.hostnames.get(a).cloned()),
         openings: t.0,
-        incidents: t.1.len() as u64,
+        incidents: t.1,
         assets: t.2.len() as u64,
     };
     Recurrent {
@@ -860,20 +859,20 @@ fn kb_figures(opened: &[&Seen<'_>]) -> KbFigures {
         ..KbFigures::default()
     };
     for s in opened {
+        let done_by = s.resolved_by_end.unwrap_or(i64::MIN);
         let uses: Vec<KbSolution> = s
             .rec
             .timeline
             .iter()
-            .filter(|e| e.at.0 <= s.resolved_by_end.unwrap_or(i64::MIN))
+            .filter(|e| e.event.starts_with("kb_") && e.at.0 <= done_by)
             .filter_map(KbSolution::of_entry)
             .collect();
         // Articles added by a resolution were not suggested at opening.
-        let added: BTreeSet<String> = uses
-            .iter()
-            .filter(|u| !u.suggested)
-            .map(|u| u.article.to_string())
-            .collect();
-        let suggested = s.rec.kb_articles.iter().any(|a| !added.contains(a));
+        let added = |a: &String| {
+            uses.iter()
+                .any(|u| !u.suggested && a.parse() == Ok(u.article))
+        };
+        let suggested = s.rec.kb_articles.iter().any(|a| !added(a));
         k.with_suggestion += u64::from(suggested);
         if s.resolved_by_end.is_none() {
             continue;

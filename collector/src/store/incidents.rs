@@ -332,7 +332,7 @@ impl Store {
     }
 
     /// The incidents active at some time from `from` (ms, included) to `to`
-    /// (excluded) by [`INCIDENT_SPANS`], oldest first: opened before `to`
+    /// (excluded) by [`INCIDENT_SPANS`], by id: opened before `to`
     /// and not resolved for good before `from`. Reads only those records.
     pub fn incidents_active_between(
         &self,
@@ -342,13 +342,18 @@ impl Store {
         let txn = self.db.begin_read()?;
         let spans = txn.open_table(INCIDENT_SPANS)?;
         let incidents = txn.open_table(INCIDENTS)?;
-        let mut out = Vec::new();
+        let mut ids = Vec::new();
         for r in spans.range(..(to, 0))? {
             let (k, until) = r?;
-            if until.value() < from {
-                continue;
+            if until.value() >= from {
+                ids.push(k.value().1);
             }
-            if let Some(v) = incidents.get(k.value().1)? {
+        }
+        // Read in id order: neighbouring records share pages.
+        ids.sort_unstable();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(v) = incidents.get(id)? {
                 out.push(dec("incidents", v.value())?);
             }
         }
@@ -707,7 +712,7 @@ mod tests {
         txn.commit().unwrap();
         assert_eq!(
             ids(s.incidents_active_between(200, 300).unwrap()),
-            [6, 2, 3, 4]
+            [2, 3, 4, 6]
         );
 
         // Incident 1 reopened: it is active again.
