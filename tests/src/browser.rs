@@ -214,13 +214,15 @@ impl Browser {
         })
     }
 
-    /// The rendered text of an element.
+    /// The rendered text of an element; empty when the element is gone
+    /// (the page was replaced since it was found: a form's answer, a live
+    /// refresh), so a check polled with `eventually` looks again.
     pub fn text(&self, e: &Element) -> String {
-        self.command("GET", &format!("/element/{}/text", e.0), None)
-            .unwrap()
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        match self.command("GET", &format!("/element/{}/text", e.0), None) {
+            Ok(v) => v.as_str().unwrap_or_default().to_owned(),
+            Err(err) if err.contains("stale element reference") => String::new(),
+            Err(err) => panic!("{err}"),
+        }
     }
 
     /// An attribute of an element.

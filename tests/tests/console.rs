@@ -27,6 +27,31 @@ fn accounts(c: &Collector) {
     }
 }
 
+/// Sends, as `agent`'s inventory, a host named `hostname` whose OS name,
+/// package name and version carry markup.
+fn push_hostile_inventory(agent: &mut NumberedAgent, hostname: &str) {
+    let mut inv = Inventory::default();
+    inv.host.hostname = hostname.to_owned();
+    inv.os.name = Some(format!("Debian{IMG}"));
+    inv.os.pretty_name = Some(format!("Debian{IMG}"));
+    inv.software.packages.push(Package {
+        name: format!("pkg{SCRIPT}"),
+        version: format!("1.0{IMG}"),
+        arch: None,
+        vendor: None,
+        installed_at: None,
+        size_bytes: None,
+        source: None,
+    });
+    agent.push_message(|seq| {
+        Message::InventorySnapshot(InventorySnapshot {
+            seq,
+            taken_at: Timestamp::now(),
+            inventory: inv,
+        })
+    });
+}
+
 #[test]
 fn people_sign_in_by_role_find_a_caller_and_sign_out() {
     let c = Collector::start();
@@ -145,26 +170,7 @@ fn markup_sent_by_an_agent_shows_as_text_and_runs_nothing() {
         &c.token(1),
         None,
     ));
-    let mut inv = Inventory::default();
-    inv.host.hostname = format!("lab-hostile{SCRIPT}");
-    inv.os.name = Some(format!("Debian{IMG}"));
-    inv.os.pretty_name = Some(format!("Debian{IMG}"));
-    inv.software.packages.push(Package {
-        name: format!("pkg{SCRIPT}"),
-        version: format!("1.0{IMG}"),
-        arch: None,
-        vendor: None,
-        installed_at: None,
-        size_bytes: None,
-        source: None,
-    });
-    agent.push_message(|seq| {
-        Message::InventorySnapshot(InventorySnapshot {
-            seq,
-            taken_at: Timestamp::now(),
-            inventory: inv,
-        })
-    });
+    push_hostile_inventory(&mut agent, &format!("lab-hostile{SCRIPT}"));
     agent.push_message(|seq| {
         Message::UserReport(UserReport {
             seq,
@@ -338,25 +344,7 @@ fn the_asset_pages_show_a_machine_with_its_charts_and_run_nothing_it_sent() {
         None,
     ));
     let hostname = format!("ws-charts{SCRIPT}");
-    let mut inv = Inventory::default();
-    inv.host.hostname = hostname.clone();
-    inv.os.pretty_name = Some(format!("Debian{IMG}"));
-    inv.software.packages.push(Package {
-        name: format!("pkg{SCRIPT}"),
-        version: format!("1.0{IMG}"),
-        arch: None,
-        vendor: None,
-        installed_at: None,
-        size_bytes: None,
-        source: None,
-    });
-    agent.push_message(|seq| {
-        Message::InventorySnapshot(InventorySnapshot {
-            seq,
-            taken_at: Timestamp::now(),
-            inventory: inv,
-        })
-    });
+    push_hostile_inventory(&mut agent, &hostname);
     // Ten minutes of memory samples, one a minute.
     let now = Timestamp::now().0;
     agent.push_samples(
@@ -404,7 +392,12 @@ fn the_asset_pages_show_a_machine_with_its_charts_and_run_nothing_it_sent() {
     b.screenshot(&screenshot_dir().join("asset-health.png"));
     // The software search keeps to the page.
     b.fill(&b.get("#software input[name=sw]"), "nothing-like-this\n");
-    let note = b.text(&b.wait_for("#software p.note", Duration::from_secs(10)));
+    // The page before the search has a note too: wait for the answer's.
+    let note = eventually("the search's answer", Duration::from_secs(10), || {
+        b.find("#software p.note")
+            .map(|e| b.text(&e))
+            .filter(|n| n.starts_with("0 of"))
+    });
     assert!(note.starts_with("0 of 1 packages"), "{note}");
 
     let ran = b.exec(
