@@ -260,6 +260,7 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
         root.clone(),
         shared.clone(),
     ));
+    tokio::spawn(report_status(config.reports_dir.clone(), shared.clone()));
     tokio::spawn(metrics(root.clone(), config.top_processes, shared.clone()));
     let inventories = tokio::spawn(inventories(
         root,
@@ -490,6 +491,38 @@ async fn user_reports(dir: PathBuf, root: Root, shared: Arc<Shared>) {
         tokio::select! {
             _ = wake => {}
             _ = tokio::time::sleep(REPORTS_RESCAN) => {}
+        }
+    }
+}
+
+/// Files what the collector says became of this machine's user reports,
+/// each account's where only it can read them (`atalaya-agent reports`).
+async fn report_status(dir: PathBuf, shared: Arc<Shared>) {
+    let mut lists = shared.report_status();
+    while lists.changed().await.is_ok() {
+        let Some(reports) = lists.borrow_and_update().clone() else {
+            continue;
+        };
+        let d = dir.clone();
+        let filed = tokio::task::spawn_blocking(move || {
+            reports::status::file(&d, &reports, Timestamp::now())
+        })
+        .await;
+        match filed {
+            Ok(Ok(filed)) => {
+                for (uid, reason) in &filed.failed {
+                    tracing::warn!(uid, %reason, "cannot file the status of an account's reports");
+                }
+                tracing::debug!(
+                    written = filed.written,
+                    removed = filed.removed,
+                    "report status filed"
+                );
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(folder = %dir.display(), error = %describe(&err), "cannot file the status of the user reports");
+            }
+            Err(err) => tracing::error!(error = %err, "the report status task failed"),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! One-shot commands that show what the agent knows about this host
 //! (`inventory`, `metrics`), list the network devices it polls (`devices`),
 //! check a configuration file (`check-config`),
-//! and let the person at the machine report a problem (`report`).
+//! and let the person at the machine report a problem (`report`) and see
+//! what became of it (`reports`).
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -95,6 +96,16 @@ enum Command {
         #[arg(long, value_name = "S", default_value_t = 10)]
         wait_seconds: u64,
     },
+    /// What became of the reports you wrote on this machine: each one's
+    /// incident, its status, who has it and the help desk's last note to you.
+    Reports {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Take the report folder from this configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// List the network devices the collector assigned to this agent to poll
     /// (from the state directory; no secrets are shown).
     Devices {
@@ -164,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             wait_seconds,
         } => report_command(&text, config, wait_seconds),
+        Command::Reports { json, config } => reports_command(json, config),
         Command::Devices { config, state_dir } => devices_command(config, state_dir),
         Command::CheckConfig { file } => check_config(&file),
     }
@@ -269,6 +281,23 @@ fn report_command(
             written.id
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reports`: the reports of the account running it, as the agent last
+/// heard of them from the collector.
+fn reports_command(json: bool, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = load(config.as_ref())?;
+    let own = reports::status::read_own(&config.reports_dir)?;
+    let mut out = io::stdout().lock();
+    if json {
+        let reports = own.map(|f| f.reports).unwrap_or_default();
+        serde_json::to_writer_pretty(&mut out, &reports)?;
+        writeln!(out)?;
+    } else {
+        reports::status::write_table(&mut out, own.as_ref())?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 use atalaya_common::model::{DeviceSpec, ProbeTarget};
 use atalaya_common::proto::{
     self, DecodeError, DiscoveryRequest, EncodeError, FrameReader, Hello, Message, RenewRequest,
+    ReportState,
 };
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
@@ -69,6 +70,8 @@ pub struct Shared {
     discovery_queue: Mutex<Option<mpsc::UnboundedReceiver<DiscoveryRequest>>>,
     /// The last probe target list the collector pushed; `None` until one came.
     probe_targets: watch::Sender<Option<Vec<ProbeTarget>>>,
+    /// The last status of this machine's user reports; `None` until one came.
+    report_status: watch::Sender<Option<Vec<ReportState>>>,
 }
 
 impl Shared {
@@ -85,6 +88,7 @@ impl Shared {
             intervals: watch::Sender::new(intervals),
             devices: watch::Sender::new(None),
             probe_targets: watch::Sender::new(None),
+            report_status: watch::Sender::new(None),
         })
     }
 
@@ -153,6 +157,16 @@ impl Shared {
     /// The collector pushed `targets` to this agent (the whole list).
     pub fn push_probe_targets(&self, targets: Vec<ProbeTarget>) {
         self.probe_targets.send_replace(Some(targets));
+    }
+
+    /// Follows the status lists of this machine's user reports.
+    pub fn report_status(&self) -> watch::Receiver<Option<Vec<ReportState>>> {
+        self.report_status.subscribe()
+    }
+
+    /// The collector sent the status of this machine's reports (the whole list).
+    pub fn push_report_status(&self, reports: Vec<ReportState>) {
+        self.report_status.send_replace(Some(reports));
     }
 }
 
@@ -525,6 +539,7 @@ async fn session(
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         protocol_version: proto::PROTOCOL_VERSION,
         last_acked: acked,
+        features: vec![proto::FEATURE_REPORT_STATUS.to_owned()],
     };
     send.write_all(&proto::encode(&hello.into())?)
         .await
@@ -582,6 +597,7 @@ async fn session(
                         shared.request_discovery(r);
                     }
                     Message::ProbeTargets(t) => shared.push_probe_targets(t.targets),
+                    Message::ReportStatus(s) => shared.push_report_status(s.reports),
                     Message::Renewed(renewed) => {
                         if let Some(fresh) =
                             store_renewal(credentials, renewing, renewed.certificate_pem).await

@@ -19,7 +19,7 @@ use crate::https;
 use crate::pki::{CertificateAuthority, PkiError};
 use crate::screen::{ClockSkew, ClockSkews};
 use crate::server::{
-    Committer, Connections, DeviceWakers, DiscoveryQueues, Hub, Server, ServerConfig,
+    AgentWakers, Committer, Connections, DiscoveryQueues, Hub, Server, ServerConfig,
 };
 use crate::store::retention::{Expiry, ExpiryReport, Retention};
 use crate::store::{ApiTokenRecord, OpenError, Role, Store, StoreError};
@@ -148,7 +148,7 @@ pub enum DevicesFileError {
 pub struct DevicesFile {
     path: PathBuf,
     store: Arc<Store>,
-    wakers: DeviceWakers,
+    wakers: AgentWakers,
 }
 
 impl DevicesFile {
@@ -230,7 +230,7 @@ impl Running {
 #[derive(Debug)]
 struct Admin {
     connections: Connections,
-    device_wakers: DeviceWakers,
+    device_wakers: AgentWakers,
     discoveries: DiscoveryQueues,
     clock_skews: ClockSkews,
     silent_after: std::time::Duration,
@@ -403,6 +403,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     let eol = desk::capacity::load_eol(config.file.as_deref().and_then(Path::parent))
         .map_err(RunError::EndOfSupport)?;
     let heartbeat_seconds = u64::from(config.agent_intervals.heartbeat_interval_seconds.max(1));
+    let report_wakers = AgentWakers::default();
     let desk = Arc::new(
         Desk::new(
             store.clone(),
@@ -410,7 +411,9 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
             config.rules_file.clone(),
             heartbeat_seconds,
             config.sla.clone(),
-            Arc::new(desk::ServiceHooks::new(notifier.waker())),
+            Arc::new(
+                desk::ServiceHooks::new(notifier.waker()).with_reporters(report_wakers.clone()),
+            ),
             Timestamp::now(),
         )
         .map_err(RunError::Desk)?
@@ -421,7 +424,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     // server::committer) instead of queueing without end.
     let (fed_tx, fed_rx) = tokio::sync::mpsc::channel(crate::server::committer::FED_QUEUE);
     tokio::spawn(desk::run(desk.clone(), fed_rx, config.incident_tick));
-    let hub = Arc::new(Hub::new(
+    let mut hub = Hub::new(
         store.clone(),
         ca.clone(),
         telemetry.clone(),
@@ -435,7 +438,9 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
             agent_intervals: config.agent_intervals.clone(),
             probes: config.probes.clone(),
         },
-    ));
+    );
+    hub.report_wakers = report_wakers;
+    let hub = Arc::new(hub);
     let connections = hub.connections.clone();
     let device_wakers = hub.device_wakers.clone();
     let devices_file = match &config.devices_file {

@@ -595,6 +595,12 @@ fn an_incident_is_worked_through_the_forms() {
 
     act("note", &[("text", "called maria: the toner is empty")]);
     act(
+        "note",
+        &[("text", "A new toner is on its way."), ("public", "on")],
+    );
+    let (_, page) = ana.get(&path);
+    assert!(page.contains("<td>public note</td>"), "{page}");
+    act(
         "resolve",
         &[
             ("solution", "replaced the toner cartridge"),
@@ -638,6 +644,7 @@ fn an_incident_is_worked_through_the_forms() {
             ("ana", "acknowledged", "acknowledged by ana"),
             ("ana", "assigned", "assigned to luis"),
             ("ana", "note", "called maria: the toner is empty"),
+            ("ana", "public-note", "A new toner is on its way."),
             (
                 "ana",
                 "resolved",

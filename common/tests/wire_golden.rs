@@ -2,8 +2,10 @@
 //! every message kind of the protocol.
 //!
 //! The collector stores and decodes what agents of older versions sent, so a
-//! change to the encoding must be deliberate: when these bytes change, bump
-//! the protocol version and regenerate the files with
+//! change to the encoding must be deliberate: when these bytes change, either
+//! the older form is still read (a field added at the end of `Hello`, whose
+//! first-release frame stays pinned in `frame-hello-first-release.hex`) or
+//! the protocol version is bumped; then regenerate the files with
 //! `ATALAYA_BLESS=1 cargo test -p atalaya-common --test wire_golden`.
 //! A new message kind fails `every_kind_in_the_protocol_has_a_golden_frame`
 //! until it has a sample in `every_message()` and its blessed file.
@@ -25,8 +27,8 @@ use atalaya_common::proto::{
     self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, DeviceTrap,
     DiscoveredDevice, DiscoveryOutcome, DiscoveryRequest, DiscoveryResult, EnrollRequest,
     EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, PrinterTrays,
-    ProbeRound, ProbeTargets, Refused, RenewRequest, Renewed, SnapshotRequest, SpoolDamaged,
-    UserReport,
+    ProbeRound, ProbeTargets, PublicNote, Refused, RenewRequest, Renewed, ReportState,
+    ReportStatus, SnapshotRequest, SpoolDamaged, UserReport,
 };
 
 fn sample_inventory() -> Inventory {
@@ -290,6 +292,7 @@ fn every_message() -> Vec<(u8, Message)> {
                 agent_version: "0.1.0".into(),
                 protocol_version: 1,
                 last_acked: 1041,
+                features: vec![proto::FEATURE_REPORT_STATUS.into()],
             }),
         ),
         (
@@ -607,6 +610,39 @@ fn every_message() -> Vec<(u8, Message)> {
             }),
         ),
         (
+            23,
+            Message::ReportStatus(ReportStatus {
+                reports: vec![
+                    ReportState {
+                        id: "19ab2c3d4e5-1f2a".into(),
+                        uid: Some(1000),
+                        written_at: at(-600),
+                        summary: "the printer does not print".into(),
+                        incident: Some(118),
+                        status: Some("acknowledged".into()),
+                        assignee: Some("ana".into()),
+                        updated_at: at(300),
+                        note: Some(PublicNote {
+                            at: at(300),
+                            author: "ana".into(),
+                            text: "A new toner is on its way; it should print by noon.".into(),
+                        }),
+                    },
+                    ReportState {
+                        id: "19ab2c3d4e6-1f2b".into(),
+                        uid: None,
+                        written_at: at(-60),
+                        summary: "the VPN drops every hour".into(),
+                        incident: None,
+                        status: None,
+                        assignee: None,
+                        updated_at: at(-60),
+                        note: None,
+                    },
+                ],
+            }),
+        ),
+        (
             32,
             Message::EnrollRequest(EnrollRequest {
                 token_secret: "Zm9yIHRoZSB0ZXN0IG9ubHk".into(),
@@ -702,6 +738,37 @@ fn every_kind_in_the_protocol_has_a_golden_frame() {
         assert_eq!((message.kind(), message.name()), (kind, name), "{file}");
     }
     assert_eq!(covered.len(), proto::KINDS.len(), "{covered:?}");
+}
+
+/// A `Hello` from an agent of the first release, which had no `features`,
+/// still opens a session: it reads as a `Hello` with none.
+#[test]
+fn a_first_release_hello_reads_as_one_with_no_features() {
+    let golden = read_golden("frame-hello-first-release.hex");
+    let (message, used) = proto::decode(&golden).unwrap().unwrap();
+    assert_eq!(used, golden.len());
+    assert_eq!(
+        message,
+        Message::Hello(Hello {
+            agent_version: "0.1.0".into(),
+            protocol_version: 1,
+            last_acked: 1041,
+            features: Vec::new(),
+        })
+    );
+    // A newer Hello starts with the same bytes: an older collector, which
+    // reads the fields it knows and ignores the rest, reads it too.
+    let newer = proto::encode(&every_message()[0].1).unwrap();
+    assert_eq!(
+        &newer[proto::HEADER_LEN..][..golden.len() - proto::HEADER_LEN],
+        &golden[proto::HEADER_LEN..]
+    );
+    // A payload that is neither form is still refused with the newer form's error.
+    let mut broken = golden.clone();
+    broken.truncate(proto::HEADER_LEN + 3);
+    broken[4..8].copy_from_slice(&3u32.to_be_bytes());
+    let err = proto::decode(&broken).unwrap_err();
+    assert!(err.to_string().starts_with("malformed Hello"), "{err}");
 }
 
 #[test]

@@ -29,6 +29,7 @@ pub mod latency;
 pub mod layers;
 pub mod loadgen;
 pub mod netns;
+pub mod raw;
 pub mod relay;
 pub mod scripted;
 pub mod snmpd;

@@ -369,6 +369,7 @@ fn a_certificate_that_expires_during_a_session_is_not_renewed() {
             agent_version: "test".into(),
             protocol_version: proto::PROTOCOL_VERSION,
             last_acked: 0,
+            features: Vec::new(),
         };
         send.write_all(&proto::encode(&hello.into()).unwrap())
             .await

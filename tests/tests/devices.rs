@@ -7,93 +7,13 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use atalaya_agent::identity::AgentIdentity;
 use atalaya_common::model::Timestamp;
 use atalaya_common::model::device::DeviceState;
-use atalaya_common::proto::{self, DevicePoll, FrameReader, Hello, Message};
+use atalaya_common::proto::{DevicePoll, Message};
 use atalaya_tests::harness::{Collector, enroll, eventually};
-use quinn::{Connection, RecvStream, SendStream};
-
-/// One data session of the synthetic poller.
-struct Session {
-    _endpoint: quinn::Endpoint,
-    conn: Connection,
-    send: SendStream,
-    recv: RecvStream,
-    frames: FrameReader,
-}
-
-impl Session {
-    async fn open(identity: &AgentIdentity, addr: SocketAddr, last_acked: u64) -> Session {
-        let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
-        endpoint
-            .set_default_client_config(atalaya_agent::tls::data_client_config(identity).unwrap());
-        let conn = endpoint.connect(addr, "127.0.0.1").unwrap().await.unwrap();
-        let (send, recv) = conn.open_bi().await.unwrap();
-        let mut s = Session {
-            _endpoint: endpoint,
-            conn,
-            send,
-            recv,
-            frames: FrameReader::new(),
-        };
-        s.send(Message::Hello(Hello {
-            agent_version: "0.1.0".into(),
-            protocol_version: proto::PROTOCOL_VERSION,
-            last_acked,
-        }))
-        .await;
-        s
-    }
-
-    async fn send(&mut self, m: Message) {
-        self.send
-            .write_all(&proto::encode(&m).unwrap())
-            .await
-            .unwrap();
-    }
-
-    /// The next message from the collector, within 20 s.
-    async fn next(&mut self) -> Message {
-        let mut buf = vec![0u8; 64 * 1024];
-        let read = async {
-            loop {
-                if let Some(m) = self.frames.next_message().unwrap() {
-                    return m;
-                }
-                let n = self.recv.read(&mut buf).await.unwrap().unwrap();
-                self.frames.push(&buf[..n]);
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(20), read)
-            .await
-            .expect("the collector said nothing for 20 s")
-    }
-
-    /// The next message that is not an ack.
-    async fn next_not_ack(&mut self) -> Message {
-        loop {
-            match self.next().await {
-                Message::Ack(_) => {}
-                other => return other,
-            }
-        }
-    }
-
-    /// Waits for the ack of `seq`.
-    async fn acked(&mut self, seq: u64) {
-        loop {
-            if let Message::Ack(a) = self.next().await
-                && a.seq >= seq
-            {
-                return;
-            }
-        }
-    }
-}
+use atalaya_tests::raw::RawSession as Session;
 
 fn poll(seq: u64, device: &str) -> Message {
     Message::DevicePoll(DevicePoll {
@@ -128,7 +48,7 @@ async fn a_poller_gets_its_devices_and_its_polls_are_stored() {
     let identity = enroll(work.path(), &token);
     let addr = collector.quic_address();
 
-    let mut s = Session::open(&identity, addr, 0).await;
+    let mut s = Session::open(&identity, addr, 0, &[]).await;
     assert!(matches!(s.next().await, Message::ConfigUpdate(_)));
     let added = cli(
         &collector,
@@ -178,7 +98,7 @@ async fn a_poller_gets_its_devices_and_its_polls_are_stored() {
     s.conn.close(0u32.into(), b"done");
 
     // Once a poller, it is told its (empty) list on every connect.
-    let mut again = Session::open(&identity, addr, 3).await;
+    let mut again = Session::open(&identity, addr, 3, &[]).await;
     assert!(matches!(again.next().await, Message::ConfigUpdate(_)));
     let Message::DeviceAssignment(list) = again.next_not_ack().await else {
         panic!("no device assignment on reconnect");

@@ -128,6 +128,7 @@ async fn bad_peers_lose_their_own_connection_only() {
             agent_version: "0.0.0-slow".repeat(20),
             protocol_version: atalaya_common::proto::PROTOCOL_VERSION,
             last_acked: 0,
+            features: Vec::new(),
         },
     ))
     .unwrap();
@@ -478,6 +479,7 @@ async fn flood_records(
         agent_version: "0.0.0-flood".into(),
         protocol_version: proto::PROTOCOL_VERSION,
         last_acked: 0,
+        features: Vec::new(),
     });
     send.write_all(&proto::encode(&hello).unwrap())
         .await

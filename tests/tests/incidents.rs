@@ -356,7 +356,8 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     assert_eq!(
         std::fs::read_dir(&reports)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name() != "rejected")
+            .filter(|e| !["rejected", "status"]
+                .contains(&e.as_ref().unwrap().file_name().to_str().unwrap()))
             .count(),
         0,
         "the agent took the report"
@@ -412,6 +413,77 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     });
     assert_eq!(hook.events("opened", n).len(), 1, "{:?}", hook.got());
 
+    // The help desk works it, and the person who reported it follows from
+    // their machine: the status, who has it, the last public note, never
+    // a private one. Nobody else on the machine reads it.
+    let reports_as = |uid: &str, json: bool| {
+        let out = std::process::Command::new("setpriv")
+            .args([&format!("--reuid={uid}"), &format!("--regid={uid}")])
+            .args(["--clear-groups", "--"])
+            .arg(&command)
+            .arg("reports")
+            .arg("--config")
+            .arg(&config)
+            .args(json.then_some("--json"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        said
+    };
+    let id = n.to_string();
+    cli_ok(&collector, &["ack", &id]);
+    cli_ok(&collector, &["assign", &id, "ana"]);
+    cli_ok(
+        &collector,
+        &["note", &id, "--public", "A new toner is on its way."],
+    );
+    cli_ok(
+        &collector,
+        &["note", &id, "the toner costs 80 EUR, ask Luis"],
+    );
+    let told = eventually(
+        "the reporter reads the public note",
+        Duration::from_secs(30),
+        || {
+            let said = reports_as("65534", false);
+            said.contains("A new toner").then_some(said)
+        },
+    );
+    assert!(
+        told.contains(&format!("Incident {n}: acknowledged, with ana;"))
+            && told.contains("  the printer does not print\n")
+            && told.contains("Note from local administrator (")
+            && !told.contains("80 EUR"),
+        "{told}"
+    );
+    let listed: serde_json::Value = serde_json::from_str(&reports_as("65534", true)).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["id"], stored[0]["id"], "{listed}");
+    assert_eq!(listed[0]["incident"], n, "{listed}");
+    assert_eq!(listed[0]["status"], "acknowledged", "{listed}");
+    assert_eq!(
+        listed[0]["note"]["text"], "A new toner is on its way.",
+        "{listed}"
+    );
+    let other = reports_as("65533", false);
+    assert!(
+        other.starts_with("The help desk has no report of yours"),
+        "{other}"
+    );
+    let filed = std::fs::metadata(reports.join("status/65534.json")).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&filed),
+            std::os::unix::fs::PermissionsExt::mode(&filed.permissions()) & 0o777
+        ),
+        (65534, 0o400)
+    );
+
     // The printer article was suggested by the report's words, not the disk one.
     assert_eq!(
         incident["kb_articles"],
@@ -438,6 +510,16 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     assert!(shown.contains("the paper tray was empty"), "{shown}");
     assert!(!shown.contains("Machine (inventory"), "{shown}");
     assert!(!shown.contains("lat-maria"), "{shown}");
+    // The resolution reaches the reporter too.
+    eventually(
+        "the reporter reads the resolution",
+        Duration::from_secs(30),
+        || {
+            reports_as("65534", false)
+                .contains(&format!("Incident {n}: resolved, with ana;"))
+                .then_some(())
+        },
+    );
 }
 
 /// `memory-flaps` fires at once above 90 % and clears below 80 %; more

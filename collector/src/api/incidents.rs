@@ -92,6 +92,9 @@ async fn show(
 struct ActBody {
     assignee: Option<String>,
     text: Option<String>,
+    /// A note the person who reported the incident reads too.
+    #[serde(default)]
+    public: bool,
     solution: Option<String>,
     /// When resolving: the KB article that solved it (confirmed, solved + 1).
     kb_article: Option<u64>,
@@ -119,9 +122,15 @@ async fn act(
             nonempty(body.assignee)
                 .ok_or_else(|| ApiError::bad("assignee", "give who takes it"))?,
         ),
-        "note" => StaffAction::Note(
-            nonempty(body.text).ok_or_else(|| ApiError::bad("text", "the note is empty"))?,
-        ),
+        "note" => {
+            let text =
+                nonempty(body.text).ok_or_else(|| ApiError::bad("text", "the note is empty"))?;
+            if body.public {
+                StaffAction::PublicNote(text)
+            } else {
+                StaffAction::Note(text)
+            }
+        }
         "escalate" => StaffAction::Escalate,
         "resolve" => StaffAction::Resolve(nonempty(body.solution)),
         "close" => StaffAction::Close,

@@ -90,6 +90,10 @@ enum Command {
         id: u64,
         /// The note.
         text: String,
+        /// The person who reported the incident reads it too, on their
+        /// machine (`atalaya-agent reports`).
+        #[arg(long)]
+        public: bool,
     },
     /// Move an incident to second level.
     Escalate {
@@ -245,7 +249,9 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Assign { id, assignee } => {
             incidents::act(c, id, &Action::Assign(assignee), format)
         }
-        Command::Note { id, text } => incidents::act(c, id, &Action::Note(text), format),
+        Command::Note { id, text, public } => {
+            incidents::act(c, id, &Action::Note(text, public), format)
+        }
         Command::Escalate { id } => incidents::act(c, id, &Action::Escalate, format),
         Command::Resolve {
             id,

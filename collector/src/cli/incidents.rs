@@ -19,8 +19,9 @@ pub enum Action {
     Ack,
     /// Give it to someone.
     Assign(String),
-    /// Add a note to its timeline.
-    Note(String),
+    /// Add a note to its timeline; a public one (`true`) reaches the
+    /// person who reported the incident.
+    Note(String, bool),
     /// Move it to second level.
     Escalate,
     /// Resolve it, with what fixed it or the KB article that did.
@@ -42,7 +43,7 @@ impl Action {
         match self {
             Action::Ack => ("ack", json!({})),
             Action::Assign(assignee) => ("assign", json!({ "assignee": assignee })),
-            Action::Note(text) => ("note", json!({ "text": text })),
+            Action::Note(text, public) => ("note", json!({ "text": text, "public": public })),
             Action::Escalate => ("escalate", json!({})),
             Action::Resolve {
                 solution,

@@ -530,7 +530,7 @@ fn incident_page(
                         tr {
                             td { (layout::when(Some(e.at))) }
                             td { (e.author) }
-                            td { (e.event) }
+                            td { (e.event.replace('-', " ")) }
                             td.text { (e.text) }
                         }
                     }
@@ -589,6 +589,8 @@ fn actions(me: &Person, view: &IncidentView) -> Markup {
                 }
                 (form("note", "Add note", html! {
                     label { "Note" textarea name="text" rows="3" required {} }
+                    label.check { input type="checkbox" name="public" value="on";
+                        " Public: the person who reported it reads it on their machine" }
                 }))
                 @if active {
                     (form("resolve", "Resolve", html! {
@@ -621,6 +623,7 @@ struct ActForm {
     csrf: String,
     assignee: String,
     text: String,
+    public: Option<String>,
     solution: String,
     kb_article: String,
     save_kb: Option<String>,
@@ -661,6 +664,7 @@ async fn act(
             }
         }
         "note" => match nonempty(&form.text) {
+            Some(t) if form.public.is_some() => StaffAction::PublicNote(t),
             Some(t) => StaffAction::Note(t),
             None => {
                 let view = load(&state, id).await?;

@@ -27,6 +27,10 @@
 //!   hub that hands them to whoever listens.
 //! - [`topology`]: the network map, its devices, neighbours and hosts read
 //!   from the store.
+//! - [`reports`]: what the people who reported incidents are told about
+//!   them, read from the store for their machine's agent.
+//! - [`wakers`]: wake-ups for an agent's data sessions when what they send
+//!   changed.
 
 pub mod apply;
 pub mod calls;
@@ -37,8 +41,10 @@ pub mod kb;
 pub mod lookup;
 pub mod metrics;
 pub mod people;
+pub mod reports;
 pub mod slr;
 pub mod topology;
+pub mod wakers;
 
 pub use apply::{DeskStore, SolutionKb, StaffError};
 
@@ -68,6 +74,12 @@ pub trait IncidentHooks: Send + Sync + 'static {
     fn notify(&self, news: &IncidentNews) {
         tracing::info!(?news, "incident notification (no notifier configured)");
     }
+
+    /// What the reports written on the machine of `agent` read as changed
+    /// (one was handled, or its incident moved): its agent is told.
+    fn reports_changed(&self, agent: &str) {
+        tracing::debug!(agent, "user reports changed (no agent sessions to tell)");
+    }
 }
 
 /// Hooks that only log.
@@ -77,9 +89,11 @@ pub struct LogHooks;
 impl IncidentHooks for LogHooks {}
 
 /// The hooks of a running collector: news wakes the webhook worker (the
-/// store queued its event in the outbox in the same transaction as the news).
+/// store queued its event in the outbox in the same transaction as the
+/// news), and a change to a user report wakes its agent's sessions.
 pub struct ServiceHooks {
     wake: Arc<Notify>,
+    reporters: Option<wakers::AgentWakers>,
 }
 
 impl std::fmt::Debug for ServiceHooks {
@@ -92,7 +106,17 @@ impl ServiceHooks {
     /// Hooks that wake the webhook worker with `wake` (see
     /// [`crate::webhooks::Notifier::waker`]).
     pub fn new(wake: Arc<Notify>) -> Self {
-        ServiceHooks { wake }
+        ServiceHooks {
+            wake,
+            reporters: None,
+        }
+    }
+
+    /// Hooks that also wake the data sessions of an agent whose reports
+    /// changed, through `wakers`.
+    pub fn with_reporters(mut self, wakers: wakers::AgentWakers) -> Self {
+        self.reporters = Some(wakers);
+        self
     }
 }
 
@@ -102,6 +126,12 @@ impl IncidentHooks for ServiceHooks {
         // news; the worker only has to look.
         tracing::debug!(?news, "incident news: waking the webhook worker");
         self.wake.notify_one();
+    }
+
+    fn reports_changed(&self, agent: &str) {
+        if let Some(wakers) = &self.reporters {
+            wakers.wake(agent);
+        }
     }
 }
 
@@ -341,7 +371,36 @@ impl Desk {
                 }
             }
         }
-        self.apply_for_reports(&actions, &reports, &engine, now)
+        self.apply_for_reports(&actions, &reports, &engine, now)?;
+        drop(engine);
+        for f in fed {
+            if let Fed::Report(r) = f {
+                self.hooks.reports_changed(&r.agent_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the agents of the reports counted on `rec` that what the
+    /// people who wrote them read has changed.
+    fn tell_reporters(&self, rec: &IncidentRecord) {
+        let reports = match self.store.reports(&rec.asset) {
+            Ok(reports) => reports,
+            Err(err) => {
+                tracing::warn!(incident = rec.id, error = %err, "cannot read the incident's user reports; their writers hear of it at their next connection");
+                return;
+            }
+        };
+        let mut agents: Vec<&str> = reports
+            .iter()
+            .filter(|r| r.incident == Some(rec.id))
+            .map(|r| r.agent_id.as_str())
+            .collect();
+        agents.sort_unstable();
+        agents.dedup();
+        for agent in agents {
+            self.hooks.reports_changed(agent);
+        }
     }
 
     /// What a user-report incident carries about the machine at `at`: its
@@ -507,6 +566,7 @@ impl Desk {
         if let Some(n) = &news {
             self.hooks.notify(n);
         }
+        self.tell_reporters(&rec);
         Ok(rec)
     }
 

@@ -19,7 +19,9 @@ use atalaya_common::model::Timestamp;
 use super::engine::{Action, ActionKind};
 use super::sla::{self, SlaPolicies};
 use crate::records::incident::Priority;
-pub use crate::records::incident::{IncidentRecord, SYSTEM, SlaEvent, Status, TimelineEntry};
+pub use crate::records::incident::{
+    IncidentRecord, PUBLIC_NOTE, SYSTEM, SlaEvent, Status, TimelineEntry,
+};
 
 /// What staff do to an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,9 @@ pub enum StaffAction {
     Assign(String),
     /// Write something down.
     Note(String),
+    /// Write something down for the person who reported it too: the
+    /// newest public note reaches their machine (`atalaya-agent reports`).
+    PublicNote(String),
     /// Move it to second level.
     Escalate,
     /// Fixed, optionally with the solution.
@@ -46,7 +51,7 @@ impl StaffAction {
         match self {
             StaffAction::Ack => "ack",
             StaffAction::Assign(_) => "assign",
-            StaffAction::Note(_) => "note",
+            StaffAction::Note(_) | StaffAction::PublicNote(_) => "note",
             StaffAction::Escalate => "escalate",
             StaffAction::Resolve(_) => "resolve",
             StaffAction::Close => "close",
@@ -111,6 +116,7 @@ pub fn apply_staff(
             rec.log(now, author, "assigned", format!("assigned to {who}"));
         }
         StaffAction::Note(text) => rec.log(now, author, "note", text.clone()),
+        StaffAction::PublicNote(text) => rec.log(now, author, PUBLIC_NOTE, text.clone()),
         StaffAction::Escalate => {
             if !rec.status.is_active() {
                 return Err(refuse("only open or acknowledged incidents escalate"));

@@ -161,6 +161,10 @@ pub struct TimelineEntry {
 /// The author of entries the collector writes itself.
 pub const SYSTEM: &str = "atalaya";
 
+/// The event of a note the help desk wrote for the person who reported
+/// the incident as well (a plain note is `note`).
+pub const PUBLIC_NOTE: &str = "public-note";
+
 /// A stored incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentRecord {

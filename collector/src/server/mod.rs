@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use atalaya_common::proto::{self, ConfigUpdate, Message};
 use quinn::Connection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::pki::CertificateAuthority;
 use crate::screen;
@@ -35,6 +35,7 @@ pub mod limiter;
 pub mod renew;
 pub mod session;
 
+pub use crate::desk::wakers::AgentWakers;
 pub use committer::Committer;
 
 /// QUIC application close codes.
@@ -94,7 +95,9 @@ pub struct Hub {
     /// Agents whose times are being refused.
     pub clock_skews: screen::ClockSkews,
     /// Wakes the sessions of agents whose device list changed.
-    pub device_wakers: DeviceWakers,
+    pub device_wakers: AgentWakers,
+    /// Wakes the sessions of agents one of whose user reports changed.
+    pub report_wakers: AgentWakers,
     /// Discoveries on their way to the agents' sessions.
     pub discoveries: DiscoveryQueues,
     /// Log lines about polls of devices an agent does not poll, per agent.
@@ -120,7 +123,8 @@ impl Hub {
             enroll_failures: Mutex::default(),
             notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
             clock_skews: screen::ClockSkews::default(),
-            device_wakers: DeviceWakers::default(),
+            device_wakers: AgentWakers::default(),
+            report_wakers: AgentWakers::default(),
             discoveries: DiscoveryQueues::default(),
             device_notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
         }
@@ -174,38 +178,6 @@ impl Connections {
     /// Agents connected now.
     pub fn count(&self) -> usize {
         self.lock().len()
-    }
-}
-
-/// Per agent, a counter its data sessions watch: bumped when the agent's
-/// device list changes, so that each of its sessions sends the new list.
-#[derive(Debug, Default, Clone)]
-pub struct DeviceWakers(Arc<Mutex<HashMap<String, watch::Sender<u64>>>>);
-
-impl DeviceWakers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// What a session of `agent` watches.
-    pub fn subscribe(&self, agent: &str) -> watch::Receiver<u64> {
-        self.lock()
-            .entry(agent.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe()
-    }
-
-    /// Tells the sessions of `agent` that its device list changed.
-    pub fn wake(&self, agent: &str) {
-        let mut map = self.lock();
-        if let Some(tx) = map.get(agent) {
-            if tx.receiver_count() == 0 {
-                // Its sessions ended; the next one reads the list at start.
-                map.remove(agent);
-            } else {
-                tx.send_modify(|n| *n = n.wrapping_add(1));
-            }
-        }
     }
 }
 

@@ -13,7 +13,7 @@ use atalaya_common::model::ProbeTarget;
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{
     self, Ack, DecodeError, DeviceAssignment, EncodeError, FrameReader, Message, ProbeTargets,
-    Refused, SnapshotRequest,
+    Refused, ReportState, ReportStatus, SnapshotRequest,
 };
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{mpsc, watch};
@@ -212,13 +212,23 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         agent: agent_id,
         sent: None,
     };
+    let reports = ReportFeed {
+        store: &hub.store,
+        agent: agent_id,
+        enabled: hello.has(proto::FEATURE_REPORT_STATUS),
+        wake: hub.report_wakers.subscribe(agent_id),
+        sent: None,
+    };
     let writer = write_acks(
         send,
         progress,
         reply_rx,
         hub.config_update(),
-        devices,
-        probes,
+        Feeds {
+            devices,
+            probes,
+            reports,
+        },
     );
 
     // An agent sends at least a heartbeat per period; three missed ones
@@ -489,23 +499,38 @@ async fn next_message(
     }
 }
 
+/// What a session sends its agent unasked, each when it changes.
+struct Feeds<'h> {
+    devices: DeviceFeed,
+    probes: ProbeFeed<'h>,
+    reports: ReportFeed<'h>,
+}
+
 /// Sends acks as commits complete (the newest only: acks are cumulative),
-/// a snapshot request when a delta could not be applied, and the answers
-/// to requests (renewals) as they come.
+/// a snapshot request when a delta could not be applied, the answers
+/// to requests (renewals) as they come, and the news of its feeds.
 async fn write_acks(
     mut send: SendStream,
     mut progress: watch::Receiver<Progress>,
     mut replies: mpsc::UnboundedReceiver<Message>,
     config: Message,
-    mut devices: DeviceFeed,
-    mut probes: ProbeFeed<'_>,
+    feeds: Feeds<'_>,
 ) -> Result<(), SessionError> {
+    let Feeds {
+        mut devices,
+        mut probes,
+        mut reports,
+    } = feeds;
     send_message(&mut send, config).await?;
     if let Some(assignment) = devices.on_connect() {
         send_message(&mut send, assignment).await?;
     }
     if let Some(targets) = probes.next(true) {
         send_message(&mut send, targets).await?;
+    }
+    reports.wake.mark_unchanged();
+    if let Some(status) = reports.next() {
+        send_message(&mut send, status).await?;
     }
     let mut recheck = tokio::time::interval_at(Instant::now() + PROBE_RECHECK, PROBE_RECHECK);
     let mut acked = 0;
@@ -523,6 +548,12 @@ async fn write_acks(
             Ok(()) = devices.wake.changed() => {
                 if let Some(assignment) = devices.assignment() {
                     send_message(&mut send, assignment).await?;
+                }
+                continue;
+            }
+            Ok(()) = reports.wake.changed(), if reports.enabled => {
+                if let Some(status) = reports.next() {
+                    send_message(&mut send, status).await?;
                 }
                 continue;
             }
@@ -648,6 +679,51 @@ impl ProbeFeed<'_> {
         tracing::debug!(agent = %self.agent, targets = targets.len(), "probe targets for the agent");
         self.sent = Some(targets.clone());
         Some(Message::ProbeTargets(ProbeTargets { targets }))
+    }
+}
+
+/// What became of the user reports written on the session's machine, for
+/// an agent that said it understands it ([`proto::FEATURE_REPORT_STATUS`]):
+/// an older one would end the session on a message it does not know.
+struct ReportFeed<'h> {
+    store: &'h Store,
+    agent: &'h str,
+    enabled: bool,
+    /// Bumped when one of this agent's reports changed.
+    wake: watch::Receiver<u64>,
+    /// The list last sent on this connection.
+    sent: Option<Vec<ReportState>>,
+}
+
+impl ReportFeed<'_> {
+    /// The whole list, when it differs from the one sent (at connect
+    /// always, even empty: the agent drops what it filed before).
+    fn next(&mut self) -> Option<Message> {
+        if !self.enabled {
+            return None;
+        }
+        let read = self
+            .store
+            .agent_asset_id(self.agent)
+            .and_then(|asset| match asset {
+                Some(asset) => {
+                    crate::desk::reports::told(self.store, &asset, self.agent, Timestamp::now())
+                }
+                None => Ok(Vec::new()),
+            });
+        let reports = match read {
+            Ok(reports) => reports,
+            Err(err) => {
+                tracing::warn!(agent = %self.agent, error = %err, "could not read what became of this agent's user reports");
+                return None;
+            }
+        };
+        if self.sent.as_ref() == Some(&reports) {
+            return None;
+        }
+        tracing::debug!(agent = %self.agent, reports = reports.len(), "user report status for the agent");
+        self.sent = Some(reports.clone());
+        Some(Message::ReportStatus(ReportStatus { reports }))
     }
 }
 

@@ -152,6 +152,9 @@ messages! {
     ProbeTargets = 21,
     /// Collector → agent (poller): sweep these address ranges for SNMP devices, once.
     DiscoveryRequest = 22,
+    /// Collector → agent: what became of the reports people wrote on this
+    /// machine (only to agents whose [`Hello`] lists [`FEATURE_REPORT_STATUS`]).
+    ReportStatus = 23,
     /// Agent → collector on an enrollment connection.
     EnrollRequest = 32,
     /// Collector → agent: the signed certificate.
@@ -160,7 +163,21 @@ messages! {
     Refused = 34,
 }
 
+/// Kind byte of [`Hello`], the one message whose older form is still read.
+const HELLO_KIND: u8 = 1;
+
+/// A [`Hello`] feature: the agent understands [`ReportStatus`] and keeps
+/// it for the people who wrote the reports.
+pub const FEATURE_REPORT_STATUS: &str = "report-status";
+
 /// First message of a data connection.
+///
+/// Messages the collector sends unasked that an older agent would not
+/// know are sent only to agents that list them in `features`: an agent
+/// ends its session on a kind it does not know. The field was added at
+/// the end of the payload, so an older collector reads the older fields
+/// and ignores it, and a `Hello` from an older agent (without it) is read
+/// as one with no features.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// Agent build version, e.g. `0.1.0`.
@@ -169,6 +186,33 @@ pub struct Hello {
     pub protocol_version: u16,
     /// Highest sequence the agent has seen acknowledged.
     pub last_acked: u64,
+    /// What this agent understands beyond the first release, e.g.
+    /// [`FEATURE_REPORT_STATUS`].
+    pub features: Vec<String>,
+}
+
+impl Hello {
+    /// Whether the agent said it understands `feature`.
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+
+    /// The `Hello` of agents built before `features` existed.
+    fn decode_first_release(payload: &[u8]) -> Option<Hello> {
+        #[derive(Deserialize)]
+        struct FirstRelease {
+            agent_version: String,
+            protocol_version: u16,
+            last_acked: u64,
+        }
+        let old: FirstRelease = postcard::from_bytes(payload).ok()?;
+        Some(Hello {
+            agent_version: old.agent_version,
+            protocol_version: old.protocol_version,
+            last_acked: old.last_acked,
+            features: Vec::new(),
+        })
+    }
 }
 
 /// A full inventory.
@@ -485,6 +529,51 @@ pub struct Ack {
     pub seq: u64,
 }
 
+/// The whole list of the reports written on the agent's machine that the
+/// help desk still tells about (the newest, and none whose incident was
+/// closed long ago), replacing any earlier one: sent when the session
+/// starts and whenever one of them changes. The agent files each report
+/// where only the account that wrote it can read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportStatus {
+    /// Newest first.
+    pub reports: Vec<ReportState>,
+}
+
+/// What became of one user report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportState {
+    /// The report's id, as the machine gave it.
+    pub id: String,
+    /// The account that wrote it (`None`: unknown; then nobody is told).
+    pub uid: Option<u32>,
+    /// When it was written.
+    pub written_at: Timestamp,
+    /// The start of what was written, to recognise it by.
+    pub summary: String,
+    /// The incident it opened or was counted on (`None`: not handled yet).
+    pub incident: Option<u64>,
+    /// The incident's status: `open`, `acknowledged`, `resolved`, `closed`.
+    pub status: Option<String>,
+    /// Who at the help desk has it.
+    pub assignee: Option<String>,
+    /// When the incident last changed.
+    pub updated_at: Timestamp,
+    /// The newest note the help desk marked public.
+    pub note: Option<PublicNote>,
+}
+
+/// A note the help desk wrote for the person who reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicNote {
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub author: String,
+    /// What.
+    pub text: String,
+}
+
 /// Settings pushed by the collector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigUpdate {
@@ -663,7 +752,12 @@ pub fn decode_header(bytes: &[u8; HEADER_LEN]) -> Result<Header, DecodeError> {
 
 /// Decodes the payload that follows `header`.
 pub fn decode_payload(header: Header, payload: &[u8]) -> Result<Message, DecodeError> {
-    Message::decode_payload(header.kind, payload)
+    match Message::decode_payload(header.kind, payload) {
+        Err(err) if header.kind == HELLO_KIND => Hello::decode_first_release(payload)
+            .map(Message::Hello)
+            .ok_or(err),
+        decoded => decoded,
+    }
 }
 
 /// Decodes one whole frame; `Ok(None)` when `bytes` holds only part of one.

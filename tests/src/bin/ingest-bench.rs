@@ -367,6 +367,7 @@ async fn agent(
         agent_version: "bench".into(),
         protocol_version: proto::PROTOCOL_VERSION,
         last_acked: 0,
+        features: Vec::new(),
     };
     send.write_all(&proto::encode(&hello.into())?).await?;
     // Connected: count in, then wait for the common start.

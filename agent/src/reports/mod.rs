@@ -11,7 +11,8 @@
 //! that is down or a collector that is out of reach.
 //!
 //! Who wrote the report is the owner of the file, not something written
-//! in it: a user cannot report in another's name.
+//! in it: a user cannot report in another's name. What became of it comes
+//! back the same way, into a file only that account can read ([`status`]).
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -23,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::users::accounts::{UidRange, parse_passwd};
 use crate::root::Root;
+
+pub mod status;
 
 /// Longest report text kept, in characters; the rest is cut with a mark.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -90,9 +93,9 @@ pub struct Written {
     pub file: PathBuf,
 }
 
-/// Creates the drop folder (mode `1733`) and its `rejected/` folder
-/// (`0700`); the folder's parent is made readable by all so users can
-/// reach it. Run by the agent, which is root on a real host.
+/// Creates the drop folder (mode `1733`), its `rejected/` folder (`0700`)
+/// and its `status/` folder (`0711`); the folder's parent is made readable
+/// by all so users can reach it. Run by the agent, which is root on a real host.
 pub fn prepare(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     fs::create_dir_all(dir.join(REJECTED))?;
@@ -102,7 +105,7 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o1733))?;
         fs::set_permissions(dir.join(REJECTED), fs::Permissions::from_mode(0o700))?;
     }
-    Ok(())
+    status::prepare(dir)
 }
 
 /// A new report id: the time in milliseconds and the process id, in hex.
@@ -181,7 +184,7 @@ pub fn take(dir: &Path, root: &Root) -> io::Result<Pass> {
             }
             continue;
         }
-        if meta.is_dir() && name == REJECTED {
+        if meta.is_dir() && (name == REJECTED || name == status::STATUS) {
             continue;
         }
         files.push((path, meta));
