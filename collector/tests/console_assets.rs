@@ -21,7 +21,7 @@ use atalaya_collector::telemetry::Telemetry;
 use atalaya_common::model::device::{DeviceInterface, DeviceInventory, DeviceState, OperStatus};
 use atalaya_common::model::{
     CpuUsage, Filesystem, FilesystemUsage, HealthSample, Interface, InterfaceKind, Inventory,
-    MemoryUsage, NetworkIo, Package, Timestamp,
+    MemoryUsage, NetworkIo, Package, ProbeKind, ProbeMethod, ProbeResult, Timestamp,
 };
 use atalaya_common::proto;
 
@@ -297,6 +297,35 @@ fn start() -> Server {
         }])
         .unwrap();
     desk.feed(&fed, now).unwrap();
+    // web-01 probes the gateway: two rounds, two steps of the day chart apart.
+    for (seq, minutes) in [(4, 20), (5, 5)] {
+        let rtt = Some(10.0 + seq as f64);
+        let round = proto::ProbeRound {
+            seq,
+            at: ago(minutes * MINUTE),
+            results: vec![ProbeResult {
+                target: "10.0.0.1".into(),
+                kind: ProbeKind::Icmp,
+                method: ProbeMethod::Raw,
+                sent: 5,
+                received: 5,
+                refused: 0,
+                rtt_min_ms: rtt,
+                rtt_median_ms: rtt,
+                rtt_max_ms: rtt,
+                jitter_ms: Some(0.5),
+                loss_percent: 0.0,
+                extra: String::new(),
+            }],
+        };
+        store
+            .commit(&[Ingest {
+                agent_id: "agent-web-01".into(),
+                received_at: now,
+                record: IngestRecord::ProbeRound(round),
+            }])
+            .unwrap();
+    }
 
     add_user(&store, "vera", Role::Viewer);
     add_user(&store, "hugo", Role::Helpdesk);
@@ -638,17 +667,20 @@ fn an_asset_page_has_every_section() {
     assert!(open.contains("href=\"/incidents/"), "{incidents}");
     assert!(page.contains("<section id=\"reports\"") && page.contains("<section id=\"gaps\""));
 
-    // Charts: CPU, memory, two filesystems, eth0; points drawn.
+    // Charts: CPU, memory, two filesystems, eth0, the probes; points drawn.
     let health = section(&page, "health");
     let points = data_points(health);
-    assert_eq!(points.len(), 5, "{health}");
+    assert_eq!(points.len(), 6, "{health}");
     assert!(points.iter().all(|n| *n > 0), "{points:?}");
+    assert_eq!(points[5], 2, "the two probe rounds");
     for title in [
         "CPU used",
         "Memory used",
         "Filesystem / used",
         "Filesystem /var used",
         "Network eth0",
+        "Probe round trip",
+        "10.0.0.1 icmp",
     ] {
         assert!(health.contains(title), "no chart {title}");
     }
@@ -787,21 +819,33 @@ fn a_network_device_shows_its_device_inventory() {
             ..DeviceInterface::default()
         });
     }
-    s.store
-        .commit(&[Ingest {
-            agent_id: "agent-probe".into(),
-            received_at: now,
-            record: IngestRecord::DevicePoll(proto::DevicePoll {
-                seq: 1,
-                device: "core-sw1".into(),
-                polled_at: now,
-                state: DeviceState::Ok,
-                response_ms: Some(4),
-                inventory: Some(inv),
-                values: vec![("interface.in_bits_per_second{if=Gi0/1}".into(), 2.5e8)],
-            }),
-        }])
-        .unwrap();
+    // Two polls ten minutes apart (two steps of the day chart): Gi0/2
+    // carries more traffic than Gi0/1.
+    for (seq, at, inventory) in [(1, Timestamp(now.0 - 600_000), Some(inv)), (2, now, None)] {
+        let values = vec![
+            ("snmp.reachable".into(), 1.0),
+            ("snmp.response_ms".into(), 4.0 + seq as f64),
+            ("interface.in_bits_per_second{if=Gi0/1}".into(), 2.5e8),
+            ("interface.out_bits_per_second{if=Gi0/1}".into(), 1.0e6),
+            ("interface.in_bits_per_second{if=Gi0/2}".into(), 6.0e8),
+            ("interface.out_bits_per_second{if=Gi0/2}".into(), 3.0e8),
+        ];
+        s.store
+            .commit(&[Ingest {
+                agent_id: "agent-probe".into(),
+                received_at: at,
+                record: IngestRecord::DevicePoll(proto::DevicePoll {
+                    seq,
+                    device: "core-sw1".into(),
+                    polled_at: at,
+                    state: DeviceState::Ok,
+                    response_ms: Some(4),
+                    inventory,
+                    values,
+                }),
+            }])
+            .unwrap();
+    }
     let list = s.page("/assets?hostname=core*", &c);
     assert!(list.contains("network device"), "{list}");
     let page = s.page("/assets/device:core-sw1", &c);
@@ -817,6 +861,24 @@ fn a_network_device_shows_its_device_inventory() {
     );
     assert!(ifs.contains(">up<") && ifs.contains(">down<"), "{ifs}");
     assert!(!page.contains("s3cret-community"));
+    // Its charts: how fast it answers, then its busiest interface first.
+    let health = section(&page, "health");
+    let titles: Vec<&str> = health
+        .split("<title>")
+        .skip(1)
+        .map(|t| &t[..t.find('<').unwrap()])
+        .collect();
+    assert_eq!(
+        titles,
+        ["Answer to polls", "Interface Gi0/2", "Interface Gi0/1"],
+        "{health}"
+    );
+    assert!(
+        data_points(health).iter().all(|&n| n >= 2),
+        "{:?}",
+        data_points(health)
+    );
+    assert!(health.contains("Mb/s"), "{health}");
 }
 
 #[test]

@@ -31,6 +31,9 @@ use crate::store::{
     AgentRecord, AssetRecord, ChangeEvent, GapRecord, IncidentFilter, Missing, ReportRecord, Store,
     StoreError,
 };
+use atalaya_common::model::device::series::{
+    IN_BITS_PER_SECOND, OUT_BITS_PER_SECOND, SNMP_RESPONSE_MS, interface_series,
+};
 
 /// Change events per page of the timeline.
 pub const CHANGES_PER_PAGE: usize = 20;
@@ -41,6 +44,11 @@ const MAX_PAST: usize = 20;
 /// Filesystem and interface charts at most.
 const MAX_FS_CHARTS: usize = 8;
 const MAX_NET_CHARTS: usize = 6;
+/// Probe targets drawn, each a line of the one probe chart.
+const MAX_PROBE_LINES: usize = 2;
+/// A device's interfaces read to find its busiest ones (a chassis may have
+/// hundreds; past these the page would wait on them).
+const MAX_INTERFACES_READ: usize = 96;
 /// Longest before or after value shown in the timeline, in characters.
 const MAX_VALUE_CHARS: usize = 200;
 
@@ -263,11 +271,7 @@ async fn page(
         } else {
             None
         };
-        let (charts, tier) = if device.is_none() {
-            health_charts(s, &id, range, now)?
-        } else {
-            (Vec::new(), None)
-        };
+        let (charts, tier) = health_charts(s, &id, range, now)?;
         Ok(Some(Loaded {
             rec,
             inventory,
@@ -294,7 +298,7 @@ async fn page(
     };
     let title = loaded.rec.meta.hostname.clone();
     let body = match &loaded.device {
-        Some(d) => device_body(&loaded, d),
+        Some(d) => device_body(&loaded, d, &params),
         None => host_body(&loaded, &params),
     };
     Ok(layout::page(&me, Section::Assets, &title, body))
@@ -351,6 +355,17 @@ fn health_charts(
         step_ms: step,
         lines,
     };
+    // Each step's average alone, as one labelled line of a chart.
+    let avg = |series: &str, label: String, tier: &mut Option<Tier>| -> Result<Line, StoreError> {
+        let (t, mut lists) =
+            read_series_aggs(s, asset, series, from, to, Some(step), &[Aggregation::Avg])?;
+        *tier = Some(t);
+        Ok(Line {
+            label,
+            points: lists.pop().unwrap_or_default(),
+            band: Vec::new(),
+        })
+    };
     let mut charts = Vec::new();
     if has("cpu.total_percent") {
         let l = banded("cpu.total_percent")?;
@@ -377,6 +392,11 @@ fn health_charts(
                 .collect(),
         };
         charts.push(chart("Memory used (%)".into(), Unit::Percent, vec![l]));
+    }
+    // A network device: how fast it answers its poller.
+    if has(SNMP_RESPONSE_MS) {
+        let l = banded(SNMP_RESPONSE_MS)?;
+        charts.push(chart("Answer to polls".into(), Unit::Milliseconds, vec![l]));
     }
     let labelled = |metric: &str| -> Vec<String> {
         names
@@ -406,23 +426,55 @@ fn health_charts(
             ("received", "network.rx_bytes_per_second"),
             ("sent", "network.tx_bytes_per_second"),
         ] {
-            let (t, mut lists) = read_series_aggs(
-                s,
-                asset,
-                &format!("{metric}{{interface={nic}}}"),
-                from,
-                to,
-                Some(step),
-                &[Aggregation::Avg],
-            )?;
-            tier = Some(t);
-            lines.push(Line {
-                label: dir.into(),
-                points: lists.pop().unwrap_or_default(),
-                band: Vec::new(),
-            });
+            let series = format!("{metric}{{interface={nic}}}");
+            lines.push(avg(&series, dir.into(), &mut tier)?);
         }
         charts.push(chart(format!("Network {nic}"), Unit::BytesPerSecond, lines));
+    }
+    // Network probes this host runs: round trips, one line per target.
+    let mut probe_lines = Vec::new();
+    let probes = names
+        .iter()
+        .filter(|n| split_series(n).0 == "probe.rtt_ms" && n.contains('{'));
+    for series in probes.take(MAX_PROBE_LINES) {
+        let target = series
+            .split_once('{')
+            .map_or("", |(_, l)| l.trim_end_matches('}'));
+        let label = target.replace("target=", "").replace(",kind=", " ");
+        probe_lines.push(avg(series, label, &mut tier)?);
+    }
+    if !probe_lines.is_empty() {
+        charts.push(chart(
+            "Probe round trip".into(),
+            Unit::Milliseconds,
+            probe_lines,
+        ));
+    }
+    // A network device: the traffic of its busiest interfaces over the range.
+    let mut interfaces = Vec::new();
+    for label in labelled(IN_BITS_PER_SECOND)
+        .into_iter()
+        .take(MAX_INTERFACES_READ)
+    {
+        let interface = label;
+        let mut lines = Vec::new();
+        for (dir, metric) in [("in", IN_BITS_PER_SECOND), ("out", OUT_BITS_PER_SECOND)] {
+            lines.push(avg(
+                &interface_series(metric, &interface),
+                dir.into(),
+                &mut tier,
+            )?);
+        }
+        let traffic: f64 = lines.iter().flat_map(|l| &l.points).map(|p| p.1).sum();
+        interfaces.push((traffic, interface, lines));
+    }
+    interfaces.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    for (_, interface, lines) in interfaces.into_iter().take(MAX_NET_CHARTS) {
+        charts.push(chart(
+            format!("Interface {interface}"),
+            Unit::BitsPerSecond,
+            lines,
+        ));
     }
     Ok((charts, tier))
 }
@@ -869,16 +921,10 @@ fn host_body(l: &Loaded, p: &Params) -> Markup {
 }
 
 fn rate_bits(v: Option<f64>) -> String {
-    match v {
-        None => "—".into(),
-        Some(b) if b >= 1e9 => format!("{:.1} Gb/s", b / 1e9),
-        Some(b) if b >= 1e6 => format!("{:.1} Mb/s", b / 1e6),
-        Some(b) if b >= 1e3 => format!("{:.1} kb/s", b / 1e3),
-        Some(b) => format!("{b:.0} b/s"),
-    }
+    v.map_or_else(|| "—".into(), charts::bits_per_second)
 }
 
-fn device_body(l: &Loaded, d: &DeviceDetail) -> Markup {
+fn device_body(l: &Loaded, d: &DeviceDetail, p: &Params) -> Markup {
     let v = &d.device;
     let sys = d.inventory.as_ref().map(|i| &i.system);
     html! {
@@ -923,6 +969,7 @@ fn device_body(l: &Loaded, d: &DeviceDetail) -> Markup {
                 }
             }
         }
+        (health(l, p))
         section #device-changes {
             h2 { "Changes" }
             @if d.changes.is_empty() { p.muted { "No change of this device's inventory recorded." } }

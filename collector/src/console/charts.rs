@@ -34,6 +34,10 @@ pub enum Unit {
     Percent,
     /// Bytes per second.
     BytesPerSecond,
+    /// Bits per second (network interfaces).
+    BitsPerSecond,
+    /// Milliseconds (answer and round-trip times).
+    Milliseconds,
     /// Plain numbers.
     Number,
 }
@@ -43,6 +47,8 @@ impl Unit {
         match self {
             Unit::Percent => format!("{v:.0} %"),
             Unit::BytesPerSecond => format::rate(v),
+            Unit::BitsPerSecond => bits_per_second(v),
+            Unit::Milliseconds => format!("{v:.0} ms"),
             Unit::Number => {
                 if v.abs() >= 100.0 || v.fract() == 0.0 {
                     format!("{v:.0}")
@@ -106,6 +112,16 @@ impl Scale {
         };
         let f = ((v - self.lo) / span).clamp(0.0, 1.0);
         TOP + (1.0 - f) * (HEIGHT - TOP - BOTTOM)
+    }
+}
+
+/// A rate in bits per second, in the unit that keeps it short (`12.5 Mb/s`).
+pub fn bits_per_second(b: f64) -> String {
+    match b.abs() {
+        a if a >= 1e9 => format!("{:.1} Gb/s", b / 1e9),
+        a if a >= 1e6 => format!("{:.1} Mb/s", b / 1e6),
+        a if a >= 1e3 => format!("{:.1} kb/s", b / 1e3),
+        _ => format!("{b:.0} b/s"),
     }
 }
 
@@ -298,7 +314,7 @@ pub fn render(chart: &Chart) -> Markup {
             }
             figcaption {
                 (chart.title)
-                @if labels.len() > 1 {
+                @if labels.iter().any(|l| !l.is_empty()) {
                     @for (i, l) in labels.iter().enumerate() {
                         " " span class={ "key s" (i) } { (l) }
                     }
