@@ -281,6 +281,17 @@ impl Collector {
             .unwrap()
     }
 
+    /// Runs `atalaya ARGS` as the administrator; its output, once it succeeded.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "atalaya {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn assets(&self) -> Vec<Value> {
         let (status, body) = self.get("/api/v1/assets", Some(&self.admin));
         assert_eq!(status, 200, "{body}");

@@ -30,16 +30,6 @@ fn poll(seq: u64, device: &str) -> Message {
     })
 }
 
-fn cli(collector: &Collector, args: &[&str]) -> String {
-    let out = collector.cli(args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poller_gets_its_devices_and_its_polls_are_stored() {
     let collector = tokio::task::spawn_blocking(Collector::start).await.unwrap();
@@ -50,18 +40,15 @@ async fn a_poller_gets_its_devices_and_its_polls_are_stored() {
 
     let mut s = Session::open(&identity, addr, 0, &[]).await;
     assert!(matches!(s.next().await, Message::ConfigUpdate(_)));
-    let added = cli(
-        &collector,
-        &[
-            "device",
-            "add",
-            "192.0.2.10",
-            "--name",
-            "core-sw1",
-            "--community",
-            "public",
-        ],
-    );
+    let added = collector.cli_ok(&[
+        "device",
+        "add",
+        "192.0.2.10",
+        "--name",
+        "core-sw1",
+        "--community",
+        "public",
+    ]);
     assert!(added.starts_with("added core-sw1"), "{added}");
     let Message::DeviceAssignment(list) = s.next_not_ack().await else {
         panic!("no device assignment after the device was added");
@@ -89,7 +76,7 @@ async fn a_poller_gets_its_devices_and_its_polls_are_stored() {
     s.acked(3).await;
     assert!(s.conn.close_reason().is_none());
 
-    let removed = cli(&collector, &["device", "remove", "core-sw1"]);
+    let removed = collector.cli_ok(&["device", "remove", "core-sw1"]);
     assert_eq!(removed, "removed core-sw1\n");
     let Message::DeviceAssignment(list) = s.next_not_ack().await else {
         panic!("no device assignment after the device was removed");

@@ -25,16 +25,6 @@ fn incidents(c: &Collector, query: &str) -> Vec<Value> {
     body.as_array().cloned().unwrap_or_default()
 }
 
-fn cli_ok(c: &Collector, args: &[&str]) -> String {
-    let out = c.cli(args);
-    assert!(
-        out.status.success(),
-        "atalaya {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A collector whose rules file `work/rules.toml` holds `rules` (over the
 /// built-ins), ticking every second; `extra` adds sections (a webhook, SLA
 /// policies).
@@ -58,21 +48,18 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
     let hook = Receiver::start().unwrap();
     let collector = collector_with_rules(work.path(), RULES, &webhook(&hook));
     // The help desk knows this one already.
-    let added = cli_ok(
-        &collector,
-        &[
-            "kb",
-            "add",
-            "--rule",
-            "memory-full",
-            "--title",
-            "Memory exhausted by a leaking process",
-            "--symptoms",
-            "the machine is slow and swaps",
-            "--solution",
-            "find the biggest process with top and restart it",
-        ],
-    );
+    let added = collector.cli_ok(&[
+        "kb",
+        "add",
+        "--rule",
+        "memory-full",
+        "--title",
+        "Memory exhausted by a leaking process",
+        "--symptoms",
+        "the machine is slow and swaps",
+        "--solution",
+        "find the biggest process with top and restart it",
+    ]);
     let article: u64 = added
         .strip_prefix("added article ")
         .and_then(|r| r.split(':').next())
@@ -112,7 +99,7 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
         serde_json::json!([article.to_string()]),
         "{incident}"
     );
-    let shown = cli_ok(&collector, &["incident", &id]);
+    let shown = collector.cli_ok(&["incident", &id]);
     assert!(
         shown.contains("Memory exhausted by a leaking process"),
         "{shown}"
@@ -145,7 +132,7 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
         "{err}"
     );
 
-    cli_ok(&collector, &["ack", &id]);
+    collector.cli_ok(&["ack", &id]);
     // Acknowledged: out of the open list, still in the queue.
     assert!(
         incidents(&collector, "?status=open")
@@ -157,20 +144,17 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
             .iter()
             .any(|i| i["id"] == n)
     );
-    let queue = cli_ok(&collector, &["incidents", "--status", "active"]);
+    let queue = collector.cli_ok(&["incidents", "--status", "active"]);
     assert!(queue.contains("acknowledged"), "{queue}");
-    cli_ok(&collector, &["note", &id, "looking at it"]);
-    cli_ok(
-        &collector,
-        &[
-            "resolve",
-            &id,
-            "--solution",
-            "killed the leaking process",
-            "--kb-article",
-            &article.to_string(),
-        ],
-    );
+    collector.cli_ok(&["note", &id, "looking at it"]);
+    collector.cli_ok(&[
+        "resolve",
+        &id,
+        "--solution",
+        "killed the leaking process",
+        "--kb-article",
+        &article.to_string(),
+    ]);
     let (status, kb) = collector.get(&format!("/api/v1/kb/{article}"), Some(&collector.admin));
     assert_eq!(status, 200, "{kb}");
     assert_eq!(kb["suggested"], 1, "{kb}");
@@ -180,7 +164,7 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
     });
     // That no webhook comes twice is checked at the end, once a later one
     // shows the webhook worker went on past any repeat.
-    let shown = cli_ok(&collector, &["incident", &id]);
+    let shown = collector.cli_ok(&["incident", &id]);
     assert!(shown.contains("killed the leaking process"), "{shown}");
     assert!(shown.contains("looking at it"), "{shown}");
     let (status, rec) = collector.get(&format!("/api/v1/incidents/{id}"), Some(&collector.admin));
@@ -199,7 +183,7 @@ fn memory_fills_up_incident_opens_is_handled_and_agent_offline_comes_and_goes() 
     assert_eq!(p1["acknowledge_met"], 1, "{sla}");
     assert_eq!(p1["resolve_met"], 1, "{sla}");
     assert!(p1["mean_acknowledge_seconds"].as_f64().is_some(), "{sla}");
-    let table = cli_ok(&collector, &["sla"]);
+    let table = collector.cli_ok(&["sla"]);
     assert!(table.contains("P1"), "{table}");
 
     // The agent stops: after 3 missed heartbeats (1 s each) it is offline.
@@ -290,32 +274,26 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
 
     // The help desk has seen this before: an article with no signature,
     // found by the words of a report; and one that does not fit.
-    let printer = cli_ok(
-        &collector,
-        &[
-            "kb",
-            "add",
-            "--title",
-            "Printer queue stuck",
-            "--symptoms",
-            "jobs stay queued and nothing prints",
-            "--solution",
-            "restart cups and clear the queue",
-        ],
-    );
-    cli_ok(
-        &collector,
-        &[
-            "kb",
-            "add",
-            "--title",
-            "Disk full",
-            "--symptoms",
-            "programs cannot write",
-            "--solution",
-            "clean /var/log",
-        ],
-    );
+    let printer = collector.cli_ok(&[
+        "kb",
+        "add",
+        "--title",
+        "Printer queue stuck",
+        "--symptoms",
+        "jobs stay queued and nothing prints",
+        "--solution",
+        "restart cups and clear the queue",
+    ]);
+    collector.cli_ok(&[
+        "kb",
+        "add",
+        "--title",
+        "Disk full",
+        "--symptoms",
+        "programs cannot write",
+        "--solution",
+        "clean /var/log",
+    ]);
     let printer: u64 = printer
         .strip_prefix("added article ")
         .and_then(|r| r.split(':').next())
@@ -436,16 +414,10 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
         said
     };
     let id = n.to_string();
-    cli_ok(&collector, &["ack", &id]);
-    cli_ok(&collector, &["assign", &id, "ana"]);
-    cli_ok(
-        &collector,
-        &["note", &id, "--public", "A new toner is on its way."],
-    );
-    cli_ok(
-        &collector,
-        &["note", &id, "the toner costs 80 EUR, ask Luis"],
-    );
+    collector.cli_ok(&["ack", &id]);
+    collector.cli_ok(&["assign", &id, "ana"]);
+    collector.cli_ok(&["note", &id, "--public", "A new toner is on its way."]);
+    collector.cli_ok(&["note", &id, "the toner costs 80 EUR, ask Luis"]);
     let told = eventually(
         "the reporter reads the public note",
         Duration::from_secs(30),
@@ -492,20 +464,17 @@ fn a_user_report_opens_an_incident_with_the_machine_and_its_last_hour() {
     );
     // Solved another way: the solution is saved as an article whose
     // symptoms are what the person wrote, not the machine's context.
-    cli_ok(
-        &collector,
-        &[
-            "resolve",
-            &n.to_string(),
-            "--solution",
-            "the paper tray was empty",
-        ],
-    );
+    collector.cli_ok(&[
+        "resolve",
+        &n.to_string(),
+        "--solution",
+        "the paper tray was empty",
+    ]);
     let (_, rec) = collector.get(&format!("/api/v1/incidents/{n}"), Some(&collector.admin));
     let saved = rec["kb_articles"][1]
         .as_str()
         .unwrap_or_else(|| panic!("{rec}"));
-    let shown = cli_ok(&collector, &["kb", "show", saved]);
+    let shown = collector.cli_ok(&["kb", "show", saved]);
     assert!(shown.contains("the printer does not print"), "{shown}");
     assert!(shown.contains("the paper tray was empty"), "{shown}");
     assert!(!shown.contains("Machine (inventory"), "{shown}");
@@ -728,17 +697,14 @@ fn filesystem_fills_up_incident_opens_once_is_acknowledged_and_resolved_within_s
     assert_eq!(opened.body["incident"]["subject"], "/srv/data");
 
     let before_ack = Timestamp::now().0;
-    cli_ok(&collector, &["ack", &id]);
+    collector.cli_ok(&["ack", &id]);
     let after_ack = Timestamp::now().0;
-    cli_ok(
-        &collector,
-        &[
-            "resolve",
-            &id,
-            "--solution",
-            "moved the old backups to the archive",
-        ],
-    );
+    collector.cli_ok(&[
+        "resolve",
+        &id,
+        "--solution",
+        "moved the old backups to the archive",
+    ]);
     let after_resolve = Timestamp::now().0;
     let (status, rec) = collector.get(&format!("/api/v1/incidents/{id}"), Some(&collector.admin));
     assert_eq!(status, 200, "{rec}");
@@ -782,7 +748,7 @@ fn filesystem_fills_up_incident_opens_once_is_acknowledged_and_resolved_within_s
         0.0 < ack_s && ack_s <= resolve_s && resolve_s < 60.0,
         "{sla}"
     );
-    let table = cli_ok(&collector, &["sla"]);
+    let table = collector.cli_ok(&["sla"]);
     let row: Vec<&str> = table
         .lines()
         .find(|l| l.starts_with(priority))

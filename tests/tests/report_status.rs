@@ -14,16 +14,6 @@ use atalaya_common::proto::{
 use atalaya_tests::harness::{Collector, enroll};
 use atalaya_tests::raw::RawSession;
 
-fn cli(collector: &Collector, args: &[&str]) -> String {
-    let out = collector.cli(args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// The next `ReportStatus`, among `pending` first, then from the session.
 async fn next_status(s: &mut RawSession, pending: &mut Vec<Message>) -> ReportStatus {
     while !pending.is_empty() {
@@ -89,18 +79,15 @@ async fn the_reporters_agent_is_told_and_an_older_agent_is_not() {
     let n = report.incident.unwrap().to_string();
 
     // Each change of its incident is told, with the newest public note.
-    cli(
-        &collector,
-        &["note", &n, "--public", "A new toner is on its way."],
-    );
+    collector.cli_ok(&["note", &n, "--public", "A new toner is on its way."]);
     let told = next_status(&mut s, &mut pending).await;
     let note = told.reports[0].note.as_ref().unwrap();
     assert_eq!(
         (note.author.as_str(), note.text.as_str()),
         ("local administrator", "A new toner is on its way.")
     );
-    cli(&collector, &["assign", &n, "ana"]);
-    cli(&collector, &["note", &n, "ask Luis about the toner budget"]);
+    collector.cli_ok(&["assign", &n, "ana"]);
+    collector.cli_ok(&["note", &n, "ask Luis about the toner budget"]);
     let told = loop {
         let status = next_status(&mut s, &mut pending).await;
         if status.reports[0].assignee.is_some() {
@@ -119,7 +106,7 @@ async fn the_reporters_agent_is_told_and_an_older_agent_is_not() {
     // and its session goes on.
     let mut old = RawSession::open(&identity, addr, 2, &[]).await;
     assert!(matches!(old.next().await, Message::ConfigUpdate(_)));
-    cli(&collector, &["ack", &n]);
+    collector.cli_ok(&["ack", &n]);
     for seq in [3, 4] {
         old.send(Message::Heartbeat(Heartbeat {
             seq,
