@@ -7,6 +7,9 @@
 //! reports of a period ([`Store::incidents_active_between`]); it is kept
 //! in step by [`DeskTxn::put_incident`] and rebuilt at open when the
 //! file's index version is not [`INCIDENT_SPANS_VERSION`].
+//! [`INCIDENTS_BY_ASSET`] indexes them by asset, for the reads of one
+//! asset's incidents (its page, the API's `asset` filter), kept and built
+//! at open the same way ([`INCIDENTS_BY_ASSET_VERSION`]).
 
 use std::collections::VecDeque;
 
@@ -60,6 +63,50 @@ pub(crate) fn rebuild_incident_spans(txn: &WriteTransaction) -> Result<u64, Stor
     txn.open_table(META)?
         .insert(META_INCIDENT_SPANS, INCIDENT_SPANS_VERSION)?;
     Ok(indexed)
+}
+
+/// What [`INCIDENTS_BY_ASSET`] holds: bump it when its keys change, so
+/// that stores written before are re-indexed at open.
+pub const INCIDENTS_BY_ASSET_VERSION: u64 = 1;
+
+/// Builds [`INCIDENTS_BY_ASSET`] anew from every incident, in `txn`, and
+/// records [`INCIDENTS_BY_ASSET_VERSION`]; returns how many it indexed.
+/// Only each record's leading fields are decoded. An incident that does
+/// not decode is left out with a warning (its asset's page will not list
+/// it) rather than keep the collector from starting.
+pub(crate) fn rebuild_incidents_by_asset(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    txn.delete_table(INCIDENTS_BY_ASSET)?;
+    let mut index = txn.open_table(INCIDENTS_BY_ASSET)?;
+    let mut indexed = 0;
+    for r in txn.open_table(INCIDENTS)?.iter()? {
+        let (id, v) = r?;
+        match dec_borrowed::<Head<'_>>("incidents", v.value()) {
+            Ok(head) => {
+                index.insert((head.asset, head.id), ())?;
+                indexed += 1;
+            }
+            Err(e) => {
+                tracing::warn!(incident = id.value(), error = %e, "incident left out of the index by asset");
+            }
+        }
+    }
+    txn.open_table(META)?
+        .insert(META_INCIDENTS_BY_ASSET, INCIDENTS_BY_ASSET_VERSION)?;
+    Ok(indexed)
+}
+
+/// The ids of the incidents of `asset` by [`INCIDENTS_BY_ASSET`], newest
+/// first.
+fn asset_ids_newest_first(
+    txn: &redb::ReadTransaction,
+    asset: &str,
+) -> Result<Vec<u64>, StoreError> {
+    let index = txn.open_table(INCIDENTS_BY_ASSET)?;
+    let mut ids = Vec::new();
+    for row in index.range((asset, 0)..=(asset, u64::MAX))?.rev() {
+        ids.push(row?.0.value().1);
+    }
+    Ok(ids)
 }
 
 /// Filters of an incident list.
@@ -216,11 +263,22 @@ impl DeskTxn {
     }
 
     /// Writes `rec`, keeping the index of open incidents by (asset, rule,
-    /// subject) in step with its status.
+    /// subject) in step with its status, and the indexes by time and by
+    /// asset with it.
     pub fn put_incident(&self, rec: &IncidentRecord) -> Result<(), StoreError> {
-        self.txn
-            .open_table(INCIDENTS)?
-            .insert(rec.id, enc("incidents", rec)?.as_slice())?;
+        let mut by_asset = self.txn.open_table(INCIDENTS_BY_ASSET)?;
+        {
+            let mut incidents = self.txn.open_table(INCIDENTS)?;
+            let old = incidents.insert(rec.id, enc("incidents", rec)?.as_slice())?;
+            // A record stored before under another asset leaves its key.
+            if let Some(old) = old
+                && let Ok(head) = dec_borrowed::<Head<'_>>("incidents", old.value())
+                && head.asset != rec.asset
+            {
+                by_asset.remove((head.asset, rec.id))?;
+            }
+        }
+        by_asset.insert((rec.asset.as_str(), rec.id), ())?;
         let (span, until) = span_of(rec);
         self.txn.open_table(INCIDENT_SPANS)?.insert(span, until)?;
         let mut open = self.txn.open_table(OPEN_INCIDENTS)?;
@@ -364,8 +422,10 @@ impl Store {
     /// at most `limit` of them with ids at most `from` (`None`: from the
     /// newest), how many match in all, and where the next page starts.
     ///
-    /// When only active incidents can match, only the index of active
-    /// incidents and their records are read; otherwise every record,
+    /// With an asset, only the index of incidents by asset and that
+    /// asset's records are read; else when only active incidents can
+    /// match, only the index of active incidents and their records;
+    /// otherwise every record,
     /// newest first, for the count. Of each, only the leading fields are
     /// decoded for `f` ([`Head`], borrowed, without the timeline); the
     /// whole record only for those `f` takes when `also` is given, and for
@@ -414,8 +474,13 @@ impl Store {
             }
             Ok(())
         };
-        if f.only_active() {
-            for id in active_ids_newest_first(&txn)? {
+        let candidates = match &f.asset {
+            Some(asset) => Some(asset_ids_newest_first(&txn, asset)?),
+            None if f.only_active() => Some(active_ids_newest_first(&txn)?),
+            None => None,
+        };
+        if let Some(ids) = candidates {
+            for id in ids {
                 if let Some(v) = t.get(id)? {
                     take(v.value(), &mut page)?;
                 }
@@ -454,9 +519,10 @@ impl Store {
         Ok(page)
     }
 
-    /// Incidents matching `f`, newest first. When only active incidents
-    /// can match, only those are read (through their index); otherwise
-    /// every record, its leading fields first ([`Head`]).
+    /// Incidents matching `f`, newest first. With an asset, only that
+    /// asset's are read (through [`INCIDENTS_BY_ASSET`]); else when only
+    /// active incidents can match, only those (through their index);
+    /// otherwise every record, its leading fields first ([`Head`]).
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(INCIDENTS)?;
@@ -468,7 +534,13 @@ impl Store {
             }
             Ok(())
         };
-        if f.only_active() {
+        if let Some(asset) = &f.asset {
+            for id in asset_ids_newest_first(&txn, asset)? {
+                if let Some(v) = t.get(id)? {
+                    take(v.value())?;
+                }
+            }
+        } else if f.only_active() {
             for id in active_ids_newest_first(&txn)? {
                 if let Some(v) = t.get(id)? {
                     take(v.value())?;
@@ -748,5 +820,93 @@ mod tests {
             [1, 2, 3, 4]
         );
         assert_eq!(ids(s.incidents_active_between(0, 100).unwrap()), [6]);
+    }
+
+    /// The incidents of `asset` as [`Store::incidents`] reads them through
+    /// the index, checked against every record read without it.
+    fn of_asset(s: &Store, asset: &str) -> Vec<u64> {
+        let f = IncidentFilter {
+            asset: Some(asset.into()),
+            ..IncidentFilter::default()
+        };
+        let scanned: Vec<u64> = s
+            .incidents(&IncidentFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.asset == asset)
+            .map(|r| r.id)
+            .collect();
+        let indexed = ids(s.incidents(&f).unwrap());
+        assert_eq!(indexed, scanned, "{asset}");
+        let page = s.incident_page(&f, None, None, 2).unwrap();
+        assert_eq!(page.matched, indexed.len() as u64);
+        assert_eq!(ids(page.incidents), indexed[..indexed.len().min(2)]);
+        indexed
+    }
+
+    #[test]
+    fn incidents_of_an_asset_come_from_the_index_and_follow_changes() {
+        let (dir, s) = temp_store();
+        let txn = s.begin_desk().unwrap();
+        for id in 1..=9 {
+            let mut r = rec(id, i64::try_from(id).unwrap() * 10, None);
+            r.asset = format!("asset-{}", id % 3);
+            txn.put_incident(&r).unwrap();
+        }
+        txn.commit().unwrap();
+        assert_eq!(of_asset(&s, "asset-0"), [9, 6, 3]);
+        assert_eq!(of_asset(&s, "asset-1"), [7, 4, 1]);
+        assert!(of_asset(&s, "asset-").is_empty());
+        assert!(of_asset(&s, "asset-10").is_empty());
+
+        // Resolved, closed and reopened: still the asset's. Stored again
+        // under another asset: only that one's.
+        let txn = s.begin_desk().unwrap();
+        let mut three = txn.incident(3).unwrap().unwrap();
+        three.status = Status::Resolved;
+        three.resolved_at = Some(Timestamp(40));
+        txn.put_incident(&three).unwrap();
+        three.status = Status::Closed;
+        txn.put_incident(&three).unwrap();
+        let mut six = txn.incident(6).unwrap().unwrap();
+        six.status = Status::Closed;
+        txn.put_incident(&six).unwrap();
+        six.status = Status::Open;
+        txn.put_incident(&six).unwrap();
+        let mut four = txn.incident(4).unwrap().unwrap();
+        four.asset = "asset-0".into();
+        txn.put_incident(&four).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(of_asset(&s, "asset-0"), [9, 6, 4, 3]);
+        assert_eq!(of_asset(&s, "asset-1"), [7, 1]);
+        let active = IncidentFilter {
+            asset: Some("asset-0".into()),
+            active: true,
+            ..IncidentFilter::default()
+        };
+        assert_eq!(ids(s.incidents(&active).unwrap()), [9, 6, 4]);
+
+        // A file written before the index gets it at open.
+        let path = dir.path().join("store.redb");
+        drop(s);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(INCIDENTS_BY_ASSET).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .remove(META_INCIDENTS_BY_ASSET)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_read().unwrap();
+            assert!(txn.open_table(INCIDENTS_BY_ASSET).is_err(), "no index");
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(of_asset(&s, "asset-0"), [9, 6, 4, 3]);
+        assert_eq!(of_asset(&s, "asset-1"), [7, 1]);
+        assert_eq!(of_asset(&s, "asset-2"), [8, 5, 2]);
     }
 }
