@@ -1,7 +1,8 @@
 //! The web console on a large fleet: server time and size of each page.
 //!
 //! A store gets `--assets` hosts (inventories with a few hundred packages,
-//! through `Store::commit` as the server stores them) and `--incidents`
+//! through `Store::commit` as the server stores them, each with its
+//! enrolled agent) and `--incidents`
 //! incidents (as the desk stores them); the console and the API are served
 //! on loopback as the collector serves them; one signed-in person asks
 //! each page `--repetitions` times after one untimed request. One incident
@@ -19,7 +20,7 @@ use atalaya_collector::api::{AdminActions, ApiState};
 use atalaya_collector::config::ConsoleSettings;
 use atalaya_collector::console;
 use atalaya_collector::helpers::password;
-use atalaya_collector::store::{Ingest, IngestRecord, Role, Store, UserRecord};
+use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store, UserRecord};
 use atalaya_collector::telemetry::{Telemetry, percentile};
 use atalaya_common::model::{Inventory, Package, Timestamp};
 use atalaya_common::proto;
@@ -114,6 +115,7 @@ fn main() -> anyhow::Result<()> {
     if !reuse {
         fill(&store, &args, now, &mut rng)?;
     }
+    add_agents(&store, &args, now)?;
     println!(
         "{} assets and {} incidents in {:.1} s; store file {:.1} MiB; release build: {}",
         args.assets,
@@ -123,6 +125,32 @@ fn main() -> anyhow::Result<()> {
         !cfg!(debug_assertions)
     );
     serve_and_time(&store, &args)
+}
+
+/// Enrolls the agent of each host, seen now, with a certificate of the
+/// usual size, unless a reused store has them already.
+fn add_agents(store: &Store, args: &Args, now: Timestamp) -> anyhow::Result<()> {
+    if args.assets == 0 || store.agent("agent-00000")?.is_some() {
+        return Ok(());
+    }
+    let t = Instant::now();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}-----END CERTIFICATE-----\n",
+        "MIIBszCCAVmgAwIBAgIUV2VsbCwgdGhpcyBpcyBub3QgYSByZWFsIGNlcnRpZmlj\n".repeat(10)
+    );
+    for i in 0..args.assets {
+        let id = format!("agent-{i:05}");
+        let mut a = AgentRecord::enrolled(&id, format!("host-{i:05}"), &pem, [0; 32], "0.1.0", now);
+        a.last_seen = Some(now);
+        a.asset_id = store.agent_asset_id(&id)?;
+        store.add_agent(&a)?;
+    }
+    println!(
+        "{} agents enrolled in {:.1} s",
+        args.assets,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Stores the hosts, the incidents and the person who signs in.

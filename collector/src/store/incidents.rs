@@ -109,6 +109,26 @@ fn asset_ids_newest_first(
     Ok(ids)
 }
 
+/// What a count of incidents reads of each: a few of its leading fields
+/// (see [`Store::active_incident_heads`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncidentHead {
+    /// Its number.
+    pub id: u64,
+    /// Its priority.
+    pub priority: Priority,
+    /// Its status.
+    pub status: Status,
+    /// Whether someone is assigned.
+    pub assigned: bool,
+    /// When its running SLA clock is at risk.
+    pub at_risk_at: Timestamp,
+    /// Acknowledged too late (or not yet, past the time).
+    pub acknowledge_breached: bool,
+    /// Resolved too late (or not yet, past the time).
+    pub resolve_breached: bool,
+}
+
 /// Filters of an incident list.
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
@@ -418,6 +438,30 @@ impl Store {
         Ok(out)
     }
 
+    /// The leading fields ([`IncidentHead`]) of every open or
+    /// acknowledged incident, newest first, without the rest of their
+    /// records: for counts.
+    pub fn active_incident_heads(&self) -> Result<Vec<IncidentHead>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(INCIDENTS)?;
+        let mut out = Vec::new();
+        for id in active_ids_newest_first(&txn)? {
+            if let Some(v) = t.get(id)? {
+                let h: Head<'_> = dec_borrowed("incidents", v.value())?;
+                out.push(IncidentHead {
+                    id: h.id,
+                    priority: h.priority,
+                    status: h.status,
+                    assigned: h.assignee.is_some(),
+                    at_risk_at: h.at_risk_at,
+                    acknowledge_breached: h.acknowledge_breached,
+                    resolve_breached: h.resolve_breached,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// One page of the incidents matching `f` and `also`, newest first:
     /// at most `limit` of them with ids at most `from` (`None`: from the
     /// newest), how many match in all, and where the next page starts.
@@ -688,6 +732,50 @@ mod page_tests {
         let odd = |r: &IncidentRecord| r.id % 2 == 1;
         let p = s.incident_page(&f, Some(&odd), None, 50).unwrap();
         assert_eq!(ids(&p), vec![27, 21, 15, 9, 3]);
+    }
+
+    #[test]
+    fn active_heads_are_the_active_records_leading_fields() {
+        let (_d, s) = temp_store();
+        let txn = s.begin_desk().unwrap();
+        for id in 1..=6 {
+            let status = [Status::Open, Status::Acknowledged, Status::Closed][id as usize % 3];
+            let mut r = rec(
+                id,
+                status,
+                Priority::ALL[id as usize % 4],
+                (id == 4).then_some("ana"),
+            );
+            r.at_risk_at = Timestamp(i64::try_from(id).unwrap() * 100);
+            r.resolve_breached = id == 1;
+            txn.put_incident(&r).unwrap();
+        }
+        txn.commit().unwrap();
+        let heads = s.active_incident_heads().unwrap();
+        let full = s
+            .incidents(&IncidentFilter {
+                active: true,
+                ..IncidentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(heads.iter().map(|h| h.id).collect::<Vec<_>>(), [6, 4, 3, 1]);
+        for (h, r) in heads.iter().zip(&full) {
+            assert_eq!(
+                (h.id, h.priority, h.status, h.assigned, h.at_risk_at),
+                (
+                    r.id,
+                    r.priority,
+                    r.status,
+                    r.assignee.is_some(),
+                    r.at_risk_at
+                )
+            );
+            assert_eq!(
+                (h.acknowledge_breached, h.resolve_breached),
+                (r.acknowledge_breached, r.resolve_breached)
+            );
+        }
+        assert!(heads[1].assigned && heads[3].resolve_breached);
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub mod block;
 pub mod device_identity;
 pub mod devices;
 pub mod discovery;
+pub mod heads;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;
@@ -75,7 +76,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use accounts::UserChange;
-pub use incidents::{IncidentFilter, IncidentPage};
+pub use heads::AgentPresence;
+pub use incidents::{IncidentFilter, IncidentHead, IncidentPage};
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
 pub use records::*;
 use schema::*;
