@@ -2,11 +2,12 @@
 //!
 //! A store gets `--assets` hosts (inventories with a few hundred packages,
 //! through `Store::commit` as the server stores them, each with its
-//! enrolled agent) and `--incidents`
+//! enrolled agent; the host whose page is timed, `host-00042`, with 30
+//! days of health samples a minute apart) and `--incidents`
 //! incidents (as the desk stores them); the console and the API are served
 //! on loopback as the collector serves them; one signed-in person asks
 //! each page `--repetitions` times after one untimed request. One incident
-//! in 200 is of the host whose page is timed (`host-00042`). The time is
+//! in 200 is of `host-00042`. The time is
 //! from the request to the last byte of the answer, over loopback HTTP, so
 //! it holds the server's whole work; the size is the HTML without
 //! compression or cache.
@@ -22,7 +23,9 @@ use atalaya_collector::console;
 use atalaya_collector::helpers::password;
 use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store, UserRecord};
 use atalaya_collector::telemetry::{Telemetry, percentile};
-use atalaya_common::model::{Inventory, Package, Timestamp};
+use atalaya_common::model::{
+    CpuUsage, FilesystemUsage, HealthSample, Inventory, MemoryUsage, NetworkIo, Package, Timestamp,
+};
 use atalaya_common::proto;
 use clap::Parser;
 use rand::rngs::StdRng;
@@ -116,6 +119,7 @@ fn main() -> anyhow::Result<()> {
         fill(&store, &args, now, &mut rng)?;
     }
     add_agents(&store, &args, now)?;
+    add_health(&store, now)?;
     println!(
         "{} assets and {} incidents in {:.1} s; store file {:.1} MiB; release build: {}",
         args.assets,
@@ -148,6 +152,69 @@ fn add_agents(store: &Store, args: &Args, now: Timestamp) -> anyhow::Result<()> 
     println!(
         "{} agents enrolled in {:.1} s",
         args.assets,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Thirty days of health samples a minute apart (CPU, memory, two
+/// filesystems, one interface) for the host whose page is timed, sent as
+/// its agent sends them, a day a batch; unless a reused store has them.
+fn add_health(store: &Store, now: Timestamp) -> anyhow::Result<()> {
+    let asset = measured_asset(store)?;
+    if !store.series_names(&asset)?.is_empty() {
+        return Ok(());
+    }
+    let t = Instant::now();
+    const DAY: i64 = 86_400_000;
+    let from = now.0 - 30 * DAY;
+    for day in 0..30 {
+        let samples = (0..1440)
+            .map(|i| {
+                let k = day * 1440 + i;
+                let cpu = (k * 7919 % 1000) as f64 / 10.0;
+                HealthSample {
+                    at: Timestamp(from + day * DAY + i * 60_000),
+                    interval_ms: 60_000,
+                    cpu: Some(CpuUsage {
+                        total_percent: cpu,
+                        ..CpuUsage::default()
+                    }),
+                    memory: MemoryUsage {
+                        total_bytes: 16 << 30,
+                        available_bytes: 6 << 30,
+                        used_bytes: 10 << 30,
+                        ..MemoryUsage::default()
+                    },
+                    filesystems: ["/", "/var"]
+                        .into_iter()
+                        .map(|m| FilesystemUsage {
+                            mount_point: m.into(),
+                            used_percent: 40.0 + cpu / 10.0,
+                            ..FilesystemUsage::default()
+                        })
+                        .collect(),
+                    network: vec![NetworkIo {
+                        interface: "eth0".into(),
+                        rx_bytes_per_second: cpu * 1000.0,
+                        tx_bytes_per_second: cpu * 100.0,
+                        ..NetworkIo::default()
+                    }],
+                    ..HealthSample::default()
+                }
+            })
+            .collect();
+        store.commit(&[Ingest {
+            agent_id: "agent-00042".into(),
+            received_at: now,
+            record: IngestRecord::Metrics(proto::MetricBatch {
+                seq: 2 + u64::try_from(day)?,
+                samples,
+            }),
+        }])?;
+    }
+    println!(
+        "30 days of health samples a minute apart stored in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     Ok(())
