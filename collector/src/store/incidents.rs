@@ -22,21 +22,30 @@ use super::schema::*;
 use super::{DeskTxn, ReportRecord, Store, StoreError, dec, enc};
 use crate::records::incident::{IncidentRecord, Priority, Severity, Status};
 
-/// What [`INCIDENT_SPANS`] holds: bump it when [`span_of`] changes, so that
-/// stores written before are re-indexed at open.
-pub const INCIDENT_SPANS_VERSION: u64 = 1;
+/// What [`INCIDENT_SPANS`] and [`INCIDENT_ENDS`] hold: bump it when
+/// [`span_of`] changes, so that stores written before are re-indexed at
+/// open. 2: with [`INCIDENT_ENDS`].
+pub const INCIDENT_SPANS_VERSION: u64 = 2;
 
 /// The key and value of `rec` in [`INCIDENT_SPANS`]: its opening, and the
 /// end of its last active time (`i64::MAX` while active).
 fn span_of(rec: &IncidentRecord) -> ((i64, u64), i64) {
-    let until = if rec.status.is_active() {
+    let until = until_of(rec.status, rec.resolved_at, rec.closed_at, rec.opened_at);
+    ((rec.opened_at.0, rec.id), until)
+}
+
+/// The end of an incident's last active time ([`span_of`]).
+fn until_of(
+    status: Status,
+    resolved_at: Option<Timestamp>,
+    closed_at: Option<Timestamp>,
+    opened_at: Timestamp,
+) -> i64 {
+    if status.is_active() {
         i64::MAX
     } else {
-        rec.resolved_at
-            .or(rec.closed_at)
-            .map_or(rec.opened_at.0, |t| t.0)
-    };
-    ((rec.opened_at.0, rec.id), until)
+        resolved_at.or(closed_at).map_or(opened_at.0, |t| t.0)
+    }
 }
 
 /// Builds [`INCIDENT_SPANS`] anew from every incident, in `txn`, and
@@ -45,14 +54,17 @@ fn span_of(rec: &IncidentRecord) -> ((i64, u64), i64) {
 /// period will not see it) rather than keep the collector from starting.
 pub(crate) fn rebuild_incident_spans(txn: &WriteTransaction) -> Result<u64, StoreError> {
     txn.delete_table(INCIDENT_SPANS)?;
+    txn.delete_table(INCIDENT_ENDS)?;
     let mut index = txn.open_table(INCIDENT_SPANS)?;
+    let mut ends = txn.open_table(INCIDENT_ENDS)?;
     let mut indexed = 0;
     for r in txn.open_table(INCIDENTS)?.iter()? {
         let (id, v) = r?;
         match dec::<IncidentRecord>("incidents", v.value()) {
             Ok(rec) => {
-                let (key, until) = span_of(&rec);
-                index.insert(key, until)?;
+                let ((opened, id), until) = span_of(&rec);
+                index.insert((opened, id), until)?;
+                ends.insert((until, id), opened)?;
                 indexed += 1;
             }
             Err(e) => {
@@ -287,19 +299,36 @@ impl DeskTxn {
     /// asset with it.
     pub fn put_incident(&self, rec: &IncidentRecord) -> Result<(), StoreError> {
         let mut by_asset = self.txn.open_table(INCIDENTS_BY_ASSET)?;
+        let mut ends = self.txn.open_table(INCIDENT_ENDS)?;
+        let (span, until) = span_of(rec);
         {
             let mut incidents = self.txn.open_table(INCIDENTS)?;
             let old = incidents.insert(rec.id, enc("incidents", rec)?.as_slice())?;
-            // A record stored before under another asset leaves its key.
+            // A record stored before leaves the keys it no longer has.
             if let Some(old) = old
                 && let Ok(head) = dec_borrowed::<Head<'_>>("incidents", old.value())
-                && head.asset != rec.asset
             {
-                by_asset.remove((head.asset, rec.id))?;
+                if head.asset != rec.asset {
+                    by_asset.remove((head.asset, rec.id))?;
+                }
+                let old_until = until_of(
+                    head.status,
+                    head.resolved_at,
+                    head.closed_at,
+                    head.opened_at,
+                );
+                if old_until != until {
+                    ends.remove((old_until, rec.id))?;
+                }
+                if head.opened_at != rec.opened_at {
+                    self.txn
+                        .open_table(INCIDENT_SPANS)?
+                        .remove((head.opened_at.0, rec.id))?;
+                }
             }
         }
         by_asset.insert((rec.asset.as_str(), rec.id), ())?;
-        let (span, until) = span_of(rec);
+        ends.insert((until, rec.id), span.0)?;
         self.txn.open_table(INCIDENT_SPANS)?.insert(span, until)?;
         let mut open = self.txn.open_table(OPEN_INCIDENTS)?;
         let key = (rec.asset.as_str(), rec.rule.as_str(), rec.subject.as_str());
@@ -410,8 +439,11 @@ impl Store {
     }
 
     /// The incidents active at some time from `from` (ms, included) to `to`
-    /// (excluded) by [`INCIDENT_SPANS`], by id: opened before `to`
-    /// and not resolved for good before `from`. Reads only those records.
+    /// (excluded) by [`INCIDENT_SPANS`] and [`INCIDENT_ENDS`], by id:
+    /// opened before `to` and not resolved for good before `from`. Reads
+    /// only those records, and of the indexes about as many keys as the
+    /// smaller of the incidents opened before `to` and those active since
+    /// `from`, twice.
     pub fn incidents_active_between(
         &self,
         from: i64,
@@ -419,20 +451,48 @@ impl Store {
     ) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let spans = txn.open_table(INCIDENT_SPANS)?;
+        let ends = txn.open_table(INCIDENT_ENDS)?;
         let incidents = txn.open_table(INCIDENTS)?;
-        let mut ids = Vec::new();
-        for r in spans.range(..(to, 0))? {
-            let (k, until) = r?;
-            if until.value() >= from {
-                ids.push(k.value().1);
+        // Those opened before `to` (by opening) and those active since
+        // `from` (by end) are walked a step each in turn: the first walk to
+        // finish has seen every candidate, and each key says both times.
+        let mut by_opening = spans.range(..(to, 0))?;
+        let mut by_end = ends.range((from, 0)..)?;
+        let mut opened_ids = Vec::new();
+        let mut ended_ids = Vec::new();
+        let ids = loop {
+            match by_opening.next() {
+                None => break opened_ids,
+                Some(r) => {
+                    let (k, until) = r?;
+                    if until.value() >= from {
+                        opened_ids.push(k.value().1);
+                    }
+                }
             }
-        }
+            match by_end.next() {
+                None => break ended_ids,
+                Some(r) => {
+                    let (k, opened) = r?;
+                    if opened.value() < to {
+                        ended_ids.push(k.value().1);
+                    }
+                }
+            }
+        };
+        let mut ids = ids;
         // Read in id order: neighbouring records share pages.
         ids.sort_unstable();
+        ids.dedup();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(v) = incidents.get(id)? {
-                out.push(dec("incidents", v.value())?);
+                let rec: IncidentRecord = dec("incidents", v.value())?;
+                // The record has the last word over its index keys.
+                let ((opened, _), until) = span_of(&rec);
+                if opened < to && until >= from {
+                    out.push(rec);
+                }
             }
         }
         Ok(out)
@@ -859,6 +919,32 @@ mod tests {
         v.into_iter().map(|r| r.id).collect()
     }
 
+    /// [`Store::incidents_active_between`] for every period with bounds in
+    /// `bounds`, checked against every record read without the indexes;
+    /// the ids for `(from, to)`.
+    fn active_between(s: &Store, from: i64, to: i64, bounds: &[i64]) -> Vec<u64> {
+        let all = s.incidents(&IncidentFilter::default()).unwrap();
+        for &a in bounds {
+            for &b in bounds {
+                let mut want: Vec<u64> = all
+                    .iter()
+                    .filter(|r| {
+                        let ((opened, _), until) = span_of(r);
+                        opened < b && until >= a
+                    })
+                    .map(|r| r.id)
+                    .collect();
+                want.sort_unstable();
+                assert_eq!(
+                    ids(s.incidents_active_between(a, b).unwrap()),
+                    want,
+                    "{a}..{b}"
+                );
+            }
+        }
+        ids(s.incidents_active_between(from, to).unwrap())
+    }
+
     #[test]
     fn incidents_active_in_a_period_come_from_the_index_and_follow_changes() {
         let (dir, s) = temp_store();
@@ -870,10 +956,8 @@ mod tests {
         txn.put_incident(&rec(5, 300, None)).unwrap(); // opened at the end
         txn.put_incident(&rec(6, 50, None)).unwrap(); // open all along
         txn.commit().unwrap();
-        assert_eq!(
-            ids(s.incidents_active_between(200, 300).unwrap()),
-            [2, 3, 4, 6]
-        );
+        let bounds = [0, 100, 149, 150, 151, 200, 250, 260, 280, 300, 301, 1000];
+        assert_eq!(active_between(&s, 200, 300, &bounds), [2, 3, 4, 6]);
 
         // Incident 1 reopened: it is active again.
         let txn = s.begin_desk().unwrap();
@@ -884,10 +968,7 @@ mod tests {
         // Incident 6 resolved before the period.
         txn.put_incident(&rec(6, 50, Some(199))).unwrap();
         txn.commit().unwrap();
-        assert_eq!(
-            ids(s.incidents_active_between(200, 300).unwrap()),
-            [1, 2, 3, 4]
-        );
+        assert_eq!(active_between(&s, 200, 300, &bounds), [1, 2, 3, 4]);
 
         // A file written before the index gets it at open.
         let path = dir.path().join("store.redb");
@@ -896,6 +977,7 @@ mod tests {
             let db = redb::Database::create(&path).unwrap();
             let txn = db.begin_write().unwrap();
             txn.delete_table(INCIDENT_SPANS).unwrap();
+            txn.delete_table(INCIDENT_ENDS).unwrap();
             txn.open_table(META)
                 .unwrap()
                 .remove(META_INCIDENT_SPANS)
@@ -903,11 +985,24 @@ mod tests {
             txn.commit().unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(
-            ids(s.incidents_active_between(200, 300).unwrap()),
-            [1, 2, 3, 4]
-        );
-        assert_eq!(ids(s.incidents_active_between(0, 100).unwrap()), [6]);
+        assert_eq!(active_between(&s, 200, 300, &bounds), [1, 2, 3, 4]);
+        assert_eq!(active_between(&s, 0, 100, &bounds), [6]);
+
+        // A file whose index by time is of the first version (without the
+        // index by end) gets both built again at open.
+        drop(s);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(INCIDENT_ENDS).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert(META_INCIDENT_SPANS, 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(active_between(&s, 200, 300, &bounds), [1, 2, 3, 4]);
     }
 
     /// The incidents of `asset` as [`Store::incidents`] reads them through

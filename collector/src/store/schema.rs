@@ -173,6 +173,12 @@ pub const OPEN_INCIDENTS: TableDefinition<(&str, &str, &str), u64> =
 /// indexes [`INCIDENTS`]: a file written before it gets it built at open
 /// ([`META_INCIDENT_SPANS`]).
 pub const INCIDENT_SPANS: TableDefinition<(i64, u64), i64> = TableDefinition::new("incident_spans");
+/// Incidents by the end of their activity: `(until ms, id) → opened at
+/// ms`, the same spans as [`INCIDENT_SPANS`] keyed by their end, so that a
+/// report of a recent period reads only the incidents active since its
+/// start. It only indexes [`INCIDENTS`]: built at open with
+/// [`INCIDENT_SPANS`] ([`META_INCIDENT_SPANS`]).
+pub const INCIDENT_ENDS: TableDefinition<(i64, u64), i64> = TableDefinition::new("incident_ends");
 /// Incidents by asset: `(asset id, incident id) → ()`, so that an asset's
 /// page, the caller lookup and the API read only that asset's incidents.
 /// It only indexes [`INCIDENTS`]: a file written before it gets it built
@@ -329,6 +335,7 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(INCIDENTS)?;
     txn.open_table(OPEN_INCIDENTS)?;
     txn.open_table(INCIDENT_SPANS)?;
+    txn.open_table(INCIDENT_ENDS)?;
     txn.open_table(INCIDENTS_BY_ASSET)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
