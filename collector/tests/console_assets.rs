@@ -746,6 +746,10 @@ fn thirty_days_of_charts_stay_small() {
             "range {range}: page {} bytes, points per chart {points:?}",
             page.len()
         );
+        if range == "7d" {
+            // Hour steps from the 1-hour rollups, not the raw points.
+            assert!(page.contains("the 1h rollups"), "tier not named");
+        }
         if range == "30d" {
             assert!(page.len() < 150_000, "{} bytes", page.len());
             // 2,000 packages: the first 400 listed.

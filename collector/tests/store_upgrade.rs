@@ -404,6 +404,18 @@ fn format_3_gets_the_device_tables_and_keeps_everything() {
         (active[0].asset.as_str(), active[0].subject.as_str()),
         ("asset-2", "/srv")
     );
+    // Written before the index of incidents by asset: built at open.
+    let of_asset = |asset: &str| {
+        store
+            .incidents(&IncidentFilter {
+                asset: Some(asset.into()),
+                ..IncidentFilter::default()
+            })
+            .unwrap()
+    };
+    assert_eq!(of_asset("asset-2").len(), 1);
+    assert_eq!(of_asset("asset-2")[0].id, active[0].id);
+    assert!(of_asset("asset-1").is_empty());
     assert_eq!(store.article(1).unwrap().unwrap().id, 1);
     assert_eq!(store.outbox().unwrap().len(), 1);
     // The new tables start empty and take devices.

@@ -1,10 +1,13 @@
 //! The web console on a large fleet: server time and size of each page.
 //!
 //! A store gets `--assets` hosts (inventories with a few hundred packages,
-//! through `Store::commit` as the server stores them) and `--incidents`
+//! through `Store::commit` as the server stores them, each with its
+//! enrolled agent; the host whose page is timed, `host-00042`, with 30
+//! days of health samples a minute apart) and `--incidents`
 //! incidents (as the desk stores them); the console and the API are served
 //! on loopback as the collector serves them; one signed-in person asks
-//! each page `--repetitions` times after one untimed request. The time is
+//! each page `--repetitions` times after one untimed request. One incident
+//! in 200 is of `host-00042`. The time is
 //! from the request to the last byte of the answer, over loopback HTTP, so
 //! it holds the server's whole work; the size is the HTML without
 //! compression or cache.
@@ -18,9 +21,11 @@ use atalaya_collector::api::{AdminActions, ApiState};
 use atalaya_collector::config::ConsoleSettings;
 use atalaya_collector::console;
 use atalaya_collector::helpers::password;
-use atalaya_collector::store::{Ingest, IngestRecord, Role, Store, UserRecord};
+use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store, UserRecord};
 use atalaya_collector::telemetry::{Telemetry, percentile};
-use atalaya_common::model::{Inventory, Package, Timestamp};
+use atalaya_common::model::{
+    CpuUsage, FilesystemUsage, HealthSample, Inventory, MemoryUsage, NetworkIo, Package, Timestamp,
+};
 use atalaya_common::proto;
 use clap::Parser;
 use rand::rngs::StdRng;
@@ -41,6 +46,11 @@ struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Keep the store in this file, and reuse it when it exists (written
+    /// by an earlier run with the same figures) instead of filling a new
+    /// one in a temporary directory.
+    #[arg(long)]
+    store: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -89,12 +99,129 @@ fn inventory(i: usize, rng: &mut StdRng) -> Inventory {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("console.redb");
+    let path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| dir.path().join("console.redb"));
+    let reuse = path.exists();
+    let t0 = Instant::now();
     let store = Arc::new(Store::open(&path).context("opening the store")?);
+    if reuse {
+        println!(
+            "reusing {}: opened in {:.1} s",
+            path.display(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
     let now = Timestamp::now();
     let mut rng = StdRng::seed_from_u64(args.seed);
+    if !reuse {
+        fill(&store, &args, now, &mut rng)?;
+    }
+    add_agents(&store, &args, now)?;
+    add_health(&store, now)?;
+    println!(
+        "{} assets and {} incidents in {:.1} s; store file {:.1} MiB; release build: {}",
+        args.assets,
+        args.incidents,
+        t0.elapsed().as_secs_f64(),
+        std::fs::metadata(&path)?.len() as f64 / f64::from(1u32 << 20),
+        !cfg!(debug_assertions)
+    );
+    serve_and_time(&store, &args)
+}
 
-    let t0 = Instant::now();
+/// Enrolls the agent of each host, seen now, with a certificate of the
+/// usual size, unless a reused store has them already.
+fn add_agents(store: &Store, args: &Args, now: Timestamp) -> anyhow::Result<()> {
+    if args.assets == 0 || store.agent("agent-00000")?.is_some() {
+        return Ok(());
+    }
+    let t = Instant::now();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}-----END CERTIFICATE-----\n",
+        "MIIBszCCAVmgAwIBAgIUV2VsbCwgdGhpcyBpcyBub3QgYSByZWFsIGNlcnRpZmlj\n".repeat(10)
+    );
+    for i in 0..args.assets {
+        let id = format!("agent-{i:05}");
+        let mut a = AgentRecord::enrolled(&id, format!("host-{i:05}"), &pem, [0; 32], "0.1.0", now);
+        a.last_seen = Some(now);
+        a.asset_id = store.agent_asset_id(&id)?;
+        store.add_agent(&a)?;
+    }
+    println!(
+        "{} agents enrolled in {:.1} s",
+        args.assets,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Thirty days of health samples a minute apart (CPU, memory, two
+/// filesystems, one interface) for the host whose page is timed, sent as
+/// its agent sends them, a day a batch; unless a reused store has them.
+fn add_health(store: &Store, now: Timestamp) -> anyhow::Result<()> {
+    let asset = measured_asset(store)?;
+    if !store.series_names(&asset)?.is_empty() {
+        return Ok(());
+    }
+    let t = Instant::now();
+    const DAY: i64 = 86_400_000;
+    let from = now.0 - 30 * DAY;
+    for day in 0..30 {
+        let samples = (0..1440)
+            .map(|i| {
+                let k = day * 1440 + i;
+                let cpu = (k * 7919 % 1000) as f64 / 10.0;
+                HealthSample {
+                    at: Timestamp(from + day * DAY + i * 60_000),
+                    interval_ms: 60_000,
+                    cpu: Some(CpuUsage {
+                        total_percent: cpu,
+                        ..CpuUsage::default()
+                    }),
+                    memory: MemoryUsage {
+                        total_bytes: 16 << 30,
+                        available_bytes: 6 << 30,
+                        used_bytes: 10 << 30,
+                        ..MemoryUsage::default()
+                    },
+                    filesystems: ["/", "/var"]
+                        .into_iter()
+                        .map(|m| FilesystemUsage {
+                            mount_point: m.into(),
+                            used_percent: 40.0 + cpu / 10.0,
+                            ..FilesystemUsage::default()
+                        })
+                        .collect(),
+                    network: vec![NetworkIo {
+                        interface: "eth0".into(),
+                        rx_bytes_per_second: cpu * 1000.0,
+                        tx_bytes_per_second: cpu * 100.0,
+                        ..NetworkIo::default()
+                    }],
+                    ..HealthSample::default()
+                }
+            })
+            .collect();
+        store.commit(&[Ingest {
+            agent_id: "agent-00042".into(),
+            received_at: now,
+            record: IngestRecord::Metrics(proto::MetricBatch {
+                seq: 2 + u64::try_from(day)?,
+                samples,
+            }),
+        }])?;
+    }
+    println!(
+        "30 days of health samples a minute apart stored in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Stores the hosts, the incidents and the person who signs in.
+fn fill(store: &Store, args: &Args, now: Timestamp, rng: &mut StdRng) -> anyhow::Result<()> {
     for chunk in (0..args.assets).collect::<Vec<_>>().chunks(100) {
         let batch: Vec<Ingest> = chunk
             .iter()
@@ -104,12 +231,14 @@ fn main() -> anyhow::Result<()> {
                 record: IngestRecord::Snapshot(proto::InventorySnapshot {
                     seq: 1,
                     taken_at: now,
-                    inventory: inventory(i, &mut rng),
+                    inventory: inventory(i, rng),
                 }),
             })
             .collect();
         store.commit(&batch).context("storing inventories")?;
     }
+    // One incident in 200 is of the host whose page is timed.
+    let shown = measured_asset(store)?;
     let mut id = 1;
     while id <= args.incidents {
         let txn = store.begin_desk()?;
@@ -117,7 +246,11 @@ fn main() -> anyhow::Result<()> {
             if id > args.incidents {
                 break;
             }
-            txn.put_incident(&incident(id, &mut rng, args.incidents, 3, now))?;
+            let mut rec = incident(id, rng, args.incidents, 3, now);
+            if id % 200 == 0 {
+                rec.asset.clone_from(&shown);
+            }
+            txn.put_incident(&rec)?;
             id += 1;
         }
         txn.commit()?;
@@ -130,20 +263,22 @@ fn main() -> anyhow::Result<()> {
         created_at: now,
         password_set_at: now,
     })?;
-    println!(
-        "{} assets and {} incidents stored in {:.1} s; store file {:.1} MiB; release build: {}",
-        args.assets,
-        args.incidents,
-        t0.elapsed().as_secs_f64(),
-        std::fs::metadata(&path)?.len() as f64 / f64::from(1u32 << 20),
-        !cfg!(debug_assertions)
-    );
-    let asset = store
-        .all_asset_metas()?
-        .into_iter()
-        .find(|m| m.hostname == "host-00042")
+    Ok(())
+}
+
+/// The id of the host whose page is timed: `host-00042`.
+fn measured_asset(store: &Store) -> anyhow::Result<String> {
+    Ok(store
+        .asset_by_hostname("host-00042")?
         .context("host-00042 is stored")?
-        .id;
+        .meta
+        .id)
+}
+
+/// Serves the console and times each page.
+fn serve_and_time(store: &Arc<Store>, args: &Args) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    let asset = measured_asset(store)?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -152,7 +287,7 @@ fn main() -> anyhow::Result<()> {
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let base = format!("http://{}", listener.local_addr()?);
     let state = ApiState {
-        store: Arc::clone(&store),
+        store: Arc::clone(store),
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(NoServer),
         desk: None,

@@ -80,9 +80,21 @@ pub fn agent_status(
     silent_after: Duration,
     now: Timestamp,
 ) -> &'static str {
-    let heard = a.last_seen.map(|t| now.0.saturating_sub(t.0));
+    status_of(a.revoked_at, a.last_seen, connected, silent_after, now)
+}
+
+/// [`agent_status`] of an agent revoked at `revoked_at` and last heard at
+/// `last_seen`.
+pub fn status_of(
+    revoked_at: Option<Timestamp>,
+    last_seen: Option<Timestamp>,
+    connected: bool,
+    silent_after: Duration,
+    now: Timestamp,
+) -> &'static str {
+    let heard = last_seen.map(|t| now.0.saturating_sub(t.0));
     let silent_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
-    match (a.revoked_at, heard) {
+    match (revoked_at, heard) {
         (Some(_), _) => "revoked",
         (None, None) => "never_seen",
         (None, Some(ms)) if ms > silent_ms => "silent",

@@ -76,7 +76,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-pub use self::agents::{AgentView, agent_status};
+pub use self::agents::{AgentView, agent_status, status_of as agent_status_of};
 pub use self::assets::InventoryAsOf;
 pub use self::calls::NewCall;
 pub use self::metrics::{MetricSeries, SeriesList, TopEntry, TopList};

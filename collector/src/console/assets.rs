@@ -207,8 +207,14 @@ async fn rows(state: &ConsoleState, filter: AssetFilter) -> PageResult<(Page<Row
         let page = s.assets(&filter)?;
         let now = Timestamp::now();
         let silent_after = admin.silent_after();
+        // Only the agents of the page's rows.
+        let ids: Vec<&str> = page
+            .items
+            .iter()
+            .flat_map(|a| a.agent_ids.iter().map(String::as_str))
+            .collect();
         let statuses: HashMap<String, &'static str> = s
-            .list_agents()?
+            .agents(&ids)?
             .iter()
             .map(|a| {
                 let st = crate::api::agent_status(a, admin.is_connected(&a.id), silent_after, now);

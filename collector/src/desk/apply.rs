@@ -459,6 +459,70 @@ mod tests {
     }
 
     #[test]
+    fn an_assets_incidents_follow_every_step_of_their_life() {
+        let (_dir, store) = temp_store();
+        let policies = SlaPolicies::default();
+        let mut other = action(ActionKind::Open, 2, 1_000);
+        other.key.asset = "asset-2".into();
+        store
+            .apply_engine_actions(
+                &[action(ActionKind::Open, 1, 1_000), other],
+                None,
+                &policies,
+                Timestamp(1_000),
+            )
+            .unwrap();
+        // What the asset's page and the API's `asset` filter read.
+        let of = |asset: &str, active: bool| -> Vec<(u64, Status)> {
+            let f = IncidentFilter {
+                asset: Some(asset.into()),
+                active,
+                ..IncidentFilter::default()
+            };
+            let listed: Vec<(u64, Status)> = store
+                .incidents(&f)
+                .unwrap()
+                .iter()
+                .map(|r| (r.id, r.status))
+                .collect();
+            let page = store.incident_page(&f, None, None, 50).unwrap();
+            let paged: Vec<(u64, Status)> =
+                page.incidents.iter().map(|r| (r.id, r.status)).collect();
+            assert_eq!(listed, paged);
+            assert_eq!(page.matched, listed.len() as u64);
+            listed
+        };
+        assert_eq!(of("asset-1", false), [(1, Status::Open)]);
+        assert_eq!(of("asset-2", false), [(2, Status::Open)]);
+        assert!(of("asset-3", false).is_empty());
+        let staff = |action: StaffAction, at: i64| {
+            store
+                .incident_action(1, &action, "ana", Timestamp(at))
+                .unwrap();
+        };
+        staff(StaffAction::Ack, 2_000);
+        assert_eq!(of("asset-1", true), [(1, Status::Acknowledged)]);
+        staff(StaffAction::Resolve(None), 3_000);
+        assert_eq!(of("asset-1", false), [(1, Status::Resolved)]);
+        assert!(of("asset-1", true).is_empty());
+        staff(StaffAction::Close, 4_000);
+        assert_eq!(of("asset-1", false), [(1, Status::Closed)]);
+        staff(StaffAction::Reopen, 5_000);
+        assert_eq!(of("asset-1", true), [(1, Status::Open)]);
+        // A new incident of the asset, opened by the engine, comes first.
+        store
+            .apply_engine_actions(
+                &[action(ActionKind::Open, 3, 6_000)],
+                None,
+                &policies,
+                Timestamp(6_000),
+            )
+            .unwrap();
+        assert_eq!(of("asset-1", false), [(3, Status::Open), (1, Status::Open)]);
+        assert_eq!(of("asset-2", false), [(2, Status::Open)]);
+    }
+
+    #[test]
     fn the_sweep_escalates_unacknowledged_incidents() {
         let (_dir, store) = temp_store();
         let policies = SlaPolicies::default();

@@ -8,6 +8,7 @@ use atalaya_common::model::Timestamp;
 
 use crate::records::rollup::{Aggregation, Tier};
 use crate::store::retention::Bounds;
+use crate::store::rollups::RollupRead;
 use crate::store::{Store, StoreError};
 use crate::tiers::{self, Starts};
 
@@ -46,8 +47,18 @@ pub fn read_series_aggs(
             .map(|agg| tiers::from_raw(&raw, from, step, *agg))
             .collect()
     } else {
+        // The sketches only for a percentile: decoding them costs most.
+        let read = RollupRead {
+            tier,
+            from: tier.bucket_of(from),
+            to,
+            sketches: aggs.iter().any(|a| a.needs_sketch()),
+        };
         let mut rollups: BTreeMap<_, _> = s
-            .rollups(asset, name, tier, tier.bucket_of(from), to)?
+            .rollup_reads(asset, name, &[read])?
+            .into_iter()
+            .next()
+            .unwrap_or_default()
             .into_iter()
             .collect();
         // Open blocks are rolled up when they close; their points count now.
@@ -76,4 +87,51 @@ pub fn read_series(
         tier,
         points.into_iter().map(|(t, v)| (Timestamp(t), v)).collect(),
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests {
+    use super::*;
+    use crate::store::testutil::{machine, metrics, sample, snapshot, temp_store};
+
+    #[test]
+    fn rollups_read_without_sketches_give_the_same_means_and_extremes() {
+        let (_d, s) = temp_store();
+        let inv = machine("h", Some("u"), "m", "00:aa:00:00:00:01");
+        s.commit(&[snapshot("ag", 1, 0, &inv)]).unwrap();
+        // Three days, a sample every ten minutes.
+        let day = 86_400_000;
+        for d in 0..3 {
+            let samples = (0..144)
+                .map(|i| sample(d * day + i * 600_000, ((d * 144 + i) * 37 % 100) as f64))
+                .collect();
+            s.commit(&[metrics("ag", 2 + u64::try_from(d).unwrap(), samples)])
+                .unwrap();
+        }
+        let asset = s.agent_asset_id("ag").unwrap().unwrap();
+        let read = |aggs: &[Aggregation]| {
+            read_series_aggs(
+                &s,
+                &asset,
+                "cpu.total_percent",
+                0,
+                3 * day,
+                Some(3_600_000),
+                aggs,
+            )
+            .unwrap()
+        };
+        use Aggregation::{Avg, Max, Min, P95};
+        let (tier, plain) = read(&[Avg, Min, Max]);
+        assert_eq!(tier, Tier::OneHour);
+        let (_, with_p95) = read(&[Avg, Min, Max, P95]);
+        assert_eq!(plain[..], with_p95[..3]);
+        assert_eq!(plain[0].len(), 72);
+        // The percentile still comes from the sketches, between the extremes.
+        assert_eq!(with_p95[3].len(), 72);
+        for ((p, lo), hi) in with_p95[3].iter().zip(&plain[1]).zip(&plain[2]) {
+            assert!(lo.1 <= p.1 && p.1 <= hi.1 * 1.01, "{lo:?} {p:?} {hi:?}");
+        }
+    }
 }

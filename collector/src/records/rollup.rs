@@ -101,6 +101,11 @@ pub enum Aggregation {
 }
 
 impl Aggregation {
+    /// Whether it is read from the rollups' sketches (a percentile).
+    pub fn needs_sketch(self) -> bool {
+        matches!(self, Aggregation::P50 | Aggregation::P95 | Aggregation::P99)
+    }
+
     /// Every aggregation, as named in queries.
     pub const ALL: [Aggregation; 8] = [
         Aggregation::Avg,

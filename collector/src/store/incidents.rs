@@ -7,6 +7,9 @@
 //! reports of a period ([`Store::incidents_active_between`]); it is kept
 //! in step by [`DeskTxn::put_incident`] and rebuilt at open when the
 //! file's index version is not [`INCIDENT_SPANS_VERSION`].
+//! [`INCIDENTS_BY_ASSET`] indexes them by asset, for the reads of one
+//! asset's incidents (its page, the API's `asset` filter), kept and built
+//! at open the same way ([`INCIDENTS_BY_ASSET_VERSION`]).
 
 use std::collections::VecDeque;
 
@@ -19,21 +22,30 @@ use super::schema::*;
 use super::{DeskTxn, ReportRecord, Store, StoreError, dec, enc};
 use crate::records::incident::{IncidentRecord, Priority, Severity, Status};
 
-/// What [`INCIDENT_SPANS`] holds: bump it when [`span_of`] changes, so that
-/// stores written before are re-indexed at open.
-pub const INCIDENT_SPANS_VERSION: u64 = 1;
+/// What [`INCIDENT_SPANS`] and [`INCIDENT_ENDS`] hold: bump it when
+/// [`span_of`] changes, so that stores written before are re-indexed at
+/// open. 2: with [`INCIDENT_ENDS`].
+pub const INCIDENT_SPANS_VERSION: u64 = 2;
 
 /// The key and value of `rec` in [`INCIDENT_SPANS`]: its opening, and the
 /// end of its last active time (`i64::MAX` while active).
 fn span_of(rec: &IncidentRecord) -> ((i64, u64), i64) {
-    let until = if rec.status.is_active() {
+    let until = until_of(rec.status, rec.resolved_at, rec.closed_at, rec.opened_at);
+    ((rec.opened_at.0, rec.id), until)
+}
+
+/// The end of an incident's last active time ([`span_of`]).
+fn until_of(
+    status: Status,
+    resolved_at: Option<Timestamp>,
+    closed_at: Option<Timestamp>,
+    opened_at: Timestamp,
+) -> i64 {
+    if status.is_active() {
         i64::MAX
     } else {
-        rec.resolved_at
-            .or(rec.closed_at)
-            .map_or(rec.opened_at.0, |t| t.0)
-    };
-    ((rec.opened_at.0, rec.id), until)
+        resolved_at.or(closed_at).map_or(opened_at.0, |t| t.0)
+    }
 }
 
 /// Builds [`INCIDENT_SPANS`] anew from every incident, in `txn`, and
@@ -42,14 +54,17 @@ fn span_of(rec: &IncidentRecord) -> ((i64, u64), i64) {
 /// period will not see it) rather than keep the collector from starting.
 pub(crate) fn rebuild_incident_spans(txn: &WriteTransaction) -> Result<u64, StoreError> {
     txn.delete_table(INCIDENT_SPANS)?;
+    txn.delete_table(INCIDENT_ENDS)?;
     let mut index = txn.open_table(INCIDENT_SPANS)?;
+    let mut ends = txn.open_table(INCIDENT_ENDS)?;
     let mut indexed = 0;
     for r in txn.open_table(INCIDENTS)?.iter()? {
         let (id, v) = r?;
         match dec::<IncidentRecord>("incidents", v.value()) {
             Ok(rec) => {
-                let (key, until) = span_of(&rec);
-                index.insert(key, until)?;
+                let ((opened, id), until) = span_of(&rec);
+                index.insert((opened, id), until)?;
+                ends.insert((until, id), opened)?;
                 indexed += 1;
             }
             Err(e) => {
@@ -60,6 +75,70 @@ pub(crate) fn rebuild_incident_spans(txn: &WriteTransaction) -> Result<u64, Stor
     txn.open_table(META)?
         .insert(META_INCIDENT_SPANS, INCIDENT_SPANS_VERSION)?;
     Ok(indexed)
+}
+
+/// What [`INCIDENTS_BY_ASSET`] holds: bump it when its keys change, so
+/// that stores written before are re-indexed at open.
+pub const INCIDENTS_BY_ASSET_VERSION: u64 = 1;
+
+/// Builds [`INCIDENTS_BY_ASSET`] anew from every incident, in `txn`, and
+/// records [`INCIDENTS_BY_ASSET_VERSION`]; returns how many it indexed.
+/// Only each record's leading fields are decoded. An incident that does
+/// not decode is left out with a warning (its asset's page will not list
+/// it) rather than keep the collector from starting.
+pub(crate) fn rebuild_incidents_by_asset(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    txn.delete_table(INCIDENTS_BY_ASSET)?;
+    let mut index = txn.open_table(INCIDENTS_BY_ASSET)?;
+    let mut indexed = 0;
+    for r in txn.open_table(INCIDENTS)?.iter()? {
+        let (id, v) = r?;
+        match dec_borrowed::<Head<'_>>("incidents", v.value()) {
+            Ok(head) => {
+                index.insert((head.asset, head.id), ())?;
+                indexed += 1;
+            }
+            Err(e) => {
+                tracing::warn!(incident = id.value(), error = %e, "incident left out of the index by asset");
+            }
+        }
+    }
+    txn.open_table(META)?
+        .insert(META_INCIDENTS_BY_ASSET, INCIDENTS_BY_ASSET_VERSION)?;
+    Ok(indexed)
+}
+
+/// The ids of the incidents of `asset` by [`INCIDENTS_BY_ASSET`], newest
+/// first.
+fn asset_ids_newest_first(
+    txn: &redb::ReadTransaction,
+    asset: &str,
+) -> Result<Vec<u64>, StoreError> {
+    let index = txn.open_table(INCIDENTS_BY_ASSET)?;
+    let mut ids = Vec::new();
+    for row in index.range((asset, 0)..=(asset, u64::MAX))?.rev() {
+        ids.push(row?.0.value().1);
+    }
+    Ok(ids)
+}
+
+/// What a count of incidents reads of each: a few of its leading fields
+/// (see [`Store::active_incident_heads`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncidentHead {
+    /// Its number.
+    pub id: u64,
+    /// Its priority.
+    pub priority: Priority,
+    /// Its status.
+    pub status: Status,
+    /// Whether someone is assigned.
+    pub assigned: bool,
+    /// When its running SLA clock is at risk.
+    pub at_risk_at: Timestamp,
+    /// Acknowledged too late (or not yet, past the time).
+    pub acknowledge_breached: bool,
+    /// Resolved too late (or not yet, past the time).
+    pub resolve_breached: bool,
 }
 
 /// Filters of an incident list.
@@ -216,12 +295,40 @@ impl DeskTxn {
     }
 
     /// Writes `rec`, keeping the index of open incidents by (asset, rule,
-    /// subject) in step with its status.
+    /// subject) in step with its status, and the indexes by time and by
+    /// asset with it.
     pub fn put_incident(&self, rec: &IncidentRecord) -> Result<(), StoreError> {
-        self.txn
-            .open_table(INCIDENTS)?
-            .insert(rec.id, enc("incidents", rec)?.as_slice())?;
+        let mut by_asset = self.txn.open_table(INCIDENTS_BY_ASSET)?;
+        let mut ends = self.txn.open_table(INCIDENT_ENDS)?;
         let (span, until) = span_of(rec);
+        {
+            let mut incidents = self.txn.open_table(INCIDENTS)?;
+            let old = incidents.insert(rec.id, enc("incidents", rec)?.as_slice())?;
+            // A record stored before leaves the keys it no longer has.
+            if let Some(old) = old
+                && let Ok(head) = dec_borrowed::<Head<'_>>("incidents", old.value())
+            {
+                if head.asset != rec.asset {
+                    by_asset.remove((head.asset, rec.id))?;
+                }
+                let old_until = until_of(
+                    head.status,
+                    head.resolved_at,
+                    head.closed_at,
+                    head.opened_at,
+                );
+                if old_until != until {
+                    ends.remove((old_until, rec.id))?;
+                }
+                if head.opened_at != rec.opened_at {
+                    self.txn
+                        .open_table(INCIDENT_SPANS)?
+                        .remove((head.opened_at.0, rec.id))?;
+                }
+            }
+        }
+        by_asset.insert((rec.asset.as_str(), rec.id), ())?;
+        ends.insert((until, rec.id), span.0)?;
         self.txn.open_table(INCIDENT_SPANS)?.insert(span, until)?;
         let mut open = self.txn.open_table(OPEN_INCIDENTS)?;
         let key = (rec.asset.as_str(), rec.rule.as_str(), rec.subject.as_str());
@@ -332,8 +439,11 @@ impl Store {
     }
 
     /// The incidents active at some time from `from` (ms, included) to `to`
-    /// (excluded) by [`INCIDENT_SPANS`], by id: opened before `to`
-    /// and not resolved for good before `from`. Reads only those records.
+    /// (excluded) by [`INCIDENT_SPANS`] and [`INCIDENT_ENDS`], by id:
+    /// opened before `to` and not resolved for good before `from`. Reads
+    /// only those records, and of the indexes about as many keys as the
+    /// smaller of the incidents opened before `to` and those active since
+    /// `from`, twice.
     pub fn incidents_active_between(
         &self,
         from: i64,
@@ -341,20 +451,72 @@ impl Store {
     ) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let spans = txn.open_table(INCIDENT_SPANS)?;
+        let ends = txn.open_table(INCIDENT_ENDS)?;
         let incidents = txn.open_table(INCIDENTS)?;
-        let mut ids = Vec::new();
-        for r in spans.range(..(to, 0))? {
-            let (k, until) = r?;
-            if until.value() >= from {
-                ids.push(k.value().1);
+        // Those opened before `to` (by opening) and those active since
+        // `from` (by end) are walked a step each in turn: the first walk to
+        // finish has seen every candidate, and each key says both times.
+        let mut by_opening = spans.range(..(to, 0))?;
+        let mut by_end = ends.range((from, 0)..)?;
+        let mut opened_ids = Vec::new();
+        let mut ended_ids = Vec::new();
+        let ids = loop {
+            match by_opening.next() {
+                None => break opened_ids,
+                Some(r) => {
+                    let (k, until) = r?;
+                    if until.value() >= from {
+                        opened_ids.push(k.value().1);
+                    }
+                }
             }
-        }
+            match by_end.next() {
+                None => break ended_ids,
+                Some(r) => {
+                    let (k, opened) = r?;
+                    if opened.value() < to {
+                        ended_ids.push(k.value().1);
+                    }
+                }
+            }
+        };
+        let mut ids = ids;
         // Read in id order: neighbouring records share pages.
         ids.sort_unstable();
+        ids.dedup();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(v) = incidents.get(id)? {
-                out.push(dec("incidents", v.value())?);
+                let rec: IncidentRecord = dec("incidents", v.value())?;
+                // The record has the last word over its index keys.
+                let ((opened, _), until) = span_of(&rec);
+                if opened < to && until >= from {
+                    out.push(rec);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The leading fields ([`IncidentHead`]) of every open or
+    /// acknowledged incident, newest first, without the rest of their
+    /// records: for counts.
+    pub fn active_incident_heads(&self) -> Result<Vec<IncidentHead>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(INCIDENTS)?;
+        let mut out = Vec::new();
+        for id in active_ids_newest_first(&txn)? {
+            if let Some(v) = t.get(id)? {
+                let h: Head<'_> = dec_borrowed("incidents", v.value())?;
+                out.push(IncidentHead {
+                    id: h.id,
+                    priority: h.priority,
+                    status: h.status,
+                    assigned: h.assignee.is_some(),
+                    at_risk_at: h.at_risk_at,
+                    acknowledge_breached: h.acknowledge_breached,
+                    resolve_breached: h.resolve_breached,
+                });
             }
         }
         Ok(out)
@@ -364,8 +526,10 @@ impl Store {
     /// at most `limit` of them with ids at most `from` (`None`: from the
     /// newest), how many match in all, and where the next page starts.
     ///
-    /// When only active incidents can match, only the index of active
-    /// incidents and their records are read; otherwise every record,
+    /// With an asset, only the index of incidents by asset and that
+    /// asset's records are read; else when only active incidents can
+    /// match, only the index of active incidents and their records;
+    /// otherwise every record,
     /// newest first, for the count. Of each, only the leading fields are
     /// decoded for `f` ([`Head`], borrowed, without the timeline); the
     /// whole record only for those `f` takes when `also` is given, and for
@@ -414,8 +578,13 @@ impl Store {
             }
             Ok(())
         };
-        if f.only_active() {
-            for id in active_ids_newest_first(&txn)? {
+        let candidates = match &f.asset {
+            Some(asset) => Some(asset_ids_newest_first(&txn, asset)?),
+            None if f.only_active() => Some(active_ids_newest_first(&txn)?),
+            None => None,
+        };
+        if let Some(ids) = candidates {
+            for id in ids {
                 if let Some(v) = t.get(id)? {
                     take(v.value(), &mut page)?;
                 }
@@ -454,9 +623,10 @@ impl Store {
         Ok(page)
     }
 
-    /// Incidents matching `f`, newest first. When only active incidents
-    /// can match, only those are read (through their index); otherwise
-    /// every record, its leading fields first ([`Head`]).
+    /// Incidents matching `f`, newest first. With an asset, only that
+    /// asset's are read (through [`INCIDENTS_BY_ASSET`]); else when only
+    /// active incidents can match, only those (through their index);
+    /// otherwise every record, its leading fields first ([`Head`]).
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(INCIDENTS)?;
@@ -468,7 +638,13 @@ impl Store {
             }
             Ok(())
         };
-        if f.only_active() {
+        if let Some(asset) = &f.asset {
+            for id in asset_ids_newest_first(&txn, asset)? {
+                if let Some(v) = t.get(id)? {
+                    take(v.value())?;
+                }
+            }
+        } else if f.only_active() {
             for id in active_ids_newest_first(&txn)? {
                 if let Some(v) = t.get(id)? {
                     take(v.value())?;
@@ -619,6 +795,50 @@ mod page_tests {
     }
 
     #[test]
+    fn active_heads_are_the_active_records_leading_fields() {
+        let (_d, s) = temp_store();
+        let txn = s.begin_desk().unwrap();
+        for id in 1..=6 {
+            let status = [Status::Open, Status::Acknowledged, Status::Closed][id as usize % 3];
+            let mut r = rec(
+                id,
+                status,
+                Priority::ALL[id as usize % 4],
+                (id == 4).then_some("ana"),
+            );
+            r.at_risk_at = Timestamp(i64::try_from(id).unwrap() * 100);
+            r.resolve_breached = id == 1;
+            txn.put_incident(&r).unwrap();
+        }
+        txn.commit().unwrap();
+        let heads = s.active_incident_heads().unwrap();
+        let full = s
+            .incidents(&IncidentFilter {
+                active: true,
+                ..IncidentFilter::default()
+            })
+            .unwrap();
+        assert_eq!(heads.iter().map(|h| h.id).collect::<Vec<_>>(), [6, 4, 3, 1]);
+        for (h, r) in heads.iter().zip(&full) {
+            assert_eq!(
+                (h.id, h.priority, h.status, h.assigned, h.at_risk_at),
+                (
+                    r.id,
+                    r.priority,
+                    r.status,
+                    r.assignee.is_some(),
+                    r.at_risk_at
+                )
+            );
+            assert_eq!(
+                (h.acknowledge_breached, h.resolve_breached),
+                (r.acknowledge_breached, r.resolve_breached)
+            );
+        }
+        assert!(heads[1].assigned && heads[3].resolve_breached);
+    }
+
+    #[test]
     fn a_head_is_the_start_of_its_record() {
         let mut r = rec(7, Status::Acknowledged, Priority::P2, Some("ana"));
         r.acknowledged_at = Some(Timestamp(5));
@@ -699,6 +919,32 @@ mod tests {
         v.into_iter().map(|r| r.id).collect()
     }
 
+    /// [`Store::incidents_active_between`] for every period with bounds in
+    /// `bounds`, checked against every record read without the indexes;
+    /// the ids for `(from, to)`.
+    fn active_between(s: &Store, from: i64, to: i64, bounds: &[i64]) -> Vec<u64> {
+        let all = s.incidents(&IncidentFilter::default()).unwrap();
+        for &a in bounds {
+            for &b in bounds {
+                let mut want: Vec<u64> = all
+                    .iter()
+                    .filter(|r| {
+                        let ((opened, _), until) = span_of(r);
+                        opened < b && until >= a
+                    })
+                    .map(|r| r.id)
+                    .collect();
+                want.sort_unstable();
+                assert_eq!(
+                    ids(s.incidents_active_between(a, b).unwrap()),
+                    want,
+                    "{a}..{b}"
+                );
+            }
+        }
+        ids(s.incidents_active_between(from, to).unwrap())
+    }
+
     #[test]
     fn incidents_active_in_a_period_come_from_the_index_and_follow_changes() {
         let (dir, s) = temp_store();
@@ -710,10 +956,8 @@ mod tests {
         txn.put_incident(&rec(5, 300, None)).unwrap(); // opened at the end
         txn.put_incident(&rec(6, 50, None)).unwrap(); // open all along
         txn.commit().unwrap();
-        assert_eq!(
-            ids(s.incidents_active_between(200, 300).unwrap()),
-            [2, 3, 4, 6]
-        );
+        let bounds = [0, 100, 149, 150, 151, 200, 250, 260, 280, 300, 301, 1000];
+        assert_eq!(active_between(&s, 200, 300, &bounds), [2, 3, 4, 6]);
 
         // Incident 1 reopened: it is active again.
         let txn = s.begin_desk().unwrap();
@@ -724,10 +968,7 @@ mod tests {
         // Incident 6 resolved before the period.
         txn.put_incident(&rec(6, 50, Some(199))).unwrap();
         txn.commit().unwrap();
-        assert_eq!(
-            ids(s.incidents_active_between(200, 300).unwrap()),
-            [1, 2, 3, 4]
-        );
+        assert_eq!(active_between(&s, 200, 300, &bounds), [1, 2, 3, 4]);
 
         // A file written before the index gets it at open.
         let path = dir.path().join("store.redb");
@@ -736,6 +977,7 @@ mod tests {
             let db = redb::Database::create(&path).unwrap();
             let txn = db.begin_write().unwrap();
             txn.delete_table(INCIDENT_SPANS).unwrap();
+            txn.delete_table(INCIDENT_ENDS).unwrap();
             txn.open_table(META)
                 .unwrap()
                 .remove(META_INCIDENT_SPANS)
@@ -743,10 +985,111 @@ mod tests {
             txn.commit().unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(
-            ids(s.incidents_active_between(200, 300).unwrap()),
-            [1, 2, 3, 4]
-        );
-        assert_eq!(ids(s.incidents_active_between(0, 100).unwrap()), [6]);
+        assert_eq!(active_between(&s, 200, 300, &bounds), [1, 2, 3, 4]);
+        assert_eq!(active_between(&s, 0, 100, &bounds), [6]);
+
+        // A file whose index by time is of the first version (without the
+        // index by end) gets both built again at open.
+        drop(s);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(INCIDENT_ENDS).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert(META_INCIDENT_SPANS, 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(active_between(&s, 200, 300, &bounds), [1, 2, 3, 4]);
+    }
+
+    /// The incidents of `asset` as [`Store::incidents`] reads them through
+    /// the index, checked against every record read without it.
+    fn of_asset(s: &Store, asset: &str) -> Vec<u64> {
+        let f = IncidentFilter {
+            asset: Some(asset.into()),
+            ..IncidentFilter::default()
+        };
+        let scanned: Vec<u64> = s
+            .incidents(&IncidentFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.asset == asset)
+            .map(|r| r.id)
+            .collect();
+        let indexed = ids(s.incidents(&f).unwrap());
+        assert_eq!(indexed, scanned, "{asset}");
+        let page = s.incident_page(&f, None, None, 2).unwrap();
+        assert_eq!(page.matched, indexed.len() as u64);
+        assert_eq!(ids(page.incidents), indexed[..indexed.len().min(2)]);
+        indexed
+    }
+
+    #[test]
+    fn incidents_of_an_asset_come_from_the_index_and_follow_changes() {
+        let (dir, s) = temp_store();
+        let txn = s.begin_desk().unwrap();
+        for id in 1..=9 {
+            let mut r = rec(id, i64::try_from(id).unwrap() * 10, None);
+            r.asset = format!("asset-{}", id % 3);
+            txn.put_incident(&r).unwrap();
+        }
+        txn.commit().unwrap();
+        assert_eq!(of_asset(&s, "asset-0"), [9, 6, 3]);
+        assert_eq!(of_asset(&s, "asset-1"), [7, 4, 1]);
+        assert!(of_asset(&s, "asset-").is_empty());
+        assert!(of_asset(&s, "asset-10").is_empty());
+
+        // Resolved, closed and reopened: still the asset's. Stored again
+        // under another asset: only that one's.
+        let txn = s.begin_desk().unwrap();
+        let mut three = txn.incident(3).unwrap().unwrap();
+        three.status = Status::Resolved;
+        three.resolved_at = Some(Timestamp(40));
+        txn.put_incident(&three).unwrap();
+        three.status = Status::Closed;
+        txn.put_incident(&three).unwrap();
+        let mut six = txn.incident(6).unwrap().unwrap();
+        six.status = Status::Closed;
+        txn.put_incident(&six).unwrap();
+        six.status = Status::Open;
+        txn.put_incident(&six).unwrap();
+        let mut four = txn.incident(4).unwrap().unwrap();
+        four.asset = "asset-0".into();
+        txn.put_incident(&four).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(of_asset(&s, "asset-0"), [9, 6, 4, 3]);
+        assert_eq!(of_asset(&s, "asset-1"), [7, 1]);
+        let active = IncidentFilter {
+            asset: Some("asset-0".into()),
+            active: true,
+            ..IncidentFilter::default()
+        };
+        assert_eq!(ids(s.incidents(&active).unwrap()), [9, 6, 4]);
+
+        // A file written before the index gets it at open.
+        let path = dir.path().join("store.redb");
+        drop(s);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(INCIDENTS_BY_ASSET).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .remove(META_INCIDENTS_BY_ASSET)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_read().unwrap();
+            assert!(txn.open_table(INCIDENTS_BY_ASSET).is_err(), "no index");
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(of_asset(&s, "asset-0"), [9, 6, 4, 3]);
+        assert_eq!(of_asset(&s, "asset-1"), [7, 1]);
+        assert_eq!(of_asset(&s, "asset-2"), [8, 5, 2]);
     }
 }

@@ -48,6 +48,7 @@ pub mod block;
 pub mod device_identity;
 pub mod devices;
 pub mod discovery;
+pub mod heads;
 pub mod identity;
 pub mod incidents;
 pub mod ingest;
@@ -75,7 +76,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use accounts::UserChange;
-pub use incidents::{IncidentFilter, IncidentPage};
+pub use heads::AgentPresence;
+pub use incidents::{IncidentFilter, IncidentHead, IncidentPage};
 pub use ingest::{Committed, Fed, Ingest, IngestRecord};
 pub use records::*;
 use schema::*;
@@ -305,7 +307,8 @@ impl Store {
 
     /// Reads the file's format version (`None`: a new file, now given the
     /// current one) and, for a file of the current version, makes sure
-    /// every table and the lookup index exist; a file of another version
+    /// every table and the indexes (caller lookup, incidents by time and
+    /// by asset) exist; a file of another version
     /// is left as it is.
     fn prepare(db: &Database) -> Result<Option<u64>, StoreError> {
         let txn = db.begin_write()?;
@@ -352,6 +355,22 @@ impl Store {
                     incidents = n,
                     ms = started.elapsed().as_millis() as u64,
                     "built the index of incidents by time"
+                );
+            }
+        }
+        let by_asset = txn
+            .open_table(META)?
+            .get(META_INCIDENTS_BY_ASSET)?
+            .map(|v| v.value());
+        if by_asset != Some(incidents::INCIDENTS_BY_ASSET_VERSION) {
+            // Written before the index of incidents by asset.
+            let started = std::time::Instant::now();
+            let n = incidents::rebuild_incidents_by_asset(&txn)?;
+            if n > 0 {
+                tracing::info!(
+                    incidents = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "built the index of incidents by asset"
                 );
             }
         }

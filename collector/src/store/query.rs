@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use atalaya_common::diff::{self, Change};
 use atalaya_common::model::{Inventory, Timestamp};
 use atalaya_common::version::cmp as version_cmp;
-use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::block;
+use super::heads::{MetaHead, dec_head};
 use super::ingest::{MAX_BLOCK_SPAN_MS, decode_name_ids};
 use super::records::*;
 use super::schema::*;
@@ -45,46 +46,63 @@ impl Store {
         };
         let host = f.hostname.as_deref().map(str::to_lowercase);
         let os = f.os.as_deref().map(str::to_lowercase);
-        let keep = |m: &AssetMeta| {
+        let keep = |m: &MetaHead<'_>| {
             host.as_deref()
                 .is_none_or(|h| glob(h, &m.hostname.to_lowercase()))
                 && os.as_deref().is_none_or(|o| {
-                    m.os_id.as_deref().is_some_and(|id| id.to_lowercase() == o)
-                        || m.os
-                            .as_deref()
-                            .is_some_and(|n| n.to_lowercase().contains(o))
+                    m.os_id.is_some_and(|id| id.to_lowercase() == o)
+                        || m.os.is_some_and(|n| n.to_lowercase().contains(o))
                 })
-                && f.tag
-                    .as_deref()
-                    .is_none_or(|t| m.tags.iter().any(|x| x == t))
+                && f.tag.as_deref().is_none_or(|t| m.tags.contains(&t))
                 && f.seen_before.is_none_or(|b| m.last_seen < b)
                 && f.seen_after.is_none_or(|a| m.last_seen >= a)
         };
-        let mut matched = Vec::new();
+        let filtered = candidates.is_some()
+            || host.is_some()
+            || os.is_some()
+            || f.tag.is_some()
+            || f.seen_before.is_some()
+            || f.seen_after.is_some();
+        let limit = if f.limit == 0 { 100 } else { f.limit };
+        let on_page = |n: usize| n >= f.offset && n - f.offset < limit;
+        let mut items = Vec::new();
+        let mut total = 0;
+        // Each match is counted from the leading fields of its record,
+        // borrowed; only the page's rows are decoded whole.
+        let mut take = |bytes: &[u8]| -> Result<(), StoreError> {
+            let head: MetaHead<'_> = dec_head("assets", bytes)?;
+            if keep(&head) {
+                if on_page(total) {
+                    let m: AssetMeta = dec("assets", bytes)?;
+                    items.push(AssetSummary::from(&m));
+                }
+                total += 1;
+            }
+            Ok(())
+        };
         match &candidates {
             Some(ids) => {
                 for id in ids {
                     if let Some(v) = assets.get(id.as_str())? {
-                        let m: AssetMeta = dec("assets", v.value())?;
-                        if keep(&m) {
-                            matched.push(AssetSummary::from(&m));
-                        }
+                        take(v.value())?;
                     }
+                }
+            }
+            None if filtered => {
+                for r in assets.iter()? {
+                    take(r?.1.value())?;
                 }
             }
             None => {
-                for r in assets.iter()? {
-                    let (_, v) = r?;
-                    let m: AssetMeta = dec("assets", v.value())?;
-                    if keep(&m) {
-                        matched.push(AssetSummary::from(&m));
-                    }
+                // Every asset matches: the count is the table's, and only
+                // the page's records are read.
+                total = usize::try_from(assets.len()?).unwrap_or(usize::MAX);
+                for r in assets.iter()?.skip(f.offset).take(limit) {
+                    let m: AssetMeta = dec("assets", r?.1.value())?;
+                    items.push(AssetSummary::from(&m));
                 }
             }
         }
-        let total = matched.len();
-        let limit = if f.limit == 0 { 100 } else { f.limit };
-        let items: Vec<_> = matched.into_iter().skip(f.offset).take(limit).collect();
         let end = f.offset.saturating_add(items.len());
         Ok(Page {
             items,
@@ -697,6 +715,98 @@ fn device_change_events(
 mod store_tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn asset_pages_count_every_match_and_hold_only_their_rows() {
+        let (_d, s) = temp_store();
+        for i in 0..7 {
+            let mut inv = machine(
+                &format!("web-{i}"),
+                Some(&format!("u{i}")),
+                &format!("m{i}"),
+                &format!("00:aa:00:00:00:0{i}"),
+            );
+            let debian = i % 2 == 0;
+            inv.os.id = Some(if debian { "debian" } else { "rocky" }.into());
+            inv.os.pretty_name = Some(if debian { "Debian 12" } else { "Rocky 9" }.into());
+            if i < 3 {
+                inv = with_package(inv, "curl", &format!("7.{i}"));
+            }
+            let at = 1_000 * (i64::from(i) + 1);
+            s.commit(&[snapshot(&format!("ag-{i}"), 1, at, &inv)])
+                .unwrap();
+        }
+        let id_of = |i: u8| s.agent_asset_id(&format!("ag-{i}")).unwrap().unwrap();
+        s.set_tags(&id_of(1), &["db".into()]).unwrap();
+        s.set_tags(&id_of(4), &["db".into(), "x".into()]).unwrap();
+        let page = |f: AssetFilter| {
+            let p = s.assets(&f).unwrap();
+            let hosts: Vec<String> = p.items.iter().map(|a| a.hostname.clone()).collect();
+            (hosts, p.total, p.next_offset)
+        };
+        // Every asset, by id: the table's count, the page's rows.
+        let all = s.assets(&AssetFilter::default()).unwrap();
+        assert_eq!(all.total, 7);
+        let ids: Vec<String> = all.items.iter().map(|a| a.id.clone()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        let p = s
+            .assets(&AssetFilter {
+                offset: 2,
+                limit: 3,
+                ..AssetFilter::default()
+            })
+            .unwrap();
+        assert_eq!(p.items, all.items[2..5]);
+        assert_eq!((p.total, p.offset, p.next_offset), (7, 2, Some(5)));
+        let (rows, total, next) = page(AssetFilter {
+            offset: 6,
+            limit: 3,
+            ..AssetFilter::default()
+        });
+        assert_eq!((rows.len(), total, next), (1, 7, None));
+        let (rows, total, _) = page(AssetFilter {
+            offset: 9,
+            ..AssetFilter::default()
+        });
+        assert_eq!((rows.len(), total), (0, 7));
+        // Filtered: every match counted, only the page's rows returned.
+        let debian = |offset, limit| AssetFilter {
+            os: Some("Debian".into()),
+            offset,
+            limit,
+            ..AssetFilter::default()
+        };
+        let (rows, total, next) = page(debian(1, 2));
+        let (every, _, _) = page(debian(0, 100));
+        assert_eq!(every.len(), 4);
+        assert_eq!((rows.as_slice(), total, next), (&every[1..3], 4, Some(3)));
+        let (rows, total, _) = page(AssetFilter {
+            tag: Some("db".into()),
+            ..AssetFilter::default()
+        });
+        let mut rows = rows;
+        rows.sort();
+        assert_eq!(
+            (rows, total),
+            (vec!["web-1".to_owned(), "web-4".to_owned()], 2)
+        );
+        let (rows, total, _) = page(AssetFilter {
+            hostname: Some("WEB-*".into()),
+            seen_after: Some(Timestamp(5_000)),
+            limit: 1,
+            ..AssetFilter::default()
+        });
+        assert_eq!((rows.len(), total), (1, 3));
+        let (rows, total, _) = page(AssetFilter {
+            software: Some("curl".into()),
+            version_min: Some("7.1".into()),
+            os: Some("debian".into()),
+            ..AssetFilter::default()
+        });
+        assert_eq!((rows, total), (vec!["web-2".to_owned()], 1));
+    }
 
     #[test]
     fn as_of_returns_the_inventory_before_a_change() {

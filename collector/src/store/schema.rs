@@ -41,8 +41,8 @@ use crate::records::rollup::Tier;
 ///   [`DEVICE_INVENTORY`], [`DEVICE_CHANGES`], [`DEVICE_POLLERS`]); device
 ///   series are in the metric blocks under the device's asset id.
 ///
-/// A table that only indexes stored records (such as [`LOOKUP_KEYS`] and
-/// [`INCIDENT_SPANS`]) does
+/// A table that only indexes stored records (such as [`LOOKUP_KEYS`],
+/// [`INCIDENT_SPANS`] and [`INCIDENTS_BY_ASSET`]) does
 /// not change the format: a file written before it existed gets it built
 /// at open, and its own version in [`META`] says when to build it again.
 pub const FORMAT_VERSION: u64 = 5;
@@ -74,6 +74,10 @@ pub const META_NEXT_PERSON: &str = "next_person";
 /// Key in [`META`] of the version of what [`INCIDENT_SPANS`] holds; absent
 /// in a file written before that table, which is then built at open.
 pub const META_INCIDENT_SPANS: &str = "incident_spans_version";
+
+/// Key in [`META`] of the version of what [`INCIDENTS_BY_ASSET`] holds;
+/// absent in a file written before that table, which is then built at open.
+pub const META_INCIDENTS_BY_ASSET: &str = "incidents_by_asset_version";
 
 /// Enrollment tokens: `token id → TokenRecord`.
 pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
@@ -169,6 +173,18 @@ pub const OPEN_INCIDENTS: TableDefinition<(&str, &str, &str), u64> =
 /// indexes [`INCIDENTS`]: a file written before it gets it built at open
 /// ([`META_INCIDENT_SPANS`]).
 pub const INCIDENT_SPANS: TableDefinition<(i64, u64), i64> = TableDefinition::new("incident_spans");
+/// Incidents by the end of their activity: `(until ms, id) → opened at
+/// ms`, the same spans as [`INCIDENT_SPANS`] keyed by their end, so that a
+/// report of a recent period reads only the incidents active since its
+/// start. It only indexes [`INCIDENTS`]: built at open with
+/// [`INCIDENT_SPANS`] ([`META_INCIDENT_SPANS`]).
+pub const INCIDENT_ENDS: TableDefinition<(i64, u64), i64> = TableDefinition::new("incident_ends");
+/// Incidents by asset: `(asset id, incident id) → ()`, so that an asset's
+/// page, the caller lookup and the API read only that asset's incidents.
+/// It only indexes [`INCIDENTS`]: a file written before it gets it built
+/// at open ([`META_INCIDENTS_BY_ASSET`]).
+pub const INCIDENTS_BY_ASSET: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("incidents_by_asset");
 /// The incident engine's persisted state: `"engine" → postcard EngineState`.
 pub const ENGINE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_state");
 /// Key in [`ENGINE_STATE`].
@@ -319,6 +335,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(INCIDENTS)?;
     txn.open_table(OPEN_INCIDENTS)?;
     txn.open_table(INCIDENT_SPANS)?;
+    txn.open_table(INCIDENT_ENDS)?;
+    txn.open_table(INCIDENTS_BY_ASSET)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
     txn.open_table(PROBE_LATEST)?;
