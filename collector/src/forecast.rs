@@ -200,6 +200,20 @@ impl Trend {
         trend
     }
 
+    /// The trend of `a + b·v` for the values `v` this one holds: a
+    /// percentage derived from a stored amount (memory used, from memory
+    /// available and its total) is fitted from the amount's sums. The
+    /// line maps the same way and its fit quality is unchanged (for `b ≠ 0`).
+    pub fn affine(&self, a: f64, b: f64) -> Trend {
+        let mut out = self.clone();
+        for k in &mut out.buckets {
+            let n = f64::from(k.n);
+            k.sum_v = n * a + b * k.sum_v;
+            k.sum_tv = a * k.sum_t + b * k.sum_tv;
+        }
+        out
+    }
+
     /// Adds a point at `t` (ms); points older than the window are let go.
     pub fn add(&mut self, t: i64, v: f64, window_ms: i64) {
         self.add_many(t, 1, v, window_ms);
@@ -425,6 +439,27 @@ mod tests {
             / i64::from(b.n);
         let got = b.start + (b.sum_t / f64::from(b.n) * 1000.0) as i64;
         assert!((got - mean).abs() <= 10_000, "{got} vs {mean}");
+    }
+
+    #[test]
+    fn an_affine_trend_fits_the_affine_line() {
+        let window = 24 * HOUR_MS;
+        let mut trend = Trend::new(window);
+        for i in 0..200 {
+            let t = 1_800_000_000_000 + i * 600_000;
+            let noise = ((i * 7919) % 13) as f64 * 1e6;
+            trend.add(t, 8e9 - 2e5 * i as f64 + noise, window);
+        }
+        let now = 1_800_000_000_000 + 200 * 600_000;
+        let fit = trend.fit(now, window).unwrap();
+        let (a, b) = (100.0, -100.0 / 16e9);
+        let mapped = trend.affine(a, b).fit(now, window).unwrap();
+        assert!((mapped.now_value - (a + b * fit.now_value)).abs() < 1e-9, "{mapped:?}");
+        assert!(
+            (mapped.slope_per_second - b * fit.slope_per_second).abs() < 1e-15,
+            "{mapped:?}"
+        );
+        assert!((mapped.r2 - fit.r2).abs() < 1e-9, "{mapped:?} {fit:?}");
     }
 
     #[test]

@@ -366,7 +366,7 @@ fn main() -> anyhow::Result<()> {
         Ok(())
     })?;
     println!(
-        "of which: assets and series names {assets_ms:.0} ms, filesystems' series {fs_ms:.0} ms, memory (derived from raw points) {memory_ms:.0} ms"
+        "of which: assets and series names {assets_ms:.0} ms, filesystems' series {fs_ms:.0} ms, memory (its available and total series) {memory_ms:.0} ms"
     );
     drop(store);
     if args.path.is_none() {

@@ -96,6 +96,9 @@ pub struct UseSummary {
     pub last: Option<(i64, f64)>,
     /// The 95th percentile over [`P95_DAYS`].
     pub p95: Option<f64>,
+    /// The 5th percentile over [`P95_DAYS`]: of an amount left (memory
+    /// available), what becomes the 95th percentile of the amount used.
+    pub p5: Option<f64>,
     /// The trend through the forecast window ending at the newest point.
     pub trend: Option<Trend>,
 }
@@ -373,6 +376,7 @@ mod tests {
         UseSummary {
             last: points.clone().last(),
             p95: super::super::percentile(&mut values, 0.95),
+            p5: super::super::percentile(&mut values, 0.05),
             trend: Some(Trend::of_points(points, window_ms)),
         }
     }

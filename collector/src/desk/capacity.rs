@@ -18,11 +18,12 @@ use crate::capacity::eol::{self, EolTable};
 use crate::capacity::installed::{self, AssetCapacity, GroupBy, InstalledReport};
 use crate::capacity::renewal::{self, AssetAge, RenewalReport};
 use crate::capacity::usage::{
-    self, ForecastSettings, P95_DAYS, Resource, ResourceFacts, SizeUnit, UsageReport, UseSummary,
+    self, ForecastSettings, P95_DAYS, Resource, ResourceFacts, SizeUnit, UsageReport, UsageRow,
+    UseSummary,
 };
-use crate::capacity::{AssetClass, Day, percentile};
+use crate::capacity::{AssetClass, Day};
 use crate::forecast::Trend;
-use crate::helpers::series::{DERIVED_PERCENTS, derive_percent, split_series};
+use crate::helpers::series::{DERIVED_PERCENTS, split_series};
 use crate::incidents::rules::{AssetFacts, AssetKind, RuleSet};
 use crate::records::rollup::{Aggregation, Rollup, Tier};
 use crate::store::devices::device_model;
@@ -31,6 +32,8 @@ use crate::store::{AssetFilter, AssetMeta, AssetRecord, Store, StoreError};
 use crate::tiers;
 
 const MS_PER_DAY: i64 = 86_400_000;
+/// Most threads a fleet's capacity report is read with.
+const MAX_WORKERS: usize = 8;
 
 /// Which assets a report covers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,8 +71,10 @@ pub fn load_eol(config_dir: Option<&Path>) -> Result<EolTable, LoadError> {
 /// (buckets of an hour or more) is fed the hourly rollups
 /// ([`Trend::of_hours`]); a shorter window reads raw points.
 /// Percentages derived from two stored series (memory, swap) have no
-/// rollups of their own: they are derived from the raw points still
-/// kept, as the incident rules see them.
+/// rollups of their own: they are read from the rollups of their part
+/// (memory available, swap used) and put over the total's newest value,
+/// so a machine whose memory was changed within the range is reported
+/// against its memory now.
 pub fn read_use(
     store: &Store,
     asset: &str,
@@ -91,17 +96,78 @@ pub fn read_uses(
     wanted: &[(&str, i64)],
     now: Timestamp,
 ) -> Result<Vec<UseSummary>, StoreError> {
-    let mut out = vec![UseSummary::default(); wanted.len()];
-    let mut stored: Vec<(usize, &str, i64)> = Vec::new();
-    for (i, &(series, window_ms)) in wanted.iter().enumerate() {
-        if DERIVED_PERCENTS.iter().any(|d| d.0 == series) {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = read_derived(store, asset, series, now, window_ms)?;
+    // Where each wanted series' summary is among those read: a derived
+    // percentage is read as its part and, next, its total.
+    let mut reads: Vec<(&str, i64)> = Vec::new();
+    let mut found: Vec<(usize, Option<bool>)> = Vec::new();
+    for &(series, window_ms) in wanted {
+        found.push((reads.len(), None));
+        match DERIVED_PERCENTS.iter().find(|d| d.0 == series) {
+            Some(&(_, part, total, available)) => {
+                if let Some(last) = found.last_mut() {
+                    last.1 = Some(available);
+                }
+                reads.push((part, window_ms));
+                reads.push((total, window_ms));
             }
-        } else {
-            stored.push((i, series, window_ms));
+            None => reads.push((series, window_ms)),
         }
     }
+    let read = read_stored(store, asset, &reads, now)?;
+    Ok(found
+        .into_iter()
+        .map(|(at, derived)| match (derived, read.get(at)) {
+            (Some(available), Some(part)) => read
+                .get(at + 1)
+                .map(|total| derived_use(part, total, available))
+                .unwrap_or_default(),
+            (None, Some(summary)) => summary.clone(),
+            (_, None) => UseSummary::default(),
+        })
+        .collect())
+}
+
+/// A percentage of `total` from the summary of its `part` (the amount
+/// used, or with `part_is_available` the amount left), over the total's
+/// newest value; nothing without a total.
+fn derived_use(part: &UseSummary, total: &UseSummary, part_is_available: bool) -> UseSummary {
+    let Some((_, total_now)) = total.last.filter(|(_, t)| *t > 0.0) else {
+        return UseSummary::default();
+    };
+    let scale = 100.0 / total_now;
+    let (a, b) = if part_is_available {
+        (100.0, -scale)
+    } else {
+        (0.0, scale)
+    };
+    let percent = |v: f64| (a + b * v).max(0.0);
+    // Of an amount left, the low percentiles are the high ones of use.
+    let (high, low) = if part_is_available {
+        (part.p5, part.p95)
+    } else {
+        (part.p95, part.p5)
+    };
+    UseSummary {
+        last: part.last.map(|(t, v)| (t, percent(v))),
+        p95: high.map(percent),
+        p5: low.map(percent),
+        trend: part.trend.as_ref().map(|t| t.affine(a, b)),
+    }
+}
+
+/// [`read_uses`] of stored series.
+fn read_stored(
+    store: &Store,
+    asset: &str,
+    wanted: &[(&str, i64)],
+    now: Timestamp,
+) -> Result<Vec<UseSummary>, StoreError> {
+    let mut out = vec![UseSummary::default(); wanted.len()];
+    let stored: Vec<(usize, &str, i64)> = wanted
+        .iter()
+        .enumerate()
+        .map(|(i, &(series, window_ms))| (i, series, window_ms))
+        .collect();
     if stored.is_empty() {
         return Ok(out);
     }
@@ -163,6 +229,7 @@ pub fn read_uses(
         if let Some(slot) = out.get_mut(i) {
             slot.last = Some((end, merged.last));
             slot.p95 = merged.value(Aggregation::P95);
+            slot.p5 = merged.sketch.quantile(0.05);
         }
         if Trend::new(window_ms).bucket_ms() >= hour.bucket_ms() {
             let mut hours: BTreeMap<i64, Rollup> = today_hours.into_iter().collect();
@@ -220,15 +287,19 @@ pub fn read_uses(
     Ok(out)
 }
 
-/// [`read_use`] of a percentage derived from two stored series, from
-/// their raw points.
-fn read_derived(
+/// [`read_use`] from the raw points (a derived percentage from those of
+/// its part and total): what the rollups are checked against.
+#[cfg(test)]
+fn read_raw(
     store: &Store,
     asset: &str,
     series: &str,
     now: Timestamp,
     window_ms: i64,
 ) -> Result<UseSummary, StoreError> {
+    use crate::capacity::percentile;
+    use crate::helpers::series::derive_percent;
+
     let p95_from = now.0.saturating_sub(days_ms(P95_DAYS));
     let from = Timestamp(p95_from.min(now.0.saturating_sub(Trend::reach_ms(window_ms))));
     let read = |name: &str| store.metric(asset, name, from, now, None);
@@ -257,6 +328,7 @@ fn read_derived(
     Ok(UseSummary {
         last,
         p95: percentile(&mut recent, 0.95),
+        p5: percentile(&mut recent, 0.05),
         trend,
     })
 }
@@ -278,21 +350,26 @@ fn days_ms(days: u64) -> i64 {
 }
 
 /// The assets of `scope`, with their inventories.
-fn assets(store: &Store, scope: &Scope) -> Result<Vec<AssetRecord>, StoreError> {
+/// The ids of the assets of `scope`.
+fn asset_ids(store: &Store, scope: &Scope) -> Result<Vec<String>, StoreError> {
     let filter = AssetFilter {
         tag: scope.tag.clone(),
         limit: usize::MAX,
         ..AssetFilter::default()
     };
+    Ok(store
+        .assets(&filter)?
+        .items
+        .into_iter()
+        .filter(|a| scope.class.is_none_or(|c| c == AssetClass::of_asset(&a.id)))
+        .map(|a| a.id)
+        .collect())
+}
+
+fn assets(store: &Store, scope: &Scope) -> Result<Vec<AssetRecord>, StoreError> {
     let mut out = Vec::new();
-    for summary in store.assets(&filter)?.items {
-        if scope
-            .class
-            .is_some_and(|c| c != AssetClass::of_asset(&summary.id))
-        {
-            continue;
-        }
-        if let Some(rec) = store.asset(&summary.id)? {
+    for id in asset_ids(store, scope)? {
+        if let Some(rec) = store.asset(&id)? {
             out.push(rec);
         }
     }
@@ -323,123 +400,37 @@ pub fn usage_report(
     window_hours: Option<u64>,
     now: Timestamp,
 ) -> Result<UsageReport, StoreError> {
-    let mut rows = Vec::new();
-    for AssetRecord { meta, inventory } in assets(store, scope)? {
-        let class = AssetClass::of_asset(&meta.id);
-        let asset_facts = facts(&meta, inventory.as_ref());
-        let names = store.series_names(&meta.id)?;
-        let has = |name: &str| names.iter().any(|n| n == name);
-        let resource = |resource, subject: &str, series: Option<String>, size| ResourceFacts {
-            asset_id: meta.id.clone(),
-            hostname: meta.hostname.clone(),
-            class,
-            resource,
-            subject: subject.to_owned(),
-            series,
-            size,
-        };
-        let mut wanted: Vec<ResourceFacts> = Vec::new();
-        match class {
-            AssetClass::Host => {
-                let inv = inventory.clone().unwrap_or_default();
-                for name in &names {
-                    let (metric, mount) = split_series(name);
-                    if metric != "filesystem.used_percent" {
-                        continue;
+    let ids = asset_ids(store, scope)?;
+    // The assets are read in turns by as many threads as there are cores:
+    // each reads whole assets (a read transaction each), so they share
+    // nothing but the store's file.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_WORKERS);
+    let per_worker = ids.len().div_ceil(workers).max(1);
+    let parts: Vec<Result<Vec<UsageRow>, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .chunks(per_worker)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut rows = Vec::new();
+                    for id in chunk {
+                        if let Some(rec) = store.asset(id)? {
+                            asset_rows(store, rules, window_hours, now, rec, &mut rows)?;
+                        }
                     }
-                    let size = inv
-                        .storage
-                        .filesystems
-                        .iter()
-                        .find(|f| f.mount_point == mount)
-                        .and_then(|f| f.total_bytes)
-                        .map(|b| (b as f64, SizeUnit::Bytes));
-                    wanted.push(resource(
-                        Resource::Filesystem,
-                        mount,
-                        Some(name.clone()),
-                        size,
-                    ));
-                }
-                let memory = inv.hardware.memory;
-                if has("memory.available_bytes") && has("memory.total_bytes") {
-                    let size = (memory.total_bytes > 0)
-                        .then_some((memory.total_bytes as f64, SizeUnit::Bytes));
-                    let series = Some("memory.used_percent".to_owned());
-                    wanted.push(resource(Resource::Memory, "", series, size));
-                }
-                if has("swap.used_bytes") && memory.swap_total_bytes > 0 {
-                    let size = Some((memory.swap_total_bytes as f64, SizeUnit::Bytes));
-                    let series = Some("swap.used_percent".to_owned());
-                    wanted.push(resource(Resource::Swap, "", series, size));
-                }
-                if has("cpu.total_percent") {
-                    let threads = inv.hardware.cpu.logical_cores;
-                    let size = (threads > 0).then_some((f64::from(threads), SizeUnit::Cpus));
-                    let series = Some("cpu.total_percent".to_owned());
-                    wanted.push(resource(Resource::Cpu, "", series, size));
-                }
-            }
-            AssetClass::NetworkDevice => {
-                let inv = store.device_inventory(&meta.id)?.unwrap_or_default();
-                for name in &names {
-                    let (metric, port) = split_series(name);
-                    let direction = match metric {
-                        IN_UTILISATION_PERCENT => "in",
-                        OUT_UTILISATION_PERCENT => "out",
-                        _ => continue,
-                    };
-                    let size = inv
-                        .interfaces
-                        .iter()
-                        .find(|i| i.name == port)
-                        .and_then(|i| i.speed_bps)
-                        .filter(|s| *s > 0)
-                        .map(|s| (s as f64, SizeUnit::BitsPerSecond));
-                    let subject = format!("{port} {direction}");
-                    wanted.push(resource(
-                        Resource::Interface,
-                        &subject,
-                        Some(name.clone()),
-                        size,
-                    ));
-                }
-                let polled = meta.inventory_at.map(|t| t.0);
-                for area in inv.storage.iter().filter(|s| s.size_bytes > 0) {
-                    let facts = resource(
-                        Resource::DeviceStorage,
-                        &area.descr,
-                        None,
-                        Some((area.size_bytes as f64, SizeUnit::Bytes)),
-                    );
-                    let used = area.used_bytes as f64 * 100.0 / area.size_bytes as f64;
-                    let summary = UseSummary {
-                        last: polled.map(|t| (t, used)),
-                        p95: None,
-                        trend: None,
-                    };
-                    let settings =
-                        ForecastSettings::for_series(rules, &asset_facts, "", window_hours);
-                    rows.push(usage::row(facts, &summary, &settings, now.0));
-                }
-            }
-        }
-        let settings: Vec<ForecastSettings> = wanted
-            .iter()
-            .map(|f| {
-                let series = f.series.as_deref().unwrap_or_default();
-                ForecastSettings::for_series(rules, &asset_facts, series, window_hours)
+                    Ok(rows)
+                })
             })
             .collect();
-        let reads: Vec<(&str, i64)> = wanted
-            .iter()
-            .zip(&settings)
-            .map(|(f, s)| (f.series.as_deref().unwrap_or_default(), s.window_ms))
-            .collect();
-        let summaries = read_uses(store, &meta.id, &reads, now)?;
-        for ((facts, settings), summary) in wanted.into_iter().zip(&settings).zip(&summaries) {
-            rows.push(usage::row(facts, summary, settings, now.0));
-        }
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let mut rows = Vec::new();
+    for part in parts {
+        rows.extend(part?);
     }
     usage::rank(&mut rows);
     Ok(UsageReport {
@@ -447,6 +438,134 @@ pub fn usage_report(
         p95_days: P95_DAYS,
         rows,
     })
+}
+
+/// The report's rows of one asset, added to `rows`.
+fn asset_rows(
+    store: &Store,
+    rules: &RuleSet,
+    window_hours: Option<u64>,
+    now: Timestamp,
+    AssetRecord { meta, inventory }: AssetRecord,
+    rows: &mut Vec<UsageRow>,
+) -> Result<(), StoreError> {
+    let class = AssetClass::of_asset(&meta.id);
+    let asset_facts = facts(&meta, inventory.as_ref());
+    let names = store.series_names(&meta.id)?;
+    let has = |name: &str| names.iter().any(|n| n == name);
+    let resource = |resource, subject: &str, series: Option<String>, size| ResourceFacts {
+        asset_id: meta.id.clone(),
+        hostname: meta.hostname.clone(),
+        class,
+        resource,
+        subject: subject.to_owned(),
+        series,
+        size,
+    };
+    let mut wanted: Vec<ResourceFacts> = Vec::new();
+    match class {
+        AssetClass::Host => {
+            let inv = inventory.clone().unwrap_or_default();
+            for name in &names {
+                let (metric, mount) = split_series(name);
+                if metric != "filesystem.used_percent" {
+                    continue;
+                }
+                let size = inv
+                    .storage
+                    .filesystems
+                    .iter()
+                    .find(|f| f.mount_point == mount)
+                    .and_then(|f| f.total_bytes)
+                    .map(|b| (b as f64, SizeUnit::Bytes));
+                wanted.push(resource(
+                    Resource::Filesystem,
+                    mount,
+                    Some(name.clone()),
+                    size,
+                ));
+            }
+            let memory = inv.hardware.memory;
+            if has("memory.available_bytes") && has("memory.total_bytes") {
+                let size = (memory.total_bytes > 0)
+                    .then_some((memory.total_bytes as f64, SizeUnit::Bytes));
+                let series = Some("memory.used_percent".to_owned());
+                wanted.push(resource(Resource::Memory, "", series, size));
+            }
+            if has("swap.used_bytes") && memory.swap_total_bytes > 0 {
+                let size = Some((memory.swap_total_bytes as f64, SizeUnit::Bytes));
+                let series = Some("swap.used_percent".to_owned());
+                wanted.push(resource(Resource::Swap, "", series, size));
+            }
+            if has("cpu.total_percent") {
+                let threads = inv.hardware.cpu.logical_cores;
+                let size = (threads > 0).then_some((f64::from(threads), SizeUnit::Cpus));
+                let series = Some("cpu.total_percent".to_owned());
+                wanted.push(resource(Resource::Cpu, "", series, size));
+            }
+        }
+        AssetClass::NetworkDevice => {
+            let inv = store.device_inventory(&meta.id)?.unwrap_or_default();
+            for name in &names {
+                let (metric, port) = split_series(name);
+                let direction = match metric {
+                    IN_UTILISATION_PERCENT => "in",
+                    OUT_UTILISATION_PERCENT => "out",
+                    _ => continue,
+                };
+                let size = inv
+                    .interfaces
+                    .iter()
+                    .find(|i| i.name == port)
+                    .and_then(|i| i.speed_bps)
+                    .filter(|s| *s > 0)
+                    .map(|s| (s as f64, SizeUnit::BitsPerSecond));
+                let subject = format!("{port} {direction}");
+                wanted.push(resource(
+                    Resource::Interface,
+                    &subject,
+                    Some(name.clone()),
+                    size,
+                ));
+            }
+            let polled = meta.inventory_at.map(|t| t.0);
+            for area in inv.storage.iter().filter(|s| s.size_bytes > 0) {
+                let facts = resource(
+                    Resource::DeviceStorage,
+                    &area.descr,
+                    None,
+                    Some((area.size_bytes as f64, SizeUnit::Bytes)),
+                );
+                let used = area.used_bytes as f64 * 100.0 / area.size_bytes as f64;
+                let summary = UseSummary {
+                    last: polled.map(|t| (t, used)),
+                    p95: None,
+                    p5: None,
+                    trend: None,
+                };
+                let settings =
+                    ForecastSettings::for_series(rules, &asset_facts, "", window_hours);
+                rows.push(usage::row(facts, &summary, &settings, now.0));
+            }
+        }
+    }
+    let settings: Vec<ForecastSettings> = wanted
+        .iter()
+        .map(|f| {
+            let series = f.series.as_deref().unwrap_or_default();
+            ForecastSettings::for_series(rules, &asset_facts, series, window_hours)
+        })
+        .collect();
+    let reads: Vec<(&str, i64)> = wanted
+        .iter()
+        .zip(&settings)
+        .map(|(f, s)| (f.series.as_deref().unwrap_or_default(), s.window_ms))
+        .collect();
+    let summaries = read_uses(store, &meta.id, &reads, now)?;
+    for ((facts, settings), summary) in wanted.into_iter().zip(&settings).zip(&summaries) {
+        rows.push(usage::row(facts, summary, settings, now.0));
+    }
+    Ok(())
 }
 
 fn day(now: Timestamp) -> Day {
@@ -691,6 +810,7 @@ mod tests {
     use super::*;
     use crate::forecast::DEFAULT_MIN_R2;
     use crate::store::testutil::{metrics, sample, temp_store};
+    use atalaya_common::model::{HealthSample, MemoryUsage};
 
     const HOUR: i64 = 3_600_000;
     const SERIES: &str = "cpu.total_percent";
@@ -728,7 +848,7 @@ mod tests {
         for hours in [72, 12] {
             let window = hours * HOUR;
             let rolled = read_use(&store, &asset, SERIES, now, window).unwrap();
-            let raw = read_derived(&store, &asset, SERIES, now, window).unwrap();
+            let raw = read_raw(&store, &asset, SERIES, now, window).unwrap();
             assert_eq!(rolled.last, Some(last));
             assert_eq!(raw.last, Some(last));
             let (a, b) = (rolled.p95.unwrap(), raw.p95.unwrap());
@@ -747,5 +867,59 @@ mod tests {
         // A series never stored has nothing.
         let none = read_use(&store, &asset, "cpu.nothing", now, 72 * HOUR).unwrap();
         assert_eq!(none, UseSummary::default());
+    }
+
+    #[test]
+    fn memory_from_the_rollups_of_what_is_available_is_the_raw_percentage() {
+        let (_dir, store) = temp_store();
+        // 16 GiB; every 10 s for three days, the memory available shrinking
+        // by 1 GiB a day with noise (memory used: growing), swap growing.
+        const TOTAL: u64 = 16 << 30;
+        let t0 = 1_800_000_004_321;
+        let n = 3 * 8640;
+        let at = |i: i64| t0 + i * 10_000;
+        let samples: Vec<HealthSample> = (0..n)
+            .map(|i| {
+                let noise = ((i * 7919) % 101) as u64 * (4 << 20);
+                let days = (at(i) - t0) as f64 / 86_400_000.0;
+                let available = (12u64 << 30) - (days * (1u64 << 30) as f64) as u64 - noise;
+                HealthSample {
+                    memory: MemoryUsage {
+                        total_bytes: TOTAL,
+                        available_bytes: available,
+                        used_bytes: TOTAL - available,
+                        swap_total_bytes: 4 << 30,
+                        swap_used_bytes: (days * (256u64 << 20) as f64) as u64 + noise / 8,
+                        ..MemoryUsage::default()
+                    },
+                    ..sample(at(i), 10.0)
+                }
+            })
+            .collect();
+        for (k, chunk) in samples.chunks(360).enumerate() {
+            store
+                .commit(&[metrics("ag", k as u64 + 1, chunk.to_vec())])
+                .unwrap();
+        }
+        let asset = store.agent_asset_id("ag").unwrap().unwrap();
+        let now = Timestamp(at(n - 1) + HOUR);
+        let window = 48 * HOUR;
+        for series in ["memory.used_percent", "swap.used_percent"] {
+            let rolled = read_use(&store, &asset, series, now, window).unwrap();
+            let raw = read_raw(&store, &asset, series, now, window).unwrap();
+            let (a, b) = (rolled.last.unwrap(), raw.last.unwrap());
+            assert_eq!(a.0, b.0, "{series}");
+            assert!((a.1 - b.1).abs() < 1e-9, "{series}: last {a:?} vs {b:?}");
+            let (a, b) = (rolled.p95.unwrap(), raw.p95.unwrap());
+            assert!((a - b).abs() <= b * 0.0101, "{series}: p95 {a} vs {b}");
+            let fit = |s: &UseSummary| s.trend.as_ref().unwrap().fit(now.0, window).unwrap();
+            let (a, b) = (fit(&rolled), fit(&raw));
+            assert!(a.slope_per_second > 0.0, "{series}: {a:?}");
+            let per_day = |f: crate::forecast::Fit| f.slope_per_second * 86_400.0;
+            assert!(
+                (per_day(a) - per_day(b)).abs() < per_day(b) * 0.01,
+                "{series}: {a:?} vs {b:?}"
+            );
+        }
     }
 }
