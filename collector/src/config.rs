@@ -168,6 +168,8 @@ pub struct CollectorConfig {
     pub probes: Vec<probes::ProbeRule>,
     /// `[retention]`: how long each metric tier is kept, and the store's byte budget.
     pub retention: Retention,
+    /// `[store] cache_mb`: the store's page cache, bytes.
+    pub store_cache_bytes: usize,
     /// `[console]`: session lifetimes and failed-login limits of the web console.
     pub console: ConsoleSettings,
     /// `[people]`: how national phone numbers are completed for matching.
@@ -239,6 +241,9 @@ impl CollectorConfig {
         let sla = sla_policies(&doc);
         let probes = probes::parse(&doc);
         let retention = retention(&doc);
+        let store_cache_mb = doc
+            .section("store")
+            .integer("cache_mb", 1024, 16..=1 << 20, "MiB");
         let console = console(&doc);
         let phones = phone_plan(&doc);
         doc.finish()?;
@@ -275,6 +280,7 @@ impl CollectorConfig {
             sla,
             probes,
             retention,
+            store_cache_bytes: usize::try_from(store_cache_mb << 20).unwrap_or(usize::MAX),
             console,
             phones,
             file: None,
@@ -531,6 +537,18 @@ mod tests {
             shown.contains("`people.default_country_code`: expected up to 3 digits"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_store_cache_is_read_in_mebibytes_and_bounded() {
+        let config = CollectorConfig::parse("c.toml", "").unwrap();
+        assert_eq!(config.store_cache_bytes, crate::store::DEFAULT_CACHE_BYTES);
+        let config = CollectorConfig::parse("c.toml", "[store]\ncache_mb = 6144\n").unwrap();
+        assert_eq!(config.store_cache_bytes, 6144 << 20);
+        let err = CollectorConfig::parse("c.toml", "[store]\ncache_mb = 8\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`store.cache_mb`"), "{err}");
     }
 
     #[test]

@@ -454,7 +454,10 @@ mod tests {
         let fit = trend.fit(now, window).unwrap();
         let (a, b) = (100.0, -100.0 / 16e9);
         let mapped = trend.affine(a, b).fit(now, window).unwrap();
-        assert!((mapped.now_value - (a + b * fit.now_value)).abs() < 1e-9, "{mapped:?}");
+        assert!(
+            (mapped.now_value - (a + b * fit.now_value)).abs() < 1e-9,
+            "{mapped:?}"
+        );
         assert!(
             (mapped.slope_per_second - b * fit.slope_per_second).abs() < 1e-15,
             "{mapped:?}"

@@ -393,10 +393,14 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
     let tls_config =
         tls::server_config(&ca, chain, key, telemetry.clone()).map_err(RunError::Tls)?;
     let store_path = data_dir.join(STORE_FILE);
-    let store = Arc::new(Store::open(&store_path).map_err(|source| RunError::Store {
-        path: store_path.clone(),
-        source: Box::new(source),
-    })?);
+    let store = Arc::new(
+        Store::open_with_cache(&store_path, config.store_cache_bytes).map_err(|source| {
+            RunError::Store {
+                path: store_path.clone(),
+                source: Box::new(source),
+            }
+        })?,
+    );
     let admin_token = admin_token(&data_dir, &store)?;
     let notifier = Notifier::start(store.clone(), config.notify.clone());
     let rules = desk::load_rules(config.rules_file.as_deref()).map_err(RunError::Rules)?;

@@ -61,6 +61,9 @@ struct Args {
     /// Store file (default: a temporary file, removed at the end).
     #[arg(long)]
     path: Option<PathBuf>,
+    /// The store's page cache, MiB (the collector's `[store] cache_mb`).
+    #[arg(long, default_value_t = 1024)]
+    cache_mb: usize,
 }
 
 const GIB: u64 = 1 << 30;
@@ -171,7 +174,8 @@ fn main() -> anyhow::Result<()> {
             std::process::id()
         ))
     });
-    let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let store = Store::open_with_cache(&path, args.cache_mb << 20)
+        .with_context(|| format!("opening {}", path.display()))?;
     // Hour-aligned, as a real "now" needs not be: the report rounds nothing.
     let now: i64 = 1_800_000_000_000;
     let t0 = now - args.days * DAY;

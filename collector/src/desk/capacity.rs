@@ -425,7 +425,10 @@ pub fn usage_report(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let mut rows = Vec::new();
@@ -543,8 +546,7 @@ fn asset_rows(
                     p5: None,
                     trend: None,
                 };
-                let settings =
-                    ForecastSettings::for_series(rules, &asset_facts, "", window_hours);
+                let settings = ForecastSettings::for_series(rules, &asset_facts, "", window_hours);
                 rows.push(usage::row(facts, &summary, &settings, now.0));
             }
         }

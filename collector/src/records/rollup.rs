@@ -218,9 +218,18 @@ impl Rollup {
         }
     }
 
-    /// Adds one point. Points need not come in time order.
+    /// Adds one point. Points need not come in time order. The same as
+    /// merging [`Rollup::of`] the point, without making its sketch.
     pub fn add(&mut self, ts: i64, v: f64) {
-        self.merge(&Rollup::of(ts, v));
+        self.count = self.count.saturating_add(1);
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        if ts >= self.last_at {
+            self.last_at = ts;
+            self.last = v;
+        }
+        self.sketch.add(v);
     }
 
     /// Adds the points of `other`, given after those of `self`.
@@ -427,6 +436,15 @@ mod tests {
             let r = rollup_of(&points).unwrap();
             let back = Rollup::decode(&r.encode(bucket), bucket).unwrap();
             prop_assert!(same(&back, &r), "{back:?} != {r:?}");
+        }
+
+        #[test]
+        fn adding_a_point_is_merging_its_rollup(points in proptest::collection::vec(arb_point(), 1..80)) {
+            let added = rollup_of(&points).unwrap();
+            let (first, rest) = points.split_first().unwrap();
+            let mut merged = Rollup::of(first.0, first.1);
+            rest.iter().for_each(|p| merged.merge(&Rollup::of(p.0, p.1)));
+            prop_assert!(same(&added, &merged), "{added:?} != {merged:?}");
         }
 
         #[test]

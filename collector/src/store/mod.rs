@@ -247,6 +247,9 @@ fn keep_private(path: &Path) {
     }
 }
 
+/// The store's page cache unless configured: redb's own default.
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
 impl Store {
     /// Opens the store file, creating it if missing. A file written by an
     /// older collector is upgraded first (see [`upgrade`]); one of a newer
@@ -258,6 +261,13 @@ impl Store {
     /// with a warning (never refused: the owner may have meant it, and a
     /// collector that does not start helps no one).
     pub fn open(path: &Path) -> Result<Store, OpenError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_bytes` (`[store]
+    /// cache_mb`): reports over a fleet read pages of every asset, and
+    /// those the cache does not hold are read from the file again.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, OpenError> {
         if !atalaya_files::create_private_file(path)? {
             keep_private(path);
         }
@@ -270,7 +280,7 @@ impl Store {
         if let Some(old) = upgrade::older_version(path) {
             upgrade::upgrade(path, old)?;
         }
-        let mut db = Self::open_db(path)?;
+        let mut db = Self::open_db(path, cache_bytes)?;
         let mut found = Self::prepare(&db).map_err(init)?;
         if let Some(old) = found
             && upgrade::can_upgrade(old)
@@ -279,7 +289,7 @@ impl Store {
             // shut down cleanly): upgraded as repaired.
             drop(db);
             upgrade::upgrade(path, old)?;
-            db = Self::open_db(path)?;
+            db = Self::open_db(path, cache_bytes)?;
             found = Self::prepare(&db).map_err(init)?;
         }
         if let Some(found) = found
@@ -298,11 +308,14 @@ impl Store {
         })
     }
 
-    fn open_db(path: &Path) -> Result<Database, OpenError> {
-        Database::create(path).map_err(|source| OpenError::Database {
-            path: path.to_owned(),
-            source,
-        })
+    fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, OpenError> {
+        redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|source| OpenError::Database {
+                path: path.to_owned(),
+                source,
+            })
     }
 
     /// Reads the file's format version (`None`: a new file, now given the
