@@ -195,6 +195,28 @@ pub(crate) fn decode_group(
     bytes: &[u8],
     sketches: bool,
 ) -> Result<Vec<(i64, Rollup)>, StoreError> {
+    decode_group_within(
+        tier,
+        asset,
+        name,
+        group,
+        bytes,
+        sketches,
+        i64::MIN..=i64::MAX,
+    )
+}
+
+/// [`decode_group`] of the rollups whose bucket is in `keep`: the others
+/// are checked for their place in the row but not decoded.
+pub(crate) fn decode_group_within(
+    tier: Tier,
+    asset: &str,
+    name: u32,
+    group: i64,
+    bytes: &[u8],
+    sketches: bool,
+    keep: std::ops::RangeInclusive<i64>,
+) -> Result<Vec<(i64, Rollup)>, StoreError> {
     use crate::helpers::sketch::get_varint;
     let bad = |what: String| StoreError::Corrupt {
         table: tier_table_name(tier),
@@ -223,6 +245,9 @@ pub(crate) fn decode_group(
         let (one, rest) = r.split_at(len);
         r = rest;
         let bucket = group.saturating_add((slot as i64).saturating_mul(width));
+        if !keep.contains(&bucket) {
+            continue;
+        }
         let rollup = if sketches {
             Rollup::decode(one, bucket)
         } else {
@@ -374,8 +399,15 @@ impl Store {
                 for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
                     let (k, v) = r?;
                     let group = k.value().2;
-                    let rollups = decode_group(tier, asset, name, group, v.value(), sketches)?;
-                    got.extend(rollups.into_iter().filter(|(b, _)| (from..=to).contains(b)));
+                    got.extend(decode_group_within(
+                        tier,
+                        asset,
+                        name,
+                        group,
+                        v.value(),
+                        sketches,
+                        from..=to,
+                    )?);
                 }
             }
             out.push(got);
@@ -533,11 +565,16 @@ impl Store {
                 for r in table.range((asset, id, group_of(tier, from))..=(asset, id, to))? {
                     let (k, v) = r?;
                     let group = k.value().2;
-                    for (bucket, part) in decode_group(tier, asset, id, group, v.value(), sketches)?
-                    {
-                        if !(from..=to).contains(&bucket) {
-                            continue;
-                        }
+                    let parts = decode_group_within(
+                        tier,
+                        asset,
+                        id,
+                        group,
+                        v.value(),
+                        sketches,
+                        from..=to,
+                    )?;
+                    for (_, part) in parts {
                         match &mut merged {
                             Some(m) => m.merge(&part),
                             None => merged = Some(part),
