@@ -578,6 +578,84 @@ fn installed_capacity_by_tag_and_site_and_renewal_by_end_of_support() {
 }
 
 #[test]
+fn the_forecast_of_a_resource_gives_the_reports_lines_and_dates() {
+    let (fleet, _) = start();
+    let report: UsageReport = fleet.get("/api/v1/capacity");
+    for resource in ["filesystem", "memory", "swap", "cpu", "interface"] {
+        let forecast: UsageReport =
+            fleet.get(&format!("/api/v1/capacity/forecast?resource={resource}"));
+        let wanted: Vec<UsageRow> = report
+            .rows
+            .iter()
+            .filter(|r| r.resource.name() == resource && r.series.is_some())
+            .cloned()
+            .collect();
+        assert!(!wanted.is_empty(), "{resource}");
+        assert_eq!(
+            forecast.rows.len(),
+            wanted.len(),
+            "{resource}: {forecast:#?}"
+        );
+        for got in &forecast.rows {
+            let want = find(&wanted, &got.hostname, &got.subject, resource);
+            // The same line and the same day; no percentile, so no headroom.
+            assert_eq!(
+                (&got.hostname, &got.subject, got.trend, got.full_on),
+                (&want.hostname, &want.subject, want.trend, want.full_on),
+                "{resource}"
+            );
+            assert_eq!(got.used_percent, want.used_percent, "{resource}");
+            assert_eq!(got.growth_per_day, want.growth_per_day, "{resource}");
+            assert_eq!(got.r2, want.r2, "{resource}");
+            // Counted from each answer's own now, a few ms apart.
+            match (got.days_until_full, want.days_until_full) {
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-4, "{resource}: {a} vs {b}"),
+                (a, b) => assert_eq!(a, b, "{resource}"),
+            }
+            assert_eq!((got.p95_percent, got.headroom), (None, None), "{resource}");
+        }
+    }
+    let first: UsageReport = fleet.get("/api/v1/capacity/forecast?limit=1");
+    assert_eq!(first.rows.len(), 1);
+    assert_eq!(
+        (
+            first.rows[0].hostname.as_str(),
+            first.rows[0].subject.as_str()
+        ),
+        ("web-01", "/srv")
+    );
+    let db: UsageReport = fleet.get("/api/v1/capacity/forecast?tag=db&window=48h");
+    assert!(!db.rows.is_empty());
+    assert!(
+        db.rows
+            .iter()
+            .all(|r| r.hostname == "db-01" && r.window_hours == 48.0)
+    );
+    for (query, param) in [
+        ("resource=device-storage", "`resource`"),
+        ("resource=disks", "`resource`"),
+        ("limit=0", "`limit`"),
+        ("window=5x", "`window`"),
+    ] {
+        let (status, body) = fleet.call(
+            "GET",
+            &format!("/api/v1/capacity/forecast?{query}"),
+            &fleet.viewer,
+            None,
+        );
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains(param), "{query}: {body}");
+    }
+    let table = fleet.cli(&["capacity", "forecast", "--limit", "1"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("HOST"), "{table}");
+    assert!(lines[1].starts_with("web-01"), "{table}");
+    let full_on = first.rows[0].full_on.unwrap().to_string();
+    assert!(lines[1].contains(&full_on), "{table}");
+    assert!(!table.contains("P95 over"), "{table}");
+}
+
+#[test]
 fn the_cli_prints_each_report_as_a_table_csv_and_json() {
     let (fleet, _) = start();
     let report: UsageReport = fleet.get("/api/v1/capacity");

@@ -1,5 +1,6 @@
 //! `/api/v1/capacity` (viewer role): the capacity report, installed
-//! capacity (`/installed`) and renewal planning (`/renewal`), as
+//! capacity (`/installed`), renewal planning (`/renewal`) and the
+//! forecast of one resource across the fleet (`/forecast`), as
 //! [`crate::capacity`] describes them. Each takes `tag` and `kind`
 //! (`host` or `network-device`) to narrow the assets.
 
@@ -14,6 +15,7 @@ use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty, parse_ste
 use crate::capacity::AssetClass;
 use crate::capacity::eol::EolTable;
 use crate::capacity::installed::GroupBy;
+use crate::capacity::usage::Resource;
 use crate::desk::capacity::{self, Scope};
 use crate::store::Role;
 use atalaya_common::model::Timestamp;
@@ -29,6 +31,7 @@ const MAX_MONTHS: u32 = 120;
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/capacity", get(usage))
+        .route("/api/v1/capacity/forecast", get(forecast))
         .route("/api/v1/capacity/installed", get(installed))
         .route("/api/v1/capacity/renewal", get(renewal))
 }
@@ -46,6 +49,11 @@ struct CapacityQuery {
     by: Option<String>,
     /// Months ahead (renewal).
     months: Option<String>,
+    /// The resource forecast: `filesystem` (default), `memory`, `swap`,
+    /// `cpu` or `interface`.
+    resource: Option<String>,
+    /// At most this many rows, most urgent first (forecast; default all).
+    limit: Option<String>,
 }
 
 fn scope(q: &CapacityQuery) -> ApiResult<Scope> {
@@ -74,25 +82,72 @@ async fn usage(
     caller.require(Role::Viewer)?;
     let Query(q) = q?;
     let scope = scope(&q)?;
-    let window_hours = match nonempty(q.window) {
-        None => None,
-        Some(w) => {
-            let hours = parse_step("window", &w)?.as_secs() / 3600;
-            if !(1..=MAX_WINDOW_HOURS).contains(&hours) {
-                return Err(ApiError::bad(
-                    "window",
-                    format!("`{w}` is not from 1 h to {MAX_WINDOW_HOURS} h (90 days)"),
-                ));
-            }
-            Some(hours)
-        }
-    };
+    let window_hours = window_hours(q.window)?;
     let rules = state.desk.as_ref().map(|d| d.rules()).unwrap_or_default();
     let now = Timestamp::now();
     let report = blocking(&state, move |s| {
         capacity::usage_report(s, &rules, &scope, window_hours, now)
     })
     .await?;
+    Ok(Json(report).into_response())
+}
+
+/// The `window` parameter, in whole hours.
+fn window_hours(window: Option<String>) -> ApiResult<Option<u64>> {
+    let Some(w) = nonempty(window) else {
+        return Ok(None);
+    };
+    let hours = parse_step("window", &w)?.as_secs() / 3600;
+    if !(1..=MAX_WINDOW_HOURS).contains(&hours) {
+        return Err(ApiError::bad(
+            "window",
+            format!("`{w}` is not from 1 h to {MAX_WINDOW_HOURS} h (90 days)"),
+        ));
+    }
+    Ok(Some(hours))
+}
+
+/// `GET /api/v1/capacity/forecast?resource=filesystem&limit=20`: the
+/// capacity report's rows of one resource, most urgent first, without
+/// the 95th percentile and headroom (see
+/// [`crate::desk::capacity::forecast_report`]).
+async fn forecast(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<CapacityQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let scope = scope(&q)?;
+    let window_hours = window_hours(q.window)?;
+    let resource = match nonempty(q.resource) {
+        None => Resource::Filesystem,
+        Some(r) => Resource::forecast_named(r.trim()).ok_or_else(|| {
+            ApiError::bad(
+                "resource",
+                format!("`{r}` is not one of filesystem, memory, swap, cpu, interface"),
+            )
+        })?,
+    };
+    let limit = match nonempty(q.limit) {
+        None => usize::MAX,
+        Some(l) => match l.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(ApiError::bad(
+                    "limit",
+                    format!("`{l}` is not a whole number above 0"),
+                ));
+            }
+        },
+    };
+    let rules = state.desk.as_ref().map(|d| d.rules()).unwrap_or_default();
+    let now = Timestamp::now();
+    let mut report = blocking(&state, move |s| {
+        capacity::forecast_report(s, &rules, &scope, resource, window_hours, now)
+    })
+    .await?;
+    report.rows.truncate(limit);
     Ok(Json(report).into_response())
 }
 

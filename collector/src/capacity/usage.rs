@@ -45,6 +45,20 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// The resource of `name`, among those with a stored series to
+    /// forecast (every one but [`Resource::DeviceStorage`]).
+    pub fn forecast_named(name: &str) -> Option<Resource> {
+        [
+            Resource::Filesystem,
+            Resource::Memory,
+            Resource::Swap,
+            Resource::Cpu,
+            Resource::Interface,
+        ]
+        .into_iter()
+        .find(|r| r.name() == name)
+    }
+
     /// The name in tables.
     pub fn name(self) -> &'static str {
         match self {

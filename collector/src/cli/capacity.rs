@@ -1,5 +1,6 @@
 //! `atalaya capacity`: resources by urgency (use, 95th percentile, growth,
-//! the day each is full, headroom), `atalaya capacity installed` (what
+//! the day each is full, headroom), `atalaya capacity forecast` (the
+//! same without percentiles, for one resource), `atalaya capacity installed` (what
 //! the fleet has and uses, by tag, OS, model or site) and `atalaya
 //! capacity renewal` (assets by age, OS releases by end of support).
 //!
@@ -51,6 +52,19 @@ pub enum Report {
         #[arg(long, default_value = "tag")]
         by: String,
     },
+    /// Which resources fill first: the forecast of one resource on every
+    /// asset, most urgent first, without the 95th percentile (quicker).
+    Forecast {
+        /// filesystem, memory, swap, cpu or interface.
+        #[arg(long, default_value = "filesystem")]
+        resource: String,
+        /// At most this many rows.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Fit every trend over this window, e.g. 7d.
+        #[arg(long)]
+        window: Option<String>,
+    },
     /// Assets by age and OS releases by end of support.
     Renewal {
         /// Support ending within this many months counts as ending soon.
@@ -76,6 +90,22 @@ pub fn run(client: &ApiClient, args: Args, format: Format) -> Result<String, Cli
                 return Ok(pretty(&body));
             }
             let report: UsageReport = decode(&body, "the capacity report")?;
+            Ok(usage(&report, format))
+        }
+        Some(Report::Forecast {
+            resource,
+            limit,
+            window,
+        }) => {
+            let mut query = scope.to_vec();
+            query.push(("resource", Some(resource)));
+            query.push(("limit", limit.map(|l| l.to_string())));
+            query.push(("window", window));
+            let body = client.get("/api/v1/capacity/forecast", &query)?;
+            if format == Format::Json {
+                return Ok(pretty(&body));
+            }
+            let report: UsageReport = decode(&body, "the forecast")?;
             Ok(usage(&report, format))
         }
         Some(Report::Installed { by }) => {
@@ -205,9 +235,14 @@ fn usage(report: &UsageReport, format: Format) -> String {
     if report.rows.is_empty() {
         out.push_str("no resources: no asset matches, or none has sent its use yet\n");
     } else {
+        let p95 = if report.rows.iter().any(|r| r.p95_percent.is_some()) {
+            format!("P95 over {} days; ", report.p95_days)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "as of {}; P95 over {} days; PER DAY: growth of the least-squares line over the forecast rule's window (72 h without one), dated when its R² is at least the rule's min_r2 (0.5 by default)\n",
-            report.as_of, report.p95_days
+            "as of {}; {p95}PER DAY: growth of the least-squares line over the forecast rule's window (72 h without one), dated when its R² is at least the rule's min_r2 (0.5 by default)\n",
+            report.as_of
         ));
     }
     out

@@ -96,6 +96,47 @@ pub fn read_uses(
     wanted: &[(&str, i64)],
     now: Timestamp,
 ) -> Result<Vec<UseSummary>, StoreError> {
+    read_summaries(store, asset, wanted, now, Reading::Full)
+}
+
+/// [`read_uses`] without the percentiles: the newest point and the
+/// trend only, from today's hourly rollups, the open blocks and the
+/// hours of the window, which is all a forecast needs. A series with no
+/// point since the start of its window is read whole, as [`read_uses`]
+/// reads it, so a silent series still gets the trend of its last days.
+pub fn read_forecasts(
+    store: &Store,
+    asset: &str,
+    wanted: &[(&str, i64)],
+    now: Timestamp,
+) -> Result<Vec<UseSummary>, StoreError> {
+    let mut got = read_summaries(store, asset, wanted, now, Reading::Forecast)?;
+    for (summary, &(series, window_ms)) in got.iter_mut().zip(wanted) {
+        if summary.last.is_none() {
+            *summary = read_use(store, asset, series, now, window_ms)?;
+            summary.p95 = None;
+            summary.p5 = None;
+        }
+    }
+    Ok(got)
+}
+
+/// How much of a series [`read_summaries`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Newest point, percentiles over [`P95_DAYS`] and trend.
+    Full,
+    /// Newest point and trend, from the window's hours only.
+    Forecast,
+}
+
+fn read_summaries(
+    store: &Store,
+    asset: &str,
+    wanted: &[(&str, i64)],
+    now: Timestamp,
+    reading: Reading,
+) -> Result<Vec<UseSummary>, StoreError> {
     // Where each wanted series' summary is among those read: a derived
     // percentage is read as its part and, next, its total.
     let mut reads: Vec<(&str, i64)> = Vec::new();
@@ -113,7 +154,7 @@ pub fn read_uses(
             None => reads.push((series, window_ms)),
         }
     }
-    let read = read_stored(store, asset, &reads, now)?;
+    let read = read_stored(store, asset, &reads, now, reading)?;
     Ok(found
         .into_iter()
         .map(|(at, derived)| match (derived, read.get(at)) {
@@ -161,6 +202,7 @@ fn read_stored(
     asset: &str,
     wanted: &[(&str, i64)],
     now: Timestamp,
+    reading: Reading,
 ) -> Result<Vec<UseSummary>, StoreError> {
     let mut out = vec![UseSummary::default(); wanted.len()];
     let stored: Vec<(usize, &str, i64)> = wanted
@@ -182,10 +224,17 @@ fn read_stored(
         to,
         sketches,
     };
+    let full = reading == Reading::Full;
+    // Without percentiles, an empty span stands for the two ends of the range.
+    let (head_to, days_to, today_from) = if full {
+        (first_day.min(today) - 1, today - 1, today.max(p95_from))
+    } else {
+        (i64::MIN, i64::MIN, today)
+    };
     let spans = [
-        read(hour, p95_from, first_day.min(today) - 1, true),
-        read(day, first_day, today - 1, true),
-        read(hour, today.max(p95_from), now.0, true),
+        read(hour, p95_from, head_to, true),
+        read(day, first_day, days_to, true),
+        read(hour, today_from, now.0, full),
     ];
     let reads: Vec<(&str, RollupRead)> = stored
         .iter()
@@ -195,7 +244,18 @@ fn read_stored(
     // Open blocks are rolled up when they close; their points count now,
     // by the hour they will be rolled up into.
     let names: Vec<&str> = stored.iter().map(|s| s.1).collect();
-    let open = store.open_points_of(asset, &names, Timestamp(p95_from), now)?;
+    let open_from = if full {
+        p95_from
+    } else {
+        // From the hour the longest window starts in, as its hours are read.
+        let reach = stored
+            .iter()
+            .map(|s| Trend::reach_ms(s.2))
+            .max()
+            .unwrap_or(0);
+        hour.bucket_of(now.0.saturating_sub(reach)).min(today)
+    };
+    let open = store.open_points_of(asset, &names, Timestamp(open_from), now)?;
     // Per series: its hours of today and of its open points, and where its
     // trend starts; then the hours before today of every hourly trend,
     // in one more transaction.
@@ -228,8 +288,10 @@ fn read_stored(
         let start = end.saturating_sub(Trend::reach_ms(window_ms));
         if let Some(slot) = out.get_mut(i) {
             slot.last = Some((end, merged.last));
-            slot.p95 = merged.value(Aggregation::P95);
-            slot.p5 = merged.sketch.quantile(0.05);
+            if full {
+                slot.p95 = merged.value(Aggregation::P95);
+                slot.p5 = merged.sketch.quantile(0.05);
+            }
         }
         if Trend::new(window_ms).bucket_ms() >= hour.bucket_ms() {
             let mut hours: BTreeMap<i64, Rollup> = today_hours.into_iter().collect();
@@ -400,6 +462,52 @@ pub fn usage_report(
     window_hours: Option<u64>,
     now: Timestamp,
 ) -> Result<UsageReport, StoreError> {
+    let wanted = Wanted {
+        window_hours,
+        resource: None,
+        reading: Reading::Full,
+    };
+    fleet_rows(store, rules, scope, &wanted, now)
+}
+
+/// The forecast of every `resource` of the assets of `scope` (which
+/// filesystems fill first): the capacity report's rows of that resource,
+/// with the same lines and dates, but without the 95th percentile and
+/// headroom, which take a month of rollups to read where the forecast
+/// takes the hours of its window.
+pub fn forecast_report(
+    store: &Store,
+    rules: &RuleSet,
+    scope: &Scope,
+    resource: Resource,
+    window_hours: Option<u64>,
+    now: Timestamp,
+) -> Result<UsageReport, StoreError> {
+    let wanted = Wanted {
+        window_hours,
+        resource: Some(resource),
+        reading: Reading::Forecast,
+    };
+    fleet_rows(store, rules, scope, &wanted, now)
+}
+
+/// What a fleet's rows are made of.
+struct Wanted {
+    /// Replaces every forecast rule's window.
+    window_hours: Option<u64>,
+    /// Only this resource.
+    resource: Option<Resource>,
+    /// With or without percentiles.
+    reading: Reading,
+}
+
+fn fleet_rows(
+    store: &Store,
+    rules: &RuleSet,
+    scope: &Scope,
+    wanted: &Wanted,
+    now: Timestamp,
+) -> Result<UsageReport, StoreError> {
     let ids = asset_ids(store, scope)?;
     // The assets are read in turns by as many threads as there are cores:
     // each reads whole assets (a read transaction each), so they share
@@ -416,7 +524,7 @@ pub fn usage_report(
                     let mut rows = Vec::new();
                     for id in chunk {
                         if let Some(rec) = store.asset(id)? {
-                            asset_rows(store, rules, window_hours, now, rec, &mut rows)?;
+                            asset_rows(store, rules, wanted, now, rec, &mut rows)?;
                         }
                     }
                     Ok(rows)
@@ -447,11 +555,12 @@ pub fn usage_report(
 fn asset_rows(
     store: &Store,
     rules: &RuleSet,
-    window_hours: Option<u64>,
+    want: &Wanted,
     now: Timestamp,
     AssetRecord { meta, inventory }: AssetRecord,
     rows: &mut Vec<UsageRow>,
 ) -> Result<(), StoreError> {
+    let window_hours = want.window_hours;
     let class = AssetClass::of_asset(&meta.id);
     let asset_facts = facts(&meta, inventory.as_ref());
     let names = store.series_names(&meta.id)?;
@@ -532,7 +641,11 @@ fn asset_rows(
                 ));
             }
             let polled = meta.inventory_at.map(|t| t.0);
-            for area in inv.storage.iter().filter(|s| s.size_bytes > 0) {
+            let areas = match want.resource {
+                None | Some(Resource::DeviceStorage) => inv.storage.as_slice(),
+                Some(_) => &[],
+            };
+            for area in areas.iter().filter(|s| s.size_bytes > 0) {
                 let facts = resource(
                     Resource::DeviceStorage,
                     &area.descr,
@@ -551,6 +664,9 @@ fn asset_rows(
             }
         }
     }
+    if let Some(only) = want.resource {
+        wanted.retain(|f| f.resource == only);
+    }
     let settings: Vec<ForecastSettings> = wanted
         .iter()
         .map(|f| {
@@ -563,7 +679,10 @@ fn asset_rows(
         .zip(&settings)
         .map(|(f, s)| (f.series.as_deref().unwrap_or_default(), s.window_ms))
         .collect();
-    let summaries = read_uses(store, &meta.id, &reads, now)?;
+    let summaries = match want.reading {
+        Reading::Full => read_uses(store, &meta.id, &reads, now)?,
+        Reading::Forecast => read_forecasts(store, &meta.id, &reads, now)?,
+    };
     for ((facts, settings), summary) in wanted.into_iter().zip(&settings).zip(&summaries) {
         rows.push(usage::row(facts, summary, settings, now.0));
     }
@@ -869,6 +988,22 @@ mod tests {
         // A series never stored has nothing.
         let none = read_use(&store, &asset, "cpu.nothing", now, 72 * HOUR).unwrap();
         assert_eq!(none, UseSummary::default());
+
+        // The forecast reads the same newest point and line without the
+        // month of percentiles, also of a series silent for ten days.
+        for now in [now, Timestamp(now.0 + 240 * HOUR)] {
+            for hours in [72, 12] {
+                let window = hours * HOUR;
+                let full = read_use(&store, &asset, SERIES, now, window).unwrap();
+                let wanted = [(SERIES, window), ("cpu.nothing", window)];
+                let got = read_forecasts(&store, &asset, &wanted, now).unwrap();
+                assert_eq!(got[0].last, full.last);
+                assert_eq!(got[0].trend, full.trend, "{hours} h");
+                assert!(got[0].trend.is_some());
+                assert_eq!((got[0].p95, got[0].p5), (None, None));
+                assert_eq!(got[1], UseSummary::default());
+            }
+        }
     }
 
     #[test]
