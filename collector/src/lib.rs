@@ -9,7 +9,8 @@
 //!    the users a name stands for), [`pki`] (the certificate authority),
 //!    [`telemetry`] (the collector's own counters).
 //! 2. **Records** shared by storage and logic: [`records`] (incidents,
-//!    knowledge-base articles, webhook events, lookup match kinds).
+//!    knowledge-base articles, webhook events, lookup match kinds,
+//!    suppliers and contracts).
 //! 3. **Storage**: [`store`], the redb file. It persists records and knows
 //!    no rule, matching or wording.
 //! 4. **Logic**, pure and tested in virtual time; it never touches the
@@ -20,6 +21,8 @@
 //!    [`kb`] (article checks and matching), [`notify`] (webhook events and
 //!    routing), [`lookup`] (a caller's machines: matching, ranking, why),
 //!    [`people`] (the people directory: CSV import, phone numbers, cards),
+//!    [`suppliers`] (supplier names, contract coverage, warranties,
+//!    licence compliance, their CSV import),
 //!    [`topology`] (the network map from LLDP and CDP neighbours),
 //!    [`tiers`] (which metric tier answers a query, aggregations, top-N).
 //! 5. **Orchestration**: [`desk`] (the incident engine wired to the
@@ -51,6 +54,7 @@ pub mod run;
 pub mod screen;
 pub mod server;
 pub mod store;
+pub mod suppliers;
 pub mod telemetry;
 pub mod tiers;
 pub mod tls;

@@ -33,6 +33,7 @@ const COLLECTOR: &[Layer] = &[
             "notify",
             "lookup",
             "people",
+            "suppliers",
             "topology",
             "tiers",
         ],

@@ -73,6 +73,20 @@ impl Day {
         self.0.next_day().map_or(self, Day)
     }
 
+    /// The day `days` before (the first day the calendar handles stays itself).
+    pub fn minus_days(self, days: u32) -> Day {
+        self.0
+            .checked_sub(time::Duration::days(i64::from(days)))
+            .map_or(self, Day)
+    }
+
+    /// The day `days` after (the last day the calendar handles stays itself).
+    pub fn plus_days(self, days: u32) -> Day {
+        self.0
+            .checked_add(time::Duration::days(i64::from(days)))
+            .map_or(self, Day)
+    }
+
     /// The first day of the month of `self`.
     pub fn first_of_month(self) -> Day {
         self.0.replace_day(1).map_or(self, Day)

@@ -2,6 +2,8 @@
 //! HTTP or wording.
 //!
 //! # Layout
+//! - [`csvfile`]: CSV files from spreadsheets: lines, errors, tables
+//!   with named columns.
 //! - [`password`]: argon2id hashing and checking of people's passwords.
 //! - [`day`]: calendar days (UTC) of reports, and the nearest-rank
 //!   percentile.
@@ -13,6 +15,7 @@
 //! - [`users`]: which of an inventory's users a login or full name stands
 //!   for.
 
+pub mod csvfile;
 pub mod day;
 pub mod password;
 pub mod pattern;

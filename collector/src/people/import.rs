@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::phone::{PhonePlan, extension_key};
+use crate::helpers::csvfile::{Lines, csv_error};
 use crate::records::person::{Person, Phone};
 
 /// Longest field taken, in characters.
@@ -310,64 +311,6 @@ fn person(fields: &BTreeMap<Column, &str>, plan: &PhonePlan) -> Result<Person, V
         Ok(p)
     } else {
         Err(problems)
-    }
-}
-
-/// Line numbers of byte offsets, counted forward from the last one asked
-/// (records come in order, so a file is counted once).
-///
-/// The CSV reader's own line numbers lag by one after each CRLF line end
-/// (a record's position points at the `\n` of the CRLF before it), and
-/// files saved by spreadsheets end their lines with CRLF; so a record's
-/// line is counted here: the line of its first byte, after any line ends
-/// its position points at.
-struct Lines<'a> {
-    bytes: &'a [u8],
-    /// Offset counted up to, and the line it is on.
-    at: usize,
-    line: u64,
-}
-
-impl<'a> Lines<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Lines {
-            bytes,
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The line of the record whose position is the byte offset `byte`.
-    fn at(&mut self, byte: u64) -> u64 {
-        let mut start = usize::try_from(byte)
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
-        while self
-            .bytes
-            .get(start)
-            .is_some_and(|b| *b == b'\n' || *b == b'\r')
-        {
-            start += 1;
-        }
-        if start >= self.at {
-            let newlines = self.bytes.get(self.at..start).unwrap_or_default();
-            self.line += newlines.iter().filter(|b| **b == b'\n').count() as u64;
-            self.at = start;
-        }
-        self.line
-    }
-}
-
-/// A CSV error in words, without its position (the line is said apart).
-fn csv_error(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => {
-            format!(
-                "is not UTF-8 text (field {}); save the file as UTF-8",
-                err.field() + 1
-            )
-        }
-        other => format!("cannot be read as CSV: {other:?}"),
     }
 }
 

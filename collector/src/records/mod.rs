@@ -13,6 +13,8 @@
 //! - [`lookup`]: the caller lookup's kinds of match.
 //! - [`person`]: a person of the people directory and their phone numbers.
 //! - [`outbox`]: webhook events and their delivery state.
+//! - [`supplier`]: suppliers, their contracts (support, warranty, lease,
+//!   licence, maintenance) and warranties entered per asset.
 //! - [`rollup`]: rollup points of metric series, their tiers and the
 //!   aggregations a query asks of them.
 
@@ -23,3 +25,4 @@ pub mod lookup;
 pub mod outbox;
 pub mod person;
 pub mod rollup;
+pub mod supplier;

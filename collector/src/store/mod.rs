@@ -63,6 +63,7 @@ pub mod records;
 pub mod retention;
 pub mod rollups;
 pub mod schema;
+pub mod suppliers;
 pub mod trays;
 pub mod upgrade;
 

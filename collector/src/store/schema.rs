@@ -274,6 +274,18 @@ pub const PEOPLE_BY_PHONE: TableDefinition<(&str, u64), ()> =
 pub const PEOPLE_BY_EXTENSION: TableDefinition<(&str, u64), ()> =
     TableDefinition::new("people_by_extension");
 
+/// Suppliers, by lower-case name: [`crate::records::supplier::Supplier`].
+/// The supplier tables were added after format 5 without changing it: a
+/// file without them gets them empty at open.
+pub const SUPPLIERS: TableDefinition<&str, &[u8]> = TableDefinition::new("suppliers");
+/// Contracts, by number: [`crate::records::supplier::Contract`].
+pub const CONTRACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("contracts");
+/// Warranties entered per asset, by asset id:
+/// [`crate::records::supplier::Warranty`].
+pub const WARRANTIES: TableDefinition<&str, &[u8]> = TableDefinition::new("warranties");
+/// Key in [`META`] of the next contract number.
+pub const META_NEXT_CONTRACT: &str = "next_contract";
+
 /// The definition of a rollup table: `(asset id, name id, group start ms)
 /// → the rollups of the group's buckets` (see [`super::rollups`]).
 pub type RollupTableDef = TableDefinition<'static, (&'static str, u32, i64), &'static [u8]>;
@@ -361,6 +373,9 @@ fn create_people_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(PEOPLE_BY_NAME)?;
     txn.open_table(PEOPLE_BY_PHONE)?;
     txn.open_table(PEOPLE_BY_EXTENSION)?;
+    txn.open_table(SUPPLIERS)?;
+    txn.open_table(CONTRACTS)?;
+    txn.open_table(WARRANTIES)?;
     Ok(())
 }
 
