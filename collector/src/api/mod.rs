@@ -39,6 +39,9 @@
 //! - `reports`: `/api/v1/reports/slr`, the service-level report of a
 //!   month or other period;
 //! - `people`: `/api/v1/people`, the people directory and its CSV import;
+//! - `suppliers`: `/api/v1/suppliers`, `/contracts`, `/warranties`,
+//!   `/licences` and `/import/{kind}`: suppliers, their contracts, each
+//!   asset's warranty, licence compliance, and their CSV import;
 //! - `calls`: `/api/v1/calls`, incoming calls and their event stream;
 //! - `prometheus`: `/metrics`, the collector's own counters.
 
@@ -57,6 +60,7 @@ mod probes;
 mod prometheus;
 mod reports;
 mod software;
+pub mod suppliers;
 mod tokens;
 mod topology;
 pub mod users;
@@ -172,6 +176,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(capacity::routes())
         .merge(lookup::routes())
         .merge(people::routes())
+        .merge(suppliers::routes())
         .merge(calls::routes())
         .merge(kb::routes())
         .merge(incidents::routes())

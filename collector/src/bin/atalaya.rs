@@ -13,7 +13,7 @@ use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
     CliError, Format, assets, capacity, changes, devices, incidents, kb, lookup, metrics, people,
-    probes, report, topology,
+    probes, report, suppliers, topology,
 };
 use clap::{Parser, Subcommand};
 
@@ -190,6 +190,29 @@ enum Command {
     /// full and its headroom, most urgent first; `installed` and `renewal`
     /// for the other reports.
     Capacity(capacity::Args),
+    /// Suppliers with their contracts and the installed base they made or publish.
+    Suppliers,
+    /// Contracts, the soonest to end first, with the day their renewal is due.
+    Contracts {
+        /// Only those in force ending within this long, e.g. 90d.
+        #[arg(long)]
+        expiring: Option<String>,
+    },
+    /// Each asset's warranty: from warranty contracts or entered per asset.
+    Warranty {
+        /// Only warranties that have ended.
+        #[arg(long, conflicts_with = "expiring")]
+        expired: bool,
+        /// Only warranties ending within this long, e.g. 90d.
+        #[arg(long)]
+        expiring: Option<String>,
+    },
+    /// Licence compliance: seats bought against installations.
+    Licences {
+        /// Count the assets seen within this long (default 30d).
+        #[arg(long)]
+        seen: Option<String>,
+    },
     /// Reports for managers: `atalaya report slr --month 2026-11`, the
     /// service-level report of a month.
     #[command(subcommand)]
@@ -219,6 +242,29 @@ enum ImportCommand {
         #[arg(long)]
         prune: bool,
     },
+    /// Suppliers from a CSV file: name, kind (hardware-maker,
+    /// software-publisher, reseller, service-provider), phone, email,
+    /// portal, account, aliases (separated by ;), notes. A supplier of the
+    /// same name is replaced. All or nothing.
+    Suppliers {
+        /// The CSV file (`-`: standard input).
+        file: std::path::PathBuf,
+    },
+    /// Contracts from a CSV file: supplier, number, kind (support,
+    /// warranty, lease, licence, maintenance), start, end (YYYY-MM-DD),
+    /// notice_days, cost, response_hours, resolution_hours, hours, serials,
+    /// models, tags, software (each separated by ;), seats, notes. A
+    /// contract with the same supplier and number is replaced. All or nothing.
+    Contracts {
+        /// The CSV file (`-`: standard input).
+        file: std::path::PathBuf,
+    },
+    /// Warranties per asset from a CSV file: asset (id), serial or
+    /// hostname, supplier, start, end, notes. All or nothing.
+    Warranties {
+        /// The CSV file (`-`: standard input).
+        file: std::path::PathBuf,
+    },
 }
 
 impl Cli {
@@ -242,7 +288,22 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Import(ImportCommand::People { file, prune }) => {
             people::import(c, &file, prune, format)
         }
+        Command::Import(ImportCommand::Suppliers { file }) => {
+            suppliers::import(c, "suppliers", &file, format)
+        }
+        Command::Import(ImportCommand::Contracts { file }) => {
+            suppliers::import(c, "contracts", &file, format)
+        }
+        Command::Import(ImportCommand::Warranties { file }) => {
+            suppliers::import(c, "warranties", &file, format)
+        }
         Command::People => people::list(c, format),
+        Command::Suppliers => suppliers::suppliers(c, format),
+        Command::Contracts { expiring } => suppliers::contracts(c, expiring, format),
+        Command::Warranty { expired, expiring } => {
+            suppliers::warranty(c, expired, expiring, format)
+        }
+        Command::Licences { seen } => suppliers::licences(c, seen, format),
         Command::Incidents { status, asset } => incidents::list(c, status, asset, format),
         Command::Incident { id } => incidents::show(c, id, format),
         Command::Ack { id } => incidents::act(c, id, &Action::Ack, format),

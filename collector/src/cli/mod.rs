@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod people;
 pub mod probes;
 pub mod report;
+pub mod suppliers;
 pub mod topology;
 
 use client::ClientError;
@@ -246,6 +247,42 @@ fn path_seg(s: &str) -> String {
         }
     }
     out
+}
+
+/// Posts the CSV file `file` (`-`: standard input) to `path`; a refusal
+/// (400) is a usage error with each of the file's problems on a line.
+pub fn post_csv(
+    client: &client::ApiClient,
+    path: &str,
+    query: &[(&str, Option<String>)],
+    file: &std::path::Path,
+) -> Result<String, CliError> {
+    let bytes = if file == std::path::Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| CliError::Usage(format!("reading standard input: {e}")))?;
+        buf
+    } else {
+        std::fs::read(file)
+            .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?
+    };
+    match client.post_bytes(path, query, "text/csv", &bytes) {
+        Ok(b) => Ok(b),
+        Err(ClientError::Status {
+            status: 400,
+            message,
+        }) => Err(CliError::Usage(one_problem_a_line(&message))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The server's `N problems, nothing imported: line 2: …; line 5: …` with
+/// each line's problem on a line of its own.
+pub fn one_problem_a_line(message: &str) -> String {
+    message
+        .replace(": line ", ":\n  line ")
+        .replace("; line ", "\n  line ")
+        .replace("; and ", "\n  and ")
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::client::{ApiClient, ClientError};
-use super::{CliError, Format, Table, decode, pretty};
+use super::client::ApiClient;
+use super::{CliError, Format, Table, decode, post_csv, pretty};
 use crate::api::Imported;
 use crate::people::PersonCard;
 use crate::store::Page;
@@ -21,24 +21,8 @@ pub fn import(
     prune: bool,
     format: Format,
 ) -> Result<String, CliError> {
-    let bytes = if file == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| CliError::Usage(format!("reading standard input: {e}")))?;
-        buf
-    } else {
-        std::fs::read(file)
-            .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?
-    };
     let query = [("prune", prune.then(|| "true".to_owned()))];
-    let body = match client.post_bytes("/api/v1/people/import", &query, "text/csv", &bytes) {
-        Ok(b) => b,
-        Err(ClientError::Status {
-            status: 400,
-            message,
-        }) => return Err(CliError::Usage(one_problem_a_line(&message))),
-        Err(e) => return Err(e.into()),
-    };
+    let body = post_csv(client, "/api/v1/people/import", &query, file)?;
     if format == Format::Json {
         return Ok(pretty(&body));
     }
@@ -53,15 +37,6 @@ pub fn import(
         done.people,
         if done.people == 1 { "person" } else { "people" }
     ))
-}
-
-/// The server's `N problems, nothing imported: line 2: …; line 5: …` with
-/// each line's problem on a line of its own.
-fn one_problem_a_line(message: &str) -> String {
-    message
-        .replace(": line ", ":\n  line ")
-        .replace("; line ", "\n  line ")
-        .replace("; and ", "\n  and ")
 }
 
 /// `atalaya people`: everyone in the directory, by number.
@@ -152,6 +127,7 @@ pub fn card_block(p: &PersonCard) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::one_problem_a_line;
     use crate::records::person::Phone;
 
     #[test]

@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod people;
 pub mod reports;
 pub mod slr;
+pub mod suppliers;
 pub mod topology;
 pub mod wakers;
 

@@ -139,7 +139,7 @@ pub struct ServiceLevels {
 
 /// What a contract covers: any asset or package that matches one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "by", content = "value")]
+#[serde(rename_all = "kebab-case")]
 pub enum Coverage {
     /// The asset whose system serial is this (case-insensitive).
     Serial(String),

@@ -1,0 +1,324 @@
+//! Suppliers, contracts, warranties and licences:
+//! - `GET /api/v1/suppliers`: each supplier with its contracts and the
+//!   installed base it made or publishes;
+//! - `GET /api/v1/contracts?expiring=90d`: contracts, soonest to end first;
+//! - `GET /api/v1/warranties?expired=true|expiring=90d`: each asset's warranty;
+//! - `GET /api/v1/licences?seen=30d`: licence compliance;
+//! - `POST /api/v1/suppliers`, `POST /api/v1/contracts` (admin): one
+//!   record as JSON, added or replacing the one of the same name or id;
+//!   `DELETE /api/v1/suppliers/{name}`, `DELETE /api/v1/contracts/{id}`;
+//! - `POST /api/v1/import/{suppliers|contracts|warranties}` (admin): a
+//!   CSV file as the body, all of it or nothing, every bad field named.
+
+use atalaya_common::model::Timestamp;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty, parse_step};
+use crate::desk::suppliers::{self, DEFAULT_SEEN_DAYS, ImportError, ImportKind, ImportOutcome};
+use crate::helpers::csvfile::CellProblem;
+use crate::helpers::day::Day;
+use crate::records::supplier::{Contract, Supplier, supplier_key};
+use crate::store::Role;
+use crate::store::suppliers::SupplierChanges;
+use crate::suppliers::reports::Standing;
+
+/// Largest CSV file taken.
+pub const MAX_IMPORT_BYTES: usize = 32 << 20;
+/// Problems an import's error answer lists, at most.
+const MAX_PROBLEMS: usize = 1000;
+/// Days before its end a warranty is expiring, unless asked.
+pub const DEFAULT_EXPIRING_DAYS: u32 = 90;
+
+/// The supplier routes, to merge into the API router.
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/suppliers", get(list_suppliers).post(put_supplier))
+        .route("/api/v1/suppliers/{name}", delete(delete_supplier))
+        .route("/api/v1/contracts", get(list_contracts).post(put_contract))
+        .route("/api/v1/contracts/{id}", delete(delete_contract))
+        .route("/api/v1/warranties", get(list_warranties))
+        .route("/api/v1/licences", get(list_licences))
+        .route(
+            "/api/v1/import/{kind}",
+            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+}
+
+/// Query of the supplier reports.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    /// Contracts ending, or warranties expiring, within this long (`90d`).
+    expiring: Option<String>,
+    /// Only warranties that have ended.
+    expired: Option<bool>,
+    /// Licences: installations on assets seen within this long (`30d`).
+    seen: Option<String>,
+}
+
+/// Whole days of a duration parameter such as `90d`.
+fn days(param: &'static str, value: Option<String>) -> ApiResult<Option<u32>> {
+    let Some(v) = nonempty(value) else {
+        return Ok(None);
+    };
+    let secs = parse_step(param, &v)?.as_secs();
+    u32::try_from(secs / 86_400)
+        .ok()
+        .filter(|d| *d <= 36_500)
+        .map(Some)
+        .ok_or_else(|| ApiError::bad(param, format!("`{v}` is more than 100 years")))
+}
+
+fn today() -> Day {
+    Day::of_ms_saturating(Timestamp::now().0)
+}
+
+async fn list_suppliers(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let today = today();
+    let rows = blocking(&state, move |s| suppliers::supplier_report(s, today)).await?;
+    Ok(Json(rows).into_response())
+}
+
+async fn list_contracts(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let within = days("expiring", q.expiring)?;
+    let today = today();
+    let report = blocking(&state, move |s| {
+        suppliers::contracts_report(s, today, within)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
+
+async fn list_warranties(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let expiring = days("expiring", q.expiring)?;
+    let expired = q.expired.unwrap_or(false);
+    if expired && expiring.is_some() {
+        return Err(ApiError::bad(
+            "expired",
+            "ask for expired or expiring warranties, not both",
+        ));
+    }
+    let today = today();
+    let window = expiring.unwrap_or(DEFAULT_EXPIRING_DAYS);
+    let mut rows = blocking(&state, move |s| {
+        suppliers::warranty_report(s, today, window)
+    })
+    .await?;
+    if expired {
+        rows.retain(|r| r.standing == Some(Standing::Expired));
+    } else if expiring.is_some() {
+        rows.retain(|r| r.standing == Some(Standing::Expiring));
+    }
+    Ok(Json(rows).into_response())
+}
+
+async fn list_licences(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = q?;
+    let seen = days("seen", q.seen)?.unwrap_or(DEFAULT_SEEN_DAYS);
+    let now = Timestamp::now();
+    let rows = blocking(&state, move |s| suppliers::licence_report(s, now, seen)).await?;
+    Ok(Json(rows).into_response())
+}
+
+async fn put_supplier(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: Result<Json<Supplier>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let Json(supplier) = body?;
+    if supplier.name.trim().is_empty() {
+        return Err(ApiError::BadRequest("a supplier needs a name".into()));
+    }
+    let changes = SupplierChanges {
+        suppliers: vec![supplier.clone()],
+        ..SupplierChanges::default()
+    };
+    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    Ok((StatusCode::OK, Json(supplier)).into_response())
+}
+
+async fn delete_supplier(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let key = supplier_key(&name);
+    let book = blocking(&state, |s| s.supplier_book()).await?;
+    if !book.suppliers.iter().any(|s| supplier_key(&s.name) == key) {
+        return Err(ApiError::NotFound(format!("no supplier `{name}`")));
+    }
+    let theirs: Vec<&str> = book
+        .contracts
+        .iter()
+        .filter(|c| supplier_key(&c.supplier) == key)
+        .map(|c| c.number.as_str())
+        .collect();
+    if !theirs.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "`{name}` still has contracts ({}): remove them first",
+            theirs.join(", ")
+        )));
+    }
+    let changes = SupplierChanges {
+        remove_suppliers: vec![name],
+        ..SupplierChanges::default()
+    };
+    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn put_contract(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: Result<Json<Contract>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let Json(mut contract) = body?;
+    if contract.number.trim().is_empty() {
+        return Err(ApiError::BadRequest("a contract needs its number".into()));
+    }
+    if contract.end < contract.start {
+        return Err(ApiError::BadRequest(format!(
+            "the contract ends ({}) before it starts ({})",
+            contract.end, contract.start
+        )));
+    }
+    let book = blocking(&state, |s| s.supplier_book()).await?;
+    let Some(supplier) = book
+        .suppliers
+        .iter()
+        .find(|s| supplier_key(&s.name) == supplier_key(&contract.supplier))
+    else {
+        return Err(ApiError::BadRequest(format!(
+            "`{}` is not a known supplier: add it first",
+            contract.supplier
+        )));
+    };
+    contract.supplier = supplier.name.clone();
+    if contract.id != 0 && !book.contracts.iter().any(|c| c.id == contract.id) {
+        return Err(ApiError::NotFound(format!("no contract {}", contract.id)));
+    }
+    let changes = SupplierChanges {
+        contracts: vec![contract.clone()],
+        ..SupplierChanges::default()
+    };
+    let ids = blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    contract.id = ids.first().copied().unwrap_or(contract.id);
+    Ok(Json(contract).into_response())
+}
+
+async fn delete_contract(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let id: u64 = id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no contract `{id}`")))?;
+    let book = blocking(&state, |s| s.supplier_book()).await?;
+    if !book.contracts.iter().any(|c| c.id == id) {
+        return Err(ApiError::NotFound(format!("no contract {id}")));
+    }
+    let changes = SupplierChanges {
+        remove_contracts: vec![id],
+        ..SupplierChanges::default()
+    };
+    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The answer to an import with bad rows: the error in words and each
+/// problem with its line and column.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportRefused {
+    /// The problems in a sentence (the first fifty).
+    pub error: String,
+    /// Every problem (at most a thousand), by line.
+    pub problems: Vec<CellProblem>,
+}
+
+async fn import(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let Some(kind) = ImportKind::from_name(&kind) else {
+        return Err(ApiError::NotFound(format!(
+            "nothing to import as `{kind}`: suppliers, contracts or warranties"
+        )));
+    };
+    let store = state.store.clone();
+    let result = tokio::task::spawn_blocking(move || suppliers::import(&store, kind, &body))
+        .await
+        .map_err(|e| ApiError::Internal(format!("store task: {e}")))?;
+    match result {
+        Ok(outcome) => {
+            tracing::info!(
+                by = %caller.0.id,
+                kind = kind.name(),
+                added = outcome.added,
+                replaced = outcome.replaced,
+                "supplier records imported"
+            );
+            Ok(Json::<ImportOutcome>(outcome).into_response())
+        }
+        Err(ImportError::Store(e)) => Err(ApiError::Store(e)),
+        Err(ImportError::Rejected(mut problems)) => {
+            const SHOWN: usize = 50;
+            let shown: Vec<String> = problems
+                .iter()
+                .take(SHOWN)
+                .map(ToString::to_string)
+                .collect();
+            let more = problems.len().saturating_sub(SHOWN);
+            let error = format!(
+                "{} problem{}, nothing imported: {}{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                shown.join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+            problems.truncate(MAX_PROBLEMS);
+            Ok((
+                StatusCode::BAD_REQUEST,
+                Json(ImportRefused { error, problems }),
+            )
+                .into_response())
+        }
+    }
+}
