@@ -35,6 +35,7 @@ const COLLECTOR: &[Layer] = &[
             "people",
             "topology",
             "tiers",
+            "formats",
         ],
         // Pure logic is fed data and time; it knows no database.
         forbidden: &["store", "pki", "telemetry"],
