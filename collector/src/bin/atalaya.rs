@@ -131,8 +131,7 @@ enum Command {
     Asset {
         /// Host name or asset id.
         host: String,
-        /// table, csv, json, or glpi: the inventory as GLPI's agents send it,
-        /// to POST to GLPI's /front/inventory.php.
+        /// How to print it (without: a summary, or as --json or --csv say).
         #[arg(long, value_enum, conflicts_with_all = ["json", "csv"])]
         format: Option<assets::AssetFormat>,
     },
