@@ -24,7 +24,8 @@
 //!    [`suppliers`] (supplier names, contract coverage, warranties,
 //!    licence compliance, their CSV import),
 //!    [`topology`] (the network map from LLDP and CDP neighbours),
-//!    [`tiers`] (which metric tier answers a query, aggregations, top-N).
+//!    [`tiers`] (which metric tier answers a query, aggregations, top-N),
+//!    [`formats`] (a host's inventory in other systems' formats: GLPI).
 //! 5. **Orchestration**: [`desk`] (the incident engine wired to the
 //!    store: actions, staff, SLA sweep, knowledge base, each decision in
 //!    one transaction; the caller lookup read from the store),
@@ -41,6 +42,7 @@ pub mod console;
 pub mod demo;
 pub mod desk;
 pub mod forecast;
+pub mod formats;
 pub mod helpers;
 pub mod https;
 pub mod incidents;

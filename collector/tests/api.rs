@@ -477,6 +477,92 @@ fn asset_by_host_name_inventory_as_of_and_changes() {
     assert_eq!(fleet.as_array().unwrap().len(), 2, "{fleet}");
 }
 
+#[path = "glpi/schema.rs"]
+mod glpi_schema;
+
+#[test]
+fn inventory_in_glpi_format_and_unknown_formats_are_400() {
+    let s = start();
+    s.store
+        .add_agent(&agent_record("agent-web", "web-01"))
+        .unwrap();
+    let t = &s.viewer_secret;
+    let schema = glpi_schema::validator();
+    let (status, doc) = s.get_json("/api/v1/assets/web-01/inventory?format=glpi", t);
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(glpi_schema::errors(&schema, &doc), Vec::<String>::new());
+    let id = s
+        .store
+        .asset_by_hostname("web-01")
+        .unwrap()
+        .unwrap()
+        .meta
+        .id;
+    assert_eq!(doc["deviceid"], format!("web-01-{id}"));
+    assert_eq!(doc["itemtype"], "Computer");
+    assert_eq!(doc["content"]["versionclient"], "Atalaya-Agent_v0.1.0");
+    assert_eq!(doc["content"]["hardware"]["uuid"], "uuid-web-01");
+    let names: Vec<&str> = doc["content"]["softwares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nginx", "openssl"]);
+    assert_eq!(doc["content"]["networks"][0]["mac"], "52:54:00:00:00:01");
+
+    // `as_of` works the same in either format.
+    let (status, then) = s.get_json("/api/v1/assets/web-01/inventory?format=glpi&as_of=30m", t);
+    assert_eq!(status, 200, "{then}");
+    assert_eq!(glpi_schema::errors(&schema, &then), Vec::<String>::new());
+    let logdate = then["content"]["accesslog"]["logdate"].as_str().unwrap();
+    assert_eq!(logdate.len(), "2026-11-28 10:58:10".len(), "{logdate}");
+    let (status, _) = s.get_json("/api/v1/assets/web-01/inventory?format=glpi&as_of=3h", t);
+    assert_eq!(status, 404);
+
+    let (status, own) = s.get_json("/api/v1/assets/web-01/inventory?format=atalaya", t);
+    assert_eq!(status, 200, "{own}");
+    assert_eq!(own["inventory"]["host"]["hostname"], "web-01");
+
+    let (status, body) = s.get_json("/api/v1/assets/web-01/inventory?format=nope", t);
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    for word in ["`format`", "`nope`", "`atalaya`", "`glpi`"] {
+        assert!(error.contains(word), "{error}");
+    }
+}
+
+#[test]
+fn cli_prints_glpi_json_for_asset_only() {
+    let s = start();
+    let t = s.viewer_secret.clone();
+    let (ok, out, err) = cli(&s, &t, &["asset", "web-01", "--format", "glpi"]);
+    assert!(ok, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["itemtype"], "Computer");
+    assert_eq!(doc["content"]["hardware"]["name"], "web-01");
+    assert_eq!(
+        glpi_schema::errors(&glpi_schema::validator(), &doc),
+        Vec::<String>::new()
+    );
+    let (ok, out, _) = cli(&s, &t, &["asset", "web-01", "--format", "json"]);
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["hostname"],
+        "web-01"
+    );
+
+    let (ok, _, err) = cli(&s, &t, &["assets", "--format", "glpi"]);
+    assert!(!ok);
+    assert!(err.contains("--format"), "{err}");
+    let (ok, _, err) = cli(&s, &t, &["asset", "web-01", "--format", "xml"]);
+    assert!(!ok);
+    assert!(err.contains("glpi"), "{err}");
+    let (ok, _, err) = cli(&s, &t, &["asset", "web-01", "--format", "glpi", "--csv"]);
+    assert!(!ok);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
 #[test]
 fn metric_series_raw_and_stepped() {
     let s = start();

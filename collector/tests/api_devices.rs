@@ -259,6 +259,25 @@ fn devices_are_added_shown_and_removed_without_giving_credentials_back() {
 }
 
 #[test]
+fn a_device_has_no_glpi_computer_inventory() {
+    let s = start();
+    let v2c = json!({"address": "192.0.2.10", "name": "core-sw1",
+        "credentials": {"v2c": {"community": COMMUNITY}}});
+    let (status, body) = s.call("POST", "/api/v1/devices", &s.admin, Some(v2c));
+    assert_eq!(status, 201, "{body}");
+    s.store.commit(&[poll(1, Timestamp::now())]).unwrap();
+    let (status, body) = s.call(
+        "GET",
+        "/api/v1/assets/device:core-sw1/inventory?format=glpi",
+        &s.viewer,
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("`format`"), "{body}");
+    assert!(body.contains("network device"), "{body}");
+}
+
+#[test]
 fn the_cli_adds_lists_shows_and_removes_devices() {
     let s = start();
     let cli = |token: &str, args: &[&str]| support::cli(&s.base, token, args);

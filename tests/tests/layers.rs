@@ -36,6 +36,7 @@ const COLLECTOR: &[Layer] = &[
             "suppliers",
             "topology",
             "tiers",
+            "formats",
         ],
         // Pure logic is fed data and time; it knows no database.
         forbidden: &["store", "pki", "telemetry"],

@@ -1,6 +1,7 @@
 //! Asset routes: the inventory list with its filters, one asset, its
-//! inventory as of a time, and the records kept per asset (dropped-sample
-//! gaps, user reports). Viewer role and up.
+//! inventory as of a time (in Atalaya's JSON or, with `format=glpi`, in
+//! GLPI's native inventory format), and the records kept per asset
+//! (dropped-sample gaps, user reports). Viewer role and up.
 
 use atalaya_common::model::{Inventory, Timestamp};
 use axum::extract::rejection::QueryRejection;
@@ -14,7 +15,9 @@ use super::{
     ApiError, ApiResult, ApiState, Caller, blocking, nonempty, opt_time, parse_limit, parse_offset,
     resolve_asset,
 };
-use crate::store::{AssetFilter, Role, Store, StoreError};
+use crate::formats::glpi;
+use crate::records::device::DEVICE_ASSET_PREFIX;
+use crate::store::{AssetFilter, AssetMeta, Role, Store, StoreError};
 
 /// The asset routes, to merge into the API router.
 pub(super) fn routes() -> Router<ApiState> {
@@ -122,6 +125,29 @@ async fn asset_records<T: Serialize + Send + 'static>(
 #[derive(Debug, Default, Deserialize)]
 struct InventoryQuery {
     as_of: Option<String>,
+    format: Option<String>,
+}
+
+/// The forms `GET /api/v1/assets/{id}/inventory` answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InventoryFormat {
+    /// Atalaya's own JSON ([`InventoryAsOf`]).
+    Atalaya,
+    /// GLPI's native inventory format (see [`crate::formats::glpi`]).
+    Glpi,
+}
+
+impl InventoryFormat {
+    fn parse(v: Option<&str>) -> ApiResult<Self> {
+        match v.map(str::trim) {
+            None | Some("" | "atalaya") => Ok(Self::Atalaya),
+            Some("glpi") => Ok(Self::Glpi),
+            Some(other) => Err(ApiError::bad(
+                "format",
+                format!("`{other}` is not a format; use `atalaya` (the default) or `glpi`"),
+            )),
+        }
+    }
 }
 
 /// An inventory as it was at a time.
@@ -143,9 +169,19 @@ async fn asset_inventory(
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let Query(q) = q?;
+    let format = InventoryFormat::parse(q.format.as_deref())?;
     let as_of = opt_time("as_of", q.as_of.as_ref(), Timestamp::now())?;
     let asset = resolve_asset(&state, id).await?;
     let asset_id = asset.meta.id.clone();
+    if format == InventoryFormat::Glpi && asset_id.starts_with(DEVICE_ASSET_PREFIX) {
+        return Err(ApiError::bad(
+            "format",
+            format!(
+                "asset {asset_id} is a network device polled over SNMP; \
+                 the GLPI export covers hosts with an agent (GLPI's Computer)"
+            ),
+        ));
+    }
     let (at, inventory) = match as_of {
         None => (
             asset.meta.inventory_at.unwrap_or(asset.meta.last_seen),
@@ -161,10 +197,39 @@ async fn asset_inventory(
     };
     let inventory = inventory
         .ok_or_else(|| ApiError::NotFound(format!("asset {asset_id} had no inventory at {at}")))?;
+    if format == InventoryFormat::Glpi {
+        return Ok(
+            Json(glpi_inventory(&state, &asset.meta, &inventory, at).await?).into_response(),
+        );
+    }
     Ok(Json(InventoryAsOf {
         asset_id,
         as_of: at,
         inventory,
     })
     .into_response())
+}
+
+/// The GLPI document of a host asset's inventory taken (or asked as of) at
+/// `at`, naming the version of the asset's latest agent.
+async fn glpi_inventory(
+    state: &ApiState,
+    meta: &AssetMeta,
+    inventory: &Inventory,
+    at: Timestamp,
+) -> ApiResult<serde_json::Value> {
+    let agent_version = match meta.agent_ids.last().cloned() {
+        Some(agent) => blocking(state, move |s| s.agent(&agent))
+            .await?
+            .map(|a| a.agent_version),
+        None => None,
+    };
+    let asset = glpi::Asset {
+        id: &meta.id,
+        hostname: &meta.hostname,
+        tags: &meta.tags,
+        taken_at: at,
+        agent_version: agent_version.as_deref(),
+    };
+    Ok(glpi::computer(&asset, inventory))
 }

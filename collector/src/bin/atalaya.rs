@@ -9,6 +9,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
+use atalaya_collector::cli::assets::AssetFormat;
 use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
@@ -125,10 +126,14 @@ enum Command {
     Sla,
     /// List assets, with filters.
     Assets(assets::Filter),
-    /// One asset: host, OS, hardware, disks, network, packages.
+    /// One asset: host, OS, hardware, disks, network, packages
+    /// (`--format glpi`: its inventory in GLPI's native inventory format).
     Asset {
         /// Host name or asset id.
         host: String,
+        /// How to print it (without: a summary, or as --json or --csv say).
+        #[arg(long, value_enum, conflicts_with_all = ["json", "csv"])]
+        format: Option<assets::AssetFormat>,
     },
     /// Installed base of a package: versions, counts, hosts.
     Software {
@@ -329,7 +334,13 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Reopen { id } => incidents::act(c, id, &Action::Reopen, format),
         Command::Sla => incidents::sla(c, format),
         Command::Assets(filter) => assets::list(c, filter, format),
-        Command::Asset { host } => assets::show(c, &host, format),
+        Command::Asset { host, format: asked } => match asked {
+            Some(AssetFormat::Glpi) => assets::glpi(c, &host),
+            Some(AssetFormat::Table) => assets::show(c, &host, Format::Table),
+            Some(AssetFormat::Csv) => assets::show(c, &host, Format::Csv),
+            Some(AssetFormat::Json) => assets::show(c, &host, Format::Json),
+            None => assets::show(c, &host, format),
+        },
         Command::Software { name } => assets::software(c, name, format),
         Command::Changes {
             since,

@@ -1,5 +1,6 @@
-//! `atalaya assets` (a filtered list), `asset` (one, with its inventory)
-//! and `software` (the installed base of a package).
+//! `atalaya assets` (a filtered list), `asset` (one, with its inventory,
+//! or that inventory in GLPI's format) and `software` (the installed base
+//! of a package).
 
 use std::fmt::Write as _;
 
@@ -89,6 +90,30 @@ pub fn list(client: &ApiClient, f: Filter, format: Format) -> Result<String, Cli
         out.push('\n');
     }
     Ok(out)
+}
+
+/// What `atalaya asset HOST --format …` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AssetFormat {
+    /// The asset and its inventory in aligned lines (as with no flag).
+    Table,
+    /// The same as `field,value` CSV rows (as `--csv`).
+    Csv,
+    /// The server's JSON (as `--json`).
+    Json,
+    /// The inventory in GLPI's native inventory format, ready to POST to
+    /// GLPI's `/front/inventory.php`.
+    Glpi,
+}
+
+/// `atalaya asset HOST --format glpi`: the asset's current inventory as
+/// GLPI's native inventory JSON.
+pub fn glpi(client: &ApiClient, host: &str) -> Result<String, CliError> {
+    let body = client.get(
+        &format!("/api/v1/assets/{}/inventory", path_seg(host)),
+        &[("format", Some("glpi".to_owned()))],
+    )?;
+    Ok(pretty(&body))
 }
 
 /// `atalaya asset HOST`.
