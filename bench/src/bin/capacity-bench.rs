@@ -63,6 +63,10 @@ struct Args {
     /// Store file (default: a temporary file, removed at the end).
     #[arg(long)]
     path: Option<PathBuf>,
+    /// With `--path`: use the fleet already written there by an earlier run
+    /// (the same arguments), rather than writing it again.
+    #[arg(long)]
+    reuse: bool,
     /// The store's page cache, MiB (the collector's `[store] cache_mb`).
     #[arg(long, default_value_t = 1024)]
     cache_mb: usize,
@@ -194,23 +198,34 @@ fn main() -> anyhow::Result<()> {
         .map(|f| format!("filesystem.used_percent{{mount={}}}", mount(f)))
         .collect();
 
-    // Enrol every host with its inventory.
-    let started = Instant::now();
+    let reuse = args.reuse && path.exists() && std::fs::metadata(&path)?.len() > 0;
+    if reuse {
+        println!("reusing the fleet in {}", path.display());
+    }
     let agent = |a: usize| format!("agent-{a:05}");
-    for chunk in (0..args.assets).collect::<Vec<_>>().chunks(500) {
-        let items: Vec<Ingest> = chunk
-            .iter()
-            .map(|&a| Ingest {
-                agent_id: agent(a),
-                received_at: Timestamp(t0),
-                record: IngestRecord::Snapshot(proto::InventorySnapshot {
-                    seq: 1,
-                    taken_at: Timestamp(t0),
-                    inventory: inventory(a, args.filesystems),
-                }),
-            })
-            .collect();
-        store.commit(&items)?;
+    if !reuse {
+        // Enrol every host with its inventory.
+        let started = Instant::now();
+        for chunk in (0..args.assets).collect::<Vec<_>>().chunks(500) {
+            let items: Vec<Ingest> = chunk
+                .iter()
+                .map(|&a| Ingest {
+                    agent_id: agent(a),
+                    received_at: Timestamp(t0),
+                    record: IngestRecord::Snapshot(proto::InventorySnapshot {
+                        seq: 1,
+                        taken_at: Timestamp(t0),
+                        inventory: inventory(a, args.filesystems),
+                    }),
+                })
+                .collect();
+            store.commit(&items)?;
+        }
+        println!(
+            "{} hosts enrolled in {:.1} s",
+            args.assets,
+            started.elapsed().as_secs_f64()
+        );
     }
     let mut ids = Vec::with_capacity(args.assets);
     for a in 0..args.assets {
@@ -220,85 +235,80 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("{} has no asset", agent(a)))?,
         );
     }
-    println!(
-        "{} hosts enrolled in {:.1} s",
-        args.assets,
-        started.elapsed().as_secs_f64()
-    );
-
-    // The older history, as rollups.
-    let started = Instant::now();
-    let step = args.history_minutes * 60_000;
-    let mut imported = 0u64;
-    for chunk in (0..args.assets).collect::<Vec<_>>().chunks(100) {
-        let mut series = Vec::new();
-        for &a in chunk {
-            for (f, line) in lines[a].iter().enumerate() {
-                let points: Vec<(i64, f64)> = (0..)
-                    .map(|i| t0 + i * step)
-                    .take_while(|t| *t < raw_from)
-                    .map(|t| (t, line.at(t, t0, &mut rng)))
-                    .collect();
-                imported += points.len() as u64;
-                series.push((a, f, points));
-            }
-        }
-        let history: Vec<History<'_>> = series
-            .iter()
-            .map(|(a, f, points)| History {
-                asset: &ids[*a],
-                series: &names[*f],
-                points,
-            })
-            .collect();
-        store.import_history(&history, &[Tier::OneHour, Tier::OneDay])?;
-    }
-    println!(
-        "history: {imported} points of filesystem.used_percent over {} hours, one every {} minutes, imported as 1-hour and 1-day rollups in {:.1} s",
-        args.days * 24 - args.raw_hours,
-        args.history_minutes,
-        started.elapsed().as_secs_f64()
-    );
-
-    // The last hours through ingest, every series of each sample.
-    let started = Instant::now();
-    let interval = args.interval_seconds * 1000;
-    let times: Vec<i64> = (0..)
-        .map(|i| raw_from + i * interval)
-        .take_while(|t| *t <= now)
-        .collect();
-    let mut raw_points = 0u64;
-    for chunk in (0..args.assets).collect::<Vec<_>>().chunks(50) {
-        let items: Vec<Ingest> = chunk
-            .iter()
-            .map(|&a| {
-                let samples: Vec<HealthSample> = times
-                    .iter()
-                    .map(|&t| {
-                        let used: Vec<f64> =
-                            lines[a].iter().map(|l| l.at(t, t0, &mut rng)).collect();
-                        let memory = rng.random_range(4 * GIB..12 * GIB);
-                        sample(t, interval, &used, memory)
-                    })
-                    .collect();
-                raw_points += samples.len() as u64 * (6 + 4 * args.filesystems as u64 + 3);
-                Ingest {
-                    agent_id: agent(a),
-                    received_at: Timestamp(now),
-                    record: IngestRecord::Metrics(proto::MetricBatch { seq: 2, samples }),
+    if !reuse {
+        // The older history, as rollups.
+        let started = Instant::now();
+        let step = args.history_minutes * 60_000;
+        let mut imported = 0u64;
+        for chunk in (0..args.assets).collect::<Vec<_>>().chunks(100) {
+            let mut series = Vec::new();
+            for &a in chunk {
+                for (f, line) in lines[a].iter().enumerate() {
+                    let points: Vec<(i64, f64)> = (0..)
+                        .map(|i| t0 + i * step)
+                        .take_while(|t| *t < raw_from)
+                        .map(|t| (t, line.at(t, t0, &mut rng)))
+                        .collect();
+                    imported += points.len() as u64;
+                    series.push((a, f, points));
                 }
-            })
-            .collect();
-        store.commit(&items)?;
-    }
-    println!(
-        "raw: the last {} h at {} s, {raw_points} points through ingest in {:.1} s; file {} bytes",
-        args.raw_hours,
-        args.interval_seconds,
-        started.elapsed().as_secs_f64(),
-        std::fs::metadata(&path)?.len()
-    );
+            }
+            let history: Vec<History<'_>> = series
+                .iter()
+                .map(|(a, f, points)| History {
+                    asset: &ids[*a],
+                    series: &names[*f],
+                    points,
+                })
+                .collect();
+            store.import_history(&history, &[Tier::OneHour, Tier::OneDay])?;
+        }
+        println!(
+            "history: {imported} points of filesystem.used_percent over {} hours, one every {} minutes, imported as 1-hour and 1-day rollups in {:.1} s",
+            args.days * 24 - args.raw_hours,
+            args.history_minutes,
+            started.elapsed().as_secs_f64()
+        );
 
+        // The last hours through ingest, every series of each sample.
+        let started = Instant::now();
+        let interval = args.interval_seconds * 1000;
+        let times: Vec<i64> = (0..)
+            .map(|i| raw_from + i * interval)
+            .take_while(|t| *t <= now)
+            .collect();
+        let mut raw_points = 0u64;
+        for chunk in (0..args.assets).collect::<Vec<_>>().chunks(50) {
+            let items: Vec<Ingest> = chunk
+                .iter()
+                .map(|&a| {
+                    let samples: Vec<HealthSample> = times
+                        .iter()
+                        .map(|&t| {
+                            let used: Vec<f64> =
+                                lines[a].iter().map(|l| l.at(t, t0, &mut rng)).collect();
+                            let memory = rng.random_range(4 * GIB..12 * GIB);
+                            sample(t, interval, &used, memory)
+                        })
+                        .collect();
+                    raw_points += samples.len() as u64 * (6 + 4 * args.filesystems as u64 + 3);
+                    Ingest {
+                        agent_id: agent(a),
+                        received_at: Timestamp(now),
+                        record: IngestRecord::Metrics(proto::MetricBatch { seq: 2, samples }),
+                    }
+                })
+                .collect();
+            store.commit(&items)?;
+        }
+        println!(
+            "raw: the last {} h at {} s, {raw_points} points through ingest in {:.1} s; file {} bytes",
+            args.raw_hours,
+            args.interval_seconds,
+            started.elapsed().as_secs_f64(),
+            std::fs::metadata(&path)?.len()
+        );
+    }
     // The report, as the API runs it.
     let rules = RuleSet::default();
     let report_now = Timestamp(now + 60_000);
