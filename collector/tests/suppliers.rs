@@ -11,9 +11,16 @@ mod support;
 
 use std::sync::Arc;
 
+use atalaya_collector::api::IncidentView;
 use atalaya_collector::api::{self, AdminActions, ApiState};
 use atalaya_collector::capacity::Day;
 use atalaya_collector::desk::suppliers::ImportOutcome;
+use atalaya_collector::desk::{Desk, LogHooks};
+use atalaya_collector::incidents::RuleSet;
+use atalaya_collector::incidents::sla::SlaPolicies;
+use atalaya_collector::records::incident::{
+    IncidentRecord, Priority, SUPPLIER_CASE, Severity, Status,
+};
 use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store};
 use atalaya_collector::suppliers::reports::{
     Compliance, ContractsReport, LicenceRow, Standing, SupplierRow, WarrantyRow, WarrantySource,
@@ -147,11 +154,23 @@ fn start() -> Fleet {
     }
     let db = store.agent_asset_id("ag-3").unwrap().unwrap();
     store.set_tags(&db, &["finance".into()]).unwrap();
+    let desk = Arc::new(
+        Desk::new(
+            Arc::clone(&store),
+            RuleSet::default(),
+            None,
+            30,
+            SlaPolicies::default(),
+            Arc::new(LogHooks),
+            now,
+        )
+        .unwrap(),
+    );
     let state = ApiState {
         store: Arc::clone(&store),
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(FakeAdmin),
-        desk: None,
+        desk: Some(desk),
         calls: Default::default(),
     };
     let (base, rt) = support::serve(state);
@@ -540,4 +559,93 @@ fn the_cli_imports_and_prints_the_reports() {
     let json = fleet.cli(&fleet.viewer, &["--json", "warranty"]);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 4);
+}
+
+/// An open incident on the asset of `agent`.
+fn incident(fleet: &Fleet, id: u64, agent: &str) {
+    let asset = fleet.store.agent_asset_id(agent).unwrap().unwrap();
+    let now = Timestamp::now();
+    let rec = IncidentRecord {
+        id,
+        asset,
+        rule: "disk-failing".into(),
+        subject: "sda".into(),
+        title: "disk sda failing".into(),
+        description: "SMART says sda is failing".into(),
+        severity: Severity::High,
+        priority: Priority::P2,
+        status: Status::Open,
+        level: 1,
+        assignee: None,
+        occurrences: 1,
+        flapping: false,
+        opened_at: now,
+        stored_at: now,
+        acknowledged_at: None,
+        resolved_at: None,
+        closed_at: None,
+        acknowledge_due: Timestamp(now.0 + 3_600_000),
+        at_risk_at: Timestamp(now.0 + 1_800_000),
+        resolve_due: Timestamp(now.0 + 8 * 3_600_000),
+        acknowledge_breached: false,
+        resolve_breached: false,
+        solution: None,
+        kb_articles: Vec::new(),
+        timeline: Vec::new(),
+    };
+    let txn = fleet.store.begin_desk().unwrap();
+    txn.put_incident(&rec).unwrap();
+    txn.commit().unwrap();
+}
+
+#[test]
+fn an_incident_names_whom_to_call_and_records_the_suppliers_case() {
+    let fleet = start();
+    fleet.load();
+    incident(&fleet, 1, "ag-3");
+    let view: IncidentView = fleet.get("/api/v1/incidents/1");
+    let who: Vec<(&str, &str)> = view
+        .supplier_contracts
+        .iter()
+        .map(|c| (c.supplier.as_str(), c.number.as_str()))
+        .collect();
+    // db-01: Dell support by serial (4 h response) first, office licence;
+    // the expired tag warranty is not in force.
+    assert_eq!(who, [("Dell", "PS-1"), ("Microsoft", "EA-9")]);
+    assert_eq!(
+        view.supplier_contracts[0].phone.as_deref(),
+        Some("+1 800 000 0000")
+    );
+    assert_eq!(view.supplier_contracts[0].levels.response_hours, Some(4.0));
+    let shown = fleet.cli(&fleet.viewer, &["incident", "1"]);
+    assert!(
+        shown.contains("Dell PS-1 (support, until ")
+            && shown.contains("responds within 4 h; +1 800 000 0000"),
+        "{shown}"
+    );
+
+    let out = fleet.cli(
+        &fleet.admin,
+        &["escalate", "1", "--supplier", "dell", "--case", "SR-7781"],
+    );
+    assert!(out.contains("incident 1: open (level 1)"), "{out}");
+    let rec = fleet.store.incident(1).unwrap().unwrap();
+    let last = rec.timeline.last().unwrap();
+    assert_eq!(last.event, SUPPLIER_CASE);
+    assert_eq!(last.text, "escalated to supplier Dell, case SR-7781");
+    let (ok, _, err) = support::cli(
+        &fleet.base,
+        &fleet.admin,
+        &["escalate", "1", "--supplier", "Acme", "--case", "1"],
+    );
+    assert!(
+        !ok && err.contains("`Acme` is not a known supplier"),
+        "{err}"
+    );
+    let (ok, _, err) = support::cli(
+        &fleet.base,
+        &fleet.admin,
+        &["escalate", "1", "--supplier", "Dell"],
+    );
+    assert!(!ok && err.contains("--case"), "{err}");
 }

@@ -1,5 +1,7 @@
-//! Incident routes: lists, details, help-desk actions, the SLA report and
-//! rule reloads. Viewers read; help desk acts; admins reload rules.
+//! Incident routes: lists, details (with whom to call about the asset:
+//! the suppliers of the contracts covering it), help-desk actions
+//! (including a case opened with a supplier), the SLA report and rule
+//! reloads. Viewers read; help desk acts; admins reload rules.
 
 use atalaya_common::model::Timestamp;
 use axum::extract::rejection::QueryRejection;
@@ -7,14 +9,18 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, ApiState, Caller, blocking, resolve_asset};
 use crate::desk::kb::KbError;
+use crate::desk::suppliers;
 use crate::desk::{ActError, DeskStore, ReloadError, StaffError};
+use crate::helpers::day::Day;
 use crate::incidents::lifecycle::StaffAction;
-use crate::records::incident::Status;
+use crate::records::incident::{IncidentRecord, Status, SupplierCase};
+use crate::records::supplier::supplier_key;
 use crate::store::{IncidentFilter, Role};
+use crate::suppliers::reports::SupplierContact;
 
 /// The incident routes, to merge into the API router.
 pub(super) fn routes() -> Router<ApiState> {
@@ -80,10 +86,34 @@ async fn show(
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let id = parse_id(&id)?;
-    let rec = blocking(&state, move |s| s.incident(id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
-    Ok(Json(rec).into_response())
+    let today = Day::of_ms_saturating(Timestamp::now().0);
+    let (incident, supplier_contracts) = blocking(&state, move |s| {
+        let Some(rec) = s.incident(id)? else {
+            return Ok((None, Vec::new()));
+        };
+        let contacts = suppliers::asset_contacts(s, &rec.asset, today)?;
+        Ok((Some(rec), contacts))
+    })
+    .await?;
+    let incident = incident.ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    Ok(Json(IncidentView {
+        incident,
+        supplier_contracts,
+    })
+    .into_response())
+}
+
+/// An incident as `GET /api/v1/incidents/{id}` answers it: the stored
+/// incident, and whom to call about its asset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IncidentView {
+    /// The incident.
+    #[serde(flatten)]
+    pub incident: IncidentRecord,
+    /// The contracts in force covering its asset, with the supplier's
+    /// contacts and promised times, the quickest response first.
+    #[serde(default)]
+    pub supplier_contracts: Vec<SupplierContact>,
 }
 
 /// The body of an action; which fields count depends on the action.
@@ -98,6 +128,10 @@ struct ActBody {
     solution: Option<String>,
     /// When resolving: the KB article that solved it (confirmed, solved + 1).
     kb_article: Option<u64>,
+    /// A case opened with a supplier: the supplier's name…
+    supplier: Option<String>,
+    /// …and its case number.
+    case: Option<String>,
 }
 
 async fn act(
@@ -132,12 +166,33 @@ async fn act(
             }
         }
         "escalate" => StaffAction::Escalate,
+        "supplier" => {
+            let name = nonempty(body.supplier)
+                .ok_or_else(|| ApiError::bad("supplier", "name the supplier"))?;
+            let case = nonempty(body.case)
+                .ok_or_else(|| ApiError::bad("case", "give the supplier's case number"))?;
+            let book = blocking(&state, |s| s.supplier_book()).await?;
+            let Some(known) = book
+                .suppliers
+                .iter()
+                .find(|s| supplier_key(&s.name) == supplier_key(&name))
+            else {
+                return Err(ApiError::bad(
+                    "supplier",
+                    format!("`{name}` is not a known supplier"),
+                ));
+            };
+            StaffAction::SupplierCase(SupplierCase {
+                supplier: known.name.clone(),
+                case,
+            })
+        }
         "resolve" => StaffAction::Resolve(nonempty(body.solution)),
         "close" => StaffAction::Close,
         "reopen" => StaffAction::Reopen,
         other => {
             return Err(ApiError::NotFound(format!(
-                "no incident action `{other}`; use ack, assign, note, escalate, resolve, close or reopen"
+                "no incident action `{other}`; use ack, assign, note, escalate, supplier, resolve, close or reopen"
             )));
         }
     };

@@ -83,6 +83,7 @@ use serde::{Deserialize, Serialize};
 pub use self::agents::{AgentView, agent_status, status_of as agent_status_of};
 pub use self::assets::InventoryAsOf;
 pub use self::calls::NewCall;
+pub use self::incidents::IncidentView;
 pub use self::metrics::{MetricSeries, SeriesList, TopEntry, TopList};
 pub use self::people::{ImportRefused, Imported, MAX_IMPORT_BYTES};
 pub use self::tokens::{

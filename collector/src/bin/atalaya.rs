@@ -96,10 +96,17 @@ enum Command {
         #[arg(long)]
         public: bool,
     },
-    /// Move an incident to second level.
+    /// Move an incident to second level; with --supplier and --case,
+    /// record that it went to a supplier under that case number instead.
     Escalate {
         /// Incident number.
         id: u64,
+        /// Escalated to this supplier instead (recorded with its case number).
+        #[arg(long, requires = "case")]
+        supplier: Option<String>,
+        /// The supplier's case number.
+        #[arg(long, requires = "supplier")]
+        case: Option<String>,
     },
     /// Resolve an incident.
     Resolve {
@@ -318,7 +325,13 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Note { id, text, public } => {
             incidents::act(c, id, &Action::Note(text, public), format)
         }
-        Command::Escalate { id } => incidents::act(c, id, &Action::Escalate, format),
+        Command::Escalate { id, supplier, case } => {
+            let action = match supplier.zip(case) {
+                Some((supplier, case)) => Action::Supplier(supplier, case),
+                None => Action::Escalate,
+            };
+            incidents::act(c, id, &action, format)
+        }
         Command::Resolve {
             id,
             solution,

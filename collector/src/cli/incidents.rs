@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 
 use super::client::ApiClient;
 use super::{CliError, Format, Table, decode, opt, pretty, render_pairs, seconds};
+use crate::api::IncidentView;
 use crate::incidents::lifecycle::IncidentRecord;
 use crate::incidents::report::SlaReport;
 use crate::kb::Article;
+use crate::suppliers::reports::SupplierContact;
 
 /// What the help desk does to an incident, with what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub enum Action {
     Note(String, bool),
     /// Move it to second level.
     Escalate,
+    /// Record a case opened with a supplier: its name and case number.
+    Supplier(String, String),
     /// Resolve it, with what fixed it or the KB article that did.
     Resolve {
         /// What fixed it.
@@ -45,6 +49,9 @@ impl Action {
             Action::Assign(assignee) => ("assign", json!({ "assignee": assignee })),
             Action::Note(text, public) => ("note", json!({ "text": text, "public": public })),
             Action::Escalate => ("escalate", json!({})),
+            Action::Supplier(supplier, case) => {
+                ("supplier", json!({ "supplier": supplier, "case": case }))
+            }
             Action::Resolve {
                 solution,
                 kb_article,
@@ -98,8 +105,10 @@ pub fn show(client: &ApiClient, id: u64, format: Format) -> Result<String, CliEr
     if format == Format::Json {
         return Ok(pretty(&body));
     }
-    let r: IncidentRecord = decode(&body, "the incident")?;
-    let mut out = render_pairs(&record_pairs(&r));
+    let view: IncidentView = decode(&body, "the incident")?;
+    let r = &view.incident;
+    let mut out = render_pairs(&record_pairs(r));
+    out.push_str(&contacts(&view.supplier_contracts));
     out.push_str(&articles(client, &r.kb_articles));
     let _ = write!(out, "\n{}\n\n", r.description);
     let mut t = Table::new(["WHEN", "WHO", "EVENT", "TEXT"]);
@@ -143,6 +152,38 @@ fn record_pairs(r: &IncidentRecord) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// Whom to call about the incident's asset, quickest response first.
+fn contacts(all: &[SupplierContact]) -> String {
+    if all.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nSuppliers (contracts covering the asset):\n");
+    for c in all {
+        let reach: Vec<&str> = [&c.phone, &c.email, &c.portal]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let promise = match (c.levels.response_hours, c.levels.resolution_hours) {
+            (Some(r), Some(f)) => format!("; responds within {r} h, resolves within {f} h"),
+            (Some(r), None) => format!("; responds within {r} h"),
+            (None, Some(f)) => format!("; resolves within {f} h"),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} ({}, until {}){promise}{}{}",
+            c.supplier,
+            c.number,
+            c.kind.name(),
+            c.end,
+            if reach.is_empty() { "" } else { "; " },
+            reach.join(", ")
+        );
+    }
+    out
 }
 
 /// The KB articles an incident suggests, best first, with their record.

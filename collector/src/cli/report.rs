@@ -367,6 +367,24 @@ fn parts(r: &Slr, style: Style) -> Vec<(String, Table)> {
         style.pct(k.suggestion_success_percent),
     ]);
     out.push(("knowledge base".to_owned(), t));
+
+    let mut t = Table::new([
+        "SUPPLIER",
+        "CASES",
+        "MEAN TO CASE",
+        "RESOLVED",
+        "MEAN CASE TO RESOLVED",
+    ]);
+    for x in &r.suppliers {
+        t.push([
+            x.supplier.clone(),
+            x.cases.to_string(),
+            style.secs(x.mean_seconds_to_case),
+            x.resolved.to_string(),
+            style.secs(x.mean_seconds_case_to_resolved),
+        ]);
+    }
+    out.push(("cases opened with suppliers".to_owned(), t));
     out
 }
 

@@ -30,52 +30,76 @@ pub fn asset_views(store: &Store) -> Result<Vec<AssetView>, StoreError> {
     };
     let mut out = Vec::new();
     for summary in store.assets(&filter)?.items {
-        let Some(record) = store.asset(&summary.id)? else {
-            continue;
-        };
-        let meta = record.meta;
-        let class = AssetClass::of_asset(&meta.id);
-        let mut view = AssetView {
-            asset_id: meta.id.clone(),
-            hostname: meta.hostname.clone(),
-            class: class.name().to_owned(),
-            tags: meta.tags.clone(),
-            last_seen: meta.last_seen,
-            ..AssetView::default()
-        };
-        match class {
-            AssetClass::Host => {
-                if let Some(inv) = record.inventory {
-                    let system = inv.hardware.system;
-                    view.maker = system.vendor;
-                    view.model = system.product;
-                    view.serial = system.serial;
-                    view.packages = inv
-                        .software
-                        .packages
-                        .into_iter()
-                        .map(|p| (p.name, p.vendor))
-                        .collect();
-                }
-            }
-            AssetClass::NetworkDevice => {
-                if let Some(inv) = store.device_inventory(&meta.id)? {
-                    let chassis = inv
-                        .entities
-                        .iter()
-                        .find(|e| e.class == EntityClass::Chassis);
-                    let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-                    view.maker = inv.system.vendor.clone();
-                    view.model = chassis
-                        .and_then(|c| nonempty(&c.model))
-                        .or_else(|| device_model(&inv));
-                    view.serial = chassis.and_then(|c| nonempty(&c.serial));
-                }
-            }
-        }
-        out.push(view);
+        out.extend(asset_view(store, &summary.id)?);
     }
     Ok(out)
+}
+
+/// What the supplier logic knows of the asset `id` (`None`: no such asset).
+pub fn asset_view(store: &Store, id: &str) -> Result<Option<AssetView>, StoreError> {
+    let Some(record) = store.asset(id)? else {
+        return Ok(None);
+    };
+    let meta = record.meta;
+    let class = AssetClass::of_asset(&meta.id);
+    let mut view = AssetView {
+        asset_id: meta.id.clone(),
+        hostname: meta.hostname.clone(),
+        class: class.name().to_owned(),
+        tags: meta.tags.clone(),
+        last_seen: meta.last_seen,
+        ..AssetView::default()
+    };
+    match class {
+        AssetClass::Host => {
+            if let Some(inv) = record.inventory {
+                let system = inv.hardware.system;
+                view.maker = system.vendor;
+                view.model = system.product;
+                view.serial = system.serial;
+                view.packages = inv
+                    .software
+                    .packages
+                    .into_iter()
+                    .map(|p| (p.name, p.vendor))
+                    .collect();
+            }
+        }
+        AssetClass::NetworkDevice => {
+            if let Some(inv) = store.device_inventory(&meta.id)? {
+                let chassis = inv
+                    .entities
+                    .iter()
+                    .find(|e| e.class == EntityClass::Chassis);
+                let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+                view.maker = inv.system.vendor.clone();
+                view.model = chassis
+                    .and_then(|c| nonempty(&c.model))
+                    .or_else(|| device_model(&inv));
+                view.serial = chassis.and_then(|c| nonempty(&c.serial));
+            }
+        }
+    }
+    Ok(Some(view))
+}
+
+/// Whom to call about the asset `id` on `today`: the suppliers of the
+/// contracts in force covering it, the quickest response first.
+pub fn asset_contacts(
+    store: &Store,
+    id: &str,
+    today: Day,
+) -> Result<Vec<reports::SupplierContact>, StoreError> {
+    let Some(asset) = asset_view(store, id)? else {
+        return Ok(Vec::new());
+    };
+    let book = store.supplier_book()?;
+    Ok(reports::contacts(
+        &book.suppliers,
+        &book.contracts,
+        &asset,
+        today,
+    ))
 }
 
 /// The assets seen within `days` before `now`: the installed base a

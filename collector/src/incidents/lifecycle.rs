@@ -20,7 +20,8 @@ use super::engine::{Action, ActionKind};
 use super::sla::{self, SlaPolicies};
 use crate::records::incident::Priority;
 pub use crate::records::incident::{
-    IncidentRecord, PUBLIC_NOTE, SYSTEM, SlaEvent, Status, TimelineEntry,
+    IncidentRecord, PUBLIC_NOTE, SUPPLIER_CASE, SYSTEM, SlaEvent, Status, SupplierCase,
+    TimelineEntry,
 };
 
 /// What staff do to an incident.
@@ -37,6 +38,8 @@ pub enum StaffAction {
     PublicNote(String),
     /// Move it to second level.
     Escalate,
+    /// A case opened with a supplier (an active incident only).
+    SupplierCase(SupplierCase),
     /// Fixed, optionally with the solution.
     Resolve(Option<String>),
     /// Done.
@@ -53,6 +56,7 @@ impl StaffAction {
             StaffAction::Assign(_) => "assign",
             StaffAction::Note(_) | StaffAction::PublicNote(_) => "note",
             StaffAction::Escalate => "escalate",
+            StaffAction::SupplierCase(_) => "supplier",
             StaffAction::Resolve(_) => "resolve",
             StaffAction::Close => "close",
             StaffAction::Reopen => "reopen",
@@ -126,6 +130,14 @@ pub fn apply_staff(
             }
             rec.level = 2;
             rec.log(now, author, "escalated", "escalated to second level");
+        }
+        StaffAction::SupplierCase(case) => {
+            if !rec.status.is_active() {
+                return Err(refuse(
+                    "only open or acknowledged incidents go to a supplier",
+                ));
+            }
+            rec.log(now, author, SUPPLIER_CASE, case.text());
         }
         StaffAction::Resolve(solution) => {
             if !rec.status.is_active() {

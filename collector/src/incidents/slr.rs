@@ -16,7 +16,7 @@ use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::helpers::day::{Day, MS_PER_DAY, percentile};
-use crate::records::incident::{IncidentRecord, KbSolution, Priority};
+use crate::records::incident::{IncidentRecord, KbSolution, Priority, SUPPLIER_CASE, SupplierCase};
 
 /// Longest period a report covers, days (a year and a day).
 pub const MAX_DAYS: i64 = 367;
@@ -367,6 +367,24 @@ pub struct Slr {
     pub recurrent: Recurrent,
     /// The knowledge base.
     pub kb: KbFigures,
+    /// Cases opened with suppliers, per supplier, most first.
+    #[serde(default)]
+    pub suppliers: Vec<SupplierRow>,
+}
+
+/// The cases opened with one supplier for incidents opened in the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SupplierRow {
+    /// The supplier.
+    pub supplier: String,
+    /// Cases opened with it (by the period's end).
+    pub cases: u64,
+    /// Mean time from the incident opening to the case, seconds.
+    pub mean_seconds_to_case: Option<f64>,
+    /// Of those incidents, resolved by the period's end.
+    pub resolved: u64,
+    /// Mean time from the case to the incident's resolution, seconds.
+    pub mean_seconds_case_to_resolved: Option<f64>,
 }
 
 /// The times an incident was active: `(from, until)` in ms, `None` while
@@ -566,6 +584,7 @@ pub fn slr(period: Period, incidents: &[IncidentRecord], facts: &SlrFacts, now: 
         availability: availability(&seen, facts, start, end),
         recurrent: recurrent(&seen, facts),
         kb: kb_figures(&opened),
+        suppliers: supplier_rows(&opened, end),
     }
 }
 
@@ -890,6 +909,57 @@ fn kb_figures(opened: &[&Seen<'_>]) -> KbFigures {
     }
     k.suggestion_success_percent = percent(k.resolved_with_suggested_article, k.with_suggestion);
     k
+}
+
+/// Cases opened with suppliers by `end` (ms) for the incidents `opened`:
+/// the first case of an incident with each supplier counts.
+fn supplier_rows(opened: &[&Seen<'_>], end: i64) -> Vec<SupplierRow> {
+    #[derive(Default)]
+    struct Sums {
+        cases: u64,
+        to_case: f64,
+        resolved: u64,
+        to_resolved: f64,
+    }
+    let mut by: BTreeMap<String, Sums> = BTreeMap::new();
+    for s in opened {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for e in &s.rec.timeline {
+            if e.event != SUPPLIER_CASE || e.at.0 > end {
+                continue;
+            }
+            let Some(case) = SupplierCase::parse(&e.text) else {
+                continue;
+            };
+            if !seen.insert(case.supplier.clone()) {
+                continue;
+            }
+            let sums = by.entry(case.supplier).or_default();
+            sums.cases += 1;
+            sums.to_case += (e.at.0 - s.rec.opened_at.0).max(0) as f64 / 1000.0;
+            if let Some(done) = s.resolved_by_end.filter(|d| *d >= e.at.0) {
+                sums.resolved += 1;
+                sums.to_resolved += (done - e.at.0) as f64 / 1000.0;
+            }
+        }
+    }
+    let mean = |sum: f64, n: u64| (n > 0).then(|| sum / n as f64);
+    let mut rows: Vec<SupplierRow> = by
+        .into_iter()
+        .map(|(supplier, s)| SupplierRow {
+            supplier,
+            cases: s.cases,
+            mean_seconds_to_case: mean(s.to_case, s.cases),
+            resolved: s.resolved,
+            mean_seconds_case_to_resolved: mean(s.to_resolved, s.resolved),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.cases
+            .cmp(&a.cases)
+            .then_with(|| a.supplier.cmp(&b.supplier))
+    });
+    rows
 }
 
 #[cfg(test)]

@@ -165,6 +165,45 @@ pub const SYSTEM: &str = "atalaya";
 /// the incident as well (a plain note is `note`).
 pub const PUBLIC_NOTE: &str = "public-note";
 
+/// The event of a case opened with a supplier for the incident (see
+/// [`SupplierCase`]).
+pub const SUPPLIER_CASE: &str = "supplier-case";
+
+/// A case the help desk opened with a supplier: who and under which case
+/// number, as the timeline's [`SUPPLIER_CASE`] entry says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplierCase {
+    /// The supplier's name.
+    pub supplier: String,
+    /// The supplier's case (ticket) number.
+    pub case: String,
+}
+
+impl SupplierCase {
+    const PREFIX: &'static str = "escalated to supplier ";
+    const CASE: &'static str = ", case ";
+
+    /// The timeline text of the case.
+    pub fn text(&self) -> String {
+        format!(
+            "{}{}{}{}",
+            Self::PREFIX,
+            self.supplier,
+            Self::CASE,
+            self.case
+        )
+    }
+
+    /// The case a [`SUPPLIER_CASE`] entry's text tells of.
+    pub fn parse(text: &str) -> Option<SupplierCase> {
+        let (supplier, case) = text.strip_prefix(Self::PREFIX)?.rsplit_once(Self::CASE)?;
+        Some(SupplierCase {
+            supplier: supplier.to_owned(),
+            case: case.to_owned(),
+        })
+    }
+}
+
 /// A stored incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentRecord {

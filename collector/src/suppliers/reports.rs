@@ -409,6 +409,72 @@ pub fn suppliers(
     rows
 }
 
+/// Whom to call about an asset under one contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupplierContact {
+    /// The supplier.
+    pub supplier: String,
+    /// Support phone.
+    pub phone: Option<String>,
+    /// Support e-mail.
+    pub email: Option<String>,
+    /// Support portal.
+    pub portal: Option<String>,
+    /// The organisation's account with it.
+    pub account: Option<String>,
+    /// Contract number in the store.
+    pub contract_id: u64,
+    /// Its number with the supplier.
+    pub number: String,
+    /// What kind of contract.
+    pub kind: ContractKind,
+    /// Its last day.
+    pub end: Day,
+    /// What the supplier promises under it.
+    pub levels: ServiceLevels,
+}
+
+/// The contracts in force on `today` that cover `asset` (itself or a
+/// package on it), each with its supplier's contacts; the quickest
+/// promised response first, contracts promising none last.
+pub fn contacts(
+    suppliers: &[Supplier],
+    contracts: &[Contract],
+    asset: &AssetView,
+    today: Day,
+) -> Vec<SupplierContact> {
+    let mut out: Vec<SupplierContact> = contracts
+        .iter()
+        .filter(|c| c.start <= today && today <= c.end && covers(c, asset))
+        .map(|c| {
+            let s = suppliers
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(&c.supplier));
+            let field = |f: fn(&Supplier) -> &Option<String>| s.and_then(|s| f(s).clone());
+            SupplierContact {
+                supplier: c.supplier.clone(),
+                phone: field(|s| &s.phone),
+                email: field(|s| &s.email),
+                portal: field(|s| &s.portal),
+                account: field(|s| &s.account),
+                contract_id: c.id,
+                number: c.number.clone(),
+                kind: c.kind,
+                end: c.end,
+                levels: c.levels.clone(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let response = |c: &SupplierContact| c.levels.response_hours.unwrap_or(f64::INFINITY);
+        response(a)
+            .total_cmp(&response(b))
+            .then_with(|| a.supplier.cmp(&b.supplier))
+            .then_with(|| a.number.cmp(&b.number))
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;

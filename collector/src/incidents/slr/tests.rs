@@ -589,3 +589,92 @@ fn the_report_serializes_with_dates_as_days() {
     let back: Slr = serde_json::from_value(v).unwrap();
     assert_eq!(back, november());
 }
+
+#[test]
+fn cases_opened_with_suppliers_are_counted_with_their_times() {
+    let case = |supplier: &str, n: &str| {
+        SupplierCase {
+            supplier: supplier.into(),
+            case: n.into(),
+        }
+        .text()
+    };
+    // Opened Nov 10: to Dell after 2 h (and again later: counted once),
+    // resolved 6 h after the case; opened Nov 12: to Dell after 4 h, to HP
+    // after 5 h, not resolved; opened Nov 14: to HP in December (after
+    // the period).
+    let mut a = inc(21, Priority::P2, "disk-failing", "asset-3", 9 * D, &[]);
+    a.log(
+        Timestamp(s() + 9 * D + 2 * H),
+        "ana",
+        SUPPLIER_CASE,
+        case("Dell", "SR-1"),
+    );
+    a.log(
+        Timestamp(s() + 9 * D + 3 * H),
+        "ana",
+        SUPPLIER_CASE,
+        case("Dell", "SR-2"),
+    );
+    a.log(
+        Timestamp(s() + 9 * D + 8 * H),
+        SYSTEM,
+        "resolved",
+        "resolved",
+    );
+    a.status = Status::Resolved;
+    a.resolved_at = Some(Timestamp(s() + 9 * D + 8 * H));
+    let mut b = inc(22, Priority::P3, "printer-jam", "asset-4", 11 * D, &[]);
+    b.log(
+        Timestamp(s() + 11 * D + 4 * H),
+        "ana",
+        SUPPLIER_CASE,
+        case("Dell", "SR-3"),
+    );
+    b.log(
+        Timestamp(s() + 11 * D + 5 * H),
+        "ana",
+        SUPPLIER_CASE,
+        case("HP", "C-9"),
+    );
+    let mut c = inc(23, Priority::P3, "printer-jam", "asset-4", 13 * D, &[]);
+    c.log(
+        Timestamp(s() + 35 * D),
+        "ana",
+        SUPPLIER_CASE,
+        case("HP", "C-10"),
+    );
+    // A note that looks like nothing known is left out.
+    c.log(Timestamp(s() + 14 * D), "ana", SUPPLIER_CASE, "garbled");
+    let r = slr(
+        Period::month("2026-11").unwrap(),
+        &[a, b, c],
+        &facts(),
+        Timestamp(s() + 40 * D),
+    );
+    assert_eq!(
+        r.suppliers,
+        [
+            SupplierRow {
+                supplier: "Dell".into(),
+                cases: 2,
+                mean_seconds_to_case: Some(3.0 * 3600.0),
+                resolved: 1,
+                mean_seconds_case_to_resolved: Some(6.0 * 3600.0),
+            },
+            SupplierRow {
+                supplier: "HP".into(),
+                cases: 1,
+                mean_seconds_to_case: Some(5.0 * 3600.0),
+                resolved: 0,
+                mean_seconds_case_to_resolved: None,
+            },
+        ]
+    );
+    assert_eq!(
+        SupplierCase::parse(&case("A, case B", "7"))
+            .unwrap()
+            .supplier,
+        "A, case B"
+    );
+}
