@@ -17,10 +17,12 @@
 //! Filesystems follow straight lines with noise: a quarter flat, a half
 //! growing slowly, a quarter growing fast enough to fill within weeks.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use atalaya_collector::capacity::Day;
 use atalaya_collector::capacity::usage::{Resource, TrendState};
 use atalaya_collector::desk::capacity::{
     Scope, forecast_report, read_use, read_uses, usage_report,
@@ -67,6 +69,9 @@ struct Args {
     /// (the same arguments), rather than writing it again.
     #[arg(long)]
     reuse: bool,
+    /// Time the forecast of every filesystem only, not the full report.
+    #[arg(long)]
+    forecast_only: bool,
     /// The store's page cache, MiB (the collector's `[store] cache_mb`).
     #[arg(long, default_value_t = 1024)]
     cache_mb: usize,
@@ -309,55 +314,63 @@ fn main() -> anyhow::Result<()> {
             std::fs::metadata(&path)?.len()
         );
     }
-    // The report, as the API runs it.
     let rules = RuleSet::default();
     let report_now = Timestamp(now + 60_000);
-    let mut times_ms = Vec::with_capacity(args.runs);
-    let mut last = None;
-    for _ in 0..args.runs.max(1) {
-        let started = Instant::now();
-        let report = usage_report(&store, &rules, &Scope::default(), None, report_now)?;
-        times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-        last = Some(report);
-    }
-    let report = last.context("no run")?;
-    let filesystems: Vec<_> = report
-        .rows
-        .iter()
-        .filter(|r| r.resource == Resource::Filesystem)
-        .collect();
-    let count = |state: TrendState| filesystems.iter().filter(|r| r.trend == state).count();
-    println!(
-        "report: {} rows, {} filesystems ({} growing and dated, {} not growing, {} not a trend, {} too little history), {} memory rows",
-        report.rows.len(),
-        filesystems.len(),
-        count(TrendState::Growing) + count(TrendState::Full),
-        count(TrendState::NotGrowing),
-        count(TrendState::NotATrend),
-        count(TrendState::TooLittleHistory),
-        report
+    // The day each filesystem is full by the report, to compare the forecast's with.
+    let mut report_days: HashMap<(String, String), Option<Day>> = HashMap::new();
+    if !args.forecast_only {
+        // The report, as the API runs it.
+        let mut times_ms = Vec::with_capacity(args.runs);
+        let mut last = None;
+        for _ in 0..args.runs.max(1) {
+            let started = Instant::now();
+            let report = usage_report(&store, &rules, &Scope::default(), None, report_now)?;
+            times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            last = Some(report);
+        }
+        let report = last.context("no run")?;
+        let filesystems: Vec<_> = report
             .rows
             .iter()
-            .filter(|r| r.resource == Resource::Memory)
-            .count(),
-    );
-    if let Some(first) = report.rows.first() {
+            .filter(|r| r.resource == Resource::Filesystem)
+            .collect();
+        let count = |state: TrendState| filesystems.iter().filter(|r| r.trend == state).count();
         println!(
-            "most urgent: {} {} full on {}",
-            first.hostname,
-            first.subject,
-            first.full_on.map_or("-".to_owned(), |d| d.to_string())
+            "report: {} rows, {} filesystems ({} growing and dated, {} not growing, {} not a trend, {} too little history), {} memory rows",
+            report.rows.len(),
+            filesystems.len(),
+            count(TrendState::Growing) + count(TrendState::Full),
+            count(TrendState::NotGrowing),
+            count(TrendState::NotATrend),
+            count(TrendState::TooLittleHistory),
+            report
+                .rows
+                .iter()
+                .filter(|r| r.resource == Resource::Memory)
+                .count(),
         );
+        if let Some(first) = report.rows.first() {
+            println!(
+                "most urgent: {} {} full on {}",
+                first.hostname,
+                first.subject,
+                first.full_on.map_or("-".to_owned(), |d| d.to_string())
+            );
+        }
+        times_ms.sort_by(f64::total_cmp);
+        println!(
+            "capacity report over {} assets x {} filesystems: p50 {:.0} ms, max {:.0} ms ({} runs)",
+            args.assets,
+            args.filesystems,
+            percentile(&times_ms, 0.5),
+            percentile(&times_ms, 1.0),
+            times_ms.len()
+        );
+        report_days = filesystems
+            .iter()
+            .map(|f| ((f.asset_id.clone(), f.subject.clone()), f.full_on))
+            .collect();
     }
-    times_ms.sort_by(f64::total_cmp);
-    println!(
-        "capacity report over {} assets x {} filesystems: p50 {:.0} ms, max {:.0} ms ({} runs)",
-        args.assets,
-        args.filesystems,
-        percentile(&times_ms, 0.5),
-        percentile(&times_ms, 1.0),
-        times_ms.len()
-    );
     // The forecast of every filesystem: the same lines without the month
     // of percentiles.
     let mut forecast_ms = Vec::with_capacity(args.runs);
@@ -381,11 +394,7 @@ fn main() -> anyhow::Result<()> {
         .rows
         .iter()
         .filter(|r| r.full_on.is_some())
-        .filter(|r| {
-            filesystems.iter().any(|f| {
-                f.asset_id == r.asset_id && f.subject == r.subject && f.full_on == r.full_on
-            })
-        })
+        .filter(|r| report_days.get(&(r.asset_id.clone(), r.subject.clone())) == Some(&r.full_on))
         .count();
     forecast_ms.sort_by(f64::total_cmp);
     println!(
@@ -395,32 +404,34 @@ fn main() -> anyhow::Result<()> {
         percentile(&forecast_ms, 1.0),
         forecast_ms.len()
     );
-    // Where the time goes: each part of the report's reads on its own.
-    let window = 72 * HOUR;
-    let part = |f: &dyn Fn(&str) -> anyhow::Result<()>| -> anyhow::Result<f64> {
-        let started = Instant::now();
-        for id in &ids {
-            f(id)?;
-        }
-        Ok(started.elapsed().as_secs_f64() * 1000.0)
-    };
-    let assets_ms = part(&|id| {
-        store.asset(id)?;
-        store.series_names(id)?;
-        Ok(())
-    })?;
-    let reads: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), window)).collect();
-    let fs_ms = part(&|id| {
-        read_uses(&store, id, &reads, report_now)?;
-        Ok(())
-    })?;
-    let memory_ms = part(&|id| {
-        read_use(&store, id, "memory.used_percent", report_now, window)?;
-        Ok(())
-    })?;
-    println!(
-        "of which: assets and series names {assets_ms:.0} ms, filesystems' series {fs_ms:.0} ms, memory (its available and total series) {memory_ms:.0} ms"
-    );
+    if !args.forecast_only {
+        // Where the time goes: each part of the report's reads on its own.
+        let window = 72 * HOUR;
+        let part = |f: &dyn Fn(&str) -> anyhow::Result<()>| -> anyhow::Result<f64> {
+            let started = Instant::now();
+            for id in &ids {
+                f(id)?;
+            }
+            Ok(started.elapsed().as_secs_f64() * 1000.0)
+        };
+        let assets_ms = part(&|id| {
+            store.asset(id)?;
+            store.series_names(id)?;
+            Ok(())
+        })?;
+        let reads: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), window)).collect();
+        let fs_ms = part(&|id| {
+            read_uses(&store, id, &reads, report_now)?;
+            Ok(())
+        })?;
+        let memory_ms = part(&|id| {
+            read_use(&store, id, "memory.used_percent", report_now, window)?;
+            Ok(())
+        })?;
+        println!(
+            "of which: assets and series names {assets_ms:.0} ms, filesystems' series {fs_ms:.0} ms, memory (its available and total series) {memory_ms:.0} ms"
+        );
+    }
     drop(store);
     if args.path.is_none() {
         std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;

@@ -294,10 +294,8 @@ fn read_stored(
             }
         }
         if Trend::new(window_ms).bucket_ms() >= hour.bucket_ms() {
-            let mut hours: BTreeMap<i64, Rollup> = today_hours.into_iter().collect();
-            for (bucket, r) in open_hours {
-                hours.entry(bucket).and_modify(|h| h.merge(&r)).or_insert(r);
-            }
+            let mut hours = today_hours;
+            hours.extend(open_hours);
             pending.push((i, series, window_ms, start, end, hours));
         } else {
             // A window of buckets under an hour: its raw points.
@@ -322,19 +320,11 @@ fn read_stored(
         })
         .collect();
     let before = store.rollup_reads_of(asset, &reads)?;
-    for ((i, _, window_ms, start, _, mut hours), earlier) in pending.into_iter().zip(before) {
-        for (bucket, r) in earlier {
-            // An open block may hold points of an hour before today.
-            let merged = match hours.remove(&bucket) {
-                Some(open) => {
-                    let mut r = r;
-                    r.merge(&open);
-                    r
-                }
-                None => r,
-            };
-            hours.insert(bucket, merged);
-        }
+    for ((i, _, window_ms, start, _, later), mut hours) in pending.into_iter().zip(before) {
+        // Stored hours first, then the points of open blocks in their hour
+        // (an open block may hold points of an hour before today).
+        hours.extend(later);
+        let hours = merge_buckets(hours);
         let trend = Trend::of_hours(
             hours
                 .iter()
@@ -347,6 +337,21 @@ fn read_stored(
         }
     }
     Ok(out)
+}
+
+/// `parts` by bucket, oldest first, those of the same bucket merged in
+/// the order given (a vector rather than a map: a series' hours are few,
+/// and a map of rollups allocates a node for every few).
+fn merge_buckets(mut parts: Vec<(i64, Rollup)>) -> Vec<(i64, Rollup)> {
+    parts.sort_by_key(|(bucket, _)| *bucket);
+    let mut out: Vec<(i64, Rollup)> = Vec::with_capacity(parts.len());
+    for (bucket, r) in parts {
+        match out.last_mut() {
+            Some((b, into)) if *b == bucket => into.merge(&r),
+            _ => out.push((bucket, r)),
+        }
+    }
+    out
 }
 
 /// [`read_use`] from the raw points (a derived percentage from those of

@@ -217,6 +217,23 @@ pub(crate) fn decode_group_within(
     sketches: bool,
     keep: std::ops::RangeInclusive<i64>,
 ) -> Result<Vec<(i64, Rollup)>, StoreError> {
+    let mut out = Vec::new();
+    decode_group_into(tier, asset, name, group, bytes, sketches, keep, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_group_within`], the rollups added to `out`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_group_into(
+    tier: Tier,
+    asset: &str,
+    name: u32,
+    group: i64,
+    bytes: &[u8],
+    sketches: bool,
+    keep: std::ops::RangeInclusive<i64>,
+    out: &mut Vec<(i64, Rollup)>,
+) -> Result<(), StoreError> {
     use crate::helpers::sketch::get_varint;
     let bad = |what: String| StoreError::Corrupt {
         table: tier_table_name(tier),
@@ -229,7 +246,7 @@ pub(crate) fn decode_group_within(
     if n > slots {
         return Err(bad(format!("{n} rollups in a row of {slots}")));
     }
-    let mut out = Vec::with_capacity(n as usize);
+    out.reserve(n as usize);
     let mut prev: Option<u64> = None;
     for _ in 0..n {
         let slot = get_varint(&mut r, "bucket").map_err(|e| bad(e.to_string()))?;
@@ -259,7 +276,7 @@ pub(crate) fn decode_group_within(
     if !r.is_empty() {
         return Err(bad("bytes after the last rollup".into()));
     }
-    Ok(out)
+    Ok(())
 }
 
 fn tier_table_name(tier: Tier) -> &'static str {
@@ -393,13 +410,16 @@ impl Store {
                     id
                 }
             };
-            let mut got = Vec::new();
             let table = tables.iter().find(|(t, _)| *t == tier).map(|(_, t)| t);
+            // Room for every bucket of the range, up to a month of hours:
+            // rollups are large, and growing the vector row by row moves them.
+            let buckets = to.saturating_sub(from) / tier.bucket_ms().max(1) + 1;
+            let mut got = Vec::with_capacity(usize::try_from(buckets).unwrap_or(0).min(744));
             if let (Some(name), Some(table)) = (name, table.filter(|_| from <= to)) {
                 for r in table.range((asset, name, group_of(tier, from))..=(asset, name, to))? {
                     let (k, v) = r?;
                     let group = k.value().2;
-                    got.extend(decode_group_within(
+                    decode_group_into(
                         tier,
                         asset,
                         name,
@@ -407,7 +427,8 @@ impl Store {
                         v.value(),
                         sketches,
                         from..=to,
-                    )?);
+                        &mut got,
+                    )?;
                 }
             }
             out.push(got);
