@@ -53,16 +53,9 @@ pub fn asset_view(store: &Store, id: &str) -> Result<Option<AssetView>, StoreErr
     match class {
         AssetClass::Host => {
             if let Some(inv) = record.inventory {
-                let system = inv.hardware.system;
-                view.maker = system.vendor;
-                view.model = system.product;
-                view.serial = system.serial;
-                view.packages = inv
-                    .software
-                    .packages
-                    .into_iter()
-                    .map(|p| (p.name, p.vendor))
-                    .collect();
+                let hostname = view.hostname;
+                view = AssetView::of_host(&meta.id, &meta.tags, meta.last_seen, &inv);
+                view.hostname = hostname;
             }
         }
         AssetClass::NetworkDevice => {

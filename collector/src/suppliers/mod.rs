@@ -43,6 +43,36 @@ pub struct AssetView {
     pub last_seen: Timestamp,
 }
 
+impl AssetView {
+    /// The view of a host from its inventory: maker, model and serial from
+    /// DMI, every package with its vendor (an RPM vendor or packager, a
+    /// Debian, Alpine or Arch maintainer).
+    pub fn of_host(
+        asset_id: &str,
+        tags: &[String],
+        last_seen: Timestamp,
+        inv: &atalaya_common::model::Inventory,
+    ) -> AssetView {
+        let system = &inv.hardware.system;
+        AssetView {
+            asset_id: asset_id.to_owned(),
+            hostname: inv.host.hostname.clone(),
+            class: "host".to_owned(),
+            maker: system.vendor.clone(),
+            model: system.product.clone(),
+            serial: system.serial.clone(),
+            tags: tags.to_vec(),
+            packages: inv
+                .software
+                .packages
+                .iter()
+                .map(|p| (p.name.clone(), p.vendor.clone()))
+                .collect(),
+            last_seen,
+        }
+    }
+}
+
 /// Whether `coverage` takes in `asset` as a whole (serial, model or tag).
 fn covers_asset(coverage: &Coverage, asset: &AssetView) -> bool {
     let same = |a: &Option<String>, b: &str| {
