@@ -82,7 +82,7 @@ fn matched(
 }
 
 fn view_of(name: &str) -> AssetView {
-    let (inv, _) = inventory::collect(&Root::new(&root(name)));
+    let (inv, _) = inventory::collect(&Root::new(root(name)));
     AssetView::of_host("asset-1", &[], Timestamp(0), &inv)
 }
 
