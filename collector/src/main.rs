@@ -19,6 +19,14 @@ use atalaya_collector::demo;
 use atalaya_collector::run;
 use atalaya_common::model::Timestamp;
 
+/// The collector's allocator. A fleet's reports allocate and free many
+/// rollups of many sizes; glibc's allocator slows as its free lists
+/// fragment (the forecast of 100,000 filesystems took 0.85 s in a fresh
+/// process and 2.3 to 2.6 s after a capacity report had run in it), where
+/// mimalloc's free lists per size class do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Atalaya collector.
 #[derive(Debug, Parser)]
 #[command(name = "atalaya-collector", version, about)]

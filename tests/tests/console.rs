@@ -71,6 +71,23 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
             .then_some(())
     });
 
+    // A supplier and a contract, for the supplier pages.
+    let files = tempfile::tempdir().unwrap();
+    let suppliers = files.path().join("suppliers.csv");
+    std::fs::write(
+        &suppliers,
+        "name,kind,phone\nAcme Support,service-provider,+34 900 100 200\n",
+    )
+    .unwrap();
+    c.cli_ok(&["import", "suppliers", suppliers.to_str().unwrap()]);
+    let contracts = files.path().join("contracts.csv");
+    std::fs::write(
+        &contracts,
+        "supplier,number,kind,start,end,response_hours,tags\nAcme Support,AS-2026,support,2026-01-01,2099-12-31,4,desk\n",
+    )
+    .unwrap();
+    c.cli_ok(&["import", "contracts", contracts.to_str().unwrap()]);
+
     let b = Browser::start();
     // Not signed in: any page leads to the login form, and back after.
     b.go(&format!("{}/fleet", c.api));
@@ -111,9 +128,36 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
             ("/capacity/installed", "Installed capacity"),
             ("/capacity/renewal", "Renewal planning"),
             ("/reports/slr", "Service-level report"),
+            ("/suppliers", "Suppliers"),
+            ("/suppliers/contracts", "Contracts"),
+            ("/suppliers/warranties", "Warranties"),
+            ("/suppliers/licences", "Licences"),
         ] {
             b.go(&format!("{}{path}", c.api));
             assert_eq!(b.text(&b.get("main h1")), title, "{path}");
+            if path == "/suppliers" {
+                let row = b.text(&b.get("table#suppliers tbody tr"));
+                assert!(
+                    row.contains("Acme Support") && row.contains("+34 900 100 200"),
+                    "{row}"
+                );
+            }
+            if path == "/suppliers/contracts" {
+                let row = b.text(&b.get("table#contracts tbody tr"));
+                assert!(
+                    row.contains("AS-2026")
+                        && row.contains("2099-12-31")
+                        && row.contains("tag desk"),
+                    "{row}"
+                );
+            }
+            if path == "/suppliers/warranties" {
+                let rows = b.text(&b.get("table#warranties tbody"));
+                assert!(
+                    rows.contains("lat-maria") && rows.contains("unknown"),
+                    "{rows}"
+                );
+            }
             if path == "/capacity/installed" {
                 let installed = b.text(&b.get("table#installed tbody"));
                 assert!(

@@ -38,6 +38,10 @@ use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// The collector's allocator, so the figures are the collector's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Capacity report benchmark: a fleet with a month of filesystem history.
 #[derive(Debug, Parser)]
 struct Args {

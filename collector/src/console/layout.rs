@@ -22,6 +22,8 @@ pub enum Section {
     Network,
     /// Capacity.
     Capacity,
+    /// Suppliers, contracts, warranties and licences.
+    Suppliers,
     /// Reports.
     Reports,
     /// Caller lookup.
@@ -35,6 +37,7 @@ const NAV: &[(Section, &str, &str)] = &[
     (Section::Kb, "/kb", "Knowledge base"),
     (Section::Network, "/network", "Network"),
     (Section::Capacity, "/capacity", "Capacity"),
+    (Section::Suppliers, "/suppliers", "Suppliers"),
     (Section::Reports, "/reports/slr", "Service levels"),
 ];
 

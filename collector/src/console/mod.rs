@@ -42,6 +42,7 @@ mod lookup;
 mod network;
 mod slr;
 mod static_files;
+mod suppliers;
 
 use std::sync::{Arc, Mutex};
 
@@ -105,6 +106,7 @@ pub fn app(api_state: ApiState, settings: ConsoleSettings, tls: bool) -> Router 
         .merge(network::routes())
         .merge(slr::routes())
         .merge(capacity::routes())
+        .merge(suppliers::routes())
         .merge(incidents::routes())
         .merge(kb::routes())
         .merge(static_files::routes())
