@@ -617,6 +617,12 @@ fn an_incident_names_whom_to_call_and_records_the_suppliers_case() {
         Some("+1 800 000 0000")
     );
     assert_eq!(view.supplier_contracts[0].levels.response_hours, Some(4.0));
+    let suppliers: Vec<SupplierRow> = fleet.get("/api/v1/suppliers");
+    let incidents = |name: &str| suppliers.iter().find(|s| s.name == name).unwrap().incidents;
+    assert_eq!(
+        (incidents("Dell"), incidents("Microsoft"), incidents("HP")),
+        (1, 0, 0)
+    );
     let shown = fleet.cli(&fleet.viewer, &["incident", "1"]);
     assert!(
         shown.contains("Dell PS-1 (support, until ")

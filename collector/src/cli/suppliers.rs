@@ -49,6 +49,7 @@ pub fn suppliers(client: &ApiClient, format: Format) -> Result<String, CliError>
         "HARDWARE",
         "SOFTWARE",
         "COVERED",
+        "INCIDENTS",
         "RESPONSE",
     ]);
     for r in &rows {
@@ -63,6 +64,7 @@ pub fn suppliers(client: &ApiClient, format: Format) -> Result<String, CliError>
             r.hardware.to_string(),
             r.software.to_string(),
             r.covered_assets.to_string(),
+            r.incidents.to_string(),
             hours(r.levels.response_hours),
         ]);
     }

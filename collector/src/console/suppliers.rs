@@ -97,7 +97,7 @@ async fn list(State(state): State<ConsoleState>, me: Person) -> PageResult<Marku
             thead { tr {
                 th { "Supplier" } th { "Kind" } th { "Phone" } th { "E-mail" } th { "Portal" } th { "Account" }
                 th.num { "Contracts" } th.num { "In force" } th.num { "Hardware" } th.num { "Software" }
-                th.num { "Covered" } th.num { "Response" }
+                th.num { "Covered" } th.num { "Incidents" } th.num { "Response" }
             } }
             tbody {
                 @for r in &rows {
@@ -113,6 +113,7 @@ async fn list(State(state): State<ConsoleState>, me: Person) -> PageResult<Marku
                         td.num { (r.hardware) }
                         td.num { (r.software) }
                         td.num { (r.covered_assets) }
+                        td.num { (r.incidents) }
                         td.num { (hours(r.levels.response_hours)) }
                     }
                 }
@@ -121,7 +122,7 @@ async fn list(State(state): State<ConsoleState>, me: Person) -> PageResult<Marku
         @if rows.is_empty() {
             p.muted { "No suppliers yet: " code { "atalaya import suppliers FILE.csv" } " adds them." }
         } @else {
-            p.note { "Hardware: assets the supplier made (by maker name); software: installed packages it publishes (by package vendor); covered: assets under any of its contracts." }
+            p.note { "Hardware: assets the supplier made (by maker name); software: installed packages it publishes (by package vendor); covered: assets under any of its contracts; incidents: active in the last " (suppliers::INCIDENT_DAYS) " days on the assets it made or covers." }
         }
     };
     Ok(layout::page(&me, Section::Suppliers, "Suppliers", body))

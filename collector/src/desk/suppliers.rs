@@ -105,14 +105,25 @@ pub fn seen_within(assets: Vec<AssetView>, days: u32, now: Timestamp) -> Vec<Ass
         .collect()
 }
 
-/// The suppliers report.
+/// Days the suppliers report counts incidents over.
+pub const INCIDENT_DAYS: u32 = 90;
+
+/// The suppliers report, with the incidents active within the last
+/// [`INCIDENT_DAYS`] on the assets each supplier made or covers.
 pub fn supplier_report(store: &Store, today: Day) -> Result<Vec<reports::SupplierRow>, StoreError> {
     let book = store.supplier_book()?;
     let assets = asset_views(store)?;
+    let to = today.next().start_ms();
+    let from = today.minus_days(INCIDENT_DAYS).start_ms();
+    let mut incidents: BTreeMap<String, u32> = BTreeMap::new();
+    for rec in store.incidents_active_between(from, to)? {
+        *incidents.entry(rec.asset).or_default() += 1;
+    }
     Ok(reports::suppliers(
         &book.suppliers,
         &book.contracts,
         &assets,
+        &incidents,
         today,
     ))
 }

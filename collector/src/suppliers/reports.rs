@@ -337,16 +337,22 @@ pub struct SupplierRow {
     pub software: u32,
     /// Assets any of its contracts covers.
     pub covered_assets: u32,
+    /// Incidents on the assets it made or covers, in the window the
+    /// caller counted them over.
+    #[serde(default)]
+    pub incidents: u32,
     /// The best service levels of its contracts in force.
     pub levels: ServiceLevels,
 }
 
 /// The installed base by supplier on `today`: every supplier with its
-/// contracts and what the fleet has from it, by name.
+/// contracts and what the fleet has from it, by name; `incidents` counts
+/// the incidents of each asset (by asset id).
 pub fn suppliers(
     suppliers: &[Supplier],
     contracts: &[Contract],
     assets: &[AssetView],
+    incidents: &BTreeMap<String, u32>,
     today: Day,
 ) -> Vec<SupplierRow> {
     let directory = Directory::new(suppliers);
@@ -380,6 +386,18 @@ pub fn suppliers(
                     .min_by(f64::total_cmp)
             };
             let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            let theirs_asset = |a: &AssetView| {
+                a.maker
+                    .as_deref()
+                    .and_then(|m| directory.find(m))
+                    .is_some_and(|x| std::ptr::eq(x, s))
+                    || theirs.iter().any(|c| covers_hardware(c, a))
+            };
+            let incidents_of = assets
+                .iter()
+                .filter(|a| theirs_asset(a))
+                .map(|a| incidents.get(&a.asset_id).copied().unwrap_or(0))
+                .fold(0u32, u32::saturating_add);
             SupplierRow {
                 name: s.name.clone(),
                 kind: s.kind,
@@ -397,6 +415,7 @@ pub fn suppliers(
                         .filter(|a| theirs.iter().any(|c| covers(c, a)))
                         .count(),
                 ),
+                incidents: incidents_of,
                 levels: ServiceLevels {
                     response_hours: best(|l| l.response_hours),
                     resolution_hours: best(|l| l.resolution_hours),
