@@ -556,6 +556,82 @@ fn the_cli_imports_and_prints_the_reports() {
             .any(|l| l.starts_with("Dell ") && l.contains("support@dell.example")),
         "{suppliers}"
     );
+    // A warranty entered for one asset, then removed.
+    let out = fleet.cli(
+        &fleet.admin,
+        &[
+            "warranty",
+            "set",
+            "web-01",
+            "--supplier",
+            "hp",
+            "--end",
+            "2031-01-31",
+            "--notes",
+            "extended",
+        ],
+    );
+    assert!(
+        out.contains("warranty of web-01") && out.contains("HP until 2031-01-31"),
+        "{out}"
+    );
+    let rows: Vec<WarrantyRow> = fleet.get("/api/v1/warranties");
+    let web = rows.iter().find(|r| r.hostname == "web-01").unwrap();
+    assert_eq!(
+        (web.source.clone(), web.standing),
+        (Some(WarrantySource::Entered), Some(Standing::Active))
+    );
+    for (args, said) in [
+        (
+            &[
+                "warranty",
+                "set",
+                "web-01",
+                "--supplier",
+                "Acme",
+                "--end",
+                "2031-01-31",
+            ][..],
+            "`Acme` is not a known supplier",
+        ),
+        (
+            &[
+                "warranty",
+                "set",
+                "web-01",
+                "--supplier",
+                "HP",
+                "--end",
+                "31/01/2031",
+            ][..],
+            "end",
+        ),
+        (
+            &[
+                "warranty",
+                "set",
+                "nobody",
+                "--supplier",
+                "HP",
+                "--end",
+                "2031-01-31",
+            ][..],
+            "no asset has the id or host name `nobody`",
+        ),
+    ] {
+        let (ok, _, err) = support::cli(&fleet.base, &fleet.admin, args);
+        assert!(!ok && err.contains(said), "{args:?}: {err}");
+    }
+    let out = fleet.cli(&fleet.admin, &["warranty", "remove", "web-01"]);
+    assert!(out.contains("removed"), "{out}");
+    let rows: Vec<WarrantyRow> = fleet.get("/api/v1/warranties");
+    let web = rows.iter().find(|r| r.hostname == "web-01").unwrap();
+    assert_eq!(
+        web.end.unwrap().to_string(),
+        fleet.day(20),
+        "the contract's again"
+    );
+
     let json = fleet.cli(&fleet.viewer, &["--json", "warranty"]);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 4);

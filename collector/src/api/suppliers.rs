@@ -3,6 +3,8 @@
 //!   installed base it made or publishes;
 //! - `GET /api/v1/contracts?expiring=90d`: contracts, soonest to end first;
 //! - `GET /api/v1/warranties?expired=true|expiring=90d`: each asset's warranty;
+//!   `PUT /api/v1/warranties/{asset}` (admin) enters one for an asset (by
+//!   id or host name), `DELETE` removes it;
 //! - `GET /api/v1/licences?seen=30d`: licence compliance;
 //! - `POST /api/v1/suppliers`, `POST /api/v1/contracts` (admin): one
 //!   record as JSON, added or replacing the one of the same name or id;
@@ -20,11 +22,11 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty, parse_step};
+use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty, parse_step, resolve_asset};
 use crate::desk::suppliers::{self, DEFAULT_SEEN_DAYS, ImportError, ImportKind, ImportOutcome};
 use crate::helpers::csvfile::CellProblem;
 use crate::helpers::day::Day;
-use crate::records::supplier::{Contract, Supplier, supplier_key};
+use crate::records::supplier::{Contract, Supplier, Warranty, supplier_key};
 use crate::store::Role;
 use crate::store::suppliers::SupplierChanges;
 use crate::suppliers::reports::Standing;
@@ -44,6 +46,10 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/v1/contracts", get(list_contracts).post(put_contract))
         .route("/api/v1/contracts/{id}", delete(delete_contract))
         .route("/api/v1/warranties", get(list_warranties))
+        .route(
+            "/api/v1/warranties/{asset}",
+            axum::routing::put(put_warranty).delete(delete_warranty),
+        )
         .route("/api/v1/licences", get(list_licences))
         .route(
             "/api/v1/import/{kind}",
@@ -250,6 +256,83 @@ async fn delete_contract(
     }
     let changes = SupplierChanges {
         remove_contracts: vec![id],
+        ..SupplierChanges::default()
+    };
+    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The body of `PUT /api/v1/warranties/{asset}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarrantyEntry {
+    /// Who gives it (a known supplier).
+    pub supplier: String,
+    /// First day, when known.
+    pub start: Option<Day>,
+    /// Last day covered.
+    pub end: Day,
+    /// The supplier's reference, the kind of service.
+    pub notes: Option<String>,
+}
+
+async fn put_warranty(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(asset): Path<String>,
+    body: Result<Json<WarrantyEntry>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let Json(entry) = body?;
+    if entry.start.is_some_and(|s| entry.end < s) {
+        return Err(ApiError::BadRequest(format!(
+            "the warranty ends ({}) before it starts",
+            entry.end
+        )));
+    }
+    let asset = resolve_asset(&state, asset).await?;
+    let book = blocking(&state, |s| s.supplier_book()).await?;
+    let Some(supplier) = book
+        .suppliers
+        .iter()
+        .find(|s| supplier_key(&s.name) == supplier_key(&entry.supplier))
+    else {
+        return Err(ApiError::bad(
+            "supplier",
+            format!("`{}` is not a known supplier: add it first", entry.supplier),
+        ));
+    };
+    let warranty = Warranty {
+        asset_id: asset.meta.id.clone(),
+        supplier: supplier.name.clone(),
+        start: entry.start,
+        end: entry.end,
+        notes: entry.notes.filter(|n| !n.trim().is_empty()),
+    };
+    let changes = SupplierChanges {
+        warranties: vec![warranty.clone()],
+        ..SupplierChanges::default()
+    };
+    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    Ok(Json(warranty).into_response())
+}
+
+async fn delete_warranty(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(asset): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let asset = resolve_asset(&state, asset).await?;
+    let id = asset.meta.id;
+    let book = blocking(&state, |s| s.supplier_book()).await?;
+    if !book.warranties.iter().any(|w| w.asset_id == id) {
+        return Err(ApiError::NotFound(format!(
+            "no warranty was entered for {id}"
+        )));
+    }
+    let changes = SupplierChanges {
+        remove_warranties: vec![id],
         ..SupplierChanges::default()
     };
     blocking(&state, move |s| s.change_suppliers(&changes)).await?;

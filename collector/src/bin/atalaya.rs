@@ -210,8 +210,12 @@ enum Command {
         #[arg(long)]
         expiring: Option<String>,
     },
-    /// Each asset's warranty: from warranty contracts or entered per asset.
+    /// Each asset's warranty: from warranty contracts or entered per asset;
+    /// `set` and `remove` enter one for an asset (admin).
     Warranty {
+        /// Enter or remove a warranty instead of listing them.
+        #[command(subcommand)]
+        action: Option<WarrantyAction>,
         /// Only warranties that have ended.
         #[arg(long, conflicts_with = "expiring")]
         expired: bool,
@@ -237,6 +241,32 @@ enum Command {
         /// How many (default 100).
         #[arg(long)]
         limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WarrantyAction {
+    /// Enter the warranty of an asset (replacing one entered before).
+    Set {
+        /// Asset id or host name.
+        host: String,
+        /// Who gives it.
+        #[arg(long)]
+        supplier: String,
+        /// Last day covered (YYYY-MM-DD).
+        #[arg(long)]
+        end: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        start: Option<String>,
+        /// The supplier's reference, the kind of service.
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Remove the warranty entered for an asset.
+    Remove {
+        /// Asset id or host name.
+        host: String,
     },
 }
 
@@ -312,9 +342,31 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::People => people::list(c, format),
         Command::Suppliers => suppliers::suppliers(c, format),
         Command::Contracts { expiring } => suppliers::contracts(c, expiring, format),
-        Command::Warranty { expired, expiring } => {
-            suppliers::warranty(c, expired, expiring, format)
+        Command::Warranty {
+            action: None,
+            expired,
+            expiring,
+        } => suppliers::warranty(c, expired, expiring, format),
+        Command::Warranty {
+            action:
+                Some(WarrantyAction::Set {
+                    host,
+                    supplier,
+                    end,
+                    start,
+                    notes,
+                }),
+            ..
+        } => {
+            let entry = serde_json::json!({
+                "supplier": supplier, "end": end, "start": start, "notes": notes,
+            });
+            suppliers::set_warranty(c, &host, &entry, format)
         }
+        Command::Warranty {
+            action: Some(WarrantyAction::Remove { host }),
+            ..
+        } => suppliers::remove_warranty(c, &host),
         Command::Licences { seen } => suppliers::licences(c, seen, format),
         Command::Incidents { status, asset } => incidents::list(c, status, asset, format),
         Command::Incident { id } => incidents::show(c, id, format),

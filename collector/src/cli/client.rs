@@ -296,6 +296,18 @@ impl ApiClient {
         self.answer(result, &url)
     }
 
+    /// PUTs `body` as JSON at `path`; the answer's body.
+    pub fn put(&self, path: &str, body: &Value) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.server);
+        let result = self
+            .agent
+            .put(&url)
+            .header("Authorization", &self.bearer())
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes());
+        self.answer(result, &url)
+    }
+
     /// DELETEs `path`; the answer's body.
     pub fn delete(&self, path: &str) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.server);

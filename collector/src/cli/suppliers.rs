@@ -176,6 +176,31 @@ pub fn warranty(
     Ok(render(t, format, "no assets match"))
 }
 
+/// `atalaya warranty set HOST --supplier S --end DAY [--start DAY] [--notes T]`.
+pub fn set_warranty(
+    client: &ApiClient,
+    host: &str,
+    entry: &serde_json::Value,
+    format: Format,
+) -> Result<String, CliError> {
+    let path = format!("/api/v1/warranties/{}", super::path_seg(host));
+    let body = client.put(&path, entry)?;
+    if format == Format::Json {
+        return Ok(pretty(&body));
+    }
+    let w: crate::records::supplier::Warranty = decode(&body, "the warranty")?;
+    Ok(format!(
+        "warranty of {host} ({}): {} until {}\n",
+        w.asset_id, w.supplier, w.end
+    ))
+}
+
+/// `atalaya warranty remove HOST`.
+pub fn remove_warranty(client: &ApiClient, host: &str) -> Result<String, CliError> {
+    client.delete(&format!("/api/v1/warranties/{}", super::path_seg(host)))?;
+    Ok(format!("the warranty entered for {host} is removed\n"))
+}
+
 /// `atalaya licences [--seen 30d]`.
 pub fn licences(
     client: &ApiClient,
