@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 /// line is counted here: the line of its first byte, after any line ends
 /// its position points at.
 #[derive(Debug)]
-pub struct Lines<'a> {
+struct Lines<'a> {
     bytes: &'a [u8],
     /// Offset counted up to, and the line it is on.
     at: usize,
@@ -24,7 +24,7 @@ pub struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     /// Counts lines of `bytes` from the start.
-    pub fn new(bytes: &'a [u8]) -> Self {
+    fn new(bytes: &'a [u8]) -> Self {
         Lines {
             bytes,
             at: 0,
@@ -33,7 +33,7 @@ impl<'a> Lines<'a> {
     }
 
     /// The line of the record whose position is the byte offset `byte`.
-    pub fn at(&mut self, byte: u64) -> u64 {
+    fn at(&mut self, byte: u64) -> u64 {
         let mut start = usize::try_from(byte)
             .unwrap_or(usize::MAX)
             .min(self.bytes.len());
@@ -54,7 +54,7 @@ impl<'a> Lines<'a> {
 }
 
 /// A CSV error in words, without its position (the line is said apart).
-pub fn csv_error(e: &csv::Error) -> String {
+fn csv_error(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { err, .. } => {
             format!(
@@ -63,6 +63,86 @@ pub fn csv_error(e: &csv::Error) -> String {
             )
         }
         other => format!("cannot be read as CSV: {other:?}"),
+    }
+}
+
+/// A CSV file as spreadsheets save it, read record by record: a UTF-8
+/// byte-order mark taken off, fields trimmed, each record with the line
+/// an editor shows it on.
+pub struct CsvFile<'a> {
+    records: csv::StringRecordsIntoIter<&'a [u8]>,
+    lines: Lines<'a>,
+    last_line: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for CsvFile<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvFile")
+            .field("last_line", &self.last_line)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> CsvFile<'a> {
+    /// The file `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+        let records = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(bytes)
+            .into_records();
+        CsvFile {
+            records,
+            lines: Lines::new(bytes),
+            last_line: 1,
+            done: false,
+        }
+    }
+
+    /// The first record, the header: `None` for an empty file, the CSV
+    /// error in words when it cannot be read.
+    pub fn header(&mut self) -> Option<Result<csv::StringRecord, String>> {
+        self.records.next().map(|r| r.map_err(|e| csv_error(&e)))
+    }
+
+    /// The next record that is not empty, with its line; a record with
+    /// another number of fields than `width`, or that cannot be read, is
+    /// the problem of its line. After a problem other than text that is
+    /// not UTF-8 the file cannot be followed, and there is no next record.
+    pub fn next_row(
+        &mut self,
+        width: usize,
+    ) -> Option<Result<(u64, csv::StringRecord), (u64, String)>> {
+        while !self.done {
+            let record = match self.records.next()? {
+                Ok(r) => r,
+                Err(e) => {
+                    let line = e
+                        .position()
+                        .map_or(self.last_line + 1, |p| self.lines.at(p.byte()));
+                    self.last_line = line;
+                    self.done = !matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
+                    return Some(Err((line, csv_error(&e))));
+                }
+            };
+            let line = record
+                .position()
+                .map_or(self.last_line + 1, |p| self.lines.at(p.byte()));
+            self.last_line = line;
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            if record.len() != width {
+                let message = format!("has {} fields, the header has {width}", record.len());
+                return Some(Err((line, message)));
+            }
+            return Some(Ok((line, record)));
+        }
+        None
     }
 }
 
@@ -155,7 +235,6 @@ pub fn read_table(
     columns: &[ColumnSpec],
     max_rows: usize,
 ) -> Result<Table, Vec<CellProblem>> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let names = || {
         columns
             .iter()
@@ -163,13 +242,8 @@ pub fn read_table(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let mut records = reader.records();
-    let header = match records.next() {
+    let mut file = CsvFile::new(bytes);
+    let header = match file.header() {
         None => {
             return Err(vec![CellProblem::line(
                 1,
@@ -179,7 +253,7 @@ pub fn read_table(
                 ),
             )]);
         }
-        Some(Err(e)) => return Err(vec![CellProblem::line(1, csv_error(&e))]),
+        Some(Err(e)) => return Err(vec![CellProblem::line(1, e)]),
         Some(Ok(h)) => h,
     };
     let mut problems = Vec::new();
@@ -216,39 +290,14 @@ pub fn read_table(
         return Err(problems);
     }
     let mut rows = Vec::new();
-    let mut lines = Lines::new(bytes);
-    let mut last_line = 1;
-    for record in records {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(last_line + 1, |p| lines.at(p.byte()));
-                problems.push(CellProblem::line(line, csv_error(&e)));
-                if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-                    last_line = line;
-                    continue;
-                }
-                break;
+    while let Some(next) = file.next_row(order.len()) {
+        let (line, record) = match next {
+            Ok(row) => row,
+            Err((line, message)) => {
+                problems.push(CellProblem::line(line, message));
+                continue;
             }
         };
-        let line = record
-            .position()
-            .map_or(last_line + 1, |p| lines.at(p.byte()));
-        last_line = line;
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        if record.len() != order.len() {
-            problems.push(CellProblem::line(
-                line,
-                format!(
-                    "has {} fields, the header has {}",
-                    record.len(),
-                    order.len()
-                ),
-            ));
-            continue;
-        }
         if rows.len() == max_rows {
             problems.push(CellProblem::line(
                 line,

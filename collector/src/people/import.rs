@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::phone::{PhonePlan, extension_key};
-use crate::helpers::csvfile::{Lines, csv_error};
+use crate::helpers::csvfile::CsvFile;
 use crate::records::person::{Person, Phone};
 
 /// Longest field taken, in characters.
@@ -70,22 +70,16 @@ impl Problem {
 /// The people of the CSV file `bytes`, each with its line, or every
 /// problem found (all rows are checked; nothing is taken if one is bad).
 pub fn parse(bytes: &[u8], plan: &PhonePlan) -> Result<Vec<Row>, Vec<Problem>> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let mut records = reader.records();
+    let mut file = CsvFile::new(bytes);
     let mut problems = Vec::new();
-    let header = match records.next() {
+    let header = match file.header() {
         None => {
             return Err(vec![Problem::new(
                 1,
                 "the file is empty: it needs a header row naming the columns (name, logins, email, phones, extension, department, location)",
             )]);
         }
-        Some(Err(e)) => return Err(vec![Problem::new(1, csv_error(&e))]),
+        Some(Err(e)) => return Err(vec![Problem::new(1, e)]),
         Some(Ok(h)) => h,
     };
     let columns = match header_columns(&header) {
@@ -98,39 +92,14 @@ pub fn parse(bytes: &[u8], plan: &PhonePlan) -> Result<Vec<Row>, Vec<Problem>> {
     let mut rows = Vec::new();
     let mut keys: BTreeMap<String, u64> = BTreeMap::new();
     let mut logins: BTreeMap<String, u64> = BTreeMap::new();
-    let mut lines = Lines::new(bytes);
-    let mut last_line = 1;
-    for record in records {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(last_line + 1, |p| lines.at(p.byte()));
-                problems.push(Problem::new(line, csv_error(&e)));
-                if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-                    last_line = line;
-                    continue;
-                }
-                break;
+    while let Some(next) = file.next_row(columns.len()) {
+        let (line, record) = match next {
+            Ok(row) => row,
+            Err((line, message)) => {
+                problems.push(Problem::new(line, message));
+                continue;
             }
         };
-        let line = record
-            .position()
-            .map_or(last_line + 1, |p| lines.at(p.byte()));
-        last_line = line;
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        if record.len() != columns.len() {
-            problems.push(Problem::new(
-                line,
-                format!(
-                    "has {} fields, the header has {}",
-                    record.len(),
-                    columns.len()
-                ),
-            ));
-            continue;
-        }
         let fields: BTreeMap<Column, &str> = columns.iter().copied().zip(record.iter()).collect();
         match person(&fields, plan) {
             Ok(p) => {
