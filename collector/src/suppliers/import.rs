@@ -106,6 +106,21 @@ impl Fields<'_> {
         got
     }
 
+    /// The `supplier` field: the name of the known supplier it names.
+    fn supplier(&mut self, known: &BTreeMap<String, Supplier>) -> Option<String> {
+        let name = self.required("supplier")?;
+        match known.get(&supplier_key(&name)) {
+            Some(s) => Some(s.name.clone()),
+            None => {
+                self.wrong(
+                    "supplier",
+                    format!("`{name}` is not a known supplier: import or add it first"),
+                );
+                None
+            }
+        }
+    }
+
     fn list(&self, column: &str) -> Vec<String> {
         self.row
             .get(column)
@@ -232,18 +247,7 @@ pub fn parse_contracts(
 ) -> Result<Vec<(u64, Contract)>, Vec<CellProblem>> {
     let mut seen: BTreeMap<(String, String), u64> = BTreeMap::new();
     each_row(bytes, &CONTRACT_COLUMNS, |f| {
-        let supplier = f
-            .required("supplier")
-            .and_then(|s| match known.get(&supplier_key(&s)) {
-                Some(known) => Some(known.name.clone()),
-                None => {
-                    f.wrong(
-                        "supplier",
-                        format!("`{s}` is not a known supplier: import or add it first"),
-                    );
-                    None
-                }
-            });
+        let supplier = f.supplier(known);
         let number = f.required("number");
         let kind = f.required("kind").and_then(|k| {
             let kind = ContractKind::from_name(&k);
@@ -367,18 +371,7 @@ pub fn parse_warranties(
                 None
             }
         };
-        let supplier = f
-            .required("supplier")
-            .and_then(|s| match known.get(&supplier_key(&s)) {
-                Some(known) => Some(known.name.clone()),
-                None => {
-                    f.wrong(
-                        "supplier",
-                        format!("`{s}` is not a known supplier: import or add it first"),
-                    );
-                    None
-                }
-            });
+        let supplier = f.supplier(known);
         let start = f.day("start");
         let end = f.required("end").and(f.day("end"));
         if let (Some(s), Some(e)) = (start, end)
