@@ -194,7 +194,7 @@ struct InventoryQuery {
     /// such as `7d`); default: the current one.
     as_of: Option<String>,
     /// `atalaya` (default) or `glpi`: GLPI's native inventory format (hosts only).
-    #[param(value_type = Option<InventoryFormat>)]
+    #[param(value_type = Option<InventoryFormat>, inline)]
     format: Option<String>,
 }
 
@@ -237,7 +237,7 @@ pub struct InventoryAsOf {
 #[serde(untagged)]
 pub enum InventoryAnswer {
     /// Atalaya's own JSON.
-    Atalaya(InventoryAsOf),
+    Atalaya(Box<InventoryAsOf>),
     /// A GLPI inventory document, in GLPI's own schema.
     Glpi(serde_json::Value),
 }
@@ -296,11 +296,11 @@ async fn asset_inventory(
         let glpi = glpi_inventory(&state, &asset.meta, &inventory, at).await?;
         return Ok(Json(InventoryAnswer::Glpi(glpi)).into_response());
     }
-    Ok(Json(InventoryAnswer::Atalaya(InventoryAsOf {
+    Ok(Json(InventoryAnswer::Atalaya(Box::new(InventoryAsOf {
         asset_id,
         as_of: at,
         inventory,
-    }))
+    })))
     .into_response())
 }
 

@@ -82,7 +82,11 @@ fn scope(q: &CapacityQuery) -> ApiResult<Scope> {
     path = "/api/v1/capacity",
     tag = "capacity",
     operation_id = "capacity_report",
-    params(("tag" = Option<String>, Query, description = "Only assets with this tag."), ("kind" = Option<AssetClass>, Query, description = "Only hosts (`host`) or only network devices (`network-device`)."), ("window" = Option<String>, Query, description = "The trend window of every series, 1 h to 90 days, e.g. `7d` (default: each series' forecast rule's, else 72 h).")),
+    params(
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+        ("window" = Option<String>, Query, description = "The trend window of every series, 1 h to 90 days, e.g. `7d` (default: each series' forecast rule's, else 72 h)."),
+    ),
     security(("bearer" = ["viewer"])),
     responses(
         (status = 200, description = "The resources, most urgent first.", body = UsageReport),
@@ -133,7 +137,9 @@ fn window_hours(window: Option<String>) -> ApiResult<Option<u64>> {
     params(
         ("resource" = Option<String>, Query, description = "`filesystem` (default), `memory`, `swap`, `cpu` or `interface`."),
         ("limit" = Option<u32>, Query, minimum = 1, description = "At most this many rows, most urgent first (default: all)."),
-        ("tag" = Option<String>, Query, description = "Only assets with this tag."), ("kind" = Option<AssetClass>, Query, description = "Only hosts (`host`) or only network devices (`network-device`)."), ("window" = Option<String>, Query, description = "The trend window of every series, 1 h to 90 days, e.g. `7d` (default: each series' forecast rule's, else 72 h)."),
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+        ("window" = Option<String>, Query, description = "The trend window of every series, 1 h to 90 days, e.g. `7d` (default: each series' forecast rule's, else 72 h)."),
     ),
     security(("bearer" = ["viewer"])),
     responses(
@@ -189,8 +195,9 @@ async fn forecast(
     tag = "capacity",
     operation_id = "capacity_installed",
     params(
-        ("by" = Option<GroupBy>, Query, description = "How to group the assets (default `tag`)."),
-        ("tag" = Option<String>, Query, description = "Only assets with this tag."), ("kind" = Option<AssetClass>, Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+        ("by" = inline(Option<GroupBy>), Query, description = "How to group the assets (default `tag`)."),
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
     ),
     security(("bearer" = ["viewer"])),
     responses(
@@ -230,7 +237,8 @@ async fn installed(
     operation_id = "capacity_renewal",
     params(
         ("months" = Option<u32>, Query, maximum = 120, description = "Months ahead, 0 to 120 (default 12)."),
-        ("tag" = Option<String>, Query, description = "Only assets with this tag."), ("kind" = Option<AssetClass>, Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
     ),
     security(("bearer" = ["viewer"])),
     responses(

@@ -637,6 +637,7 @@ struct InterfacesQuery {
     /// Only this device's interfaces.
     device: Option<String>,
     /// How to order the rows (default `device`).
+    #[param(inline)]
     sort: Option<InterfaceSort>,
 }
 

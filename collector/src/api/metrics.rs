@@ -49,7 +49,7 @@ struct MetricsQuery {
     /// seconds); default: raw points.
     step: Option<String>,
     /// How each step becomes one value.
-    #[param(value_type = Option<Aggregation>)]
+    #[param(value_type = Option<Aggregation>, inline)]
     agg: Option<String>,
 }
 
@@ -179,7 +179,7 @@ struct TopQuery {
     series: Option<String>,
     /// What to rank by: `max` (default), `avg`, `min`, `last`, `p50`,
     /// `p95` or `p99`.
-    #[param(value_type = Option<Aggregation>)]
+    #[param(value_type = Option<Aggregation>, inline)]
     by: Option<String>,
     /// How far back, e.g. `24h` (default `7d`).
     over: Option<String>,

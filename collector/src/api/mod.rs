@@ -2,10 +2,10 @@
 //! metrics, caller lookup, incidents, the knowledge base, token and agent
 //! administration, and `/metrics` for Prometheus.
 //!
-//! Every route needs `Authorization: Bearer <secret>`; the secret's SHA-256
-//! names an API token in the store, whose role decides what it may do
-//! (viewer and helpdesk read, admin also administers, telephony only posts
-//! incoming calls). Errors are JSON
+//! Every route but the OpenAPI document needs `Authorization: Bearer
+//! <secret>`; the secret's SHA-256 names an API token in the store, whose
+//! role decides what it may do (viewer and helpdesk read, admin also
+//! administers, telephony only posts incoming calls). Errors are JSON
 //! `{"error": "..."}` with a fitting status; a bad query parameter gives 400
 //! naming the parameter. Store calls are synchronous and run in
 //! `spawn_blocking` so a slow commit never stalls the runtime.
@@ -95,7 +95,7 @@ use utoipa_axum::routes;
 pub use self::agents::{AgentView, agent_status, status_of as agent_status_of};
 pub use self::assets::{InventoryAnswer, InventoryAsOf};
 pub use self::calls::NewCall;
-pub use self::metrics::{MetricSeries, SeriesList, TopEntry, TopList};
+pub use self::metrics::{MetricSeries, MetricsAnswer, SeriesList, TopEntry, TopList};
 pub use self::people::{ImportRefused, Imported, MAX_IMPORT_BYTES};
 pub use self::tokens::{
     ApiTokenView, CreateApiToken, CreateToken, CreatedApiToken, CreatedToken, TokenView,

@@ -197,7 +197,7 @@ fn document_json() -> &'static Result<String, String> {
 /// This document: the OpenAPI 3.1 description of every route of the API.
 ///
 /// Public: no token needed. View it with
-/// `curl -s http://127.0.0.1:8080/api/v1/openapi.json | jq .info`, or give
+/// `curl -s http://127.0.0.1:8440/api/v1/openapi.json | jq .info`, or give
 /// it to a client generator.
 #[utoipa::path(
     get,

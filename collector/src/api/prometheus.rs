@@ -1,5 +1,5 @@
 //! `GET /metrics`: the collector's own counters and the store's sizes in
-//! the Prometheus text format. Viewer role and up, like every route.
+//! the Prometheus text format. Viewer role and up, like every read.
 //!
 //! Only the collector's own health is exposed here; the agents' stored
 //! series are served by the JSON API, not re-exposed for scraping.

@@ -28,6 +28,7 @@ pub struct Signature {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Article {
     /// Its number.
+    #[schema(value_type = u64)]
     pub id: ArticleId,
     /// One line.
     pub title: String,

@@ -162,6 +162,7 @@ pub enum Coverage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Contract {
     /// Its number in the store.
+    #[schema(value_type = u64)]
     pub id: ContractId,
     /// The supplier's name.
     pub supplier: String,
