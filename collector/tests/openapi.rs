@@ -382,6 +382,86 @@ fn undocumented(sources: &[(String, String)], doc: &Value) -> Vec<String> {
     found
 }
 
+/// The Rust files under `dir`, by path.
+fn rust_files(dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            out.push((path.display().to_string(), text));
+        }
+    }
+}
+
+/// The schema name of each type deriving `ToSchema` in `sources` (its
+/// own name, or the one `#[schema(as = …)]` gives), with where it is.
+/// Two types of one name would share one entry of the document's
+/// schemas, the later silently replacing the earlier.
+fn schema_names(sources: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
+    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (file, text) in sources {
+        for (at, _) in text.match_indices("ToSchema") {
+            let attr_start = text[..at].rfind("#[").unwrap_or(0);
+            let attr = &text[attr_start..at];
+            if !attr.contains("derive(") || attr.contains(']') {
+                continue;
+            }
+            let rest = &text[at..];
+            let Some(item) = ["struct ", "enum "]
+                .iter()
+                .filter_map(|kw| rest.find(kw).map(|i| i + kw.len()))
+                .min()
+            else {
+                continue;
+            };
+            let own: String = rest[item..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let alias = rest[..item].find("schema(as = ").map(|i| {
+                rest[i + "schema(as = ".len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            });
+            names
+                .entry(alias.unwrap_or(own))
+                .or_default()
+                .push(file.clone());
+        }
+    }
+    names
+}
+
+#[test]
+fn no_two_types_share_a_schema_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = Vec::new();
+    rust_files(&root.join("src"), &mut sources);
+    rust_files(&root.join("../common/src"), &mut sources);
+    let names = schema_names(&sources);
+    assert!(names.len() > 200, "only {} schema types found", names.len());
+    let shared: Vec<String> = names
+        .iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|(name, files)| format!("{name}: {}", files.join(", ")))
+        .collect();
+    assert!(shared.is_empty(), "{}", shared.join("\n"));
+
+    // What it looks for: a second `Problem`, unless renamed.
+    let mut more = sources.clone();
+    let second = "#[derive(Debug, Serialize, ToSchema)]\npub struct Problem {\n    line: u64,\n}\n";
+    more.push(("other.rs".into(), second.into()));
+    assert_eq!(schema_names(&more)["Problem"], ["other.rs"]);
+    more.push(("again.rs".into(), second.into()));
+    assert_eq!(schema_names(&more)["Problem"], ["other.rs", "again.rs"]);
+    let renamed = second.replace("pub struct", "#[schema(as = OtherProblem)]\npub struct");
+    more.push(("renamed.rs".into(), renamed));
+    assert_eq!(schema_names(&more)["OtherProblem"], ["renamed.rs"]);
+}
+
 #[test]
 fn the_document_is_valid_openapi_3_1() {
     let doc = serde_json::to_value(api::openapi()).unwrap();

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi, Ref, RefOr};
 
 use super::{ApiError, ApiResult, ErrorBody};
 
@@ -106,9 +106,7 @@ pub(super) fn finish(mut doc: OpenApi) -> OpenApi {
         if *name == "Unauthorized" {
             answer = answer.header(
                 "WWW-Authenticate",
-                utoipa::openapi::HeaderBuilder::new()
-                    .description(Some("`Bearer`"))
-                    .build(),
+                HeaderBuilder::new().description(Some("`Bearer`")).build(),
             );
         }
         components
