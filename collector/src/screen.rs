@@ -43,6 +43,7 @@ use atalaya_common::model::{
 };
 use atalaya_common::proto::Heartbeat;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::store::IngestRecord;
 
@@ -374,7 +375,7 @@ fn finite(s: &HealthSample) -> bool {
 }
 
 /// What the collector noticed about an agent whose times it refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ClockSkew {
     /// The agent's time minus the collector's when the last time was
     /// refused, ms (positive: the agent is ahead).

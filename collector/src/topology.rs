@@ -22,6 +22,7 @@ use atalaya_common::model::device::{
     DeviceInterface, IdKind, Neighbour, NeighbourProtocol, PeerId,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What the map needs of one device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,7 +83,9 @@ pub fn wanted_keys(devices: &[DeviceFacts]) -> (BTreeSet<String>, BTreeSet<Strin
 }
 
 /// What a node is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     /// A device Atalaya polls.
@@ -94,7 +97,7 @@ pub enum NodeKind {
 }
 
 /// One node of the map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Node {
     /// Its id in the map: the asset id of a device or host, else
     /// `neighbour:<chassis id>`.
@@ -112,7 +115,7 @@ pub struct Node {
 }
 
 /// One end of a link.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 pub struct LinkEnd {
     /// The node's id.
     pub node: String,
@@ -122,7 +125,7 @@ pub struct LinkEnd {
 }
 
 /// One link between two nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Link {
     /// One end (a reporting device's).
     pub a: LinkEnd,
@@ -135,7 +138,7 @@ pub struct Link {
 }
 
 /// The network map.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Topology {
     /// Devices first, then hosts, then unknown neighbours, each by name.
     pub nodes: Vec<Node>,

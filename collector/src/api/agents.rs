@@ -6,26 +6,28 @@ use std::time::Duration;
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::token::hex;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking};
 use crate::screen::ClockSkew;
 use crate::store::{AgentRecord, Role};
 
 /// The agent routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/agents", get(list_agents))
-        .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agents))
+        .routes(routes!(revoke_agent))
 }
 
 /// An agent as listed (certificate fingerprint instead of the PEM).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AgentView {
     /// Agent id.
     pub id: String,
@@ -47,6 +49,7 @@ pub struct AgentView {
     pub asset_id: Option<String>,
     /// `connected`, `silent` (not heard from for a few heartbeats),
     /// `disconnected`, `revoked`, or `never_seen`.
+    #[schema(value_type = String, example = "connected")]
     pub status: &'static str,
     /// Set while the collector refuses the agent's times as out of range
     /// (its clock is wrong): how far off the last one was, when, and how
@@ -103,6 +106,16 @@ pub fn status_of(
     }
 }
 
+/// The enrolled agents with their connection status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents",
+    tag = "agents",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "Every enrolled agent.", body = Vec<AgentView>),
+    ),
+)]
 async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let agents = blocking(&state, |s| s.list_agents()).await?;
@@ -123,6 +136,18 @@ async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult
     Ok(Json(views).into_response())
 }
 
+/// Revokes an agent's certificate and closes its open connection.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{id}/revoke",
+    tag = "agents",
+    params(("id" = String, Path, description = "The agent's id.")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No agent has that id.", body = ErrorBody),
+    ),
+)]
 async fn revoke_agent(
     State(state): State<ApiState>,
     caller: Caller,

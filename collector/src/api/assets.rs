@@ -4,46 +4,76 @@
 //! (dropped-sample gaps, user reports). Viewer role and up.
 
 use atalaya_common::model::{Inventory, Timestamp};
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{
-    ApiError, ApiResult, ApiState, Caller, blocking, nonempty, opt_time, parse_limit, parse_offset,
-    resolve_asset,
+    ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, nonempty, opt_time, parse_limit,
+    parse_offset, resolve_asset,
 };
 use crate::formats::glpi;
 use crate::records::device::DEVICE_ASSET_PREFIX;
-use crate::store::{AssetFilter, AssetMeta, Role, Store, StoreError};
+use crate::store::{
+    AssetFilter, AssetMeta, AssetRecord, AssetSummary, GapRecord, Page, ReportRecord, Role, Store,
+    StoreError,
+};
 
 /// The asset routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/assets", get(list_assets))
-        .route("/api/v1/assets/{id}", get(get_asset))
-        .route("/api/v1/assets/{id}/gaps", get(asset_gaps))
-        .route("/api/v1/assets/{id}/reports", get(asset_reports))
-        .route("/api/v1/assets/{id}/inventory", get(asset_inventory))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_assets))
+        .routes(routes!(get_asset))
+        .routes(routes!(asset_gaps))
+        .routes(routes!(asset_reports))
+        .routes(routes!(asset_inventory))
 }
 
-/// Query of `GET /api/v1/assets`.
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/assets`; every filter given must hold.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AssetsQuery {
+    /// Host name, exact or with `*` globs, case-insensitive.
     hostname: Option<String>,
+    /// OS id (`debian`, `rhel`) or a case-insensitive part of its name.
     os: Option<String>,
+    /// Has this package installed (exact name or `*` glob).
     software: Option<String>,
+    /// With `software`: lowest version, inclusive (dpkg ordering).
     version_min: Option<String>,
+    /// With `software`: highest version, inclusive.
     version_max: Option<String>,
+    /// Carries this tag.
     tag: Option<String>,
+    /// Last seen before this time (RFC 3339, or a duration ago such as `7d`).
     seen_before: Option<String>,
+    /// Last seen at or after this time (RFC 3339, or a duration ago such as `24h`).
     seen_after: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// Matches to skip (paging; default 0).
+    #[param(value_type = Option<u32>)]
     offset: Option<String>,
 }
 
+/// The asset list, filtered and paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets",
+    tag = "assets",
+    params(AssetsQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "One page of matching assets.", body = Page<AssetSummary>),
+        (status = 400, description = "A filter is malformed (named), or a version range lacks `software`.", body = ErrorBody),
+    ),
+)]
 async fn list_assets(
     State(state): State<ApiState>,
     caller: Caller,
@@ -79,6 +109,18 @@ async fn list_assets(
     Ok(Json(page).into_response())
 }
 
+/// One asset with its current inventory.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    params(("id" = String, Path, description = "Asset id (e.g. `asset-17`) or host name.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The asset, its identity decisions and current inventory.", body = AssetRecord),
+        (status = 404, description = "No asset has that id or host name.", body = ErrorBody),
+    ),
+)]
 async fn get_asset(
     State(state): State<ApiState>,
     caller: Caller,
@@ -90,6 +132,17 @@ async fn get_asset(
 
 /// Health samples the asset's agents dropped while the collector was out of
 /// their reach (their spool was full): what is known to be missing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/gaps",
+    tag = "assets",
+    params(("id" = String, Path, description = "Asset id (e.g. `asset-17`) or host name.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The asset's known gaps.", body = Vec<GapRecord>),
+        (status = 404, description = "No asset has that id or host name.", body = ErrorBody),
+    ),
+)]
 async fn asset_gaps(
     State(state): State<ApiState>,
     caller: Caller,
@@ -100,6 +153,17 @@ async fn asset_gaps(
 
 /// What people at the machine reported (`atalaya-agent report`), newest
 /// first, each with the incident it opened.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/reports",
+    tag = "assets",
+    params(("id" = String, Path, description = "Asset id (e.g. `asset-17`) or host name.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The asset's user reports, newest first.", body = Vec<ReportRecord>),
+        (status = 404, description = "No asset has that id or host name.", body = ErrorBody),
+    ),
+)]
 async fn asset_reports(
     State(state): State<ApiState>,
     caller: Caller,
@@ -122,14 +186,21 @@ async fn asset_records<T: Serialize + Send + 'static>(
     Ok(Json(records).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/assets/{id}/inventory`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InventoryQuery {
+    /// The inventory as it was at this time (RFC 3339, or a duration ago
+    /// such as `7d`); default: the current one.
     as_of: Option<String>,
+    /// `atalaya` (default) or `glpi`: GLPI's native inventory format (hosts only).
+    #[param(value_type = Option<InventoryFormat>, inline)]
     format: Option<String>,
 }
 
 /// The forms `GET /api/v1/assets/{id}/inventory` answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "snake_case")]
 enum InventoryFormat {
     /// Atalaya's own JSON ([`InventoryAsOf`]).
     Atalaya,
@@ -151,7 +222,7 @@ impl InventoryFormat {
 }
 
 /// An inventory as it was at a time.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InventoryAsOf {
     /// Asset id.
     pub asset_id: String,
@@ -161,6 +232,30 @@ pub struct InventoryAsOf {
     pub inventory: Inventory,
 }
 
+/// What `GET /api/v1/assets/{id}/inventory` answers, by `format`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum InventoryAnswer {
+    /// Atalaya's own JSON.
+    Atalaya(Box<InventoryAsOf>),
+    /// A GLPI inventory document, in GLPI's own schema.
+    Glpi(serde_json::Value),
+}
+
+/// An asset's inventory as it is now or was at a time, in Atalaya's JSON
+/// or GLPI's native inventory format.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/inventory",
+    tag = "assets",
+    params(("id" = String, Path, description = "Asset id (e.g. `asset-17`) or host name."), InventoryQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The inventory: an `InventoryAsOf`, or with `format=glpi` a GLPI inventory document (an object in GLPI's own schema).", body = InventoryAnswer),
+        (status = 400, description = "`as_of` or `format` is malformed, or `format=glpi` was asked of a network device.", body = ErrorBody),
+        (status = 404, description = "No asset has that id or host name, or it had no inventory at that time.", body = ErrorBody),
+    ),
+)]
 async fn asset_inventory(
     State(state): State<ApiState>,
     caller: Caller,
@@ -198,15 +293,14 @@ async fn asset_inventory(
     let inventory = inventory
         .ok_or_else(|| ApiError::NotFound(format!("asset {asset_id} had no inventory at {at}")))?;
     if format == InventoryFormat::Glpi {
-        return Ok(
-            Json(glpi_inventory(&state, &asset.meta, &inventory, at).await?).into_response(),
-        );
+        let glpi = glpi_inventory(&state, &asset.meta, &inventory, at).await?;
+        return Ok(Json(InventoryAnswer::Glpi(glpi)).into_response());
     }
-    Ok(Json(InventoryAsOf {
+    Ok(Json(InventoryAnswer::Atalaya(Box::new(InventoryAsOf {
         asset_id,
         as_of: at,
         inventory,
-    })
+    })))
     .into_response())
 }
 

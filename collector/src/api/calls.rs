@@ -7,21 +7,23 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::agents::agent_status;
-use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking};
 use crate::desk::calls::{self, CallEvent};
 use crate::people::phone::extension_key;
 use crate::store::Role;
@@ -30,14 +32,14 @@ use crate::store::Role;
 const MAX_FROM_CHARS: usize = 64;
 
 /// The call routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/calls", post(post_call))
-        .route("/api/v1/calls/stream", get(stream))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_call))
+        .routes(routes!(stream))
 }
 
 /// Body of `POST /api/v1/calls`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCall {
     /// The caller's number, as the phone system has it.
@@ -83,6 +85,25 @@ fn parse_call(headers: &HeaderMap, body: &[u8]) -> ApiResult<NewCall> {
     }
 }
 
+/// Tells who is calling: the caller's machines, person and open incidents,
+/// found by the number; the call is also published to the event stream.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls",
+    tag = "calls",
+    request_body(
+        description = "The call, as JSON or as an HTML form (`from=…&extension=…`).",
+        content(
+            (NewCall = "application/json"),
+            (NewCall = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    security(("bearer" = ["telephony"])),
+    responses(
+        (status = 200, description = "The call with the caller's card.", body = CallEvent),
+        (status = 400, description = "The body does not parse, or `from` or `extension` is not valid.", body = ErrorBody),
+    ),
+)]
 async fn post_call(
     State(state): State<ApiState>,
     caller: Caller,
@@ -127,13 +148,31 @@ async fn post_call(
 }
 
 /// Query of `GET /api/v1/calls/stream`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct StreamQuery {
     /// Only the calls ringing at this extension (none: every call).
     extension: Option<String>,
 }
 
+/// The calls ringing at an extension (or every call), as they ring, as
+/// server-sent events.
+///
+/// Each `call` event's data is a `CallEvent` as JSON; a `lagged` event
+/// says how many calls were missed when the listener fell behind.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls/stream",
+    tag = "calls",
+    operation_id = "call_stream",
+    params(StreamQuery),
+    security(("bearer" = ["helpdesk"])),
+    responses(
+        (status = 200, description = "A stream of server-sent events: `call` (data: a `CallEvent` as JSON) and `lagged`.", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`extension` is not an extension, or an unknown parameter was given.", body = ErrorBody),
+    ),
+)]
 async fn stream(
     State(state): State<ApiState>,
     caller: Caller,

@@ -4,18 +4,20 @@
 //! [`crate::capacity`] describes them. Each takes `tag` and `kind`
 //! (`host` or `network-device`) to narrow the assets.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty, parse_step};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, nonempty, parse_step};
 use crate::capacity::AssetClass;
 use crate::capacity::eol::EolTable;
-use crate::capacity::installed::GroupBy;
-use crate::capacity::usage::Resource;
+use crate::capacity::installed::{GroupBy, InstalledReport};
+use crate::capacity::renewal::RenewalReport;
+use crate::capacity::usage::{Resource, UsageReport};
 use crate::desk::capacity::{self, Scope};
 use crate::store::Role;
 use atalaya_common::model::Timestamp;
@@ -28,12 +30,12 @@ pub const DEFAULT_MONTHS: u32 = 12;
 const MAX_MONTHS: u32 = 120;
 
 /// The capacity routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/capacity", get(usage))
-        .route("/api/v1/capacity/forecast", get(forecast))
-        .route("/api/v1/capacity/installed", get(installed))
-        .route("/api/v1/capacity/renewal", get(renewal))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(usage))
+        .routes(routes!(forecast))
+        .routes(routes!(installed))
+        .routes(routes!(renewal))
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,8 +74,25 @@ fn scope(q: &CapacityQuery) -> ApiResult<Scope> {
     })
 }
 
-/// `GET /api/v1/capacity?tag=T&kind=host&window=7d`: a
-/// [`crate::capacity::usage::UsageReport`].
+/// The capacity report: every resource of the fleet (filesystems, memory,
+/// swap, CPU, interfaces, device storage) with its use now, its 95th
+/// percentile, its headroom and when its trend fills it, most urgent first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/capacity",
+    tag = "capacity",
+    operation_id = "capacity_report",
+    params(
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+        ("window" = Option<String>, Query, description = "The trend window of every series, 1 h to 90 days, e.g. `7d` (default: each series' forecast rule's, else 72 h)."),
+    ),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The resources, most urgent first.", body = UsageReport),
+        (status = 400, description = "A parameter is malformed (named).", body = ErrorBody),
+    ),
+)]
 async fn usage(
     State(state): State<ApiState>,
     caller: Caller,
@@ -107,10 +126,27 @@ fn window_hours(window: Option<String>) -> ApiResult<Option<u64>> {
     Ok(Some(hours))
 }
 
-/// `GET /api/v1/capacity/forecast?resource=filesystem&limit=20`: the
-/// capacity report's rows of one resource, most urgent first, without
-/// the 95th percentile and headroom (see
-/// [`crate::desk::capacity::forecast_report`]).
+/// The forecast of one resource across the fleet: the capacity report's
+/// rows of that resource, most urgent first, without the 95th percentile
+/// and headroom.
+#[utoipa::path(
+    get,
+    path = "/api/v1/capacity/forecast",
+    tag = "capacity",
+    operation_id = "capacity_forecast",
+    params(
+        ("resource" = Option<String>, Query, description = "`filesystem` (default), `memory`, `swap`, `cpu` or `interface`."),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "At most this many rows, most urgent first (default: all)."),
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+        ("window" = Option<String>, Query, description = "The trend window of every series, 1 h to 90 days, e.g. `7d` (default: each series' forecast rule's, else 72 h)."),
+    ),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The resource's rows, most urgent first.", body = UsageReport),
+        (status = 400, description = "A parameter is malformed (named).", body = ErrorBody),
+    ),
+)]
 async fn forecast(
     State(state): State<ApiState>,
     caller: Caller,
@@ -151,8 +187,24 @@ async fn forecast(
     Ok(Json(report).into_response())
 }
 
-/// `GET /api/v1/capacity/installed?by=os`: an
-/// [`crate::capacity::installed::InstalledReport`].
+/// Installed capacity: assets, cores, memory and storage summed by group,
+/// with the share in use, then the whole fleet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/capacity/installed",
+    tag = "capacity",
+    operation_id = "capacity_installed",
+    params(
+        ("by" = inline(Option<GroupBy>), Query, description = "How to group the assets (default `tag`)."),
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+    ),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The groups, then the fleet as `(all)`.", body = InstalledReport),
+        (status = 400, description = "A parameter is malformed (named).", body = ErrorBody),
+    ),
+)]
 async fn installed(
     State(state): State<ApiState>,
     caller: Caller,
@@ -175,8 +227,25 @@ async fn installed(
     Ok(Json(report).into_response())
 }
 
-/// `GET /api/v1/capacity/renewal?months=12`: a
-/// [`crate::capacity::renewal::RenewalReport`].
+/// Renewal planning: assets whose support has ended or ends within the
+/// months asked, the OS releases in use with their end of support, and
+/// every asset by age.
+#[utoipa::path(
+    get,
+    path = "/api/v1/capacity/renewal",
+    tag = "capacity",
+    operation_id = "capacity_renewal",
+    params(
+        ("months" = Option<u32>, Query, maximum = 120, description = "Months ahead, 0 to 120 (default 12)."),
+        ("tag" = Option<String>, Query, description = "Only assets with this tag."),
+        ("kind" = inline(Option<AssetClass>), Query, description = "Only hosts (`host`) or only network devices (`network-device`)."),
+    ),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The renewal report.", body = RenewalReport),
+        (status = 400, description = "A parameter is malformed (named).", body = ErrorBody),
+    ),
+)]
 async fn renewal(
     State(state): State<ApiState>,
     caller: Caller,

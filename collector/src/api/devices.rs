@@ -17,15 +17,17 @@ use atalaya_common::model::device::{
     AuthProtocol, Credentials, DeviceInventory, DeviceState, Neighbour, OperStatus, PaperTray,
     PrivProtocol, series,
 };
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking};
 use crate::desk::devices::{self, DeviceError, DeviceUpdate, NewDevice, NewDiscovery};
 use crate::records::device::{
     DeviceChange, DeviceEvent, DeviceRecord, DiscoveryEnd, DiscoveryRecord, device_asset_id,
@@ -33,19 +35,16 @@ use crate::records::device::{
 use crate::store::{Role, Store, StoreError};
 
 /// The device routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/devices", get(list).post(add))
-        .route("/api/v1/devices/discover", post(discover))
-        .route("/api/v1/devices/discover/{id}", get(discovery))
-        .route("/api/v1/devices/discover/{id}/add", post(add_discovered))
-        .route(
-            "/api/v1/devices/{name}",
-            get(show).delete(remove).patch(update),
-        )
-        .route("/api/v1/devices/{name}/events", get(events))
-        .route("/api/v1/interfaces", get(interfaces))
-        .route("/api/v1/traps", get(traps))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(discover))
+        .routes(routes!(discovery))
+        .routes(routes!(add_discovered))
+        .routes(routes!(show, remove, update))
+        .routes(routes!(events))
+        .routes(routes!(interfaces))
+        .routes(routes!(traps))
 }
 
 /// Events shown with a device unless asked for more.
@@ -55,7 +54,7 @@ const DEFAULT_EVENTS: usize = 100;
 const MAX_EVENTS: usize = 10_000;
 
 /// A device as listed: no credentials.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeviceView {
     /// Its name.
     pub name: String,
@@ -103,7 +102,7 @@ pub struct DeviceView {
 }
 
 /// One device in full: its view, inventory, interfaces and changes.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeviceDetail {
     /// The device.
     pub device: DeviceView,
@@ -124,7 +123,7 @@ pub struct DeviceDetail {
 }
 
 /// One interface of one device, with its latest rates.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InterfaceRow {
     /// The device.
     pub device: String,
@@ -362,7 +361,7 @@ fn neighbour_of(neighbours: &[Neighbour], name: &str) -> Option<String> {
 }
 
 /// How `GET /api/v1/interfaces` orders its rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InterfaceSort {
     /// By device, then `ifIndex`.
@@ -395,6 +394,17 @@ pub fn sort_interfaces(rows: &mut [InterfaceRow], sort: InterfaceSort) {
     }
 }
 
+/// The network devices, without their credentials.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "devices",
+    operation_id = "list_devices",
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "Every device with how its last poll went.", body = Vec<DeviceView>),
+    ),
+)]
 async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let views = blocking(&state, |s| {
@@ -438,6 +448,20 @@ pub fn device_detail(
     }))
 }
 
+/// One device in full: its view, inventory, interfaces with their latest
+/// rates, changes, neighbours, paper trays and latest events.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{name}",
+    tag = "devices",
+    operation_id = "show_device",
+    params(("name" = String, Path, description = "The device's name.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The device in full.", body = DeviceDetail),
+        (status = 404, description = "No device has that name.", body = ErrorBody),
+    ),
+)]
 async fn show(
     State(state): State<ApiState>,
     caller: Caller,
@@ -468,6 +492,20 @@ where
     })
 }
 
+/// Adds a device to poll, with its credentials (never shown again).
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices",
+    tag = "devices",
+    operation_id = "add_device",
+    request_body = NewDevice,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 201, description = "The device as listed.", body = DeviceView),
+        (status = 400, description = "The body does not parse or is not valid, or no agent can poll it.", body = ErrorBody),
+        (status = 409, description = "A device has that name already.", body = ErrorBody),
+    ),
+)]
 async fn add(
     State(state): State<ApiState>,
     caller: Caller,
@@ -481,6 +519,19 @@ async fn add(
     Ok((StatusCode::CREATED, Json(view(&rec, None))).into_response())
 }
 
+/// Removes a device: its poller stops polling it (its history stays).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/devices/{name}",
+    tag = "devices",
+    operation_id = "remove_device",
+    params(("name" = String, Path, description = "The device's name.")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No device has that name.", body = ErrorBody),
+    ),
+)]
 async fn remove(
     State(state): State<ApiState>,
     caller: Caller,
@@ -493,14 +544,35 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/traps` (and, `limit` only, of a device's events).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// Only this device's traps.
     device: Option<String>,
+    /// Most events, newest first (default 100, at most 10000).
+    #[param(value_type = Option<u32>)]
     limit: Option<usize>,
 }
 
-/// `GET /api/v1/devices/NAME/events?limit=N`: the device's latest events,
-/// newest first (also those of a device removed since).
+/// A device's latest events (traps), newest first, also those of a device
+/// removed since.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{name}/events",
+    tag = "devices",
+    operation_id = "device_events",
+    params(
+        ("name" = String, Path, description = "The device's name."),
+        ("limit" = Option<u32>, Query, description = "Most events, newest first (default 100, at most 10000)."),
+    ),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The device's events, newest first.", body = Vec<DeviceEvent>),
+        (status = 400, description = "`limit` is not a number.", body = ErrorBody),
+        (status = 404, description = "No device has, or had, that name.", body = ErrorBody),
+    ),
+)]
 async fn events(
     State(state): State<ApiState>,
     caller: Caller,
@@ -529,8 +601,18 @@ fn events_asset(rec: Option<&DeviceRecord>, name: &str) -> String {
     rec.map_or_else(|| device_asset_id(name), |r| r.asset_id.clone())
 }
 
-/// `GET /api/v1/traps?device=D&limit=N`: the latest traps of every device
-/// (or of one), newest first.
+/// The latest traps of every device (or of one), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/traps",
+    tag = "devices",
+    params(EventsQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The latest events, newest first.", body = Vec<DeviceEvent>),
+        (status = 400, description = "`limit` is not a number.", body = ErrorBody),
+    ),
+)]
 async fn traps(
     State(state): State<ApiState>,
     caller: Caller,
@@ -548,12 +630,30 @@ async fn traps(
     Ok(Json(events).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/interfaces`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InterfacesQuery {
+    /// Only this device's interfaces.
     device: Option<String>,
+    /// How to order the rows (default `device`).
+    #[param(inline)]
     sort: Option<InterfaceSort>,
 }
 
+/// One row per interface across devices, with its latest rates (a box
+/// polled as two devices is listed once).
+#[utoipa::path(
+    get,
+    path = "/api/v1/interfaces",
+    tag = "devices",
+    params(InterfacesQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The interfaces, ordered as asked.", body = Vec<InterfaceRow>),
+        (status = 400, description = "`sort` is not one of the orders.", body = ErrorBody),
+    ),
+)]
 async fn interfaces(
     State(state): State<ApiState>,
     caller: Caller,
@@ -587,6 +687,21 @@ async fn interfaces(
     Ok(Json(rows).into_response())
 }
 
+/// Changes a device: what the body does not give stays.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/devices/{name}",
+    tag = "devices",
+    operation_id = "update_device",
+    params(("name" = String, Path, description = "The device's name.")),
+    request_body = DeviceUpdate,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The device as listed now.", body = DeviceView),
+        (status = 400, description = "The body does not parse or is not valid.", body = ErrorBody),
+        (status = 404, description = "No device has that name.", body = ErrorBody),
+    ),
+)]
 async fn update(
     State(state): State<ApiState>,
     caller: Caller,
@@ -607,7 +722,7 @@ async fn update(
 }
 
 /// A discovery and what it found so far; never its credentials.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DiscoveryView {
     /// Its id.
     pub id: u64,
@@ -632,7 +747,7 @@ pub struct DiscoveryView {
 }
 
 /// A device a discovery found.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FoundView {
     /// The address that answered.
     pub address: String,
@@ -706,6 +821,20 @@ fn discovery_view(
     })
 }
 
+/// Asks an agent to sweep address ranges for SNMP devices, trying the
+/// credentials given; the answer is the discovery, running.
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/discover",
+    tag = "devices",
+    request_body = NewDiscovery,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 202, description = "The discovery, sent to its agent.", body = DiscoveryView),
+        (status = 400, description = "The body does not parse or is not valid, or no agent can sweep.", body = ErrorBody),
+        (status = 409, description = "The agent is not connected: the discovery was not sent.", body = ErrorBody),
+    ),
+)]
 async fn discover(
     State(state): State<ApiState>,
     caller: Caller,
@@ -736,6 +865,18 @@ fn discovery_id(id: &str) -> ApiResult<u64> {
         .map_err(|_| ApiError::NotFound(format!("no discovery has the id `{id}`")))
 }
 
+/// A discovery and what it found so far.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/discover/{id}",
+    tag = "devices",
+    params(("id" = u64, Path, description = "The discovery's id.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The discovery and the devices that answered.", body = DiscoveryView),
+        (status = 404, description = "No discovery has that id.", body = ErrorBody),
+    ),
+)]
 async fn discovery(
     State(state): State<ApiState>,
     caller: Caller,
@@ -752,6 +893,21 @@ async fn discovery(
     Ok(Json(shown).into_response())
 }
 
+/// Adds the devices a discovery found that are not known yet, with the
+/// credentials that worked.
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/discover/{id}/add",
+    tag = "devices",
+    params(("id" = u64, Path, description = "The discovery's id.")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 201, description = "The devices added.", body = Vec<DeviceView>),
+        (status = 400, description = "The found devices cannot be added as they are.", body = ErrorBody),
+        (status = 404, description = "No discovery has that id.", body = ErrorBody),
+        (status = 409, description = "A device has the name one would get.", body = ErrorBody),
+    ),
+)]
 async fn add_discovered(
     State(state): State<ApiState>,
     caller: Caller,

@@ -4,41 +4,65 @@
 //! reloads. Viewers read; help desk acts; admins reload rules.
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, resolve_asset};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, resolve_asset};
+use crate::desk::devices_file::Applied;
 use crate::desk::kb::KbError;
 use crate::desk::suppliers;
-use crate::desk::{ActError, DeskStore, ReloadError, StaffError};
+use crate::desk::{ActError, DeskStore, ReloadError, Reloaded, StaffError};
 use crate::helpers::day::Day;
 use crate::incidents::lifecycle::StaffAction;
+use crate::incidents::report::SlaReport;
 use crate::records::incident::{IncidentRecord, Status, SupplierCase};
 use crate::records::supplier::supplier_key;
 use crate::store::{IncidentFilter, Role};
 use crate::suppliers::reports::SupplierContact;
 
 /// The incident routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/incidents", get(list))
-        .route("/api/v1/incidents/{id}", get(show))
-        .route("/api/v1/incidents/{id}/{action}", post(act))
-        .route("/api/v1/sla", get(sla))
-        .route("/api/v1/rules/reload", post(reload_rules))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(act))
+        .routes(routes!(sla))
+        .routes(routes!(reload_rules))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/incidents`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `open`, `acknowledged`, `resolved`, `closed`, or `active` (open or
+    /// acknowledged); default: all.
+    #[param(pattern = "^(open|acknowledged|ack|resolved|closed|active)$")]
     status: Option<String>,
+    /// Only this asset's incidents (asset id or host name).
     asset: Option<String>,
 }
 
+/// The incidents, filtered by status and asset.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    operation_id = "list_incidents",
+    params(ListQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The matching incidents.", body = Vec<IncidentRecord>),
+        (status = 400, description = "`status` is not a status, or an unknown parameter was given.", body = ErrorBody),
+        (status = 404, description = "`asset` names no asset.", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -79,6 +103,20 @@ fn parse_id(id: &str) -> ApiResult<u64> {
         .map_err(|_| ApiError::bad("id", format!("`{id}` is not an incident number")))
 }
 
+/// One incident with its timeline and SLA clocks.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    operation_id = "show_incident",
+    params(("id" = String, Path, description = "The incident's number, e.g. `42` or `#42`.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The incident, with the contracts in force covering its asset (whom to call).", body = IncidentView),
+        (status = 400, description = "`id` is not an incident number.", body = ErrorBody),
+        (status = 404, description = "No incident has that number.", body = ErrorBody),
+    ),
+)]
 async fn show(
     State(state): State<ApiState>,
     caller: Caller,
@@ -105,7 +143,7 @@ async fn show(
 
 /// An incident as `GET /api/v1/incidents/{id}` answers it: the stored
 /// incident, and whom to call about its asset.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IncidentView {
     /// The incident.
     #[serde(flatten)]
@@ -117,23 +155,52 @@ pub struct IncidentView {
 }
 
 /// The body of an action; which fields count depends on the action.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IncidentActionBody)]
 struct ActBody {
+    /// `assign`: who takes it.
     assignee: Option<String>,
+    /// `note`: the note.
     text: Option<String>,
     /// A note the person who reported the incident reads too.
     #[serde(default)]
     public: bool,
+    /// `resolve`: the solution, in words.
     solution: Option<String>,
     /// When resolving: the KB article that solved it (confirmed, solved + 1).
     kb_article: Option<u64>,
-    /// A case opened with a supplier: the supplier's name…
+    /// `supplier`: the supplier the case was opened with (a known one)…
     supplier: Option<String>,
-    /// …and its case number.
+    /// …and the supplier's case number.
     case: Option<String>,
 }
 
+/// A help-desk action on an incident: `ack`, `assign`, `note`,
+/// `escalate`, `supplier`, `resolve`, `close` or `reopen`.
+///
+/// `assign` needs `assignee`, `note` needs `text` and `supplier` needs
+/// `supplier` and `case` in the body; `resolve`
+/// takes an optional `solution` and `kb_article`; the others need no body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/{action}",
+    tag = "incidents",
+    operation_id = "act_on_incident",
+    params(
+        ("id" = String, Path, description = "The incident's number, e.g. `42` or `#42`."),
+        ("action" = String, Path, pattern = "^(ack|assign|note|escalate|supplier|resolve|close|reopen)$", description = "The action."),
+    ),
+    request_body = Option<ActBody>,
+    security(("bearer" = ["helpdesk"])),
+    responses(
+        (status = 200, description = "The incident after the action.", body = IncidentRecord),
+        (status = 400, description = "`id` is not a number, the body does not parse, or a field the action needs is missing or wrong (named).", body = ErrorBody),
+        (status = 404, description = "No incident has that number, or no action has that name.", body = ErrorBody),
+        (status = 409, description = "The action does not fit the incident's state (e.g. closing an open incident).", body = ErrorBody),
+        (status = 503, description = "The incident desk is not running.", body = ErrorBody),
+    ),
+)]
 async fn act(
     State(state): State<ApiState>,
     caller: Caller,
@@ -224,12 +291,62 @@ async fn act(
     }
 }
 
+/// The SLA report: per priority, how many incidents met their acknowledge
+/// and resolve targets, and the mean times.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sla",
+    tag = "incidents",
+    operation_id = "sla_report",
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The SLA report now.", body = SlaReport),
+    ),
+)]
 async fn sla(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let report = blocking(&state, |s| s.sla_report(Timestamp::now())).await?;
     Ok(Json(report).into_response())
 }
 
+/// What `POST /api/v1/rules/reload` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReloadAnswer {
+    /// What the reload of rules and SLA policies put in force.
+    #[serde(flatten)]
+    pub reloaded: Reloaded,
+    /// The devices file, read on the same reload: what applying it did,
+    /// why it was refused (its devices stay as they were), or `null` when
+    /// the collector has none.
+    pub devices: Option<DevicesReload>,
+}
+
+/// What reading the devices file again did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DevicesReload {
+    /// It was applied.
+    Applied(Applied),
+    /// It was refused.
+    Refused {
+        /// Every problem of the file.
+        refused: String,
+    },
+}
+
+/// Reads the incident rules, the SLA policies and the devices file again
+/// and puts them in force.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/reload",
+    tag = "incidents",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "What is in force now.", body = ReloadAnswer),
+        (status = 400, description = "The rules or SLA policies are not valid (every error listed); the running ones stay.", body = ErrorBody),
+        (status = 503, description = "The incident desk is not running.", body = ErrorBody),
+    ),
+)]
 async fn reload_rules(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let desk = state
@@ -248,13 +365,15 @@ async fn reload_rules(State(state): State<ApiState>, caller: Caller) -> ApiResul
             let devices = tokio::task::spawn_blocking(move || admin.reload_devices())
                 .await
                 .map_err(|e| ApiError::Internal(format!("reload task: {e}")))?;
-            let mut body = serde_json::to_value(&done)
-                .map_err(|e| ApiError::Internal(format!("reload answer: {e}")))?;
-            body["devices"] = match devices {
-                Ok(applied) => serde_json::to_value(applied).unwrap_or_default(),
-                Err(errors) => serde_json::json!({ "refused": errors }),
+            let devices = match devices {
+                Ok(applied) => applied.map(DevicesReload::Applied),
+                Err(refused) => Some(DevicesReload::Refused { refused }),
             };
-            Ok(Json(body).into_response())
+            Ok(Json(ReloadAnswer {
+                reloaded: done,
+                devices,
+            })
+            .into_response())
         }
         Err(e @ ReloadError::Invalid { .. }) => Err(ApiError::BadRequest(format!(
             "refused; the running rules and SLA policies stay:\n{e}"

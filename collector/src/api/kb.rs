@@ -3,24 +3,27 @@
 //! Reading needs the viewer role; writing needs helpdesk (admins may too).
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, parse_limit};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, parse_limit};
 use crate::desk::kb::{self, KbError};
 use crate::kb::NewArticle;
+use crate::records::kb::Article;
 use crate::store::Role;
 
 /// The knowledge-base routes, to merge into the API router.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/kb", get(search).post(create))
-        .route("/api/v1/kb/{id}", get(show))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(search, create))
+        .routes(routes!(show))
 }
 
 impl From<KbError> for ApiError {
@@ -49,12 +52,30 @@ where
 }
 
 /// Query of `GET /api/v1/kb`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// Words to search titles, symptoms and solutions for (default: every
+    /// article).
     q: Option<String>,
+    /// Most articles, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// Searches the knowledge base, best matches first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/kb",
+    tag = "kb",
+    operation_id = "search_kb",
+    params(SearchQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The matching articles, best first.", body = Vec<Article>),
+        (status = 400, description = "`limit` is malformed.", body = ErrorBody),
+    ),
+)]
 async fn search(
     State(state): State<ApiState>,
     caller: Caller,
@@ -68,6 +89,20 @@ async fn search(
     Ok(Json(found).into_response())
 }
 
+/// One knowledge-base article.
+#[utoipa::path(
+    get,
+    path = "/api/v1/kb/{id}",
+    tag = "kb",
+    operation_id = "show_article",
+    params(("id" = u64, Path, description = "The article's number.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The article.", body = Article),
+        (status = 400, description = "`id` is not a number.", body = ErrorBody),
+        (status = 404, description = "No article has that number.", body = ErrorBody),
+    ),
+)]
 async fn show(
     State(state): State<ApiState>,
     caller: Caller,
@@ -84,6 +119,19 @@ async fn show(
     }
 }
 
+/// Adds a knowledge-base article.
+#[utoipa::path(
+    post,
+    path = "/api/v1/kb",
+    tag = "kb",
+    operation_id = "add_article",
+    request_body = NewArticle,
+    security(("bearer" = ["helpdesk"])),
+    responses(
+        (status = 201, description = "The article, with its number.", body = Article),
+        (status = 400, description = "The body does not parse, or a field is not valid (named).", body = ErrorBody),
+    ),
+)]
 async fn create(
     State(state): State<ApiState>,
     caller: Caller,

@@ -4,21 +4,24 @@
 //! up); the people found come with their directory cards.
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::agents::agent_status;
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, parse_limit};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, parse_limit};
 use crate::desk;
+use crate::lookup::Lookup;
 use crate::store::Role;
 
 /// The lookup route, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/lookup", get(lookup))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(lookup))
 }
 
 /// Machines returned when the query gives no `limit`: each costs a few
@@ -28,13 +31,35 @@ pub const DEFAULT_LOOKUP_LIMIT: usize = 20;
 /// Longest query taken, in characters (host names stop at 253).
 const MAX_QUERY_CHARS: usize = 256;
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/lookup`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct LookupQuery {
+    /// A user or host name, a person's name or login, a phone number or an
+    /// extension, e.g. `maria`, `lat-maria` or `+34600000000` (required, at
+    /// most 256 characters).
+    #[param(required = true, max_length = 256)]
     q: Option<String>,
+    /// Most machines, 1 to 1000 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// A caller's machines, by user or host name or through the people
+/// directory, with their health now and open incidents; the people found
+/// come with their directory cards.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lookup",
+    tag = "lookup",
+    params(LookupQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The machines and people found.", body = Lookup),
+        (status = 400, description = "`q` is missing or too long, `limit` is malformed, or an unknown parameter was given.", body = ErrorBody),
+    ),
+)]
 async fn lookup(
     State(state): State<ApiState>,
     caller: Caller,

@@ -8,15 +8,18 @@
 //! ([`crate::tiers::choose`]), and named in the answer.
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{
-    ApiError, ApiResult, ApiState, Caller, blocking, nonempty, opt_time, parse_step, resolve_asset,
+    ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, nonempty, opt_time, parse_step,
+    resolve_asset,
 };
 use crate::desk::metrics::{read_series, starts};
 use crate::records::rollup::{Aggregation, Tier};
@@ -24,18 +27,29 @@ use crate::store::Role;
 use crate::tiers::{self, Ranked};
 
 /// The metric routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/assets/{id}/metrics", get(asset_metrics))
-        .route("/api/v1/top", get(top))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(asset_metrics))
+        .routes(routes!(top))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/assets/{id}/metrics`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MetricsQuery {
+    /// Series name, e.g. `cpu.total_percent`; without it, the answer lists
+    /// the asset's series.
     name: Option<String>,
+    /// Start of the range (RFC 3339, or a duration ago such as `24h`);
+    /// default: an hour ago.
     from: Option<String>,
+    /// End of the range (RFC 3339, or a duration ago); default: now.
     to: Option<String>,
+    /// Bucket width such as `30s`, `5m` or `1h` (a bare number is
+    /// seconds); default: raw points.
     step: Option<String>,
+    /// How each step becomes one value.
+    #[param(value_type = Option<Aggregation>, inline)]
     agg: Option<String>,
 }
 
@@ -53,7 +67,7 @@ fn step_ms(step: Option<&str>) -> ApiResult<Option<i64>> {
 }
 
 /// One metric series of an asset over a time range.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MetricSeries {
     /// Asset id.
     pub asset_id: String,
@@ -74,7 +88,7 @@ pub struct MetricSeries {
 }
 
 /// The series an asset has, when no `name` is given.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SeriesList {
     /// Asset id.
     pub asset_id: String,
@@ -82,6 +96,35 @@ pub struct SeriesList {
     pub series: Vec<String>,
 }
 
+/// What `GET /api/v1/assets/{id}/metrics` answers: one series when `name`
+/// is given, else the names of the asset's series.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum MetricsAnswer {
+    /// The series asked for.
+    Series(MetricSeries),
+    /// The asset's series names.
+    Names(SeriesList),
+}
+
+/// An asset's metric series over a time range, raw or aggregated by a
+/// step; or, without `name`, the names of its series.
+///
+/// The tier that answers (raw points, 5-minute, 1-hour or 1-day rollups)
+/// is chosen from the range, the step and what retention left, and named
+/// in the answer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/metrics",
+    tag = "metrics",
+    params(("id" = String, Path, description = "Asset id (e.g. `asset-17`) or host name."), MetricsQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "A `MetricSeries`, or a `SeriesList` when no `name` is given.", body = MetricsAnswer),
+        (status = 400, description = "A time, `step` or `agg` is malformed, or `from` is after `to`.", body = ErrorBody),
+        (status = 404, description = "No asset has that id or host name.", body = ErrorBody),
+    ),
+)]
 async fn asset_metrics(
     State(state): State<ApiState>,
     caller: Caller,
@@ -106,14 +149,14 @@ async fn asset_metrics(
     let Some(name) = nonempty(q.name) else {
         let a = asset_id.clone();
         let series = blocking(&state, move |s| s.series_names(&a)).await?;
-        return Ok(Json(SeriesList { asset_id, series }).into_response());
+        return Ok(Json(MetricsAnswer::Names(SeriesList { asset_id, series })).into_response());
     };
     let (a, n) = (asset_id.clone(), name.clone());
     let (tier, points) = blocking(&state, move |s| {
         read_series(s, &a, &n, from.0, to.0, step, agg)
     })
     .await?;
-    Ok(Json(MetricSeries {
+    Ok(Json(MetricsAnswer::Series(MetricSeries {
         asset_id,
         name,
         from,
@@ -122,16 +165,28 @@ async fn asset_metrics(
         tier,
         aggregation: agg,
         points,
-    })
+    }))
     .into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/top`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TopQuery {
+    /// Series name without its subject, e.g. `filesystem.used_percent`
+    /// (required): every subject of it is ranked.
+    #[param(required = true)]
     series: Option<String>,
+    /// What to rank by: `max` (default), `avg`, `min`, `last`, `p50`,
+    /// `p95` or `p99`.
+    #[param(value_type = Option<Aggregation>, inline)]
     by: Option<String>,
+    /// How far back, e.g. `24h` (default `7d`).
     over: Option<String>,
+    /// Only assets with this tag.
     tag: Option<String>,
+    /// Most series listed, 1 to 1000 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
@@ -139,7 +194,7 @@ struct TopQuery {
 const MAX_TOP: usize = 1000;
 
 /// The series of the fleet highest over a range.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TopList {
     /// Series asked for (every subject of it).
     pub series: String,
@@ -157,7 +212,7 @@ pub struct TopList {
 }
 
 /// One series of one asset in a [`TopList`].
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TopEntry {
     /// Asset id.
     pub asset_id: String,
@@ -169,6 +224,18 @@ pub struct TopEntry {
     pub value: f64,
 }
 
+/// The series of the fleet highest over a range, read from rollups.
+#[utoipa::path(
+    get,
+    path = "/api/v1/top",
+    tag = "metrics",
+    params(TopQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The highest series, first.", body = TopList),
+        (status = 400, description = "`series` is missing, or `by`, `over` or `limit` is malformed.", body = ErrorBody),
+    ),
+)]
 async fn top(
     State(state): State<ApiState>,
     caller: Caller,

@@ -2,10 +2,10 @@
 //! metrics, caller lookup, incidents, the knowledge base, token and agent
 //! administration, and `/metrics` for Prometheus.
 //!
-//! Every route needs `Authorization: Bearer <secret>`; the secret's SHA-256
-//! names an API token in the store, whose role decides what it may do
-//! (viewer and helpdesk read, admin also administers, telephony only posts
-//! incoming calls). Errors are JSON
+//! Every route but the OpenAPI document needs `Authorization: Bearer
+//! <secret>`; the secret's SHA-256 names an API token in the store, whose
+//! role decides what it may do (viewer and helpdesk read, admin also
+//! administers, telephony only posts incoming calls). Errors are JSON
 //! `{"error": "..."}` with a fitting status; a bad query parameter gives 400
 //! naming the parameter. Store calls are synchronous and run in
 //! `spawn_blocking` so a slow commit never stalls the runtime.
@@ -43,7 +43,14 @@
 //!   `/licences` and `/import/{kind}`: suppliers, their contracts, each
 //!   asset's warranty, licence compliance, and their CSV import;
 //! - `calls`: `/api/v1/calls`, incoming calls and their event stream;
-//! - `prometheus`: `/metrics`, the collector's own counters.
+//! - `prometheus`: `/metrics`, the collector's own counters;
+//! - `openapi`: `/api/v1/openapi.json`, the OpenAPI 3.1 document of all
+//!   of the above.
+//!
+//! Each handler carries its `#[utoipa::path]` description, and each
+//! module registers its handlers with `utoipa_axum::routes!` on an
+//! [`OpenApiRouter`], which routes and documents them in one step: a
+//! route cannot be served without being in [`openapi`]'s document.
 
 mod agents;
 mod assets;
@@ -55,6 +62,7 @@ mod incidents;
 pub mod kb;
 mod lookup;
 mod metrics;
+mod openapi;
 mod people;
 mod probes;
 mod prometheus;
@@ -79,12 +87,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi as _;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use self::agents::{AgentView, agent_status, status_of as agent_status_of};
-pub use self::assets::InventoryAsOf;
+pub use self::assets::{InventoryAnswer, InventoryAsOf};
 pub use self::calls::NewCall;
 pub use self::incidents::IncidentView;
-pub use self::metrics::{MetricSeries, SeriesList, TopEntry, TopList};
+pub use self::metrics::{MetricSeries, MetricsAnswer, SeriesList, TopEntry, TopList};
 pub use self::people::{ImportRefused, Imported, MAX_IMPORT_BYTES};
 pub use self::tokens::{
     ApiTokenView, CreateApiToken, CreateToken, CreatedApiToken, CreatedToken, TokenView,
@@ -161,9 +173,9 @@ impl fmt::Debug for ApiState {
     }
 }
 
-/// The API's routes, ready to serve.
-pub fn router(state: ApiState) -> Router {
-    Router::new()
+/// Every route of the API with its description, before state and fallback.
+fn documented() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(prometheus::routes())
         .merge(assets::routes())
         .merge(changes::routes())
@@ -183,8 +195,19 @@ pub fn router(state: ApiState) -> Router {
         .merge(incidents::routes())
         .merge(users::routes())
         .merge(reports::routes())
-        .fallback(not_found)
-        .with_state(state)
+        .routes(routes!(openapi::openapi_json))
+}
+
+/// The API's routes, ready to serve.
+pub fn router(state: ApiState) -> Router {
+    let (routes, _) = documented().split_for_parts();
+    routes.fallback(not_found).with_state(state)
+}
+
+/// The OpenAPI 3.1 document of every route [`router`] serves (also served
+/// at `GET /api/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(documented().into_openapi())
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -264,7 +287,7 @@ impl ApiError {
 }
 
 /// The body of every error response.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, in words.
     pub error: String,

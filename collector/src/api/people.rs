@@ -3,16 +3,20 @@
 //! `GET /api/v1/people/{id}` (viewer and up).
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, parse_limit, parse_offset};
+use super::{
+    ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, parse_limit, parse_offset,
+};
 use crate::desk::people::{self, ImportError};
 use crate::people::PersonCard;
 use crate::people::import::Problem;
@@ -26,26 +30,25 @@ pub const MAX_IMPORT_BYTES: usize = 32 << 20;
 const MAX_PROBLEMS: usize = 1000;
 
 /// The people routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route(
-            "/api/v1/people/import",
-            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
-        .route("/api/v1/people", get(list))
-        .route("/api/v1/people/{id}", get(show))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
+        .routes(routes!(list))
+        .routes(routes!(show))
 }
 
 /// Query of `POST /api/v1/people/import`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
     /// `true`: people the file does not name are removed.
     prune: Option<bool>,
 }
 
 /// The answer to an import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = PeopleImported)]
 pub struct Imported {
     /// What changed.
     #[serde(flatten)]
@@ -56,7 +59,8 @@ pub struct Imported {
 
 /// The answer to an import with bad rows: the error in words and each
 /// problem with its line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = PeopleImportRefused)]
 pub struct ImportRefused {
     /// Every problem in a sentence (the first few).
     pub error: String,
@@ -64,6 +68,22 @@ pub struct ImportRefused {
     pub problems: Vec<Problem>,
 }
 
+/// Imports the people directory from a CSV file (a header row, then one
+/// person a line): all of it, or nothing when a row is bad.
+#[utoipa::path(
+    post,
+    path = "/api/v1/people/import",
+    tag = "people",
+    operation_id = "import_people",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The directory as CSV, at most 32 MiB."),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "What changed, and how many people the directory holds now.", body = Imported),
+        (status = 400, description = "Bad rows, each with its line; nothing was imported. (A bad query gives the usual error body.)", body = ImportRefused),
+        (status = 413, description = "The file is larger than 32 MiB."),
+    ),
+)]
 async fn import(
     State(state): State<ApiState>,
     caller: Caller,
@@ -115,13 +135,31 @@ async fn import(
 }
 
 /// Query of `GET /api/v1/people`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// People to skip (paging; default 0).
+    #[param(value_type = Option<u32>)]
     offset: Option<String>,
 }
 
+/// The people directory, one page of directory cards.
+#[utoipa::path(
+    get,
+    path = "/api/v1/people",
+    tag = "people",
+    operation_id = "list_people",
+    params(ListQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "One page of people.", body = Page<PersonCard>),
+        (status = 400, description = "`limit` or `offset` is malformed, or an unknown parameter was given.", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -149,6 +187,20 @@ async fn list(
     .into_response())
 }
 
+/// One person's directory card.
+#[utoipa::path(
+    get,
+    path = "/api/v1/people/{id}",
+    tag = "people",
+    operation_id = "show_person",
+    params(("id" = u64, Path, description = "The person's directory number.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The person's card.", body = PersonCard),
+        (status = 400, description = "`id` is not a number.", body = ErrorBody),
+        (status = 404, description = "No person has that number.", body = ErrorBody),
+    ),
+)]
 async fn show(
     State(state): State<ApiState>,
     caller: Caller,

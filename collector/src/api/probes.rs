@@ -1,29 +1,46 @@
 //! `/api/v1/probes`: the latest network probe result per target of each
 //! agent (viewer role), with the method each used.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, ApiState, Caller, blocking, nonempty, resolve_asset};
+use super::{ApiResult, ApiState, Caller, ErrorBody, blocking, nonempty, resolve_asset};
 use crate::store::Role;
+use crate::store::probes::ProbeRow;
 
 /// The probe routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/probes", get(list))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/v1/probes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProbesQuery {
     /// Asset id or host name; all assets when absent.
     asset: Option<String>,
 }
 
-/// `GET /api/v1/probes?asset=HOST`: [`crate::store::probes::ProbeRow`]s by
-/// asset, kind and target.
+/// The latest network probe result per target of each agent, with the
+/// method each used, by asset, kind and target.
+#[utoipa::path(
+    get,
+    path = "/api/v1/probes",
+    tag = "probes",
+    operation_id = "list_probes",
+    params(ProbesQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The latest results, by asset, kind and target.", body = Vec<ProbeRow>),
+        (status = 404, description = "`asset` names no asset.", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<ApiState>,
     caller: Caller,

@@ -1,26 +1,38 @@
 //! `GET /metrics`: the collector's own counters and the store's sizes in
-//! the Prometheus text format. Viewer role and up, like every route.
+//! the Prometheus text format. Viewer role and up, like every read.
 //!
 //! Only the collector's own health is exposed here; the agents' stored
 //! series are served by the JSON API, not re-exposed for scraping.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiResult, ApiState, Caller, blocking};
 use crate::store::Role;
 use crate::telemetry;
 
 /// The Prometheus route, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/metrics", get(metrics))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
+/// The collector's own counters and the store's sizes, in the Prometheus
+/// text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "monitoring",
+    operation_id = "prometheus_metrics",
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The Prometheus text exposition format, version 0.0.4.", content_type = "text/plain; version=0.0.4", body = String),
+    ),
+)]
 async fn metrics(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let stats = blocking(&state, |s| s.stats()).await?;

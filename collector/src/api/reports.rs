@@ -5,32 +5,40 @@
 //! month.
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, nonempty};
 use crate::desk::slr::slr_report;
 use crate::helpers::day::Day;
-use crate::incidents::slr::Period;
+use crate::incidents::slr::{Period, Slr};
 use crate::store::Role;
 
 /// The report routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/reports/slr", get(slr))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(slr))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/v1/reports/slr`: `month`, or `from` and `to`;
+/// without either, the last whole month.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SlrQuery {
-    /// `YYYY-MM`.
+    /// The month, `YYYY-MM`.
+    #[param(example = "2026-11")]
     month: Option<String>,
-    /// `YYYY-MM-DD`, the first day.
+    /// The first day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     from: Option<String>,
-    /// `YYYY-MM-DD`, the last day (included).
+    /// The last day, `YYYY-MM-DD`, included (default: today).
+    #[param(format = Date)]
     to: Option<String>,
 }
 
@@ -71,7 +79,20 @@ fn period(q: SlrQuery, now: Timestamp) -> ApiResult<Period> {
     Ok(period)
 }
 
-/// `GET /api/v1/reports/slr?month=2026-11`: an [`crate::incidents::slr::Slr`].
+/// The service-level report of a month or other period: incidents,
+/// targets met and breached, availability and response times.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/slr",
+    tag = "reports",
+    operation_id = "slr_report",
+    params(SlrQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The report of the period.", body = Slr),
+        (status = 400, description = "A date is malformed, both a month and dates were given, `to` came without `from`, or the period starts after today (the parameter is named).", body = ErrorBody),
+    ),
+)]
 async fn slr(
     State(state): State<ApiState>,
     caller: Caller,

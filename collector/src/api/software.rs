@@ -1,26 +1,45 @@
 //! `GET /api/v1/software?name=PATTERN`: the installed base of a package
 //! across the fleet. Viewer role and up.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty};
-use crate::store::Role;
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, nonempty};
+use crate::store::{Role, SoftwareReport};
 
 /// The installed-base route, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/software", get(software))
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(software))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/software`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SoftwareQuery {
+    /// Package name or `*` glob, e.g. `openssl*` (required).
+    #[param(required = true)]
     name: Option<String>,
 }
 
+/// The installed base of the packages matching a name: per version, the
+/// assets that have it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/software",
+    tag = "software",
+    params(SoftwareQuery),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "Each matching package with its versions and assets.", body = SoftwareReport),
+        (status = 400, description = "`name` is missing.", body = ErrorBody),
+    ),
+)]
 async fn software(
     State(state): State<ApiState>,
     caller: Caller,

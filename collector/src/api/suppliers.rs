@@ -13,23 +13,27 @@
 //!   CSV file as the body, all of it or nothing, every bad field named.
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, nonempty, parse_step, resolve_asset};
+use super::{
+    ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, nonempty, parse_step, resolve_asset,
+};
 use crate::desk::suppliers::{self, DEFAULT_SEEN_DAYS, ImportError, ImportKind, ImportOutcome};
 use crate::helpers::csvfile::CellProblem;
 use crate::helpers::day::Day;
 use crate::records::supplier::{Contract, Supplier, Warranty, supplier_key};
 use crate::store::Role;
 use crate::store::suppliers::SupplierChanges;
-use crate::suppliers::reports::Standing;
+use crate::suppliers::reports::{ContractsReport, LicenceRow, Standing, SupplierRow, WarrantyRow};
 
 /// Largest CSV file taken.
 pub const MAX_IMPORT_BYTES: usize = 32 << 20;
@@ -39,22 +43,16 @@ const MAX_PROBLEMS: usize = 1000;
 pub const DEFAULT_EXPIRING_DAYS: u32 = 90;
 
 /// The supplier routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/suppliers", get(list_suppliers).post(put_supplier))
-        .route("/api/v1/suppliers/{name}", delete(delete_supplier))
-        .route("/api/v1/contracts", get(list_contracts).post(put_contract))
-        .route("/api/v1/contracts/{id}", delete(delete_contract))
-        .route("/api/v1/warranties", get(list_warranties))
-        .route(
-            "/api/v1/warranties/{asset}",
-            axum::routing::put(put_warranty).delete(delete_warranty),
-        )
-        .route("/api/v1/licences", get(list_licences))
-        .route(
-            "/api/v1/import/{kind}",
-            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_suppliers, put_supplier))
+        .routes(routes!(delete_supplier))
+        .routes(routes!(list_contracts, put_contract))
+        .routes(routes!(delete_contract))
+        .routes(routes!(list_warranties))
+        .routes(routes!(put_warranty, delete_warranty))
+        .routes(routes!(list_licences))
+        .routes(routes!(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
 }
 
 /// Query of the supplier reports.
@@ -86,6 +84,17 @@ fn today() -> Day {
     Day::of_ms_saturating(Timestamp::now().0)
 }
 
+/// Each supplier with its contracts and the installed base it made or
+/// publishes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/suppliers",
+    tag = "suppliers",
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "Every supplier.", body = Vec<SupplierRow>),
+    ),
+)]
 async fn list_suppliers(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let today = today();
@@ -93,6 +102,18 @@ async fn list_suppliers(State(state): State<ApiState>, caller: Caller) -> ApiRes
     Ok(Json(rows).into_response())
 }
 
+/// The contracts, soonest to end first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/contracts",
+    tag = "suppliers",
+    params(("expiring" = Option<String>, Query, description = "Only contracts ending within this long, e.g. `90d`.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The contracts.", body = ContractsReport),
+        (status = 400, description = "`expiring` is not a duration, or an unknown parameter was given.", body = ErrorBody),
+    ),
+)]
 async fn list_contracts(
     State(state): State<ApiState>,
     caller: Caller,
@@ -109,6 +130,21 @@ async fn list_contracts(
     Ok(Json(report).into_response())
 }
 
+/// Each asset's warranty, with its standing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/warranties",
+    tag = "suppliers",
+    params(
+        ("expired" = Option<bool>, Query, description = "Only warranties that have ended."),
+        ("expiring" = Option<String>, Query, description = "Only warranties ending within this long, e.g. `90d` (also the window a warranty counts as expiring in; default 90 days)."),
+    ),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "The warranties.", body = Vec<WarrantyRow>),
+        (status = 400, description = "`expiring` is not a duration, both `expired` and `expiring` were given, or an unknown parameter was given.", body = ErrorBody),
+    ),
+)]
 async fn list_warranties(
     State(state): State<ApiState>,
     caller: Caller,
@@ -138,6 +174,19 @@ async fn list_warranties(
     Ok(Json(rows).into_response())
 }
 
+/// Licence compliance: each licence contract with its seats and the
+/// assets seen lately that have a package it licenses installed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/licences",
+    tag = "suppliers",
+    params(("seen" = Option<String>, Query, description = "Count installations on assets seen within this long, e.g. `30d`.")),
+    security(("bearer" = ["viewer"])),
+    responses(
+        (status = 200, description = "One row per licence contract.", body = Vec<LicenceRow>),
+        (status = 400, description = "`seen` is not a duration, or an unknown parameter was given.", body = ErrorBody),
+    ),
+)]
 async fn list_licences(
     State(state): State<ApiState>,
     caller: Caller,
@@ -151,6 +200,18 @@ async fn list_licences(
     Ok(Json(rows).into_response())
 }
 
+/// Adds a supplier, or replaces the one of the same name.
+#[utoipa::path(
+    post,
+    path = "/api/v1/suppliers",
+    tag = "suppliers",
+    request_body = Supplier,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The supplier as stored.", body = Supplier),
+        (status = 400, description = "The body does not parse, or the supplier has no name.", body = ErrorBody),
+    ),
+)]
 async fn put_supplier(
     State(state): State<ApiState>,
     caller: Caller,
@@ -169,6 +230,19 @@ async fn put_supplier(
     Ok((StatusCode::OK, Json(supplier)).into_response())
 }
 
+/// Removes a supplier that has no contracts left.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/suppliers/{name}",
+    tag = "suppliers",
+    params(("name" = String, Path, description = "The supplier's name (case and spacing do not matter).")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No supplier has that name.", body = ErrorBody),
+        (status = 409, description = "The supplier still has contracts (named).", body = ErrorBody),
+    ),
+)]
 async fn delete_supplier(
     State(state): State<ApiState>,
     caller: Caller,
@@ -200,6 +274,19 @@ async fn delete_supplier(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Adds a contract (`id` 0), or replaces the one of its `id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contracts",
+    tag = "suppliers",
+    request_body = Contract,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The contract as stored, with its id.", body = Contract),
+        (status = 400, description = "The body does not parse, the number is empty, it ends before it starts, or its supplier is not known.", body = ErrorBody),
+        (status = 404, description = "No contract has the `id` given.", body = ErrorBody),
+    ),
+)]
 async fn put_contract(
     State(state): State<ApiState>,
     caller: Caller,
@@ -240,6 +327,18 @@ async fn put_contract(
     Ok(Json(contract).into_response())
 }
 
+/// Removes a contract.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/contracts/{id}",
+    tag = "suppliers",
+    params(("id" = u64, Path, description = "The contract's id.")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No contract has that id.", body = ErrorBody),
+    ),
+)]
 async fn delete_contract(
     State(state): State<ApiState>,
     caller: Caller,
@@ -263,7 +362,7 @@ async fn delete_contract(
 }
 
 /// The body of `PUT /api/v1/warranties/{asset}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WarrantyEntry {
     /// Who gives it (a known supplier).
@@ -276,6 +375,21 @@ pub struct WarrantyEntry {
     pub notes: Option<String>,
 }
 
+/// Enters the warranty of an asset, replacing one entered before (an
+/// asset's warranty is the longest of this and its warranty contracts).
+#[utoipa::path(
+    put,
+    path = "/api/v1/warranties/{asset}",
+    tag = "suppliers",
+    params(("asset" = String, Path, description = "Asset id or host name.")),
+    request_body = WarrantyEntry,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The warranty entered.", body = Warranty),
+        (status = 400, description = "The body does not parse, the supplier is not known, or the warranty ends before it starts.", body = ErrorBody),
+        (status = 404, description = "No asset has that id or host name.", body = ErrorBody),
+    ),
+)]
 async fn put_warranty(
     State(state): State<ApiState>,
     caller: Caller,
@@ -317,6 +431,18 @@ async fn put_warranty(
     Ok(Json(warranty).into_response())
 }
 
+/// Removes the warranty entered for an asset (its warranty contracts stay).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/warranties/{asset}",
+    tag = "suppliers",
+    params(("asset" = String, Path, description = "Asset id or host name.")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No asset has that id or host name, or none was entered for it.", body = ErrorBody),
+    ),
+)]
 async fn delete_warranty(
     State(state): State<ApiState>,
     caller: Caller,
@@ -341,7 +467,8 @@ async fn delete_warranty(
 
 /// The answer to an import with bad rows: the error in words and each
 /// problem with its line and column.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = SupplierImportRefused)]
 pub struct ImportRefused {
     /// The problems in a sentence (the first fifty).
     pub error: String,
@@ -349,6 +476,24 @@ pub struct ImportRefused {
     pub problems: Vec<CellProblem>,
 }
 
+/// Imports suppliers, contracts or warranties from a CSV file (a header
+/// row, then one record a line): all of it, or nothing when a field is
+/// bad; each record is added or replaces the one of the same key.
+#[utoipa::path(
+    post,
+    path = "/api/v1/import/{kind}",
+    tag = "suppliers",
+    operation_id = "import_supplier_records",
+    params(("kind" = String, Path, pattern = "^(suppliers|contracts|warranties)$", description = "What the file holds.")),
+    request_body(content = String, content_type = "text/csv", description = "The records as CSV, at most 32 MiB."),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "How many records were added and replaced.", body = ImportOutcome),
+        (status = 400, description = "Bad fields, each with its line and column; nothing was imported.", body = ImportRefused),
+        (status = 404, description = "`kind` is not one of suppliers, contracts, warranties.", body = ErrorBody),
+        (status = 413, description = "The file is larger than 32 MiB."),
+    ),
+)]
 async fn import(
     State(state): State<ApiState>,
     caller: Caller,

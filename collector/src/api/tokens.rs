@@ -7,32 +7,31 @@ use std::fmt;
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::token::{hex, secret_sha256};
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
-use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking, role_name};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking, role_name};
 use crate::store::{ApiTokenRecord, Role, TokenRecord};
 
 /// The token routes, to merge into the API router.
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/tokens", post(create_token).get(list_tokens))
-        .route("/api/v1/tokens/{id}", delete(revoke_token))
-        .route(
-            "/api/v1/api-tokens",
-            post(create_api_token).get(list_api_tokens),
-        )
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(revoke_token))
+        .routes(routes!(create_api_token, list_api_tokens))
 }
 
 /// Body of `POST /api/v1/tokens`.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// Lifetime in seconds (absent: never expires).
@@ -42,7 +41,7 @@ pub struct CreateToken {
 }
 
 /// Answer of `POST /api/v1/tokens`: the only time the secret is shown.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreatedToken {
     /// Token id, for listing and revoking.
     pub id: String,
@@ -66,7 +65,7 @@ impl fmt::Debug for CreatedToken {
 }
 
 /// An enrollment token as listed (without its secret hash).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
     /// Id.
     pub id: String,
@@ -108,6 +107,19 @@ fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", hex(&rand::random::<[u8; 6]>()))
 }
 
+/// Creates an enrollment token for agents; its secret is shown only in
+/// this answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    request_body = CreateToken,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 201, description = "The token, encoded to give to agents.", body = CreatedToken),
+        (status = 400, description = "The body does not parse, or `uses` or `ttl_seconds` is 0.", body = ErrorBody),
+    ),
+)]
 async fn create_token(
     State(state): State<ApiState>,
     caller: Caller,
@@ -148,6 +160,16 @@ async fn create_token(
         .into_response())
 }
 
+/// The enrollment tokens, without their secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "Every enrollment token.", body = Vec<TokenView>),
+    ),
+)]
 async fn list_tokens(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let tokens = blocking(&state, |s| s.list_tokens()).await?;
@@ -155,6 +177,18 @@ async fn list_tokens(State(state): State<ApiState>, caller: Caller) -> ApiResult
     Ok(Json(views).into_response())
 }
 
+/// Revokes an enrollment token: agents can no longer enroll with it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    params(("id" = String, Path, description = "The enrollment token's id (`tok-…`).")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No enrollment token has that id.", body = ErrorBody),
+    ),
+)]
 async fn revoke_token(
     State(state): State<ApiState>,
     caller: Caller,
@@ -171,7 +205,7 @@ async fn revoke_token(
 }
 
 /// Body of `POST /api/v1/api-tokens`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
     /// Who or what it is for.
@@ -181,7 +215,7 @@ pub struct CreateApiToken {
 }
 
 /// Answer of `POST /api/v1/api-tokens`: the only time the secret is shown.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreatedApiToken {
     /// Token id.
     pub id: String,
@@ -205,7 +239,7 @@ impl fmt::Debug for CreatedApiToken {
 }
 
 /// An API token as listed.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiTokenView {
     /// Id.
     pub id: String,
@@ -231,6 +265,18 @@ pub fn new_api_token(name: &str, role: Role, now: Timestamp) -> (ApiTokenRecord,
     (record, secret)
 }
 
+/// Creates an API token; its bearer secret is shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-tokens",
+    tag = "tokens",
+    request_body = CreateApiToken,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 201, description = "The token and its secret.", body = CreatedApiToken),
+        (status = 400, description = "The body does not parse, or `name` is empty.", body = ErrorBody),
+    ),
+)]
 async fn create_api_token(
     State(state): State<ApiState>,
     caller: Caller,
@@ -258,6 +304,16 @@ async fn create_api_token(
         .into_response())
 }
 
+/// The API tokens, without their secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-tokens",
+    tag = "tokens",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "Every API token.", body = Vec<ApiTokenView>),
+    ),
+)]
 async fn list_api_tokens(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let tokens = blocking(&state, |s| s.list_api_tokens()).await?;

@@ -4,26 +4,29 @@
 //! hashes; no answer ever carries one.
 
 use atalaya_common::model::Timestamp;
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, ApiState, Caller, blocking};
+use super::{ApiError, ApiResult, ApiState, Caller, ErrorBody, blocking};
 use crate::helpers::password::{self, PasswordError};
 use crate::store::{Role, UserChange, UserRecord};
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/users", get(list).post(add))
-        .route("/api/v1/users/{name}/{action}", post(change))
+/// The account routes, to merge into the API router.
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(change))
 }
 
 /// An account as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserView {
     /// Login name.
     pub name: String,
@@ -50,7 +53,7 @@ impl From<UserRecord> for UserView {
 }
 
 /// The body of `POST /api/v1/users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name.
@@ -58,6 +61,7 @@ pub struct NewUser {
     /// viewer, helpdesk or admin.
     pub role: Role,
     /// The password, in clear, once.
+    #[schema(format = Password)]
     pub password: String,
 }
 
@@ -71,9 +75,11 @@ impl std::fmt::Debug for NewUser {
 }
 
 /// The body of `POST /api/v1/users/{name}/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPassword {
+    /// The new password, in clear, once.
+    #[schema(format = Password)]
     password: String,
 }
 
@@ -102,6 +108,17 @@ async fn hash(password: String) -> ApiResult<String> {
         })
 }
 
+/// The console accounts, without their password hashes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "list_users",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "Every account.", body = Vec<UserView>),
+    ),
+)]
 async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let users = blocking(&state, |s| s.users()).await?;
@@ -109,6 +126,20 @@ async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Respon
     Ok(Json(views).into_response())
 }
 
+/// Creates a console account for a person.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "add_user",
+    request_body = NewUser,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 201, description = "The account.", body = UserView),
+        (status = 400, description = "The body does not parse, the name is not an account name, the password is too short, or the role is `telephony`.", body = ErrorBody),
+        (status = 409, description = "An account has that name already.", body = ErrorBody),
+    ),
+)]
 async fn add(
     State(state): State<ApiState>,
     caller: Caller,
@@ -147,6 +178,25 @@ async fn add(
     Ok((StatusCode::CREATED, Json(UserView::from(record))).into_response())
 }
 
+/// Changes an account: `password` sets a new password (the body gives
+/// it), `disable` and `enable` say whether it may log in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{name}/{action}",
+    tag = "users",
+    operation_id = "change_user",
+    params(
+        ("name" = String, Path, description = "The account's login name."),
+        ("action" = String, Path, pattern = "^(password|disable|enable)$", description = "What to change."),
+    ),
+    request_body(content = Option<NewPassword>, description = "For `password` only."),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The account now.", body = UserView),
+        (status = 400, description = "`password`: the body does not parse, or the password is too short.", body = ErrorBody),
+        (status = 404, description = "No account has that name, or no action has that name.", body = ErrorBody),
+    ),
+)]
 async fn change(
     State(state): State<ApiState>,
     caller: Caller,

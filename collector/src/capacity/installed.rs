@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{AssetClass, Day};
 
@@ -70,7 +71,7 @@ impl AssetCapacity {
 }
 
 /// What assets are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// Each tag.
@@ -121,7 +122,7 @@ impl GroupBy {
 pub const NONE: &str = "(none)";
 
 /// Totals of one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct InstalledGroup {
     /// The tag, OS, model or site.
     pub group: String,
@@ -152,7 +153,7 @@ pub struct InstalledGroup {
 }
 
 /// The installed capacity report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct InstalledReport {
     /// The day it was made.
     pub as_of: Day,

@@ -19,13 +19,16 @@ pub mod renewal;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use crate::helpers::day::{Day, percentile};
 
 use crate::records::device::DEVICE_ASSET_PREFIX;
 
 /// Hosts (machines with an agent) or network devices (polled over SNMP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum AssetClass {
     /// A machine with an agent.

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::eol::EolTable;
 use super::{AssetClass, Day};
@@ -35,7 +36,7 @@ pub struct AssetAge {
 }
 
 /// Where an OS release stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Support {
     /// Its support has ended.
@@ -61,7 +62,7 @@ impl Support {
 }
 
 /// One asset in the renewal report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RenewalRow {
     /// Asset id.
     pub asset_id: String,
@@ -90,7 +91,7 @@ pub struct RenewalRow {
 }
 
 /// One OS release in use.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OsVersionRow {
     /// os-release `ID` and `VERSION_ID`, e.g. `debian 12`.
     pub os_version: String,
@@ -105,7 +106,7 @@ pub struct OsVersionRow {
 }
 
 /// The renewal report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RenewalReport {
     /// The day it was made.
     pub as_of: Day,

@@ -10,6 +10,7 @@
 //! window. A window asked for explicitly applies to every series.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{AssetClass, Day, num};
 use crate::forecast::{DEFAULT_MIN_R2, Outlook, Trend};
@@ -25,7 +26,9 @@ pub const DEFAULT_WINDOW_HOURS: u64 = 72;
 pub const P95_DAYS: u64 = 30;
 
 /// What kind of resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Resource {
     /// A mounted filesystem of a host (`filesystem.used_percent`).
@@ -73,7 +76,7 @@ impl Resource {
 }
 
 /// The unit of a resource's size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SizeUnit {
     /// Bytes (filesystems, memory, swap, storage).
@@ -176,7 +179,7 @@ impl ForecastSettings {
 }
 
 /// What the line says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrendState {
     /// At the limit already.
@@ -208,7 +211,7 @@ impl TrendState {
 }
 
 /// One line of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageRow {
     /// Asset id.
     pub asset_id: String,
@@ -253,7 +256,7 @@ pub struct UsageRow {
 }
 
 /// The capacity report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageReport {
     /// The day it was made.
     pub as_of: Day,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use utoipa::ToSchema;
 
 use super::lookup::caller_by_number;
 use crate::lookup::Lookup;
@@ -21,7 +22,7 @@ const HUB_CAPACITY: usize = 256;
 pub const CALL_MACHINES: usize = 10;
 
 /// What the help desk sees when the phone rings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CallerCard {
     /// The caller in a line: the person's name, department, location and
     /// extension; how many people match; or `no one matches +34…`.
@@ -33,7 +34,7 @@ pub struct CallerCard {
 }
 
 /// A call ringing at an extension.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CallEvent {
     /// When the collector heard of it.
     pub at: Timestamp,

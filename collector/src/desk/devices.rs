@@ -10,6 +10,7 @@ use atalaya_common::model::device::{
     DEFAULT_TIMEOUT_MS, DeviceSpec,
 };
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use atalaya_common::model::device::ranges::parse_ranges;
 use atalaya_common::proto::{DiscoveredDevice, DiscoveryRequest};
@@ -28,7 +29,7 @@ pub const DEFAULT_DISCOVERY_TIMEOUT_MS: u32 = 1_000;
 pub const DEFAULT_DISCOVERY_CONCURRENCY: u32 = 64;
 
 /// A discovery, as a person asks for it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDiscovery {
     /// Address ranges, e.g. `192.0.2.0/24` (at most a /20 in all).
@@ -51,7 +52,7 @@ pub struct NewDiscovery {
 }
 
 /// A device to add, as a person asks for it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 pub struct NewDevice {
     /// Host name or IP address.
     pub address: String,
@@ -79,7 +80,7 @@ pub struct NewDevice {
 }
 
 /// Changes to a device, as a person asks for them: what is not given stays.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceUpdate {
     /// Another poller: an agent id or a host name.

@@ -47,7 +47,7 @@ pub struct FileDevice {
 }
 
 /// What applying the file did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Applied {
     /// Devices added.
     pub added: Vec<String>,

@@ -646,7 +646,7 @@ impl Desk {
 }
 
 /// What a reload put in force.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Reloaded {
     /// Rules in force (built-in and from the file).
     pub rules: usize,

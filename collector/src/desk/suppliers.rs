@@ -210,7 +210,8 @@ impl ImportKind {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = SupplierImportOutcome)]
 pub struct ImportOutcome {
     /// Records added.
     pub added: u32,

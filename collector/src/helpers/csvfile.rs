@@ -150,7 +150,7 @@ impl<'a> CsvFile<'a> {
 pub const MAX_FIELD_CHARS: usize = 4096;
 
 /// What is wrong with one line, or one field of it, of a file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CellProblem {
     /// Line in the file (1 is the header).
     pub line: u64,

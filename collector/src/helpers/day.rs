@@ -5,12 +5,14 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::{Date, Month, OffsetDateTime};
+use utoipa::ToSchema;
 
 /// Milliseconds in a day.
 pub const MS_PER_DAY: i64 = 86_400_000;
 
 /// A calendar day (UTC), shown and serialized as `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ToSchema)]
+#[schema(value_type = String, format = Date, example = "2026-11-28")]
 pub struct Day(Date);
 
 impl Day {

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::records::incident::{IncidentRecord, Priority};
 
 /// Per-priority SLA figures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SlaLine {
     /// `P1` … `P4`.
     pub priority: String,
@@ -33,7 +34,7 @@ pub struct SlaLine {
 }
 
 /// The SLA report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SlaReport {
     /// When it was made.
     pub at: Timestamp,

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::helpers::day::{Day, MS_PER_DAY, percentile};
 use crate::records::incident::{IncidentRecord, KbSolution, Priority, SUPPLIER_CASE, SupplierCase};
@@ -26,7 +27,7 @@ pub const TOP_RECURRENT: usize = 10;
 pub const UNKNOWN_CATEGORY: &str = "unknown";
 
 /// The days a report covers: `first` to `last`, both included (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Period {
     /// First day.
     pub first: Day,
@@ -139,7 +140,7 @@ pub struct SlrFacts {
 }
 
 /// Incidents counted for a priority, a rule or a category.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CountRow {
     /// The priority, rule name or category.
     pub key: String,
@@ -152,7 +153,7 @@ pub struct CountRow {
 }
 
 /// Times to acknowledge and to resolve of the incidents opened in the period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TimesRow {
     /// `P1` … `P4`, or `all`.
     pub priority: String,
@@ -171,7 +172,8 @@ pub struct TimesRow {
 }
 
 /// One SLA target over the incidents of a priority opened in the period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = TargetCompliance)]
 pub struct Compliance {
     /// Done by its due time.
     pub met: u64,
@@ -184,7 +186,7 @@ pub struct Compliance {
 }
 
 /// SLA compliance of a priority.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SlaRow {
     /// `P1` … `P4`.
     pub priority: String,
@@ -197,7 +199,7 @@ pub struct SlaRow {
 }
 
 /// Which target a breach missed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     /// Time to acknowledge.
@@ -217,7 +219,7 @@ impl Target {
 }
 
 /// A missed target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Breach {
     /// Incident number.
     pub incident: u64,
@@ -242,7 +244,7 @@ pub struct Breach {
 }
 
 /// One day of the backlog.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BacklogDay {
     /// The day.
     pub day: Day,
@@ -256,7 +258,7 @@ pub struct BacklogDay {
 }
 
 /// The availability of one asset that had outage incidents.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AssetAvailability {
     /// Asset id.
     pub asset: String,
@@ -271,7 +273,7 @@ pub struct AssetAvailability {
 }
 
 /// Availability from outage incidents.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Availability {
     /// The rules counted as outages.
     pub rules: Vec<String>,
@@ -286,7 +288,7 @@ pub struct Availability {
 }
 
 /// A problem that came back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Recurrence {
     /// Rule name.
     pub rule: String,
@@ -303,7 +305,7 @@ pub struct Recurrence {
 }
 
 /// The most recurrent problems (at least two openings each).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Recurrent {
     /// The same rule on the same asset, most openings first.
     pub by_asset: Vec<Recurrence>,
@@ -312,7 +314,7 @@ pub struct Recurrent {
 }
 
 /// How the knowledge base helped the incidents opened in the period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct KbFigures {
     /// Incidents opened in the period.
     pub incidents: u64,
@@ -331,7 +333,7 @@ pub struct KbFigures {
 }
 
 /// The service-level report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Slr {
     /// The days covered.
     pub period: Period,
@@ -369,12 +371,12 @@ pub struct Slr {
     pub kb: KbFigures,
     /// Cases opened with suppliers, per supplier, most first.
     #[serde(default)]
-    pub suppliers: Vec<SupplierRow>,
+    pub suppliers: Vec<SupplierCaseRow>,
 }
 
 /// The cases opened with one supplier for incidents opened in the period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SupplierRow {
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SupplierCaseRow {
     /// The supplier.
     pub supplier: String,
     /// Cases opened with it (by the period's end).
@@ -913,7 +915,7 @@ fn kb_figures(opened: &[&Seen<'_>]) -> KbFigures {
 
 /// Cases opened with suppliers by `end` (ms) for the incidents `opened`:
 /// the first case of an incident with each supplier counts.
-fn supplier_rows(opened: &[&Seen<'_>], end: i64) -> Vec<SupplierRow> {
+fn supplier_rows(opened: &[&Seen<'_>], end: i64) -> Vec<SupplierCaseRow> {
     #[derive(Default)]
     struct Sums {
         cases: u64,
@@ -944,9 +946,9 @@ fn supplier_rows(opened: &[&Seen<'_>], end: i64) -> Vec<SupplierRow> {
         }
     }
     let mean = |sum: f64, n: u64| (n > 0).then(|| sum / n as f64);
-    let mut rows: Vec<SupplierRow> = by
+    let mut rows: Vec<SupplierCaseRow> = by
         .into_iter()
-        .map(|(supplier, s)| SupplierRow {
+        .map(|(supplier, s)| SupplierCaseRow {
             supplier,
             cases: s.cases,
             mean_seconds_to_case: mean(s.to_case, s.cases),

@@ -25,6 +25,7 @@ pub mod matching;
 
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use crate::records::kb::{Article, ArticleId, Signature};
 
@@ -37,7 +38,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 /// A new article as written by a person (`POST /api/v1/kb`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NewArticle {
     /// One line.
     pub title: String,

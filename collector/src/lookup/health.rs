@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::helpers::series::{derive_percent, split_series, stored_value};
 
@@ -18,7 +19,7 @@ const MEMORY_TOTAL: &str = "memory.total_bytes";
 const FILESYSTEM: &str = "filesystem.used_percent";
 
 /// Use of one mounted filesystem.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MountUse {
     /// Mount point.
     pub mount: String,
@@ -28,7 +29,7 @@ pub struct MountUse {
 
 /// The latest value of the health series people look at first, each from
 /// the last [`HEALTH_WINDOW_MS`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     /// Time of the newest of these points.
     pub at: Timestamp,

@@ -3,11 +3,12 @@
 
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::records::incident::{IncidentRecord, Priority, Status};
 
 /// Where an open incident stands against its SLA targets now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaState {
     /// Within its targets.
@@ -64,7 +65,7 @@ impl SlaState {
 }
 
 /// An open or acknowledged incident, in one line's worth of fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IncidentLine {
     /// Incident number.
     pub id: u64,

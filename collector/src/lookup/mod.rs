@@ -32,6 +32,7 @@ use std::net::IpAddr;
 
 use atalaya_common::model::{InterfaceKind, Inventory, Timestamp};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use crate::records::lookup::MatchKind;
 pub use health::{HEALTH_WINDOW_MS, Health, MountUse};
@@ -41,7 +42,7 @@ use crate::people::PersonCard;
 use crate::records::incident::IncidentRecord;
 
 /// One reason a machine matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MatchReason {
     /// What matched.
     pub kind: MatchKind,
@@ -54,7 +55,7 @@ pub struct MatchReason {
 }
 
 /// One machine of the caller.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CallerMachine {
     /// Asset id.
     pub asset_id: String,
@@ -69,6 +70,7 @@ pub struct CallerMachine {
     /// Serial number (service tag).
     pub serial: Option<String>,
     /// Addresses of its interfaces, loopback and IPv6 link-local left out.
+    #[schema(value_type = Vec<String>)]
     pub addresses: Vec<IpAddr>,
     /// Why it matched, strongest first.
     pub why: Vec<MatchReason>,
@@ -87,7 +89,7 @@ pub struct CallerMachine {
 }
 
 /// The answer to a lookup.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Lookup {
     /// The query as given (trimmed).
     pub query: String,

@@ -50,7 +50,8 @@ pub struct Row {
 }
 
 /// What is wrong with one line of the file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = PeopleImportProblem)]
 pub struct Problem {
     /// Line in the file (1 is the header).
     pub line: u64,

@@ -17,6 +17,7 @@ pub mod phone;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::helpers::users::full_name_key;
 use crate::records::person::{PersonRecord, Phone};
@@ -90,7 +91,7 @@ impl DirectoryQuery {
 }
 
 /// A person as the help desk sees them: the directory card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PersonCard {
     /// Directory number.
     pub id: u64,

@@ -12,6 +12,7 @@ use atalaya_common::model::device::{
     Credentials, DeviceSpec, DeviceState, Neighbour, NeighbourProtocol, PaperTray, PeerId,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The prefix of a device's asset id: `device:<name>`.
 pub const DEVICE_ASSET_PREFIX: &str = "device:";
@@ -52,7 +53,7 @@ pub struct DeviceStatus {
 }
 
 /// What changed in a device's inventory between two polls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeviceChange {
     /// The poller's sequence number of the poll that saw it.
     pub seq: u64,
@@ -65,7 +66,7 @@ pub struct DeviceChange {
 }
 
 /// One changed part of a device's inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceChangeItem {
     /// A system field (`descr`, `object_id`, `name`, `location`, `contact`) changed.
@@ -139,7 +140,7 @@ pub enum DeviceChangeItem {
 }
 
 /// A neighbour that appeared or disappeared.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NeighbourChange {
     /// The local interface (or local port, when unmapped).
     pub interface: String,
@@ -213,7 +214,7 @@ pub struct InterfacePeer {
 }
 
 /// One event of a device: a trap or inform its poller accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeviceEvent {
     /// The agent that received it.
     pub agent_id: String,

@@ -2,13 +2,14 @@
 
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An article's number.
 pub type ArticleId = u64;
 
 /// What incidents an article fits. Every field that is set must match;
 /// nothing set means the article is found by search only.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Signature {
     /// Rule name, e.g. `filesystem-full` (case-insensitive).
@@ -24,9 +25,10 @@ pub struct Signature {
 }
 
 /// A knowledge-base article.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Article {
     /// Its number.
+    #[schema(value_type = u64)]
     pub id: ArticleId,
     /// One line.
     pub title: String,

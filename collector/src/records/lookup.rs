@@ -2,9 +2,12 @@
 //! and asset (a bit each) and what the lookup tells people.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What matched, strongest first (the order ranks the machines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchKind {
     /// The host name or the FQDN is the query (any case).

@@ -15,6 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::helpers::sketch::{Sketch, SketchError, get_varint, put_varint, unzigzag, zigzag};
 
@@ -22,7 +23,9 @@ use crate::helpers::sketch::{Sketch, SketchError, get_varint, put_varint, unzigz
 pub const FORMAT: u8 = 1;
 
 /// Where a series' points are read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Every point as stored.
@@ -78,7 +81,7 @@ impl fmt::Display for Tier {
 }
 
 /// How a window of points becomes one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregation {
     /// Mean.

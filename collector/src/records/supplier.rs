@@ -7,6 +7,7 @@
 //! report is made, so an asset bought later is covered without an edit.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::helpers::day::Day;
 
@@ -14,7 +15,9 @@ use crate::helpers::day::Day;
 pub type ContractId = u64;
 
 /// What a supplier is to the organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum SupplierKind {
     /// Makes hardware (Dell, HP, Cisco).
@@ -59,7 +62,7 @@ pub fn supplier_key(name: &str) -> String {
 }
 
 /// A supplier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Supplier {
     /// Its name, as people write it; the key (case-insensitive).
     pub name: String,
@@ -82,7 +85,9 @@ pub struct Supplier {
 }
 
 /// What kind of agreement a contract is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ContractKind {
     /// Support: someone to call.
@@ -127,7 +132,7 @@ impl ContractKind {
 }
 
 /// What the supplier promises under a contract.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceLevels {
     /// Hours until the supplier answers a case.
     pub response_hours: Option<f64>,
@@ -138,7 +143,7 @@ pub struct ServiceLevels {
 }
 
 /// What a contract covers: any asset or package that matches one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Coverage {
     /// The asset whose system serial is this (case-insensitive).
@@ -154,9 +159,10 @@ pub enum Coverage {
 }
 
 /// A contract with a supplier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Contract {
     /// Its number in the store.
+    #[schema(value_type = u64)]
     pub id: ContractId,
     /// The supplier's name.
     pub supplier: String,
@@ -190,7 +196,7 @@ impl Contract {
 }
 
 /// A warranty entered or imported for one asset, apart from contracts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Warranty {
     /// The asset.
     pub asset_id: String,

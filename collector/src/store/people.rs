@@ -21,7 +21,17 @@ const TABLE: &str = "people";
 type Index = TableDefinition<'static, (&'static str, u64), ()>;
 
 /// What an import changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct ImportCounts {
     /// People new to the directory.
     pub added: usize,

@@ -7,6 +7,7 @@ use atalaya_common::model::{ProbeResult, Timestamp};
 use atalaya_common::proto;
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AgentRecord;
 use super::ingest::Tables;
@@ -14,7 +15,7 @@ use super::schema::{AGENT_ASSET, AGENTS, ASSETS, PROBE_AGENTS, PROBE_LATEST};
 use super::{AssetMeta, Store, StoreError, dec, enc};
 
 /// The latest result of one target of one asset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LatestProbe {
     /// The asset of the agent that probes.
     pub asset: String,
@@ -27,7 +28,7 @@ pub struct LatestProbe {
 }
 
 /// One probe result as listed: the latest one, with the probing asset's host name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ProbeRow {
     /// Host name of the asset that probes.
     pub hostname: String,

@@ -9,6 +9,7 @@ use atalaya_common::token::{EnrollmentToken, hex, secret_sha256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An enrollment token. Only the SHA-256 of its secret is kept.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +84,7 @@ impl fmt::Debug for TokenRecord {
 }
 
 /// What an API token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything.
@@ -274,7 +275,7 @@ impl AgentSeen {
 }
 
 /// How an asset's identity was decided for one agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// No known asset had its hardware keys: a new asset.
@@ -286,7 +287,7 @@ pub enum Verdict {
 }
 
 /// One identity decision, kept so the asset record says why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IdentityNote {
     /// When it was decided.
     pub at: Timestamp,
@@ -303,7 +304,7 @@ pub struct IdentityNote {
 }
 
 /// An asset without its inventory, as stored in the `assets` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AssetMeta {
     /// Asset id, e.g. `asset-17`.
     pub id: String,
@@ -332,7 +333,7 @@ pub struct AssetMeta {
 }
 
 /// An asset with its current inventory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AssetRecord {
     /// Everything but the inventory.
     #[serde(flatten)]
@@ -342,7 +343,7 @@ pub struct AssetRecord {
 }
 
 /// One line of an asset list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AssetSummary {
     /// Asset id.
     pub id: String,
@@ -400,7 +401,7 @@ pub struct AssetFilter {
 }
 
 /// One page of results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     /// This page.
     pub items: Vec<T>,
@@ -413,7 +414,7 @@ pub struct Page<T> {
 }
 
 /// Whether a change event came from a full snapshot or a delta.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A full inventory (its changes are the diff against the previous one).
@@ -440,8 +441,9 @@ pub struct StoredChange {
 }
 
 /// What happened to an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ChangeAction)]
 pub enum Action {
     /// New.
     Added,
@@ -452,7 +454,7 @@ pub enum Action {
 }
 
 /// One changed part or item, ready for JSON or a CLI table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChangeLine {
     /// Where, e.g. `software.packages`.
     pub path: String,
@@ -467,7 +469,7 @@ pub struct ChangeLine {
 }
 
 /// One inventory change event of one asset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChangeEvent {
     /// Asset.
     pub asset_id: String,
@@ -488,7 +490,7 @@ pub struct ChangeEvent {
 }
 
 /// What changed in a network device's inventory, as one change event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeviceChanged {
     /// The device (the one whose asset it is).
     pub name: String,
@@ -499,7 +501,7 @@ pub struct DeviceChanged {
 }
 
 /// Installed base of the packages matching a name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SoftwareReport {
     /// The name or pattern asked for.
     pub query: String,
@@ -508,7 +510,7 @@ pub struct SoftwareReport {
 }
 
 /// Installed base of one package name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PackageBase {
     /// Package name.
     pub name: String,
@@ -519,7 +521,7 @@ pub struct PackageBase {
 }
 
 /// Assets with one version of a package.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VersionBase {
     /// Version.
     pub version: String,
@@ -530,7 +532,7 @@ pub struct VersionBase {
 }
 
 /// An asset named by id and host name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AssetRef {
     /// Asset id.
     pub id: String,
@@ -559,7 +561,7 @@ pub struct StoreStats {
 
 /// A problem reported by the person at a machine
 /// (`atalaya-agent report`), as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReportRecord {
     /// The asset it is about.
     pub asset: String,
@@ -588,7 +590,7 @@ pub struct ReportRecord {
 
 /// Records an agent could not deliver, as stored: what is known to be
 /// missing from its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GapRecord {
     /// The agent that reported it.
     pub agent_id: String,
@@ -611,7 +613,7 @@ impl Missing {
 }
 
 /// What went missing from an agent's history, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Missing {
     /// Health samples dropped, oldest first, to keep the agent's spool

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::matching::Directory;
 use super::{AssetView, covers, covers_hardware, matching_packages};
@@ -13,7 +14,7 @@ use crate::records::supplier::{
 };
 
 /// Where a contract or warranty stands on a day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Standing {
     /// Ended.
@@ -54,7 +55,7 @@ impl Standing {
 }
 
 /// One contract in the contracts report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ContractRow {
     /// The contract.
     pub contract: Contract,
@@ -69,7 +70,7 @@ pub struct ContractRow {
 }
 
 /// The contracts report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ContractsReport {
     /// The day it was made.
     pub as_of: Day,
@@ -107,7 +108,7 @@ pub fn contracts(
 }
 
 /// Where a warranty comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case", tag = "from")]
 pub enum WarrantySource {
     /// A warranty contract covering the asset.
@@ -122,7 +123,7 @@ pub enum WarrantySource {
 }
 
 /// One asset in the warranty report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WarrantyRow {
     /// Asset id.
     pub asset_id: String,
@@ -221,8 +222,9 @@ pub fn warranties(
 }
 
 /// Whether a licence has the seats its installations take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schema(as = LicenceCompliance)]
 pub enum Compliance {
     /// As many installations as seats, or fewer.
     Within,
@@ -231,7 +233,7 @@ pub enum Compliance {
 }
 
 /// One licence in the compliance report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LicenceRow {
     /// Contract number in the store.
     pub contract_id: u64,
@@ -313,7 +315,7 @@ pub fn licences(contracts: &[Contract], assets: &[AssetView], today: Day) -> Vec
 }
 
 /// One supplier with what the fleet has from it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SupplierRow {
     /// Its name.
     pub name: String,
@@ -429,7 +431,7 @@ pub fn suppliers(
 }
 
 /// Whom to call about an asset under one contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SupplierContact {
     /// The supplier.
     pub supplier: String,

@@ -29,6 +29,7 @@ pub fn http() -> ureq::Agent {
 
 /// Runs the `atalaya` binary against the API at `base` with `token`:
 /// whether it succeeded, its stdout and its stderr.
+#[allow(dead_code)] // not every API test file runs the CLI
 pub fn cli(base: &str, token: &str, args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_atalaya"))
         .args(args)

@@ -38,6 +38,7 @@ pub const DEFAULT_RETRIES: u32 = 1;
 
 /// One device to poll and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceSpec {
     /// The name the device is known by in Atalaya (unique per poller).
     pub name: String,
@@ -96,6 +97,7 @@ impl DeviceSpec {
 
 /// SNMP version and credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Credentials {
     /// SNMPv1 with a community string.
@@ -121,6 +123,7 @@ pub enum Credentials {
 
 /// SNMPv3 authentication (HMAC) protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthProtocol {
     /// HMAC-MD5-96.
@@ -139,6 +142,7 @@ pub enum AuthProtocol {
 
 /// SNMPv3 privacy (encryption) protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PrivProtocol {
     /// CBC-DES.
@@ -156,6 +160,7 @@ pub enum PrivProtocol {
 /// A password or community: printed as `<redacted>` so it never reaches a
 /// log line, while still serialized as the plain string it is.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -185,6 +190,7 @@ impl fmt::Display for Secret {
 
 /// What one poll found on a device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInventory {
     /// The MIB-II system group.
     pub system: DeviceSystem,
@@ -240,6 +246,7 @@ impl DeviceInventory {
 
 /// The MIB-II system group.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceSystem {
     /// `sysDescr`: vendor's free text, usually model and software version.
     pub descr: String,
@@ -300,6 +307,7 @@ pub fn enterprise_of(object_id: &str) -> Option<u32> {
 
 /// One interface (IF-MIB `ifTable` joined with `ifXTable`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInterface {
     /// `ifIndex`.
     pub if_index: u32,
@@ -327,6 +335,7 @@ pub struct DeviceInterface {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OperStatus {
     /// Ready to pass packets.
@@ -363,6 +372,7 @@ impl OperStatus {
 
 /// One IP address of the device (IP-MIB).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceAddress {
     /// Interface the address is on (`ifIndex`).
     pub if_index: u32,
@@ -374,6 +384,7 @@ pub struct DeviceAddress {
 
 /// One physical entity (ENTITY-MIB `entPhysicalTable`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhysicalEntity {
     /// `entPhysicalIndex`.
     pub index: u32,
@@ -401,6 +412,7 @@ pub struct PhysicalEntity {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntityClass {
     /// A whole box.
@@ -449,6 +461,7 @@ impl EntityClass {
 
 /// One storage area (HOST-RESOURCES-MIB `hrStorageTable`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceStorage {
     /// `hrStorageIndex`.
     pub index: u32,
@@ -466,6 +479,7 @@ pub struct DeviceStorage {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StorageKind {
     /// RAM.
@@ -511,6 +525,7 @@ impl StorageKind {
 
 /// One processor (HOST-RESOURCES-MIB `hrProcessorTable`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceProcessor {
     /// `hrDeviceIndex` of the processor.
     pub index: u32,
@@ -520,6 +535,7 @@ pub struct DeviceProcessor {
 
 /// One marker supply of a printer (Printer-MIB `prtMarkerSuppliesTable`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrinterSupply {
     /// `hrDeviceIndex` of the printer.
     pub device_index: u32,
@@ -540,6 +556,7 @@ pub struct PrinterSupply {
 
 /// A Printer-MIB supply level or capacity, with its special values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SupplyAmount {
     /// A quantity in the supply's own unit (`prtMarkerSuppliesSupplyUnit`).
@@ -582,6 +599,7 @@ impl PrinterSupply {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceState {
     /// The device answered every request of the poll.
@@ -683,6 +701,7 @@ impl DeviceState {
 
 /// The raw counters of one interface at one moment, as polled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterfaceCounters {
     /// `ifIndex`.
     pub if_index: u32,
@@ -718,6 +737,7 @@ pub struct InterfaceCounters {
 
 /// A counter value and its width, which decides how it wraps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Counter {
     /// A `Counter64` (IF-MIB high-capacity counters).
     Hc(u64),

@@ -24,6 +24,7 @@ use proptest_derive::Arbitrary;
 
 /// The whole inventory of one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Inventory {
     /// Identity of the machine and where it runs.
@@ -46,6 +47,7 @@ pub struct Inventory {
 
 /// Identity of the machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Host {
     /// The kernel's host name.
@@ -66,6 +68,7 @@ pub struct Host {
 
 /// Whether the host is a physical machine, a virtual machine or a container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Virtualization {
     /// `physical`, `virtual` or `unknown`.
@@ -82,6 +85,7 @@ pub struct Virtualization {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum MachineKind {
@@ -96,6 +100,7 @@ pub enum MachineKind {
 
 /// A value that could not be read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Unavailable {
     /// The inventory source, e.g. `hardware`.
@@ -108,6 +113,7 @@ pub struct Unavailable {
 
 /// Operating system.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Os {
     /// `NAME` from os-release, e.g. `Debian GNU/Linux`.
@@ -136,6 +142,7 @@ pub struct Os {
 
 /// Firmware, processors, memory and devices.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Hardware {
     /// DMI system information.
@@ -166,6 +173,7 @@ pub struct Hardware {
 
 /// DMI system information (`/sys/class/dmi/id/sys_*`, `product_*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct SystemInfo {
     /// Manufacturer, e.g. `Dell Inc.`.
@@ -186,6 +194,7 @@ pub struct SystemInfo {
 
 /// DMI base board.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Board {
     /// Manufacturer.
@@ -202,6 +211,7 @@ pub struct Board {
 
 /// BIOS or UEFI firmware.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Bios {
     /// Firmware vendor.
@@ -214,6 +224,7 @@ pub struct Bios {
 
 /// DMI chassis.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Chassis {
     /// SMBIOS chassis type by name, e.g. `Notebook`, `Desktop`, `Rack Mount Chassis`.
@@ -228,6 +239,7 @@ pub struct Chassis {
 
 /// Processors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Cpu {
     /// Vendor, e.g. `GenuineIntel`, `AuthenticAMD`, or the ARM implementer.
@@ -252,6 +264,7 @@ pub struct Cpu {
 
 /// Memory and swap totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Memory {
     /// `MemTotal`, bytes usable by the kernel.
@@ -262,6 +275,7 @@ pub struct Memory {
 
 /// One populated memory slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct MemoryModule {
     /// Slot name, e.g. `DIMM A1`. The key of a module.
@@ -286,6 +300,7 @@ pub struct MemoryModule {
 
 /// A PCI device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct PciDevice {
     /// Bus address, e.g. `0000:00:02.0`. The key of a device.
@@ -314,6 +329,7 @@ pub struct PciDevice {
 
 /// A USB device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct UsbDevice {
     /// Port path, e.g. `1-1.2`, or `usb1` for a root hub. The key of a device.
@@ -336,6 +352,7 @@ pub struct UsbDevice {
 
 /// A battery.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Battery {
     /// Kernel name, e.g. `BAT0`. The key of a battery.
@@ -362,6 +379,7 @@ pub struct Battery {
 
 /// A display adapter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Gpu {
     /// PCI address. The key of a GPU.
@@ -376,6 +394,7 @@ pub struct Gpu {
 
 /// A connected monitor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Monitor {
     /// DRM connector, e.g. `card0-HDMI-A-1`. The key of a monitor.
@@ -398,6 +417,7 @@ pub struct Monitor {
 
 /// Installed software.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Software {
     /// The package manager read: `dpkg`, `rpm`, `apk` or `pacman`.
@@ -410,6 +430,7 @@ pub struct Software {
 
 /// One installed package.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Package {
     /// Package name. With `arch`, the key of a package.
@@ -430,6 +451,7 @@ pub struct Package {
 
 /// Network configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Network {
     /// Interfaces.
@@ -442,6 +464,7 @@ pub struct Network {
 
 /// A network interface.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Interface {
     /// Kernel name, e.g. `eth0`. The key of an interface.
@@ -466,6 +489,7 @@ pub struct Interface {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum InterfaceKind {
@@ -480,9 +504,11 @@ pub enum InterfaceKind {
 
 /// An address and its prefix length.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct IpNet {
     /// The address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "192.0.2.10"))]
     pub address: IpAddr,
     /// Prefix length in bits.
     pub prefix: u8,
@@ -490,19 +516,23 @@ pub struct IpNet {
 
 /// A default route.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Gateway {
     /// Interface the route leaves by.
     pub interface: String,
     /// The gateway's address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "192.0.2.10"))]
     pub address: IpAddr,
 }
 
 /// Resolver configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Dns {
     /// Name servers in the order they are tried.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub servers: Vec<IpAddr>,
     /// Search domains.
     pub search: Vec<String>,
@@ -510,6 +540,7 @@ pub struct Dns {
 
 /// Storage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Storage {
     /// Whole block devices (no partitions, no loop or RAM devices).
@@ -520,6 +551,7 @@ pub struct Storage {
 
 /// A block device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Disk {
     /// Kernel name, e.g. `nvme0n1`. The key of a disk.
@@ -540,6 +572,7 @@ pub struct Disk {
 
 /// A mounted filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Filesystem {
     /// Where it is mounted. The key of a filesystem.
@@ -558,6 +591,7 @@ pub struct Filesystem {
 
 /// Accounts and sessions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Users {
     /// Local accounts from `/etc/passwd`.
@@ -572,6 +606,7 @@ pub struct Users {
 
 /// A local account.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Account {
     /// Login name. The key of an account.
@@ -592,6 +627,7 @@ pub struct Account {
 
 /// A local group.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Group {
     /// Group name. The key of a group.
@@ -604,6 +640,7 @@ pub struct Group {
 
 /// A login session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Session {
     /// Who.
@@ -620,6 +657,7 @@ pub struct Session {
 
 /// A past login.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Login {
     /// Who.
@@ -634,6 +672,7 @@ pub struct Login {
 
 /// Services and listening sockets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Services {
     /// The service manager read: `systemd`, `openrc` or `sysvinit`.
@@ -646,6 +685,7 @@ pub struct Services {
 
 /// A service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Service {
     /// Unit name, e.g. `ssh.service`. The key of a service.
@@ -662,6 +702,7 @@ pub struct Service {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum Startup {
@@ -682,6 +723,7 @@ pub enum Startup {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
@@ -696,11 +738,13 @@ pub enum RunState {
 
 /// A listening socket.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 pub struct Listener {
     /// `tcp` or `udp`.
     pub protocol: Protocol,
     /// Local address (`0.0.0.0` / `::` for all).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "192.0.2.10"))]
     pub address: IpAddr,
     /// Local port.
     pub port: u16,
@@ -712,6 +756,7 @@ pub struct Listener {
 
 /// Transport protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(test, derive(Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {

@@ -11,6 +11,7 @@ use super::Timestamp;
 
 /// One health sample of one host.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthSample {
     /// When the sample was taken.
     pub at: Timestamp,
@@ -44,6 +45,7 @@ pub struct HealthSample {
 
 /// CPU time shares over the interval, percent of all logical CPUs (0–100).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CpuUsage {
     /// Busy (everything but idle and iowait).
     pub total_percent: f64,
@@ -61,6 +63,7 @@ pub struct CpuUsage {
 
 /// Load averages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoadAverage {
     /// Over one minute.
     pub one: f64,
@@ -72,6 +75,7 @@ pub struct LoadAverage {
 
 /// Memory and swap.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryUsage {
     /// `MemTotal`, bytes.
     pub total_bytes: u64,
@@ -89,6 +93,7 @@ pub struct MemoryUsage {
 
 /// Use of one filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FilesystemUsage {
     /// Mount point.
     pub mount_point: String,
@@ -106,6 +111,7 @@ pub struct FilesystemUsage {
 
 /// I/O of one disk over the interval.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiskIo {
     /// Kernel name, e.g. `sda`.
     pub name: String,
@@ -123,6 +129,7 @@ pub struct DiskIo {
 
 /// Traffic of one interface over the interval.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NetworkIo {
     /// Interface name.
     pub interface: String,
@@ -146,6 +153,7 @@ pub struct NetworkIo {
 
 /// One temperature sensor.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Temperature {
     /// Sensor chip and input, e.g. `coretemp/temp1`, or a thermal zone.
     pub sensor: String,
@@ -157,6 +165,7 @@ pub struct Temperature {
 
 /// Processes alive.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessCount {
     /// Processes.
     pub total: u32,
@@ -168,6 +177,7 @@ pub struct ProcessCount {
 
 /// One process's use.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessUsage {
     /// Process ID.
     pub pid: u32,
@@ -181,6 +191,7 @@ pub struct ProcessUsage {
 
 /// The agent's own cost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentUsage {
     /// CPU over the interval, percent of one CPU.
     pub cpu_percent: f64,

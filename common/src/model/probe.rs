@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a probe sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeKind {
     /// ICMP echo (ping); the agent falls back to a TCP connection when it
@@ -58,6 +59,7 @@ impl std::fmt::Display for ProbeKind {
 /// How a probe was actually sent: an ICMP probe depends on what the agent
 /// is allowed to do, and the collector says which way it went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeMethod {
     /// ICMP echo on a raw socket (root or `CAP_NET_RAW`).
@@ -97,6 +99,7 @@ impl std::fmt::Display for ProbeMethod {
 
 /// One target an agent probes, as the collector pushes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProbeTarget {
     /// What is sent.
     pub kind: ProbeKind,
@@ -129,6 +132,7 @@ impl ProbeTarget {
 
 /// One round of probes to one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProbeResult {
     /// The target's label ([`ProbeTarget::label`]).
     pub target: String,

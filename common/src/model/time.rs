@@ -13,6 +13,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 /// their milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, format = DateTime, example = "2026-11-28T10:58:10Z")
+)]
 pub struct Timestamp(pub i64);
 
 /// The last millisecond of year 9999: RFC 3339 has four-digit years.

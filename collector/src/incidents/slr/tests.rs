@@ -655,14 +655,14 @@ fn cases_opened_with_suppliers_are_counted_with_their_times() {
     assert_eq!(
         r.suppliers,
         [
-            SupplierRow {
+            SupplierCaseRow {
                 supplier: "Dell".into(),
                 cases: 2,
                 mean_seconds_to_case: Some(3.0 * 3600.0),
                 resolved: 1,
                 mean_seconds_case_to_resolved: Some(6.0 * 3600.0),
             },
-            SupplierRow {
+            SupplierCaseRow {
                 supplier: "HP".into(),
                 cases: 1,
                 mean_seconds_to_case: Some(5.0 * 3600.0),

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum NeighbourProtocol {
     /// IEEE 802.1AB LLDP.
@@ -36,6 +37,7 @@ impl NeighbourProtocol {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdKind {
     /// `entPhysicalAlias` of a chassis (chassis subtype 1).
@@ -102,6 +104,7 @@ impl IdKind {
 
 /// A chassis or port id, decoded to text by its kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeerId {
     /// What the id is.
     pub kind: IdKind,
@@ -112,6 +115,7 @@ pub struct PeerId {
 
 /// One neighbour of a device, as one remote entry of its LLDP or CDP table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Neighbour {
     /// The local interface's `ifIndex`, when the local port could be mapped
     /// to one (see the poller's port mapping rule).

@@ -29,6 +29,7 @@ const MIN_FRAME_BITS: f64 = 64.0 * 8.0;
 
 /// The rates of one interface over one interval.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterfaceRates {
     /// `ifIndex`.
     pub if_index: u32,
@@ -54,6 +55,7 @@ pub struct InterfaceRates {
 
 /// Why an interval gives no rate at all.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NoRate {
     /// The interval was not a positive, finite number of seconds.
     #[error("the interval between the two polls is not positive")]
@@ -95,6 +97,7 @@ pub enum NoRate {
 
 /// A rate that was computed but not believed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DroppedRate {
     /// Which counter.
     pub counter: CounterName,
@@ -104,6 +107,7 @@ pub struct DroppedRate {
 
 /// Why one rate was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DropReason {
     /// The bit rate exceeds 110 % of the interface speed.
     AboveSpeed {
@@ -120,6 +124,7 @@ pub enum DropReason {
 
 /// The counters rates are computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CounterName {
     /// Octets received.

@@ -34,6 +34,7 @@ pub const MAX_VALUE_BYTES: usize = 1024;
 
 /// One trap or inform accepted from a device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrapEvent {
     /// The device's name, as assigned by the collector.
     pub device: String,
@@ -69,6 +70,7 @@ impl TrapEvent {
 
 /// The SNMP version a trap came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TrapVersion {
     /// SNMPv1 Trap-PDU.
@@ -92,6 +94,7 @@ impl TrapVersion {
 
 /// What a trap says, for the standard ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TrapKind {
     /// An interface went down.
@@ -142,6 +145,7 @@ impl fmt::Display for TrapKind {
 
 /// The interface a link trap is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrapInterface {
     /// `ifIndex`.
     pub if_index: u32,
@@ -164,6 +168,7 @@ impl TrapInterface {
 
 /// Why a trap listener dropped a message, by the names its counters use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TrapDrop {
     /// It came from an address that is no assigned device's.

@@ -12,6 +12,7 @@ use super::{PrinterSupply, SupplyAmount};
 
 /// One input tray of a printer, as one row of its `prtInputTable`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PaperTray {
     /// `hrDeviceIndex` of the printer.
     pub device_index: u32,
