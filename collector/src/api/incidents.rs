@@ -22,7 +22,6 @@ use crate::helpers::day::Day;
 use crate::incidents::lifecycle::StaffAction;
 use crate::incidents::report::SlaReport;
 use crate::records::incident::{IncidentRecord, Status, SupplierCase};
-use crate::records::supplier::supplier_key;
 use crate::store::{IncidentFilter, Role};
 use crate::suppliers::reports::SupplierContact;
 
@@ -238,21 +237,8 @@ async fn act(
                 .ok_or_else(|| ApiError::bad("supplier", "name the supplier"))?;
             let case = nonempty(body.case)
                 .ok_or_else(|| ApiError::bad("case", "give the supplier's case number"))?;
-            let book = blocking(&state, |s| s.supplier_book()).await?;
-            let Some(known) = book
-                .suppliers
-                .iter()
-                .find(|s| supplier_key(&s.name) == supplier_key(&name))
-            else {
-                return Err(ApiError::bad(
-                    "supplier",
-                    format!("`{name}` is not a known supplier"),
-                ));
-            };
-            StaffAction::SupplierCase(SupplierCase {
-                supplier: known.name.clone(),
-                case,
-            })
+            let (_, supplier) = super::suppliers::known_supplier(&state, &name).await?;
+            StaffAction::SupplierCase(SupplierCase { supplier, case })
         }
         "resolve" => StaffAction::Resolve(nonempty(body.solution)),
         "close" => StaffAction::Close,

@@ -32,7 +32,7 @@ use crate::helpers::csvfile::CellProblem;
 use crate::helpers::day::Day;
 use crate::records::supplier::{Contract, Supplier, Warranty, supplier_key};
 use crate::store::Role;
-use crate::store::suppliers::SupplierChanges;
+use crate::store::suppliers::{SupplierBook, SupplierChanges};
 use crate::suppliers::reports::{ContractsReport, LicenceRow, Standing, SupplierRow, WarrantyRow};
 
 /// Largest CSV file taken.
@@ -78,6 +78,28 @@ fn days(param: &'static str, value: Option<String>) -> ApiResult<Option<u32>> {
         .filter(|d| *d <= 36_500)
         .map(Some)
         .ok_or_else(|| ApiError::bad(param, format!("`{v}` is more than 100 years")))
+}
+
+/// The supplier book, and the name of the supplier `name` stands for
+/// (any case); a 400 naming `supplier` when none does.
+pub(super) async fn known_supplier(
+    state: &ApiState,
+    name: &str,
+) -> ApiResult<(SupplierBook, String)> {
+    let book = blocking(state, |s| s.supplier_book()).await?;
+    let key = supplier_key(name);
+    let found = book
+        .suppliers
+        .iter()
+        .find(|s| supplier_key(&s.name) == key)
+        .map(|s| s.name.clone());
+    match found {
+        Some(name) => Ok((book, name)),
+        None => Err(ApiError::bad(
+            "supplier",
+            format!("`{name}` is not a known supplier: add it first"),
+        )),
+    }
 }
 
 fn today() -> Day {
@@ -303,18 +325,8 @@ async fn put_contract(
             contract.end, contract.start
         )));
     }
-    let book = blocking(&state, |s| s.supplier_book()).await?;
-    let Some(supplier) = book
-        .suppliers
-        .iter()
-        .find(|s| supplier_key(&s.name) == supplier_key(&contract.supplier))
-    else {
-        return Err(ApiError::BadRequest(format!(
-            "`{}` is not a known supplier: add it first",
-            contract.supplier
-        )));
-    };
-    contract.supplier = supplier.name.clone();
+    let (book, supplier) = known_supplier(&state, &contract.supplier).await?;
+    contract.supplier = supplier;
     if contract.id != 0 && !book.contracts.iter().any(|c| c.id == contract.id) {
         return Err(ApiError::NotFound(format!("no contract {}", contract.id)));
     }
@@ -405,20 +417,10 @@ async fn put_warranty(
         )));
     }
     let asset = resolve_asset(&state, asset).await?;
-    let book = blocking(&state, |s| s.supplier_book()).await?;
-    let Some(supplier) = book
-        .suppliers
-        .iter()
-        .find(|s| supplier_key(&s.name) == supplier_key(&entry.supplier))
-    else {
-        return Err(ApiError::bad(
-            "supplier",
-            format!("`{}` is not a known supplier: add it first", entry.supplier),
-        ));
-    };
+    let (_, supplier) = known_supplier(&state, &entry.supplier).await?;
     let warranty = Warranty {
         asset_id: asset.meta.id.clone(),
-        supplier: supplier.name.clone(),
+        supplier,
         start: entry.start,
         end: entry.end,
         notes: entry.notes.filter(|n| !n.trim().is_empty()),
