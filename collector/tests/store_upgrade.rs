@@ -14,7 +14,9 @@ use atalaya_collector::incidents::sla::SlaPolicies;
 use atalaya_collector::incidents::{EngineState, RuleSet};
 use atalaya_collector::records::device::{DeviceRecord, device_asset_id};
 use atalaya_collector::records::rollup::Tier;
+use atalaya_collector::records::supplier::{Supplier, SupplierKind};
 use atalaya_collector::store::schema::{FORMAT_VERSION, META, META_FORMAT};
+use atalaya_collector::store::suppliers::{SupplierBook, SupplierChanges};
 use atalaya_collector::store::upgrade::{Stage, Step, UpgradeError, backup_path};
 use atalaya_collector::store::*;
 use atalaya_common::model::device::DeviceSpec;
@@ -296,6 +298,24 @@ fn check_new_records(store: Arc<Store>) {
         (rec.asset.as_str(), rec.subject.as_str()),
         (web.as_str(), "r-1")
     );
+    // The supplier tables, added after the format, start empty and take
+    // records.
+    assert_eq!(store.supplier_book().unwrap(), SupplierBook::default());
+    let changes = SupplierChanges {
+        suppliers: vec![Supplier {
+            name: "Dell".into(),
+            kind: SupplierKind::HardwareMaker,
+            phone: None,
+            email: None,
+            portal: None,
+            account: None,
+            aliases: Vec::new(),
+            notes: None,
+        }],
+        ..SupplierChanges::default()
+    };
+    store.change_suppliers(&changes).unwrap();
+    assert_eq!(store.supplier_book().unwrap().suppliers, changes.suppliers);
 }
 
 #[test]

@@ -99,3 +99,90 @@ impl Store {
         Ok(ids)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::temp_store;
+    use super::*;
+    use crate::helpers::day::Day;
+    use crate::records::supplier::{ContractKind, ServiceLevels, SupplierKind};
+
+    fn supplier(name: &str, phone: Option<&str>) -> Supplier {
+        Supplier {
+            name: name.into(),
+            kind: SupplierKind::Reseller,
+            phone: phone.map(str::to_owned),
+            email: None,
+            portal: None,
+            account: None,
+            aliases: Vec::new(),
+            notes: None,
+        }
+    }
+
+    fn contract(id: ContractId, number: &str) -> Contract {
+        Contract {
+            id,
+            supplier: "Acme".into(),
+            kind: ContractKind::Support,
+            number: number.into(),
+            start: Day::parse("2026-01-01").unwrap(),
+            end: Day::parse("2027-01-01").unwrap(),
+            notice_days: 30,
+            cost: Some(10.5),
+            levels: ServiceLevels::default(),
+            covers: Vec::new(),
+            seats: None,
+            notes: None,
+        }
+    }
+
+    #[test]
+    fn records_are_replaced_by_key_numbered_and_removed() {
+        let (_dir, store) = temp_store();
+        let ids = store
+            .change_suppliers(&SupplierChanges {
+                suppliers: vec![supplier("Acme", None)],
+                contracts: vec![contract(0, "A-1"), contract(0, "A-2")],
+                warranties: vec![Warranty {
+                    asset_id: "asset-1".into(),
+                    supplier: "Acme".into(),
+                    start: None,
+                    end: Day::parse("2028-01-01").unwrap(),
+                    notes: None,
+                }],
+                ..SupplierChanges::default()
+            })
+            .unwrap();
+        assert_eq!(ids, [1, 2], "new contracts are numbered in order");
+        // The same name in another case replaces the supplier; a contract
+        // with its number replaces it; removals go first.
+        let ids = store
+            .change_suppliers(&SupplierChanges {
+                suppliers: vec![supplier(" ACME ", Some("+34 1"))],
+                contracts: vec![contract(2, "A-2 renewed"), contract(0, "A-3")],
+                remove_contracts: vec![1],
+                remove_warranties: vec!["asset-1".into()],
+                ..SupplierChanges::default()
+            })
+            .unwrap();
+        assert_eq!(ids, [2, 3]);
+        let book = store.supplier_book().unwrap();
+        assert_eq!(book.suppliers.len(), 1);
+        assert_eq!(book.suppliers[0].phone.as_deref(), Some("+34 1"));
+        let numbers: Vec<(ContractId, &str)> = book
+            .contracts
+            .iter()
+            .map(|c| (c.id, c.number.as_str()))
+            .collect();
+        assert_eq!(numbers, [(2, "A-2 renewed"), (3, "A-3")]);
+        assert!(book.warranties.is_empty());
+        store
+            .change_suppliers(&SupplierChanges {
+                remove_suppliers: vec!["acme".into()],
+                ..SupplierChanges::default()
+            })
+            .unwrap();
+        assert!(store.supplier_book().unwrap().suppliers.is_empty());
+    }
+}
