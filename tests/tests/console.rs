@@ -127,6 +127,7 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
             ("/capacity", "Capacity"),
             ("/capacity/installed", "Installed capacity"),
             ("/capacity/renewal", "Renewal planning"),
+            ("/capacity/forecast", "Which fill first"),
             ("/reports/slr", "Service-level report"),
             ("/suppliers", "Suppliers"),
             ("/suppliers/contracts", "Contracts"),

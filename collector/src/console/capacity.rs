@@ -1,4 +1,5 @@
-//! The capacity pages: every resource ranked by urgency (`/capacity`), the
+//! The capacity pages: every resource ranked by urgency (`/capacity`),
+//! which fill first (`/capacity/forecast`, one resource without P95), the
 //! installed capacity and how much of it is used (`/capacity/installed`),
 //! and renewal planning (`/capacity/renewal`) — the reports of
 //! `atalaya capacity`, as tables.
@@ -17,7 +18,7 @@ use crate::capacity::AssetClass;
 use crate::capacity::eol::EolTable;
 use crate::capacity::installed::GroupBy;
 use crate::capacity::renewal::Support;
-use crate::capacity::usage::{TrendState, amount};
+use crate::capacity::usage::{Resource, TrendState, UsageRow, amount};
 use crate::desk::capacity::{self, Scope};
 
 /// Rows of the ranking shown (the most urgent first).
@@ -26,6 +27,7 @@ const MAX_ROWS: usize = 200;
 pub(super) fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/capacity", get(usage))
+        .route("/capacity/forecast", get(forecast))
         .route("/capacity/installed", get(installed))
         .route("/capacity/renewal", get(renewal))
 }
@@ -36,6 +38,7 @@ struct CapacityQuery {
     kind: Option<String>,
     by: Option<String>,
     months: Option<String>,
+    resource: Option<String>,
 }
 
 fn scope(q: &CapacityQuery) -> PageResult<Scope> {
@@ -59,6 +62,7 @@ fn scope(q: &CapacityQuery) -> PageResult<Scope> {
 fn header(q: &CapacityQuery, here: &str) -> Markup {
     let tabs = [
         ("/capacity", "By urgency"),
+        ("/capacity/forecast", "Which fill first"),
         ("/capacity/installed", "Installed"),
         ("/capacity/renewal", "Renewal"),
     ];
@@ -83,6 +87,15 @@ fn header(q: &CapacityQuery, here: &str) -> Markup {
                     select name="by" {
                         @for b in ["tag", "os", "model", "site"] {
                             option value=(b) selected[q.by.as_deref() == Some(b)] { (b) }
+                        }
+                    }
+                }
+            }
+            @if here == "/capacity/forecast" {
+                label { "Resource"
+                    select name="resource" {
+                        @for r in ["filesystem", "memory", "swap", "cpu", "interface"] {
+                            option value=(r) selected[q.resource.as_deref() == Some(r)] { (r) }
                         }
                     }
                 }
@@ -122,13 +135,26 @@ async fn usage(
             "As of " (report.as_of.to_string()) ". P95 over " (report.p95_days) " days. Growth per day is the least-squares line "
             "over the forecast window; a date is given only when the line fits (R² at least the rule's minimum)."
         }
-        table #capacity {
+        (usage_table("capacity", &report.rows))
+        @if report.rows.is_empty() {
+            p.muted { "No resources: no asset matches, or none has sent its use yet." }
+        } @else if report.rows.len() > MAX_ROWS {
+            p.note { "The " (MAX_ROWS) " most urgent of " (report.rows.len()) " resources; " code { "atalaya capacity --csv" } " lists all." }
+        }
+    };
+    Ok(layout::page(&me, Section::Capacity, "Capacity", body))
+}
+
+/// The rows of a usage report, the most urgent [`MAX_ROWS`] of them.
+fn usage_table(id: &str, rows: &[UsageRow]) -> Markup {
+    html! {
+        table id=(id) {
             thead { tr {
                 th { "Host" } th { "Resource" } th.num { "Size" } th.num { "Used %" } th.num { "P95 %" }
                 th.num { "Per day" } th.num { "R²" } th { "Trend" } th { "Full on" } th.num { "Days" } th.num { "Headroom" }
             } }
             tbody {
-                @for r in report.rows.iter().take(MAX_ROWS) {
+                @for r in rows.iter().take(MAX_ROWS) {
                     @let fits = !matches!(r.trend, TrendState::TooLittleHistory | TrendState::NoHistory);
                     tr {
                         td { a href={ "/assets/" (layout::query_value(&r.asset_id)) } { (r.hostname) } }
@@ -157,13 +183,57 @@ async fn usage(
                 }
             }
         }
+    }
+}
+
+/// Which fill first: the forecast of one resource across the fleet.
+async fn forecast(
+    State(state): State<ConsoleState>,
+    me: Person,
+    Query(q): Query<CapacityQuery>,
+) -> PageResult<Markup> {
+    let scope = scope(&q)?;
+    let name = q
+        .resource
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("filesystem");
+    let resource = Resource::forecast_named(name).ok_or_else(|| {
+        PageError::Bad(format!(
+            "`{name}` is not one of filesystem, memory, swap, cpu, interface"
+        ))
+    })?;
+    let rules = state
+        .api
+        .desk
+        .as_ref()
+        .map(|d| d.rules())
+        .unwrap_or_default();
+    let now = Timestamp::now();
+    let report = blocking(&state, move |s| {
+        capacity::forecast_report(s, &rules, &scope, resource, None, now)
+    })
+    .await?;
+    let body = html! {
+        (header(&q, "/capacity/forecast"))
+        p.note {
+            "As of " (report.as_of.to_string()) ": the " (resource.name()) " of every asset by the day it fills, "
+            "from the least-squares line over the forecast window (no 95th percentile: see By urgency)."
+        }
+        (usage_table("forecast", &report.rows))
         @if report.rows.is_empty() {
-            p.muted { "No resources: no asset matches, or none has sent its use yet." }
+            p.muted { "Nothing to forecast: no asset matches, or none has sent its use yet." }
         } @else if report.rows.len() > MAX_ROWS {
-            p.note { "The " (MAX_ROWS) " most urgent of " (report.rows.len()) " resources; " code { "atalaya capacity --csv" } " lists all." }
+            p.note { "The " (MAX_ROWS) " soonest of " (report.rows.len()) "; " code { "atalaya capacity forecast --csv" } " lists all." }
         }
     };
-    Ok(layout::page(&me, Section::Capacity, "Capacity", body))
+    Ok(layout::page(
+        &me,
+        Section::Capacity,
+        "Which fill first",
+        body,
+    ))
 }
 
 async fn installed(
