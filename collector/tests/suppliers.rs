@@ -21,7 +21,7 @@ use atalaya_collector::incidents::sla::SlaPolicies;
 use atalaya_collector::records::incident::{
     IncidentRecord, Priority, SUPPLIER_CASE, Severity, Status,
 };
-use atalaya_collector::store::{AgentRecord, Ingest, IngestRecord, Role, Store};
+use atalaya_collector::store::{AgentRecord, IncidentFilter, Ingest, IngestRecord, Role, Store};
 use atalaya_collector::suppliers::reports::{
     Compliance, ContractsReport, LicenceRow, Standing, SupplierRow, WarrantyRow, WarrantySource,
 };
@@ -49,6 +49,7 @@ struct Fleet {
     admin: String,
     viewer: String,
     store: Arc<Store>,
+    desk: Arc<Desk>,
     today: Day,
     _dir: tempfile::TempDir,
     _rt: tokio::runtime::Runtime,
@@ -170,7 +171,7 @@ fn start() -> Fleet {
         store: Arc::clone(&store),
         telemetry: Arc::new(Telemetry::default()),
         admin: Arc::new(FakeAdmin),
-        desk: Some(desk),
+        desk: Some(Arc::clone(&desk)),
         calls: Default::default(),
     };
     let (base, rt) = support::serve(state);
@@ -179,6 +180,7 @@ fn start() -> Fleet {
         admin,
         viewer,
         store,
+        desk,
         today: Day::of_ms(now.0).unwrap(),
         _dir: dir,
         _rt: rt,
@@ -730,4 +732,127 @@ fn an_incident_names_whom_to_call_and_records_the_suppliers_case() {
         &["escalate", "1", "--supplier", "Dell"],
     );
     assert!(!ok && err.contains("--case"), "{err}");
+}
+
+/// The supplier rules' open incidents as `(rule, host or subject)`, sorted.
+fn supplier_incidents(fleet: &Fleet) -> Vec<(String, String)> {
+    let open = fleet
+        .store
+        .incidents(&IncidentFilter {
+            active: true,
+            ..IncidentFilter::default()
+        })
+        .unwrap();
+    let mut got: Vec<(String, String)> = open
+        .into_iter()
+        .map(|r| {
+            let what = if r.asset.is_empty() {
+                r.subject
+            } else {
+                fleet.store.asset(&r.asset).unwrap().unwrap().meta.hostname
+            };
+            (r.rule, what)
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[test]
+fn contracts_warranties_and_licences_open_incidents_on_their_days() {
+    let fleet = start();
+    fleet.load();
+    let now = Timestamp::now();
+    let at = |days: i64| Timestamp(now.0 + days * DAY_MS);
+    fleet.desk.check_supplier_book(now).unwrap();
+    // W-650 ends in 20 days with 30 days' notice; W-FIN ended 10 days ago
+    // (watched 30 days after). Warranties: web-01 and web-02 by model
+    // (W-650, 20 days left), db-01 by tag (W-FIN, ended); desk-07 has
+    // not been seen for 60 days. Office: 3 installations seen, 2 seats.
+    let due = pairs(&[
+        ("contract-renewal", "Dell W-650"),
+        ("contract-renewal", "Dell W-FIN"),
+        ("licence-over-seats", "Microsoft EA-9"),
+        ("warranty-ending", "db-01"),
+        ("warranty-ending", "web-01"),
+        ("warranty-ending", "web-02"),
+    ]);
+    assert_eq!(supplier_incidents(&fleet), due);
+    // Checking again changes nothing: one incident per contract and asset.
+    fleet.desk.check_supplier_book(at(1)).unwrap();
+    assert_eq!(supplier_incidents(&fleet), due);
+
+    let open = fleet
+        .store
+        .incidents(&IncidentFilter {
+            active: true,
+            ..IncidentFilter::default()
+        })
+        .unwrap();
+    let licence = open
+        .iter()
+        .find(|r| r.rule == "licence-over-seats")
+        .unwrap();
+    assert_eq!(licence.title, "licence-over-seats: Microsoft EA-9");
+    assert!(licence.asset.is_empty(), "the fleet's, not an asset's");
+    assert!(
+        licence
+            .description
+            .contains("has 2 seats and is installed on 3 assets seen within 30 days: 1 over. Installed on db-01, web-01, web-02."),
+        "{}",
+        licence.description
+    );
+    let renewal = open.iter().find(|r| r.subject == "Dell W-650").unwrap();
+    assert!(
+        renewal.description.contains(&format!(
+            "The warranty contract W-650 with Dell ends on {} (in 20 days); its renewal is due from {} (30 days' notice). It covers 2 assets.",
+            fleet.day(20),
+            fleet.day(-10)
+        )),
+        "{}",
+        renewal.description
+    );
+    // The incident of a contract names whom to call about it.
+    let view: IncidentView = fleet.get(&format!("/api/v1/incidents/{}", renewal.id));
+    assert_eq!(view.supplier_contracts.len(), 1);
+    assert_eq!(view.supplier_contracts[0].number, "W-650");
+    assert_eq!(
+        view.supplier_contracts[0].phone.as_deref(),
+        Some("+1 800 000 0000")
+    );
+
+    // Renewing W-650 and buying a seat, through the API: the next tick
+    // checks the changed book.
+    let renewed = format!(
+        "supplier,number,kind,start,end,notice_days,response_hours,serials,models,tags,software,seats\n\
+         Dell,W-650,warranty,{},{},30,,,PowerEdge R650,,,\n\
+         Microsoft,EA-9,licence,{},{},60,,,,,ms-office-*,3\n",
+        fleet.day(-400),
+        fleet.day(400),
+        fleet.day(-400),
+        fleet.day(300),
+    );
+    fleet.import("contracts", &renewed);
+    fleet.desk.tick(at(2)).unwrap();
+    assert_eq!(
+        supplier_incidents(&fleet),
+        pairs(&[
+            ("contract-renewal", "Dell W-FIN"),
+            ("warranty-ending", "db-01"),
+        ])
+    );
+    let resolved = fleet.store.incident(renewal.id).unwrap().unwrap();
+    assert_eq!(resolved.status, Status::Resolved);
+
+    // 30 days after W-FIN ended it is history: both its incidents resolve.
+    fleet.desk.check_supplier_book(at(20)).unwrap();
+    assert_eq!(supplier_incidents(&fleet).len(), 2, "day 20 is the 30th");
+    fleet.desk.check_supplier_book(at(21)).unwrap();
+    assert_eq!(supplier_incidents(&fleet), []);
 }

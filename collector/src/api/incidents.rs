@@ -128,7 +128,7 @@ async fn show(
         let Some(rec) = s.incident(id)? else {
             return Ok((None, Vec::new()));
         };
-        let contacts = suppliers::asset_contacts(s, &rec.asset, today)?;
+        let contacts = suppliers::incident_contacts(s, &rec.asset, &rec.subject, today)?;
         Ok((Some(rec), contacts))
     })
     .await?;

@@ -102,6 +102,20 @@ pub(super) async fn known_supplier(
     }
 }
 
+/// Writes `changes` to the supplier book; the desk checks it at its next tick.
+async fn change_book(state: &ApiState, changes: SupplierChanges) -> ApiResult<Vec<u64>> {
+    let ids = blocking(state, move |s| s.change_suppliers(&changes)).await?;
+    book_changed(state);
+    Ok(ids)
+}
+
+/// Tells the desk the supplier book changed.
+fn book_changed(state: &ApiState) {
+    if let Some(desk) = &state.desk {
+        desk.supplier_book_changed();
+    }
+}
+
 fn today() -> Day {
     Day::of_ms_saturating(Timestamp::now().0)
 }
@@ -248,7 +262,7 @@ async fn put_supplier(
         suppliers: vec![supplier.clone()],
         ..SupplierChanges::default()
     };
-    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    change_book(&state, changes).await?;
     Ok((StatusCode::OK, Json(supplier)).into_response())
 }
 
@@ -292,7 +306,7 @@ async fn delete_supplier(
         remove_suppliers: vec![name],
         ..SupplierChanges::default()
     };
-    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    change_book(&state, changes).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -334,7 +348,7 @@ async fn put_contract(
         contracts: vec![contract.clone()],
         ..SupplierChanges::default()
     };
-    let ids = blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    let ids = change_book(&state, changes).await?;
     contract.id = ids.first().copied().unwrap_or(contract.id);
     Ok(Json(contract).into_response())
 }
@@ -369,7 +383,7 @@ async fn delete_contract(
         remove_contracts: vec![id],
         ..SupplierChanges::default()
     };
-    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    change_book(&state, changes).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -429,7 +443,7 @@ async fn put_warranty(
         warranties: vec![warranty.clone()],
         ..SupplierChanges::default()
     };
-    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    change_book(&state, changes).await?;
     Ok(Json(warranty).into_response())
 }
 
@@ -463,7 +477,7 @@ async fn delete_warranty(
         remove_warranties: vec![id],
         ..SupplierChanges::default()
     };
-    blocking(&state, move |s| s.change_suppliers(&changes)).await?;
+    change_book(&state, changes).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -514,6 +528,7 @@ async fn import(
         .map_err(|e| ApiError::Internal(format!("store task: {e}")))?;
     match result {
         Ok(outcome) => {
+            book_changed(&state);
             tracing::info!(
                 by = %caller.0.id,
                 kind = kind.name(),

@@ -29,6 +29,9 @@ use crate::records::incident::{IncidentRecord, Priority, Status};
 use crate::records::kb::Article;
 use crate::store::{IncidentFilter, IncidentPage, Role, Store, StoreError};
 
+/// Shown for the asset of an incident that is the fleet's (a contract, a licence).
+const FLEET: &str = "the fleet (no one asset)";
+
 /// Incidents on one page of the queue.
 pub const PAGE: usize = 50;
 /// Longest title search taken, in characters.
@@ -372,8 +375,9 @@ fn queue_body(q: &QueueQuery, data: &QueueData, now: Timestamp) -> Markup {
                         td.num { a href={ "/incidents/" (r.id) } { (r.id) } }
                         td { span class={ "priority " (r.priority.name()) } { (r.priority.name()) } }
                         td { a href={ "/incidents/" (r.id) } { (r.title) } }
-                        td { a href={ "/assets/" (layout::query_value(&r.asset)) } {
-                            (data.hosts.get(&r.asset).map_or(r.asset.as_str(), String::as_str)) } }
+                        td { @if r.asset.is_empty() { span.muted { (FLEET) } } @else {
+                            a href={ "/assets/" (layout::query_value(&r.asset)) } {
+                            (data.hosts.get(&r.asset).map_or(r.asset.as_str(), String::as_str)) } } }
                         td { (r.status.name()) }
                         td { @if let Some(a) = &r.assignee { (a) } @else { span.muted { "—" } } }
                         td.sla { (layout::badge(sla_class(sla), sla.name())) " " span.clock { (clock_text(r, now)) } }
@@ -461,8 +465,9 @@ fn incident_page(
         }
         section.facts aria-label="Incident" {
             dl.facts {
-                dt { "Asset" } dd { a href={ "/assets/" (layout::query_value(&r.asset)) } {
-                    (view.hostname.as_deref().unwrap_or(&r.asset)) } }
+                dt { "Asset" } dd { @if r.asset.is_empty() { (FLEET) } @else {
+                    a href={ "/assets/" (layout::query_value(&r.asset)) } {
+                    (view.hostname.as_deref().unwrap_or(&r.asset)) } } }
                 dt { "Rule" } dd { (r.rule) @if !r.subject.is_empty() { " · " (r.subject) } }
                 dt { "Priority" } dd { span class={ "priority " (r.priority.name()) } { (r.priority.name()) }
                     " (" (r.severity.name()) ")" }

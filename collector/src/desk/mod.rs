@@ -182,6 +182,8 @@ pub struct Desk {
     /// The end-of-support table of the renewal report.
     eol: RwLock<EolTable>,
     hooks: Arc<dyn IncidentHooks>,
+    /// When the supplier book was last checked against the supplier rules (ms).
+    supplier_check: Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -222,6 +224,7 @@ impl Desk {
             config_file: None,
             eol: RwLock::new(EolTable::built_in()),
             hooks,
+            supplier_check: Mutex::new(None),
         };
         {
             let engine = desk.engine();
@@ -469,9 +472,17 @@ impl Desk {
         (out, facts)
     }
 
-    /// Time passes: absence rules, flapping, then the SLA clocks. The engine
-    /// state is saved at every tick.
+    /// Time passes: absence rules, flapping, then the SLA clocks, and every
+    /// [`SUPPLIER_CHECK_MS`] the supplier book. The engine state is saved at
+    /// every tick.
     pub fn tick(&self, now: Timestamp) -> Result<(), StoreError> {
+        let last_check = *self
+            .supplier_check
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last_check.is_none_or(|last| now.0.saturating_sub(last) >= SUPPLIER_CHECK_MS) {
+            self.check_supplier_book(now)?;
+        }
         {
             let mut engine = self.engine();
             let actions = engine.on_tick(now);
@@ -490,6 +501,31 @@ impl Desk {
             self.hooks.notify(&n);
         }
         Ok(())
+    }
+
+    /// Checks the supplier book as it stands at `now` against the supplier
+    /// rules (contracts due for renewal, warranties ending, licences over
+    /// their seats). The tick does it every [`SUPPLIER_CHECK_MS`], and at
+    /// the first tick after [`Desk::supplier_book_changed`].
+    pub fn check_supplier_book(&self, now: Timestamp) -> Result<(), StoreError> {
+        // Read before taking the engine: a large fleet's inventories take a while.
+        let book = suppliers::book_day(&self.store, now)?;
+        let mut engine = self.engine();
+        let actions = engine.on_supplier_book(now, &book);
+        self.apply(&actions, &engine, now)?;
+        *self
+            .supplier_check
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(now.0);
+        Ok(())
+    }
+
+    /// The supplier book changed: the next tick checks it again.
+    pub fn supplier_book_changed(&self) {
+        *self
+            .supplier_check
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// A staff action; resolving or closing tells the engine, so the same
@@ -653,6 +689,10 @@ pub struct Reloaded {
     /// The SLA policies were read again from the configuration file.
     pub sla_policies: bool,
 }
+
+/// How often the tick checks the supplier book (ms): its dates move by days
+/// and installations by inventories, and a check reads every asset.
+pub const SUPPLIER_CHECK_MS: i64 = 3_600_000;
 
 /// Runs the desk: commits' [`Fed`] from `rx`, and a tick every `tick`.
 pub async fn run(desk: Arc<Desk>, mut rx: mpsc::Receiver<Vec<Fed>>, tick: Duration) {

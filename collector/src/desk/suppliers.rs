@@ -12,6 +12,7 @@ use atalaya_common::model::device::EntityClass;
 use crate::capacity::AssetClass;
 use crate::helpers::csvfile::CellProblem;
 use crate::helpers::day::Day;
+use crate::incidents::supplier_notices::{SupplierBookDay, contract_subject};
 use crate::records::supplier::{Supplier, supplier_key};
 use crate::store::devices::device_model;
 use crate::store::suppliers::{SupplierBook, SupplierChanges};
@@ -95,6 +96,28 @@ pub fn asset_contacts(
     ))
 }
 
+/// Whom to call about the incident of `(asset, subject)`: for an asset,
+/// the contracts in force covering it ([`asset_contacts`]); for one of the
+/// fleet's (a contract due for renewal, a licence over its seats), the
+/// supplier of that contract.
+pub fn incident_contacts(
+    store: &Store,
+    asset: &str,
+    subject: &str,
+    today: Day,
+) -> Result<Vec<reports::SupplierContact>, StoreError> {
+    if !asset.is_empty() {
+        return asset_contacts(store, asset, today);
+    }
+    let book = store.supplier_book()?;
+    Ok(book
+        .contracts
+        .iter()
+        .filter(|c| contract_subject(&c.supplier, &c.number) == subject)
+        .map(|c| reports::contact(&book.suppliers, c))
+        .collect())
+}
+
 /// The assets seen within `days` before `now`: the installed base a
 /// licence counts.
 pub fn seen_within(assets: Vec<AssetView>, days: u32, now: Timestamp) -> Vec<AssetView> {
@@ -174,6 +197,22 @@ pub fn licence_report(
         &assets,
         Day::of_ms_saturating(now.0),
     ))
+}
+
+/// The supplier book on the day of `now` as the supplier rules see it:
+/// every contract, and the warranties and licence installations of the
+/// assets seen within [`DEFAULT_SEEN_DAYS`]. Reads every asset once.
+pub fn book_day(store: &Store, now: Timestamp) -> Result<SupplierBookDay, StoreError> {
+    let today = Day::of_ms_saturating(now.0);
+    let book = store.supplier_book()?;
+    let seen = seen_within(asset_views(store)?, DEFAULT_SEEN_DAYS, now);
+    Ok(SupplierBookDay {
+        today,
+        contracts: reports::contracts(&book.contracts, &seen, today, None).rows,
+        warranties: reports::warranties(&book.contracts, &book.warranties, &seen, today, 0),
+        licences: reports::licences(&book.contracts, &seen, today),
+        seen_days: DEFAULT_SEEN_DAYS,
+    })
 }
 
 /// What an import file holds.

@@ -56,6 +56,7 @@ use super::rules::{
     AssetFacts, BaselineRise, DevicePollState, Forecast, InterfaceDown, InventoryChange, Lifecycle,
     Rule, RuleKind, RuleSet, Threshold, TrapMatch, device_state_name,
 };
+use super::supplier_notices::{self, SupplierBookDay};
 use crate::forecast::{Fit, Outlook, Trend};
 use crate::helpers::series::split_series;
 use crate::records::device::DeviceChangeItem;
@@ -851,6 +852,66 @@ impl Engine {
                 emit.push(&mut out, tr, inc, t, &detail);
             }
         }
+        out
+    }
+
+    /// The supplier book as it stands on one day (checked every hour and
+    /// whenever it changes): contracts due for renewal, warranties ending,
+    /// licences over their seats. What holds opens or keeps an incident;
+    /// an incident whose contract, warranty or licence no longer calls for
+    /// action (renewed, extended, within its seats, removed, or ended too
+    /// long ago) resolves.
+    pub fn on_supplier_book(&mut self, now: Timestamp, book: &SupplierBookDay) -> Vec<Action> {
+        let mut out = Vec::new();
+        let t = now.0;
+        let EngineState {
+            next_incident,
+            assets,
+        } = &mut self.state;
+        for rule in self.rules.rules().iter().filter(|r| r.enabled) {
+            let Some(due) = supplier_notices::due(&rule.kind, book) else {
+                continue;
+            };
+            for ((asset, subject), detail) in &due {
+                let Some(AssetState { facts, tracks, .. }) = asset_mut(assets, asset) else {
+                    continue;
+                };
+                if !rule.scope.matches(facts) {
+                    continue;
+                }
+                let Some(track) = track_mut(tracks, &rule.name, subject) else {
+                    continue;
+                };
+                track.last_at = t;
+                if let Some(tr) = observe(track, &rule.lifecycle, t, Obs::Fire, 0, next_incident)
+                    && let Some(inc) = &track.incident
+                {
+                    Emit::new(rule, asset, host(asset, facts), subject)
+                        .push(&mut out, tr, inc, t, detail);
+                }
+            }
+            for (asset, a) in assets.iter_mut() {
+                let AssetState { facts, tracks, .. } = a;
+                let Some(subjects) = tracks.get_mut(rule.name.as_str()) else {
+                    continue;
+                };
+                for (subject, track) in subjects.iter_mut() {
+                    if due.contains_key(&(asset.clone(), subject.clone())) {
+                        continue;
+                    }
+                    track.last_at = t;
+                    if let Some(tr) =
+                        observe(track, &rule.lifecycle, t, Obs::Clear, 0, next_incident)
+                        && let Some(inc) = &track.incident
+                    {
+                        let detail = supplier_notices::cleared(&rule.kind, asset, subject, book);
+                        Emit::new(rule, asset, host(asset, facts), subject)
+                            .push(&mut out, tr, inc, t, &detail);
+                    }
+                }
+            }
+        }
+        assets.retain(|asset, a| !asset.is_empty() || !a.tracks.is_empty());
         out
     }
 
@@ -1736,7 +1797,10 @@ impl<'a> Emit<'a> {
     }
 
     fn action(&self, kind: ActionKind, inc: &Incident, t: i64, detail: &str) -> Action {
-        let title = if self.subject.is_empty() {
+        let title = if self.asset.is_empty() {
+            // The fleet's, not an asset's: a contract, a licence.
+            format!("{}: {}", self.rule_name, self.subject)
+        } else if self.subject.is_empty() {
             format!("{} on {}", self.rule_name, self.host)
         } else {
             format!("{} on {} ({})", self.rule_name, self.host, self.subject)

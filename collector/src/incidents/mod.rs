@@ -8,6 +8,8 @@
 //! - [`rules`]: the rule model, the built-in rules, `rules.toml` parsing.
 //! - [`engine`]: the state machine: events in, [`engine::Action`]s out.
 //! - [`baseline`]: a series' usual level, which baseline rules compare with.
+//! - [`supplier_notices`]: the supplier book as the contract, warranty and
+//!   licence rules see it, and the words of their incidents.
 //!
 //! - [`context`]: what a user-report incident tells about the machine.
 //! - [`changes`]: inventory changes sorted into classes, told with before and after.
@@ -26,6 +28,7 @@ pub mod report;
 pub mod rules;
 pub mod sla;
 pub mod slr;
+pub mod supplier_notices;
 
 pub use engine::{Action, ActionKind, DevicePolled, Engine, EngineState, OpenIncident, UserReport};
 pub use rules::{AssetFacts, AssetKind, Rule, RuleKind, RuleSet};
@@ -34,5 +37,7 @@ pub use crate::records::incident::{IncidentKey, NotifyEvent, Severity};
 
 #[cfg(test)]
 mod probe_tests;
+#[cfg(test)]
+mod supplier_tests;
 #[cfg(test)]
 mod tests;

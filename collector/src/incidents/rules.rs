@@ -295,6 +295,35 @@ impl Forecast {
     }
 }
 
+/// Days a contract or warranty that has ended is still watched, by default:
+/// long enough for a late renewal, short enough that a book imported with
+/// years of history does not open an incident for each old contract.
+pub const DEFAULT_EXPIRED_DAYS: u32 = 30;
+/// Days before a warranty's last day it is called ending, by default.
+pub const DEFAULT_WARRANTY_NOTICE_DAYS: u32 = 30;
+
+/// A supplier contract whose renewal is due: from its notice day (its last
+/// day less its own notice days) until `expired_days` after its last day.
+/// Renewing it (a later last day) or removing it resolves the incident.
+/// Contracts are the fleet's, not an asset's: the incident has no asset
+/// and its subject is the supplier and the contract number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractNotice {
+    /// Days after its last day a contract is still watched.
+    pub expired_days: u32,
+}
+
+/// An asset's warranty (the longest of its warranty contracts and the one
+/// entered for it) ending: from `notice_days` before its last day until
+/// `expired_days` after it. Assets not seen for 30 days are not watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarrantyNotice {
+    /// Days before the last day the incident opens.
+    pub notice_days: u32,
+    /// Days after the last day it is still watched.
+    pub expired_days: u32,
+}
+
 /// A class of inventory change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -513,6 +542,12 @@ pub enum RuleKind {
     Trap(TrapMatch),
     /// A series far above its own usual level.
     Baseline(BaselineRise),
+    /// A supplier contract due for renewal.
+    ContractNotice(ContractNotice),
+    /// An asset's warranty ending.
+    WarrantyNotice(WarrantyNotice),
+    /// A licence with more installations than seats.
+    LicenceOver,
 }
 
 impl RuleKind {
@@ -526,6 +561,9 @@ impl RuleKind {
         "interface-down",
         "trap",
         "baseline",
+        "contract-notice",
+        "warranty-notice",
+        "licence-over",
     ];
 
     /// The name used in rules.
@@ -540,7 +578,16 @@ impl RuleKind {
             RuleKind::InterfaceDown(_) => "interface-down",
             RuleKind::Trap(_) => "trap",
             RuleKind::Baseline(_) => "baseline",
+            RuleKind::ContractNotice(_) => "contract-notice",
+            RuleKind::WarrantyNotice(_) => "warranty-notice",
+            RuleKind::LicenceOver => "licence-over",
         }
+    }
+
+    /// Whether its incidents are the fleet's, with no asset (contracts and
+    /// licences): such a rule takes no asset scope.
+    pub fn is_fleet_wide(&self) -> bool {
+        matches!(self, RuleKind::ContractNotice(_) | RuleKind::LicenceOver)
     }
 }
 
@@ -776,6 +823,29 @@ pub fn builtin(lifecycle: Lifecycle) -> Vec<Rule> {
                 for_seconds: 300,
             }),
         ),
+        rule(
+            "contract-renewal",
+            Severity::Warning,
+            "A supplier contract reaches the day its renewal is to be decided (its end less its notice days): renew it, replace it or let it end knowingly. Resolves when its end moves (renewed) or it leaves the supplier book, and 30 days after it ended.",
+            RuleKind::ContractNotice(ContractNotice {
+                expired_days: DEFAULT_EXPIRED_DAYS,
+            }),
+        ),
+        rule(
+            "warranty-ending",
+            Severity::Warning,
+            "An asset's warranty ends within 30 days or has just ended: extend it, or plan the asset's replacement before it fails unprotected. Resolves when a later warranty is recorded, and 30 days after it ended.",
+            RuleKind::WarrantyNotice(WarrantyNotice {
+                notice_days: DEFAULT_WARRANTY_NOTICE_DAYS,
+                expired_days: DEFAULT_EXPIRED_DAYS,
+            }),
+        ),
+        rule(
+            "licence-over-seats",
+            Severity::Warning,
+            "A licence is installed on more assets (seen within 30 days) than it has seats: buy seats or remove the software from the assets listed. Resolves when the installations fit the seats.",
+            RuleKind::LicenceOver,
+        ),
     ]
 }
 
@@ -871,6 +941,11 @@ fn opt_integer(
     let given = s.has(key);
     let value = s.integer(key, *range.start(), range, unit);
     given.then_some(value)
+}
+
+/// A number of days, 0 to ten years.
+fn opt_days(s: &Section<'_, '_>, key: &str) -> Option<u32> {
+    opt_integer(s, key, 0..=3650, "days").and_then(|d| u32::try_from(d).ok())
 }
 
 fn opt_strings(s: &Section<'_, '_>, key: &str) -> Option<Vec<String>> {
@@ -1062,8 +1137,44 @@ fn parse_rule(
                     .unwrap_or(120),
             })
         }
+        "contract-notice" => RuleKind::ContractNotice(ContractNotice {
+            expired_days: opt_days(s, "expired_days")
+                .or(match base_kind {
+                    Some(RuleKind::ContractNotice(c)) => Some(c.expired_days),
+                    _ => None,
+                })
+                .unwrap_or(DEFAULT_EXPIRED_DAYS),
+        }),
+        "warranty-notice" => {
+            let base = match base_kind {
+                Some(RuleKind::WarrantyNotice(w)) => Some(*w),
+                _ => None,
+            };
+            RuleKind::WarrantyNotice(WarrantyNotice {
+                notice_days: opt_days(s, "notice_days")
+                    .or(base.map(|b| b.notice_days))
+                    .unwrap_or(DEFAULT_WARRANTY_NOTICE_DAYS),
+                expired_days: opt_days(s, "expired_days")
+                    .or(base.map(|b| b.expired_days))
+                    .unwrap_or(DEFAULT_EXPIRED_DAYS),
+            })
+        }
+        "licence-over" => RuleKind::LicenceOver,
         _ => RuleKind::UserReport,
     };
+    if kind.is_fleet_wide() {
+        for key in ["tags", "os", "asset_kinds"] {
+            if s.has(key) {
+                s.invalid(
+                    key,
+                    format!(
+                        "a {} rule watches the fleet's contracts and licences, not assets: it takes no `{key}`",
+                        kind.name()
+                    ),
+                );
+            }
+        }
+    }
     Some(Rule {
         name: name.to_owned(),
         description,
@@ -1438,7 +1549,10 @@ mod tests {
                 "device-restarted",
                 "snmp-authentication-failure",
                 "probe-loss",
-                "probe-latency"
+                "probe-latency",
+                "contract-renewal",
+                "warranty-ending",
+                "licence-over-seats"
             ]
         );
         assert!(set.rules().iter().all(|r| r.enabled));
@@ -1796,7 +1910,7 @@ severity = "urgent"
                 "rules.toml:2:15: `incidents.flap_cycles`: expected a whole number of cycles from 1 to 1000, found 0",
                 "rules.toml:5:9: `rule.filesystem-full.value`: expected a finite number, found \"high\"",
                 "rules.toml:6:1: `rule.filesystem-full.colour`: unknown key (known keys here: asset_kinds, clear_value, description, enabled, exclude_subjects, flap_cycles, flap_window_seconds, for_seconds, kind, op, os, reopen_window_seconds, series, severity, subjects, tags, value)",
-                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\", \"trap\", \"baseline\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation, interface-in-errors, interface-out-errors, interface-in-discards, interface-out-discards, device-restarted, snmp-authentication-failure, probe-loss, probe-latency)",
+                "rules.toml:8:7: `rule.mystery.kind`: a new rule needs a kind, one of \"threshold\", \"absence\", \"forecast\", \"inventory-change\", \"user-report\", \"device-state\", \"interface-down\", \"trap\", \"baseline\", \"contract-notice\", \"warranty-notice\", \"licence-over\" (built-in rules to change instead: agent-offline, filesystem-full, filesystem-filling, memory-pressure, cpu-saturated, hardware-change, user-report, device-unreachable, device-credentials, interface-down, interface-in-utilisation, interface-out-utilisation, interface-in-errors, interface-out-errors, interface-in-discards, interface-out-discards, device-restarted, snmp-authentication-failure, probe-loss, probe-latency, contract-renewal, warranty-ending, licence-over-seats)",
                 "rules.toml:15:6: `rule.hot.op`: expected one of \">\", \">=\", \"<\", \"<=\", found \"=>\"",
                 "rules.toml:17:12: `rule.hot.severity`: expected one of \"info\", \"warning\", \"high\", \"critical\", found \"urgent\"",
             ]

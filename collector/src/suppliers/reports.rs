@@ -455,6 +455,26 @@ pub struct SupplierContact {
     pub levels: ServiceLevels,
 }
 
+/// Whom to call about the contract `c`.
+pub fn contact(suppliers: &[Supplier], c: &Contract) -> SupplierContact {
+    let s = suppliers
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(&c.supplier));
+    let field = |f: fn(&Supplier) -> &Option<String>| s.and_then(|s| f(s).clone());
+    SupplierContact {
+        supplier: c.supplier.clone(),
+        phone: field(|s| &s.phone),
+        email: field(|s| &s.email),
+        portal: field(|s| &s.portal),
+        account: field(|s| &s.account),
+        contract_id: c.id,
+        number: c.number.clone(),
+        kind: c.kind,
+        end: c.end,
+        levels: c.levels.clone(),
+    }
+}
+
 /// The contracts in force on `today` that cover `asset` (itself or a
 /// package on it), each with its supplier's contacts; the quickest
 /// promised response first, contracts promising none last.
@@ -467,24 +487,7 @@ pub fn contacts(
     let mut out: Vec<SupplierContact> = contracts
         .iter()
         .filter(|c| c.start <= today && today <= c.end && covers(c, asset))
-        .map(|c| {
-            let s = suppliers
-                .iter()
-                .find(|s| s.name.eq_ignore_ascii_case(&c.supplier));
-            let field = |f: fn(&Supplier) -> &Option<String>| s.and_then(|s| f(s).clone());
-            SupplierContact {
-                supplier: c.supplier.clone(),
-                phone: field(|s| &s.phone),
-                email: field(|s| &s.email),
-                portal: field(|s| &s.portal),
-                account: field(|s| &s.account),
-                contract_id: c.id,
-                number: c.number.clone(),
-                kind: c.kind,
-                end: c.end,
-                levels: c.levels.clone(),
-            }
-        })
+        .map(|c| contact(suppliers, c))
         .collect();
     out.sort_by(|a, b| {
         let response = |c: &SupplierContact| c.levels.response_hours.unwrap_or(f64::INFINITY);
