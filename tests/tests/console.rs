@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use atalaya_collector::capacity::Day;
 use atalaya_common::model::{Inventory, Package, Timestamp};
 use atalaya_common::proto::{InventorySnapshot, Message, UserReport};
 use atalaya_tests::browser::{Browser, screenshot_dir};
@@ -83,7 +84,12 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
     let contracts = files.path().join("contracts.csv");
     std::fs::write(
         &contracts,
-        "supplier,number,kind,start,end,response_hours,tags\nAcme Support,AS-2026,support,2026-01-01,2099-12-31,4,desk\n",
+        format!(
+            "supplier,number,kind,start,end,notice_days,response_hours,tags\n\
+             Acme Support,AS-2026,support,2026-01-01,2099-12-31,30,4,desk\n\
+             Acme Support,AS-DUE,maintenance,2026-01-01,{},30,,\n",
+            Day::of_ms(Timestamp::now().0).unwrap().plus_days(10)
+        ),
     )
     .unwrap();
     c.cli_ok(&["import", "contracts", contracts.to_str().unwrap()]);
@@ -144,7 +150,7 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
                 );
             }
             if path == "/suppliers/contracts" {
-                let row = b.text(&b.get("table#contracts tbody tr"));
+                let row = b.text(&b.get("table#contracts tbody"));
                 assert!(
                     row.contains("AS-2026")
                         && row.contains("2099-12-31")
@@ -166,6 +172,32 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
                     "the agent's host is counted: {installed}"
                 );
             }
+        }
+
+        // The contract due for renewal has its incident, the fleet's,
+        // with whom to call about it.
+        if name == "ana" {
+            let link = eventually("the renewal incident", Duration::from_secs(30), || {
+                b.go(&format!("{}/incidents", c.api));
+                b.find_all("table#queue tbody tr td a[href^='/incidents/']")
+                    .into_iter()
+                    .find(|a| b.text(a) == "contract-renewal: Acme Support AS-DUE")
+            });
+            let row = b.text(&b.get("table#queue tbody"));
+            assert!(row.contains("the fleet"), "{row}");
+            let href = b.attr(&link, "href").unwrap();
+            let page = if href.starts_with("http") {
+                href
+            } else {
+                format!("{}{href}", c.api)
+            };
+            b.go(&page);
+            let call = b.text(&b.get("section.suppliers table.contacts tbody"));
+            assert!(
+                call.contains("AS-DUE") && call.contains("+34 900 100 200"),
+                "{call}"
+            );
+            b.screenshot(&screenshot_dir().join("incident-contract.png"));
         }
 
         b.click(&b.get("form.who button"));

@@ -22,12 +22,15 @@ use super::auth::Person;
 use super::layout::{self, Section};
 use super::{ConsoleState, PageError, PageResult, blocking};
 use crate::desk::kb::KbError;
+use crate::desk::suppliers::incident_contacts;
 use crate::desk::{ActError, StaffError};
+use crate::helpers::day::Day;
 use crate::incidents::lifecycle::StaffAction;
 use crate::lookup::SlaState;
 use crate::records::incident::{IncidentRecord, Priority, Status};
 use crate::records::kb::Article;
 use crate::store::{IncidentFilter, IncidentPage, Role, Store, StoreError};
+use crate::suppliers::reports::SupplierContact;
 
 /// Shown for the asset of an incident that is the fleet's (a contract, a licence).
 const FLEET: &str = "the fleet (no one asset)";
@@ -404,6 +407,8 @@ struct IncidentView {
     hostname: Option<String>,
     articles: Vec<Article>,
     staff: Vec<String>,
+    /// Whom to call: the supplier contracts of its asset or its contract.
+    contacts: Vec<SupplierContact>,
 }
 
 fn parse_id(id: &str) -> PageResult<u64> {
@@ -429,11 +434,14 @@ async fn load(state: &ConsoleState, id: u64) -> PageResult<IncidentView> {
             }
         }
         let staff = staff_names(s)?;
+        let today = Day::of_ms_saturating(Timestamp::now().0);
+        let contacts = incident_contacts(s, &rec.asset, &rec.subject, today)?;
         Ok(Some(IncidentView {
             rec,
             hostname,
             articles,
             staff,
+            contacts,
         }))
     })
     .await?;
@@ -506,6 +514,28 @@ fn incident_page(
                         td { (layout::when(Some(r.resolve_due))) }
                         td { (layout::when(r.resolved_at)) }
                         td { (clock_state(r.resolve_due, r.resolved_at, r.resolve_breached, now)) }
+                    }
+                }
+            }
+        }
+        @if !view.contacts.is_empty() {
+            section.suppliers aria-label="Whom to call" {
+                h2 { "Whom to call" }
+                table.contacts {
+                    thead { tr { th { "Supplier" } th { "Contract" } th { "Until" } th { "Responds within" } th { "Phone" } th { "E-mail" } th { "Portal" } th { "Account" } } }
+                    tbody {
+                        @for c in &view.contacts {
+                            tr {
+                                td { (c.supplier) }
+                                td { (c.number) " (" (c.kind.name()) ")" }
+                                td { (c.end) }
+                                td { @if let Some(h) = c.levels.response_hours { (h) " h" } @else { "—" } }
+                                td { (c.phone.as_deref().unwrap_or("—")) }
+                                td { (c.email.as_deref().unwrap_or("—")) }
+                                td { (c.portal.as_deref().unwrap_or("—")) }
+                                td { (c.account.as_deref().unwrap_or("—")) }
+                            }
+                        }
                     }
                 }
             }
