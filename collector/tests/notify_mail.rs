@@ -240,7 +240,7 @@ async fn a_mail_arrives_once_with_its_subject_recipients_and_message_id() {
     );
     assert_eq!(
         m.header("From").as_deref(),
-        Some("\"Atalaya\" <atalaya@example.org>")
+        Some("Atalaya <atalaya@example.org>")
     );
     let to = m.header("To").unwrap();
     assert!(

@@ -33,7 +33,8 @@ def main():
             and auth_data.login.decode() == user
             and auth_data.password.decode() == password
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers a refusal itself (535).
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     class Keep:
         async def handle_DATA(self, server, session, envelope):
@@ -41,8 +42,8 @@ def main():
             meta = {
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": envelope.rcpt_tos,
-                "login": session.login_data.login.decode()
-                if isinstance(session.login_data, LoginPassword)
+                "login": session.auth_data.login.decode()
+                if isinstance(session.auth_data, LoginPassword)
                 else None,
             }
             for name, data in (
