@@ -435,4 +435,75 @@ mod tests {
         assert!(s.outbox().unwrap().is_empty());
         assert!(s.sent_at(&ev.id).unwrap().is_some());
     }
+
+    #[test]
+    fn a_mail_route_is_a_target_recorded_under_its_mail_key_beside_the_webhooks() {
+        use crate::notify::route::{MailRoute, Security, Smtp};
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("s.redb")).unwrap();
+        let config = NotifyConfig {
+            webhooks: vec![hook("oncall")],
+            smtp: Some(Smtp {
+                host: "mail.invalid".into(),
+                port: 587,
+                security: Security::StartTls,
+                login: None,
+                from: "Atalaya <atalaya@example.org>".parse().unwrap(),
+                ca: None,
+                timeout: Duration::from_secs(1),
+            }),
+            // Same name as the webhook: the keys still differ.
+            mail: vec![MailRoute {
+                name: "oncall".into(),
+                to: vec!["oncall@example.org".parse().unwrap()],
+                filter: Filter::default(),
+            }],
+            retry: Retry {
+                initial: Duration::from_secs(10),
+                max: Duration::from_secs(100),
+            },
+            incident_url: None,
+        };
+        let ev = Event::new(EventKind::Opened, 1, IncidentInfo::default(), Timestamp(0));
+        s.enqueue(&ev, Timestamp(1_000)).unwrap();
+        let (due1, _) = due(&s, &config, Timestamp(1_000)).unwrap();
+        assert_eq!(
+            due1.iter().map(|a| a.target.as_str()).collect::<Vec<_>>(),
+            ["oncall", "mail:oncall"]
+        );
+        let Payload::Mail { envelope, message } = &due1[1].payload else {
+            panic!("a mail route gets a message: {:?}", due1[1].payload)
+        };
+        assert_eq!(envelope.to().len(), 1);
+        let text = String::from_utf8_lossy(message);
+        assert!(
+            text.contains("Message-ID: <incident-0-opened-1@example.org>"),
+            "{text}"
+        );
+        // The webhook answers, the mail server does not: the event waits
+        // for the mail route only.
+        let results: Vec<(Attempt, Outcome)> = due1
+            .into_iter()
+            .map(|a| {
+                let o = if a.target == "oncall" {
+                    Ok(())
+                } else {
+                    Err(DeliveryError::Unsendable("server down".into()))
+                };
+                (a, o)
+            })
+            .collect();
+        record(&s, &config, &results, Timestamp(2_000), 0.5).unwrap();
+        let rec = &s.outbox().unwrap()[0];
+        assert!(rec.delivered_to("oncall") && !rec.delivered_to("mail:oncall"));
+        assert_eq!(rec.deliveries[1].last_error.as_deref(), Some("server down"));
+        let (due2, _) = due(&s, &config, Timestamp(12_000)).unwrap();
+        assert_eq!(
+            due2.iter().map(|a| a.target.as_str()).collect::<Vec<_>>(),
+            ["mail:oncall"]
+        );
+        let results: Vec<_> = due2.into_iter().map(|a| (a, Ok(()))).collect();
+        record(&s, &config, &results, Timestamp(13_000), 0.5).unwrap();
+        assert_eq!(s.sent_at(&ev.id).unwrap(), Some(Timestamp(13_000)));
+    }
 }
