@@ -33,6 +33,15 @@ snmpinform snmp
 chromium chromium
 chromedriver chromium-driver
 LIST
+# Python modules the tests import, as "module package" pairs, checked with
+# the system's Python 3 (the one Debian's python3-* packages install into):
+# the e-mail tests run an aiosmtpd SMTP server (STARTTLS and login required)
+# from collector/tests/smtp_server.py.
+while read -r module pkg; do
+    /usr/bin/python3 -c "import $module" >/dev/null 2>&1 || needed+=("$pkg")
+done <<'LIST'
+aiosmtpd python3-aiosmtpd
+LIST
 if ((${#needed[@]})); then
     echo "installing: ${needed[*]}"
     sudo_cmd=""

@@ -154,7 +154,8 @@ pub struct CollectorConfig {
     pub certificate_validity: Duration,
     /// Log level name.
     pub log_level: &'static str,
-    /// Webhooks (`[webhook.NAME]`) and their retry settings (`[notify]`).
+    /// Webhooks (`[webhook.NAME]`), the mail server (`[smtp]`), mail
+    /// routes (`[mail.NAME]`) and their retry settings (`[notify]`).
     pub notify: crate::notify::NotifyConfig,
     /// `[incidents] rules_file`: the rules over the built-ins (`None`: built-ins only).
     pub rules_file: Option<PathBuf>,
@@ -230,7 +231,7 @@ impl CollectorConfig {
             "info",
             &["error", "warn", "info", "debug", "trace"],
         );
-        let notify = crate::notify::route::parse(&doc);
+        let notify = crate::notify::route::parse(&doc, &DiskFiles);
         let inc = doc.section("incidents");
         let rules_file = inc.string("rules_file").filter(|f| !f.is_empty());
         let incident_tick = inc.integer("tick_seconds", 5, 1..=300, "seconds");
@@ -293,6 +294,29 @@ impl CollectorConfig {
         let mut config = Self::parse(&path.display().to_string(), &text)?;
         config.file = Some(path.to_owned());
         Ok(config)
+    }
+}
+
+/// The files notification settings name, read from disk while the
+/// configuration is read, so a bad one is reported with the key naming it.
+#[derive(Debug)]
+struct DiskFiles;
+
+impl crate::notify::ReadFiles for DiskFiles {
+    fn certificates(
+        &self,
+        path: &Path,
+    ) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+        crate::pki::read_ca_certificates(path).map_err(|e| e.to_string())
+    }
+
+    fn secret(&self, path: &Path) -> Result<atalaya_common::config::Secret, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot be read: {e}"))?;
+        let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+        if line.is_empty() {
+            return Err("is empty (expected the password on its first line)".into());
+        }
+        Ok(atalaya_common::config::Secret(line.to_owned()))
     }
 }
 

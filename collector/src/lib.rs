@@ -18,8 +18,9 @@
 //!    and capacity reports alike), [`incidents`] (rules, engine, lifecycle,
 //!    SLA, the SLA report), [`capacity`] (use, growth and headroom of each
 //!    resource, installed capacity, renewal and end of support),
-//!    [`kb`] (article checks and matching), [`notify`] (webhook events and
-//!    routing), [`lookup`] (a caller's machines: matching, ranking, why),
+//!    [`kb`] (article checks and matching), [`notify`] (incident events,
+//!    their routing to webhooks and mail, their e-mail wording),
+//!    [`lookup`] (a caller's machines: matching, ranking, why),
 //!    [`people`] (the people directory: CSV import, phone numbers, cards),
 //!    [`suppliers`] (supplier names, contract coverage, warranties,
 //!    licence compliance, their CSV import),
@@ -29,7 +30,7 @@
 //! 5. **Orchestration**: [`desk`] (the incident engine wired to the
 //!    store: actions, staff, SLA sweep, knowledge base, each decision in
 //!    one transaction; the caller lookup read from the store),
-//!    [`webhooks`] (the delivery worker), [`config`].
+//!    [`webhooks`] (the delivery worker of webhooks and e-mail), [`config`].
 //! 6. **Edges**: [`server`] (QUIC: enrollment, sessions, the committer),
 //!    [`api`] (HTTP), [`cli`] (tables for the `atalaya` CLI), [`tls`],
 //!    [`run`] (starting everything), [`demo`].

@@ -54,6 +54,50 @@ pub const SERVER_RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// behind does not see them as not yet valid.
 const CLOCK_SKEW: Duration = Duration::from_secs(3600);
 
+/// Why a file of trusted CA certificates (a webhook's or the mail
+/// server's `ca_file`) cannot be used. The messages leave the file out:
+/// the caller names it with the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    /// The file could not be read.
+    #[error("cannot be read: {0}")]
+    Read(#[source] io::Error),
+    /// A PEM section is malformed.
+    #[error("is not valid PEM: {0}")]
+    Pem(String),
+    /// No `CERTIFICATE` section in it.
+    #[error("holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)")]
+    Empty,
+    /// A certificate cannot serve as a trust anchor.
+    #[error("certificate {index} cannot be trusted as a CA: {reason}")]
+    NotAnchor {
+        /// 1-based position in the file.
+        index: usize,
+        /// What rustls found.
+        reason: String,
+    },
+}
+
+/// The CA certificates of the PEM file `path`, each checked as a trust
+/// anchor, for verifying the servers Atalaya connects to.
+pub fn read_ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaFileError> {
+    let text = fs::read(path).map_err(CaFileError::Read)?;
+    let certs = CertificateDer::pem_slice_iter(&text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CaFileError::Pem(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(CaFileError::Empty);
+    }
+    for (i, c) in certs.iter().enumerate() {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(c.clone()).map_err(|e| CaFileError::NotAnchor {
+            index: i + 1,
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(certs)
+}
+
 /// What went wrong loading, creating or using the certificate authority.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {

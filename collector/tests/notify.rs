@@ -112,18 +112,14 @@ impl Receiver {
 fn config(url: &str) -> NotifyConfig {
     NotifyConfig {
         webhooks: vec![Webhook {
-            name: "test".into(),
-            url: url.into(),
-            severities: vec![],
-            rules: vec![],
-            events: vec![],
             timeout: Duration::from_secs(5),
+            ..Webhook::new("test", url)
         }],
         retry: Retry {
             initial: Duration::from_millis(50),
             max: Duration::from_millis(200),
         },
-        incident_url: None,
+        ..NotifyConfig::default()
     }
 }
 

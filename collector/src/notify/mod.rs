@@ -1,27 +1,31 @@
-//! Outbound webhooks: what an incident event says and where it goes.
-//! Pure: the events are queued by the desk in the transaction that stores
-//! the incident (`DeskTxn::enqueue` in the store) and sent by the
-//! delivery worker (`webhooks::Notifier`).
+//! Outbound notifications: what an incident event says and where it goes
+//! (webhooks and e-mail). Pure: the events are queued by the desk in the
+//! transaction that stores the incident (`DeskTxn::enqueue` in the store)
+//! and sent by the delivery worker (`webhooks::Notifier`).
 //!
 //! An incident event ([`Event`]) is first written to the store's outbox.
-//! The worker POSTs it as JSON to every webhook whose routing wants it
-//! ([`route`]), with the header `X-Atalaya-Event-Id`, retrying each failed
-//! webhook with exponential backoff and jitter until it answers 2xx. Per
-//! webhook, the 2xx is recorded in the outbox in one transaction; once
-//! every routed webhook has answered, the event moves to the sent ids.
+//! The worker delivers it to every target whose routing wants it
+//! ([`route`]): it POSTs it as JSON to each webhook, with the header
+//! `X-Atalaya-Event-Id`, and sends it as one e-mail ([`mail`]) to each mail
+//! route's recipients, retrying each failed target with exponential
+//! backoff and jitter until a webhook answers 2xx or the mail server
+//! accepts the message (250). Per target, that answer is recorded in the
+//! outbox in one transaction; once every routed target has answered, the
+//! event moves to the sent ids.
 //!
 //! # Guarantees (at least once)
 //! - Nothing is lost: an event is in the outbox from the commit that
-//!   queued it until every webhook it goes to has answered 2xx, across
+//!   queued it until every target it goes to has accepted it, across
 //!   collector restarts.
 //! - An event id is queued once: queuing an id that is pending or already
 //!   sent does nothing, so replaying incident actions resends nothing.
-//! - A webhook that answered 2xx and whose answer was committed is never
-//!   sent the event again. If the collector dies between a receiver's 2xx
-//!   and that commit, the event is sent again after the restart: receivers
-//!   must deduplicate by `X-Atalaya-Event-Id` (the `id` in the body). That
-//!   is the at-least-once contract every webhook sender has; exactly once
-//!   would need the receiver's cooperation.
+//! - A target that accepted the event and whose answer was committed is
+//!   never sent the event again. If the collector dies between a
+//!   receiver's answer and that commit, the event is sent again after the
+//!   restart: webhook receivers must deduplicate by `X-Atalaya-Event-Id`
+//!   (the `id` in the body), and a resent e-mail carries the same
+//!   `Message-ID`. That is the at-least-once contract every sender has;
+//!   exactly once would need the receiver's cooperation.
 //!
 //! # For the incident side
 //! For each engine [`crate::incidents::Action`], [`event_of_action`]
@@ -31,11 +35,15 @@
 //! [`Event::new`] (`seq`: the escalation level, the clock…).
 //!
 //! # Layout
-//! - [`route`]: webhook settings, routing, backoff.
+//! - [`route`]: webhook, mail server and mail route settings, routing, backoff.
+//! - [`mail`]: the e-mail of an event.
 
+pub mod mail;
 pub mod route;
 
-pub use route::{NotifyConfig, Retry, Webhook};
+pub use route::{
+    CaFile, Filter, MailRoute, NotifyConfig, ReadFiles, Retry, Security, Smtp, Target, Webhook,
+};
 
 use crate::incidents::{Action, ActionKind};
 use crate::records::incident::{IncidentNews, NotifyEvent, SlaEvent};

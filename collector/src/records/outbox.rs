@@ -1,4 +1,5 @@
-//! Webhook events as queued in the outbox, with their delivery state.
+//! Incident events as queued in the outbox, with their delivery state per
+//! target (webhook or mail route).
 
 use std::fmt;
 
@@ -155,29 +156,32 @@ impl Event {
     }
 }
 
-/// Delivery to one webhook.
+/// Delivery to one target: a webhook or a mail route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
-    /// Webhook name.
+    /// The target's key: a webhook's name, or `mail:NAME` for a mail route
+    /// (webhooks kept their bare names when mail routes came, so stores
+    /// written before need no upgrade).
     pub webhook: String,
     /// Failed attempts so far.
     pub failures: u32,
     /// Not to be tried before.
     pub next_at: Timestamp,
-    /// When it answered 2xx (then it is never sent this event again).
+    /// When it accepted the event, a webhook with a 2xx, a mail server
+    /// with 250 (then it is never sent this event again).
     pub delivered_at: Option<Timestamp>,
     /// Why the latest attempt failed.
     pub last_error: Option<String>,
 }
 
-/// An event waiting in the outbox, with its delivery to each webhook tried so far.
+/// An event waiting in the outbox, with its delivery to each target tried so far.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxRecord {
     /// The event.
     pub event: Event,
     /// When it was enqueued.
     pub enqueued_at: Timestamp,
-    /// Per webhook tried; a routed webhook not listed has not been tried.
+    /// Per target tried; a routed target not listed has not been tried.
     pub deliveries: Vec<Delivery>,
 }
 
@@ -192,7 +196,8 @@ impl fmt::Debug for OutboxRecord {
 }
 
 impl OutboxRecord {
-    /// The delivery state for `webhook`, created untried if missing.
+    /// The delivery state for the target `webhook` (a delivery key),
+    /// created untried if missing.
     pub fn delivery(&mut self, webhook: &str) -> &mut Delivery {
         let pos = match self.deliveries.iter().position(|d| d.webhook == webhook) {
             Some(p) => p,
@@ -210,7 +215,7 @@ impl OutboxRecord {
         &mut self.deliveries[pos]
     }
 
-    /// Whether `webhook` has answered 2xx.
+    /// Whether the target `webhook` (a delivery key) has accepted the event.
     pub fn delivered_to(&self, webhook: &str) -> bool {
         self.deliveries
             .iter()

@@ -1,24 +1,34 @@
-//! The delivery task: reads what is due in the outbox, POSTs it, records
-//! each answer.
+//! The delivery task: reads what is due in the outbox, sends it to its
+//! webhooks and mail routes, records each answer.
 //!
-//! A round takes up to [`MAX_PER_ROUND`] due (event, webhook) pairs, sends
-//! them concurrently (ureq, each on a blocking thread, bounded by the
-//! webhook's timeout), then records every outcome in one transaction: a 2xx
-//! marks that webhook delivered (and, when it was the last one, moves the
-//! event to `notify_sent`); anything else counts a failure and sets the
-//! next attempt by [`crate::notify::route::backoff`]. Between rounds the task
-//! sleeps until the next attempt is due, at most [`POLL`], or until woken.
+//! A round takes up to [`MAX_PER_ROUND`] due (event, target) pairs, sends
+//! them concurrently (each on a blocking thread, bounded by the target's
+//! timeout: a POST with ureq, an e-mail with lettre's SMTP client), then
+//! records every outcome in one transaction: a 2xx from a webhook or a 250
+//! from the mail server marks that target delivered (and, when it was the
+//! last one, moves the event to `notify_sent`); anything else counts a
+//! failure and sets the next attempt by [`crate::notify::route::backoff`].
+//! Between rounds the task sleeps until the next attempt is due, at most
+//! [`POLL`], or until woken.
+//!
+//! # Layout
+//! - [`clients`]: the HTTP and SMTP clients, over rustls on the ring
+//!   provider, trusting a configured CA file or the system's CAs.
+
+pub mod clients;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use atalaya_common::model::Timestamp;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::notify::route::{NotifyConfig, backoff};
+use crate::notify::route::{NotifyConfig, Target, backoff};
+use crate::notify::{Event, mail};
 use crate::store::{Store, StoreError};
+use clients::{Client, Clients, DeliveryError};
 
 /// Longest sleep between two looks at the outbox, so events enqueued
 /// without a wake are still sent promptly.
@@ -28,32 +38,31 @@ pub const MAX_PER_ROUND: usize = 64;
 /// Longest error text kept per delivery.
 const MAX_ERROR_CHARS: usize = 300;
 
-/// One POST to make.
+/// One delivery to make.
 #[derive(Debug, Clone)]
 struct Attempt {
     event_id: String,
-    webhook: String,
-    url: String,
-    body: String,
+    /// The target's delivery key (a webhook's name, or `mail:NAME`).
+    target: String,
+    payload: Payload,
 }
 
-/// How a POST went: `Ok` for a 2xx, else why not.
+/// What is sent.
+#[derive(Debug, Clone)]
+enum Payload {
+    /// A JSON body POSTed to a URL.
+    Post { url: String, body: String },
+    /// An e-mail, ready for the wire.
+    Mail {
+        envelope: lettre::address::Envelope,
+        message: Vec<u8>,
+    },
+    /// Nothing can be sent: why (recorded as the delivery's error).
+    Unsendable(String),
+}
+
+/// How a delivery went: `Ok` once accepted, else why not.
 type Outcome = Result<(), DeliveryError>;
-
-/// Why a POST did not deliver an event. Its text is kept with the delivery
-/// as its last error, for the administrator.
-#[derive(Debug, thiserror::Error)]
-enum DeliveryError {
-    /// The webhook answered with a status other than 2xx.
-    #[error("HTTP {0}")]
-    Status(ureq::http::StatusCode),
-    /// No answer: connection, TLS, timeout.
-    #[error("{0}")]
-    Transport(#[source] ureq::Error),
-    /// The worker made no client for this webhook.
-    #[error("webhook has no client (a bug)")]
-    NoClient,
-}
 
 /// The running delivery worker.
 #[derive(Debug)]
@@ -86,7 +95,7 @@ impl Notifier {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "the webhook worker failed");
+            tracing::error!(error = %e, "the notification worker failed");
         }
     }
 }
@@ -98,33 +107,27 @@ async fn run(
     mut stopped: watch::Receiver<bool>,
 ) {
     let config = Arc::new(config);
-    let agents: Arc<HashMap<String, ureq::Agent>> = Arc::new(
-        config
-            .webhooks
-            .iter()
-            .map(|w| {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(w.timeout))
-                    .user_agent(concat!("atalaya-collector/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .into();
-                (w.name.clone(), agent)
-            })
-            .collect(),
-    );
+    let c = config.clone();
+    // Reading the system's CA certificates touches the disk.
+    let clients = match tokio::task::spawn_blocking(move || Clients::new(&c)).await {
+        Ok(clients) => Arc::new(clients),
+        Err(e) => {
+            tracing::error!(error = %e, "the notification clients could not be made");
+            return;
+        }
+    };
     loop {
         if *stopped.borrow() {
             break;
         }
-        let wait = match round(&store, &config, &agents).await {
+        let wait = match round(&store, &config, &clients).await {
             Ok(Some(next)) => {
                 let ms = next.0.saturating_sub(Timestamp::now().0).max(0);
                 Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(POLL)
             }
             Ok(None) => POLL,
             Err(e) => {
-                tracing::warn!(error = %e, "webhook outbox round failed; retrying");
+                tracing::warn!(error = %e, "notification outbox round failed; retrying");
                 POLL
             }
         };
@@ -148,7 +151,7 @@ async fn run(
 async fn round(
     store: &Arc<Store>,
     config: &Arc<NotifyConfig>,
-    agents: &Arc<HashMap<String, ureq::Agent>>,
+    clients: &Arc<Clients>,
 ) -> Result<Option<Timestamp>, RoundError> {
     let (s, c) = (store.clone(), config.clone());
     let (due, next) = blocking(move || due(&s, &c, Timestamp::now())).await??;
@@ -157,12 +160,9 @@ async fn round(
     }
     let mut set = tokio::task::JoinSet::new();
     for a in due {
-        let agent = agents.get(&a.webhook).cloned();
+        let client = clients.get(&a.target);
         set.spawn_blocking(move || {
-            let outcome = match agent {
-                Some(agent) => post(&agent, &a),
-                None => Err(DeliveryError::NoClient),
-            };
+            let outcome = send(client.as_ref(), &a);
             (a, outcome)
         });
     }
@@ -170,7 +170,7 @@ async fn round(
     while let Some(r) = set.join_next().await {
         match r {
             Ok(r) => results.push(r),
-            Err(e) => tracing::error!(error = %e, "a webhook delivery task failed"),
+            Err(e) => tracing::error!(error = %e, "a delivery task failed"),
         }
     }
     let (s, c) = (store.clone(), config.clone());
@@ -196,21 +196,45 @@ async fn blocking<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(f).await?)
 }
 
-fn post(agent: &ureq::Agent, a: &Attempt) -> Outcome {
-    let resp = agent
-        .post(&a.url)
-        .header("Content-Type", "application/json")
-        .header("X-Atalaya-Event-Id", &a.event_id)
-        .send(a.body.as_str());
-    match resp {
-        Ok(r) if r.status().is_success() => Ok(()),
-        Ok(r) => Err(DeliveryError::Status(r.status())),
-        Err(e) => Err(DeliveryError::Transport(e)),
+/// Sends one attempt with its target's client.
+fn send(client: Option<&Client>, a: &Attempt) -> Outcome {
+    match (&a.payload, client) {
+        (Payload::Unsendable(why), _) => Err(DeliveryError::Unsendable(why.clone())),
+        (Payload::Post { url, body }, Some(Client::Http(agent))) => {
+            clients::post(agent, url, &a.event_id, body)
+        }
+        (Payload::Mail { envelope, message }, Some(Client::Mail(smtp))) => {
+            clients::mail(smtp, envelope, message)
+        }
+        (_, Some(Client::Broken(why))) => Err(DeliveryError::Client(why.clone())),
+        _ => Err(DeliveryError::NoClient),
+    }
+}
+
+/// What is sent to `target` for `ev`; `json` is the webhook body.
+fn payload(config: &NotifyConfig, target: Target<'_>, ev: &Event, json: &str) -> Payload {
+    match target {
+        Target::Webhook(w) => Payload::Post {
+            url: w.url.clone(),
+            body: json.to_owned(),
+        },
+        Target::Mail(route) => {
+            let Some(smtp) = &config.smtp else {
+                return Payload::Unsendable("no mail server ([smtp]) is configured".into());
+            };
+            match mail::message(ev, &smtp.from, &route.to, SystemTime::now()) {
+                Ok(m) => Payload::Mail {
+                    envelope: m.envelope().clone(),
+                    message: m.formatted(),
+                },
+                Err(e) => Payload::Unsendable(format!("the message cannot be built: {e}")),
+            }
+        }
     }
 }
 
 /// The deliveries due at `now`, and when the earliest not yet due is.
-/// Events that no webhook wants (any more) are moved to the sent ids.
+/// Events that no target wants (any more) are moved to the sent ids.
 fn due(
     store: &Store,
     config: &NotifyConfig,
@@ -233,26 +257,26 @@ fn due(
                 continue;
             }
         };
-        let routes: Vec<_> = config.routes(&rec.event).cloned().collect();
-        for w in routes {
-            if rec.delivered_to(&w.name) {
+        let targets: Vec<Target<'_>> = config.targets(&rec.event).collect();
+        for target in targets {
+            let key = target.key();
+            if rec.delivered_to(&key) {
                 continue;
             }
             waiting = true;
-            let d = rec.delivery(&w.name);
-            if d.next_at <= now {
+            let next_at = rec.delivery(&key).next_at;
+            if next_at <= now {
                 if out.len() < MAX_PER_ROUND {
                     out.push(Attempt {
                         event_id: rec.event.id.clone(),
-                        webhook: w.name.clone(),
-                        url: w.url.clone(),
-                        body: body.clone(),
+                        target: key.into_owned(),
+                        payload: payload(config, target, &rec.event, &body),
                     });
                 } else {
                     next = Some(now);
                 }
             } else {
-                next = Some(next.map_or(d.next_at, |n| n.min(d.next_at)));
+                next = Some(next.map_or(next_at, |n| n.min(next_at)));
             }
         }
         if !waiting {
@@ -281,12 +305,12 @@ fn record(
     store.outbox_update(by_event.keys().copied(), now, |rec| {
         let id = rec.event.id.clone();
         for (a, outcome) in by_event.get(id.as_str()).into_iter().flatten() {
-            let d = rec.delivery(&a.webhook);
+            let d = rec.delivery(&a.target);
             match outcome {
                 Ok(()) => {
                     d.delivered_at = Some(now);
                     d.last_error = None;
-                    tracing::info!(event = %id, webhook = %a.webhook, "webhook delivered");
+                    tracing::info!(event = %id, target = %a.target, "notification delivered");
                 }
                 Err(e) => {
                     d.failures = d.failures.saturating_add(1);
@@ -295,13 +319,15 @@ fn record(
                     d.next_at = Timestamp(now.0.saturating_add(wait_ms));
                     d.last_error = Some(e.to_string().chars().take(MAX_ERROR_CHARS).collect());
                     tracing::warn!(
-                        event = %id, webhook = %a.webhook, failures = d.failures,
-                        retry_in_ms = wait_ms, error = %e, "webhook delivery failed"
+                        event = %id, target = %a.target, failures = d.failures,
+                        retry_in_ms = wait_ms, error = %e, "notification delivery failed"
                     );
                 }
             }
         }
-        config.routes(&rec.event).all(|w| rec.delivered_to(&w.name))
+        config
+            .targets(&rec.event)
+            .all(|t| rec.delivered_to(&t.key()))
     })
 }
 
@@ -310,17 +336,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::notify::route::{Retry, Webhook};
+    use crate::notify::route::{Filter, Retry, Webhook};
     use crate::records::outbox::{Event, EventKind, IncidentInfo};
 
     fn hook(name: &str) -> Webhook {
         Webhook {
-            name: name.into(),
-            url: format!("http://{name}.invalid/"),
-            severities: vec![],
-            rules: vec![],
-            events: vec![],
             timeout: Duration::from_secs(1),
+            ..Webhook::new(name, format!("http://{name}.invalid/"))
         }
     }
 
@@ -335,6 +357,7 @@ mod tests {
                 max: Duration::from_secs(100),
             },
             incident_url: Some("https://desk.example/incidents/{id}".into()),
+            ..NotifyConfig::default()
         };
         let info = IncidentInfo {
             id: 7,
@@ -344,7 +367,10 @@ mod tests {
         s.enqueue(&ev, Timestamp(1_000)).unwrap();
         let (due1, next) = due(&s, &config, Timestamp(1_000)).unwrap();
         assert_eq!(due1.len(), 2);
-        let body: serde_json::Value = serde_json::from_str(&due1[0].body).unwrap();
+        let Payload::Post { body, .. } = &due1[0].payload else {
+            panic!("a webhook gets a POST")
+        };
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(
             body["incident"]["url"], "https://desk.example/incidents/7",
             "the link is made from [notify] incident_url"
@@ -353,7 +379,7 @@ mod tests {
         let results: Vec<(Attempt, Outcome)> = due1
             .into_iter()
             .map(|a| {
-                let o = if a.webhook == "a" {
+                let o = if a.target == "a" {
                     Ok(())
                 } else {
                     Err(DeliveryError::Status(
@@ -370,7 +396,7 @@ mod tests {
         assert_eq!(next, Some(Timestamp(12_000)));
         let (due3, _) = due(&s, &config, Timestamp(12_000)).unwrap();
         assert_eq!(
-            due3.iter().map(|a| a.webhook.as_str()).collect::<Vec<_>>(),
+            due3.iter().map(|a| a.target.as_str()).collect::<Vec<_>>(),
             ["b"]
         );
         let rec = &s.outbox().unwrap()[0];
@@ -394,11 +420,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(&d.path().join("s.redb")).unwrap();
         let mut only_critical = hook("a");
-        only_critical.severities = vec![crate::incidents::Severity::Critical];
+        only_critical.filter = Filter {
+            severities: vec![crate::incidents::Severity::Critical],
+            ..Filter::default()
+        };
         let config = NotifyConfig {
             webhooks: vec![only_critical],
-            retry: Retry::default(),
-            incident_url: None,
+            ..NotifyConfig::default()
         };
         let ev = Event::new(EventKind::Opened, 1, IncidentInfo::default(), Timestamp(0));
         s.enqueue(&ev, Timestamp(0)).unwrap();
@@ -406,5 +434,76 @@ mod tests {
         assert!(due.is_empty() && next.is_none());
         assert!(s.outbox().unwrap().is_empty());
         assert!(s.sent_at(&ev.id).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_mail_route_is_a_target_recorded_under_its_mail_key_beside_the_webhooks() {
+        use crate::notify::route::{MailRoute, Security, Smtp};
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("s.redb")).unwrap();
+        let config = NotifyConfig {
+            webhooks: vec![hook("oncall")],
+            smtp: Some(Smtp {
+                host: "mail.invalid".into(),
+                port: 587,
+                security: Security::StartTls,
+                login: None,
+                from: "Atalaya <atalaya@example.org>".parse().unwrap(),
+                ca: None,
+                timeout: Duration::from_secs(1),
+            }),
+            // Same name as the webhook: the keys still differ.
+            mail: vec![MailRoute {
+                name: "oncall".into(),
+                to: vec!["oncall@example.org".parse().unwrap()],
+                filter: Filter::default(),
+            }],
+            retry: Retry {
+                initial: Duration::from_secs(10),
+                max: Duration::from_secs(100),
+            },
+            incident_url: None,
+        };
+        let ev = Event::new(EventKind::Opened, 1, IncidentInfo::default(), Timestamp(0));
+        s.enqueue(&ev, Timestamp(1_000)).unwrap();
+        let (due1, _) = due(&s, &config, Timestamp(1_000)).unwrap();
+        assert_eq!(
+            due1.iter().map(|a| a.target.as_str()).collect::<Vec<_>>(),
+            ["oncall", "mail:oncall"]
+        );
+        let Payload::Mail { envelope, message } = &due1[1].payload else {
+            panic!("a mail route gets a message: {:?}", due1[1].payload)
+        };
+        assert_eq!(envelope.to().len(), 1);
+        let text = String::from_utf8_lossy(message);
+        assert!(
+            text.contains("Message-ID: <incident-0-opened-1@example.org>"),
+            "{text}"
+        );
+        // The webhook answers, the mail server does not: the event waits
+        // for the mail route only.
+        let results: Vec<(Attempt, Outcome)> = due1
+            .into_iter()
+            .map(|a| {
+                let o = if a.target == "oncall" {
+                    Ok(())
+                } else {
+                    Err(DeliveryError::Unsendable("server down".into()))
+                };
+                (a, o)
+            })
+            .collect();
+        record(&s, &config, &results, Timestamp(2_000), 0.5).unwrap();
+        let rec = &s.outbox().unwrap()[0];
+        assert!(rec.delivered_to("oncall") && !rec.delivered_to("mail:oncall"));
+        assert_eq!(rec.deliveries[1].last_error.as_deref(), Some("server down"));
+        let (due2, _) = due(&s, &config, Timestamp(12_000)).unwrap();
+        assert_eq!(
+            due2.iter().map(|a| a.target.as_str()).collect::<Vec<_>>(),
+            ["mail:oncall"]
+        );
+        let results: Vec<_> = due2.into_iter().map(|a| (a, Ok(()))).collect();
+        record(&s, &config, &results, Timestamp(13_000), 0.5).unwrap();
+        assert_eq!(s.sent_at(&ev.id).unwrap(), Some(Timestamp(13_000)));
     }
 }
