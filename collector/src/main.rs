@@ -12,8 +12,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
-use atalaya_collector::api::devices::{DeviceView, DiscoveryView};
 use atalaya_collector::api::backups::BackupView;
+use atalaya_collector::api::devices::{DeviceView, DiscoveryView};
 use atalaya_collector::cli::client::{ApiClient, Timeouts};
 use atalaya_collector::cli::devices;
 use atalaya_collector::config::CollectorConfig;
@@ -412,11 +412,7 @@ fn backup(
             format!(": {}", agents.join(", "))
         }
     );
-    println!(
-        "{} records in {} tables:",
-        view.records,
-        view.tables.len()
-    );
+    println!("{} records in {} tables:", view.records, view.tables.len());
     for t in view.tables.iter().filter(|t| t.records > 0) {
         println!("  {:<24} {}", t.table, t.records);
     }

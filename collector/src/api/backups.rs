@@ -104,10 +104,7 @@ impl BackupView {
 /// The staging directory beside the store.
 fn staging(state: &ApiState) -> PathBuf {
     let store = state.store.path();
-    store
-        .parent()
-        .unwrap_or(FsPath::new("."))
-        .join(STAGING_DIR)
+    store.parent().unwrap_or(FsPath::new(".")).join(STAGING_DIR)
 }
 
 /// The file of backup `id`, after checking the id is one this module makes.
@@ -153,6 +150,7 @@ pub fn clear_staging(data_dir: &FsPath) {
     post,
     path = "/api/v1/backups",
     tag = "backups",
+    operation_id = "create_backup",
     security(("bearer" = ["admin"])),
     responses(
         (status = 201, description = "The backup is written and ready to fetch.", body = BackupView),
@@ -174,8 +172,7 @@ async fn create(State(state): State<ApiState>, caller: Caller) -> ApiResult<Resp
     let dest = dir.join(format!("{id}.redb"));
     let store = state.store.clone();
     let summary = tokio::task::spawn_blocking(move || {
-        atalaya_files::create_private_dir(&dir)
-            .map_err(crate::store::backup::BackupError::from)?;
+        atalaya_files::create_private_dir(&dir).map_err(crate::store::backup::BackupError::from)?;
         store.backup(&dest)
     })
     .await
@@ -189,6 +186,7 @@ async fn create(State(state): State<ApiState>, caller: Caller) -> ApiResult<Resp
     get,
     path = "/api/v1/backups/{id}",
     tag = "backups",
+    operation_id = "fetch_backup",
     params(("id" = String, Path, description = "The backup's id, from `POST /api/v1/backups`.")),
     security(("bearer" = ["admin"])),
     responses(
@@ -209,7 +207,12 @@ async fn fetch(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ApiError::NotFound(format!("no backup `{id}`")));
         }
-        Err(e) => return Err(ApiError::Internal(format!("opening {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(ApiError::Internal(format!(
+                "opening {}: {e}",
+                path.display()
+            )));
+        }
     };
     let len = file
         .metadata()
@@ -245,6 +248,7 @@ async fn fetch(
     delete,
     path = "/api/v1/backups/{id}",
     tag = "backups",
+    operation_id = "remove_backup",
     params(("id" = String, Path, description = "The backup's id, from `POST /api/v1/backups`.")),
     security(("bearer" = ["admin"])),
     responses(
@@ -265,6 +269,9 @@ async fn remove(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(ApiError::NotFound(format!("no backup `{id}`")))
         }
-        Err(e) => Err(ApiError::Internal(format!("removing {}: {e}", path.display()))),
+        Err(e) => Err(ApiError::Internal(format!(
+            "removing {}: {e}",
+            path.display()
+        ))),
     }
 }

@@ -360,10 +360,11 @@ impl ApiClient {
             if n == 0 {
                 return Ok(copied);
             }
-            to.write_all(&buf[..n]).map_err(|source| ClientError::Write {
-                path: file.to_owned(),
-                source,
-            })?;
+            to.write_all(&buf[..n])
+                .map_err(|source| ClientError::Write {
+                    path: file.to_owned(),
+                    source,
+                })?;
             copied += n as u64;
         }
     }

@@ -32,8 +32,8 @@ use std::time::Instant;
 
 use atalaya_common::model::Timestamp;
 use redb::{
-    Key, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
-    ReadableTableMetadata, TableDefinition, TableHandle, Value, WriteTransaction,
+    Key, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, TableHandle, Value, WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -450,10 +450,7 @@ fn write_backup(
         });
     }
     let known = table_names();
-    for t in txn
-        .list_tables()
-        .map_err(|e| BackupError::Read(e.into()))?
-    {
+    for t in txn.list_tables().map_err(|e| BackupError::Read(e.into()))? {
         if !known.contains(&t.name()) {
             return Err(BackupError::UnknownTable {
                 table: t.name().to_owned(),
@@ -771,8 +768,8 @@ fn prepare_copy(
         source: Box::new(source),
     })?;
     let tables = counts(&store).map_err(RestoreError::Read)?;
-    let format_version = format_of(&store.begin_read().map_err(RestoreError::Read)?)
-        .map_err(RestoreError::Read)?;
+    let format_version =
+        format_of(&store.begin_read().map_err(RestoreError::Read)?).map_err(RestoreError::Read)?;
     drop(store);
     sync_file(to)?;
     Ok((backup_format, taken_at, tables, format_version))
@@ -868,7 +865,6 @@ mod tests {
             )
             .unwrap();
         assert_eq!(points, vec![(Timestamp(10_000), 5.0)]);
-
     }
 
     #[test]
