@@ -1,22 +1,25 @@
 //! `atalaya-collector`: runs the collector and administers it.
 //!
-//! `serve` runs it; `demo` runs it with an agent for this machine; the
-//! other commands talk to the running collector's HTTP API with the local
-//! administrator's token from its data directory.
+//! `serve` runs it; `demo` runs it with an agent for this machine;
+//! `restore` works on the store of a stopped collector and `backup` on
+//! either; the other commands talk to the running collector's HTTP API
+//! with the local administrator's token from its data directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+use atalaya_collector::api::backups::BackupView;
 use atalaya_collector::api::devices::{DeviceView, DiscoveryView};
-use atalaya_collector::cli::client::ApiClient;
+use atalaya_collector::cli::client::{ApiClient, Timeouts};
 use atalaya_collector::cli::devices;
 use atalaya_collector::config::CollectorConfig;
 use atalaya_collector::demo;
 use atalaya_collector::run;
+use atalaya_collector::store;
 use atalaya_common::model::Timestamp;
 
 /// The collector's allocator. A fleet's reports allocate and free many
@@ -62,6 +65,28 @@ enum Command {
     /// again; the same as sending it SIGHUP. Files with errors are refused
     /// and what runs stays.
     Reload,
+    /// Write a consistent copy of the store to FILE, a store file a
+    /// collector can run on. A running collector makes the copy from one
+    /// read transaction while ingest goes on, and it is fetched over its
+    /// API; with no collector running, the store is read directly.
+    Backup {
+        /// Where the copy goes (written as FILE.partial, then renamed).
+        file: PathBuf,
+        /// Print what was written as JSON (with every agent's sequence).
+        #[arg(long)]
+        json: bool,
+        /// How long the running collector may take to write and send it.
+        #[arg(long, default_value = "1h")]
+        timeout: humantime::Duration,
+    },
+    /// Put a backup in place of the store; the collector must be
+    /// stopped. The backup is checked first (an older format is upgraded;
+    /// anything else that is not a store of this collector is refused), and
+    /// the store it replaces is kept as atalaya.redb.before-restore-<time>.
+    Restore {
+        /// The backup file (it is copied, not changed).
+        file: PathBuf,
+    },
     /// Enrollment tokens.
     Token {
         #[command(subcommand)]
@@ -262,6 +287,12 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
             }
             println!("{}: OK", file.display());
         }
+        Command::Backup {
+            file,
+            json,
+            timeout,
+        } => backup(&config, &file, json, *timeout)?,
+        Command::Restore { file } => restore(&config, &file)?,
         Command::Token { command } => {
             let admin = admin(&config)?;
             match command {
@@ -331,6 +362,147 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `backup FILE`: from the store directly when no collector has it open,
+/// else through the running collector's API.
+fn backup(
+    config: &CollectorConfig,
+    file: &Path,
+    json: bool,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let store_file = config.data_dir.join(run::STORE_FILE);
+    let view = match store::backup::backup_file(&store_file, file) {
+        Ok(summary) => BackupView::new(String::new(), summary),
+        Err(store::backup::BackupError::InUse { .. }) => {
+            let admin = admin(config)?.with_timeouts(Timeouts {
+                connect: Timeouts::default().connect,
+                read: timeout,
+            });
+            fetch_backup(&admin, file)?
+        }
+        Err(e) => return Err(e).context("backing up the store"),
+    };
+    if json {
+        print_json(&serde_json::to_value(&view)?);
+        return Ok(());
+    }
+    println!(
+        "backup written: {} ({} bytes, store format {}) in {:.1} s",
+        view.path,
+        view.bytes,
+        view.format_version,
+        view.elapsed_ms as f64 / 1000.0
+    );
+    let agents: Vec<String> = view
+        .agent_seqs
+        .iter()
+        .map(|(agent, seq)| format!("{agent} {seq}"))
+        .collect();
+    println!(
+        "consistent with: every commit finished by {}; highest committed sequence of {} agents{}",
+        view.taken_at
+            .to_rfc3339()
+            .unwrap_or_else(|| view.taken_at.0.to_string()),
+        agents.len(),
+        if agents.is_empty() || agents.len() > 10 {
+            " (--json lists them)".to_owned()
+        } else {
+            format!(": {}", agents.join(", "))
+        }
+    );
+    println!("{} records in {} tables:", view.records, view.tables.len());
+    for t in view.tables.iter().filter(|t| t.records > 0) {
+        println!("  {:<24} {}", t.table, t.records);
+    }
+    Ok(())
+}
+
+/// Asks the running collector for a backup, fetches it to `file` through
+/// a temporary name, checks it, and has the collector remove its copy.
+fn fetch_backup(admin: &ApiClient, file: &Path) -> anyhow::Result<BackupView> {
+    let mut view: BackupView = serde_json::from_str(&admin.post("/api/v1/backups", None)?)
+        .context("reading what the collector backed up")?;
+    let path = format!("/api/v1/backups/{}", view.id);
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let fetched = (|| -> anyhow::Result<()> {
+        atalaya_files::create_private_file(&partial)?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&partial)
+            .with_context(|| format!("opening {}", partial.display()))?;
+        let bytes = admin.download(&path, &mut out, &partial)?;
+        out.sync_all()
+            .with_context(|| format!("flushing {} to disk", partial.display()))?;
+        drop(out);
+        anyhow::ensure!(
+            bytes == view.bytes,
+            "the collector sent {bytes} bytes of a backup of {} bytes",
+            view.bytes
+        );
+        let (format, tables) = store::backup::inspect(&partial)?;
+        let expected: Vec<_> = view.tables.iter().map(|t| (&t.table, t.records)).collect();
+        let found: Vec<_> = tables.iter().map(|t| (&t.table, t.records)).collect();
+        anyhow::ensure!(
+            format == view.format_version && found == expected,
+            "the file fetched does not hold what the collector wrote"
+        );
+        std::fs::rename(&partial, file)
+            .with_context(|| format!("moving {} to {}", partial.display(), file.display()))?;
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        atalaya_files::sync_dir(dir)?;
+        Ok(())
+    })();
+    if fetched.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    // The collector's copy goes either way: a failed fetch is asked again.
+    if let Err(e) = admin.delete(&path) {
+        eprintln!("atalaya-collector: the collector's copy of the backup stays: {e:#}");
+    }
+    fetched?;
+    view.path = file.display().to_string();
+    Ok(view)
+}
+
+/// `restore FILE`: the backup in place of the stopped collector's store.
+fn restore(config: &CollectorConfig, file: &Path) -> anyhow::Result<()> {
+    let store_file = config.data_dir.join(run::STORE_FILE);
+    let done = store::backup::restore(file, &store_file, Timestamp::now())?;
+    println!(
+        "restored {} to {} ({} bytes)",
+        file.display(),
+        done.path.display(),
+        done.bytes
+    );
+    if let Some(at) = done.taken_at {
+        println!(
+            "the backup holds every commit finished by {}",
+            at.to_rfc3339().unwrap_or_else(|| at.0.to_string())
+        );
+    }
+    if done.backup_format != done.format_version {
+        println!(
+            "upgraded from store format {} to {}",
+            done.backup_format, done.format_version
+        );
+    } else {
+        println!("store format {}", done.format_version);
+    }
+    let records: u64 = done.tables.iter().map(|t| t.records).sum();
+    println!("{records} records in {} tables", done.tables.len());
+    match &done.kept {
+        Some(kept) => println!("the store it replaced is kept as {}", kept.display()),
+        None => println!("there was no store to replace"),
+    }
+    Ok(())
 }
 
 /// Asks for a discovery, waits for its end and prints what answered;

@@ -401,6 +401,8 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
             }
         })?,
     );
+    // The store is ours now: no backup of another process runs.
+    crate::api::backups::clear_staging(&data_dir);
     let admin_token = admin_token(&data_dir, &store)?;
     let notifier = Notifier::start(store.clone(), config.notify.clone());
     let rules = desk::load_rules(config.rules_file.as_deref()).map_err(RunError::Rules)?;

@@ -30,6 +30,8 @@
 //! - [`kb`]: `/api/v1/kb`, the knowledge base;
 //! - `tokens`: `/api/v1/tokens` (enrollment) and `/api/v1/api-tokens`;
 //! - `agents`: `/api/v1/agents` and revocation;
+//! - `backups`: `/api/v1/backups`, a consistent copy of the store made
+//!   while it runs, fetched over the API;
 //! - [`devices`]: `/api/v1/devices` (network devices) and `/api/v1/interfaces`;
 //! - `topology`: `/api/v1/topology`, the network map from LLDP and CDP;
 //! - `probes`: `/api/v1/probes`, the latest network probe result per target;
@@ -54,6 +56,7 @@
 
 mod agents;
 mod assets;
+pub mod backups;
 pub mod calls;
 mod capacity;
 mod changes;
@@ -183,6 +186,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .merge(software::routes())
         .merge(tokens::routes())
         .merge(agents::routes())
+        .merge(backups::routes())
         .merge(devices::routes())
         .merge(topology::routes())
         .merge(probes::routes())
@@ -260,6 +264,9 @@ pub enum ApiError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A backup of the store could not be written.
+    #[error(transparent)]
+    Backup(#[from] crate::store::backup::BackupError),
     /// A blocking task died (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -274,7 +281,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Backup(_) | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

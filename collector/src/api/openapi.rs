@@ -70,6 +70,7 @@ pub const BEARER: &str = "bearer";
         (name = "suppliers", description = "Suppliers, contracts, warranties, licence compliance and their CSV import."),
         (name = "tokens", description = "Enrollment tokens for agents and API tokens for people and scripts."),
         (name = "agents", description = "Enrolled agents, their status and revocation."),
+        (name = "backups", description = "Consistent copies of the store, made while the collector runs."),
         (name = "users", description = "People's console accounts."),
         (name = "monitoring", description = "The collector's own health, for Prometheus."),
         (name = "meta", description = "This document."),

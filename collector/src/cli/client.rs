@@ -113,6 +113,14 @@ pub enum ClientError {
         /// The server's reason.
         message: String,
     },
+    /// What was fetched could not be written.
+    #[error("writing {}", path.display())]
+    Write {
+        /// Where it was being written.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Any other status that is not a success.
     #[error("{message} ({status})")]
     Status {
@@ -319,6 +327,48 @@ impl ApiClient {
         self.answer(result, &url)
     }
 
+    /// GETs `path` and copies the answer's body to `to` (which writes to
+    /// the file `file`, named in errors) piece by piece, however large it
+    /// is; the bytes copied.
+    pub fn download(
+        &self,
+        path: &str,
+        to: &mut dyn std::io::Write,
+        file: &Path,
+    ) -> Result<u64, ClientError> {
+        use std::io::Read;
+        let url = format!("{}{path}", self.server);
+        let result = self
+            .agent
+            .get(&url)
+            .header("Authorization", &self.bearer())
+            .call();
+        let mut resp = self.sent(result, &url)?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = self.body(&mut resp, &url)?;
+            return Err(self.refused(status, body));
+        }
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0; 256 << 10];
+        let mut copied = 0u64;
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| ClientError::Read {
+                url: url.clone(),
+                source: ureq::Error::Io(e),
+            })?;
+            if n == 0 {
+                return Ok(copied);
+            }
+            to.write_all(&buf[..n])
+                .map_err(|source| ClientError::Write {
+                    path: file.to_owned(),
+                    source,
+                })?;
+            copied += n as u64;
+        }
+    }
+
     fn bearer(&self) -> String {
         format!("Bearer {}", self.token)
     }
@@ -346,29 +396,46 @@ impl ApiClient {
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
         url: &str,
     ) -> Result<String, ClientError> {
-        let mut resp = match result {
-            Ok(r) => r,
-            Err(source @ ureq::Error::Timeout(_)) => return Err(self.timed_out(source)),
+        let mut resp = self.sent(result, url)?;
+        let status = resp.status().as_u16();
+        let body = self.body(&mut resp, url)?;
+        if (200..300).contains(&status) {
+            return Ok(body);
+        }
+        Err(self.refused(status, body))
+    }
+
+    /// The answer, or why there is none.
+    fn sent(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        url: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, ClientError> {
+        match result {
+            Ok(r) => Ok(r),
+            Err(source @ ureq::Error::Timeout(_)) => Err(self.timed_out(source)),
             Err(
                 source @ (ureq::Error::Io(_)
                 | ureq::Error::ConnectionFailed
                 | ureq::Error::HostNotFound),
-            ) => {
-                return Err(ClientError::Unreachable {
-                    server: self.server_label.clone(),
-                    source,
-                });
-            }
-            Err(source) => {
-                return Err(ClientError::Request {
-                    url: url.to_owned(),
-                    source,
-                });
-            }
-        };
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
+            ) => Err(ClientError::Unreachable {
+                server: self.server_label.clone(),
+                source,
+            }),
+            Err(source) => Err(ClientError::Request {
+                url: url.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// The answer's body as text.
+    fn body(
+        &self,
+        resp: &mut ureq::http::Response<ureq::Body>,
+        url: &str,
+    ) -> Result<String, ClientError> {
+        resp.body_mut()
             .read_to_string()
             .map_err(|source| match source {
                 ureq::Error::Timeout(_) => self.timed_out(source),
@@ -376,14 +443,15 @@ impl ApiClient {
                     url: url.to_owned(),
                     source,
                 },
-            })?;
-        if (200..300).contains(&status) {
-            return Ok(body);
-        }
+            })
+    }
+
+    /// The error of an answer with a status that is not a success.
+    fn refused(&self, status: u16, body: String) -> ClientError {
         let message = serde_json::from_str::<ErrorBody>(&body)
             .map(|e| e.error)
             .unwrap_or(body);
-        Err(match status {
+        match status {
             401 => ClientError::Unauthorized {
                 advice: self.token_advice.clone(),
                 message,
@@ -391,7 +459,7 @@ impl ApiClient {
             403 => ClientError::Forbidden { message },
             409 => ClientError::Conflict { message },
             _ => ClientError::Status { status, message },
-        })
+        }
     }
 }
 

@@ -27,6 +27,8 @@
 //! - [`retention`]: deleting data past their tier's retention or the
 //!   file's byte budget, in small transactions.
 //! - [`upgrade`]: files written by older collectors, upgraded at open.
+//! - [`backup`]: a consistent copy of every table while the store runs,
+//!   and putting one in place of a stopped collector's store.
 //!
 //! # Metrics
 //! Each agent has one open block (table [`HEADS`]) that its samples go
@@ -43,6 +45,7 @@
 //! deleted.
 
 pub mod accounts;
+pub mod backup;
 pub mod bits;
 pub mod block;
 pub mod device_identity;
