@@ -11,17 +11,20 @@
 //! runtime: it is the one whose clock can be paused.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/outbox.rs"]
+mod outbox;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use atalaya_collector::incidents::Severity;
-use atalaya_collector::notify::{Event, EventKind, IncidentInfo, NotifyConfig, Retry, Webhook};
+use atalaya_collector::notify::{NotifyConfig, Retry, Webhook};
 use atalaya_collector::store::Store;
 use atalaya_collector::webhooks::{Notifier, POLL};
 use atalaya_common::model::Timestamp;
+use outbox::{event, sent, until};
 use serde_json::Value;
 
 /// One request the receiver got.
@@ -121,42 +124,6 @@ fn config(url: &str) -> NotifyConfig {
         },
         ..NotifyConfig::default()
     }
-}
-
-fn event(n: u64) -> Event {
-    Event::new(
-        EventKind::Opened,
-        1,
-        IncidentInfo {
-            id: n,
-            asset: "asset-1".into(),
-            hostname: "web-01".into(),
-            rule: "filesystem-full".into(),
-            subject: "/var".into(),
-            severity: Severity::High,
-            priority: Some("P2".into()),
-            title: "filesystem-full on web-01 (/var)".into(),
-            description: "/var is 95 % full".into(),
-            occurrences: 1,
-            url: None,
-        },
-        Timestamp::from_secs(1_800_000_000),
-    )
-}
-
-async fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn sent(store: &Store, id: &str) -> bool {
-    store.sent_at(id).unwrap().is_some()
 }
 
 #[tokio::test]

@@ -6,23 +6,24 @@
 //! webhook and the file.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/outbox.rs"]
+mod outbox;
+
 #[path = "support/test_ca.rs"]
 mod test_ca;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atalaya_collector::config::CollectorConfig;
-use atalaya_collector::incidents::Severity;
-use atalaya_collector::notify::{
-    CaFile, Event, EventKind, IncidentInfo, NotifyConfig, Retry, Webhook,
-};
+use atalaya_collector::notify::{CaFile, NotifyConfig, Retry, Webhook};
 use atalaya_collector::pki::read_ca_certificates;
 use atalaya_collector::store::Store;
 use atalaya_collector::webhooks::{Notifier, POLL};
 use atalaya_common::model::Timestamp;
+use outbox::{event, until};
 use test_ca::TestCa;
 
 /// An HTTPS/1.1 server answering every POST 200, keeping the event ids it got.
@@ -101,33 +102,6 @@ fn config(url: &str, ca: Option<CaFile>) -> NotifyConfig {
             max: Duration::from_millis(200),
         },
         ..NotifyConfig::default()
-    }
-}
-
-fn event(n: u64) -> Event {
-    Event::new(
-        EventKind::Opened,
-        1,
-        IncidentInfo {
-            id: n,
-            hostname: "web-01".into(),
-            rule: "filesystem-full".into(),
-            severity: Severity::High,
-            title: "filesystem-full on web-01 (/var)".into(),
-            ..IncidentInfo::default()
-        },
-        Timestamp::from_secs(1_800_000_000),
-    )
-}
-
-async fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -9,6 +9,9 @@
 //! tokio time lets a few of the worker's polls pass, each a finished round.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/outbox.rs"]
+mod outbox;
+
 #[path = "support/test_ca.rs"]
 mod test_ca;
 
@@ -17,17 +20,15 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use atalaya_collector::incidents::Severity;
-use atalaya_collector::notify::{
-    CaFile, Event, EventKind, Filter, IncidentInfo, MailRoute, NotifyConfig, Retry, Security, Smtp,
-};
+use atalaya_collector::notify::{CaFile, Filter, MailRoute, NotifyConfig, Retry, Security, Smtp};
 use atalaya_collector::pki::read_ca_certificates;
 use atalaya_collector::store::Store;
 use atalaya_collector::webhooks::{Notifier, POLL};
 use atalaya_common::config::Secret;
 use atalaya_common::model::Timestamp;
+use outbox::{event, sent, until};
 use test_ca::TestCa;
 
 const USER: &str = "atalaya";
@@ -154,42 +155,6 @@ fn config(ca: &TestCa, port: u16, password: &str) -> NotifyConfig {
         incident_url: Some("https://desk.example/incidents/{id}".into()),
         ..NotifyConfig::default()
     }
-}
-
-fn event(n: u64) -> Event {
-    Event::new(
-        EventKind::Opened,
-        1,
-        IncidentInfo {
-            id: n,
-            asset: "asset-1".into(),
-            hostname: "web-01".into(),
-            rule: "filesystem-full".into(),
-            subject: "/var".into(),
-            severity: Severity::High,
-            priority: Some("P2".into()),
-            title: "filesystem-full on web-01 (/var)".into(),
-            description: "/var is 95 % full".into(),
-            occurrences: 1,
-            url: None,
-        },
-        Timestamp::from_secs(1_800_000_000),
-    )
-}
-
-async fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn sent(store: &Store, id: &str) -> bool {
-    store.sent_at(id).unwrap().is_some()
 }
 
 /// The last error of the mail route's delivery, once it failed `n` times.
