@@ -22,6 +22,24 @@ const PASSWORD: &str = "a long password 1";
 const SCRIPT: &str = "<script>window.pwned=1</script>";
 const IMG: &str = "\"><img src=x onerror=\"window.pwned=2\">";
 
+/// Waits for the incident whose title holds `title` in the queue at `api`
+/// (its own row: under load another incident, an agent late, may come
+/// first) and returns its page's address, absolute.
+fn incident_in_queue(b: &Browser, api: &str, title: &str) -> String {
+    let link = eventually("the incident in the queue", Duration::from_secs(30), || {
+        b.go(&format!("{api}/incidents"));
+        b.find_all("table#queue tbody tr td a[href^='/incidents/']")
+            .into_iter()
+            .find(|a| b.text(a).contains(title))
+    });
+    let href = b.attr(&link, "href").unwrap();
+    if href.starts_with("http") {
+        href
+    } else {
+        format!("{api}{href}")
+    }
+}
+
 fn accounts(c: &Collector) {
     for (name, role) in [("ana", "helpdesk"), ("root", "admin"), ("vera", "viewer")] {
         c.add_user(name, role, PASSWORD);
@@ -177,20 +195,9 @@ fn people_sign_in_by_role_find_a_caller_and_sign_out() {
         // The contract due for renewal has its incident, the fleet's,
         // with whom to call about it.
         if name == "ana" {
-            let link = eventually("the renewal incident", Duration::from_secs(30), || {
-                b.go(&format!("{}/incidents", c.api));
-                b.find_all("table#queue tbody tr td a[href^='/incidents/']")
-                    .into_iter()
-                    .find(|a| b.text(a) == "contract-renewal: Acme Support AS-DUE")
-            });
+            let page = incident_in_queue(&b, &c.api, "contract-renewal: Acme Support AS-DUE");
             let row = b.text(&b.get("table#queue tbody"));
             assert!(row.contains("the fleet"), "{row}");
-            let href = b.attr(&link, "href").unwrap();
-            let page = if href.starts_with("http") {
-                href
-            } else {
-                format!("{}{href}", c.api)
-            };
             b.go(&page);
             let call = b.text(&b.get("section.suppliers table.contacts tbody"));
             assert!(
@@ -514,23 +521,10 @@ fn the_help_desk_works_an_incident_and_a_viewer_only_reads_it() {
     let b = Browser::start();
     b.sign_in(&c.api, "ana", PASSWORD);
     // The report's incident comes up in the queue, its text shown as written.
-    let link = eventually("the report's incident", Duration::from_secs(30), || {
-        b.go(&format!("{}/incidents", c.api));
-        // Its own link: under load another incident (the agent late) may come first.
-        b.find_all("table#queue tbody tr td a[href^='/incidents/']")
-            .into_iter()
-            .find(|a| b.text(a).contains("the scanner"))
-    });
+    let page = incident_in_queue(&b, &c.api, "the scanner");
     let queue = b.text(&b.get("table#queue tbody"));
     assert!(queue.contains(SCRIPT), "{queue}");
     b.screenshot(&screenshot_dir().join("incidents.png"));
-    // The link's address, absolute as the browser reads it.
-    let href = b.attr(&link, "href").unwrap();
-    let page = if href.starts_with("http") {
-        href
-    } else {
-        format!("{}{href}", c.api)
-    };
     b.go(&page);
     let title = b.text(&b.get("main h1"));
     assert!(title.contains(SCRIPT), "{title}");
