@@ -167,22 +167,63 @@ else
     tail -20 "$work/agent.log" "$work/collector.log"
 fi
 
-echo "== stop, remove, purge"
-for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-done
-pids=()
-dpkg -r atalaya-agent atalaya-collector >/dev/null
-check "binaries gone after removal" test ! -e /usr/bin/atalaya-agent -a ! -e /usr/bin/atalaya-collector -a ! -e /usr/bin/atalaya
-check "units disabled after removal" test ! -e /etc/systemd/system/multi-user.target.wants/atalaya-collector.service \
-    -a ! -e /etc/systemd/system/multi-user.target.wants/atalaya-agent.service
-check "configuration kept after removal" test -e /etc/atalaya/agent.toml -a -e /etc/atalaya/collector.toml
+echo "== remove and purge the agent; install.sh on the machine without it"
+stop_all() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+}
+kill "${pids[1]}" && wait "${pids[1]}" 2>/dev/null || true
+pids=("${pids[0]}")
+dpkg -r atalaya-agent >/dev/null
+check "agent binary gone after removal" test ! -e /usr/bin/atalaya-agent
+check "agent unit disabled after removal" test ! -e /etc/systemd/system/multi-user.target.wants/atalaya-agent.service
+check "agent configuration kept after removal" test -e /etc/atalaya/agent.toml
 check "agent identity kept after removal" test -e /var/lib/atalaya-agent/agent-id
-check "collector store kept after removal" test -e /var/lib/atalaya-collector/atalaya.redb
-dpkg --purge atalaya-agent atalaya-collector >/dev/null
-check "configuration gone after purge" test ! -e /etc/atalaya
+dpkg --purge atalaya-agent >/dev/null
+check "agent configuration gone after purge" test ! -e /etc/atalaya/agent.toml
 check "agent state gone after purge" test ! -e /var/lib/atalaya-agent -a ! -e /var/spool/atalaya-agent
+
+bundle="$work/bundle"
+mkdir -p "$bundle"
+cp "${CARGO_TARGET_DIR:-$repo/target}/release/atalaya-agent" "$here/install.sh" "$here/systemd/atalaya-agent.service" \
+    "$repo/config/agent.toml" "$bundle/"
+check "install.sh refuses what is not a token" sh -c "! '$bundle/install.sh' not-a-token >/dev/null 2>&1"
+check "install.sh says why it refuses it" sh -c "'$bundle/install.sh' not-a-token 2>&1 | grep -q 'not look like an Atalaya enrollment token'"
+token="$(as_atalaya /usr/bin/atalaya-collector token create --ttl 10m --uses 1 || true)"
+if "$bundle/install.sh" "$token" "127.0.0.1:$quic_port" >"$work/install.log" 2>&1; then
+    ok "install.sh installs and enrolls"
+else
+    fail "install.sh installs and enrolls"; cat "$work/install.log"
+fi
+mode_is /usr/bin/atalaya-agent 755 root:root
+mode_is /etc/atalaya/agent.toml 600 root:root
+check "install.sh wrote the collector address" grep -qx "address = \"127.0.0.1:$quic_port\"" /etc/atalaya/agent.toml
+first_agent="$agent_id"
+agent_id="$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null || echo none)"
+check "install.sh enrolled a new agent" test "$agent_id" != none -a "$agent_id" != "$first_agent"
+(cd / && exec "${agent_cmd[@]}") >"$work/agent2.log" 2>&1 &
+pids+=($!)
+if wait_for 60 connected; then
+    ok "the agent install.sh installed is connected"
+else
+    fail "the agent install.sh installed is connected"; tail -20 "$work/agent2.log"
+fi
+check "install.sh again keeps the enrollment" sh -c "'$bundle/install.sh' '$token' | grep -q 'already enrolled as $agent_id'"
+stop_all
+rm -rf /usr/bin/atalaya-agent /etc/atalaya/agent.toml /var/lib/atalaya-agent /var/spool/atalaya-agent
+
+echo "== stop, remove and purge the collector"
+dpkg -r atalaya-collector >/dev/null
+check "collector binaries gone after removal" test ! -e /usr/bin/atalaya-collector -a ! -e /usr/bin/atalaya
+check "collector unit disabled after removal" test ! -e /etc/systemd/system/multi-user.target.wants/atalaya-collector.service
+check "collector configuration kept after removal" test -e /etc/atalaya/collector.toml
+check "collector store kept after removal" test -e /var/lib/atalaya-collector/atalaya.redb
+dpkg --purge atalaya-collector >/dev/null
+check "configuration gone after purge" test ! -e /etc/atalaya
 check "collector store gone after purge" test ! -e /var/lib/atalaya-collector
 check "account atalaya kept after purge (Debian keeps system accounts)" getent passwd atalaya
 
