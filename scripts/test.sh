@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 # with Graphviz; the network probe tests cut a veth pair into a namespace;
 # the web console tests drive a headless Chromium through chromedriver;
 # the package test (packaging/test.sh, CI only) builds .deb files with
-# dpkg-deb and dpkg-shlibdeps, checks the units with systemd-analyze, makes
+# dpkg-deb and dpkg-shlibdeps, checks the units with systemd-analyze (which
+# opens their man: documentation with man), makes
 # the collector's account and folders with systemd-sysusers and
 # systemd-tmpfiles, and builds the RPMs with rpmbuild.
 needed=()
@@ -42,6 +43,7 @@ systemd-analyze systemd
 systemd-sysusers systemd
 systemd-tmpfiles systemd
 rpmbuild rpm
+man man-db
 LIST
 # Python modules the tests import, as "module package" pairs, checked with
 # the system's Python 3 (the one Debian's python3-* packages install into):
