@@ -155,9 +155,17 @@ agent_id="$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null || echo none)"
 read -r -a agent_cmd <<<"$(exec_start atalaya-agent.service)"
 (cd / && exec "${agent_cmd[@]}") >"$work/agent.log" 2>&1 &
 pids+=($!)
+# connected: the agent $agent_id is listed as connected by the collector.
 connected() {
-    as_atalaya /usr/bin/atalaya-collector agent list | tr -d ' \n' |
-        grep -q "\"id\":\"$agent_id\"[^}]*\"status\":\"connected\"\|\"status\":\"connected\"[^}]*\"id\":\"$agent_id\""
+    as_atalaya /usr/bin/atalaya-collector agent list | AGENT_ID="$agent_id" python3 -c '
+import json, os, sys
+def found(v):
+    if isinstance(v, dict):
+        if v.get("id") == os.environ["AGENT_ID"] and v.get("status") == "connected":
+            return True
+        v = list(v.values())
+    return isinstance(v, list) and any(found(x) for x in v)
+sys.exit(0 if found(json.load(sys.stdin)) else 1)'
 }
 if wait_for 60 connected; then
     ok "agent $agent_id is connected in agent list"
