@@ -106,7 +106,7 @@ mode_is /var/spool/atalaya-agent 755 root:root
 for page in atalaya-agent atalaya-agent-enroll atalaya-collector atalaya-collector-token-create atalaya atalaya-incidents; do
     check "man page $page(1) is roff" sh -c "zcat /usr/share/man/man1/$page.1.gz | grep -q '^\.TH'"
 done
-check "no man page for the hidden generate-docs" sh -c "! ls /usr/share/man/man1/ | grep -q generate"
+check "no man page for the hidden generate-docs" sh -c "! ls /usr/share/man/man1/ | grep -q '^atalaya.*generate'"
 for program in atalaya-agent atalaya-collector atalaya; do
     check "$program completions (bash, zsh, fish)" test -s "/usr/share/bash-completion/completions/$program" \
         -a -s "/usr/share/zsh/vendor-completions/_$program" -a -s "/usr/share/fish/vendor_completions.d/$program.fish"
@@ -149,7 +149,7 @@ if /usr/bin/atalaya-agent enroll --config /etc/atalaya/agent.toml --token "$toke
 else
     fail "agent enrolls"; cat "$work/enroll.log"
 fi
-mode_is /var/lib/atalaya-agent/agent-id 600 root:root
+mode_is /var/lib/atalaya-agent/agent-id 644 root:root  # its id is no secret; the key is
 mode_is /var/lib/atalaya-agent/agent-key.pem 600 root:root
 agent_id="$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null || echo none)"
 read -r -a agent_cmd <<<"$(exec_start atalaya-agent.service)"
