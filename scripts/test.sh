@@ -14,7 +14,12 @@ cd "$(dirname "$0")/.."
 # the trap tests send with its snmptrap and snmpinform; the topology test
 # runs lldpd and snmpd in network namespaces made with ip and draws its map
 # with Graphviz; the network probe tests cut a veth pair into a namespace;
-# the web console tests drive a headless Chromium through chromedriver.
+# the web console tests drive a headless Chromium through chromedriver;
+# the package test (packaging/test.sh, CI only) builds .deb files with
+# dpkg-deb and dpkg-shlibdeps, checks the units with systemd-analyze (which
+# opens their man: documentation with man), makes
+# the collector's account and folders with systemd-sysusers and
+# systemd-tmpfiles, and builds the RPMs with rpmbuild.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -32,6 +37,13 @@ snmptrap snmp
 snmpinform snmp
 chromium chromium
 chromedriver chromium-driver
+dpkg-deb dpkg
+dpkg-shlibdeps dpkg-dev
+systemd-analyze systemd
+systemd-sysusers systemd
+systemd-tmpfiles systemd
+rpmbuild rpm
+man man-db
 LIST
 # Python modules the tests import, as "module package" pairs, checked with
 # the system's Python 3 (the one Debian's python3-* packages install into):
@@ -92,3 +104,10 @@ echo "== cargo build"
 cargo build --workspace --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked
+
+# The packages, installed and run on this machine: a release build, so
+# only in CI or when asked for.
+if [ "${CI:-}" = true ] || [ "${ATALAYA_PACKAGE_TESTS:-}" = 1 ]; then
+    echo "== packaging/test.sh"
+    packaging/test.sh
+fi

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use atalaya_agent::config::AgentConfig;
 use atalaya_agent::metrics::Sampler;
@@ -121,6 +121,12 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The directory (man1/, bash/, zsh/, fish/ are made in it).
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -178,7 +184,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reports { json, config } => reports_command(json, config),
         Command::Devices { config, state_dir } => devices_command(config, state_dir),
         Command::CheckConfig { file } => check_config(&file),
+        Command::GenerateDocs { dir } => generate_docs(&dir),
     }
+}
+
+/// `generate-docs`: the man pages and completions the packages install.
+fn generate_docs(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let files = atalaya_common::cli_docs::render(Cli::command())?;
+    for file in &files {
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, &file.bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{} files written in {}", files.len(), dir.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `inventory`: collects once and prints it, with each collector's time

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use atalaya_collector::api::backups::BackupView;
@@ -111,6 +111,12 @@ enum Command {
     ApiToken {
         #[command(subcommand)]
         command: ApiTokenCommand,
+    },
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The directory (man1/, bash/, zsh/, fish/ are made in it).
+        dir: PathBuf,
     },
 }
 
@@ -293,6 +299,10 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
             timeout,
         } => backup(&config, &file, json, *timeout)?,
         Command::Restore { file } => restore(&config, &file)?,
+        Command::GenerateDocs { dir } => {
+            let n = atalaya_collector::cli::docs::write(Cli::command(), &dir)?;
+            println!("{n} files written in {}", dir.display());
+        }
         Command::Token { command } => {
             let admin = admin(&config)?;
             match command {

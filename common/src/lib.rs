@@ -13,7 +13,11 @@
 //! - [`proto`]: the wire protocol: envelope, messages, codec.
 //! - [`version`]: package version order (dpkg's rules).
 //! - [`token`]: enrollment tokens: encoding, decoding, secret hashing.
+//! - `cli_docs` (feature `cli-docs`): man pages and shell completions
+//!   rendered from a program's clap definitions, for the packages.
 
+#[cfg(feature = "cli-docs")]
+pub mod cli_docs;
 pub mod config;
 pub mod diff;
 pub mod format;

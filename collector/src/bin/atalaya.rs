@@ -16,7 +16,7 @@ use atalaya_collector::cli::{
     CliError, Format, assets, capacity, changes, devices, incidents, kb, lookup, metrics, people,
     probes, report, suppliers, topology,
 };
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 /// Query the Atalaya collector: assets, software, changes, metrics.
 // No `Debug`: it holds the API token.
@@ -46,6 +46,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The directory (man1/, bash/, zsh/, fish/ are made in it).
+        dir: std::path::PathBuf,
+    },
     /// A caller's directory card and machines: who is logged in where, health now, open incidents.
     Lookup {
         /// A login name, a full name, a phone number or extension, a host name or FQDN, or a host pattern with `*`.
@@ -326,6 +332,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
     let client = ApiClient::from_user(&cli.server, cli.token)?;
     let c = &client;
     match cli.command {
+        Command::GenerateDocs { .. } => unreachable!("handled before the API is asked"),
         Command::Lookup { who, limit } => lookup::run(c, &who, limit, format),
         Command::Import(ImportCommand::People { file, prune }) => {
             people::import(c, &file, prune, format)
@@ -435,6 +442,18 @@ fn run(cli: Cli) -> Result<String, CliError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::GenerateDocs { dir } = &cli.command {
+        return match atalaya_collector::cli::docs::write(Cli::command(), dir) {
+            Ok(n) => {
+                println!("{n} files written in {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("atalaya: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();

@@ -3,6 +3,7 @@
 //! [`lookup`], [`metrics`], [`people`], [`probes`], [`report`], [`topology`]), each
 //! asking through the one [`client::ApiClient`] and printing aligned text
 //! tables for people, CSV and JSON for spreadsheets and scripts.
+//! [`docs`] writes the man pages and completions of the command lines.
 //!
 //! Tables are written by hand because they are small: a header row and
 //! string cells; numeric columns are right-aligned so digits line up.
@@ -16,6 +17,7 @@ pub mod capacity;
 pub mod changes;
 pub mod client;
 pub mod devices;
+pub mod docs;
 pub mod incidents;
 pub mod kb;
 pub mod lookup;
