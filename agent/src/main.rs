@@ -190,17 +190,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `generate-docs`: the man pages and completions the packages install.
 fn generate_docs(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let files = atalaya_common::cli_docs::render(Cli::command())?;
-    for file in &files {
-        let path = dir.join(&file.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&path, &file.bytes)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    println!("{} files written in {}", files.len(), dir.display());
+    let written = atalaya_common::cli_docs::write(Cli::command(), dir)?;
+    println!("{written} files written in {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 

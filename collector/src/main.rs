@@ -300,7 +300,7 @@ fn run_command(command: Command, config: CollectorConfig) -> anyhow::Result<Exit
         } => backup(&config, &file, json, *timeout)?,
         Command::Restore { file } => restore(&config, &file)?,
         Command::GenerateDocs { dir } => {
-            let n = atalaya_collector::cli::docs::write(Cli::command(), &dir)?;
+            let n = atalaya_common::cli_docs::write(Cli::command(), &dir)?;
             println!("{n} files written in {}", dir.display());
         }
         Command::Token { command } => {

@@ -32,6 +32,44 @@ pub struct DocsError {
     pub source: std::io::Error,
 }
 
+/// Why the pages of a program could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteDocsError {
+    /// Rendering failed.
+    #[error(transparent)]
+    Render(#[from] DocsError),
+    /// A file or folder could not be made.
+    #[error("writing {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes the pages and completions of the program `cmd` describes under
+/// `dir` (`man1/`, `bash/`, `zsh/`, `fish/`, the layout of the system's
+/// folders for them) and returns how many files it wrote.
+pub fn write(cmd: Command, dir: &std::path::Path) -> Result<usize, WriteDocsError> {
+    let files = render(cmd)?;
+    for file in &files {
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| WriteDocsError::Io {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, &file.bytes).map_err(|source| WriteDocsError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(files.len())
+}
+
 /// The man pages (one for the program, one per visible subcommand, named
 /// like `atalaya-agent-enroll.1`) and the bash, zsh and fish completions
 /// of the program `cmd` describes.

@@ -443,7 +443,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::GenerateDocs { dir } = &cli.command {
-        return match atalaya_collector::cli::docs::write(Cli::command(), dir) {
+        return match atalaya_common::cli_docs::write(Cli::command(), dir) {
             Ok(n) => {
                 println!("{n} files written in {}", dir.display());
                 ExitCode::SUCCESS

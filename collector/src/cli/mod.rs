@@ -3,7 +3,6 @@
 //! [`lookup`], [`metrics`], [`people`], [`probes`], [`report`], [`topology`]), each
 //! asking through the one [`client::ApiClient`] and printing aligned text
 //! tables for people, CSV and JSON for spreadsheets and scripts.
-//! [`docs`] writes the man pages and completions of the command lines.
 //!
 //! Tables are written by hand because they are small: a header row and
 //! string cells; numeric columns are right-aligned so digits line up.
@@ -17,7 +16,6 @@ pub mod capacity;
 pub mod changes;
 pub mod client;
 pub mod devices;
-pub mod docs;
 pub mod incidents;
 pub mod kb;
 pub mod lookup;
