@@ -734,15 +734,20 @@ fn an_incident_names_whom_to_call_and_records_the_suppliers_case() {
     assert!(!ok && err.contains("--case"), "{err}");
 }
 
-/// The supplier rules' open incidents as `(rule, host or subject)`, sorted.
-fn supplier_incidents(fleet: &Fleet) -> Vec<(String, String)> {
-    let open = fleet
+/// The incidents still to handle.
+fn open_incidents(fleet: &Fleet) -> Vec<IncidentRecord> {
+    fleet
         .store
         .incidents(&IncidentFilter {
             active: true,
             ..IncidentFilter::default()
         })
-        .unwrap();
+        .unwrap()
+}
+
+/// The supplier rules' open incidents as `(rule, host or subject)`, sorted.
+fn supplier_incidents(fleet: &Fleet) -> Vec<(String, String)> {
+    let open = open_incidents(fleet);
     let mut got: Vec<(String, String)> = open
         .into_iter()
         .map(|r| {
@@ -788,13 +793,7 @@ fn contracts_warranties_and_licences_open_incidents_on_their_days() {
     fleet.desk.check_supplier_book(at(1)).unwrap();
     assert_eq!(supplier_incidents(&fleet), due);
 
-    let open = fleet
-        .store
-        .incidents(&IncidentFilter {
-            active: true,
-            ..IncidentFilter::default()
-        })
-        .unwrap();
+    let open = open_incidents(&fleet);
     let licence = open
         .iter()
         .find(|r| r.rule == "licence-over-seats")
