@@ -4,32 +4,56 @@
 #   atalaya-collector_<version>_<arch>.deb  atalaya-collector and atalaya (binaries,
 #                                           unit, sysusers, collector.toml, rules.toml)
 # with man pages and bash/zsh/fish completions generated from the programs'
-# own command-line definitions. The release binaries are built once
-# (honouring CARGO_TARGET_DIR); each package is staged as a tree and packed
-# with dpkg-deb, and with --rpm also with rpmbuild from the same tree.
+# own command-line definitions. The binaries are built once (honouring
+# CARGO_TARGET_DIR), stripped into one staged tree per package, and each
+# tree is packed with dpkg-deb, and with --rpm also with rpmbuild.
 #
-#   packaging/build.sh [--out DIR] [--rpm]     (default DIR: target/packages)
+#   packaging/build.sh [--out DIR] [--rpm] [--profile NAME] [--version V]
 #
-# Needs: cargo, dpkg-deb (dpkg), gzip; dpkg-shlibdeps (dpkg-dev) for the
-# library dependencies (without it: libc6, libgcc-s1); rpmbuild (rpm) for --rpm.
+#   --out DIR       where the packages go (default: target/packages)
+#   --rpm           also build the RPMs
+#   --profile NAME  the cargo profile whose binaries are packed: release
+#                   (the default; what is shipped, xz-compressed), or dev
+#                   (alias debug: the binaries of the test build in
+#                   target/debug, built with the test suite's own command,
+#                   `cargo build --locked --workspace --bins`, a no-op after
+#                   it; packed with gzip -1, for testing the packaging)
+#   --version V     the package version (default: the crates' version), e.g.
+#                   an older one to test upgrades with
+#
+# Needs: cargo, dpkg-deb (dpkg), gzip, strip (binutils); dpkg-shlibdeps
+# (dpkg-dev) for the library dependencies (without it: libc6, libgcc-s1);
+# rpmbuild (rpm) for --rpm.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 out=""
 rpm=false
+profile=release
+version=""
+# need_value OPTION COUNT: OPTION must be followed by a value.
+need_value() { [ "$2" -ge 2 ] || { echo "build.sh: $1 needs a value" >&2; exit 2; }; }
 while (($#)); do
     case "$1" in
-    --out)
-        [ $# -ge 2 ] || { echo "build.sh: --out needs a directory" >&2; exit 2; }
-        out="$2"
-        shift 2
-        ;;
+    --out) need_value "$1" $#; out="$2"; shift 2 ;;
     --rpm) rpm=true; shift ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "build.sh: unknown argument: $1 (expected --out DIR or --rpm)" >&2; exit 2 ;;
+    --profile) need_value "$1" $#; profile="$2"; shift 2 ;;
+    --version) need_value "$1" $#; version="$2"; shift 2 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) echo "build.sh: unknown argument: $1 (expected --out DIR, --rpm, --profile NAME or --version V)" >&2; exit 2 ;;
     esac
 done
+case "$profile" in
+release | dev | debug) ;;
+*) echo "build.sh: unknown profile: $profile (expected release, or dev for the test build)" >&2; exit 2 ;;
+esac
+# A version both dpkg and rpm take: digits first, then letters, digits and
+# . + ~ (no hyphen: that would start a Debian revision or break rpm's).
+if [ -n "$version" ] && ! [[ "$version" =~ ^[0-9][A-Za-z0-9.+~]*$ ]]; then
+    echo "build.sh: --version $version is not a package version (expected e.g. 0.2.0 or 0.2.0~rc1)" >&2
+    exit 2
+fi
 
 cd "$repo"
 target="${CARGO_TARGET_DIR:-$repo/target}"
@@ -37,17 +61,31 @@ out="${out:-$target/packages}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
-echo "== cargo build --release"
-cargo build --release --locked -p atalaya-agent -p atalaya-collector
-bin="$target/release"
+if [ "$profile" = release ]; then
+    echo "== cargo build --release"
+    cargo build --release --locked -p atalaya-agent -p atalaya-collector
+    bin="$target/release"
+    compress=(-Zxz)
+    rpm_payload=""
+else
+    # The test suite's own build command: building only the two packages
+    # would unify the dependencies' features differently and build the
+    # agent again.
+    echo "== cargo build --workspace --bins (the test build)"
+    cargo build --locked --workspace --bins
+    bin="$target/debug"
+    compress=(-Zgzip -z1)
+    rpm_payload=w1.gzdio
+fi
 
-version="$(cargo pkgid -p atalaya-agent | sed 's/.*[@#]//')"
+version="${version:-$(cargo pkgid -p atalaya-agent | sed 's/.*[@#]//')}"
 arch="$(dpkg --print-architecture)"
 maintainer="${ATALAYA_MAINTAINER:-Atalaya maintainers <root@localhost>}"
 
-stage="$target/packaging-stage"
-rm -rf "$stage"
-mkdir -p "$stage"
+# The staged trees live outside the target directory, so a run as root
+# leaves nothing there its owner cannot remove.
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
 
 # Man pages and completions, written by each program's hidden
 # `generate-docs` command from the definitions its parser uses.
@@ -86,20 +124,33 @@ install_common() {
         >"$root/usr/share/doc/$package/copyright"
     chmod 0644 "$root/usr/share/doc/$package/copyright"
     install -m 0644 "$here/systemd/$package.service" "$root/usr/lib/systemd/system/$package.service"
+    # The agent's path unit starts it once the machine is enrolled.
+    if [ -e "$here/systemd/$package.path" ]; then
+        install -m 0644 "$here/systemd/$package.path" "$root/usr/lib/systemd/system/$package.path"
+    fi
     install -m 0644 "$here/systemd/$package.tmpfiles" "$root/usr/lib/tmpfiles.d/$package.conf"
+}
+
+# install_binary BINARY DEST: BINARY without its symbols and debug
+# information (release binaries are stripped by cargo already; the test
+# build's would make packages ten times larger), mode 0755.
+install_binary() {
+    install -d -m 0755 "$(dirname "$2")"
+    strip -o "$2" "$1"
+    chmod 0755 "$2"
 }
 
 agent="$stage/atalaya-agent"
 install_common "$agent" atalaya-agent
-install -m 0755 "$bin/atalaya-agent" "$agent/usr/bin/atalaya-agent"
+install_binary "$bin/atalaya-agent" "$agent/usr/bin/atalaya-agent"
 # The agent's configuration may hold the enrollment token: root only.
 install -m 0600 "$repo/config/agent.toml" "$agent/etc/atalaya/agent.toml"
 install_docs "$agent" atalaya-agent
 
 collector="$stage/atalaya-collector"
 install_common "$collector" atalaya-collector
-install -m 0755 "$bin/atalaya-collector" "$collector/usr/bin/atalaya-collector"
-install -m 0755 "$bin/atalaya" "$collector/usr/bin/atalaya"
+install_binary "$bin/atalaya-collector" "$collector/usr/bin/atalaya-collector"
+install_binary "$bin/atalaya" "$collector/usr/bin/atalaya"
 # Group atalaya and mode 0640 are set by postinst, once the group exists.
 install -m 0640 "$repo/config/collector.toml" "$collector/etc/atalaya/collector.toml"
 install -m 0640 "$repo/config/rules.toml" "$collector/etc/atalaya/rules.toml"
@@ -137,14 +188,14 @@ pack() {
         -e "s|@SIZE@|$size|" -e "s|@SHLIBS@|$deps|" \
         "$here/debian/$package/control" >"$root/DEBIAN/control"
     chmod 0644 "$root/DEBIAN/control"
-    dpkg-deb --build --root-owner-group -Zxz "$root" "$out/${package}_${version}_${arch}.deb" >/dev/null
+    dpkg-deb --build --root-owner-group "${compress[@]}" "$root" "$out/${package}_${version}_${arch}.deb" >/dev/null
     echo "$out/${package}_${version}_${arch}.deb"
 }
 
 echo "== packages"
-pack atalaya-agent "$bin/atalaya-agent"
-pack atalaya-collector "$bin/atalaya-collector" "$bin/atalaya"
+pack atalaya-agent "$agent/usr/bin/atalaya-agent"
+pack atalaya-collector "$collector/usr/bin/atalaya-collector" "$collector/usr/bin/atalaya"
 
 if $rpm; then
-    "$here/rpm/build-rpm.sh" "$stage" "$out" "$version"
+    "$here/rpm/build-rpm.sh" "$stage" "$out" "$version" $rpm_payload
 fi

@@ -6,11 +6,24 @@
 # with the installed tools, the installed agent enrolled and seen by the
 # collector, and finally removal (state kept) and purge (state gone).
 #
+# Then the upgrade: packages of an older version (the same binaries, packed
+# as ATALAYA_PKG_OLD_VERSION, default 0.0.9) installed, the agent enrolled
+# and its records spooled while the collector is stopped, the
+# configuration edited, and the current packages installed over them:
+# identity, spool, edited conffiles, store and CA are kept, and the
+# upgraded agent delivers what it had spooled.
+#
 # Needs root (it installs packages), dpkg-dev, systemd (systemd-analyze,
-# systemd-sysusers, systemd-tmpfiles) and util-linux (setpriv); with rpm
-# installed it also builds the RPMs and lists them. scripts/test.sh installs
-# these and runs this script when CI=true or ATALAYA_PACKAGE_TESTS=1.
-# Safe to run again: it purges what an earlier run left first.
+# systemd-sysusers, systemd-tmpfiles), util-linux (setpriv, unshare) and
+# binutils (strip); with rpm installed it also builds the RPMs and lists
+# them. scripts/test.sh installs these and runs this script when CI=true or
+# ATALAYA_PACKAGE_TESTS=1. Safe to run again: it purges what an earlier run
+# left first.
+#
+# The packages hold the binaries of the cargo profile ATALAYA_PKG_PROFILE:
+# under CI (CI=true) by default dev, the test suite's build (the packaging
+# is what is tested here, and a release build takes half an hour on two
+# cores), otherwise release, as shipped.
 #
 # The collector and agent listen on loopback ports ATALAYA_PKG_QUIC_PORT
 # (default 24433) and ATALAYA_PKG_API_PORT (default 28440).
@@ -20,6 +33,16 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 [ "$(id -u)" -eq 0 ] || { echo "packaging/test.sh: must run as root (it installs packages)" >&2; exit 2; }
 
+profile="${ATALAYA_PKG_PROFILE:-}"
+if [ -z "$profile" ]; then
+    if [ "${CI:-}" = true ]; then profile=dev; else profile=release; fi
+fi
+case "$profile" in
+release) bin="${CARGO_TARGET_DIR:-$repo/target}/release" ;;
+dev | debug) bin="${CARGO_TARGET_DIR:-$repo/target}/debug" ;;
+*) echo "packaging/test.sh: ATALAYA_PKG_PROFILE=$profile: expected release or dev" >&2; exit 2 ;;
+esac
+old_version="${ATALAYA_PKG_OLD_VERSION:-0.0.9}"
 quic_port="${ATALAYA_PKG_QUIC_PORT:-24433}"
 api_port="${ATALAYA_PKG_API_PORT:-28440}"
 work="$(mktemp -d)"
@@ -67,10 +90,10 @@ as_atalaya() { setpriv --reuid=atalaya --regid=atalaya --init-groups "$@"; }
 echo "== an earlier run's packages, purged"
 dpkg --purge atalaya-agent atalaya-collector >/dev/null 2>&1 || true
 
-echo "== build"
+echo "== build ($profile profile)"
 rpm_flag=()
 command -v rpmbuild >/dev/null 2>&1 && rpm_flag=(--rpm)
-"$here/build.sh" --out "$work/out" "${rpm_flag[@]}"
+"$here/build.sh" --profile "$profile" --out "$work/out" "${rpm_flag[@]}"
 version="$(cargo pkgid -p atalaya-agent --manifest-path "$repo/Cargo.toml" | sed 's/.*[@#]//')"
 arch="$(dpkg --print-architecture)"
 agent_deb="$work/out/atalaya-agent_${version}_${arch}.deb"
@@ -86,6 +109,9 @@ if ((${#rpm_flag[@]})); then
         check "$package rpm lists its binary and unit" sh -c \
             "rpm -qpl '$rpm_file' | grep -qx /usr/bin/$package && rpm -qpl '$rpm_file' | grep -qx /usr/lib/systemd/system/$package.service"
     done
+    agent_rpm="$(ls "$work/out/atalaya-agent-$version"-*.rpm 2>/dev/null | head -1)"
+    check "atalaya-agent rpm lists its path unit" sh -c \
+        "rpm -qpl '$agent_rpm' | grep -qx /usr/lib/systemd/system/atalaya-agent.path"
 fi
 
 echo "== install"
@@ -122,6 +148,14 @@ for unit in atalaya-collector.service atalaya-agent.service; do
     fi
 done
 check "the agent unit waits for an identity" grep -qx 'ConditionPathExists=/var/lib/atalaya-agent/agent-id' /usr/lib/systemd/system/atalaya-agent.service
+if out="$(systemd-analyze verify /usr/lib/systemd/system/atalaya-agent.path 2>&1)" && [ -z "$out" ]; then
+    ok "systemd-analyze verify atalaya-agent.path"
+else
+    fail "systemd-analyze verify atalaya-agent.path: $out"
+fi
+check "the agent's path unit starts it once the identity is written" \
+    grep -qx 'PathExists=/var/lib/atalaya-agent/agent-id' /usr/lib/systemd/system/atalaya-agent.path
+check "agent path unit enabled" test -L /etc/systemd/system/paths.target.wants/atalaya-agent.path
 check "the collector unit runs as atalaya" grep -qx 'User=atalaya' /usr/lib/systemd/system/atalaya-collector.service
 
 echo "== the installed collector, run as its unit runs it"
@@ -175,6 +209,74 @@ else
     tail -20 "$work/agent.log" "$work/collector.log"
 fi
 
+echo "== the installed agent's inventory under its unit's capabilities"
+# What CapabilityBoundingSet= keeps is measured here, not assumed: with only
+# the unit's capabilities (as root, the way systemd starts it) the agent's
+# inventory is the whole one of unrestricted root, and without
+# CAP_SYS_PTRACE it no longer knows which program owns another account's
+# listening socket.
+unit_caps="$(sed -n 's/^CapabilityBoundingSet=//p' /usr/lib/systemd/system/atalaya-agent.service |
+    tr ' ' '\n' | sed 's/^CAP_/+/' | tr 'A-Z' 'a-z' | paste -sd, -)"
+probe_port="${ATALAYA_PKG_PROBE_PORT:-24999}"
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+time.sleep(300)' "$probe_port" >/dev/null 2>&1 &
+pids+=($!)
+wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $probe_port), 1)" || true
+# inventory_with BOUNDING-SET FILE: the installed agent's inventory, taken
+# as root with only these capabilities, into FILE.
+inventory_with() {
+    setpriv --bounding-set="$1" /usr/bin/atalaya-agent inventory --json >"$2" 2>"$2.log"
+}
+# owner_of FILE: the program the inventory in FILE names for the probe port.
+owner_of() {
+    python3 - "$1" "$probe_port" <<'PY'
+import json, sys
+inv = json.load(open(sys.argv[1]))
+for l in inv.get("services", {}).get("listeners", []):
+    if l.get("port") == int(sys.argv[2]):
+        print(l.get("process") or "-")
+        break
+else:
+    print("not listed")
+PY
+}
+# same_inventory A B: the two inventories are equal but for free space,
+# which moves between two reads.
+same_inventory() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+def steady(v):
+    if isinstance(v, dict):
+        return {k: steady(x) for k, x in v.items() if k not in ("free_bytes", "used_bytes", "available_bytes")}
+    if isinstance(v, list):
+        return [steady(x) for x in v]
+    return v
+a, b = (steady(json.load(open(f))) for f in sys.argv[1:3])
+sys.exit(0 if a == b else 1)
+PY
+}
+inventory_with "+all" "$work/inv-root.json"
+inventory_with "-all,$unit_caps" "$work/inv-unit.json"
+inventory_with "-all,${unit_caps/,+sys_ptrace/}" "$work/inv-no-ptrace.json"
+check "the inventory under the unit's capabilities ($unit_caps) is root's whole inventory" \
+    same_inventory "$work/inv-root.json" "$work/inv-unit.json"
+owner="$(owner_of "$work/inv-unit.json")"
+if [ "$owner" = python3 ]; then
+    ok "under the unit's capabilities the owner of another account's listening socket is known ($owner)"
+else
+    fail "under the unit's capabilities the owner of another account's listening socket is known (found: $owner)"
+fi
+owner="$(owner_of "$work/inv-no-ptrace.json")"
+if [ "$owner" = "-" ]; then
+    ok "without CAP_SYS_PTRACE that owner is unknown: the capability is needed"
+else
+    fail "without CAP_SYS_PTRACE that owner is unknown (found: $owner)"
+fi
+
 echo "== remove and purge the agent; install.sh on the machine without it"
 stop_all() {
     local pid
@@ -189,6 +291,7 @@ pids=("${pids[0]}")
 dpkg -r atalaya-agent >/dev/null
 check "agent binary gone after removal" test ! -e /usr/bin/atalaya-agent
 check "agent unit disabled after removal" test ! -e /etc/systemd/system/multi-user.target.wants/atalaya-agent.service
+check "agent path unit disabled after removal" test ! -e /etc/systemd/system/paths.target.wants/atalaya-agent.path
 check "agent configuration kept after removal" test -e /etc/atalaya/agent.toml
 check "agent identity kept after removal" test -e /var/lib/atalaya-agent/agent-id
 dpkg --purge atalaya-agent >/dev/null
@@ -197,7 +300,7 @@ check "agent state gone after purge" test ! -e /var/lib/atalaya-agent -a ! -e /v
 
 bundle="$work/bundle"
 mkdir -p "$bundle"
-cp "${CARGO_TARGET_DIR:-$repo/target}/release/atalaya-agent" "$here/install.sh" "$here/systemd/atalaya-agent.service" \
+cp "$bin/atalaya-agent" "$here/install.sh" "$here/systemd/atalaya-agent.service" \
     "$repo/config/agent.toml" "$bundle/"
 check "install.sh refuses what is not a token" sh -c "! '$bundle/install.sh' not-a-token >/dev/null 2>&1"
 check "install.sh says why it refuses it" sh -c "'$bundle/install.sh' not-a-token 2>&1 | grep -q 'not look like an Atalaya enrollment token'"
@@ -234,6 +337,159 @@ dpkg --purge atalaya-collector >/dev/null
 check "configuration gone after purge" test ! -e /etc/atalaya
 check "collector store gone after purge" test ! -e /var/lib/atalaya-collector
 check "account atalaya kept after purge (Debian keeps system accounts)" getent passwd atalaya
+
+echo "== upgrade from $old_version: identity, spool, edited configuration and store kept"
+"$here/build.sh" --profile "$profile" --version "$old_version" --out "$work/old" >/dev/null
+DEBIAN_FRONTEND=noninteractive dpkg -i "$work/old/atalaya-collector_${old_version}_${arch}.deb" \
+    "$work/old/atalaya-agent_${old_version}_${arch}.deb" </dev/null >/dev/null
+installed_versions() { dpkg-query -W -f '${Version} ' atalaya-collector atalaya-agent; }
+check "version $old_version installed" test "$(installed_versions)" = "$old_version $old_version "
+sed -i -e "s|^listen = \"0.0.0.0:4433\"|listen = \"127.0.0.1:$quic_port\"|" \
+    -e "s|^advertise = \"\"|advertise = \"127.0.0.1:$quic_port\"|" \
+    -e "s|^listen = \"127.0.0.1:8440\"|listen = \"127.0.0.1:$api_port\"|" /etc/atalaya/collector.toml
+(umask 0077 && cd / && exec setpriv --reuid=atalaya --regid=atalaya --init-groups "${collector_cmd[@]}") \
+    >"$work/collector-old.log" 2>&1 &
+pids+=($!)
+wait_for 60 as_atalaya /usr/bin/atalaya-collector token list || cat "$work/collector-old.log"
+token="$(as_atalaya /usr/bin/atalaya-collector token create --ttl 10m --uses 1 || true)"
+if /usr/bin/atalaya-agent enroll --config /etc/atalaya/agent.toml --token "$token" >"$work/enroll-old.log" 2>&1; then
+    ok "agent $old_version enrolls"
+else
+    fail "agent $old_version enrolls"; cat "$work/enroll-old.log"
+fi
+agent_id="$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null || echo none)"
+# The collector is stopped: what the agent collects now waits in its spool.
+stop_all
+# An administrator's edit: health samples every second (the key may be
+# set or commented out in the shipped file).
+sed -i 's|^\(# \)\?interval_seconds = 10$|interval_seconds = 1|' /etc/atalaya/agent.toml
+check "the administrator's edit is in agent.toml" grep -qx 'interval_seconds = 1' /etc/atalaya/agent.toml
+check "the edited agent.toml passes check-config" /usr/bin/atalaya-agent check-config /etc/atalaya/agent.toml
+agent_toml="$(sha256sum </etc/atalaya/agent.toml)"
+collector_toml="$(sha256sum </etc/atalaya/collector.toml)"
+# spooled: "COUNT MAX_SEQ" of the records waiting in the agent's spool.
+spooled() {
+    python3 - /var/lib/atalaya-agent/spool <<'PY'
+import pathlib, struct, sys
+spool = pathlib.Path(sys.argv[1])
+acked_file = spool / "acked"
+acked = int(acked_file.read_text().strip() or 0) if acked_file.exists() else 0
+count, top = 0, 0
+for seg in sorted(spool.glob("*.seg")):
+    data, at = seg.read_bytes(), 0
+    while at + 18 <= len(data) and data[at:at + 2] == b"AS":
+        length, _crc, seq = struct.unpack_from("<IIQ", data, at + 2)
+        at += 18 + length
+        if seq > acked:
+            count, top = count + 1, max(top, seq)
+print(count, top)
+PY
+}
+# spooled_at_least N: N records or more wait in the spool.
+spooled_at_least() { [ "$(spooled | cut -d' ' -f1)" -ge "$1" ]; }
+(cd / && exec "${agent_cmd[@]}") >"$work/agent-old.log" 2>&1 &
+pids+=($!)
+# An inventory and health samples of several seconds.
+if wait_for 60 spooled_at_least 5; then
+    ok "the agent spools its records while the collector is stopped"
+else
+    fail "the agent spools its records while the collector is stopped (spooled: $(spooled))"
+    tail -20 "$work/agent-old.log"
+fi
+stop_all
+spooled_before_upgrade="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+read -r _ last_spooled <<<"$(spooled)"
+# state DIR: every file under DIR with its mode, owner and checksum.
+state() { (cd "$1" && find . -type f -printf '%p %m %u:%g\n' | sort | while read -r f rest; do
+    echo "$f $rest $(sha256sum <"$f" | cut -d' ' -f1)"; done); }
+state /var/lib/atalaya-agent >"$work/agent-state.before"
+state /var/lib/atalaya-collector >"$work/collector-state.before"
+
+if DEBIAN_FRONTEND=noninteractive dpkg -i "$collector_deb" "$agent_deb" </dev/null >"$work/upgrade.log" 2>&1; then
+    ok "dpkg -i upgrades both packages (no systemd as PID 1 here)"
+else
+    fail "dpkg -i upgrades both packages (no systemd as PID 1 here)"; cat "$work/upgrade.log"
+fi
+check "version $version installed" test "$(installed_versions)" = "$version $version "
+state /var/lib/atalaya-agent >"$work/agent-state.after"
+state /var/lib/atalaya-collector >"$work/collector-state.after"
+check "the agent's identity and spool kept (same bytes, modes, owners)" \
+    cmp "$work/agent-state.before" "$work/agent-state.after"
+check "the agent's identity is there to keep" grep -q '^./agent-key.pem 600 root:root ' "$work/agent-state.after"
+check "the agent's spool is there to keep" grep -q '^./spool/.*\.seg ' "$work/agent-state.after"
+check "the collector's store, CA and keys kept (same bytes, modes, owners)" \
+    cmp "$work/collector-state.before" "$work/collector-state.after"
+check "the collector's CA is there to keep" grep -q '^./ca.pem ' "$work/collector-state.after"
+check "the edited agent.toml kept" test "$(sha256sum </etc/atalaya/agent.toml)" = "$agent_toml"
+check "the edited collector.toml kept" test "$(sha256sum </etc/atalaya/collector.toml)" = "$collector_toml"
+check "no .dpkg-dist, .dpkg-new or .dpkg-old beside them" sh -c "! ls /etc/atalaya | grep -q '\.dpkg-'"
+mode_is /etc/atalaya/agent.toml 600 root:root
+mode_is /etc/atalaya/collector.toml 640 root:atalaya
+mode_is /etc/atalaya/rules.toml 640 root:atalaya
+
+echo "== the upgraded collector and agent: the spooled records arrive"
+(umask 0077 && cd / && exec setpriv --reuid=atalaya --regid=atalaya --init-groups "${collector_cmd[@]}") \
+    >"$work/collector-new.log" 2>&1 &
+pids+=($!)
+wait_for 60 as_atalaya /usr/bin/atalaya-collector token list || cat "$work/collector-new.log"
+(cd / && exec "${agent_cmd[@]}") >"$work/agent-new.log" 2>&1 &
+pids+=($!)
+if wait_for 60 connected; then
+    ok "the upgraded agent $agent_id is connected in agent list"
+else
+    fail "the upgraded agent $agent_id is connected in agent list"
+    tail -20 "$work/agent-new.log" "$work/collector-new.log"
+fi
+# acked_at_least SEQ: the collector acknowledged every record up to SEQ.
+acked_at_least() { [ "$(cat /var/lib/atalaya-agent/spool/acked 2>/dev/null || echo 0)" -ge "$1" ]; }
+if wait_for 60 acked_at_least "$last_spooled"; then
+    ok "the collector acknowledged the $last_spooled records spooled before the upgrade"
+else
+    fail "the collector acknowledged the $last_spooled records spooled before the upgrade (acked: $(cat /var/lib/atalaya-agent/spool/acked 2>/dev/null))"
+fi
+# A health sample taken before the upgrade is in the collector's store.
+samples_before_upgrade() {
+    ATALAYA_SERVER="http://$(cat /var/lib/atalaya-collector/api-address)" \
+        ATALAYA_TOKEN="$(cat /var/lib/atalaya-collector/admin-token)" \
+        /usr/bin/atalaya metrics "$(hostname)" load.one --from 1h --to "$spooled_before_upgrade" --csv
+}
+has_sample_before_upgrade() { samples_before_upgrade | grep -q '[0-9]'; }
+if wait_for 30 has_sample_before_upgrade; then
+    ok "health samples spooled before the upgrade are in the collector"
+else
+    fail "health samples spooled before the upgrade are in the collector"; samples_before_upgrade || true
+fi
+stop_all
+
+echo "== the upgrade branch under systemd (a stand-in systemctl in a mount namespace)"
+# Installing the same version again runs prerm upgrade and postinst
+# configure VERSION: the upgrade branch. /run/systemd/system marks a
+# running systemd; systemctl only records what it is asked.
+stand_in="$work/systemctl-stand-in"
+mkdir -p "$stand_in"
+printf '#!/bin/sh\necho "$*" >>%s/calls\n' "$stand_in" >"$stand_in/systemctl"
+chmod 0755 "$stand_in/systemctl"
+if unshare --mount --propagation private sh -c \
+    'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && exec "$@"' sh \
+    env "PATH=$stand_in:$PATH" DEBIAN_FRONTEND=noninteractive dpkg -i "$collector_deb" "$agent_deb" \
+    </dev/null >"$work/upgrade-systemd.log" 2>&1; then
+    ok "dpkg -i upgrades under systemd"
+else
+    fail "dpkg -i upgrades under systemd"; cat "$work/upgrade-systemd.log"
+fi
+calls="$(cat "$stand_in/calls" 2>/dev/null)"
+check "on upgrade the collector is restarted on the new binary" grep -qx 'restart atalaya-collector.service' <<<"$calls"
+check "on upgrade the enrolled agent is restarted on the new binary" grep -qx 'restart atalaya-agent.service' <<<"$calls"
+check "on upgrade the units are reloaded" grep -qx 'daemon-reload' <<<"$calls"
+check "on upgrade the agent's path unit is started (it waits for an enrollment)" grep -qx 'start atalaya-agent.path' <<<"$calls"
+check "on upgrade nothing is stopped or disabled" sh -c "! grep -Eq '^(stop|disable|--quiet disable) ' <<'EOF'
+$calls
+EOF"
+check "the agent's identity kept again" test "$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null)" = "$agent_id"
+
+dpkg --purge atalaya-agent atalaya-collector >/dev/null
+check "upgraded packages purged" sh -c "! dpkg-query -W -f '\${Status}\n' atalaya-agent atalaya-collector 2>/dev/null | grep -q installed"
+check "nothing of them left" test ! -e /etc/atalaya -a ! -e /var/lib/atalaya-agent -a ! -e /var/lib/atalaya-collector
 
 echo "packaging: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atalaya_common::config::{ConfigErrors, Document, LoadError, Secret};
+use atalaya_common::policy::{self, Settings};
 
+use crate::assist::{self, AssistConfig};
 use crate::probes::{self, Plan};
 use crate::renewal;
 use crate::snmp::poller::DEFAULT_CONCURRENCY;
@@ -46,6 +48,11 @@ pub struct AgentConfig {
     pub snmp: SnmpConfig,
     /// Probing the network from this host.
     pub probes: ProbeConfig,
+    /// What the help desk may run here (remote assistance).
+    pub assist: AssistConfig,
+    /// The keys of [`policy::KEYS`] this file sets: they win over what the
+    /// collector's agent policies say.
+    pub pinned: Settings,
 }
 
 /// The `[probes]` section: round trips, jitter and loss to the gateway,
@@ -115,16 +122,16 @@ impl AgentConfig {
             .string("token")
             .filter(|t| !t.is_empty())
             .map(Secret);
+        // The keys a policy may also set, read by the same rules as the
+        // collector reads its policies.
+        let pinned = policy::read(|s| doc.section(s));
         let inventory = doc.section("inventory");
-        let inventory_interval =
-            inventory.integer("interval_seconds", 3600, 60..=604_800, "seconds");
+        let inventory_interval = policy_integer(&pinned, "inventory.interval_seconds");
         let watch_package_database = inventory.boolean("watch_package_database", true);
         let metrics = doc.section("metrics");
-        let metrics_interval = metrics.integer("interval_seconds", 10, 1..=3600, "seconds");
+        let metrics_interval = policy_integer(&pinned, "metrics.interval_seconds");
         let top_processes = metrics.integer("top_processes", 5, 0..=50, "processes");
-        let spool_max_bytes =
-            doc.section("spool")
-                .integer("max_bytes", 64 << 20, 16 << 10..=1 << 40, "bytes");
+        let spool_max_bytes = policy_integer(&pinned, "spool.max_bytes");
         let renew_when_remaining_percent = doc.section("certificate").integer(
             "renew_when_remaining_percent",
             u64::from(renewal::DEFAULT_RENEW_PERCENT),
@@ -163,12 +170,9 @@ impl AgentConfig {
             ))
             .unwrap_or(DEFAULT_CONCURRENCY),
         };
-        let probes = probe_config(&doc);
-        let log_level = doc.section("log").choice(
-            "level",
-            "info",
-            &["error", "warn", "info", "debug", "trace"],
-        );
+        let probes = probe_config(&doc, &pinned);
+        let assist = assist_config(&doc);
+        let log_level = log_level(pinned.text("log.level"));
         doc.finish()?;
         Ok(Self {
             state_dir: state_dir.into(),
@@ -186,6 +190,8 @@ impl AgentConfig {
                 .unwrap_or(renewal::DEFAULT_RENEW_PERCENT),
             snmp,
             probes,
+            assist,
+            pinned,
         })
     }
 
@@ -196,12 +202,38 @@ impl AgentConfig {
     }
 }
 
+/// The value of a policy key in `settings`, or its built-in default.
+pub fn policy_integer(settings: &Settings, name: &str) -> u64 {
+    settings
+        .integer(name)
+        .unwrap_or_else(|| match policy::spec(name).map(|s| &s.kind) {
+            Some(policy::KeyKind::Integer { default, .. }) => *default,
+            _ => 0,
+        })
+}
+
+/// The value of a boolean policy key in `settings`, or its built-in default.
+pub fn policy_bool(settings: &Settings, name: &str) -> bool {
+    settings
+        .boolean(name)
+        .unwrap_or_else(|| match policy::spec(name).map(|s| &s.kind) {
+            Some(policy::KeyKind::Bool { default }) => *default,
+            _ => false,
+        })
+}
+
+/// The log level named `word` (one of [`policy::LOG_LEVELS`]), else `info`.
+pub fn log_level(word: Option<&str>) -> &'static str {
+    word.and_then(|w| policy::LOG_LEVELS.iter().find(|l| **l == w).copied())
+        .unwrap_or("info")
+}
+
 /// Reads `[probes]`; a round that cannot end before the next one starts
 /// is an error on `timeout_ms`.
-fn probe_config(doc: &Document<'_>) -> ProbeConfig {
+fn probe_config(doc: &Document<'_>, pinned: &Settings) -> ProbeConfig {
     let p = doc.section("probes");
-    let enabled = p.boolean("enabled", true);
-    let interval = Duration::from_secs(p.integer("interval_seconds", 60, 1..=86_400, "seconds"));
+    let enabled = policy_bool(pinned, "probes.enabled");
+    let interval = Duration::from_secs(policy_integer(pinned, "probes.interval_seconds"));
     let count = p.integer("count", 5, 1..=100, "probes");
     let spacing = Duration::from_millis(p.integer("spacing_ms", 200, 0..=10_000, "milliseconds"));
     let timeout = Duration::from_millis(p.integer("timeout_ms", 1000, 10..=60_000, "milliseconds"));
@@ -231,6 +263,69 @@ fn probe_config(doc: &Document<'_>) -> ProbeConfig {
         plan,
         concurrency: usize::try_from(concurrency).unwrap_or(16),
         default_targets,
+    }
+}
+
+/// Reads `[assist]`: action names must be known, paths absolute.
+fn assist_config(doc: &Document<'_>) -> AssistConfig {
+    let a = doc.section("assist");
+    let defaults = AssistConfig::default();
+    let enabled = a.boolean("enabled", defaults.enabled);
+    let allow = a.strings("allow", atalaya_common::assist::READ_ONLY_ACTIONS);
+    for name in &allow {
+        if !atalaya_common::assist::ACTION_NAMES.contains(&name.as_str()) {
+            a.invalid(
+                "allow",
+                format!(
+                    "unknown action {name:?} (known: {})",
+                    atalaya_common::assist::ACTION_NAMES.join(", ")
+                ),
+            );
+        }
+    }
+    let restart_services = a.strings("restart_services", &[]);
+    for name in &restart_services {
+        let check = atalaya_common::assist::Action::ServiceRestart { name: name.clone() };
+        if let Err(e) = check.validate() {
+            a.invalid("restart_services", e.to_string());
+        }
+    }
+    let log_paths = a.strings("log_paths", &["/var/log"]);
+    for path in &log_paths {
+        if !Path::new(path).is_absolute() {
+            a.invalid(
+                "log_paths",
+                format!("expected absolute paths, found {path:?}"),
+            );
+        }
+    }
+    let timeout = a.integer(
+        "timeout_seconds",
+        assist::DEFAULT_TIMEOUT_SECONDS,
+        1..=3600,
+        "seconds",
+    );
+    let max_output_bytes = a.integer(
+        "max_output_bytes",
+        assist::DEFAULT_MAX_OUTPUT_BYTES,
+        1024..=8 << 20,
+        "bytes",
+    );
+    // A bundle travels in one frame (16 MiB at most) with room to spare.
+    let max_bundle_bytes = a.integer(
+        "max_bundle_bytes",
+        assist::DEFAULT_MAX_BUNDLE_BYTES,
+        64 << 10..=12 << 20,
+        "bytes",
+    );
+    AssistConfig {
+        enabled,
+        allow,
+        restart_services,
+        log_paths: log_paths.into_iter().map(PathBuf::from).collect(),
+        timeout: Duration::from_secs(timeout),
+        max_output_bytes: usize::try_from(max_output_bytes).unwrap_or(defaults.max_output_bytes),
+        max_bundle_bytes: usize::try_from(max_bundle_bytes).unwrap_or(defaults.max_bundle_bytes),
     }
 }
 
@@ -347,6 +442,36 @@ mod tests {
             errors.0[0].to_string(),
             "a.toml:3:14: `probes.timeout_ms`: a round of 5 probes 200 ms apart, each waiting up to 1000 ms, takes up to 1800 ms: longer than interval_seconds = 1; lower count, spacing_ms or timeout_ms, or raise interval_seconds"
         );
+    }
+
+    #[test]
+    fn the_assist_section_is_read_and_checked() {
+        let defaults = AgentConfig::default().assist;
+        assert_eq!(defaults, AssistConfig::default());
+        assert!(!defaults.allow.iter().any(|a| a == "service-restart"));
+        let config = AgentConfig::parse(
+            "a.toml",
+            "[assist]\nallow = [\"service-restart\", \"log-tail\"]\nrestart_services = [\"nginx\"]\nlog_paths = [\"/srv/app/logs\"]\ntimeout_seconds = 5\nmax_output_bytes = 2048\n",
+        )
+        .unwrap();
+        assert_eq!(config.assist.allow, ["service-restart", "log-tail"]);
+        assert_eq!(config.assist.restart_services, ["nginx"]);
+        assert_eq!(config.assist.log_paths, [PathBuf::from("/srv/app/logs")]);
+        assert_eq!(config.assist.timeout, Duration::from_secs(5));
+        assert_eq!(config.assist.max_output_bytes, 2048);
+        let errors = AgentConfig::parse(
+            "a.toml",
+            "[assist]\nallow = [\"shell\"]\nrestart_services = [\"-x\"]\nlog_paths = [\"logs\"]\n",
+        )
+        .unwrap_err();
+        let shown: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(
+            shown[0].contains("`assist.allow`: unknown action \"shell\""),
+            "{shown:?}"
+        );
+        assert!(shown[1].contains("is not a service name"), "{shown:?}");
+        assert!(shown[2].contains("expected absolute paths"), "{shown:?}");
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! A few tasks on one thread: inventory (at start, every period, and when
 //! the package database changes), health samples, heartbeats, the polling
 //! of the network devices the collector assigns ([`devices`]), network
-//! probes ([`probes`]), and the uplink that carries what they produce to the collector. The first
+//! probes ([`probes`]), remote assistance ([`assist`]), and the uplink that carries what they produce to the collector. The first
 //! inventory of a run is a full snapshot; after it only deltas are sent,
 //! and only when something changed.
 
+pub mod assist;
 pub mod devices;
 pub mod discovery;
 pub mod probes;
@@ -125,12 +126,34 @@ pub enum EnrollNowError {
 }
 
 /// Runs the agent until it is stopped by a signal.
-pub fn run(config: AgentConfig) -> Result<(), DaemonError> {
+pub fn run(config: AgentConfig, log_level: Option<LogLevelControl>) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(DaemonError::Runtime)?;
-    runtime.block_on(run_async(config))
+    runtime.block_on(run_async(config, log_level))
+}
+
+/// Sets the level of the agent's log, for a policy that changes it.
+pub type LogLevelControl = Box<dyn Fn(&'static str) + Send + Sync>;
+
+/// Sets the log level whenever the settings in force change it.
+async fn follow_log_level(shared: Arc<Shared>, set_level: LogLevelControl) {
+    let mut effective = shared.effective();
+    let mut current = "";
+    loop {
+        let level = effective.borrow_and_update().log_level;
+        if level != current {
+            set_level(level);
+            if !current.is_empty() {
+                tracing::info!(level, "log level changed");
+            }
+            current = level;
+        }
+        if effective.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The identity in the state directory, enrolling first if there is none.
@@ -165,7 +188,10 @@ fn collector_address(config: &AgentConfig) -> Result<String, DaemonError> {
     Ok(text.trim().to_owned())
 }
 
-async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
+async fn run_async(
+    config: AgentConfig,
+    log_level: Option<LogLevelControl>,
+) -> Result<(), DaemonError> {
     let root = Root::new(&config.root);
     let hostname = root
         .value("/proc/sys/kernel/hostname")
@@ -205,6 +231,13 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
         );
     }
     let shared = Shared::new(outbox, intervals);
+    shared.set_layers(
+        crate::policy::Layers::new(config.pinned.clone(), config.probes.plan),
+        config.state_dir.clone(),
+    );
+    if let Some(set_level) = log_level {
+        tokio::spawn(follow_log_level(shared.clone(), set_level));
+    }
     for q in recovery.quarantined {
         tracing::error!(
             file = %q.file.display(),
@@ -235,6 +268,29 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
     if let Some(requests) = shared.take_discoveries() {
         tokio::spawn(discovery::serve(requests, config.snmp, shared.clone()));
     }
+    // The health samples of the last hour, for support bundles.
+    let recent = Arc::new(crate::assist::bundle::Recent::default());
+    if let Some(orders) = shared.take_diagnostics() {
+        use crate::assist::verify::{CaKey, Verifier};
+        let verifier = match CaKey::from_pem(&identity.ca_pem) {
+            Ok(key) => Verifier::new(key, &identity.agent_id),
+            Err(e) => {
+                tracing::error!(error = %e, "diagnostic orders cannot be checked: every one is refused");
+                Verifier::without_key(e.to_string(), &identity.agent_id)
+            }
+        };
+        tokio::spawn(assist::serve(
+            orders,
+            verifier,
+            config.assist.clone(),
+            root.clone(),
+            crate::assist::bundle::Sources {
+                recent: recent.clone(),
+                state_dir: config.state_dir.clone(),
+            },
+            shared.clone(),
+        ));
+    }
     let probe_targets = shared.probe_targets();
     let host = probes::Host {
         root: root.clone(),
@@ -242,7 +298,7 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
         dns_name: dns_name(&address),
     };
     let probing = probes::Probing::new(&config.state_dir, config.probes, host, shared.clone());
-    tokio::spawn(probing.run(probe_targets));
+    tokio::spawn(probing.run(probe_targets, shared.effective()));
 
     let target = Target {
         address: addr,
@@ -261,7 +317,12 @@ async fn run_async(config: AgentConfig) -> Result<(), DaemonError> {
         shared.clone(),
     ));
     tokio::spawn(report_status(config.reports_dir.clone(), shared.clone()));
-    tokio::spawn(metrics(root.clone(), config.top_processes, shared.clone()));
+    tokio::spawn(metrics(
+        root.clone(),
+        config.top_processes,
+        shared.clone(),
+        recent,
+    ));
     let inventories = tokio::spawn(inventories(
         root,
         config.watch_package_database,
@@ -385,7 +446,12 @@ async fn snapshot_asked(shared: &Shared) {
     }
 }
 
-async fn metrics(root: Root, top: usize, shared: Arc<Shared>) {
+async fn metrics(
+    root: Root,
+    top: usize,
+    shared: Arc<Shared>,
+    recent: Arc<crate::assist::bundle::Recent>,
+) {
     let mut intervals = shared.intervals();
     let mut sampler = Sampler::with_top(root, top);
     sampler.sample();
@@ -393,6 +459,7 @@ async fn metrics(root: Root, top: usize, shared: Arc<Shared>) {
         let period = intervals.borrow_and_update().metrics;
         tokio::time::sleep(period).await;
         let sample = sampler.sample();
+        recent.push(sample.clone());
         if let Err(err) = shared.send(|seq| {
             Message::MetricBatch(MetricBatch {
                 seq,

@@ -8,6 +8,7 @@
 //! - [`root`]: the filesystem root being read, and the record of what could not be read.
 //! - [`inventory`]: one source per part of the inventory.
 //! - [`metrics`]: the health sampler.
+//! - [`assist`]: remote assistance: diagnostic orders checked against the machine's allow-list, run, recorded.
 //! - [`config`]: the agent's configuration file.
 //! - [`daemon`]: `atalaya-agent run`: inventory, samples, heartbeats and device polls sent through the uplink.
 //! - [`enroll`]: trading an enrollment token for a certificate.
@@ -23,6 +24,7 @@
 //! - [`tls`]: the QUIC/TLS client configurations for enrollment and for data.
 //! - [`uplink`]: the QUIC session with the collector: records out, acks in, certificate renewal.
 
+pub mod assist;
 pub mod config;
 pub mod daemon;
 pub mod enroll;
@@ -31,6 +33,7 @@ pub mod identity;
 pub mod inventory;
 pub mod metrics;
 pub mod outbox;
+pub mod policy;
 pub mod probes;
 pub mod renewal;
 pub mod reports;

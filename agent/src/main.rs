@@ -156,8 +156,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => metrics_command(json, count, interval_seconds, root, config),
         Command::Run { config } => {
             let config = load(config.as_ref())?;
-            init_logging(config.log_level);
-            atalaya_agent::daemon::run(config)?;
+            let log_level = init_logging(config.log_level);
+            atalaya_agent::daemon::run(config, log_level)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll {
@@ -388,17 +388,32 @@ fn load(config: Option<&PathBuf>) -> anyhow::Result<AgentConfig> {
 
 /// Logs to stderr at the configured level, or `RUST_LOG` when it names a
 /// level. A plain level filter rather than `EnvFilter`: per-module filters
-/// would bring a regex engine into an agent that must stay small.
-fn init_logging(default: &str) {
-    let level = std::env::var("RUST_LOG")
+/// would bring a regex engine into an agent that must stay small. Returns
+/// how to change the level later (an agent policy may), except when
+/// `RUST_LOG` chose it: the person who set it wins.
+fn init_logging(default: &str) -> Option<atalaya_agent::daemon::LogLevelControl> {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::prelude::*;
+    let from_env = std::env::var("RUST_LOG")
         .ok()
-        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .and_then(|v| v.parse::<tracing::Level>().ok());
+    let level = from_env
         .or_else(|| default.parse().ok())
         .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(io::stderr)
-        .try_init();
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(LevelFilter::from_level(level));
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(io::stderr))
+        .try_init()
+        .is_ok();
+    if from_env.is_some() || !installed {
+        return None;
+    }
+    Some(Box::new(move |word: &'static str| {
+        if let Ok(level) = word.parse::<tracing::Level>() {
+            let _ = handle.modify(|f| *f = LevelFilter::from_level(level));
+        }
+    }))
 }
 
 fn ms(d: Duration) -> f64 {

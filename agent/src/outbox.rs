@@ -151,6 +151,14 @@ impl Outbox {
         self.pending.get(usize::try_from(index).ok()?).cloned()
     }
 
+    /// Changes the most bytes the on-disk spool may take (the agent's
+    /// policy changed); an outbox in memory has no limit.
+    pub fn set_limit(&mut self, max_bytes: u64) {
+        if let Some(spool) = &mut self.spool {
+            spool.set_limit(max_bytes);
+        }
+    }
+
     /// Number of records waiting.
     pub fn len(&self) -> usize {
         self.spool.as_ref().map_or(self.pending.len(), Spool::len)

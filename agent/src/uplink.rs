@@ -21,9 +21,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use atalaya_common::model::{DeviceSpec, ProbeTarget};
+use atalaya_common::policy as policy_settings;
 use atalaya_common::proto::{
-    self, DecodeError, DiscoveryRequest, EncodeError, FrameReader, Hello, Message, RenewRequest,
-    ReportState,
+    self, AgentPolicy, ConfigUpdate, DecodeError, DiscoveryRequest, EncodeError, FrameReader,
+    Hello, Message, PolicyState, RenewRequest, ReportState,
 };
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
@@ -31,6 +32,7 @@ use tokio::time::Instant;
 use crate::error::describe;
 use crate::identity::AgentIdentity;
 use crate::outbox::{Outbox, OutboxError};
+use crate::policy::{self, Effective, Layers};
 use crate::renewal::{self, Pending, Validity};
 use crate::tls::{self, TlsError};
 
@@ -72,13 +74,27 @@ pub struct Shared {
     probe_targets: watch::Sender<Option<Vec<ProbeTarget>>>,
     /// The last status of this machine's user reports; `None` until one came.
     report_status: watch::Sender<Option<Vec<ReportState>>>,
+    /// Diagnostic orders from the help desk, for [`crate::assist`].
+    diagnostics: crate::assist::Inbox,
+    /// The settings' layers (the file, the pushed policy, the collector's
+    /// intervals) and where the pushed policy is kept.
+    layers: Mutex<(Layers, Option<PathBuf>)>,
+    /// The settings in force, which the agent's tasks follow.
+    effective: watch::Sender<Effective>,
 }
 
 impl Shared {
     /// Shared state around an outbox, with the configured intervals.
     pub fn new(outbox: Outbox, intervals: Intervals) -> Arc<Self> {
         let (discoveries, queue) = mpsc::unbounded_channel();
+        let layers = Layers::new(
+            policy_settings::Settings::default(),
+            crate::config::AgentConfig::default().probes.plan,
+        );
+        let effective = layers.effective();
         Arc::new(Self {
+            layers: Mutex::new((layers, None)),
+            effective: watch::Sender::new(effective),
             discoveries,
             discovery_queue: Mutex::new(Some(queue)),
             outbox: Mutex::new(outbox),
@@ -89,6 +105,7 @@ impl Shared {
             devices: watch::Sender::new(None),
             probe_targets: watch::Sender::new(None),
             report_status: watch::Sender::new(None),
+            diagnostics: crate::assist::Inbox::default(),
         })
     }
 
@@ -159,9 +176,106 @@ impl Shared {
         self.probe_targets.send_replace(Some(targets));
     }
 
+    /// Runs with the layers of this agent's file, and keeps pushed
+    /// policies in `state_dir`; the policy kept there from an earlier run
+    /// is applied at once.
+    pub fn set_layers(&self, mut layers: Layers, state_dir: PathBuf) {
+        match policy::load(&state_dir) {
+            Ok(Some(kept)) => {
+                tracing::info!(policies = %names(&kept.policies), "running the agent policy kept from the last run");
+                layers.set_central(kept);
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(error = %describe(&err), "starting without the kept agent policy");
+            }
+        }
+        *self.lock_layers() = (layers, Some(state_dir));
+        self.apply();
+    }
+
+    fn lock_layers(&self) -> MutexGuard<'_, (Layers, Option<PathBuf>)> {
+        self.layers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Follows the settings in force.
+    pub fn effective(&self) -> watch::Receiver<Effective> {
+        self.effective.subscribe()
+    }
+
+    /// The collector sent its general intervals.
+    pub fn take_config_update(&self, update: &ConfigUpdate) {
+        self.lock_layers().0.set_fleet(update);
+        let heartbeat = Duration::from_secs(u64::from(update.heartbeat_interval_seconds.max(1)));
+        self.intervals.send_if_modified(|i| {
+            let changed = i.heartbeat != heartbeat;
+            i.heartbeat = heartbeat;
+            changed
+        });
+        self.apply();
+    }
+
+    /// The collector pushed `pushed`: kept on disk, applied; what to tell
+    /// the collector back.
+    pub fn take_policy(&self, pushed: AgentPolicy) -> PolicyState {
+        let state = {
+            let mut guard = self.lock_layers();
+            if let Some(dir) = &guard.1
+                && guard.0.central() != Some(&pushed)
+                && let Err(err) = policy::save(dir, &pushed)
+            {
+                // Running it matters more; a restart would run the old one.
+                tracing::error!(error = %describe(&err), "cannot keep the agent policy on disk");
+            }
+            guard.0.set_central(pushed);
+            guard.0.state()
+        };
+        self.apply();
+        tracing::info!(
+            policies = %names(&state.policies),
+            pinned = state.pinned.len(),
+            refused = state.refused.len(),
+            "agent policy from the collector applied"
+        );
+        for (key, reason) in &state.refused {
+            tracing::warn!(key = %key, %reason, "a key of the agent policy is refused");
+        }
+        state
+    }
+
+    /// Puts the layers' settings in force.
+    fn apply(&self) {
+        let effective = self.lock_layers().0.effective();
+        self.intervals.send_if_modified(|i| {
+            let next = Intervals {
+                metrics: effective.metrics_interval,
+                inventory: effective.inventory_interval,
+                heartbeat: i.heartbeat,
+            };
+            let changed = *i != next;
+            *i = next;
+            changed
+        });
+        // Only a change moves the spool's limit: the outbox was opened with
+        // the file's (or a test's) own.
+        if self.effective.borrow().spool_max_bytes != effective.spool_max_bytes {
+            self.outbox().set_limit(effective.spool_max_bytes);
+        }
+        self.effective.send_if_modified(|e| {
+            let changed = *e != effective;
+            *e = effective;
+            changed
+        });
+    }
+
     /// Follows the status lists of this machine's user reports.
     pub fn report_status(&self) -> watch::Receiver<Option<Vec<ReportState>>> {
         self.report_status.subscribe()
+    }
+
+    /// Diagnostic orders from the help desk; `None` after the first call.
+    pub fn take_diagnostics(&self) -> Option<mpsc::UnboundedReceiver<proto::DiagRequest>> {
+        self.diagnostics.take()
     }
 
     /// The collector sent the status of this machine's reports (the whole list).
@@ -438,8 +552,17 @@ pub async fn run(
     }
 }
 
-fn lock(renewing: &Mutex<Renewing>) -> MutexGuard<'_, Renewing> {
-    renewing.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `name v3, other v1`, for logs.
+fn names(policies: &[(String, u64)]) -> String {
+    if policies.is_empty() {
+        return "none".to_owned();
+    }
+    let shown: Vec<String> = policies.iter().map(|(n, v)| format!("{n} v{v}")).collect();
+    shown.join(", ")
 }
 
 /// Waits until the state directory holds an identity whose certificate is
@@ -539,13 +662,19 @@ async fn session(
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         protocol_version: proto::PROTOCOL_VERSION,
         last_acked: acked,
-        features: vec![proto::FEATURE_REPORT_STATUS.to_owned()],
+        features: vec![
+            proto::FEATURE_REPORT_STATUS.to_owned(),
+            proto::FEATURE_DIAG.to_owned(),
+            proto::FEATURE_POLICY.to_owned(),
+        ],
     };
     send.write_all(&proto::encode(&hello.into())?)
         .await
         .map_err(|e| SessionError::write(address, e))?;
     shared.connected.store(true, Ordering::Release);
     tracing::info!(collector = %target.address, resend_from = acked + 1, "connected");
+    // Answers to the collector's messages (not records), sent by the writer.
+    let replies: Mutex<Vec<Message>> = Mutex::new(Vec::new());
 
     let reader = async {
         let mut frames = FrameReader::new();
@@ -570,13 +699,11 @@ async fn session(
                         tracing::info!(reason = %req.reason, "the collector asks for a full inventory");
                         shared.snapshot_wanted.store(true, Ordering::Release);
                     }
-                    Message::ConfigUpdate(c) => {
-                        let secs = |s: u32| Duration::from_secs(u64::from(s.max(1)));
-                        shared.intervals.send_replace(Intervals {
-                            metrics: secs(c.metrics_interval_seconds),
-                            inventory: secs(c.inventory_interval_seconds),
-                            heartbeat: secs(c.heartbeat_interval_seconds),
-                        });
+                    Message::ConfigUpdate(c) => shared.take_config_update(&c),
+                    Message::AgentPolicy(p) => {
+                        let state = shared.take_policy(p);
+                        lock(&replies).push(Message::PolicyState(state));
+                        shared.wake.notify_one();
                     }
                     Message::DeviceAssignment(a) => {
                         // Only the count: the list carries credentials.
@@ -598,6 +725,7 @@ async fn session(
                     }
                     Message::ProbeTargets(t) => shared.push_probe_targets(t.targets),
                     Message::ReportStatus(s) => shared.push_report_status(s.reports),
+                    Message::DiagRequest(r) => shared.diagnostics.deliver(r),
                     Message::Renewed(renewed) => {
                         if let Some(fresh) =
                             store_renewal(credentials, renewing, renewed.certificate_pem).await
@@ -625,6 +753,12 @@ async fn session(
         loop {
             if let Some(request) = renewal_request(credentials, renewing)? {
                 send.write_all(&request)
+                    .await
+                    .map_err(|e| SessionError::write(address, e))?;
+            }
+            let answers = std::mem::take(&mut *lock(&replies));
+            for answer in answers {
+                send.write_all(&proto::encode(&answer)?)
                     .await
                     .map_err(|e| SessionError::write(address, e))?;
             }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use atalaya_common::config::{ConfigErrors, Document, LoadError};
 use atalaya_common::proto::ConfigUpdate;
 
+pub mod agent_policy;
 pub mod probes;
 
 use crate::incidents::sla::{BusinessHours, SlaPolicies};
@@ -167,6 +168,8 @@ pub struct CollectorConfig {
     pub sla: SlaPolicies,
     /// `[[probe]]`: targets pushed to agents, and which agents.
     pub probes: Vec<probes::ProbeRule>,
+    /// `[agent_policy.NAME]`: agent settings pushed to the agents each selects.
+    pub agent_policies: Vec<agent_policy::PolicyRule>,
     /// `[retention]`: how long each metric tier is kept, and the store's byte budget.
     pub retention: Retention,
     /// `[store] cache_mb`: the store's page cache, bytes.
@@ -241,6 +244,7 @@ impl CollectorConfig {
             .filter(|f| !f.is_empty());
         let sla = sla_policies(&doc);
         let probes = probes::parse(&doc);
+        let agent_policies = agent_policy::parse(&doc);
         let retention = retention(&doc);
         let store_cache_mb = doc
             .section("store")
@@ -280,6 +284,7 @@ impl CollectorConfig {
             incident_tick: Duration::from_secs(incident_tick),
             sla,
             probes,
+            agent_policies,
             retention,
             store_cache_bytes: usize::try_from(store_cache_mb << 20).unwrap_or(usize::MAX),
             console,

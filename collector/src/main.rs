@@ -61,8 +61,9 @@ enum Command {
         file: PathBuf,
     },
     /// Make the running collector read its incident rules file, its SLA
-    /// policies (`[sla]` of its configuration file) and its devices file
-    /// again; the same as sending it SIGHUP. Files with errors are refused
+    /// policies (`[sla]` of its configuration file), its agent policies
+    /// (`[agent_policy.NAME]`) and its devices file again; the same as
+    /// sending it SIGHUP. Files with errors are refused
     /// and what runs stays.
     Reload,
     /// Write a consistent copy of the store to FILE, a store file a
@@ -698,6 +699,10 @@ async fn wait_for_stop(running: &run::Running) -> anyhow::Result<()> {
                     && let Err(err) = tokio::task::spawn_blocking(move || file.reload()).await?
                 {
                     tracing::error!(error = %format!("{:#}", anyhow::Error::from(err)), "SIGHUP: devices file refused; its devices stay as they were");
+                }
+                let policies = running.policies.clone();
+                if let Err(err) = tokio::task::spawn_blocking(move || policies.reload()).await? {
+                    tracing::error!(error = %err, "SIGHUP: agent policies refused; the running ones stay");
                 }
             }
         }

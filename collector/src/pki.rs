@@ -295,6 +295,16 @@ impl CertificateAuthority {
         cert_sha256(&self.cert_der)
     }
 
+    /// The CA key's signature over `message` (ASN.1 DER for ECDSA), as
+    /// agents check it with the CA certificate they hold: how diagnostic
+    /// orders are signed.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
+        rcgen::SigningKey::sign(&self.key, message).map_err(|source| PkiError::Generate {
+            what: "sign with the CA key",
+            source,
+        })
+    }
+
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>, PkiError> {
         Issuer::from_ca_cert_der(&self.cert_der, &self.key).map_err(|source| PkiError::Generate {
             what: "read the CA certificate as an issuer",

@@ -96,6 +96,9 @@ pub enum RunError {
     /// The incident engine could not read its state.
     #[error("starting the incident engine")]
     Desk(#[source] StoreError),
+    /// The agent policies' versions could not be kept.
+    #[error("storing the agent policies' versions")]
+    Policies(#[source] StoreError),
     /// The QUIC endpoint could not be bound.
     #[error("listening for agents on {address}")]
     Quic {
@@ -194,6 +197,8 @@ pub struct Running {
     pub desk: Arc<Desk>,
     /// The devices file, when the configuration names one.
     pub devices_file: Option<Arc<DevicesFile>>,
+    /// The agent policies of the configuration file.
+    pub policies: Arc<PoliciesFile>,
     endpoint: quinn::Endpoint,
     /// The webhook worker; it stops when this is dropped.
     notifier: Notifier,
@@ -237,9 +242,48 @@ struct Admin {
     advertise: String,
     ca_sha256: [u8; 32],
     devices_file: Option<Arc<DevicesFile>>,
+    ca: Arc<crate::pki::CertificateAuthority>,
+    diag_wakers: AgentWakers,
+    policies: Arc<PoliciesFile>,
+}
+
+/// The agent policies of the configuration file, read again on reload.
+#[derive(Debug)]
+pub struct PoliciesFile {
+    /// The configuration file (`None`: the collector runs on defaults).
+    pub path: Option<PathBuf>,
+    /// The store, which keeps the policies' versions.
+    pub store: Arc<Store>,
+    /// The policies in force, shared with the sessions.
+    pub policies: Arc<crate::server::policy::AgentPolicies>,
+}
+
+impl PoliciesFile {
+    /// Reads the file's `[agent_policy.NAME]` tables again and puts them
+    /// in force; `Ok(None)` without a file. On errors what runs stays.
+    pub fn reload(&self) -> Result<Option<Vec<(String, u64)>>, String> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let config = crate::config::CollectorConfig::load(path).map_err(|e| e.to_string())?;
+        let installed = self
+            .policies
+            .install(&self.store, config.agent_policies, Timestamp::now())
+            .map_err(|e| e.to_string())?;
+        tracing::info!(policies = installed.len(), "agent policies in force");
+        Ok(Some(installed))
+    }
 }
 
 impl AdminActions for Admin {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.ca.sign(message).map_err(|e| e.to_string())
+    }
+
+    fn diagnostics_requested(&self, agent: &str) {
+        self.diag_wakers.wake(agent);
+    }
+
     fn agent_revoked(&self, id: &str) {
         let closed = self
             .connections
@@ -288,6 +332,18 @@ impl AdminActions for Admin {
 
     fn clock_skew(&self, id: &str) -> Option<ClockSkew> {
         self.clock_skews.get(id)
+    }
+
+    fn reload_agent_policies(&self) -> Result<Option<Vec<(String, u64)>>, String> {
+        self.policies.reload()
+    }
+
+    fn agent_policy_for(
+        &self,
+        hostname: &str,
+        tags: &[String],
+    ) -> Option<atalaya_common::proto::AgentPolicy> {
+        Some(self.policies.policies.current().for_agent(hostname, tags))
     }
 }
 
@@ -446,6 +502,14 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         },
     );
     hub.report_wakers = report_wakers;
+    let policies = Arc::new(PoliciesFile {
+        path: config.file.clone(),
+        store: store.clone(),
+        policies: hub.policies.clone(),
+    });
+    hub.policies
+        .install(&store, config.agent_policies.clone(), Timestamp::now())
+        .map_err(RunError::Policies)?;
     let hub = Arc::new(hub);
     let connections = hub.connections.clone();
     let device_wakers = hub.device_wakers.clone();
@@ -465,6 +529,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         None => None,
     };
     let discoveries = hub.discoveries.clone();
+    let diag_wakers = hub.diag_wakers.clone();
     let clock_skews = hub.clock_skews.clone();
     let server =
         Server::bind(hub, tls_config, &reset_key(&data_dir)?).map_err(|source| RunError::Quic {
@@ -496,6 +561,9 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         advertise: advertise.clone(),
         ca_sha256: ca.sha256(),
         devices_file: devices_file.clone(),
+        ca: ca.clone(),
+        diag_wakers,
+        policies: policies.clone(),
     });
     let state = ApiState {
         store: store.clone(),
@@ -550,6 +618,7 @@ pub async fn start(config: &CollectorConfig) -> Result<Running, RunError> {
         admin_token,
         desk,
         devices_file,
+        policies,
         endpoint,
         notifier,
     })

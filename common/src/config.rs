@@ -316,6 +316,36 @@ impl<'d, 'i> Section<'d, 'i> {
         );
     }
 
+    /// The sub-table `[<this table>.name]`, read like a section of its own
+    /// (its unknown keys are reported); a missing one reads as all defaults.
+    pub fn section(&self, name: &str) -> Section<'d, 'i> {
+        let path = format!("{}.{name}", self.name);
+        self.doc.read.borrow_mut().insert(path.clone());
+        self.doc.opened.borrow_mut().insert(path.clone());
+        let value = self.table.and_then(|t| t.get(name));
+        let at = value.map_or(self.at, |v| v.span().start);
+        let table = match value {
+            None => None,
+            Some(value) => match value.get_ref() {
+                DeValue::Table(t) => Some(t),
+                other => {
+                    self.doc.error(
+                        value.span().start,
+                        &path,
+                        format!("expected a table, found {}", kind(other)),
+                    );
+                    None
+                }
+            },
+        };
+        Section {
+            doc: self.doc,
+            name: path,
+            at,
+            table,
+        }
+    }
+
     /// The dotted name of this table, e.g. `rule.disk-full`.
     pub fn name(&self) -> &str {
         &self.name
@@ -423,23 +453,30 @@ impl<'d, 'i> Section<'d, 'i> {
 
     /// A boolean, or `default`.
     pub fn boolean(&self, key: &str, default: bool) -> bool {
-        let Some((value, path)) = self.value(key) else {
-            return default;
-        };
+        self.boolean_if_set(key).unwrap_or(default)
+    }
+
+    /// A boolean; `None` when absent or wrong (the error is recorded).
+    pub fn boolean_if_set(&self, key: &str) -> Option<bool> {
+        let (value, path) = self.value(key)?;
         match value.get_ref() {
-            DeValue::Boolean(b) => *b,
+            DeValue::Boolean(b) => Some(*b),
             _ => {
                 self.wrong(value, &path, "true or false");
-                default
+                None
             }
         }
     }
 
     /// A whole number in `range` (`unit` names what it counts), or `default`.
     pub fn integer(&self, key: &str, default: u64, range: RangeInclusive<u64>, unit: &str) -> u64 {
-        let Some((value, path)) = self.value(key) else {
-            return default;
-        };
+        self.integer_if_set(key, range, unit).unwrap_or(default)
+    }
+
+    /// A whole number in `range`; `None` when absent or wrong (the error
+    /// is recorded).
+    pub fn integer_if_set(&self, key: &str, range: RangeInclusive<u64>, unit: &str) -> Option<u64> {
+        let (value, path) = self.value(key)?;
         let expected = format!(
             "a whole number of {unit} from {} to {}",
             range.start(),
@@ -452,10 +489,10 @@ impl<'d, 'i> Section<'d, 'i> {
             _ => None,
         };
         match parsed {
-            Some(n) if range.contains(&n) => n,
+            Some(n) if range.contains(&n) => Some(n),
             _ => {
                 self.wrong(value, &path, &expected);
-                default
+                None
             }
         }
     }
@@ -542,7 +579,7 @@ fn describe(value: &DeValue<'_>) -> String {
     }
 }
 
-fn quoted(items: &[&str]) -> String {
+pub(crate) fn quoted(items: &[&str]) -> String {
     items
         .iter()
         .map(|s| format!("{s:?}"))

@@ -15,6 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
+use atalaya_common::assist::{Action, DiagOrder, DiagOutcome};
 use atalaya_common::diff::{self, InventoryDelta};
 use atalaya_common::model::device::trap::{TrapEvent, TrapInterface, TrapKind, TrapVersion};
 use atalaya_common::model::device::{
@@ -23,12 +24,13 @@ use atalaya_common::model::device::{
     PrivProtocol, Secret, SupplyAmount,
 };
 use atalaya_common::model::*;
+use atalaya_common::policy;
 use atalaya_common::proto::{
-    self, Ack, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll, DeviceTrap,
-    DiscoveredDevice, DiscoveryOutcome, DiscoveryRequest, DiscoveryResult, EnrollRequest,
-    EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot, Message, MetricBatch, PrinterTrays,
-    ProbeRound, ProbeTargets, PublicNote, Refused, RenewRequest, Renewed, ReportState,
-    ReportStatus, SnapshotRequest, SpoolDamaged, UserReport,
+    self, Ack, AgentPolicy, ConfigUpdate, DeviceAssignment, DeviceNeighbours, DevicePoll,
+    DeviceTrap, DiagRequest, DiagResult, DiscoveredDevice, DiscoveryOutcome, DiscoveryRequest,
+    DiscoveryResult, EnrollRequest, EnrollResponse, Gap, Heartbeat, Hello, InventorySnapshot,
+    Message, MetricBatch, PolicyState, PrinterTrays, ProbeRound, ProbeTargets, PublicNote, Refused,
+    RenewRequest, Renewed, ReportState, ReportStatus, SnapshotRequest, SpoolDamaged, UserReport,
 };
 
 fn sample_inventory() -> Inventory {
@@ -547,6 +549,38 @@ fn every_message() -> Vec<(u8, Message)> {
             }),
         ),
         (
+            24,
+            Message::AgentPolicy(AgentPolicy {
+                policies: vec![("branch-offices".into(), 3), ("fleet".into(), 1)],
+                settings: vec![
+                    ("log.level".into(), policy::Value::Text("debug".into())),
+                    (
+                        "metrics.interval_seconds".into(),
+                        policy::Value::Integer(30),
+                    ),
+                    ("probes.enabled".into(), policy::Value::Bool(false)),
+                ],
+            }),
+        ),
+        (
+            40,
+            Message::PolicyState(PolicyState {
+                policies: vec![("branch-offices".into(), 3), ("fleet".into(), 1)],
+                pinned: vec![("log.level".into(), policy::Value::Text("warn".into()))],
+                refused: vec![(
+                    "spool.max_bytes".into(),
+                    "expected a whole number of bytes from 16384 to 1099511627776, found 1".into(),
+                )],
+                effective: vec![
+                    ("log.level".into(), policy::Value::Text("warn".into())),
+                    (
+                        "metrics.interval_seconds".into(),
+                        policy::Value::Integer(30),
+                    ),
+                ],
+            }),
+        ),
+        (
             18,
             Message::SnapshotRequest(SnapshotRequest {
                 reason: "the delta does not apply to the stored inventory".into(),
@@ -640,6 +674,38 @@ fn every_message() -> Vec<(u8, Message)> {
                         note: None,
                     },
                 ],
+            }),
+        ),
+        (
+            25,
+            Message::DiagRequest(DiagRequest {
+                order: DiagOrder {
+                    id: "d-19ab2c3d4e5-7f".into(),
+                    agent_id: "ag-0123456789abcdef".into(),
+                    requested_by: "ana".into(),
+                    incident: Some(118),
+                    action: Action::LogTail {
+                        path: "/var/log/syslog".into(),
+                        lines: 50,
+                    },
+                    issued_at: at(0),
+                    expires_at: at(600),
+                },
+                signature: vec![0x30, 0x44, 0x02, 0x20, 0x11, 0x22, 0x33],
+            }),
+        ),
+        (
+            41,
+            Message::DiagResult(DiagResult {
+                seq: 412,
+                id: "d-19ab2c3d4e5-7f".into(),
+                started_at: at(2),
+                duration_ms: 35,
+                outcome: DiagOutcome::Refused {
+                    reason: "log-tail is not allowed for /etc/shadow".into(),
+                },
+                output: String::new(),
+                truncated: false,
             }),
         ),
         (

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Packs the trees packaging/build.sh staged into RPMs with rpmbuild:
-#   build-rpm.sh STAGE OUT VERSION
+#   build-rpm.sh STAGE OUT VERSION [PAYLOAD]
 # Each tree STAGE/<package> becomes OUT/<package>-VERSION-1.<arch>.rpm; its
 # files under /etc are %config(noreplace), like the Debian conffiles.
+# PAYLOAD is rpm's payload compression (e.g. w1.gzdio for test builds);
+# rpmbuild's default when not given.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-[ $# -eq 3 ] || { echo "build-rpm.sh: usage: build-rpm.sh STAGE OUT VERSION" >&2; exit 2; }
-stage="$1" out="$2" version="$3"
+[ $# -eq 3 ] || [ $# -eq 4 ] || { echo "build-rpm.sh: usage: build-rpm.sh STAGE OUT VERSION [PAYLOAD]" >&2; exit 2; }
+stage="$1" out="$2" version="$3" payload="${4:-}"
+payload_define=()
+[ -z "$payload" ] || payload_define=(--define "_binary_payload $payload")
 command -v rpmbuild >/dev/null 2>&1 || { echo "build-rpm.sh: rpmbuild not found (Debian package rpm)" >&2; exit 1; }
 arch="$(uname -m)"
 
@@ -35,9 +39,10 @@ if [ "$1" -eq 1 ]; then
 fi'
 agent_post='systemd-tmpfiles --create /usr/lib/tmpfiles.d/atalaya-agent.conf 2>/dev/null || { install -d -m 0700 /var/lib/atalaya-agent; install -d -m 0755 /var/spool/atalaya-agent; }
 if [ "$1" -eq 1 ]; then
-    systemctl --quiet enable atalaya-agent.service 2>/dev/null || true
+    systemctl --quiet enable atalaya-agent.service atalaya-agent.path 2>/dev/null || true
     if [ -d /run/systemd/system ]; then
         systemctl daemon-reload
+        systemctl start atalaya-agent.path || true
         [ ! -e /var/lib/atalaya-agent/agent-id ] || systemctl start atalaya-agent.service
     fi
 fi'
@@ -57,7 +62,7 @@ for key in ("NAME", "VERSION", "ARCH", "SUMMARY", "ROOT", "PRE", "POST", "FILES"
     text = text.replace("@%s@" % key, os.environ[key])
 sys.stdout.write(text)
 PY
-    rpmbuild --quiet --define "_topdir $top" --define "_rpmdir $top/rpms" -bb "$top/$package.spec" >/dev/null
+    rpmbuild --quiet --define "_topdir $top" --define "_rpmdir $top/rpms" "${payload_define[@]}" -bb "$top/$package.spec" >/dev/null
     cp "$top/rpms/$arch/$package-$version-1.$arch.rpm" "$out/"
     echo "$out/$package-$version-1.$arch.rpm"
 done

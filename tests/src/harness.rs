@@ -382,6 +382,39 @@ impl Collector {
     }
 }
 
+/// Signs in to the web console at `base` (ending in `/`) as `name` and
+/// reads the page at `path` (relative to `base`): its status and HTML.
+pub fn console_page(base: &str, name: &str, password: &str, path: &str) -> (u16, String) {
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let resp = http
+        .post(&format!("{base}login"))
+        .send_form([("name", name), ("password", password)])
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "signing in as {name} at {base}"
+    );
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let mut page = http
+        .get(&format!("{base}{path}"))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    let status = page.status().as_u16();
+    (status, page.body_mut().read_to_string().unwrap_or_default())
+}
+
 /// Starts an agent whose `/` is `root` (`None`: this machine).
 pub fn agent(dir: &Path, name: &str, root: Option<&Path>, token: &str) -> Proc {
     agent_with(dir, name, root, token, "")

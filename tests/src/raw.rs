@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use atalaya_agent::identity::AgentIdentity;
-use atalaya_common::proto::{self, FrameReader, Hello, Message};
+use atalaya_common::model::Timestamp;
+use atalaya_common::proto::{self, FrameReader, Heartbeat, Hello, Message};
 use quinn::{Connection, RecvStream, SendStream};
 
 /// One data session of a synthetic agent.
@@ -98,5 +99,16 @@ impl RawSession {
                 other => others.push(other),
             }
         }
+    }
+
+    /// Sends a heartbeat numbered `seq` and waits for its ack; returns
+    /// what else came meanwhile.
+    pub async fn heartbeat(&mut self, seq: u64) -> Vec<Message> {
+        self.send(Message::Heartbeat(Heartbeat {
+            seq,
+            at: Timestamp::now(),
+        }))
+        .await;
+        self.acked(seq).await
     }
 }

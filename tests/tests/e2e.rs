@@ -11,7 +11,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use atalaya_tests::harness::{Collector, agent, bin, copy_tree, eventually, fixture};
+use atalaya_tests::harness::{Collector, agent, bin, console_page, copy_tree, eventually, fixture};
 
 use serde_json::Value;
 
@@ -473,30 +473,13 @@ fn the_demo_runs_and_its_printed_commands_work() {
         .split_once("  sign in as ")
         .unwrap_or_else(|| panic!("{console}"));
     let (name, password) = login.split_once(" / ").unwrap();
-    let http: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
-    let resp = http
-        .post(&format!("{}login", address.trim()))
-        .send_form([("name", name), ("password", password)])
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 303, "{console}");
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
-    let mut page = http
-        .get(&format!("{}lookup?q={}", address.trim(), hostname.trim()))
-        .header("Cookie", &cookie)
-        .call()
-        .unwrap();
-    assert_eq!(page.status().as_u16(), 200);
-    let html = page.body_mut().read_to_string().unwrap();
+    let (status, html) = console_page(
+        address.trim(),
+        name,
+        password,
+        &format!("lookup?q={}", hostname.trim()),
+    );
+    assert_eq!(status, 200, "{console}");
     assert!(html.contains(hostname.trim()), "{html}");
 
     // Ctrl-C: the demo stops and says nothing went wrong.

@@ -80,12 +80,13 @@ const AGENT: &[Layer] = &[
             "probes",
             "snmp",
             "tls",
+            "assist",
         ],
         forbidden: &[],
     },
     Layer {
         name: "configuration",
-        modules: &["config"],
+        modules: &["config", "policy"],
         forbidden: &[],
     },
     Layer {

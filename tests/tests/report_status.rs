@@ -8,9 +8,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use atalaya_common::model::{Inventory, Timestamp};
-use atalaya_common::proto::{
-    self, Heartbeat, InventorySnapshot, Message, ReportStatus, UserReport,
-};
+use atalaya_common::proto::{self, InventorySnapshot, Message, ReportStatus, UserReport};
 use atalaya_tests::harness::{Collector, enroll};
 use atalaya_tests::raw::RawSession;
 
@@ -108,12 +106,7 @@ async fn the_reporters_agent_is_told_and_an_older_agent_is_not() {
     assert!(matches!(old.next().await, Message::ConfigUpdate(_)));
     collector.cli_ok(&["ack", &n]);
     for seq in [3, 4] {
-        old.send(Message::Heartbeat(Heartbeat {
-            seq,
-            at: Timestamp::now(),
-        }))
-        .await;
-        let meanwhile = old.acked(seq).await;
+        let meanwhile = old.heartbeat(seq).await;
         assert!(
             meanwhile
                 .iter()

@@ -17,6 +17,7 @@ use tokio::time::MissedTickBehavior;
 use crate::config::ProbeConfig;
 use crate::error::describe;
 use crate::outbox::OutboxError;
+use crate::policy::Effective;
 use crate::probes::{self, MAX_TARGETS, Prober, system, targets};
 use crate::root::Root;
 use crate::uplink::Shared;
@@ -121,33 +122,56 @@ impl Probing {
             .map(Some)
     }
 
-    /// Probes every interval and follows the collector's lists until they end.
-    pub async fn run(mut self, mut pushed: watch::Receiver<Option<Vec<ProbeTarget>>>) {
-        if !self.settings.enabled {
-            tracing::info!("[probes] enabled = false: no network probes");
-            return;
-        }
-        tracing::info!(
-            interval_seconds = self.settings.interval.as_secs(),
-            count = self.settings.plan.count,
-            round_ms = probes::round_time(self.settings.plan).as_millis(),
-            "probing the network"
-        );
-        let mut ticks = tokio::time::interval(self.settings.interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    /// Probes every interval and follows the collector's lists until they
+    /// end, and the settings in force (a policy may switch probing off or
+    /// on, or change the interval).
+    pub async fn run(
+        mut self,
+        mut pushed: watch::Receiver<Option<Vec<ProbeTarget>>>,
+        mut settings: watch::Receiver<Effective>,
+    ) {
         loop {
-            tokio::select! {
-                changed = pushed.changed() => {
-                    if changed.is_err() {
-                        return;
+            let (enabled, interval) = {
+                let now = settings.borrow_and_update();
+                (now.probes_enabled, now.probes_interval)
+            };
+            self.settings.enabled = enabled;
+            self.settings.interval = interval;
+            if enabled {
+                tracing::info!(
+                    interval_seconds = interval.as_secs(),
+                    count = self.settings.plan.count,
+                    round_ms = probes::round_time(self.settings.plan).as_millis(),
+                    "probing the network"
+                );
+            } else {
+                tracing::info!("probes enabled = false: no network probes");
+            }
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    changed = settings.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let now = settings.borrow();
+                        if (now.probes_enabled, now.probes_interval) != (enabled, interval) {
+                            break;
+                        }
                     }
-                    if let Some(list) = pushed.borrow_and_update().clone() {
-                        self.push(list);
+                    changed = pushed.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if let Some(list) = pushed.borrow_and_update().clone() {
+                            self.push(list);
+                        }
                     }
-                }
-                _ = ticks.tick() => {
-                    if let Err(err) = self.round().await {
-                        tracing::error!(error = %describe(&err), "dropping a probe round");
+                    _ = ticks.tick(), if enabled => {
+                        if let Err(err) = self.round().await {
+                            tracing::error!(error = %describe(&err), "dropping a probe round");
+                        }
                     }
                 }
             }

@@ -1,6 +1,6 @@
 //! Agent administration, admin role only: the enrolled agents with their
-//! connection status, and revocation (which also closes the agent's open
-//! QUIC connection).
+//! connection status, the agent policy each runs, and revocation (which
+//! also closes the agent's open QUIC connection).
 
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use crate::store::{AgentRecord, Role};
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(list_agents))
+        .routes(routes!(agent_policies))
         .routes(routes!(revoke_agent))
 }
 
@@ -130,6 +131,153 @@ async fn list_agents(State(state): State<ApiState>, caller: Caller) -> ApiResult
                 status,
                 clock_skew,
                 ..AgentView::from(a)
+            }
+        })
+        .collect();
+    Ok(Json(views).into_response())
+}
+
+/// Who runs what of the agent policies: per agent, the policies the
+/// collector would give it now and those it says it runs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AgentPolicyView {
+    /// Agent id.
+    pub id: String,
+    /// Host name of its asset (else the one given at enrollment).
+    pub hostname: String,
+    /// Connection status, as in the agent list.
+    pub status: String,
+    /// `name vN` of each policy that selects it now, most specific first.
+    pub wanted: Vec<String>,
+    /// `name vN` of each policy it says it runs; `null` when it never said
+    /// (never connected since, or a version without agent policies).
+    pub running: Option<Vec<String>>,
+    /// Whether it runs what it is to run.
+    pub in_sync: bool,
+    /// Keys its own file sets, which win over the policies.
+    pub pinned: Vec<PinnedKey>,
+    /// Keys of the policies it refused, with why.
+    pub refused: Vec<RefusedKey>,
+    /// Every setting's value in force on the agent, as it said.
+    pub effective: Vec<SettingView>,
+    /// When it last said.
+    pub reported_at: Option<Timestamp>,
+}
+
+/// A key an agent's own file sets.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PinnedKey {
+    /// `section.key`.
+    pub key: String,
+    /// The file's value (in force).
+    pub local: String,
+    /// What the policies say (`null`: they do not set it).
+    pub policy: Option<String>,
+}
+
+/// A key an agent refused.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefusedKey {
+    /// `section.key`.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A setting and its value.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SettingView {
+    /// `section.key`.
+    pub key: String,
+    /// Its value, as in a configuration file.
+    pub value: String,
+}
+
+/// `name vN` of each `(policy, version)`.
+pub fn versions(list: &[(String, u64)]) -> Vec<String> {
+    list.iter().map(|(n, v)| format!("{n} v{v}")).collect()
+}
+
+/// Who runs what of the agent policies.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/policy",
+    tag = "agents",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "Every enrolled agent and its policy.", body = Vec<AgentPolicyView>),
+    ),
+)]
+async fn agent_policies(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let (agents, reports, selectors) = blocking(&state, |s| {
+        let agents = s.list_agents()?;
+        let reports = s.policy_reports()?;
+        let selectors = agents
+            .iter()
+            .map(|a| s.probe_selector(&a.id).map(Option::unwrap_or_default))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((agents, reports, selectors))
+    })
+    .await?;
+    let reports: std::collections::HashMap<String, _> = reports.into_iter().collect();
+    let now = Timestamp::now();
+    let silent_after = state.admin.silent_after();
+    let views: Vec<AgentPolicyView> = agents
+        .into_iter()
+        .zip(selectors)
+        .filter(|(a, _)| a.revoked_at.is_none())
+        .map(|(a, selector)| {
+            let wanted = state
+                .admin
+                .agent_policy_for(&selector.hostname, &selector.tags)
+                .unwrap_or(atalaya_common::proto::AgentPolicy {
+                    policies: Vec::new(),
+                    settings: Vec::new(),
+                });
+            let report = reports.get(&a.id);
+            let pinned = report.map_or_else(Vec::new, |r| {
+                r.pinned
+                    .iter()
+                    .map(|(key, local)| PinnedKey {
+                        key: key.clone(),
+                        local: local.to_string(),
+                        policy: wanted
+                            .settings
+                            .iter()
+                            .find(|(k, _)| k == key)
+                            .map(|(_, v)| v.to_string()),
+                    })
+                    .collect()
+            });
+            AgentPolicyView {
+                status: agent_status(&a, state.admin.is_connected(&a.id), silent_after, now)
+                    .to_owned(),
+                id: a.id,
+                hostname: selector.hostname,
+                in_sync: report.is_some_and(|r| r.policies == wanted.policies),
+                wanted: versions(&wanted.policies),
+                running: report.map(|r| versions(&r.policies)),
+                pinned,
+                refused: report.map_or_else(Vec::new, |r| {
+                    r.refused
+                        .iter()
+                        .map(|(key, reason)| RefusedKey {
+                            key: key.clone(),
+                            reason: reason.clone(),
+                        })
+                        .collect()
+                }),
+                effective: report.map_or_else(Vec::new, |r| {
+                    r.effective
+                        .iter()
+                        .map(|(key, value)| SettingView {
+                            key: key.clone(),
+                            value: value.to_string(),
+                        })
+                        .collect()
+                }),
+                reported_at: report.map(|r| r.reported_at),
             }
         })
         .collect();

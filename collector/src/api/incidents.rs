@@ -305,6 +305,35 @@ pub struct ReloadAnswer {
     /// why it was refused (its devices stay as they were), or `null` when
     /// the collector has none.
     pub devices: Option<DevicesReload>,
+    /// The agent policies of the configuration file, read on the same
+    /// reload: those in force with their versions, why they were refused
+    /// (the running ones stay), or `null` without a configuration file.
+    pub agent_policies: Option<PoliciesReload>,
+}
+
+/// What reading the agent policies again did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PoliciesReload {
+    /// They are in force.
+    Applied {
+        /// Every policy with its version.
+        policies: Vec<PolicyVersionView>,
+    },
+    /// They were refused.
+    Refused {
+        /// Every problem of the file.
+        refused: String,
+    },
+}
+
+/// A policy and its version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyVersionView {
+    /// The policy's name.
+    pub name: String,
+    /// Its version (one more at each change of what it says).
+    pub version: u64,
 }
 
 /// What reading the devices file again did.
@@ -355,9 +384,24 @@ async fn reload_rules(State(state): State<ApiState>, caller: Caller) -> ApiResul
                 Ok(applied) => applied.map(DevicesReload::Applied),
                 Err(refused) => Some(DevicesReload::Refused { refused }),
             };
+            // The agent policies too, apart, for the same reason.
+            let admin = state.admin.clone();
+            let agent_policies = tokio::task::spawn_blocking(move || admin.reload_agent_policies())
+                .await
+                .map_err(|e| ApiError::Internal(format!("reload task: {e}")))?;
+            let agent_policies = match agent_policies {
+                Ok(applied) => applied.map(|list| PoliciesReload::Applied {
+                    policies: list
+                        .into_iter()
+                        .map(|(name, version)| PolicyVersionView { name, version })
+                        .collect(),
+                }),
+                Err(refused) => Some(PoliciesReload::Refused { refused }),
+            };
             Ok(Json(ReloadAnswer {
                 reloaded: done,
                 devices,
+                agent_policies,
             })
             .into_response())
         }

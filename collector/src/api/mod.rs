@@ -28,6 +28,8 @@
 //! - `incidents`: `/api/v1/incidents`, staff actions, `/api/v1/sla` and
 //!   `/api/v1/rules/reload`;
 //! - [`kb`]: `/api/v1/kb`, the knowledge base;
+//! - [`diagnostics`]: `/api/v1/diagnostics`, diagnostic actions asked of
+//!   agents (remote assistance) and their results;
 //! - `tokens`: `/api/v1/tokens` (enrollment) and `/api/v1/api-tokens`;
 //! - `agents`: `/api/v1/agents` and revocation;
 //! - `backups`: `/api/v1/backups`, a consistent copy of the store made
@@ -54,13 +56,14 @@
 //! [`OpenApiRouter`], which routes and documents them in one step: a
 //! route cannot be served without being in [`openapi`]'s document.
 
-mod agents;
+pub mod agents;
 mod assets;
 pub mod backups;
 pub mod calls;
 mod capacity;
 mod changes;
 pub mod devices;
+pub mod diagnostics;
 mod incidents;
 pub mod kb;
 mod lookup;
@@ -145,10 +148,31 @@ pub trait AdminActions: Send + Sync + 'static {
     fn reload_devices(&self) -> Result<Option<crate::desk::devices_file::Applied>, String> {
         Ok(None)
     }
+    /// Reads the agent policies of the configuration file again and puts
+    /// them in force (`Ok(None)`: the collector runs without a file); the
+    /// error lists every problem, and the running policies stay.
+    fn reload_agent_policies(&self) -> Result<Option<Vec<(String, u64)>>, String> {
+        Ok(None)
+    }
+    /// What an agent with this host name and tags is to run of the agent
+    /// policies in force (`None`: this collector has no policies).
+    fn agent_policy_for(
+        &self,
+        _hostname: &str,
+        _tags: &[String],
+    ) -> Option<atalaya_common::proto::AgentPolicy> {
+        None
+    }
     /// Hands a discovery to a session of `agent`; false when it is not connected.
     fn discover(&self, _agent: &str, _request: atalaya_common::proto::DiscoveryRequest) -> bool {
         false
     }
+    /// The collector CA key's signature over `message` (diagnostic orders).
+    fn sign(&self, _message: &[u8]) -> Result<Vec<u8>, String> {
+        Err("no certificate authority here".into())
+    }
+    /// A diagnostic request for `agent` was stored: its session sends it now if it is open.
+    fn diagnostics_requested(&self, _agent: &str) {}
 }
 
 /// What every handler shares.
@@ -197,6 +221,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .merge(calls::routes())
         .merge(kb::routes())
         .merge(incidents::routes())
+        .merge(diagnostics::routes())
         .merge(users::routes())
         .merge(reports::routes())
         .routes(routes!(openapi::openapi_json))

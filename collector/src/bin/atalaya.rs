@@ -13,8 +13,8 @@ use atalaya_collector::cli::assets::AssetFormat;
 use atalaya_collector::cli::client::ApiClient;
 use atalaya_collector::cli::incidents::Action;
 use atalaya_collector::cli::{
-    CliError, Format, assets, capacity, changes, devices, incidents, kb, lookup, metrics, people,
-    probes, report, suppliers, topology,
+    CliError, Format, agents, assets, capacity, changes, devices, diag, incidents, kb, lookup,
+    metrics, people, probes, report, suppliers, topology,
 };
 use clap::{CommandFactory as _, Parser, Subcommand};
 
@@ -73,6 +73,35 @@ enum Command {
         /// Asset id or host name.
         #[arg(long)]
         asset: Option<String>,
+    },
+    /// Ask a machine's agent to run a diagnostic action and print its
+    /// result: ping HOST, tcp-connect HOST PORT, dns-lookup NAME,
+    /// traceroute HOST, top-processes, disk-usage PATH, service-status
+    /// NAME, service-restart NAME, log-tail PATH LINES, listening-sockets.
+    /// The machine's own [assist] allow-list decides; a refusal exits non-zero.
+    Diag {
+        /// Host name or asset id.
+        host: String,
+        /// The action.
+        action: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// The incident it is for: the result goes on its timeline.
+        #[arg(long)]
+        incident: Option<u64>,
+        /// Seconds to wait for the result (0: print the request and return).
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// One diagnostic request and its result.
+    Diagnostic {
+        /// Request id, e.g. d-12.
+        id: String,
+    },
+    /// The diagnostic requests made to a machine, newest first.
+    Diagnostics {
+        /// Host name or asset id.
+        host: String,
     },
     /// One incident with its timeline.
     Incident {
@@ -172,6 +201,14 @@ enum Command {
     /// The knowledge base: search, show and add articles.
     #[command(subcommand)]
     Kb(kb::Command),
+    /// Enrolled agents: status, version, last contact (admin token); with
+    /// --policy, who runs what of the agent policies.
+    Agents {
+        /// Per agent: the policies it is to run and those it runs, the
+        /// keys its own file pins (they win) and the keys it refused.
+        #[arg(long)]
+        policy: bool,
+    },
     /// Network devices polled over SNMP: state, last poll, interfaces up and down.
     Devices,
     /// One network device (`atalaya device NAME`), or add, change or remove one.
@@ -377,6 +414,24 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Licences { seen } => suppliers::licences(c, seen, format),
         Command::Incidents { status, asset } => incidents::list(c, status, asset, format),
         Command::Incident { id } => incidents::show(c, id, format),
+        Command::Diag {
+            host,
+            action,
+            args,
+            incident,
+            wait,
+        } => {
+            let a = diag::DiagArgs {
+                host,
+                action,
+                args,
+                incident,
+                wait_seconds: wait,
+            };
+            diag::run(c, &a, format)
+        }
+        Command::Diagnostic { id } => diag::show(c, &id, format),
+        Command::Diagnostics { host } => diag::list(c, &host, format),
         Command::Ack { id } => incidents::act(c, id, &Action::Ack, format),
         Command::Assign { id, assignee } => {
             incidents::act(c, id, &Action::Assign(assignee), format)
@@ -422,6 +477,8 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Metrics(query) => metrics::run(c, query, format),
         Command::Top(query) => metrics::top(c, query, format),
         Command::Kb(cmd) => kb::run(c, cmd, format),
+        Command::Agents { policy: false } => agents::list(c, format),
+        Command::Agents { policy: true } => agents::policies(c, format),
         Command::Devices => devices::list(c, format),
         Command::Device { name, action } => match (name, action) {
             (_, Some(action)) => devices::run(c, action, format),

@@ -1,5 +1,5 @@
 //! The `atalaya` CLI: one module per resource of the collector's API
-//! ([`assets`], [`capacity`], [`changes`], [`devices`], [`incidents`], [`kb`],
+//! ([`assets`], [`capacity`], [`changes`], [`devices`], [`diag`], [`incidents`], [`kb`],
 //! [`lookup`], [`metrics`], [`people`], [`probes`], [`report`], [`topology`]), each
 //! asking through the one [`client::ApiClient`] and printing aligned text
 //! tables for people, CSV and JSON for spreadsheets and scripts.
@@ -11,11 +11,13 @@ use std::fmt::Write as _;
 
 use atalaya_common::model::Timestamp;
 
+pub mod agents;
 pub mod assets;
 pub mod capacity;
 pub mod changes;
 pub mod client;
 pub mod devices;
+pub mod diag;
 pub mod incidents;
 pub mod kb;
 pub mod lookup;

@@ -189,6 +189,8 @@ struct Loaded {
     inventory: Option<Inventory>,
     as_of: Option<Timestamp>,
     agents: Vec<(AgentRecord, &'static str)>,
+    /// Per agent: the policies it is to run, and what it said it runs.
+    policies: Vec<AgentPolicyLine>,
     incidents: Vec<IncidentRecord>,
     reports: Vec<ReportRecord>,
     gaps: Vec<GapRecord>,
@@ -252,6 +254,20 @@ async fn page(
                 agents.push((r, st));
             }
         }
+        let mut policies = Vec::new();
+        // One asset, one host name and set of tags: one answer for all its agents.
+        let wanted = admin.agent_policy_for(&rec.meta.hostname, &rec.meta.tags);
+        for (a, _) in &agents {
+            let wanted = wanted.clone();
+            let report = s.policy_report(&a.id)?;
+            if wanted.as_ref().is_some_and(|w| !w.policies.is_empty()) || report.is_some() {
+                policies.push(AgentPolicyLine {
+                    agent: a.id.clone(),
+                    wanted: wanted.map(|w| w.policies).unwrap_or_default(),
+                    report,
+                });
+            }
+        }
         let incidents = s.incidents(&IncidentFilter {
             asset: Some(id.clone()),
             ..IncidentFilter::default()
@@ -277,6 +293,7 @@ async fn page(
             inventory,
             as_of,
             agents,
+            policies,
             incidents,
             reports,
             gaps,
@@ -525,6 +542,9 @@ fn summary(l: &Loaded) -> Markup {
                         " "
                     }
                 }
+                @if !l.policies.is_empty() {
+                    dt { "Agent policy" } dd { @for p in &l.policies { (policy_line(p)) " " } }
+                }
                 dt { "Tags" } dd { @if m.tags.is_empty() { "—" } @for t in &m.tags {
                     a.tag href={ "/assets?tag=" (layout::query_value(t)) } { (t) } " " } }
                 dt { "First seen" } dd { (layout::when(Some(m.first_seen))) }
@@ -533,6 +553,45 @@ fn summary(l: &Loaded) -> Markup {
                 @if !m.possible_clones.is_empty() {
                     dt { "Possible clones" } dd { @for c in &m.possible_clones {
                         a href=(asset_link(c)) { (c) } " " } }
+                }
+            }
+        }
+    }
+}
+
+/// An agent's policy as the asset page shows it.
+struct AgentPolicyLine {
+    agent: String,
+    /// `(policy, version)` it is to run now.
+    wanted: Vec<(String, u64)>,
+    /// What it last said it runs.
+    report: Option<crate::store::policies::PolicyReport>,
+}
+
+/// `laptops v2, fleet v1 · in force` with the keys the machine's own file
+/// pins (and what the policy says of them) and those it refused.
+fn policy_line(p: &AgentPolicyLine) -> Markup {
+    let names = |l: &[(String, u64)]| {
+        if l.is_empty() {
+            "none".to_owned()
+        } else {
+            crate::api::agents::versions(l).join(", ")
+        }
+    };
+    html! {
+        span.policy {
+            code { (p.agent) } " " (names(&p.wanted))
+            @match &p.report {
+                None => { " · " (layout::badge("warn", "not reported")) }
+                Some(r) if r.policies == p.wanted => { " · " (layout::badge("ok", "in force")) }
+                Some(r) => { " · " (layout::badge("warn", "running")) " " (names(&r.policies)) }
+            }
+            @if let Some(r) = &p.report {
+                @for (key, local) in &r.pinned {
+                    " · pinned by the machine: " code { (key) " = " (local.to_string()) }
+                }
+                @for (key, reason) in &r.refused {
+                    " · refused: " code { (key) } " (" (reason) ")"
                 }
             }
         }

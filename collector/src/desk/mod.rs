@@ -15,6 +15,7 @@
 //! - [`apply`]: engine actions, staff actions and the SLA sweep written to
 //!   the store, each in one transaction with all that follows from it.
 //! - [`devices`]: network devices added and removed, their pollers chosen.
+//! - [`diagnostics`]: diagnostic results written on their incident's timeline.
 //! - [`kb`]: the knowledge base read and written for incidents and people.
 //! - [`lookup`]: the caller lookup, its indexes and records read from the
 //!   store.
@@ -37,6 +38,7 @@ pub mod calls;
 pub mod capacity;
 pub mod devices;
 pub mod devices_file;
+pub mod diagnostics;
 pub mod kb;
 pub mod lookup;
 pub mod metrics;
@@ -64,6 +66,7 @@ use crate::incidents::sla::SlaPolicies;
 use crate::incidents::{
     Action, AssetFacts, AssetKind, DevicePolled, Engine, RuleSet, UserReport, context,
 };
+use crate::records::diagnostic::DiagnosticRecord;
 use crate::records::incident::{IncidentNews, IncidentRecord};
 use crate::records::kb::ArticleId;
 use crate::store::{AssetRecord, Fed, Store, StoreError};
@@ -312,6 +315,8 @@ impl Desk {
                     actions.extend(engine.on_report(&r.asset, r.received_at, &report));
                     reports.push((r.asset.clone(), r.id.clone()));
                 }
+                // Written on the timeline below, without the engine.
+                Fed::Diagnostic(_) => {}
                 Fed::Seen { asset, at } => actions.extend(engine.on_seen(asset, *at)),
                 Fed::Sample { asset, sample } => {
                     let points = series::points(sample);
@@ -378,11 +383,26 @@ impl Desk {
         self.apply_for_reports(&actions, &reports, &engine, now)?;
         drop(engine);
         for f in fed {
-            if let Fed::Report(r) = f {
-                self.hooks.reports_changed(&r.agent_id);
+            match f {
+                Fed::Report(r) => self.hooks.reports_changed(&r.agent_id),
+                Fed::Diagnostic(d) => self.note_diagnostic(d, now),
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Writes a diagnostic result on the timeline of the incident its
+    /// request named, as its requester. A failure is logged: the result
+    /// itself is stored with the request.
+    fn note_diagnostic(&self, rec: &DiagnosticRecord, now: Timestamp) {
+        let Some(incident) = rec.order.incident else {
+            return;
+        };
+        let action = StaffAction::Diagnostic(diagnostics::timeline_text(rec));
+        if let Err(err) = self.staff(incident, &action, None, &rec.order.requested_by, now) {
+            tracing::warn!(incident, request = %rec.order.id, error = %err, "cannot write a diagnostic result on the incident's timeline");
+        }
     }
 
     /// Tells the agents of the reports counted on `rec` that what the

@@ -20,7 +20,7 @@ use super::engine::{Action, ActionKind};
 use super::sla::{self, SlaPolicies};
 use crate::records::incident::Priority;
 pub use crate::records::incident::{
-    IncidentRecord, PUBLIC_NOTE, SUPPLIER_CASE, SYSTEM, SlaEvent, Status, SupplierCase,
+    DIAGNOSTIC, IncidentRecord, PUBLIC_NOTE, SUPPLIER_CASE, SYSTEM, SlaEvent, Status, SupplierCase,
     TimelineEntry,
 };
 
@@ -36,6 +36,9 @@ pub enum StaffAction {
     /// Write something down for the person who reported it too: the
     /// newest public note reaches their machine (`atalaya-agent reports`).
     PublicNote(String),
+    /// The result of a diagnostic action run on the incident's machine,
+    /// in words naming who asked for it.
+    Diagnostic(String),
     /// Move it to second level.
     Escalate,
     /// A case opened with a supplier (an active incident only).
@@ -55,6 +58,7 @@ impl StaffAction {
             StaffAction::Ack => "ack",
             StaffAction::Assign(_) => "assign",
             StaffAction::Note(_) | StaffAction::PublicNote(_) => "note",
+            StaffAction::Diagnostic(_) => "diagnostic",
             StaffAction::Escalate => "escalate",
             StaffAction::SupplierCase(_) => "supplier",
             StaffAction::Resolve(_) => "resolve",
@@ -121,6 +125,7 @@ pub fn apply_staff(
         }
         StaffAction::Note(text) => rec.log(now, author, "note", text.clone()),
         StaffAction::PublicNote(text) => rec.log(now, author, PUBLIC_NOTE, text.clone()),
+        StaffAction::Diagnostic(text) => rec.log(now, author, DIAGNOSTIC, text.clone()),
         StaffAction::Escalate => {
             if !rec.status.is_active() {
                 return Err(refuse("only open or acknowledged incidents escalate"));

@@ -170,6 +170,10 @@ pub const SYSTEM: &str = "atalaya";
 /// the incident as well (a plain note is `note`).
 pub const PUBLIC_NOTE: &str = "public-note";
 
+/// The event of a diagnostic action's result on the incident's machine
+/// (`atalaya diag`), written by the person who asked for it.
+pub const DIAGNOSTIC: &str = "diagnostic";
+
 /// The event of a case opened with a supplier for the incident (see
 /// [`SupplierCase`]).
 pub const SUPPLIER_CASE: &str = "supplier-case";

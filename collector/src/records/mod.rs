@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //! - [`device`]: network devices, their last poll and inventory changes.
+//! - [`diagnostic`]: diagnostic requests to agents and their results.
 //! - [`incident`]: severities, priorities, the stored incident and its timeline.
 //! - [`kb`]: knowledge-base articles and their signatures.
 //! - [`lookup`]: the caller lookup's kinds of match.
@@ -19,6 +20,7 @@
 //!   aggregations a query asks of them.
 
 pub mod device;
+pub mod diagnostic;
 pub mod incident;
 pub mod kb;
 pub mod lookup;

@@ -8,8 +8,10 @@
 //! # Layout
 //! - [`committer`]: group commit of every session's records.
 //! - [`session`]: one agent's data session.
+//! - [`diagnostics`]: diagnostic requests on their way to an agent's session.
 //! - [`enroll`]: enrollment of new agents.
 //! - [`renew`]: renewal of enrolled agents' certificates.
+//! - [`policy`]: the agent policies in force, for the sessions.
 //! - [`limiter`]: failed-enrollment limits per address (token guessing),
 //!   and log lines per agent.
 //! - [`screen`]: times and numbers refused before they are stored.
@@ -30,8 +32,10 @@ use crate::telemetry::Telemetry;
 use crate::tls;
 
 pub mod committer;
+pub mod diagnostics;
 pub mod enroll;
 pub mod limiter;
+pub mod policy;
 pub mod renew;
 pub mod session;
 
@@ -100,8 +104,12 @@ pub struct Hub {
     pub report_wakers: AgentWakers,
     /// Discoveries on their way to the agents' sessions.
     pub discoveries: DiscoveryQueues,
+    /// Wakes the sessions of agents a diagnostic request was made for.
+    pub diag_wakers: AgentWakers,
     /// Log lines about polls of devices an agent does not poll, per agent.
     pub device_notices: Mutex<limiter::NoticeLimiter>,
+    /// The agent policies in force.
+    pub policies: Arc<policy::AgentPolicies>,
 }
 
 impl Hub {
@@ -126,7 +134,9 @@ impl Hub {
             device_wakers: AgentWakers::default(),
             report_wakers: AgentWakers::default(),
             discoveries: DiscoveryQueues::default(),
+            diag_wakers: AgentWakers::default(),
             device_notices: Mutex::new(limiter::NoticeLimiter::new(NOTICE_EVERY)),
+            policies: Arc::default(),
         }
     }
 

@@ -12,17 +12,19 @@ use std::time::Duration;
 use atalaya_common::model::ProbeTarget;
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{
-    self, Ack, DecodeError, DeviceAssignment, EncodeError, FrameReader, Message, ProbeTargets,
-    Refused, ReportState, ReportStatus, SnapshotRequest,
+    self, Ack, AgentPolicy, DecodeError, DeviceAssignment, EncodeError, FrameReader, Message,
+    ProbeTargets, Refused, ReportState, ReportStatus, SnapshotRequest,
 };
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::committer::{CommitError, Progress, SessionQueue};
+use super::diagnostics::DiagFeed;
 use super::renew::RenewError;
 use super::{Hub, close_code};
 use crate::screen::{Screened, screen};
+use crate::store::policies::PolicyReport;
 use crate::store::{AgentSeen, Ingest, IngestRecord, Store};
 
 /// How long an agent may take to open its stream and say `Hello`.
@@ -219,6 +221,19 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         wake: hub.report_wakers.subscribe(agent_id),
         sent: None,
     };
+    let diagnostics = DiagFeed {
+        store: &hub.store,
+        agent: agent_id,
+        enabled: DiagFeed::understood(&hello),
+        wake: hub.diag_wakers.subscribe(agent_id),
+    };
+    let policy = PolicyFeed {
+        hub,
+        agent: agent_id,
+        enabled: hello.has(proto::FEATURE_POLICY),
+        wake: hub.policies.subscribe(),
+        sent: None,
+    };
     let writer = write_acks(
         send,
         progress,
@@ -228,6 +243,8 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
             devices,
             probes,
             reports,
+            diagnostics,
+            policy,
         },
     );
 
@@ -273,6 +290,19 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                     let _ = reply_tx.send(reply);
                     continue;
                 }
+                Message::PolicyState(m) => {
+                    let report = PolicyReport {
+                        policies: m.policies,
+                        pinned: m.pinned,
+                        refused: m.refused,
+                        effective: m.effective,
+                        reported_at: Timestamp::now(),
+                    };
+                    if let Err(err) = hub.store.set_policy_report(agent_id, &report) {
+                        tracing::warn!(agent = %agent_id, error = %err, "could not keep what this agent runs of its policy");
+                    }
+                    continue;
+                }
                 Message::InventorySnapshot(m) => IngestRecord::Snapshot(m),
                 Message::InventoryDelta(m) => IngestRecord::Delta(m),
                 Message::MetricBatch(m) => IngestRecord::Metrics(m),
@@ -287,6 +317,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                 Message::DeviceTrap(m) => IngestRecord::DeviceTrap(m),
                 Message::ProbeRound(m) => IngestRecord::ProbeRound(m),
                 Message::DiscoveryResult(m) => IngestRecord::DiscoveryResult(m),
+                Message::DiagResult(m) => IngestRecord::DiagResult(m),
                 other => {
                     return Err(ProtocolError::Unexpected { kind: other.name() }.into());
                 }
@@ -504,6 +535,8 @@ struct Feeds<'h> {
     devices: DeviceFeed,
     probes: ProbeFeed<'h>,
     reports: ReportFeed<'h>,
+    diagnostics: DiagFeed<'h>,
+    policy: PolicyFeed<'h>,
 }
 
 /// Sends acks as commits complete (the newest only: acks are cumulative),
@@ -520,8 +553,14 @@ async fn write_acks(
         mut devices,
         mut probes,
         mut reports,
+        mut diagnostics,
+        mut policy,
     } = feeds;
     send_message(&mut send, config).await?;
+    policy.wake.mark_unchanged();
+    if let Some(settings) = policy.next() {
+        send_message(&mut send, settings).await?;
+    }
     if let Some(assignment) = devices.on_connect() {
         send_message(&mut send, assignment).await?;
     }
@@ -531,6 +570,10 @@ async fn write_acks(
     reports.wake.mark_unchanged();
     if let Some(status) = reports.next() {
         send_message(&mut send, status).await?;
+    }
+    diagnostics.wake.mark_unchanged();
+    for request in diagnostics.due() {
+        send_message(&mut send, request).await?;
     }
     let mut recheck = tokio::time::interval_at(Instant::now() + PROBE_RECHECK, PROBE_RECHECK);
     let mut acked = 0;
@@ -557,9 +600,24 @@ async fn write_acks(
                 }
                 continue;
             }
+            Ok(()) = diagnostics.wake.changed(), if diagnostics.enabled => {
+                for request in diagnostics.due() {
+                    send_message(&mut send, request).await?;
+                }
+                continue;
+            }
+            Ok(()) = policy.wake.changed(), if policy.enabled => {
+                if let Some(settings) = policy.next() {
+                    send_message(&mut send, settings).await?;
+                }
+                continue;
+            }
             _ = recheck.tick() => {
                 if let Some(targets) = probes.next(false) {
                     send_message(&mut send, targets).await?;
+                }
+                if let Some(settings) = policy.next() {
+                    send_message(&mut send, settings).await?;
                 }
                 continue;
             }
@@ -724,6 +782,48 @@ impl ReportFeed<'_> {
         tracing::debug!(agent = %self.agent, reports = reports.len(), "user report status for the agent");
         self.sent = Some(reports.clone());
         Some(Message::ReportStatus(ReportStatus { reports }))
+    }
+}
+
+/// The agent policy of a session's agent, for an agent that said it
+/// understands it ([`proto::FEATURE_POLICY`]): the policies in force that
+/// select its host name and tags.
+struct PolicyFeed<'h> {
+    hub: &'h Hub,
+    agent: &'h str,
+    enabled: bool,
+    /// Bumped when other policies are put in force.
+    wake: watch::Receiver<u64>,
+    /// The policy last sent on this connection.
+    sent: Option<AgentPolicy>,
+}
+
+impl PolicyFeed<'_> {
+    /// The agent's policy, when it differs from the one sent (at connect
+    /// always, even empty: the agent drops a policy it kept that no longer
+    /// selects it).
+    fn next(&mut self) -> Option<Message> {
+        if !self.enabled {
+            return None;
+        }
+        let selector = match self.hub.store.probe_selector(self.agent) {
+            Ok(found) => found.unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!(agent = %self.agent, error = %err, "could not read what selects this agent's policy");
+                return None;
+            }
+        };
+        let policy = self
+            .hub
+            .policies
+            .current()
+            .for_agent(&selector.hostname, &selector.tags);
+        if self.sent.as_ref() == Some(&policy) {
+            return None;
+        }
+        tracing::debug!(agent = %self.agent, policies = policy.policies.len(), "agent policy for the agent");
+        self.sent = Some(policy.clone());
+        Some(Message::AgentPolicy(policy))
     }
 }
 

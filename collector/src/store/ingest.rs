@@ -23,8 +23,8 @@ use super::records::*;
 use super::rollups::{Partials, RollupTables};
 use super::schema::*;
 use super::{
-    Store, StoreError, dec, devices, discovery, enc, identity, lookup, neighbours, next_id, probes,
-    trays,
+    Store, StoreError, dec, devices, diagnostics, discovery, enc, identity, lookup, neighbours,
+    next_id, probes, trays,
 };
 use crate::helpers::series;
 use crate::records::device::DeviceChangeItem;
@@ -106,6 +106,8 @@ pub enum IngestRecord {
     DeviceTrap(proto::DeviceTrap),
     /// One round of the agent's network probes.
     ProbeRound(proto::ProbeRound),
+    /// What became of a diagnostic request.
+    DiagResult(proto::DiagResult),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
     /// A record whose content was refused before it got here (times out
@@ -137,6 +139,7 @@ impl IngestRecord {
             IngestRecord::PrinterTrays(t) => Some(t.seq),
             IngestRecord::DeviceTrap(t) => Some(t.seq),
             IngestRecord::ProbeRound(r) => Some(r.seq),
+            IngestRecord::DiagResult(r) => Some(r.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
             IngestRecord::Seen(_) => None,
         }
@@ -179,6 +182,8 @@ pub enum Fed {
     /// A user report was stored (the first time only: a report the agent
     /// sent twice is fed once).
     Report(ReportRecord),
+    /// The result of a diagnostic request was stored (the first one only).
+    Diagnostic(crate::records::diagnostic::DiagnosticRecord),
     /// An inventory was stored; `changes` is empty for a first snapshot.
     Inventory {
         /// Asset id.
@@ -273,6 +278,7 @@ pub(crate) struct Tables<'t> {
     pub device_primary: Table<'t, &'static str, &'static str>,
     pub device_aliases: Table<'t, &'static str, &'static [u8]>,
     pub discoveries: Table<'t, u64, &'static [u8]>,
+    pub diagnostics: Table<'t, &'static str, &'static [u8]>,
     pub discovered: Table<'t, (u64, &'static str), &'static [u8]>,
     pub device_neighbours: Table<'t, &'static str, &'static [u8]>,
     pub device_trays: Table<'t, &'static str, &'static [u8]>,
@@ -313,6 +319,7 @@ impl<'t> Tables<'t> {
             device_primary: txn.open_table(DEVICE_PRIMARY)?,
             device_aliases: txn.open_table(DEVICE_ALIASES)?,
             discoveries: txn.open_table(DISCOVERIES)?,
+            diagnostics: txn.open_table(DIAGNOSTICS)?,
             discovered: txn.open_table(DISCOVERED)?,
             device_neighbours: txn.open_table(DEVICE_NEIGHBOURS)?,
             device_trays: txn.open_table(DEVICE_TRAYS)?,
@@ -593,6 +600,13 @@ impl Commit<'_, '_> {
             IngestRecord::DeviceTrap(trap) => self.device_trap(&origin, trap)?,
             IngestRecord::ProbeRound(round) => self.probe_round(&origin, round)?,
             IngestRecord::DiscoveryResult(r) => discovery::store_result(&mut self.t, agent, r)?,
+            IngestRecord::DiagResult(r) => {
+                if let Some(rec) =
+                    diagnostics::store_result(&mut self.t, agent, item.received_at, r)?
+                {
+                    self.fed.push(Fed::Diagnostic(rec));
+                }
+            }
             IngestRecord::Snapshot(s) => {
                 self.snapshot(&origin, s)?;
                 state.need_snapshot = false;

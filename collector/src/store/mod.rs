@@ -29,6 +29,8 @@
 //! - [`upgrade`]: files written by older collectors, upgraded at open.
 //! - [`backup`]: a consistent copy of every table while the store runs,
 //!   and putting one in place of a stopped collector's store.
+//! - [`policies`]: the versions of the agent policies, and what each
+//!   agent says it runs.
 //!
 //! # Metrics
 //! Each agent has one open block (table [`HEADS`]) that its samples go
@@ -50,6 +52,7 @@ pub mod bits;
 pub mod block;
 pub mod device_identity;
 pub mod devices;
+pub mod diagnostics;
 pub mod discovery;
 pub mod heads;
 pub mod identity;
@@ -60,6 +63,7 @@ pub mod lookup;
 pub mod neighbours;
 pub mod outbox;
 pub mod people;
+pub mod policies;
 pub mod probes;
 pub mod query;
 pub mod records;

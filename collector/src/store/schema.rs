@@ -68,6 +68,8 @@ pub const META_NEXT_DISCOVERY: &str = "next_discovery";
 /// Key in [`META`] of the version of what [`LOOKUP_KEYS`] holds; absent in
 /// a file written before that table, which is then built at open.
 pub const META_LOOKUP_INDEX: &str = "lookup_index_version";
+/// Key in [`META`] of the next diagnostic request number.
+pub const META_NEXT_DIAGNOSTIC: &str = "next_diagnostic";
 /// Key in [`META`] of the next person number of the people directory.
 pub const META_NEXT_PERSON: &str = "next_person";
 
@@ -161,6 +163,12 @@ pub const NOTIFY_SENT: TableDefinition<&str, i64> = TableDefinition::new("notify
 /// (asset, report id) → [`super::ReportRecord`]: what people reported with
 /// `atalaya-agent report`, marked once the incident desk has handled it.
 pub const USER_REPORTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("user_reports");
+/// Diagnostic requests to agents: `request id → DiagnosticRecord` (see
+/// [`crate::records::diagnostic`]), with the agent's result once it came.
+pub const DIAGNOSTICS: TableDefinition<&str, &[u8]> = TableDefinition::new("diagnostics");
+/// Diagnostic requests by agent: `(agent id, issued at ms, request id) → ()`.
+pub const DIAGNOSTICS_BY_AGENT: TableDefinition<(&str, i64, &str), ()> =
+    TableDefinition::new("diagnostics_by_agent");
 /// Incidents: `id → IncidentRecord` (the id is the engine's incident number).
 pub const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("incidents");
 /// Open or acknowledged incidents: `(asset id, rule, subject) → incident id`.
@@ -286,6 +294,15 @@ pub const WARRANTIES: TableDefinition<&str, &[u8]> = TableDefinition::new("warra
 /// Key in [`META`] of the next contract number.
 pub const META_NEXT_CONTRACT: &str = "next_contract";
 
+/// Agent policies by name: [`super::policies::PolicyVersion`], the
+/// digest and version of each policy ever configured (a removed one is
+/// kept, so that it goes on counting if it comes back). Added after format
+/// 5 without changing it: a file without it gets it empty at open.
+pub const POLICY_VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("policy_versions");
+/// What each agent last said of its policy, by agent id:
+/// [`super::policies::PolicyReport`].
+pub const AGENT_POLICY: TableDefinition<&str, &[u8]> = TableDefinition::new("agent_policy");
+
 /// The definition of a rollup table: `(asset id, name id, group start ms)
 /// → the rollups of the group's buckets` (see [`super::rollups`]).
 pub type RollupTableDef = TableDefinition<'static, (&'static str, u32, i64), &'static [u8]>;
@@ -351,6 +368,8 @@ pub fn create_all(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(INCIDENTS_BY_ASSET)?;
     txn.open_table(ENGINE_STATE)?;
     txn.open_table(USER_REPORTS)?;
+    txn.open_table(DIAGNOSTICS)?;
+    txn.open_table(DIAGNOSTICS_BY_AGENT)?;
     txn.open_table(PROBE_LATEST)?;
     txn.open_table(PROBE_AGENTS)?;
     txn.open_table(ROLLUPS_5M)?;
@@ -376,6 +395,8 @@ fn create_people_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> 
     txn.open_table(SUPPLIERS)?;
     txn.open_table(CONTRACTS)?;
     txn.open_table(WARRANTIES)?;
+    txn.open_table(POLICY_VERSIONS)?;
+    txn.open_table(AGENT_POLICY)?;
     Ok(())
 }
 

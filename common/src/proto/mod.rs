@@ -25,6 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::assist::{DiagOrder, DiagOutcome};
 use crate::diff;
 use crate::model::device::trap::TrapEvent;
 use crate::model::device::{
@@ -155,6 +156,17 @@ messages! {
     /// Collector → agent: what became of the reports people wrote on this
     /// machine (only to agents whose [`Hello`] lists [`FEATURE_REPORT_STATUS`]).
     ReportStatus = 23,
+    /// Collector → agent: run a diagnostic action, signed by the collector's
+    /// CA (only to agents whose [`Hello`] lists [`FEATURE_DIAG`]).
+    DiagRequest = 25,
+    /// Agent → collector: what became of a [`DiagRequest`].
+    DiagResult = 41,
+    /// Collector → agent: the settings of the agent policies that select
+    /// it (only to agents whose [`Hello`] lists [`FEATURE_POLICY`]).
+    AgentPolicy = 24,
+    /// Agent → collector: the policy it runs, the keys its own file pins,
+    /// the keys it refused (only after an [`AgentPolicy`]).
+    PolicyState = 40,
     /// Agent → collector on an enrollment connection.
     EnrollRequest = 32,
     /// Collector → agent: the signed certificate.
@@ -169,6 +181,13 @@ const HELLO_KIND: u8 = 1;
 /// A [`Hello`] feature: the agent understands [`ReportStatus`] and keeps
 /// it for the people who wrote the reports.
 pub const FEATURE_REPORT_STATUS: &str = "report-status";
+
+/// A [`Hello`] feature: the agent understands [`DiagRequest`] and answers
+/// each with a [`DiagResult`].
+pub const FEATURE_DIAG: &str = "diag";
+/// A [`Hello`] feature: the agent applies [`AgentPolicy`] and answers
+/// with [`PolicyState`].
+pub const FEATURE_POLICY: &str = "policy";
 
 /// First message of a data connection.
 ///
@@ -522,6 +541,47 @@ pub struct Renewed {
     pub certificate_pem: String,
 }
 
+/// A diagnostic order from the help desk, and the collector CA's
+/// signature over [`DiagOrder::signed_bytes`]. The agent checks the
+/// signature, the expiry, that it has not run this id before, and its own
+/// allow-list, every time; each refusal comes back as a [`DiagResult`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagRequest {
+    /// What is asked.
+    pub order: DiagOrder,
+    /// The CA key's signature, in the form of its algorithm (ASN.1 DER for ECDSA).
+    pub signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for DiagRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiagRequest")
+            .field("order", &self.order)
+            .field("signature", &format_args!("{} bytes", self.signature.len()))
+            .finish()
+    }
+}
+
+/// What became of a diagnostic request on the agent. A record like the
+/// others: spooled, sequenced, acknowledged once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagResult {
+    /// Per-agent sequence number.
+    pub seq: u64,
+    /// The request's id.
+    pub id: String,
+    /// When the agent started on it.
+    pub started_at: Timestamp,
+    /// How long it took, milliseconds.
+    pub duration_ms: u64,
+    /// How it ended.
+    pub outcome: DiagOutcome,
+    /// What the action printed or found, cut at the agent's `max_output_bytes`.
+    pub output: String,
+    /// Whether `output` was cut.
+    pub truncated: bool,
+}
+
 /// Durable up to here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
@@ -583,6 +643,35 @@ pub struct ConfigUpdate {
     pub inventory_interval_seconds: u32,
     /// Seconds between heartbeats.
     pub heartbeat_interval_seconds: u32,
+}
+
+/// The central settings of an agent: the policies that select it, most
+/// specific first, merged into one list (a key of a more specific policy
+/// wins). The whole list replaces any earlier one; an empty `policies`
+/// means none selects the agent any more. Keys are `section.key` of the
+/// agent's file ([`crate::policy::KEYS`]); an agent refuses the ones it
+/// does not know and applies the rest, live. Not a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPolicy {
+    /// `(policy name, version)` of every policy merged, most specific first.
+    pub policies: Vec<(String, u64)>,
+    /// The merged settings.
+    pub settings: Vec<(String, crate::policy::Value)>,
+}
+
+/// What an agent made of the last [`AgentPolicy`]: sent when it applied
+/// one, and again at each connection. Not a record: the newest replaces
+/// the one stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    /// `(policy name, version)` the agent runs, as it received them.
+    pub policies: Vec<(String, u64)>,
+    /// Keys its own file sets, with the file's value: they win over the policy.
+    pub pinned: Vec<(String, crate::policy::Value)>,
+    /// Keys of the policy it refused, with the reason.
+    pub refused: Vec<(String, String)>,
+    /// Every key's value in force now.
+    pub effective: Vec<(String, crate::policy::Value)>,
 }
 
 /// Ask for a full inventory (the collector could not apply a delta).

@@ -1,0 +1,184 @@
+//! Remote assistance: the diagnostic actions the help desk asks through
+//! the collector, checked and run by this machine on its own terms.
+//!
+//! Every order is checked here, every time: the collector CA's signature,
+//! that it is for this agent, its expiry, that its id was not seen before
+//! ([`verify`]), then this machine's `[assist]` allow-list ([`allow`]).
+//! An order that passes runs within the configured deadline and output cap
+//! ([`run`]). Whatever happens, the daemon sends a [`DiagResult`] record
+//! back through the outbox (spooled, sent, acknowledged like any record)
+//! and appends a line to `<state_dir>/assist.log` ([`audit`]).
+//!
+//! # Layout
+//! - [`verify`]: signature, agent, expiry and replay checks.
+//! - [`allow`]: the allow-list of the configuration file.
+//! - [`run`]: the actions, with their deadline and output cap.
+//! - [`audit`]: the local record of requests.
+//! - [`bundle`]: `support-bundle`, and the samples of the last hour it holds.
+
+pub mod allow;
+pub mod audit;
+pub mod bundle;
+pub mod run;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use atalaya_common::assist::{DiagOutcome, READ_ONLY_ACTIONS};
+use atalaya_common::model::Timestamp;
+use atalaya_common::proto::{DiagRequest, DiagResult};
+use tokio::sync::mpsc;
+
+use crate::root::Root;
+
+/// Default deadline of an action, seconds.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
+/// Default cap of an action's output, bytes.
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 64 << 10;
+/// Default cap of a support bundle, bytes.
+pub const DEFAULT_MAX_BUNDLE_BYTES: u64 = 4 << 20;
+
+/// The `[assist]` section: what this machine lets the help desk run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssistConfig {
+    /// Run diagnostic actions at all.
+    pub enabled: bool,
+    /// Names of the actions allowed (default: the read-only ones).
+    pub allow: Vec<String>,
+    /// The services `service-restart` may restart.
+    pub restart_services: Vec<String>,
+    /// Files `log-tail` may read, or directories whose files it may read.
+    pub log_paths: Vec<PathBuf>,
+    /// Longest run of an action.
+    pub timeout: Duration,
+    /// Most bytes of output sent back.
+    pub max_output_bytes: usize,
+    /// Most bytes of a support bundle.
+    pub max_bundle_bytes: usize,
+}
+
+impl Default for AssistConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow: READ_ONLY_ACTIONS.iter().map(|s| (*s).to_owned()).collect(),
+            restart_services: Vec::new(),
+            log_paths: vec![PathBuf::from("/var/log")],
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECONDS),
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES as usize,
+            max_bundle_bytes: DEFAULT_MAX_BUNDLE_BYTES as usize,
+        }
+    }
+}
+
+impl AssistConfig {
+    /// The limits of one run.
+    pub fn limits(&self) -> run::Limits {
+        run::Limits {
+            timeout: self.timeout,
+            max_output_bytes: self.max_output_bytes,
+        }
+    }
+}
+
+/// Where the uplink leaves diagnostic orders until the daemon takes them.
+#[derive(Debug)]
+pub struct Inbox {
+    tx: mpsc::UnboundedSender<DiagRequest>,
+    rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<DiagRequest>>>,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+        }
+    }
+}
+
+impl Inbox {
+    /// An order came from the collector.
+    pub fn deliver(&self, request: DiagRequest) {
+        tracing::debug!(id = %request.order.id, action = %request.order.action, "diagnostic order from the collector");
+        // Fails only once nobody takes orders any more.
+        let _ = self.tx.send(request);
+    }
+
+    /// The orders; `None` after the first call.
+    pub fn take(&self) -> Option<mpsc::UnboundedReceiver<DiagRequest>> {
+        self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// The result of one order (its `seq` is given when it is spooled).
+pub async fn handle(
+    request: &DiagRequest,
+    verifier: &mut verify::Verifier,
+    config: &AssistConfig,
+    root: &Root,
+    sources: &bundle::Sources,
+) -> DiagResult {
+    let started_at = Timestamp::now();
+    let clock = Instant::now();
+    let checked = verifier
+        .check(request, started_at)
+        .and_then(|order| allow::decide(config, &order.action).map(|()| order));
+    let ran = match checked {
+        Ok(order) if order.action == atalaya_common::assist::Action::SupportBundle => {
+            support_bundle(config, root, sources).await
+        }
+        Ok(order) => run::run(&order.action, config, root).await,
+        Err(refusal) => run::Ran {
+            outcome: DiagOutcome::Refused {
+                reason: refusal.to_string(),
+            },
+            output: String::new(),
+            truncated: false,
+        },
+    };
+    DiagResult {
+        seq: 0,
+        id: request.order.id.clone(),
+        started_at,
+        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        outcome: ran.outcome,
+        output: ran.output,
+        truncated: ran.truncated,
+    }
+}
+
+/// Makes a support bundle off the async threads, within the deadline.
+async fn support_bundle(config: &AssistConfig, root: &Root, sources: &bundle::Sources) -> run::Ran {
+    let work = {
+        let (config, root) = (config.clone(), root.clone());
+        let sources = bundle::Sources {
+            recent: sources.recent.clone(),
+            state_dir: sources.state_dir.clone(),
+        };
+        tokio::task::spawn_blocking(move || bundle::make(&config, &root, &sources))
+    };
+    let failed = |reason: String| run::Ran {
+        outcome: DiagOutcome::Failed { reason },
+        output: String::new(),
+        truncated: false,
+    };
+    match tokio::time::timeout(config.timeout, work).await {
+        Ok(Ok(Ok((text, left_out)))) => run::Ran {
+            outcome: DiagOutcome::Completed,
+            output: text,
+            truncated: left_out,
+        },
+        Ok(Ok(Err(reason))) => failed(reason),
+        Ok(Err(e)) => failed(format!("the action stopped: {e}")),
+        Err(_) => run::Ran {
+            outcome: DiagOutcome::TimedOut {
+                after_seconds: u32::try_from(config.timeout.as_secs()).unwrap_or(u32::MAX),
+            },
+            output: String::new(),
+            truncated: false,
+        },
+    }
+}
