@@ -11,11 +11,13 @@
 //!
 //! # Layout
 //! - [`verify`]: signature, agent, expiry and replay checks.
+//! - [`accepted`]: the accepted orders kept across restarts, against replays.
 //! - [`allow`]: the allow-list of the configuration file.
 //! - [`run`]: the actions, with their deadline and output cap.
 //! - [`audit`]: the local record of requests.
 //! - [`bundle`]: `support-bundle`, and the samples of the last hour it holds.
 
+pub mod accepted;
 pub mod allow;
 pub mod audit;
 pub mod bundle;
@@ -123,9 +125,15 @@ pub async fn handle(
 ) -> DiagResult {
     let started_at = Timestamp::now();
     let clock = Instant::now();
-    let checked = verifier
-        .check(request, started_at)
-        .and_then(|order| allow::decide(config, &order.action).map(|()| order));
+    let verified = verifier.check(request, started_at);
+    if verified.is_ok() {
+        // Kept before it runs: an agent that dies during a restart it was
+        // asked for must not run it again when the order comes back.
+        if let Err(e) = accepted::save(&sources.state_dir, verifier.accepted()) {
+            tracing::error!(error = %e, "cannot keep the accepted orders: after a restart one sent again would run again");
+        }
+    }
+    let checked = verified.and_then(|order| allow::decide(config, &order.action).map(|()| order));
     let ran = match checked {
         Ok(order) if order.action == atalaya_common::assist::Action::SupportBundle => {
             support_bundle(config, root, sources).await
@@ -180,5 +188,50 @@ async fn support_bundle(config: &AssistConfig, root: &Root, sources: &bundle::So
             output: String::new(),
             truncated: false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verify::tests::{ca, order, signed};
+    use super::*;
+    use atalaya_common::assist::Action;
+
+    #[tokio::test]
+    async fn an_order_accepted_is_kept_before_it_runs_and_refused_after_a_restart() {
+        let state = tempfile::tempdir().unwrap();
+        let sources = bundle::Sources {
+            recent: std::sync::Arc::default(),
+            state_dir: state.path().to_owned(),
+        };
+        let (key, pem) = ca();
+        let fresh = || verify::Verifier::new(verify::CaKey::from_pem(&pem).unwrap(), "ag-1");
+        // A restart this machine does not allow: signed and accepted, then
+        // refused by the allow-list, so nothing runs in the test.
+        let mut restart = order("d-1", Timestamp::now());
+        restart.action = Action::ServiceRestart {
+            name: "cron".into(),
+        };
+        let request = signed(&key, restart);
+        let root = Root::new(state.path());
+        let config = AssistConfig::default();
+
+        let mut verifier = fresh();
+        let first = handle(&request, &mut verifier, &config, &root, &sources).await;
+        assert!(
+            first.outcome.reason().unwrap().starts_with("not allowed"),
+            "{:?}",
+            first.outcome
+        );
+        assert!(accepted::load(state.path()).unwrap().contains_key("d-1"));
+
+        // The agent restarts; the same order comes again.
+        let mut verifier = fresh();
+        verifier.remember(accepted::load(state.path()).unwrap());
+        let again = handle(&request, &mut verifier, &config, &root, &sources).await;
+        assert_eq!(
+            again.outcome.reason(),
+            Some("replayed: request d-1 was received before".to_string())
+        );
     }
 }

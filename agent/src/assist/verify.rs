@@ -138,6 +138,18 @@ impl Verifier {
         }
     }
 
+    /// The ids accepted and not yet expired, with their expiry (ms): what
+    /// must outlive a restart for a replay to stay refused.
+    pub fn accepted(&self) -> &HashMap<String, i64> {
+        &self.seen
+    }
+
+    /// Remembers ids accepted before (by an earlier run of the agent), as
+    /// [`Self::accepted`] gave them.
+    pub fn remember(&mut self, accepted: HashMap<String, i64>) {
+        self.seen.extend(accepted);
+    }
+
     /// The order of `request` if it may go on to the allow-list, at `now`;
     /// its id is then remembered, so the same request is refused next time.
     pub fn check(&mut self, request: &DiagRequest, now: Timestamp) -> Result<DiagOrder, Refusal> {
@@ -184,12 +196,13 @@ impl Verifier {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use atalaya_common::assist::Action;
     use rcgen::{CertificateParams, IsCa, KeyPair, SigningKey};
 
-    fn ca() -> (KeyPair, String) {
+    /// A CA key and its certificate.
+    pub(crate) fn ca() -> (KeyPair, String) {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -197,7 +210,8 @@ mod tests {
         (key, cert.pem())
     }
 
-    fn order(id: &str, now: Timestamp) -> DiagOrder {
+    /// An order for agent `ag-1` issued at `now`, valid ten minutes.
+    pub(crate) fn order(id: &str, now: Timestamp) -> DiagOrder {
         DiagOrder {
             id: id.into(),
             agent_id: "ag-1".into(),
@@ -209,7 +223,8 @@ mod tests {
         }
     }
 
-    fn signed(key: &KeyPair, order: DiagOrder) -> DiagRequest {
+    /// `order` signed with `key`.
+    pub(crate) fn signed(key: &KeyPair, order: DiagOrder) -> DiagRequest {
         let signature = key.sign(&order.signed_bytes()).unwrap();
         DiagRequest { order, signature }
     }
@@ -232,6 +247,21 @@ mod tests {
             Refusal::Expired(_)
         ));
         assert!(v.seen.is_empty());
+    }
+
+    #[test]
+    fn an_order_accepted_before_a_restart_is_still_a_replay() {
+        let (key, pem) = ca();
+        let now = Timestamp::from_secs(1_800_000_000);
+        let req = signed(&key, order("d-1", now));
+        let mut before = Verifier::new(CaKey::from_pem(&pem).unwrap(), "ag-1");
+        before.check(&req, now).unwrap();
+        let mut after = Verifier::new(CaKey::from_pem(&pem).unwrap(), "ag-1");
+        after.remember(before.accepted().clone());
+        assert_eq!(
+            after.check(&req, Timestamp(now.0 + 1000)).unwrap_err(),
+            Refusal::Replayed("d-1".into())
+        );
     }
 
     #[test]

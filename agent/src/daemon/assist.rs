@@ -1,13 +1,15 @@
 //! Remote assistance in the daemon: the orders the uplink received are
 //! checked and run one at a time ([`crate::assist`]), each recorded in
 //! `<state_dir>/assist.log` and answered with a [`DiagResult`] record.
+//! The orders accepted are kept in the state directory as they are
+//! accepted, so a restart does not open a window for replays.
 
 use std::sync::Arc;
 
 use atalaya_common::proto::{DiagRequest, DiagResult, Message};
 use tokio::sync::mpsc;
 
-use crate::assist::{self, AssistConfig, audit, bundle, verify};
+use crate::assist::{self, AssistConfig, accepted, audit, bundle, verify};
 use crate::root::Root;
 use crate::uplink::Shared;
 
@@ -22,6 +24,12 @@ pub async fn serve(
     shared: Arc<Shared>,
 ) {
     let state_dir = sources.state_dir.clone();
+    match accepted::load(&state_dir) {
+        Ok(before) => verifier.remember(before),
+        Err(e) => {
+            tracing::error!(error = %e, "the orders accepted before this start are unknown: one sent again would run again")
+        }
+    }
     while let Some(request) = requests.recv().await {
         let result = assist::handle(&request, &mut verifier, &config, &root, &sources).await;
         let order = &request.order;
