@@ -11,12 +11,14 @@
 # and its records spooled while the collector is stopped, the
 # configuration edited, and the current packages installed over them:
 # identity, spool, edited conffiles, store and CA are kept, and the
-# upgraded agent delivers what it had spooled.
+# upgraded agent delivers what it had spooled. The upgrade branch of the
+# maintainer scripts and of install.sh, and the RPMs' scriptlets (installed,
+# upgraded and erased with rpm), run as if under systemd: see under_systemd.
 #
 # Needs root (it installs packages), dpkg-dev, systemd (systemd-analyze,
 # systemd-sysusers, systemd-tmpfiles), util-linux (setpriv, unshare) and
-# binutils (strip); with rpm installed it also builds the RPMs and lists
-# them. scripts/test.sh installs these and runs this script when CI=true or
+# binutils (strip); with rpm installed it also builds the RPMs, lists them,
+# and (Debian's rpm) installs, upgrades and erases them. scripts/test.sh installs these and runs this script when CI=true or
 # ATALAYA_PACKAGE_TESTS=1. Safe to run again: it purges what an earlier run
 # left first.
 #
@@ -86,6 +88,27 @@ wait_for() {
 # exec_start UNIT: the ExecStart line of an installed unit.
 exec_start() { sed -n 's/^ExecStart=//p' "/usr/lib/systemd/system/$1"; }
 as_atalaya() { setpriv --reuid=atalaya --regid=atalaya --init-groups "$@"; }
+# under_systemd COMMAND...: runs the command as if systemd ran this machine,
+# which the CI machine's has not: in a mount namespace whose /run holds
+# /run/systemd/system (what scripts test for a running systemd), with a
+# stand-in systemctl first on PATH that only writes each call it gets as a
+# line of $stand_in/calls (emptied first; its_calls reads them).
+stand_in="$work/systemctl-stand-in"
+mkdir -p "$stand_in"
+printf '#!/bin/sh\necho "$*" >>%s/calls\n' "$stand_in" >"$stand_in/systemctl"
+chmod 0755 "$stand_in/systemctl"
+under_systemd() {
+    : >"$stand_in/calls"
+    unshare --mount --propagation private sh -c \
+        'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && exec "$@"' sh \
+        env "PATH=$stand_in:$PATH" "$@"
+}
+its_calls() { cat "$stand_in/calls" 2>/dev/null; }
+# called LINE, not_called LINE, none_called REGEX: about $calls, what
+# its_calls gave.
+called() { grep -qxF -- "$1" <<<"$calls"; }
+not_called() { ! called "$1"; }
+none_called() { ! grep -Eq -- "$1" <<<"$calls"; }
 
 echo "== an earlier run's packages, purged"
 dpkg --purge atalaya-agent atalaya-collector >/dev/null 2>&1 || true
@@ -325,7 +348,21 @@ else
 fi
 check "install.sh again keeps the enrollment" sh -c "'$bundle/install.sh' '$token' | grep -q 'already enrolled as $agent_id'"
 stop_all
-rm -rf /usr/bin/atalaya-agent /etc/atalaya/agent.toml /var/lib/atalaya-agent /var/spool/atalaya-agent
+# Its systemd branch: the unit installed, enabled and (re)started.
+if under_systemd "$bundle/install.sh" "$token" >"$work/install-systemd.log" 2>&1; then
+    ok "install.sh upgrades under systemd"
+else
+    fail "install.sh upgrades under systemd"; cat "$work/install-systemd.log"
+fi
+calls="$(its_calls)"
+mode_is /etc/systemd/system/atalaya-agent.service 644 root:root
+check "install.sh installs the packaged unit" cmp /etc/systemd/system/atalaya-agent.service "$here/systemd/atalaya-agent.service"
+check "install.sh under systemd reloads, enables and restarts the agent" test "$calls" = "daemon-reload
+enable atalaya-agent.service
+restart atalaya-agent.service"
+check "install.sh under systemd keeps the enrollment" grep -q "already enrolled as $agent_id" "$work/install-systemd.log"
+rm -rf /usr/bin/atalaya-agent /etc/atalaya/agent.toml /var/lib/atalaya-agent /var/spool/atalaya-agent \
+    /etc/systemd/system/atalaya-agent.service
 
 echo "== stop, remove and purge the collector"
 dpkg -r atalaya-collector >/dev/null
@@ -465,31 +502,75 @@ echo "== the upgrade branch under systemd (a stand-in systemctl in a mount names
 # Installing the same version again runs prerm upgrade and postinst
 # configure VERSION: the upgrade branch. /run/systemd/system marks a
 # running systemd; systemctl only records what it is asked.
-stand_in="$work/systemctl-stand-in"
-mkdir -p "$stand_in"
-printf '#!/bin/sh\necho "$*" >>%s/calls\n' "$stand_in" >"$stand_in/systemctl"
-chmod 0755 "$stand_in/systemctl"
-if unshare --mount --propagation private sh -c \
-    'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && exec "$@"' sh \
-    env "PATH=$stand_in:$PATH" DEBIAN_FRONTEND=noninteractive dpkg -i "$collector_deb" "$agent_deb" \
+if under_systemd DEBIAN_FRONTEND=noninteractive dpkg -i "$collector_deb" "$agent_deb" \
     </dev/null >"$work/upgrade-systemd.log" 2>&1; then
     ok "dpkg -i upgrades under systemd"
 else
     fail "dpkg -i upgrades under systemd"; cat "$work/upgrade-systemd.log"
 fi
-calls="$(cat "$stand_in/calls" 2>/dev/null)"
-check "on upgrade the collector is restarted on the new binary" grep -qx 'restart atalaya-collector.service' <<<"$calls"
-check "on upgrade the enrolled agent is restarted on the new binary" grep -qx 'restart atalaya-agent.service' <<<"$calls"
-check "on upgrade the units are reloaded" grep -qx 'daemon-reload' <<<"$calls"
-check "on upgrade the agent's path unit is started (it waits for an enrollment)" grep -qx 'start atalaya-agent.path' <<<"$calls"
-check "on upgrade nothing is stopped or disabled" sh -c "! grep -Eq '^(stop|disable|--quiet disable) ' <<'EOF'
-$calls
-EOF"
+calls="$(its_calls)"
+check "on upgrade the collector is restarted on the new binary" called 'restart atalaya-collector.service'
+check "on upgrade the enrolled agent is restarted on the new binary" called 'restart atalaya-agent.service'
+check "on upgrade the units are reloaded" called 'daemon-reload'
+check "on upgrade the agent's path unit is started (it waits for an enrollment)" called 'start atalaya-agent.path'
+check "on upgrade nothing is stopped or disabled" none_called '^(stop|disable|--quiet disable) '
 check "the agent's identity kept again" test "$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null)" = "$agent_id"
 
 dpkg --purge atalaya-agent atalaya-collector >/dev/null
 check "upgraded packages purged" sh -c "! dpkg-query -W -f '\${Status}\n' atalaya-agent atalaya-collector 2>/dev/null | grep -q installed"
 check "nothing of them left" test ! -e /etc/atalaya -a ! -e /var/lib/atalaya-agent -a ! -e /var/lib/atalaya-collector
+
+if ((${#rpm_flag[@]})) && rpm --help 2>/dev/null | grep -q -- --force-debian; then
+    echo "== the RPMs installed, upgraded and erased with rpm, under systemd"
+    # Debian's rpm installs into / only when told to (--force-debian), into
+    # its own database here; the scriptlets run with the stand-in systemctl
+    # first on their PATH (rpm sets their PATH itself).
+    collector_rpm="$(ls "$work/out/atalaya-collector-$version"-*.rpm 2>/dev/null | head -1)"
+    rpm_cmd=(rpm --force-debian --nodeps --dbpath "$work/rpmdb"
+        --define "_install_script_path $stand_in:/usr/sbin:/usr/bin:/sbin:/bin")
+    if under_systemd "${rpm_cmd[@]}" -i "$collector_rpm" "$agent_rpm" >"$work/rpm.log" 2>&1; then
+        ok "rpm -i installs both RPMs"
+    else
+        fail "rpm -i installs both RPMs"; cat "$work/rpm.log"
+    fi
+    calls="$(its_calls)"
+    for f in /usr/bin/atalaya-agent /usr/bin/atalaya-collector /usr/bin/atalaya; do
+        mode_is "$f" 755 root:root
+    done
+    mode_is /etc/atalaya/agent.toml 600 root:root
+    mode_is /etc/atalaya/collector.toml 640 root:atalaya
+    mode_is /var/lib/atalaya-collector 700 atalaya:atalaya
+    mode_is /var/lib/atalaya-agent 700 root:root
+    check "rpm: the collector is enabled" called '--quiet enable atalaya-collector.service'
+    check "rpm: the collector is started" called 'start atalaya-collector.service'
+    check "rpm: the agent and its path unit are enabled" called '--quiet enable atalaya-agent.service atalaya-agent.path'
+    check "rpm: the agent's path unit is started (it waits for an enrollment)" called 'start atalaya-agent.path'
+    check "rpm: the agent is not started before it is enrolled" not_called 'start atalaya-agent.service'
+    echo "$agent_id" >/var/lib/atalaya-agent/agent-id
+    if under_systemd "${rpm_cmd[@]}" -U --replacepkgs "$collector_rpm" "$agent_rpm" >"$work/rpm.log" 2>&1; then
+        ok "rpm -U upgrades both RPMs"
+    else
+        fail "rpm -U upgrades both RPMs"; cat "$work/rpm.log"
+    fi
+    calls="$(its_calls)"
+    check "rpm: on upgrade the collector is restarted if running" called 'try-restart atalaya-collector.service'
+    check "rpm: on upgrade the agent is restarted if running" called 'try-restart atalaya-agent.service'
+    check "rpm: on upgrade nothing is stopped or disabled" none_called '^(stop|--quiet disable) '
+    check "rpm: the agent's identity kept on upgrade" test "$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null)" = "$agent_id"
+    if under_systemd "${rpm_cmd[@]}" -e atalaya-agent atalaya-collector >"$work/rpm.log" 2>&1; then
+        ok "rpm -e erases both RPMs"
+    else
+        fail "rpm -e erases both RPMs"; cat "$work/rpm.log"
+    fi
+    calls="$(its_calls)"
+    check "rpm: on erase the agent and its path unit are stopped" called 'stop atalaya-agent.path atalaya-agent.service'
+    check "rpm: on erase the agent and its path unit are disabled" called '--quiet disable atalaya-agent.path atalaya-agent.service'
+    check "rpm: on erase the collector is stopped" called 'stop atalaya-collector.service'
+    check "rpm: on erase the collector is disabled" called '--quiet disable atalaya-collector.service'
+    check "rpm: binaries and configuration gone after erase" test ! -e /usr/bin/atalaya-agent -a ! -e /usr/bin/atalaya-collector -a ! -e /etc/atalaya
+    check "rpm: state kept after erase (rpm has no purge)" test -e /var/lib/atalaya-agent/agent-id -a -d /var/lib/atalaya-collector
+    rm -rf /var/lib/atalaya-agent /var/lib/atalaya-collector /var/spool/atalaya-agent
+fi
 
 echo "packaging: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

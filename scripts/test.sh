@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 # systemd-analyze (which opens their man: documentation with man), makes
 # the collector's account and folders with systemd-sysusers and
 # systemd-tmpfiles, runs the maintainer scripts under a stand-in systemd in
-# a mount namespace made with unshare, and builds the RPMs with rpmbuild.
+# a mount namespace made with unshare, builds the RPMs with rpmbuild and
+# installs, upgrades and erases them with rpm.
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
