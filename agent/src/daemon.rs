@@ -334,6 +334,10 @@ async fn run_async(
         r = inventories => r??,
     }
     endpoint.close(0u32.into(), b"agent stopping");
+    // The close is sent before the process ends, so the collector ends the
+    // session now rather than after its idle timeout; a collector out of
+    // reach is not waited for long.
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     Ok(())
 }
 

@@ -12,6 +12,14 @@ use std::path::{Path, PathBuf};
 
 use atalaya_common::model::Unavailable;
 
+/// The mount tables, in the order they are read. First PID 1's: the
+/// machine's own view, which the agent's sandbox does not change (under
+/// systemd's `ProtectSystem=strict` every mount is read-only to the agent
+/// itself, and `PrivateTmp=` gives it a `/tmp` of its own). Then the
+/// agent's, where PID 1's cannot be read (a fixture tree holds only that
+/// one).
+pub const MOUNT_TABLES: [&str; 2] = ["/proc/1/mounts", "/proc/self/mounts"];
+
 /// The directory that stands for `/`.
 #[derive(Debug, Clone)]
 pub struct Root {
@@ -63,6 +71,19 @@ impl Root {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })
+    }
+
+    /// The first of [`MOUNT_TABLES`] that can be read, with its path; or
+    /// why the last could not be, with its path.
+    pub fn mount_table(&self) -> Result<(String, &'static str), (io::Error, &'static str)> {
+        let mut failed = None;
+        for table in MOUNT_TABLES {
+            match self.read(table) {
+                Ok(text) => return Ok((text, table)),
+                Err(e) => failed = Some((e, table)),
+            }
+        }
+        Err(failed.expect("MOUNT_TABLES is not empty"))
     }
 
     /// The whole file as bytes.
@@ -175,5 +196,38 @@ mod tests {
         assert_eq!(root.number("/sys/b"), Some(0x1af4));
         assert_eq!(root.value("/sys/c"), None);
         assert_eq!(root.value("/sys/missing"), None);
+    }
+
+    #[test]
+    fn the_machines_mount_table_is_read_before_the_agents_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let err = root.mount_table().unwrap_err();
+        assert_eq!(
+            (err.0.kind(), err.1),
+            (io::ErrorKind::NotFound, "/proc/self/mounts")
+        );
+        fs::create_dir_all(dir.path().join("proc/self")).unwrap();
+        fs::write(
+            dir.path().join("proc/self/mounts"),
+            "/dev/sda2 / ext4 ro 0 0\n",
+        )
+        .unwrap();
+        let (text, table) = root.mount_table().unwrap();
+        assert_eq!(
+            (text.as_str(), table),
+            ("/dev/sda2 / ext4 ro 0 0\n", "/proc/self/mounts")
+        );
+        fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        fs::write(
+            dir.path().join("proc/1/mounts"),
+            "/dev/sda2 / ext4 rw 0 0\n",
+        )
+        .unwrap();
+        let (text, table) = root.mount_table().unwrap();
+        assert_eq!(
+            (text.as_str(), table),
+            ("/dev/sda2 / ext4 rw 0 0\n", "/proc/1/mounts")
+        );
     }
 }

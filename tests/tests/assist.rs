@@ -13,7 +13,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use atalaya_common::proto::{self, Message};
 use atalaya_tests::harness::{Collector, Proc, bin, enroll, eventually};
+use atalaya_tests::raw::RawSession;
 use serde_json::{Value, json};
 
 /// Starts an agent of this machine whose `[assist]` section is `assist`.
@@ -79,7 +81,7 @@ fn the_help_desk_runs_diagnostics_within_what_the_machine_allows() {
     std::fs::create_dir_all(&logs).unwrap();
     let lines: String = (1..=50).map(|i| format!("event {i}\n")).collect();
     std::fs::write(logs.join("app.log"), lines).unwrap();
-    let token = collector.token(2);
+    let token = collector.token(3);
     let machine = work.path().join("machine");
     let _agent = agent(
         &machine,
@@ -322,4 +324,28 @@ fn the_help_desk_runs_diagnostics_within_what_the_machine_allows() {
     let done = answered(&collector, &id);
     assert_eq!(done["state"], "completed", "{done}");
     assert!(!done["sent_at"].is_null(), "{done}");
+
+    // An agent that went away without closing its connection (killed, its
+    // network lost) and came back: its old session is still open until it
+    // times out, and a request goes to the new one, where the agent is.
+    let twice = enroll(&work.path().join("twice/state"), &token);
+    let addr = collector.quic_address();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut stale = RawSession::open(&twice, addr, 0, &[proto::FEATURE_DIAG]).await;
+        assert!(matches!(stale.next().await, Message::ConfigUpdate(_)));
+        let mut fresh = RawSession::open(&twice, addr, 0, &[proto::FEATURE_DIAG]).await;
+        assert!(matches!(fresh.next().await, Message::ConfigUpdate(_)));
+        let (status, body) = ask(
+            &collector,
+            &json!({ "agent": twice.agent_id, "action": "top-processes" }),
+        );
+        assert_eq!(status, 201, "{body}");
+        let request = loop {
+            if let Message::DiagRequest(request) = fresh.next_not_ack().await {
+                break request;
+            }
+        };
+        assert_eq!(request.order.id, body["id"].as_str().unwrap());
+        assert!(stale.conn.close_reason().is_none());
+    });
 }

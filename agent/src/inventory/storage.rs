@@ -60,13 +60,13 @@ pub fn collect(root: &Root, gaps: &mut Gaps) -> Storage {
             Vec::new()
         }
     };
-    let filesystems = match root.read("/proc/self/mounts") {
-        Ok(text) => mounts(&text)
+    let filesystems = match root.mount_table() {
+        Ok((text, _)) => mounts(&text)
             .into_iter()
             .map(|m| filesystem(root, m))
             .collect(),
-        Err(err) => {
-            gaps.io(SOURCE, "filesystems", "/proc/self/mounts", &err);
+        Err((err, table)) => {
+            gaps.io(SOURCE, "filesystems", table, &err);
             Vec::new()
         }
     };

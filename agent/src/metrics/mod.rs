@@ -11,7 +11,7 @@
 //! - [`cpu`]: total and per-CPU shares, from `/proc/stat`.
 //! - [`load`]: load averages, from `/proc/loadavg`.
 //! - [`memory`]: memory and swap, from `/proc/meminfo`.
-//! - [`filesystem`]: `/proc/self/mounts` and `statvfs` (on a fixture root,
+//! - [`filesystem`]: the mount table and `statvfs` (on a fixture root,
 //!   only what is mounted inside the tree).
 //! - [`disk`]: whole-disk I/O, from `/proc/diskstats`.
 //! - [`network`]: interface traffic, from `/proc/net/dev`.
@@ -224,15 +224,41 @@ impl Reader {
 
     /// The text of `path` (absolute, as on the host) under the root.
     fn read(&mut self, path: &str) -> io::Result<&str> {
-        let file = if self.root.is_live() {
-            File::open(path)?
+        let file = self.open(path)?;
+        self.read_file(file)
+    }
+
+    /// The first of `paths` that can be opened, read, with its path; or
+    /// why the last could not be, with its path.
+    fn read_first(
+        &mut self,
+        paths: &[&'static str],
+    ) -> Result<(&str, &'static str), (io::Error, &'static str)> {
+        let mut failed = None;
+        for &path in paths {
+            match self.open(path) {
+                Ok(file) => {
+                    return self
+                        .read_file(file)
+                        .map(|t| (t, path))
+                        .map_err(|e| (e, path));
+                }
+                Err(e) => failed = Some((e, path)),
+            }
+        }
+        Err(failed.unwrap_or_else(|| (io::ErrorKind::NotFound.into(), "")))
+    }
+
+    /// `path` (absolute, as on the host) under the root, opened.
+    fn open(&mut self, path: &str) -> io::Result<File> {
+        if self.root.is_live() {
+            File::open(path)
         } else {
             self.path.clear();
             self.path.push(self.root.base());
             self.path.push(path.trim_start_matches('/'));
-            File::open(&self.path)?
-        };
-        self.read_file(file)
+            File::open(&self.path)
+        }
     }
 
     /// The text of `path` on the running host, whatever the root.

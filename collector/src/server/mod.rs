@@ -180,6 +180,16 @@ impl Connections {
         conns.len()
     }
 
+    /// Whether `conn` is the newest connection of `agent`: the one the
+    /// agent is using. An older one is a session whose agent went away
+    /// without a word (a restart, a lost network) and is not yet timed out.
+    pub fn is_newest(&self, agent: &str, conn: &Connection) -> bool {
+        self.lock()
+            .get(agent)
+            .and_then(|list| list.last())
+            .is_some_and(|newest| newest.stable_id() == conn.stable_id())
+    }
+
     /// Whether `agent` has a session open.
     pub fn is_connected(&self, agent: &str) -> bool {
         self.lock().contains_key(agent)

@@ -226,6 +226,8 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
         agent: agent_id,
         enabled: DiagFeed::understood(&hello),
         wake: hub.diag_wakers.subscribe(agent_id),
+        connections: &hub.connections,
+        connection,
     };
     let policy = PolicyFeed {
         hub,
