@@ -14,9 +14,12 @@
 # upgraded agent delivers what it had spooled. The upgrade branch of the
 # maintainer scripts and of install.sh, and the RPMs' scriptlets (installed,
 # upgraded and erased with rpm), run as if under systemd: see under_systemd.
+# Last, the packages under systemd as PID 1: this machine's own system,
+# under an overlay, booted in a container with systemd-nspawn.
 #
 # Needs root (it installs packages), dpkg-dev, systemd (systemd-analyze,
-# systemd-sysusers, systemd-tmpfiles), util-linux (setpriv, unshare) and
+# systemd-sysusers, systemd-tmpfiles), systemd-container (systemd-nspawn),
+# util-linux (setpriv, unshare, nsenter) and
 # binutils (strip); with rpm installed it also builds the RPMs, lists them,
 # and (Debian's rpm) installs, upgrades and erases them. scripts/test.sh installs these and runs this script when CI=true or
 # ATALAYA_PACKAGE_TESTS=1. Safe to run again: it purges what an earlier run
@@ -58,6 +61,8 @@ cleanup() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    # The container's root (see "under systemd as PID 1").
+    if mountpoint -q "$work/sysroot/root" 2>/dev/null; then umount -l "$work/sysroot/root"; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -571,6 +576,129 @@ if ((${#rpm_flag[@]})) && rpm --help 2>/dev/null | grep -q -- --force-debian; th
     check "rpm: state kept after erase (rpm has no purge)" test -e /var/lib/atalaya-agent/agent-id -a -d /var/lib/atalaya-collector
     rm -rf /var/lib/atalaya-agent /var/lib/atalaya-collector /var/spool/atalaya-agent
 fi
+
+echo "== under systemd as PID 1: this machine's own system booted in a container"
+# The units as systemd runs them, every directive applied: this machine's
+# root under an overlay (nothing written there reaches it), booted with
+# systemd-nspawn on a network of its own (only loopback), the packages
+# installed in it, the collector and the enrolled agent run by systemd.
+sysroot="$work/sysroot"
+mkdir -p "$sysroot/upper" "$sysroot/work" "$sysroot/root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$sysroot/upper,workdir=$sysroot/work" "$sysroot/root"
+mkdir -p "$sysroot/root/opt/atalaya-test"
+cp "$collector_deb" "$agent_deb" "$sysroot/root/opt/atalaya-test/"
+systemd-nspawn --quiet --directory="$sysroot/root" --machine=atalaya-test --register=no \
+    --keep-unit --private-network --boot </dev/null >"$work/nspawn.log" 2>&1 &
+nspawn=$!
+pids+=("$nspawn")
+leader=""
+# inside COMMAND...: runs the command in the container.
+inside() { nsenter --target "$leader" --all "$@"; }
+booted() {
+    leader="$(pgrep -P "$nspawn" | head -1)"
+    [ -n "$leader" ] && inside systemctl is-system-running 2>/dev/null | grep -Eqx 'running|degraded'
+}
+inside_as_atalaya() { inside setpriv --reuid=atalaya --regid=atalaya --init-groups "$@"; }
+inside_connected() { inside_as_atalaya /usr/bin/atalaya-collector agent list | grep -q '"status": "connected"'; }
+if wait_for 90 booted; then
+    ok "systemd boots this machine's system in a container"
+    in_pkgs="/opt/atalaya-test"
+    if inside env DEBIAN_FRONTEND=noninteractive dpkg -i "$in_pkgs/$(basename "$collector_deb")" \
+        "$in_pkgs/$(basename "$agent_deb")" </dev/null >"$work/in-dpkg.log" 2>&1; then
+        ok "under systemd: dpkg -i installs both packages"
+    else
+        fail "under systemd: dpkg -i installs both packages"; cat "$work/in-dpkg.log"
+    fi
+    if wait_for 30 inside systemctl is-active --quiet atalaya-collector.service; then
+        ok "under systemd: the collector runs under its unit"
+    else
+        fail "under systemd: the collector runs under its unit"; inside journalctl -u atalaya-collector --no-pager | tail -20
+    fi
+    check "under systemd: the agent's path unit waits for an enrollment" inside systemctl is-active --quiet atalaya-agent.path
+    check "under systemd: the agent is not started before it is enrolled" sh -c "! nsenter --target $leader --all systemctl is-active --quiet atalaya-agent.service"
+    in_token="$(inside_as_atalaya /usr/bin/atalaya-collector token create --ttl 10m --uses 1 || true)"
+    check "under systemd: atalaya-agent enroll" inside /usr/bin/atalaya-agent enroll --config /etc/atalaya/agent.toml --token "$in_token"
+    if wait_for 30 inside systemctl is-active --quiet atalaya-agent.service; then
+        ok "under systemd: the enrollment starts the agent (its path unit)"
+    else
+        fail "under systemd: the enrollment starts the agent (its path unit)"; inside journalctl -u atalaya-agent --no-pager | tail -20
+    fi
+    if wait_for 60 inside_connected; then
+        ok "under systemd: the agent is connected to the collector"
+    else
+        fail "under systemd: the agent is connected to the collector"; inside journalctl -u atalaya-agent -u atalaya-collector --no-pager | tail -20
+    fi
+
+    # The inventory under every directive of the agent's unit (a transient
+    # service with its [Service] settings) against the unconfined one.
+    sandbox=()
+    while IFS= read -r line; do sandbox+=(-p "$line"); done < <(
+        sed -n '/^\[Service\]/,/^\[/p' "$sysroot/root/usr/lib/systemd/system/atalaya-agent.service" |
+            grep -E '^[A-Za-z]+=' | grep -Ev '^(Type|ExecStart|Restart|RestartSec)=')
+    inside systemd-run --quiet --wait --pipe --collect "${sandbox[@]}" \
+        /usr/bin/atalaya-agent inventory --json >"$work/inv-sandboxed.json" 2>"$work/inv-sandboxed.log" || true
+    inside /usr/bin/atalaya-agent inventory --json >"$work/inv-unconfined.json" 2>/dev/null || true
+    check "under systemd: the inventory under the agent unit's $((${#sandbox[@]} / 2)) settings is the unconfined one" \
+        same_inventory "$work/inv-unconfined.json" "$work/inv-sandboxed.json"
+
+    # Remote assistance under the unit: a service restart the machine allows.
+    cat >"$sysroot/root/etc/systemd/system/atalaya-demo.service" <<'UNIT'
+[Unit]
+Description=A service the help desk may restart (package test)
+[Service]
+ExecStart=/bin/sleep infinity
+UNIT
+    inside systemctl daemon-reload
+    inside systemctl start atalaya-demo.service
+    demo_pid="$(inside systemctl show --property=MainPID --value atalaya-demo.service)"
+    sed -i -e 's/^restart_services = \[\]$/restart_services = ["atalaya-demo"]/' \
+        -e 's/^         "support-bundle"\]$/         "support-bundle", "service-restart"]/' \
+        "$sysroot/root/etc/atalaya/agent.toml"
+    check "under systemd: agent.toml allows restarting atalaya-demo" \
+        inside /usr/bin/atalaya-agent check-config /etc/atalaya/agent.toml
+    inside systemctl restart atalaya-agent.service
+    wait_for 60 inside_connected || true
+    in_admin="$(cat "$sysroot/root/var/lib/atalaya-collector/admin-token")"
+    in_asset="$(inside_as_atalaya /usr/bin/atalaya-collector agent list |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["asset_id"])' || echo none)"
+    in_diag() { inside env "ATALAYA_TOKEN=$in_admin" /usr/bin/atalaya diag "$in_asset" "$@" --wait 60; }
+    out="$(in_diag service-restart atalaya-demo 2>&1 || true)"
+    if grep -q "service-restart atalaya-demo — completed" <<<"$out"; then
+        ok "under systemd: the agent restarts a service the help desk asks for"
+    else
+        fail "under systemd: the agent restarts a service the help desk asks for"; echo "$out"
+    fi
+    demo_after="$(inside systemctl show --property=MainPID --value atalaya-demo.service)"
+    check "under systemd: the service has a new main process" test "$demo_after" != "$demo_pid" -a "$demo_after" != 0
+    out="$(in_diag listening-sockets 2>&1 || true)"
+    if grep -q ":4433 .*atalaya-collect" <<<"$out"; then
+        ok "under systemd: listening-sockets names the collector's process (another account's)"
+    else
+        fail "under systemd: listening-sockets names the collector's process (another account's)"; echo "$out"
+    fi
+
+    # An upgrade and a purge under systemd.
+    collector_pid="$(inside systemctl show --property=MainPID --value atalaya-collector.service)"
+    in_agent_id="$(cat "$sysroot/root/var/lib/atalaya-agent/agent-id" 2>/dev/null || echo none)"
+    check "under systemd: dpkg -i upgrades both packages" inside env DEBIAN_FRONTEND=noninteractive \
+        dpkg -i "$in_pkgs/$(basename "$collector_deb")" "$in_pkgs/$(basename "$agent_deb")"
+    collector_after="$(inside systemctl show --property=MainPID --value atalaya-collector.service)"
+    check "under systemd: the upgrade restarts the collector" test "$collector_after" != "$collector_pid" -a "$collector_after" != 0
+    check "under systemd: the upgraded agent keeps its identity" test "$(cat "$sysroot/root/var/lib/atalaya-agent/agent-id" 2>/dev/null)" = "$in_agent_id"
+    if wait_for 60 inside_connected; then
+        ok "under systemd: the upgraded agent is connected again"
+    else
+        fail "under systemd: the upgraded agent is connected again"
+    fi
+    check "under systemd: dpkg --purge removes both" inside dpkg --purge atalaya-agent atalaya-collector
+    check "under systemd: the purged services are stopped" sh -c "! nsenter --target $leader --all systemctl is-active --quiet atalaya-collector.service atalaya-agent.service"
+    check "under systemd: their state is gone" test ! -e "$sysroot/root/var/lib/atalaya-agent" -a ! -e "$sysroot/root/var/lib/atalaya-collector"
+else
+    fail "systemd boots this machine's system in a container"; tail -30 "$work/nspawn.log"
+fi
+kill "$nspawn" 2>/dev/null || true
+wait "$nspawn" 2>/dev/null || true
+umount -l "$sysroot/root"
 
 echo "packaging: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -22,7 +22,9 @@ cd "$(dirname "$0")/.."
 # the collector's account and folders with systemd-sysusers and
 # systemd-tmpfiles, runs the maintainer scripts under a stand-in systemd in
 # a mount namespace made with unshare, builds the RPMs with rpmbuild and
-# installs, upgrades and erases them with rpm.
+# installs, upgrades and erases them with rpm, and boots this machine's own
+# system under an overlay with systemd-nspawn to run the packages under
+# systemd as PID 1 (entered with nsenter).
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -49,6 +51,8 @@ systemd-sysusers systemd
 systemd-tmpfiles systemd
 rpmbuild rpm
 man man-db
+systemd-nspawn systemd-container
+nsenter util-linux
 LIST
 # Python modules the tests import, as "module package" pairs, checked with
 # the system's Python 3 (the one Debian's python3-* packages install into):
