@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 # a mount namespace made with unshare, builds the RPMs with rpmbuild and
 # installs, upgrades and erases them with rpm, and boots this machine's own
 # system under an overlay with systemd-nspawn to run the packages under
-# systemd as PID 1 (entered with nsenter).
+# systemd as PID 1 (entered with nsenter; systemd-run --wait there needs
+# the system bus, dbus).
 needed=()
 while read -r cmd pkg; do
     command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
@@ -52,6 +53,7 @@ systemd-tmpfiles systemd
 rpmbuild rpm
 man man-db
 systemd-nspawn systemd-container
+/usr/bin/dbus-daemon dbus
 nsenter util-linux
 LIST
 # Python modules the tests import, as "module package" pairs, checked with
