@@ -276,10 +276,7 @@ fn assist_config(doc: &Document<'_>) -> AssistConfig {
         if !atalaya_common::assist::ACTION_NAMES.contains(&name.as_str()) {
             a.invalid(
                 "allow",
-                format!(
-                    "unknown action {name:?} (known: {})",
-                    atalaya_common::assist::ACTION_NAMES.join(", ")
-                ),
+                atalaya_common::assist::ActionError::Unknown(name.clone()).to_string(),
             );
         }
     }

@@ -268,8 +268,10 @@ async fn run_async(
     if let Some(requests) = shared.take_discoveries() {
         tokio::spawn(discovery::serve(requests, config.snmp, shared.clone()));
     }
-    // The health samples of the last hour, for support bundles.
+    // The health samples of the last hour, kept only for support bundles
+    // this machine allows.
     let recent = Arc::new(crate::assist::bundle::Recent::default());
+    let keep_recent = config.assist.allows_bundles().then(|| recent.clone());
     if let Some(orders) = shared.take_diagnostics() {
         use crate::assist::verify::{CaKey, Verifier};
         let verifier = match CaKey::from_pem(&identity.ca_pem) {
@@ -321,7 +323,7 @@ async fn run_async(
         root.clone(),
         config.top_processes,
         shared.clone(),
-        recent,
+        keep_recent,
     ));
     let inventories = tokio::spawn(inventories(
         root,
@@ -454,7 +456,7 @@ async fn metrics(
     root: Root,
     top: usize,
     shared: Arc<Shared>,
-    recent: Arc<crate::assist::bundle::Recent>,
+    recent: Option<Arc<crate::assist::bundle::Recent>>,
 ) {
     let mut intervals = shared.intervals();
     let mut sampler = Sampler::with_top(root, top);
@@ -463,7 +465,9 @@ async fn metrics(
         let period = intervals.borrow_and_update().metrics;
         tokio::time::sleep(period).await;
         let sample = sampler.sample();
-        recent.push(sample.clone());
+        if let Some(recent) = &recent {
+            recent.push(sample.clone());
+        }
         if let Err(err) = shared.send(|seq| {
             Message::MetricBatch(MetricBatch {
                 seq,

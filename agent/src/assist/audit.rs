@@ -4,7 +4,7 @@
 //! dropped), so the record never fills the disk.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use atalaya_common::assist::{Action, DiagOutcome};
 use atalaya_common::model::Timestamp;
@@ -70,7 +70,7 @@ impl<'a> Entry<'a> {
 }
 
 /// Appends `entry` to the log in `state_dir`, rotating it past `max_bytes`.
-pub fn append(state_dir: &Path, entry: &Entry<'_>, max_bytes: u64) -> std::io::Result<PathBuf> {
+pub fn append(state_dir: &Path, entry: &Entry<'_>, max_bytes: u64) -> std::io::Result<()> {
     let path = state_dir.join(FILE);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() >= max_bytes) {
         std::fs::rename(&path, state_dir.join(format!("{FILE}.1")))?;
@@ -82,8 +82,7 @@ pub fn append(state_dir: &Path, entry: &Entry<'_>, max_bytes: u64) -> std::io::R
         .append(true)
         .open(&path)?;
     // One write per line: lines of concurrent requests do not interleave.
-    file.write_all(&line)?;
-    Ok(path)
+    file.write_all(&line)
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ impl Recent {
 }
 
 /// What a bundle is made from, besides the machine itself.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Sources {
     /// The samples of the last hour.
     pub recent: std::sync::Arc<Recent>,

@@ -75,6 +75,12 @@ impl Default for AssistConfig {
 }
 
 impl AssistConfig {
+    /// Whether the help desk may ask for support bundles, for which the
+    /// agent keeps its samples of the last hour.
+    pub fn allows_bundles(&self) -> bool {
+        self.enabled && self.allow.iter().any(|a| a == "support-bundle")
+    }
+
     /// The limits of one run.
     pub fn limits(&self) -> run::Limits {
         run::Limits {
@@ -139,13 +145,9 @@ pub async fn handle(
             support_bundle(config, root, sources).await
         }
         Ok(order) => run::run(&order.action, config, root).await,
-        Err(refusal) => run::Ran {
-            outcome: DiagOutcome::Refused {
-                reason: refusal.to_string(),
-            },
-            output: String::new(),
-            truncated: false,
-        },
+        Err(refusal) => run::Ran::bare(DiagOutcome::Refused {
+            reason: refusal.to_string(),
+        }),
     };
     DiagResult {
         seq: 0,
@@ -161,18 +163,10 @@ pub async fn handle(
 /// Makes a support bundle off the async threads, within the deadline.
 async fn support_bundle(config: &AssistConfig, root: &Root, sources: &bundle::Sources) -> run::Ran {
     let work = {
-        let (config, root) = (config.clone(), root.clone());
-        let sources = bundle::Sources {
-            recent: sources.recent.clone(),
-            state_dir: sources.state_dir.clone(),
-        };
+        let (config, root, sources) = (config.clone(), root.clone(), sources.clone());
         tokio::task::spawn_blocking(move || bundle::make(&config, &root, &sources))
     };
-    let failed = |reason: String| run::Ran {
-        outcome: DiagOutcome::Failed { reason },
-        output: String::new(),
-        truncated: false,
-    };
+    let failed = |reason: String| run::Ran::bare(DiagOutcome::Failed { reason });
     match tokio::time::timeout(config.timeout, work).await {
         Ok(Ok(Ok((text, left_out)))) => run::Ran {
             outcome: DiagOutcome::Completed,
@@ -181,13 +175,9 @@ async fn support_bundle(config: &AssistConfig, root: &Root, sources: &bundle::So
         },
         Ok(Ok(Err(reason))) => failed(reason),
         Ok(Err(e)) => failed(format!("the action stopped: {e}")),
-        Err(_) => run::Ran {
-            outcome: DiagOutcome::TimedOut {
-                after_seconds: u32::try_from(config.timeout.as_secs()).unwrap_or(u32::MAX),
-            },
-            output: String::new(),
-            truncated: false,
-        },
+        Err(_) => run::Ran::bare(DiagOutcome::TimedOut {
+            after_seconds: u32::try_from(config.timeout.as_secs()).unwrap_or(u32::MAX),
+        }),
     }
 }
 

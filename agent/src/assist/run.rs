@@ -30,6 +30,17 @@ pub struct Ran {
     pub truncated: bool,
 }
 
+impl Ran {
+    /// An outcome with no output.
+    pub fn bare(outcome: DiagOutcome) -> Self {
+        Self {
+            outcome,
+            output: String::new(),
+            truncated: false,
+        }
+    }
+}
+
 /// Limits of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -74,11 +85,7 @@ impl Capped {
         let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
         let mut truncated = self.truncated;
         if text.len() > self.cap {
-            let mut end = self.cap;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
+            text.truncate(text.floor_char_boundary(self.cap));
             truncated = true;
         }
         (text, truncated)
@@ -128,13 +135,9 @@ pub async fn run_command(program: &Path, args: &[&str], limits: Limits) -> Ran {
     {
         Ok(child) => child,
         Err(e) => {
-            return Ran {
-                outcome: DiagOutcome::Failed {
-                    reason: format!("cannot run {}: {e}", program.display()),
-                },
-                output: String::new(),
-                truncated: false,
-            };
+            return Ran::bare(DiagOutcome::Failed {
+                reason: format!("cannot run {}: {e}", program.display()),
+            });
         }
     };
     let mut out = Capped::new(limits.max_output_bytes);
@@ -183,16 +186,12 @@ fn program(candidates: &[&str]) -> Option<PathBuf> {
 }
 
 fn missing(what: &str, candidates: &[&str]) -> Ran {
-    Ran {
-        outcome: DiagOutcome::Failed {
-            reason: format!(
-                "{what} is not installed (looked for {})",
-                candidates.join(", ")
-            ),
-        },
-        output: String::new(),
-        truncated: false,
-    }
+    Ran::bare(DiagOutcome::Failed {
+        reason: format!(
+            "{what} is not installed (looked for {})",
+            candidates.join(", ")
+        ),
+    })
 }
 
 const PING: &[&str] = &["/usr/bin/ping", "/bin/ping"];
@@ -249,13 +248,9 @@ pub async fn run(action: &Action, config: &AssistConfig, root: &Root) -> Ran {
                 let file = match allow::log_path(config, Path::new(path)) {
                     Ok(file) => file,
                     Err(refusal) => {
-                        return Ran {
-                            outcome: DiagOutcome::Refused {
-                                reason: refusal.to_string(),
-                            },
-                            output: String::new(),
-                            truncated: false,
-                        };
+                        return Ran::bare(DiagOutcome::Refused {
+                            reason: refusal.to_string(),
+                        });
                     }
                 };
                 let lines = *lines as usize;
@@ -267,24 +262,16 @@ pub async fn run(action: &Action, config: &AssistConfig, root: &Root) -> Ran {
             }
             // Made from the agent's own samples and logs: [`super::handle`]
             // makes it with them and never comes here.
-            Action::SupportBundle => capped_text(
-                DiagOutcome::Failed {
-                    reason: "a support bundle needs the agent's recent samples".into(),
-                },
-                "",
-                cap,
-            ),
+            Action::SupportBundle => Ran::bare(DiagOutcome::Failed {
+                reason: "a support bundle needs the agent's recent samples".into(),
+            }),
         }
     };
     match tokio::time::timeout(limits.timeout + Duration::from_millis(100), in_agent).await {
         Ok(ran) => ran,
-        Err(_) => Ran {
-            outcome: DiagOutcome::TimedOut {
-                after_seconds: u32::try_from(limits.timeout.as_secs()).unwrap_or(u32::MAX),
-            },
-            output: String::new(),
-            truncated: false,
-        },
+        Err(_) => Ran::bare(DiagOutcome::TimedOut {
+            after_seconds: u32::try_from(limits.timeout.as_secs()).unwrap_or(u32::MAX),
+        }),
     }
 }
 
@@ -295,14 +282,10 @@ async fn blocking(
 ) -> Ran {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(text)) => capped_text(DiagOutcome::Completed, &text, cap),
-        Ok(Err(reason)) => capped_text(DiagOutcome::Failed { reason }, "", cap),
-        Err(e) => capped_text(
-            DiagOutcome::Failed {
-                reason: format!("the action stopped: {e}"),
-            },
-            "",
-            cap,
-        ),
+        Ok(Err(reason)) => Ran::bare(DiagOutcome::Failed { reason }),
+        Err(e) => Ran::bare(DiagOutcome::Failed {
+            reason: format!("the action stopped: {e}"),
+        }),
     }
 }
 
@@ -319,13 +302,9 @@ async fn tcp_connect(host: &str, port: u16, cap: usize) -> Ran {
             );
             capped_text(DiagOutcome::Completed, &text, cap)
         }
-        Err(e) => capped_text(
-            DiagOutcome::Failed {
-                reason: format!("connecting to {host}:{port}: {e}"),
-            },
-            "",
-            cap,
-        ),
+        Err(e) => Ran::bare(DiagOutcome::Failed {
+            reason: format!("connecting to {host}:{port}: {e}"),
+        }),
     }
 }
 
@@ -347,13 +326,9 @@ async fn dns_lookup(name: &str, cap: usize) -> Ran {
             }
             capped_text(DiagOutcome::Completed, &text, cap)
         }
-        Err(e) => capped_text(
-            DiagOutcome::Failed {
-                reason: format!("resolving {name}: {e}"),
-            },
-            "",
-            cap,
-        ),
+        Err(e) => Ran::bare(DiagOutcome::Failed {
+            reason: format!("resolving {name}: {e}"),
+        }),
     }
 }
 

@@ -44,11 +44,8 @@ pub async fn serve(
             result.truncated,
             result.duration_ms,
         );
-        match audit::append(&state_dir, &entry, audit::MAX_BYTES) {
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, dir = %state_dir.display(), "cannot write the remote assistance log")
-            }
+        if let Err(e) = audit::append(&state_dir, &entry, audit::MAX_BYTES) {
+            tracing::warn!(error = %e, dir = %state_dir.display(), "cannot write the remote assistance log")
         }
         tracing::info!(id = %order.id, by = %order.requested_by, action = %order.action, outcome = result.outcome.name(), reason = ?result.outcome.reason(), "diagnostic request");
         if let Err(e) = shared.send(|seq| Message::DiagResult(DiagResult { seq, ..result })) {

@@ -135,8 +135,6 @@ impl Probing {
                 let now = settings.borrow_and_update();
                 (now.probes_enabled, now.probes_interval)
             };
-            self.settings.enabled = enabled;
-            self.settings.interval = interval;
             if enabled {
                 tracing::info!(
                     interval_seconds = interval.as_secs(),

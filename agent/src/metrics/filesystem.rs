@@ -1,5 +1,5 @@
 //! Use of mounted filesystems: the machine's mount table (PID 1's, see
-//! [`MOUNT_TABLES`]), sizes from `statvfs`.
+//! [`crate::root::MOUNT_TABLES`]), sizes from `statvfs`.
 //!
 //! Sizes can only be asked of a mounted filesystem. On a fixture root a
 //! mount of the fixture's table is measured only when it really is a
@@ -12,7 +12,7 @@
 use atalaya_common::model::FilesystemUsage;
 
 use super::{Reader, SOURCE};
-use crate::root::{Gaps, MOUNT_TABLES, describe};
+use crate::root::{Gaps, describe};
 
 /// Filesystem types that hold no user data: kernel interfaces, memory
 /// filesystems, read-only images (snap packages) and container layers.
@@ -164,8 +164,8 @@ pub fn usage(mount_point: &str, b: Blocks) -> FilesystemUsage {
 /// Measures every mounted filesystem; on a fixture root only those
 /// mounted inside the fixture tree.
 pub(crate) fn sample(reader: &mut Reader, gaps: &mut Gaps) -> Vec<FilesystemUsage> {
-    let mounts = match reader.read_first(&MOUNT_TABLES) {
-        Ok((text, _)) => parse_mounts(text),
+    let mounts = match reader.mount_table() {
+        Ok(text) => parse_mounts(text),
         Err((e, table)) => {
             gaps.io(SOURCE, "filesystems", table, &e);
             return Vec::new();

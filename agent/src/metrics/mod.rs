@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use atalaya_common::model::*;
 
-use crate::root::{Gaps, Root};
+use crate::root::{Gaps, MOUNT_TABLES, Root};
 
 pub mod cpu;
 pub mod disk;
@@ -228,25 +228,17 @@ impl Reader {
         self.read_file(file)
     }
 
-    /// The first of `paths` that can be opened, read, with its path; or
-    /// why the last could not be, with its path.
-    fn read_first(
-        &mut self,
-        paths: &[&'static str],
-    ) -> Result<(&str, &'static str), (io::Error, &'static str)> {
+    /// The first of [`MOUNT_TABLES`] that can be opened, read; or why the
+    /// last could not be, with its path (as [`Root::mount_table`]).
+    fn mount_table(&mut self) -> Result<&str, (io::Error, &'static str)> {
         let mut failed = None;
-        for &path in paths {
-            match self.open(path) {
-                Ok(file) => {
-                    return self
-                        .read_file(file)
-                        .map(|t| (t, path))
-                        .map_err(|e| (e, path));
-                }
-                Err(e) => failed = Some((e, path)),
+        for table in MOUNT_TABLES {
+            match self.open(table) {
+                Ok(file) => return self.read_file(file).map_err(|e| (e, table)),
+                Err(e) => failed = Some((e, table)),
             }
         }
-        Err(failed.unwrap_or_else(|| (io::ErrorKind::NotFound.into(), "")))
+        Err(failed.expect("MOUNT_TABLES is not empty"))
     }
 
     /// `path` (absolute, as on the host) under the root, opened.

@@ -131,13 +131,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// `text` cut to at most `max` bytes, on a character boundary.
 fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    text.truncate(text.floor_char_boundary(max));
     text
 }
 
