@@ -342,8 +342,8 @@ impl AdminActions for Admin {
         &self,
         hostname: &str,
         tags: &[String],
-    ) -> Option<atalaya_common::proto::AgentPolicy> {
-        Some(self.policies.policies.current().for_agent(hostname, tags))
+    ) -> atalaya_common::proto::AgentPolicy {
+        self.policies.policies.current().for_agent(hostname, tags)
     }
 }
 

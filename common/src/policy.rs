@@ -145,7 +145,6 @@ pub fn spec(name: &str) -> Option<&'static KeySpec> {
 
 /// A setting's value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Value {
     /// `true` or `false`.
     Bool(bool),

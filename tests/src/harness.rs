@@ -421,7 +421,8 @@ pub fn agent(dir: &Path, name: &str, root: Option<&Path>, token: &str) -> Proc {
 }
 
 /// Starts an agent like [`agent`], with `collector_extra` added to its
-/// `[collector]` section (e.g. `address = "127.0.0.1:4433"`).
+/// `[collector]` section (e.g. `address = "127.0.0.1:4433"`; TOML after
+/// the section's keys, so it may open sections of its own, `[assist]`).
 pub fn agent_with(
     dir: &Path,
     name: &str,

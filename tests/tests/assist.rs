@@ -9,36 +9,13 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use atalaya_common::proto::{self, Message};
-use atalaya_tests::harness::{Collector, Proc, bin, enroll, eventually};
+use atalaya_tests::harness::{Collector, agent_with, bin, enroll, eventually};
 use atalaya_tests::raw::RawSession;
 use serde_json::{Value, json};
-
-/// Starts an agent of this machine whose `[assist]` section is `assist`.
-fn agent(dir: &Path, token: &str, assist: &str) -> Proc {
-    let text = format!(
-        "[agent]\nstate_dir = {:?}\nreports_dir = {:?}\n[collector]\ntoken = {token:?}\n[metrics]\ninterval_seconds = 1\n[assist]\n{assist}\n",
-        dir.join("state").display().to_string(),
-        dir.join("reports").display().to_string(),
-    );
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("agent.toml"), text).unwrap();
-    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-    Proc(
-        Command::new(bin("atalaya-agent"))
-            .args(["run", "--config"])
-            .arg(dir.join("agent.toml"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
-}
 
 /// `POST /api/v1/diagnostics` as the administrator.
 fn ask(c: &Collector, body: &Value) -> (u16, Value) {
@@ -83,11 +60,13 @@ fn the_help_desk_runs_diagnostics_within_what_the_machine_allows() {
     std::fs::write(logs.join("app.log"), lines).unwrap();
     let token = collector.token(3);
     let machine = work.path().join("machine");
-    let _agent = agent(
-        &machine,
+    let _agent = agent_with(
+        work.path(),
+        "machine",
+        None,
         &token,
         &format!(
-            "allow = [\"disk-usage\", \"listening-sockets\", \"log-tail\", \"service-restart\", \"support-bundle\"]\nrestart_services = [\"atalaya-demo-only\"]\nlog_paths = [{:?}]\ntimeout_seconds = 20\n",
+            "[assist]\nallow = [\"disk-usage\", \"listening-sockets\", \"log-tail\", \"service-restart\", \"support-bundle\"]\nrestart_services = [\"atalaya-demo-only\"]\nlog_paths = [{:?}]\ntimeout_seconds = 20\n",
             logs.display().to_string()
         ),
     );
@@ -320,7 +299,7 @@ fn the_help_desk_runs_diagnostics_within_what_the_machine_allows() {
     let id = body["id"].as_str().unwrap().to_owned();
     let (_, still) = collector.get(&format!("/api/v1/diagnostics/{id}"), Some(&collector.admin));
     assert_eq!(still["state"], "pending", "{still}");
-    let _later = agent(&later, &token, "");
+    let _later = agent_with(work.path(), "later", None, &token, "");
     let done = answered(&collector, &id);
     assert_eq!(done["state"], "completed", "{done}");
     assert!(!done["sent_at"].is_null(), "{done}");

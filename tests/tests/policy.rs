@@ -11,9 +11,8 @@
 
 use std::time::Duration;
 
-use atalaya_common::model::Timestamp;
 use atalaya_common::policy::Value as Setting;
-use atalaya_common::proto::{self, Heartbeat, Message, PolicyState};
+use atalaya_common::proto::{self, Message, PolicyState};
 use atalaya_tests::harness::{
     Collector, agent, console_page, copy_tree, enroll, eventually, fixture,
 };
@@ -33,13 +32,8 @@ metrics.interval_seconds = 5
 
 /// `atalaya agents --policy --json`, by host name.
 fn policy_of(collector: &Collector, host: &str) -> Option<Value> {
-    let out = collector.cli(&["agents", "--policy", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all: Value =
+        serde_json::from_str(&collector.cli_ok(&["agents", "--policy", "--json"])).unwrap();
     all.as_array()?
         .iter()
         .find(|a| a["hostname"] == host)
@@ -251,12 +245,7 @@ async fn only_an_agent_that_knows_policies_is_sent_one() {
         effective: policy.settings.clone(),
     }))
     .await;
-    new.send(Message::Heartbeat(Heartbeat {
-        seq: 3,
-        at: Timestamp::now(),
-    }))
-    .await;
-    new.acked(3).await;
+    new.heartbeat(3).await;
     let view = tokio::task::spawn_blocking(move || {
         let host = collector.cli_ok(&["agents", "--json"]);
         let hostname = serde_json::from_str::<Value>(&host).unwrap()[0]["hostname"]

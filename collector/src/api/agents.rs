@@ -211,7 +211,8 @@ pub fn versions(list: &[(String, u64)]) -> Vec<String> {
 async fn agent_policies(State(state): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let (agents, reports, selectors) = blocking(&state, |s| {
-        let agents = s.list_agents()?;
+        let mut agents = s.list_agents()?;
+        agents.retain(|a| a.revoked_at.is_none());
         let reports = s.policy_reports()?;
         let selectors = agents
             .iter()
@@ -226,15 +227,10 @@ async fn agent_policies(State(state): State<ApiState>, caller: Caller) -> ApiRes
     let views: Vec<AgentPolicyView> = agents
         .into_iter()
         .zip(selectors)
-        .filter(|(a, _)| a.revoked_at.is_none())
         .map(|(a, selector)| {
             let wanted = state
                 .admin
-                .agent_policy_for(&selector.hostname, &selector.tags)
-                .unwrap_or(atalaya_common::proto::AgentPolicy {
-                    policies: Vec::new(),
-                    settings: Vec::new(),
-                });
+                .agent_policy_for(&selector.hostname, &selector.tags);
             let report = reports.get(&a.id);
             let pinned = report.map_or_else(Vec::new, |r| {
                 r.pinned

@@ -155,13 +155,13 @@ pub trait AdminActions: Send + Sync + 'static {
         Ok(None)
     }
     /// What an agent with this host name and tags is to run of the agent
-    /// policies in force (`None`: this collector has no policies).
+    /// policies in force (nothing when this collector has no policies).
     fn agent_policy_for(
         &self,
         _hostname: &str,
         _tags: &[String],
-    ) -> Option<atalaya_common::proto::AgentPolicy> {
-        None
+    ) -> atalaya_common::proto::AgentPolicy {
+        atalaya_common::proto::AgentPolicy::default()
     }
     /// Hands a discovery to a session of `agent`; false when it is not connected.
     fn discover(&self, _agent: &str, _request: atalaya_common::proto::DiscoveryRequest) -> bool {

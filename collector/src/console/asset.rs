@@ -256,14 +256,15 @@ async fn page(
         }
         let mut policies = Vec::new();
         // One asset, one host name and set of tags: one answer for all its agents.
-        let wanted = admin.agent_policy_for(&rec.meta.hostname, &rec.meta.tags);
+        let wanted = admin
+            .agent_policy_for(&rec.meta.hostname, &rec.meta.tags)
+            .policies;
         for (a, _) in &agents {
-            let wanted = wanted.clone();
             let report = s.policy_report(&a.id)?;
-            if wanted.as_ref().is_some_and(|w| !w.policies.is_empty()) || report.is_some() {
+            if !wanted.is_empty() || report.is_some() {
                 policies.push(AgentPolicyLine {
                     agent: a.id.clone(),
-                    wanted: wanted.map(|w| w.policies).unwrap_or_default(),
+                    wanted: wanted.clone(),
                     report,
                 });
             }

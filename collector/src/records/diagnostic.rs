@@ -1,6 +1,6 @@
 //! A diagnostic request of the help desk to an agent, and its result.
 
-use atalaya_common::assist::{Action, DiagOrder, DiagOutcome};
+use atalaya_common::assist::{DiagOrder, DiagOutcome};
 use atalaya_common::model::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -44,11 +44,6 @@ impl DiagnosticRecord {
     /// The request's id.
     pub fn id(&self) -> &str {
         &self.order.id
-    }
-
-    /// The action.
-    pub fn action(&self) -> &Action {
-        &self.order.action
     }
 
     /// `pending` (not sent yet), `sent` (waiting for the answer),

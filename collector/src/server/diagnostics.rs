@@ -9,11 +9,11 @@
 //! agent's newest session takes requests: an older one still open is that
 //! of an agent that went away without closing it (restarted, say), and
 //! what it sent would be lost until it timed out. Only agents
-//! whose `Hello` lists [`proto::FEATURE_DIAG`] are sent any: an older
+//! whose `Hello` lists [`atalaya_common::proto::FEATURE_DIAG`] are sent any: an older
 //! agent would end its session on a message it does not know.
 
 use atalaya_common::model::Timestamp;
-use atalaya_common::proto::{self, DiagRequest, Message};
+use atalaya_common::proto::{DiagRequest, Message};
 use tokio::sync::watch;
 
 use super::Connections;
@@ -58,10 +58,5 @@ impl DiagFeed<'_> {
                 Vec::new()
             }
         }
-    }
-
-    /// Whether the agent's `Hello` says it understands diagnostic requests.
-    pub fn understood(hello: &proto::Hello) -> bool {
-        hello.has(proto::FEATURE_DIAG)
     }
 }

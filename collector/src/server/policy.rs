@@ -3,7 +3,7 @@
 //! it ([`PolicySet::for_agent`]), at connect and whenever they change (a
 //! reload, or the agent's host name or tags).
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::AgentPolicy;
@@ -39,25 +39,18 @@ impl PolicySet {
             .find(|(r, _)| r.name == name)
             .map_or(0, |(_, v)| *v)
     }
-
-    /// Every policy with its version, in file order.
-    pub fn rules(&self) -> impl Iterator<Item = (&PolicyRule, u64)> {
-        self.rules.iter().zip(self.versions.iter().copied())
-    }
 }
 
-/// The policies in force, and a signal to the sessions when they change.
+/// The policies in force; the sessions watch them change.
 #[derive(Debug)]
 pub struct AgentPolicies {
-    set: RwLock<Arc<PolicySet>>,
-    changed: watch::Sender<u64>,
+    set: watch::Sender<Arc<PolicySet>>,
 }
 
 impl Default for AgentPolicies {
     fn default() -> Self {
         Self {
-            set: RwLock::default(),
-            changed: watch::Sender::new(0),
+            set: watch::Sender::new(Arc::default()),
         }
     }
 }
@@ -80,19 +73,18 @@ impl AgentPolicies {
             .map(|(n, _)| n)
             .zip(versions.iter().copied())
             .collect();
-        *self.set.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(PolicySet { rules, versions });
-        self.changed.send_modify(|n| *n += 1);
+        self.set
+            .send_replace(Arc::new(PolicySet { rules, versions }));
         Ok(listed)
     }
 
     /// The policies in force now.
     pub fn current(&self) -> Arc<PolicySet> {
-        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.set.borrow().clone()
     }
 
     /// Changes when other policies are put in force.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
+    pub fn subscribe(&self) -> watch::Receiver<Arc<PolicySet>> {
+        self.set.subscribe()
     }
 }

@@ -21,10 +21,12 @@ use tokio::time::Instant;
 
 use super::committer::{CommitError, Progress, SessionQueue};
 use super::diagnostics::DiagFeed;
+use super::policy::PolicySet;
 use super::renew::RenewError;
 use super::{Hub, close_code};
 use crate::screen::{Screened, screen};
 use crate::store::policies::PolicyReport;
+use crate::store::probes::ProbeSelector;
 use crate::store::{AgentSeen, Ingest, IngestRecord, Store};
 
 /// How long an agent may take to open its stream and say `Hello`.
@@ -224,13 +226,12 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
     let diagnostics = DiagFeed {
         store: &hub.store,
         agent: agent_id,
-        enabled: DiagFeed::understood(&hello),
+        enabled: hello.has(proto::FEATURE_DIAG),
         wake: hub.diag_wakers.subscribe(agent_id),
         connections: &hub.connections,
         connection,
     };
     let policy = PolicyFeed {
-        hub,
         agent: agent_id,
         enabled: hello.has(proto::FEATURE_POLICY),
         wake: hub.policies.subscribe(),
@@ -560,13 +561,14 @@ async fn write_acks(
     } = feeds;
     send_message(&mut send, config).await?;
     policy.wake.mark_unchanged();
-    if let Some(settings) = policy.next() {
+    let selector = selector_of(probes.hub, probes.agent);
+    if let Some(settings) = selector.as_ref().and_then(|s| policy.next(s)) {
         send_message(&mut send, settings).await?;
     }
     if let Some(assignment) = devices.on_connect() {
         send_message(&mut send, assignment).await?;
     }
-    if let Some(targets) = probes.next(true) {
+    if let Some(targets) = selector.as_ref().and_then(|s| probes.next(s, true)) {
         send_message(&mut send, targets).await?;
     }
     reports.wake.mark_unchanged();
@@ -609,16 +611,20 @@ async fn write_acks(
                 continue;
             }
             Ok(()) = policy.wake.changed(), if policy.enabled => {
-                if let Some(settings) = policy.next() {
+                let selector = selector_of(probes.hub, probes.agent);
+                if let Some(settings) = selector.as_ref().and_then(|s| policy.next(s)) {
                     send_message(&mut send, settings).await?;
                 }
                 continue;
             }
             _ = recheck.tick() => {
-                if let Some(targets) = probes.next(false) {
+                // One read for both: the host name and tags select the
+                // probe targets and the policy alike.
+                let selector = selector_of(probes.hub, probes.agent);
+                if let Some(targets) = selector.as_ref().and_then(|s| probes.next(s, false)) {
                     send_message(&mut send, targets).await?;
                 }
-                if let Some(settings) = policy.next() {
+                if let Some(settings) = selector.as_ref().and_then(|s| policy.next(s)) {
                     send_message(&mut send, settings).await?;
                 }
                 continue;
@@ -710,15 +716,8 @@ impl ProbeFeed<'_> {
     /// an empty list goes only to an agent that was sent targets before
     /// (so it drops them); an agent never given any (perhaps of a version
     /// without probes) is sent nothing.
-    fn next(&mut self, connect: bool) -> Option<Message> {
+    fn next(&mut self, selector: &ProbeSelector, connect: bool) -> Option<Message> {
         let store = &self.hub.store;
-        let selector = match store.probe_selector(self.agent) {
-            Ok(found) => found.unwrap_or_default(),
-            Err(err) => {
-                tracing::warn!(agent = %self.agent, error = %err, "could not read what selects this agent's probe targets");
-                return None;
-            }
-        };
         let targets = crate::config::probes::targets_for(
             &self.hub.config.probes,
             &selector.hostname,
@@ -791,11 +790,10 @@ impl ReportFeed<'_> {
 /// understands it ([`proto::FEATURE_POLICY`]): the policies in force that
 /// select its host name and tags.
 struct PolicyFeed<'h> {
-    hub: &'h Hub,
     agent: &'h str,
     enabled: bool,
-    /// Bumped when other policies are put in force.
-    wake: watch::Receiver<u64>,
+    /// The policies in force; changes when others are put in force.
+    wake: watch::Receiver<Arc<PolicySet>>,
     /// The policy last sent on this connection.
     sent: Option<AgentPolicy>,
 }
@@ -804,21 +802,13 @@ impl PolicyFeed<'_> {
     /// The agent's policy, when it differs from the one sent (at connect
     /// always, even empty: the agent drops a policy it kept that no longer
     /// selects it).
-    fn next(&mut self) -> Option<Message> {
+    fn next(&mut self, selector: &ProbeSelector) -> Option<Message> {
         if !self.enabled {
             return None;
         }
-        let selector = match self.hub.store.probe_selector(self.agent) {
-            Ok(found) => found.unwrap_or_default(),
-            Err(err) => {
-                tracing::warn!(agent = %self.agent, error = %err, "could not read what selects this agent's policy");
-                return None;
-            }
-        };
         let policy = self
-            .hub
-            .policies
-            .current()
+            .wake
+            .borrow()
             .for_agent(&selector.hostname, &selector.tags);
         if self.sent.as_ref() == Some(&policy) {
             return None;
@@ -826,6 +816,18 @@ impl PolicyFeed<'_> {
         tracing::debug!(agent = %self.agent, policies = policy.policies.len(), "agent policy for the agent");
         self.sent = Some(policy.clone());
         Some(Message::AgentPolicy(policy))
+    }
+}
+
+/// The host name and tags of `agent`, which select its probe targets and
+/// its policy; `None` (said in the log) when the store cannot be read.
+fn selector_of(hub: &Hub, agent: &str) -> Option<ProbeSelector> {
+    match hub.store.probe_selector(agent) {
+        Ok(found) => Some(found.unwrap_or_default()),
+        Err(err) => {
+            tracing::warn!(agent = %agent, error = %err, "could not read the host name and tags that select this agent's probe targets and policy");
+            None
+        }
     }
 }
 

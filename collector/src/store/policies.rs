@@ -7,7 +7,6 @@ use atalaya_common::model::Timestamp;
 use atalaya_common::policy::Value;
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::schema::{AGENT_POLICY, POLICY_VERSIONS};
 use super::{Store, StoreError, dec, enc};
@@ -24,17 +23,15 @@ pub struct PolicyVersion {
 }
 
 /// What an agent last said of its policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyReport {
     /// `(policy, version)` it runs, most specific first.
     pub policies: Vec<(String, u64)>,
     /// Keys its own file sets (they win), with the file's values.
-    #[schema(value_type = Vec<(String, Object)>)]
     pub pinned: Vec<(String, Value)>,
     /// Keys of the policy it refused, and why.
     pub refused: Vec<(String, String)>,
     /// Every key's value in force on the agent.
-    #[schema(value_type = Vec<(String, Object)>)]
     pub effective: Vec<(String, Value)>,
     /// When it said so.
     pub reported_at: Timestamp,

@@ -651,7 +651,7 @@ pub struct ConfigUpdate {
 /// means none selects the agent any more. Keys are `section.key` of the
 /// agent's file ([`crate::policy::KEYS`]); an agent refuses the ones it
 /// does not know and applies the rest, live. Not a record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentPolicy {
     /// `(policy name, version)` of every policy merged, most specific first.
     pub policies: Vec<(String, u64)>,
