@@ -234,13 +234,24 @@ fn probe_config(doc: &Document<'_>, pinned: &Settings) -> ProbeConfig {
     let p = doc.section("probes");
     let enabled = policy_bool(pinned, "probes.enabled");
     let interval = Duration::from_secs(policy_integer(pinned, "probes.interval_seconds"));
-    let count = p.integer("count", 5, 1..=100, "probes");
-    let spacing = Duration::from_millis(p.integer("spacing_ms", 200, 0..=10_000, "milliseconds"));
-    let timeout = Duration::from_millis(p.integer("timeout_ms", 1000, 10..=60_000, "milliseconds"));
+    let default = Plan::DEFAULT;
+    let count = p.integer("count", u64::from(default.count), 1..=100, "probes");
+    let spacing = Duration::from_millis(p.integer(
+        "spacing_ms",
+        default.spacing.as_millis() as u64,
+        0..=10_000,
+        "milliseconds",
+    ));
+    let timeout = Duration::from_millis(p.integer(
+        "timeout_ms",
+        default.timeout.as_millis() as u64,
+        10..=60_000,
+        "milliseconds",
+    ));
     let concurrency = p.integer("concurrency", 16, 1..=256, "targets");
     let default_targets = p.boolean("default_targets", true);
     let plan = Plan {
-        count: u16::try_from(count).unwrap_or(5),
+        count: u16::try_from(count).unwrap_or(default.count),
         spacing,
         timeout,
     };

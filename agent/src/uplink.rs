@@ -56,6 +56,38 @@ pub struct Intervals {
 /// what was sent cannot (it may have arrived).
 pub const IN_FLIGHT: u64 = 256;
 
+/// Requests from the collector that one task of the daemon works through
+/// (discoveries, diagnostic orders): queued as they come, until that task
+/// takes the queue.
+#[derive(Debug)]
+struct Inbox<T> {
+    tx: mpsc::UnboundedSender<T>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<T>>>,
+}
+
+impl<T> Default for Inbox<T> {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            tx,
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+}
+
+impl<T> Inbox<T> {
+    /// A request came.
+    fn deliver(&self, request: T) {
+        // Fails only once nobody takes them any more.
+        let _ = self.tx.send(request);
+    }
+
+    /// The queue; `None` after the first call.
+    fn take(&self) -> Option<mpsc::UnboundedReceiver<T>> {
+        self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// What the uplink and the producers of records share.
 #[derive(Debug)]
 pub struct Shared {
@@ -66,16 +98,14 @@ pub struct Shared {
     intervals: watch::Sender<Intervals>,
     /// The last device list the collector assigned; `None` until one came.
     devices: watch::Sender<Option<Vec<DeviceSpec>>>,
-    /// Discoveries the collector asked for, and their receiver until the
-    /// daemon takes it.
-    discoveries: mpsc::UnboundedSender<DiscoveryRequest>,
-    discovery_queue: Mutex<Option<mpsc::UnboundedReceiver<DiscoveryRequest>>>,
+    /// Discoveries the collector asked for.
+    discoveries: Inbox<DiscoveryRequest>,
     /// The last probe target list the collector pushed; `None` until one came.
     probe_targets: watch::Sender<Option<Vec<ProbeTarget>>>,
     /// The last status of this machine's user reports; `None` until one came.
     report_status: watch::Sender<Option<Vec<ReportState>>>,
     /// Diagnostic orders from the help desk, for [`crate::assist`].
-    diagnostics: crate::assist::Inbox,
+    diagnostics: Inbox<proto::DiagRequest>,
     /// The settings' layers (the file, the pushed policy, the collector's
     /// intervals) and where the pushed policy is kept.
     layers: Mutex<(Layers, Option<PathBuf>)>,
@@ -86,17 +116,15 @@ pub struct Shared {
 impl Shared {
     /// Shared state around an outbox, with the configured intervals.
     pub fn new(outbox: Outbox, intervals: Intervals) -> Arc<Self> {
-        let (discoveries, queue) = mpsc::unbounded_channel();
         let layers = Layers::new(
             policy_settings::Settings::default(),
-            crate::config::AgentConfig::default().probes.plan,
+            crate::probes::Plan::DEFAULT,
         );
         let effective = layers.effective();
         Arc::new(Self {
             layers: Mutex::new((layers, None)),
             effective: watch::Sender::new(effective),
-            discoveries,
-            discovery_queue: Mutex::new(Some(queue)),
+            discoveries: Inbox::default(),
             outbox: Mutex::new(outbox),
             wake: Notify::new(),
             snapshot_wanted: AtomicBool::new(false),
@@ -105,7 +133,7 @@ impl Shared {
             devices: watch::Sender::new(None),
             probe_targets: watch::Sender::new(None),
             report_status: watch::Sender::new(None),
-            diagnostics: crate::assist::Inbox::default(),
+            diagnostics: Inbox::default(),
         })
     }
 
@@ -154,16 +182,12 @@ impl Shared {
 
     /// The collector asked for a discovery.
     pub fn request_discovery(&self, request: DiscoveryRequest) {
-        // Only fails once the daemon stopped taking them.
-        let _ = self.discoveries.send(request);
+        self.discoveries.deliver(request);
     }
 
     /// The discoveries the collector asks for; `None` after the first call.
     pub fn take_discoveries(&self) -> Option<mpsc::UnboundedReceiver<DiscoveryRequest>> {
-        self.discovery_queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+        self.discoveries.take()
     }
 
     /// Follows the probe target lists the collector pushes.
@@ -725,7 +749,10 @@ async fn session(
                     }
                     Message::ProbeTargets(t) => shared.push_probe_targets(t.targets),
                     Message::ReportStatus(s) => shared.push_report_status(s.reports),
-                    Message::DiagRequest(r) => shared.diagnostics.deliver(r),
+                    Message::DiagRequest(r) => {
+                        tracing::debug!(id = %r.order.id, action = %r.order.action, "diagnostic order from the collector");
+                        shared.diagnostics.deliver(r);
+                    }
                     Message::Renewed(renewed) => {
                         if let Some(fresh) =
                             store_renewal(credentials, renewing, renewed.certificate_pem).await

@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 use atalaya_common::assist::{DiagOutcome, READ_ONLY_ACTIONS};
 use atalaya_common::model::Timestamp;
 use atalaya_common::proto::{DiagRequest, DiagResult};
-use tokio::sync::mpsc;
 
 use crate::root::Root;
 
@@ -87,37 +86,6 @@ impl AssistConfig {
             timeout: self.timeout,
             max_output_bytes: self.max_output_bytes,
         }
-    }
-}
-
-/// Where the uplink leaves diagnostic orders until the daemon takes them.
-#[derive(Debug)]
-pub struct Inbox {
-    tx: mpsc::UnboundedSender<DiagRequest>,
-    rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<DiagRequest>>>,
-}
-
-impl Default for Inbox {
-    fn default() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        Self {
-            tx,
-            rx: std::sync::Mutex::new(Some(rx)),
-        }
-    }
-}
-
-impl Inbox {
-    /// An order came from the collector.
-    pub fn deliver(&self, request: DiagRequest) {
-        tracing::debug!(id = %request.order.id, action = %request.order.action, "diagnostic order from the collector");
-        // Fails only once nobody takes orders any more.
-        let _ = self.tx.send(request);
-    }
-
-    /// The orders; `None` after the first call.
-    pub fn take(&self) -> Option<mpsc::UnboundedReceiver<DiagRequest>> {
-        self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 

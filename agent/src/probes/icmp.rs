@@ -147,6 +147,15 @@ pub struct Plan {
     pub timeout: Duration,
 }
 
+impl Plan {
+    /// The `[probes]` defaults: five echoes 200 ms apart, each waiting 1 s.
+    pub const DEFAULT: Plan = Plan {
+        count: 5,
+        spacing: Duration::from_millis(200),
+        timeout: Duration::from_millis(1000),
+    };
+}
+
 /// One round of `plan.count` echoes to `to` on `socket`: the round trip
 /// of each (ms, in send order; `None` when no reply came in time), and the
 /// last send error, if any.
