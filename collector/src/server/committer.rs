@@ -167,7 +167,10 @@ async fn run(
             if let IngestRecord::Metrics(batch) = &job.item.record {
                 points += batch.samples.len() as u64;
             }
-            if !matches!(job.item.record, IngestRecord::Seen(_)) {
+            if !matches!(
+                job.item.record,
+                IngestRecord::Seen(_) | IngestRecord::PolicyState(_)
+            ) {
                 records += 1;
             }
             if !replies

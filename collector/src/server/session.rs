@@ -25,7 +25,6 @@ use super::policy::PolicySet;
 use super::renew::RenewError;
 use super::{Hub, close_code};
 use crate::screen::{Screened, screen};
-use crate::store::policies::PolicyReport;
 use crate::store::probes::ProbeSelector;
 use crate::store::{AgentSeen, Ingest, IngestRecord, Store};
 
@@ -293,19 +292,7 @@ async fn serve(hub: &Hub, connection: &Connection, agent_id: &str) -> Result<(),
                     let _ = reply_tx.send(reply);
                     continue;
                 }
-                Message::PolicyState(m) => {
-                    let report = PolicyReport {
-                        policies: m.policies,
-                        pinned: m.pinned,
-                        refused: m.refused,
-                        effective: m.effective,
-                        reported_at: Timestamp::now(),
-                    };
-                    if let Err(err) = hub.store.set_policy_report(agent_id, &report) {
-                        tracing::warn!(agent = %agent_id, error = %err, "could not keep what this agent runs of its policy");
-                    }
-                    continue;
-                }
+                Message::PolicyState(m) => IngestRecord::PolicyState(m),
                 Message::InventorySnapshot(m) => IngestRecord::Snapshot(m),
                 Message::InventoryDelta(m) => IngestRecord::Delta(m),
                 Message::MetricBatch(m) => IngestRecord::Metrics(m),

@@ -110,6 +110,9 @@ pub enum IngestRecord {
     DiagResult(proto::DiagResult),
     /// Connection facts from the server (no sequence number).
     Seen(AgentSeen),
+    /// What the agent runs of its policy (no sequence number: it is said
+    /// again at each connection; the newest replaces what was kept).
+    PolicyState(proto::PolicyState),
     /// A record whose content was refused before it got here (times out
     /// of range, numbers that are not finite): only its sequence number
     /// counts, so the agent's ack covers it and it is not sent again.
@@ -141,7 +144,7 @@ impl IngestRecord {
             IngestRecord::ProbeRound(r) => Some(r.seq),
             IngestRecord::DiagResult(r) => Some(r.seq),
             IngestRecord::Refused { seq, .. } => Some(*seq),
-            IngestRecord::Seen(_) => None,
+            IngestRecord::Seen(_) | IngestRecord::PolicyState(_) => None,
         }
     }
 }
@@ -285,6 +288,7 @@ pub(crate) struct Tables<'t> {
     pub device_events: Table<'t, (&'static str, i64, u64), &'static [u8]>,
     pub device_events_by_time: Table<'t, (i64, u64), &'static str>,
     pub probe_latest: Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
+    pub agent_policy: Table<'t, &'static str, &'static [u8]>,
     pub rollups: RollupTables<'t>,
 }
 
@@ -326,6 +330,7 @@ impl<'t> Tables<'t> {
             device_events: txn.open_table(DEVICE_EVENTS)?,
             device_events_by_time: txn.open_table(DEVICE_EVENTS_BY_TIME)?,
             probe_latest: txn.open_table(PROBE_LATEST)?,
+            agent_policy: txn.open_table(AGENT_POLICY)?,
             rollups: RollupTables::open(txn)?,
         })
     }
@@ -557,6 +562,9 @@ impl Commit<'_, '_> {
                 state.seen = Some(s.clone());
                 return self.path(agent, item.received_at, s);
             }
+            (IngestRecord::PolicyState(p), _) => {
+                return super::policies::put_report(&mut self.t, agent, p, item.received_at);
+            }
             (_, Some(seq)) => seq,
             (_, None) => return Ok(()),
         };
@@ -577,7 +585,7 @@ impl Commit<'_, '_> {
             received_at: item.received_at,
         };
         match &item.record {
-            IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) => {}
+            IngestRecord::Heartbeat(_) | IngestRecord::Seen(_) | IngestRecord::PolicyState(_) => {}
             IngestRecord::Refused { inventory, .. } => {
                 // Later deltas would apply to a stale inventory: refused
                 // until a snapshot is stored, as after a delta that did not

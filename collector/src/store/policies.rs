@@ -5,11 +5,34 @@
 
 use atalaya_common::model::Timestamp;
 use atalaya_common::policy::Value;
+use atalaya_common::proto;
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
+use super::ingest::Tables;
 use super::schema::{AGENT_POLICY, POLICY_VERSIONS};
 use super::{Store, StoreError, dec, enc};
+
+/// Keeps what `agent` said at `at` of its policy, replacing what it said
+/// before, in a commit of the ingest (an agent says it at each connection:
+/// a fleet reconnecting at once costs no transactions of its own).
+pub(crate) fn put_report(
+    t: &mut Tables<'_>,
+    agent: &str,
+    state: &proto::PolicyState,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let report = PolicyReport {
+        policies: state.policies.clone(),
+        pinned: state.pinned.clone(),
+        refused: state.refused.clone(),
+        effective: state.effective.clone(),
+        reported_at: at,
+    };
+    let bytes = enc("agent_policy", &report)?;
+    t.agent_policy.insert(agent, bytes.as_slice())?;
+    Ok(())
+}
 
 /// A policy's current version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,16 +96,6 @@ impl Store {
         }
         txn.commit()?;
         Ok(versions)
-    }
-
-    /// Keeps what `agent` said of its policy, replacing what it said before.
-    pub fn set_policy_report(&self, agent: &str, report: &PolicyReport) -> Result<(), StoreError> {
-        let bytes = enc("agent_policy", report)?;
-        let txn = self.db.begin_write()?;
-        txn.open_table(AGENT_POLICY)?
-            .insert(agent, bytes.as_slice())?;
-        txn.commit()?;
-        Ok(())
     }
 
     /// What `agent` last said of its policy, if it ever did.
@@ -152,9 +165,22 @@ mod tests {
             effective: vec![("metrics.interval_seconds".into(), Value::Integer(30))],
             reported_at: Timestamp::from_secs(1_800_000_000),
         };
-        store.set_policy_report("agent-1", &report(1)).unwrap();
-        store.set_policy_report("agent-1", &report(2)).unwrap();
-        store.set_policy_report("agent-2", &report(1)).unwrap();
+        let said = |agent: &str, v: u64| {
+            let r = report(v);
+            crate::store::Ingest {
+                agent_id: agent.to_owned(),
+                received_at: r.reported_at,
+                record: crate::store::IngestRecord::PolicyState(proto::PolicyState {
+                    policies: r.policies,
+                    pinned: r.pinned,
+                    refused: r.refused,
+                    effective: r.effective,
+                }),
+            }
+        };
+        store
+            .commit(&[said("agent-1", 1), said("agent-1", 2), said("agent-2", 1)])
+            .unwrap();
         let all = store.policy_reports().unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0], ("agent-1".to_owned(), report(2)));
