@@ -162,10 +162,21 @@ impl<'i> Document<'i> {
 
     /// The table `[name]`; a missing table reads as all defaults.
     pub fn section(&self, name: &'static str) -> Section<'_, 'i> {
-        self.read.borrow_mut().insert(name.to_owned());
-        self.opened.borrow_mut().insert(name.to_owned());
-        let value = self.root.get_ref().get(name);
-        let at = value.map_or(0, |v| v.span().start);
+        self.table_section(name.to_owned(), self.root.get_ref().get(name), 0)
+    }
+
+    /// The table at `path` (dotted) found as `value`, opened as a section:
+    /// its unknown keys are reported. Missing, it reads as all defaults,
+    /// its errors placed at `at`.
+    fn table_section<'d>(
+        &'d self,
+        path: String,
+        value: Option<&'d Spanned<DeValue<'i>>>,
+        at: usize,
+    ) -> Section<'d, 'i> {
+        self.read.borrow_mut().insert(path.clone());
+        self.opened.borrow_mut().insert(path.clone());
+        let at = value.map_or(at, |v| v.span().start);
         let table = match value {
             None => None,
             Some(value) => match value.get_ref() {
@@ -173,7 +184,7 @@ impl<'i> Document<'i> {
                 other => {
                     self.error(
                         value.span().start,
-                        name,
+                        &path,
                         format!("expected a table, found {}", kind(other)),
                     );
                     None
@@ -182,7 +193,7 @@ impl<'i> Document<'i> {
         };
         Section {
             doc: self,
-            name: name.to_owned(),
+            name: path,
             at,
             table,
         }
@@ -319,31 +330,11 @@ impl<'d, 'i> Section<'d, 'i> {
     /// The sub-table `[<this table>.name]`, read like a section of its own
     /// (its unknown keys are reported); a missing one reads as all defaults.
     pub fn section(&self, name: &str) -> Section<'d, 'i> {
-        let path = format!("{}.{name}", self.name);
-        self.doc.read.borrow_mut().insert(path.clone());
-        self.doc.opened.borrow_mut().insert(path.clone());
-        let value = self.table.and_then(|t| t.get(name));
-        let at = value.map_or(self.at, |v| v.span().start);
-        let table = match value {
-            None => None,
-            Some(value) => match value.get_ref() {
-                DeValue::Table(t) => Some(t),
-                other => {
-                    self.doc.error(
-                        value.span().start,
-                        &path,
-                        format!("expected a table, found {}", kind(other)),
-                    );
-                    None
-                }
-            },
-        };
-        Section {
-            doc: self.doc,
-            name: path,
-            at,
-            table,
-        }
+        self.doc.table_section(
+            format!("{}.{name}", self.name),
+            self.table.and_then(|t| t.get(name)),
+            self.at,
+        )
     }
 
     /// The dotted name of this table, e.g. `rule.disk-full`.
