@@ -189,19 +189,33 @@ check "agent path unit enabled" test -L /etc/systemd/system/paths.target.wants/a
 check "the collector unit runs as atalaya" grep -qx 'User=atalaya' /usr/lib/systemd/system/atalaya-collector.service
 
 echo "== the installed collector, run as its unit runs it"
-# As an administrator would: the collector on loopback ports of this test.
-sed -i -e "s|^listen = \"0.0.0.0:4433\"|listen = \"127.0.0.1:$quic_port\"|" \
-    -e "s|^advertise = \"\"|advertise = \"127.0.0.1:$quic_port\"|" \
-    -e "s|^listen = \"127.0.0.1:8440\"|listen = \"127.0.0.1:$api_port\"|" /etc/atalaya/collector.toml
+# on_test_ports: the installed collector.toml edited as an administrator
+# would, for the loopback ports of this test.
+on_test_ports() {
+    sed -i -e "s|^listen = \"0.0.0.0:4433\"|listen = \"127.0.0.1:$quic_port\"|" \
+        -e "s|^advertise = \"\"|advertise = \"127.0.0.1:$quic_port\"|" \
+        -e "s|^listen = \"127.0.0.1:8440\"|listen = \"127.0.0.1:$api_port\"|" /etc/atalaya/collector.toml
+}
+# start_collector LOG: the installed collector run as its unit runs it,
+# its output in LOG (shown if it does not answer its administrator).
+start_collector() {
+    (umask 0077 && cd / && exec setpriv --reuid=atalaya --regid=atalaya --init-groups "${collector_cmd[@]}") \
+        >"$1" 2>&1 &
+    pids+=($!)
+    wait_for 60 as_atalaya /usr/bin/atalaya-collector token list || { cat "$1"; return 1; }
+}
+# start_agent LOG: the installed agent run as its unit runs it.
+start_agent() {
+    (cd / && exec "${agent_cmd[@]}") >"$1" 2>&1 &
+    pids+=($!)
+}
+on_test_ports
 check "edited collector.toml passes check-config" as_atalaya /usr/bin/atalaya-collector check-config /etc/atalaya/collector.toml
 read -r -a collector_cmd <<<"$(exec_start atalaya-collector.service)"
-(umask 0077 && cd / && exec setpriv --reuid=atalaya --regid=atalaya --init-groups "${collector_cmd[@]}") \
-    >"$work/collector.log" 2>&1 &
-pids+=($!)
-if wait_for 60 as_atalaya /usr/bin/atalaya-collector token list; then
+if start_collector "$work/collector.log"; then
     ok "collector answers its administrator"
 else
-    fail "collector answers its administrator"; cat "$work/collector.log"
+    fail "collector answers its administrator"
 fi
 mode_is /var/lib/atalaya-collector/atalaya.redb 600 atalaya:atalaya
 token="$(as_atalaya /usr/bin/atalaya-collector token create --ttl 10m --uses 1 || true)"
@@ -217,8 +231,7 @@ mode_is /var/lib/atalaya-agent/agent-id 644 root:root  # its id is no secret; th
 mode_is /var/lib/atalaya-agent/agent-key.pem 600 root:root
 agent_id="$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null || echo none)"
 read -r -a agent_cmd <<<"$(exec_start atalaya-agent.service)"
-(cd / && exec "${agent_cmd[@]}") >"$work/agent.log" 2>&1 &
-pids+=($!)
+start_agent "$work/agent.log"
 # connected: the agent $agent_id is listed as connected by the collector.
 connected() {
     as_atalaya /usr/bin/atalaya-collector agent list | AGENT_ID="$agent_id" python3 -c '
@@ -348,8 +361,7 @@ check "install.sh wrote the collector address" grep -qx "address = \"127.0.0.1:$
 first_agent="$agent_id"
 agent_id="$(cat /var/lib/atalaya-agent/agent-id 2>/dev/null || echo none)"
 check "install.sh enrolled a new agent" test "$agent_id" != none -a "$agent_id" != "$first_agent"
-(cd / && exec "${agent_cmd[@]}") >"$work/agent2.log" 2>&1 &
-pids+=($!)
+start_agent "$work/agent2.log"
 if wait_for 60 connected; then
     ok "the agent install.sh installed is connected"
 else
@@ -385,13 +397,8 @@ DEBIAN_FRONTEND=noninteractive dpkg -i "$work/old/atalaya-collector_${old_versio
     "$work/old/atalaya-agent_${old_version}_${arch}.deb" </dev/null >/dev/null
 installed_versions() { dpkg-query -W -f '${Version} ' atalaya-collector atalaya-agent; }
 check "version $old_version installed" test "$(installed_versions)" = "$old_version $old_version "
-sed -i -e "s|^listen = \"0.0.0.0:4433\"|listen = \"127.0.0.1:$quic_port\"|" \
-    -e "s|^advertise = \"\"|advertise = \"127.0.0.1:$quic_port\"|" \
-    -e "s|^listen = \"127.0.0.1:8440\"|listen = \"127.0.0.1:$api_port\"|" /etc/atalaya/collector.toml
-(umask 0077 && cd / && exec setpriv --reuid=atalaya --regid=atalaya --init-groups "${collector_cmd[@]}") \
-    >"$work/collector-old.log" 2>&1 &
-pids+=($!)
-wait_for 60 as_atalaya /usr/bin/atalaya-collector token list || cat "$work/collector-old.log"
+on_test_ports
+start_collector "$work/collector-old.log" || true
 token="$(as_atalaya /usr/bin/atalaya-collector token create --ttl 10m --uses 1 || true)"
 if /usr/bin/atalaya-agent enroll --config /etc/atalaya/agent.toml --token "$token" >"$work/enroll-old.log" 2>&1; then
     ok "agent $old_version enrolls"
@@ -428,8 +435,7 @@ PY
 }
 # spooled_at_least N: N records or more wait in the spool.
 spooled_at_least() { [ "$(spooled | cut -d' ' -f1)" -ge "$1" ]; }
-(cd / && exec "${agent_cmd[@]}") >"$work/agent-old.log" 2>&1 &
-pids+=($!)
+start_agent "$work/agent-old.log"
 # An inventory and health samples of several seconds.
 if wait_for 60 spooled_at_least 5; then
     ok "the agent spools its records while the collector is stopped"
@@ -469,12 +475,8 @@ mode_is /etc/atalaya/collector.toml 640 root:atalaya
 mode_is /etc/atalaya/rules.toml 640 root:atalaya
 
 echo "== the upgraded collector and agent: the spooled records arrive"
-(umask 0077 && cd / && exec setpriv --reuid=atalaya --regid=atalaya --init-groups "${collector_cmd[@]}") \
-    >"$work/collector-new.log" 2>&1 &
-pids+=($!)
-wait_for 60 as_atalaya /usr/bin/atalaya-collector token list || cat "$work/collector-new.log"
-(cd / && exec "${agent_cmd[@]}") >"$work/agent-new.log" 2>&1 &
-pids+=($!)
+start_collector "$work/collector-new.log" || true
+start_agent "$work/agent-new.log"
 if wait_for 60 connected; then
     ok "the upgraded agent $agent_id is connected in agent list"
 else
